@@ -1,0 +1,126 @@
+# PIAS build. Everything lands in $(BUILD); `make help` lists the targets.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+
+WARN := -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+CFLAGS += $(WARN) -std=gnu11 -Iinclude -Ilib -I$(BUILD) -MMD -MP
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
+	-Wno-unused-function -I. -Iinclude -Ibpf -MMD -MP
+
+LIBS_BPF := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+LIBS_XDP := $(shell $(PKG_CONFIG) --libs libxdp 2>/dev/null || echo -lxdp)
+LIBS_CMOCKA := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# BPF objects and their skeletons
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+# user-space library shared by loader, tools, daemon and tests
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIBPIAS := $(BUILD)/libpias.a
+
+# test support library (packet builder, netns helper, prog runner)
+TLIB_SRCS := $(wildcard selftests/lib/*.c)
+TLIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
+
+LOADER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard loader/*.c))
+MAPS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/pias-maps/*.c))
+PROGTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/prog/*.c))
+UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/unit/*.c))
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
+
+BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps
+TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
+BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench)
+
+.PHONY: all bpf test check test-unit test-prog test-ns bench demo deps vmlinux clean help
+all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
+bpf: $(BPF_OBJS) $(BPF_SKELS)
+
+help:
+	@echo "make deps     install the Debian packages that build, tests and demo need (root)"
+	@echo "make          build everything into $(BUILD)/"
+	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root)"
+	@echo "make bench    per-path ns/packet against two floors, JSON in $(BUILD)/bench.json"
+	@echo "make demo     run the demo scenario and print what happened to each packet"
+	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
+
+$(BUILD)/bpf/%.tmp.o: bpf/%.bpf.c vmlinux.h | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+$(BPF_OBJS): $(BUILD)/bpf/%.bpf.o: $(BUILD)/bpf/%.tmp.o
+	$(BPFTOOL) gen object $@ $<
+
+$(BPF_SKELS): $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJS) \
+	$(UNIT_OBJS) $(BENCH_OBJS)
+$(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBPIAS): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	ar rcs $@ $^
+
+$(BUILD)/piasd-loader: $(LOADER_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_XDP) $(LIBS_BPF)
+
+$(BUILD)/pias-maps: $(MAPS_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
+
+$(BUILD)/selftests/test_prog: $(PROGTEST_OBJS) $(TLIB_OBJS) $(LIBPIAS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
+
+$(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(TLIB_OBJS) $(LIBPIAS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
+
+$(BUILD)/pias-bench: $(BENCH_OBJS) $(TLIB_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
+
+$(BUILD)/bpf:
+	mkdir -p $@
+
+# Tests: unit tests need nothing; prog and namespace tests need root.
+# cmocka prints its results on stderr, hence 2>&1.
+test check: all
+	$(MAKE) --no-print-directory test-unit test-prog test-ns
+
+test-unit: $(BUILD)/selftests/test_unit
+	$(BUILD)/selftests/test_unit 2>&1
+
+test-prog: $(BUILD)/selftests/test_prog
+	$(BUILD)/selftests/test_prog 2>&1
+
+test-ns: all
+	BUILD=$(BUILD) bash selftests/ns/run.sh
+
+bench: all
+	$(BUILD)/pias-bench --json $(BUILD)/bench.json
+
+demo: all
+	BUILD=$(BUILD) bash selftests/ns/demo.sh
+
+deps:
+	bash tools/install-deps.sh
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h.tmp
+	mv vmlinux.h.tmp vmlinux.h
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * IAP: a client's packet for an anycast TA (docs/protocol.md 3.1). Flow
+ * table first, so that a flow keeps its JAP whatever happens to the
+ * binding; then the binding; otherwise the group's RAP, which also makes
+ * the daemon ask for a binding (MISS event).
+ */
+#ifndef PIAS_BPF_IAP_H
+#define PIAS_BPF_IAP_H
+
+#include "events.h"
+#include "steps.h"
+
+static __always_inline int iap_step(struct pias_ctx *c, struct pias_next *n)
+{
+	struct pias_pkt *p = &c->pkt;
+	struct pias_ta ta = ta_of(p);
+	struct pias_flow_entry *fe;
+	struct pias_binding *b;
+	struct pias_proxy *px = NULL;
+	__u32 rap;
+
+	fe = bpf_map_lookup_elem(&pias_flows, &p->flow);
+	if (fe) {
+		px = proxy_up(fe->jap_id);
+		if (px) {
+			stat_inc(c, PIAS_STAT_iap_flow_hit);
+			return step_tunnel(c, n, fe->jap_id, px, PIAS_KIND_IAP_TO_JAP);
+		}
+	}
+
+	b = bpf_map_lookup_elem(&pias_bindings, &ta);
+	if (b && (!b->expires_ns || b->expires_ns > c->now)) {
+		if (b->flags & PIAS_BINDING_F_NEGATIVE)
+			return step_drop(c, PIAS_DROP_negative_binding);
+		px = proxy_up(b->jap_id);
+		if (px) {
+			struct pias_flow_entry nfe = {
+				.jap_id = b->jap_id,
+				.generation = b->generation,
+			};
+			__u32 jap = b->jap_id;
+
+			bpf_map_update_elem(&pias_flows, &p->flow, &nfe, BPF_ANY);
+			stat_inc(c, PIAS_STAT_iap_binding_hit);
+			return step_tunnel(c, n, jap, px, PIAS_KIND_IAP_TO_JAP);
+		}
+	}
+
+	rap = rap_of(&ta, &px);
+	if (!rap || !px)
+		return step_drop(c, PIAS_DROP_no_rap);
+	emit_event(c, PIAS_EV_MISS, &ta, rap, c->cfg->self_id, rap, 0);
+	stat_inc(c, PIAS_STAT_iap_miss);
+	return step_tunnel(c, n, rap, px, PIAS_KIND_IAP_TO_RAP);
+}
+
+#endif

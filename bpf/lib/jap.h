@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JAP: a tunnelled client packet for one of this proxy's groups, and the
+ * targets' replies (docs/protocol.md 3.3). Targets need no change: the JAP
+ * translates both addresses, so replies come back to it and it can hand
+ * them to the client with the group's TA as source.
+ */
+#ifndef PIAS_BPF_JAP_H
+#define PIAS_BPF_JAP_H
+
+#include "events.h"
+#include "nat.h"
+#include "steps.h"
+
+/* NAT port candidates tried per new connection. */
+#define NAT_PORT_TRIES 8
+
+static __always_inline struct pias_target *target_of(__u32 id)
+{
+	if (!id || id >= PIAS_MAX_TARGETS)
+		return NULL;
+	return bpf_map_lookup_elem(&pias_targets, &id);
+}
+
+/* May this target get a new flow from this client? */
+static __always_inline int target_eligible(const struct pias_flow *f, const struct pias_target *t)
+{
+	return t && t->state == PIAS_TARGET_ACTIVE && t->weight && t->family == f->family &&
+	       /* a target that is also a client never gets its own packets */
+	       !addr_eq(&t->addr, &f->saddr);
+}
+
+/*
+ * The target for a new flow: weighted, deterministic per flow; its id or 0.
+ * A global subprogram: its loops are verified once.
+ */
+__noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
+{
+	struct pias_target_set *set;
+	struct pias_ta ta;
+	__u64 total = 0, r;
+
+	if (!flow)
+		return 0;
+	ta.addr = flow->daddr;
+	ta.port = flow->dport;
+	ta.proto = flow->proto;
+	ta.family = flow->family;
+	set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
+	if (!set)
+		return 0;
+	for (__u32 i = 0; i < PIAS_SET_MAX_TARGETS && i < set->count; i++) {
+		struct pias_target *t = target_of(set->ids[i]);
+
+		if (target_eligible(flow, t))
+			total += t->weight;
+	}
+	if (!total)
+		return 0;
+	r = hash % total;
+	for (__u32 i = 0; i < PIAS_SET_MAX_TARGETS && i < set->count; i++) {
+		struct pias_target *t = target_of(set->ids[i]);
+
+		if (!target_eligible(flow, t))
+			continue;
+		if (r < t->weight)
+			return set->ids[i];
+		r -= t->weight;
+	}
+	return 0;
+}
+
+static __always_inline const union pias_addr *nat_addr(const struct pias_config *cfg, __u8 family)
+{
+	if (family == PIAS_AF_INET)
+		return cfg->nat4.v4 ? &cfg->nat4 : &cfg->self4;
+	return addr_is_zero(&cfg->nat6) ? &cfg->self6 : &cfg->nat6;
+}
+
+/* Key of the reverse entry: the target's reply to the NAT address/port. */
+static __always_inline struct pias_flow rev_key(const struct pias_flow *f,
+						const struct pias_target *t,
+						const union pias_addr *nat, __u16 nat_port)
+{
+	struct pias_flow k = {
+		.saddr = t->addr,
+		.daddr = *nat,
+		.sport = t->port ? t->port : f->dport,
+		.dport = nat_port,
+		.proto = f->proto,
+		.family = f->family,
+	};
+	return k;
+}
+
+/*
+ * Records a new connection of flow (arrived via iap) to target tid in both
+ * directions. Returns the NAT port, or 0 if every candidate port is taken.
+ * A global subprogram: its loop of map updates is verified once.
+ */
+__noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 hash)
+{
+	struct pias_config *cfg = config_here();
+	struct pias_conn_rev rv = {};
+	struct pias_conn conn = {};
+	const union pias_addr *nat;
+	struct pias_target *t;
+	__u32 lo, hi, range;
+
+	t = target_of(tid);
+	if (!flow || !cfg || !t)
+		return 0;
+	nat = nat_addr(cfg, flow->family);
+	lo = cfg->nat_port_min;
+	hi = cfg->nat_port_max;
+	if (!lo || hi < lo) {
+		lo = PIAS_DEFAULT_NAT_PORT_MIN;
+		hi = PIAS_DEFAULT_NAT_PORT_MAX;
+	}
+	range = hi - lo + 1;
+	rv.client = *flow;
+	rv.target_id = tid;
+	conn.target_id = tid;
+	conn.iap_id = iap;
+	for (__u32 i = 0; i < NAT_PORT_TRIES; i++) {
+		__u16 port = lo + (hash + i * 7919) % range;
+		struct pias_flow k = rev_key(flow, t, nat, port);
+
+		if (bpf_map_update_elem(&pias_conns_rev, &k, &rv, BPF_NOEXIST))
+			continue;
+		conn.nat_port = port;
+		bpf_map_update_elem(&pias_conns, flow, &conn, BPF_ANY);
+		return port;
+	}
+	return 0;
+}
+
+/* No live target: invalidate the IAP's binding, bounce once to the RAP. */
+static __always_inline int jap_bounce(struct pias_ctx *c, struct pias_next *n,
+				      const struct pias_ta *ta)
+{
+	struct pias_pkt *p = &c->pkt;
+	struct pias_proxy *px = NULL;
+	__u32 rap;
+
+	emit_event(c, PIAS_EV_INVALIDATE, ta, p->iap_id, p->iap_id, 0, c->cfg->self_id);
+	if (p->tflags & PIAS_TUN_F_BOUNCED)
+		return step_drop(c, PIAS_DROP_jap_no_target);
+	rap = rap_of(ta, &px);
+	if (!rap || !px)
+		return step_drop(c, PIAS_DROP_no_rap);
+	p->tflags |= PIAS_TUN_F_BOUNCED;
+	p->excl_jap = c->cfg->self_id;
+	stat_inc(c, PIAS_STAT_jap_bounced);
+	return step_tunnel(c, n, rap, px, PIAS_KIND_JAP_TO_RAP);
+}
+
+static __always_inline int jap_step(struct pias_ctx *c, struct pias_next *n)
+{
+	struct pias_pkt *p = &c->pkt;
+	struct pias_ta ta = ta_of(p);
+	const union pias_addr *nat = nat_addr(c->cfg, p->flow.family);
+	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &p->flow);
+	struct pias_target *t = NULL;
+	struct pias_target_stats *ts;
+	struct pias_group_stats *gs;
+	__u32 tid = 0;
+	__u16 port = 0;
+	int rc;
+
+	if (conn) {
+		t = target_of(conn->target_id);
+		if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {
+			tid = conn->target_id;
+			port = conn->nat_port;
+			stat_inc(c, PIAS_STAT_jap_conn_hit);
+		} else if (t) {
+			/* its target went down: the flow moves; free the old port */
+			struct pias_flow k = rev_key(&p->flow, t, nat, conn->nat_port);
+
+			bpf_map_delete_elem(&pias_conns_rev, &k);
+		}
+	}
+	if (!tid) {
+		__u32 hash = pias_flow_hash(&p->flow);
+
+		tid = pias_pick_target(&p->flow, hash);
+		t = target_of(tid);
+		if (!tid || !t)
+			return jap_bounce(c, n, &ta);
+		if (addr_is_zero(nat))
+			return step_drop(c, PIAS_DROP_nat_no_addr);
+		port = pias_conn_create(&p->flow, p->iap_id, tid, hash);
+		if (!port)
+			return step_drop(c, PIAS_DROP_nat_no_port);
+		ts = target_stats(tid);
+		if (ts)
+			ts->new_flows++;
+		stat_inc(c, PIAS_STAT_jap_new_conn);
+	}
+	if (!t)
+		return step_drop(c, PIAS_DROP_jap_no_target);
+
+	rc = ip_dec_ttl(c, p->flow.family);
+	if (rc >= 0)
+		return step_drop(c, rc);
+	rc = nat_rewrite(c, nat, &t->addr, port, t->port ? t->port : p->flow.dport);
+	if (rc >= 0)
+		return step_drop(c, rc);
+
+	ts = target_stats(tid);
+	if (ts) {
+		ts->packets++;
+		ts->bytes += p->ip_len;
+	}
+	gs = group_stats(&ta);
+	if (gs) {
+		gs->jap_packets++;
+		gs->jap_bytes += p->ip_len;
+	}
+	return STEP_FORWARD;
+}
+
+/*
+ * A target's reply to the NAT address. Returns a step: FORWARD once
+ * translated back to the client, PASS if no connection knows it.
+ */
+static __always_inline int reverse_step(struct pias_ctx *c)
+{
+	struct pias_pkt *p = &c->pkt;
+	struct pias_conn_rev *rv = bpf_map_lookup_elem(&pias_conns_rev, &p->flow);
+	struct pias_target_stats *ts;
+	struct pias_group_stats *gs;
+	struct pias_ta ta;
+	int rc;
+
+	if (!rv) {
+		stat_inc(c, PIAS_STAT_pass_nat_miss);
+		return STEP_PASS;
+	}
+	rc = ip_dec_ttl(c, p->flow.family);
+	if (rc >= 0)
+		return step_drop(c, rc);
+	/* SYN-ACK: the client will send segments the tunnel must carry */
+	if (tcp_clamp_syn(c))
+		stat_inc(c, PIAS_STAT_rev_mss_clamped);
+	rc = nat_rewrite(c, &rv->client.daddr, &rv->client.saddr, rv->client.dport,
+			 rv->client.sport);
+	if (rc >= 0)
+		return step_drop(c, rc);
+
+	ts = target_stats(rv->target_id);
+	if (ts) {
+		ts->rev_packets++;
+		ts->rev_bytes += p->ip_len;
+		ts->last_reply_ns = c->now;
+	}
+	ta.addr = rv->client.daddr;
+	ta.port = rv->client.dport;
+	ta.proto = rv->client.proto;
+	ta.family = rv->client.family;
+	gs = group_stats(&ta);
+	if (gs) {
+		gs->rev_packets++;
+		gs->rev_bytes += p->ip_len;
+	}
+	stat_inc(c, PIAS_STAT_rev_translated);
+	return STEP_FORWARD;
+}
+
+#endif

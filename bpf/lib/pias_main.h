@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The packet's journey through a proxy, in one function: classify by
+ * destination (tunnel, NAT reply, anycast client packet, other), run the
+ * roles the packet needs here (IAP, RAP, JAP: when the next proxy is this
+ * one, the next role runs in place), then send the result.
+ *
+ * Kept in a header so that the benchmark wrapper (bpf/bench.bpf.c) runs
+ * exactly this code as a subprogram.
+ */
+#ifndef PIAS_BPF_MAIN_H
+#define PIAS_BPF_MAIN_H
+
+#include "encap.h"
+#include "fwd.h"
+#include "iap.h"
+#include "icmp.h"
+#include "jap.h"
+#include "parse.h"
+#include "rap.h"
+
+enum pias_role { ROLE_IAP, ROLE_RAP, ROLE_JAP };
+
+static __always_inline int role_of_kind(__u8 kind)
+{
+	return (kind == PIAS_KIND_IAP_TO_RAP || kind == PIAS_KIND_JAP_TO_RAP) ? ROLE_RAP
+									   : ROLE_JAP;
+}
+
+/* Encapsulates for n and routes; too big: ICMP at the IAP, drop elsewhere. */
+static __always_inline int send_tunnel(struct pias_ctx *c, struct pias_next *n, int from_client)
+{
+	struct pias_pkt *p = &c->pkt;
+	int overhead = encap_overhead(n->proxy->family);
+	struct pias_tunhdr hdr = {
+		.version = PIAS_TUN_VERSION,
+		.kind = p->kind,
+		.flags = p->tflags,
+		.hops = p->hops + 1,
+		.iap_id = bpf_htonl(p->iap_id),
+		.excl_jap = bpf_htonl(p->excl_jap),
+	};
+	int rc;
+
+	if (p->ip_len + overhead > c->cfg->underlay_mtu) {
+		if (from_client)
+			return pias_too_big(c->xdp, p->flow.family, c->cfg->underlay_mtu - overhead);
+		return drop(c, PIAS_DROP_too_big);
+	}
+	rc = encap(c, n->proxy, &hdr);
+	if (rc >= 0)
+		return drop(c, rc);
+	return fwd(c);
+}
+
+/* Runs roles from 'role' on until the packet leaves this proxy. */
+static __always_inline int run_roles(struct pias_ctx *c, int role, int from_client)
+{
+	struct pias_next n = {};
+	int step = STEP_DROP;
+
+	for (int i = 0; i < PIAS_TUN_MAX_HOPS + 1; i++) {
+		if (role == ROLE_IAP)
+			step = iap_step(c, &n);
+		else if (role == ROLE_RAP)
+			step = rap_step(c, &n);
+		else
+			step = jap_step(c, &n);
+		if (step != STEP_TUNNEL || n.id != c->cfg->self_id)
+			break;
+		/* the next proxy is this one: play its role here */
+		stat_inc(c, PIAS_STAT_local_hop);
+		c->pkt.hops++;
+		if (c->pkt.hops > PIAS_TUN_MAX_HOPS) {
+			drop(c, PIAS_DROP_tunnel_loop);
+			return XDP_DROP;
+		}
+		role = role_of_kind(c->pkt.kind);
+	}
+	switch (step) {
+	case STEP_TUNNEL:
+		if (n.id == c->cfg->self_id || !n.proxy)
+			return drop(c, PIAS_DROP_tunnel_loop);
+		return send_tunnel(c, &n, from_client);
+	case STEP_FORWARD:
+		return fwd(c);
+	case STEP_PASS:
+		return XDP_PASS;
+	}
+	return XDP_DROP;
+}
+
+static __always_inline int is_addr(const union pias_addr *a, const union pias_addr *self,
+				   __u8 family)
+{
+	if (family == PIAS_AF_INET)
+		return self->v4 && a->v4 == self->v4;
+	return !addr_is_zero(self) && addr_eq(a, self);
+}
+
+static __always_inline int is_anycast(const struct ip_info *ip)
+{
+	if (ip->family == PIAS_AF_INET) {
+		struct pias_prefix4_key k = { .prefixlen = 32, .addr = ip->daddr.v4 };
+
+		return bpf_map_lookup_elem(&pias_prefix4, &k) != NULL;
+	}
+	struct pias_prefix6_key k6 = { .prefixlen = 128 };
+
+	__builtin_memcpy(k6.addr, &ip->daddr, 16);
+	return bpf_map_lookup_elem(&pias_prefix6, &k6) != NULL;
+}
+
+/* A client's packet to an anycast address: this proxy is its IAP. */
+static __always_inline int client_rx(struct pias_ctx *c, const struct ip_info *ip)
+{
+	struct pias_pkt *p = &c->pkt;
+	struct pias_group_stats *gs;
+	struct pias_ta ta;
+	int rc;
+
+	if (!is_l4(ip->proto)) {
+		stat_inc(c, PIAS_STAT_pass_not_l4);
+		return XDP_PASS;
+	}
+	rc = parse_l4(c, ip, ETH_HLEN, p);
+	if (rc >= 0)
+		return drop(c, rc);
+	if (trim_to_ip(c, ETH_HLEN, p->ip_len))
+		return drop(c, PIAS_DROP_adjust_failed);
+	rc = ip_dec_ttl(c, p->flow.family);
+	if (rc >= 0)
+		return drop(c, rc);
+	if (tcp_clamp_syn(c))
+		stat_inc(c, PIAS_STAT_iap_mss_clamped);
+
+	p->kind = 0;
+	p->tflags = 0;
+	p->hops = 0;
+	p->iap_id = c->cfg->self_id;
+	p->excl_jap = 0;
+	ta = ta_of(p);
+	gs = group_stats(&ta);
+	if (gs) {
+		gs->iap_packets++;
+		gs->iap_bytes += p->ip_len;
+	}
+	return run_roles(c, ROLE_IAP, 1);
+}
+
+/* A tunnel packet from another proxy: check, unwrap, play RAP or JAP. */
+static __always_inline int tunnel_rx(struct pias_ctx *c, const struct ip_info *outer)
+{
+	struct pias_pkt *p = &c->pkt;
+	struct pias_addr_key src = { .addr = outer->saddr, .family = outer->family };
+	__u32 outer_len = outer->family == PIAS_AF_INET ? PIAS_ENCAP_OVERHEAD_V4
+							: PIAS_ENCAP_OVERHEAD_V6;
+	__u32 inner_off = ETH_HLEN + outer_len;
+	struct pias_tunhdr *h;
+	struct ip_info in = {};
+	__u8 *vb, fam;
+	__u16 udp_len;
+	int rc;
+
+	if (!bpf_map_lookup_elem(&pias_proxy_addr, &src))
+		return drop(c, PIAS_DROP_tunnel_not_proxy);
+	if (trim_to_ip(c, ETH_HLEN, outer->ip_len))
+		return drop(c, PIAS_DROP_adjust_failed);
+	h = FRAME_PTR(c, inner_off - PIAS_TUN_HLEN, PIAS_TUN_HLEN);
+	if (!h)
+		return drop(c, PIAS_DROP_tunnel_truncated);
+	if (h->version != PIAS_TUN_VERSION)
+		return drop(c, PIAS_DROP_tunnel_bad_version);
+	if (!h->kind || h->kind > PIAS_KIND_MAX || (h->flags & ~PIAS_TUN_F_KNOWN))
+		return drop(c, PIAS_DROP_tunnel_bad_kind);
+	if (h->hops > PIAS_TUN_MAX_HOPS)
+		return drop(c, PIAS_DROP_tunnel_loop);
+	p->kind = h->kind;
+	p->tflags = h->flags;
+	p->hops = h->hops;
+	p->iap_id = bpf_ntohl(h->iap_id);
+	p->excl_jap = bpf_ntohl(h->excl_jap);
+
+	vb = FRAME_PTR(c, inner_off, 1);
+	if (!vb)
+		return drop(c, PIAS_DROP_truncated_ip);
+	fam = *vb >> 4;
+	if (fam != PIAS_AF_INET && fam != PIAS_AF_INET6)
+		return drop(c, PIAS_DROP_bad_ip_header);
+	rc = parse_ip(c, inner_off, fam, &in);
+	if (rc >= 0)
+		return drop(c, rc);
+	udp_len = outer->ip_len - (outer_len - PIAS_UDP_HLEN - PIAS_TUN_HLEN);
+	if (in.ip_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN != udp_len)
+		return drop(c, PIAS_DROP_bad_ip_length);
+	if (!is_l4(in.proto))
+		return drop(c, PIAS_DROP_bad_l4_header);
+	rc = parse_l4(c, &in, inner_off, p);
+	if (rc >= 0)
+		return drop(c, rc);
+	rc = decap(c, outer_len, fam);
+	if (rc >= 0)
+		return drop(c, rc);
+	p->l4_off = L4_OFF(fam);
+	return run_roles(c, role_of_kind(p->kind), 0);
+}
+
+/* TCP/UDP to this JAP's NAT address: a target's reply, or local traffic. */
+static __always_inline int nat_rx(struct pias_ctx *c, const struct ip_info *ip)
+{
+	struct pias_pkt *p = &c->pkt;
+	int rc = parse_l4(c, ip, ETH_HLEN, p);
+
+	if (rc >= 0)
+		return drop(c, rc);
+	if (trim_to_ip(c, ETH_HLEN, p->ip_len))
+		return drop(c, PIAS_DROP_adjust_failed);
+	switch (reverse_step(c)) {
+	case STEP_FORWARD:
+		return fwd(c);
+	case STEP_PASS:
+		return XDP_PASS;
+	}
+	return XDP_DROP;
+}
+
+static __always_inline int in_nat_range(const struct pias_config *cfg, struct pias_ctx *c,
+					const struct ip_info *ip)
+{
+	struct udphdr *uh = FRAME_PTR(c, ip->l4_off, sizeof(*uh));
+	__u16 lo = cfg->nat_port_min, hi = cfg->nat_port_max, port;
+
+	if (!uh)
+		return 0;
+	if (!lo || hi < lo) {
+		lo = PIAS_DEFAULT_NAT_PORT_MIN;
+		hi = PIAS_DEFAULT_NAT_PORT_MAX;
+	}
+	port = bpf_ntohs(uh->dest);
+	return port >= lo && port <= hi;
+}
+
+static __always_inline int pias_process(struct xdp_md *xdp)
+{
+	struct pias_ctx c = { .xdp = xdp };
+	struct ip_info ip = {};
+	struct pias_config *cfg;
+	struct ethhdr *eth;
+	__u32 zero = 0;
+	__u8 family;
+	int rc;
+
+	c.stats = bpf_map_lookup_elem(&pias_stats, &zero);
+	c.drops = bpf_map_lookup_elem(&pias_drops, &zero);
+	cfg = c.cfg = bpf_map_lookup_elem(&pias_config, &zero);
+	stat_inc(&c, PIAS_STAT_rx_packets);
+	if (!cfg || !cfg->self_id)
+		return XDP_PASS; /* not configured yet: be a plain host */
+
+	eth = FRAME_PTR(&c, 0, ETH_HLEN);
+	if (!eth)
+		return drop(&c, PIAS_DROP_truncated_eth);
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		family = PIAS_AF_INET;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		family = PIAS_AF_INET6;
+	} else {
+		stat_inc(&c, PIAS_STAT_pass_not_ip);
+		return XDP_PASS;
+	}
+	rc = parse_ip(&c, ETH_HLEN, family, &ip);
+	if (rc >= 0)
+		return drop(&c, rc);
+	c.now = bpf_ktime_get_ns();
+
+	if (!ip.unsupported && (ip.proto == IPPROTO_UDP || ip.proto == IPPROTO_TCP)) {
+		if (ip.proto == IPPROTO_UDP &&
+		    is_addr(&ip.daddr, family == PIAS_AF_INET ? &cfg->self4 : &cfg->self6, family)) {
+			struct udphdr *uh = FRAME_PTR(&c, ip.l4_off, sizeof(*uh));
+
+			if (uh && uh->dest == bpf_htons(cfg->tunnel_port))
+				return tunnel_rx(&c, &ip);
+		}
+		if (is_addr(&ip.daddr, nat_addr(cfg, family), family) && in_nat_range(cfg, &c, &ip))
+			return nat_rx(&c, &ip);
+	}
+	if (is_anycast(&ip))
+		return client_rx(&c, &ip);
+	stat_inc(&c, PIAS_STAT_pass_not_ours);
+	return XDP_PASS;
+}
+
+#endif

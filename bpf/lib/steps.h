@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How a role tells the main loop what to do with the packet next. A role
+ * either hands the packet to another proxy (which may be this one: then the
+ * next role runs here, in place), or forwards it NATed, or has dropped or
+ * passed it.
+ */
+#ifndef PIAS_BPF_STEPS_H
+#define PIAS_BPF_STEPS_H
+
+#include "context.h"
+#include "stats.h"
+
+enum pias_step {
+	STEP_TUNNEL,  /* to c->next_id, kind c->pkt.kind */
+	STEP_FORWARD, /* plain packet rewritten; route it */
+	STEP_DROP,    /* already counted */
+	STEP_PASS,
+};
+
+struct pias_next {
+	__u32 id;
+	struct pias_proxy *proxy;
+};
+
+static __always_inline int step_drop(struct pias_ctx *c, enum pias_drop_index why)
+{
+	drop(c, why);
+	return STEP_DROP;
+}
+
+/* First live RAP of the TA's slot, or 0. */
+static __always_inline __u32 rap_of(const struct pias_ta *ta, struct pias_proxy **out)
+{
+	__u32 slot = pias_rap_slot_of(ta);
+	struct pias_rap_slot *s = bpf_map_lookup_elem(&pias_rap_table, &slot);
+
+	if (!s)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < PIAS_RAP_REPLICAS; i++) {
+		struct pias_proxy *p;
+
+		if (!s->rap[i])
+			return 0;
+		p = proxy_up(s->rap[i]);
+		if (p) {
+			*out = p;
+			return s->rap[i];
+		}
+	}
+	return 0;
+}
+
+static __always_inline int step_tunnel(struct pias_ctx *c, struct pias_next *n, __u32 id,
+				       struct pias_proxy *p, __u8 kind)
+{
+	n->id = id;
+	n->proxy = p;
+	c->pkt.kind = kind;
+	return STEP_TUNNEL;
+}
+
+#endif
