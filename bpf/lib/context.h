@@ -11,9 +11,14 @@
 #include "defs.h"
 #include "maps.h"
 
-/* The parsed client packet (inner packet for tunnel traffic). */
+/*
+ * The parsed client packet (the inner packet of tunnel traffic) and what the
+ * roles decide about it. Lives on the main program's stack; global
+ * subprograms get a pointer to it, so it holds no pointers itself.
+ */
 struct pias_pkt {
 	struct pias_flow flow; /* 5-tuple as on the wire */
+	__u64 now;             /* bpf_ktime_get_ns() at arrival */
 	__u16 l4_off;          /* from frame start; IP header is at ETH_HLEN */
 	__u16 ip_len;          /* IP header + payload */
 	__u8 tcp_flags;        /* byte 13 of the TCP header, 0 for UDP */
@@ -23,6 +28,7 @@ struct pias_pkt {
 	__u8 hops;
 	__u32 iap_id;
 	__u32 excl_jap;
+	__u32 next_id; /* STEP_TUNNEL: the proxy to send to */
 };
 
 struct pias_ctx {
@@ -30,8 +36,7 @@ struct pias_ctx {
 	struct pias_config *cfg;
 	struct pias_stats *stats;
 	struct pias_drops *drops;
-	__u64 now;
-	struct pias_pkt pkt;
+	struct pias_pkt *pkt;
 };
 
 /*
@@ -134,6 +139,17 @@ static __always_inline int addr_eq(const union pias_addr *a, const union pias_ad
 static __always_inline int addr_is_zero(const union pias_addr *a)
 {
 	return !(a->v6[0] | a->v6[1] | a->v6[2] | a->v6[3]);
+}
+
+/* Fills c for a global subprogram; returns 0 when everything is there. */
+static __always_inline int ctx_init(struct pias_ctx *c, struct xdp_md *xdp, struct pias_pkt *p)
+{
+	c->xdp = xdp;
+	c->pkt = p;
+	c->cfg = config_here();
+	c->stats = stats_here();
+	c->drops = drops_here();
+	return (c->cfg && p) ? 0 : -1;
 }
 
 #endif

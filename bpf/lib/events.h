@@ -10,28 +10,40 @@
 #include "context.h"
 
 /*
- * A global subprogram: verified once, not at every call site. Counts into
- * pias_stats itself since global functions cannot take map pointers.
+ * Sends one event unless one of the same (type, TA, peer) went out less than
+ * event_interval_ms ago. The peer is the RAP for MISS, the IAP otherwise.
+ * A global subprogram: verified once, and the record stays off the callers'
+ * stacks; it counts into pias_stats itself.
  */
-__noinline int pias_emit(const struct pias_event *ev, __u32 peer, __u32 interval_ms)
+__noinline int pias_emit(const struct pias_ta *ta, __u32 type, __u32 iap, __u32 rap, __u32 jap)
 {
+	struct pias_config *cfg = config_here();
 	struct pias_stats *st = stats_here();
 	struct pias_event_key key = {};
-	__u64 *last;
+	struct pias_event ev = {};
+	__u64 now = bpf_ktime_get_ns(), *last;
 
-	if (!ev)
+	if (!ta || !cfg)
 		return 0;
-	key.ta = ev->ta;
-	key.type = ev->type;
-	key.peer = peer;
+	key.ta = *ta;
+	key.type = type;
+	key.peer = type == PIAS_EV_MISS ? rap : iap;
 	last = bpf_map_lookup_elem(&pias_ev_limit, &key);
-	if (last && interval_ms && ev->ts_ns - *last < (__u64)interval_ms * NSEC_PER_MSEC) {
+	if (last && cfg->event_interval_ms &&
+	    now - *last < (__u64)cfg->event_interval_ms * NSEC_PER_MSEC) {
 		if (st)
 			st->events_suppressed++;
 		return 0;
 	}
-	bpf_map_update_elem(&pias_ev_limit, &key, &ev->ts_ns, BPF_ANY);
-	if (bpf_ringbuf_output(&pias_events, (void *)ev, sizeof(*ev), 0)) {
+	bpf_map_update_elem(&pias_ev_limit, &key, &now, BPF_ANY);
+
+	ev.ts_ns = now;
+	ev.type = type;
+	ev.iap_id = iap;
+	ev.rap_id = rap;
+	ev.jap_id = jap;
+	ev.ta = *ta;
+	if (bpf_ringbuf_output(&pias_events, &ev, sizeof(ev), 0)) {
 		if (st)
 			st->events_lost++;
 		return 0;
@@ -39,22 +51,6 @@ __noinline int pias_emit(const struct pias_event *ev, __u32 peer, __u32 interval
 	if (st)
 		st->events_sent++;
 	return 1;
-}
-
-static __always_inline void emit_event(struct pias_ctx *c, __u32 type,
-				       const struct pias_ta *ta, __u32 peer,
-				       __u32 iap, __u32 rap, __u32 jap)
-{
-	struct pias_event ev = {
-		.ts_ns = c->now,
-		.type = type,
-		.iap_id = iap,
-		.rap_id = rap,
-		.jap_id = jap,
-		.ta = *ta,
-	};
-
-	pias_emit(&ev, peer, c->cfg->event_interval_ms);
 }
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "context.h"
 
-static __always_inline int fwd(struct pias_ctx *c)
+static __always_inline int fwd_one(struct pias_ctx *c)
 {
 	struct bpf_fib_lookup f = {};
 	struct ethhdr *eth = FRAME_PTR(c, 0, ETH_HLEN);
@@ -59,6 +59,27 @@ static __always_inline int fwd(struct pias_ctx *c)
 	}
 	stat_inc(c, PIAS_STAT_fwd_redirect);
 	return bpf_redirect(f.ifindex, 0);
+}
+
+/*
+ * Routes and sends the finished frame; returns the verdict. A global
+ * subprogram so that its lookup parameters do not sit on the stack of
+ * every caller (the verifier limits the stack of a call chain to 512 bytes).
+ */
+__noinline int pias_fwd(struct xdp_md *ctx)
+{
+	struct pias_ctx c = {
+		.xdp = ctx,
+		.stats = stats_here(),
+		.drops = drops_here(),
+	};
+
+	return fwd_one(&c);
+}
+
+static __always_inline int fwd(struct pias_ctx *c)
+{
+	return pias_fwd(c->xdp);
 }
 
 #endif

@@ -9,28 +9,34 @@
 #define PIAS_BPF_IAP_H
 
 #include "events.h"
+#include "stats.h"
 #include "steps.h"
 
-static __always_inline int iap_step(struct pias_ctx *c, struct pias_next *n)
+static __always_inline int iap_step(struct pias_ctx *c)
 {
-	struct pias_pkt *p = &c->pkt;
+	struct pias_pkt *p = c->pkt;
 	struct pias_ta ta = ta_of(p);
 	struct pias_flow_entry *fe;
 	struct pias_binding *b;
+	struct pias_group_stats *gs = group_stats(&ta);
 	struct pias_proxy *px = NULL;
 	__u32 rap;
 
+	if (gs) {
+		gs->iap_packets++;
+		gs->iap_bytes += p->ip_len;
+	}
 	fe = bpf_map_lookup_elem(&pias_flows, &p->flow);
 	if (fe) {
 		px = proxy_up(fe->jap_id);
 		if (px) {
 			stat_inc(c, PIAS_STAT_iap_flow_hit);
-			return step_tunnel(c, n, fe->jap_id, px, PIAS_KIND_IAP_TO_JAP);
+			return step_tunnel(c, fe->jap_id, PIAS_KIND_IAP_TO_JAP);
 		}
 	}
 
 	b = bpf_map_lookup_elem(&pias_bindings, &ta);
-	if (b && (!b->expires_ns || b->expires_ns > c->now)) {
+	if (b && (!b->expires_ns || b->expires_ns > c->pkt->now)) {
 		if (b->flags & PIAS_BINDING_F_NEGATIVE)
 			return step_drop(c, PIAS_DROP_negative_binding);
 		px = proxy_up(b->jap_id);
@@ -43,16 +49,26 @@ static __always_inline int iap_step(struct pias_ctx *c, struct pias_next *n)
 
 			bpf_map_update_elem(&pias_flows, &p->flow, &nfe, BPF_ANY);
 			stat_inc(c, PIAS_STAT_iap_binding_hit);
-			return step_tunnel(c, n, jap, px, PIAS_KIND_IAP_TO_JAP);
+			return step_tunnel(c, jap, PIAS_KIND_IAP_TO_JAP);
 		}
 	}
 
 	rap = rap_of(&ta, &px);
 	if (!rap || !px)
 		return step_drop(c, PIAS_DROP_no_rap);
-	emit_event(c, PIAS_EV_MISS, &ta, rap, c->cfg->self_id, rap, 0);
+	pias_emit(&ta, PIAS_EV_MISS, c->cfg->self_id, rap, 0);
 	stat_inc(c, PIAS_STAT_iap_miss);
-	return step_tunnel(c, n, rap, px, PIAS_KIND_IAP_TO_RAP);
+	return step_tunnel(c, rap, PIAS_KIND_IAP_TO_RAP);
+}
+
+/* The IAP role for the packet p; A global subprogram, verified once. */
+__noinline int pias_iap(struct xdp_md *ctx, struct pias_pkt *p)
+{
+	struct pias_ctx c;
+
+	if (ctx_init(&c, ctx, p))
+		return STEP_DROP;
+	return iap_step(&c);
 }
 
 #endif

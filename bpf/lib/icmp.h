@@ -18,7 +18,7 @@
 #define ICMP6_FRAME (ETH_HLEN + 40 + 8 + ICMP6_QUOTE)
 
 /* Token bucket per CPU: icmp_rate per second, bursts of up to one second. */
-static __always_inline int icmp_rate_ok(struct pias_ctx *c)
+static __always_inline int icmp_rate_ok(struct pias_ctx *c, __u64 now)
 {
 	__u32 zero = 0;
 	struct pias_rate_limit *rl = bpf_map_lookup_elem(&pias_icmp_rl, &zero);
@@ -26,10 +26,10 @@ static __always_inline int icmp_rate_ok(struct pias_ctx *c)
 
 	if (!rl || !rate)
 		return 0;
-	elapsed = c->now - rl->last_ns;
+	elapsed = now - rl->last_ns;
 	if (elapsed > NSEC_PER_SEC)
 		elapsed = NSEC_PER_SEC;
-	rl->last_ns = c->now;
+	rl->last_ns = now;
 	rl->tokens += elapsed * rate;
 	if (rl->tokens > cap)
 		rl->tokens = cap;
@@ -161,12 +161,11 @@ __noinline int pias_too_big(struct xdp_md *ctx, __u32 family, __u32 mtu)
 		.cfg = config_here(),
 		.stats = stats_here(),
 		.drops = drops_here(),
-		.now = bpf_ktime_get_ns(),
 	};
 	struct pias_ctx *c = &cc;
 	int rc;
 
-	if (!c->cfg || !icmp_rate_ok(c))
+	if (!c->cfg || !icmp_rate_ok(c, bpf_ktime_get_ns()))
 		return drop(c, PIAS_DROP_too_big);
 	if (family == PIAS_AF_INET)
 		rc = icmp4_too_big(c, mtu);

@@ -30,15 +30,53 @@ static __always_inline int target_eligible(const struct pias_flow *f, const stru
 	       !addr_eq(&t->addr, &f->saddr);
 }
 
+/* State of the weighted walk over a group's targets (bpf_loop). */
+struct target_walk {
+	const struct pias_target_set *set;
+	const struct pias_flow *flow;
+	__u64 total; /* pass 1: sum of eligible weights */
+	__u64 r;     /* pass 2: remaining offset into the weights */
+	__u32 chosen;
+	__u32 pass;
+};
+
+/*
+ * One target per call. A bpf_loop callback rather than a loop: the verifier
+ * checks it once, where an unrolled walk with a growing sum never prunes.
+ */
+static long target_walk_one(__u64 i, void *arg)
+{
+	struct target_walk *w = arg;
+	const struct pias_target_set *set = w->set;
+	struct pias_target *t;
+	__u32 id;
+
+	if (i >= PIAS_SET_MAX_TARGETS || i >= set->count)
+		return 1;
+	id = set->ids[i];
+	t = target_of(id);
+	if (!target_eligible(w->flow, t))
+		return 0;
+	if (w->pass == 0) {
+		w->total += t->weight;
+		return 0;
+	}
+	if (w->r < t->weight) {
+		w->chosen = id;
+		return 1;
+	}
+	w->r -= t->weight;
+	return 0;
+}
+
 /*
  * The target for a new flow: weighted, deterministic per flow; its id or 0.
- * A global subprogram: its loops are verified once.
+ * A global subprogram, verified once.
  */
 __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 {
-	struct pias_target_set *set;
-	struct pias_ta ta;
-	__u64 total = 0, r;
+	struct target_walk w = {};
+	struct pias_ta ta = {};
 
 	if (!flow)
 		return 0;
@@ -46,28 +84,17 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 	ta.port = flow->dport;
 	ta.proto = flow->proto;
 	ta.family = flow->family;
-	set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
-	if (!set)
+	w.set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
+	if (!w.set)
 		return 0;
-	for (__u32 i = 0; i < PIAS_SET_MAX_TARGETS && i < set->count; i++) {
-		struct pias_target *t = target_of(set->ids[i]);
-
-		if (target_eligible(flow, t))
-			total += t->weight;
-	}
-	if (!total)
+	w.flow = flow;
+	bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
+	if (!w.total)
 		return 0;
-	r = hash % total;
-	for (__u32 i = 0; i < PIAS_SET_MAX_TARGETS && i < set->count; i++) {
-		struct pias_target *t = target_of(set->ids[i]);
-
-		if (!target_eligible(flow, t))
-			continue;
-		if (r < t->weight)
-			return set->ids[i];
-		r -= t->weight;
-	}
-	return 0;
+	w.r = hash % w.total;
+	w.pass = 1;
+	bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
+	return w.chosen;
 }
 
 static __always_inline const union pias_addr *nat_addr(const struct pias_config *cfg, __u8 family)
@@ -135,15 +162,30 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 	return 0;
 }
 
-/* No live target: invalidate the IAP's binding, bounce once to the RAP. */
-static __always_inline int jap_bounce(struct pias_ctx *c, struct pias_next *n,
-				      const struct pias_ta *ta)
+/*
+ * Frees the NAT port of a connection whose target went down. A global
+ * subprogram: keeps the key off the JAP's stack.
+ */
+__noinline int pias_conn_forget(const struct pias_flow *flow, __u32 tid, __u32 nat_port)
 {
-	struct pias_pkt *p = &c->pkt;
+	struct pias_config *cfg = config_here();
+	struct pias_target *t = target_of(tid);
+	struct pias_flow k;
+
+	if (!flow || !cfg || !t)
+		return -1;
+	k = rev_key(flow, t, nat_addr(cfg, flow->family), nat_port);
+	return bpf_map_delete_elem(&pias_conns_rev, &k);
+}
+
+/* No live target: invalidate the IAP's binding, bounce once to the RAP. */
+static __always_inline int jap_bounce(struct pias_ctx *c, const struct pias_ta *ta)
+{
+	struct pias_pkt *p = c->pkt;
 	struct pias_proxy *px = NULL;
 	__u32 rap;
 
-	emit_event(c, PIAS_EV_INVALIDATE, ta, p->iap_id, p->iap_id, 0, c->cfg->self_id);
+	pias_emit(ta, PIAS_EV_INVALIDATE, p->iap_id, 0, c->cfg->self_id);
 	if (p->tflags & PIAS_TUN_F_BOUNCED)
 		return step_drop(c, PIAS_DROP_jap_no_target);
 	rap = rap_of(ta, &px);
@@ -152,12 +194,12 @@ static __always_inline int jap_bounce(struct pias_ctx *c, struct pias_next *n,
 	p->tflags |= PIAS_TUN_F_BOUNCED;
 	p->excl_jap = c->cfg->self_id;
 	stat_inc(c, PIAS_STAT_jap_bounced);
-	return step_tunnel(c, n, rap, px, PIAS_KIND_JAP_TO_RAP);
+	return step_tunnel(c, rap, PIAS_KIND_JAP_TO_RAP);
 }
 
-static __always_inline int jap_step(struct pias_ctx *c, struct pias_next *n)
+static __always_inline int jap_step(struct pias_ctx *c)
 {
-	struct pias_pkt *p = &c->pkt;
+	struct pias_pkt *p = c->pkt;
 	struct pias_ta ta = ta_of(p);
 	const union pias_addr *nat = nat_addr(c->cfg, p->flow.family);
 	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &p->flow);
@@ -176,9 +218,7 @@ static __always_inline int jap_step(struct pias_ctx *c, struct pias_next *n)
 			stat_inc(c, PIAS_STAT_jap_conn_hit);
 		} else if (t) {
 			/* its target went down: the flow moves; free the old port */
-			struct pias_flow k = rev_key(&p->flow, t, nat, conn->nat_port);
-
-			bpf_map_delete_elem(&pias_conns_rev, &k);
+			pias_conn_forget(&p->flow, conn->target_id, conn->nat_port);
 		}
 	}
 	if (!tid) {
@@ -187,7 +227,7 @@ static __always_inline int jap_step(struct pias_ctx *c, struct pias_next *n)
 		tid = pias_pick_target(&p->flow, hash);
 		t = target_of(tid);
 		if (!tid || !t)
-			return jap_bounce(c, n, &ta);
+			return jap_bounce(c, &ta);
 		if (addr_is_zero(nat))
 			return step_drop(c, PIAS_DROP_nat_no_addr);
 		port = pias_conn_create(&p->flow, p->iap_id, tid, hash);
@@ -227,7 +267,7 @@ static __always_inline int jap_step(struct pias_ctx *c, struct pias_next *n)
  */
 static __always_inline int reverse_step(struct pias_ctx *c)
 {
-	struct pias_pkt *p = &c->pkt;
+	struct pias_pkt *p = c->pkt;
 	struct pias_conn_rev *rv = bpf_map_lookup_elem(&pias_conns_rev, &p->flow);
 	struct pias_target_stats *ts;
 	struct pias_group_stats *gs;
@@ -253,7 +293,7 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	if (ts) {
 		ts->rev_packets++;
 		ts->rev_bytes += p->ip_len;
-		ts->last_reply_ns = c->now;
+		ts->last_reply_ns = c->pkt->now;
 	}
 	ta.addr = rv->client.daddr;
 	ta.port = rv->client.dport;
@@ -266,6 +306,26 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	}
 	stat_inc(c, PIAS_STAT_rev_translated);
 	return STEP_FORWARD;
+}
+
+/* The JAP role for the packet p; A global subprogram, verified once. */
+__noinline int pias_jap(struct xdp_md *ctx, struct pias_pkt *p)
+{
+	struct pias_ctx c;
+
+	if (ctx_init(&c, ctx, p))
+		return STEP_DROP;
+	return jap_step(&c);
+}
+
+/* The reverse path for the reply p; A global subprogram, verified once. */
+__noinline int pias_reverse(struct xdp_md *ctx, struct pias_pkt *p)
+{
+	struct pias_ctx c;
+
+	if (ctx_init(&c, ctx, p))
+		return STEP_DROP;
+	return reverse_step(&c);
 }
 
 #endif

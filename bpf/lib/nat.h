@@ -17,7 +17,7 @@
 static __always_inline int nat_rewrite(struct pias_ctx *c, const union pias_addr *saddr,
 				       const union pias_addr *daddr, __u16 sport, __u16 dport)
 {
-	__u8 family = c->pkt.flow.family, proto = c->pkt.flow.proto;
+	__u8 family = c->pkt->flow.family, proto = c->pkt->flow.proto;
 	__u32 l4 = L4_OFF(family);
 	__u16 *ports, *l4sum, nsport = bpf_htons(sport), ndport = bpf_htons(dport);
 	int fix_l4;
@@ -121,7 +121,7 @@ static long mss_walk_one(__u64 index, void *arg)
 __noinline int pias_clamp_mss(struct xdp_md *ctx, __u32 family, __u32 mss_max)
 {
 	struct pias_ctx cc = { .xdp = ctx }, *c = &cc;
-	__u32 l4 = L4_OFF(family), off, rel;
+	__u32 l4 = L4_OFF(family), off, rel, optlen;
 	struct mss_walk w = {};
 	struct tcphdr *th;
 	__u16 mss, w0, w1;
@@ -130,10 +130,14 @@ __noinline int pias_clamp_mss(struct xdp_md *ctx, __u32 family, __u32 mss_max)
 	th = FRAME_PTR(c, l4, sizeof(*th));
 	if (!th || !mss_max || mss_max > 0xffff)
 		return 0;
-	w.len = th->doff * 4 - sizeof(*th);
-	if (w.len == 0 || w.len > sizeof(w.opts))
+	optlen = (__u32)th->doff * 4;
+	if (optlen <= sizeof(*th))
 		return 0;
-	if (bpf_xdp_load_bytes(ctx, l4 + sizeof(*th), w.opts, w.len))
+	optlen -= sizeof(*th);
+	if (optlen > sizeof(w.opts))
+		return 0;
+	w.len = optlen;
+	if (bpf_xdp_load_bytes(ctx, l4 + sizeof(*th), w.opts, optlen))
 		return 0;
 	bpf_loop(sizeof(w.opts), mss_walk_one, &w, 0);
 	if (!w.found || w.found > sizeof(w.opts))
@@ -172,7 +176,7 @@ __noinline int pias_clamp_mss(struct xdp_md *ctx, __u32 family, __u32 mss_max)
 /* Clamps a SYN's MSS to the configured value for its family. */
 static __always_inline int tcp_clamp_syn(struct pias_ctx *c)
 {
-	struct pias_pkt *p = &c->pkt;
+	struct pias_pkt *p = c->pkt;
 
 	if (p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & 0x02))
 		return 0;

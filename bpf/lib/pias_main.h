@@ -27,61 +27,70 @@ static __always_inline int role_of_kind(__u8 kind)
 									   : ROLE_JAP;
 }
 
-/* Encapsulates for n and routes; too big: ICMP at the IAP, drop elsewhere. */
-static __always_inline int send_tunnel(struct pias_ctx *c, struct pias_next *n, int from_client)
+/*
+ * Encapsulates for the next proxy and routes; too big: ICMP at the IAP.
+ * A global subprogram: keeps the tunnel header off the main stack.
+ */
+__noinline int pias_send_tunnel(struct xdp_md *ctx, struct pias_pkt *p, __u32 from_client)
 {
-	struct pias_pkt *p = &c->pkt;
-	int overhead = encap_overhead(n->proxy->family);
-	struct pias_tunhdr hdr = {
-		.version = PIAS_TUN_VERSION,
-		.kind = p->kind,
-		.flags = p->tflags,
-		.hops = p->hops + 1,
-		.iap_id = bpf_htonl(p->iap_id),
-		.excl_jap = bpf_htonl(p->excl_jap),
-	};
-	int rc;
+	struct pias_ctx cc, *c = &cc;
+	struct pias_tunhdr hdr = {};
+	struct pias_proxy *to;
+	int overhead, rc;
 
+	if (ctx_init(c, ctx, p))
+		return XDP_DROP;
+	to = proxy_up(p->next_id);
+	if (!to)
+		return drop(c, PIAS_DROP_unknown_proxy);
+	hdr.version = PIAS_TUN_VERSION;
+	hdr.kind = p->kind;
+	hdr.flags = p->tflags;
+	hdr.hops = p->hops + 1;
+	hdr.iap_id = bpf_htonl(p->iap_id);
+	hdr.excl_jap = bpf_htonl(p->excl_jap);
+	overhead = encap_overhead(to->family);
 	if (p->ip_len + overhead > c->cfg->underlay_mtu) {
 		if (from_client)
 			return pias_too_big(c->xdp, p->flow.family, c->cfg->underlay_mtu - overhead);
 		return drop(c, PIAS_DROP_too_big);
 	}
-	rc = encap(c, n->proxy, &hdr);
+	rc = encap(c, to, &hdr);
 	if (rc >= 0)
 		return drop(c, rc);
 	return fwd(c);
 }
 
-/* Runs roles from 'role' on until the packet leaves this proxy. */
+/*
+ * Runs roles from 'role' on until the packet leaves this proxy. Each role is
+ * a global subprogram, so the verifier checks it once rather than once per
+ * path through this loop.
+ */
 static __always_inline int run_roles(struct pias_ctx *c, int role, int from_client)
 {
-	struct pias_next n = {};
+	struct pias_pkt *p = c->pkt;
 	int step = STEP_DROP;
 
-	for (int i = 0; i < PIAS_TUN_MAX_HOPS + 1; i++) {
+	for (int i = 0; i <= PIAS_TUN_MAX_HOPS; i++) {
 		if (role == ROLE_IAP)
-			step = iap_step(c, &n);
+			step = pias_iap(c->xdp, p);
 		else if (role == ROLE_RAP)
-			step = rap_step(c, &n);
+			step = pias_rap(c->xdp, p);
 		else
-			step = jap_step(c, &n);
-		if (step != STEP_TUNNEL || n.id != c->cfg->self_id)
+			step = pias_jap(c->xdp, p);
+		if (step != STEP_TUNNEL || p->next_id != c->cfg->self_id)
 			break;
 		/* the next proxy is this one: play its role here */
 		stat_inc(c, PIAS_STAT_local_hop);
-		c->pkt.hops++;
-		if (c->pkt.hops > PIAS_TUN_MAX_HOPS) {
-			drop(c, PIAS_DROP_tunnel_loop);
-			return XDP_DROP;
-		}
-		role = role_of_kind(c->pkt.kind);
+		if (++p->hops > PIAS_TUN_MAX_HOPS)
+			return drop(c, PIAS_DROP_tunnel_loop);
+		role = role_of_kind(p->kind);
 	}
 	switch (step) {
 	case STEP_TUNNEL:
-		if (n.id == c->cfg->self_id || !n.proxy)
+		if (p->next_id == c->cfg->self_id)
 			return drop(c, PIAS_DROP_tunnel_loop);
-		return send_tunnel(c, &n, from_client);
+		return pias_send_tunnel(c->xdp, p, from_client);
 	case STEP_FORWARD:
 		return fwd(c);
 	case STEP_PASS:
@@ -114,9 +123,7 @@ static __always_inline int is_anycast(const struct ip_info *ip)
 /* A client's packet to an anycast address: this proxy is its IAP. */
 static __always_inline int client_rx(struct pias_ctx *c, const struct ip_info *ip)
 {
-	struct pias_pkt *p = &c->pkt;
-	struct pias_group_stats *gs;
-	struct pias_ta ta;
+	struct pias_pkt *p = c->pkt;
 	int rc;
 
 	if (!is_l4(ip->proto)) {
@@ -139,32 +146,27 @@ static __always_inline int client_rx(struct pias_ctx *c, const struct ip_info *i
 	p->hops = 0;
 	p->iap_id = c->cfg->self_id;
 	p->excl_jap = 0;
-	ta = ta_of(p);
-	gs = group_stats(&ta);
-	if (gs) {
-		gs->iap_packets++;
-		gs->iap_bytes += p->ip_len;
-	}
 	return run_roles(c, ROLE_IAP, 1);
 }
 
 /* A tunnel packet from another proxy: check, unwrap, play RAP or JAP. */
-static __always_inline int tunnel_rx(struct pias_ctx *c, const struct ip_info *outer)
+static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 {
-	struct pias_pkt *p = &c->pkt;
-	struct pias_addr_key src = { .addr = outer->saddr, .family = outer->family };
-	__u32 outer_len = outer->family == PIAS_AF_INET ? PIAS_ENCAP_OVERHEAD_V4
-							: PIAS_ENCAP_OVERHEAD_V6;
+	struct pias_pkt *p = c->pkt;
+	struct pias_addr_key src = { .addr = ip->saddr, .family = ip->family };
+	__u32 outer_len = ip->family == PIAS_AF_INET ? PIAS_ENCAP_OVERHEAD_V4
+						     : PIAS_ENCAP_OVERHEAD_V6;
 	__u32 inner_off = ETH_HLEN + outer_len;
+	/* what the inner packet's length must be, from the outer header */
+	__u32 inner_len = ip->ip_len - (outer_len - PIAS_UDP_HLEN - PIAS_TUN_HLEN) -
+			  PIAS_UDP_HLEN - PIAS_TUN_HLEN;
 	struct pias_tunhdr *h;
-	struct ip_info in = {};
 	__u8 *vb, fam;
-	__u16 udp_len;
 	int rc;
 
 	if (!bpf_map_lookup_elem(&pias_proxy_addr, &src))
 		return drop(c, PIAS_DROP_tunnel_not_proxy);
-	if (trim_to_ip(c, ETH_HLEN, outer->ip_len))
+	if (trim_to_ip(c, ETH_HLEN, ip->ip_len))
 		return drop(c, PIAS_DROP_adjust_failed);
 	h = FRAME_PTR(c, inner_off - PIAS_TUN_HLEN, PIAS_TUN_HLEN);
 	if (!h)
@@ -187,15 +189,16 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, const struct ip_info *o
 	fam = *vb >> 4;
 	if (fam != PIAS_AF_INET && fam != PIAS_AF_INET6)
 		return drop(c, PIAS_DROP_bad_ip_header);
-	rc = parse_ip(c, inner_off, fam, &in);
+	/* the outer header is done with: its ip_info now describes the inner one */
+	__builtin_memset(ip, 0, sizeof(*ip));
+	rc = parse_ip(c, inner_off, fam, ip);
 	if (rc >= 0)
 		return drop(c, rc);
-	udp_len = outer->ip_len - (outer_len - PIAS_UDP_HLEN - PIAS_TUN_HLEN);
-	if (in.ip_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN != udp_len)
+	if (ip->ip_len != inner_len)
 		return drop(c, PIAS_DROP_bad_ip_length);
-	if (!is_l4(in.proto))
+	if (!is_l4(ip->proto))
 		return drop(c, PIAS_DROP_bad_l4_header);
-	rc = parse_l4(c, &in, inner_off, p);
+	rc = parse_l4(c, ip, inner_off, p);
 	if (rc >= 0)
 		return drop(c, rc);
 	rc = decap(c, outer_len, fam);
@@ -208,14 +211,14 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, const struct ip_info *o
 /* TCP/UDP to this JAP's NAT address: a target's reply, or local traffic. */
 static __always_inline int nat_rx(struct pias_ctx *c, const struct ip_info *ip)
 {
-	struct pias_pkt *p = &c->pkt;
+	struct pias_pkt *p = c->pkt;
 	int rc = parse_l4(c, ip, ETH_HLEN, p);
 
 	if (rc >= 0)
 		return drop(c, rc);
 	if (trim_to_ip(c, ETH_HLEN, p->ip_len))
 		return drop(c, PIAS_DROP_adjust_failed);
-	switch (reverse_step(c)) {
+	switch (pias_reverse(c->xdp, p)) {
 	case STEP_FORWARD:
 		return fwd(c);
 	case STEP_PASS:
@@ -242,7 +245,8 @@ static __always_inline int in_nat_range(const struct pias_config *cfg, struct pi
 
 static __always_inline int pias_process(struct xdp_md *xdp)
 {
-	struct pias_ctx c = { .xdp = xdp };
+	struct pias_pkt pkt = {};
+	struct pias_ctx c = { .xdp = xdp, .pkt = &pkt };
 	struct ip_info ip = {};
 	struct pias_config *cfg;
 	struct ethhdr *eth;
@@ -271,7 +275,7 @@ static __always_inline int pias_process(struct xdp_md *xdp)
 	rc = parse_ip(&c, ETH_HLEN, family, &ip);
 	if (rc >= 0)
 		return drop(&c, rc);
-	c.now = bpf_ktime_get_ns();
+	pkt.now = bpf_ktime_get_ns();
 
 	if (!ip.unsupported && (ip.proto == IPPROTO_UDP || ip.proto == IPPROTO_TCP)) {
 		if (ip.proto == IPPROTO_UDP &&

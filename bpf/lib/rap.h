@@ -18,39 +18,66 @@ static __always_inline int rap_jap_ok(const struct pias_group_jap *j, __u32 excl
 	return j->weight && j->jap_id != excl && proxy_up(j->jap_id);
 }
 
-/*
- * The JAP for this flow of group ta: its id, 0 if no JAP is left, or
- * PICK_NO_GROUP. A global subprogram: its loops are verified once.
- */
-__noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl)
-{
-	struct pias_group *g;
-	__u64 total = 0, r;
+/* State of the weighted walk over a group's JAPs (bpf_loop). */
+struct jap_walk {
+	const struct pias_group *g;
+	__u64 total; /* pass 1: sum of usable weights */
+	__u64 r;     /* pass 2: remaining offset into the weights */
+	__u32 excl;
+	__u32 chosen;
+	__u32 pass;
+	__u32 pad;
+};
 
-	if (!ta)
+/* One JAP per call; a bpf_loop callback so the verifier checks it once. */
+static long jap_walk_one(__u64 i, void *arg)
+{
+	struct jap_walk *w = arg;
+	const struct pias_group_jap *j;
+
+	if (i >= PIAS_GROUP_MAX_JAPS || i >= w->g->count)
+		return 1;
+	j = &w->g->japs[i];
+	if (!rap_jap_ok(j, w->excl))
 		return 0;
-	g = bpf_map_lookup_elem(&pias_groups, ta);
-	if (!g || !g->count)
-		return PICK_NO_GROUP;
-	for (__u32 i = 0; i < PIAS_GROUP_MAX_JAPS && i < g->count; i++)
-		if (rap_jap_ok(&g->japs[i], excl))
-			total += g->japs[i].weight;
-	if (!total)
+	if (w->pass == 0) {
+		w->total += j->weight;
 		return 0;
-	r = hash % total;
-	for (__u32 i = 0; i < PIAS_GROUP_MAX_JAPS && i < g->count; i++) {
-		if (!rap_jap_ok(&g->japs[i], excl))
-			continue;
-		if (r < g->japs[i].weight)
-			return g->japs[i].jap_id;
-		r -= g->japs[i].weight;
 	}
+	if (w->r < j->weight) {
+		w->chosen = j->jap_id;
+		return 1;
+	}
+	w->r -= j->weight;
 	return 0;
 }
 
-static __always_inline int rap_step(struct pias_ctx *c, struct pias_next *n)
+/*
+ * The JAP for this flow of group ta: its id, 0 if no JAP is left, or
+ * PICK_NO_GROUP. A global subprogram, verified once.
+ */
+__noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl)
 {
-	struct pias_pkt *p = &c->pkt;
+	struct jap_walk w = {};
+
+	if (!ta)
+		return 0;
+	w.g = bpf_map_lookup_elem(&pias_groups, ta);
+	if (!w.g || !w.g->count)
+		return PICK_NO_GROUP;
+	w.excl = excl;
+	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
+	if (!w.total)
+		return 0;
+	w.r = hash % w.total;
+	w.pass = 1;
+	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
+	return w.chosen;
+}
+
+static __always_inline int rap_step(struct pias_ctx *c)
+{
+	struct pias_pkt *p = c->pkt;
 	struct pias_ta ta = ta_of(p);
 	struct pias_group_stats *gs;
 	struct pias_proxy *px;
@@ -58,7 +85,7 @@ static __always_inline int rap_step(struct pias_ctx *c, struct pias_next *n)
 
 	jap = pias_pick_jap(&ta, pias_flow_hash(&p->flow), p->excl_jap);
 	if (jap == PICK_NO_GROUP) {
-		emit_event(c, PIAS_EV_NO_GROUP, &ta, p->iap_id, p->iap_id, c->cfg->self_id, 0);
+		pias_emit(&ta, PIAS_EV_NO_GROUP, p->iap_id, c->cfg->self_id, 0);
 		return step_drop(c, PIAS_DROP_rap_no_group);
 	}
 	px = proxy_up(jap);
@@ -68,10 +95,20 @@ static __always_inline int rap_step(struct pias_ctx *c, struct pias_next *n)
 	gs = group_stats(&ta);
 	if (gs)
 		gs->rap_packets++;
-	emit_event(c, PIAS_EV_BOUND, &ta, p->iap_id, p->iap_id, c->cfg->self_id, jap);
+	pias_emit(&ta, PIAS_EV_BOUND, p->iap_id, c->cfg->self_id, jap);
 	stat_inc(c, (p->tflags & PIAS_TUN_F_BOUNCED) ? PIAS_STAT_rap_bounce_relayed
 						     : PIAS_STAT_rap_relayed);
-	return step_tunnel(c, n, jap, px, PIAS_KIND_RAP_TO_JAP);
+	return step_tunnel(c, jap, PIAS_KIND_RAP_TO_JAP);
+}
+
+/* The RAP role for the packet p; A global subprogram, verified once. */
+__noinline int pias_rap(struct xdp_md *ctx, struct pias_pkt *p)
+{
+	struct pias_ctx c;
+
+	if (ctx_init(&c, ctx, p))
+		return STEP_DROP;
+	return rap_step(&c);
 }
 
 #endif

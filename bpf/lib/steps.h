@@ -12,15 +12,10 @@
 #include "stats.h"
 
 enum pias_step {
-	STEP_TUNNEL,  /* to c->next_id, kind c->pkt.kind */
+	STEP_TUNNEL,  /* to pkt->next_id, kind pkt->kind */
 	STEP_FORWARD, /* plain packet rewritten; route it */
 	STEP_DROP,    /* already counted */
 	STEP_PASS,
-};
-
-struct pias_next {
-	__u32 id;
-	struct pias_proxy *proxy;
 };
 
 static __always_inline int step_drop(struct pias_ctx *c, enum pias_drop_index why)
@@ -52,12 +47,10 @@ static __always_inline __u32 rap_of(const struct pias_ta *ta, struct pias_proxy 
 	return 0;
 }
 
-static __always_inline int step_tunnel(struct pias_ctx *c, struct pias_next *n, __u32 id,
-				       struct pias_proxy *p, __u8 kind)
+static __always_inline int step_tunnel(struct pias_ctx *c, __u32 id, __u8 kind)
 {
-	n->id = id;
-	n->proxy = p;
-	c->pkt.kind = kind;
+	c->pkt->next_id = id;
+	c->pkt->kind = kind;
 	return STEP_TUNNEL;
 }
 
