@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every namespace test (selftests/ns/test_*.sh); each cleans up after
+# itself. Exit status: number of failed tests (0: all passed).
+cd "$(dirname "$0")/../.." || exit 1
+export BUILD=${BUILD:-build}
+failed=0
+for t in selftests/ns/test_*.sh; do
+	echo "=== $t"
+	start=$(date +%s)
+	timeout 600 bash "$t"
+	rc=$?
+	if [ $rc -eq 77 ]; then
+		echo "=== $t: skipped"
+	elif [ $rc -ne 0 ]; then
+		echo "=== $t: FAILED (exit $rc) in $(($(date +%s) - start)) s"
+		failed=$((failed + 1))
+	else
+		echo "=== $t: passed in $(($(date +%s) - start)) s"
+	fi
+done
+exit $failed
