@@ -16,6 +16,16 @@ static __always_inline int encap_overhead(__u8 family)
 }
 
 /*
+ * The frame's MACs move with its start, so that a frame the route lookup
+ * cannot place still reaches the stack addressed to this host.
+ */
+static __always_inline void keep_macs(struct ethhdr *to, const struct ethhdr *from)
+{
+	__builtin_memcpy(to->h_dest, from->h_dest, ETH_ALEN);
+	__builtin_memcpy(to->h_source, from->h_source, ETH_ALEN);
+}
+
+/*
  * Wraps c->pkt (plain: Ethernet | IP) for proxy 'to'. hdr is the tunnel
  * header to write. Returns a drop reason or -1.
  */
@@ -38,6 +48,7 @@ static __always_inline int encap(struct pias_ctx *c, const struct pias_proxy *to
 		eth = FRAME_PTR(c, 0, ETH_HLEN + PIAS_ENCAP_OVERHEAD_V6);
 		if (!eth)
 			return PIAS_DROP_adjust_failed;
+		keep_macs(eth, (void *)eth + PIAS_ENCAP_OVERHEAD_V6);
 		eth->h_proto = bpf_htons(ETH_P_IPV6);
 		h6 = (void *)(eth + 1);
 		/* flow label from the flow hash, so underlay ECMP keeps flows together */
@@ -58,6 +69,7 @@ static __always_inline int encap(struct pias_ctx *c, const struct pias_proxy *to
 		eth = FRAME_PTR(c, 0, ETH_HLEN + PIAS_ENCAP_OVERHEAD_V4);
 		if (!eth)
 			return PIAS_DROP_adjust_failed;
+		keep_macs(eth, (void *)eth + PIAS_ENCAP_OVERHEAD_V4);
 		eth->h_proto = bpf_htons(ETH_P_IP);
 		h = (void *)(eth + 1);
 		h->version = 4;
@@ -96,8 +108,7 @@ static __always_inline int decap(struct pias_ctx *c, __u32 outer_len, __u8 inner
 	neth = FRAME_PTR(c, outer_len, ETH_HLEN);
 	if (!eth || !neth)
 		return PIAS_DROP_adjust_failed;
-	__builtin_memcpy(neth->h_dest, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(neth->h_source, eth->h_source, ETH_ALEN);
+	keep_macs(neth, eth);
 	neth->h_proto = bpf_htons(inner_family == PIAS_AF_INET6 ? ETH_P_IPV6 : ETH_P_IP);
 	if (bpf_xdp_adjust_head(c->xdp, outer_len))
 		return PIAS_DROP_adjust_failed;

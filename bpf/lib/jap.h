@@ -210,6 +210,14 @@ static __always_inline int jap_step(struct pias_ctx *c)
 	__u16 port = 0;
 	int rc;
 
+	/*
+	 * Checked first, so that a packet dropped here leaves no connection
+	 * behind; decremented only when the packet goes to a target (a
+	 * bounce stays inside the overlay, like a RAP relay).
+	 */
+	rc = ip_ttl_check(c, p->flow.family);
+	if (rc >= 0)
+		return step_drop(c, rc);
 	if (conn) {
 		t = target_of(conn->target_id);
 		if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {

@@ -9,6 +9,16 @@
 /* Transport header offset of a plain packet; options are refused earlier. */
 #define L4_OFF(family) (ETH_HLEN + ((family) == PIAS_AF_INET ? 20 : 40))
 
+/* Would forwarding expire the packet? Returns a drop reason or -1. */
+static __always_inline int ip_ttl_check(struct pias_ctx *c, __u8 family)
+{
+	__u8 *ttl = FRAME_PTR(c, ETH_HLEN + (family == PIAS_AF_INET ? 8 : 7), 1);
+
+	if (!ttl)
+		return PIAS_DROP_truncated_ip;
+	return *ttl <= 1 ? PIAS_DROP_ttl_expired : -1;
+}
+
 /* Decrements TTL / hop limit; returns a drop reason or -1. */
 static __always_inline int ip_dec_ttl(struct pias_ctx *c, __u8 family)
 {

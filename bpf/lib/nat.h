@@ -144,7 +144,7 @@ __noinline int pias_clamp_mss(struct xdp_md *ctx, __u32 family, __u32 mss_max)
 		return 0;
 
 	off = l4 + sizeof(*th) + (w.found - 1);
-	o = FRAME_PTR(c, off, TCPOLEN_MSS + 1);
+	o = FRAME_PTR(c, off, TCPOLEN_MSS);
 	th = FRAME_PTR(c, l4, sizeof(*th));
 	if (!o || !th)
 		return 0;
@@ -154,7 +154,9 @@ __noinline int pias_clamp_mss(struct xdp_md *ctx, __u32 family, __u32 mss_max)
 	/*
 	 * The checksum sums 16-bit words aligned to the TCP header; an MSS
 	 * value at an odd offset straddles two of them, so update whichever
-	 * aligned words cover its two bytes.
+	 * aligned words cover its two bytes. (At an odd offset the option
+	 * cannot end the header, which is a multiple of 4 bytes long, so the
+	 * byte after it exists.)
 	 */
 	rel = off + 2 - l4;
 	if (!(rel & 1)) {
@@ -163,6 +165,10 @@ __noinline int pias_clamp_mss(struct xdp_md *ctx, __u32 family, __u32 mss_max)
 		o[3] = mss_max & 0xff;
 		csum_replace2(&th->check, w0, *(__u16 *)(o + 2));
 	} else {
+		o = FRAME_PTR(c, off, TCPOLEN_MSS + 1);
+		th = FRAME_PTR(c, l4, sizeof(*th));
+		if (!o || !th)
+			return 0;
 		w0 = *(__u16 *)(o + 1);
 		w1 = *(__u16 *)(o + 3);
 		o[2] = mss_max >> 8;

@@ -21,7 +21,7 @@ struct ip_info {
 	__u8 family;       /* PIAS_AF_INET / PIAS_AF_INET6 */
 	__u8 proto;        /* transport protocol */
 	__u8 unsupported;  /* 0 or a PIAS_DROP_* reason + 1 */
-	__u8 pad;
+	__u8 later_fragment; /* IPv4 fragment offset > 0: no transport header */
 };
 
 static __always_inline int ipv6_is_ext(__u8 nh)
@@ -66,8 +66,11 @@ static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family,
 		ip->proto = h->protocol;
 		ip->saddr.v4 = h->saddr;
 		ip->daddr.v4 = h->daddr;
-		ip->l4_off = off + sizeof(*h);
+		/* with options the transport header is further in; it is read
+		 * only to classify, such packets are never forwarded */
+		ip->l4_off = off + h->ihl * 4;
 		frag = bpf_ntohs(h->frag_off);
+		ip->later_fragment = (frag & IP_OFFSET) != 0;
 		if (h->ihl != 5)
 			ip->unsupported = PIAS_DROP_ipv4_options + 1;
 		else if (frag & (IP_MF | IP_OFFSET))

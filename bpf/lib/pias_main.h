@@ -126,6 +126,8 @@ static __always_inline int client_rx(struct pias_ctx *c, const struct ip_info *i
 	struct pias_pkt *p = c->pkt;
 	int rc;
 
+	if (ip->unsupported)
+		return drop(c, ip->unsupported - 1);
 	if (!is_l4(ip->proto)) {
 		stat_inc(c, PIAS_STAT_pass_not_l4);
 		return XDP_PASS;
@@ -164,8 +166,15 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 	__u8 *vb, fam;
 	int rc;
 
+	struct udphdr *uh;
+
 	if (!bpf_map_lookup_elem(&pias_proxy_addr, &src))
 		return drop(c, PIAS_DROP_tunnel_not_proxy);
+	if (ip->unsupported)
+		return drop(c, ip->unsupported - 1);
+	uh = FRAME_PTR(c, ip->l4_off, sizeof(*uh));
+	if (!uh || bpf_ntohs(uh->len) != ip->ip_len - (ip->l4_off - ETH_HLEN))
+		return drop(c, PIAS_DROP_bad_l4_header);
 	if (trim_to_ip(c, ETH_HLEN, ip->ip_len))
 		return drop(c, PIAS_DROP_adjust_failed);
 	h = FRAME_PTR(c, inner_off - PIAS_TUN_HLEN, PIAS_TUN_HLEN);
@@ -196,6 +205,8 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 		return drop(c, rc);
 	if (ip->ip_len != inner_len)
 		return drop(c, PIAS_DROP_bad_ip_length);
+	if (ip->unsupported)
+		return drop(c, ip->unsupported - 1);
 	if (!is_l4(ip->proto))
 		return drop(c, PIAS_DROP_bad_l4_header);
 	rc = parse_l4(c, ip, inner_off, p);
@@ -214,6 +225,7 @@ static __always_inline int nat_rx(struct pias_ctx *c, const struct ip_info *ip)
 	struct pias_pkt *p = c->pkt;
 	int rc = parse_l4(c, ip, ETH_HLEN, p);
 
+	/* parse_l4 also refuses options and fragments: section 4 */
 	if (rc >= 0)
 		return drop(c, rc);
 	if (trim_to_ip(c, ETH_HLEN, p->ip_len))
@@ -277,7 +289,11 @@ static __always_inline int pias_process(struct xdp_md *xdp)
 		return drop(&c, rc);
 	pkt.now = bpf_ktime_get_ns();
 
-	if (!ip.unsupported && (ip.proto == IPPROTO_UDP || ip.proto == IPPROTO_TCP)) {
+	/*
+	 * Tunnel and NAT traffic is recognised by port, so a non-first
+	 * fragment (no transport header) cannot be: it goes to the stack.
+	 */
+	if (!ip.later_fragment && (ip.proto == IPPROTO_UDP || ip.proto == IPPROTO_TCP)) {
 		if (ip.proto == IPPROTO_UDP &&
 		    is_addr(&ip.daddr, family == PIAS_AF_INET ? &cfg->self4 : &cfg->self6, family)) {
 			struct udphdr *uh = FRAME_PTR(&c, ip.l4_off, sizeof(*uh));

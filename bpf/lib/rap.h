@@ -21,7 +21,8 @@ static __always_inline int rap_jap_ok(const struct pias_group_jap *j, __u32 excl
 /* State of the weighted walk over a group's JAPs (bpf_loop). */
 struct jap_walk {
 	const struct pias_group *g;
-	__u64 total; /* pass 1: sum of usable weights */
+	__u64 weighted; /* pass 1: JAPs with weight, usable or not */
+	__u64 total;    /* pass 1: sum of usable weights */
 	__u64 r;     /* pass 2: remaining offset into the weights */
 	__u32 excl;
 	__u32 chosen;
@@ -38,6 +39,8 @@ static long jap_walk_one(__u64 i, void *arg)
 	if (i >= PIAS_GROUP_MAX_JAPS || i >= w->g->count)
 		return 1;
 	j = &w->g->japs[i];
+	if (w->pass == 0 && j->weight)
+		w->weighted++;
 	if (!rap_jap_ok(j, w->excl))
 		return 0;
 	if (w->pass == 0) {
@@ -53,8 +56,8 @@ static long jap_walk_one(__u64 i, void *arg)
 }
 
 /*
- * The JAP for this flow of group ta: its id, 0 if no JAP is left, or
- * PICK_NO_GROUP. A global subprogram, verified once.
+ * The JAP for this flow of group ta: its id, 0 if no JAP is left (down or
+ * excluded), or PICK_NO_GROUP (unknown, or no JAP with weight > 0). A global subprogram, verified once.
  */
 __noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl)
 {
@@ -67,6 +70,8 @@ __noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl)
 		return PICK_NO_GROUP;
 	w.excl = excl;
 	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
+	if (!w.weighted)
+		return PICK_NO_GROUP; /* no JAP reports a target: no group here */
 	if (!w.total)
 		return 0;
 	w.r = hash % w.total;

@@ -36,8 +36,11 @@ ns_add() {
 		net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
 }
 
-# veth between node $1 (interface $2) and node $3 (interface $4). GRO on both
-# ends gives each a NAPI context, which frames sent by XDP_TX/REDIRECT need.
+# veth between node $1 (interface $2) and node $3 (interface $4).
+# GRO on both ends gives each a NAPI context, which frames sent by
+# XDP_REDIRECT need. Checksum offload off: veth would otherwise hand over
+# packets whose L4 checksum is only the pseudo-header part (CHECKSUM_PARTIAL),
+# which is all an XDP program sees; a real wire carries full checksums.
 link_add() {
 	local a=$1 ai=$2 b=$3 bi=$4
 	ip link add "$PIAS_TAG-x" type veth peer name "$PIAS_TAG-y"
@@ -45,8 +48,15 @@ link_add() {
 	ip link set "$PIAS_TAG-y" netns "$(pias_ns "$b")" name "$bi"
 	in_ns "$a" ip link set "$ai" up
 	in_ns "$b" ip link set "$bi" up
-	in_ns "$a" ethtool -K "$ai" gro on >/dev/null 2>&1 || true
-	in_ns "$b" ethtool -K "$bi" gro on >/dev/null 2>&1 || true
+	in_ns "$a" ethtool -K "$ai" gro on tx off >/dev/null 2>&1 || true
+	in_ns "$b" ethtool -K "$bi" gro on tx off >/dev/null 2>&1 || true
+}
+
+# xdp_pass NODE IFACE: a pass-everything XDP program on a veth end that
+# receives frames a proxy sends with XDP_TX; veth delivers those only to a
+# peer that runs XDP (bpf/xdp_pass.bpf.c).
+xdp_pass() {
+	in_ns "$1" ip link set dev "$2" xdpdrv obj "$BUILD/bpf/xdp_pass.bpf.o" sec xdp
 }
 
 # addr NODE IFACE ADDR/LEN: IPv6 without duplicate address detection.
@@ -57,10 +67,12 @@ addr_add() {
 	esac
 }
 
+# pin_root NODE VAR: VAR = a pin directory of the test's own, recorded for
+# cleanup (no $(...): a subshell could not record it).
 pin_root() {
 	local d="/sys/fs/bpf/$PIAS_TAG-$1"
 	PIAS_PINS+=("$d")
-	echo "$d"
+	printf -v "$2" '%s' "$d"
 }
 
 # Starts a background command in a node; its pid is recorded for cleanup.
@@ -85,6 +97,7 @@ pias_cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	for d in "${PIAS_PINS[@]}"; do
+		[ -d "$d" ] && "$BUILD/piasd-loader" detach --all --pin-root "$d" >/dev/null 2>&1
 		rm -rf "$d"
 	done
 }
@@ -143,4 +156,37 @@ print(total)' "$3"
 # entries PIN_ROOT MAP: how many entries a map holds.
 entries() {
 	bpftool -j map dump pinned "$1/$2" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+
+# snapshot PIN_ROOT FILE: every counter of pias_stats and pias_drops, summed
+# over CPUs, as "name value" lines.
+snapshot() {
+	{
+		bpftool -j map dump pinned "$1/pias_stats"
+		echo
+		bpftool -j map dump pinned "$1/pias_drops"
+	} | python3 -c '
+import json, sys
+t = {}
+for chunk in sys.stdin.read().split("\n\n"):
+    if not chunk.strip():
+        continue
+    for e in json.loads(chunk):
+        for v in e["formatted"]["values"]:
+            for k, x in v["value"].items():
+                t[k] = t.get(k, 0) + x
+for k, x in t.items():
+    print(k, x)' >"$2"
+}
+
+# delta OLD NEW: the counters that moved, "name+N" separated by spaces.
+delta() {
+	python3 -c '
+import sys
+old = dict(l.split() for l in open(sys.argv[1]))
+new = dict(l.split() for l in open(sys.argv[2]))
+skip = {"rx_packets", "fwd_tx", "fwd_redirect", "events_sent", "local_hop"}
+out = [f"{k}+{int(v) - int(old.get(k, 0))}" for k, v in new.items()
+       if int(v) != int(old.get(k, 0)) and k not in skip]
+print(" ".join(out) or "-")' "$1" "$2"
 }

@@ -65,8 +65,11 @@ topo_up() {
 	in_ns tg ip route add default via 192.0.2.65
 	in_ns tg ip -6 route add default via 2001:db8:7::1
 
+	xdp_pass cl eth0
+	xdp_pass tg eth0
+	for n in iap rap jap; do xdp_pass core "p$n"; done
 	for n in iap rap jap; do
-		ROOT[$n]=$(pin_root "$n")
+		pin_root "$n" "ROOT[$n]"
 		in_ns "$n" "$LOADER" attach --dev u0 --pin-root "${ROOT[$n]}" >/dev/null
 	done
 	in_ns iap "$LOADER" attach --dev c0 --pin-root "${ROOT[iap]}" >/dev/null
@@ -122,7 +125,7 @@ maps_fill() {
 
 # Real servers on the target: a UDP responder and an HTTP server.
 servers_up() {
-	bg_ns tg socat -T 5 "UDP6-RECVFROM:$UDP_PORT,ipv6only=0,fork" SYSTEM:'echo pong-from-target'
+	bg_ns tg socat -T 5 "UDP6-RECVFROM:$UDP_PORT,ipv6only=0,fork" SYSTEM:'read -r line; echo pong-from-target'
 	bg_ns tg python3 -m http.server "$TCP_PORT" --bind :: --directory /usr/share/doc/socat
 	local i
 	for i in $(seq 50); do

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/* IAP state: bindings (TA -> JAP) and the per-flow table behind them. */
+#include <errno.h>
+#include <string.h>
+
+#include "maps.h"
+
+static __u64 expiry(__u32 ttl_s)
+{
+	return ttl_s ? pias_now_ns() + (__u64)ttl_s * 1000000000ull : 0;
+}
+
+static int put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_binding *b,
+	       struct pias_err *e)
+{
+	int err = pias_ta_check(ta, e);
+
+	return err ? err : pias_map_update(m, PIAS_M_BINDINGS, ta, b, e);
+}
+
+int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id,
+		     __u32 generation, __u32 ttl_s, struct pias_err *e)
+{
+	struct pias_binding b;
+
+	if (jap_id < 1 || jap_id >= PIAS_MAX_PROXIES)
+		return pias_err_set(e, -EINVAL, "JAP id %u is out of range 1-%u", jap_id,
+				    PIAS_MAX_PROXIES - 1);
+	memset(&b, 0, sizeof(b));
+	b.jap_id = jap_id;
+	b.generation = generation;
+	b.expires_ns = expiry(ttl_s);
+	return put(m, ta, &b, e);
+}
+
+int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u32 ttl_s,
+			      struct pias_err *e)
+{
+	struct pias_binding b;
+
+	memset(&b, 0, sizeof(b));
+	b.flags = PIAS_BINDING_F_NEGATIVE;
+	b.expires_ns = expiry(ttl_s);
+	return put(m, ta, &b, e);
+}
+
+int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)
+{
+	char what[PIAS_ADDR_STRLEN + 16] = "binding for ";
+
+	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
+	return pias_map_delete(m, PIAS_M_BINDINGS, ta, what, e);
+}
+
+int pias_flows_clear(struct pias_maps *m, struct pias_err *e)
+{
+	return pias_map_clear(m, PIAS_M_FLOWS, e);
+}

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+/* RAP state: each group's JAPs with their approximate target counts. */
+#include <errno.h>
+#include <string.h>
+
+#include "maps.h"
+
+int pias_group_set(struct pias_maps *m, const struct pias_ta *ta,
+		   const struct pias_group_jap *japs, size_t n, struct pias_err *e)
+{
+	struct pias_group g;
+	int err = pias_ta_check(ta, e);
+
+	if (err)
+		return err;
+	if (n < 1 || n > PIAS_GROUP_MAX_JAPS)
+		return pias_err_set(e, -EINVAL,
+				    "a group has 1-%u JAPs, not %zu (to remove a group: group del)",
+				    PIAS_GROUP_MAX_JAPS, n);
+	memset(&g, 0, sizeof(g));
+	for (size_t i = 0; i < n; i++) {
+		__u32 id = japs[i].jap_id;
+
+		if (id < 1 || id >= PIAS_MAX_PROXIES)
+			return pias_err_set(e, -EINVAL, "JAP id %u is out of range 1-%u", id,
+					    PIAS_MAX_PROXIES - 1);
+		/* A repeated JAP would just get more weight, silently: say so instead. */
+		for (size_t j = 0; j < i; j++)
+			if (japs[j].jap_id == id)
+				return pias_err_set(e, -EINVAL, "JAP id %u is listed twice", id);
+		g.japs[i] = japs[i];
+	}
+	g.count = (__u32)n;
+	return pias_map_update(m, PIAS_M_GROUPS, ta, &g, e);
+}
+
+int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)
+{
+	char what[PIAS_ADDR_STRLEN + 16] = "group ";
+
+	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
+	return pias_map_delete(m, PIAS_M_GROUPS, ta, what, e);
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/* Proxies (id -> address, and back) and the RAP table built from them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "maps.h"
+#include "rap.h"
+
+static int check_id(__u32 id, struct pias_err *e)
+{
+	if (id < 1 || id >= PIAS_MAX_PROXIES)
+		return pias_err_set(e, -EINVAL, "proxy id %u is out of range 1-%u", id,
+				    PIAS_MAX_PROXIES - 1);
+	return 0;
+}
+
+static struct pias_addr_key addr_key(const union pias_addr *a, __u8 family)
+{
+	struct pias_addr_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.addr = *a;
+	k.family = family;
+	return k;
+}
+
+int pias_proxy_get(struct pias_maps *m, __u32 id, struct pias_proxy *p, struct pias_err *e)
+{
+	int err = check_id(id, e);
+
+	return err ? err : pias_map_lookup(m, PIAS_M_PROXIES, &id, p, e);
+}
+
+/* Remove addr -> id from pias_proxy_addr, unless the address maps elsewhere. */
+static int drop_addr_ref(struct pias_maps *m, const struct pias_proxy *old, __u32 id,
+			 struct pias_err *e)
+{
+	struct pias_addr_key k = addr_key(&old->addr, old->family);
+	struct pias_proxy_ref ref;
+
+	if (old->family == PIAS_AF_NONE)
+		return 0;
+	if (bpf_map_lookup_elem(m->fd[PIAS_M_PROXY_ADDRS], &k, &ref) || ref.id != id)
+		return 0;
+	return pias_map_delete(m, PIAS_M_PROXY_ADDRS, &k, "the proxy's old address", e);
+}
+
+int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8 family,
+		   enum pias_proxy_state state, struct pias_err *e)
+{
+	struct pias_addr_key k = addr_key(a, family);
+	struct pias_proxy old, p;
+	struct pias_proxy_ref ref;
+	char s[PIAS_ADDR_STRLEN];
+	int err;
+
+	err = pias_proxy_get(m, id, &old, e);
+	if (err)
+		return err;
+	if (family != PIAS_AF_INET && family != PIAS_AF_INET6)
+		return pias_err_set(e, -EINVAL, "proxy %u: address family %u is not IPv4 or IPv6", id,
+				    family);
+	if (state != PIAS_PROXY_UP && state != PIAS_PROXY_DOWN)
+		return pias_err_set(e, -EINVAL, "proxy %u: state %u is not up or down", id, state);
+	/* Two ids for one address would make the tunnel's source check ambiguous. */
+	if (!bpf_map_lookup_elem(m->fd[PIAS_M_PROXY_ADDRS], &k, &ref) && ref.id != id)
+		return pias_err_set(e, -EEXIST,
+				    "address %s already belongs to proxy %u: delete that proxy first",
+				    pias_addr_str(a, family, s, sizeof(s)), ref.id);
+
+	memset(&p, 0, sizeof(p));
+	p.addr = *a;
+	p.family = family;
+	p.state = (__u8)state;
+	/* Address map first: a packet from the new address must never be refused. */
+	ref.id = id;
+	err = pias_map_update(m, PIAS_M_PROXY_ADDRS, &k, &ref, e);
+	if (err)
+		return err;
+	err = pias_map_update(m, PIAS_M_PROXIES, &id, &p, e);
+	if (err)
+		return err;
+	if (old.family != family || memcmp(&old.addr, a, sizeof(*a)))
+		return drop_addr_ref(m, &old, id, e);
+	return 0;
+}
+
+int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e)
+{
+	struct pias_proxy old, zero = {};
+	int err;
+
+	err = pias_proxy_get(m, id, &old, e);
+	if (err)
+		return err;
+	if (old.family == PIAS_AF_NONE && old.state == PIAS_PROXY_UNKNOWN)
+		return pias_err_set(e, -ENOENT, "proxy %u is not in %s", id, PIAS_MAP_PROXIES);
+	/* Entry first: from then on no packet is sent to it, then stop accepting. */
+	err = pias_map_update(m, PIAS_M_PROXIES, &id, &zero, e);
+	if (err)
+		return err;
+	return drop_addr_ref(m, &old, id, e);
+}
+
+/* Whole table in one syscall; arrays support batches since Linux 5.6. */
+static int write_batch(struct pias_maps *m, __u32 *keys, struct pias_rap_slot *slots)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+	__u32 count = PIAS_RAP_SLOTS;
+
+	if (!bpf_map_update_batch(m->fd[PIAS_M_RAP_TABLE], keys, slots, &count, &opts))
+		return count == PIAS_RAP_SLOTS ? 0 : -EIO;
+	return -errno;
+}
+
+int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
+		  struct pias_err *e)
+{
+	struct pias_rap_slot *slots = calloc(PIAS_RAP_SLOTS, sizeof(*slots));
+	__u32 *keys = calloc(PIAS_RAP_SLOTS, sizeof(*keys));
+	int err;
+
+	if (!slots || !keys) {
+		err = pias_err_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	err = pias_rap_compute(ids, n, k, slots, e);
+	if (err)
+		goto out;
+	for (__u32 i = 0; i < PIAS_RAP_SLOTS; i++)
+		keys[i] = i;
+	err = write_batch(m, keys, slots);
+	if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOSYS) {
+		/* No batch support: same result, one slot at a time. */
+		err = 0;
+		for (__u32 i = 0; i < PIAS_RAP_SLOTS && !err; i++)
+			err = pias_map_update(m, PIAS_M_RAP_TABLE, &keys[i], &slots[i], e);
+	} else if (err) {
+		err = pias_err_set(e, err, "writing %s failed: %s", PIAS_MAP_RAP_TABLE,
+				   strerror(-err));
+	}
+out:
+	free(slots);
+	free(keys);
+	return err;
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+/* JAP state: targets by id, and each group's set of target ids. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "maps.h"
+
+static const char *const state_names[] = {
+	[PIAS_TARGET_UNUSED] = "unused",
+	[PIAS_TARGET_ACTIVE] = "active",
+	[PIAS_TARGET_DRAINING] = "draining",
+	[PIAS_TARGET_DOWN] = "down",
+};
+
+const char *pias_target_state_name(__u8 state)
+{
+	return state < sizeof(state_names) / sizeof(state_names[0]) ? state_names[state] : "?";
+}
+
+int pias_target_state_parse(const char *s, __u8 *state, struct pias_err *e)
+{
+	/* "unused" is what del writes; it is not a state one sets. */
+	for (__u8 i = PIAS_TARGET_ACTIVE; i <= PIAS_TARGET_DOWN; i++)
+		if (!strcasecmp(s, state_names[i])) {
+			*state = i;
+			return 0;
+		}
+	return pias_err_set(e, -EINVAL, "target state '%s' is not active, draining or down", s);
+}
+
+static int check_id(__u32 id, struct pias_err *e)
+{
+	if (id < 1 || id >= PIAS_MAX_TARGETS)
+		return pias_err_set(e, -EINVAL, "target id %u is out of range 1-%u", id,
+				    PIAS_MAX_TARGETS - 1);
+	return 0;
+}
+
+int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t,
+		    struct pias_err *e)
+{
+	struct pias_target v;
+	int err = check_id(id, e);
+
+	if (err)
+		return err;
+	if (t->family != PIAS_AF_INET && t->family != PIAS_AF_INET6)
+		return pias_err_set(e, -EINVAL, "target %u: family %u is not IPv4 or IPv6", id,
+				    t->family);
+	if (t->family == PIAS_AF_INET && (t->addr.v6[1] || t->addr.v6[2] || t->addr.v6[3]))
+		return pias_err_set(e, -EINVAL, "target %u: IPv4 address with more than 4 bytes", id);
+	if (!t->port)
+		return pias_err_set(e, -EINVAL, "target %u: port 0 is not valid", id);
+	if (t->state < PIAS_TARGET_ACTIVE || t->state > PIAS_TARGET_DOWN)
+		return pias_err_set(e, -EINVAL, "target %u: state %u is not active, draining or down",
+				    id, t->state);
+	memset(&v, 0, sizeof(v));
+	v.addr = t->addr;
+	v.port = t->port;
+	v.family = t->family;
+	v.state = t->state;
+	v.weight = t->weight;
+	return pias_map_update(m, PIAS_M_TARGETS, &id, &v, e);
+}
+
+int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e)
+{
+	struct pias_target old, zero = {};
+	int err = check_id(id, e);
+
+	if (err)
+		return err;
+	err = pias_map_lookup(m, PIAS_M_TARGETS, &id, &old, e);
+	if (err)
+		return err;
+	if (old.state == PIAS_TARGET_UNUSED)
+		return pias_err_set(e, -ENOENT, "target %u is not in %s", id, PIAS_MAP_TARGETS);
+	/* An array entry cannot be deleted: UNUSED (all zero) is its empty state. */
+	return pias_map_update(m, PIAS_M_TARGETS, &id, &zero, e);
+}
+
+int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
+		    struct pias_err *e)
+{
+	struct pias_target_set s;
+	int err = pias_ta_check(ta, e);
+
+	if (err)
+		return err;
+	if (n < 1 || n > PIAS_SET_MAX_TARGETS)
+		return pias_err_set(e, -EINVAL,
+				    "a target set has 1-%u targets, not %zu (to remove one: targets del)",
+				    PIAS_SET_MAX_TARGETS, n);
+	memset(&s, 0, sizeof(s));
+	for (size_t i = 0; i < n; i++) {
+		err = check_id(ids[i], e);
+		if (err)
+			return err;
+		for (size_t j = 0; j < i; j++)
+			if (ids[j] == ids[i])
+				return pias_err_set(e, -EINVAL, "target id %u is listed twice",
+						    ids[i]);
+		s.ids[i] = ids[i];
+	}
+	s.count = (__u32)n;
+	return pias_map_update(m, PIAS_M_TARGET_SETS, ta, &s, e);
+}
+
+int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)
+{
+	char what[PIAS_ADDR_STRLEN + 24] = "target set of ";
+
+	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
+	return pias_map_delete(m, PIAS_M_TARGET_SETS, ta, what, e);
+}

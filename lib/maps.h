@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one path by which user space writes the dataplane's maps: tools, the
+ * loader and the daemon open the pinned maps into a struct pias_maps and go
+ * through the typed writers below, which check their input and say in one
+ * line what was wrong. Nothing else calls bpf_map_update_elem on them.
+ */
+#ifndef PIAS_LIB_MAPS_H
+#define PIAS_LIB_MAPS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <pias/maps.h>
+
+#include "addr.h"
+#include "err.h"
+
+enum pias_map_idx {
+	PIAS_M_CONFIG,
+	PIAS_M_PREFIX4,
+	PIAS_M_PREFIX6,
+	PIAS_M_PROXIES,
+	PIAS_M_PROXY_ADDRS,
+	PIAS_M_RAP_TABLE,
+	PIAS_M_BINDINGS,
+	PIAS_M_FLOWS,
+	PIAS_M_GROUPS,
+	PIAS_M_TARGET_SETS,
+	PIAS_M_TARGETS,
+	PIAS_M_CONNS,
+	PIAS_M_CONNS_REV,
+	PIAS_M_STATS,
+	PIAS_M_DROPS,
+	PIAS_M_GROUP_STATS,
+	PIAS_M_TARGET_STATS,
+	PIAS_M_EVENTS,
+	PIAS_M_EVENT_LIMIT,
+	PIAS_M_ICMP_LIMIT,
+	PIAS_M_COUNT
+};
+
+/* What a pinned map must look like for this build (checked on open). */
+struct pias_map_desc {
+	const char *name;
+	__u32 type;
+	__u32 key_size;
+	__u32 value_size;
+};
+
+extern const struct pias_map_desc pias_map_descs[PIAS_M_COUNT];
+
+struct pias_maps {
+	int fd[PIAS_M_COUNT];
+	int ncpus; /* possible CPUs: per-CPU values come in this many copies */
+	char root[PATH_MAX];
+};
+
+/*
+ * Open every map pinned under root (NULL: PIAS_PIN_ROOT_DEFAULT) and check
+ * its type and sizes against this build's ABI. On failure nothing stays open.
+ */
+int pias_maps_open(struct pias_maps *m, const char *root, struct pias_err *e);
+void pias_maps_close(struct pias_maps *m);
+
+/* Low-level, for the writers and readers below; messages name the map. */
+int pias_map_update(struct pias_maps *m, enum pias_map_idx i, const void *key, const void *val,
+		    struct pias_err *e);
+int pias_map_lookup(struct pias_maps *m, enum pias_map_idx i, const void *key, void *val,
+		    struct pias_err *e);
+/* Delete key; what names the entry in the "not found" message. */
+int pias_map_delete(struct pias_maps *m, enum pias_map_idx i, const void *key, const char *what,
+		    struct pias_err *e);
+/* Delete every entry of a hash map (not for arrays). */
+int pias_map_clear(struct pias_maps *m, enum pias_map_idx i, struct pias_err *e);
+
+/* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
+__u64 pias_now_ns(void);
+
+/* --- pias_config ------------------------------------------------------ */
+
+/* Defaults: tunnel port, MTU 1500 with its MSS clamps, NAT ports, rates. */
+void pias_config_defaults(struct pias_config *c);
+/* Set the underlay MTU and the MSS clamps that follow from it. */
+void pias_config_set_mtu(struct pias_config *c, __u16 mtu);
+bool pias_config_is_zero(const struct pias_config *c);
+int pias_config_check(const struct pias_config *c, struct pias_err *e);
+/* Read the config; an all-zero (never written) entry reads as the defaults. */
+int pias_config_get(struct pias_maps *m, struct pias_config *c, bool *was_zero,
+		    struct pias_err *e);
+int pias_config_set(struct pias_maps *m, const struct pias_config *c, struct pias_err *e);
+/* Write the defaults if the entry is still all zero; *written says if it was. */
+int pias_config_init(struct pias_maps *m, bool *written, struct pias_err *e);
+
+/* --- anycast prefixes --------------------------------------------------- */
+
+int pias_prefix_add(struct pias_maps *m, const struct pias_net *n, struct pias_err *e);
+int pias_prefix_del(struct pias_maps *m, const struct pias_net *n, struct pias_err *e);
+
+/* --- proxies and the RAP table ----------------------------------------- */
+
+/*
+ * Writes pias_proxies[id] and pias_proxy_addr addr -> id together, dropping
+ * the id's previous address. An address may belong to one proxy only.
+ */
+int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8 family,
+		   enum pias_proxy_state state, struct pias_err *e);
+int pias_proxy_get(struct pias_maps *m, __u32 id, struct pias_proxy *p, struct pias_err *e);
+int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e);
+
+/*
+ * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas
+ * (lib/rap.h), in one batch where the kernel supports it.
+ */
+int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
+		  struct pias_err *e);
+
+/* --- IAP bindings and flows -------------------------------------------- */
+
+/* ttl_s 0: the binding never expires. */
+int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id,
+		     __u32 generation, __u32 ttl_s, struct pias_err *e);
+int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u32 ttl_s,
+			      struct pias_err *e);
+int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+/* Forget every flow's JAP (tests: make the next packet use the binding). */
+int pias_flows_clear(struct pias_maps *m, struct pias_err *e);
+
+/* --- RAP groups ---------------------------------------------------------- */
+
+int pias_group_set(struct pias_maps *m, const struct pias_ta *ta,
+		   const struct pias_group_jap *japs, size_t n, struct pias_err *e);
+int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+
+/* --- JAP targets and target sets ----------------------------------------- */
+
+const char *pias_target_state_name(__u8 state);
+int pias_target_state_parse(const char *s, __u8 *state, struct pias_err *e);
+/* t->family must match the address; state ACTIVE, DRAINING or DOWN. */
+int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t,
+		    struct pias_err *e);
+int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e);
+int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
+		    struct pias_err *e);
+int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+
+/* --- counters (summed over CPUs) ---------------------------------------- */
+
+int pias_stats_read(struct pias_maps *m, struct pias_stats *st, struct pias_drops *dr,
+		    struct pias_err *e);
+
+/* Called per group / per target with a non-zero counter; non-zero return stops. */
+typedef int (*pias_group_stats_fn)(const struct pias_ta *ta, const struct pias_group_stats *s,
+				   void *arg);
+typedef int (*pias_target_stats_fn)(__u32 id, const struct pias_target_stats *s, void *arg);
+
+int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg,
+			  struct pias_err *e);
+/* last_reply_ns is the latest over CPUs, the other fields are sums. */
+int pias_target_stats_each(struct pias_maps *m, pias_target_stats_fn fn, void *arg,
+			   struct pias_err *e);
+
+#endif

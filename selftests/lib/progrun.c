@@ -1,0 +1,682 @@
+// SPDX-License-Identifier: MIT
+/* BPF_PROG_TEST_RUN harness for pias_xdp (see progrun.h). */
+#define _GNU_SOURCE
+#include "progrun.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <pias/hash.h>
+
+#include "pias.skel.h"
+
+/* ---- libbpf log: kept so that a failed load can show why ---------------- */
+
+static char log_buf[1 << 20];
+static size_t log_len;
+
+static int keep_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (log_len > sizeof(log_buf) - 4096)
+		log_len = 0; /* only the tail matters: the verifier's last words */
+	n = vsnprintf(log_buf + log_len, sizeof(log_buf) - log_len, fmt, ap);
+	if (n > 0)
+		log_len += (size_t)n < sizeof(log_buf) - log_len ? (size_t)n : 0;
+	return 0;
+}
+
+static void print_log_tail(int lines)
+{
+	size_t i = log_len;
+	int seen = 0;
+
+	while (i > 0 && seen <= lines)
+		if (log_buf[--i] == '\n')
+			seen++;
+	fprintf(stderr, "---- libbpf log (last %d lines) ----\n%.*s----\n", lines,
+		(int)(log_len - i), log_buf + i);
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct progrun *pr = ctx;
+
+	if (size < sizeof(struct pias_event)) {
+		fprintf(stderr, "progrun: short event (%zu bytes)\n", size);
+		return 0;
+	}
+	if (pr->nev < PR_MAX_EVENTS)
+		memcpy(&pr->ev[pr->nev], data, sizeof(struct pias_event));
+	pr->nev++;
+	return 0;
+}
+
+int pr_open(struct progrun *pr)
+{
+	struct bpf_map *map;
+	cpu_set_t set;
+	int err;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->prog_fd = -1;
+	libbpf_set_print(keep_log);
+
+	pr->cpu = sched_getcpu();
+	if (pr->cpu < 0)
+		pr->cpu = 0;
+	CPU_ZERO(&set);
+	CPU_SET(pr->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		err = -errno;
+		fprintf(stderr, "progrun: cannot pin to CPU %d: %s\n", pr->cpu, strerror(errno));
+		return err;
+	}
+	pr->ncpus = libbpf_num_possible_cpus();
+	if (pr->ncpus <= 0)
+		return -EINVAL;
+
+	pr->skel = pias__open();
+	if (!pr->skel) {
+		err = -errno;
+		fprintf(stderr, "progrun: opening the skeleton failed: %s\n", strerror(-err));
+		print_log_tail(20);
+		return err;
+	}
+	/* unpinned: state private to this process, gone when it exits */
+	bpf_object__for_each_map(map, pr->skel->obj) {
+		err = bpf_map__set_pin_path(map, NULL);
+		if (err) {
+			fprintf(stderr, "progrun: unpinning %s: %s\n", bpf_map__name(map),
+				strerror(-err));
+			return err;
+		}
+	}
+	err = pias__load(pr->skel);
+	if (err) {
+		fprintf(stderr, "progrun: loading pias_xdp failed: %s\n", strerror(-err));
+		print_log_tail(40);
+		pias__destroy(pr->skel);
+		pr->skel = NULL;
+		return err;
+	}
+	pr->prog_fd = bpf_program__fd(pr->skel->progs.pias_xdp);
+	pr->rb = ring_buffer__new(bpf_map__fd(pr->skel->maps.pias_events), on_event, pr, NULL);
+	if (!pr->rb) {
+		err = -errno;
+		fprintf(stderr, "progrun: ring buffer: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+void pr_close(struct progrun *pr)
+{
+	ring_buffer__free(pr->rb);
+	pias__destroy(pr->skel);
+	pr->rb = NULL;
+	pr->skel = NULL;
+	pr->prog_fd = -1;
+}
+
+/* ---- generic map helpers ------------------------------------------------ */
+
+#define FD(name) bpf_map__fd(pr->skel->maps.name)
+
+static size_t percpu_stride(size_t value_size)
+{
+	return (value_size + 7) & ~(size_t)7;
+}
+
+static int clear_hash(int fd, size_t key_size)
+{
+	uint8_t key[128];
+	int guard = 0;
+
+	if (key_size > sizeof(key))
+		return -E2BIG;
+	/* always delete the first key: iterating while deleting skips entries */
+	while (!bpf_map_get_next_key(fd, NULL, key)) {
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+		if (++guard > 4 * 1048576)
+			return -ELOOP;
+	}
+	return 0;
+}
+
+static int zero_elem(struct progrun *pr, struct bpf_map *map, uint32_t key)
+{
+	size_t vs = bpf_map__value_size(map);
+	int percpu = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_ARRAY;
+	size_t size = percpu ? percpu_stride(vs) * (size_t)pr->ncpus : vs;
+	void *zero = calloc(1, size);
+	int rc;
+
+	if (!zero)
+		return -ENOMEM;
+	rc = bpf_map_update_elem(bpf_map__fd(map), &key, zero, BPF_ANY) ? -errno : 0;
+	free(zero);
+	return rc;
+}
+
+static void track(uint32_t *list, int *n, uint32_t id)
+{
+	for (int i = 0; i < *n; i++)
+		if (list[i] == id)
+			return;
+	if (*n < PR_MAX_TRACKED)
+		list[(*n)++] = id;
+}
+
+int pr_reset(struct progrun *pr)
+{
+	struct pias *s = pr->skel;
+	struct bpf_map *hashes[] = {
+		s->maps.pias_prefix4,   s->maps.pias_prefix6,   s->maps.pias_proxy_addr,
+		s->maps.pias_bindings,  s->maps.pias_flows,     s->maps.pias_groups,
+		s->maps.pias_tgt_sets,  s->maps.pias_conns,     s->maps.pias_conns_rev,
+		s->maps.pias_grp_stats, s->maps.pias_ev_limit,
+	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+		rc = clear_hash(bpf_map__fd(hashes[i]), bpf_map__key_size(hashes[i]));
+		if (rc) {
+			fprintf(stderr, "progrun: clearing %s: %s\n", bpf_map__name(hashes[i]),
+				strerror(-rc));
+			return rc;
+		}
+	}
+	rc = zero_elem(pr, s->maps.pias_config, 0);
+	rc = rc ?: zero_elem(pr, s->maps.pias_stats, 0);
+	rc = rc ?: zero_elem(pr, s->maps.pias_drops, 0);
+	rc = rc ?: zero_elem(pr, s->maps.pias_icmp_rl, 0);
+	for (int i = 0; !rc && i < pr->nproxies; i++)
+		rc = zero_elem(pr, s->maps.pias_proxies, pr->proxies[i]);
+	for (int i = 0; !rc && i < pr->nslots; i++)
+		rc = zero_elem(pr, s->maps.pias_rap_table, pr->slots[i]);
+	for (int i = 0; !rc && i < pr->ntargets; i++) {
+		rc = zero_elem(pr, s->maps.pias_targets, pr->targets[i]);
+		rc = rc ?: zero_elem(pr, s->maps.pias_tgt_stats, pr->targets[i]);
+	}
+	if (rc)
+		return rc;
+	pr->nproxies = pr->nslots = pr->ntargets = 0;
+	/* events of an earlier test must not show up in this one */
+	ring_buffer__consume(pr->rb);
+	pr->nev = 0;
+	return 0;
+}
+
+int pr_zero_counters(struct progrun *pr)
+{
+	int rc = zero_elem(pr, pr->skel->maps.pias_stats, 0);
+
+	return rc ?: zero_elem(pr, pr->skel->maps.pias_drops, 0);
+}
+
+/* ---- seeding ------------------------------------------------------------ */
+
+static int update(int fd, const void *key, const void *val)
+{
+	return bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
+}
+
+int pr_config(struct progrun *pr, const struct pias_config *cfg)
+{
+	uint32_t zero = 0;
+
+	return update(FD(pias_config), &zero, cfg);
+}
+
+int pr_prefix(struct progrun *pr, const char *cidr)
+{
+	struct pias_prefix val = { 0 };
+	char addr[64];
+	const char *slash = strchr(cidr, '/');
+	unsigned len;
+
+	if (!slash || (size_t)(slash - cidr) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, cidr, (size_t)(slash - cidr));
+	addr[slash - cidr] = 0;
+	len = (unsigned)atoi(slash + 1);
+	if (strchr(addr, ':')) {
+		struct pias_prefix6_key k = { .prefixlen = len };
+		union pias_addr a = pkt_a6(addr);
+
+		memcpy(k.addr, a.bytes, 16);
+		return update(FD(pias_prefix6), &k, &val);
+	}
+	struct pias_prefix4_key k4 = { .prefixlen = len, .addr = pkt_a4(addr).v4 };
+
+	return update(FD(pias_prefix4), &k4, &val);
+}
+
+int pr_proxy(struct progrun *pr, uint32_t id, const char *addr, uint8_t state)
+{
+	struct pias_proxy px;
+	struct pias_addr_key key;
+	struct pias_proxy_ref ref = { .id = id };
+	int rc;
+
+	memset(&px, 0, sizeof(px));
+	memset(&key, 0, sizeof(key));
+	px.addr = pkt_addr(addr);
+	px.family = strchr(addr, ':') ? PIAS_AF_INET6 : PIAS_AF_INET;
+	px.state = state;
+	rc = update(FD(pias_proxies), &id, &px);
+	if (rc)
+		return rc;
+	track(pr->proxies, &pr->nproxies, id);
+	key.addr = px.addr;
+	key.family = px.family;
+	return update(FD(pias_proxy_addr), &key, &ref);
+}
+
+int pr_proxy_state(struct progrun *pr, uint32_t id, uint8_t state)
+{
+	struct pias_proxy px;
+
+	if (bpf_map_lookup_elem(FD(pias_proxies), &id, &px))
+		return -errno;
+	px.state = state;
+	return update(FD(pias_proxies), &id, &px);
+}
+
+int pr_rap(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n)
+{
+	struct pias_rap_slot slot;
+	uint32_t idx = pias_rap_slot_of(ta);
+
+	if (n > PIAS_RAP_REPLICAS)
+		return -E2BIG;
+	memset(&slot, 0, sizeof(slot));
+	for (int i = 0; i < n; i++)
+		slot.rap[i] = ids[i];
+	track(pr->slots, &pr->nslots, idx);
+	return update(FD(pias_rap_table), &idx, &slot);
+}
+
+int pr_binding(struct progrun *pr, const struct pias_ta *ta, uint32_t jap, uint32_t gen,
+	       uint64_t expires_ns, uint32_t flags)
+{
+	struct pias_binding b;
+
+	memset(&b, 0, sizeof(b));
+	b.jap_id = jap;
+	b.generation = gen;
+	b.expires_ns = expires_ns;
+	b.flags = flags;
+	return update(FD(pias_bindings), ta, &b);
+}
+
+int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
+	     int n)
+{
+	struct pias_group g;
+
+	if (n > PIAS_GROUP_MAX_JAPS)
+		return -E2BIG;
+	memset(&g, 0, sizeof(g));
+	g.count = (uint32_t)n;
+	memcpy(g.japs, japs, sizeof(japs[0]) * (size_t)n);
+	return update(FD(pias_groups), ta, &g);
+}
+
+int pr_target(struct progrun *pr, uint32_t id, const char *addr, uint16_t port, uint8_t state,
+	      uint32_t weight)
+{
+	struct pias_target t;
+
+	memset(&t, 0, sizeof(t));
+	t.addr = pkt_addr(addr);
+	t.family = strchr(addr, ':') ? PIAS_AF_INET6 : PIAS_AF_INET;
+	t.port = port;
+	t.state = state;
+	t.weight = weight;
+	track(pr->targets, &pr->ntargets, id);
+	return update(FD(pias_targets), &id, &t);
+}
+
+int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state)
+{
+	struct pias_target t;
+
+	if (bpf_map_lookup_elem(FD(pias_targets), &id, &t))
+		return -errno;
+	t.state = state;
+	return update(FD(pias_targets), &id, &t);
+}
+
+int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n)
+{
+	struct pias_target_set set;
+
+	if (n > PIAS_SET_MAX_TARGETS)
+		return -E2BIG;
+	memset(&set, 0, sizeof(set));
+	set.count = (uint32_t)n;
+	memcpy(set.ids, ids, sizeof(ids[0]) * (size_t)n);
+	return update(FD(pias_tgt_sets), ta, &set);
+}
+
+int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen)
+{
+	size_t stride = percpu_stride(sizeof(struct pias_flow_entry));
+	uint8_t *vals = calloc((size_t)pr->ncpus, stride);
+	int rc;
+
+	if (!vals)
+		return -ENOMEM;
+	for (int c = 0; c < pr->ncpus; c++) {
+		struct pias_flow_entry *e = (void *)(vals + stride * (size_t)c);
+
+		e->jap_id = jap;
+		e->generation = gen;
+	}
+	rc = update(FD(pias_flows), f, vals);
+	free(vals);
+	return rc;
+}
+
+int pr_conn_rev_set(struct progrun *pr, const struct pias_flow *key,
+		    const struct pias_conn_rev *val)
+{
+	return update(FD(pias_conns_rev), key, val);
+}
+
+/* ---- reading back ------------------------------------------------------- */
+
+static int lookup(int fd, const void *key, void *val)
+{
+	return bpf_map_lookup_elem(fd, key, val) ? -errno : 0;
+}
+
+int pr_flow_get(struct progrun *pr, const struct pias_flow *f, struct pias_flow_entry *out)
+{
+	size_t stride = percpu_stride(sizeof(*out));
+	uint8_t *vals = calloc((size_t)pr->ncpus, stride);
+	int rc;
+
+	if (!vals)
+		return -ENOMEM;
+	rc = lookup(FD(pias_flows), f, vals);
+	/* the program ran on pr->cpu: that CPU's copy is the one it wrote */
+	if (!rc)
+		memcpy(out, vals + stride * (size_t)pr->cpu, sizeof(*out));
+	free(vals);
+	return rc;
+}
+
+int pr_conn_get(struct progrun *pr, const struct pias_flow *f, struct pias_conn *out)
+{
+	return lookup(FD(pias_conns), f, out);
+}
+
+int pr_conn_rev_get(struct progrun *pr, const struct pias_flow *f, struct pias_conn_rev *out)
+{
+	return lookup(FD(pias_conns_rev), f, out);
+}
+
+int pr_conn_del(struct progrun *pr, const struct pias_flow *f)
+{
+	return bpf_map_delete_elem(FD(pias_conns), f) ? -errno : 0;
+}
+
+long pr_count(struct progrun *pr, int fd)
+{
+	uint8_t key[128], next[128];
+	long n = 0;
+	void *prev = NULL;
+
+	(void)pr;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+int pr_conns_fd(struct progrun *pr)
+{
+	return FD(pias_conns);
+}
+
+int pr_conns_rev_fd(struct progrun *pr)
+{
+	return FD(pias_conns_rev);
+}
+
+int pr_flows_fd(struct progrun *pr)
+{
+	return FD(pias_flows);
+}
+
+/* Sums a per-CPU value made only of __u64 fields; "max" fields take the max. */
+static int sum_percpu(struct progrun *pr, int fd, const void *key, void *out, size_t size,
+		      int max_field)
+{
+	size_t stride = percpu_stride(size);
+	uint8_t *vals = calloc((size_t)pr->ncpus, stride);
+	uint64_t *o = out;
+	int rc;
+
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, size);
+	rc = lookup(fd, key, vals);
+	if (rc == -ENOENT)
+		rc = 0;
+	else if (!rc)
+		for (int c = 0; c < pr->ncpus; c++) {
+			const uint64_t *v = (const void *)(vals + stride * (size_t)c);
+
+			for (size_t i = 0; i < size / 8; i++) {
+				if ((int)i == max_field)
+					o[i] = v[i] > o[i] ? v[i] : o[i];
+				else
+					o[i] += v[i];
+			}
+		}
+	free(vals);
+	return rc;
+}
+
+int pr_group_stats(struct progrun *pr, const struct pias_ta *ta, struct pias_group_stats *out)
+{
+	return sum_percpu(pr, FD(pias_grp_stats), ta, out, sizeof(*out), -1);
+}
+
+int pr_target_stats(struct progrun *pr, uint32_t id, struct pias_target_stats *out)
+{
+	/* last_reply_ns is a time, not a count: the latest CPU's wins */
+	return sum_percpu(pr, FD(pias_tgt_stats), &id, out, sizeof(*out),
+			  (int)(offsetof(struct pias_target_stats, last_reply_ns) / 8));
+}
+
+int pr_counters(struct progrun *pr, struct pias_stats *st, struct pias_drops *dr)
+{
+	uint32_t zero = 0;
+	int rc = sum_percpu(pr, FD(pias_stats), &zero, st, sizeof(*st), -1);
+
+	return rc ?: sum_percpu(pr, FD(pias_drops), &zero, dr, sizeof(*dr), -1);
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+int pr_run(struct progrun *pr, int ifindex, const void *in, size_t len, struct pr_result *res)
+{
+	struct xdp_md ctx;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	memset(&ctx, 0, sizeof(ctx));
+	/* the kernel wants data_end to be the input length exactly */
+	ctx.data_end = (uint32_t)len;
+	ctx.ingress_ifindex = (uint32_t)ifindex;
+	opts.data_in = in;
+	opts.data_size_in = (uint32_t)len;
+	opts.data_out = res->out;
+	opts.data_size_out = sizeof(res->out);
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	opts.repeat = 1;
+
+	pr->nev = 0;
+	res->err = bpf_prog_test_run_opts(pr->prog_fd, &opts) ? -errno : 0;
+	res->verdict = opts.retval;
+	res->len = opts.data_size_out;
+	ring_buffer__consume(pr->rb);
+	return res->err;
+}
+
+/* ---- counters by name --------------------------------------------------- */
+
+#define NAME(name, desc) #name,
+static const char *const stat_names[] = { PIAS_STATS(NAME) };
+static const char *const drop_names[] = { PIAS_DROPS(NAME) };
+#undef NAME
+
+long long pr_counter(struct progrun *pr, const char *name)
+{
+	struct pias_stats st;
+	struct pias_drops dr;
+
+	if (pr_counters(pr, &st, &dr))
+		return -1;
+	for (int i = 0; i < PIAS_STAT_MAX; i++)
+		if (!strcmp(stat_names[i], name))
+			return (long long)((uint64_t *)&st)[i];
+	for (int i = 0; i < PIAS_DROP_MAX; i++)
+		if (!strcmp(drop_names[i], name))
+			return (long long)((uint64_t *)&dr)[i];
+	return -1;
+}
+
+void pr_print_counters(struct progrun *pr)
+{
+	struct pias_stats st;
+	struct pias_drops dr;
+
+	if (pr_counters(pr, &st, &dr))
+		return;
+	fprintf(stderr, "counters that moved:");
+	for (int i = 0; i < PIAS_STAT_MAX; i++)
+		if (((uint64_t *)&st)[i])
+			fprintf(stderr, " %s=%llu", stat_names[i],
+				(unsigned long long)((uint64_t *)&st)[i]);
+	for (int i = 0; i < PIAS_DROP_MAX; i++)
+		if (((uint64_t *)&dr)[i])
+			fprintf(stderr, " %s=%llu", drop_names[i],
+				(unsigned long long)((uint64_t *)&dr)[i]);
+	fprintf(stderr, "\n");
+}
+
+/* The expected value of 'name' in "a=1 b=2", 0 if not named; -1: bad syntax. */
+static long long expected_of(const char *expect, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = expect; p && *p;) {
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, name, n) && p[n] == '=')
+			return strtoll(p + n + 1, NULL, 10);
+		p = strchr(p, ' ');
+	}
+	return 0;
+}
+
+static int known_name(const char *name, size_t n)
+{
+	for (int i = 0; i < PIAS_STAT_MAX; i++)
+		if (strlen(stat_names[i]) == n && !strncmp(stat_names[i], name, n))
+			return 1;
+	for (int i = 0; i < PIAS_DROP_MAX; i++)
+		if (strlen(drop_names[i]) == n && !strncmp(drop_names[i], name, n))
+			return 1;
+	return 0;
+}
+
+int pr_expect_counters(struct progrun *pr, const char *expect)
+{
+	struct pias_stats st;
+	struct pias_drops dr;
+	int bad = 0;
+
+	if (pr_counters(pr, &st, &dr)) {
+		fprintf(stderr, "counters: cannot read pias_stats/pias_drops\n");
+		return -1;
+	}
+	/* a misspelt name would silently expect nothing: refuse it */
+	for (const char *p = expect; *p;) {
+		const char *eq;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		eq = strchr(p, '=');
+		if (!eq || !known_name(p, (size_t)(eq - p))) {
+			fprintf(stderr, "counters: unknown counter in '%s'\n", p);
+			return -1;
+		}
+		p = strchr(eq, ' ');
+		if (!p)
+			break;
+	}
+	for (int i = 0; i < PIAS_STAT_MAX; i++) {
+		long long want = expected_of(expect, stat_names[i]);
+		unsigned long long got = ((uint64_t *)&st)[i];
+
+		if ((unsigned long long)want != got) {
+			fprintf(stderr, "counters: pias_stats.%s = %llu, expected %lld\n",
+				stat_names[i], got, want);
+			bad = 1;
+		}
+	}
+	for (int i = 0; i < PIAS_DROP_MAX; i++) {
+		long long want = expected_of(expect, drop_names[i]);
+		unsigned long long got = ((uint64_t *)&dr)[i];
+
+		if ((unsigned long long)want != got) {
+			fprintf(stderr, "counters: pias_drops.%s = %llu, expected %lld\n",
+				drop_names[i], got, want);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+const char *pr_verdict_name(uint32_t verdict)
+{
+	switch (verdict) {
+	case XDP_ABORTED:
+		return "XDP_ABORTED";
+	case XDP_DROP:
+		return "XDP_DROP";
+	case XDP_PASS:
+		return "XDP_PASS";
+	case XDP_TX:
+		return "XDP_TX";
+	case XDP_REDIRECT:
+		return "XDP_REDIRECT";
+	}
+	return "XDP_?";
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_prog: every path of docs/protocol.md section 3 through the real
+ * pias_xdp with BPF_PROG_TEST_RUN. Needs root (BPF, a network namespace);
+ * exits 77, the automake "skipped" code, with a reason when it cannot run.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "world.h"
+
+int main(void)
+{
+	int failed = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_prog: SKIP: needs root (BPF programs, a network namespace)\n");
+		return 77;
+	}
+	/* the namespace first: the program's route lookups happen in it */
+	if (netns_setup(&g_ns)) {
+		fprintf(stderr, "test_prog: SKIP: cannot build the test network namespace\n");
+		return 77;
+	}
+
+	failed += run_load_tests();
+	failed += run_iap_tests();
+	failed += run_rap_tests();
+	failed += run_jap_tests();
+	failed += run_reverse_tests();
+	failed += run_mtu_tests();
+	failed += run_local_tests();
+	failed += run_malformed_tests();
+
+	if (g_loaded)
+		pr_close(&g_pr);
+	/* cmocka counts a failed group setup as one failure for the whole group */
+	fprintf(stderr, "test_prog: %d failure(s)\n", failed);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+/* build/selftests/test_unit: every unit test group; exit status 1 if any failed. */
+#include "unit.h"
+
+int main(void)
+{
+	int failed = 0;
+
+	failed += test_addr();
+	failed += test_rap();
+	failed += test_counters();
+	failed += test_hash();
+	failed += test_config();
+	failed += test_events();
+	return failed ? 1 : 0;
+}

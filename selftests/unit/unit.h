@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of lib/ (no root, no kernel): one group per file, run by main.c. */
+#ifndef PIAS_UNIT_H
+#define PIAS_UNIT_H
+
+/* cmocka needs these before it. */
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* Each returns the number of failed tests of its group. */
+int test_addr(void);
+int test_rap(void);
+int test_counters(void);
+int test_hash(void);
+int test_config(void);
+int test_events(void);
+
+/* The error message contains want (messages must name what is wrong). */
+#define assert_msg_has(msg, want)                                                          \
+	do {                                                                               \
+		if (!strstr((msg), (want)))                                                \
+			fail_msg("message '%s' lacks '%s'", (msg), (want));                \
+	} while (0)
+
+#endif

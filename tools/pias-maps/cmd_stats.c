@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/* stats, group-stats, target-stats: counters summed over CPUs. */
+#include <inttypes.h>
+
+#include "counters.h"
+#include "commands.h"
+
+/* Parse [--json] and no positionals; *json says which. */
+static int parse_json_only(struct cli *c, int argc, char **argv, bool *json)
+{
+	struct cli_opt o[] = {OPT_FLAG("--json"), OPT_END};
+	char *pos[CLI_MAX_POS];
+	int npos, r;
+
+	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
+		return r;
+	if ((r = cli_npos(c, npos, 0, 0)))
+		return r;
+	*json = o[0].seen;
+	return 0;
+}
+
+static int run_stats(struct cli *c, int argc, char **argv)
+{
+	struct pias_stats st;
+	struct pias_drops dr;
+	struct pias_maps *m;
+	struct pias_err e;
+	bool json;
+	int r;
+
+	if ((r = parse_json_only(c, argc, argv, &json)))
+		return r < 0 ? EXIT_OK : r;
+	if ((r = cli_maps(c, &m)))
+		return r;
+	if ((r = pias_stats_read(m, &st, &dr, &e)))
+		return cli_err(c, r, &e);
+	pias_counters_print(stdout, &st, &dr, json);
+	return EXIT_OK;
+}
+
+struct each_ctx {
+	bool json;
+	int n;
+};
+
+#define U64(x) ((uint64_t)(x))
+
+static int print_group(const struct pias_ta *ta, const struct pias_group_stats *s, void *arg)
+{
+	struct each_ctx *x = arg;
+	char t[PIAS_ADDR_STRLEN];
+
+	pias_ta_str(ta, t, sizeof(t));
+	printf(x->json ? "%s{\"ta\":\"%s\",\"iap_packets\":%" PRIu64 ",\"iap_bytes\":%" PRIu64
+			 ",\"rap_packets\":%" PRIu64 ",\"jap_packets\":%" PRIu64
+			 ",\"jap_bytes\":%" PRIu64 ",\"rev_packets\":%" PRIu64
+			 ",\"rev_bytes\":%" PRIu64 ",\"drops\":%" PRIu64 "}"
+		       : "%s%s iap_packets=%" PRIu64 " iap_bytes=%" PRIu64 " rap_packets=%" PRIu64
+			 " jap_packets=%" PRIu64 " jap_bytes=%" PRIu64 " rev_packets=%" PRIu64
+			 " rev_bytes=%" PRIu64 " drops=%" PRIu64 "\n",
+	       x->json && x->n ? "," : "", t, U64(s->iap_packets), U64(s->iap_bytes),
+	       U64(s->rap_packets), U64(s->jap_packets), U64(s->jap_bytes), U64(s->rev_packets),
+	       U64(s->rev_bytes), U64(s->drops));
+	x->n++;
+	return 0;
+}
+
+static int run_group_stats(struct cli *c, int argc, char **argv)
+{
+	struct each_ctx x = {0};
+	struct pias_maps *m;
+	struct pias_err e;
+	int r;
+
+	if ((r = parse_json_only(c, argc, argv, &x.json)))
+		return r < 0 ? EXIT_OK : r;
+	if ((r = cli_maps(c, &m)))
+		return r;
+	if (x.json)
+		printf("[");
+	if ((r = pias_group_stats_each(m, print_group, &x, &e)))
+		return cli_err(c, r, &e);
+	if (x.json)
+		printf("]\n");
+	return EXIT_OK;
+}
+
+static int print_target(__u32 id, const struct pias_target_stats *s, void *arg)
+{
+	struct each_ctx *x = arg;
+
+	printf(x->json ? "%s{\"id\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+			 ",\"rev_packets\":%" PRIu64 ",\"rev_bytes\":%" PRIu64
+			 ",\"new_flows\":%" PRIu64 ",\"last_reply_ns\":%" PRIu64 "}"
+		       : "%starget %u packets=%" PRIu64 " bytes=%" PRIu64 " rev_packets=%" PRIu64
+			 " rev_bytes=%" PRIu64 " new_flows=%" PRIu64 " last_reply_ns=%" PRIu64 "\n",
+	       x->json && x->n ? "," : "", id, U64(s->packets), U64(s->bytes),
+	       U64(s->rev_packets), U64(s->rev_bytes), U64(s->new_flows), U64(s->last_reply_ns));
+	x->n++;
+	return 0;
+}
+
+static int run_target_stats(struct cli *c, int argc, char **argv)
+{
+	struct each_ctx x = {0};
+	struct pias_maps *m;
+	struct pias_err e;
+	int r;
+
+	if ((r = parse_json_only(c, argc, argv, &x.json)))
+		return r < 0 ? EXIT_OK : r;
+	if ((r = cli_maps(c, &m)))
+		return r;
+	if (x.json)
+		printf("[");
+	if ((r = pias_target_stats_each(m, print_target, &x, &e)))
+		return cli_err(c, r, &e);
+	if (x.json)
+		printf("]\n");
+	return EXIT_OK;
+}
+
+const struct cmd cmd_stats = {
+	.name = "stats",
+	.args = "[--json]",
+	.summary = "packet counters and drop reasons, totals over CPUs",
+	.help = "Text: the non-zero counters, with what each means.\n"
+		"--json: every counter, {\"stats\":{NAME:N,...},\"drops\":{NAME:N,...}}.\n",
+	.run = run_stats,
+};
+
+const struct cmd cmd_group_stats = {
+	.name = "group-stats",
+	.args = "[--json]",
+	.summary = "per-group counters (one line per TA that saw traffic)",
+	.help = "",
+	.run = run_group_stats,
+};
+
+const struct cmd cmd_target_stats = {
+	.name = "target-stats",
+	.args = "[--json]",
+	.summary = "per-target counters (one line per target that saw traffic)",
+	.help = "last_reply_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns) of the latest reply.\n",
+	.run = run_target_stats,
+};
