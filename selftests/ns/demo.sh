@@ -26,8 +26,11 @@ run() {
 	out=$("$@")
 	for n in iap rap jap; do snapshot "${ROOT[$n]}" "$TMP/$n.1"; done
 	printf '\n[%d] %s\n    client got: %s\n' "$step" "$title" "${out:-nothing}"
+	for n in iap rap jap; do delta "$TMP/$n.0" "$TMP/$n.1" >"$TMP/$n.d"; done
+	printf '    path: %s\n' "$(path_of)"
 	for n in iap rap jap; do
-		printf '    %-4s %s\n' "$n" "$(delta "$TMP/$n.0" "$TMP/$n.1")"
+		# pass_*: ARP, ND and routed traffic the proxies' kernels handle
+		printf '    %-4s %s\n' "$n" "$(tr ' ' '\n' <"$TMP/$n.d" | grep -v '^pass_' | tr '\n' ' ')"
 	done
 	for n in iap rap jap; do
 		"$MAPS" --pin-root "${ROOT[$n]}" events --timeout-ms 100 2>/dev/null |
@@ -36,6 +39,25 @@ run() {
 }
 
 http() { echo "HTTP $(tcp_get "$1")"; }
+
+# moved NODE COUNTER: did the counter move in the last request?
+moved() { grep -q "\b$2+" "$TMP/$1.d"; }
+
+# The path the request's packets took, from the counters that moved.
+path_of() {
+	local p="client"
+	if moved iap negative_binding; then
+		echo "client -> IAP 1: dropped, the TA has no group (negative binding)"
+		return
+	fi
+	moved iap iap_miss && p="$p -> IAP 1 (no binding) -> RAP 2"
+	{ moved iap iap_binding_hit || moved iap iap_flow_hit; } && p="$p -> IAP 1 (binding/flow)"
+	moved rap rap_relayed && p="$p -> JAP 3"
+	! moved rap rap_relayed && { moved iap iap_binding_hit || moved iap iap_flow_hit; } && p="$p -> JAP 3"
+	{ moved jap jap_new_conn || moved jap jap_conn_hit; } && p="$p -> target (NAT)"
+	moved jap rev_translated && p="$p; reply: target -> JAP 3 (source = anycast) -> client"
+	echo "$p"
+}
 
 run "UDP $CL4 -> udp:$ANY4:$UDP_PORT, no binding: IAP -> RAP -> JAP -> target" udp_ask $ANY4
 run "HTTP $CL4 -> tcp:$ANY4:$TCP_PORT, no binding: every packet via the RAP" http $ANY4
