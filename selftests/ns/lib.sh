@@ -75,11 +75,13 @@ pin_root() {
 	printf -v "$2" '%s' "$d"
 }
 
-# Starts a background command in a node; its pid is recorded for cleanup.
+# Starts a background command in a node; its pid is recorded for cleanup,
+# its output goes to $PIAS_LOG (servers' chatter is not the test's output).
+PIAS_LOG=${PIAS_LOG:-/dev/null}
 bg_ns() {
 	local n=$1
 	shift
-	in_ns "$n" "$@" &
+	in_ns "$n" "$@" >>"$PIAS_LOG" 2>&1 &
 	PIAS_PIDS+=($!)
 }
 

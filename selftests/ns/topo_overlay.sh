@@ -24,6 +24,7 @@ TG4=192.0.2.70
 TG6=2001:db8:7::70
 UDP_PORT=5353
 TCP_PORT=8080
+IPERF_PORT=5201
 MAPS="$BUILD/pias-maps"
 LOADER="$BUILD/piasd-loader"
 
@@ -108,10 +109,10 @@ maps_fill() {
 		done
 		"$MAPS" --pin-root "${ROOT[$n]}" rap fill --replicas 1 "${ID[rap]}"
 	done
-	local ta i=1
-	for ta in "udp:$ANY4:$UDP_PORT" "tcp:$ANY4:$TCP_PORT" "udp:[$ANY6]:$UDP_PORT" "tcp:[$ANY6]:$TCP_PORT"; do
+	local ta
+	for ta in "udp:$ANY4:$UDP_PORT" "tcp:$ANY4:$TCP_PORT" "udp:[$ANY6]:$UDP_PORT" \
+		"tcp:[$ANY6]:$TCP_PORT" "tcp:$ANY4:$IPERF_PORT" "tcp:[$ANY6]:$IPERF_PORT"; do
 		"$MAPS" --pin-root "${ROOT[rap]}" group set "$ta" "${ID[jap]}:1"
-		i=$((i + 1))
 	done
 	"$MAPS" --pin-root "${ROOT[jap]}" target set 1 "$TG4:$UDP_PORT"
 	"$MAPS" --pin-root "${ROOT[jap]}" target set 2 "$TG4:$TCP_PORT"
@@ -121,12 +122,17 @@ maps_fill() {
 	"$MAPS" --pin-root "${ROOT[jap]}" targets set "tcp:$ANY4:$TCP_PORT" 2
 	"$MAPS" --pin-root "${ROOT[jap]}" targets set "udp:[$ANY6]:$UDP_PORT" 3
 	"$MAPS" --pin-root "${ROOT[jap]}" targets set "tcp:[$ANY6]:$TCP_PORT" 4
+	"$MAPS" --pin-root "${ROOT[jap]}" target set 5 "$TG4:$IPERF_PORT"
+	"$MAPS" --pin-root "${ROOT[jap]}" target set 6 "[$TG6]:$IPERF_PORT"
+	"$MAPS" --pin-root "${ROOT[jap]}" targets set "tcp:$ANY4:$IPERF_PORT" 5
+	"$MAPS" --pin-root "${ROOT[jap]}" targets set "tcp:[$ANY6]:$IPERF_PORT" 6
 }
 
 # Real servers on the target: a UDP responder and an HTTP server.
 servers_up() {
 	bg_ns tg socat -T 5 "UDP6-RECVFROM:$UDP_PORT,ipv6only=0,fork" SYSTEM:'read -r line; echo pong-from-target'
-	bg_ns tg python3 -m http.server "$TCP_PORT" --bind :: --directory /usr/share/doc/socat
+	bg_ns tg python3 -m http.server "$TCP_PORT" --bind :: --directory "${WEBROOT:-/usr/share/doc/socat}"
+	bg_ns tg iperf3 -s -p "$IPERF_PORT"
 	local i
 	for i in $(seq 50); do
 		in_ns tg ss -ltn | grep -q ":$TCP_PORT " && break
@@ -139,6 +145,16 @@ udp_ask() {
 	local a=$1
 	case $a in *:*) a="[$a]" ;; esac
 	echo ping | in_ns cl timeout 3 socat -T 2 - "UDP:$a:$UDP_PORT" 2>/dev/null
+}
+
+# bind_all: bindings at the IAP for every group, to JAP 3 (what the RAP's
+# daemon would send): later flows go IAP -> JAP directly.
+bind_all() {
+	local ta
+	for ta in "udp:$ANY4:$UDP_PORT" "tcp:$ANY4:$TCP_PORT" "udp:[$ANY6]:$UDP_PORT" \
+		"tcp:[$ANY6]:$TCP_PORT" "tcp:$ANY4:$IPERF_PORT" "tcp:[$ANY6]:$IPERF_PORT"; do
+		"$MAPS" --pin-root "${ROOT[iap]}" binding set "$ta" "${ID[jap]}"
+	done
 }
 
 # tcp_get ADDR: one HTTP request (bounded: 3 s); prints the status code.
