@@ -18,9 +18,9 @@
  */
 struct pias_pkt {
 	struct pias_flow flow; /* 5-tuple as on the wire */
-	__u64 now;             /* bpf_ktime_get_ns() at arrival */
 	__u16 l4_off;          /* from frame start; IP header is at ETH_HLEN */
 	__u16 ip_len;          /* IP header + payload */
+	__u16 tun_sport;       /* outer UDP source port if known, else 0 */
 	__u8 tcp_flags;        /* byte 13 of the TCP header, 0 for UDP */
 	/* overlay metadata: from the tunnel header, or set by the IAP */
 	__u8 kind;

@@ -33,7 +33,7 @@ static __always_inline int encap(struct pias_ctx *c, const struct pias_proxy *to
 				 const struct pias_tunhdr *hdr)
 {
 	__u16 inner_len = c->pkt->ip_len;
-	__u16 sport = PIAS_TUN_SPORT_BASE | (pias_flow_hash(&c->pkt->flow) & PIAS_TUN_SPORT_MASK);
+	__u16 sport = c->pkt->tun_sport ? c->pkt->tun_sport : pias_tun_sport(&c->pkt->flow);
 	struct pias_config *cfg = c->cfg;
 	struct udphdr *uh;
 	struct ethhdr *eth;

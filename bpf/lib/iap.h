@@ -30,13 +30,15 @@ static __always_inline int iap_step(struct pias_ctx *c)
 	if (fe) {
 		px = proxy_up(fe->jap_id);
 		if (px) {
+			p->tun_sport = fe->tun_sport;
 			stat_inc(c, PIAS_STAT_iap_flow_hit);
 			return step_tunnel(c, fe->jap_id, PIAS_KIND_IAP_TO_JAP);
 		}
 	}
 
 	b = bpf_map_lookup_elem(&pias_bindings, &ta);
-	if (b && (!b->expires_ns || b->expires_ns > c->pkt->now)) {
+	/* the clock is read only here: the flow-table path needs no time */
+	if (b && (!b->expires_ns || b->expires_ns > bpf_ktime_get_ns())) {
 		if (b->flags & PIAS_BINDING_F_NEGATIVE)
 			return step_drop(c, PIAS_DROP_negative_binding);
 		px = proxy_up(b->jap_id);
@@ -44,10 +46,12 @@ static __always_inline int iap_step(struct pias_ctx *c)
 			struct pias_flow_entry nfe = {
 				.jap_id = b->jap_id,
 				.generation = b->generation,
+				.tun_sport = pias_tun_sport(&p->flow),
 			};
 			__u32 jap = b->jap_id;
 
 			bpf_map_update_elem(&pias_flows, &p->flow, &nfe, BPF_ANY);
+			p->tun_sport = nfe.tun_sport;
 			stat_inc(c, PIAS_STAT_iap_binding_hit);
 			return step_tunnel(c, jap, PIAS_KIND_IAP_TO_JAP);
 		}

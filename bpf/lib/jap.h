@@ -301,7 +301,7 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	if (ts) {
 		ts->rev_packets++;
 		ts->rev_bytes += p->ip_len;
-		ts->last_reply_ns = c->pkt->now;
+		ts->last_reply_ns = bpf_ktime_get_ns();
 	}
 	ta.addr = rv->client.daddr;
 	ta.port = rv->client.dport;

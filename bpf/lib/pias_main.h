@@ -287,7 +287,6 @@ static __always_inline int pias_process(struct xdp_md *xdp)
 	rc = parse_ip(&c, ETH_HLEN, family, &ip);
 	if (rc >= 0)
 		return drop(&c, rc);
-	pkt.now = bpf_ktime_get_ns();
 
 	/*
 	 * Tunnel and NAT traffic is recognised by port, so a non-first

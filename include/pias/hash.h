@@ -68,6 +68,12 @@ static inline __u32 pias_flow_hash(const struct pias_flow *f)
 	return pias_final(h, sizeof(*f));
 }
 
+/* The tunnel's outer UDP source port for a flow (protocol.md section 1). */
+static inline __u16 pias_tun_sport(const struct pias_flow *f)
+{
+	return PIAS_TUN_SPORT_BASE | (pias_flow_hash(f) & PIAS_TUN_SPORT_MASK);
+}
+
 static inline __u32 pias_rap_slot_of(const struct pias_ta *ta)
 {
 	return pias_ta_hash(ta) & (PIAS_RAP_SLOTS - 1);

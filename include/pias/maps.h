@@ -120,6 +120,8 @@ struct pias_binding {
 struct pias_flow_entry {
 	__u32 jap_id;
 	__u32 generation;
+	__u16 tun_sport; /* outer UDP source port, from the flow hash (cached) */
+	__u16 pad;
 };
 
 /* pias_groups: HASH pias_ta -> JAPs and weights (RAP). */
