@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "cli.h"
 
 static void vsay(struct cli *c, const char *fmt, va_list ap)
@@ -135,6 +136,29 @@ int cli_u32(struct cli *c, const char *what, const char *s, __u32 min, __u32 max
 		return cli_bad(c, "%s '%s' is out of range %u-%u", what, s, min, max);
 	*out = (__u32)v;
 	return 0;
+}
+
+int cli_ta(struct cli *c, const char *s, struct pias_ta *ta)
+{
+	struct pias_err e;
+
+	return pias_ta_parse(s, ta, &e) ? cli_bad(c, "%s", e.msg) : 0;
+}
+
+int cli_run_ta_del(struct cli *c, int argc, char **argv, cli_ta_del_fn del)
+{
+	char *pos[CLI_MAX_POS];
+	struct pias_maps *m = NULL;
+	struct pias_err e;
+	struct pias_ta ta;
+	int npos, r;
+
+	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
+		return r < 0 ? EXIT_OK : r;
+	if ((r = cli_npos(c, npos, 1, 1)) || (r = cli_ta(c, pos[0], &ta)) || (r = cli_maps(c, &m)))
+		return r;
+	r = del(m, &ta, &e);
+	return r ? cli_err(c, r, &e) : EXIT_OK;
 }
 
 int cli_maps(struct cli *c, struct pias_maps **m)

@@ -72,6 +72,16 @@ int cli_npos(struct cli *c, int npos, int min, int max);
 /* Decimal number in [min, max]; what names it in the message. */
 int cli_u32(struct cli *c, const char *what, const char *s, __u32 min, __u32 max, __u32 *out);
 
+/* A transport address (udp:203.0.113.10:53); EXIT_USAGE naming what is wrong. */
+int cli_ta(struct cli *c, const char *s, struct pias_ta *ta);
+
+/*
+ * The whole of a "COMMAND TA" subcommand that removes what TA maps to:
+ * parses exactly one TA, opens the maps, calls del.
+ */
+typedef int (*cli_ta_del_fn)(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+int cli_run_ta_del(struct cli *c, int argc, char **argv, cli_ta_del_fn del);
+
 /* Open the pinned maps under the pin root (once); EXIT_RUNTIME on failure. */
 int cli_maps(struct cli *c, struct pias_maps **m);
 

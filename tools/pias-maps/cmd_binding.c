@@ -4,13 +4,6 @@
 
 enum { O_GEN, O_TTL };
 
-static int parse_ta(struct cli *c, const char *s, struct pias_ta *ta)
-{
-	struct pias_err e;
-
-	return pias_ta_parse(s, ta, &e) ? cli_bad(c, "%s", e.msg) : 0;
-}
-
 static int run_set(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt o[] = {[O_GEN] = OPT_VALUE("--generation"), [O_TTL] = OPT_VALUE("--ttl"), OPT_END};
@@ -23,7 +16,7 @@ static int run_set(struct cli *c, int argc, char **argv)
 
 	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
 		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 2, 2)) || (r = parse_ta(c, pos[0], &ta)) ||
+	if ((r = cli_npos(c, npos, 2, 2)) || (r = cli_ta(c, pos[0], &ta)) ||
 	    (r = cli_u32(c, "JAP id", pos[1], 1, PIAS_MAX_PROXIES - 1, &jap)))
 		return r;
 	if (o[O_GEN].seen && (r = cli_u32(c, "--generation", o[O_GEN].value, 0, UINT32_MAX, &gen)))
@@ -48,7 +41,7 @@ static int run_negative(struct cli *c, int argc, char **argv)
 
 	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
 		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)) || (r = parse_ta(c, pos[0], &ta)))
+	if ((r = cli_npos(c, npos, 1, 1)) || (r = cli_ta(c, pos[0], &ta)))
 		return r;
 	if (o[0].seen && (r = cli_u32(c, "--ttl", o[0].value, 0, UINT32_MAX, &ttl)))
 		return r;
@@ -60,20 +53,7 @@ static int run_negative(struct cli *c, int argc, char **argv)
 
 static int run_del(struct cli *c, int argc, char **argv)
 {
-	char *pos[CLI_MAX_POS];
-	struct pias_maps *m;
-	struct pias_err e;
-	struct pias_ta ta;
-	int npos, r;
-
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)) || (r = parse_ta(c, pos[0], &ta)))
-		return r;
-	if ((r = cli_maps(c, &m)))
-		return r;
-	r = pias_binding_del(m, &ta, &e);
-	return r ? cli_err(c, r, &e) : EXIT_OK;
+	return cli_run_ta_del(c, argc, argv, pias_binding_del);
 }
 
 static int run_flows_clear(struct cli *c, int argc, char **argv)

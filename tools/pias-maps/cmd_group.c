@@ -4,13 +4,6 @@
 
 #include "commands.h"
 
-static int parse_ta(struct cli *c, const char *s, struct pias_ta *ta)
-{
-	struct pias_err e;
-
-	return pias_ta_parse(s, ta, &e) ? cli_bad(c, "%s", e.msg) : 0;
-}
-
 /* "JAP_ID:WEIGHT"; a bare JAP_ID means weight 1. */
 static int parse_jap(struct cli *c, char *s, struct pias_group_jap *j)
 {
@@ -38,7 +31,7 @@ static int run_set(struct cli *c, int argc, char **argv)
 
 	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
 		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 2, -1)) || (r = parse_ta(c, pos[0], &ta)))
+	if ((r = cli_npos(c, npos, 2, -1)) || (r = cli_ta(c, pos[0], &ta)))
 		return r;
 	if (npos - 1 > PIAS_GROUP_MAX_JAPS)
 		return cli_bad(c, "%d JAPs given, a group holds at most %u", npos - 1,
@@ -58,19 +51,7 @@ static int run_set(struct cli *c, int argc, char **argv)
 
 static int run_del(struct cli *c, int argc, char **argv)
 {
-	char *pos[CLI_MAX_POS];
-	struct pias_maps *m;
-	struct pias_err e;
-	struct pias_ta ta;
-	int npos, r;
-
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)) || (r = parse_ta(c, pos[0], &ta)) ||
-	    (r = cli_maps(c, &m)))
-		return r;
-	r = pias_group_del(m, &ta, &e);
-	return r ? cli_err(c, r, &e) : EXIT_OK;
+	return cli_run_ta_del(c, argc, argv, pias_group_del);
 }
 
 const struct cmd cmd_group_set = {

@@ -4,13 +4,6 @@
 
 enum { O_WEIGHT, O_STATE };
 
-static int parse_ta(struct cli *c, const char *s, struct pias_ta *ta)
-{
-	struct pias_err e;
-
-	return pias_ta_parse(s, ta, &e) ? cli_bad(c, "%s", e.msg) : 0;
-}
-
 static int run_set(struct cli *c, int argc, char **argv)
 {
 	struct cli_opt o[] = {[O_WEIGHT] = OPT_VALUE("--weight"), [O_STATE] = OPT_VALUE("--state"), OPT_END};
@@ -68,7 +61,7 @@ static int run_set_set(struct cli *c, int argc, char **argv)
 
 	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
 		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 2, -1)) || (r = parse_ta(c, pos[0], &ta)))
+	if ((r = cli_npos(c, npos, 2, -1)) || (r = cli_ta(c, pos[0], &ta)))
 		return r;
 	if (npos - 1 > PIAS_SET_MAX_TARGETS)
 		return cli_bad(c, "%d targets given, a set holds at most %u", npos - 1,
@@ -88,19 +81,7 @@ static int run_set_set(struct cli *c, int argc, char **argv)
 
 static int run_set_del(struct cli *c, int argc, char **argv)
 {
-	char *pos[CLI_MAX_POS];
-	struct pias_maps *m;
-	struct pias_err e;
-	struct pias_ta ta;
-	int npos, r;
-
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)) || (r = parse_ta(c, pos[0], &ta)) ||
-	    (r = cli_maps(c, &m)))
-		return r;
-	r = pias_tgtset_del(m, &ta, &e);
-	return r ? cli_err(c, r, &e) : EXIT_OK;
+	return cli_run_ta_del(c, argc, argv, pias_tgtset_del);
 }
 
 const struct cmd cmd_target_set = {
