@@ -128,16 +128,13 @@ static __always_inline struct pias_flow rev_key(const struct pias_flow *f,
 __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 hash)
 {
 	struct pias_config *cfg = config_here();
+	struct pias_target *t = target_of(tid);
 	struct pias_conn_rev rv = {};
-	struct pias_conn conn = {};
-	const union pias_addr *nat;
-	struct pias_target *t;
-	__u32 lo, hi, range;
+	struct pias_flow k;
+	__u32 lo, hi, range, port = 0;
 
-	t = target_of(tid);
 	if (!flow || !cfg || !t)
 		return 0;
-	nat = nat_addr(cfg, flow->family);
 	lo = cfg->nat_port_min;
 	hi = cfg->nat_port_max;
 	if (!lo || hi < lo) {
@@ -147,19 +144,31 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 	range = hi - lo + 1;
 	rv.client = *flow;
 	rv.target_id = tid;
-	conn.target_id = tid;
-	conn.iap_id = iap;
+	k = rev_key(flow, t, nat_addr(cfg, flow->family), 0);
+	/*
+	 * The target was picked from the same flow hash; mixing in its id
+	 * keeps port candidates spread over the whole range for every target
+	 * instead of the slice of hashes that lands on it.
+	 */
+	hash = pias_final(pias_mix(hash, tid), 4);
 	for (__u32 i = 0; i < NAT_PORT_TRIES; i++) {
-		__u16 port = lo + (hash + i * 7919) % range;
-		struct pias_flow k = rev_key(flow, t, nat, port);
-
-		if (bpf_map_update_elem(&pias_conns_rev, &k, &rv, BPF_NOEXIST))
-			continue;
-		conn.nat_port = port;
-		bpf_map_update_elem(&pias_conns, flow, &conn, BPF_ANY);
-		return port;
+		k.dport = lo + (hash + i * 7919) % range;
+		if (!bpf_map_update_elem(&pias_conns_rev, &k, &rv, BPF_NOEXIST)) {
+			port = k.dport;
+			break;
+		}
 	}
-	return 0;
+	if (!port)
+		return 0;
+	/* the forward entry reuses the reverse value's stack: one chain, 512 bytes */
+	struct pias_conn *conn = (void *)&rv;
+
+	__builtin_memset(conn, 0, sizeof(*conn));
+	conn->target_id = tid;
+	conn->nat_port = port;
+	conn->iap_id = iap;
+	bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
+	return port;
 }
 
 /*

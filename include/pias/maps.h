@@ -27,6 +27,9 @@
 #define PIAS_MAX_GROUPS 65536
 #define PIAS_MAX_CONNS 1048576
 #define PIAS_EVENTS_BYTES (256 * 1024)
+/* Rate-limiter entries: (type, TA, peer); twice the groups, so that a busy
+ * proxy's limiter does not forget groups and flood the ring buffer. */
+#define PIAS_EVENT_LIMIT_ENTRIES (2 * PIAS_MAX_GROUPS)
 
 /* Pinned names (also the BPF map names: at most 15 characters). */
 #define PIAS_MAP_CONFIG "pias_config"
