@@ -42,7 +42,8 @@ BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench)
 
-.PHONY: all bpf test check test-unit test-prog test-ns bench demo deps vmlinux clean help
+.PHONY: all bpf test check test-unit test-prog test-ns bench demo deps vmlinux clean help \
+	format format-check
 all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
 
@@ -53,6 +54,7 @@ help:
 	@echo "make bench    per-path ns/packet against two floors, JSON in $(BUILD)/bench.json"
 	@echo "make demo     run the demo scenario and print what happened to each packet"
 	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
+	@echo "make format   clang-format every C file (format-check: only report)"
 
 $(BUILD)/bpf/%.tmp.o: bpf/%.bpf.c vmlinux.h | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
@@ -96,7 +98,7 @@ $(BUILD)/bpf:
 # Tests: unit tests need nothing; prog and namespace tests need root.
 # cmocka prints its results on stderr, hence 2>&1.
 test check: all
-	$(MAKE) --no-print-directory test-unit test-prog test-ns
+	$(MAKE) --no-print-directory format-check test-unit test-prog test-ns
 
 test-unit: $(BUILD)/selftests/test_unit
 	$(BUILD)/selftests/test_unit 2>&1
@@ -115,6 +117,16 @@ demo: all
 
 deps:
 	bash tools/install-deps.sh
+
+# every C file but the generated vmlinux.h, in .clang-format's style
+FORMAT_FILES = $(filter-out vmlinux.h,$(shell git ls-files '*.c' '*.h' 2>/dev/null))
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@bad=$$(for f in $(FORMAT_FILES); do clang-format "$$f" | cmp -s - "$$f" || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "not clang-format clean (run make format):"; echo "$$bad"; exit 1; fi; \
+	echo "format-check: $(words $(FORMAT_FILES)) files clean"
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h.tmp

@@ -10,7 +10,7 @@
 #include <pias/types.h>
 
 /* Largest template frame: a tunnelled client packet with room to spare. */
-#define BENCH_FRAME_MAX 256
+#define BENCH_FRAME_MAX	 256
 #define BENCH_VARY_SLOTS 2
 /* Verdict histogram: XDP_ABORTED..XDP_REDIRECT (0-4), and 7 for anything else. */
 #define BENCH_VERDICTS 8

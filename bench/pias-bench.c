@@ -39,29 +39,29 @@
 
 /* ---- the plan (addresses from the namespace in selftests/lib/netns.h) ---- */
 
-#define SELF_ID 1
-#define JAP_ID 2
-#define RAP_ID 3
+#define SELF_ID	    1
+#define JAP_ID	    2
+#define RAP_ID	    3
 #define PEER_IAP_ID 4
-#define SELF_ADDR "192.0.2.1"  /* pias0: tunnel endpoint and NAT address */
-#define JAP_ADDR "192.0.2.2"   /* on-link neighbour */
-#define RAP_ADDR "192.0.2.3"   /* on-link neighbour */
-#define PEER_ADDR "192.0.2.50" /* the IAP that tunnels to us */
-#define GW_MAC "02:00:00:00:00:7e"
+#define SELF_ADDR   "192.0.2.1"	 /* pias0: tunnel endpoint and NAT address */
+#define JAP_ADDR    "192.0.2.2"	 /* on-link neighbour */
+#define RAP_ADDR    "192.0.2.3"	 /* on-link neighbour */
+#define PEER_ADDR   "192.0.2.50" /* the IAP that tunnels to us */
+#define GW_MAC	    "02:00:00:00:00:7e"
 #define ANYCAST_NET "198.51.100.128/25" /* not routed in the namespace: fine */
-#define TA_ADDR "198.51.100.130"
-#define TA_PORT 5300
+#define TA_ADDR	    "198.51.100.130"
+#define TA_PORT	    5300
 /* Clients and targets both sit behind the gateway (203.0.113.128/25). */
-#define CLIENT_ADDR "203.0.113.129"
-#define CLIENT_PORT 40000
-#define TARGET_ADDR "203.0.113.200"
-#define TARGET_PORT 8053
-#define NTARGETS 32
+#define CLIENT_ADDR	 "203.0.113.129"
+#define CLIENT_PORT	 40000
+#define TARGET_ADDR	 "203.0.113.200"
+#define TARGET_PORT	 8053
+#define NTARGETS	 32
 #define NEW_CONN_TARGETS 4
-#define PAYLOAD 32 /* UDP payload: a 74-byte client frame */
+#define PAYLOAD		 32 /* UDP payload: a 74-byte client frame */
 
-#define SET_SMALL 1u
-#define SET_BIG 65536u
+#define SET_SMALL	 1u
+#define SET_BIG		 65536u
 
 /* Every packet a new flow: 64 client addresses x 65536 ports (2^22). */
 #define FRESH_BITS 22
@@ -80,7 +80,12 @@
 
 /* ---- scenarios ---------------------------------------------------------- */
 
-enum prog_id { PROG_RESET, PROG_FLOOR_A, PROG_FLOOR_B, PROG_PIAS };
+enum prog_id {
+	PROG_RESET,
+	PROG_FLOOR_A,
+	PROG_FLOOR_B,
+	PROG_PIAS
+};
 
 enum frame_kind {
 	FR_CLIENT,  /* client -> TA, arrives at the IAP */
@@ -93,7 +98,7 @@ enum vary_kind {
 	VK_NONE,
 	VK_CLIENTS, /* client address/port cycle through n flows */
 	VK_FRESH,   /* client address/port never repeat */
-	VK_TAS,     /* TA address/port cycle through n TAs */
+	VK_TAS,	    /* TA address/port cycle through n TAs */
 	VK_TARGETS, /* reply source (target) and NAT port cycle through n */
 };
 
@@ -113,49 +118,103 @@ struct scenario {
 	enum frame_kind frame;
 	enum vary_kind vary[BENCH_VARY_SLOTS];
 	enum seed seed;
-	int out_delta;   /* output length minus input length */
-	int stat;        /* pias_stats index that must count every packet, -1: none */
-	bool goal;       /* one of the paths the issue sets a target for */
-	bool big_only;   /* only with the large working set */
+	int out_delta;	  /* output length minus input length */
+	int stat;	  /* pias_stats index that must count every packet, -1: none */
+	bool goal;	  /* one of the paths the issue sets a target for */
+	bool big_only;	  /* only with the large working set */
 	bool fresh_conns; /* empty the connection tables before each run */
-	bool churn;       /* fill and empty the flow table before seeding */
+	bool churn;	  /* fill and empty the flow table before seeding */
 };
 
 static const struct scenario scenarios[] = {
 	/* the first three are the floors, in enum prog_id order */
-	{ .name = "reset_only", .what = "wrapper alone: reset frame, vary flow, count verdict",
-	  .prog = PROG_RESET, .frame = FR_CLIENT, .vary = { VK_CLIENTS }, .stat = -1 },
-	{ .name = "floor_a", .what = "parse + MAC swap + XDP_TX", .prog = PROG_FLOOR_A,
-	  .frame = FR_CLIENT, .vary = { VK_CLIENTS }, .stat = -1 },
-	{ .name = "floor_b", .what = "parse + hash lookup + IPIP encap + csum + XDP_TX",
-	  .prog = PROG_FLOOR_B, .frame = FR_CLIENT, .vary = { VK_CLIENTS },
-	  .seed = SEED_BACKENDS, .out_delta = 20, .stat = -1 },
-	{ .name = "iap_flow_hit", .what = "IAP: flow entry -> tunnel to JAP", .prog = PROG_PIAS,
-	  .frame = FR_CLIENT, .vary = { VK_CLIENTS }, .seed = SEED_BINDING, .out_delta = 40,
-	  .stat = PIAS_STAT_iap_flow_hit, .goal = true, .churn = true },
-	{ .name = "iap_flow_hit_tas", .what = "IAP: flow entry, each flow its own TA",
-	  .prog = PROG_PIAS, .frame = FR_CLIENT, .vary = { VK_CLIENTS, VK_TAS },
-	  .seed = SEED_BINDING, .out_delta = 40, .stat = PIAS_STAT_iap_flow_hit,
-	  .big_only = true, .churn = true },
+	{ .name = "reset_only",
+	  .what = "wrapper alone: reset frame, vary flow, count verdict",
+	  .prog = PROG_RESET,
+	  .frame = FR_CLIENT,
+	  .vary = { VK_CLIENTS },
+	  .stat = -1 },
+	{ .name = "floor_a",
+	  .what = "parse + MAC swap + XDP_TX",
+	  .prog = PROG_FLOOR_A,
+	  .frame = FR_CLIENT,
+	  .vary = { VK_CLIENTS },
+	  .stat = -1 },
+	{ .name = "floor_b",
+	  .what = "parse + hash lookup + IPIP encap + csum + XDP_TX",
+	  .prog = PROG_FLOOR_B,
+	  .frame = FR_CLIENT,
+	  .vary = { VK_CLIENTS },
+	  .seed = SEED_BACKENDS,
+	  .out_delta = 20,
+	  .stat = -1 },
+	{ .name = "iap_flow_hit",
+	  .what = "IAP: flow entry -> tunnel to JAP",
+	  .prog = PROG_PIAS,
+	  .frame = FR_CLIENT,
+	  .vary = { VK_CLIENTS },
+	  .seed = SEED_BINDING,
+	  .out_delta = 40,
+	  .stat = PIAS_STAT_iap_flow_hit,
+	  .goal = true,
+	  .churn = true },
+	{ .name = "iap_flow_hit_tas",
+	  .what = "IAP: flow entry, each flow its own TA",
+	  .prog = PROG_PIAS,
+	  .frame = FR_CLIENT,
+	  .vary = { VK_CLIENTS, VK_TAS },
+	  .seed = SEED_BINDING,
+	  .out_delta = 40,
+	  .stat = PIAS_STAT_iap_flow_hit,
+	  .big_only = true,
+	  .churn = true },
 	{ .name = "iap_binding_hit",
 	  .what = "IAP: new flow, binding -> flow recorded, tunnel to JAP",
-	  .prog = PROG_PIAS, .frame = FR_CLIENT, .vary = { VK_FRESH, VK_TAS },
-	  .seed = SEED_BINDING, .out_delta = 40, .stat = PIAS_STAT_iap_binding_hit, .goal = true },
-	{ .name = "iap_miss", .what = "IAP: no binding -> MISS event, tunnel to RAP",
-	  .prog = PROG_PIAS, .frame = FR_CLIENT, .vary = { VK_TAS }, .out_delta = 40,
+	  .prog = PROG_PIAS,
+	  .frame = FR_CLIENT,
+	  .vary = { VK_FRESH, VK_TAS },
+	  .seed = SEED_BINDING,
+	  .out_delta = 40,
+	  .stat = PIAS_STAT_iap_binding_hit,
+	  .goal = true },
+	{ .name = "iap_miss",
+	  .what = "IAP: no binding -> MISS event, tunnel to RAP",
+	  .prog = PROG_PIAS,
+	  .frame = FR_CLIENT,
+	  .vary = { VK_TAS },
+	  .out_delta = 40,
 	  .stat = PIAS_STAT_iap_miss },
-	{ .name = "rap_relay", .what = "RAP: decap, group, pick JAP, BOUND event, encap",
-	  .prog = PROG_PIAS, .frame = FR_TUN_RAP, .vary = { VK_TAS }, .seed = SEED_GROUPS,
+	{ .name = "rap_relay",
+	  .what = "RAP: decap, group, pick JAP, BOUND event, encap",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_RAP,
+	  .vary = { VK_TAS },
+	  .seed = SEED_GROUPS,
 	  .stat = PIAS_STAT_rap_relayed },
-	{ .name = "jap_conn_hit", .what = "JAP: decap, connection hit, NAT to target",
-	  .prog = PROG_PIAS, .frame = FR_TUN_JAP, .vary = { VK_CLIENTS }, .seed = SEED_CONNS,
-	  .out_delta = -40, .stat = PIAS_STAT_jap_conn_hit, .goal = true },
-	{ .name = "jap_new_conn", .what = "JAP: decap, pick target, NAT port, record, NAT",
-	  .prog = PROG_PIAS, .frame = FR_TUN_JAP, .vary = { VK_FRESH, VK_TAS },
-	  .seed = SEED_TGTSETS, .out_delta = -40, .stat = PIAS_STAT_jap_new_conn,
+	{ .name = "jap_conn_hit",
+	  .what = "JAP: decap, connection hit, NAT to target",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_JAP,
+	  .vary = { VK_CLIENTS },
+	  .seed = SEED_CONNS,
+	  .out_delta = -40,
+	  .stat = PIAS_STAT_jap_conn_hit,
+	  .goal = true },
+	{ .name = "jap_new_conn",
+	  .what = "JAP: decap, pick target, NAT port, record, NAT",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_JAP,
+	  .vary = { VK_FRESH, VK_TAS },
+	  .seed = SEED_TGTSETS,
+	  .out_delta = -40,
+	  .stat = PIAS_STAT_jap_new_conn,
 	  .fresh_conns = true },
-	{ .name = "reverse", .what = "JAP: target reply -> NAT back to the client",
-	  .prog = PROG_PIAS, .frame = FR_REPLY, .vary = { VK_TARGETS }, .seed = SEED_CONNS,
+	{ .name = "reverse",
+	  .what = "JAP: target reply -> NAT back to the client",
+	  .prog = PROG_PIAS,
+	  .frame = FR_REPLY,
+	  .vary = { VK_TARGETS },
+	  .seed = SEED_CONNS,
 	  .stat = PIAS_STAT_rev_translated },
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -184,7 +243,7 @@ struct env {
 };
 
 #define MAX_RUNS 101
-#define NFLOORS 3 /* reset_only, floor_a, floor_b: scenarios[0..2] */
+#define NFLOORS	 3 /* reset_only, floor_a, floor_b: scenarios[0..2] */
 
 /*
  * One row. Times are what the kernel reports per packet (whole ns, without
@@ -201,8 +260,8 @@ struct result {
 	double ns[MAX_RUNS], wall[MAX_RUNS];
 	double vs[NFLOORS][MAX_RUNS]; /* this run's floors (for floor rows: none) */
 	double med, min, max, wall_med;
-	double net;  /* median of (this - reset_only) over pairs */
-	double xa, xb; /* median of this / floor over pairs */
+	double net;			       /* median of (this - reset_only) over pairs */
+	double xa, xb;			       /* median of this / floor over pairs */
 	__u64 ev_sent, ev_suppressed, ev_lost; /* over all measured runs */
 	bool ok;
 	char fail[256];
@@ -439,9 +498,8 @@ static int load(struct env *env)
 		return -1;
 	}
 	/* unpinned: private to this process, never a running proxy's state */
-	bpf_object__for_each_map(map, env->skel->obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			return -1;
+	bpf_object__for_each_map(map,
+				 env->skel->obj) if (bpf_map__set_pin_path(map, NULL)) return -1;
 	err = bench__load(env->skel);
 	if (err) {
 		fprintf(stderr, "pias-bench: loading bench.bpf.o: %s\n", strerror(-err));
@@ -497,15 +555,17 @@ static int seed_static(struct env *env)
 		__u32 id;
 		const char *addr;
 	} proxies[] = {
-		{ SELF_ID, SELF_ADDR }, { JAP_ID, JAP_ADDR }, { RAP_ID, RAP_ADDR },
+		{ SELF_ID, SELF_ADDR },
+		{ JAP_ID, JAP_ADDR },
+		{ RAP_ID, RAP_ADDR },
 		{ PEER_IAP_ID, PEER_ADDR },
 	};
 	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]) && !err; i++) {
 		union pias_addr a = pkt_a4(proxies[i].addr);
 
-		err = check(pias_proxy_set(&env->m, proxies[i].id, &a, PIAS_AF_INET,
-					   PIAS_PROXY_UP, &e),
-			    &e, "proxy");
+		err = check(
+			pias_proxy_set(&env->m, proxies[i].id, &a, PIAS_AF_INET, PIAS_PROXY_UP, &e),
+			&e, "proxy");
 	}
 	/* every group's RAP is proxy 3, never this one: a miss leaves the proxy */
 	if (!err)
@@ -535,8 +595,8 @@ static int clear_map(struct env *env, enum pias_map_idx i)
 static int clear_scenario(struct env *env)
 {
 	static const enum pias_map_idx maps[] = {
-		PIAS_M_BINDINGS, PIAS_M_FLOWS, PIAS_M_GROUPS, PIAS_M_TARGET_SETS,
-		PIAS_M_CONNS,    PIAS_M_CONNS_REV,
+		PIAS_M_BINDINGS,    PIAS_M_FLOWS, PIAS_M_GROUPS,
+		PIAS_M_TARGET_SETS, PIAS_M_CONNS, PIAS_M_CONNS_REV,
 	};
 	int err = 0;
 
@@ -601,7 +661,8 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 			__u32 tid = 1 + (i >> CONN_PORT_BITS);
 			__u16 port = (__u16)(PIAS_DEFAULT_NAT_PORT_MIN +
 					     (i & ((1u << CONN_PORT_BITS) - 1)));
-			struct pias_conn conn = { .target_id = tid, .nat_port = port,
+			struct pias_conn conn = { .target_id = tid,
+						  .nat_port = port,
 						  .iap_id = PEER_IAP_ID };
 			struct pias_conn_rev rv = { .client = f, .target_id = tid };
 			struct pias_flow rk;
@@ -616,9 +677,9 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 			err = check(pias_map_update(&env->m, PIAS_M_CONNS, &f, &conn, &e), &e,
 				    "connection");
 			if (!err)
-				err = check(pias_map_update(&env->m, PIAS_M_CONNS_REV, &rk, &rv,
-							    &e),
-					    &e, "reverse connection");
+				err = check(
+					pias_map_update(&env->m, PIAS_M_CONNS_REV, &rk, &rv, &e),
+					&e, "reverse connection");
 		}
 	}
 	return err;
@@ -792,8 +853,8 @@ static int churn_flows(struct env *env, struct result *r)
 }
 
 /* Seeds and warms one scenario: one pass over its working set. */
-static int prepare(struct env *env, const struct scenario *sc, unsigned int n,
-		   unsigned int repeat, struct result *r)
+static int prepare(struct env *env, const struct scenario *sc, unsigned int n, unsigned int repeat,
+		   struct result *r)
 {
 	unsigned int chunk;
 
@@ -836,8 +897,7 @@ static int measure(struct env *env, struct result *r, unsigned int n)
 	return 0;
 }
 
-static struct result *new_result(const struct scenario *sc, unsigned int n,
-				 const struct opts *o)
+static struct result *new_result(const struct scenario *sc, unsigned int n, const struct opts *o)
 {
 	struct result *r = &results[nresults++];
 

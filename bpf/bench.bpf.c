@@ -116,18 +116,18 @@ static __always_inline void count_verdict(int verdict)
  * Every benchmark program: reset the frame, run the path, count the verdict.
  * The path is inlined into the program, as pias_process is into pias_xdp.
  */
-#define BENCH_PROG(name, path)                                                 \
-	SEC("xdp")                                                             \
-	int name(struct xdp_md *ctx)                                           \
-	{                                                                      \
-		int verdict;                                                   \
-                                                                               \
-		if (bench_reset(ctx))                                          \
-			verdict = XDP_ABORTED;                                 \
-		else                                                           \
-			verdict = path(ctx);                                   \
-		count_verdict(verdict);                                        \
-		return verdict;                                                \
+#define BENCH_PROG(name, path)                                                                     \
+	SEC("xdp")                                                                                 \
+	int name(struct xdp_md *ctx)                                                               \
+	{                                                                                          \
+		int verdict;                                                                       \
+                                                                                                   \
+		if (bench_reset(ctx))                                                              \
+			verdict = XDP_ABORTED;                                                     \
+		else                                                                               \
+			verdict = path(ctx);                                                       \
+		count_verdict(verdict);                                                            \
+		return verdict;                                                                    \
 	}
 
 /* The whole PIAS dataplane, exactly as bpf/pias.bpf.c runs it. */

@@ -131,9 +131,10 @@ static int split_host_port(char *buf, const char *what, const char *s, char **ho
 		return pias_err_set(e, -EINVAL, "%s '%s': expected ADDR:PORT", what, s);
 	*colon = '\0';
 	if (strchr(buf, ':'))
-		return pias_err_set(e, -EINVAL,
-				    "%s '%s': write an IPv6 address in brackets, like [2001:db8::1]:80",
-				    what, s);
+		return pias_err_set(
+			e, -EINVAL,
+			"%s '%s': write an IPv6 address in brackets, like [2001:db8::1]:80", what,
+			s);
 	*host = buf;
 	*port = colon + 1;
 	return 0;
@@ -180,8 +181,9 @@ int pias_ta_parse(const char *s, struct pias_ta *ta, struct pias_err *e)
 	int err;
 
 	if (!s || !*s)
-		return pias_err_set(e, -EINVAL,
-				    "empty transport address (expected PROTO:ADDR:PORT, like udp:203.0.113.10:53)");
+		return pias_err_set(
+			e, -EINVAL,
+			"empty transport address (expected PROTO:ADDR:PORT, like udp:203.0.113.10:53)");
 	colon = strchr(s, ':');
 	plen = colon ? (size_t)(colon - s) : 0;
 	if (plen == 3 && !strncasecmp(s, "udp", 3))
@@ -189,15 +191,16 @@ int pias_ta_parse(const char *s, struct pias_ta *ta, struct pias_err *e)
 	else if (plen == 3 && !strncasecmp(s, "tcp", 3))
 		out.proto = PIAS_PROTO_TCP;
 	else if (!colon)
-		return pias_err_set(e, -EINVAL,
-				    "transport address '%s': expected PROTO:ADDR:PORT, like udp:203.0.113.10:53",
-				    s);
+		return pias_err_set(
+			e, -EINVAL,
+			"transport address '%s': expected PROTO:ADDR:PORT, like udp:203.0.113.10:53",
+			s);
 	else
 		return pias_err_set(e, -EINVAL,
 				    "transport address '%s': protocol '%.*s' is not udp or tcp", s,
 				    (int)plen, s);
-	err = parse_host_port(colon + 1, "transport address", s, &out.addr, &out.family,
-			      &out.port, e);
+	err = parse_host_port(colon + 1, "transport address", s, &out.addr, &out.family, &out.port,
+			      e);
 	if (err)
 		return err;
 	*ta = out;
@@ -213,7 +216,8 @@ int pias_ta_check(const struct pias_ta *ta, struct pias_err *e)
 		return pias_err_set(e, -EINVAL, "transport address: family %u is not IPv4 or IPv6",
 				    ta->family);
 	if (ta->family == PIAS_AF_INET && (ta->addr.v6[1] || ta->addr.v6[2] || ta->addr.v6[3]))
-		return pias_err_set(e, -EINVAL, "transport address: IPv4 address with more than 4 bytes");
+		return pias_err_set(e, -EINVAL,
+				    "transport address: IPv4 address with more than 4 bytes");
 	if (!ta->port)
 		return pias_err_set(e, -EINVAL, "transport address: port 0 is not valid");
 	return 0;
@@ -274,7 +278,7 @@ const char *pias_ta_str(const struct pias_ta *ta, char *buf, size_t len)
 		snprintf(num, sizeof(num), "%u", ta->proto);
 		p = num;
 	}
-	snprintf(buf, len, "%s:%s", p, pias_endpoint_str(&ta->addr, ta->family, ta->port, ep,
-							 sizeof(ep)));
+	snprintf(buf, len, "%s:%s", p,
+		 pias_endpoint_str(&ta->addr, ta->family, ta->port, ep, sizeof(ep)));
 	return buf;
 }

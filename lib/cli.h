@@ -17,9 +17,9 @@
 #include "err.h"
 #include "maps.h"
 
-#define EXIT_OK 0
+#define EXIT_OK	     0
 #define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE   2
 
 struct cli;
 
@@ -32,8 +32,8 @@ struct cmd {
 };
 
 struct cli {
-	const char *prog;       /* "pias-maps", "piasd-loader" */
-	const struct cmd *cmd;  /* the command running */
+	const char *prog;      /* "pias-maps", "piasd-loader" */
+	const struct cmd *cmd; /* the command running */
 	const char *pin_root;
 	struct pias_maps maps;
 	bool maps_open;
@@ -47,9 +47,18 @@ struct cli_opt {
 	bool seen;
 };
 
-#define OPT_VALUE(n) {.name = (n), .has_value = true}
-#define OPT_FLAG(n) {.name = (n)}
-#define OPT_END {.name = NULL}
+#define OPT_VALUE(n)                                                                               \
+	{                                                                                          \
+		.name = (n), .has_value = true                                                     \
+	}
+#define OPT_FLAG(n)                                                                                \
+	{                                                                                          \
+		.name = (n)                                                                        \
+	}
+#define OPT_END                                                                                    \
+	{                                                                                          \
+		.name = NULL                                                                       \
+	}
 
 #define CLI_MAX_POS 256
 

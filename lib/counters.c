@@ -4,10 +4,10 @@
 
 #include "counters.h"
 
-#define X_INFO(name, desc) {#name, desc},
+#define X_INFO(name, desc) { #name, desc },
 
-const struct pias_counter_info pias_stat_info[PIAS_STAT_MAX] = {PIAS_STATS(X_INFO)};
-const struct pias_counter_info pias_drop_info[PIAS_DROP_MAX] = {PIAS_DROPS(X_INFO)};
+const struct pias_counter_info pias_stat_info[PIAS_STAT_MAX] = { PIAS_STATS(X_INFO) };
+const struct pias_counter_info pias_drop_info[PIAS_DROP_MAX] = { PIAS_DROPS(X_INFO) };
 
 int pias_counter_find(const struct pias_counter_info *table, int n, const char *name)
 {

@@ -18,8 +18,8 @@ static int put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_
 	return err ? err : pias_map_update(m, PIAS_M_BINDINGS, ta, b, e);
 }
 
-int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id,
-		     __u32 generation, __u32 ttl_s, struct pias_err *e)
+int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id, __u32 generation,
+		     __u32 ttl_s, struct pias_err *e)
 {
 	struct pias_binding b;
 

@@ -67,16 +67,16 @@ int pias_config_check(const struct pias_config *c, struct pias_err *e)
 				    c->nat_port_min, c->nat_port_max);
 	if (c->tunnel_port >= c->nat_port_min && c->tunnel_port <= c->nat_port_max &&
 	    (same_addr(&c->self4, &c->nat4) || same_addr(&c->self6, &c->nat6)))
-		return pias_err_set(e, -EINVAL,
-				    "tunnel port %u lies in the NAT port range %u-%u: replies to NATed flows would be taken for tunnel packets",
-				    c->tunnel_port, c->nat_port_min, c->nat_port_max);
+		return pias_err_set(
+			e, -EINVAL,
+			"tunnel port %u lies in the NAT port range %u-%u: replies to NATed flows would be taken for tunnel packets",
+			c->tunnel_port, c->nat_port_min, c->nat_port_max);
 	if (!v4_slot_ok(&c->self4) || !v4_slot_ok(&c->nat4))
 		return pias_err_set(e, -EINVAL, "IPv4 address field holds more than 4 bytes");
 	return 0;
 }
 
-int pias_config_get(struct pias_maps *m, struct pias_config *c, bool *was_zero,
-		    struct pias_err *e)
+int pias_config_get(struct pias_maps *m, struct pias_config *c, bool *was_zero, struct pias_err *e)
 {
 	__u32 key = 0;
 	int err = pias_map_lookup(m, PIAS_M_CONFIG, &key, c, e);

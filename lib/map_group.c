@@ -5,8 +5,8 @@
 
 #include "maps.h"
 
-int pias_group_set(struct pias_maps *m, const struct pias_ta *ta,
-		   const struct pias_group_jap *japs, size_t n, struct pias_err *e)
+int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group_jap *japs,
+		   size_t n, struct pias_err *e)
 {
 	struct pias_group g;
 	int err = pias_ta_check(ta, e);

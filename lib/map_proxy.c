@@ -62,15 +62,16 @@ int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8
 	if (err)
 		return err;
 	if (family != PIAS_AF_INET && family != PIAS_AF_INET6)
-		return pias_err_set(e, -EINVAL, "proxy %u: address family %u is not IPv4 or IPv6", id,
-				    family);
+		return pias_err_set(e, -EINVAL, "proxy %u: address family %u is not IPv4 or IPv6",
+				    id, family);
 	if (state != PIAS_PROXY_UP && state != PIAS_PROXY_DOWN)
 		return pias_err_set(e, -EINVAL, "proxy %u: state %u is not up or down", id, state);
 	/* Two ids for one address would make the tunnel's source check ambiguous. */
 	if (!bpf_map_lookup_elem(m->fd[PIAS_M_PROXY_ADDRS], &k, &ref) && ref.id != id)
-		return pias_err_set(e, -EEXIST,
-				    "address %s already belongs to proxy %u: delete that proxy first",
-				    pias_addr_str(a, family, s, sizeof(s)), ref.id);
+		return pias_err_set(
+			e, -EEXIST,
+			"address %s already belongs to proxy %u: delete that proxy first",
+			pias_addr_str(a, family, s, sizeof(s)), ref.id);
 
 	memset(&p, 0, sizeof(p));
 	p.addr = *a;

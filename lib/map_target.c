@@ -37,8 +37,7 @@ static int check_id(__u32 id, struct pias_err *e)
 	return 0;
 }
 
-int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t,
-		    struct pias_err *e)
+int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t, struct pias_err *e)
 {
 	struct pias_target v;
 	int err = check_id(id, e);
@@ -49,12 +48,14 @@ int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t,
 		return pias_err_set(e, -EINVAL, "target %u: family %u is not IPv4 or IPv6", id,
 				    t->family);
 	if (t->family == PIAS_AF_INET && (t->addr.v6[1] || t->addr.v6[2] || t->addr.v6[3]))
-		return pias_err_set(e, -EINVAL, "target %u: IPv4 address with more than 4 bytes", id);
+		return pias_err_set(e, -EINVAL, "target %u: IPv4 address with more than 4 bytes",
+				    id);
 	if (!t->port)
 		return pias_err_set(e, -EINVAL, "target %u: port 0 is not valid", id);
 	if (t->state < PIAS_TARGET_ACTIVE || t->state > PIAS_TARGET_DOWN)
-		return pias_err_set(e, -EINVAL, "target %u: state %u is not active, draining or down",
-				    id, t->state);
+		return pias_err_set(e, -EINVAL,
+				    "target %u: state %u is not active, draining or down", id,
+				    t->state);
 	memset(&v, 0, sizeof(v));
 	v.addr = t->addr;
 	v.port = t->port;
@@ -89,9 +90,10 @@ int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *
 	if (err)
 		return err;
 	if (n < 1 || n > PIAS_SET_MAX_TARGETS)
-		return pias_err_set(e, -EINVAL,
-				    "a target set has 1-%u targets, not %zu (to remove one: targets del)",
-				    PIAS_SET_MAX_TARGETS, n);
+		return pias_err_set(
+			e, -EINVAL,
+			"a target set has 1-%u targets, not %zu (to remove one: targets del)",
+			PIAS_SET_MAX_TARGETS, n);
 	memset(&s, 0, sizeof(s));
 	for (size_t i = 0; i < n; i++) {
 		err = check_id(ids[i], e);

@@ -13,7 +13,7 @@
 #include "maps.h"
 #include "pin.h"
 
-#define DESC(idx, nm, ty, k, v) [idx] = {nm, ty, k, v}
+#define DESC(idx, nm, ty, k, v) [idx] = { nm, ty, k, v }
 
 const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = {
 	DESC(PIAS_M_CONFIG, PIAS_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pias_config)),
@@ -67,10 +67,11 @@ static int check_geometry(int fd, const struct pias_map_desc *d, const char *roo
 				    strerror(errno));
 	if (info.type != d->type || info.key_size != d->key_size ||
 	    info.value_size != d->value_size)
-		return pias_err_set(e, -EPROTO,
-				    "%s/%s is not the map this build expects (type %u key %u value %u, want type %u key %u value %u): it was pinned by another PIAS version; piasd-loader detach --all --pin-root %s, then attach again",
-				    root, d->name, info.type, info.key_size, info.value_size, d->type,
-				    d->key_size, d->value_size, root);
+		return pias_err_set(
+			e, -EPROTO,
+			"%s/%s is not the map this build expects (type %u key %u value %u, want type %u key %u value %u): it was pinned by another PIAS version; piasd-loader detach --all --pin-root %s, then attach again",
+			root, d->name, info.type, info.key_size, info.value_size, d->type,
+			d->key_size, d->value_size, root);
 	return 0;
 }
 

@@ -87,8 +87,7 @@ void pias_config_set_mtu(struct pias_config *c, __u16 mtu);
 bool pias_config_is_zero(const struct pias_config *c);
 int pias_config_check(const struct pias_config *c, struct pias_err *e);
 /* Read the config; an all-zero (never written) entry reads as the defaults. */
-int pias_config_get(struct pias_maps *m, struct pias_config *c, bool *was_zero,
-		    struct pias_err *e);
+int pias_config_get(struct pias_maps *m, struct pias_config *c, bool *was_zero, struct pias_err *e);
 int pias_config_set(struct pias_maps *m, const struct pias_config *c, struct pias_err *e);
 /* Write the defaults if the entry is still all zero; *written says if it was. */
 int pias_config_init(struct pias_maps *m, bool *written, struct pias_err *e);
@@ -119,8 +118,8 @@ int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int 
 /* --- IAP bindings and flows -------------------------------------------- */
 
 /* ttl_s 0: the binding never expires. */
-int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id,
-		     __u32 generation, __u32 ttl_s, struct pias_err *e);
+int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id, __u32 generation,
+		     __u32 ttl_s, struct pias_err *e);
 int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u32 ttl_s,
 			      struct pias_err *e);
 int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
@@ -129,8 +128,8 @@ int pias_flows_clear(struct pias_maps *m, struct pias_err *e);
 
 /* --- RAP groups ---------------------------------------------------------- */
 
-int pias_group_set(struct pias_maps *m, const struct pias_ta *ta,
-		   const struct pias_group_jap *japs, size_t n, struct pias_err *e);
+int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group_jap *japs,
+		   size_t n, struct pias_err *e);
 int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 
 /* --- JAP targets and target sets ----------------------------------------- */
@@ -138,8 +137,7 @@ int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_er
 const char *pias_target_state_name(__u8 state);
 int pias_target_state_parse(const char *s, __u8 *state, struct pias_err *e);
 /* t->family must match the address; state ACTIVE, DRAINING or DOWN. */
-int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t,
-		    struct pias_err *e);
+int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t, struct pias_err *e);
 int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e);
 int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
 		    struct pias_err *e);

@@ -48,12 +48,14 @@ int pias_bpffs_check(const char *path, struct pias_err *e)
 		return 0;
 	if (!strncmp(path, PIAS_BPFFS_DEFAULT "/", strlen(PIAS_BPFFS_DEFAULT) + 1) ||
 	    !strcmp(path, PIAS_BPFFS_DEFAULT))
-		return pias_err_set(e, -ENOENT,
-				    "%s is not a BPF filesystem (bpffs not mounted): mount -t bpf bpf %s",
-				    PIAS_BPFFS_DEFAULT, PIAS_BPFFS_DEFAULT);
-	return pias_err_set(e, -ENOENT,
-			    "%s is not on a BPF filesystem: use a pin root under %s (or mount -t bpf bpf on a directory above it)",
-			    path, PIAS_BPFFS_DEFAULT);
+		return pias_err_set(
+			e, -ENOENT,
+			"%s is not a BPF filesystem (bpffs not mounted): mount -t bpf bpf %s",
+			PIAS_BPFFS_DEFAULT, PIAS_BPFFS_DEFAULT);
+	return pias_err_set(
+		e, -ENOENT,
+		"%s is not on a BPF filesystem: use a pin root under %s (or mount -t bpf bpf on a directory above it)",
+		path, PIAS_BPFFS_DEFAULT);
 }
 
 static int under_default(const char *root)
@@ -67,12 +69,14 @@ static int under_default(const char *root)
 static int mount_default(struct pias_err *e)
 {
 	if (geteuid() != 0)
-		return pias_err_set(e, -EPERM,
-				    "%s is not a BPF filesystem and only root can mount it: mount -t bpf bpf %s",
-				    PIAS_BPFFS_DEFAULT, PIAS_BPFFS_DEFAULT);
+		return pias_err_set(
+			e, -EPERM,
+			"%s is not a BPF filesystem and only root can mount it: mount -t bpf bpf %s",
+			PIAS_BPFFS_DEFAULT, PIAS_BPFFS_DEFAULT);
 	/* 0700 like systemd's mount: pinned maps are the proxy's whole state. */
 	if (mount("bpf", PIAS_BPFFS_DEFAULT, "bpf", 0, "mode=0700"))
-		return pias_err_set(e, -errno, "mounting bpffs at %s failed: %s (try: mount -t bpf bpf %s)",
+		return pias_err_set(e, -errno,
+				    "mounting bpffs at %s failed: %s (try: mount -t bpf bpf %s)",
 				    PIAS_BPFFS_DEFAULT, strerror(errno), PIAS_BPFFS_DEFAULT);
 	return 0;
 }
@@ -91,7 +95,8 @@ static int mkdir_p(const char *path, struct pias_err *e)
 
 		*p = '\0';
 		if (mkdir(buf, 0700) && errno != EEXIST)
-			return pias_err_set(e, -errno, "cannot create %s: %s", buf, strerror(errno));
+			return pias_err_set(e, -errno, "cannot create %s: %s", buf,
+					    strerror(errno));
 		*p = c;
 		if (!c)
 			return 0;

@@ -15,7 +15,12 @@
 #include "maps.h"
 #include "pin.h"
 
-enum { O_DEV, O_MODE, O_OBJ, O_VERBOSE };
+enum {
+	O_DEV,
+	O_MODE,
+	O_OBJ,
+	O_VERBOSE
+};
 
 /* One attempt; single: tell libxdp to skip its dispatcher. */
 static int attach_once(const char *root, const char *file, int ifindex, int mode, bool single,
@@ -62,8 +67,10 @@ static int explain(struct cli *c, int err, const char *dev, int mode, const stru
 		break;
 	case EEXIST:
 	case EBUSY:
-		return cli_fail(c, "%s already has an XDP program: piasd-loader status shows it; detach it first",
-				dev);
+		return cli_fail(
+			c,
+			"%s already has an XDP program: piasd-loader status shows it; detach it first",
+			dev);
 	case EPERM:
 		return cli_fail(c, "%s: run as root or with CAP_BPF and CAP_NET_ADMIN", e->msg);
 	case ENODEV:
@@ -91,14 +98,19 @@ static int check_free(struct cli *c, int ifindex, const char *dev, const char *r
 		return cli_fail(c, "%s", e.msg);
 	for (int i = 0; i < n; i++) {
 		if (att[i].is_pias && att[i].ours)
-			return cli_fail(c, "PIAS already attached to %s: use replace, or detach first",
+			return cli_fail(c,
+					"PIAS already attached to %s: use replace, or detach first",
 					dev);
 		if (att[i].is_pias)
-			return cli_fail(c, "PIAS with maps of another pin root already attached to %s (prog id %u): detach it with its --pin-root first",
-					dev, att[i].prog_id);
+			return cli_fail(
+				c,
+				"PIAS with maps of another pin root already attached to %s (prog id %u): detach it with its --pin-root first",
+				dev, att[i].prog_id);
 		if (!att[i].dispatcher)
-			return cli_fail(c, "%s already runs XDP program %s (id %u, %s mode): remove it first (ip link set dev %s xdp off), or load both through libxdp",
-					dev, att[i].name, att[i].prog_id, mode_name(att[i].mode), dev);
+			return cli_fail(
+				c,
+				"%s already runs XDP program %s (id %u, %s mode): remove it first (ip link set dev %s xdp off), or load both through libxdp",
+				dev, att[i].name, att[i].prog_id, mode_name(att[i].mode), dev);
 	}
 	return 0;
 }
@@ -125,9 +137,11 @@ static int init_config(struct cli *c, const char *root)
 
 static int run(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {[O_DEV] = OPT_VALUE("--dev"), [O_MODE] = OPT_VALUE("--mode"),
-			      [O_OBJ] = OPT_VALUE("--obj"), [O_VERBOSE] = OPT_FLAG("--verbose"),
-			      OPT_END};
+	struct cli_opt o[] = { [O_DEV] = OPT_VALUE("--dev"),
+			       [O_MODE] = OPT_VALUE("--mode"),
+			       [O_OBJ] = OPT_VALUE("--obj"),
+			       [O_VERBOSE] = OPT_FLAG("--verbose"),
+			       OPT_END };
 	struct xdp_att att[IFACE_MAX_ATT];
 	struct root_maps rm;
 	int mode = XDP_MODE_NATIVE, npos, r, ifindex, lock, n;
@@ -152,8 +166,10 @@ static int run(struct cli *c, int argc, char **argv)
 		return cli_fail(c, "%s", e.msg);
 	ifindex = (int)if_nametoindex(dev);
 	if (!ifindex)
-		return cli_fail(c, "no such device %s in this network namespace (ip link shows the ones there)",
-				dev);
+		return cli_fail(
+			c,
+			"no such device %s in this network namespace (ip link shows the ones there)",
+			dev);
 	if (pias_pin_root_prepare(c->pin_root, &mounted, &e))
 		return cli_fail(c, "%s", e.msg);
 	if (mounted)

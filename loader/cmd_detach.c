@@ -17,7 +17,10 @@
 #include "maps.h"
 #include "pin.h"
 
-enum { O_DEV, O_ALL };
+enum {
+	O_DEV,
+	O_ALL
+};
 
 static int detach_one(const struct xdp_att *a, struct pias_err *e)
 {
@@ -65,8 +68,10 @@ static int detach_dev(struct cli *c, const char *dev)
 		if (!att[i].is_pias)
 			continue;
 		if (!att[i].ours)
-			return cli_fail(c, "the PIAS program on %s (prog id %u) uses the maps of another pin root than %s: give its --pin-root",
-					dev, att[i].prog_id, c->pin_root);
+			return cli_fail(
+				c,
+				"the PIAS program on %s (prog id %u) uses the maps of another pin root than %s: give its --pin-root",
+				dev, att[i].prog_id, c->pin_root);
 		found = true;
 		if (detach_one(&att[i], &e))
 			r = cli_fail(c, "%s", e.msg);
@@ -126,7 +131,8 @@ static int detach_all(struct cli *c)
 		if (detach_one(&att[i], &e))
 			r = cli_fail(c, "%s", e.msg);
 		else
-			printf("detached PIAS (prog id %u) from %s\n", att[i].prog_id, att[i].ifname);
+			printf("detached PIAS (prog id %u) from %s\n", att[i].prog_id,
+			       att[i].ifname);
 	}
 	free(att);
 	if (!r)
@@ -137,7 +143,7 @@ static int detach_all(struct cli *c)
 
 static int run(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {[O_DEV] = OPT_VALUE("--dev"), [O_ALL] = OPT_FLAG("--all"), OPT_END};
+	struct cli_opt o[] = { [O_DEV] = OPT_VALUE("--dev"), [O_ALL] = OPT_FLAG("--all"), OPT_END };
 	char *pos[CLI_MAX_POS];
 	struct pias_err e;
 	int npos, r;

@@ -18,7 +18,10 @@
 #include "loader.h"
 #include "pin.h"
 
-enum { O_OBJ, O_VERBOSE };
+enum {
+	O_OBJ,
+	O_VERBOSE
+};
 
 static int swap_one(const struct xdp_att *a, int new_fd, __u32 new_id, struct pias_err *e)
 {
@@ -31,8 +34,8 @@ static int swap_one(const struct xdp_att *a, int new_fd, __u32 new_id, struct pi
 	err = bpf_xdp_attach(a->ifindex, new_fd, mode_flags(a->mode) | XDP_FLAGS_REPLACE, &ao);
 	close(old_fd);
 	if (err)
-		return pias_err_set(e, err, "%s: swapping program %u for %u failed: %s%s", a->ifname,
-				    a->prog_id, new_id, strerror(-err),
+		return pias_err_set(e, err, "%s: swapping program %u for %u failed: %s%s",
+				    a->ifname, a->prog_id, new_id, strerror(-err),
 				    err == -EEXIST ? " (the interface changed meanwhile)" : "");
 	return 0;
 }
@@ -51,8 +54,10 @@ static int swap_all(struct cli *c, struct xdp_att *att, int n, struct pias_obj *
 			continue;
 		if (att[i].dispatcher) {
 			/* libxdp has no atomic swap of one program inside its dispatcher. */
-			r = cli_fail(c, "%s runs PIAS inside libxdp's dispatcher: replace it with detach and attach",
-				     att[i].ifname);
+			r = cli_fail(
+				c,
+				"%s runs PIAS inside libxdp's dispatcher: replace it with detach and attach",
+				att[i].ifname);
 			continue;
 		}
 		if (swap_one(&att[i], fd, info.id, &e)) {
@@ -67,8 +72,9 @@ static int swap_all(struct cli *c, struct xdp_att *att, int n, struct pias_obj *
 
 static int run(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {[O_OBJ] = OPT_VALUE("--obj"), [O_VERBOSE] = OPT_FLAG("--verbose"),
-			      OPT_END};
+	struct cli_opt o[] = {
+		[O_OBJ] = OPT_VALUE("--obj"), [O_VERBOSE] = OPT_FLAG("--verbose"), OPT_END
+	};
 	int npos, r, n, lock, mine = 0;
 	char *pos[CLI_MAX_POS];
 	struct xdp_att *att;
@@ -85,8 +91,10 @@ static int run(struct cli *c, int argc, char **argv)
 		return cli_fail(c, "%s", e.msg);
 	iface_root_maps(c->pin_root, &rm);
 	if (!rm.n)
-		return cli_fail(c, "no PIAS maps pinned under %s: nothing to replace (piasd-loader attach --dev IFACE --pin-root %s)",
-				c->pin_root, c->pin_root);
+		return cli_fail(
+			c,
+			"no PIAS maps pinned under %s: nothing to replace (piasd-loader attach --dev IFACE --pin-root %s)",
+			c->pin_root, c->pin_root);
 	lock = pias_pin_root_lock(c->pin_root, &e);
 	if (lock < 0)
 		return cli_fail(c, "%s", e.msg);
@@ -97,8 +105,10 @@ static int run(struct cli *c, int argc, char **argv)
 	for (int i = 0; i < n; i++)
 		mine += att[i].ours;
 	if (!mine) {
-		r = cli_fail(c, "no interface in this network namespace runs PIAS with the maps under %s (attach first)",
-			     c->pin_root);
+		r = cli_fail(
+			c,
+			"no interface in this network namespace runs PIAS with the maps under %s (attach first)",
+			c->pin_root);
 		goto out;
 	}
 	if ((r = obj_open(&obj, o[O_OBJ].value, c->pin_root, &e)) ||

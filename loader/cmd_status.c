@@ -70,7 +70,8 @@ static void print_text(const char *root, const struct status *s)
 		if (a->ours)
 			continue;
 		printf("  (%s: prog id %u %s, %s mode%s)\n", a->ifname, a->prog_id, a->name,
-		       mode_name(a->mode), a->is_pias ? ": PIAS of another pin root" : ": not PIAS");
+		       mode_name(a->mode),
+		       a->is_pias ? ": PIAS of another pin root" : ": not PIAS");
 	}
 	if (!s->have_maps)
 		return;
@@ -115,8 +116,8 @@ static void print_json(const char *root, const struct status *s)
 
 static int run(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {OPT_FLAG("--json"), OPT_END};
-	struct status s = {0};
+	struct cli_opt o[] = { OPT_FLAG("--json"), OPT_END };
+	struct status s = { 0 };
 	struct root_maps rm;
 	char *pos[CLI_MAX_POS];
 	struct pias_err e;

@@ -128,7 +128,7 @@ static void look_inside_dispatcher(int ifindex, const struct root_maps *rm, stru
 int iface_query(int ifindex, const struct root_maps *rm, struct xdp_att *out, struct pias_err *e)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	static const int modes[IFACE_MAX_ATT] = {XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_MODE_HW};
+	static const int modes[IFACE_MAX_ATT] = { XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_MODE_HW };
 	char ifname[IF_NAMESIZE] = "";
 	__u32 ids[IFACE_MAX_ATT];
 	int n = 0;
@@ -163,8 +163,7 @@ int iface_query(int ifindex, const struct root_maps *rm, struct xdp_att *out, st
 	return n;
 }
 
-int iface_query_all(const struct root_maps *rm, struct xdp_att **out, int *n,
-		    struct pias_err *e)
+int iface_query_all(const struct root_maps *rm, struct xdp_att **out, int *n, struct pias_err *e)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
 	struct xdp_att *all;

@@ -40,10 +40,10 @@ int privs_check(struct pias_err *e);
 struct pias;
 
 struct pias_obj {
-	struct pias *skel;      /* when built in */
+	struct pias *skel;	/* when built in */
 	struct bpf_object *obj; /* the object either way */
 	struct bpf_program *prog;
-	char file[256];         /* "built-in" or the path, for messages */
+	char file[256]; /* "built-in" or the path, for messages */
 };
 
 int obj_open(struct pias_obj *o, const char *file, const char *pin_root, struct pias_err *e);
@@ -58,16 +58,16 @@ void obj_close(struct pias_obj *o);
 struct xdp_att {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
-	int mode;                /* XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_MODE_HW */
-	__u32 attached_id;       /* program on the interface (maybe the dispatcher) */
-	__u32 prog_id;           /* the PIAS program, or attached_id if not PIAS */
+	int mode;		     /* XDP_MODE_NATIVE, XDP_MODE_SKB, XDP_MODE_HW */
+	__u32 attached_id;	     /* program on the interface (maybe the dispatcher) */
+	__u32 prog_id;		     /* the PIAS program, or attached_id if not PIAS */
 	char name[BPF_OBJ_NAME_LEN]; /* name of prog_id */
-	bool dispatcher;         /* attached_id is libxdp's dispatcher */
+	bool dispatcher;	     /* attached_id is libxdp's dispatcher */
 	bool is_pias;
-	bool ours;               /* PIAS using the maps under the pin root asked for */
+	bool ours; /* PIAS using the maps under the pin root asked for */
 };
 
-#define IFACE_MAX_ATT 3 /* native, skb, hw */
+#define IFACE_MAX_ATT	   3 /* native, skb, hw */
 #define PIAS_ROOT_MAX_MAPS 64
 
 /*
@@ -81,11 +81,9 @@ struct root_maps {
 
 void iface_root_maps(const char *pin_root, struct root_maps *rm);
 /* What runs on ifindex, one entry per mode in use; returns how many. */
-int iface_query(int ifindex, const struct root_maps *rm, struct xdp_att *out,
-		struct pias_err *e);
+int iface_query(int ifindex, const struct root_maps *rm, struct xdp_att *out, struct pias_err *e);
 /* The same for every interface of this network namespace; *n entries, caller frees. */
-int iface_query_all(const struct root_maps *rm, struct xdp_att **out, int *n,
-		    struct pias_err *e);
+int iface_query_all(const struct root_maps *rm, struct xdp_att **out, int *n, struct pias_err *e);
 /* Whether any loaded BPF program (any namespace) uses one of the maps; its id in *prog_id. */
 bool iface_maps_in_use(const struct root_maps *rm, __u32 *prog_id);
 

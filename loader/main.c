@@ -9,8 +9,8 @@
 #include "loader.h"
 #include "maps.h"
 
-static const struct cmd *const commands[] = {&cmd_attach, &cmd_detach, &cmd_status, &cmd_replace,
-					     NULL};
+static const struct cmd *const commands[] = { &cmd_attach, &cmd_detach, &cmd_status, &cmd_replace,
+					      NULL };
 
 static void usage(FILE *f, const char *prog)
 {
@@ -27,7 +27,7 @@ static void usage(FILE *f, const char *prog)
 
 int main(int argc, char **argv)
 {
-	struct cli c = {.prog = "piasd-loader", .pin_root = PIAS_PIN_ROOT_DEFAULT};
+	struct cli c = { .prog = "piasd-loader", .pin_root = PIAS_PIN_ROOT_DEFAULT };
 	int i = 1;
 
 	/* --pin-root may also come first, as with pias-maps. */

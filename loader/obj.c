@@ -61,16 +61,18 @@ static int check_one(struct bpf_map *map, const char *pin_root, struct pias_err 
 	if (fd < 0)
 		return 0; /* not pinned yet: the load creates it */
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		err = pias_err_set(e, -errno, "%s: cannot read map info: %s", path, strerror(errno));
+		err = pias_err_set(e, -errno, "%s: cannot read map info: %s", path,
+				   strerror(errno));
 	else if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
 		 info.value_size != bpf_map__value_size(map) ||
 		 info.max_entries != bpf_map__max_entries(map) ||
 		 info.map_flags != bpf_map__map_flags(map))
-		err = pias_err_set(e, -EPROTO,
-				   "pinned map %s differs from the new program's (type %u/%u, key %u/%u, value %u/%u, entries %u/%u): its state cannot be kept; piasd-loader detach --all --pin-root %s, then attach",
-				   path, info.type, bpf_map__type(map), info.key_size,
-				   bpf_map__key_size(map), info.value_size, bpf_map__value_size(map),
-				   info.max_entries, bpf_map__max_entries(map), pin_root);
+		err = pias_err_set(
+			e, -EPROTO,
+			"pinned map %s differs from the new program's (type %u/%u, key %u/%u, value %u/%u, entries %u/%u): its state cannot be kept; piasd-loader detach --all --pin-root %s, then attach",
+			path, info.type, bpf_map__type(map), info.key_size, bpf_map__key_size(map),
+			info.value_size, bpf_map__value_size(map), info.max_entries,
+			bpf_map__max_entries(map), pin_root);
 	close(fd);
 	return err;
 }
@@ -80,7 +82,8 @@ int obj_check_pins(struct pias_obj *o, const char *pin_root, struct pias_err *e)
 	struct bpf_map *map;
 	int err;
 
-	bpf_object__for_each_map(map, o->obj) {
+	bpf_object__for_each_map(map, o->obj)
+	{
 		if (!bpf_map__pin_path(map))
 			continue; /* not pinned by name: private to the program */
 		err = check_one(map, pin_root, e);
@@ -97,10 +100,13 @@ int obj_load(struct pias_obj *o, struct pias_err *e)
 	if (!err)
 		return 0;
 	if (err == -EPERM)
-		return pias_err_set(e, err, "loading %s: %s: run as root or with CAP_BPF and CAP_NET_ADMIN",
+		return pias_err_set(e, err,
+				    "loading %s: %s: run as root or with CAP_BPF and CAP_NET_ADMIN",
 				    o->file, strerror(-err));
-	return pias_err_set(e, err, "loading %s failed: %s (the messages above say why; a verifier refusal ends with its reason)",
-			    o->file, strerror(-err));
+	return pias_err_set(
+		e, err,
+		"loading %s failed: %s (the messages above say why; a verifier refusal ends with its reason)",
+		o->file, strerror(-err));
 }
 
 void obj_close(struct pias_obj *o)

@@ -45,6 +45,7 @@ int privs_check(struct pias_err *e)
 	net = caps & (1ull << CAP_NET_ADMIN);
 	if (bpf && net)
 		return 0;
-	return pias_err_set(e, -EPERM,
-			    "not allowed to load and attach XDP programs: run as root or with CAP_BPF and CAP_NET_ADMIN");
+	return pias_err_set(
+		e, -EPERM,
+		"not allowed to load and attach XDP programs: run as root or with CAP_BPF and CAP_NET_ADMIN");
 }

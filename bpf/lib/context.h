@@ -18,10 +18,10 @@
  */
 struct pias_pkt {
 	struct pias_flow flow; /* 5-tuple as on the wire */
-	__u16 l4_off;          /* from frame start; IP header is at ETH_HLEN */
-	__u16 ip_len;          /* IP header + payload */
+	__u16 l4_off;	       /* from frame start; IP header is at ETH_HLEN */
+	__u16 ip_len;	       /* IP header + payload */
 	__u16 tun_sport;       /* outer UDP source port if known, else 0 */
-	__u8 tcp_flags;        /* byte 13 of the TCP header, 0 for UDP */
+	__u8 tcp_flags;	       /* byte 13 of the TCP header, 0 for UDP */
 	/* overlay metadata: from the tunnel header, or set by the IAP */
 	__u8 kind;
 	__u8 tflags;
@@ -61,13 +61,13 @@ static __always_inline void *xdp_data_end(struct xdp_md *x)
 }
 
 #define FRAME_START(c) xdp_data((c)->xdp)
-#define FRAME_END(c) xdp_data_end((c)->xdp)
+#define FRAME_END(c)   xdp_data_end((c)->xdp)
 
 /* Pointer to len bytes at off from the frame start, or NULL. */
-#define FRAME_PTR(c, off, len)                                                 \
-	({                                                                     \
-		void *__p = FRAME_START(c) + (off);                            \
-		(__p + (len) > FRAME_END(c)) ? NULL : __p;                     \
+#define FRAME_PTR(c, off, len)                                                                     \
+	({                                                                                         \
+		void *__p = FRAME_START(c) + (off);                                                \
+		(__p + (len) > FRAME_END(c)) ? NULL : __p;                                         \
 	})
 
 /* For global subprograms, which look the counters up themselves. */
@@ -132,8 +132,8 @@ static __always_inline struct pias_proxy *proxy_up(__u32 id)
 
 static __always_inline int addr_eq(const union pias_addr *a, const union pias_addr *b)
 {
-	return a->v6[0] == b->v6[0] && a->v6[1] == b->v6[1] &&
-	       a->v6[2] == b->v6[2] && a->v6[3] == b->v6[3];
+	return a->v6[0] == b->v6[0] && a->v6[1] == b->v6[1] && a->v6[2] == b->v6[2] &&
+	       a->v6[3] == b->v6[3];
 }
 
 static __always_inline int addr_is_zero(const union pias_addr *a)

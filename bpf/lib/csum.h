@@ -27,7 +27,7 @@ static __always_inline __u32 csum_word32(__u32 w)
 /* *sum covers a 32-bit field that changes from 'from' to 'to'. */
 static __always_inline void csum_replace4(__u16 *sum, __u32 from, __u32 to)
 {
-	__u32 s = (__u16)~*sum;
+	__u32 s = (__u16) ~*sum;
 
 	s += csum_word32(~from) + csum_word32(to);
 	*sum = csum_fold(s);
@@ -35,7 +35,7 @@ static __always_inline void csum_replace4(__u16 *sum, __u32 from, __u32 to)
 
 static __always_inline void csum_replace2(__u16 *sum, __u16 from, __u16 to)
 {
-	__u32 s = (__u16)~*sum;
+	__u32 s = (__u16) ~*sum;
 
 	s += (__u16)~from + to;
 	*sum = csum_fold(s);
@@ -43,7 +43,7 @@ static __always_inline void csum_replace2(__u16 *sum, __u16 from, __u16 to)
 
 static __always_inline void csum_replace16(__u16 *sum, const __u32 *from, const __u32 *to)
 {
-	__u32 s = (__u16)~*sum;
+	__u32 s = (__u16) ~*sum;
 
 	s += csum_word32(~from[0]) + csum_word32(to[0]);
 	s += csum_word32(~from[1]) + csum_word32(to[1]);

@@ -16,11 +16,11 @@
 struct ip_info {
 	union pias_addr saddr;
 	union pias_addr daddr;
-	__u16 ip_len;      /* header + payload, from the header */
-	__u16 l4_off;      /* frame offset of the transport header */
-	__u8 family;       /* PIAS_AF_INET / PIAS_AF_INET6 */
-	__u8 proto;        /* transport protocol */
-	__u8 unsupported;  /* 0 or a PIAS_DROP_* reason + 1 */
+	__u16 ip_len;	     /* header + payload, from the header */
+	__u16 l4_off;	     /* frame offset of the transport header */
+	__u8 family;	     /* PIAS_AF_INET / PIAS_AF_INET6 */
+	__u8 proto;	     /* transport protocol */
+	__u8 unsupported;    /* 0 or a PIAS_DROP_* reason + 1 */
 	__u8 later_fragment; /* IPv4 fragment offset > 0: no transport header */
 };
 
@@ -46,8 +46,7 @@ static __always_inline int ipv6_is_ext(__u8 nh)
  * Parses the IP header at 'off'. 'family' is what the link layer or the
  * tunnel announced. Returns -1 on success, else a PIAS_DROP_* reason.
  */
-static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family,
-				    struct ip_info *ip)
+static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family, struct ip_info *ip)
 {
 	__u32 frame_len = FRAME_END(c) - FRAME_START(c);
 
@@ -103,8 +102,8 @@ static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family,
  * Checks the TCP/UDP header of a packet parse_ip accepted and fills the
  * flow. Returns -1 on success, else a PIAS_DROP_* reason.
  */
-static __always_inline int parse_l4(struct pias_ctx *c, const struct ip_info *ip,
-				    __u32 l3_off, struct pias_pkt *p)
+static __always_inline int parse_l4(struct pias_ctx *c, const struct ip_info *ip, __u32 l3_off,
+				    struct pias_pkt *p)
 {
 	__u32 l4_len = ip->ip_len - (ip->l4_off - l3_off);
 

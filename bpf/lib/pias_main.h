@@ -19,12 +19,15 @@
 #include "parse.h"
 #include "rap.h"
 
-enum pias_role { ROLE_IAP, ROLE_RAP, ROLE_JAP };
+enum pias_role {
+	ROLE_IAP,
+	ROLE_RAP,
+	ROLE_JAP
+};
 
 static __always_inline int role_of_kind(__u8 kind)
 {
-	return (kind == PIAS_KIND_IAP_TO_RAP || kind == PIAS_KIND_JAP_TO_RAP) ? ROLE_RAP
-									   : ROLE_JAP;
+	return (kind == PIAS_KIND_IAP_TO_RAP || kind == PIAS_KIND_JAP_TO_RAP) ? ROLE_RAP : ROLE_JAP;
 }
 
 /*
@@ -52,7 +55,8 @@ __noinline int pias_send_tunnel(struct xdp_md *ctx, struct pias_pkt *p, __u32 fr
 	overhead = encap_overhead(to->family);
 	if (p->ip_len + overhead > c->cfg->underlay_mtu) {
 		if (from_client)
-			return pias_too_big(c->xdp, p->flow.family, c->cfg->underlay_mtu - overhead);
+			return pias_too_big(c->xdp, p->flow.family,
+					    c->cfg->underlay_mtu - overhead);
 		return drop(c, PIAS_DROP_too_big);
 	}
 	rc = encap(c, to, &hdr);
@@ -156,12 +160,12 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 {
 	struct pias_pkt *p = c->pkt;
 	struct pias_addr_key src = { .addr = ip->saddr, .family = ip->family };
-	__u32 outer_len = ip->family == PIAS_AF_INET ? PIAS_ENCAP_OVERHEAD_V4
-						     : PIAS_ENCAP_OVERHEAD_V6;
+	__u32 outer_len =
+		ip->family == PIAS_AF_INET ? PIAS_ENCAP_OVERHEAD_V4 : PIAS_ENCAP_OVERHEAD_V6;
 	__u32 inner_off = ETH_HLEN + outer_len;
 	/* what the inner packet's length must be, from the outer header */
-	__u32 inner_len = ip->ip_len - (outer_len - PIAS_UDP_HLEN - PIAS_TUN_HLEN) -
-			  PIAS_UDP_HLEN - PIAS_TUN_HLEN;
+	__u32 inner_len = ip->ip_len - (outer_len - PIAS_UDP_HLEN - PIAS_TUN_HLEN) - PIAS_UDP_HLEN -
+			  PIAS_TUN_HLEN;
 	struct pias_tunhdr *h;
 	__u8 *vb, fam;
 	int rc;
@@ -294,7 +298,8 @@ static __always_inline int pias_process(struct xdp_md *xdp)
 	 */
 	if (!ip.later_fragment && (ip.proto == IPPROTO_UDP || ip.proto == IPPROTO_TCP)) {
 		if (ip.proto == IPPROTO_UDP &&
-		    is_addr(&ip.daddr, family == PIAS_AF_INET ? &cfg->self4 : &cfg->self6, family)) {
+		    is_addr(&ip.daddr, family == PIAS_AF_INET ? &cfg->self4 : &cfg->self6,
+			    family)) {
 			struct udphdr *uh = FRAME_PTR(&c, ip.l4_off, sizeof(*uh));
 
 			if (uh && uh->dest == bpf_htons(cfg->tunnel_port))

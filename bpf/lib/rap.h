@@ -22,8 +22,8 @@ static __always_inline int rap_jap_ok(const struct pias_group_jap *j, __u32 excl
 struct jap_walk {
 	const struct pias_group *g;
 	__u64 weighted; /* pass 1: JAPs with weight, usable or not */
-	__u64 total;    /* pass 1: sum of usable weights */
-	__u64 r;     /* pass 2: remaining offset into the weights */
+	__u64 total;	/* pass 1: sum of usable weights */
+	__u64 r;	/* pass 2: remaining offset into the weights */
 	__u32 excl;
 	__u32 chosen;
 	__u32 pass;

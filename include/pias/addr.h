@@ -12,8 +12,8 @@
 #include "types.h"
 
 /* Address families as they appear in keys and values (IP version numbers). */
-#define PIAS_AF_NONE 0
-#define PIAS_AF_INET 4
+#define PIAS_AF_NONE  0
+#define PIAS_AF_INET  4
 #define PIAS_AF_INET6 6
 
 /* IP protocol numbers used in keys. */

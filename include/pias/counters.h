@@ -12,66 +12,70 @@
 #include "types.h"
 
 /* What happened to packets, in the order a packet meets them. */
-#define PIAS_STATS(X)                                                          \
-	X(rx_packets, "frames seen by the XDP program")                        \
-	X(pass_not_ip, "not IPv4/IPv6: passed to the stack")                   \
-	X(pass_not_ours, "IP, but not for an anycast prefix, the tunnel or NAT") \
-	X(pass_not_l4, "for an anycast prefix but not TCP/UDP: passed")        \
-	X(iap_flow_hit, "IAP: flow table hit, sent to its JAP")                \
-	X(iap_binding_hit, "IAP: binding hit, flow recorded, sent to the JAP")  \
-	X(iap_miss, "IAP: no binding, sent to the group's RAP")                \
-	X(iap_mss_clamped, "IAP: MSS of a TCP SYN clamped")                    \
-	X(icmp_too_big_sent, "ICMP frag-needed / packet-too-big sent")         \
-	X(rap_relayed, "RAP: relayed to a JAP")                                \
-	X(rap_bounce_relayed, "RAP: relayed a bounced packet to another JAP")  \
-	X(jap_conn_hit, "JAP: connection table hit, NATed to its target")      \
-	X(jap_new_conn, "JAP: new connection, target picked, NATed")           \
-	X(jap_bounced, "JAP: no live target, bounced to the RAP")              \
-	X(rev_translated, "JAP: target reply translated back to the client")   \
-	X(rev_mss_clamped, "JAP: MSS of a target's SYN-ACK clamped")           \
-	X(pass_nat_miss, "to the NAT address, no connection: passed")          \
-	X(local_hop, "overlay hop to this proxy itself, handled in place")     \
-	X(fwd_tx, "forwarded with XDP_TX")                                     \
-	X(fwd_redirect, "forwarded with XDP_REDIRECT")                         \
-	X(fwd_fib_pass, "route lookup failed: passed to the stack")            \
-	X(events_sent, "events written to the ring buffer")                    \
-	X(events_suppressed, "events not sent: rate limit")                    \
+#define PIAS_STATS(X)                                                                              \
+	X(rx_packets, "frames seen by the XDP program")                                            \
+	X(pass_not_ip, "not IPv4/IPv6: passed to the stack")                                       \
+	X(pass_not_ours, "IP, but not for an anycast prefix, the tunnel or NAT")                   \
+	X(pass_not_l4, "for an anycast prefix but not TCP/UDP: passed")                            \
+	X(iap_flow_hit, "IAP: flow table hit, sent to its JAP")                                    \
+	X(iap_binding_hit, "IAP: binding hit, flow recorded, sent to the JAP")                     \
+	X(iap_miss, "IAP: no binding, sent to the group's RAP")                                    \
+	X(iap_mss_clamped, "IAP: MSS of a TCP SYN clamped")                                        \
+	X(icmp_too_big_sent, "ICMP frag-needed / packet-too-big sent")                             \
+	X(rap_relayed, "RAP: relayed to a JAP")                                                    \
+	X(rap_bounce_relayed, "RAP: relayed a bounced packet to another JAP")                      \
+	X(jap_conn_hit, "JAP: connection table hit, NATed to its target")                          \
+	X(jap_new_conn, "JAP: new connection, target picked, NATed")                               \
+	X(jap_bounced, "JAP: no live target, bounced to the RAP")                                  \
+	X(rev_translated, "JAP: target reply translated back to the client")                       \
+	X(rev_mss_clamped, "JAP: MSS of a target's SYN-ACK clamped")                               \
+	X(pass_nat_miss, "to the NAT address, no connection: passed")                              \
+	X(local_hop, "overlay hop to this proxy itself, handled in place")                         \
+	X(fwd_tx, "forwarded with XDP_TX")                                                         \
+	X(fwd_redirect, "forwarded with XDP_REDIRECT")                                             \
+	X(fwd_fib_pass, "route lookup failed: passed to the stack")                                \
+	X(events_sent, "events written to the ring buffer")                                        \
+	X(events_suppressed, "events not sent: rate limit")                                        \
 	X(events_lost, "events not sent: ring buffer full")
 
 /* Why packets were dropped. Every drop in the dataplane has a reason here. */
-#define PIAS_DROPS(X)                                                          \
-	X(truncated_eth, "frame shorter than an Ethernet header")              \
-	X(truncated_ip, "IP header cut short")                                 \
-	X(bad_ip_header, "bad IP version or IHL")                              \
-	X(bad_ip_length, "IP total/payload length disagrees with the frame")   \
-	X(ipv4_options, "IPv4 header with options")                            \
-	X(ipv6_ext_header, "IPv6 extension header")                            \
-	X(fragment, "IP fragment")                                             \
-	X(truncated_l4, "TCP/UDP header cut short")                            \
-	X(bad_l4_header, "bad TCP data offset or UDP length")                  \
-	X(ttl_expired, "TTL / hop limit would reach zero")                     \
-	X(negative_binding, "IAP: the TA has no group (negative binding)")     \
-	X(no_rap, "IAP: no live RAP for the TA")                               \
-	X(unknown_proxy, "next proxy unknown or down")                         \
-	X(tunnel_not_proxy, "tunnel packet from an address not in the proxy map") \
-	X(tunnel_truncated, "tunnel header cut short")                         \
-	X(tunnel_bad_version, "tunnel header version not supported")           \
-	X(tunnel_bad_kind, "tunnel header kind or flags not valid")            \
-	X(tunnel_loop, "tunnel packet crossed too many overlay hops")          \
-	X(rap_no_group, "RAP: unknown group")                                  \
-	X(rap_no_jap_left, "RAP: bounced packet and no other JAP")             \
-	X(jap_no_target, "JAP: no live target and already bounced")            \
-	X(nat_no_port, "JAP: no free NAT port")                                \
-	X(nat_no_addr, "JAP: no NAT address of the client's family")          \
-	X(too_big, "does not fit the underlay MTU (ICMP rate-limited)")        \
+#define PIAS_DROPS(X)                                                                              \
+	X(truncated_eth, "frame shorter than an Ethernet header")                                  \
+	X(truncated_ip, "IP header cut short")                                                     \
+	X(bad_ip_header, "bad IP version or IHL")                                                  \
+	X(bad_ip_length, "IP total/payload length disagrees with the frame")                       \
+	X(ipv4_options, "IPv4 header with options")                                                \
+	X(ipv6_ext_header, "IPv6 extension header")                                                \
+	X(fragment, "IP fragment")                                                                 \
+	X(truncated_l4, "TCP/UDP header cut short")                                                \
+	X(bad_l4_header, "bad TCP data offset or UDP length")                                      \
+	X(ttl_expired, "TTL / hop limit would reach zero")                                         \
+	X(negative_binding, "IAP: the TA has no group (negative binding)")                         \
+	X(no_rap, "IAP: no live RAP for the TA")                                                   \
+	X(unknown_proxy, "next proxy unknown or down")                                             \
+	X(tunnel_not_proxy, "tunnel packet from an address not in the proxy map")                  \
+	X(tunnel_truncated, "tunnel header cut short")                                             \
+	X(tunnel_bad_version, "tunnel header version not supported")                               \
+	X(tunnel_bad_kind, "tunnel header kind or flags not valid")                                \
+	X(tunnel_loop, "tunnel packet crossed too many overlay hops")                              \
+	X(rap_no_group, "RAP: unknown group")                                                      \
+	X(rap_no_jap_left, "RAP: bounced packet and no other JAP")                                 \
+	X(jap_no_target, "JAP: no live target and already bounced")                                \
+	X(nat_no_port, "JAP: no free NAT port")                                                    \
+	X(nat_no_addr, "JAP: no NAT address of the client's family")                               \
+	X(too_big, "does not fit the underlay MTU (ICMP rate-limited)")                            \
 	X(adjust_failed, "growing or shrinking the frame failed")
 
 #define PIAS_X_ENUM_STAT(name, desc) PIAS_STAT_##name,
 #define PIAS_X_ENUM_DROP(name, desc) PIAS_DROP_##name,
-#define PIAS_X_FIELD(name, desc) __u64 name;
+#define PIAS_X_FIELD(name, desc)     __u64 name;
 
-enum pias_stat_index { PIAS_STATS(PIAS_X_ENUM_STAT) PIAS_STAT_MAX };
-enum pias_drop_index { PIAS_DROPS(PIAS_X_ENUM_DROP) PIAS_DROP_MAX };
+enum pias_stat_index {
+	PIAS_STATS(PIAS_X_ENUM_STAT) PIAS_STAT_MAX
+};
+enum pias_drop_index {
+	PIAS_DROPS(PIAS_X_ENUM_DROP) PIAS_DROP_MAX
+};
 
 /* Values of the per-CPU pias_stats and pias_drops maps (one entry each). */
 struct pias_stats {

@@ -11,9 +11,9 @@
 #include "addr.h"
 
 enum pias_event_type {
-	PIAS_EV_MISS = 1,       /* IAP: TA has no binding; first packet sent to rap_id */
-	PIAS_EV_BOUND = 2,      /* RAP: flow from iap_id for TA relayed to jap_id */
-	PIAS_EV_NO_GROUP = 3,   /* RAP: TA is not a group here; packet dropped */
+	PIAS_EV_MISS = 1,	/* IAP: TA has no binding; first packet sent to rap_id */
+	PIAS_EV_BOUND = 2,	/* RAP: flow from iap_id for TA relayed to jap_id */
+	PIAS_EV_NO_GROUP = 3,	/* RAP: TA is not a group here; packet dropped */
 	PIAS_EV_INVALIDATE = 4, /* JAP: no live target for TA; iap_id should drop its binding */
 	PIAS_EV_MAX = 4,
 };

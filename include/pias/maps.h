@@ -15,69 +15,69 @@
 #define PIAS_PIN_ROOT_DEFAULT "/sys/fs/bpf/pias"
 
 /* Sizes. Proxy and target ids index arrays, so they are bounded by these. */
-#define PIAS_MAX_PROXIES 131072   /* proxy ids 1..131071 */
-#define PIAS_MAX_TARGETS 65536    /* target ids 1..65535, per JAP */
-#define PIAS_RAP_SLOTS 65536      /* consistent-hash table, power of two */
-#define PIAS_RAP_REPLICAS 4       /* RAPs kept per slot, first live one used */
-#define PIAS_GROUP_MAX_JAPS 16    /* JAPs a RAP keeps per group */
-#define PIAS_SET_MAX_TARGETS 32   /* targets a JAP keeps per group */
-#define PIAS_MAX_PREFIXES 1024
-#define PIAS_MAX_BINDINGS 262144
-#define PIAS_MAX_FLOWS 262144     /* per CPU */
-#define PIAS_MAX_GROUPS 65536
-#define PIAS_MAX_CONNS 1048576
-#define PIAS_EVENTS_BYTES (256 * 1024)
+#define PIAS_MAX_PROXIES     131072 /* proxy ids 1..131071 */
+#define PIAS_MAX_TARGETS     65536  /* target ids 1..65535, per JAP */
+#define PIAS_RAP_SLOTS	     65536  /* consistent-hash table, power of two */
+#define PIAS_RAP_REPLICAS    4	    /* RAPs kept per slot, first live one used */
+#define PIAS_GROUP_MAX_JAPS  16	    /* JAPs a RAP keeps per group */
+#define PIAS_SET_MAX_TARGETS 32	    /* targets a JAP keeps per group */
+#define PIAS_MAX_PREFIXES    1024
+#define PIAS_MAX_BINDINGS    262144
+#define PIAS_MAX_FLOWS	     262144 /* per CPU */
+#define PIAS_MAX_GROUPS	     65536
+#define PIAS_MAX_CONNS	     1048576
+#define PIAS_EVENTS_BYTES    (256 * 1024)
 /* Rate-limiter entries: (type, TA, peer); twice the groups, so that a busy
  * proxy's limiter does not forget groups and flood the ring buffer. */
 #define PIAS_EVENT_LIMIT_ENTRIES (2 * PIAS_MAX_GROUPS)
 
 /* Pinned names (also the BPF map names: at most 15 characters). */
-#define PIAS_MAP_CONFIG "pias_config"
-#define PIAS_MAP_PREFIX4 "pias_prefix4"
-#define PIAS_MAP_PREFIX6 "pias_prefix6"
-#define PIAS_MAP_PROXIES "pias_proxies"
-#define PIAS_MAP_PROXY_ADDRS "pias_proxy_addr"
-#define PIAS_MAP_RAP_TABLE "pias_rap_table"
-#define PIAS_MAP_BINDINGS "pias_bindings"
-#define PIAS_MAP_FLOWS "pias_flows"
-#define PIAS_MAP_GROUPS "pias_groups"
-#define PIAS_MAP_TARGET_SETS "pias_tgt_sets"
-#define PIAS_MAP_TARGETS "pias_targets"
-#define PIAS_MAP_CONNS "pias_conns"
-#define PIAS_MAP_CONNS_REV "pias_conns_rev"
-#define PIAS_MAP_STATS "pias_stats"
-#define PIAS_MAP_DROPS "pias_drops"
-#define PIAS_MAP_GROUP_STATS "pias_grp_stats"
+#define PIAS_MAP_CONFIG	      "pias_config"
+#define PIAS_MAP_PREFIX4      "pias_prefix4"
+#define PIAS_MAP_PREFIX6      "pias_prefix6"
+#define PIAS_MAP_PROXIES      "pias_proxies"
+#define PIAS_MAP_PROXY_ADDRS  "pias_proxy_addr"
+#define PIAS_MAP_RAP_TABLE    "pias_rap_table"
+#define PIAS_MAP_BINDINGS     "pias_bindings"
+#define PIAS_MAP_FLOWS	      "pias_flows"
+#define PIAS_MAP_GROUPS	      "pias_groups"
+#define PIAS_MAP_TARGET_SETS  "pias_tgt_sets"
+#define PIAS_MAP_TARGETS      "pias_targets"
+#define PIAS_MAP_CONNS	      "pias_conns"
+#define PIAS_MAP_CONNS_REV    "pias_conns_rev"
+#define PIAS_MAP_STATS	      "pias_stats"
+#define PIAS_MAP_DROPS	      "pias_drops"
+#define PIAS_MAP_GROUP_STATS  "pias_grp_stats"
 #define PIAS_MAP_TARGET_STATS "pias_tgt_stats"
-#define PIAS_MAP_EVENTS "pias_events"
-#define PIAS_MAP_EVENT_LIMIT "pias_ev_limit"
-#define PIAS_MAP_ICMP_LIMIT "pias_icmp_rl"
+#define PIAS_MAP_EVENTS	      "pias_events"
+#define PIAS_MAP_EVENT_LIMIT  "pias_ev_limit"
+#define PIAS_MAP_ICMP_LIMIT   "pias_icmp_rl"
 
 /* pias_config: ARRAY, one entry, written by the daemon or piasd-loader. */
 struct pias_config {
-	__u32 self_id;          /* this proxy's id; 0: not configured, pass all */
-	__u16 tunnel_port;      /* UDP port of the tunnel (host order) */
-	__u16 underlay_mtu;     /* largest outer IP packet the underlay carries */
-	__u16 tcp_mss4;         /* MSS clamp for TCP over IPv4 clients, 0: off */
-	__u16 tcp_mss6;         /* MSS clamp for TCP over IPv6 clients, 0: off */
-	__u16 nat_port_min;     /* JAP source ports towards targets */
+	__u32 self_id;	    /* this proxy's id; 0: not configured, pass all */
+	__u16 tunnel_port;  /* UDP port of the tunnel (host order) */
+	__u16 underlay_mtu; /* largest outer IP packet the underlay carries */
+	__u16 tcp_mss4;	    /* MSS clamp for TCP over IPv4 clients, 0: off */
+	__u16 tcp_mss6;	    /* MSS clamp for TCP over IPv6 clients, 0: off */
+	__u16 nat_port_min; /* JAP source ports towards targets */
 	__u16 nat_port_max;
 	__u32 event_interval_ms; /* at most one event per (kind, TA, peer) per interval */
-	__u32 icmp_rate;        /* ICMP errors per second per CPU */
-	__u32 binding_ttl_hint; /* seconds; informational for the daemon */
-	__u32 flags;            /* PIAS_CFG_F_* */
-	union pias_addr self4;  /* tunnel endpoint, IPv4 (0: none) */
-	union pias_addr self6;  /* tunnel endpoint, IPv6 (0: none) */
-	union pias_addr nat4;   /* JAP source address towards IPv4 targets */
-	union pias_addr nat6;   /* JAP source address towards IPv6 targets */
+	__u32 icmp_rate;	 /* ICMP errors per second per CPU */
+	__u32 binding_ttl_hint;	 /* seconds; informational for the daemon */
+	__u32 flags;		 /* PIAS_CFG_F_* */
+	union pias_addr self4;	 /* tunnel endpoint, IPv4 (0: none) */
+	union pias_addr self6;	 /* tunnel endpoint, IPv6 (0: none) */
+	union pias_addr nat4;	 /* JAP source address towards IPv4 targets */
+	union pias_addr nat6;	 /* JAP source address towards IPv6 targets */
 };
 
 /* Defaults for pias_config fields that have one. */
-#define PIAS_DEFAULT_UNDERLAY_MTU 1500
-#define PIAS_DEFAULT_NAT_PORT_MIN 16384
-#define PIAS_DEFAULT_NAT_PORT_MAX 32767
+#define PIAS_DEFAULT_UNDERLAY_MTU      1500
+#define PIAS_DEFAULT_NAT_PORT_MIN      16384
+#define PIAS_DEFAULT_NAT_PORT_MAX      32767
 #define PIAS_DEFAULT_EVENT_INTERVAL_MS 100
-#define PIAS_DEFAULT_ICMP_RATE 1000
+#define PIAS_DEFAULT_ICMP_RATE	       1000
 
 /* pias_prefix4 / pias_prefix6: LPM, value says what the prefix is. */
 struct pias_prefix {
@@ -93,8 +93,8 @@ enum pias_proxy_state {
 
 struct pias_proxy {
 	union pias_addr addr; /* unicast tunnel endpoint */
-	__u8 family;          /* PIAS_AF_* of addr */
-	__u8 state;           /* enum pias_proxy_state */
+	__u8 family;	      /* PIAS_AF_* of addr */
+	__u8 state;	      /* enum pias_proxy_state */
 	__u16 pad;
 };
 
@@ -113,9 +113,9 @@ struct pias_rap_slot {
 
 struct pias_binding {
 	__u32 jap_id;
-	__u32 generation;  /* from the RAP; echoed in invalidations */
-	__u64 expires_ns;  /* bpf_ktime_get_ns() deadline; 0: no expiry */
-	__u32 flags;       /* PIAS_BINDING_F_* */
+	__u32 generation; /* from the RAP; echoed in invalidations */
+	__u64 expires_ns; /* bpf_ktime_get_ns() deadline; 0: no expiry */
+	__u32 flags;	  /* PIAS_BINDING_F_* */
 	__u32 pad;
 };
 
@@ -150,7 +150,7 @@ enum pias_target_state {
 	PIAS_TARGET_UNUSED = 0,
 	PIAS_TARGET_ACTIVE = 1,
 	PIAS_TARGET_DRAINING = 2, /* keeps its flows, gets no new ones */
-	PIAS_TARGET_DOWN = 3,     /* gets nothing; its flows move */
+	PIAS_TARGET_DOWN = 3,	  /* gets nothing; its flows move */
 };
 
 struct pias_target {

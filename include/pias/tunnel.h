@@ -13,7 +13,7 @@
 
 #include "types.h"
 
-#define PIAS_TUN_VERSION 1
+#define PIAS_TUN_VERSION      1
 #define PIAS_TUN_PORT_DEFAULT 6637
 
 /* What the packet is doing on this hop of the overlay. */
@@ -27,25 +27,25 @@ enum pias_tun_kind {
 
 /* Set on a packet that a JAP has bounced once; it is never bounced again. */
 #define PIAS_TUN_F_BOUNCED 0x01
-#define PIAS_TUN_F_KNOWN (PIAS_TUN_F_BOUNCED)
+#define PIAS_TUN_F_KNOWN   (PIAS_TUN_F_BOUNCED)
 
 /* A packet received after more than this many overlay hops is dropped as a loop. */
 #define PIAS_TUN_MAX_HOPS 4
 
 struct pias_tunhdr {
 	__u8 version;
-	__u8 kind;    /* enum pias_tun_kind */
-	__u8 flags;   /* PIAS_TUN_F_* */
-	__u8 hops;    /* overlay hops so far, incremented by every sender */
-	__be32 iap_id;   /* proxy the client's packet entered the overlay at */
+	__u8 kind;	 /* enum pias_tun_kind */
+	__u8 flags;	 /* PIAS_TUN_F_* */
+	__u8 hops;	 /* overlay hops so far, incremented by every sender */
+	__be32 iap_id;	 /* proxy the client's packet entered the overlay at */
 	__be32 excl_jap; /* bounced: the JAP that bounced it, 0 otherwise */
 };
 PIAS_STATIC_ASSERT(sizeof(struct pias_tunhdr) == 12, "pias_tunhdr layout");
 
-#define PIAS_UDP_HLEN 8
+#define PIAS_UDP_HLEN  8
 #define PIAS_IPV4_HLEN 20
 #define PIAS_IPV6_HLEN 40
-#define PIAS_TUN_HLEN ((int)sizeof(struct pias_tunhdr))
+#define PIAS_TUN_HLEN  ((int)sizeof(struct pias_tunhdr))
 /* Bytes added in front of the inner IP packet. */
 #define PIAS_ENCAP_OVERHEAD_V4 (PIAS_IPV4_HLEN + PIAS_UDP_HLEN + PIAS_TUN_HLEN) /* 40 */
 #define PIAS_ENCAP_OVERHEAD_V6 (PIAS_IPV6_HLEN + PIAS_UDP_HLEN + PIAS_TUN_HLEN) /* 60 */

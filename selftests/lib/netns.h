@@ -31,7 +31,7 @@
 #define NS_LINK1 "pias1"
 
 struct netns_env {
-	int ifindex[2];    /* pias0, pias1: where the XDP program "receives" */
+	int ifindex[2];	   /* pias0, pias1: where the XDP program "receives" */
 	uint8_t mac[2][6]; /* their MACs: the source MAC of what leaves by them */
 	int peer_ifindex[2];
 };

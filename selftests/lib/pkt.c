@@ -33,7 +33,6 @@ static uint16_t get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-
 /* ---- addresses ---------------------------------------------------------- */
 
 union pias_addr pkt_a4(const char *s)
@@ -249,8 +248,9 @@ static size_t build_l4(const struct pkt_spec *s, uint8_t *out, size_t cap)
 		out[13] = s->tcp_flags;
 		put16(out + 14, s->window);
 		memcpy(out + 20, s->tcp_opts, s->tcp_opts_len);
-		sum = pkt_fold(pkt_sum(out, len, pseudo_sum(s->family, &s->src, &s->dst, s->proto,
-								 (uint32_t)len)));
+		sum = pkt_fold(
+			pkt_sum(out, len,
+				pseudo_sum(s->family, &s->src, &s->dst, s->proto, (uint32_t)len)));
 		put16(out + 16, sum);
 		break;
 	case PKT_PROTO_UDP:
@@ -259,8 +259,9 @@ static size_t build_l4(const struct pkt_spec *s, uint8_t *out, size_t cap)
 		put16(out + 4, (uint16_t)len);
 		if (s->udp_no_csum && s->family == PIAS_AF_INET)
 			break;
-		sum = pkt_fold(pkt_sum(out, len, pseudo_sum(s->family, &s->src, &s->dst, s->proto,
-								 (uint32_t)len)));
+		sum = pkt_fold(
+			pkt_sum(out, len,
+				pseudo_sum(s->family, &s->src, &s->dst, s->proto, (uint32_t)len)));
 		/* a computed 0 is sent as all ones (RFC 768) */
 		put16(out + 6, sum ? sum : 0xffff);
 		break;
@@ -274,9 +275,9 @@ static size_t build_l4(const struct pkt_spec *s, uint8_t *out, size_t cap)
 		out[0] = s->icmp_type;
 		out[1] = s->icmp_code;
 		put32(out + 4, s->icmp_rest);
-		put16(out + 2, pkt_fold(pkt_sum(out, len, pseudo_sum(s->family, &s->src, &s->dst,
-								      PKT_PROTO_ICMPV6,
-								      (uint32_t)len))));
+		put16(out + 2, pkt_fold(pkt_sum(out, len,
+						pseudo_sum(s->family, &s->src, &s->dst,
+							   PKT_PROTO_ICMPV6, (uint32_t)len))));
 		break;
 	}
 	return len;
@@ -499,7 +500,7 @@ size_t pkt_tunnel(const struct pkt_tun *t, const void *inner, size_t inner_len, 
 	if (t->family == PIAS_AF_INET) {
 		out[0] = 0x45;
 		put16(out + 2, (uint16_t)(ipl + udp_len));
-		put16(out + 4, 0);        /* id 0: DF is set, nothing to reassemble */
+		put16(out + 4, 0); /* id 0: DF is set, nothing to reassemble */
 		put16(out + 6, PKT_IP_DF);
 		out[8] = 64;
 		out[9] = PKT_PROTO_UDP;
@@ -561,8 +562,8 @@ size_t pkt_too_big(uint8_t family, const union pias_addr *src, const void *quote
 		qlen = 20 + 8;
 		memcpy(&s.dst.v4, q + 12, 4);
 		s.proto = PKT_PROTO_ICMP;
-		s.icmp_type = 3; /* destination unreachable */
-		s.icmp_code = 4; /* fragmentation needed and DF set */
+		s.icmp_type = 3;	    /* destination unreachable */
+		s.icmp_code = 4;	    /* fragmentation needed and DF set */
 		s.icmp_rest = mtu & 0xffff; /* RFC 1191: next-hop MTU in the low half */
 	} else {
 		qlen = 40 + 8;
@@ -642,8 +643,8 @@ static int verify_ip(const uint8_t *p, size_t len, int depth, char *why, size_t 
 		if (l4_len < 20)
 			return fail(why, n, "%s TCP: %u bytes (%u)", lvl, (unsigned)l4_len, 0);
 		if (pkt_fold(pkt_sum(l4, l4_len, ps)) != 0)
-			return fail(why, n, "%s TCP checksum 0x%04x wrong (%u)", lvl, get16(l4 + 16),
-				    0);
+			return fail(why, n, "%s TCP checksum 0x%04x wrong (%u)", lvl,
+				    get16(l4 + 16), 0);
 		return 0;
 	case PKT_PROTO_UDP:
 		if (l4_len < 8 || get16(l4 + 4) != l4_len)
@@ -653,8 +654,8 @@ static int verify_ip(const uint8_t *p, size_t len, int depth, char *why, size_t 
 		if (got == 0) {
 			/* a tunnel packet: the inner packet carries its own checksums */
 			if (l4_len >= 8 + PIAS_TUN_HLEN + 20 && l4[8] == PIAS_TUN_VERSION)
-				return verify_ip(l4 + 8 + PIAS_TUN_HLEN,
-						 l4_len - 8 - PIAS_TUN_HLEN, depth + 1, why, n);
+				return verify_ip(l4 + 8 + PIAS_TUN_HLEN, l4_len - 8 - PIAS_TUN_HLEN,
+						 depth + 1, why, n);
 			if (family == PIAS_AF_INET)
 				return 0;
 			return fail(why, n, "%s UDP over IPv6 with checksum 0 (%u %u)", lvl, 0, 0);
@@ -700,21 +701,24 @@ struct field {
 };
 
 static const struct field eth_fields[] = {
-	{ 0, 6, "dst" }, { 6, 6, "src" }, { 12, 2, "type" }, { 0, 0, NULL },
+	{ 0, 6, "dst" },
+	{ 6, 6, "src" },
+	{ 12, 2, "type" },
+	{ 0, 0, NULL },
 };
 static const struct field ip4_fields[] = {
-	{ 0, 1, "ver/ihl" }, { 1, 1, "tos" },    { 2, 2, "tot_len" }, { 4, 2, "id" },
-	{ 6, 2, "frag" },    { 8, 1, "ttl" },    { 9, 1, "proto" },   { 10, 2, "check" },
+	{ 0, 1, "ver/ihl" }, { 1, 1, "tos" },	 { 2, 2, "tot_len" }, { 4, 2, "id" },
+	{ 6, 2, "frag" },    { 8, 1, "ttl" },	 { 9, 1, "proto" },   { 10, 2, "check" },
 	{ 12, 4, "saddr" },  { 16, 4, "daddr" }, { 0, 0, NULL },
 };
 static const struct field ip6_fields[] = {
 	{ 0, 4, "ver/tc/flow" }, { 4, 2, "payload_len" }, { 6, 1, "nexthdr" },
-	{ 7, 1, "hop_limit" },   { 8, 16, "saddr" },      { 24, 16, "daddr" },
+	{ 7, 1, "hop_limit" },	 { 8, 16, "saddr" },	  { 24, 16, "daddr" },
 	{ 0, 0, NULL },
 };
 static const struct field tcp_fields[] = {
-	{ 0, 2, "sport" }, { 2, 2, "dport" },   { 4, 4, "seq" },    { 8, 4, "ack" },
-	{ 12, 1, "doff" }, { 13, 1, "flags" },  { 14, 2, "window" }, { 16, 2, "check" },
+	{ 0, 2, "sport" }, { 2, 2, "dport" },  { 4, 4, "seq" },	    { 8, 4, "ack" },
+	{ 12, 1, "doff" }, { 13, 1, "flags" }, { 14, 2, "window" }, { 16, 2, "check" },
 	{ 18, 2, "urg" },  { 0, 0, NULL },
 };
 static const struct field udp_fields[] = {
@@ -724,13 +728,11 @@ static const struct field icmp_fields[] = {
 	{ 0, 1, "type" }, { 1, 1, "code" }, { 2, 2, "check" }, { 4, 4, "rest" }, { 0, 0, NULL },
 };
 static const struct field tun_fields[] = {
-	{ 0, 1, "version" }, { 1, 1, "kind" },    { 2, 1, "flags" },
-	{ 3, 1, "hops" },    { 4, 4, "iap_id" },  { 8, 4, "excl_jap" },
-	{ 0, 0, NULL },
+	{ 0, 1, "version" }, { 1, 1, "kind" },	   { 2, 1, "flags" }, { 3, 1, "hops" },
+	{ 4, 4, "iap_id" },  { 8, 4, "excl_jap" }, { 0, 0, NULL },
 };
 
-static const char *lookup(const struct field *f, const char *layer, size_t off, char *buf,
-			  size_t n)
+static const char *lookup(const struct field *f, const char *layer, size_t off, char *buf, size_t n)
 {
 	for (; f->name; f++) {
 		if (off >= f->off && off < f->off + f->len) {

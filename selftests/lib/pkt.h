@@ -19,21 +19,21 @@
 #include <pias/addr.h>
 #include <pias/tunnel.h>
 
-#define PKT_MAX 4096
-#define PKT_ETH_HLEN 14
+#define PKT_MAX		 4096
+#define PKT_ETH_HLEN	 14
 
-#define PKT_ETH_P_IP 0x0800
-#define PKT_ETH_P_IPV6 0x86dd
-#define PKT_ETH_P_ARP 0x0806
+#define PKT_ETH_P_IP	 0x0800
+#define PKT_ETH_P_IPV6	 0x86dd
+#define PKT_ETH_P_ARP	 0x0806
 
-#define PKT_PROTO_ICMP 1
-#define PKT_PROTO_TCP 6
-#define PKT_PROTO_UDP 17
+#define PKT_PROTO_ICMP	 1
+#define PKT_PROTO_TCP	 6
+#define PKT_PROTO_UDP	 17
 #define PKT_PROTO_ICMPV6 58
 
 /* IPv4 flags, in the host-order frag field of pkt_spec. */
-#define PKT_IP_DF 0x4000
-#define PKT_IP_MF 0x2000
+#define PKT_IP_DF   0x4000
+#define PKT_IP_MF   0x2000
 
 #define PKT_TCP_FIN 0x01
 #define PKT_TCP_SYN 0x02
@@ -64,11 +64,11 @@ struct pkt_spec {
 	uint8_t ttl; /* hop limit for IPv6 */
 	uint8_t tos; /* traffic class for IPv6 */
 	uint16_t ip_id;
-	uint16_t frag;        /* IPv4 flags | offset in 8-byte units, host order */
-	uint32_t flow_label;  /* IPv6 */
-	uint8_t ip_opts[40];  /* IPv4 options, ip_opts_len a multiple of 4 */
+	uint16_t frag;	     /* IPv4 flags | offset in 8-byte units, host order */
+	uint32_t flow_label; /* IPv6 */
+	uint8_t ip_opts[40]; /* IPv4 options, ip_opts_len a multiple of 4 */
 	uint8_t ip_opts_len;
-	uint8_t v6_ext;       /* enum pkt_v6ext */
+	uint8_t v6_ext;	      /* enum pkt_v6ext */
 	uint16_t v6_frag_off; /* fragment header: offset in 8-byte units */
 	uint8_t v6_frag_more; /* fragment header: M flag */
 
@@ -79,9 +79,9 @@ struct pkt_spec {
 	uint16_t window;
 	uint8_t tcp_opts[40]; /* a multiple of 4 bytes, caller pads with NOP/EOL */
 	uint8_t tcp_opts_len;
-	uint8_t udp_no_csum;  /* IPv4 UDP sent without a checksum (0) */
+	uint8_t udp_no_csum; /* IPv4 UDP sent without a checksum (0) */
 	uint8_t icmp_type, icmp_code;
-	uint32_t icmp_rest;   /* ICMP bytes 4..7, host order */
+	uint32_t icmp_rest; /* ICMP bytes 4..7, host order */
 
 	const void *payload;
 	size_t payload_len;
@@ -91,9 +91,9 @@ struct pkt_spec {
 struct pkt_tun {
 	uint8_t family; /* of the underlay */
 	union pias_addr src, dst;
-	uint16_t dport;     /* tunnel port */
-	uint16_t sport;     /* 0: 0xc000 | (flow hash of the inner packet & 0x3fff) */
-	uint8_t version;    /* header fields, written as given */
+	uint16_t dport;	 /* tunnel port */
+	uint16_t sport;	 /* 0: 0xc000 | (flow hash of the inner packet & 0x3fff) */
+	uint8_t version; /* header fields, written as given */
 	uint8_t kind;
 	uint8_t flags;
 	uint8_t hops;

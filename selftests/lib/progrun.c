@@ -98,7 +98,8 @@ int pr_open(struct progrun *pr)
 		return err;
 	}
 	/* unpinned: state private to this process, gone when it exits */
-	bpf_object__for_each_map(map, pr->skel->obj) {
+	bpf_object__for_each_map(map, pr->skel->obj)
+	{
 		err = bpf_map__set_pin_path(map, NULL);
 		if (err) {
 			fprintf(stderr, "progrun: unpinning %s: %s\n", bpf_map__name(map),
@@ -187,9 +188,9 @@ int pr_reset(struct progrun *pr)
 {
 	struct pias *s = pr->skel;
 	struct bpf_map *hashes[] = {
-		s->maps.pias_prefix4,   s->maps.pias_prefix6,   s->maps.pias_proxy_addr,
-		s->maps.pias_bindings,  s->maps.pias_flows,     s->maps.pias_groups,
-		s->maps.pias_tgt_sets,  s->maps.pias_conns,     s->maps.pias_conns_rev,
+		s->maps.pias_prefix4,	s->maps.pias_prefix6,  s->maps.pias_proxy_addr,
+		s->maps.pias_bindings,	s->maps.pias_flows,    s->maps.pias_groups,
+		s->maps.pias_tgt_sets,	s->maps.pias_conns,    s->maps.pias_conns_rev,
 		s->maps.pias_grp_stats, s->maps.pias_ev_limit,
 	};
 	int rc;
@@ -326,8 +327,7 @@ int pr_binding(struct progrun *pr, const struct pias_ta *ta, uint32_t jap, uint3
 	return update(FD(pias_bindings), ta, &b);
 }
 
-int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
-	     int n)
+int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs, int n)
 {
 	struct pias_group g;
 

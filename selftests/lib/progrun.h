@@ -19,7 +19,7 @@
 
 #include "pkt.h"
 
-#define PR_MAX_EVENTS 64
+#define PR_MAX_EVENTS  64
 #define PR_MAX_TRACKED 256
 
 struct pias;
@@ -47,7 +47,7 @@ struct progrun {
 
 /* Result of one run. */
 struct pr_result {
-	int err;          /* bpf_prog_test_run_opts() result, 0 on success */
+	int err;	  /* bpf_prog_test_run_opts() result, 0 on success */
 	uint32_t verdict; /* XDP_* */
 	uint8_t out[PKT_MAX];
 	size_t len;

@@ -82,8 +82,9 @@ uint16_t check_conn(const char *file, int line, const struct pkt_spec *inner, ui
 	}
 	if (c.target_id != tid || c.iap_id != IAP_FAR || c.nat_port < NAT_MIN ||
 	    c.nat_port > NAT_MAX) {
-		fprintf(stderr, "pias_conns: target %u iap %u port %u; expected target %u iap %u "
-				"port in [%u, %u]\n",
+		fprintf(stderr,
+			"pias_conns: target %u iap %u port %u; expected target %u iap %u "
+			"port in [%u, %u]\n",
 			c.target_id, c.iap_id, c.nat_port, tid, IAP_FAR, NAT_MIN, NAT_MAX);
 		_fail(file, line);
 	}
@@ -106,8 +107,8 @@ uint32_t target_of_frame(const struct pr_result *res)
 	static const uint32_t ids[] = { 10, 11, 12, 15, 20, 21, 22, 25 };
 	struct pias_flow f;
 
-	if (res->len < PKT_ETH_HLEN || pkt_flow_of(res->out + PKT_ETH_HLEN,
-						   res->len - PKT_ETH_HLEN, &f))
+	if (res->len < PKT_ETH_HLEN ||
+	    pkt_flow_of(res->out + PKT_ETH_HLEN, res->len - PKT_ETH_HLEN, &f))
 		return 0;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		union pias_addr a = pkt_addr(target_addr(ids[i]));

@@ -15,7 +15,8 @@ int main(void)
 	int failed = 0;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_prog: SKIP: needs root (BPF programs, a network namespace)\n");
+		fprintf(stderr,
+			"test_prog: SKIP: needs root (BPF programs, a network namespace)\n");
 		return 77;
 	}
 	/* the namespace first: the program's route lookups happen in it */

@@ -180,8 +180,8 @@ static void test_iap_negative_binding(void **state)
 
 	/* a RAP is there: the negative binding, not a missing RAP, drops it */
 	assert_ok(pr_rap(&g_pr, &ta, &rap, 1));
-	assert_ok(pr_binding(&g_pr, &ta, 0, 1, mono_ns() + 60000000000ull,
-			     PIAS_BINDING_F_NEGATIVE));
+	assert_ok(
+		pr_binding(&g_pr, &ta, 0, 1, mono_ns() + 60000000000ull, PIAS_BINDING_F_NEGATIVE));
 	pkt_build(&in, &s);
 	RUN(0, &in, &res);
 	assert_verdict(&res, XDP_DROP);
@@ -202,9 +202,9 @@ static void test_iap_expired_binding_to_rap(void **state)
 		uint32_t jap, flags;
 		uint64_t expires;
 	} cases[] = {
-		{ jap_b_id(tc->uf), 0, 1 },                          /* expired long ago */
+		{ jap_b_id(tc->uf), 0, 1 },			     /* expired long ago */
 		{ 0, PIAS_BINDING_F_NEGATIVE, mono_ns() - 1000000 }, /* negative, expired */
-		{ 7, 0, 0 },                                         /* bound JAP is down */
+		{ 7, 0, 0 },					     /* bound JAP is down */
 	};
 	struct pkt in, exp;
 	struct pr_result res;
@@ -214,7 +214,8 @@ static void test_iap_expired_binding_to_rap(void **state)
 	pkt_build(&in, &s);
 	expect_tunnel(&exp, &out, rap, &h);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_ok(pr_binding(&g_pr, &ta, cases[i].jap, 1, cases[i].expires, cases[i].flags));
+		assert_ok(
+			pr_binding(&g_pr, &ta, cases[i].jap, 1, cases[i].expires, cases[i].flags));
 		assert_ok(pr_zero_counters(&g_pr));
 		RUN(0, &in, &res);
 		assert_verdict(&res, XDP_TX);
@@ -323,12 +324,12 @@ static void test_iap_not_ip_passes(void **state)
 struct mss_case {
 	const char *name;
 	uint8_t family;
-	uint16_t mss;       /* in the SYN */
-	unsigned at, len;   /* MSS option position and options length */
-	int realistic;      /* timestamps before the MSS: walk past a long option */
+	uint16_t mss;	  /* in the SYN */
+	unsigned at, len; /* MSS option position and options length */
+	int realistic;	  /* timestamps before the MSS: walk past a long option */
 	uint8_t flags;
-	uint16_t expect;    /* MSS leaving the IAP */
-	size_t payload;     /* 0: the options end the packet, as in most SYNs */
+	uint16_t expect; /* MSS leaving the IAP */
+	size_t payload;	 /* 0: the options end the packet, as in most SYNs */
 };
 
 static void set_opts(struct pkt_spec *s, const struct mss_case *c, uint16_t mss)
@@ -338,8 +339,10 @@ static void set_opts(struct pkt_spec *s, const struct mss_case *c, uint16_t mss)
 		return;
 	}
 	/* NOP NOP TS(10) NOP MSS(4) EOL EOL EOL: MSS value at TCP offset 35, odd */
-	const uint8_t o[20] = { 1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1,
-				2, 4, (uint8_t)(mss >> 8), (uint8_t)mss, 0, 0, 0 };
+	const uint8_t o[20] = {
+		1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss,
+		0, 0, 0
+	};
 
 	memcpy(s->tcp_opts, o, sizeof(o));
 	s->tcp_opts_len = sizeof(o);
@@ -347,20 +350,24 @@ static void set_opts(struct pkt_spec *s, const struct mss_case *c, uint16_t mss)
 
 static const struct mss_case mss_cases[] = {
 	{ "MSS clamp: v4 MSS first (even)", PIAS_AF_INET, 1460, 0, 4, 0, PKT_TCP_SYN, MSS4, 0 },
-	{ "MSS clamp: v4 MSS first, SYN with data", PIAS_AF_INET, 1460, 0, 4, 0, PKT_TCP_SYN,
-	  MSS4, 10 },
+	{ "MSS clamp: v4 MSS first, SYN with data", PIAS_AF_INET, 1460, 0, 4, 0, PKT_TCP_SYN, MSS4,
+	  10 },
 	{ "MSS clamp: v4 MSS last (even)", PIAS_AF_INET, 1460, 4, 8, 0, PKT_TCP_SYN, MSS4, 0 },
 	{ "MSS clamp: v4 after one NOP (odd)", PIAS_AF_INET, 1460, 1, 8, 0, PKT_TCP_SYN, MSS4, 0 },
-	{ "MSS clamp: v4 after two NOPs (even)", PIAS_AF_INET, 1460, 2, 8, 0, PKT_TCP_SYN, MSS4, 0 },
-	{ "MSS clamp: v4 after three NOPs (odd)", PIAS_AF_INET, 65535, 3, 8, 0, PKT_TCP_SYN, MSS4, 0 },
-	{ "MSS clamp: v4 after timestamps (odd)", PIAS_AF_INET, 1460, 0, 0, 1, PKT_TCP_SYN, MSS4, 0 },
+	{ "MSS clamp: v4 after two NOPs (even)", PIAS_AF_INET, 1460, 2, 8, 0, PKT_TCP_SYN, MSS4,
+	  0 },
+	{ "MSS clamp: v4 after three NOPs (odd)", PIAS_AF_INET, 65535, 3, 8, 0, PKT_TCP_SYN, MSS4,
+	  0 },
+	{ "MSS clamp: v4 after timestamps (odd)", PIAS_AF_INET, 1460, 0, 0, 1, PKT_TCP_SYN, MSS4,
+	  0 },
 	{ "MSS clamp: v4 already small", PIAS_AF_INET, 1200, 0, 4, 0, PKT_TCP_SYN, 1200, 0 },
 	{ "MSS clamp: v4 exactly the clamp", PIAS_AF_INET, MSS4, 1, 8, 0, PKT_TCP_SYN, MSS4, 0 },
 	{ "MSS clamp: v4 not a SYN", PIAS_AF_INET, 1460, 0, 4, 0, PKT_TCP_ACK, 1460, 0 },
 	{ "MSS clamp: v6 MSS first (even)", PIAS_AF_INET6, 1440, 0, 4, 0, PKT_TCP_SYN, MSS6, 0 },
 	{ "MSS clamp: v6 MSS last (even)", PIAS_AF_INET6, 1440, 4, 8, 0, PKT_TCP_SYN, MSS6, 0 },
 	{ "MSS clamp: v6 after one NOP (odd)", PIAS_AF_INET6, 1440, 1, 8, 0, PKT_TCP_SYN, MSS6, 0 },
-	{ "MSS clamp: v6 after timestamps (odd)", PIAS_AF_INET6, 9000, 0, 0, 1, PKT_TCP_SYN, MSS6, 0 },
+	{ "MSS clamp: v6 after timestamps (odd)", PIAS_AF_INET6, 9000, 0, 0, 1, PKT_TCP_SYN, MSS6,
+	  0 },
 	{ "MSS clamp: v6 already small", PIAS_AF_INET6, 1220, 3, 8, 0, PKT_TCP_SYN, 1220, 0 },
 };
 

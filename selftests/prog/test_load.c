@@ -26,7 +26,8 @@ static void test_load_and_verify(void **state)
 	}
 	g_loaded = 1;
 
-	bpf_object__for_each_program(prog, g_pr.skel->obj) {
+	bpf_object__for_each_program(prog, g_pr.skel->obj)
+	{
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 
@@ -43,7 +44,8 @@ static void test_load_and_verify(void **state)
 	assert_string_equal(bpf_program__name(g_pr.skel->progs.pias_xdp), "pias_xdp");
 	assert_int_equal(bpf_program__type(g_pr.skel->progs.pias_xdp), BPF_PROG_TYPE_XDP);
 
-	bpf_object__for_each_map(map, g_pr.skel->obj) {
+	bpf_object__for_each_map(map, g_pr.skel->obj)
+	{
 		/* a test must never share state with a proxy running on this host */
 		if (bpf_map__is_pinned(map) || bpf_map__pin_path(map)) {
 			fprintf(stderr, "map %s is pinned at %s\n", bpf_map__name(map),

@@ -13,14 +13,14 @@
 
 #include "jap_util.h"
 
-#define ETH 14
-#define IP4 (ETH)
-#define L4_4 (ETH + 20)
-#define IP6 (ETH)
-#define L4_6 (ETH + 40)
-#define TUN4 (ETH + 20 + 8) /* tunnel header behind an IPv4 underlay */
+#define ETH    14
+#define IP4    (ETH)
+#define L4_4   (ETH + 20)
+#define IP6    (ETH)
+#define L4_6   (ETH + 40)
+#define TUN4   (ETH + 20 + 8) /* tunnel header behind an IPv4 underlay */
 #define INNER4 (TUN4 + PIAS_TUN_HLEN)
-#define TUN6 (ETH + 40 + 8)
+#define TUN6   (ETH + 40 + 8)
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -307,8 +307,8 @@ static void tcp4_doff_beyond(struct pkt *p)
 
 static void icmp4_anycast(struct pkt *p)
 {
-	struct pkt_spec s = pkt_icmp_echo(client_addr(PIAS_AF_INET),
-					  anycast_addr(PIAS_AF_INET, PKT_PROTO_UDP));
+	struct pkt_spec s =
+		pkt_icmp_echo(client_addr(PIAS_AF_INET), anycast_addr(PIAS_AF_INET, PKT_PROTO_UDP));
 
 	pkt_set_macs(&s, g_ns.mac[0], g_ns.mac[1]);
 	build(p, &s);
@@ -608,8 +608,8 @@ static void tun_inner_v6_fragment(struct pkt *p)
 
 static void tun_inner_icmp(struct pkt *p)
 {
-	struct pkt_spec s = pkt_icmp_echo(client_addr(PIAS_AF_INET),
-					  anycast_addr(PIAS_AF_INET, PKT_PROTO_UDP));
+	struct pkt_spec s =
+		pkt_icmp_echo(client_addr(PIAS_AF_INET), anycast_addr(PIAS_AF_INET, PKT_PROTO_UDP));
 	struct pkt in;
 
 	pkt_build_ip(&in, &s);
@@ -689,10 +689,10 @@ static void tun_wrong_port(struct pkt *p)
 
 static void nat_reply(struct pkt *p, uint8_t proto, uint16_t port)
 {
-	struct pkt_spec r = proto == PKT_PROTO_TCP
-				    ? pkt_tcp("198.51.100.10", T_PORT_TCP, "198.51.100.1", port,
-					      PKT_TCP_ACK)
-				    : pkt_udp("198.51.100.10", T_PORT_UDP, "198.51.100.1", port, 20);
+	struct pkt_spec r =
+		proto == PKT_PROTO_TCP
+			? pkt_tcp("198.51.100.10", T_PORT_TCP, "198.51.100.1", port, PKT_TCP_ACK)
+			: pkt_udp("198.51.100.10", T_PORT_UDP, "198.51.100.1", port, 20);
 	uint8_t tmac[6];
 
 	mac_of("198.51.100.10", tmac);
@@ -729,9 +729,18 @@ struct mrow {
 	const char *counters; /* besides rx_packets=1 */
 };
 
-#define DROP(name, fn, counter) { name, fn, 0, XDP_DROP, counter "=1" }
-#define DROP_L(name, fn, link, counter) { name, fn, link, XDP_DROP, counter "=1" }
-#define PASS(name, fn, counter) { name, fn, 0, XDP_PASS, counter "=1" }
+#define DROP(name, fn, counter)                                                                    \
+	{                                                                                          \
+		name, fn, 0, XDP_DROP, counter "=1"                                                \
+	}
+#define DROP_L(name, fn, link, counter)                                                            \
+	{                                                                                          \
+		name, fn, link, XDP_DROP, counter "=1"                                             \
+	}
+#define PASS(name, fn, counter)                                                                    \
+	{                                                                                          \
+		name, fn, 0, XDP_PASS, counter "=1"                                                \
+	}
 
 static const struct mrow rows[] = {
 	/* baselines: the unbroken frames are forwarded */
@@ -785,8 +794,7 @@ static const struct mrow rows[] = {
 	DROP("tunnel from a non-proxy (v4)", tun_not_proxy, "tunnel_not_proxy"),
 	DROP("tunnel from a non-proxy (v6)", tun6_not_proxy, "tunnel_not_proxy"),
 	DROP("tunnel header truncated", tun_hdr_truncated, "tunnel_truncated"),
-	DROP("tunnel header truncated, frame padded", tun_hdr_truncated_padded,
-	     "tunnel_truncated"),
+	DROP("tunnel header truncated, frame padded", tun_hdr_truncated_padded, "tunnel_truncated"),
 	DROP("tunnel header truncated (v6)", tun6_hdr_truncated, "tunnel_truncated"),
 	DROP("tunnel version 0", tun_version0, "tunnel_bad_version"),
 	DROP("tunnel version 2", tun_version2, "tunnel_bad_version"),
@@ -858,8 +866,9 @@ static void test_malformed_row(void **state)
 	rc = pr_run(&g_pr, g_ns.ifindex[row->link], in.b, in.len, &res);
 	if (rc == -EINVAL && in.len < PKT_ETH_HLEN) {
 		/* bpf_test_init() refuses input shorter than ETH_HLEN */
-		fprintf(stderr, "SKIP %s: BPF_PROG_TEST_RUN rejects frames under 14 bytes "
-				"(EINVAL), so the truncated_eth path cannot be driven from here\n",
+		fprintf(stderr,
+			"SKIP %s: BPF_PROG_TEST_RUN rejects frames under 14 bytes "
+			"(EINVAL), so the truncated_eth path cannot be driven from here\n",
 			row->name);
 		skip();
 	}

@@ -218,9 +218,10 @@ static void test_rap_bounced_excludes_jap(void **state)
 		assert_verdict(&res, XDP_REDIRECT);
 		expect_tunnel(&exp, &s, b, &out_h);
 		assert_frame(&res, &exp);
-		assert_counters(i ? "rx_packets=1 rap_bounce_relayed=1 fwd_redirect=1 "
-				    "events_suppressed=1"
-				  : "rx_packets=1 rap_bounce_relayed=1 fwd_redirect=1 events_sent=1");
+		assert_counters(
+			i ? "rx_packets=1 rap_bounce_relayed=1 fwd_redirect=1 "
+			    "events_suppressed=1"
+			  : "rx_packets=1 rap_bounce_relayed=1 fwd_redirect=1 events_sent=1");
 		if (!i)
 			assert_event(0, PIAS_EV_BOUND, IAP_FAR, SELF, b, &ta);
 	}

@@ -231,15 +231,13 @@ static void test_rev_ttl_expired(void **state)
 int run_reverse_tests(void)
 {
 	const struct wtest tests[] = {
-		WTEST(test_rev_translate, W_ALL),
-		WTEST(test_rev_tx, W_CLIENT),
-		WTEST(test_rev_unknown_passes, W_CLIENT),
-		WTEST(test_rev_ack_not_clamped, W_ONCE),
+		WTEST(test_rev_translate, W_ALL),	  WTEST(test_rev_tx, W_CLIENT),
+		WTEST(test_rev_unknown_passes, W_CLIENT), WTEST(test_rev_ack_not_clamped, W_ONCE),
 		WTEST(test_rev_ttl_expired, W_ONCE),
 	};
 
 	return run_world_group("reverse", tests, sizeof(tests) / sizeof(tests[0])) +
 	       run_table_group("reverse-synack", test_rev_synack_mss_clamp, synack_cases,
-			       sizeof(synack_cases[0]), sizeof(synack_cases) / sizeof(synack_cases[0]),
-			       NULL);
+			       sizeof(synack_cases[0]),
+			       sizeof(synack_cases) / sizeof(synack_cases[0]), NULL);
 }

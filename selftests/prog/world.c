@@ -18,16 +18,11 @@ struct proxy_def {
 };
 
 static const struct proxy_def proxies[] = {
-	{ SELF, "192.0.2.1", 0, PIAS_PROXY_UP },
-	{ 2, "192.0.2.2", 0, PIAS_PROXY_UP },
-	{ 3, "192.0.2.3", 0, PIAS_PROXY_UP },
-	{ 4, "198.51.100.4", 1, PIAS_PROXY_UP },
-	{ 7, "192.0.2.7", 0, PIAS_PROXY_DOWN },
-	{ 8, "192.0.2.200", -1, PIAS_PROXY_UP },
-	{ 9, "192.0.2.99", -1, PIAS_PROXY_UP },
-	{ 12, "2001:db8:1::2", 0, PIAS_PROXY_UP },
-	{ 13, "2001:db8:1::3", 0, PIAS_PROXY_UP },
-	{ 14, "2001:db8:2::4", 1, PIAS_PROXY_UP },
+	{ SELF, "192.0.2.1", 0, PIAS_PROXY_UP },       { 2, "192.0.2.2", 0, PIAS_PROXY_UP },
+	{ 3, "192.0.2.3", 0, PIAS_PROXY_UP },	       { 4, "198.51.100.4", 1, PIAS_PROXY_UP },
+	{ 7, "192.0.2.7", 0, PIAS_PROXY_DOWN },	       { 8, "192.0.2.200", -1, PIAS_PROXY_UP },
+	{ 9, "192.0.2.99", -1, PIAS_PROXY_UP },	       { 12, "2001:db8:1::2", 0, PIAS_PROXY_UP },
+	{ 13, "2001:db8:1::3", 0, PIAS_PROXY_UP },     { 14, "2001:db8:2::4", 1, PIAS_PROXY_UP },
 	{ 18, "2001:db8:ffff::1", -1, PIAS_PROXY_UP },
 };
 
@@ -38,8 +33,8 @@ struct target_def {
 };
 
 static const struct target_def targets[] = {
-	{ 10, "198.51.100.10", 1 }, { 11, "198.51.100.11", 1 }, { 12, "198.51.100.12", 1 },
-	{ 15, "192.0.2.50", 0 },    { 20, "2001:db8:2::10", 1 }, { 21, "2001:db8:2::11", 1 },
+	{ 10, "198.51.100.10", 1 },  { 11, "198.51.100.11", 1 },  { 12, "198.51.100.12", 1 },
+	{ 15, "192.0.2.50", 0 },     { 20, "2001:db8:2::10", 1 }, { 21, "2001:db8:2::11", 1 },
 	{ 22, "2001:db8:2::12", 1 }, { 25, "2001:db8:1::50", 0 },
 };
 
@@ -296,8 +291,7 @@ void tunnel_from(struct pkt *out, const struct pkt_spec *inner, uint32_t from,
 		fail_msg("cannot build the tunnel frame");
 }
 
-void reframe(struct pkt *out, const struct pkt_spec *s, const uint8_t dst[6],
-	     const uint8_t src[6])
+void reframe(struct pkt *out, const struct pkt_spec *s, const uint8_t dst[6], const uint8_t src[6])
 {
 	struct pkt_spec c = *s;
 
@@ -397,10 +391,14 @@ void check_event(const char *file, int line, int i, uint32_t type, uint32_t iap,
 /* ---- instantiation ------------------------------------------------------ */
 
 static const struct tcase matrix_all[] = {
-	{ PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_UDP },   { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_TCP },
-	{ PIAS_AF_INET, PIAS_AF_INET6, PKT_PROTO_UDP },  { PIAS_AF_INET, PIAS_AF_INET6, PKT_PROTO_TCP },
-	{ PIAS_AF_INET6, PIAS_AF_INET, PKT_PROTO_UDP },  { PIAS_AF_INET6, PIAS_AF_INET, PKT_PROTO_TCP },
-	{ PIAS_AF_INET6, PIAS_AF_INET6, PKT_PROTO_UDP }, { PIAS_AF_INET6, PIAS_AF_INET6, PKT_PROTO_TCP },
+	{ PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_UDP },
+	{ PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_TCP },
+	{ PIAS_AF_INET, PIAS_AF_INET6, PKT_PROTO_UDP },
+	{ PIAS_AF_INET, PIAS_AF_INET6, PKT_PROTO_TCP },
+	{ PIAS_AF_INET6, PIAS_AF_INET, PKT_PROTO_UDP },
+	{ PIAS_AF_INET6, PIAS_AF_INET, PKT_PROTO_TCP },
+	{ PIAS_AF_INET6, PIAS_AF_INET6, PKT_PROTO_UDP },
+	{ PIAS_AF_INET6, PIAS_AF_INET6, PKT_PROTO_TCP },
 };
 
 static int in_matrix(enum wmatrix m, const struct tcase *tc)
@@ -448,8 +446,8 @@ int run_world_group(const char *group, const struct wtest *tests, int n)
 	return _cmocka_run_group_tests(group, list, (size_t)k, world_group_setup, NULL);
 }
 
-int run_table_group(const char *group, CMUnitTestFunction fn, const void *rows,
-		    size_t row_size, size_t n, CMFixtureFunction setup)
+int run_table_group(const char *group, CMUnitTestFunction fn, const void *rows, size_t row_size,
+		    size_t n, CMFixtureFunction setup)
 {
 	struct CMUnitTest list[256];
 

@@ -33,14 +33,14 @@
 #include "../lib/pkt.h"
 #include "../lib/progrun.h"
 
-#define SELF 1
-#define IAP_FAR 40 /* an IAP somewhere else, as named in tunnel headers */
-#define TUN_PORT 6637
-#define MTU 1500
-#define MSS4 1400
-#define MSS6 1380
-#define NAT_MIN 20000
-#define NAT_MAX 29999
+#define SELF	   1
+#define IAP_FAR	   40 /* an IAP somewhere else, as named in tunnel headers */
+#define TUN_PORT   6637
+#define MTU	   1500
+#define MSS4	   1400
+#define MSS6	   1380
+#define NAT_MIN	   20000
+#define NAT_MAX	   29999
 
 #define T_PORT_UDP 5353 /* targets listen elsewhere than the TA's port */
 #define T_PORT_TCP 8080
@@ -99,22 +99,21 @@ void expect_tunnel(struct pkt *out, const struct pkt_spec *inner, uint32_t to,
 void tunnel_from(struct pkt *out, const struct pkt_spec *inner, uint32_t from,
 		 const struct tunhdr *h);
 /* The IPv4 or IPv6 packet a spec describes, in a frame with these MACs. */
-void reframe(struct pkt *out, const struct pkt_spec *s, const uint8_t dst[6],
-	     const uint8_t src[6]);
+void reframe(struct pkt *out, const struct pkt_spec *s, const uint8_t dst[6], const uint8_t src[6]);
 
 /* Runs a frame on link 'link'; fails the test if the syscall fails. */
 #define RUN(link, p, res) run_frame(__FILE__, __LINE__, link, (p)->b, (p)->len, res)
 void run_frame(const char *file, int line, int link, const void *data, size_t len,
 	       struct pr_result *res);
 
-#define assert_verdict(res, v) check_verdict(__FILE__, __LINE__, res, v)
-#define assert_frame(res, exp) check_frame(__FILE__, __LINE__, res, (exp)->b, (exp)->len)
+#define assert_verdict(res, v)	  check_verdict(__FILE__, __LINE__, res, v)
+#define assert_frame(res, exp)	  check_frame(__FILE__, __LINE__, res, (exp)->b, (exp)->len)
 #define assert_unchanged(res, in) check_frame(__FILE__, __LINE__, res, (in)->b, (in)->len)
-#define assert_counters(spec) check_counters(__FILE__, __LINE__, spec)
-#define assert_csums(res) check_csums(__FILE__, __LINE__, res)
-#define assert_ok(expr) check_ok(__FILE__, __LINE__, #expr, (int)(expr))
-#define assert_nevents(n) check_nevents(__FILE__, __LINE__, n)
-#define assert_event(i, type, iap, rap, jap, ta)                                       \
+#define assert_counters(spec)	  check_counters(__FILE__, __LINE__, spec)
+#define assert_csums(res)	  check_csums(__FILE__, __LINE__, res)
+#define assert_ok(expr)		  check_ok(__FILE__, __LINE__, #expr, (int)(expr))
+#define assert_nevents(n)	  check_nevents(__FILE__, __LINE__, n)
+#define assert_event(i, type, iap, rap, jap, ta)                                                   \
 	check_event(__FILE__, __LINE__, i, type, iap, rap, jap, ta)
 
 void check_verdict(const char *file, int line, const struct pr_result *res, uint32_t v);
@@ -132,8 +131,8 @@ uint64_t mono_ns(void);
 
 /* How a test is instantiated: once, or once per combination of families. */
 enum wmatrix {
-	W_ONCE,     /* state is NULL */
-	W_ALL,      /* client x underlay family x TCP/UDP: 8 runs */
+	W_ONCE,	    /* state is NULL */
+	W_ALL,	    /* client x underlay family x TCP/UDP: 8 runs */
 	W_CLIENT,   /* client family x TCP/UDP, underlay IPv4: 4 runs */
 	W_FAMILIES, /* client x underlay family, UDP: 4 runs */
 };
@@ -146,14 +145,17 @@ struct wtest {
 
 /* Runs tests in the world (world_setup before each); cmocka's failure count. */
 int run_world_group(const char *group, const struct wtest *tests, int n);
-#define WTEST(fn, m) { #fn, fn, m }
+#define WTEST(fn, m)                                                                               \
+	{                                                                                          \
+#fn, fn, m                                                                         \
+	}
 
 /*
  * Runs fn once per row of a table, each a test named by the row (rows start
  * with a const char *name), with setup before each and the row as state.
  */
-int run_table_group(const char *group, CMUnitTestFunction fn, const void *rows,
-		    size_t row_size, size_t n, CMFixtureFunction setup);
+int run_table_group(const char *group, CMUnitTestFunction fn, const void *rows, size_t row_size,
+		    size_t n, CMFixtureFunction setup);
 
 /* Test groups, one per file. Each returns cmocka's failure count. */
 int run_load_tests(void);

@@ -23,7 +23,9 @@ static void addr_v4(void **state)
 
 static void addr_v6(void **state)
 {
-	static const __u8 want[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	static const __u8 want[16] = {
+		0x20, 0x01, 0x0d, 0xb8, 0, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+	};
 	union pias_addr a;
 	char buf[PIAS_ADDR_STRLEN];
 	__u8 fam;
@@ -126,21 +128,21 @@ static void ta_bad(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"", "empty transport address"},
-		{"sctp:1.2.3.4:5", "protocol 'sctp' is not udp or tcp"},
-		{"203.0.113.10:53", "protocol '203.0.113.10' is not udp or tcp"},
-		{"udp", "expected PROTO:ADDR:PORT"},
-		{"udp:203.0.113.10", "expected ADDR:PORT"},
-		{"udp:203.0.113.10:0", "port '0' is out of range 1-65535"},
-		{"udp:203.0.113.10:65536", "port '65536' is out of range 1-65535"},
-		{"udp:203.0.113.10:+53", "port '+53' is not a number"},
-		{"udp:203.0.113.10:0x35", "port '0x35' is not a number"},
-		{"udp:203.0.113.10:", "port '' is not a number"},
-		{"udp:203.0.113.999:53", "'203.0.113.999' is not an IPv4 or IPv6 address"},
-		{"tcp:2001:db8::1:80", "write an IPv6 address in brackets"},
-		{"tcp:[2001:db8::1:80", "'[' without ']'"},
-		{"tcp:[2001:db8::1]80", "expected ':PORT' after ']'"},
-		{"tcp:[203.0.113.1]:80", "brackets are for IPv6 addresses only"},
+		{ "", "empty transport address" },
+		{ "sctp:1.2.3.4:5", "protocol 'sctp' is not udp or tcp" },
+		{ "203.0.113.10:53", "protocol '203.0.113.10' is not udp or tcp" },
+		{ "udp", "expected PROTO:ADDR:PORT" },
+		{ "udp:203.0.113.10", "expected ADDR:PORT" },
+		{ "udp:203.0.113.10:0", "port '0' is out of range 1-65535" },
+		{ "udp:203.0.113.10:65536", "port '65536' is out of range 1-65535" },
+		{ "udp:203.0.113.10:+53", "port '+53' is not a number" },
+		{ "udp:203.0.113.10:0x35", "port '0x35' is not a number" },
+		{ "udp:203.0.113.10:", "port '' is not a number" },
+		{ "udp:203.0.113.999:53", "'203.0.113.999' is not an IPv4 or IPv6 address" },
+		{ "tcp:2001:db8::1:80", "write an IPv6 address in brackets" },
+		{ "tcp:[2001:db8::1:80", "'[' without ']'" },
+		{ "tcp:[2001:db8::1]80", "expected ':PORT' after ']'" },
+		{ "tcp:[203.0.113.1]:80", "brackets are for IPv6 addresses only" },
 	};
 	struct pias_ta ta;
 	struct pias_err e;
@@ -199,11 +201,13 @@ static void endpoint(void **state)
 	assert_int_equal(pias_endpoint_parse("198.51.100.7:8080", &a, &fam, &port, NULL), 0);
 	assert_int_equal(fam, PIAS_AF_INET);
 	assert_int_equal(port, 8080);
-	assert_string_equal(pias_endpoint_str(&a, fam, port, buf, sizeof(buf)), "198.51.100.7:8080");
+	assert_string_equal(pias_endpoint_str(&a, fam, port, buf, sizeof(buf)),
+			    "198.51.100.7:8080");
 	assert_int_equal(pias_endpoint_parse("[2001:db8:b::7]:53", &a, &fam, &port, NULL), 0);
 	assert_int_equal(fam, PIAS_AF_INET6);
 	assert_int_equal(port, 53);
-	assert_string_equal(pias_endpoint_str(&a, fam, port, buf, sizeof(buf)), "[2001:db8:b::7]:53");
+	assert_string_equal(pias_endpoint_str(&a, fam, port, buf, sizeof(buf)),
+			    "[2001:db8:b::7]:53");
 
 	assert_int_equal(pias_endpoint_parse("198.51.100.7", &a, &fam, &port, &e), -EINVAL);
 	assert_msg_has(e.msg, "endpoint '198.51.100.7': expected ADDR:PORT");
@@ -218,11 +222,11 @@ static void endpoint(void **state)
 int test_addr(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(addr_v4),     cmocka_unit_test(addr_v6),
-		cmocka_unit_test(addr_bad),    cmocka_unit_test(prefix_good),
-		cmocka_unit_test(prefix_bad),  cmocka_unit_test(ta_good),
-		cmocka_unit_test(ta_bad),      cmocka_unit_test(ta_too_long),
-		cmocka_unit_test(ta_check),    cmocka_unit_test(endpoint),
+		cmocka_unit_test(addr_v4),    cmocka_unit_test(addr_v6),
+		cmocka_unit_test(addr_bad),   cmocka_unit_test(prefix_good),
+		cmocka_unit_test(prefix_bad), cmocka_unit_test(ta_good),
+		cmocka_unit_test(ta_bad),     cmocka_unit_test(ta_too_long),
+		cmocka_unit_test(ta_check),   cmocka_unit_test(endpoint),
 	};
 
 	return cmocka_run_group_tests_name("addr", tests, NULL, NULL);

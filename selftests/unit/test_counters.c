@@ -27,7 +27,8 @@ static void check_names(const struct pias_counter_info *t, int n)
 		assert_true(t[i].desc && t[i].desc[0]);
 		/* names go into JSON keys and shell scripts unquoted */
 		for (const char *p = t[i].name; *p; p++)
-			assert_true(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_');
+			assert_true(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+				    *p == '_');
 		assert_null(strchr(t[i].desc, '"'));
 		assert_null(strchr(t[i].desc, '\\'));
 	}
@@ -40,11 +41,17 @@ static void unique(void **state)
 	check_names(pias_stat_info, PIAS_STAT_MAX);
 	check_names(pias_drop_info, PIAS_DROP_MAX);
 	for (int i = 0; i < PIAS_STAT_MAX; i++) {
-		assert_int_equal(pias_counter_find(pias_stat_info, PIAS_STAT_MAX, pias_stat_info[i].name), i);
-		assert_int_equal(pias_counter_find(pias_drop_info, PIAS_DROP_MAX, pias_stat_info[i].name), -1);
+		assert_int_equal(
+			pias_counter_find(pias_stat_info, PIAS_STAT_MAX, pias_stat_info[i].name),
+			i);
+		assert_int_equal(
+			pias_counter_find(pias_drop_info, PIAS_DROP_MAX, pias_stat_info[i].name),
+			-1);
 	}
 	for (int i = 0; i < PIAS_DROP_MAX; i++)
-		assert_int_equal(pias_counter_find(pias_drop_info, PIAS_DROP_MAX, pias_drop_info[i].name), i);
+		assert_int_equal(
+			pias_counter_find(pias_drop_info, PIAS_DROP_MAX, pias_drop_info[i].name),
+			i);
 }
 
 /* The enum index, the struct field and the table entry are one counter. */
@@ -72,8 +79,8 @@ static char *print(const struct pias_stats *st, const struct pias_drops *dr, boo
 
 static void printing(void **state)
 {
-	struct pias_stats st = {0};
-	struct pias_drops dr = {0};
+	struct pias_stats st = { 0 };
+	struct pias_drops dr = { 0 };
 	char *text, *json;
 
 	(void)state;

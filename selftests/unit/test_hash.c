@@ -101,10 +101,8 @@ static void rap_score_fixed(void **state)
 int test_hash(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(final_is_murmur3),
-		cmocka_unit_test(ta_hash_fixed),
-		cmocka_unit_test(flow_hash_fixed),
-		cmocka_unit_test(flow_hash_uses_every_field),
+		cmocka_unit_test(final_is_murmur3), cmocka_unit_test(ta_hash_fixed),
+		cmocka_unit_test(flow_hash_fixed),  cmocka_unit_test(flow_hash_uses_every_field),
 		cmocka_unit_test(rap_score_fixed),
 	};
 

@@ -26,7 +26,7 @@ static bool member(__u32 id, const __u32 *ids, size_t n)
 /* Every slot lists k distinct live ids, best score first, then zeros. */
 static void k_distinct_live(void **state)
 {
-	static const __u32 ids[] = {3, 7, 11, 20, 42, 131071};
+	static const __u32 ids[] = { 3, 7, 11, 20, 42, 131071 };
 	const size_t n = sizeof(ids) / sizeof(ids[0]);
 	struct pias_rap_slot *t = table();
 
@@ -56,7 +56,7 @@ static void k_distinct_live(void **state)
 /* Fewer ids than replicas: every slot lists all of them. */
 static void fewer_than_k(void **state)
 {
-	static const __u32 ids[] = {9, 5};
+	static const __u32 ids[] = { 9, 5 };
 	struct pias_rap_slot *t = table();
 
 	(void)state;
@@ -76,7 +76,7 @@ static void fewer_than_k(void **state)
 
 static void bad_input(void **state)
 {
-	static const __u32 dup[] = {1, 2, 1}, zero[] = {0}, big[] = {PIAS_MAX_PROXIES};
+	static const __u32 dup[] = { 1, 2, 1 }, zero[] = { 0 }, big[] = { PIAS_MAX_PROXIES };
 	struct pias_rap_slot *t = table();
 	struct pias_err e;
 
@@ -96,7 +96,7 @@ static void bad_input(void **state)
 /* The order of the id list does not matter: every proxy gets the same table. */
 static void order_independent(void **state)
 {
-	static const __u32 a[] = {1, 2, 3, 4, 5, 6, 7}, b[] = {7, 3, 5, 1, 6, 2, 4};
+	static const __u32 a[] = { 1, 2, 3, 4, 5, 6, 7 }, b[] = { 7, 3, 5, 1, 6, 2, 4 };
 	struct pias_rap_slot *ta = table(), *tb = table();
 
 	(void)state;
@@ -118,7 +118,7 @@ static void remove_one_moves_its_share(void **state)
 {
 	__u32 ids[N], fewer[N - 1], gone = 4;
 	struct pias_rap_slot *before = table(), *after = table();
-	unsigned int moved = 0, owned = 0, share[N + 1] = {0};
+	unsigned int moved = 0, owned = 0, share[N + 1] = { 0 };
 	const unsigned int fair = PIAS_RAP_SLOTS / N;
 
 	(void)state;

@@ -21,10 +21,10 @@ int test_config(void);
 int test_events(void);
 
 /* The error message contains want (messages must name what is wrong). */
-#define assert_msg_has(msg, want)                                                          \
-	do {                                                                               \
-		if (!strstr((msg), (want)))                                                \
-			fail_msg("message '%s' lacks '%s'", (msg), (want));                \
+#define assert_msg_has(msg, want)                                                                  \
+	do {                                                                                       \
+		if (!strstr((msg), (want)))                                                        \
+			fail_msg("message '%s' lacks '%s'", (msg), (want));                        \
 	} while (0)
 
 #endif

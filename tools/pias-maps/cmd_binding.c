@@ -2,11 +2,16 @@
 /* binding set|negative|del and flows clear: the IAP's state. */
 #include "commands.h"
 
-enum { O_GEN, O_TTL };
+enum {
+	O_GEN,
+	O_TTL
+};
 
 static int run_set(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {[O_GEN] = OPT_VALUE("--generation"), [O_TTL] = OPT_VALUE("--ttl"), OPT_END};
+	struct cli_opt o[] = {
+		[O_GEN] = OPT_VALUE("--generation"), [O_TTL] = OPT_VALUE("--ttl"), OPT_END
+	};
 	__u32 jap, gen = 0, ttl = 0;
 	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
@@ -31,7 +36,7 @@ static int run_set(struct cli *c, int argc, char **argv)
 
 static int run_negative(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {OPT_VALUE("--ttl"), OPT_END};
+	struct cli_opt o[] = { OPT_VALUE("--ttl"), OPT_END };
 	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
 	struct pias_err e;

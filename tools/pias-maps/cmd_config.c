@@ -4,7 +4,19 @@
 
 #include "commands.h"
 
-enum { O_ID, O_ADDR4, O_ADDR6, O_NAT4, O_NAT6, O_PORT, O_MTU, O_NATPORTS, O_EVMS, O_ICMP, O_N };
+enum {
+	O_ID,
+	O_ADDR4,
+	O_ADDR6,
+	O_NAT4,
+	O_NAT6,
+	O_PORT,
+	O_MTU,
+	O_NATPORTS,
+	O_EVMS,
+	O_ICMP,
+	O_N
+};
 
 /* --addr4 and friends: an address of the named family, or "none" to clear. */
 static int parse_family_addr(struct cli *c, const char *opt, const char *s, __u8 want,
@@ -30,7 +42,8 @@ static int parse_nat_ports(struct cli *c, const char *s, struct pias_config *cfg
 	const char *dash = strchr(s, '-');
 	__u32 a, b;
 
-	if (!dash || dash == s || (size_t)(dash - s) >= sizeof(lo) || strlen(dash + 1) >= sizeof(hi))
+	if (!dash || dash == s || (size_t)(dash - s) >= sizeof(lo) ||
+	    strlen(dash + 1) >= sizeof(hi))
 		return cli_bad(c, "--nat-ports '%s' is not LO-HI, like 16384-32767", s);
 	memcpy(lo, s, (size_t)(dash - s));
 	lo[dash - s] = '\0';

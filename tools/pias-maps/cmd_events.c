@@ -7,7 +7,10 @@
 #include "events.h"
 #include "commands.h"
 
-enum { O_COUNT, O_TIMEOUT };
+enum {
+	O_COUNT,
+	O_TIMEOUT
+};
 
 static volatile sig_atomic_t interrupted;
 
@@ -36,11 +39,12 @@ static int print_event(const struct pias_event *ev, void *arg)
 
 static int run(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {[O_COUNT] = OPT_VALUE("--count"), [O_TIMEOUT] = OPT_VALUE("--timeout-ms"),
-			      OPT_END};
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct cli_opt o[] = {
+		[O_COUNT] = OPT_VALUE("--count"), [O_TIMEOUT] = OPT_VALUE("--timeout-ms"), OPT_END
+	};
+	struct sigaction sa = { .sa_handler = on_signal };
 	struct pias_event_reader *rd;
-	struct ev_ctx x = {0};
+	struct ev_ctx x = { 0 };
 	__u32 timeout = 0;
 	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
@@ -52,7 +56,8 @@ static int run(struct cli *c, int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	if ((r = cli_npos(c, npos, 0, 0)))
 		return r;
-	if (o[O_COUNT].seen && (r = cli_u32(c, "--count", o[O_COUNT].value, 1, UINT32_MAX, &x.want)))
+	if (o[O_COUNT].seen &&
+	    (r = cli_u32(c, "--count", o[O_COUNT].value, 1, UINT32_MAX, &x.want)))
 		return r;
 	if (o[O_TIMEOUT].seen &&
 	    (r = cli_u32(c, "--timeout-ms", o[O_TIMEOUT].value, 1, UINT32_MAX, &timeout)))
@@ -89,7 +94,8 @@ static int run(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (pias_event_reader_malformed(rd))
-		fprintf(stderr, "%s %s: %lu records too short for an event skipped (dataplane of another version?)\n",
+		fprintf(stderr,
+			"%s %s: %lu records too short for an event skipped (dataplane of another version?)\n",
 			c->prog, c->cmd->name, pias_event_reader_malformed(rd));
 	pias_event_reader_free(rd);
 	return r;

@@ -65,14 +65,15 @@ static void warn_not_up(struct cli *c, struct pias_maps *m, const __u32 *ids, in
 		struct pias_proxy p;
 
 		if (!pias_proxy_get(m, ids[i], &p, NULL) && p.state != PIAS_PROXY_UP)
-			fprintf(stderr, "%s %s: warning: proxy %u is not up in %s; the IAP skips it\n",
+			fprintf(stderr,
+				"%s %s: warning: proxy %u is not up in %s; the IAP skips it\n",
 				c->prog, c->cmd->name, ids[i], PIAS_MAP_PROXIES);
 	}
 }
 
 static int run_rap_fill(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {OPT_VALUE("--replicas"), OPT_END};
+	struct cli_opt o[] = { OPT_VALUE("--replicas"), OPT_END };
 	__u32 k = PIAS_RAP_REPLICAS, ids[CLI_MAX_POS];
 	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;

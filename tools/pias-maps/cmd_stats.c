@@ -8,7 +8,7 @@
 /* Parse [--json] and no positionals; *json says which. */
 static int parse_json_only(struct cli *c, int argc, char **argv, bool *json)
 {
-	struct cli_opt o[] = {OPT_FLAG("--json"), OPT_END};
+	struct cli_opt o[] = { OPT_FLAG("--json"), OPT_END };
 	char *pos[CLI_MAX_POS];
 	int npos, r;
 
@@ -68,7 +68,7 @@ static int print_group(const struct pias_ta *ta, const struct pias_group_stats *
 
 static int run_group_stats(struct cli *c, int argc, char **argv)
 {
-	struct each_ctx x = {0};
+	struct each_ctx x = { 0 };
 	struct pias_maps *m;
 	struct pias_err e;
 	int r;
@@ -95,15 +95,15 @@ static int print_target(__u32 id, const struct pias_target_stats *s, void *arg)
 			 ",\"new_flows\":%" PRIu64 ",\"last_reply_ns\":%" PRIu64 "}"
 		       : "%starget %u packets=%" PRIu64 " bytes=%" PRIu64 " rev_packets=%" PRIu64
 			 " rev_bytes=%" PRIu64 " new_flows=%" PRIu64 " last_reply_ns=%" PRIu64 "\n",
-	       x->json && x->n ? "," : "", id, U64(s->packets), U64(s->bytes),
-	       U64(s->rev_packets), U64(s->rev_bytes), U64(s->new_flows), U64(s->last_reply_ns));
+	       x->json && x->n ? "," : "", id, U64(s->packets), U64(s->bytes), U64(s->rev_packets),
+	       U64(s->rev_bytes), U64(s->new_flows), U64(s->last_reply_ns));
 	x->n++;
 	return 0;
 }
 
 static int run_target_stats(struct cli *c, int argc, char **argv)
 {
-	struct each_ctx x = {0};
+	struct each_ctx x = { 0 };
 	struct pias_maps *m;
 	struct pias_err e;
 	int r;

@@ -2,12 +2,17 @@
 /* target set|del and targets set|del: a JAP's targets and groups. */
 #include "commands.h"
 
-enum { O_WEIGHT, O_STATE };
+enum {
+	O_WEIGHT,
+	O_STATE
+};
 
 static int run_set(struct cli *c, int argc, char **argv)
 {
-	struct cli_opt o[] = {[O_WEIGHT] = OPT_VALUE("--weight"), [O_STATE] = OPT_VALUE("--state"), OPT_END};
-	struct pias_target t = {.weight = 1, .state = PIAS_TARGET_ACTIVE};
+	struct cli_opt o[] = {
+		[O_WEIGHT] = OPT_VALUE("--weight"), [O_STATE] = OPT_VALUE("--state"), OPT_END
+	};
+	struct pias_target t = { .weight = 1, .state = PIAS_TARGET_ACTIVE };
 	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
 	struct pias_err e;

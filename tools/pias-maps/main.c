@@ -11,14 +11,24 @@
 
 static const struct cmd *const commands[] = {
 	&cmd_config,
-	&cmd_prefix_add, &cmd_prefix_del,
-	&cmd_proxy_set, &cmd_proxy_del,
+	&cmd_prefix_add,
+	&cmd_prefix_del,
+	&cmd_proxy_set,
+	&cmd_proxy_del,
 	&cmd_rap_fill,
-	&cmd_binding_set, &cmd_binding_negative, &cmd_binding_del,
+	&cmd_binding_set,
+	&cmd_binding_negative,
+	&cmd_binding_del,
 	&cmd_flows_clear,
-	&cmd_group_set, &cmd_group_del,
-	&cmd_target_set, &cmd_target_del, &cmd_targets_set, &cmd_targets_del,
-	&cmd_stats, &cmd_group_stats, &cmd_target_stats,
+	&cmd_group_set,
+	&cmd_group_del,
+	&cmd_target_set,
+	&cmd_target_del,
+	&cmd_targets_set,
+	&cmd_targets_del,
+	&cmd_stats,
+	&cmd_group_stats,
+	&cmd_target_stats,
 	&cmd_events,
 	NULL,
 };
@@ -90,7 +100,7 @@ static int group_help(struct cli *c, const char *word, const char *sub)
 
 int main(int argc, char **argv)
 {
-	struct cli c = {.prog = "pias-maps", .pin_root = PIAS_PIN_ROOT_DEFAULT};
+	struct cli c = { .prog = "pias-maps", .pin_root = PIAS_PIN_ROOT_DEFAULT };
 	const struct cmd *cmd;
 	int i = 1, used = 0, rc;
 	bool group;
