@@ -359,18 +359,6 @@ static void vary_flow(struct pias_flow *f, enum vary_kind k, __u32 i)
 		f->sport = p;
 }
 
-static struct pias_ta ta_of_flow(const struct pias_flow *f)
-{
-	struct pias_ta ta;
-
-	memset(&ta, 0, sizeof(ta));
-	ta.addr = f->daddr;
-	ta.port = f->dport;
-	ta.proto = f->proto;
-	ta.family = f->family;
-	return ta;
-}
-
 /* The client's flow of every client-side frame, before variation. */
 static struct pkt_spec client_spec(const struct env *env)
 {
@@ -637,7 +625,7 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 
 		if (ntas > 1)
 			vary_flow(&f, VK_TAS, i);
-		ta = ta_of_flow(&f);
+		ta = pias_flow_ta(&f);
 		if (sc->seed == SEED_BINDING)
 			err = check(pias_binding_set(&env->m, &ta, JAP_ID, 1, 0, &e), &e,
 				    "binding");

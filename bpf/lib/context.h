@@ -106,17 +106,6 @@ static __always_inline int drop(struct pias_ctx *c, enum pias_drop_index i)
 	return XDP_DROP;
 }
 
-static __always_inline struct pias_ta ta_of(const struct pias_pkt *p)
-{
-	struct pias_ta ta = {
-		.addr = p->flow.daddr,
-		.port = p->flow.dport,
-		.proto = p->flow.proto,
-		.family = p->flow.family,
-	};
-	return ta;
-}
-
 /* The proxy with this id if it is up. */
 static __always_inline struct pias_proxy *proxy_up(__u32 id)
 {

@@ -15,7 +15,7 @@
 static __always_inline int iap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
-	struct pias_ta ta = ta_of(p);
+	struct pias_ta ta = pias_flow_ta(&p->flow);
 	struct pias_flow_entry *fe;
 	struct pias_binding *b;
 	struct pias_group_stats *gs = group_stats(&ta);

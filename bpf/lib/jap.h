@@ -76,14 +76,11 @@ static long target_walk_one(__u64 i, void *arg)
 __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 {
 	struct target_walk w = {};
-	struct pias_ta ta = {};
+	struct pias_ta ta;
 
 	if (!flow)
 		return 0;
-	ta.addr = flow->daddr;
-	ta.port = flow->dport;
-	ta.proto = flow->proto;
-	ta.family = flow->family;
+	ta = pias_flow_ta(flow);
 	w.set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
 	if (!w.set)
 		return 0;
@@ -209,7 +206,7 @@ static __always_inline int jap_bounce(struct pias_ctx *c, const struct pias_ta *
 static __always_inline int jap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
-	struct pias_ta ta = ta_of(p);
+	struct pias_ta ta = pias_flow_ta(&p->flow);
 	const union pias_addr *nat = nat_addr(c->cfg, p->flow.family);
 	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &p->flow);
 	struct pias_target *t = NULL;
@@ -312,10 +309,7 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 		ts->rev_bytes += p->ip_len;
 		ts->last_reply_ns = bpf_ktime_get_ns();
 	}
-	ta.addr = rv->client.daddr;
-	ta.port = rv->client.dport;
-	ta.proto = rv->client.proto;
-	ta.family = rv->client.family;
+	ta = pias_flow_ta(&rv->client);
 	gs = group_stats(&ta);
 	if (gs) {
 		gs->rev_packets++;

@@ -83,7 +83,7 @@ __noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl)
 static __always_inline int rap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
-	struct pias_ta ta = ta_of(p);
+	struct pias_ta ta = pias_flow_ta(&p->flow);
 	struct pias_group_stats *gs;
 	struct pias_proxy *px;
 	int jap;

@@ -50,6 +50,18 @@ struct pias_flow {
 };
 PIAS_STATIC_ASSERT(sizeof(struct pias_flow) == 40, "pias_flow layout");
 
+/* The group a client's flow is for: its destination transport address. */
+static inline struct pias_ta pias_flow_ta(const struct pias_flow *f)
+{
+	struct pias_ta ta = {
+		.addr = f->daddr,
+		.port = f->dport,
+		.proto = f->proto,
+		.family = f->family,
+	};
+	return ta;
+}
+
 /* An address alone, as a hash key (proxy source check). */
 struct pias_addr_key {
 	union pias_addr addr;
