@@ -106,7 +106,7 @@ struct pias_target_stats {
 	__u64 rev_packets;
 	__u64 rev_bytes;
 	__u64 new_flows;
-	__u64 last_reply_ns; /* bpf_ktime_get_ns() of the last reply seen */
+	__u64 last_reply_ns; /* CLOCK_MONOTONIC_COARSE ns of the last reply seen */
 };
 
 #endif

@@ -38,6 +38,14 @@ static const struct target_def targets[] = {
 	{ 22, "2001:db8:2::12", 1 }, { 25, "2001:db8:1::50", 0 },
 };
 
+uint64_t mono_coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -128,6 +128,8 @@ void check_event(const char *file, int line, int i, uint32_t type, uint32_t iap,
 
 /* bpf_ktime_get_ns() now, for binding deadlines. */
 uint64_t mono_ns(void);
+/* CLOCK_MONOTONIC_COARSE, the clock of pias_target_stats.last_reply_ns. */
+uint64_t mono_coarse_ns(void);
 
 /* How a test is instantiated: once, or once per combination of families. */
 enum wmatrix {
