@@ -5,8 +5,12 @@
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <glob.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pias.skel.h"
 #include "world.h"
@@ -76,11 +80,48 @@ static void test_unconfigured_passes(void **state)
 	assert_counters("rx_packets=1");
 }
 
+/*
+ * Every BPF object the build makes (each .bpf.o in build/bpf: the dataplane, the
+ * benchmark wrapper, the pass program) loads and passes the verifier, its
+ * maps private to this process.
+ */
+static void test_every_object_verifies(void **state)
+{
+	char exe[PATH_MAX], pattern[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int loaded = 0;
+	glob_t g;
+
+	(void)state;
+	assert_true(n > 0);
+	exe[n] = 0;
+	/* the binary is BUILD/selftests/test_prog; the objects are in BUILD/bpf */
+	snprintf(pattern, sizeof(pattern), "%s/../bpf/*.bpf.o", dirname(exe));
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct bpf_object *obj = bpf_object__open_file(g.gl_pathv[i], NULL);
+		struct bpf_map *map;
+		int rc;
+
+		assert_non_null(obj);
+		bpf_object__for_each_map(map, obj) bpf_map__set_pin_path(map, NULL);
+		rc = bpf_object__load(obj);
+		fprintf(stderr, "  %s: %s\n", g.gl_pathv[i], rc ? strerror(-rc) : "verified");
+		bpf_object__close(obj);
+		assert_int_equal(rc, 0);
+		loaded++;
+	}
+	globfree(&g);
+	/* pias, bench and xdp_pass at least */
+	assert_true(loaded >= 3);
+}
+
 int run_load_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_and_verify),
 		cmocka_unit_test(test_unconfigured_passes),
+		cmocka_unit_test(test_every_object_verifies),
 	};
 
 	return cmocka_run_group_tests_name("load", tests, NULL, NULL);
