@@ -10,7 +10,7 @@ PKG_CONFIG ?= pkg-config
 
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -Iinclude -Ilib -I$(BUILD) -MMD -MP
+CFLAGS += $(WARN) -std=gnu11 -Iinclude -Ilib -Idaemon -I$(BUILD) -MMD -MP
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 	-Wno-unused-function -I. -Iinclude -Ibpf -MMD -MP
 
@@ -32,6 +32,8 @@ LIBPIAS := $(BUILD)/libpias.a
 TLIB_SRCS := $(wildcard selftests/lib/*.c)
 TLIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
 
+# piasd's protocol logic (pure state machines): unit-tested without the daemon
+DAEMON_LOGIC_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
 LOADER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard loader/*.c))
 MAPS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/pias-maps/*.c))
 PROGTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/prog/*.c))
@@ -66,7 +68,7 @@ $(BPF_SKELS): $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
 USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJS) \
-	$(UNIT_OBJS) $(BENCH_OBJS)
+	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS)
 $(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -85,7 +87,7 @@ $(BUILD)/selftests/test_prog: $(PROGTEST_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
 
-$(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(TLIB_OBJS) $(LIBPIAS)
+$(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
 
