@@ -12,5 +12,6 @@ int main(void)
 	failed += test_hash();
 	failed += test_config();
 	failed += test_events();
+	failed += test_ring();
 	return failed ? 1 : 0;
 }

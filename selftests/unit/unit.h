@@ -19,6 +19,7 @@ int test_counters(void);
 int test_hash(void);
 int test_config(void);
 int test_events(void);
+int test_ring(void);
 
 /* The error message contains want (messages must name what is wrong). */
 #define assert_msg_has(msg, want)                                                                  \
