@@ -17,6 +17,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 LIBS_BPF := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 LIBS_XDP := $(shell $(PKG_CONFIG) --libs libxdp 2>/dev/null || echo -lxdp)
 LIBS_CMOCKA := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+LIBS_INIH := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
 
 # BPF objects and their skeletons
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -89,7 +90,7 @@ $(BUILD)/selftests/test_prog: $(PROGTEST_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 
 $(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_INIH) $(LIBS_BPF)
 
 $(BUILD)/pias-bench: $(BENCH_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)

@@ -13,5 +13,7 @@ int main(void)
 	failed += test_config();
 	failed += test_events();
 	failed += test_ring();
+	failed += test_config_file();
+	failed += test_jap_registry();
 	return failed ? 1 : 0;
 }

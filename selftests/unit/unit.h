@@ -20,6 +20,8 @@ int test_hash(void);
 int test_config(void);
 int test_events(void);
 int test_ring(void);
+int test_config_file(void);
+int test_jap_registry(void);
 
 /* The error message contains want (messages must name what is wrong). */
 #define assert_msg_has(msg, want)                                                                  \

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * piasd's configuration file: an INI file read with libinih (Debian package
+ * libinih-dev), for `piasd --config FILE` and `piasd --check-config FILE`.
+ * docs/config.md lists every section and key with its default.
+ *
+ * Loading stops at the first error and fills e with one line,
+ *
+ *   FILE:LINE: [section] key: what is wrong
+ *
+ * (a key that is required but absent is reported at the file's last line,
+ * as "missing"). On failure *out is left untouched.
+ *
+ * Pure logic apart from reading the file: no BPF, no sockets.
+ */
+#ifndef PIAS_DAEMON_CONFIG_H
+#define PIAS_DAEMON_CONFIG_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "addr.h"
+#include "err.h"
+
+#define PIASD_CONFIG_MAX_PREFIXES	   64
+#define PIASD_CONFIG_MAX_SEEDS		   64
+#define PIASD_CONFIG_MAX_INTERFACES	   16
+
+#define PIASD_REGISTRATION_PORT_DEFAULT	   6638
+#define PIASD_OVERLAY_PORT_DEFAULT	   6639
+#define PIASD_RAP_REPLICAS_DEFAULT	   3
+#define PIASD_PROBE_INTERVAL_MS_DEFAULT	   200
+#define PIASD_SUSPECT_TIMEOUT_MS_DEFAULT   1000
+#define PIASD_TARGET_TIMEOUT_MS_DEFAULT	   900
+#define PIASD_REPORT_THRESHOLD_PCT_DEFAULT 25
+#define PIASD_BINDING_TTL_S_DEFAULT	   300
+#define PIASD_UNDERLAY_MTU_MIN		   576
+#define PIASD_UNDERLAY_MTU_MAX		   9000
+
+/* An address with its family (PIAS_AF_INET/PIAS_AF_INET6; 0: not set). */
+struct piasd_addr {
+	union pias_addr addr;
+	__u8 family;
+};
+
+/* Another proxy to contact first; port is the overlay port (never 0). */
+struct piasd_seed {
+	union pias_addr addr;
+	__u8 family;
+	__u16 port;
+};
+
+struct piasd_config {
+	/* [node] */
+	__u32 node_id;		 /* 1..PIAS_MAX_PROXIES-1 */
+	struct piasd_addr addr4; /* unicast tunnel endpoints: at least one set */
+	struct piasd_addr addr6;
+	struct piasd_addr nat4; /* default: addr4 (family 0 if addr4 is unset) */
+	struct piasd_addr nat6; /* default: addr6 */
+	char pin_root[PATH_MAX];
+	char interfaces[PIASD_CONFIG_MAX_INTERFACES][IF_NAMESIZE];
+	size_t n_interfaces; /* >= 1 */
+
+	/* [anycast] */
+	struct pias_net prefixes[PIASD_CONFIG_MAX_PREFIXES];
+	size_t n_prefixes;		     /* >= 1 */
+	struct piasd_addr registration_addr; /* inside one of prefixes */
+	__u16 registration_port;
+
+	/* [overlay] */
+	__u16 listen_port;
+	struct piasd_seed seeds[PIASD_CONFIG_MAX_SEEDS];
+	size_t n_seeds;
+	unsigned int rap_replicas; /* 1..PIAS_RAP_REPLICAS */
+	unsigned int probe_interval_ms;
+	unsigned int suspect_timeout_ms; /* > probe_interval_ms */
+
+	/* [jap] */
+	unsigned int target_timeout_ms; /* < 1000 */
+	unsigned int report_threshold_percent;
+
+	/* [iap] */
+	unsigned int binding_ttl_s;
+
+	/* [dataplane] */
+	__u16 tunnel_port;
+	unsigned int underlay_mtu;
+	__u16 nat_port_min;
+	__u16 nat_port_max;
+
+	/* [keys] */
+	char overlay_key_file[PATH_MAX];
+	char group_token_file[PATH_MAX]; /* "": none */
+};
+
+/* Read path; messages name path. */
+int piasd_config_load(const char *path, struct piasd_config *out, struct pias_err *e);
+
+/* The same from text in memory; messages name name (e.g. "<test>"). */
+int piasd_config_load_string(const char *name, const char *text, struct piasd_config *out,
+			     struct pias_err *e);
+
+#endif

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: MIT
+/*
+ * JAP registry. Every input works on a copy of the affected group; the
+ * actions are the diff between the old and the new copy, and the copy is
+ * committed only when all the actions fit. So nothing is half-applied.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jap.h"
+
+int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e)
+{
+	struct pias_jap_config def = {
+		.refresh_timeout_ns = PIAS_JAP_REFRESH_TIMEOUT_NS,
+		.drain_timeout_ns = PIAS_JAP_DRAIN_TIMEOUT_NS,
+		.down_expire_ns = PIAS_JAP_DOWN_EXPIRE_NS,
+		.report_fraction = PIAS_JAP_REPORT_FRACTION,
+	};
+
+	if (!cfg)
+		cfg = &def;
+	if (!cfg->refresh_timeout_ns || !cfg->drain_timeout_ns || !cfg->down_expire_ns)
+		return pias_err_set(e, -EINVAL, "jap: timeouts must be positive");
+	if (!(cfg->report_fraction >= 0.0))
+		return pias_err_set(e, -EINVAL, "jap: report fraction %g must be >= 0",
+				    cfg->report_fraction);
+	memset(j, 0, sizeof(*j));
+	j->cfg = *cfg;
+	j->ids_used[0] = 1; /* id 0 is never a target */
+	return 0;
+}
+
+void pias_jap_free(struct pias_jap *j)
+{
+	free(j->groups);
+	j->groups = NULL;
+	j->ngroups = j->cap = 0;
+}
+
+static void id_mark(struct pias_jap *j, __u32 id, bool used)
+{
+	if (used)
+		j->ids_used[id / 64] |= 1ull << (id % 64);
+	else
+		j->ids_used[id / 64] &= ~(1ull << (id % 64));
+}
+
+/* The lowest free id (freed ids are reused), or 0 if none. */
+static __u32 id_lowest_free(const struct pias_jap *j)
+{
+	for (size_t w = 0; w < PIAS_MAX_TARGETS / 64; w++)
+		if (~j->ids_used[w])
+			return (__u32)(w * 64 + __builtin_ctzll(~j->ids_used[w]));
+	return 0;
+}
+
+static bool ta_eq(const struct pias_ta *a, const struct pias_ta *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static bool ep_eq(const struct pias_target *t, const struct pias_jap_endpoint *ep)
+{
+	if (t->family != ep->family || t->port != ep->port)
+		return false;
+	if (ep->family == PIAS_AF_INET)
+		return t->addr.v4 == ep->addr.v4;
+	return !memcmp(t->addr.bytes, ep->addr.bytes, sizeof(t->addr.bytes));
+}
+
+static struct pias_jap_group *group_find(const struct pias_jap *j, const struct pias_ta *ta)
+{
+	for (size_t i = 0; i < j->ngroups; i++)
+		if (ta_eq(&j->groups[i].ta, ta))
+			return &j->groups[i];
+	return NULL;
+}
+
+const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta)
+{
+	return group_find(j, ta);
+}
+
+static struct pias_jap_target *target_find(struct pias_jap_group *g, __u32 id)
+{
+	for (__u32 i = 0; i < g->count; i++)
+		if (g->targets[i].id == id)
+			return &g->targets[i];
+	return NULL;
+}
+
+static void target_remove(struct pias_jap_group *g, struct pias_jap_target *t)
+{
+	size_t i = (size_t)(t - g->targets);
+
+	memmove(&g->targets[i], &g->targets[i + 1], (g->count - i - 1) * sizeof(*t));
+	g->count--;
+}
+
+/* The ids the dataplane may use for ta: ACTIVE and DRAINING, in order. */
+static void group_set(const struct pias_jap_group *g, struct pias_target_set *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (__u32 i = 0; i < g->count; i++)
+		if (g->targets[i].t.state == PIAS_TARGET_ACTIVE ||
+		    g->targets[i].t.state == PIAS_TARGET_DRAINING)
+			s->ids[s->count++] = g->targets[i].id;
+}
+
+static __u32 group_active(const struct pias_jap_group *g)
+{
+	__u32 n = 0;
+
+	for (__u32 i = 0; i < g->count; i++)
+		n += g->targets[i].t.state == PIAS_TARGET_ACTIVE;
+	return n;
+}
+
+static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g, __u32 active)
+{
+	double delta;
+
+	if (!g->reported_valid || (g->reported == 0) != (active == 0))
+		return true;
+	delta = active > g->reported ? active - g->reported : g->reported - active;
+	return delta > j->cfg.report_fraction * g->reported;
+}
+
+/*
+ * The actions that turn old into new (old->count == 0: the TA was absent;
+ * new->count == 0: it goes), into out[PIAS_JAP_MAX_ACTIONS_PER_TA]; also
+ * sets new's report state. Returns the number of actions. Order: targets
+ * written, then the set, then targets deleted (no set refers to them any
+ * more), then the report.
+ */
+static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
+			 struct pias_jap_group *new, struct pias_jap_action *out)
+{
+	struct pias_target_set os, ns;
+	__u32 active = group_active(new);
+	size_t n = 0;
+
+	for (__u32 i = 0; i < new->count; i++) {
+		struct pias_jap_target *nt = &new->targets[i], *ot = target_find(old, nt->id);
+
+		if (ot && !memcmp(&ot->t, &nt->t, sizeof(ot->t)))
+			continue;
+		out[n++] = (struct pias_jap_action){
+			.kind = PIAS_JAP_TARGET_SET, .id = nt->id, .ta = new->ta, .target = nt->t
+		};
+	}
+	group_set(old, &os);
+	group_set(new, &ns);
+	if (!new->count && old->count)
+		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_SET_DEL, .ta = old->ta };
+	else if (new->count && (!old->count || memcmp(&os, &ns, sizeof(os))))
+		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_SET_SET,
+						     .ta = new->ta,
+						     .set = ns };
+	for (__u32 i = 0; i < old->count; i++)
+		if (!target_find(new, old->targets[i].id))
+			out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_TARGET_DEL,
+							     .id = old->targets[i].id,
+							     .ta = old->ta };
+	if (report_due(j, new, active)) {
+		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_REPORT,
+						     .ta = new->ta,
+						     .count = active };
+		new->reported_valid = true;
+		new->reported = active;
+	}
+	return n;
+}
+
+/*
+ * Replace group *slot (NULL: a new group, room reserved) with new: ids of
+ * removed targets freed, new ids marked, an emptied group dropped.
+ */
+static void group_commit(struct pias_jap *j, struct pias_jap_group *slot,
+			 const struct pias_jap_group *new)
+{
+	if (slot) {
+		for (__u32 i = 0; i < slot->count; i++)
+			id_mark(j, slot->targets[i].id, false);
+	} else {
+		slot = &j->groups[j->ngroups++];
+	}
+	for (__u32 i = 0; i < new->count; i++)
+		id_mark(j, new->targets[i].id, true);
+	if (new->count) {
+		*slot = *new;
+	} else {
+		*slot = j->groups[j->ngroups - 1];
+		j->ngroups--;
+	}
+}
+
+/* Diff slot (NULL: absent) against new; append and commit if it fits. */
+static int group_apply(struct pias_jap *j, struct pias_jap_group *slot, struct pias_jap_group *new,
+		       struct pias_jap_actions *acts, struct pias_err *e)
+{
+	struct pias_jap_action out[PIAS_JAP_MAX_ACTIONS_PER_TA];
+	struct pias_jap_group empty = { .ta = new->ta };
+	size_t n = group_diff(j, slot ? slot : &empty, new, out);
+
+	if (n > acts->cap - acts->n)
+		return pias_err_set(e, -ENOBUFS, "jap: %zu actions, room for %zu", n,
+				    acts->cap - acts->n);
+	memcpy(&acts->a[acts->n], out, n * sizeof(*out));
+	acts->n += n;
+	group_commit(j, slot, new);
+	return 0;
+}
+
+static int check_ta(const struct pias_ta *ta, struct pias_err *e)
+{
+	if (ta->family != PIAS_AF_INET && ta->family != PIAS_AF_INET6)
+		return pias_err_set(e, -EINVAL, "jap: TA family %u is neither 4 nor 6", ta->family);
+	return 0;
+}
+
+int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
+		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
+		      struct pias_jap_actions *acts, struct pias_err *e)
+{
+	struct pias_jap_group *slot, new;
+	struct pias_jap_target *t = NULL;
+	int err = check_ta(ta, e);
+
+	if (err)
+		return err;
+	if (ep->family != ta->family)
+		return pias_err_set(e, -EINVAL, "jap: target family %u differs from TA family %u",
+				    ep->family, ta->family);
+	if (!weight)
+		return pias_err_set(e, -EINVAL, "jap: weight 0 (drain the target instead)");
+	slot = group_find(j, ta);
+	if (slot) {
+		new = *slot;
+		for (__u32 i = 0; i < new.count && !t; i++)
+			if (ep_eq(&new.targets[i].t, ep))
+				t = &new.targets[i];
+	} else {
+		if (j->ngroups == j->cap) {
+			size_t cap = j->cap ? 2 * j->cap : 16;
+			struct pias_jap_group *g = realloc(j->groups, cap * sizeof(*g));
+
+			if (!g)
+				return pias_err_set(e, -ENOMEM, "jap: no memory for %zu groups",
+						    cap);
+			j->groups = g;
+			j->cap = cap;
+		}
+		new = (struct pias_jap_group){ .ta = *ta };
+	}
+	if (t && t->t.state == PIAS_TARGET_DRAINING)
+		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
+	if (!t) {
+		__u32 id = id_lowest_free(j);
+
+		if (new.count == PIAS_SET_MAX_TARGETS)
+			return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
+					    PIAS_SET_MAX_TARGETS);
+		if (!id)
+			return pias_err_set(e, -ENOSPC, "jap: all %d target ids in use",
+					    PIAS_MAX_TARGETS - 1);
+		t = &new.targets[new.count++];
+		*t = (struct pias_jap_target){ .id = id };
+		t->t.addr = ep->addr;
+		t->t.port = ep->port;
+		t->t.family = ep->family;
+	}
+	t->t.state = PIAS_TARGET_ACTIVE;
+	t->t.weight = weight;
+	t->last_refresh_ns = now;
+	err = group_apply(j, slot, &new, acts, e);
+	return err ? err : (int)t->id;
+}
+
+int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
+		  const struct pias_jap_endpoint *ep)
+{
+	const struct pias_jap_group *g = group_find(j, ta);
+
+	for (__u32 i = 0; g && i < g->count; i++)
+		if (ep_eq(&g->targets[i].t, ep))
+			return (int)g->targets[i].id;
+	return -ENOENT;
+}
+
+/* The group of ta copied to new and its target id in the copy, or -ENOENT. */
+static int lookup(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
+		  struct pias_jap_group **slot, struct pias_jap_group *new,
+		  struct pias_jap_target **t, struct pias_err *e)
+{
+	*slot = group_find(j, ta);
+	if (!*slot)
+		return pias_err_set(e, -ENOENT, "jap: no targets for this TA");
+	*new = **slot;
+	*t = target_find(new, id);
+	if (!*t)
+		return pias_err_set(e, -ENOENT, "jap: no target %u in this TA", id);
+	return 0;
+}
+
+int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		     struct pias_jap_actions *acts, struct pias_err *e)
+{
+	struct pias_jap_group *slot, new;
+	struct pias_jap_target *t;
+	int err = lookup(j, ta, id, &slot, &new, &t, e);
+
+	if (err)
+		return err;
+	t->last_refresh_ns = now;
+	if (t->t.state == PIAS_TARGET_DOWN)
+		t->t.state = PIAS_TARGET_ACTIVE;
+	return group_apply(j, slot, &new, acts, e);
+}
+
+int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		   struct pias_jap_actions *acts, struct pias_err *e)
+{
+	struct pias_jap_group *slot, new;
+	struct pias_jap_target *t;
+	int err = lookup(j, ta, id, &slot, &new, &t, e);
+
+	if (err)
+		return err;
+	if (t->t.state == PIAS_TARGET_DRAINING)
+		return 0;
+	if (t->t.state == PIAS_TARGET_DOWN) {
+		target_remove(&new, t); /* its flows have moved already */
+	} else {
+		t->t.state = PIAS_TARGET_DRAINING;
+		t->drain_start_ns = now;
+	}
+	return group_apply(j, slot, &new, acts, e);
+}
+
+int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		   struct pias_jap_actions *acts, struct pias_err *e)
+{
+	return pias_jap_leave(j, ta, id, now, acts, e);
+}
+
+static __u64 age(__u64 now, __u64 then)
+{
+	return now > then ? now - then : 0;
+}
+
+/* The group after the tick's transitions. */
+static void group_tick(const struct pias_jap *j, struct pias_jap_group *g, __u64 now,
+		       pias_jap_last_reply_fn last_reply, void *ctx)
+{
+	for (__u32 i = 0; i < g->count;) {
+		struct pias_jap_target *t = &g->targets[i];
+		__u64 last = t->last_refresh_ns;
+		bool drop = false;
+
+		if (last_reply) {
+			__u64 r = last_reply(ctx, t->id);
+
+			if (r > last)
+				last = r;
+		}
+		switch (t->t.state) {
+		case PIAS_TARGET_DRAINING:
+			drop = age(now, t->drain_start_ns) >= j->cfg.drain_timeout_ns;
+			break;
+		case PIAS_TARGET_ACTIVE:
+			if (age(now, last) > j->cfg.refresh_timeout_ns)
+				t->t.state = PIAS_TARGET_DOWN;
+			break;
+		default:
+			drop = age(now, last) > j->cfg.refresh_timeout_ns + j->cfg.down_expire_ns;
+			break;
+		}
+		if (drop)
+			target_remove(g, t);
+		else
+			i++;
+	}
+}
+
+int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_reply, void *ctx,
+		  struct pias_jap_actions *acts, struct pias_err *e)
+{
+	struct pias_jap_action out[PIAS_JAP_MAX_ACTIONS_PER_TA];
+	size_t need = 0;
+
+	/* Pass 1: count, so that all or nothing is applied. */
+	for (size_t i = 0; i < j->ngroups; i++) {
+		struct pias_jap_group new = j->groups[i];
+
+		group_tick(j, &new, now, last_reply, ctx);
+		need += group_diff(j, &j->groups[i], &new, out);
+	}
+	if (need > acts->cap - acts->n)
+		return pias_err_set(e, -ENOBUFS, "jap: tick needs %zu actions, room for %zu", need,
+				    acts->cap - acts->n);
+	/* Pass 2: apply; a dropped group is replaced by the last, so revisit i. */
+	for (size_t i = 0; i < j->ngroups;) {
+		struct pias_jap_group new = j->groups[i];
+		size_t before = j->ngroups;
+
+		group_tick(j, &new, now, last_reply, ctx);
+		group_apply(j, &j->groups[i], &new, acts, NULL);
+		if (j->ngroups == before)
+			i++;
+	}
+	return 0;
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * piasd's JAP registry (paper section 2): targets register with the proxy
+ * they reach by anycast, refresh, and leave. The JAP keeps, per group (TA),
+ * its targets and their state, checks their liveness, writes the target
+ * table and tells the group's RAPs its approximate target count.
+ *
+ * Pure state machine: every input carries the time (`now`, ns of the same
+ * clock as the dataplane's last_reply_ns, CLOCK_MONOTONIC_COARSE); the
+ * output is a list of actions for the caller to apply, in order, to the
+ * maps (pias_targets, pias_tgt_sets) and to the RAPs. No I/O, no BPF, no
+ * clock reads.
+ *
+ * Liveness: a target is alive while max(last refresh, last reply seen by
+ * the dataplane) is at most refresh_timeout_ns old. pias_jap_tick() marks
+ * it DOWN once that age exceeds the timeout, so a dead target is DOWN at
+ * most refresh_timeout_ns + one tick interval after its last sign of life
+ * (900 ms + 100 ms ticks: within 1 s, plus the coarse clock's few ms).
+ * A DOWN target comes back ACTIVE when it refreshes or re-registers (a
+ * reply alone does not revive it); one that stays silent for a further
+ * down_expire_ns is removed. A target that leaves, or that the operator
+ * drains, is DRAINING (keeps its flows, gets no new ones) and is removed
+ * drain_timeout_ns later. A DOWN target that leaves is removed at once.
+ *
+ * Atomicity: every call either applies all of its changes and appends all
+ * of their actions, or (on any error, including -ENOBUFS when the action
+ * list has no room) changes nothing and appends nothing. Actions are
+ * appended: several calls may share a list until the caller flushes it.
+ *
+ * Failing calls return a negative errno and fill e (may be NULL).
+ */
+#ifndef PIAS_DAEMON_JAP_H
+#define PIAS_DAEMON_JAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <pias/maps.h>
+
+#include "err.h"
+
+#define PIAS_JAP_REFRESH_TIMEOUT_NS 900000000ull   /* 900 ms */
+#define PIAS_JAP_DRAIN_TIMEOUT_NS   30000000000ull /* 30 s */
+#define PIAS_JAP_DOWN_EXPIRE_NS	    30000000000ull /* 30 s DOWN, then removed */
+#define PIAS_JAP_REPORT_FRACTION    0.25
+#define PIAS_JAP_MAX_ACTIONS_PER_TA (2 * PIAS_SET_MAX_TARGETS + 2)
+
+struct pias_jap_config {
+	__u64 refresh_timeout_ns;
+	__u64 drain_timeout_ns;
+	__u64 down_expire_ns;
+	double report_fraction; /* report when |active - reported| > this * reported */
+};
+
+/* Where a target is reached (its unicast address and port, host order). */
+struct pias_jap_endpoint {
+	union pias_addr addr;
+	__u16 port;
+	__u8 family; /* PIAS_AF_*, must be the TA's */
+};
+
+struct pias_jap_target {
+	__u32 id; /* 1..PIAS_MAX_TARGETS-1, index of pias_targets */
+	struct pias_target t;
+	__u64 last_refresh_ns;
+	__u64 drain_start_ns; /* valid while DRAINING */
+};
+
+/* One group served here; exists while it has at least one target. */
+struct pias_jap_group {
+	struct pias_ta ta;
+	__u32 count; /* used entries of targets[] */
+	struct pias_jap_target targets[PIAS_SET_MAX_TARGETS];
+	bool reported_valid; /* a REPORT went out for this TA */
+	__u32 reported;	     /* the last reported count */
+};
+
+struct pias_jap {
+	struct pias_jap_config cfg;
+	struct pias_jap_group *groups; /* ngroups used of cap; linear lookup */
+	size_t ngroups, cap;
+	__u64 ids_used[PIAS_MAX_TARGETS / 64]; /* bit i: target id i in use; bit 0 always */
+};
+
+enum pias_jap_action_kind {
+	PIAS_JAP_TARGET_SET = 1, /* write pias_targets[id] = target */
+	PIAS_JAP_TARGET_DEL,	 /* clear pias_targets[id] */
+	PIAS_JAP_SET_SET,	 /* write pias_tgt_sets[ta] = set (ACTIVE + DRAINING ids) */
+	PIAS_JAP_SET_DEL,	 /* delete pias_tgt_sets[ta]: the TA has no targets here */
+	PIAS_JAP_REPORT,	 /* tell the TA's RAPs: count targets here (0: none) */
+};
+
+struct pias_jap_action {
+	enum pias_jap_action_kind kind;
+	__u32 id; /* TARGET_SET, TARGET_DEL */
+	struct pias_ta ta;
+	union {
+		struct pias_target target;  /* TARGET_SET */
+		struct pias_target_set set; /* SET_SET */
+		__u32 count;		    /* REPORT */
+	};
+};
+
+/* A caller-provided action buffer: n used of cap. */
+struct pias_jap_actions {
+	struct pias_jap_action *a;
+	size_t cap;
+	size_t n;
+};
+
+/* The dataplane's last reply time of target id (0: none); see pias_jap_tick. */
+typedef __u64 (*pias_jap_last_reply_fn)(void *ctx, __u32 id);
+
+/* cfg NULL: the defaults above. Zero timeouts or a negative fraction: -EINVAL. */
+int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e);
+void pias_jap_free(struct pias_jap *j);
+
+/*
+ * A target registers (weight > 0). Returns its id. An endpoint already
+ * registered for ta is a refresh (same id; weight updated; DOWN -> ACTIVE).
+ * -EINVAL: bad family/weight; -ENOSPC: PIAS_SET_MAX_TARGETS targets in the
+ * TA, or no free id; -EBUSY: the endpoint is draining; -ENOMEM.
+ */
+int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
+		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
+		      struct pias_jap_actions *acts, struct pias_err *e);
+
+/* The id of ep in ta, or -ENOENT. */
+int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
+		  const struct pias_jap_endpoint *ep);
+
+/*
+ * Target id of ta refreshes: alive until now + refresh_timeout; DOWN ->
+ * ACTIVE. A DRAINING target stays DRAINING. -ENOENT: unknown TA or id.
+ */
+int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		     struct pias_jap_actions *acts, struct pias_err *e);
+
+/* Target id leaves: DRAINING (a DOWN one is removed). Idempotent. -ENOENT. */
+int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		   struct pias_jap_actions *acts, struct pias_err *e);
+
+/* The operator drains target id: the same transition as a leave. */
+int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		   struct pias_jap_actions *acts, struct pias_err *e);
+
+/*
+ * Periodic liveness check (call every tick interval). last_reply (may be
+ * NULL) gives the dataplane's last reply time of a target, same clock as
+ * now. ACTIVE -> DOWN when max(last refresh, last reply) is more than
+ * refresh_timeout_ns before now; DOWN removed after a further
+ * down_expire_ns; DRAINING removed drain_timeout_ns after it began.
+ * last_reply is called twice per target (count, then apply) and must
+ * return the same value both times: read a snapshot, not the live map.
+ */
+int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_reply, void *ctx,
+		  struct pias_jap_actions *acts, struct pias_err *e);
+
+/* The group of ta, or NULL (read-only view, for status and tests). */
+const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta);
+
+#endif

@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: MIT
+/* daemon/jap: the JAP's target registry, liveness and RAP reports (fake time). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jap.h"
+#include "unit.h"
+
+#define MS 1000000ull
+#define T0 (1000 * MS) /* fake time starts here */
+
+struct fx {
+	struct pias_jap j;
+	struct pias_jap_action buf[256];
+	struct pias_jap_actions acts;
+	struct pias_err e;
+	struct pias_ta ta;
+	__u64 reply[PIAS_MAX_TARGETS]; /* fake pias_tgt_stats last_reply_ns */
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(pias_jap_init(&f->j, NULL, &f->e), 0);
+	f->acts = (struct pias_jap_actions){ .a = f->buf, .cap = 256 };
+	f->ta.family = PIAS_AF_INET;
+	f->ta.addr.v4 = 0x0100000a; /* 10.0.0.1 in memory order */
+	f->ta.port = 80;
+	f->ta.proto = PIAS_PROTO_TCP;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	pias_jap_free(&f->j);
+	free(f);
+	return 0;
+}
+
+static __u64 reply_of(void *ctx, __u32 id)
+{
+	return ((struct fx *)ctx)->reply[id];
+}
+
+static struct pias_jap_endpoint ep4(__u32 n)
+{
+	struct pias_jap_endpoint ep = { .family = PIAS_AF_INET, .port = 8080 };
+
+	ep.addr.v4 = 0x0200a8c0 + (n << 24);
+	return ep;
+}
+
+static int reg(struct fx *f, __u32 n, __u64 now)
+{
+	struct pias_jap_endpoint ep = ep4(n);
+
+	return pias_jap_register(&f->j, &f->ta, &ep, 1, now, &f->acts, &f->e);
+}
+
+static int tick(struct fx *f, __u64 now)
+{
+	return pias_jap_tick(&f->j, now, reply_of, f, &f->acts, &f->e);
+}
+
+/* The index of the first action of kind in the list, or -1. */
+static int find(const struct fx *f, enum pias_jap_action_kind kind)
+{
+	for (size_t i = 0; i < f->acts.n; i++)
+		if (f->acts.a[i].kind == kind)
+			return (int)i;
+	return -1;
+}
+
+static size_t count_kind(const struct fx *f, enum pias_jap_action_kind kind)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->acts.n; i++)
+		n += f->acts.a[i].kind == kind;
+	return n;
+}
+
+static void flush(struct fx *f)
+{
+	f->acts.n = 0;
+}
+
+static void register_first(void **state)
+{
+	struct fx *f = *state;
+	int id = reg(f, 1, T0);
+
+	assert_int_equal(id, 1);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].id, 1);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_ACTIVE);
+	assert_int_equal(f->acts.a[0].target.port, 8080);
+	assert_int_equal(f->acts.a[0].target.family, PIAS_AF_INET);
+	assert_int_equal(f->acts.a[0].target.weight, 1);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+	assert_memory_equal(&f->acts.a[1].ta, &f->ta, sizeof(f->ta));
+	assert_int_equal(f->acts.a[1].set.count, 1);
+	assert_int_equal(f->acts.a[1].set.ids[0], 1);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].count, 1);
+	assert_int_equal(pias_jap_find(&f->j, &f->ta, &(struct pias_jap_endpoint){ 0 }), -ENOENT);
+	{
+		struct pias_jap_endpoint ep = ep4(1);
+
+		assert_int_equal(pias_jap_find(&f->j, &f->ta, &ep), 1);
+	}
+}
+
+/* 1..3 are each beyond 25%, 4->5 is not, 4->6 is, 6->7 not, 6->8 is. */
+static void report_threshold(void **state)
+{
+	struct fx *f = *state;
+	const int want[] = { 0, 1, 2, 3, 4, -1, 6, -1, 8 };
+
+	for (int n = 1; n <= 8; n++) {
+		int r;
+
+		flush(f);
+		assert_int_equal(reg(f, (__u32)n, T0), n);
+		r = find(f, PIAS_JAP_REPORT);
+		if (want[n] < 0) {
+			assert_int_equal(r, -1);
+		} else {
+			assert_true(r >= 0);
+			assert_int_equal(f->acts.a[r].count, want[n]);
+		}
+		assert_int_equal(f->acts.a[find(f, PIAS_JAP_SET_SET)].set.count, n);
+	}
+}
+
+static void refresh_keeps_alive(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = T0;
+
+	assert_int_equal(reg(f, 1, now), 1);
+	for (int i = 0; i < 50; i++) {
+		now += 500 * MS;
+		flush(f);
+		assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 1, now, &f->acts, &f->e), 0);
+		assert_int_equal(tick(f, now + 100 * MS), 0);
+		assert_int_equal(f->acts.n, 0);
+	}
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
+}
+
+static void silent_target_goes_down(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 2, T0 + 800 * MS, &f->acts, &f->e), 0);
+	flush(f);
+	/* exactly the timeout: still alive */
+	assert_int_equal(tick(f, T0 + PIAS_JAP_REFRESH_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* 1 ns later: target 1 is DOWN, 2 refreshed later is not */
+	assert_int_equal(tick(f, T0 + PIAS_JAP_REFRESH_TIMEOUT_NS + 1), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].id, 1);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DOWN);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[1].set.count, 1);
+	assert_int_equal(f->acts.a[1].set.ids[0], 2);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT); /* 2 -> 1 */
+	assert_int_equal(f->acts.a[2].count, 1);
+	/* the last one goes down: empty set, REPORT(0) */
+	flush(f);
+	assert_int_equal(tick(f, T0 + 1800 * MS), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].id, 2);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DOWN);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[1].set.count, 0);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].count, 0);
+	/* refresh brings it back: ACTIVE, in the set, REPORT 0 -> 1 */
+	flush(f);
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 2, T0 + 2000 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_ACTIVE);
+	assert_int_equal(f->acts.a[1].set.count, 1);
+	assert_int_equal(f->acts.a[2].count, 1);
+	/* a DOWN target silent for down_expire is removed; its id freed */
+	flush(f);
+	assert_int_equal(tick(f, T0 + PIAS_JAP_REFRESH_TIMEOUT_NS + PIAS_JAP_DOWN_EXPIRE_NS + 1),
+			 0);
+	assert_int_equal(f->acts.a[find(f, PIAS_JAP_TARGET_DEL)].id, 1);
+	assert_int_equal(reg(f, 9, T0 + 40000 * MS), 1);
+}
+
+/* Detection bound: silent from T0, ticks every 100 ms: DOWN by T0 + 1 s. */
+static void detection_bound(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = T0;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	flush(f);
+	while (find(f, PIAS_JAP_TARGET_SET) < 0) {
+		now += 100 * MS;
+		assert_int_equal(tick(f, now), 0);
+	}
+	assert_true(now > T0 + PIAS_JAP_REFRESH_TIMEOUT_NS);
+	assert_true(now <= T0 + PIAS_JAP_REFRESH_TIMEOUT_NS + 100 * MS);
+	assert_true(now < T0 + 1000 * MS + 1);
+}
+
+static void replies_keep_alive(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = T0;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	flush(f);
+	for (int i = 0; i < 100; i++) {
+		now += 100 * MS;
+		f->reply[1] = now - 50 * MS;
+		assert_int_equal(tick(f, now), 0);
+	}
+	assert_int_equal(f->acts.n, 0);
+	/* replies stop: DOWN once the last reply is older than the timeout */
+	assert_int_equal(tick(f, f->reply[1] + PIAS_JAP_REFRESH_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(tick(f, f->reply[1] + PIAS_JAP_REFRESH_TIMEOUT_NS + 1), 0);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DOWN);
+	/* a reply alone does not revive a DOWN target */
+	flush(f);
+	f->reply[1] = now + 2000 * MS;
+	assert_int_equal(tick(f, now + 2000 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+}
+
+static void leave_drains_then_removes(void **state)
+{
+	struct fx *f = *state;
+	__u64 t1 = T0 + 10 * MS;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	flush(f);
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, t1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2); /* TARGET_SET(draining) + REPORT 2 -> 1 */
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[1].count, 1);
+	/* leave again: no-op; register while draining: -EBUSY */
+	flush(f);
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, t1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(reg(f, 1, t1), -EBUSY);
+	assert_msg_has(f->e.msg, "draining");
+	/* still draining just before the timeout (refreshes keep 2 alive) */
+	for (__u64 t = T0 + 500 * MS; t < t1 + PIAS_JAP_DRAIN_TIMEOUT_NS; t += 500 * MS) {
+		assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 2, t, &f->acts, &f->e), 0);
+		assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 1, t, &f->acts, &f->e), 0);
+		assert_int_equal(tick(f, t), 0);
+	}
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_DRAINING);
+	assert_int_equal(
+		pias_jap_refresh(&f->j, &f->ta, 2, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS, &f->acts, &f->e),
+		0);
+	assert_int_equal(tick(f, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[0].set.count, 1);
+	assert_int_equal(f->acts.a[0].set.ids[0], 2);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
+	assert_int_equal(f->acts.a[1].id, 1);
+	/* id 1 is reused */
+	assert_int_equal(reg(f, 7, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS), 1);
+}
+
+static void last_target_leaves_deletes_set(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	flush(f);
+	assert_int_equal(pias_jap_drain(&f->j, &f->ta, 1, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[1].count, 0);
+	flush(f);
+	assert_int_equal(tick(f, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_DEL);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
+	assert_null(pias_jap_group(&f->j, &f->ta));
+	/* a DOWN target that leaves is removed at once */
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(tick(f, T0 + 2 * PIAS_JAP_REFRESH_TIMEOUT_NS), 0);
+	flush(f);
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, T0 + 2000 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_DEL);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
+}
+
+static void ta_full(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta other = f->ta;
+
+	for (int n = 1; n <= PIAS_SET_MAX_TARGETS; n++) {
+		flush(f);
+		assert_int_equal(reg(f, (__u32)n, T0), n);
+	}
+	flush(f);
+	assert_int_equal(reg(f, 100, T0), -ENOSPC);
+	assert_msg_has(f->e.msg, "32 targets");
+	assert_int_equal(f->acts.n, 0);
+	/* a known endpoint still refreshes; another TA still has room */
+	assert_int_equal(reg(f, 5, T0), 5);
+	other.port = 81;
+	{
+		struct pias_jap_endpoint ep = ep4(100);
+
+		assert_int_equal(pias_jap_register(&f->j, &other, &ep, 1, T0, &f->acts, &f->e), 33);
+	}
+}
+
+static void wrong_family(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_endpoint ep = { .family = PIAS_AF_INET6, .port = 1 };
+	struct pias_ta bad = f->ta;
+
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "family");
+	ep = ep4(1);
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 0, T0, &f->acts, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "weight");
+	bad.family = 5;
+	assert_int_equal(pias_jap_register(&f->j, &bad, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
+	assert_int_equal(f->acts.n, 0);
+	assert_null(pias_jap_group(&f->j, &f->ta));
+}
+
+static void duplicate_is_refresh(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_endpoint ep = ep4(1);
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	flush(f);
+	assert_int_equal(reg(f, 1, T0 + 800 * MS), 1);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 1);
+	assert_int_equal(tick(f, T0 + 1600 * MS), 0); /* alive thanks to the re-register */
+	assert_int_equal(f->acts.n, 0);
+	/* a new weight is written */
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 5, T0 + 1600 * MS, &f->acts, &f->e),
+			 1);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].target.weight, 5);
+	/* IPv6: same address, other port: a different target */
+	{
+		struct pias_ta ta6 = { .family = PIAS_AF_INET6,
+				       .port = 53,
+				       .proto = PIAS_PROTO_UDP };
+		struct pias_jap_endpoint a = { .family = PIAS_AF_INET6, .port = 53 };
+
+		a.addr.bytes[0] = 0x20;
+		a.addr.bytes[15] = 1;
+		assert_int_equal(pias_jap_register(&f->j, &ta6, &a, 1, T0, &f->acts, &f->e), 2);
+		assert_int_equal(pias_jap_register(&f->j, &ta6, &a, 1, T0, &f->acts, &f->e), 2);
+		a.port = 54;
+		assert_int_equal(pias_jap_register(&f->j, &ta6, &a, 1, T0, &f->acts, &f->e), 3);
+	}
+}
+
+static void unknown_enoent(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta other = f->ta;
+
+	other.port = 443;
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 1, T0, &f->acts, &f->e), -ENOENT);
+	assert_msg_has(f->e.msg, "TA");
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 2, T0, &f->acts, &f->e), -ENOENT);
+	assert_msg_has(f->e.msg, "target 2");
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 2, T0, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(pias_jap_leave(&f->j, &other, 1, T0, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(pias_jap_drain(&f->j, &other, 1, T0, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 0, T0, &f->acts, &f->e), -ENOENT);
+}
+
+static void enobufs_applies_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_actions small = { .a = f->buf, .cap = 2 };
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	/* register needs 3 (TARGET_SET, SET_SET, REPORT 2 -> 3) */
+	{
+		struct pias_jap_endpoint ep = ep4(3);
+
+		assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &small, &f->e),
+				 -ENOBUFS);
+		assert_int_equal(small.n, 0);
+		assert_int_equal(pias_jap_find(&f->j, &f->ta, &ep), -ENOENT);
+		assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 2);
+	}
+	/* tick needs 2 TARGET_SET + SET_SET + REPORT(0) = 4 */
+	small.cap = 3;
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 1000 * MS, NULL, NULL, &small, &f->e), -ENOBUFS);
+	assert_msg_has(f->e.msg, "4 actions");
+	assert_int_equal(small.n, 0);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[1].t.state, PIAS_TARGET_ACTIVE);
+	small.cap = 4;
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 1000 * MS, NULL, NULL, &small, &f->e), 0);
+	assert_int_equal(small.n, 4);
+	/* the report state was not touched by the failed call: REPORT(0) went out once */
+	assert_int_equal(f->buf[3].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->buf[3].count, 0);
+}
+
+static void many_groups_tick(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta ta = f->ta;
+
+	for (__u32 g = 0; g < 40; g++) {
+		ta.port = (__u16)(1000 + g);
+		for (__u32 n = 0; n < 2; n++) {
+			struct pias_jap_endpoint ep = ep4(g * 2 + n);
+
+			assert_true(pias_jap_register(&f->j, &ta, &ep, 1, T0, &f->acts, &f->e) > 0);
+		}
+		flush(f);
+		assert_int_equal(pias_jap_drain(&f->j, &ta, g * 2 + 1, T0, &f->acts, &f->e), 0);
+		assert_int_equal(pias_jap_drain(&f->j, &ta, g * 2 + 2, T0, &f->acts, &f->e), 0);
+		flush(f);
+	}
+	assert_int_equal(f->j.ngroups, 40);
+	assert_int_equal(tick(f, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
+	assert_int_equal(count_kind(f, PIAS_JAP_SET_DEL), 40);
+	assert_int_equal(count_kind(f, PIAS_JAP_TARGET_DEL), 80);
+	assert_int_equal(f->j.ngroups, 0);
+	assert_int_equal(reg(f, 1, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 1);
+}
+
+static void bad_config(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap j;
+	struct pias_jap_config c = { .refresh_timeout_ns = 1,
+				     .drain_timeout_ns = 1,
+				     .down_expire_ns = 1,
+				     .report_fraction = -1 };
+
+	assert_int_equal(pias_jap_init(&j, &c, &f->e), -EINVAL);
+	c.report_fraction = 0;
+	c.drain_timeout_ns = 0;
+	assert_int_equal(pias_jap_init(&j, &c, &f->e), -EINVAL);
+}
+
+int test_jap_registry(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(register_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(report_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(refresh_keeps_alive, setup, teardown),
+		cmocka_unit_test_setup_teardown(silent_target_goes_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(detection_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(replies_keep_alive, setup, teardown),
+		cmocka_unit_test_setup_teardown(leave_drains_then_removes, setup, teardown),
+		cmocka_unit_test_setup_teardown(last_target_leaves_deletes_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(ta_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(wrong_family, setup, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_is_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(unknown_enoent, setup, teardown),
+		cmocka_unit_test_setup_teardown(enobufs_applies_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(many_groups_tick, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_config, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("jap_registry", tests, NULL, NULL);
+}
