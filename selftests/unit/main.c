@@ -15,5 +15,7 @@ int main(void)
 	failed += test_ring();
 	failed += test_config_file();
 	failed += test_jap_registry();
+	failed += test_iap_cache();
+	failed += test_rap_registry();
 	return failed ? 1 : 0;
 }

@@ -22,6 +22,8 @@ int test_events(void);
 int test_ring(void);
 int test_config_file(void);
 int test_jap_registry(void);
+int test_iap_cache(void);
+int test_rap_registry(void);
 
 /* The error message contains want (messages must name what is wrong). */
 #define assert_msg_has(msg, want)                                                                  \

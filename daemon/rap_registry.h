@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * piasd's RAP registry (paper section 2, 2.1): a group's rendezvous proxy
+ * keeps, per TA, the JAPs that serve it and their approximate target counts
+ * as reported by the JAPs; writes the RAP group table (pias_groups); answers
+ * the dataplane's BOUND and NO_GROUP events and the IAPs' explicit queries
+ * with bindings (TA -> JAP, with a lifetime) or negative bindings.
+ *
+ * (lib/rap.h is the other RAP module: which proxies are a group's RAPs.)
+ *
+ * Pure state machine, in the style of daemon/jap.h: every input carries the
+ * time (now, ns, CLOCK_MONOTONIC_COARSE); the output is a list of actions
+ * the caller applies in order. No I/O, no BPF, no clock reads, no random
+ * numbers (the caller supplies them).
+ *
+ * Reports: a JAP's report for a TA carries its seq, strictly increasing per
+ * (JAP, TA); a report whose seq is not above the last one seen is stale or
+ * a duplicate and is ignored. A count of 0 removes the JAP from the group
+ * (its seq is remembered until report_expiry_ns, so a late older report
+ * does not bring it back). A report older than report_expiry_ns is dropped
+ * by pias_rap_tick(): JAPs must re-send their report at least every
+ * PIAS_RAP_REPORT_PERIOD_NS (expiry is three periods).
+ *
+ * Group table: the TA's pias_group lists its JAPs with count > 0, weight =
+ * count, largest first (ties: lower jap_id first). At most
+ * PIAS_GROUP_MAX_JAPS go in; the others are kept (and move in when a larger
+ * one leaves) and GROUP_SET says how many were left out (omitted). A TA
+ * keeps at most PIAS_RAP_MAX_REPORTS JAPs' reports.
+ *
+ * Generation: each time a TA's published JAP set (the ids in its
+ * pias_group) changes, the TA gets a new generation from a counter shared by
+ * all TAs, so it strictly increases per TA, even across deletion.
+ *
+ * Selection (pias_rap_query, and NO_GROUP when the TA turns out to be
+ * known) is random, from a caller-supplied 32-bit value rnd, among the
+ * published JAPs, with probability
+ *
+ *   P(j) = (1 - alpha) * count_j / sum(count)  +  alpha * near_j / n_near
+ *
+ * where near_j is 1 if j has the smallest known RTT from the IAP (n_near JAPs
+ * tie for it) and 0 otherwise. alpha = 0: pure load balance (each JAP's
+ * share in proportion to its count); alpha = 1: always the nearest JAP
+ * (lowest jap_id among ties); in between, the nearest JAP gets alpha of the
+ * new IAPs on top of its load share. Without RTTs (rtt NULL, or 0 =
+ * unknown for all), pure load. rnd selects the point u = rnd / 2^32 on the
+ * cumulative distribution, JAPs in group-table order.
+ *
+ * Rate limit: per (IAP, TA) at most one SEND_BINDING per bind_interval_ns
+ * for the same (jap_id, generation): a repeated BOUND (or NO_GROUP answered
+ * with a binding) within the interval emits nothing. An explicit query is
+ * always answered (the IAP asked because it has no binding) and also counts
+ * as a send. bind_interval_ns 0: no limit.
+ *
+ * Atomicity: every call either applies all of its changes and appends all
+ * of its actions, or (on any error, including -ENOBUFS when the action list
+ * has no room) changes nothing and appends nothing. Failing calls return a
+ * negative errno and fill e (may be NULL).
+ */
+#ifndef PIAS_DAEMON_RAP_REGISTRY_H
+#define PIAS_DAEMON_RAP_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <pias/maps.h>
+
+#include "err.h"
+
+#define PIAS_RAP_BINDING_TTL_NS	  300000000000ull /* 300 s */
+#define PIAS_RAP_NEGATIVE_TTL_NS  30000000000ull  /* 30 s */
+#define PIAS_RAP_REPORT_PERIOD_NS 10000000000ull  /* JAPs re-report every 10 s */
+#define PIAS_RAP_REPORT_EXPIRY_NS (3 * PIAS_RAP_REPORT_PERIOD_NS)
+#define PIAS_RAP_BIND_INTERVAL_NS 100000000ull /* 100 ms */
+#define PIAS_RAP_MAX_REPORTS	  64	       /* JAP reports kept per TA */
+
+struct pias_rap_config {
+	__u64 binding_ttl_ns;	/* lifetime of a binding */
+	__u64 negative_ttl_ns;	/* lifetime of a negative binding */
+	__u64 report_expiry_ns; /* a JAP report older than this is dropped */
+	__u64 bind_interval_ns; /* per (IAP, TA) binding rate limit; 0: none */
+	double alpha;		/* proximity weight, 0 (pure load) .. 1 (nearest) */
+};
+
+/* One JAP's last report for a TA; count 0: removed (remembered for its seq). */
+struct pias_rap_report {
+	__u32 jap_id;
+	__u32 count;
+	__u64 seq;
+	__u64 last_report_ns;
+};
+
+struct pias_rap_group {
+	struct pias_ta ta;
+	__u32 generation;    /* of the published set; 0: never published */
+	__u32 nreports;	     /* used entries of reports[] */
+	struct pias_group g; /* as published (count 0: not in the table) */
+	__u32 omitted;	     /* JAPs with count > 0 left out of g */
+	struct pias_rap_report reports[PIAS_RAP_MAX_REPORTS];
+};
+
+/* The last binding sent to an IAP for a TA (rate limit). */
+struct pias_rap_sent {
+	struct pias_ta ta;
+	__u32 iap_id;
+	__u32 jap_id;
+	__u32 generation;
+	__u64 at_ns;
+};
+
+struct pias_rap {
+	struct pias_rap_config cfg;
+	struct pias_rap_group *groups; /* ngroups used of cap; linear lookup */
+	size_t ngroups, cap;
+	struct pias_rap_sent *sent; /* nsent used of sent_cap */
+	size_t nsent, sent_cap;
+	__u32 next_generation; /* last generation handed out */
+};
+
+enum pias_rap_action_kind {
+	PIAS_RAP_GROUP_SET = 1, /* write pias_groups[ta] = group */
+	PIAS_RAP_GROUP_DEL,	/* delete pias_groups[ta]: no JAP left */
+	PIAS_RAP_SEND_BINDING,	/* tell iap_id: ta -> jap_id, generation, lifetime */
+	PIAS_RAP_SEND_NEGATIVE, /* tell iap_id: drop ta for lifetime */
+};
+
+struct pias_rap_action {
+	enum pias_rap_action_kind kind;
+	struct pias_ta ta;
+	__u32 iap_id;		 /* SEND_* */
+	__u32 jap_id;		 /* SEND_BINDING */
+	__u32 generation;	 /* SEND_*: the TA's generation (0: none yet) */
+	__u64 lifetime_ns;	 /* SEND_*: binding_ttl_ns or negative_ttl_ns */
+	__u32 omitted;		 /* GROUP_SET: JAPs left out (more than PIAS_GROUP_MAX_JAPS) */
+	struct pias_group group; /* GROUP_SET */
+};
+
+/* A caller-provided action buffer: n used of cap. */
+struct pias_rap_actions {
+	struct pias_rap_action *a;
+	size_t cap;
+	size_t n;
+};
+
+/* RTT in ns from IAP iap_id to JAP jap_id; 0: unknown. */
+typedef __u64 (*pias_rap_rtt_fn)(void *ctx, __u32 iap_id, __u32 jap_id);
+
+/* cfg NULL: the defaults above, alpha 0. Zero TTLs or expiry, alpha outside [0,1]: -EINVAL. */
+int pias_rap_init(struct pias_rap *r, const struct pias_rap_config *cfg, struct pias_err *e);
+void pias_rap_free(struct pias_rap *r);
+
+/*
+ * JAP jap_id (non-zero) has count targets for ta (0: none). Stale or
+ * duplicate seq: ignored (returns 0, no action). Emits GROUP_SET or
+ * GROUP_DEL when the published group changes. -EINVAL, -ENOSPC (the TA
+ * already has PIAS_RAP_MAX_REPORTS JAPs), -ENOMEM, -ENOBUFS.
+ */
+int pias_rap_report(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id, __u32 count,
+		    __u64 seq, __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
+
+/* Membership says JAP jap_id died: forget it (and its seqs) in every TA. */
+int pias_rap_jap_dead(struct pias_rap *r, __u32 jap_id, __u64 now, struct pias_rap_actions *acts,
+		      struct pias_err *e);
+
+/*
+ * The dataplane relayed a packet from iap_id for ta to jap_id: SEND_BINDING
+ * (subject to the rate limit). -ENOENT if jap_id is not in ta's published
+ * group (a stale event; nothing sent).
+ */
+int pias_rap_bound(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, __u32 jap_id,
+		   __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
+
+/*
+ * The dataplane found no group for ta: SEND_NEGATIVE if the RAP has no JAP
+ * for ta; if it has (the table lagged), SEND_BINDING to a JAP picked with
+ * rnd derived from iap_id (rate-limited like BOUND).
+ */
+int pias_rap_no_group(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, __u64 now,
+		      struct pias_rap_actions *acts, struct pias_err *e);
+
+/*
+ * IAP iap_id asks for ta: SEND_BINDING to the JAP selected by rnd (see
+ * above; rtt may be NULL), or SEND_NEGATIVE if there is none.
+ */
+int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, pias_rap_rtt_fn rtt,
+		   void *ctx, __u32 rnd, __u64 now, struct pias_rap_actions *acts,
+		   struct pias_err *e);
+
+/* Drop reports older than report_expiry_ns (GROUP_SET/DEL) and old rate-limit records. */
+int pias_rap_tick(struct pias_rap *r, __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
+
+/* The state of ta, or NULL (read-only view, for status and tests). */
+const struct pias_rap_group *pias_rap_group(const struct pias_rap *r, const struct pias_ta *ta);
+
+#endif

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MIT
+/* daemon/iap: the IAP's binding cache and the invalidation limiter (fake time). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iap.h"
+#include "unit.h"
+
+#define MS  1000000ull
+#define SEC (1000 * MS)
+#define T0  (1000 * MS) /* fake time starts here */
+
+struct fx {
+	struct pias_iap i;
+	struct pias_iap_action buf[64];
+	struct pias_iap_actions acts;
+	struct pias_err e;
+	struct pias_ta ta, ta2, ta3;
+	__u32 rap; /* what rap_of answers */
+	int rap_calls;
+};
+
+static struct pias_ta ta4(__u32 n)
+{
+	struct pias_ta ta = { .family = PIAS_AF_INET, .port = 80, .proto = PIAS_PROTO_TCP };
+
+	ta.addr.v4 = 0x0000000a + (n << 24);
+	return ta;
+}
+
+static int setup_cfg(void **state, const struct pias_iap_config *cfg)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(pias_iap_init(&f->i, cfg, &f->e), 0);
+	f->acts = (struct pias_iap_actions){ .a = f->buf, .cap = 64 };
+	f->ta = ta4(1);
+	f->ta2 = ta4(2);
+	f->ta3 = ta4(3);
+	f->rap = 9;
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_cfg(state, NULL);
+}
+
+static int setup_small(void **state)
+{
+	struct pias_iap_config cfg = { .refresh_before_ns = 1 * SEC,
+				       .query_retry_ns = 200 * MS,
+				       .max_pending = 2 };
+
+	return setup_cfg(state, &cfg);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	pias_iap_free(&f->i);
+	free(f);
+	return 0;
+}
+
+static __u32 rap_of(void *ctx, const struct pias_ta *ta)
+{
+	struct fx *f = ctx;
+
+	(void)ta;
+	f->rap_calls++;
+	return f->rap;
+}
+
+static int miss(struct fx *f, const struct pias_ta *ta, __u64 now)
+{
+	return pias_iap_miss(&f->i, ta, 7, now, &f->acts, &f->e);
+}
+
+static int bind(struct fx *f, const struct pias_ta *ta, __u32 jap, __u32 gen, __u64 life, __u64 now)
+{
+	return pias_iap_binding(&f->i, 7, ta, jap, gen, life, now, &f->acts, &f->e);
+}
+
+static int tick(struct fx *f, __u64 now)
+{
+	return pias_iap_tick(&f->i, now, rap_of, f, &f->acts, &f->e);
+}
+
+static void assert_act(const struct fx *f, size_t k, enum pias_iap_action_kind kind,
+		       const struct pias_ta *ta)
+{
+	assert_true(k < f->acts.n);
+	assert_int_equal(f->acts.a[k].kind, kind);
+	assert_memory_equal(&f->acts.a[k].ta, ta, sizeof(*ta));
+}
+
+static void test_miss_queries_once_per_retry(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(miss(f, &f->ta, T0), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	assert_int_equal(f->acts.a[0].rap_id, 7);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->pending);
+
+	/* A duplicate miss within query_retry_ns: the query is outstanding. */
+	f->acts.n = 0;
+	assert_int_equal(miss(f, &f->ta, T0 + PIAS_IAP_QUERY_RETRY_NS - 1), 0);
+	assert_int_equal(f->acts.n, 0);
+
+	/* After the retry interval the query counts as lost: ask again. */
+	assert_int_equal(miss(f, &f->ta, T0 + PIAS_IAP_QUERY_RETRY_NS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	assert_int_equal(f->i.npending, 1);
+}
+
+static void test_binding_installs_with_expiry(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_iap_entry *en;
+
+	assert_int_equal(miss(f, &f->ta, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(bind(f, &f->ta, 3, 5, 10 * SEC, T0 + 1 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta);
+	assert_int_equal(f->acts.a[0].binding.jap_id, 3);
+	assert_int_equal(f->acts.a[0].binding.generation, 5);
+	assert_int_equal(f->acts.a[0].binding.expires_ns, T0 + 1 * MS + 10 * SEC);
+	assert_int_equal(f->acts.a[0].binding.flags, 0);
+	en = pias_iap_entry(&f->i, &f->ta);
+	assert_non_null(en);
+	assert_true(en->bound);
+	assert_false(en->pending); /* the query is answered */
+	assert_int_equal(f->i.npending, 0);
+}
+
+static void test_older_generation_ignored(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 5, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(bind(f, &f->ta, 4, 4, 10 * SEC, T0 + 1 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta)->b.jap_id, 3);
+
+	/* Same or newer generation replaces it. */
+	assert_int_equal(bind(f, &f->ta, 4, 6, 10 * SEC, T0 + 2 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].binding.jap_id, 4);
+
+	/* Generations wrap: 0 is newer than 0xffffffff. */
+	assert_int_equal(bind(f, &f->ta2, 3, 0xffffffffu, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 5, 0, 10 * SEC, T0), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta2)->b.jap_id, 5);
+}
+
+static void test_negative_binding(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(miss(f, &f->ta, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta, 2 * SEC, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta);
+	assert_int_equal(f->acts.a[0].binding.flags, PIAS_BINDING_F_NEGATIVE);
+	assert_int_equal(f->acts.a[0].binding.expires_ns, T0 + 2 * SEC);
+	assert_false(pias_iap_entry(&f->i, &f->ta)->pending);
+
+	/* No JAP to invalidate a negative binding. */
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_invalidate(&f->i, 0, &f->ta, 0, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+}
+
+static void test_invalidate(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 5, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+
+	/* From another JAP: ignored. */
+	assert_int_equal(pias_iap_invalidate(&f->i, 4, &f->ta, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* Stale: about an older binding. */
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 4, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* Unknown TA: ignored. */
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta2, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+
+	/* From the bound JAP, its generation: dropped, the entry goes. */
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_int_equal(f->i.n, 0);
+
+	/* A newer generation also drops it. */
+	assert_int_equal(bind(f, &f->ta, 3, 5, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 6, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+}
+
+static void test_jap_dead(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 4, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta3, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(pias_iap_negative(&f->i, 7, &(struct pias_ta){ .family = PIAS_AF_INET6 },
+					   10 * SEC, T0, &f->acts, &f->e),
+			 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 3, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	for (size_t k = 0; k < 2; k++) {
+		const struct pias_ta *t = &f->acts.a[k].ta;
+
+		assert_int_equal(f->acts.a[k].kind, PIAS_IAP_BINDING_DEL);
+		assert_true(!memcmp(t, &f->ta, sizeof(*t)) || !memcmp(t, &f->ta3, sizeof(*t)));
+	}
+	assert_memory_not_equal(&f->acts.a[0].ta, &f->acts.a[1].ta, sizeof(f->ta));
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_null(pias_iap_entry(&f->i, &f->ta3));
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta2)->b.jap_id, 4);
+	assert_int_equal(f->i.n, 2);
+
+	/* Again: nothing left bound to it. */
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 3, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+}
+
+/* Default refresh_before: a fifth of the lifetime; query_retry 500 ms. */
+static void test_tick_refreshes_and_expires(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 8 * SEC), 0); /* 2 s left: not below 2 s */
+	assert_int_equal(f->acts.n, 0);
+
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	assert_int_equal(f->acts.a[0].rap_id, 9);
+
+	/* Outstanding: no second query within query_retry_ns. */
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 8 * SEC + 400 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(miss(f, &f->ta, T0 + 8 * SEC + 400 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+
+	/* Lost: query again. */
+	assert_int_equal(tick(f, T0 + 8 * SEC + 501 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+
+	/* Not answered: deleted at expiry, and the lost query forgotten. */
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9 * SEC + 999 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 10 * SEC + 600 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_int_equal(f->i.npending, 0);
+}
+
+static void test_tick_refresh_answered(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(tick(f, T0 + 9 * SEC), 0);
+	f->acts.n = 0;
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0 + 9 * SEC + 10 * MS), 0);
+	assert_int_equal(f->acts.a[0].binding.expires_ns, T0 + 19 * SEC + 10 * MS);
+	assert_int_equal(f->i.npending, 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 12 * SEC), 0);
+	assert_int_equal(f->acts.n, 0);
+
+	/* No RAP known: skipped, nothing outstanding. */
+	f->rap = 0;
+	assert_int_equal(tick(f, T0 + 18 * SEC), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_false(pias_iap_entry(&f->i, &f->ta)->pending);
+}
+
+static void test_tick_negative_not_refreshed(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta, 1 * SEC, T0, &f->acts, &f->e), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 999 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 0);
+	assert_int_equal(tick(f, T0 + 1 * SEC), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	assert_int_equal(f->i.n, 0);
+}
+
+/* setup_small: refresh_before 1 s, query_retry 200 ms, max_pending 2. */
+static void test_config_refresh_and_max_pending(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta t4 = ta4(4);
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9 * SEC), 0); /* 1 s left: not below */
+	assert_int_equal(f->acts.n, 0);
+
+	assert_int_equal(miss(f, &f->ta2, T0 + 9 * SEC), 0);
+	assert_int_equal(miss(f, &f->ta3, T0 + 9 * SEC), 0);
+	f->acts.n = 0;
+	/* Two queries outstanding: a third TA is refused, the refresh waits. */
+	assert_int_equal(miss(f, &t4, T0 + 9 * SEC), -EAGAIN);
+	assert_msg_has(f->e.msg, "outstanding");
+	assert_int_equal(tick(f, T0 + 9 * SEC + 1), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->i.n, 3);
+
+	/* 200 ms later, those are lost: forgotten, and the refresh goes out. */
+	assert_int_equal(tick(f, T0 + 9 * SEC + 200 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	assert_int_equal(f->i.n, 1);
+	assert_int_equal(f->i.npending, 1);
+}
+
+static void test_enobufs_applies_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct pias_iap_entry before;
+
+	f->acts.cap = 0;
+	assert_int_equal(miss(f, &f->ta, T0), -ENOBUFS);
+	assert_msg_has(f->e.msg, "room");
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_int_equal(f->i.npending, 0);
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), -ENOBUFS);
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta, SEC, T0, &f->acts, &f->e), -ENOBUFS);
+	assert_int_equal(f->i.n, 0);
+
+	f->acts.cap = 64;
+	assert_int_equal(miss(f, &f->ta, T0), 0);
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(miss(f, &f->ta3, T0 + 9 * SEC), 0);
+	before = *pias_iap_entry(&f->i, &f->ta);
+
+	/* Full list: nothing changes, nothing is appended. */
+	f->acts.cap = f->acts.n;
+	assert_int_equal(bind(f, &f->ta, 4, 2, 10 * SEC, T0 + 1), -ENOBUFS);
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 1, T0, &f->acts, &f->e), -ENOBUFS);
+	assert_memory_equal(pias_iap_entry(&f->i, &f->ta), &before, sizeof(before));
+
+	/* One slot for two deletions. */
+	f->acts.cap = f->acts.n + 1;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 3, T0, &f->acts, &f->e), -ENOBUFS);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+	assert_true(pias_iap_entry(&f->i, &f->ta2)->bound);
+
+	/* Tick: two refreshes due (ta3's query is still young), room for one. */
+	assert_int_equal(tick(f, T0 + 9 * SEC), -ENOBUFS);
+	assert_int_equal(f->acts.n, f->acts.cap - 1);
+	assert_false(pias_iap_entry(&f->i, &f->ta)->pending);
+	assert_false(pias_iap_entry(&f->i, &f->ta2)->pending);
+	assert_true(pias_iap_entry(&f->i, &f->ta3)->pending);
+	assert_int_equal(f->i.npending, 1);
+	assert_int_equal(f->i.n, 3);
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct fx *f = *state;
+	struct pias_iap_config cfg = { .query_retry_ns = 0, .max_pending = 1 };
+	struct pias_iap i;
+	struct pias_ta bad = { .family = 0 };
+
+	assert_int_equal(pias_iap_init(&i, &cfg, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "retry");
+	cfg = (struct pias_iap_config){ .query_retry_ns = 1, .max_pending = 0 };
+	assert_int_equal(pias_iap_init(&i, &cfg, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "pending");
+	assert_int_equal(pias_iap_miss(&f->i, &f->ta, 0, T0, &f->acts, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "RAP");
+	assert_int_equal(miss(f, &bad, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "family");
+	assert_int_equal(bind(f, &f->ta, 0, 1, SEC, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "JAP");
+	assert_int_equal(bind(f, &f->ta, 3, 1, 0, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "lifetime");
+	assert_int_equal(pias_iap_jap_dead(&f->i, 0, T0, &f->acts, &f->e), -EINVAL);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->i.n, 0);
+}
+
+static void test_inval_limiter(void **state)
+{
+	struct pias_inval_limiter *l = malloc(sizeof(*l));
+	struct fx *f = *state;
+
+	assert_non_null(l);
+	pias_inval_limiter_init(l, 0);
+	assert_int_equal(l->interval_ns, PIAS_INVAL_INTERVAL_NS);
+	assert_true(pias_inval_limiter(l, 5, &f->ta, T0));
+	assert_false(pias_inval_limiter(l, 5, &f->ta, T0 + 99 * MS));
+	/* Per (IAP, TA): others are independent. */
+	assert_true(pias_inval_limiter(l, 6, &f->ta, T0 + 1));
+	assert_true(pias_inval_limiter(l, 5, &f->ta2, T0 + 1));
+	assert_true(pias_inval_limiter(l, 5, &f->ta, T0 + 100 * MS));
+	assert_false(pias_inval_limiter(l, 5, &f->ta, T0 + 150 * MS));
+
+	/* Bounded: many more keys than slots; each new one is allowed once, and a
+	 * key still in its interval after the flood is at worst allowed early. */
+	pias_inval_limiter_init(l, 50 * MS);
+	assert_int_equal(l->interval_ns, 50 * MS);
+	for (__u32 n = 0; n < 4 * PIAS_INVAL_LIMITER_SETS * PIAS_INVAL_LIMITER_WAYS; n++) {
+		struct pias_ta t = ta4(0);
+
+		t.addr.v4 = n; /* all distinct */
+
+		assert_true(pias_inval_limiter(l, 1 + n % 3, &t, T0 + n));
+		assert_false(pias_inval_limiter(l, 1 + n % 3, &t, T0 + n + 1));
+	}
+	free(l);
+}
+
+int test_iap_cache(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_miss_queries_once_per_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binding_installs_with_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_older_generation_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_negative_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalidate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jap_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_refreshes_and_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_refresh_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_negative_not_refreshed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_refresh_and_max_pending, setup_small,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_enobufs_applies_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inval_limiter, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("iap_cache", tests, NULL, NULL);
+}

@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT
+/* daemon/rap: the RAP's group registry, bindings and JAP selection (fake time). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rap_registry.h"
+#include "unit.h"
+
+#define MS  1000000ull
+#define SEC (1000 * MS)
+#define T0  (1000 * MS) /* fake time starts here */
+
+struct fx {
+	struct pias_rap r;
+	struct pias_rap_action buf[64];
+	struct pias_rap_actions acts;
+	struct pias_err e;
+	struct pias_ta ta, ta2;
+};
+
+static int setup_cfg(void **state, const struct pias_rap_config *cfg)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(pias_rap_init(&f->r, cfg, &f->e), 0);
+	f->acts = (struct pias_rap_actions){ .a = f->buf, .cap = 64 };
+	f->ta.family = PIAS_AF_INET;
+	f->ta.addr.v4 = 0x0a000001;
+	f->ta.port = 80;
+	f->ta.proto = 6;
+	f->ta2 = f->ta;
+	f->ta2.port = 443;
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_cfg(state, NULL);
+}
+
+static int setup_alpha1(void **state)
+{
+	struct pias_rap_config c = { .binding_ttl_ns = 300 * SEC,
+				     .negative_ttl_ns = 30 * SEC,
+				     .report_expiry_ns = 30 * SEC,
+				     .bind_interval_ns = 100 * MS,
+				     .alpha = 1.0 };
+
+	return setup_cfg(state, &c);
+}
+
+static int setup_alpha_half(void **state)
+{
+	struct pias_rap_config c = { .binding_ttl_ns = 300 * SEC,
+				     .negative_ttl_ns = 30 * SEC,
+				     .report_expiry_ns = 30 * SEC,
+				     .bind_interval_ns = 100 * MS,
+				     .alpha = 0.5 };
+
+	return setup_cfg(state, &c);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	pias_rap_free(&f->r);
+	free(f);
+	return 0;
+}
+
+static void report(struct fx *f, const struct pias_ta *ta, __u32 jap, __u32 count, __u64 seq,
+		   __u64 now)
+{
+	assert_int_equal(pias_rap_report(&f->r, ta, jap, count, seq, now, &f->acts, &f->e), 0);
+}
+
+static const struct pias_rap_action *last(struct fx *f)
+{
+	assert_true(f->acts.n > 0);
+	return &f->acts.a[f->acts.n - 1];
+}
+
+static void test_report_group_set(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_action *a;
+
+	report(f, &f->ta, 7, 5, 1, T0);
+	assert_int_equal(f->acts.n, 1);
+	a = last(f);
+	assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
+	assert_memory_equal(&a->ta, &f->ta, sizeof(f->ta));
+	assert_int_equal(a->group.count, 1);
+	assert_int_equal(a->group.japs[0].jap_id, 7);
+	assert_int_equal(a->group.japs[0].weight, 5);
+	assert_int_equal(a->omitted, 0);
+	/* Same count again (new seq): the table is unchanged, nothing to write. */
+	report(f, &f->ta, 7, 5, 2, T0 + SEC);
+	assert_int_equal(f->acts.n, 1);
+	/* New count: rewritten. */
+	report(f, &f->ta, 7, 9, 3, T0 + 2 * SEC);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(last(f)->group.japs[0].weight, 9);
+}
+
+static void test_report_zero_del(void **state)
+{
+	struct fx *f = *state;
+
+	report(f, &f->ta, 7, 5, 1, T0);
+	report(f, &f->ta, 7, 0, 2, T0 + SEC);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_DEL);
+	assert_memory_equal(&last(f)->ta, &f->ta, sizeof(f->ta));
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->g.count, 0);
+	/* A late older report does not bring it back. */
+	report(f, &f->ta, 7, 5, 1, T0 + 2 * SEC);
+	assert_int_equal(f->acts.n, 2);
+	/* Count 0 from an unknown JAP of an unknown TA: no table write. */
+	report(f, &f->ta2, 8, 0, 1, T0);
+	assert_int_equal(f->acts.n, 2);
+}
+
+static void test_reports_merged(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_action *a;
+
+	report(f, &f->ta, 1, 3, 1, T0);
+	report(f, &f->ta, 2, 10, 1, T0);
+	report(f, &f->ta, 3, 5, 1, T0);
+	report(f, &f->ta2, 3, 4, 1, T0);
+	assert_int_equal(f->acts.n, 4);
+	a = &f->acts.a[2];
+	assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
+	assert_int_equal(a->group.count, 3);
+	/* Largest first. */
+	assert_int_equal(a->group.japs[0].jap_id, 2);
+	assert_int_equal(a->group.japs[0].weight, 10);
+	assert_int_equal(a->group.japs[1].jap_id, 3);
+	assert_int_equal(a->group.japs[1].weight, 5);
+	assert_int_equal(a->group.japs[2].jap_id, 1);
+	assert_int_equal(a->group.japs[2].weight, 3);
+	/* The other TA is separate. */
+	assert_int_equal(last(f)->group.count, 1);
+	assert_int_equal(last(f)->group.japs[0].jap_id, 3);
+	assert_memory_equal(&last(f)->ta, &f->ta2, sizeof(f->ta2));
+}
+
+static void test_stale_seq(void **state)
+{
+	struct fx *f = *state;
+
+	report(f, &f->ta, 1, 3, 5, T0);
+	report(f, &f->ta, 1, 8, 4, T0 + SEC); /* older */
+	report(f, &f->ta, 1, 8, 5, T0 + SEC); /* duplicate */
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->reports[0].count, 3);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->reports[0].last_report_ns, T0);
+	report(f, &f->ta, 1, 8, 6, T0 + SEC);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(last(f)->group.japs[0].weight, 8);
+}
+
+static void test_bound_binding(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_action *a;
+	__u32 gen;
+
+	report(f, &f->ta, 7, 5, 1, T0);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	a = last(f);
+	assert_int_equal(a->kind, PIAS_RAP_SEND_BINDING);
+	assert_int_equal(a->iap_id, 40);
+	assert_int_equal(a->jap_id, 7);
+	assert_memory_equal(&a->ta, &f->ta, sizeof(f->ta));
+	assert_int_equal(a->lifetime_ns, PIAS_RAP_BINDING_TTL_NS);
+	gen = a->generation;
+	assert_true(gen > 0);
+	assert_int_equal(gen, pias_rap_group(&f->r, &f->ta)->generation);
+	/* A duplicate BOUND within 100 ms: nothing. */
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0 + 99 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	/* Another IAP is not limited. */
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 7, T0 + 99 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	/* After the interval: again. */
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0 + 100 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 3);
+	/* A JAP not in the group (stale event): -ENOENT, nothing sent. */
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 8, T0 + SEC, &f->acts, &f->e), -ENOENT);
+	assert_msg_has(f->e.msg, "JAP 8");
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta2, 7, T0 + SEC, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(f->acts.n, 3);
+}
+
+static void test_generation_bumps(void **state)
+{
+	struct fx *f = *state;
+	__u32 g1, g2, g3;
+
+	report(f, &f->ta, 7, 5, 1, T0);
+	g1 = pias_rap_group(&f->r, &f->ta)->generation;
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &f->acts, &f->e), 0);
+	/* A count change only: same generation. */
+	report(f, &f->ta, 7, 6, 2, T0 + MS);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->generation, g1);
+	/* A JAP joins: new generation, and the new binding is not rate-limited. */
+	report(f, &f->ta, 8, 1, 1, T0 + 2 * MS);
+	g2 = pias_rap_group(&f->r, &f->ta)->generation;
+	assert_true(g2 > g1);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0 + 3 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->generation, g2);
+	/* A JAP leaves: new generation. */
+	report(f, &f->ta, 8, 0, 2, T0 + 4 * MS);
+	g3 = pias_rap_group(&f->r, &f->ta)->generation;
+	assert_true(g3 > g2);
+	/* Deleted and recreated: still increasing. */
+	report(f, &f->ta, 7, 0, 3, T0 + 5 * MS);
+	report(f, &f->ta, 7, 2, 4, T0 + 6 * MS);
+	assert_true(pias_rap_group(&f->r, &f->ta)->generation > g3);
+}
+
+static void test_no_group(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_action *a;
+
+	assert_int_equal(pias_rap_no_group(&f->r, 40, &f->ta, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	a = last(f);
+	assert_int_equal(a->kind, PIAS_RAP_SEND_NEGATIVE);
+	assert_int_equal(a->iap_id, 40);
+	assert_memory_equal(&a->ta, &f->ta, sizeof(f->ta));
+	assert_int_equal(a->lifetime_ns, PIAS_RAP_NEGATIVE_TTL_NS);
+	/* A known group answers with a binding instead. */
+	report(f, &f->ta, 7, 5, 1, T0);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_no_group(&f->r, 40, &f->ta, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_BINDING);
+	assert_int_equal(last(f)->jap_id, 7);
+	/* A group whose JAPs all left: negative again. */
+	report(f, &f->ta, 7, 0, 2, T0 + SEC);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_no_group(&f->r, 40, &f->ta, T0 + SEC, &f->acts, &f->e), 0);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_NEGATIVE);
+	/* An explicit query for an unknown TA: negative. */
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_query(&f->r, 40, &f->ta2, NULL, NULL, 0, T0, &f->acts, &f->e), 0);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_NEGATIVE);
+}
+
+static __u32 xorshift(__u32 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* RTTs from any IAP: JAP 1 far, 2 nearest, 3 middle. */
+static __u64 fake_rtt(void *ctx, __u32 iap_id, __u32 jap_id)
+{
+	(void)ctx;
+	(void)iap_id;
+	return jap_id == 1 ? 80 * MS : jap_id == 2 ? 5 * MS : 20 * MS;
+}
+
+#define DRAWS 10000
+#define TOL   0.02 /* 10,000 draws: sigma <= 0.005, so 4 sigma */
+
+/* Shares of JAPs 1..3 over DRAWS queries with rtt (may be NULL). */
+static void shares(struct fx *f, pias_rap_rtt_fn rtt, double out[4])
+{
+	unsigned int n[4] = { 0 };
+	__u32 seed = 2463534242u;
+
+	for (int i = 0; i < DRAWS; i++) {
+		f->acts.n = 0;
+		assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, rtt, NULL, xorshift(&seed), T0,
+						&f->acts, &f->e),
+				 0);
+		assert_int_equal(f->acts.n, 1); /* queries are always answered */
+		assert_int_equal(last(f)->kind, PIAS_RAP_SEND_BINDING);
+		assert_in_range(last(f)->jap_id, 1, 3);
+		n[last(f)->jap_id]++;
+	}
+	for (int j = 0; j < 4; j++)
+		out[j] = (double)n[j] / DRAWS;
+}
+
+static void check_share(double got, double want)
+{
+	if (got < want - TOL || got > want + TOL)
+		fail_msg("share %.4f, want %.4f +- %.2f", got, want, TOL);
+}
+
+static void test_query_proportions(void **state)
+{
+	struct fx *f = *state;
+	double s[4];
+
+	report(f, &f->ta, 1, 1, 1, T0);
+	report(f, &f->ta, 2, 3, 1, T0);
+	report(f, &f->ta, 3, 6, 1, T0);
+	shares(f, NULL, s);
+	check_share(s[1], 0.1);
+	check_share(s[2], 0.3);
+	check_share(s[3], 0.6);
+	/* alpha 0 (default): RTTs are ignored. */
+	shares(f, fake_rtt, s);
+	check_share(s[2], 0.3);
+	/* Deterministic in rnd: the ends of the distribution, in table order (3, 2, 1). */
+	f->acts.n = 0;
+	pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0, T0, &f->acts, &f->e);
+	assert_int_equal(last(f)->jap_id, 3);
+	pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0xffffffffu, T0, &f->acts, &f->e);
+	assert_int_equal(last(f)->jap_id, 1);
+}
+
+static void test_alpha1_nearest(void **state)
+{
+	struct fx *f = *state;
+	double s[4];
+
+	report(f, &f->ta, 1, 50, 1, T0);
+	report(f, &f->ta, 2, 1, 1, T0); /* nearest, lightly loaded */
+	report(f, &f->ta, 3, 50, 1, T0);
+	shares(f, fake_rtt, s);
+	assert_true(s[2] == 1.0);
+	/* Without RTTs: pure load even with alpha 1. */
+	shares(f, NULL, s);
+	check_share(s[2], 1.0 / 101);
+}
+
+static void test_alpha_half(void **state)
+{
+	struct fx *f = *state;
+	double s[4];
+
+	report(f, &f->ta, 1, 2, 1, T0);
+	report(f, &f->ta, 2, 2, 1, T0);
+	report(f, &f->ta, 3, 6, 1, T0);
+	shares(f, fake_rtt, s);
+	check_share(s[1], 0.5 * 0.2);
+	check_share(s[2], 0.5 + 0.5 * 0.2);
+	check_share(s[3], 0.5 * 0.6);
+}
+
+static void test_jap_dead(void **state)
+{
+	struct fx *f = *state;
+
+	report(f, &f->ta, 7, 5, 10, T0);
+	report(f, &f->ta, 8, 2, 1, T0);
+	report(f, &f->ta2, 7, 3, 10, T0);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_jap_dead(&f->r, 7, T0 + SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct pias_rap_action *a = &f->acts.a[i];
+
+		if (!memcmp(&a->ta, &f->ta, sizeof(f->ta))) {
+			assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
+			assert_int_equal(a->group.count, 1);
+			assert_int_equal(a->group.japs[0].jap_id, 8);
+		} else {
+			assert_memory_equal(&a->ta, &f->ta2, sizeof(f->ta2));
+			assert_int_equal(a->kind, PIAS_RAP_GROUP_DEL);
+		}
+	}
+	assert_null(pias_rap_group(&f->r, &f->ta2));
+	/* Unknown JAP: nothing. */
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_jap_dead(&f->r, 99, T0 + SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* A restarted JAP starts its seqs again. */
+	report(f, &f->ta, 7, 4, 1, T0 + 2 * SEC);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->group.count, 2);
+}
+
+static void test_report_expiry(void **state)
+{
+	struct fx *f = *state;
+
+	report(f, &f->ta, 1, 5, 1, T0);
+	report(f, &f->ta, 2, 3, 1, T0 + 20 * SEC);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 30 * SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0); /* exactly the expiry: still fresh */
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 31 * SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_SET);
+	assert_int_equal(last(f)->group.count, 1);
+	assert_int_equal(last(f)->group.japs[0].jap_id, 2);
+	/* A refresh keeps a report alive. */
+	report(f, &f->ta, 2, 3, 2, T0 + 45 * SEC);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 51 * SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 76 * SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_DEL);
+	assert_null(pias_rap_group(&f->r, &f->ta));
+}
+
+static void test_enobufs(void **state)
+{
+	struct fx *f = *state;
+	struct pias_rap_actions none = { .a = f->buf, .cap = 0 };
+	struct pias_rap_actions one = { .a = f->buf, .cap = 1 };
+
+	assert_int_equal(pias_rap_report(&f->r, &f->ta, 7, 5, 1, T0, &none, &f->e), -ENOBUFS);
+	assert_msg_has(f->e.msg, "room");
+	assert_null(pias_rap_group(&f->r, &f->ta));
+	report(f, &f->ta, 7, 5, 1, T0);
+	report(f, &f->ta2, 7, 5, 1, T0);
+	/* A failed bound is not counted by the rate limit. */
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &none, &f->e), -ENOBUFS);
+	assert_int_equal(none.n, 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(pias_rap_no_group(&f->r, 40, &f->ta2, T0, &none, &f->e), -ENOBUFS);
+	assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0, T0, &none, &f->e),
+			 -ENOBUFS);
+	/* jap_dead and tick need two actions here: with room for one, nothing changes. */
+	assert_int_equal(pias_rap_jap_dead(&f->r, 7, T0, &one, &f->e), -ENOBUFS);
+	assert_int_equal(one.n, 0);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->g.count, 1);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta2)->g.count, 1);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 60 * SEC, &one, &f->e), -ENOBUFS);
+	assert_int_equal(one.n, 0);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->g.count, 1);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 60 * SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+}
+
+static void test_17th_jap(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_action *a;
+
+	for (__u32 id = 1; id <= PIAS_GROUP_MAX_JAPS + 1; id++)
+		report(f, &f->ta, id, id, 1, T0);
+	a = last(f);
+	assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
+	assert_int_equal(a->group.count, PIAS_GROUP_MAX_JAPS);
+	assert_int_equal(a->omitted, 1);
+	assert_int_equal(a->group.japs[0].jap_id, 17);
+	assert_int_equal(a->group.japs[15].jap_id, 2); /* the smallest, 1, is left out */
+	/* Queries never pick the omitted JAP. */
+	for (__u64 rnd = 0; rnd <= 0xffffffffu; rnd += 0x01000000u) {
+		f->acts.n = 0;
+		pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, (__u32)rnd, T0, &f->acts, &f->e);
+		assert_int_not_equal(last(f)->jap_id, 1);
+	}
+	/* The largest leaves: the omitted one moves in. */
+	report(f, &f->ta, 17, 0, 2, T0);
+	a = last(f);
+	assert_int_equal(a->group.count, PIAS_GROUP_MAX_JAPS);
+	assert_int_equal(a->omitted, 0);
+	assert_int_equal(a->group.japs[15].jap_id, 1);
+	/* The report table itself is bounded. */
+	for (__u32 id = 100; id < 100 + PIAS_RAP_MAX_REPORTS - 17; id++)
+		report(f, &f->ta, id, 1, 1, T0);
+	assert_int_equal(pias_rap_report(&f->r, &f->ta, 999, 1, 1, T0, &f->acts, &f->e), -ENOSPC);
+	assert_msg_has(f->e.msg, "JAPs already");
+}
+
+static void test_init_config(void **state)
+{
+	struct pias_rap r;
+	struct pias_err e;
+	struct pias_rap_config c = {
+		.binding_ttl_ns = 1, .negative_ttl_ns = 1, .report_expiry_ns = 1, .alpha = 1.5
+	};
+
+	(void)state;
+	assert_int_equal(pias_rap_init(&r, &c, &e), -EINVAL);
+	assert_msg_has(e.msg, "alpha");
+	c.alpha = 0.5;
+	c.negative_ttl_ns = 0;
+	assert_int_equal(pias_rap_init(&r, &c, &e), -EINVAL);
+	assert_int_equal(pias_rap_init(&r, NULL, &e), 0);
+	assert_int_equal(r.cfg.binding_ttl_ns, 300 * SEC);
+	assert_int_equal(r.cfg.negative_ttl_ns, 30 * SEC);
+	assert_int_equal(r.cfg.bind_interval_ns, 100 * MS);
+	assert_true(r.cfg.alpha == 0.0);
+	pias_rap_free(&r);
+}
+
+int test_rap_registry(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_report_group_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_zero_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reports_merged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_seq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bound_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_generation_bumps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_proportions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alpha1_nearest, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_alpha_half, setup_alpha_half, teardown),
+		cmocka_unit_test_setup_teardown(test_jap_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enobufs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_17th_jap, setup, teardown),
+		cmocka_unit_test(test_init_config),
+	};
+
+	return cmocka_run_group_tests_name("rap_registry", tests, NULL, NULL);
+}
