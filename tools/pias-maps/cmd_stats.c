@@ -66,7 +66,10 @@ static int print_group(const struct pias_ta *ta, const struct pias_group_stats *
 	return 0;
 }
 
-static int run_group_stats(struct cli *c, int argc, char **argv)
+/* Walks one per-entry stats map with the printer behind walk. */
+typedef int (*stats_walk_fn)(struct pias_maps *m, struct each_ctx *x, struct pias_err *e);
+
+static int run_listing(struct cli *c, int argc, char **argv, stats_walk_fn walk)
 {
 	struct each_ctx x = { 0 };
 	struct pias_maps *m;
@@ -79,11 +82,21 @@ static int run_group_stats(struct cli *c, int argc, char **argv)
 		return r;
 	if (x.json)
 		printf("[");
-	if ((r = pias_group_stats_each(m, print_group, &x, &e)))
+	if ((r = walk(m, &x, &e)))
 		return cli_err(c, r, &e);
 	if (x.json)
 		printf("]\n");
 	return EXIT_OK;
+}
+
+static int walk_groups(struct pias_maps *m, struct each_ctx *x, struct pias_err *e)
+{
+	return pias_group_stats_each(m, print_group, x, e);
+}
+
+static int run_group_stats(struct cli *c, int argc, char **argv)
+{
+	return run_listing(c, argc, argv, walk_groups);
 }
 
 static int print_target(__u32 id, const struct pias_target_stats *s, void *arg)
@@ -101,24 +114,14 @@ static int print_target(__u32 id, const struct pias_target_stats *s, void *arg)
 	return 0;
 }
 
+static int walk_targets(struct pias_maps *m, struct each_ctx *x, struct pias_err *e)
+{
+	return pias_target_stats_each(m, print_target, x, e);
+}
+
 static int run_target_stats(struct cli *c, int argc, char **argv)
 {
-	struct each_ctx x = { 0 };
-	struct pias_maps *m;
-	struct pias_err e;
-	int r;
-
-	if ((r = parse_json_only(c, argc, argv, &x.json)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_maps(c, &m)))
-		return r;
-	if (x.json)
-		printf("[");
-	if ((r = pias_target_stats_each(m, print_target, &x, &e)))
-		return cli_err(c, r, &e);
-	if (x.json)
-		printf("]\n");
-	return EXIT_OK;
+	return run_listing(c, argc, argv, walk_targets);
 }
 
 const struct cmd cmd_stats = {
