@@ -18,6 +18,10 @@ LIBS_BPF := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null || echo -lbpf) -lelf
 LIBS_XDP := $(shell $(PKG_CONFIG) --libs libxdp 2>/dev/null || echo -lxdp)
 LIBS_CMOCKA := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 LIBS_INIH := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
+LIBS_SODIUM := $(shell $(PKG_CONFIG) --libs libsodium 2>/dev/null || echo -lsodium)
+LIBS_EVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null || echo -levent)
+# what piasd's logic links against: config (inih), MACs (sodium), VIEW pages (zlib), Vivaldi (libm)
+LIBS_LOGIC := $(LIBS_INIH) $(LIBS_SODIUM) -lz -lm
 
 # BPF objects and their skeletons
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -34,14 +38,17 @@ TLIB_SRCS := $(wildcard selftests/lib/*.c)
 TLIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
 
 # piasd's protocol logic (pure state machines): unit-tested without the daemon
-DAEMON_LOGIC_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out daemon/main.c,$(wildcard daemon/*.c)))
+DAEMON_LOGIC_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
+PIASD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/piasd/*.c))
+PIASCTL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/piasctl/*.c))
 LOADER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard loader/*.c))
 MAPS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/pias-maps/*.c))
 PROGTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/prog/*.c))
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/unit/*.c))
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
 
-BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps
+BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/piasd) \
+	$(if $(PIASCTL_OBJS),$(BUILD)/piasctl)
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench)
 
@@ -69,7 +76,7 @@ $(BPF_SKELS): $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
 USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJS) \
-	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS)
+	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS)
 $(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -84,13 +91,19 @@ $(BUILD)/piasd-loader: $(LOADER_OBJS) $(LIBPIAS)
 $(BUILD)/pias-maps: $(MAPS_OBJS) $(LIBPIAS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
 
+$(BUILD)/piasd: $(PIASD_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_BPF)
+
+$(BUILD)/piasctl: $(PIASCTL_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_BPF)
+
 $(BUILD)/selftests/test_prog: $(PROGTEST_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
 
 $(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_INIH) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_LOGIC) $(LIBS_BPF)
 
 $(BUILD)/pias-bench: $(BENCH_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)

@@ -17,5 +17,11 @@ int main(void)
 	failed += test_jap_registry();
 	failed += test_iap_cache();
 	failed += test_rap_registry();
+	failed += test_msg();
+	failed += test_keys();
+	failed += test_replay();
+	failed += test_membership();
+	failed += test_coords();
+	failed += test_agent();
 	return failed ? 1 : 0;
 }

@@ -24,6 +24,12 @@ int test_config_file(void);
 int test_jap_registry(void);
 int test_iap_cache(void);
 int test_rap_registry(void);
+int test_msg(void);
+int test_keys(void);
+int test_replay(void);
+int test_membership(void);
+int test_coords(void);
+int test_agent(void);
 
 /* The error message contains want (messages must name what is wrong). */
 #define assert_msg_has(msg, want)                                                                  \

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * piasd's control messages, decoded: what proxies say to each other
+ * (membership, reports, queries, bindings, invalidations) and what targets
+ * say to their JAP (register, leave) and hear back (ack, nack).
+ *
+ * The state machines (membership, JAP, RAP, IAP) consume and produce these
+ * structs; only the codec (msg.c) sees bytes. docs/protocol.md section 6 is
+ * the normative wire format: a fixed header, a body, and a MAC over both.
+ *
+ *   proxy <-> proxy: MAC keyed with an overlay key named by header.key_id
+ *                    (keys.h: a key ring, rotatable without a restart);
+ *   target <-> JAP:  MAC keyed with the group's token (token.h), which the
+ *                    JAP derives from its group master key and the TA.
+ *
+ * Replay: header.seq grows strictly per sender (replay.h keeps a window per
+ * sender); it starts from CLOCK_REALTIME in ns, so a restarted sender still
+ * goes on above what it sent before.
+ */
+#ifndef PIAS_DAEMON_MSG_H
+#define PIAS_DAEMON_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <pias/addr.h>
+
+#include "err.h"
+
+#define PIAS_MSG_VERSION 1
+#define PIAS_MSG_HDR_LEN 24 /* version, type, body length, sender, key id, seq */
+#define PIAS_MSG_MAC_LEN 32 /* HMAC-SHA-512-256 (libsodium crypto_auth) */
+#define PIAS_KEY_LEN	 32
+
+/*
+ * Datagram sizes. Every message but VIEW fits an IPv6 underlay of MTU 1500
+ * without fragmentation; a VIEW page (joining proxies only) may be larger
+ * and rely on IP fragmentation of unicast UDP.
+ */
+#define PIAS_MSG_MAX	  1400
+#define PIAS_MSG_VIEW_MAX 16384
+
+#define PIAS_MSG_MAX_UPDATES 20	 /* membership updates piggybacked per message */
+#define PIAS_MSG_VIEW_PAGE   256 /* members per VIEW page at most */
+#define PIAS_MSG_TEXT_LEN    96	 /* NACK reason, NUL-terminated */
+
+enum pias_msg_type {
+	/* membership (proxy <-> proxy) */
+	PIAS_MSG_PING = 1,  /* probe; carries updates */
+	PIAS_MSG_ACK = 2,   /* answer to a PING, direct or relayed */
+	PIAS_MSG_PING_REQ = 3, /* probe target_id for me (indirect probe) */
+	PIAS_MSG_VIEW_REQ = 4, /* send me your view from member offset on */
+	PIAS_MSG_VIEW = 5,     /* a page of the view, zlib-compressed */
+	/* groups (proxy <-> proxy) */
+	PIAS_MSG_REPORT = 16,	  /* JAP -> RAP: my target count for ta */
+	PIAS_MSG_QUERY = 17,	  /* IAP -> RAP: which JAP for ta? */
+	PIAS_MSG_BINDING = 18,	  /* RAP -> IAP: ta -> jap (or negative) */
+	PIAS_MSG_INVALIDATE = 19, /* JAP -> IAP: drop your binding of ta */
+	/* targets (target agent <-> JAP, keyed by the group token) */
+	PIAS_MSG_REGISTER = 32, /* join or refresh */
+	PIAS_MSG_LEAVE = 33,
+	PIAS_MSG_REG_ACK = 34,
+	PIAS_MSG_REG_NACK = 35, /* unauthenticated: advisory only */
+};
+
+/* Is type one that targets send or receive (group-token MAC, sender 0)? */
+static inline bool pias_msg_is_target(__u8 type)
+{
+	return type >= PIAS_MSG_REGISTER && type <= PIAS_MSG_REG_NACK;
+}
+
+struct pias_msg_hdr {
+	__u8 version;
+	__u8 type;
+	__u16 body_len;
+	__u32 sender_id; /* proxy id; 0 for target messages */
+	__u32 key_id;	 /* overlay key; 0 for target messages */
+	__u64 seq;	 /* strictly growing per sender (replay protection) */
+};
+
+/* Vivaldi coordinate: a 2-D position plus a height, in microseconds. */
+struct pias_coord {
+	float x, y, h;
+	float err; /* local error estimate, 0..1.5 */
+};
+
+enum pias_member_state {
+	PIAS_MEMBER_ALIVE = 1,
+	PIAS_MEMBER_SUSPECT = 2,
+	PIAS_MEMBER_DEAD = 3,
+	PIAS_MEMBER_LEFT = 4, /* left on purpose (withdrawn) */
+};
+
+/* What one proxy says about another (or itself): SWIM's update record. */
+struct pias_msg_member {
+	__u32 id;
+	__u32 incarnation;
+	__u8 state;  /* enum pias_member_state */
+	__u8 family; /* PIAS_AF_* of addr */
+	__u16 port;  /* overlay port (host order) */
+	union pias_addr addr;
+	struct pias_coord coord;
+};
+
+/* PING, ACK, PING_REQ. */
+struct pias_msg_probe {
+	__u32 probe_seq; /* chosen by the prober, echoed in the ACK */
+	__u32 target_id; /* PING/ACK: the probed proxy; PING_REQ: the one to probe */
+	__u32 origin_id; /* relayed PING/ACK: who asked; 0: direct */
+	struct pias_coord coord; /* the sender's own coordinate */
+	__u32 n_updates;
+	struct pias_msg_member updates[PIAS_MSG_MAX_UPDATES];
+};
+
+struct pias_msg_view_req {
+	__u32 offset; /* first member wanted, in the responder's id order */
+};
+
+struct pias_msg_view {
+	__u32 offset; /* of members[0] */
+	__u32 total;  /* members in the responder's view */
+	__u32 n;      /* in this page */
+	struct pias_msg_member members[PIAS_MSG_VIEW_PAGE];
+};
+
+struct pias_msg_report {
+	struct pias_ta ta;
+	__u32 count; /* approximate targets at the sender (JAP); 0: none left */
+	__u64 seq;   /* the JAP's report sequence for ta */
+};
+
+struct pias_msg_query {
+	struct pias_ta ta;
+};
+
+#define PIAS_MSG_BINDING_F_NEGATIVE 0x1 /* the TA has no group: drop */
+
+struct pias_msg_binding {
+	struct pias_ta ta;
+	__u32 jap_id; /* 0 when negative */
+	__u32 generation;
+	__u32 lifetime_ms;
+	__u32 flags; /* PIAS_MSG_BINDING_F_* */
+};
+
+struct pias_msg_invalidate {
+	struct pias_ta ta;
+	__u32 generation;
+};
+
+struct pias_msg_register {
+	struct pias_ta ta;
+	__u8 family; /* of the target's endpoint */
+	union pias_addr addr;
+	__u16 port;
+	__u32 weight; /* REGISTER: > 0; LEAVE: ignored */
+};
+
+struct pias_msg_reg_ack {
+	struct pias_ta ta;
+	__u32 jap_id;
+	__u32 target_id;
+	__u32 refresh_ms; /* refresh at least this often */
+	__u64 echo_seq;	  /* header.seq of the REGISTER/LEAVE answered */
+};
+
+enum pias_reg_nack_code {
+	PIAS_NACK_BAD_TOKEN = 1, /* the MAC did not verify with the group's token */
+	PIAS_NACK_STALE = 2,	 /* seq too old or replayed */
+	PIAS_NACK_FULL = 3,	 /* no room for another target */
+	PIAS_NACK_INVALID = 4,	 /* family/weight/TA not acceptable */
+	PIAS_NACK_DRAINING = 5,	 /* the endpoint is being drained */
+	PIAS_NACK_NOT_SERVING = 6, /* this proxy does not accept registrations */
+};
+
+struct pias_msg_reg_nack {
+	struct pias_ta ta;
+	__u32 code;    /* enum pias_reg_nack_code */
+	__u64 echo_seq;
+	char text[PIAS_MSG_TEXT_LEN];
+};
+
+struct pias_msg {
+	struct pias_msg_hdr hdr;
+	union {
+		struct pias_msg_probe probe;	     /* PING, ACK, PING_REQ */
+		struct pias_msg_view_req view_req;   /* VIEW_REQ */
+		struct pias_msg_view view;	     /* VIEW */
+		struct pias_msg_report report;	     /* REPORT */
+		struct pias_msg_query query;	     /* QUERY */
+		struct pias_msg_binding binding;     /* BINDING */
+		struct pias_msg_invalidate inval;    /* INVALIDATE */
+		struct pias_msg_register reg;	     /* REGISTER, LEAVE */
+		struct pias_msg_reg_ack ack;	     /* REG_ACK */
+		struct pias_msg_reg_nack nack;	     /* REG_NACK */
+	};
+};
+
+/* Where a datagram came from or goes to (overlay or registration socket). */
+struct pias_peer {
+	union pias_addr addr;
+	__u8 family; /* PIAS_AF_* */
+	__u16 port;  /* host order */
+};
+
+/*
+ * Encode m (m->hdr.type, sender_id, key_id, seq as given; version and
+ * body_len are filled) into buf and append the MAC keyed with key. Returns
+ * the datagram length; -EMSGSIZE if it does not fit cap or the type's limit
+ * (PIAS_MSG_MAX, PIAS_MSG_VIEW_MAX for VIEW); -EINVAL for a bad field.
+ */
+int pias_msg_encode(const struct pias_msg *m, const __u8 key[PIAS_KEY_LEN], void *buf, size_t cap,
+		    struct pias_err *e);
+
+/* Parse only the header of a datagram (to pick the key). Never trusts a length. */
+int pias_msg_header(const void *buf, size_t len, struct pias_msg_hdr *h, struct pias_err *e);
+
+/* Does the datagram's MAC verify with key? Constant time. */
+bool pias_msg_mac_ok(const void *buf, size_t len, const __u8 key[PIAS_KEY_LEN]);
+
+/*
+ * Decode header and body into m (the MAC is not checked here: call
+ * pias_msg_mac_ok first for proxy messages; for target messages, after
+ * decoding, with the token of m->reg.ta). -EBADMSG with a message naming
+ * the field for anything malformed: wrong version, unknown type, lengths
+ * that disagree, counts over their limits, bad families, a VIEW page that
+ * does not inflate to exactly its members.
+ */
+int pias_msg_decode(const void *buf, size_t len, struct pias_msg *m, struct pias_err *e);
+
+const char *pias_msg_type_name(__u8 type);
+
+#endif

@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+/* placeholder: replaced by the real group */
+#include "unit.h"
+
+int test_msg(void)
+{
+	return 0;
+}
