@@ -37,8 +37,8 @@
  * without fragmentation; a VIEW page (joining proxies only) may be larger
  * and rely on IP fragmentation of unicast UDP.
  */
-#define PIAS_MSG_MAX	  1400
-#define PIAS_MSG_VIEW_MAX 16384
+#define PIAS_MSG_MAX	     1400
+#define PIAS_MSG_VIEW_MAX    16384
 
 #define PIAS_MSG_MAX_UPDATES 20	 /* membership updates piggybacked per message */
 #define PIAS_MSG_VIEW_PAGE   256 /* members per VIEW page at most */
@@ -46,8 +46,8 @@
 
 enum pias_msg_type {
 	/* membership (proxy <-> proxy) */
-	PIAS_MSG_PING = 1,  /* probe; carries updates */
-	PIAS_MSG_ACK = 2,   /* answer to a PING, direct or relayed */
+	PIAS_MSG_PING = 1,     /* probe; carries updates */
+	PIAS_MSG_ACK = 2,      /* answer to a PING, direct or relayed */
 	PIAS_MSG_PING_REQ = 3, /* probe target_id for me (indirect probe) */
 	PIAS_MSG_VIEW_REQ = 4, /* send me your view from member offset on */
 	PIAS_MSG_VIEW = 5,     /* a page of the view, zlib-compressed */
@@ -104,9 +104,9 @@ struct pias_msg_member {
 
 /* PING, ACK, PING_REQ. */
 struct pias_msg_probe {
-	__u32 probe_seq; /* chosen by the prober, echoed in the ACK */
-	__u32 target_id; /* PING/ACK: the probed proxy; PING_REQ: the one to probe */
-	__u32 origin_id; /* relayed PING/ACK: who asked; 0: direct */
+	__u32 probe_seq;	 /* chosen by the prober, echoed in the ACK */
+	__u32 target_id;	 /* PING/ACK: the probed proxy; PING_REQ: the one to probe */
+	__u32 origin_id;	 /* relayed PING/ACK: who asked; 0: direct */
 	struct pias_coord coord; /* the sender's own coordinate */
 	__u32 n_updates;
 	struct pias_msg_member updates[PIAS_MSG_MAX_UPDATES];
@@ -165,17 +165,17 @@ struct pias_msg_reg_ack {
 };
 
 enum pias_reg_nack_code {
-	PIAS_NACK_BAD_TOKEN = 1, /* the MAC did not verify with the group's token */
-	PIAS_NACK_STALE = 2,	 /* seq too old or replayed */
-	PIAS_NACK_FULL = 3,	 /* no room for another target */
-	PIAS_NACK_INVALID = 4,	 /* family/weight/TA not acceptable */
-	PIAS_NACK_DRAINING = 5,	 /* the endpoint is being drained */
+	PIAS_NACK_BAD_TOKEN = 1,   /* the MAC did not verify with the group's token */
+	PIAS_NACK_STALE = 2,	   /* seq too old or replayed */
+	PIAS_NACK_FULL = 3,	   /* no room for another target */
+	PIAS_NACK_INVALID = 4,	   /* family/weight/TA not acceptable */
+	PIAS_NACK_DRAINING = 5,	   /* the endpoint is being drained */
 	PIAS_NACK_NOT_SERVING = 6, /* this proxy does not accept registrations */
 };
 
 struct pias_msg_reg_nack {
 	struct pias_ta ta;
-	__u32 code;    /* enum pias_reg_nack_code */
+	__u32 code; /* enum pias_reg_nack_code */
 	__u64 echo_seq;
 	char text[PIAS_MSG_TEXT_LEN];
 };
@@ -183,16 +183,16 @@ struct pias_msg_reg_nack {
 struct pias_msg {
 	struct pias_msg_hdr hdr;
 	union {
-		struct pias_msg_probe probe;	     /* PING, ACK, PING_REQ */
-		struct pias_msg_view_req view_req;   /* VIEW_REQ */
-		struct pias_msg_view view;	     /* VIEW */
-		struct pias_msg_report report;	     /* REPORT */
-		struct pias_msg_query query;	     /* QUERY */
-		struct pias_msg_binding binding;     /* BINDING */
-		struct pias_msg_invalidate inval;    /* INVALIDATE */
-		struct pias_msg_register reg;	     /* REGISTER, LEAVE */
-		struct pias_msg_reg_ack ack;	     /* REG_ACK */
-		struct pias_msg_reg_nack nack;	     /* REG_NACK */
+		struct pias_msg_probe probe;	   /* PING, ACK, PING_REQ */
+		struct pias_msg_view_req view_req; /* VIEW_REQ */
+		struct pias_msg_view view;	   /* VIEW */
+		struct pias_msg_report report;	   /* REPORT */
+		struct pias_msg_query query;	   /* QUERY */
+		struct pias_msg_binding binding;   /* BINDING */
+		struct pias_msg_invalidate inval;  /* INVALIDATE */
+		struct pias_msg_register reg;	   /* REGISTER, LEAVE */
+		struct pias_msg_reg_ack ack;	   /* REG_ACK */
+		struct pias_msg_reg_nack nack;	   /* REG_NACK */
 	};
 };
 

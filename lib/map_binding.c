@@ -44,6 +44,15 @@ int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u
 	return put(m, ta, &b, e);
 }
 
+int pias_binding_set_local(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)
+{
+	struct pias_binding b;
+
+	memset(&b, 0, sizeof(b));
+	b.flags = PIAS_BINDING_F_LOCAL;
+	return put(m, ta, &b, e);
+}
+
 int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)
 {
 	char what[PIAS_ADDR_STRLEN + 16] = "binding for ";

@@ -122,6 +122,8 @@ int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id
 		     __u32 ttl_s, struct pias_err *e);
 int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u32 ttl_s,
 			      struct pias_err *e);
+/* ta is served by this proxy's own stack (registration): passed up, never expires. */
+int pias_binding_set_local(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 /* Forget every flow's JAP (tests: make the next packet use the binding). */
 int pias_flows_clear(struct pias_maps *m, struct pias_err *e);

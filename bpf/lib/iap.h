@@ -41,6 +41,10 @@ static __always_inline int iap_step(struct pias_ctx *c)
 	if (b && (!b->expires_ns || b->expires_ns > bpf_ktime_get_ns())) {
 		if (b->flags & PIAS_BINDING_F_NEGATIVE)
 			return step_drop(c, PIAS_DROP_negative_binding);
+		if (b->flags & PIAS_BINDING_F_LOCAL) {
+			stat_inc(c, PIAS_STAT_iap_local);
+			return STEP_PASS;
+		}
 		px = proxy_up(b->jap_id);
 		if (px) {
 			struct pias_flow_entry nfe = {

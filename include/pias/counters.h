@@ -19,6 +19,7 @@
 	X(pass_not_l4, "for an anycast prefix but not TCP/UDP: passed")                            \
 	X(iap_flow_hit, "IAP: flow table hit, sent to its JAP")                                    \
 	X(iap_binding_hit, "IAP: binding hit, flow recorded, sent to the JAP")                     \
+	X(iap_local, "IAP: a TA served by this proxy's own stack (registration), passed up")       \
 	X(iap_miss, "IAP: no binding, sent to the group's RAP")                                    \
 	X(iap_mss_clamped, "IAP: MSS of a TCP SYN clamped")                                        \
 	X(icmp_too_big_sent, "ICMP frag-needed / packet-too-big sent")                             \

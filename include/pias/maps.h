@@ -110,6 +110,11 @@ struct pias_rap_slot {
 
 /* pias_bindings: HASH pias_ta -> binding (IAP). */
 #define PIAS_BINDING_F_NEGATIVE 0x1 /* the TA has no group: drop */
+/*
+ * The TA is a service of this proxy's own stack (piasd's registration
+ * service on the anycast registration address): pass it up, no tunnel.
+ */
+#define PIAS_BINDING_F_LOCAL 0x2
 
 struct pias_binding {
 	__u32 jap_id;

@@ -190,6 +190,31 @@ static void test_iap_negative_binding(void **state)
 	assert_int_equal(pr_flow_get(&g_pr, &flow, &fe), -ENOENT);
 }
 
+/*
+ * A local binding (piasd's registration service): the packet goes up to this
+ * proxy's stack, TTL decremented like any routed packet, no flow recorded.
+ */
+static void test_iap_local_binding(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pkt_spec s = client_spec(tc, 40005);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct pias_flow flow = pkt_spec_flow(&s);
+	struct pias_flow_entry fe;
+	uint32_t rap = rap_id(tc->uf);
+	struct pkt in;
+	struct pr_result res;
+
+	assert_ok(pr_rap(&g_pr, &ta, &rap, 1));
+	assert_ok(pr_binding(&g_pr, &ta, 0, 1, 0, PIAS_BINDING_F_LOCAL));
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_PASS);
+	assert_counters("rx_packets=1 iap_local=1");
+	assert_nevents(0);
+	assert_int_equal(pr_flow_get(&g_pr, &flow, &fe), -ENOENT);
+}
+
 /* Expired bindings, negative or not, and bindings to a down JAP: the RAP. */
 static void test_iap_expired_binding_to_rap(void **state)
 {
@@ -431,6 +456,7 @@ int run_iap_tests(void)
 		WTEST(test_iap_flow_hit, W_ALL),
 		WTEST(test_iap_flow_jap_down, W_ONCE),
 		WTEST(test_iap_negative_binding, W_CLIENT),
+		WTEST(test_iap_local_binding, W_CLIENT),
 		WTEST(test_iap_expired_binding_to_rap, W_FAMILIES),
 		WTEST(test_iap_rap_replicas, W_ONCE),
 		WTEST(test_iap_not_ours_passes, W_ONCE),
