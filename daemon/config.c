@@ -29,8 +29,8 @@ struct key {
 	size_t off;	       /* field the generic parsers fill */
 };
 
-static const char *const sections[] = { "node",	   "iap",	"jap", "anycast",
-					"overlay", "dataplane", "keys" };
+static const char *const sections[] = { "node",	   "iap",     "jap",	   "rap",
+					"anycast", "overlay", "dataplane", "keys" };
 
 /* Reader and handler state. */
 struct load {
@@ -98,9 +98,12 @@ static int p_path(struct piasd_config *c, const struct key *k, const char *v, st
 {
 	if (!*v)
 		return pias_err_set(why, -EINVAL, "empty path");
-	if (strlen(v) >= PATH_MAX)
-		return pias_err_set(why, -ENAMETOOLONG, "path is longer than %d characters",
-				    PATH_MAX - 1);
+	/* max, when set, is the field's size (a unix socket path is short) */
+	size_t cap = k->max ? k->max : PATH_MAX;
+
+	if (strlen(v) >= cap)
+		return pias_err_set(why, -ENAMETOOLONG, "path is longer than %zu characters",
+				    cap - 1);
 	strcpy(FIELD(c, k, char), v);
 	return 0;
 }
@@ -241,7 +244,10 @@ static const struct key keys[] = {
 	  OFF(underlay_mtu) },
 	{ "dataplane", "nat_ports", 0, p_port_range, 0, 0, 0 },
 	{ "keys", "overlay_key_file", REQUIRED, p_path, 0, 0, OFF(overlay_key_file) },
-	{ "keys", "group_token_file", 0, p_path, 0, 0, OFF(group_token_file) },
+	{ "keys", "group_key_file", 0, p_path, 0, 0, OFF(group_key_file) },
+	/* appended, not grouped by section: the K_* indexes below count positions */
+	{ "node", "control_socket", 0, p_path, 0, 108, OFF(control_socket) },
+	{ "rap", "proximity_percent", 0, p_uint, 0, 100, OFF(proximity_percent) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -262,6 +268,7 @@ static void defaults(struct piasd_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->pin_root, sizeof(c->pin_root), "%s", PIAS_PIN_ROOT_DEFAULT);
+	snprintf(c->control_socket, sizeof(c->control_socket), "%s", PIASD_CONTROL_SOCKET_DEFAULT);
 	c->registration_port = PIASD_REGISTRATION_PORT_DEFAULT;
 	c->listen_port = PIASD_OVERLAY_PORT_DEFAULT;
 	c->rap_replicas = PIASD_RAP_REPLICAS_DEFAULT;
@@ -269,6 +276,7 @@ static void defaults(struct piasd_config *c)
 	c->suspect_timeout_ms = PIASD_SUSPECT_TIMEOUT_MS_DEFAULT;
 	c->target_timeout_ms = PIASD_TARGET_TIMEOUT_MS_DEFAULT;
 	c->report_threshold_percent = PIASD_REPORT_THRESHOLD_PCT_DEFAULT;
+	c->proximity_percent = PIASD_PROXIMITY_PERCENT_DEFAULT;
 	c->binding_ttl_s = PIASD_BINDING_TTL_S_DEFAULT;
 	c->tunnel_port = PIAS_TUN_PORT_DEFAULT;
 	c->underlay_mtu = PIAS_DEFAULT_UNDERLAY_MTU;
@@ -301,7 +309,7 @@ static void fail_section(struct load *l, const char *section)
 
 	snprintf(what, sizeof(what), "[%.80s]", section);
 	fail(l, l->lineno, -EINVAL, what,
-	     "unknown section (expected node, anycast, overlay, jap, iap, dataplane or keys)");
+	     "unknown section (expected node, anycast, overlay, jap, rap, iap, dataplane or keys)");
 }
 
 /*

@@ -35,7 +35,9 @@
 #define PIASD_SUSPECT_TIMEOUT_MS_DEFAULT   1000
 #define PIASD_TARGET_TIMEOUT_MS_DEFAULT	   900
 #define PIASD_REPORT_THRESHOLD_PCT_DEFAULT 25
+#define PIASD_PROXIMITY_PERCENT_DEFAULT	   50
 #define PIASD_BINDING_TTL_S_DEFAULT	   300
+#define PIASD_CONTROL_SOCKET_DEFAULT	   "/run/pias/piasd.sock"
 #define PIASD_UNDERLAY_MTU_MIN		   576
 #define PIASD_UNDERLAY_MTU_MAX		   9000
 
@@ -60,6 +62,7 @@ struct piasd_config {
 	struct piasd_addr nat4; /* default: addr4 (family 0 if addr4 is unset) */
 	struct piasd_addr nat6; /* default: addr6 */
 	char pin_root[PATH_MAX];
+	char control_socket[108]; /* unix socket path (sun_path size) */
 	char interfaces[PIASD_CONFIG_MAX_INTERFACES][IF_NAMESIZE];
 	size_t n_interfaces; /* >= 1 */
 
@@ -81,6 +84,9 @@ struct piasd_config {
 	unsigned int target_timeout_ms; /* < 1000 */
 	unsigned int report_threshold_percent;
 
+	/* [rap] */
+	unsigned int proximity_percent; /* 0: pick JAPs by load only .. 100: nearest only */
+
 	/* [iap] */
 	unsigned int binding_ttl_s;
 
@@ -92,7 +98,7 @@ struct piasd_config {
 
 	/* [keys] */
 	char overlay_key_file[PATH_MAX];
-	char group_token_file[PATH_MAX]; /* "": none */
+	char group_key_file[PATH_MAX]; /* "": no registrations accepted */
 };
 
 /* Read path; messages name path. */

@@ -404,3 +404,45 @@ bool pias_inval_limiter(struct pias_inval_limiter *l, __u32 iap_id, const struct
 		(struct pias_inval_slot){ .ta = *ta, .iap_id = iap_id, .used = 1, .last_ns = now };
 	return true;
 }
+
+int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct pias_binding *b,
+		     __u64 lifetime_ns, struct pias_err *e)
+{
+	struct pias_iap_entry *en;
+	int err = check_ta(ta, e);
+
+	if (!err && (b->flags & ~PIAS_BINDING_F_NEGATIVE))
+		err = pias_err_set(e, -EINVAL, "iap: binding flags %#x are not restorable",
+				   b->flags);
+	if (!err && !lifetime_ns)
+		err = pias_err_set(e, -EINVAL, "iap: lifetime 0");
+	if (!err && entry_find(i, ta))
+		err = pias_err_set(e, -EEXIST, "iap: TA restored twice");
+	if (!err)
+		err = entry_reserve(i, e);
+	if (err)
+		return err;
+	en = entry_get(i, ta);
+	en->bound = true;
+	en->b = *b;
+	en->lifetime_ns = lifetime_ns;
+	return 0;
+}
+
+int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pias_err *e)
+{
+	size_t need = 0;
+	int err;
+
+	for (size_t k = 0; k < i->n; k++)
+		need += i->entries[k].bound;
+	err = room(acts, need, e);
+	if (err)
+		return err;
+	for (size_t k = 0; k < i->n; k++)
+		if (i->entries[k].bound)
+			push(acts, PIAS_IAP_BINDING_DEL, 0, &i->entries[k].ta, NULL);
+	i->n = 0;
+	i->npending = 0;
+	return 0;
+}

@@ -413,3 +413,48 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
 	}
 	return 0;
 }
+
+int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
+		     const struct pias_target *t, __u64 now, struct pias_err *e)
+{
+	struct pias_jap_group *g;
+	struct pias_jap_target *nt;
+	int err = check_ta(ta, e);
+
+	if (err)
+		return err;
+	if (!id || id >= PIAS_MAX_TARGETS)
+		return pias_err_set(e, -EINVAL, "jap: target id %u out of range", id);
+	if (j->ids_used[id / 64] & (1ull << (id % 64)))
+		return pias_err_set(e, -EEXIST, "jap: target id %u restored twice", id);
+	if (t->family != ta->family || !t->weight || t->state < PIAS_TARGET_ACTIVE ||
+	    t->state > PIAS_TARGET_DOWN)
+		return pias_err_set(e, -EINVAL, "jap: target %u is not a valid entry", id);
+	g = group_find(j, ta);
+	if (!g) {
+		if (j->ngroups == j->cap) {
+			size_t cap = j->cap ? 2 * j->cap : 16;
+			struct pias_jap_group *ng = realloc(j->groups, cap * sizeof(*ng));
+
+			if (!ng)
+				return pias_err_set(e, -ENOMEM, "jap: no memory for %zu groups",
+						    cap);
+			j->groups = ng;
+			j->cap = cap;
+		}
+		g = &j->groups[j->ngroups++];
+		*g = (struct pias_jap_group){ .ta = *ta };
+	}
+	if (g->count == PIAS_SET_MAX_TARGETS)
+		return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
+				    PIAS_SET_MAX_TARGETS);
+	nt = &g->targets[g->count++];
+	*nt = (struct pias_jap_target){
+		.id = id, .t = *t, .last_refresh_ns = now, .drain_start_ns = now
+	};
+	id_mark(j, id, true);
+	/* the RAPs heard of it before the restart; the daemon re-reports anyway */
+	g->reported_valid = true;
+	g->reported = group_active(g);
+	return 0;
+}

@@ -156,6 +156,15 @@ int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_reply, void *ctx,
 		  struct pias_jap_actions *acts, struct pias_err *e);
 
+/*
+ * Restart: target id of ta, as found in the pinned maps, taken over with
+ * its state, alive from now (a live target refreshes, a dead one times out
+ * as usual). No actions: the maps hold it already. -EEXIST: id restored
+ * before; -EINVAL: not a valid entry; -ENOSPC, -ENOMEM.
+ */
+int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
+		     const struct pias_target *t, __u64 now, struct pias_err *e);
+
 /* The group of ta, or NULL (read-only view, for status and tests). */
 const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta);
 

@@ -10,7 +10,7 @@
  *
  *   proxy <-> proxy: MAC keyed with an overlay key named by header.key_id
  *                    (keys.h: a key ring, rotatable without a restart);
- *   target <-> JAP:  MAC keyed with the group's token (token.h), which the
+ *   target <-> JAP:  MAC keyed with the group's token (keys.h), which the
  *                    JAP derives from its group master key and the TA.
  *
  * Replay: header.seq grows strictly per sender (replay.h keeps a window per
@@ -229,5 +229,9 @@ bool pias_msg_mac_ok(const void *buf, size_t len, const __u8 key[PIAS_KEY_LEN]);
 int pias_msg_decode(const void *buf, size_t len, struct pias_msg *m, struct pias_err *e);
 
 const char *pias_msg_type_name(__u8 type);
+
+/* A TA in its 20-byte wire form (section 6), also what group tokens MAC. */
+#define PIAS_MSG_TA_LEN 20
+void pias_msg_ta_put(const struct pias_ta *ta, __u8 out[PIAS_MSG_TA_LEN]);
 
 #endif

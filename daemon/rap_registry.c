@@ -433,3 +433,35 @@ int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, p
 	return send_binding(r, g, iap_id, g->g.japs[pick(r, g, iap_id, rtt, ctx, rnd)].jap_id,
 			    false, now, acts, e);
 }
+
+int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct pias_group *g,
+		     __u64 now, struct pias_err *e)
+{
+	struct pias_rap_group *slot;
+	int err = check_ta(ta, e);
+
+	if (err)
+		return err;
+	if (!g->count || g->count > PIAS_GROUP_MAX_JAPS)
+		return pias_err_set(e, -EINVAL, "rap: group with %u JAPs", g->count);
+	if (group_find(r, ta))
+		return pias_err_set(e, -EEXIST, "rap: TA restored twice");
+	if (r->ngroups == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		struct pias_rap_group *ng = realloc(r->groups, cap * sizeof(*ng));
+
+		if (!ng)
+			return pias_err_set(e, -ENOMEM, "rap: no memory for %zu groups", cap);
+		r->groups = ng;
+		r->cap = cap;
+	}
+	slot = &r->groups[r->ngroups++];
+	*slot = (struct pias_rap_group){ .ta = *ta, .g = *g, .generation = ++r->next_generation };
+	/* seq 0: the JAP's next report, whatever its seq, replaces the weight */
+	for (__u32 i = 0; i < g->count; i++)
+		slot->reports[slot->nreports++] =
+			(struct pias_rap_report){ .jap_id = g->japs[i].jap_id,
+						  .count = g->japs[i].weight,
+						  .last_report_ns = now };
+	return 0;
+}

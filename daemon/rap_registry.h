@@ -188,6 +188,14 @@ int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, p
 /* Drop reports older than report_expiry_ns (GROUP_SET/DEL) and old rate-limit records. */
 int pias_rap_tick(struct pias_rap *r, __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
 
+/*
+ * Restart: ta's group as found in the pinned map. Each JAP's weight stands
+ * for its report (seq 0, so its next report replaces it; expires like any
+ * report unless renewed). No actions. -EEXIST, -EINVAL, -ENOMEM.
+ */
+int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct pias_group *g,
+		     __u64 now, struct pias_err *e);
+
 /* The state of ta, or NULL (read-only view, for status and tests). */
 const struct pias_rap_group *pias_rap_group(const struct pias_rap *r, const struct pias_ta *ta);
 

@@ -282,3 +282,20 @@ const char *pias_ta_str(const struct pias_ta *ta, char *buf, size_t len)
 		 pias_endpoint_str(&ta->addr, ta->family, ta->port, ep, sizeof(ep)));
 	return buf;
 }
+
+bool pias_net_contains(const struct pias_net *n, const union pias_addr *a, __u8 family)
+{
+	unsigned int bits = n->plen;
+
+	if (n->family != family)
+		return false;
+	for (unsigned int i = 0; i < 16 && bits; i++) {
+		unsigned int take = bits < 8 ? bits : 8;
+		__u8 mask = (__u8)(0xff00 >> take);
+
+		if ((a->bytes[i] ^ n->addr.bytes[i]) & mask)
+			return false;
+		bits -= take;
+	}
+	return true;
+}

@@ -14,6 +14,7 @@
 #ifndef PIAS_LIB_ADDR_H
 #define PIAS_LIB_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <pias/addr.h>
@@ -42,6 +43,8 @@ int pias_port_parse(const char *s, const char *what, __u16 *port, struct pias_er
  * A TA as a map key: udp or tcp, IPv4 (upper words zero) or IPv6, port
  * non-zero. Parsed TAs always pass; this guards keys built by hand.
  */
+/* Is a (family) inside n? */
+bool pias_net_contains(const struct pias_net *n, const union pias_addr *a, __u8 family);
 int pias_ta_check(const struct pias_ta *ta, struct pias_err *e);
 
 /* Formatters write into buf and return it; a bad family prints "?". */

@@ -82,10 +82,41 @@ int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg
 	return 0;
 }
 
+/* One target's counters, summed over CPUs (per: room for ncpus values). */
+static int target_stats_read(struct pias_maps *m, __u32 id, struct pias_target_stats *per,
+			     struct pias_target_stats *s, struct pias_err *e)
+{
+	size_t words = sizeof(struct pias_target_stats) / sizeof(__u64);
+	__u64 last = 0;
+	int err = pias_map_lookup(m, PIAS_M_TARGET_STATS, &id, per, e);
+
+	if (err)
+		return err;
+	sum_words((const __u64 *)per, m->ncpus, words, (__u64 *)s);
+	/* A time, not a count: the latest CPU's value is the answer. */
+	for (int c = 0; c < m->ncpus; c++)
+		if (per[c].last_reply_ns > last)
+			last = per[c].last_reply_ns;
+	s->last_reply_ns = last;
+	return 0;
+}
+
+int pias_target_stats_get(struct pias_maps *m, __u32 id, struct pias_target_stats *s,
+			  struct pias_err *e)
+{
+	struct pias_target_stats *per = calloc((size_t)m->ncpus, sizeof(*per));
+	int err;
+
+	if (!per)
+		return pias_err_set(e, -ENOMEM, "out of memory");
+	err = target_stats_read(m, id, per, s, e);
+	free(per);
+	return err;
+}
+
 int pias_target_stats_each(struct pias_maps *m, pias_target_stats_fn fn, void *arg,
 			   struct pias_err *e)
 {
-	size_t words = sizeof(struct pias_target_stats) / sizeof(__u64);
 	struct pias_target_stats *per = calloc((size_t)m->ncpus, sizeof(*per));
 	int err = 0;
 
@@ -94,18 +125,9 @@ int pias_target_stats_each(struct pias_maps *m, pias_target_stats_fn fn, void *a
 	/* Id 0 is never a target; its slot stays unused. */
 	for (__u32 id = 1; id < PIAS_MAX_TARGETS && !err; id++) {
 		struct pias_target_stats s;
-		__u64 last = 0;
 
-		err = pias_map_lookup(m, PIAS_M_TARGET_STATS, &id, per, e);
-		if (err)
-			break;
-		sum_words((const __u64 *)per, m->ncpus, words, (__u64 *)&s);
-		/* A time, not a count: the latest CPU's value is the answer. */
-		for (int c = 0; c < m->ncpus; c++)
-			if (per[c].last_reply_ns > last)
-				last = per[c].last_reply_ns;
-		s.last_reply_ns = last;
-		if (!all_zero(&s, sizeof(s)))
+		err = target_stats_read(m, id, per, &s, e);
+		if (!err && !all_zero(&s, sizeof(s)))
 			err = fn(id, &s, arg);
 	}
 	free(per);

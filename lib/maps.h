@@ -112,6 +112,9 @@ int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e);
  * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas
  * (lib/rap.h), in one batch where the kernel supports it.
  */
+/* Write slots keys[i] = slots[i], i < n, in one batch where the kernel supports it. */
+int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
+			 size_t n, struct pias_err *e);
 int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
 		  struct pias_err *e);
 
@@ -158,6 +161,8 @@ typedef int (*pias_target_stats_fn)(__u32 id, const struct pias_target_stats *s,
 int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg,
 			  struct pias_err *e);
 /* last_reply_ns is the latest over CPUs, the other fields are sums. */
+int pias_target_stats_get(struct pias_maps *m, __u32 id, struct pias_target_stats *s,
+			  struct pias_err *e);
 int pias_target_stats_each(struct pias_maps *m, pias_target_stats_fn fn, void *arg,
 			   struct pias_err *e);
 

@@ -1,8 +1,707 @@
 // SPDX-License-Identifier: MIT
-/* placeholder: replaced by the real group */
+/* daemon/agent: the target registration agent (fake time, fake JAPs). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
 #include "unit.h"
+
+#define MS   1000000ull
+#define SEC  (1000 * MS)
+#define T0   (1000 * SEC) /* fake time starts here */
+#define SEQ0 1000000ull
+
+struct fx {
+	struct pias_agent a;
+	struct pias_agent_target tgt;
+	struct pias_agent_action buf[16];
+	struct pias_agent_actions acts;
+	struct pias_err e;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	/* udp:203.0.113.1:53, endpoint 198.51.100.10:53 */
+	f->tgt.ta.family = PIAS_AF_INET;
+	f->tgt.ta.addr.v4 = __builtin_bswap32(0xcb007101);
+	f->tgt.ta.port = 53;
+	f->tgt.ta.proto = PIAS_PROTO_UDP;
+	f->tgt.family = PIAS_AF_INET;
+	f->tgt.addr.v4 = __builtin_bswap32(0xc633640a);
+	f->tgt.port = 53;
+	f->tgt.weight = 1;
+	assert_int_equal(pias_agent_init(&f->a, &f->tgt, NULL, SEQ0, &f->e), 0);
+	f->acts = (struct pias_agent_actions){ .a = f->buf, .cap = 16 };
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static void clear(struct fx *f)
+{
+	f->acts.n = 0;
+}
+
+static void tick(struct fx *f, __u64 now)
+{
+	assert_int_equal(pias_agent_tick(&f->a, now, &f->acts, &f->e), 0);
+}
+
+/* SEND actions in the list; *seq the last one's seq. */
+static int sends(struct fx *f, __u8 type, __u64 *seq)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < f->acts.n; i++)
+		if (f->buf[i].kind == PIAS_AGENT_SEND && f->buf[i].hdr.type == type) {
+			n++;
+			if (seq)
+				*seq = f->buf[i].hdr.seq;
+		}
+	return n;
+}
+
+/* The only EVENT action in the list, or NULL if none (fails on two). */
+static const struct pias_agent_action *the_event(struct fx *f)
+{
+	const struct pias_agent_action *ev = NULL;
+
+	for (size_t i = 0; i < f->acts.n; i++)
+		if (f->buf[i].kind == PIAS_AGENT_EVENT) {
+			assert_null(ev);
+			ev = &f->buf[i];
+		}
+	return ev;
+}
+
+static void recv_ack_ta(struct fx *f, const struct pias_ta *ta, __u64 echo, __u32 jap, __u32 tid,
+			__u32 refresh_ms, __u64 now)
+{
+	struct pias_msg *m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	m->hdr.type = PIAS_MSG_REG_ACK;
+	m->ack.ta = *ta;
+	m->ack.echo_seq = echo;
+	m->ack.jap_id = jap;
+	m->ack.target_id = tid;
+	m->ack.refresh_ms = refresh_ms;
+	assert_int_equal(pias_agent_recv(&f->a, m, now, &f->acts, &f->e), 0);
+	free(m);
+}
+
+static void recv_ack(struct fx *f, __u64 echo, __u32 jap, __u32 tid, __u32 refresh_ms, __u64 now)
+{
+	recv_ack_ta(f, &f->tgt.ta, echo, jap, tid, refresh_ms, now);
+}
+
+static void recv_nack(struct fx *f, __u64 echo, __u32 code, const char *text, __u64 now)
+{
+	struct pias_msg *m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	m->hdr.type = PIAS_MSG_REG_NACK;
+	m->nack.ta = f->tgt.ta;
+	m->nack.echo_seq = echo;
+	m->nack.code = code;
+	snprintf(m->nack.text, sizeof(m->nack.text), "%s", text);
+	assert_int_equal(pias_agent_recv(&f->a, m, now, &f->acts, &f->e), 0);
+	free(m);
+}
+
+/* Tick every 50 ms from now on until a REGISTER goes out; returns then. */
+static __u64 next_send(struct fx *f, __u64 now, __u64 *seq)
+{
+	for (int i = 0; i < 1000; i++, now += 50 * MS) {
+		clear(f);
+		tick(f, now);
+		if (sends(f, PIAS_MSG_REGISTER, seq))
+			return now;
+	}
+	fail_msg("no REGISTER in 50 s");
+	return 0;
+}
+
+/* Start and get registered with jap as target tid at T0; returns the time. */
+static __u64 registered(struct fx *f, __u32 jap, __u32 tid)
+{
+	__u64 seq = 0;
+
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	recv_ack(f, seq, jap, tid, 900, T0 + MS);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	clear(f);
+	return T0 + MS;
+}
+
+static void test_init_rejects(void **state)
+{
+	struct fx *f = *state;
+	struct pias_agent a;
+	struct pias_agent_target t;
+	struct pias_agent_config c = { .retry_initial_ns = 2 * SEC, .retry_max_ns = SEC };
+
+	t = f->tgt;
+	t.weight = 0;
+	assert_int_equal(pias_agent_init(&a, &t, NULL, 1, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "weight");
+	t = f->tgt;
+	t.port = 0;
+	assert_int_equal(pias_agent_init(&a, &t, NULL, 1, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "port");
+	t = f->tgt;
+	t.family = PIAS_AF_INET6;
+	assert_int_equal(pias_agent_init(&a, &t, NULL, 1, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "endpoint is IPv6 but the TA is IPv4");
+	t = f->tgt;
+	t.ta.proto = 1;
+	assert_int_equal(pias_agent_init(&a, &t, NULL, 1, &f->e), -EINVAL);
+	t = f->tgt;
+	assert_int_equal(pias_agent_init(&a, &t, &c, 1, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "backoff");
+	/* seq 0 is never sent */
+	assert_int_equal(pias_agent_init(&a, &t, NULL, 0, &f->e), 0);
+	assert_int_equal(pias_agent_start(&a, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->buf[0].hdr.seq, 1);
+}
+
+static void test_register(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev;
+	struct pias_msg *m;
+	char line[256];
+
+	assert_int_equal(f->a.state, PIAS_AGENT_IDLE);
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->buf[0].kind, PIAS_AGENT_SEND);
+	assert_int_equal(f->buf[0].hdr.type, PIAS_MSG_REGISTER);
+	assert_int_equal(f->buf[0].hdr.seq, SEQ0);
+	assert_memory_equal(&f->buf[0].reg.ta, &f->tgt.ta, sizeof(f->tgt.ta));
+	assert_int_equal(f->buf[0].reg.family, PIAS_AF_INET);
+	assert_int_equal(f->buf[0].reg.addr.v4, f->tgt.addr.v4);
+	assert_int_equal(f->buf[0].reg.port, 53);
+	assert_int_equal(f->buf[0].reg.weight, 1);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERING);
+
+	/* the message as pias_msg_encode wants it */
+	m = calloc(1, sizeof(*m));
+	assert_non_null(m);
+	memset(m, 0xff, sizeof(*m));
+	pias_agent_msg(&f->buf[0], m);
+	assert_int_equal(m->hdr.type, PIAS_MSG_REGISTER);
+	assert_int_equal(m->hdr.seq, SEQ0);
+	assert_int_equal(m->hdr.sender_id, 0);
+	assert_int_equal(m->hdr.key_id, 0);
+	assert_int_equal(m->reg.weight, 1);
+	free(m);
+
+	/* a second start is refused */
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), -EALREADY);
+	clear(f);
+
+	recv_ack(f, SEQ0, 2, 5, 900, T0 + 2 * MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_REGISTERED);
+	assert_int_equal(ev->jap_id, 2);
+	assert_int_equal(ev->target_id, 5);
+	assert_int_equal(ev->refresh_ms, 900);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	assert_int_equal(f->a.stats.acks, 1);
+	pias_agent_event_str(&f->a, ev, line, sizeof(line));
+	assert_msg_has(line,
+		       "registered udp:203.0.113.1:53 198.51.100.10:53 with JAP 2 as target 5");
+	assert_int_equal(pias_agent_error(&f->a, NULL), 0);
+}
+
+static void test_refresh_cadence(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = registered(f, 2, 5), seq = 0, start = now;
+	int n = 0;
+
+	/* refresh_ms 900: a REGISTER every 300 ms; answered at once, no events */
+	for (now = start + 50 * MS; now <= start + 3 * SEC; now += 50 * MS) {
+		tick(f, now);
+		if (sends(f, PIAS_MSG_REGISTER, &seq)) {
+			n++;
+			recv_ack(f, seq, 2, 5, 900, now);
+		}
+		assert_null(the_event(f));
+		clear(f);
+	}
+	assert_int_equal(n, 10);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+
+	/* the JAP asks for 30 ms: clamped to 50 ms, one per tick */
+	now = next_send(f, now, &seq);
+	recv_ack(f, seq, 2, 5, 30, now);
+	clear(f);
+	n = 0;
+	start = now;
+	for (now = start + 50 * MS; now <= start + SEC; now += 50 * MS) {
+		tick(f, now);
+		if (sends(f, PIAS_MSG_REGISTER, &seq)) {
+			n++;
+			recv_ack(f, seq, 2, 5, 30, now);
+		}
+		clear(f);
+	}
+	assert_int_equal(n, 20);
+
+	/* the JAP asks for an hour: clamped to 30 s */
+	tick(f, now);
+	sends(f, PIAS_MSG_REGISTER, &seq);
+	recv_ack(f, seq, 2, 5, 3600 * 1000, now);
+	clear(f);
+	start = now;
+	tick(f, start + 29 * SEC);
+	assert_int_equal(f->acts.n, 0);
+	tick(f, start + 30 * SEC);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, NULL), 1);
+}
+
+static void test_retry_backoff(void **state)
+{
+	struct fx *f = *state;
+	__u64 want[] = { 0, 200, 600, 1400, 2400, 3400, 4400 }, got[8];
+	int n = 0;
+
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	clear(f);
+	got[n++] = 0;
+	/* nobody answers: 200, 400, 800 ms, then every second */
+	for (__u64 now = T0 + 10 * MS; now <= T0 + 4400 * MS; now += 10 * MS) {
+		tick(f, now);
+		if (sends(f, PIAS_MSG_REGISTER, NULL)) {
+			assert_true(n < 8);
+			got[n++] = (now - T0) / MS;
+		}
+		assert_null(the_event(f));
+		clear(f);
+	}
+	assert_int_equal(n, 7);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(got[i], want[i]);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERING);
+	assert_int_equal(f->a.stats.registers, 7);
+}
+
+/* Acks stop: LOST within about a second, re-register, a new JAP answers. */
+static void test_lost_and_jap_change(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev = NULL;
+	__u64 now = registered(f, 2, 5), last_ok = now, seq = 0;
+	char line[256];
+
+	/* a few answered refreshes first */
+	for (now += 50 * MS; now < T0 + SEC; now += 50 * MS) {
+		tick(f, now);
+		if (sends(f, PIAS_MSG_REGISTER, &seq)) {
+			recv_ack(f, seq, 2, 5, 900, now + MS);
+			last_ok = now;
+		}
+		clear(f);
+	}
+	/* JAP 2 dies */
+	for (;; now += 50 * MS) {
+		tick(f, now);
+		ev = the_event(f);
+		if (ev)
+			break;
+		clear(f);
+		assert_true(now - last_ok < 2 * SEC);
+	}
+	assert_int_equal(ev->event, PIAS_AGENT_EV_LOST);
+	assert_int_equal(ev->jap_id, 2);
+	/* noticed after 900 ms, within 1 s of the last answered REGISTER */
+	assert_true(now - last_ok > 900 * MS);
+	assert_true(now - last_ok <= 1000 * MS);
+	assert_true(ev->silence_ms > 900 && ev->silence_ms <= 1000);
+	pias_agent_event_str(&f->a, ev, line, sizeof(line));
+	assert_msg_has(line, "lost registration of udp:203.0.113.1:53 198.51.100.10:53 with JAP 2");
+	assert_int_equal(f->a.state, PIAS_AGENT_LOST);
+	/* a REGISTER goes out in the same tick */
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+
+	/* still nobody: backoff from 200 ms */
+	tick(f, now + 150 * MS);
+	assert_int_equal(f->acts.n, 0);
+	tick(f, now + 200 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	assert_null(the_event(f));
+	clear(f);
+
+	/* anycast reaches JAP 3 now */
+	recv_ack(f, seq, 3, 9, 900, now + 210 * MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_JAP_CHANGED);
+	assert_int_equal(ev->old_jap_id, 2);
+	assert_int_equal(ev->jap_id, 3);
+	assert_int_equal(ev->target_id, 9);
+	pias_agent_event_str(&f->a, ev, line, sizeof(line));
+	assert_msg_has(line, "JAP 2 -> JAP 3");
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	assert_int_equal(f->a.jap_id, 3);
+	clear(f);
+
+	/* lost again, and back at the same JAP: REGISTERED */
+	now += 210 * MS;
+	for (ev = NULL; !ev; now += 50 * MS) {
+		clear(f);
+		tick(f, now);
+		ev = the_event(f);
+	}
+	assert_int_equal(ev->event, PIAS_AGENT_EV_LOST);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	recv_ack(f, seq, 3, 9, 900, now);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_REGISTERED);
+	assert_int_equal(ev->jap_id, 3);
+}
+
+/* Routing moves before the old JAP is missed: the new JAP's ACK is a change. */
+static void test_jap_change_while_registered(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev;
+	__u64 now = registered(f, 2, 5), seq = 0;
+
+	tick(f, now + 300 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	recv_ack(f, seq, 4, 1, 600, now + 301 * MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_JAP_CHANGED);
+	assert_int_equal(ev->old_jap_id, 2);
+	assert_int_equal(ev->jap_id, 4);
+	assert_int_equal(ev->refresh_ms, 600);
+	/* the new period: refresh every 200 ms */
+	clear(f);
+	tick(f, now + 450 * MS);
+	assert_int_equal(f->acts.n, 0);
+	tick(f, now + 500 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, NULL), 1);
+}
+
+static void test_bad_token_before_registration(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev;
+	const char *msg;
+	char line[512];
+
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	clear(f);
+	recv_nack(f, SEQ0, PIAS_NACK_BAD_TOKEN, "mac\x1b[2Jcheck", T0 + MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_GAVE_UP);
+	assert_int_equal(ev->nack_code, PIAS_NACK_BAD_TOKEN);
+	/* the escape is defused */
+	assert_string_equal(ev->text, "mac?[2Jcheck");
+	assert_true(pias_agent_done(&f->a));
+	assert_int_equal(pias_agent_error(&f->a, &msg), -EACCES);
+	assert_msg_has(msg, "bad token");
+	pias_agent_event_str(&f->a, ev, line, sizeof(line));
+	assert_msg_has(line, "gave up on udp:203.0.113.1:53 198.51.100.10:53");
+	assert_msg_has(line, "bad token");
+	/* and stays quiet */
+	clear(f);
+	tick(f, T0 + 10 * SEC);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_agent_leave(&f->a, T0 + 10 * SEC, &f->acts, &f->e), -EALREADY);
+}
+
+static void test_invalid_and_advisory_before_registration(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev;
+	__u64 seq = 0;
+
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	clear(f);
+	/* a full JAP is no reason to give up: the next REGISTER may land elsewhere */
+	recv_nack(f, SEQ0, PIAS_NACK_FULL, "full", T0 + MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_NACK);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERING);
+	clear(f);
+	/* one NACK per REGISTER at most */
+	recv_nack(f, SEQ0, PIAS_NACK_FULL, "full", T0 + MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.stats.ignored, 1);
+
+	tick(f, T0 + 200 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	recv_nack(f, seq, PIAS_NACK_INVALID, "weight", T0 + 201 * MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_GAVE_UP);
+	assert_int_equal(pias_agent_error(&f->a, NULL), -EINVAL);
+}
+
+static void test_bad_token_after_registration(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev;
+	__u64 now = registered(f, 2, 5), seq = 0;
+	char line[512];
+
+	tick(f, now + 300 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	/* unauthenticated: anyone on path could say it; logged, ignored */
+	recv_nack(f, seq, PIAS_NACK_BAD_TOKEN, "nope", now + 301 * MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_NACK);
+	assert_int_equal(ev->nack_code, PIAS_NACK_BAD_TOKEN);
+	pias_agent_event_str(&f->a, ev, line, sizeof(line));
+	assert_msg_has(line, "ignored");
+	assert_msg_has(line, "nope");
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	assert_false(pias_agent_done(&f->a));
+	/* the ACK for the same REGISTER still counts */
+	clear(f);
+	recv_ack(f, seq, 2, 5, 900, now + 302 * MS);
+	assert_int_equal(f->a.stats.acks, 2);
+	/* an unmatched NACK is not even reported */
+	clear(f);
+	recv_nack(f, 12345, PIAS_NACK_BAD_TOKEN, "x", now + 303 * MS);
+	assert_int_equal(f->acts.n, 0);
+}
+
+static void test_stale_and_unknown_acks(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta other = f->tgt.ta;
+	__u64 now, s1 = 0, s2 = 0;
+
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	clear(f);
+	/* a seq we never sent */
+	recv_ack(f, SEQ0 + 7, 2, 5, 900, T0 + MS);
+	assert_int_equal(f->acts.n, 0);
+	/* another TA */
+	other.port = 54;
+	recv_ack_ta(f, &other, SEQ0, 2, 5, 900, T0 + MS);
+	assert_int_equal(f->acts.n, 0);
+	/* nonsense ids */
+	recv_ack(f, SEQ0, 0, 5, 900, T0 + MS);
+	recv_ack(f, SEQ0, 2, 0, 900, T0 + MS);
+	assert_int_equal(f->acts.n, 0);
+	/* a NACK for a seq we never sent does not make us give up */
+	recv_nack(f, SEQ0 + 7, PIAS_NACK_BAD_TOKEN, "forged", T0 + MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERING);
+	assert_int_equal(f->a.stats.ignored, 5);
+
+	/* too old: sent more than the ACK window ago */
+	recv_ack(f, SEQ0, 2, 5, 900, T0 + PIAS_AGENT_ACK_WINDOW_NS + MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERING);
+
+	/* two REGISTERs out; the newer one's ACK (JAP 3) arrives first */
+	now = T0 + 10 * SEC;
+	tick(f, now);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &s1), 1);
+	clear(f);
+	tick(f, now + SEC);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &s2), 1);
+	clear(f);
+	recv_ack(f, s2, 3, 9, 900, now + SEC + MS);
+	assert_non_null(the_event(f));
+	clear(f);
+	/* the old JAP's late ACK must not flip us back */
+	recv_ack(f, s1, 2, 5, 900, now + SEC + 2 * MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.jap_id, 3);
+	/* a replayed ACK neither */
+	recv_ack(f, s2, 3, 9, 900, now + SEC + 3 * MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.stats.acks, 1);
+
+	/* not a type the agent takes */
+	{
+		struct pias_msg *m = calloc(1, sizeof(*m));
+
+		assert_non_null(m);
+		m->hdr.type = PIAS_MSG_REGISTER;
+		assert_int_equal(pias_agent_recv(&f->a, m, now, &f->acts, &f->e), -EINVAL);
+		free(m);
+	}
+}
+
+/* A late ACK must not hide a dead JAP: liveness counts from the REGISTER's send time. */
+static void test_late_ack_confirms_send_time(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = registered(f, 2, 5), seq = 0, t;
+
+	/* now = T0 + 1 ms; the REGISTER of T0 + 301 ms is answered only at T0 + 851 ms */
+	tick(f, now + 300 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	for (t = now + 350 * MS; t <= now + 800 * MS; t += 50 * MS) {
+		tick(f, t);
+		assert_null(the_event(f));
+		clear(f);
+	}
+	recv_ack(f, seq, 2, 5, 900, now + 850 * MS);
+	assert_null(the_event(f));
+	/* silence from then on: lost 900 ms after T0 + 301 ms, not after T0 + 851 ms */
+	for (t = now + 900 * MS;; t += 50 * MS) {
+		clear(f);
+		tick(f, t);
+		if (the_event(f))
+			break;
+	}
+	assert_int_equal(the_event(f)->event, PIAS_AGENT_EV_LOST);
+	assert_int_equal(t - now, 1250 * MS);
+}
+
+static void test_leave_acked(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev;
+	__u64 now = registered(f, 2, 5), reg_seq = 0, leave_seq = 0;
+	char line[256];
+
+	tick(f, now + 300 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &reg_seq), 1);
+	clear(f);
+	assert_int_equal(pias_agent_leave(&f->a, now + 310 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(sends(f, PIAS_MSG_LEAVE, &leave_seq), 1);
+	assert_int_equal(f->a.state, PIAS_AGENT_LEAVING);
+	/* leave again: nothing more */
+	assert_int_equal(pias_agent_leave(&f->a, now + 311 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	clear(f);
+	/* the late ACK of the REGISTER does not count as the leave's */
+	recv_ack(f, reg_seq, 2, 5, 900, now + 312 * MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.state, PIAS_AGENT_LEAVING);
+	recv_ack(f, leave_seq, 2, 5, 900, now + 320 * MS);
+	ev = the_event(f);
+	assert_non_null(ev);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_LEFT);
+	assert_true(ev->acked);
+	assert_int_equal(ev->jap_id, 2);
+	pias_agent_event_str(&f->a, ev, line, sizeof(line));
+	assert_msg_has(line, "left udp:203.0.113.1:53 198.51.100.10:53 (JAP 2 acknowledged)");
+	assert_true(pias_agent_done(&f->a));
+	assert_int_equal(pias_agent_error(&f->a, NULL), 0);
+	clear(f);
+	tick(f, now + 10 * SEC);
+	assert_int_equal(f->acts.n, 0);
+}
+
+static void test_leave_unacked(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_agent_action *ev = NULL;
+	__u64 start = T0 + 5 * SEC, now, at[4];
+	int n = 0;
+	char line[256];
+
+	/* leave straight from IDLE, as `piasctl target leave` does */
+	assert_int_equal(pias_agent_leave(&f->a, start, &f->acts, &f->e), 0);
+	assert_int_equal(sends(f, PIAS_MSG_LEAVE, NULL), 1);
+	at[n++] = 0;
+	clear(f);
+	for (now = start + 50 * MS; !ev; now += 50 * MS) {
+		assert_true(now < start + 2 * SEC);
+		tick(f, now);
+		if (sends(f, PIAS_MSG_LEAVE, NULL)) {
+			assert_true(n < 3);
+			at[n++] = (now - start) / MS;
+		}
+		ev = the_event(f);
+		if (!ev)
+			clear(f);
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(at[1], 200);
+	assert_int_equal(at[2], 400);
+	assert_int_equal(ev->event, PIAS_AGENT_EV_LEFT);
+	assert_false(ev->acked);
+	assert_int_equal((now - 50 * MS - start) / MS, 600);
+	pias_agent_event_str(&f->a, ev, line, sizeof(line));
+	assert_msg_has(line, "without acknowledgement after 3 LEAVEs");
+	assert_true(pias_agent_done(&f->a));
+	assert_int_equal(f->a.stats.leaves, 3);
+}
+
+static void test_no_room(void **state)
+{
+	struct fx *f = *state;
+	struct pias_agent_actions none = { .a = f->buf, .cap = 1, .n = 1 };
+	__u64 now;
+
+	assert_int_equal(pias_agent_start(&f->a, T0, &none, &f->e), -ENOBUFS);
+	assert_int_equal(f->a.state, PIAS_AGENT_IDLE);
+	now = registered(f, 2, 5);
+	/* a tick may need two (LOST and REGISTER): refused whole */
+	none.cap = 2;
+	assert_int_equal(pias_agent_tick(&f->a, now + 5 * SEC, &none, &f->e), -ENOBUFS);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	none.n = 2;
+	assert_int_equal(pias_agent_leave(&f->a, now, &none, &f->e), -ENOBUFS);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	assert_int_equal(f->a.next_seq, SEQ0 + 1);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(pias_agent_state_name(PIAS_AGENT_LOST), "lost");
+	assert_msg_has(pias_agent_nack_name(PIAS_NACK_FULL), "no room");
+	assert_msg_has(pias_agent_nack_name(99), "unknown");
+}
 
 int test_agent(void)
 {
-	return 0;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_rejects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh_cadence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_and_jap_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jap_change_while_registered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_token_before_registration, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_and_advisory_before_registration,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_token_after_registration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_and_unknown_acks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_ack_confirms_send_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_acked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_unacked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_room, setup, teardown),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
 }

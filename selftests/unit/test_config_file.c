@@ -104,7 +104,7 @@ static void full_file(void **state)
 				   "nat_ports = 1024-2047\n"
 				   "[keys]\n"
 				   "overlay_key_file = /etc/pias/overlay.key\n"
-				   "group_token_file = /etc/pias/token\n";
+				   "group_key_file = /etc/pias/token\n";
 	struct piasd_config *c = new_config();
 	char buf[PIAS_ADDR_STRLEN];
 
@@ -147,7 +147,7 @@ static void full_file(void **state)
 	assert_int_equal(c->nat_port_min, 1024);
 	assert_int_equal(c->nat_port_max, 2047);
 	assert_string_equal(c->overlay_key_file, "/etc/pias/overlay.key");
-	assert_string_equal(c->group_token_file, "/etc/pias/token");
+	assert_string_equal(c->group_key_file, "/etc/pias/token");
 	free(c);
 }
 
@@ -181,7 +181,7 @@ static void minimal_defaults(void **state)
 	assert_int_equal(c->nat_port_min, PIAS_DEFAULT_NAT_PORT_MIN);
 	assert_int_equal(c->nat_port_max, PIAS_DEFAULT_NAT_PORT_MAX);
 	assert_string_equal(c->overlay_key_file, "/etc/pias/overlay.key");
-	assert_string_equal(c->group_token_file, "");
+	assert_string_equal(c->group_key_file, "");
 
 	/* IPv6 only: nat6 defaults to address6, nothing IPv4 is set */
 	load_ok("[node]\nid = 1\naddress6 = 2001:db8::1\ninterfaces = eth0\n" MIN_ANYCAST MIN_KEYS,
@@ -197,11 +197,11 @@ static void unknown_section(void **state)
 	(void)state;
 	expect_error(MINIMAL "[nodes]\nid = 1\n",
 		     NAME ":10: [nodes]: unknown section (expected node, anycast, overlay, jap, "
-			  "iap, dataplane or keys)");
+			  "rap, iap, dataplane or keys)");
 	/* caught even when it holds no key */
 	expect_error(MIN_NODE "[extra]\n" MIN_ANYCAST MIN_KEYS,
 		     NAME ":5: [extra]: unknown section (expected node, anycast, overlay, jap, "
-			  "iap, dataplane or keys)");
+			  "rap, iap, dataplane or keys)");
 }
 
 static void unknown_key(void **state)
@@ -284,7 +284,13 @@ static void bad_values(void **state)
 		   "nat_ports: '1024' is not a port range LO-HI (like 16384-32767)");
 	expect_bad("dataplane", "nat_ports = 0-10",
 		   "nat_ports: '0-10' is not a port range LO-HI with ports 1-65535");
-	expect_bad("keys", "group_token_file =", "group_token_file: empty path");
+	expect_bad("keys", "group_key_file =", "group_key_file: empty path");
+	expect_bad("node",
+		   "control_socket = /run/pias/"
+		   "0123456789012345678901234567890123456789"
+		   "0123456789012345678901234567890123456789"
+		   "0123456789012345678901234567890123456789",
+		   "control_socket: path is longer than 107 characters");
 	expect_bad("overlay", "suspect_timeout_ms = 200",
 		   "suspect_timeout_ms: suspect_timeout_ms (200) must be above probe_interval_ms "
 		   "(200)");

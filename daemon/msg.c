@@ -1,0 +1,1000 @@
+// SPDX-License-Identifier: MIT
+/*
+ * piasd's control message codec: msg.h's structs to and from datagrams, as
+ * docs/protocol.md section 6 specifies them.
+ *
+ * Every field is written and read one at a time in network byte order, so
+ * the wire format does not depend on the compiler's struct layout. The
+ * encoder checks the same rules the decoder enforces, so that whatever one
+ * proxy sends the others accept, and a decoded message re-encodes to the
+ * same bytes (VIEW pages too, with this zlib).
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zlib.h>
+
+#include <pias/maps.h>
+
+#include "msg.h"
+
+/* Wire sizes of the parts of bodies (docs/protocol.md section 6). */
+#define COORD_LEN      16 /* x, y, h, err: IEEE-754 binary32 each */
+#define MEMBER_LEN     (4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
+#define PROBE_LEN      (4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
+#define VIEW_REQ_LEN   4
+#define VIEW_LEN       (4 + 4 + 2 + 2) /* before the zlib stream */
+#define REPORT_LEN     (PIAS_MSG_TA_LEN + 4 + 8)
+#define QUERY_LEN      PIAS_MSG_TA_LEN
+#define BINDING_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
+#define INVALIDATE_LEN (PIAS_MSG_TA_LEN + 4)
+#define REGISTER_LEN   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4)
+#define REG_ACK_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
+#define REG_NACK_LEN   (PIAS_MSG_TA_LEN + 4 + 8 + PIAS_MSG_TEXT_LEN)
+#define VIEW_RAW_MAX   (PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
+#define OVERHEAD       (PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
+
+_Static_assert(PIAS_MSG_HDR_LEN == 1 + 1 + 2 + 4 + 4 + 4 + 8, "header: reserved u32 before seq");
+_Static_assert(MEMBER_LEN == 44, "member record is 44 bytes on the wire");
+_Static_assert(PROBE_LEN + PIAS_MSG_MAX_UPDATES * MEMBER_LEN + OVERHEAD <= PIAS_MSG_MAX,
+	       "a PING with every update fits PIAS_MSG_MAX");
+_Static_assert(VIEW_LEN + VIEW_RAW_MAX + VIEW_RAW_MAX / 100 + 64 + OVERHEAD <= PIAS_MSG_VIEW_MAX,
+	       "a full VIEW page fits PIAS_MSG_VIEW_MAX even if it does not compress");
+
+/*
+ * crypto_auth needs no CPU dispatch today, but libsodium asks for
+ * sodium_init() before any use; once per process is enough.
+ */
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+
+static void sodium_start(void)
+{
+	if (sodium_init() < 0)
+		abort(); /* no MACs without libsodium: nothing sensible to do */
+}
+
+static void sodium_ready(void)
+{
+	pthread_once(&sodium_once, sodium_start);
+}
+
+const char *pias_msg_type_name(__u8 type)
+{
+	switch (type) {
+	case PIAS_MSG_PING:
+		return "PING";
+	case PIAS_MSG_ACK:
+		return "ACK";
+	case PIAS_MSG_PING_REQ:
+		return "PING_REQ";
+	case PIAS_MSG_VIEW_REQ:
+		return "VIEW_REQ";
+	case PIAS_MSG_VIEW:
+		return "VIEW";
+	case PIAS_MSG_REPORT:
+		return "REPORT";
+	case PIAS_MSG_QUERY:
+		return "QUERY";
+	case PIAS_MSG_BINDING:
+		return "BINDING";
+	case PIAS_MSG_INVALIDATE:
+		return "INVALIDATE";
+	case PIAS_MSG_REGISTER:
+		return "REGISTER";
+	case PIAS_MSG_LEAVE:
+		return "LEAVE";
+	case PIAS_MSG_REG_ACK:
+		return "REG_ACK";
+	case PIAS_MSG_REG_NACK:
+		return "REG_NACK";
+	}
+	return "unknown";
+}
+
+static bool type_known(__u8 type)
+{
+	return strcmp(pias_msg_type_name(type), "unknown") != 0;
+}
+
+static size_t type_limit(__u8 type)
+{
+	return type == PIAS_MSG_VIEW ? PIAS_MSG_VIEW_MAX : PIAS_MSG_MAX;
+}
+
+/* Writer: bounded; once something does not fit, everything after is dropped. */
+struct wr {
+	__u8 *p;
+	size_t cap, off;
+	bool over;
+};
+
+static __u8 *wr_room(struct wr *w, size_t n)
+{
+	__u8 *r;
+
+	if (w->over || w->cap - w->off < n) {
+		w->over = true;
+		return NULL;
+	}
+	r = w->p + w->off;
+	w->off += n;
+	return r;
+}
+
+static void put8(struct wr *w, __u8 v)
+{
+	__u8 *p = wr_room(w, 1);
+
+	if (p)
+		p[0] = v;
+}
+
+static void put16(struct wr *w, __u16 v)
+{
+	__u8 *p = wr_room(w, 2);
+
+	if (p) {
+		p[0] = v >> 8;
+		p[1] = v;
+	}
+}
+
+static void put32(struct wr *w, __u32 v)
+{
+	__u8 *p = wr_room(w, 4);
+
+	if (p) {
+		p[0] = v >> 24;
+		p[1] = v >> 16;
+		p[2] = v >> 8;
+		p[3] = v;
+	}
+}
+
+static void put64(struct wr *w, __u64 v)
+{
+	put32(w, v >> 32);
+	put32(w, (__u32)v);
+}
+
+static void put_bytes(struct wr *w, const void *src, size_t n)
+{
+	__u8 *p = wr_room(w, n);
+
+	if (p)
+		memcpy(p, src, n);
+}
+
+static void put_zero(struct wr *w, size_t n)
+{
+	__u8 *p = wr_room(w, n);
+
+	if (p)
+		memset(p, 0, n);
+}
+
+/* A float travels as its IEEE-754 bits, like a u32. */
+static void put_float(struct wr *w, float f)
+{
+	__u32 u;
+
+	memcpy(&u, &f, sizeof(u));
+	put32(w, u);
+}
+
+/* Only the first 4 bytes of an IPv4 address travel as data; the rest are zero. */
+static void put_addr(struct wr *w, const union pias_addr *a, __u8 family)
+{
+	if (family == PIAS_AF_INET) {
+		put_bytes(w, a->bytes, 4);
+		put_zero(w, 12);
+	} else {
+		put_bytes(w, a->bytes, 16);
+	}
+}
+
+static void put_ta(struct wr *w, const struct pias_ta *ta)
+{
+	put8(w, ta->family);
+	put8(w, ta->proto);
+	put16(w, ta->port);
+	put_addr(w, &ta->addr, ta->family);
+}
+
+void pias_msg_ta_put(const struct pias_ta *ta, __u8 out[PIAS_MSG_TA_LEN])
+{
+	struct wr w = { .p = out, .cap = PIAS_MSG_TA_LEN };
+
+	put_ta(&w, ta);
+}
+
+static void put_coord(struct wr *w, const struct pias_coord *c)
+{
+	put_float(w, c->x);
+	put_float(w, c->y);
+	put_float(w, c->h);
+	put_float(w, c->err);
+}
+
+static void put_member(struct wr *w, const struct pias_msg_member *m)
+{
+	put32(w, m->id);
+	put32(w, m->incarnation);
+	put8(w, m->state);
+	put8(w, m->family);
+	put16(w, m->port);
+	put_addr(w, &m->addr, m->family);
+	put_coord(w, &m->coord);
+}
+
+/*
+ * Reader: never reads past len; a short read yields zeros and marks the
+ * reader so that the caller reports the body length (bodies are sized
+ * exactly before they are parsed, so this is a second line of defence).
+ */
+struct rd {
+	const __u8 *p;
+	size_t len, off;
+	bool short_read;
+};
+
+static const __u8 *rd_take(struct rd *r, size_t n)
+{
+	const __u8 *p;
+
+	if (r->short_read || r->len - r->off < n) {
+		r->short_read = true;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static __u8 get8(struct rd *r)
+{
+	const __u8 *p = rd_take(r, 1);
+
+	return p ? p[0] : 0;
+}
+
+static __u16 get16(struct rd *r)
+{
+	const __u8 *p = rd_take(r, 2);
+
+	return p ? (__u16)(p[0] << 8 | p[1]) : 0;
+}
+
+static __u32 get32(struct rd *r)
+{
+	const __u8 *p = rd_take(r, 4);
+
+	return p ? (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3] : 0;
+}
+
+static __u64 get64(struct rd *r)
+{
+	__u64 hi = get32(r);
+
+	return hi << 32 | get32(r);
+}
+
+static float get_float(struct rd *r)
+{
+	__u32 u = get32(r);
+	float f;
+
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+static void get_bytes(struct rd *r, void *dst, size_t n)
+{
+	const __u8 *p = rd_take(r, n);
+
+	if (p)
+		memcpy(dst, p, n);
+	else
+		memset(dst, 0, n);
+}
+
+static void get_ta(struct rd *r, struct pias_ta *ta)
+{
+	ta->family = get8(r);
+	ta->proto = get8(r);
+	ta->port = get16(r);
+	get_bytes(r, ta->addr.bytes, 16);
+}
+
+static void get_coord(struct rd *r, struct pias_coord *c)
+{
+	c->x = get_float(r);
+	c->y = get_float(r);
+	c->h = get_float(r);
+	c->err = get_float(r);
+}
+
+static void get_member(struct rd *r, struct pias_msg_member *m)
+{
+	m->id = get32(r);
+	m->incarnation = get32(r);
+	m->state = get8(r);
+	m->family = get8(r);
+	m->port = get16(r);
+	get_bytes(r, m->addr.bytes, 16);
+	get_coord(r, &m->coord);
+}
+
+/*
+ * Field checks, shared by encoder (code -EINVAL: the caller built a bad
+ * struct) and decoder (code -EBADMSG: the peer sent one). `t` is the type
+ * name and `f` the field path prefix ("ta.", "updates[3].", "") so that
+ * the message names the exact field.
+ */
+static int check_addr(const union pias_addr *a, __u8 family, const char *t, const char *f, int code,
+		      struct pias_err *e)
+{
+	if (family != PIAS_AF_INET && family != PIAS_AF_INET6)
+		return pias_err_set(e, code, "%s: %sfamily %u is not %u (IPv4) or %u (IPv6)", t, f,
+				    family, PIAS_AF_INET, PIAS_AF_INET6);
+	if (family == PIAS_AF_INET && (a->v6[1] || a->v6[2] || a->v6[3]))
+		return pias_err_set(e, code, "%s: %saddr: IPv4 address with nonzero bytes 4-15", t,
+				    f);
+	return 0;
+}
+
+static int check_ta(const struct pias_ta *ta, const char *t, int code, struct pias_err *e)
+{
+	int err = check_addr(&ta->addr, ta->family, t, "ta.", code, e);
+
+	if (err)
+		return err;
+	if (ta->proto != PIAS_PROTO_TCP && ta->proto != PIAS_PROTO_UDP)
+		return pias_err_set(e, code, "%s: ta.proto %u is not %u (tcp) or %u (udp)", t,
+				    ta->proto, PIAS_PROTO_TCP, PIAS_PROTO_UDP);
+	if (!ta->port)
+		return pias_err_set(e, code, "%s: ta.port is 0", t);
+	return 0;
+}
+
+/* Vivaldi arithmetic on NaN or infinity would poison every coordinate it touches. */
+static int check_coord(const struct pias_coord *c, const char *t, const char *f, int code,
+		       struct pias_err *e)
+{
+	const char *bad = !isfinite(c->x)     ? "x"
+			  : !isfinite(c->y)   ? "y"
+			  : !isfinite(c->h)   ? "h"
+			  : !isfinite(c->err) ? "err"
+					      : NULL;
+
+	if (bad)
+		return pias_err_set(e, code, "%s: %scoord.%s is not a finite number", t, f, bad);
+	return 0;
+}
+
+static int check_proxy_id(__u32 id, bool zero_ok, const char *t, const char *f, int code,
+			  struct pias_err *e)
+{
+	if ((id == 0 && !zero_ok) || id >= PIAS_MAX_PROXIES)
+		return pias_err_set(e, code, "%s: %s %u is not a proxy id 1-%u%s", t, f, id,
+				    PIAS_MAX_PROXIES - 1, zero_ok ? " or 0" : "");
+	return 0;
+}
+
+static int check_member(const struct pias_msg_member *m, const char *t, const char *f, int code,
+			struct pias_err *e)
+{
+	char id[64];
+	int err;
+
+	snprintf(id, sizeof(id), "%sid", f);
+	err = check_proxy_id(m->id, false, t, id, code, e);
+	if (err)
+		return err;
+	if (m->state < PIAS_MEMBER_ALIVE || m->state > PIAS_MEMBER_LEFT)
+		return pias_err_set(e, code, "%s: %sstate %u is not a member state 1-4", t, f,
+				    m->state);
+	err = check_addr(&m->addr, m->family, t, f, code, e);
+	if (err)
+		return err;
+	return check_coord(&m->coord, t, f, code, e);
+}
+
+static int check_members(const struct pias_msg_member *m, __u32 n, const char *t, const char *name,
+			 int code, struct pias_err *e)
+{
+	char f[48];
+	__u32 i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		snprintf(f, sizeof(f), "%s[%u].", name, i);
+		err = check_member(&m[i], t, f, code, e);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int check_header(const struct pias_msg_hdr *h, int code, struct pias_err *e)
+{
+	const char *t = pias_msg_type_name(h->type);
+
+	if (!type_known(h->type))
+		return pias_err_set(e, code, "header.type %u is unknown", h->type);
+	if (pias_msg_is_target(h->type)) {
+		if (h->sender_id)
+			return pias_err_set(e, code,
+					    "%s: header.sender_id %u is not 0 (target message)", t,
+					    h->sender_id);
+		if (h->key_id)
+			return pias_err_set(e, code,
+					    "%s: header.key_id %u is not 0 (target message)", t,
+					    h->key_id);
+		return 0;
+	}
+	if (!h->key_id)
+		return pias_err_set(e, code, "%s: header.key_id 0 is not a key id", t);
+	return check_proxy_id(h->sender_id, false, t, "header.sender_id", code, e);
+}
+
+/* Everything a decoded message must satisfy; the encoder refuses the same. */
+static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
+{
+	const char *t = pias_msg_type_name(m->hdr.type);
+	int err;
+
+	switch (m->hdr.type) {
+	case PIAS_MSG_PING:
+	case PIAS_MSG_ACK:
+	case PIAS_MSG_PING_REQ: {
+		const struct pias_msg_probe *p = &m->probe;
+
+		err = check_proxy_id(p->target_id, false, t, "target_id", code, e);
+		if (!err)
+			err = check_proxy_id(p->origin_id, true, t, "origin_id", code, e);
+		if (!err)
+			err = check_coord(&p->coord, t, "", code, e);
+		if (err)
+			return err;
+		if (p->n_updates > PIAS_MSG_MAX_UPDATES)
+			return pias_err_set(e, code, "%s: n_updates %u is over the limit of %d", t,
+					    p->n_updates, PIAS_MSG_MAX_UPDATES);
+		return check_members(p->updates, p->n_updates, t, "updates", code, e);
+	}
+	case PIAS_MSG_VIEW_REQ:
+		return 0;
+	case PIAS_MSG_VIEW: {
+		const struct pias_msg_view *v = &m->view;
+
+		if (v->n > PIAS_MSG_VIEW_PAGE)
+			return pias_err_set(e, code, "%s: n %u is over the limit of %d", t, v->n,
+					    PIAS_MSG_VIEW_PAGE);
+		if (v->total >= PIAS_MAX_PROXIES)
+			return pias_err_set(e, code, "%s: total %u is over the limit of %u", t,
+					    v->total, PIAS_MAX_PROXIES - 1);
+		if ((__u64)v->offset + v->n > v->total)
+			return pias_err_set(e, code, "%s: offset %u + n %u is beyond total %u", t,
+					    v->offset, v->n, v->total);
+		return check_members(v->members, v->n, t, "members", code, e);
+	}
+	case PIAS_MSG_REPORT:
+		return check_ta(&m->report.ta, t, code, e);
+	case PIAS_MSG_QUERY:
+		return check_ta(&m->query.ta, t, code, e);
+	case PIAS_MSG_BINDING: {
+		const struct pias_msg_binding *b = &m->binding;
+
+		err = check_ta(&b->ta, t, code, e);
+		if (err)
+			return err;
+		if (b->flags & ~(__u32)PIAS_MSG_BINDING_F_NEGATIVE)
+			return pias_err_set(e, code, "%s: flags 0x%x has unknown bits", t,
+					    b->flags);
+		if (b->flags & PIAS_MSG_BINDING_F_NEGATIVE) {
+			if (b->jap_id)
+				return pias_err_set(e, code, "%s: jap_id %u is not 0 (negative)", t,
+						    b->jap_id);
+			return 0;
+		}
+		return check_proxy_id(b->jap_id, false, t, "jap_id", code, e);
+	}
+	case PIAS_MSG_INVALIDATE:
+		return check_ta(&m->inval.ta, t, code, e);
+	case PIAS_MSG_REGISTER:
+	case PIAS_MSG_LEAVE:
+		err = check_ta(&m->reg.ta, t, code, e);
+		if (!err)
+			err = check_addr(&m->reg.addr, m->reg.family, t, "", code, e);
+		return err;
+	case PIAS_MSG_REG_ACK: {
+		const struct pias_msg_reg_ack *a = &m->ack;
+
+		err = check_ta(&a->ta, t, code, e);
+		if (!err)
+			err = check_proxy_id(a->jap_id, false, t, "jap_id", code, e);
+		if (err)
+			return err;
+		/* 0: the answer to a LEAVE of a target the JAP does not know */
+		if (a->target_id >= PIAS_MAX_TARGETS)
+			return pias_err_set(e, code, "%s: target_id %u is not a target id 0-%u", t,
+					    a->target_id, PIAS_MAX_TARGETS - 1);
+		return 0;
+	}
+	case PIAS_MSG_REG_NACK: {
+		const struct pias_msg_reg_nack *n = &m->nack;
+
+		err = check_ta(&n->ta, t, code, e);
+		if (err)
+			return err;
+		if (n->code < PIAS_NACK_BAD_TOKEN || n->code > PIAS_NACK_NOT_SERVING)
+			return pias_err_set(e, code, "%s: code %u is not a NACK code 1-%d", t,
+					    n->code, PIAS_NACK_NOT_SERVING);
+		if (!memchr(n->text, '\0', sizeof(n->text)))
+			return pias_err_set(e, code,
+					    "%s: text is not NUL-terminated within %d bytes", t,
+					    PIAS_MSG_TEXT_LEN);
+		return 0;
+	}
+	}
+	return pias_err_set(e, code, "header.type %u is unknown", m->hdr.type);
+}
+
+static int encode_view(struct wr *w, const struct pias_msg_view *v)
+{
+	__u8 raw[VIEW_RAW_MAX];
+	struct wr rw = { .p = raw, .cap = sizeof(raw) };
+	uLongf zlen;
+	__u32 i;
+	int zerr;
+
+	put32(w, v->offset);
+	put32(w, v->total);
+	put16(w, (__u16)v->n);
+	put16(w, 0);
+	for (i = 0; i < v->n; i++)
+		put_member(&rw, &v->members[i]);
+	if (w->over)
+		return -EMSGSIZE;
+	zlen = w->cap - w->off;
+	zerr = compress2(w->p + w->off, &zlen, raw, rw.off, Z_BEST_COMPRESSION);
+	if (zerr == Z_BUF_ERROR)
+		return -EMSGSIZE;
+	if (zerr != Z_OK)
+		return -ENOMEM;
+	w->off += zlen;
+	return 0;
+}
+
+static int encode_body(struct wr *w, const struct pias_msg *m)
+{
+	__u32 i;
+
+	switch (m->hdr.type) {
+	case PIAS_MSG_PING:
+	case PIAS_MSG_ACK:
+	case PIAS_MSG_PING_REQ:
+		put32(w, m->probe.probe_seq);
+		put32(w, m->probe.target_id);
+		put32(w, m->probe.origin_id);
+		put_coord(w, &m->probe.coord);
+		put8(w, (__u8)m->probe.n_updates);
+		put_zero(w, 3);
+		for (i = 0; i < m->probe.n_updates; i++)
+			put_member(w, &m->probe.updates[i]);
+		break;
+	case PIAS_MSG_VIEW_REQ:
+		put32(w, m->view_req.offset);
+		break;
+	case PIAS_MSG_VIEW:
+		return encode_view(w, &m->view);
+	case PIAS_MSG_REPORT:
+		put_ta(w, &m->report.ta);
+		put32(w, m->report.count);
+		put64(w, m->report.seq);
+		break;
+	case PIAS_MSG_QUERY:
+		put_ta(w, &m->query.ta);
+		break;
+	case PIAS_MSG_BINDING:
+		put_ta(w, &m->binding.ta);
+		put32(w, m->binding.jap_id);
+		put32(w, m->binding.generation);
+		put32(w, m->binding.lifetime_ms);
+		put32(w, m->binding.flags);
+		break;
+	case PIAS_MSG_INVALIDATE:
+		put_ta(w, &m->inval.ta);
+		put32(w, m->inval.generation);
+		break;
+	case PIAS_MSG_REGISTER:
+	case PIAS_MSG_LEAVE:
+		put_ta(w, &m->reg.ta);
+		put8(w, m->reg.family);
+		put8(w, 0);
+		put16(w, m->reg.port);
+		put_addr(w, &m->reg.addr, m->reg.family);
+		put32(w, m->reg.weight);
+		break;
+	case PIAS_MSG_REG_ACK:
+		put_ta(w, &m->ack.ta);
+		put32(w, m->ack.jap_id);
+		put32(w, m->ack.target_id);
+		put32(w, m->ack.refresh_ms);
+		put64(w, m->ack.echo_seq);
+		break;
+	case PIAS_MSG_REG_NACK: {
+		/* Canonical text: the string, then zeros to the end of the field. */
+		size_t n = strnlen(m->nack.text, sizeof(m->nack.text));
+
+		put_ta(w, &m->nack.ta);
+		put32(w, m->nack.code);
+		put64(w, m->nack.echo_seq);
+		put_bytes(w, m->nack.text, n);
+		put_zero(w, sizeof(m->nack.text) - n);
+		break;
+	}
+	}
+	return w->over ? -EMSGSIZE : 0;
+}
+
+int pias_msg_encode(const struct pias_msg *m, const __u8 key[PIAS_KEY_LEN], void *buf, size_t cap,
+		    struct pias_err *e)
+{
+	const char *t = pias_msg_type_name(m->hdr.type);
+	struct wr w = { .p = buf };
+	size_t limit;
+	int err;
+
+	err = check_header(&m->hdr, -EINVAL, e);
+	if (!err)
+		err = check_body(m, -EINVAL, e);
+	if (err)
+		return err;
+	limit = type_limit(m->hdr.type);
+	w.cap = cap < limit ? cap : limit;
+	if (w.cap < OVERHEAD)
+		return pias_err_set(e, -EMSGSIZE, "%s: %zu bytes of room is less than %d", t, w.cap,
+				    OVERHEAD);
+	w.cap -= PIAS_MSG_MAC_LEN; /* the MAC always fits behind the body */
+
+	put8(&w, PIAS_MSG_VERSION);
+	put8(&w, m->hdr.type);
+	put16(&w, 0); /* body_len, known at the end */
+	put32(&w, m->hdr.sender_id);
+	put32(&w, m->hdr.key_id);
+	put32(&w, 0); /* reserved: keeps seq 8-byte aligned, room for flags */
+	put64(&w, m->hdr.seq);
+	err = encode_body(&w, m);
+	if (err == -EMSGSIZE)
+		return pias_err_set(e, err, "%s: does not fit %zu bytes (buffer %zu, limit %zu)", t,
+				    w.cap + PIAS_MSG_MAC_LEN, cap, limit);
+	if (err)
+		return pias_err_set(e, err, "%s: zlib could not compress the members", t);
+	((__u8 *)buf)[2] = (w.off - PIAS_MSG_HDR_LEN) >> 8;
+	((__u8 *)buf)[3] = (w.off - PIAS_MSG_HDR_LEN) & 0xff;
+
+	sodium_ready();
+	crypto_auth((__u8 *)buf + w.off, buf, w.off, key);
+	return (int)(w.off + PIAS_MSG_MAC_LEN);
+}
+
+int pias_msg_header(const void *buf, size_t len, struct pias_msg_hdr *h, struct pias_err *e)
+{
+	struct rd r = { .p = buf, .len = len };
+	struct pias_msg_hdr out = {};
+	const char *t;
+	__u32 reserved;
+	int err;
+
+	if (len < OVERHEAD)
+		return pias_err_set(e, -EBADMSG,
+				    "datagram of %zu bytes is shorter than header and MAC (%d)",
+				    len, OVERHEAD);
+	out.version = get8(&r);
+	out.type = get8(&r);
+	out.body_len = get16(&r);
+	out.sender_id = get32(&r);
+	out.key_id = get32(&r);
+	reserved = get32(&r);
+	out.seq = get64(&r);
+	if (out.version != PIAS_MSG_VERSION)
+		return pias_err_set(e, -EBADMSG, "header.version %u is not %d", out.version,
+				    PIAS_MSG_VERSION);
+	if (reserved)
+		return pias_err_set(e, -EBADMSG, "header.reserved 0x%08x is not zero", reserved);
+	if (!type_known(out.type))
+		return pias_err_set(e, -EBADMSG, "header.type %u is unknown", out.type);
+	t = pias_msg_type_name(out.type);
+	if (len > type_limit(out.type))
+		return pias_err_set(e, -EBADMSG,
+				    "%s: datagram of %zu bytes is over the limit of %zu", t, len,
+				    type_limit(out.type));
+	if (out.body_len != len - OVERHEAD)
+		return pias_err_set(e, -EBADMSG,
+				    "%s: header.body_len %u disagrees with the datagram (%zu bytes "
+				    "of body)",
+				    t, out.body_len, len - OVERHEAD);
+	err = check_header(&out, -EBADMSG, e);
+	if (err)
+		return err;
+	*h = out;
+	return 0;
+}
+
+bool pias_msg_mac_ok(const void *buf, size_t len, const __u8 key[PIAS_KEY_LEN])
+{
+	const __u8 *p = buf;
+
+	if (len < OVERHEAD)
+		return false;
+	sodium_ready();
+	return crypto_auth_verify(p + len - PIAS_MSG_MAC_LEN, p, len - PIAS_MSG_MAC_LEN, key) == 0;
+}
+
+static int expect_len(size_t body_len, size_t want, const char *t, struct pias_err *e)
+{
+	if (body_len != want)
+		return pias_err_set(e, -EBADMSG, "%s: body of %zu bytes, expected %zu", t, body_len,
+				    want);
+	return 0;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+	const __u8 *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+enum inflate_result {
+	INFLATE_OK,	 /* one complete stream, output exactly filled */
+	INFLATE_SHORT,	 /* complete, but less output than wanted */
+	INFLATE_MORE,	 /* would produce more than wanted */
+	INFLATE_CORRUPT, /* not zlib, truncated, bad checksum, or needs a dictionary */
+	INFLATE_NOMEM,
+};
+
+/*
+ * Inflate the zlib stream src into dst, which must come out exactly want
+ * bytes long. Output never goes beyond dst (plus one probe byte on the
+ * stack), so a stream that would inflate to much more stops there: no
+ * allocation depends on what the peer sent, and at most srclen bytes
+ * (< PIAS_MSG_VIEW_MAX) are ever read. *used: bytes of src consumed.
+ */
+static enum inflate_result inflate_exact(const __u8 *src, size_t srclen, __u8 *dst, size_t want,
+					 size_t *got, size_t *used)
+{
+	z_stream zs = {};
+	enum inflate_result res;
+	__u8 probe;
+	int zerr;
+
+	if (inflateInit(&zs) != Z_OK)
+		return INFLATE_NOMEM;
+	zs.next_in = (Bytef *)src;
+	zs.avail_in = srclen;
+	zs.next_out = dst;
+	zs.avail_out = want;
+	zerr = inflate(&zs, Z_FINISH);
+	if (zerr == Z_BUF_ERROR && !zs.avail_out) {
+		/* dst is full: does the stream end here (only its checksum left) or go on? */
+		zs.next_out = &probe;
+		zs.avail_out = 1;
+		zerr = inflate(&zs, Z_FINISH);
+		if (!zs.avail_out) {
+			res = INFLATE_MORE;
+			goto out;
+		}
+	}
+	if (zerr == Z_STREAM_END)
+		res = zs.total_out == want ? INFLATE_OK : INFLATE_SHORT;
+	else if (zerr == Z_MEM_ERROR)
+		res = INFLATE_NOMEM;
+	else
+		res = INFLATE_CORRUPT; /* Z_DATA_ERROR, Z_NEED_DICT, Z_BUF_ERROR: input ran out */
+out:
+	*got = zs.total_out;
+	*used = srclen - zs.avail_in;
+	inflateEnd(&zs);
+	return res;
+}
+
+/* The zlib stream of a VIEW must inflate to exactly n member records. */
+static int decode_view(struct rd *r, struct pias_msg_view *v, const char *t, struct pias_err *e)
+{
+	__u8 raw[VIEW_RAW_MAX];
+	size_t want, got, used;
+	struct rd rr;
+	__u16 reserved;
+	__u32 i;
+
+	if (r->len < VIEW_LEN)
+		return pias_err_set(e, -EBADMSG, "%s: body of %zu bytes, expected at least %d", t,
+				    r->len, VIEW_LEN);
+	v->offset = get32(r);
+	v->total = get32(r);
+	v->n = get16(r);
+	reserved = get16(r);
+	if (reserved)
+		return pias_err_set(e, -EBADMSG, "%s: reserved 0x%04x is not zero", t, reserved);
+	if (v->n > PIAS_MSG_VIEW_PAGE)
+		return pias_err_set(e, -EBADMSG, "%s: n %u is over the limit of %d", t, v->n,
+				    PIAS_MSG_VIEW_PAGE);
+	want = (size_t)v->n * MEMBER_LEN;
+	switch (inflate_exact(r->p + r->off, r->len - r->off, raw, want, &got, &used)) {
+	case INFLATE_OK:
+		break;
+	case INFLATE_SHORT:
+		return pias_err_set(e, -EBADMSG,
+				    "%s: members inflate to %zu bytes, not n (%u) * %d = %zu", t,
+				    got, v->n, MEMBER_LEN, want);
+	case INFLATE_MORE:
+		return pias_err_set(e, -EBADMSG,
+				    "%s: members inflate to more than n (%u) records of %d bytes",
+				    t, v->n, MEMBER_LEN);
+	case INFLATE_CORRUPT:
+		return pias_err_set(
+			e, -EBADMSG,
+			"%s: members are not a complete zlib stream (corrupt or truncated)", t);
+	case INFLATE_NOMEM:
+		return pias_err_set(e, -ENOMEM, "%s: zlib: out of memory", t);
+	}
+	if (used != r->len - r->off)
+		return pias_err_set(e, -EBADMSG, "%s: %zu bytes after the zlib stream", t,
+				    r->len - r->off - used);
+	r->off = r->len;
+	rr = (struct rd){ .p = raw, .len = got };
+	for (i = 0; i < v->n; i++)
+		get_member(&rr, &v->members[i]);
+	return 0;
+}
+
+static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct pias_err *e)
+{
+	__u8 reserved[3];
+	__u32 i;
+	int err;
+
+	switch (m->hdr.type) {
+	case PIAS_MSG_PING:
+	case PIAS_MSG_ACK:
+	case PIAS_MSG_PING_REQ: {
+		struct pias_msg_probe *p = &m->probe;
+
+		if (r->len < PROBE_LEN)
+			return pias_err_set(e, -EBADMSG,
+					    "%s: body of %zu bytes, expected at least %d", t,
+					    r->len, PROBE_LEN);
+		p->probe_seq = get32(r);
+		p->target_id = get32(r);
+		p->origin_id = get32(r);
+		get_coord(r, &p->coord);
+		p->n_updates = get8(r);
+		get_bytes(r, reserved, sizeof(reserved));
+		if (!all_zero(reserved, sizeof(reserved)))
+			return pias_err_set(e, -EBADMSG, "%s: reserved bytes are not zero", t);
+		if (p->n_updates > PIAS_MSG_MAX_UPDATES)
+			return pias_err_set(e, -EBADMSG, "%s: n_updates %u is over the limit of %d",
+					    t, p->n_updates, PIAS_MSG_MAX_UPDATES);
+		err = expect_len(r->len, PROBE_LEN + (size_t)p->n_updates * MEMBER_LEN, t, e);
+		if (err)
+			return err;
+		for (i = 0; i < p->n_updates; i++)
+			get_member(r, &p->updates[i]);
+		return 0;
+	}
+	case PIAS_MSG_VIEW_REQ:
+		err = expect_len(r->len, VIEW_REQ_LEN, t, e);
+		if (!err)
+			m->view_req.offset = get32(r);
+		return err;
+	case PIAS_MSG_VIEW:
+		return decode_view(r, &m->view, t, e);
+	case PIAS_MSG_REPORT:
+		err = expect_len(r->len, REPORT_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->report.ta);
+		m->report.count = get32(r);
+		m->report.seq = get64(r);
+		return 0;
+	case PIAS_MSG_QUERY:
+		err = expect_len(r->len, QUERY_LEN, t, e);
+		if (!err)
+			get_ta(r, &m->query.ta);
+		return err;
+	case PIAS_MSG_BINDING:
+		err = expect_len(r->len, BINDING_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->binding.ta);
+		m->binding.jap_id = get32(r);
+		m->binding.generation = get32(r);
+		m->binding.lifetime_ms = get32(r);
+		m->binding.flags = get32(r);
+		return 0;
+	case PIAS_MSG_INVALIDATE:
+		err = expect_len(r->len, INVALIDATE_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->inval.ta);
+		m->inval.generation = get32(r);
+		return 0;
+	case PIAS_MSG_REGISTER:
+	case PIAS_MSG_LEAVE:
+		err = expect_len(r->len, REGISTER_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->reg.ta);
+		m->reg.family = get8(r);
+		if (get8(r))
+			return pias_err_set(e, -EBADMSG, "%s: reserved byte is not zero", t);
+		m->reg.port = get16(r);
+		get_bytes(r, m->reg.addr.bytes, 16);
+		m->reg.weight = get32(r);
+		return 0;
+	case PIAS_MSG_REG_ACK:
+		err = expect_len(r->len, REG_ACK_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->ack.ta);
+		m->ack.jap_id = get32(r);
+		m->ack.target_id = get32(r);
+		m->ack.refresh_ms = get32(r);
+		m->ack.echo_seq = get64(r);
+		return 0;
+	case PIAS_MSG_REG_NACK: {
+		char *nul;
+
+		err = expect_len(r->len, REG_NACK_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->nack.ta);
+		m->nack.code = get32(r);
+		m->nack.echo_seq = get64(r);
+		get_bytes(r, m->nack.text, sizeof(m->nack.text));
+		nul = memchr(m->nack.text, '\0', sizeof(m->nack.text));
+		if (!nul)
+			return pias_err_set(e, -EBADMSG,
+					    "%s: text is not NUL-terminated within %d bytes", t,
+					    PIAS_MSG_TEXT_LEN);
+		/* Padding after the string is zero, so the text has one encoding. */
+		if (!all_zero(nul, m->nack.text + sizeof(m->nack.text) - nul))
+			return pias_err_set(e, -EBADMSG, "%s: text has nonzero bytes after its NUL",
+					    t);
+		return 0;
+	}
+	}
+	return pias_err_set(e, -EBADMSG, "header.type %u is unknown", m->hdr.type);
+}
+
+int pias_msg_decode(const void *buf, size_t len, struct pias_msg *m, struct pias_err *e)
+{
+	struct rd r;
+	const char *t;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	err = pias_msg_header(buf, len, &m->hdr, e);
+	if (err)
+		return err;
+	t = pias_msg_type_name(m->hdr.type);
+	r = (struct rd){ .p = (const __u8 *)buf + PIAS_MSG_HDR_LEN, .len = m->hdr.body_len };
+	err = decode_body(&r, m, t, e);
+	if (!err && (r.short_read || r.off != r.len))
+		err = pias_err_set(e, -EBADMSG, "%s: body of %zu bytes does not match its fields",
+				   t, r.len);
+	if (!err)
+		err = check_body(m, -EBADMSG, e);
+	return err;
+}

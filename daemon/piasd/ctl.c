@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+#define _GNU_SOURCE /* accept4 */
+/*
+ * piasd's control socket (daemon/ctl_proto.h has the protocol): one request
+ * line per connection, answered with "OK" and a body or "ERR message", then
+ * closed. Tables for people, or JSON with --json.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "counters.h"
+#include "ctl_proto.h"
+#include "piasd.h"
+
+#define MAX_WORDS 8
+
+const char *const piasd_counter_names[PIASD_C_COUNT] = {
+#define X(name, help) #name,
+	PIASD_COUNTERS(X)
+#undef X
+};
+
+const char *const piasd_counter_help[PIASD_C_COUNT] = {
+#define X(name, help) help,
+	PIASD_COUNTERS(X)
+#undef X
+};
+
+static const char *state_name(__u8 s)
+{
+	return pias_target_state_name(s);
+}
+
+static void show_status(struct piasd *d, struct evbuffer *o, bool json)
+{
+	__u64 up = (piasd_now() - d->started_ns) / 1000000000ull;
+	size_t alive = pias_members_alive(&d->members);
+
+	if (json) {
+		evbuffer_add_printf(o,
+				    "{\"id\":%u,\"withdrawn\":%s,\"uptime_s\":%llu,"
+				    "\"proxies_alive\":%zu,\"ring_proxies\":%zu,\"rap_groups\":%zu,"
+				    "\"jap_groups\":%zu,\"iap_entries\":%zu,\"keys\":%zu,"
+				    "\"send_key\":%u,\"registrations\":%s}\n",
+				    d->cfg.node_id, d->withdrawn ? "true" : "false",
+				    (unsigned long long)up, alive, d->ring.nproxies, d->rap.ngroups,
+				    d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
+				    d->have_group_key ? "true" : "false");
+		return;
+	}
+	evbuffer_add_printf(o,
+			    "proxy %u%s, up %llu s\n"
+			    "overlay: %zu proxies alive, %zu on the ring (k=%u)\n"
+			    "RAP: %zu groups; JAP: %zu groups; IAP: %zu TAs cached\n"
+			    "keys: %zu in the ring, sending with %u; registrations %s\n",
+			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
+			    (unsigned long long)up, alive, d->ring.nproxies, d->rap_k,
+			    d->rap.ngroups, d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
+			    d->have_group_key ? "accepted" : "refused (no group key)");
+}
+
+static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
+{
+	char ta[PIAS_ADDR_STRLEN + 16];
+
+	if (json)
+		evbuffer_add_printf(o, "[");
+	else
+		evbuffer_add_printf(o, "%-36s %-10s %s\n", "TA", "GENERATION", "JAPS (id:targets)");
+	for (size_t i = 0; i < d->rap.ngroups; i++) {
+		const struct pias_rap_group *g = &d->rap.groups[i];
+
+		pias_ta_str(&g->ta, ta, sizeof(ta));
+		if (json) {
+			evbuffer_add_printf(o, "%s{\"ta\":\"%s\",\"generation\":%u,\"japs\":[",
+					    i ? "," : "", ta, g->generation);
+			for (__u32 j = 0; j < g->g.count; j++)
+				evbuffer_add_printf(o, "%s{\"id\":%u,\"targets\":%u}", j ? "," : "",
+						    g->g.japs[j].jap_id, g->g.japs[j].weight);
+			evbuffer_add_printf(o, "]}");
+			continue;
+		}
+		evbuffer_add_printf(o, "%-36s %-10u", ta, g->generation);
+		for (__u32 j = 0; j < g->g.count; j++)
+			evbuffer_add_printf(o, " %u:%u", g->g.japs[j].jap_id, g->g.japs[j].weight);
+		evbuffer_add_printf(o, "%s\n", g->g.count ? "" : " (none)");
+	}
+	if (json)
+		evbuffer_add_printf(o, "]\n");
+}
+
+static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
+{
+	__u64 now = piasd_now();
+	char ta[PIAS_ADDR_STRLEN + 16];
+
+	if (json)
+		evbuffer_add_printf(o, "[");
+	else
+		evbuffer_add_printf(o, "%-36s %-8s %-10s %-10s %s\n", "TA", "JAP", "GENERATION",
+				    "EXPIRES_S", "STATE");
+	for (size_t i = 0; i < d->iap.n; i++) {
+		const struct pias_iap_entry *en = &d->iap.entries[i];
+		bool neg = en->b.flags & PIAS_BINDING_F_NEGATIVE;
+		long long left = en->bound && en->b.expires_ns > now
+					 ? (long long)((en->b.expires_ns - now) / 1000000000ull)
+					 : 0;
+		const char *st = !en->bound ? "querying" : neg ? "negative" : "bound";
+
+		pias_ta_str(&en->ta, ta, sizeof(ta));
+		if (json)
+			evbuffer_add_printf(o,
+					    "%s{\"ta\":\"%s\",\"jap\":%u,\"generation\":%u,"
+					    "\"expires_s\":%lld,\"state\":\"%s\",\"pending\":%s}",
+					    i ? "," : "", ta, en->b.jap_id, en->b.generation, left,
+					    st, en->pending ? "true" : "false");
+		else
+			evbuffer_add_printf(o, "%-36s %-8u %-10u %-10lld %s%s\n", ta, en->b.jap_id,
+					    en->b.generation, left, st,
+					    en->pending && en->bound ? " (refreshing)" : "");
+	}
+	if (json)
+		evbuffer_add_printf(o, "]\n");
+}
+
+static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
+{
+	__u64 now = piasd_now();
+	char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
+	bool first = true;
+
+	if (json)
+		evbuffer_add_printf(o, "[");
+	else
+		evbuffer_add_printf(o, "%-36s %-6s %-28s %-9s %-6s %s\n", "TA", "ID", "ENDPOINT",
+				    "STATE", "WEIGHT", "REFRESHED_MS_AGO");
+	for (size_t g = 0; g < d->jap.ngroups; g++) {
+		const struct pias_jap_group *jg = &d->jap.groups[g];
+
+		pias_ta_str(&jg->ta, ta, sizeof(ta));
+		for (__u32 i = 0; i < jg->count; i++) {
+			const struct pias_jap_target *t = &jg->targets[i];
+			unsigned long long ago = (now - t->last_refresh_ns) / 1000000ull;
+
+			pias_endpoint_str(&t->t.addr, t->t.family, t->t.port, ep, sizeof(ep));
+			if (json)
+				evbuffer_add_printf(
+					o,
+					"%s{\"ta\":\"%s\",\"id\":%u,\"endpoint\":\"%s\","
+					"\"state\":\"%s\",\"weight\":%u,"
+					"\"refreshed_ms_ago\":%llu}",
+					first ? "" : ",", ta, t->id, ep, state_name(t->t.state),
+					t->t.weight, ago);
+			else
+				evbuffer_add_printf(o, "%-36s %-6u %-28s %-9s %-6u %llu\n", ta,
+						    t->id, ep, state_name(t->t.state), t->t.weight,
+						    ago);
+			first = false;
+		}
+	}
+	if (json)
+		evbuffer_add_printf(o, "]\n");
+}
+
+static void show_ring(struct piasd *d, struct evbuffer *o, bool json)
+{
+	static __u32 primary[PIAS_MAX_PROXIES];
+	bool first = true;
+
+	memset(primary, 0, sizeof(primary));
+	for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++)
+		if (d->rap_table[s].rap[0])
+			primary[d->rap_table[s].rap[0]]++;
+	if (json)
+		evbuffer_add_printf(o, "{\"k\":%u,\"vnodes\":%u,\"slots\":%u,\"proxies\":[",
+				    d->rap_k, d->ring.vnodes, PIAS_RAP_SLOTS);
+	else
+		evbuffer_add_printf(o,
+				    "%zu proxies on the ring, %u points each, k=%u RAPs per group\n"
+				    "%-8s %-14s %s\n",
+				    d->ring.nproxies, d->ring.vnodes, d->rap_k, "PROXY",
+				    "PRIMARY_SLOTS", "SHARE");
+	for (__u32 id = 1; id < PIAS_MAX_PROXIES; id++) {
+		if (!primary[id])
+			continue;
+		if (json)
+			evbuffer_add_printf(o, "%s{\"id\":%u,\"primary_slots\":%u}",
+					    first ? "" : ",", id, primary[id]);
+		else
+			evbuffer_add_printf(o, "%-8u %-14u %.1f%%\n", id, primary[id],
+					    100.0 * primary[id] / PIAS_RAP_SLOTS);
+		first = false;
+	}
+	if (json)
+		evbuffer_add_printf(o, "]}\n");
+}
+
+static void show_counters(struct piasd *d, struct evbuffer *o, bool json)
+{
+	struct pias_stats st;
+	struct pias_drops dr;
+	struct pias_err e;
+	char *mem = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&mem, &len);
+	bool dp = f && !pias_stats_read(&d->maps, &st, &dr, &e);
+
+	if (json) {
+		evbuffer_add_printf(o, "{\"piasd\":{");
+		for (int i = 0; i < PIASD_C_COUNT; i++)
+			evbuffer_add_printf(o, "%s\"%s\":%llu", i ? "," : "",
+					    piasd_counter_names[i],
+					    (unsigned long long)d->counters[i]);
+		evbuffer_add_printf(o, "}");
+		if (dp) {
+			pias_counters_print_json_members(f, &st, &dr);
+			fflush(f);
+			evbuffer_add_printf(o, ",%s", mem);
+		}
+		evbuffer_add_printf(o, "}\n");
+	} else {
+		evbuffer_add_printf(o, "piasd:\n");
+		for (int i = 0; i < PIASD_C_COUNT; i++)
+			if (d->counters[i])
+				evbuffer_add_printf(o, "  %-24s %llu\n", piasd_counter_names[i],
+						    (unsigned long long)d->counters[i]);
+		if (dp) {
+			pias_counters_print(f, &st, &dr, false);
+			fflush(f);
+			evbuffer_add_printf(o, "dataplane:\n%s", mem);
+		}
+	}
+	if (f)
+		fclose(f);
+	free(mem);
+}
+
+/* Run the request in words[n]; fill o with the body, or e and return non-zero. */
+static int run(struct piasd *d, char **w, int n, struct evbuffer *o, struct pias_err *e)
+{
+	bool json = n > 2 && !strcmp(w[n - 1], PIAS_CTL_JSON);
+	int err;
+
+	if (json)
+		n--;
+	if (n == 2 && !strcmp(w[0], "show")) {
+		if (!strcmp(w[1], "status"))
+			show_status(d, o, json);
+		else if (!strcmp(w[1], "proxies"))
+			piasd_overlay_show(d, o, json);
+		else if (!strcmp(w[1], "ring"))
+			show_ring(d, o, json);
+		else if (!strcmp(w[1], "groups"))
+			show_groups(d, o, json);
+		else if (!strcmp(w[1], "bindings"))
+			show_bindings(d, o, json);
+		else if (!strcmp(w[1], "targets"))
+			show_targets(d, o, json);
+		else if (!strcmp(w[1], "counters"))
+			show_counters(d, o, json);
+		else
+			return pias_err_set(e, -EINVAL,
+					    "show: unknown table '%s' (proxies, ring, groups, "
+					    "bindings, targets, counters, status)",
+					    w[1]);
+		return 0;
+	}
+	if (json)
+		return pias_err_set(e, -EINVAL, "--json applies to show only");
+	if (n == 3 && !strcmp(w[0], "drain")) {
+		struct pias_ta ta;
+		union pias_addr a;
+		__u8 fam;
+		__u16 port;
+
+		err = pias_ta_parse(w[1], &ta, e);
+		if (!err)
+			err = pias_endpoint_parse(w[2], &a, &fam, &port, e);
+		if (!err)
+			err = piasd_drain(d, &ta, &a, fam, port, e);
+		if (!err)
+			evbuffer_add_printf(o,
+					    "draining %s %s: no new flows, established ones "
+					    "finish\n",
+					    w[1], w[2]);
+		return err;
+	}
+	if (n == 1 && !strcmp(w[0], "withdraw")) {
+		if (!d->withdrawn)
+			piasd_overlay_leave(d);
+		evbuffer_add_printf(o,
+				    "proxy %u withdrawn: left the overlay, registrations "
+				    "refused\n",
+				    d->cfg.node_id);
+		return 0;
+	}
+	if (n == 2 && !strcmp(w[0], "flush") && !strcmp(w[1], "bindings")) {
+		size_t before = d->iap.n;
+
+		err = piasd_flush_bindings(d, e);
+		if (!err)
+			evbuffer_add_printf(o, "flushed %zu cached TAs\n", before);
+		return err;
+	}
+	if (n == 2 && !strcmp(w[0], "keys") && !strcmp(w[1], "reload")) {
+		err = piasd_keys_reload(d, e);
+		if (!err)
+			evbuffer_add_printf(o, "%zu keys, sending with key %u\n", d->keys.n,
+					    d->keys.send_id);
+		return err;
+	}
+	return pias_err_set(e, -EINVAL, "unknown request '%s'", n ? w[0] : "");
+}
+
+static void conn_done(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	bufferevent_free(bev);
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)arg;
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF | BEV_EVENT_TIMEOUT))
+		bufferevent_free(bev);
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct piasd *d = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *body = evbuffer_new();
+	struct pias_err e = { "" };
+	char *words[MAX_WORDS], *save = NULL, *w;
+	size_t len;
+	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	int n = 0, err;
+
+	if (!line) {
+		if (evbuffer_get_length(in) < PIAS_CTL_REQUEST_MAX)
+			return; /* the rest of the line is still coming */
+		err = pias_err_set(&e, -E2BIG, "request longer than %d bytes",
+				   PIAS_CTL_REQUEST_MAX);
+	} else {
+		err = 0;
+		for (w = strtok_r(line, " ", &save); w && n < MAX_WORDS;
+		     w = strtok_r(NULL, " ", &save))
+			words[n++] = w;
+		if (w)
+			err = pias_err_set(&e, -E2BIG, "more than %d words", MAX_WORDS);
+		if (!err && body)
+			err = run(d, words, n, body, &e);
+	}
+	if (!body)
+		err = pias_err_set(&e, -ENOMEM, "out of memory");
+	bufferevent_disable(bev, EV_READ);
+	if (err) {
+		bufferevent_write(bev, PIAS_CTL_ERR " ", 4);
+		bufferevent_write(bev, e.msg, strlen(e.msg));
+		bufferevent_write(bev, "\n", 1);
+	} else {
+		bufferevent_write(bev, PIAS_CTL_OK "\n", 3);
+		bufferevent_write_buffer(bev, body);
+	}
+	/* close once the answer is out */
+	bufferevent_setcb(bev, NULL, conn_done, conn_event, d);
+	free(line);
+	if (body)
+		evbuffer_free(body);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct piasd *d = arg;
+	struct timeval tmo = { PIAS_CTL_TIMEOUT_MS / 1000, 0 };
+	struct bufferevent *bev;
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	(void)what;
+	if (fd < 0)
+		return;
+	bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		close(fd);
+		return;
+	}
+	bufferevent_setcb(bev, conn_read, NULL, conn_event, d);
+	bufferevent_set_timeouts(bev, &tmo, &tmo);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* mkdir -p of path's directory (the socket's parent, e.g. /run/pias). */
+static void make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *p;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (p = dir + 1; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		mkdir(dir, 0755);
+		*p = '/';
+	}
+}
+
+int piasd_ctl_open(struct piasd *d, struct pias_err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.control_socket;
+	int fd, err;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	make_parent(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return pias_err_set(e, -errno, "control socket: %s", strerror(errno));
+	/* a socket left by a killed piasd: take it over if nobody answers there */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return pias_err_set(e, -EADDRINUSE,
+				    "control socket %s: another piasd is running there", path);
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) || listen(fd, 16)) {
+		err = -errno;
+		close(fd);
+		return pias_err_set(e, err, "control socket %s: %s", path, strerror(-err));
+	}
+	d->ctl_fd = fd;
+	d->ev_ctl = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, d);
+	if (!d->ev_ctl || event_add(d->ev_ctl, NULL))
+		return pias_err_set(e, -ENOMEM, "libevent: cannot watch the control socket");
+	return 0;
+}
+
+void piasd_ctl_close(struct piasd *d)
+{
+	if (d->ev_ctl)
+		event_free(d->ev_ctl);
+	if (d->ctl_fd >= 0) {
+		close(d->ctl_fd);
+		unlink(d->cfg.control_socket);
+	}
+	d->ev_ctl = NULL;
+	d->ctl_fd = -1;
+}

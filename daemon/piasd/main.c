@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+/*
+ * piasd: the PIAS overlay daemon. `piasd --config FILE` runs it in the
+ * foreground (log on stderr); `piasd --check-config FILE` checks the file and
+ * the key files it names and exits. The dataplane must be attached first
+ * (piasd-loader attach): piasd finds its maps pinned under [node] pin_root
+ * and never detaches it, so stopping or restarting piasd (kill -9 included)
+ * leaves established flows forwarding.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "piasd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: piasd --config FILE [-v]\n"
+		   "       piasd --check-config FILE\n"
+		   "\n"
+		   "The PIAS overlay daemon: membership, RAP, JAP and IAP protocol; it fills\n"
+		   "the maps of the XDP dataplane attached by piasd-loader.\n"
+		   "\n"
+		   "  -c, --config FILE        run with FILE (docs/config.md)\n"
+		   "      --check-config FILE  check FILE and the key files it names, then exit\n"
+		   "  -v, --verbose            log debug messages too (repeatable)\n"
+		   "  -h, --help               this text\n"
+		   "\n"
+		   "Signals: SIGTERM/SIGINT stop (the dataplane keeps forwarding), SIGHUP\n"
+		   "reloads the overlay key ring. Control: piasctl -s SOCKET (config\n"
+		   "[node] control_socket, default " PIASD_CONTROL_SOCKET_DEFAULT ").\n");
+}
+
+/* Key files: the overlay key ring (required) and the group master key (optional). */
+static int load_keys(struct piasd *d, struct pias_err *e)
+{
+	int err = pias_keyring_load(d->cfg.overlay_key_file, &d->keys, e);
+
+	if (err)
+		return err;
+	if (!d->cfg.group_key_file[0])
+		return 0;
+	err = pias_key_read_file(d->cfg.group_key_file, d->group_key, e);
+	if (!err)
+		d->have_group_key = true;
+	return err;
+}
+
+/* The dataplane's configuration entry, from ours; fields we do not own are kept. */
+static int write_dataplane_config(struct piasd *d, struct pias_err *e)
+{
+	const struct piasd_config *c = &d->cfg;
+	struct pias_config dc;
+	bool was_zero;
+	int err = pias_config_get(&d->maps, &dc, &was_zero, e);
+
+	if (err)
+		return err;
+	dc.self_id = c->node_id;
+	dc.tunnel_port = c->tunnel_port;
+	pias_config_set_mtu(&dc, (__u16)c->underlay_mtu);
+	dc.nat_port_min = c->nat_port_min;
+	dc.nat_port_max = c->nat_port_max;
+	dc.binding_ttl_hint = c->binding_ttl_s;
+	memset(&dc.self4, 0, sizeof(dc.self4));
+	memset(&dc.self6, 0, sizeof(dc.self6));
+	memset(&dc.nat4, 0, sizeof(dc.nat4));
+	memset(&dc.nat6, 0, sizeof(dc.nat6));
+	if (c->addr4.family)
+		dc.self4 = c->addr4.addr;
+	if (c->addr6.family)
+		dc.self6 = c->addr6.addr;
+	if (c->nat4.family)
+		dc.nat4 = c->nat4.addr;
+	if (c->nat6.family)
+		dc.nat6 = c->nat6.addr;
+	return pias_config_set(&d->maps, &dc, e);
+}
+
+/* Prefixes and the registration service's local binding. */
+static int write_anycast(struct piasd *d, struct pias_err *e)
+{
+	const struct piasd_config *c = &d->cfg;
+	struct pias_ta reg = {
+		.addr = c->registration_addr.addr,
+		.port = c->registration_port,
+		.proto = 17,
+		.family = c->registration_addr.family,
+	};
+	int err;
+
+	for (size_t i = 0; i < c->n_prefixes; i++) {
+		err = pias_prefix_add(&d->maps, &c->prefixes[i], e);
+		if (err)
+			return err;
+	}
+	return pias_binding_set_local(&d->maps, &reg, e);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct piasd *d = arg;
+	struct pias_err e;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		if (piasd_keys_reload(d, &e))
+			LOG_E("SIGHUP: key ring not reloaded, the old one stays: %s", e.msg);
+		return;
+	}
+	LOG_I("signal %d: stopping (the dataplane keeps forwarding)", (int)sig);
+	piasd_stop(d);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct piasd *d = arg;
+	__u64 now = piasd_now();
+
+	(void)fd;
+	(void)what;
+	piasd_overlay_tick(d, now);
+	piasd_proto_tick(d, now);
+}
+
+static void on_dp_events(evutil_socket_t fd, short what, void *arg)
+{
+	struct piasd *d = arg;
+	struct pias_err e;
+
+	(void)fd;
+	(void)what;
+	if (pias_event_reader_poll(d->dp_events, 0, &e) < 0)
+		LOG_W("dataplane events: %s", e.msg);
+}
+
+void piasd_stop(struct piasd *d)
+{
+	event_base_loopbreak(d->base);
+}
+
+static int setup(struct piasd *d, struct pias_err *e)
+{
+	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct timeval tick = { 0, PIASD_TICK_MS * 1000 };
+	int err;
+
+	err = pias_maps_open(&d->maps, d->cfg.pin_root, e);
+	if (err) {
+		char why[PIAS_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", e->msg);
+		return pias_err_set(e, err,
+				    "cannot open the dataplane's maps under %s (attach it first: "
+				    "piasd-loader attach --pin-root %s IFACE): %s",
+				    d->cfg.pin_root, d->cfg.pin_root, why);
+	}
+	err = write_dataplane_config(d, e);
+	if (!err)
+		err = write_anycast(d, e);
+	if (!err)
+		err = piasd_proto_init(d, e);
+	if (!err)
+		err = piasd_overlay_init(d, e);
+	if (!err)
+		err = piasd_restore(d, e);
+	if (err)
+		return err;
+
+	d->base = event_base_new();
+	if (!d->base)
+		return pias_err_set(e, -ENOMEM, "libevent: cannot create the event loop");
+	err = piasd_net_open(d, e);
+	if (!err)
+		err = piasd_ctl_open(d, e);
+	if (err)
+		return err;
+	d->dp_events = pias_event_reader_new(d->maps.fd[PIAS_M_EVENTS], piasd_proto_dp_event, d, e);
+	if (!d->dp_events)
+		return -EIO;
+	d->ev_dp = event_new(d->base, pias_event_reader_fd(d->dp_events), EV_READ | EV_PERSIST,
+			     on_dp_events, d);
+	d->ev_tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+	if (!d->ev_dp || !d->ev_tick || event_add(d->ev_dp, NULL) || event_add(d->ev_tick, &tick))
+		return pias_err_set(e, -ENOMEM, "libevent: cannot add the timer and event reader");
+	for (int i = 0; i < 3; i++) {
+		d->ev_sig[i] = evsignal_new(d->base, sigs[i], on_signal, d);
+		if (!d->ev_sig[i] || event_add(d->ev_sig[i], NULL))
+			return pias_err_set(e, -ENOMEM, "libevent: cannot watch signal %d",
+					    sigs[i]);
+	}
+	return 0;
+}
+
+static void teardown(struct piasd *d)
+{
+	for (int i = 0; i < 3; i++)
+		if (d->ev_sig[i])
+			event_free(d->ev_sig[i]);
+	if (d->ev_tick)
+		event_free(d->ev_tick);
+	if (d->ev_dp)
+		event_free(d->ev_dp);
+	if (d->dp_events)
+		pias_event_reader_free(d->dp_events);
+	piasd_ctl_close(d);
+	piasd_net_close(d);
+	piasd_overlay_free(d);
+	piasd_proto_free(d);
+	if (d->base)
+		event_base_free(d->base);
+	pias_maps_close(&d->maps);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct piasd d; /* large (membership, replay): not on the stack */
+	struct pias_err e;
+	int c, err;
+
+	d.ovl_fd[0] = d.ovl_fd[1] = d.reg_fd = d.ctl_fd = -1;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'C':
+			d.config_path = optarg;
+			d.check_only = true;
+			break;
+		case 'v':
+			d.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !d.config_path) {
+		fprintf(stderr, "piasd: %s\n",
+			optind != argc ? "unexpected argument" : "--config FILE is required");
+		usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "piasd: libsodium failed to initialise\n");
+		return 1;
+	}
+	if (piasd_config_load(d.config_path, &d.cfg, &e) || load_keys(&d, &e)) {
+		fprintf(stderr, "piasd: %s\n", e.msg);
+		return 2;
+	}
+	if (d.check_only) {
+		printf("%s: OK (proxy %u, %zu prefixes, %zu keys, %s)\n", d.config_path,
+		       d.cfg.node_id, d.cfg.n_prefixes, d.keys.n,
+		       d.have_group_key ? "registrations accepted"
+					: "no group key: no registrations");
+		return 0;
+	}
+	piasd_log_level(PIASD_LOG_INFO + d.verbose);
+	signal(SIGPIPE, SIG_IGN);
+	d.started_ns = piasd_now();
+	d.next_seq = piasd_realtime();
+	err = setup(&d, &e);
+	if (err) {
+		LOG_E("%s", e.msg);
+		teardown(&d);
+		return 1;
+	}
+	LOG_I("proxy %u running: pins %s, control %s, %s", d.cfg.node_id, d.cfg.pin_root,
+	      d.cfg.control_socket,
+	      d.have_group_key ? "registrations accepted" : "no group key: no registrations");
+	event_base_dispatch(d.base);
+	teardown(&d);
+	LOG_I("proxy %u stopped", d.cfg.node_id);
+	return 0;
+}

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+/*
+ * piasd's sockets. The overlay socket (UDP, [overlay] listen_port on the
+ * proxy's unicast addresses) carries proxy-to-proxy messages; the
+ * registration socket (UDP on the anycast registration address) takes
+ * target REGISTER/LEAVE, which the dataplane passes up through a local
+ * binding. Every datagram is checked here, in this order, before any state
+ * machine sees it: header, key id, MAC, sender, replay window, body.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "piasd.h"
+
+static socklen_t to_sockaddr(const struct pias_peer *p, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (p->family == PIAS_AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(p->port);
+		s4->sin_addr.s_addr = p->addr.v4;
+		return sizeof(*s4);
+	}
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(p->port);
+	memcpy(&s6->sin6_addr, p->addr.bytes, 16);
+	return sizeof(*s6);
+}
+
+static void from_sockaddr(const struct sockaddr_storage *ss, struct pias_peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		p->family = PIAS_AF_INET;
+		p->addr.v4 = s4->sin_addr.s_addr;
+		p->port = ntohs(s4->sin_port);
+		return;
+	}
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	p->family = PIAS_AF_INET6;
+	memcpy(p->addr.bytes, &s6->sin6_addr, 16);
+	p->port = ntohs(s6->sin6_port);
+}
+
+static int udp_socket(const union pias_addr *a, __u8 family, __u16 port, bool freebind,
+		      const char *what, struct pias_err *e)
+{
+	struct pias_peer p = { .addr = *a, .family = family, .port = port };
+	struct sockaddr_storage ss;
+	socklen_t len = to_sockaddr(&p, &ss);
+	char s[PIAS_ADDR_STRLEN];
+	int one = 1, fd, err;
+
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return pias_err_set(e, -errno, "%s socket: %s", what, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == PIAS_AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* the anycast address may be configured after piasd starts */
+	if (freebind)
+		setsockopt(fd, family == PIAS_AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+			   family == PIAS_AF_INET ? IP_FREEBIND : IPV6_FREEBIND, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
+		err = -errno;
+		close(fd);
+		return pias_err_set(e, err, "%s socket: cannot bind %s port %u: %s", what,
+				    pias_addr_str(a, family, s, sizeof(s)), port, strerror(-err));
+	}
+	return fd;
+}
+
+/*
+ * A header seq: the wall clock in ns, but strictly above the last one. So
+ * seqs grow across restarts, and stay close to real time, which lets a
+ * freshly started receiver take a first message only if it is recent.
+ */
+static __u64 next_seq(struct piasd *d)
+{
+	__u64 now = piasd_realtime();
+
+	d->next_seq = now > d->next_seq ? now : d->next_seq + 1;
+	return d->next_seq;
+}
+
+static int send_raw(struct piasd *d, int fd, const struct pias_peer *to, const void *buf,
+		    size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = to_sockaddr(to, &ss);
+
+	if (fd < 0 || sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0) {
+		PIASD_INC(d, tx_errors);
+		return fd < 0 ? -EAFNOSUPPORT : -errno;
+	}
+	PIASD_INC(d, tx_datagrams);
+	return 0;
+}
+
+int piasd_send(struct piasd *d, const struct pias_peer *to, struct pias_msg *m)
+{
+	static __u8 buf[PIAS_MSG_VIEW_MAX];
+	struct pias_err e;
+	const __u8 *key;
+	int n;
+
+	key = pias_keyring_send(&d->keys, &m->hdr.key_id);
+	m->hdr.sender_id = d->cfg.node_id;
+	m->hdr.seq = next_seq(d);
+	n = pias_msg_encode(m, key, buf, sizeof(buf), &e);
+	if (n < 0) {
+		PIASD_INC(d, tx_errors);
+		LOG_W("cannot encode %s: %s", pias_msg_type_name(m->hdr.type), e.msg);
+		return n;
+	}
+	return send_raw(d, d->ovl_fd[to->family == PIAS_AF_INET6], to, buf, (size_t)n);
+}
+
+int piasd_send_proxy(struct piasd *d, __u32 id, struct pias_msg *m)
+{
+	struct pias_peer to;
+
+	if (piasd_proxy_peer(d, id, &to)) {
+		PIASD_INC(d, tx_no_route);
+		LOG_D("no address for proxy %u: %s not sent", id, pias_msg_type_name(m->hdr.type));
+		return -ENOENT;
+	}
+	return piasd_send(d, &to, m);
+}
+
+/* A reply to a target: MACed with the group's token, from the anycast address. */
+static void send_target(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
+			const struct pias_ta *ta)
+{
+	static const __u8 zero[PIAS_KEY_LEN];
+	__u8 token[PIAS_KEY_LEN], buf[PIAS_MSG_MAX];
+	struct pias_err e;
+	int n;
+
+	if (d->have_group_key)
+		pias_token_derive(d->group_key, ta, token);
+	m->hdr.sender_id = 0;
+	m->hdr.key_id = 0;
+	m->hdr.seq = next_seq(d);
+	n = pias_msg_encode(m, d->have_group_key ? token : zero, buf, sizeof(buf), &e);
+	if (n < 0) {
+		PIASD_INC(d, tx_errors);
+		LOG_W("cannot encode %s: %s", pias_msg_type_name(m->hdr.type), e.msg);
+		return;
+	}
+	send_raw(d, d->reg_fd, to, buf, (size_t)n);
+}
+
+void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
+		       __u32 code, const char *text)
+{
+	struct pias_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = PIAS_MSG_REG_NACK;
+	m.nack.ta = req->reg.ta;
+	m.nack.code = code;
+	m.nack.echo_seq = req->hdr.seq;
+	snprintf(m.nack.text, sizeof(m.nack.text), "%s", text);
+	send_target(d, to, &m, &req->reg.ta);
+}
+
+void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
+		      __u32 target_id, __u32 refresh_ms)
+{
+	struct pias_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = PIAS_MSG_REG_ACK;
+	m.ack.ta = req->reg.ta;
+	m.ack.jap_id = d->cfg.node_id;
+	m.ack.target_id = target_id;
+	m.ack.refresh_ms = refresh_ms;
+	m.ack.echo_seq = req->hdr.seq;
+	send_target(d, to, &m, &req->reg.ta);
+}
+
+/* REGISTER/LEAVE on the registration socket: the group's token is the key. */
+static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
+			  struct pias_msg *m)
+{
+	__u8 token[PIAS_KEY_LEN];
+	struct pias_err e;
+	char ta[PIAS_ADDR_STRLEN + 16], src[PIAS_ADDR_STRLEN + 8];
+
+	if (pias_msg_decode(buf, n, m, &e)) {
+		PIASD_INC(d, rx_malformed);
+		LOG_D("malformed target message: %s", e.msg);
+		return;
+	}
+	if (m->hdr.type != PIAS_MSG_REGISTER && m->hdr.type != PIAS_MSG_LEAVE) {
+		PIASD_INC(d, rx_unexpected);
+		return;
+	}
+	pias_ta_str(&m->reg.ta, ta, sizeof(ta));
+	pias_endpoint_str(&from->addr, from->family, from->port, src, sizeof(src));
+	if (!d->have_group_key || d->withdrawn) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(d, from, m, PIAS_NACK_NOT_SERVING,
+				  d->withdrawn ? "this proxy is withdrawn"
+					       : "this proxy has no group key: no registrations");
+		return;
+	}
+	pias_token_derive(d->group_key, &m->reg.ta, token);
+	if (!pias_msg_mac_ok(buf, n, token)) {
+		PIASD_INC(d, reg_bad_token);
+		LOG_I("refused %s for %s from %s: bad token", pias_msg_type_name(m->hdr.type), ta,
+		      src);
+		piasd_target_nack(d, from, m, PIAS_NACK_BAD_TOKEN,
+				  "bad token: the MAC does not verify with this group's token");
+		return;
+	}
+	if (!pias_fresh_timestamp(m->hdr.seq, piasd_realtime(), PIAS_REPLAY_FRESH_NS)) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(d, from, m, PIAS_NACK_STALE,
+				  "stale: seq is not within 30 s of the proxy's clock");
+		return;
+	}
+	piasd_proto_target(d, m, from);
+}
+
+/* A proxy datagram: key, MAC, sender, replay, body; then the right machine. */
+static void handle_proxy(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
+			 const struct pias_msg_hdr *h, struct pias_msg *m)
+{
+	const __u8 *key = pias_keyring_find(&d->keys, h->key_id);
+	struct pias_err e;
+
+	if (!key) {
+		PIASD_INC(d, rx_unknown_key);
+		LOG_D("datagram from proxy %u with unknown key id %u", h->sender_id, h->key_id);
+		return;
+	}
+	if (!pias_msg_mac_ok(buf, n, key)) {
+		PIASD_INC(d, rx_bad_mac);
+		LOG_D("datagram claiming proxy %u: bad MAC", h->sender_id);
+		return;
+	}
+	if (h->sender_id == d->cfg.node_id) {
+		PIASD_INC(d, rx_from_self);
+		return;
+	}
+	/* a sender we have no window for yet (we restarted): only fresh seqs */
+	if ((!pias_replay_known(&d->replay, h->sender_id) &&
+	     !pias_fresh_timestamp(h->seq, piasd_realtime(), PIAS_REPLAY_FRESH_NS)) ||
+	    !pias_replay_check_and_record(&d->replay, h->sender_id, h->seq)) {
+		PIASD_INC(d, rx_replayed);
+		return;
+	}
+	if (pias_msg_decode(buf, n, m, &e)) {
+		PIASD_INC(d, rx_malformed);
+		LOG_D("malformed datagram from proxy %u: %s", h->sender_id, e.msg);
+		return;
+	}
+	switch (m->hdr.type) {
+	case PIAS_MSG_PING:
+	case PIAS_MSG_ACK:
+	case PIAS_MSG_PING_REQ:
+	case PIAS_MSG_VIEW_REQ:
+	case PIAS_MSG_VIEW:
+		piasd_overlay_recv(d, m, from);
+		break;
+	default:
+		piasd_proto_recv(d, m, from);
+	}
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	static __u8 buf[PIAS_MSG_VIEW_MAX + 1];
+	static struct pias_msg m; /* large: a VIEW page */
+	struct piasd *d = arg;
+	struct sockaddr_storage ss;
+	struct pias_msg_hdr h;
+	struct pias_peer from;
+	struct pias_err e;
+
+	(void)what;
+	/* bounded: other sockets and timers get their turn */
+	for (int i = 0; i < 64; i++) {
+		socklen_t sl = sizeof(ss);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
+
+		if (n < 0)
+			return;
+		PIASD_INC(d, rx_datagrams);
+		from_sockaddr(&ss, &from);
+		if (pias_msg_header(buf, (size_t)n, &h, &e)) {
+			PIASD_INC(d, rx_malformed);
+			LOG_D("malformed datagram: %s", e.msg);
+			continue;
+		}
+		if (pias_msg_is_target(h.type) != (fd == d->reg_fd)) {
+			PIASD_INC(d, rx_unexpected);
+			continue;
+		}
+		if (fd == d->reg_fd)
+			handle_target(d, buf, (size_t)n, &from, &m);
+		else
+			handle_proxy(d, buf, (size_t)n, &from, &h, &m);
+	}
+}
+
+static int watch(struct piasd *d, int fd, struct event **ev, struct pias_err *e)
+{
+	*ev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_readable, d);
+	if (!*ev || event_add(*ev, NULL))
+		return pias_err_set(e, -ENOMEM, "libevent: cannot watch a socket");
+	return 0;
+}
+
+int piasd_net_open(struct piasd *d, struct pias_err *e)
+{
+	const struct piasd_config *c = &d->cfg;
+	const struct piasd_addr *own[2] = { &c->addr4, &c->addr6 };
+	int err;
+
+	for (int i = 0; i < 2; i++) {
+		if (!own[i]->family)
+			continue;
+		d->ovl_fd[i] = udp_socket(&own[i]->addr, own[i]->family, c->listen_port, false,
+					  "overlay", e);
+		if (d->ovl_fd[i] < 0)
+			return d->ovl_fd[i];
+		err = watch(d, d->ovl_fd[i], &d->ev_ovl[i], e);
+		if (err)
+			return err;
+	}
+	d->reg_fd = udp_socket(&c->registration_addr.addr, c->registration_addr.family,
+			       c->registration_port, true, "registration", e);
+	if (d->reg_fd < 0)
+		return d->reg_fd;
+	return watch(d, d->reg_fd, &d->ev_reg, e);
+}
+
+void piasd_net_close(struct piasd *d)
+{
+	for (int i = 0; i < 2; i++) {
+		if (d->ev_ovl[i])
+			event_free(d->ev_ovl[i]);
+		if (d->ovl_fd[i] >= 0)
+			close(d->ovl_fd[i]);
+		d->ev_ovl[i] = NULL;
+		d->ovl_fd[i] = -1;
+	}
+	if (d->ev_reg)
+		event_free(d->ev_reg);
+	if (d->reg_fd >= 0)
+		close(d->reg_fd);
+	d->ev_reg = NULL;
+	d->reg_fd = -1;
+}
+
+int piasd_keys_reload(struct piasd *d, struct pias_err *e)
+{
+	struct pias_keyring kr;
+	int err = pias_keyring_load(d->cfg.overlay_key_file, &kr, e);
+
+	if (err)
+		return err;
+	d->keys = kr;
+	LOG_I("key ring reloaded: %zu keys, sending with key %u", kr.n, kr.send_id);
+	return 0;
+}

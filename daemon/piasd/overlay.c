@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Membership, the ring and the RAP table at the edge. Membership's PROXY_UP
+ * and PROXY_DOWN write the proxy map and move proxies on and off the ring;
+ * a changed ring is turned into the RAP table by writing only the slots
+ * that differ, in one batch.
+ *
+ * Restart: until this proxy has the overlay's full view (or a few seconds
+ * have passed without one), neither the RAP table nor other proxies'
+ * entries are rewritten, so a restarted piasd does not shrink the
+ * dataplane's world to itself while it rejoins.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <sodium.h>
+
+#include "piasd.h"
+
+#define ACTIONS_CAP  1024
+#define ARENA_CAP    64
+#define JOIN_WAIT_NS 3000000000ull /* write the table anyway after this */
+
+static struct pias_members_action actions[ACTIONS_CAP];
+static struct pias_msg *arena;
+static __u32 *changed_keys;
+static struct pias_rap_slot *new_table, *changed_vals;
+static bool ring_ready;
+
+static __u32 rand_u32(void *ctx)
+{
+	(void)ctx;
+	return randombytes_random();
+}
+
+static struct pias_members_actions acts_reset(void)
+{
+	return (struct pias_members_actions){
+		.a = actions, .cap = ACTIONS_CAP, .msgs = arena, .msgs_cap = ARENA_CAP
+	};
+}
+
+static void ring_write(struct piasd *d)
+{
+	struct pias_err e;
+	size_t n = 0;
+	int err;
+
+	if (pias_ring_fill_table(&d->ring, d->rap_k, new_table, &e) ||
+	    pias_ring_table_diff(d->rap_table, new_table, changed_keys, &n)) {
+		LOG_W("RAP table not rebuilt: %s", e.msg);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		changed_vals[i] = new_table[changed_keys[i]];
+	err = pias_rap_slots_write(&d->maps, changed_keys, changed_vals, n, &e);
+	if (err) {
+		PIASD_INC(d, map_errors);
+		LOG_W("RAP table: %s", e.msg);
+		return;
+	}
+	memcpy(d->rap_table, new_table, PIAS_RAP_SLOTS * sizeof(*new_table));
+	d->ring_dirty = false;
+	PIASD_INC(d, ring_rebuilds);
+	d->counters[PIASD_C_rap_slots_written] += n;
+	LOG_I("ring: %zu proxies, %zu RAP slots changed", d->ring.nproxies, n);
+	/* groups may have new RAPs: tell them what this JAP holds */
+	if (n)
+		piasd_proto_rereport(d);
+}
+
+static void proxy_up(struct piasd *d, __u32 id, const struct pias_peer *p)
+{
+	char s[PIAS_ADDR_STRLEN];
+	struct pias_err e;
+
+	if (pias_proxy_set(&d->maps, id, &p->addr, p->family, PIAS_PROXY_UP, &e)) {
+		PIASD_INC(d, map_errors);
+		LOG_W("proxy %u: %s", id, e.msg);
+	}
+	if (!pias_ring_add(&d->ring, id, &e))
+		d->ring_dirty = true;
+	LOG_I("proxy %u up at %s", id, pias_addr_str(&p->addr, p->family, s, sizeof(s)));
+}
+
+static void proxy_down(struct piasd *d, __u32 id)
+{
+	const struct pias_member *mb = pias_members_get(&d->members, id);
+	struct pias_err e;
+
+	/* DOWN keeps the address known: late tunnel packets from it still parse */
+	if (mb && pias_proxy_set(&d->maps, id, &mb->addr, mb->family, PIAS_PROXY_DOWN, &e)) {
+		PIASD_INC(d, map_errors);
+		LOG_W("proxy %u: %s", id, e.msg);
+	}
+	if (!pias_ring_remove(&d->ring, id, &e))
+		d->ring_dirty = true;
+	LOG_I("proxy %u down (%s)", id, mb && mb->state == PIAS_MEMBER_LEFT ? "left" : "dead");
+	piasd_proto_proxy_down(d, id);
+}
+
+static void apply(struct piasd *d, const struct pias_members_actions *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		const struct pias_members_action *x = &a->a[i];
+
+		switch (x->kind) {
+		case PIAS_MEMBERS_SEND:
+			piasd_send(d, &x->peer, x->msg);
+			break;
+		case PIAS_MEMBERS_PROXY_UP:
+			proxy_up(d, x->id, &x->peer);
+			break;
+		case PIAS_MEMBERS_PROXY_DOWN:
+			proxy_down(d, x->id);
+			break;
+		}
+	}
+}
+
+void piasd_overlay_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from)
+{
+	struct pias_members_actions a = acts_reset();
+	struct pias_err e;
+
+	if (pias_members_recv(&d->members, m, from, piasd_now(), &a, &e)) {
+		LOG_D("%s from proxy %u: %s", pias_msg_type_name(m->hdr.type), m->hdr.sender_id,
+		      e.msg);
+		return;
+	}
+	apply(d, &a);
+}
+
+void piasd_overlay_tick(struct piasd *d, __u64 now)
+{
+	struct pias_members_actions a = acts_reset();
+	struct pias_err e;
+
+	if (pias_members_next_tick(&d->members) <= now) {
+		if (pias_members_tick(&d->members, now, &a, &e))
+			LOG_W("membership tick: %s", e.msg);
+		else
+			apply(d, &a);
+	}
+	if (!ring_ready &&
+	    (pias_members_joined(&d->members) || now - d->started_ns > JOIN_WAIT_NS)) {
+		ring_ready = true;
+		d->ring_dirty = true;
+		LOG_I("overlay %s: %u proxies alive",
+		      pias_members_joined(&d->members) ? "joined"
+						       : "not joined yet (no seed answered)",
+		      pias_members_alive(&d->members));
+	}
+	if (ring_ready && d->ring_dirty)
+		ring_write(d);
+}
+
+void piasd_overlay_leave(struct piasd *d)
+{
+	struct pias_members_actions a = acts_reset();
+	struct pias_err e;
+
+	d->withdrawn = true;
+	if (pias_members_leave(&d->members, piasd_now(), &a, &e))
+		LOG_W("leave: %s", e.msg);
+	else
+		apply(d, &a);
+	if (!pias_ring_remove(&d->ring, d->cfg.node_id, &e))
+		d->ring_dirty = true;
+	LOG_I("withdrawn: left the overlay; registrations refused");
+}
+
+int piasd_proxy_peer(struct piasd *d, __u32 id, struct pias_peer *out)
+{
+	const struct pias_member *mb = pias_members_get(&d->members, id);
+
+	if (!mb || !mb->family)
+		return -ENOENT;
+	*out = (struct pias_peer){ .addr = mb->addr, .family = mb->family, .port = mb->port };
+	return 0;
+}
+
+__u64 piasd_rtt_ns(struct piasd *d, __u32 a, __u32 b)
+{
+	return pias_members_rtt_ns(&d->members, a, b);
+}
+
+int piasd_raps_of(struct piasd *d, const struct pias_ta *ta, __u32 out[PIAS_RAP_REPLICAS])
+{
+	struct pias_rap_slot s;
+	int n = pias_ring_raps_of_ta(d->rap_table, ta, &s);
+
+	memcpy(out, s.rap, sizeof(s.rap));
+	return n;
+}
+
+static const char *member_state_name(__u8 s)
+{
+	static const char *const names[] = { "?", "alive", "suspect", "dead", "left" };
+
+	return s <= PIAS_MEMBER_LEFT ? names[s] : "?";
+}
+
+void piasd_overlay_show(struct piasd *d, struct evbuffer *o, bool json)
+{
+	char a[PIAS_ADDR_STRLEN];
+	bool first = true;
+
+	if (json)
+		evbuffer_add_printf(o, "[");
+	else
+		evbuffer_add_printf(o, "%-8s %-8s %-12s %-26s %-10s %s\n", "ID", "STATE",
+				    "INCARNATION", "ADDRESS", "RTT_MS", "COORD(x,y,h ms)");
+	for (const struct pias_member *mb = pias_members_next(&d->members, 0); mb;
+	     mb = pias_members_next(&d->members, mb->id)) {
+		double rtt = pias_members_rtt_ns(&d->members, d->cfg.node_id, mb->id) / 1e6;
+
+		pias_endpoint_str(&mb->addr, mb->family, mb->port, a, sizeof(a));
+		if (json)
+			evbuffer_add_printf(
+				o,
+				"%s{\"id\":%u,\"state\":\"%s\",\"incarnation\":%u,"
+				"\"address\":\"%s\",\"self\":%s,\"rtt_ms\":%.3f,"
+				"\"coord\":[%.3f,%.3f,%.3f]}",
+				first ? "" : ",", mb->id, member_state_name(mb->state),
+				mb->incarnation, a, mb->id == d->cfg.node_id ? "true" : "false",
+				rtt, mb->coord.x / 1e3, mb->coord.y / 1e3, mb->coord.h / 1e3);
+		else
+			evbuffer_add_printf(o, "%-8u %-8s %-12u %-26s %-10.3f %.2f,%.2f,%.2f%s\n",
+					    mb->id, member_state_name(mb->state), mb->incarnation,
+					    a, rtt, mb->coord.x / 1e3, mb->coord.y / 1e3,
+					    mb->coord.h / 1e3,
+					    mb->id == d->cfg.node_id ? " (self)" : "");
+		first = false;
+	}
+	if (json)
+		evbuffer_add_printf(o, "]\n");
+}
+
+int piasd_overlay_init(struct piasd *d, struct pias_err *e)
+{
+	const struct piasd_config *c = &d->cfg;
+	const struct piasd_addr *own = c->addr4.family ? &c->addr4 : &c->addr6;
+	struct pias_peer self = { .addr = own->addr,
+				  .family = own->family,
+				  .port = c->listen_port };
+	struct pias_members_config mc = {
+		.probe_interval_ns = (__u64)c->probe_interval_ms * 1000000ull,
+		.suspect_timeout_ns = (__u64)c->suspect_timeout_ms * 1000000ull,
+		.rand = rand_u32,
+	};
+	int err;
+
+	arena = calloc(ARENA_CAP, sizeof(*arena));
+	new_table = calloc(PIAS_RAP_SLOTS, sizeof(*new_table));
+	changed_vals = calloc(PIAS_RAP_SLOTS, sizeof(*changed_vals));
+	changed_keys = calloc(PIAS_RAP_SLOTS, sizeof(*changed_keys));
+	d->rap_table = calloc(PIAS_RAP_SLOTS, sizeof(*d->rap_table));
+	if (!arena || !new_table || !changed_vals || !changed_keys || !d->rap_table)
+		return pias_err_set(e, -ENOMEM, "no memory for the RAP table");
+	d->rap_k = c->rap_replicas;
+	/* the table as the dataplane has it: a restart compares against it */
+	for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++)
+		if (pias_map_lookup(&d->maps, PIAS_M_RAP_TABLE, &s, &d->rap_table[s], e))
+			return -EIO;
+	err = pias_ring_init(&d->ring, 0, e);
+	if (!err)
+		err = pias_ring_add(&d->ring, c->node_id, e);
+	if (!err)
+		err = pias_members_init(&d->members, &mc, c->node_id, &self,
+					(__u32)(piasd_realtime() / 1000000000ull), NULL,
+					piasd_now(), e);
+	if (!err)
+		err = pias_proxy_set(&d->maps, c->node_id, &self.addr, self.family, PIAS_PROXY_UP,
+				     e);
+	for (size_t i = 0; !err && i < c->n_seeds; i++) {
+		struct pias_peer s = { .addr = c->seeds[i].addr,
+				       .family = c->seeds[i].family,
+				       .port = c->seeds[i].port };
+
+		err = pias_members_add_seed(&d->members, &s, e);
+	}
+	pias_replay_init(&d->replay);
+	return err;
+}
+
+void piasd_overlay_free(struct piasd *d)
+{
+	pias_members_free(&d->members);
+	pias_ring_free(&d->ring);
+	pias_replay_free(&d->replay);
+	free(arena);
+	free(new_table);
+	free(changed_vals);
+	free(changed_keys);
+	free(d->rap_table);
+	arena = NULL;
+	new_table = changed_vals = d->rap_table = NULL;
+	changed_keys = NULL;
+}

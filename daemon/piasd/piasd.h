@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * piasd: the daemon around the protocol state machines of daemon/ (the *.c files). This
+ * directory is the I/O edge: sockets, timers, the dataplane's maps and its
+ * event ring, the control socket. All protocol decisions are made by the
+ * state machines; the files here turn their actions into map writes and
+ * datagrams, and datagrams and events into their inputs.
+ *
+ *   main.c     options, start-up, the event loop, shutdown
+ *   net.c      overlay and registration sockets, encode/MAC/send, receive/verify
+ *   proto.c    messages and dataplane events into the JAP/RAP/IAP machines;
+ *              their actions into maps and messages
+ *   overlay.c  membership, the ring and the RAP table
+ *   restore.c  state rebuilt from the pinned maps after a restart
+ *   ctl.c      the control socket (piasctl)
+ *   log.c      logging
+ */
+#ifndef PIAS_PIASD_H
+#define PIAS_PIASD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include <event2/event.h>
+
+#include <pias/maps.h>
+
+#include "config.h"
+#include "err.h"
+#include "events.h"
+#include "iap.h"
+#include "jap.h"
+#include "keys.h"
+#include "maps.h"
+#include "membership.h"
+#include "msg.h"
+#include "rap_registry.h"
+#include "replay.h"
+#include "ring.h"
+
+#define PIASD_TICK_MS 50 /* state machine ticks; bounds every timer's lateness */
+
+/* Daemon counters: name, help. `piasctl show counters` prints them. */
+#define PIASD_COUNTERS(X)                                                                          \
+	X(rx_datagrams, "datagrams received on the overlay and registration sockets")              \
+	X(rx_malformed, "datagrams that did not decode (dropped)")                                 \
+	X(rx_bad_mac, "proxy datagrams whose MAC did not verify (dropped)")                        \
+	X(rx_unknown_key, "proxy datagrams naming a key id not in the key ring (dropped)")         \
+	X(rx_replayed, "datagrams with a replayed or too old seq (dropped)")                       \
+	X(rx_unexpected, "well-formed datagrams of a type not taken on that socket (dropped)")     \
+	X(rx_from_self, "datagrams claiming to come from this proxy's id (dropped)")               \
+	X(tx_datagrams, "datagrams sent")                                                          \
+	X(tx_errors, "datagrams that could not be encoded or sent")                                \
+	X(tx_no_route, "messages for a proxy whose address is not known")                          \
+	X(reg_accepted, "target REGISTER/LEAVE accepted")                                          \
+	X(reg_bad_token, "target messages refused: MAC did not verify with the group's token")     \
+	X(reg_refused, "target registrations refused otherwise (stale, full, invalid, draining)")  \
+	X(reports_sent, "JAP: target-count reports sent to RAPs")                                  \
+	X(reports_rcvd, "RAP: target-count reports received")                                      \
+	X(bindings_sent, "RAP: bindings sent to IAPs (negative ones included)")                    \
+	X(queries_sent, "IAP: binding queries sent to RAPs")                                       \
+	X(bindings_installed, "IAP: bindings written to the map")                                  \
+	X(invalidations_sent, "JAP: invalidations sent to IAPs")                                   \
+	X(invalidations_limited, "JAP: invalidations suppressed by the rate limit")                \
+	X(invalidations_rcvd, "IAP: invalidations received")                                       \
+	X(dp_events, "dataplane events read from the ring buffer")                                 \
+	X(map_errors, "map writes that failed")                                                    \
+	X(ring_rebuilds, "RAP table rewrites after the live proxy set changed")                    \
+	X(rap_slots_written, "RAP table slots written")
+
+enum piasd_counter {
+#define X(name, help) PIASD_C_##name,
+	PIASD_COUNTERS(X)
+#undef X
+	PIASD_C_COUNT
+};
+
+extern const char *const piasd_counter_names[PIASD_C_COUNT];
+extern const char *const piasd_counter_help[PIASD_C_COUNT];
+
+/* A target-message sender's last seq, per target id (replay, see net.c). */
+struct piasd_target_seq {
+	__u64 seq;
+};
+
+struct piasd {
+	const char *config_path;
+	struct piasd_config cfg;
+	int verbose;
+	bool check_only;
+
+	struct pias_maps maps;
+	struct pias_keyring keys;
+	__u8 group_key[PIAS_KEY_LEN];
+	bool have_group_key;
+	struct pias_replay replay;
+	__u64 next_seq; /* header seq: CLOCK_REALTIME ns at start, +1 per datagram */
+
+	/* protocol state */
+	struct pias_members members;
+	struct pias_ring ring;
+	struct pias_rap_slot *rap_table; /* as last written to the map */
+	unsigned int rap_k;
+	bool ring_dirty; /* the live set changed: rebuild before the next tick ends */
+	struct pias_jap jap;
+	struct pias_rap rap;
+	struct pias_iap iap;
+	struct pias_inval_limiter inval;
+	__u64 report_seq;		     /* JAP: REPORT seq (starts at realtime ns) */
+	__u64 last_rereport_ns;		     /* JAP: periodic re-report of every group */
+	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
+	bool withdrawn;			     /* the operator withdrew this proxy */
+
+	/* I/O */
+	struct event_base *base;
+	int ovl_fd[2]; /* overlay socket, [0] IPv4, [1] IPv6; -1: none */
+	int reg_fd;    /* registration socket on the anycast address; -1: none */
+	struct event *ev_ovl[2], *ev_reg, *ev_tick, *ev_dp, *ev_sig[3];
+	struct pias_event_reader *dp_events;
+	int ctl_fd;
+	struct event *ev_ctl;
+
+	__u64 counters[PIASD_C_COUNT];
+	__u64 started_ns;
+};
+
+#define PIASD_INC(d, name) ((d)->counters[PIASD_C_##name]++)
+
+/* log.c */
+enum {
+	PIASD_LOG_ERR,
+	PIASD_LOG_WARN,
+	PIASD_LOG_INFO,
+	PIASD_LOG_DEBUG
+};
+void piasd_log_level(int level);
+void piasd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define LOG_E(...) piasd_log(PIASD_LOG_ERR, __VA_ARGS__)
+#define LOG_W(...) piasd_log(PIASD_LOG_WARN, __VA_ARGS__)
+#define LOG_I(...) piasd_log(PIASD_LOG_INFO, __VA_ARGS__)
+#define LOG_D(...) piasd_log(PIASD_LOG_DEBUG, __VA_ARGS__)
+
+/* CLOCK_MONOTONIC ns: the dataplane's clock (bindings, last replies). */
+__u64 piasd_now(void);
+/* CLOCK_REALTIME ns (message seqs, registration freshness). */
+__u64 piasd_realtime(void);
+
+/* net.c */
+int piasd_net_open(struct piasd *d, struct pias_err *e);
+void piasd_net_close(struct piasd *d);
+/* Fill the header (sender, key, seq), encode, MAC, send. */
+int piasd_send(struct piasd *d, const struct pias_peer *to, struct pias_msg *m);
+/* The same, to proxy id (its overlay address from membership). */
+int piasd_send_proxy(struct piasd *d, __u32 id, struct pias_msg *m);
+int piasd_keys_reload(struct piasd *d, struct pias_err *e);
+/* Replies to a target's REGISTER/LEAVE (from the registration socket). */
+void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
+		      __u32 target_id, __u32 refresh_ms);
+void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
+		       __u32 code, const char *text);
+
+/* proto.c */
+int piasd_proto_init(struct piasd *d, struct pias_err *e);
+void piasd_proto_free(struct piasd *d);
+void piasd_proto_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
+/* A target message that passed its token check; reply via the registration socket. */
+void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
+void piasd_proto_tick(struct piasd *d, __u64 now);
+int piasd_proto_dp_event(const struct pias_event *ev, void *arg);
+/* Membership says jap_id is dead (or left): drop what refers to it. */
+void piasd_proto_proxy_down(struct piasd *d, __u32 id);
+/* The RAP table changed: JAPs re-report so that new RAPs learn their groups. */
+void piasd_proto_rereport(struct piasd *d);
+int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
+		__u16 port, struct pias_err *e);
+int piasd_flush_bindings(struct piasd *d, struct pias_err *e);
+
+/* overlay.c */
+int piasd_overlay_init(struct piasd *d, struct pias_err *e);
+void piasd_overlay_free(struct piasd *d);
+void piasd_overlay_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
+void piasd_overlay_tick(struct piasd *d, __u64 now);
+void piasd_overlay_leave(struct piasd *d);
+int piasd_proxy_peer(struct piasd *d, __u32 id, struct pias_peer *out);
+__u64 piasd_rtt_ns(struct piasd *d, __u32 a, __u32 b);
+struct evbuffer;
+/* `show proxies` (ctl.c). */
+void piasd_overlay_show(struct piasd *d, struct evbuffer *o, bool json);
+/* The RAPs of ta as the dataplane sees them; returns how many. */
+int piasd_raps_of(struct piasd *d, const struct pias_ta *ta, __u32 out[PIAS_RAP_REPLICAS]);
+
+/* restore.c */
+int piasd_restore(struct piasd *d, struct pias_err *e);
+
+/* ctl.c */
+int piasd_ctl_open(struct piasd *d, struct pias_err *e);
+void piasd_ctl_close(struct piasd *d);
+
+/* main.c */
+void piasd_stop(struct piasd *d);
+
+#endif

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The JAP, RAP and IAP state machines at the edge: messages and dataplane
+ * events in, their actions out as map writes and messages.
+ *
+ * Messages between roles on this same proxy (this IAP asking this RAP, this
+ * JAP reporting to this RAP) never touch the network: they go through a
+ * loopback queue, drained after the current input, so that no state
+ * machine is re-entered while its action list is being applied.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "piasd.h"
+
+#define LOOPBACK_MAX 256
+
+/* Action lists, grown when a call needs more room (-ENOBUFS, see RUN). */
+static struct pias_jap_actions jap_acts;
+static struct pias_rap_actions rap_acts;
+static struct pias_iap_actions iap_acts;
+
+static struct pias_msg loopback[LOOPBACK_MAX];
+static size_t loopback_n;
+static __u64 *last_reply; /* per target id: snapshot for pias_jap_tick */
+
+static int grow(void **a, size_t *cap, size_t elem)
+{
+	size_t ncap = *cap ? 2 * *cap : 256;
+	void *p = realloc(*a, ncap * elem);
+
+	if (!p)
+		return -ENOMEM;
+	*a = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* Run call with list l emptied first; on -ENOBUFS grow l and run it again. */
+#define RUN(l, call)                                                                               \
+	({                                                                                         \
+		int _err;                                                                          \
+		for (;;) {                                                                         \
+			(l).n = 0;                                                                 \
+			_err = (call);                                                             \
+			if (_err != -ENOBUFS || grow((void **)&(l).a, &(l).cap, sizeof((l).a[0]))) \
+				break;                                                             \
+		}                                                                                  \
+		_err;                                                                              \
+	})
+
+static void map_err(struct piasd *d, int err, const struct pias_err *e)
+{
+	if (err) {
+		PIASD_INC(d, map_errors);
+		LOG_W("map write: %s", e->msg);
+	}
+}
+
+/* To proxy id: over the network, or through the loopback queue if it is us. */
+static void send_to(struct piasd *d, __u32 id, struct pias_msg *m)
+{
+	if (id != d->cfg.node_id) {
+		piasd_send_proxy(d, id, m);
+		return;
+	}
+	if (loopback_n == LOOPBACK_MAX) {
+		LOG_W("loopback queue full: %s to self dropped", pias_msg_type_name(m->hdr.type));
+		return;
+	}
+	m->hdr.sender_id = id;
+	loopback[loopback_n++] = *m;
+}
+
+/* --- JAP ----------------------------------------------------------------- */
+
+static void send_report(struct piasd *d, const struct pias_ta *ta, __u32 count)
+{
+	__u32 raps[PIAS_RAP_REPLICAS];
+	int n = piasd_raps_of(d, ta, raps);
+	struct pias_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = PIAS_MSG_REPORT;
+	m.report.ta = *ta;
+	m.report.count = count;
+	m.report.seq = ++d->report_seq;
+	for (int i = 0; i < n; i++) {
+		send_to(d, raps[i], &m);
+		PIASD_INC(d, reports_sent);
+	}
+}
+
+static void jap_apply(struct piasd *d)
+{
+	struct pias_err e;
+
+	for (size_t i = 0; i < jap_acts.n; i++) {
+		const struct pias_jap_action *a = &jap_acts.a[i];
+
+		switch (a->kind) {
+		case PIAS_JAP_TARGET_SET:
+			map_err(d, pias_target_set(&d->maps, a->id, &a->target, &e), &e);
+			break;
+		case PIAS_JAP_TARGET_DEL:
+			map_err(d, pias_target_del(&d->maps, a->id, &e), &e);
+			break;
+		case PIAS_JAP_SET_SET:
+			map_err(d, pias_tgtset_set(&d->maps, &a->ta, a->set.ids, a->set.count, &e),
+				&e);
+			break;
+		case PIAS_JAP_SET_DEL:
+			map_err(d, pias_tgtset_del(&d->maps, &a->ta, &e), &e);
+			break;
+		case PIAS_JAP_REPORT:
+			send_report(d, &a->ta, a->count);
+			break;
+		}
+	}
+}
+
+static __u32 group_active_count(const struct pias_jap_group *g)
+{
+	__u32 n = 0;
+
+	for (__u32 i = 0; i < g->count; i++)
+		n += g->targets[i].t.state == PIAS_TARGET_ACTIVE;
+	return n;
+}
+
+void piasd_proto_rereport(struct piasd *d)
+{
+	for (size_t i = 0; i < d->jap.ngroups; i++)
+		send_report(d, &d->jap.groups[i].ta, group_active_count(&d->jap.groups[i]));
+	d->last_rereport_ns = piasd_now();
+}
+
+static bool in_prefixes(const struct piasd *d, const struct pias_ta *ta)
+{
+	for (size_t i = 0; i < d->cfg.n_prefixes; i++)
+		if (pias_net_contains(&d->cfg.prefixes[i], &ta->addr, ta->family))
+			return true;
+	return false;
+}
+
+static __u32 nack_code(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+		return PIAS_NACK_FULL;
+	case -EBUSY:
+		return PIAS_NACK_DRAINING;
+	default:
+		return PIAS_NACK_INVALID;
+	}
+}
+
+void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from)
+{
+	const struct pias_msg_register *r = &m->reg;
+	struct pias_jap_endpoint ep = { .addr = r->addr, .port = r->port, .family = r->family };
+	__u64 now = piasd_now();
+	struct pias_err e;
+	int id, err;
+
+	if (!in_prefixes(d, &r->ta)) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(d, from, m, PIAS_NACK_INVALID,
+				  "the TA is not inside an anycast prefix of this overlay");
+		return;
+	}
+	id = pias_jap_find(&d->jap, &r->ta, &ep);
+	if (id > 0 && m->hdr.seq <= d->target_seq[id].seq) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(d, from, m, PIAS_NACK_STALE, "stale: seq replayed or reordered");
+		return;
+	}
+	if (m->hdr.type == PIAS_MSG_LEAVE) {
+		if (id > 0) {
+			err = RUN(jap_acts,
+				  pias_jap_leave(&d->jap, &r->ta, (__u32)id, now, &jap_acts, &e));
+			if (!err) {
+				jap_apply(d);
+				d->target_seq[id].seq = m->hdr.seq;
+			}
+		}
+		PIASD_INC(d, reg_accepted);
+		/* leaving an unknown target succeeds: it is gone either way */
+		piasd_target_ack(d, from, m, id > 0 ? (__u32)id : 0, d->cfg.target_timeout_ms);
+		return;
+	}
+	err = RUN(jap_acts, pias_jap_register(&d->jap, &r->ta, &ep, r->weight, now, &jap_acts, &e));
+	if (err < 0) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(d, from, m, nack_code(err), e.msg);
+		return;
+	}
+	id = err;
+	jap_apply(d);
+	if (d->target_seq[id].seq == 0) {
+		char ta[PIAS_ADDR_STRLEN + 16], ept[PIAS_ADDR_STRLEN + 8];
+
+		LOG_I("target %d joined %s at %s", id, pias_ta_str(&r->ta, ta, sizeof(ta)),
+		      pias_endpoint_str(&r->addr, r->family, r->port, ept, sizeof(ept)));
+	}
+	d->target_seq[id].seq = m->hdr.seq;
+	PIASD_INC(d, reg_accepted);
+	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms);
+}
+
+int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
+		__u16 port, struct pias_err *e)
+{
+	struct pias_jap_endpoint ep = { .addr = *a, .port = port, .family = family };
+	int id = pias_jap_find(&d->jap, ta, &ep), err;
+
+	if (id < 0)
+		return pias_err_set(e, -ENOENT, "no such target in that group here");
+	err = RUN(jap_acts, pias_jap_drain(&d->jap, ta, (__u32)id, piasd_now(), &jap_acts, e));
+	if (!err)
+		jap_apply(d);
+	return err;
+}
+
+static __u64 last_reply_of(void *ctx, __u32 id)
+{
+	(void)ctx;
+	return last_reply[id];
+}
+
+static void jap_tick(struct piasd *d, __u64 now)
+{
+	struct pias_err e;
+	int err;
+
+	/* a snapshot: pias_jap_tick asks twice per target and needs one answer */
+	for (size_t g = 0; g < d->jap.ngroups; g++)
+		for (__u32 i = 0; i < d->jap.groups[g].count; i++) {
+			__u32 id = d->jap.groups[g].targets[i].id;
+			struct pias_target_stats s;
+
+			last_reply[id] =
+				pias_target_stats_get(&d->maps, id, &s, &e) ? 0 : s.last_reply_ns;
+		}
+	err = RUN(jap_acts, pias_jap_tick(&d->jap, now, last_reply_of, d, &jap_acts, &e));
+	if (err) {
+		LOG_W("jap tick: %s", e.msg);
+		return;
+	}
+	jap_apply(d);
+	if (now - d->last_rereport_ns >= PIAS_RAP_REPORT_PERIOD_NS)
+		piasd_proto_rereport(d);
+}
+
+/* --- RAP ----------------------------------------------------------------- */
+
+static void send_binding(struct piasd *d, const struct pias_rap_action *a, bool negative)
+{
+	struct pias_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = PIAS_MSG_BINDING;
+	m.binding.ta = a->ta;
+	m.binding.jap_id = negative ? 0 : a->jap_id;
+	m.binding.generation = a->generation;
+	m.binding.lifetime_ms = (__u32)(a->lifetime_ns / 1000000);
+	m.binding.flags = negative ? PIAS_MSG_BINDING_F_NEGATIVE : 0;
+	send_to(d, a->iap_id, &m);
+	PIASD_INC(d, bindings_sent);
+}
+
+static void rap_apply(struct piasd *d)
+{
+	struct pias_err e;
+
+	for (size_t i = 0; i < rap_acts.n; i++) {
+		const struct pias_rap_action *a = &rap_acts.a[i];
+
+		switch (a->kind) {
+		case PIAS_RAP_GROUP_SET:
+			map_err(d,
+				pias_group_set(&d->maps, &a->ta, a->group.japs, a->group.count, &e),
+				&e);
+			break;
+		case PIAS_RAP_GROUP_DEL:
+			map_err(d, pias_group_del(&d->maps, &a->ta, &e), &e);
+			break;
+		case PIAS_RAP_SEND_BINDING:
+			send_binding(d, a, false);
+			break;
+		case PIAS_RAP_SEND_NEGATIVE:
+			send_binding(d, a, true);
+			break;
+		}
+	}
+}
+
+static __u64 rtt_of(void *ctx, __u32 iap, __u32 jap)
+{
+	return piasd_rtt_ns(ctx, iap, jap);
+}
+
+/* --- IAP ----------------------------------------------------------------- */
+
+static void iap_apply(struct piasd *d)
+{
+	struct pias_err e;
+
+	for (size_t i = 0; i < iap_acts.n; i++) {
+		const struct pias_iap_action *a = &iap_acts.a[i];
+		struct pias_msg m;
+		int err;
+
+		switch (a->kind) {
+		case PIAS_IAP_SEND_QUERY:
+			memset(&m, 0, sizeof(m));
+			m.hdr.type = PIAS_MSG_QUERY;
+			m.query.ta = a->ta;
+			send_to(d, a->rap_id, &m);
+			PIASD_INC(d, queries_sent);
+			break;
+		case PIAS_IAP_BINDING_SET:
+			err = pias_map_update(&d->maps, PIAS_M_BINDINGS, &a->ta, &a->binding, &e);
+			map_err(d, err, &e);
+			if (!err)
+				PIASD_INC(d, bindings_installed);
+			break;
+		case PIAS_IAP_BINDING_DEL:
+			err = pias_binding_del(&d->maps, &a->ta, &e);
+			if (err != -ENOENT)
+				map_err(d, err, &e);
+			break;
+		}
+	}
+}
+
+static __u32 rap_of(void *ctx, const struct pias_ta *ta)
+{
+	__u32 raps[PIAS_RAP_REPLICAS];
+
+	return piasd_raps_of(ctx, ta, raps) > 0 ? raps[0] : 0;
+}
+
+int piasd_flush_bindings(struct piasd *d, struct pias_err *e)
+{
+	int err = RUN(iap_acts, pias_iap_flush(&d->iap, &iap_acts, e));
+
+	if (!err)
+		iap_apply(d);
+	return err;
+}
+
+/* --- inputs ----------------------------------------------------------------- */
+
+static void recv_one(struct piasd *d, const struct pias_msg *m)
+{
+	__u32 from = m->hdr.sender_id;
+	__u64 now = piasd_now();
+	struct pias_err e;
+	int err = 0;
+
+	switch (m->hdr.type) {
+	case PIAS_MSG_REPORT:
+		PIASD_INC(d, reports_rcvd);
+		err = RUN(rap_acts, pias_rap_report(&d->rap, &m->report.ta, from, m->report.count,
+						    m->report.seq, now, &rap_acts, &e));
+		if (!err)
+			rap_apply(d);
+		break;
+	case PIAS_MSG_QUERY:
+		err = RUN(rap_acts, pias_rap_query(&d->rap, from, &m->query.ta, rtt_of, d,
+						   randombytes_random(), now, &rap_acts, &e));
+		if (!err)
+			rap_apply(d);
+		break;
+	case PIAS_MSG_BINDING: {
+		__u64 life = (__u64)m->binding.lifetime_ms * 1000000ull;
+
+		if (m->binding.flags & PIAS_MSG_BINDING_F_NEGATIVE)
+			err = RUN(iap_acts, pias_iap_negative(&d->iap, from, &m->binding.ta, life,
+							      now, &iap_acts, &e));
+		else
+			err = RUN(iap_acts,
+				  pias_iap_binding(&d->iap, from, &m->binding.ta, m->binding.jap_id,
+						   m->binding.generation, life, now, &iap_acts,
+						   &e));
+		if (!err)
+			iap_apply(d);
+		break;
+	}
+	case PIAS_MSG_INVALIDATE: {
+		const struct pias_iap_entry *en = pias_iap_entry(&d->iap, &m->inval.ta);
+		/* 0: the JAP does not know the generation; whatever is installed */
+		__u32 gen = m->inval.generation ?: (en ? en->b.generation : 0);
+
+		PIASD_INC(d, invalidations_rcvd);
+		err = RUN(iap_acts, pias_iap_invalidate(&d->iap, from, &m->inval.ta, gen, now,
+							&iap_acts, &e));
+		if (!err)
+			iap_apply(d);
+		break;
+	}
+	default:
+		PIASD_INC(d, rx_unexpected);
+		return;
+	}
+	if (err)
+		LOG_D("%s from proxy %u: %s", pias_msg_type_name(m->hdr.type), from, e.msg);
+}
+
+static void loopback_drain(struct piasd *d)
+{
+	/* bounded: every round can add at most a few messages per message */
+	for (size_t i = 0; i < loopback_n && i < 16 * LOOPBACK_MAX; i++) {
+		struct pias_msg m = loopback[i];
+
+		recv_one(d, &m);
+	}
+	loopback_n = 0;
+}
+
+void piasd_proto_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from)
+{
+	(void)from;
+	recv_one(d, m);
+	loopback_drain(d);
+}
+
+int piasd_proto_dp_event(const struct pias_event *ev, void *arg)
+{
+	struct piasd *d = arg;
+	__u64 now = piasd_now();
+	struct pias_err e;
+	struct pias_msg m;
+	int err = 0;
+
+	PIASD_INC(d, dp_events);
+	switch (ev->type) {
+	case PIAS_EV_MISS:
+		err = RUN(iap_acts,
+			  pias_iap_miss(&d->iap, &ev->ta, ev->rap_id, now, &iap_acts, &e));
+		if (!err)
+			iap_apply(d);
+		break;
+	case PIAS_EV_BOUND:
+		err = RUN(rap_acts, pias_rap_bound(&d->rap, ev->iap_id, &ev->ta, ev->jap_id, now,
+						   &rap_acts, &e));
+		if (!err)
+			rap_apply(d);
+		break;
+	case PIAS_EV_NO_GROUP:
+		err = RUN(rap_acts,
+			  pias_rap_no_group(&d->rap, ev->iap_id, &ev->ta, now, &rap_acts, &e));
+		if (!err)
+			rap_apply(d);
+		break;
+	case PIAS_EV_INVALIDATE:
+		if (!pias_inval_limiter(&d->inval, ev->iap_id, &ev->ta, now)) {
+			PIASD_INC(d, invalidations_limited);
+			break;
+		}
+		memset(&m, 0, sizeof(m));
+		m.hdr.type = PIAS_MSG_INVALIDATE;
+		m.inval.ta = ev->ta;
+		send_to(d, ev->iap_id, &m);
+		PIASD_INC(d, invalidations_sent);
+		break;
+	default:
+		break;
+	}
+	if (err)
+		LOG_D("dataplane event %u: %s", ev->type, e.msg);
+	loopback_drain(d);
+	return 0;
+}
+
+void piasd_proto_proxy_down(struct piasd *d, __u32 id)
+{
+	__u64 now = piasd_now();
+	struct pias_err e;
+
+	if (!RUN(rap_acts, pias_rap_jap_dead(&d->rap, id, now, &rap_acts, &e)))
+		rap_apply(d);
+	if (!RUN(iap_acts, pias_iap_jap_dead(&d->iap, id, now, &iap_acts, &e)))
+		iap_apply(d);
+	loopback_drain(d);
+}
+
+void piasd_proto_tick(struct piasd *d, __u64 now)
+{
+	struct pias_err e;
+
+	jap_tick(d, now);
+	if (!RUN(rap_acts, pias_rap_tick(&d->rap, now, &rap_acts, &e)))
+		rap_apply(d);
+	if (!RUN(iap_acts, pias_iap_tick(&d->iap, now, rap_of, d, &iap_acts, &e)))
+		iap_apply(d);
+	loopback_drain(d);
+}
+
+int piasd_proto_init(struct piasd *d, struct pias_err *e)
+{
+	const struct piasd_config *c = &d->cfg;
+	struct pias_jap_config jc = {
+		.refresh_timeout_ns = (__u64)c->target_timeout_ms * 1000000ull,
+		.drain_timeout_ns = PIAS_JAP_DRAIN_TIMEOUT_NS,
+		.down_expire_ns = PIAS_JAP_DOWN_EXPIRE_NS,
+		.report_fraction = c->report_threshold_percent / 100.0,
+	};
+	struct pias_rap_config rc = {
+		.binding_ttl_ns = (__u64)c->binding_ttl_s * 1000000000ull,
+		.negative_ttl_ns = PIAS_RAP_NEGATIVE_TTL_NS,
+		.report_expiry_ns = PIAS_RAP_REPORT_EXPIRY_NS,
+		.bind_interval_ns = PIAS_RAP_BIND_INTERVAL_NS,
+		.alpha = c->proximity_percent / 100.0,
+	};
+	int err;
+
+	d->target_seq = calloc(PIAS_MAX_TARGETS, sizeof(*d->target_seq));
+	last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*last_reply));
+	if (!d->target_seq || !last_reply)
+		return pias_err_set(e, -ENOMEM, "no memory for the target tables");
+	err = pias_jap_init(&d->jap, &jc, e);
+	if (!err)
+		err = pias_rap_init(&d->rap, &rc, e);
+	if (!err)
+		err = pias_iap_init(&d->iap, NULL, e);
+	if (err)
+		return err;
+	/*
+	 * Generations and report seqs start from the clock, so that after a
+	 * restart they continue above what IAPs and RAPs saw before.
+	 */
+	d->rap.next_generation = (__u32)(piasd_realtime() / 1000000);
+	d->report_seq = piasd_realtime();
+	pias_inval_limiter_init(&d->inval, PIAS_INVAL_INTERVAL_NS);
+	d->last_rereport_ns = piasd_now();
+	return 0;
+}
+
+void piasd_proto_free(struct piasd *d)
+{
+	pias_jap_free(&d->jap);
+	pias_rap_free(&d->rap);
+	pias_iap_free(&d->iap);
+	free(d->target_seq);
+	free(last_reply);
+	free(jap_acts.a);
+	free(rap_acts.a);
+	free(iap_acts.a);
+	d->target_seq = NULL;
+	last_reply = NULL;
+}

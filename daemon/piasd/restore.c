@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Restart (kill -9 included): the dataplane never stopped, so its maps hold
+ * what the previous piasd decided. Take that over instead of starting empty:
+ * targets registered here (they keep refreshing, or time out as usual),
+ * groups this proxy is RAP for (until their JAPs report again), bindings
+ * this IAP holds (refreshed before they expire). Nothing is written back,
+ * so established flows see no change. Membership starts from the proxies
+ * in the map (overlay.c) and is corrected by the peers.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "piasd.h"
+
+/* Every key of hash map fd, in kernel order: fn(key, arg); a non-zero return stops. */
+static int each_key(int fd, void *key, void *next, size_t klen,
+		    int (*fn)(struct piasd *d, const void *key), struct piasd *d)
+{
+	int err = bpf_map_get_next_key(fd, NULL, next);
+
+	while (!err) {
+		memcpy(key, next, klen);
+		err = fn(d, key);
+		if (err)
+			return err;
+		err = bpf_map_get_next_key(fd, key, next);
+	}
+	return 0;
+}
+
+static int restore_targets(struct piasd *d, const void *key)
+{
+	const struct pias_ta *ta = key;
+	struct pias_target_set set;
+	struct pias_err e;
+	__u64 now = piasd_now();
+
+	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGET_SETS], ta, &set))
+		return 0;
+	for (__u32 i = 0; i < set.count && i < PIAS_SET_MAX_TARGETS; i++) {
+		struct pias_target t;
+
+		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &set.ids[i], &t) ||
+		    pias_jap_restore(&d->jap, ta, set.ids[i], &t, now, &e))
+			LOG_W("restore: target %u not taken over: %s", set.ids[i],
+			      t.state ? e.msg : "empty entry");
+		else
+			/* its next REGISTER must be newer than anything before the restart */
+			d->target_seq[set.ids[i]].seq = piasd_realtime() - PIAS_REPLAY_FRESH_NS;
+	}
+	return 0;
+}
+
+static int restore_group(struct piasd *d, const void *key)
+{
+	const struct pias_ta *ta = key;
+	struct pias_group g;
+	struct pias_err e;
+
+	if (!bpf_map_lookup_elem(d->maps.fd[PIAS_M_GROUPS], ta, &g) &&
+	    pias_rap_restore(&d->rap, ta, &g, piasd_now(), &e))
+		LOG_W("restore: group not taken over: %s", e.msg);
+	return 0;
+}
+
+static int restore_binding(struct piasd *d, const void *key)
+{
+	const struct pias_ta *ta = key;
+	struct pias_binding b;
+	struct pias_err e;
+	__u64 ttl = (__u64)d->cfg.binding_ttl_s * 1000000000ull;
+
+	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_BINDINGS], ta, &b) ||
+	    (b.flags & PIAS_BINDING_F_LOCAL))
+		return 0;
+	if (pias_iap_restore(&d->iap, ta, &b, ttl, &e))
+		LOG_W("restore: binding not taken over: %s", e.msg);
+	return 0;
+}
+
+int piasd_restore(struct piasd *d, struct pias_err *e)
+{
+	struct pias_ta key, next;
+
+	(void)e;
+	each_key(d->maps.fd[PIAS_M_TARGET_SETS], &key, &next, sizeof(key), restore_targets, d);
+	each_key(d->maps.fd[PIAS_M_GROUPS], &key, &next, sizeof(key), restore_group, d);
+	each_key(d->maps.fd[PIAS_M_BINDINGS], &key, &next, sizeof(key), restore_binding, d);
+	if (d->jap.ngroups || d->rap.ngroups || d->iap.n)
+		LOG_I("restart: took over %zu groups with targets, %zu RAP groups, %zu bindings "
+		      "from the pinned maps",
+		      d->jap.ngroups, d->rap.ngroups, d->iap.n);
+	return 0;
+}

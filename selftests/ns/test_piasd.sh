@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Namespace test of piasd (issue: piasd) with the dataplane: three proxies
+# run piasd and nothing else fills the maps. Targets join with `piasctl
+# target join` through the anycast registration address; the client's
+# first packet goes IAP -> RAP -> JAP -> target and makes the RAP send the
+# IAP a binding; later packets go IAP -> JAP; a target that leaves makes
+# its JAP invalidate the binding and the IAP rebind to the other JAP; a
+# piasd killed with -9 is declared dead by the others and, restarted,
+# takes its state back from the pinned maps while flows keep going.
+. "$(dirname "$0")/topo_piasd.sh"
+
+need_root
+trap piasd_cleanup EXIT
+NPROXIES=3
+topo_up
+servers_up
+for n in 1 2 3; do piasd_start "$n" || fail "piasd $n did not start"; done
+
+echo "-- overlay"
+if wait_for 10 all_alive 3; then ok "every proxy sees 3 alive"; else fail "overlay did not converge"; fi
+rings=$(for n in 1 2 3; do ctl "$n" show ring --json; done | sort -u | wc -l)
+check_eq "all three proxies have the same ring" 1 "$rings"
+
+echo "-- targets join through the anycast registration address"
+agent_start tg3 udp $UDP_PORT
+agent_start tg2 udp $UDP_PORT
+agent_start tg3 tcp $TCP_PORT
+has_japs() { # has_japs TA N: every RAP of TA's group lists N JAPs
+	local n
+	for n in 1 2 3; do
+		ctl "$n" show groups --json | jq_py "[len(g['japs']) for g in d if g['ta']=='$1']" |
+			grep -qx "\[$2\]" && return 0
+	done
+	return 1
+}
+if wait_for 5 has_japs "udp:$ANY4:$UDP_PORT" 2; then ok "the UDP group's RAP knows JAPs 2 and 3"; else fail "no RAP knows both JAPs"; fi
+check_eq "target tg3 registered at proxy 3 (its nearest)" 1 \
+	"$(ctl 3 show targets --json | jq_py "len([t for t in d if t['ta']=='udp:$ANY4:$UDP_PORT'])")"
+check_eq "target tg2 registered at proxy 2" 1 \
+	"$(ctl 2 show targets --json | jq_py "len([t for t in d if t['ta']=='udp:$ANY4:$UDP_PORT'])")"
+
+echo "-- first packet via the RAP, then a binding from the protocol"
+miss0=$(stat_of 1 iap_miss)
+ans=$(udp_ask)
+case $ans in pong-from-tg*) ok "first UDP request answered ($ans)" ;; *) fail "first UDP request: '$ans'" ;; esac
+check_ge "IAP sent the first packet to the RAP" $((miss0 + 1)) "$(stat_of 1 iap_miss)"
+bound() { ctl 1 show bindings --json | jq_py "[b['jap'] for b in d if b['ta']=='udp:$ANY4:$UDP_PORT' and b['state']=='bound'][0]"; }
+if wait_for 2 bound; then jap=$(bound); ok "IAP got a binding to JAP $jap"; else fail "no binding at the IAP"; jap=0; fi
+hit0=$(stat_of 1 iap_binding_hit)
+miss1=$(stat_of 1 iap_miss)
+ans=$(udp_ask)
+case $ans in pong-from-tg*) ok "second UDP request answered ($ans)" ;; *) fail "second UDP request: '$ans'" ;; esac
+check_ge "it went IAP -> JAP by the binding" $((hit0 + 1)) "$(stat_of 1 iap_binding_hit)"
+check_eq "the RAP was not asked again" "$miss1" "$(stat_of 1 iap_miss)"
+check_eq "HTTP through the overlay" 200 "$(tcp_get)"
+
+echo "-- the bound JAP's target leaves: invalidation, rebinding to the other JAP"
+if [ "$jap" = 3 ]; then gone=tg3 other=tg2 other_jap=2; else gone=tg2 other=tg3 other_jap=3; fi
+kill -TERM "${AGENT_PID[$gone-udp]}"
+wait "${AGENT_PID[$gone-udp]}" 2>/dev/null
+ans=$(udp_ask)
+check_eq "a request after the leave reaches the other target" "pong-from-$other" "$ans"
+rebound() { [ "$(bound)" = "$other_jap" ]; }
+if wait_for 3 rebound; then ok "IAP rebound the group to JAP $other_jap"; else fail "IAP binding: '$(bound)'"; fi
+check_ge "JAP $jap sent an invalidation" 1 \
+	"$(ctl "$jap" show counters --json | jq_py 'd["piasd"]["invalidations_sent"]')"
+check_eq "requests keep working" "pong-from-$other" "$(udp_ask)"
+
+echo "-- piasd kill -9 and immediate restart on JAP 3 during a TCP download"
+in_ns cl curl -s -m 30 --limit-rate 4M -o /dev/null -w '%{size_download}' \
+	"http://$ANY4:$TCP_PORT/big.bin" >"$KEYDIR/download" 2>/dev/null &
+dl=$!
+sleep 1
+kill -9 "${PIASD_PID[3]}"
+wait "${PIASD_PID[3]}" 2>/dev/null
+piasd_start 3 || fail "piasd 3 did not restart"
+check_eq "it took its TCP target back from the pinned maps" 1 \
+	"$(ctl 3 show targets --json | jq_py "len([t for t in d if t['ta']=='tcp:$ANY4:$TCP_PORT'])")"
+wait $dl
+check_eq "the download through JAP 3 lost nothing" 16777216 "$(cat "$KEYDIR/download")"
+if wait_for 10 all_alive 3; then ok "restarted proxy 3 is alive everywhere"; else fail "proxy 3 did not come back"; fi
+check_eq "HTTP still works after the restart" 200 "$(tcp_get)"
+
+echo "-- piasd kill -9 without restart: the others agree it is dead"
+victim=$((5 - other_jap)) # the proxy that is neither the IAP nor the UDP group's JAP
+kill -9 "${PIASD_PID[$victim]}"
+wait "${PIASD_PID[$victim]}" 2>/dev/null
+unset "PIASD_PID[$victim]"
+dead_at() { ctl "$1" show proxies --json | jq_py "[m['state'] for m in d if m['id']==$victim][0]" | grep -qx dead; }
+all_dead() { dead_at 1 && dead_at "$other_jap"; }
+t0=$(date +%s%N)
+if wait_for 5 all_dead; then ok "proxies 1 and $other_jap declared proxy $victim dead in $((($(date +%s%N) - t0) / 1000000)) ms"; else fail "proxy $victim not declared dead"; fi
+check_eq "UDP through JAP $other_jap is unaffected" "pong-from-$other" "$(udp_ask)"
+
+pias_summary

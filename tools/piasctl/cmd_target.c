@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* target join, target leave: their options; agent_loop.c runs the agent. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "addr.h"
+#include "config.h"
+#include "piasctl.h"
+
+enum {
+	O_TA,
+	O_ENDPOINT,
+	O_WEIGHT,
+	O_TOKEN,
+	O_REG,
+	O_SOURCE,
+	O_ONCE,
+	O_TIMEOUT,
+	O_N,
+};
+
+#define TIMEOUT_DEFAULT_S 5
+#define TIMEOUT_MAX_S	  3600
+
+static socklen_t to_sockaddr(const union pias_addr *a, __u8 family, __u16 port,
+			     struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == PIAS_AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = a->v4;
+		sin->sin_port = htons(port);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	memcpy(&sin6->sin6_addr, a->bytes, 16);
+	sin6->sin6_port = htons(port);
+	return sizeof(*sin6);
+}
+
+static int required(struct cli *c, const struct cli_opt *o, const char *what)
+{
+	return o->seen ? 0 : cli_bad(c, "%s %s is required", o->name, what);
+}
+
+/* Both commands: check the options into ao. */
+static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_opts *ao)
+{
+	struct cli_opt o[] = {
+		[O_TA] = OPT_VALUE("--ta"),
+		[O_ENDPOINT] = OPT_VALUE("--endpoint"),
+		[O_WEIGHT] = OPT_VALUE("--weight"),
+		[O_TOKEN] = OPT_VALUE("--token-file"),
+		[O_REG] = OPT_VALUE("--registration"),
+		[O_SOURCE] = OPT_VALUE("--source"),
+		[O_ONCE] = OPT_FLAG("--once"),
+		[O_TIMEOUT] = OPT_VALUE("--timeout"),
+		OPT_END,
+	};
+	struct pias_agent_target *t = &ao->tgt;
+	char *pos[CLI_MAX_POS];
+	union pias_addr raddr;
+	struct pias_err e;
+	__u8 rfamily;
+	__u16 rport;
+	int npos, r;
+
+	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
+		return r;
+	/* one option table for both; leave has nothing to weigh and always waits */
+	if (!join && (o[O_WEIGHT].seen || o[O_ONCE].seen))
+		return cli_bad(c, "%s is no option of target leave",
+			       o[O_WEIGHT].seen ? "--weight" : "--once");
+	if ((r = cli_npos(c, npos, 0, 0)) || (r = required(c, &o[O_TA], "TA")) ||
+	    (r = required(c, &o[O_ENDPOINT], "ADDR:PORT")) ||
+	    (r = required(c, &o[O_TOKEN], "FILE")))
+		return r;
+	memset(ao, 0, sizeof(*ao));
+	if (pias_ta_parse(o[O_TA].value, &t->ta, &e))
+		return cli_bad(c, "--ta: %s", e.msg);
+	if (pias_endpoint_parse(o[O_ENDPOINT].value, &t->addr, &t->family, &t->port, &e))
+		return cli_bad(c, "--endpoint: %s", e.msg);
+	if (t->family != t->ta.family)
+		return cli_bad(c, "--endpoint %s is IPv%u but --ta %s is IPv%u",
+			       o[O_ENDPOINT].value, t->family, o[O_TA].value, t->ta.family);
+	t->weight = 1;
+	if (join && o[O_WEIGHT].seen &&
+	    (r = cli_u32(c, "--weight", o[O_WEIGHT].value, 1, UINT32_MAX, &t->weight)))
+		return r;
+
+	/* The registration service: by default on the TA's own anycast address. */
+	raddr = t->ta.addr;
+	rfamily = t->ta.family;
+	rport = PIASD_REGISTRATION_PORT_DEFAULT;
+	if (o[O_REG].seen && pias_endpoint_parse(o[O_REG].value, &raddr, &rfamily, &rport, &e))
+		return cli_bad(c, "--registration: %s", e.msg);
+	ao->reg_len = to_sockaddr(&raddr, rfamily, rport, &ao->reg);
+	pias_endpoint_str(&raddr, rfamily, rport, ao->reg_str, sizeof(ao->reg_str));
+	if (o[O_SOURCE].seen) {
+		union pias_addr saddr;
+		__u8 sfamily;
+
+		if (pias_addr_parse(o[O_SOURCE].value, &saddr, &sfamily, &e))
+			return cli_bad(c, "--source: %s", e.msg);
+		if (sfamily != rfamily)
+			return cli_bad(c,
+				       "--source %s is IPv%u but the registration address is IPv%u",
+				       o[O_SOURCE].value, sfamily, rfamily);
+		ao->src_len = to_sockaddr(&saddr, sfamily, 0, &ao->src);
+		ao->src_str = o[O_SOURCE].value;
+	}
+
+	ao->mode = !join ? AGENT_LEAVE : o[O_ONCE].seen ? AGENT_ONCE : AGENT_FOREVER;
+	ao->timeout_s = TIMEOUT_DEFAULT_S;
+	if (o[O_TIMEOUT].seen) {
+		if (ao->mode == AGENT_FOREVER)
+			return cli_bad(c, "--timeout goes with --once (join runs until a signal)");
+		if ((r = cli_u32(c, "--timeout", o[O_TIMEOUT].value, 1, TIMEOUT_MAX_S,
+				 &ao->timeout_s)))
+			return r;
+	}
+	/* last, so that usage errors never wait on the file system */
+	if (pias_key_read_file(o[O_TOKEN].value, ao->token, &e))
+		return cli_fail(c, "--token-file: %s", e.msg);
+	return 0;
+}
+
+static int run(struct cli *c, int argc, char **argv, bool join)
+{
+	struct agent_opts ao;
+	int r = parse(c, argc, argv, join, &ao);
+
+	if (!r)
+		r = agent_run(c, &ao);
+	else if (r < 0)
+		r = EXIT_OK; /* --help */
+	sodium_memzero(ao.token, sizeof(ao.token));
+	return r;
+}
+
+static int run_join(struct cli *c, int argc, char **argv)
+{
+	return run(c, argc, argv, true);
+}
+
+static int run_leave(struct cli *c, int argc, char **argv)
+{
+	return run(c, argc, argv, false);
+}
+
+const struct cmd cmd_target_join = {
+	.name = "target join",
+	.args = "--ta TA --endpoint ADDR:PORT --token-file FILE [--weight N] "
+		"[--registration ADDR:PORT] [--source ADDR] [--once [--timeout SECONDS]]",
+	.summary = "register a target with its JAP and keep the registration alive",
+	.help = "  --ta TA                    the group, like udp:203.0.113.1:53\n"
+		"  --endpoint ADDR:PORT       where the target is reached, same family as TA\n"
+		"  --token-file FILE          the group's token (64 hex digits; piasctl token)\n"
+		"  --weight N                 share of new flows, 1-4294967295 (default 1)\n"
+		"  --registration ADDR:PORT   the anycast registration service (default: the\n"
+		"                             TA's address, port 6638)\n"
+		"  --source ADDR              send from ADDR (a surrogate registering for a\n"
+		"                             server that runs nothing of ours)\n"
+		"  --once                     exit 0 at the first acknowledgement\n"
+		"  --timeout SECONDS          with --once: give up after this long (default 5)\n\n"
+		"Runs in the foreground and logs one line per event on stderr: registered,\n"
+		"JAP changed, registration lost. Refreshes every third of the period the\n"
+		"JAP asks for; a dead JAP is noticed in about a second, and the agent\n"
+		"registers again wherever anycast now leads. SIGINT or SIGTERM: leave, exit 0.\n"
+		"Exit 1 when the JAP refuses the first registration (bad token, invalid).\n",
+	.run = run_join,
+};
+
+const struct cmd cmd_target_leave = {
+	.name = "target leave",
+	.args = "--ta TA --endpoint ADDR:PORT --token-file FILE [--registration ADDR:PORT] "
+		"[--source ADDR] [--timeout SECONDS]",
+	.summary = "withdraw a target's registration and wait for the acknowledgement",
+	.help = "  Options as for target join; --timeout SECONDS (default 5) bounds the wait.\n"
+		"  LEAVE is sent up to 3 times; exit 1 if none is acknowledged.\n",
+	.run = run_leave,
+};

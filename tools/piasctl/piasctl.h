@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * piasctl: the operator's tool for piasd. Its commands, grouped by the file
+ * that implements them, and what they share: the global options, option
+ * parsing on top of lib/cli (without pias-maps' --pin-root), the log line.
+ *
+ *   main.c        global options (-s SOCKET), command dispatch, usage
+ *   cmd_ctl.c     show, drain, withdraw, flush bindings, keys reload
+ *   ctl_client.c  one request over piasd's control socket (daemon/ctl_proto.h)
+ *   cmd_keys.c    keygen, keyring, token
+ *   cmd_target.c  target join, target leave: options
+ *   agent_loop.c  the registration agent (daemon/agent.h) on a UDP socket
+ *   log.c         timestamped lines on stderr
+ */
+#ifndef PIAS_PIASCTL_H
+#define PIAS_PIASCTL_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "agent.h"
+#include "cli.h"
+#include "keys.h"
+
+#define PIASCTL "piasctl"
+
+/* struct cli first, so that a command's struct cli * is also this. */
+struct piasctl {
+	struct cli cli;
+	const char *socket; /* -s, $PIASD_SOCKET, or the default */
+};
+
+static inline struct piasctl *piasctl_of(struct cli *c)
+{
+	return (struct piasctl *)c;
+}
+
+extern const struct cmd cmd_show, cmd_drain, cmd_withdraw, cmd_flush_bindings, cmd_keys_reload;
+extern const struct cmd cmd_target_join, cmd_target_leave;
+extern const struct cmd cmd_keygen, cmd_keyring, cmd_token;
+
+/*
+ * lib/cli's cli_parse, but --help prints piasctl's help for the command and
+ * --pin-root is no option of ours. Returns 0, EXIT_USAGE after printing the
+ * error, or -1 when --help was printed.
+ */
+int pctl_parse(struct cli *c, int argc, char **argv, struct cli_opt *opts, char **pos, int *npos);
+void pctl_print_help(FILE *f, const struct cmd *cmd);
+
+/* Send line to piasd, print the answer's body; exit status. */
+int ctl_request(struct cli *c, const char *line);
+
+/* A line on stderr: "2025-01-31 12:00:00.123 piasctl: ...". */
+void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What `target join` and `target leave` run. */
+enum agent_mode {
+	AGENT_FOREVER, /* join: refresh until a signal, then leave */
+	AGENT_ONCE,    /* join --once: until the first ACK */
+	AGENT_LEAVE,   /* leave: until the LEAVE is acknowledged */
+};
+
+struct agent_opts {
+	enum agent_mode mode;
+	struct pias_agent_target tgt;
+	__u8 token[PIAS_KEY_LEN];
+	struct sockaddr_storage reg; /* where REGISTER goes */
+	socklen_t reg_len;
+	char reg_str[PIAS_ADDR_STRLEN]; /* for messages */
+	struct sockaddr_storage src;	/* bind here if src_len */
+	socklen_t src_len;
+	const char *src_str;
+	unsigned int timeout_s; /* ONCE, LEAVE */
+};
+
+int agent_run(struct cli *c, const struct agent_opts *o);
+
+#endif
