@@ -104,6 +104,9 @@ static void jap_apply(struct piasd *d)
 		switch (a->kind) {
 		case PIAS_JAP_TARGET_SET:
 			map_err(d, pias_target_set(&d->maps, a->id, &a->target, &e), &e);
+			if (a->target.state == PIAS_TARGET_DOWN)
+				LOG_I("target %u is down: no refresh or reply for %u ms", a->id,
+				      d->cfg.target_timeout_ms);
 			break;
 		case PIAS_JAP_TARGET_DEL:
 			map_err(d, pias_target_del(&d->maps, a->id, &e), &e);
@@ -325,8 +328,17 @@ static void iap_apply(struct piasd *d)
 		case PIAS_IAP_BINDING_SET:
 			err = pias_map_update(&d->maps, PIAS_M_BINDINGS, &a->ta, &a->binding, &e);
 			map_err(d, err, &e);
-			if (!err)
+			if (!err) {
+				char ta[PIAS_ADDR_STRLEN + 16];
+
 				PIASD_INC(d, bindings_installed);
+				pias_ta_str(&a->ta, ta, sizeof(ta));
+				if (a->binding.flags & PIAS_BINDING_F_NEGATIVE)
+					LOG_D("binding installed: %s has no group", ta);
+				else
+					LOG_D("binding installed: %s -> JAP %u, generation %u", ta,
+					      a->binding.jap_id, a->binding.generation);
+			}
 			break;
 		case PIAS_IAP_BINDING_DEL:
 			err = pias_binding_del(&d->maps, &a->ta, &e);

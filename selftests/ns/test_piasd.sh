@@ -39,13 +39,31 @@ check_eq "target tg3 registered at proxy 3 (its nearest)" 1 \
 check_eq "target tg2 registered at proxy 2" 1 \
 	"$(ctl 2 show targets --json | jq_py "len([t for t in d if t['ta']=='udp:$ANY4:$UDP_PORT'])")"
 
+echo "-- a target dies (its agent killed, no leave): its JAP takes it out of service"
+agent_start tg2 tcp $TCP_PORT
+registered() { ctl 2 show targets --json | jq_py "len([t for t in d if t['ta']=='tcp:$ANY4:$TCP_PORT'])" | grep -qx 1; }
+wait_for 5 registered || fail "tg2's TCP target did not register"
+t_kill=$(now_ms)
+kill -9 "${AGENT_PID[tg2-tcp]}"
+wait "${AGENT_PID[tg2-tcp]}" 2>/dev/null
+if wait_for 3 log_ms "$KEYDIR/piasd-2.log" "target [0-9]+ is down"; then
+	dt=$(($(log_ms "$KEYDIR/piasd-2.log" "target [0-9]+ is down") - t_kill))
+	ok "JAP 2 marked the dead target down $dt ms after its last refresh could have come"
+	check_ge "within 1.5 s (900 ms timeout + ticks)" 0 $((1500 - dt))
+else
+	fail "the dead target was not marked down"
+fi
+
 echo "-- first packet via the RAP, then a binding from the protocol"
 miss0=$(stat_of 1 iap_miss)
+t_first=$(now_ms)
 ans=$(udp_ask)
 case $ans in pong-from-tg*) ok "first UDP request answered ($ans)" ;; *) fail "first UDP request: '$ans'" ;; esac
 check_ge "IAP sent the first packet to the RAP" $((miss0 + 1)) "$(stat_of 1 iap_miss)"
 bound() { ctl 1 show bindings --json | jq_py "[b['jap'] for b in d if b['ta']=='udp:$ANY4:$UDP_PORT' and b['state']=='bound'][0]"; }
 if wait_for 2 bound; then jap=$(bound); ok "IAP got a binding to JAP $jap"; else fail "no binding at the IAP"; jap=0; fi
+dt=$(($(log_ms "$KEYDIR/piasd-1.log" "binding installed: udp:$ANY4:$UDP_PORT -> JAP") - t_first))
+echo "  info first packet sent -> binding installed at the IAP: $dt ms (includes socat's start)"
 hit0=$(stat_of 1 iap_binding_hit)
 miss1=$(stat_of 1 iap_miss)
 ans=$(udp_ask)
@@ -83,13 +101,19 @@ check_eq "HTTP still works after the restart" 200 "$(tcp_get)"
 
 echo "-- piasd kill -9 without restart: the others agree it is dead"
 victim=$((5 - other_jap)) # the proxy that is neither the IAP nor the UDP group's JAP
+t0=$(now_ms)
 kill -9 "${PIASD_PID[$victim]}"
 wait "${PIASD_PID[$victim]}" 2>/dev/null
 unset "PIASD_PID[$victim]"
 dead_at() { ctl "$1" show proxies --json | jq_py "[m['state'] for m in d if m['id']==$victim][0]" | grep -qx dead; }
 all_dead() { dead_at 1 && dead_at "$other_jap"; }
-t0=$(date +%s%N)
-if wait_for 5 all_dead; then ok "proxies 1 and $other_jap declared proxy $victim dead in $((($(date +%s%N) - t0) / 1000000)) ms"; else fail "proxy $victim not declared dead"; fi
+if wait_for 5 all_dead; then
+	t1=$(log_ms "$KEYDIR/piasd-1.log" "proxy $victim down")
+	t2=$(log_ms "$KEYDIR/piasd-$other_jap.log" "proxy $victim down")
+	ok "proxies 1 and $other_jap declared proxy $victim dead after $((t1 - t0)) and $((t2 - t0)) ms"
+else
+	fail "proxy $victim not declared dead"
+fi
 check_eq "UDP through JAP $other_jap is unaffected" "pong-from-$other" "$(udp_ask)"
 
 pias_summary

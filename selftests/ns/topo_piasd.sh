@@ -152,7 +152,7 @@ piasd_start() {
 	local n=$1
 	piasd_conf "$n" >"$KEYDIR/p$n.conf"
 	# nsenter directly, not through in_ns: $! must be piasd itself (kill -9)
-	nsenter --net="/run/netns/$(pias_ns "p$n")" "$PIASD" --config "$KEYDIR/p$n.conf" \
+	nsenter --net="/run/netns/$(pias_ns "p$n")" "$PIASD" -v --config "$KEYDIR/p$n.conf" \
 		>>"$KEYDIR/piasd-$n.log" 2>&1 &
 	PIASD_PID[$n]=$!
 	PIAS_PIDS+=($!)
@@ -208,6 +208,16 @@ tcp_get() {
 stat_of() { # stat_of N FIELD: pias_stats counter of proxy N
 	counter "${ROOT[$1]}" pias_stats "$2"
 }
+
+# log_ms FILE REGEX: when the first line of a piasd log matching REGEX was
+# written, in ms since the epoch (piasd logs UTC times of day).
+log_ms() {
+	local t
+	t=$(grep -m1 -E "$2" "$1" | cut -d' ' -f1) || return 1
+	[ -n "$t" ] && TZ=UTC date -d "today $t" +%s%3N
+}
+
+now_ms() { date +%s%3N; }
 
 piasd_cleanup() {
 	local rc=$?
