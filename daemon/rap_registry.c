@@ -386,6 +386,8 @@ static __u32 pick(const struct pias_rap *r, const struct pias_rap_group *g, __u3
 		nnear += rmin && rtts[i] == rmin;
 	if (!nnear)
 		alpha = 0.0;
+	if (total <= 0)
+		return 0; /* not reached: published groups hold weights above 0 */
 	for (__u32 i = 0; i < g->g.count; i++) {
 		double p = (1.0 - alpha) * g->g.japs[i].weight / total;
 
@@ -437,7 +439,7 @@ int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, p
 int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct pias_group *g,
 		     __u64 now, struct pias_err *e)
 {
-	struct pias_rap_group *slot;
+	struct pias_rap_group new = { .ta = *ta };
 	int err = check_ta(ta, e);
 
 	if (err)
@@ -446,6 +448,23 @@ int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct 
 		return pias_err_set(e, -EINVAL, "rap: group with %u JAPs", g->count);
 	if (group_find(r, ta))
 		return pias_err_set(e, -EEXIST, "rap: TA restored twice");
+	/* seq 0: the JAP's next report (seq >= 1) replaces the weight */
+	for (__u32 i = 0; i < g->count; i++) {
+		__u32 id = g->japs[i].jap_id;
+
+		if (!id || id >= PIAS_MAX_PROXIES)
+			return pias_err_set(e, -EINVAL, "rap: JAP id %u in a group", id);
+		for (__u32 j = 0; j < i; j++)
+			if (g->japs[j].jap_id == id)
+				return pias_err_set(e, -EINVAL, "rap: JAP %u twice in a group", id);
+		new.reports[new.nreports++] = (struct pias_rap_report){ .jap_id = id,
+									.count = g->japs[i].weight,
+									.last_report_ns = now };
+	}
+	/* the registry's own form (sorted, weight-0 JAPs left out), not the map's */
+	group_publish(&new);
+	if (!new.g.count)
+		return pias_err_set(e, -EINVAL, "rap: group with no JAP of weight above 0");
 	if (r->ngroups == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 16;
 		struct pias_rap_group *ng = realloc(r->groups, cap * sizeof(*ng));
@@ -455,13 +474,7 @@ int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct 
 		r->groups = ng;
 		r->cap = cap;
 	}
-	slot = &r->groups[r->ngroups++];
-	*slot = (struct pias_rap_group){ .ta = *ta, .g = *g, .generation = ++r->next_generation };
-	/* seq 0: the JAP's next report, whatever its seq, replaces the weight */
-	for (__u32 i = 0; i < g->count; i++)
-		slot->reports[slot->nreports++] =
-			(struct pias_rap_report){ .jap_id = g->japs[i].jap_id,
-						  .count = g->japs[i].weight,
-						  .last_report_ns = now };
+	new.generation = ++r->next_generation;
+	r->groups[r->ngroups++] = new;
 	return 0;
 }

@@ -170,10 +170,10 @@ all_alive() {
 # agent_start TG PROTO PORT: `piasctl target join` in TG for its server.
 agent_start() {
 	local tg=$1 proto=$2 port=$3
-	"$PIASCTL" token --group-key-file "$KEYDIR/group.key" --ta "$proto:$ANY4:$port" \
-		>"$KEYDIR/token-$proto-$port"
+	local token="$KEYDIR/token-$tg-$proto-$port" # one per agent: no agent reads a half-written one
+	"$PIASCTL" token --group-key-file "$KEYDIR/group.key" --ta "$proto:$ANY4:$port" >"$token"
 	nsenter --net="/run/netns/$(pias_ns "$tg")" "$PIASCTL" target join --ta "$proto:$ANY4:$port" \
-		--endpoint "${TG4[$tg]}:$port" --token-file "$KEYDIR/token-$proto-$port" \
+		--endpoint "${TG4[$tg]}:$port" --token-file "$token" \
 		--registration "$REG4:6638" >>"$KEYDIR/agent-$tg-$proto.log" 2>&1 &
 	AGENT_PID[$tg-$proto]=$!
 	PIAS_PIDS+=($!)

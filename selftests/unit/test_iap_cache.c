@@ -452,6 +452,316 @@ static void test_inval_limiter(void **state)
 	free(l);
 }
 
+/* --- restart: pias_iap_restore; operator: pias_iap_flush ------------------------ */
+
+static int restore(struct fx *f, const struct pias_ta *ta, __u32 jap, __u32 gen, __u64 expires,
+		   __u32 flags, __u64 life)
+{
+	struct pias_binding b = {
+		.jap_id = jap, .generation = gen, .expires_ns = expires, .flags = flags
+	};
+
+	return pias_iap_restore(&f->i, ta, &b, life, &f->e);
+}
+
+static bool acts_have(const struct fx *f, enum pias_iap_action_kind kind, const struct pias_ta *ta)
+{
+	for (size_t k = 0; k < f->acts.n; k++)
+		if (f->acts.a[k].kind == kind && !memcmp(&f->acts.a[k].ta, ta, sizeof(*ta)))
+			return true;
+	return false;
+}
+
+static void test_restore_takes_over(void **state)
+{
+	struct fx *f = *state;
+	struct pias_binding want = { .jap_id = 3, .generation = 5, .expires_ns = T0 + 10 * SEC };
+	const struct pias_iap_entry *en;
+
+	assert_int_equal(restore(f, &f->ta, 3, 5, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(f->acts.n, 0);
+	en = pias_iap_entry(&f->i, &f->ta);
+	assert_non_null(en);
+	assert_true(en->bound);
+	assert_memory_equal(&en->b, &want, sizeof(want));
+	assert_int_equal(en->lifetime_ns, 10 * SEC);
+	assert_false(en->pending);
+	assert_int_equal(f->i.n, 1);
+	assert_int_equal(f->i.npending, 0);
+	/* Far from expiry: the tick has nothing to do. */
+	assert_int_equal(tick(f, T0), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 0);
+	/* Generations as if installed: an older answer is ignored, a newer one replaces it. */
+	assert_int_equal(bind(f, &f->ta, 4, 4, 10 * SEC, T0 + MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta)->b.jap_id, 3);
+	assert_int_equal(bind(f, &f->ta, 4, 6, 10 * SEC, T0 + MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta);
+	assert_int_equal(f->acts.a[0].binding.jap_id, 4);
+	assert_int_equal(f->i.n, 1);
+}
+
+/* Default refresh_before: a fifth of lifetime_ns (10 s here), i.e. 2 s before expiry. */
+static void test_restore_refreshed_and_expires(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(restore(f, &f->ta, 3, 5, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(restore(f, &f->ta2, 4, 7, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(tick(f, T0 + 8 * SEC), 0); /* 2 s left: not below 2 s */
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].kind, PIAS_IAP_SEND_QUERY);
+	assert_int_equal(f->acts.a[0].rap_id, 9);
+	assert_int_equal(f->acts.a[1].kind, PIAS_IAP_SEND_QUERY);
+	assert_int_equal(f->acts.a[1].rap_id, 9);
+	assert_true(acts_have(f, PIAS_IAP_SEND_QUERY, &f->ta));
+	assert_true(acts_have(f, PIAS_IAP_SEND_QUERY, &f->ta2));
+	assert_int_equal(f->i.npending, 2);
+	/* ta's RAP answers: refreshed; ta2's does not. */
+	f->acts.n = 0;
+	assert_int_equal(bind(f, &f->ta, 3, 5, 10 * SEC, T0 + 8 * SEC + 10 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta);
+	assert_int_equal(f->acts.a[0].binding.expires_ns, T0 + 18 * SEC + 10 * MS);
+	assert_int_equal(f->i.npending, 1);
+	/* At ta2's expiry: deleted, its lost query forgotten; ta is fine. */
+	f->acts.n = 0;
+	f->rap = 0; /* no re-query in between */
+	assert_int_equal(tick(f, T0 + 10 * SEC - 1), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(tick(f, T0 + 10 * SEC), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta2);
+	assert_null(pias_iap_entry(&f->i, &f->ta2));
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+	assert_int_equal(f->i.n, 1);
+	assert_int_equal(f->i.npending, 0);
+}
+
+/* Found with less than a fifth of its life left: refreshed on the first tick. */
+static void test_restore_nearly_expired(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(restore(f, &f->ta, 3, 5, T0 + 1 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(restore(f, &f->ta2, 3, 5, T0 - 1, 0, 10 * SEC), 0); /* already expired */
+	assert_int_equal(tick(f, T0), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_true(acts_have(f, PIAS_IAP_SEND_QUERY, &f->ta));
+	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &f->ta2));
+	assert_null(pias_iap_entry(&f->i, &f->ta2));
+	assert_true(pias_iap_entry(&f->i, &f->ta)->pending);
+}
+
+/* expires_ns 0 (an operator's binding without TTL): never refreshed nor expired. */
+static void test_restore_no_expiry(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(restore(f, &f->ta, 3, 5, 0, 0, 10 * SEC), 0);
+	assert_int_equal(tick(f, T0 + 1000 * SEC), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 0);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+	/* Its JAP still drops it. */
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	assert_int_equal(f->i.n, 0);
+}
+
+static void test_restore_negative(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_iap_entry *en;
+
+	assert_int_equal(restore(f, &f->ta, 0, 0, T0 + 2 * SEC, PIAS_BINDING_F_NEGATIVE, 10 * SEC),
+			 0);
+	assert_int_equal(restore(f, &f->ta2, 0, 0, T0 + 2 * SEC, PIAS_BINDING_F_NEGATIVE, 10 * SEC),
+			 0);
+	en = pias_iap_entry(&f->i, &f->ta);
+	assert_non_null(en);
+	assert_true(en->bound);
+	assert_int_equal(en->b.flags, PIAS_BINDING_F_NEGATIVE);
+	/* Not refreshed, whatever is left; no JAP can invalidate it or die with it. */
+	assert_int_equal(tick(f, T0 + 2 * SEC - 1), 0);
+	assert_int_equal(pias_iap_invalidate(&f->i, 0, &f->ta, 0, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_iap_jap_dead(&f->i, 3, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 0);
+	/* The group appeared: a positive binding replaces it. */
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0 + SEC), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta2);
+	assert_int_equal(f->acts.a[0].binding.flags, 0);
+	/* It expires. */
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 2 * SEC), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_int_equal(f->i.n, 1);
+}
+
+static void test_restore_invalidated(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(restore(f, &f->ta, 3, 5, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(restore(f, &f->ta2, 3, 5, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	/* Another JAP's, or about an older binding: ignored. */
+	assert_int_equal(pias_iap_invalidate(&f->i, 4, &f->ta, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 4, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+	/* Its JAP, its generation or newer: dropped. */
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta2, 6, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_act(f, 1, PIAS_IAP_BINDING_DEL, &f->ta2);
+	assert_int_equal(f->i.n, 0);
+	/* The next packet misses and asks again. */
+	f->acts.n = 0;
+	assert_int_equal(miss(f, &f->ta, T0), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+}
+
+static void test_restore_jap_dead(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta t4 = ta4(4);
+
+	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(restore(f, &f->ta2, 4, 1, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(restore(f, &f->ta3, 3, 2, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(restore(f, &t4, 0, 0, T0 + 10 * SEC, PIAS_BINDING_F_NEGATIVE, 10 * SEC),
+			 0);
+	assert_int_equal(pias_iap_jap_dead(&f->i, 3, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &f->ta));
+	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &f->ta3));
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_null(pias_iap_entry(&f->i, &f->ta3));
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta2)->b.jap_id, 4);
+	assert_true(pias_iap_entry(&f->i, &t4)->bound);
+	assert_int_equal(f->i.n, 2);
+}
+
+static void test_restore_bad(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta bad = { .family = 0 };
+	struct pias_iap_entry before;
+
+	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, PIAS_BINDING_F_LOCAL, 10 * SEC),
+			 -EINVAL);
+	assert_msg_has(f->e.msg, "flags");
+	assert_int_equal(restore(f, &f->ta, 0, 0, T0 + SEC,
+				 PIAS_BINDING_F_LOCAL | PIAS_BINDING_F_NEGATIVE, 10 * SEC),
+			 -EINVAL);
+	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, 0x4, 10 * SEC), -EINVAL);
+	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, 0, 0), -EINVAL);
+	assert_msg_has(f->e.msg, "lifetime");
+	assert_int_equal(restore(f, &bad, 3, 1, T0 + SEC, 0, 10 * SEC), -EINVAL);
+	assert_msg_has(f->e.msg, "family");
+	assert_int_equal(f->i.n, 0);
+	/* Twice: -EEXIST, the first one kept. */
+	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, 0, 10 * SEC), 0);
+	before = *pias_iap_entry(&f->i, &f->ta);
+	assert_int_equal(restore(f, &f->ta, 4, 2, T0 + 2 * SEC, 0, 10 * SEC), -EEXIST);
+	assert_msg_has(f->e.msg, "twice");
+	assert_int_equal(restore(f, &f->ta, 0, 0, T0 + 2 * SEC, PIAS_BINDING_F_NEGATIVE, 10 * SEC),
+			 -EEXIST);
+	assert_memory_equal(pias_iap_entry(&f->i, &f->ta), &before, sizeof(before));
+	/* A TA known otherwise (a query outstanding) is not overwritten either. */
+	assert_int_equal(miss(f, &f->ta2, T0), 0);
+	assert_int_equal(restore(f, &f->ta2, 3, 1, T0 + SEC, 0, 10 * SEC), -EEXIST);
+	assert_false(pias_iap_entry(&f->i, &f->ta2)->bound);
+	assert_int_equal(f->i.n, 2);
+	assert_int_equal(f->acts.n, 1); /* the miss's query only */
+}
+
+static void test_flush(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta t4 = ta4(4), t5 = ta4(5);
+
+	/* Flushing nothing: nothing. */
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* Bound (its refresh outstanding), restored, negative, and a query alone. */
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(restore(f, &f->ta2, 4, 1, T0 + 100 * SEC, 0, 100 * SEC), 0);
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta3, 10 * SEC, T0, &f->acts, &f->e), 0);
+	assert_int_equal(restore(f, &t5, 0, 0, T0 + 9 * SEC, PIAS_BINDING_F_NEGATIVE, 9 * SEC), 0);
+	assert_int_equal(miss(f, &t4, T0 + 8 * SEC + 1), 0);
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0); /* ta's refresh */
+	assert_true(pias_iap_entry(&f->i, &f->ta)->pending);
+	assert_int_equal(f->i.npending, 2);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 4);
+	for (size_t k = 0; k < f->acts.n; k++)
+		assert_int_equal(f->acts.a[k].kind, PIAS_IAP_BINDING_DEL);
+	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &f->ta));
+	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &f->ta2));
+	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &f->ta3));
+	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &t5));
+	assert_false(acts_have(f, PIAS_IAP_BINDING_DEL, &t4)); /* never bound */
+	assert_int_equal(f->i.n, 0);
+	assert_int_equal(f->i.npending, 0);
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_null(pias_iap_entry(&f->i, &t4));
+	/* Nothing left for the tick; the queries were forgotten: a miss asks at once. */
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 20 * SEC), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(miss(f, &t4, T0 + 8 * SEC + 2), 0);
+	assert_int_equal(miss(f, &f->ta, T0 + 8 * SEC + 2), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &t4);
+	assert_act(f, 1, PIAS_IAP_SEND_QUERY, &f->ta);
+	assert_int_equal(f->i.npending, 2);
+	/* Answers work as before. */
+	assert_int_equal(bind(f, &f->ta, 3, 2, 10 * SEC, T0 + 9 * SEC), 0);
+	assert_int_equal(f->i.npending, 1);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+}
+
+static void test_flush_enobufs(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(restore(f, &f->ta2, 4, 1, T0 + 10 * SEC, 0, 10 * SEC), 0);
+	assert_int_equal(miss(f, &f->ta3, T0), 0);
+	/* Two deletions, room for one: nothing changes, nothing is appended. */
+	f->acts.cap = f->acts.n + 1;
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), -ENOBUFS);
+	assert_msg_has(f->e.msg, "room");
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->i.n, 3);
+	assert_int_equal(f->i.npending, 1);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+	assert_true(pias_iap_entry(&f->i, &f->ta2)->bound);
+	assert_true(pias_iap_entry(&f->i, &f->ta3)->pending);
+	f->acts.cap = f->acts.n + 2;
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 4);
+	assert_act(f, 2, PIAS_IAP_BINDING_DEL, &f->ta);
+	assert_act(f, 3, PIAS_IAP_BINDING_DEL, &f->ta2);
+	assert_int_equal(f->i.n, 0);
+	assert_int_equal(f->i.npending, 0);
+}
+
 int test_iap_cache(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +779,17 @@ int test_iap_cache(void)
 		cmocka_unit_test_setup_teardown(test_enobufs_applies_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inval_limiter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_takes_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_refreshed_and_expires, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_restore_nearly_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_no_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_negative, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_invalidated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_jap_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_enobufs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("iap_cache", tests, NULL, NULL);

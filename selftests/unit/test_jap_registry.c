@@ -477,6 +477,312 @@ static void bad_config(void **state)
 	assert_int_equal(pias_jap_init(&j, &c, &f->e), -EINVAL);
 }
 
+/* --- restart: pias_jap_restore ------------------------------------------------ */
+
+/* The map entry of a target at ep4(n). */
+static struct pias_target tgt4(__u32 n, __u8 state, __u32 weight)
+{
+	struct pias_jap_endpoint ep = ep4(n);
+	struct pias_target t = { .port = ep.port, .family = ep.family, .state = state };
+
+	t.addr = ep.addr;
+	t.weight = weight;
+	return t;
+}
+
+static int restore(struct fx *f, const struct pias_ta *ta, __u32 id, __u32 n, __u8 state,
+		   __u32 weight, __u64 now)
+{
+	struct pias_target t = tgt4(n, state, weight);
+
+	return pias_jap_restore(&f->j, ta, id, &t, now, &f->e);
+}
+
+static bool id_used(const struct fx *f, __u32 id)
+{
+	return f->j.ids_used[id / 64] & (1ull << (id % 64));
+}
+
+/* Taken over with its state, no actions; the next tick and refresh have nothing to write. */
+static void restore_takes_over(void **state)
+{
+	struct fx *f = *state;
+	struct pias_target want = tgt4(1, PIAS_TARGET_ACTIVE, 3);
+	const struct pias_jap_group *g;
+	struct pias_jap_endpoint ep = ep4(1);
+
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 3, T0), 0);
+	assert_int_equal(restore(f, &f->ta, 9, 2, PIAS_TARGET_DRAINING, 1, T0), 0);
+	assert_int_equal(f->acts.n, 0);
+	g = pias_jap_group(&f->j, &f->ta);
+	assert_non_null(g);
+	assert_int_equal(g->count, 2);
+	assert_int_equal(g->targets[0].id, 5);
+	assert_memory_equal(&g->targets[0].t, &want, sizeof(want));
+	assert_int_equal(g->targets[0].last_refresh_ns, T0);
+	assert_int_equal(g->targets[1].id, 9);
+	assert_int_equal(g->targets[1].t.state, PIAS_TARGET_DRAINING);
+	assert_int_equal(g->targets[1].drain_start_ns, T0);
+	assert_true(id_used(f, 5));
+	assert_true(id_used(f, 9));
+	assert_false(id_used(f, 6));
+	assert_int_equal(pias_jap_find(&f->j, &f->ta, &ep), 5);
+	/* The maps and the RAPs have it already: nothing to write. */
+	assert_int_equal(tick(f, T0), 0);
+	assert_int_equal(tick(f, T0 + 500 * MS), 0);
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 5, T0 + 500 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
+}
+
+static void restore_refreshed_stays_active(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_endpoint ep = ep4(1);
+	__u64 now = T0;
+
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 2, now), 0);
+	for (int i = 0; i < 20; i++) {
+		now += 500 * MS;
+		assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 5, now, &f->acts, &f->e), 0);
+		assert_int_equal(tick(f, now + 100 * MS), 0);
+	}
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
+	/* Dataplane replies keep it alive as well. */
+	for (int i = 0; i < 20; i++) {
+		now += 500 * MS;
+		f->reply[5] = now;
+		assert_int_equal(tick(f, now + 100 * MS), 0);
+	}
+	assert_int_equal(f->acts.n, 0);
+	/* It re-registers: same id, same weight: nothing to write; a new weight is written. */
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 2, now, &f->acts, &f->e), 5);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 4, now, &f->acts, &f->e), 5);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].id, 5);
+	assert_int_equal(f->acts.a[0].target.weight, 4);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 1);
+}
+
+/* Alive from the restore (not from whenever it last refreshed before it). */
+static void restore_silent_goes_down(void **state)
+{
+	struct fx *f = *state;
+	__u64 r = T0 + 5000 * MS;
+
+	f->reply[5] = T0; /* the dataplane's last reply is older than the restore */
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 1, r), 0);
+	assert_int_equal(tick(f, r + PIAS_JAP_REFRESH_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(tick(f, r + PIAS_JAP_REFRESH_TIMEOUT_NS + 1), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].id, 5);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DOWN);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[1].set.count, 0);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].count, 0);
+	/* Silent for a further down_expire: removed, its id freed. */
+	flush(f);
+	assert_int_equal(tick(f, r + PIAS_JAP_REFRESH_TIMEOUT_NS + PIAS_JAP_DOWN_EXPIRE_NS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(tick(f, r + PIAS_JAP_REFRESH_TIMEOUT_NS + PIAS_JAP_DOWN_EXPIRE_NS + 1), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_DEL);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
+	assert_int_equal(f->acts.a[1].id, 5);
+	assert_null(pias_jap_group(&f->j, &f->ta));
+	assert_false(id_used(f, 5));
+}
+
+/* A target found DOWN: not in the set; a refresh revives it, silence removes it. */
+static void restore_down_target(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_DOWN, 1, T0), 0);
+	assert_int_equal(restore(f, &f->ta, 6, 2, PIAS_TARGET_DOWN, 1, T0), 0);
+	assert_int_equal(tick(f, T0 + PIAS_JAP_REFRESH_TIMEOUT_NS + 1), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 5, T0 + 2000 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_ACTIVE);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[1].set.count, 1);
+	assert_int_equal(f->acts.a[1].set.ids[0], 5);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].count, 1);
+	flush(f);
+	assert_int_equal(
+		pias_jap_refresh(&f->j, &f->ta, 5,
+				 T0 + PIAS_JAP_REFRESH_TIMEOUT_NS + PIAS_JAP_DOWN_EXPIRE_NS,
+				 &f->acts, &f->e),
+		0);
+	assert_int_equal(tick(f, T0 + PIAS_JAP_REFRESH_TIMEOUT_NS + PIAS_JAP_DOWN_EXPIRE_NS + 1),
+			 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_DEL);
+	assert_int_equal(f->acts.a[0].id, 6);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 1);
+}
+
+static void restore_leave_and_drain(void **state)
+{
+	struct fx *f = *state;
+	__u64 t1 = T0 + 10 * MS;
+
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), 0);
+	assert_int_equal(restore(f, &f->ta, 6, 2, PIAS_TARGET_ACTIVE, 1, T0), 0);
+	/* The RAPs heard of 2 before the restart: a leave reports 1. */
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 5, t1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].id, 5);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[1].count, 1);
+	flush(f);
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 5, t1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_drain(&f->j, &f->ta, 6, t1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].id, 6);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[1].count, 0);
+	flush(f);
+	assert_int_equal(tick(f, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS - 1), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(tick(f, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_DEL);
+	assert_int_equal(count_kind(f, PIAS_JAP_TARGET_DEL), 2);
+	assert_null(pias_jap_group(&f->j, &f->ta));
+	assert_false(id_used(f, 5));
+	assert_false(id_used(f, 6));
+}
+
+static void restore_then_register_new_id(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta other = f->ta;
+
+	other.port = 81;
+	assert_int_equal(restore(f, &f->ta, 1, 1, PIAS_TARGET_ACTIVE, 1, T0), 0);
+	assert_int_equal(restore(f, &other, 3, 2, PIAS_TARGET_ACTIVE, 1, T0), 0);
+	/* A new endpoint: the lowest free id, not a restored one */
+	assert_int_equal(reg(f, 10, T0 + MS), 2);
+	assert_int_equal(f->acts.n, 3); /* TARGET_SET, SET_SET, REPORT 1 -> 2 */
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].id, 2);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[1].set.count, 2);
+	assert_int_equal(f->acts.a[1].set.ids[0], 1);
+	assert_int_equal(f->acts.a[1].set.ids[1], 2);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].count, 2);
+	/* ids are per JAP, not per TA: 3 is taken by the other TA */
+	assert_int_equal(reg(f, 11, T0 + MS), 4);
+	/* A registered id can no longer be restored. */
+	assert_int_equal(restore(f, &f->ta, 2, 12, PIAS_TARGET_ACTIVE, 1, T0), -EEXIST);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 3);
+}
+
+static void restore_duplicate_eexist(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta other = f->ta;
+
+	other.port = 81;
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), 0);
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), -EEXIST);
+	assert_msg_has(f->e.msg, "target id 5");
+	assert_int_equal(restore(f, &other, 5, 2, PIAS_TARGET_ACTIVE, 1, T0), -EEXIST);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 1);
+	assert_null(pias_jap_group(&f->j, &other));
+	assert_int_equal(f->j.ngroups, 1);
+}
+
+static void restore_invalid(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta bad = f->ta;
+	struct pias_target t6 = {
+		.family = PIAS_AF_INET6, .port = 1, .state = PIAS_TARGET_ACTIVE, .weight = 1
+	};
+
+	assert_int_equal(restore(f, &f->ta, 0, 1, PIAS_TARGET_ACTIVE, 1, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "range");
+	assert_int_equal(restore(f, &f->ta, PIAS_MAX_TARGETS, 1, PIAS_TARGET_ACTIVE, 1, T0),
+			 -EINVAL);
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 0, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "target 5");
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_UNUSED, 1, T0), -EINVAL);
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_DOWN + 1, 1, T0), -EINVAL);
+	assert_int_equal(pias_jap_restore(&f->j, &f->ta, 5, &t6, T0, &f->e), -EINVAL);
+	bad.family = 5;
+	assert_int_equal(restore(f, &bad, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "family");
+	/* Nothing was taken: no group, no id; a valid entry still goes in. */
+	assert_int_equal(f->j.ngroups, 0);
+	assert_int_equal(f->j.ids_used[0], 1);
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), 0);
+	assert_int_equal(restore(f, &f->ta, PIAS_MAX_TARGETS - 1, 2, PIAS_TARGET_ACTIVE, 1, T0), 0);
+}
+
+static void restore_ta_full(void **state)
+{
+	struct fx *f = *state;
+
+	for (__u32 n = 1; n <= PIAS_SET_MAX_TARGETS; n++)
+		assert_int_equal(restore(f, &f->ta, 100 + n, n, PIAS_TARGET_ACTIVE, 1, T0), 0);
+	assert_int_equal(restore(f, &f->ta, 200, 99, PIAS_TARGET_ACTIVE, 1, T0), -ENOSPC);
+	assert_msg_has(f->e.msg, "32 targets");
+	assert_false(id_used(f, 200));
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, PIAS_SET_MAX_TARGETS);
+	assert_int_equal(reg(f, 99, T0), -ENOSPC);
+	assert_int_equal(tick(f, T0), 0);
+	assert_int_equal(f->acts.n, 0);
+}
+
+static void restore_draining_removed(void **state)
+{
+	struct fx *f = *state;
+	__u64 r = T0 + 7000 * MS;
+
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_DRAINING, 1, r), 0);
+	assert_int_equal(restore(f, &f->ta, 6, 2, PIAS_TARGET_ACTIVE, 1, r), 0);
+	/* Still draining: it may not register, a leave changes nothing. */
+	assert_int_equal(reg(f, 1, r), -EBUSY);
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 5, r + MS, &f->acts, &f->e), 0);
+	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 5, r + MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* The drain timeout runs from the restore (target 6 kept alive by replies). */
+	for (__u64 t = r + 500 * MS; t < r + PIAS_JAP_DRAIN_TIMEOUT_NS; t += 500 * MS) {
+		f->reply[6] = t;
+		assert_int_equal(tick(f, t), 0);
+	}
+	assert_int_equal(tick(f, r + PIAS_JAP_DRAIN_TIMEOUT_NS - 1), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_DRAINING);
+	f->reply[6] = r + PIAS_JAP_DRAIN_TIMEOUT_NS;
+	assert_int_equal(tick(f, r + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[0].set.count, 1);
+	assert_int_equal(f->acts.a[0].set.ids[0], 6);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
+	assert_int_equal(f->acts.a[1].id, 5);
+	assert_false(id_used(f, 5));
+	/* The endpoint may register again: the lowest free id, 1. */
+	assert_int_equal(reg(f, 1, r + PIAS_JAP_DRAIN_TIMEOUT_NS), 1);
+}
+
 int test_jap_registry(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +801,16 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(enobufs_applies_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_groups_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_takes_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_refreshed_stays_active, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_silent_goes_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_down_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_leave_and_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_then_register_new_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_duplicate_eexist, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_ta_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(restore_draining_removed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("jap_registry", tests, NULL, NULL);

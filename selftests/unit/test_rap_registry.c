@@ -502,6 +502,285 @@ static void test_init_config(void **state)
 	pias_rap_free(&r);
 }
 
+/* --- restart: pias_rap_restore ------------------------------------------------- */
+
+/* The index of jap_id in a GROUP_SET's group, or -1. */
+static int group_index_of(const struct pias_rap_action *a, __u32 jap_id)
+{
+	for (__u32 i = 0; i < a->group.count; i++)
+		if (a->group.japs[i].jap_id == jap_id)
+			return (int)i;
+	return -1;
+}
+
+/* A group as the RAP publishes it: n JAPs ids[i] with weights w[i], largest first. */
+static struct pias_group mkgroup(__u32 n, const __u32 *ids, const __u32 *w)
+{
+	struct pias_group g = { .count = n };
+
+	for (__u32 i = 0; i < n; i++)
+		g.japs[i] = (struct pias_group_jap){ .jap_id = ids[i], .weight = w[i] };
+	return g;
+}
+
+/* ta: JAP 7 weight 5, JAP 8 weight 2. */
+static int restore78(struct fx *f, const struct pias_ta *ta, __u64 now)
+{
+	struct pias_group g = mkgroup(2, (const __u32[]){ 7, 8 }, (const __u32[]){ 5, 2 });
+
+	return pias_rap_restore(&f->r, ta, &g, now, &f->e);
+}
+
+static void test_restore_takes_over(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group want = mkgroup(2, (const __u32[]){ 7, 8 }, (const __u32[]){ 5, 2 });
+	const struct pias_rap_group *g;
+
+	assert_int_equal(restore78(f, &f->ta, T0), 0);
+	assert_int_equal(f->acts.n, 0);
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_non_null(g);
+	assert_memory_equal(&g->g, &want, sizeof(want));
+	assert_int_equal(g->omitted, 0);
+	assert_true(g->generation > 0);
+	assert_int_equal(g->nreports, 2);
+	for (__u32 i = 0; i < 2; i++) {
+		assert_int_equal(g->reports[i].jap_id, want.japs[i].jap_id);
+		assert_int_equal(g->reports[i].count, want.japs[i].weight);
+		assert_int_equal(g->reports[i].seq, 0);
+		assert_int_equal(g->reports[i].last_report_ns, T0);
+	}
+	/* The table holds it already: a tick has nothing to write. */
+	assert_int_equal(pias_rap_tick(&f->r, T0 + SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* Each restore is a new generation, above any handed out before. */
+	f->r.next_generation = 1000;
+	assert_int_equal(restore78(f, &f->ta2, T0), 0);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta2)->generation, 1001);
+}
+
+static void test_restore_answers(void **state)
+{
+	struct fx *f = *state;
+	__u32 gen;
+
+	assert_int_equal(restore78(f, &f->ta, T0), 0);
+	gen = pias_rap_group(&f->r, &f->ta)->generation;
+	/* Queries: weights 5 and 2, in table order (7, then 8). */
+	assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_BINDING);
+	assert_memory_equal(&last(f)->ta, &f->ta, sizeof(f->ta));
+	assert_int_equal(last(f)->iap_id, 40);
+	assert_int_equal(last(f)->jap_id, 7);
+	assert_int_equal(last(f)->generation, gen);
+	assert_int_equal(last(f)->lifetime_ns, PIAS_RAP_BINDING_TTL_NS);
+	assert_int_equal(
+		pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0xb0000000u, T0, &f->acts, &f->e), 0);
+	assert_int_equal(last(f)->jap_id, 7); /* 0.6875 < 5/7 */
+	assert_int_equal(
+		pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0xc0000000u, T0, &f->acts, &f->e), 0);
+	assert_int_equal(last(f)->jap_id, 8); /* 0.75 >= 5/7 */
+	/* BOUND to either JAP: a binding (rate-limited); to another JAP: -ENOENT. */
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 8, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_BINDING);
+	assert_int_equal(last(f)->jap_id, 8);
+	assert_int_equal(last(f)->generation, gen);
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 8, T0 + 50 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 7, T0 + 50 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(last(f)->jap_id, 7);
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 9, T0, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(f->acts.n, 2);
+	/* NO_GROUP (the IAP's table lagged): a binding to one of its JAPs, not a negative. */
+	assert_int_equal(pias_rap_no_group(&f->r, 42, &f->ta, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_BINDING);
+	assert_true(last(f)->jap_id == 7 || last(f)->jap_id == 8);
+	assert_int_equal(last(f)->generation, gen);
+}
+
+static void test_restore_report_replaces(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_group *g;
+	__u32 gen;
+
+	assert_int_equal(restore78(f, &f->ta, T0), 0);
+	gen = pias_rap_group(&f->r, &f->ta)->generation;
+	/* The smallest seq a JAP sends replaces the restored weight. */
+	report(f, &f->ta, 7, 9, 1, T0 + SEC);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_SET);
+	assert_int_equal(last(f)->group.count, 2);
+	assert_int_equal(last(f)->group.japs[0].jap_id, 7);
+	assert_int_equal(last(f)->group.japs[0].weight, 9);
+	assert_int_equal(last(f)->group.japs[1].jap_id, 8);
+	assert_int_equal(last(f)->group.japs[1].weight, 2);
+	/* A seq from the clock (piasd's) as well; the order follows the weights. */
+	report(f, &f->ta, 8, 10, 1700000000000000000ull, T0 + SEC);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(last(f)->group.japs[0].jap_id, 8);
+	assert_int_equal(last(f)->group.japs[0].weight, 10);
+	assert_int_equal(last(f)->group.japs[1].jap_id, 7);
+	/* Only weights changed: same generation. */
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_int_equal(g->generation, gen);
+	assert_int_equal(g->nreports, 2);
+	assert_int_equal(g->reports[0].seq, 1);
+	assert_int_equal(g->reports[0].last_report_ns, T0 + SEC);
+	/* From now on seqs are checked as usual: a stale one is ignored. */
+	report(f, &f->ta, 7, 1, 1, T0 + 2 * SEC);
+	assert_int_equal(f->acts.n, 2);
+	/* A new JAP joins: new generation; one leaves: new generation. */
+	report(f, &f->ta, 9, 1, 1, T0 + 2 * SEC);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(last(f)->group.count, 3);
+	assert_true(pias_rap_group(&f->r, &f->ta)->generation > gen);
+	gen = pias_rap_group(&f->r, &f->ta)->generation;
+	report(f, &f->ta, 7, 0, 2, T0 + 2 * SEC);
+	assert_int_equal(f->acts.n, 4);
+	assert_int_equal(last(f)->group.count, 2);
+	assert_int_equal(group_index_of(last(f), 7), -1);
+	assert_true(pias_rap_group(&f->r, &f->ta)->generation > gen);
+	/* All leave: GROUP_DEL. */
+	report(f, &f->ta, 8, 0, 1700000000000000001ull, T0 + 3 * SEC);
+	report(f, &f->ta, 9, 0, 2, T0 + 3 * SEC);
+	assert_int_equal(f->acts.n, 6);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_DEL);
+	assert_memory_equal(&last(f)->ta, &f->ta, sizeof(f->ta));
+}
+
+static void test_restore_reports_expire(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group g9 = mkgroup(1, (const __u32[]){ 9 }, (const __u32[]){ 1 });
+
+	assert_int_equal(restore78(f, &f->ta, T0), 0);
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta2, &g9, T0, &f->e), 0);
+	/* JAP 8 renews with its weight: nothing to write. */
+	report(f, &f->ta, 8, 2, 1, T0 + 20 * SEC);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + PIAS_RAP_REPORT_EXPIRY_NS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0); /* exactly the expiry: still fresh */
+	assert_int_equal(pias_rap_tick(&f->r, T0 + PIAS_RAP_REPORT_EXPIRY_NS + 1, &f->acts, &f->e),
+			 0);
+	assert_int_equal(f->acts.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct pias_rap_action *a = &f->acts.a[i];
+
+		if (!memcmp(&a->ta, &f->ta, sizeof(f->ta))) {
+			assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
+			assert_int_equal(a->group.count, 1);
+			assert_int_equal(a->group.japs[0].jap_id, 8);
+		} else {
+			assert_memory_equal(&a->ta, &f->ta2, sizeof(f->ta2));
+			assert_int_equal(a->kind, PIAS_RAP_GROUP_DEL);
+		}
+	}
+	assert_null(pias_rap_group(&f->r, &f->ta2));
+	/* Not renewed again: the last one goes too. */
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 20 * SEC + PIAS_RAP_REPORT_EXPIRY_NS + 1,
+				       &f->acts, &f->e),
+			 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_DEL);
+	assert_memory_equal(&last(f)->ta, &f->ta, sizeof(f->ta));
+	assert_null(pias_rap_group(&f->r, &f->ta));
+	/* Gone: a NO_GROUP is answered negatively. */
+	assert_int_equal(pias_rap_no_group(&f->r, 40, &f->ta, T0 + 60 * SEC, &f->acts, &f->e), 0);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_NEGATIVE);
+}
+
+static void test_restore_jap_dead(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group g7 = mkgroup(1, (const __u32[]){ 7 }, (const __u32[]){ 1 });
+
+	assert_int_equal(restore78(f, &f->ta, T0), 0);
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta2, &g7, T0, &f->e), 0);
+	assert_int_equal(pias_rap_jap_dead(&f->r, 7, T0 + SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct pias_rap_action *a = &f->acts.a[i];
+
+		if (!memcmp(&a->ta, &f->ta, sizeof(f->ta))) {
+			assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
+			assert_int_equal(a->group.count, 1);
+			assert_int_equal(a->group.japs[0].jap_id, 8);
+		} else {
+			assert_int_equal(a->kind, PIAS_RAP_GROUP_DEL);
+		}
+	}
+	assert_null(pias_rap_group(&f->r, &f->ta2));
+}
+
+/* 16 JAPs restored; a 17th, smaller, reports: kept out, counted as omitted. */
+static void test_restore_full_group(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group g = { .count = PIAS_GROUP_MAX_JAPS };
+
+	for (__u32 i = 0; i < PIAS_GROUP_MAX_JAPS; i++)
+		g.japs[i] = (struct pias_group_jap){ .jap_id = 100 + i,
+						     .weight = 2 * PIAS_GROUP_MAX_JAPS - i };
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0, &f->e), 0);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->nreports, PIAS_GROUP_MAX_JAPS);
+	report(f, &f->ta, 7, 1, 1, T0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_SET);
+	assert_int_equal(last(f)->omitted, 1);
+	assert_memory_equal(&last(f)->group, &g, sizeof(g));
+}
+
+static void test_restore_bad(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group g = mkgroup(2, (const __u32[]){ 7, 8 }, (const __u32[]){ 5, 2 });
+	struct pias_ta bad = f->ta;
+	struct pias_rap_group before;
+
+	g.count = 0;
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "0 JAPs");
+	g.count = PIAS_GROUP_MAX_JAPS + 1;
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "17 JAPs");
+	/* weights all 0, a JAP id 0, a JAP twice: not a group the registry would publish */
+	g = mkgroup(2, (const __u32[]){ 7, 8 }, (const __u32[]){ 0, 0 });
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "weight above 0");
+	g = mkgroup(2, (const __u32[]){ 7, 0 }, (const __u32[]){ 1, 1 });
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "JAP id 0");
+	g = mkgroup(2, (const __u32[]){ 7, 7 }, (const __u32[]){ 1, 1 });
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "twice");
+	bad.family = 5;
+	assert_int_equal(restore78(f, &bad, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "family");
+	assert_int_equal(f->r.ngroups, 0);
+	assert_int_equal(f->r.next_generation, 0);
+	/* Twice: -EEXIST, the first one kept. */
+	assert_int_equal(restore78(f, &f->ta, T0), 0);
+	before = *pias_rap_group(&f->r, &f->ta);
+	g = mkgroup(1, (const __u32[]){ 9 }, (const __u32[]){ 4 });
+	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0 + SEC, &f->e), -EEXIST);
+	assert_msg_has(f->e.msg, "twice");
+	assert_memory_equal(pias_rap_group(&f->r, &f->ta), &before, sizeof(before));
+	/* A TA known from a report is not overwritten either. */
+	report(f, &f->ta2, 9, 4, 1, T0);
+	assert_int_equal(restore78(f, &f->ta2, T0), -EEXIST);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta2)->g.japs[0].jap_id, 9);
+	assert_int_equal(f->r.ngroups, 2);
+	assert_int_equal(f->acts.n, 1); /* the report's GROUP_SET only */
+}
+
 int test_rap_registry(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +798,13 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_report_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enobufs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_17th_jap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_takes_over, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_report_replaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_reports_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_jap_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_full_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_bad, setup, teardown),
 		cmocka_unit_test(test_init_config),
 	};
 
