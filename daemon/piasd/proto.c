@@ -452,10 +452,14 @@ int piasd_proto_dp_event(const struct pias_event *ev, void *arg)
 	PIASD_INC(d, dp_events);
 	switch (ev->type) {
 	case PIAS_EV_MISS:
-		err = RUN(iap_acts,
-			  pias_iap_miss(&d->iap, &ev->ta, ev->rap_id, now, &iap_acts, &e));
-		if (!err)
-			iap_apply(d);
+		/*
+		 * Nothing to do: the RAP that got the packet relays it and
+		 * sends the binding of the JAP it chose (BOUND below). A query
+		 * now would race that answer with a second, possibly different
+		 * pick. A lost binding is made good by the next new flow's
+		 * packet, which reaches the RAP and binds again; queries are
+		 * for refreshing bindings before they expire (tick).
+		 */
 		break;
 	case PIAS_EV_BOUND:
 		err = RUN(rap_acts, pias_rap_bound(&d->rap, ev->iap_id, &ev->ta, ev->jap_id, now,
