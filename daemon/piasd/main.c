@@ -150,16 +150,10 @@ static int setup(struct piasd *d, struct pias_err *e)
 	struct timeval tick = { 0, PIASD_TICK_MS * 1000 };
 	int err;
 
+	/* its message names the pin root and says how to attach the dataplane */
 	err = pias_maps_open(&d->maps, d->cfg.pin_root, e);
-	if (err) {
-		char why[PIAS_ERR_LEN];
-
-		snprintf(why, sizeof(why), "%s", e->msg);
-		return pias_err_set(e, err,
-				    "cannot open the dataplane's maps under %s (attach it first: "
-				    "piasd-loader attach --pin-root %s IFACE): %s",
-				    d->cfg.pin_root, d->cfg.pin_root, why);
-	}
+	if (err)
+		return err;
 	err = write_dataplane_config(d, e);
 	if (!err)
 		err = write_anycast(d, e);
