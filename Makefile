@@ -46,11 +46,12 @@ MAPS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/pias-maps/*.c))
 PROGTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/prog/*.c))
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/unit/*.c))
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
+PIASD_BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/piasd/*.c))
 
 BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/piasd) \
 	$(if $(PIASCTL_OBJS),$(BUILD)/piasctl)
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
-BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench)
+BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
 
 .PHONY: all bpf test check test-unit test-prog test-ns bench demo deps vmlinux clean help \
 	format format-check
@@ -61,7 +62,7 @@ help:
 	@echo "make deps     install the Debian packages that build, tests and demo need (root)"
 	@echo "make          build everything into $(BUILD)/"
 	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root)"
-	@echo "make bench    per-path ns/packet against two floors, JSON in $(BUILD)/bench.json"
+	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
 	@echo "make demo     run the demo scenario and print what happened to each packet"
 	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
 	@echo "make format   clang-format every C file (format-check: only report)"
@@ -76,7 +77,7 @@ $(BPF_SKELS): $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
 USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJS) \
-	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS)
+	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS) $(PIASD_BENCH_OBJS)
 $(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -108,6 +109,9 @@ $(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(TLIB_OBJS) $(L
 $(BUILD)/pias-bench: $(BENCH_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
 
+$(BUILD)/piasd-bench: $(PIASD_BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_LOGIC) $(LIBS_BPF)
+
 $(BUILD)/bpf:
 	mkdir -p $@
 
@@ -127,6 +131,7 @@ test-ns: all
 
 bench: all
 	$(BUILD)/pias-bench --json $(BUILD)/bench.json
+	$(BUILD)/piasd-bench --json $(BUILD)/bench-piasd.json
 
 demo: all
 	BUILD=$(BUILD) bash selftests/ns/demo.sh

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What piasd-bench.c (the runner: timing, runs, table, JSON) and paths.c
+ * (the rows: the control plane's receive paths rebuilt from the daemon's
+ * own state machines and codec) share.
+ *
+ * A row is measured in batches: prep() builds the inputs of the next ops
+ * outside the clock (datagrams as a peer or a target would send them, with
+ * their MACs and fresh seqs), run() is what is timed. So the cost of making
+ * the input never counts, and the state machines see as many distinct
+ * inputs as a real run would.
+ */
+#ifndef PIAS_PIASD_BENCH_PATHS_H
+#define PIAS_PIASD_BENCH_PATHS_H
+
+#include <stdbool.h>
+
+#include <pias/types.h>
+
+/* Ops whose inputs are prepared at once: ~0.5 MiB of datagrams, about L2-sized. */
+#define PB_BATCH 4096
+
+struct pb_params {
+	unsigned int tas;     /* groups (TAs) the JAP, RAP and IAP know */
+	unsigned int targets; /* targets per TA at the JAP, at most PIAS_SET_MAX_TARGETS */
+};
+
+/* Counted by the rows during one run; the runner zeroes them before each run. */
+struct pb_stats {
+	unsigned long long ok;	       /* ops that did what the row expects */
+	unsigned long long map_writes; /* map writes piasd would make (not made here) */
+	unsigned long long msgs;       /* datagrams encoded and MACed (not sent) */
+	unsigned long long ticks;      /* periodic state machine ticks run */
+	unsigned long long sent_sum;   /* RAP: rate-limit records seen at ticks, summed */
+	unsigned long long sent_samples;
+	char fail[256]; /* the first thing that went wrong, "" if nothing */
+};
+
+extern struct pb_stats pb_st;
+
+struct pb_row {
+	const char *name;
+	const char *what;
+	const char *kind;	 /* "baseline", "path", "diagnostic", "tick" or "io" */
+	int (*setup)(void);	 /* once before the row's runs; untimed */
+	void (*begin_run)(void); /* before every run; untimed; may be NULL */
+	/* Inputs for up to n (<= PB_BATCH) ops; returns how many it made (>= 1). */
+	unsigned int (*prep)(unsigned int n);
+	void (*run)(unsigned int n); /* the timed part: n ops */
+	/* Ops per registry fill (register_new): automatic op counts round up to it. */
+	unsigned int (*round)(void);
+};
+
+extern const struct pb_row pb_rows[];
+extern const unsigned int pb_nrows;
+
+/* Once, before any row: keys, TAs, the ring of proxies. */
+int pb_init(const struct pb_params *p);
+void pb_fini(void);
+
+/*
+ * The state machines' clock (what piasd_now() gives the daemon): it runs
+ * only while the current row's ops are being timed, so that their periodic
+ * ticks, bindings' rate limits and target timeouts see the row's own pace,
+ * not the time spent preparing inputs or measuring other rows.
+ */
+__u64 pb_vnow(void);
+
+/* Record the first failure of a run (printf-style). */
+void pb_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
