@@ -139,6 +139,21 @@ int piasd_send_proxy(struct piasd *d, __u32 id, struct pias_msg *m)
 	return piasd_send(d, &to, m);
 }
 
+/* token(ta), remembering the last one: a reply goes to the TA just verified. */
+static void token_of(struct piasd *d, const struct pias_ta *ta, __u8 token[PIAS_KEY_LEN])
+{
+	static struct pias_ta last_ta;
+	static __u8 last[PIAS_KEY_LEN];
+	static bool valid;
+
+	if (!valid || memcmp(&last_ta, ta, sizeof(*ta))) {
+		pias_token_derive(d->group_key, ta, last);
+		last_ta = *ta;
+		valid = true;
+	}
+	memcpy(token, last, PIAS_KEY_LEN);
+}
+
 /* A reply to a target: MACed with the group's token, from the anycast address. */
 static void send_target(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
 			const struct pias_ta *ta)
@@ -148,8 +163,9 @@ static void send_target(struct piasd *d, const struct pias_peer *to, struct pias
 	struct pias_err e;
 	int n;
 
+	/* the REGISTER just verified was for the same TA: its token is cached */
 	if (d->have_group_key)
-		pias_token_derive(d->group_key, ta, token);
+		token_of(d, ta, token);
 	m->hdr.sender_id = 0;
 	m->hdr.key_id = 0;
 	m->hdr.seq = next_seq(d);
@@ -217,7 +233,7 @@ static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const stru
 					       : "this proxy has no group key: no registrations");
 		return;
 	}
-	pias_token_derive(d->group_key, &m->reg.ta, token);
+	token_of(d, &m->reg.ta, token);
 	if (!pias_msg_mac_ok(buf, n, token)) {
 		PIASD_INC(d, reg_bad_token);
 		LOG_I("refused %s for %s from %s: bad token", pias_msg_type_name(m->hdr.type), ta,

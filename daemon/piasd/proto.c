@@ -239,14 +239,22 @@ static void jap_tick(struct piasd *d, __u64 now)
 	struct pias_err e;
 	int err;
 
-	/* a snapshot: pias_jap_tick asks twice per target and needs one answer */
+	/*
+	 * A snapshot: pias_jap_tick asks twice per target and needs one answer.
+	 * The reply time matters only for a target whose last refresh is
+	 * getting old (it may be alive and answering while its agent is
+	 * not); the others are alive anyway, so their per-CPU entry is not
+	 * read: no syscall per target per tick in normal operation.
+	 */
 	for (size_t g = 0; g < d->jap.ngroups; g++)
 		for (__u32 i = 0; i < d->jap.groups[g].count; i++) {
-			__u32 id = d->jap.groups[g].targets[i].id;
+			const struct pias_jap_target *t = &d->jap.groups[g].targets[i];
 			struct pias_target_stats s;
 
-			last_reply[id] =
-				pias_target_stats_get(&d->maps, id, &s, &e) ? 0 : s.last_reply_ns;
+			last_reply[t->id] = 0;
+			if (now - t->last_refresh_ns > d->jap.cfg.refresh_timeout_ns / 2 &&
+			    !pias_target_stats_get(&d->maps, t->id, &s, &e))
+				last_reply[t->id] = s.last_reply_ns;
 		}
 	err = RUN(jap_acts, pias_jap_tick(&d->jap, now, last_reply_of, d, &jap_acts, &e));
 	if (err) {
