@@ -248,6 +248,7 @@ static const struct key keys[] = {
 	/* appended, not grouped by section: the K_* indexes below count positions */
 	{ "node", "control_socket", 0, p_path, 0, 108, OFF(control_socket) },
 	{ "rap", "proximity_percent", 0, p_uint, 0, 100, OFF(proximity_percent) },
+	{ "anycast", "announce_command", 0, p_path, 0, 0, OFF(announce_command) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -71,6 +71,7 @@ struct piasd_config {
 	size_t n_prefixes;		     /* >= 1 */
 	struct piasd_addr registration_addr; /* inside one of prefixes */
 	__u16 registration_port;
+	char announce_command[PATH_MAX]; /* "": none; run as CMD announce|withdraw */
 
 	/* [overlay] */
 	__u16 listen_port;

@@ -51,22 +51,29 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 				    "{\"id\":%u,\"withdrawn\":%s,\"uptime_s\":%llu,"
 				    "\"proxies_alive\":%zu,\"ring_proxies\":%zu,\"rap_groups\":%zu,"
 				    "\"jap_groups\":%zu,\"iap_entries\":%zu,\"keys\":%zu,"
-				    "\"send_key\":%u,\"registrations\":%s}\n",
+				    "\"send_key\":%u,\"registrations\":%s,\"serving\":%s,"
+				    "\"announced\":%s}\n",
 				    d->cfg.node_id, d->withdrawn ? "true" : "false",
 				    (unsigned long long)up, alive, d->ring.nproxies, d->rap.ngroups,
 				    d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
-				    d->have_group_key ? "true" : "false");
+				    d->have_group_key ? "true" : "false",
+				    d->serving ? "true" : "false", d->announced ? "true" : "false");
 		return;
 	}
 	evbuffer_add_printf(o,
 			    "proxy %u%s, up %llu s\n"
 			    "overlay: %zu proxies alive, %zu on the ring (k=%u)\n"
 			    "RAP: %zu groups; JAP: %zu groups; IAP: %zu TAs cached\n"
-			    "keys: %zu in the ring, sending with %u; registrations %s\n",
+			    "keys: %zu in the ring, sending with %u; registrations %s\n"
+			    "serving: %s; anycast prefixes %s\n",
 			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
 			    (unsigned long long)up, alive, d->ring.nproxies, d->rap_k,
 			    d->rap.ngroups, d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
-			    d->have_group_key ? "accepted" : "refused (no group key)");
+			    d->have_group_key ? "accepted" : "refused (no group key)",
+			    d->serving ? "yes" : "no (not joined, withdrawn or dataplane detached)",
+			    !d->cfg.announce_command[0] ? "not managed (no announce_command)"
+			    : d->announced		? "announced"
+							: "withdrawn");
 }
 
 static void show_groups(struct piasd *d, struct evbuffer *o, bool json)

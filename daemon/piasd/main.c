@@ -126,6 +126,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	piasd_overlay_tick(d, now);
 	piasd_proto_tick(d, now);
+	piasd_announce_tick(d, now);
 }
 
 static void on_dp_events(evutil_socket_t fd, short what, void *arg)
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
 	      d.cfg.control_socket,
 	      d.have_group_key ? "registrations accepted" : "no group key: no registrations");
 	event_base_dispatch(d.base);
+	piasd_announce_stop(&d);
 	teardown(&d);
 	LOG_I("proxy %u stopped", d.cfg.node_id);
 	return 0;

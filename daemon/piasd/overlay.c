@@ -157,6 +157,12 @@ void piasd_overlay_tick(struct piasd *d, __u64 now)
 		ring_write(d);
 }
 
+bool piasd_overlay_ready(const struct piasd *d)
+{
+	(void)d;
+	return ring_ready;
+}
+
 void piasd_overlay_leave(struct piasd *d)
 {
 	struct pias_members_actions a = acts_reset();

@@ -12,6 +12,7 @@
  *              their actions into maps and messages
  *   overlay.c  membership, the ring and the RAP table
  *   restore.c  state rebuilt from the pinned maps after a restart
+ *   announce.c the anycast announcement, made only while this proxy can serve
  *   ctl.c      the control socket (piasctl)
  *   log.c      logging
  */
@@ -111,6 +112,14 @@ struct piasd {
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
 
+	/* announce.c: the anycast announcement follows whether we can serve */
+	bool serving;	     /* joined, not withdrawn, dataplane attached */
+	bool announced;	     /* the last command that succeeded announced */
+	bool announce_known; /* a command has run (announced is meaningful) */
+	bool announce_want;  /* what the running command does */
+	int announce_pid;    /* running command; 0: none */
+	__u64 announce_checked_ns;
+
 	/* I/O */
 	struct event_base *base;
 	int ovl_fd[2]; /* overlay socket, [0] IPv4, [1] IPv6; -1: none */
@@ -181,6 +190,8 @@ void piasd_overlay_free(struct piasd *d);
 void piasd_overlay_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 void piasd_overlay_tick(struct piasd *d, __u64 now);
 void piasd_overlay_leave(struct piasd *d);
+/* The overlay's view is in (or the wait for it is over): ring and table are ours. */
+bool piasd_overlay_ready(const struct piasd *d);
 int piasd_proxy_peer(struct piasd *d, __u32 id, struct pias_peer *out);
 __u64 piasd_rtt_ns(struct piasd *d, __u32 a, __u32 b);
 struct evbuffer;
@@ -188,6 +199,10 @@ struct evbuffer;
 void piasd_overlay_show(struct piasd *d, struct evbuffer *o, bool json);
 /* The RAPs of ta as the dataplane sees them; returns how many. */
 int piasd_raps_of(struct piasd *d, const struct pias_ta *ta, __u32 out[PIAS_RAP_REPLICAS]);
+
+/* announce.c */
+void piasd_announce_tick(struct piasd *d, __u64 now);
+void piasd_announce_stop(struct piasd *d);
 
 /* restore.c */
 int piasd_restore(struct piasd *d, struct pias_err *e);

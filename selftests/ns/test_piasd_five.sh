@@ -4,7 +4,8 @@
 # binding; a target with the wrong group token is refused and counted; the
 # overlay key is rotated on every proxy without a restart; the operator
 # drains a target, flushes bindings and withdraws a proxy; a killed proxy
-# is declared dead by all the others.
+# is declared dead by all the others; the anycast announcement (through
+# announce_command) follows whether a proxy can serve.
 . "$(dirname "$0")/topo_piasd.sh"
 
 need_root
@@ -21,6 +22,16 @@ same_ring() { [ "$(ring_views)" = 1 ]; }
 if wait_for 5 same_ring; then ok "all five agree on the ring"; else fail "rings differ ($(ring_views) views)"; fi
 check_eq "each of the 5 proxies is primary RAP for some slots" 5 \
 	"$(ctl 1 show ring --json | jq_py 'len(d["proxies"])')"
+
+echo "-- each proxy announces the anycast prefixes once it serves"
+announced_all() { local n; for n in 1 2 3 4 5; do [ "$(last_announce "$n")" = announce ] || return 1; done; }
+if wait_for 5 announced_all; then ok "all five ran announce_command announce"; else fail "announce missing"; fi
+in_ns p4 "$LOADER" detach --dev u0 --pin-root "${ROOT[4]}" >/dev/null
+is_last() { [ "$(last_announce "$1")" = "$2" ]; }
+if wait_for 3 is_last 4 withdraw; then ok "dataplane detached on proxy 4: it withdrew"; else fail "no withdraw after detach"; fi
+check_eq "piasctl status says it does not serve" false "$(ctl 4 show status --json | jq_py 'str(d["serving"]).lower()')"
+in_ns p4 "$LOADER" attach --dev u0 --pin-root "${ROOT[4]}" >/dev/null
+if wait_for 3 is_last 4 announce; then ok "attached again: it announced again"; else fail "no announce after attach"; fi
 
 echo "-- a target registers, a RAP hands out a binding"
 agent_start tg3 udp $UDP_PORT
@@ -79,6 +90,7 @@ ctl 5 withdraw >/dev/null
 left_at() { ctl "$1" show proxies --json | jq_py '[m["state"] for m in d if m["id"]==5][0]' | grep -qx left; }
 all_left() { local n; for n in 1 2 3 4; do left_at "$n" || return 1; done; }
 if wait_for 5 all_left; then ok "the others see proxy 5 as left"; else fail "withdrawal not seen"; fi
+if wait_for 3 is_last 5 withdraw; then ok "proxy 5 withdrew its anycast announcement"; else fail "proxy 5 still announces"; fi
 no5() { ctl 1 show ring --json | jq_py '[p["id"] for p in d["proxies"]]' | grep -qv 5; }
 if wait_for 3 no5; then ok "proxy 5 is off the ring"; else fail "proxy 5 still on the ring"; fi
 
@@ -99,5 +111,11 @@ if wait_for 5 all_dead; then
 else
 	fail "proxy 4 not declared dead everywhere"
 fi
+
+echo "-- piasd stopped cleanly withdraws the announcement on its way out"
+kill -TERM "${PIASD_PID[3]}"
+wait "${PIASD_PID[3]}" 2>/dev/null
+unset "PIASD_PID[3]"
+check_eq "proxy 3's last word to BGP" withdraw "$(last_announce 3)"
 
 pias_summary

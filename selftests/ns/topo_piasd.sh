@@ -76,6 +76,7 @@ control_socket = ${SOCK[$n]}
 prefix = 203.0.113.0/26
 prefix = 2001:db8:a::/48
 registration_address = $REG4
+announce_command = $KEYDIR/announce.sh
 
 [overlay]
 seeds = 198.51.100.1 198.51.100.2
@@ -94,6 +95,9 @@ topo_up() {
 	KEYDIR=$(mktemp -d /tmp/pias-keys.XXXXXX)
 	"$PIASCTL" keyring --id 1 >"$KEYDIR/overlay.keys"
 	"$PIASCTL" keygen >"$KEYDIR/group.key"
+	# what piasd would tell the BGP speaker, one line per change, per proxy
+	printf '#!/bin/sh\necho "$1" >>"%s/announce-$PIAS_PROXY_ID"\n' "$KEYDIR" >"$KEYDIR/announce.sh"
+	chmod +x "$KEYDIR/announce.sh"
 	for n in cl core tg3 tg2; do ns_add "$n"; done
 	for n in $(seq "$NPROXIES"); do ns_add "p$n"; done
 	in_ns core ip link add br0 type bridge
@@ -204,6 +208,9 @@ udp_ask() {
 tcp_get() {
 	in_ns cl curl -s -o /dev/null -m 3 -w '%{http_code}' "http://$ANY4:$TCP_PORT/copyright"
 }
+
+# last_announce N: the last thing proxy N's piasd asked the BGP speaker to do.
+last_announce() { tail -n1 "$KEYDIR/announce-$1" 2>/dev/null; }
 
 stat_of() { # stat_of N FIELD: pias_stats counter of proxy N
 	counter "${ROOT[$1]}" pias_stats "$2"
