@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pias/hash.h>
+
 #include "rap_registry.h"
 
 int pias_rap_init(struct pias_rap *r, const struct pias_rap_config *cfg, struct pias_err *e)
@@ -28,6 +30,9 @@ int pias_rap_init(struct pias_rap *r, const struct pias_rap_config *cfg, struct 
 		return pias_err_set(e, -EINVAL, "rap: alpha %g is outside [0,1]", cfg->alpha);
 	memset(r, 0, sizeof(*r));
 	r->cfg = *cfg;
+	r->sent = calloc(PIAS_RAP_SENT_SETS * PIAS_RAP_SENT_WAYS, sizeof(*r->sent));
+	if (!r->sent)
+		return pias_err_set(e, -ENOMEM, "rap: no memory for the rate limiter");
 	return 0;
 }
 
@@ -37,7 +42,7 @@ void pias_rap_free(struct pias_rap *r)
 	free(r->sent);
 	r->groups = NULL;
 	r->sent = NULL;
-	r->ngroups = r->cap = r->nsent = r->sent_cap = 0;
+	r->ngroups = r->cap = 0;
 }
 
 static bool ta_eq(const struct pias_ta *a, const struct pias_ta *b)
@@ -275,25 +280,46 @@ int pias_rap_jap_dead(struct pias_rap *r, __u32 jap_id, __u64 now, struct pias_r
 
 int pias_rap_tick(struct pias_rap *r, __u64 now, struct pias_rap_actions *acts, struct pias_err *e)
 {
-	size_t n = 0;
-	int err = filter_all(r, 0, now, acts, e);
+	/* rate-limit records need no sweeping: a stale one is only an old time */
+	return filter_all(r, 0, now, acts, e);
+}
 
-	if (err)
-		return err;
-	for (size_t i = 0; i < r->nsent; i++)
-		if (age(now, r->sent[i].at_ns) < r->cfg.bind_interval_ns)
-			r->sent[n++] = r->sent[i];
-	r->nsent = n;
-	return 0;
+/* The ways of (iap_id, ta)'s set in the rate limiter's table. */
+static struct pias_rap_sent *sent_set(const struct pias_rap *r, __u32 iap_id,
+				      const struct pias_ta *ta)
+{
+	__u32 h = pias_final(pias_mix(pias_ta_hash(ta), iap_id), 24);
+
+	return &r->sent[(h & (PIAS_RAP_SENT_SETS - 1)) * PIAS_RAP_SENT_WAYS];
 }
 
 static struct pias_rap_sent *sent_find(const struct pias_rap *r, __u32 iap_id,
 				       const struct pias_ta *ta)
 {
-	for (size_t i = 0; i < r->nsent; i++)
-		if (r->sent[i].iap_id == iap_id && ta_eq(&r->sent[i].ta, ta))
-			return &r->sent[i];
+	struct pias_rap_sent *set = sent_set(r, iap_id, ta);
+
+	for (int w = 0; w < PIAS_RAP_SENT_WAYS; w++)
+		if (set[w].iap_id == iap_id && ta_eq(&set[w].ta, ta))
+			return &set[w];
 	return NULL;
+}
+
+/*
+ * Where to record (iap_id, ta): a free way, else the oldest. Evicting a
+ * record costs at most one binding sent again sooner than the interval.
+ */
+static struct pias_rap_sent *sent_victim(const struct pias_rap *r, __u32 iap_id,
+					 const struct pias_ta *ta)
+{
+	struct pias_rap_sent *set = sent_set(r, iap_id, ta), *old = &set[0];
+
+	for (int w = 0; w < PIAS_RAP_SENT_WAYS; w++) {
+		if (!set[w].iap_id)
+			return &set[w];
+		if (set[w].at_ns < old->at_ns)
+			old = &set[w];
+	}
+	return old;
 }
 
 static int append(struct pias_rap_actions *acts, const struct pias_rap_action *a,
@@ -322,20 +348,11 @@ static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u3
 	if (limited && s && s->jap_id == jap_id && s->generation == g->generation &&
 	    age(now, s->at_ns) < r->cfg.bind_interval_ns)
 		return 0;
-	if (!s && r->nsent == r->sent_cap) {
-		size_t cap = r->sent_cap ? 2 * r->sent_cap : 64;
-		struct pias_rap_sent *p = realloc(r->sent, cap * sizeof(*p));
-
-		if (!p)
-			return pias_err_set(e, -ENOMEM, "rap: no memory for %zu sent records", cap);
-		r->sent = p;
-		r->sent_cap = cap;
-	}
 	err = append(acts, &a, e);
 	if (err)
 		return err;
 	if (!s)
-		s = &r->sent[r->nsent++];
+		s = sent_victim(r, iap_id, &g->ta);
 	*s = (struct pias_rap_sent){ .ta = g->ta,
 				     .iap_id = iap_id,
 				     .jap_id = jap_id,

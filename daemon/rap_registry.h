@@ -72,6 +72,8 @@
 #define PIAS_RAP_REPORT_EXPIRY_NS (3 * PIAS_RAP_REPORT_PERIOD_NS)
 #define PIAS_RAP_BIND_INTERVAL_NS 100000000ull /* 100 ms */
 #define PIAS_RAP_MAX_REPORTS	  64	       /* JAP reports kept per TA */
+#define PIAS_RAP_SENT_SETS	  4096	       /* rate-limit records: sets ... */
+#define PIAS_RAP_SENT_WAYS	  4	       /* ... of this many (IAP, TA) pairs */
 
 struct pias_rap_config {
 	__u64 binding_ttl_ns;	/* lifetime of a binding */
@@ -111,8 +113,8 @@ struct pias_rap {
 	struct pias_rap_config cfg;
 	struct pias_rap_group *groups; /* ngroups used of cap; linear lookup */
 	size_t ngroups, cap;
-	struct pias_rap_sent *sent; /* nsent used of sent_cap */
-	size_t nsent, sent_cap;
+	/* rate limiter: PIAS_RAP_SENT_SETS sets of PIAS_RAP_SENT_WAYS, by (IAP, TA) */
+	struct pias_rap_sent *sent;
 	__u32 next_generation; /* last generation handed out */
 };
 

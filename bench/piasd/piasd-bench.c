@@ -308,9 +308,8 @@ static void print_table(const struct opts *o, int n)
 	       "x mac: median over runs of this run / the \"mac\" run just before it.\n"
 	       "maps/op: BPF map writes piasd would add (not made here); msgs/op: datagrams\n"
 	       "encoded and MACed (not sent). *_tick rows: per tick (piasd ticks every 50 ms).\n"
-	       "bound_no_records: bound with the RAP's rate-limit records dropped after each\n"
-	       "op, which piasd never does (what their linear search costs). udp_loopback:\n"
-	       "the socket calls piasd adds per request and answer, for comparison.\n",
+	       "udp_loopback: the socket calls piasd adds per request and answer, for\n"
+	       "comparison.\n",
 	       o->runs, o->p.tas, o->p.targets);
 }
 
