@@ -11,6 +11,7 @@
 #include <pias/tunnel.h>
 
 #include "config.h"
+#include "ini_file.h"
 
 #define REQUIRED 0x1 /* must appear (address4/6 are checked together) */
 #define REPEAT	 0x2 /* may appear more than once, values accumulate */
@@ -29,18 +30,14 @@ struct key {
 	size_t off;	       /* field the generic parsers fill */
 };
 
-static const char *const sections[] = { "node",	   "iap",     "jap",	   "rap",
-					"anycast", "overlay", "dataplane", "keys" };
+static const char *const sections[] = { "node",	   "iap",	"jap",	"rap", "anycast",
+					"overlay", "dataplane", "keys", NULL };
 
 /* Reader and handler state. */
 struct load {
-	const char *name;
-	FILE *f;
-	int lineno;
-	bool failed;
+	struct ini_file in; /* first: name, file, line, failure */
 	struct piasd_config c;
 	int line[32]; /* per key: where it was set, 0 if not */
-	struct pias_err *e;
 };
 
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->off))
@@ -288,66 +285,7 @@ static void defaults(struct piasd_config *c)
 /* Record the first error as "NAME:LINE: ..." and stop. */
 static int fail(struct load *l, int line, int code, const char *what, const char *msg)
 {
-	if (!l->failed)
-		pias_err_set(l->e, code, "%s:%d: %s: %s", l->name, line, what, msg);
-	l->failed = true;
-	return code;
-}
-
-static bool known_section(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-		if (!strcmp(s, sections[i]))
-			return true;
-	return false;
-}
-
-static void fail_section(struct load *l, const char *section)
-{
-	char what[96];
-
-	snprintf(what, sizeof(what), "[%.80s]", section);
-	fail(l, l->lineno, -EINVAL, what,
-	     "unknown section (expected node, anycast, overlay, jap, rap, iap, dataplane or keys)");
-}
-
-/*
- * libinih's line reader, counting lines so that the handler knows where it
- * is, refusing lines longer than inih's buffer (it would split them) and
- * catching unknown sections even when they hold no key.
- */
-static char *reader(char *str, int num, void *stream)
-{
-	struct load *l = stream;
-	size_t n;
-	char *p, *end;
-
-	if (l->failed || !fgets(str, num, l->f))
-		return NULL;
-	l->lineno++;
-	n = strlen(str);
-	if (n && str[n - 1] != '\n' && !feof(l->f)) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "line is longer than %d characters", num - 2);
-		fail(l, l->lineno, -EINVAL, "syntax error", msg);
-		return NULL;
-	}
-	p = str;
-	if (l->lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
-		p += 3;
-	p += strspn(p, " \t");
-	if (*p == '[' && (end = strchr(p, ']'))) {
-		*end = '\0';
-		if (!known_section(p + 1))
-			fail_section(l, p + 1);
-		*end = ']';
-		if (l->failed)
-			return NULL;
-	}
-	return str;
+	return ini_file_fail(&l->in, line, code, what, msg);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -359,14 +297,14 @@ static int handler(void *user, const char *section, const char *name, const char
 	size_t i;
 	int err;
 
-	if (l->failed)
+	if (l->in.failed)
 		return 0;
 	if (!*section) {
 		snprintf(what, sizeof(what), "%.80s", name);
-		return !fail(l, l->lineno, -EINVAL, what, "key outside any [section]");
+		return !fail(l, l->in.lineno, -EINVAL, what, "key outside any [section]");
 	}
-	if (!known_section(section)) {
-		fail_section(l, section);
+	if (!ini_file_known_section(&l->in, section)) {
+		ini_file_fail_section(&l->in, section);
 		return 0;
 	}
 	snprintf(what, sizeof(what), "[%s] %.80s", section, name);
@@ -374,16 +312,16 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
 			k = &keys[i];
 	if (!k)
-		return !fail(l, l->lineno, -EINVAL, what, "unknown key");
+		return !fail(l, l->in.lineno, -EINVAL, what, "unknown key");
 	if (l->line[k - keys] && !(k->flags & REPEAT)) {
 		snprintf(why.msg, sizeof(why.msg), "duplicate key (first set on line %d)",
 			 l->line[k - keys]);
-		return !fail(l, l->lineno, -EINVAL, what, why.msg);
+		return !fail(l, l->in.lineno, -EINVAL, what, why.msg);
 	}
-	l->line[k - keys] = l->lineno;
+	l->line[k - keys] = l->in.lineno;
 	err = k->parse(&l->c, k, value, &why);
 	if (err)
-		return !fail(l, l->lineno, err, what, why.msg);
+		return !fail(l, l->in.lineno, err, what, why.msg);
 	return 1;
 }
 
@@ -402,7 +340,7 @@ static bool net_contains(const struct pias_net *n, const struct piasd_addr *a)
 static int finish(struct load *l)
 {
 	struct piasd_config *c = &l->c;
-	int eof = l->lineno;
+	int eof = l->in.lineno;
 	char what[96], msg[160];
 	size_t i;
 
@@ -460,19 +398,21 @@ static int load_file(const char *name, FILE *f, struct piasd_config *out, struct
 
 	if (!l)
 		return pias_err_set(e, -ENOMEM, "%s: out of memory", name);
-	l->name = name;
-	l->f = f;
-	l->e = e;
+	l->in.name = name;
+	l->in.f = f;
+	l->in.e = e;
+	l->in.sections = sections;
+	l->in.expected = "node, anycast, overlay, jap, rap, iap, dataplane or keys";
 	defaults(&l->c);
-	ret = ini_parse_stream(reader, l, handler, l);
-	if (l->failed) {
+	ret = ini_parse_stream(ini_file_reader, &l->in, handler, l);
+	if (l->in.failed) {
 		/* the error is in e */
 	} else if (ret > 0) {
 		fail(l, ret, -EINVAL, "syntax error", "expected '[section]' or 'key = value'");
 	} else if (ret < 0) {
-		fail(l, l->lineno, -ENOMEM, "error", "out of memory");
+		fail(l, l->in.lineno, -ENOMEM, "error", "out of memory");
 	} else if (ferror(f)) {
-		fail(l, l->lineno, -EIO, "error", "read failed");
+		fail(l, l->in.lineno, -EIO, "error", "read failed");
 	} else if (!finish(l)) {
 		*out = l->c;
 		free(l);

@@ -14,6 +14,7 @@
 #include <ini.h>
 #include <sodium.h>
 
+#include "ini_file.h"
 #include "keys.h"
 
 #define HEX_LEN	   (2 * PIAS_KEY_LEN)
@@ -155,80 +156,19 @@ const __u8 *pias_keyring_send(const struct pias_keyring *kr, __u32 *id)
 }
 
 /* Reader and handler state of one key ring file. */
+static const char *const key_sections[] = { "keys", NULL };
+
 struct kload {
-	const char *name;
-	FILE *f;
-	int lineno;
-	bool failed;
-	int code;
+	struct ini_file in; /* first: name, file, line, failure */
 	struct pias_keyring kr;
 	int key_line[PIAS_KEYRING_MAX]; /* where keys[i] was set */
 	int send_line;			/* 0: not set */
-	struct pias_err *e;
 };
 
 /* Record the first error as "NAME:LINE: WHAT: MSG" and stop. */
 static int fail(struct kload *l, int line, int code, const char *what, const char *msg)
 {
-	if (!l->failed) {
-		pias_err_set(l->e, code, "%s:%d: %s: %s", l->name, line, what, msg);
-		l->code = code;
-	}
-	l->failed = true;
-	return code;
-}
-
-static void fail_section(struct kload *l, const char *section)
-{
-	char what[96];
-
-	snprintf(what, sizeof(what), "[%.80s]", section);
-	fail(l, l->lineno, -EINVAL, what, "unknown section (expected keys)");
-}
-
-/*
- * libinih's line reader: counts lines for FILE:LINE, refuses lines longer
- * than inih's buffer (it would split them silently), drops indentation and
- * catches unknown sections even when they hold no key (inih reports keys,
- * not sections).
- */
-static char *reader(char *str, int num, void *stream)
-{
-	struct kload *l = stream;
-	size_t n;
-	char *p, *end;
-
-	if (l->failed || !fgets(str, num, l->f))
-		return NULL;
-	l->lineno++;
-	n = strlen(str);
-	if (n && str[n - 1] != '\n' && !feof(l->f)) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "line is longer than %d characters", num - 2);
-		fail(l, l->lineno, -EINVAL, "syntax error", msg);
-		return NULL;
-	}
-	p = str;
-	if (l->lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
-		p += 3;
-	p += strspn(p, " \t");
-	/*
-	 * inih would take an indented line for the continuation of the
-	 * previous value; a key file has no multi-line values, so indentation
-	 * is just indentation.
-	 */
-	memmove(str, p, strlen(p) + 1);
-	p = str;
-	if (*p == '[' && (end = strchr(p, ']'))) {
-		*end = '\0';
-		if (strcmp(p + 1, "keys"))
-			fail_section(l, p + 1);
-		*end = ']';
-		if (l->failed)
-			return NULL;
-	}
-	return str;
+	return ini_file_fail(&l->in, line, code, what, msg);
 }
 
 /* A key id or send's value: 1..UINT32_MAX in decimal digits only. */
@@ -252,13 +192,13 @@ static int handle_send(struct kload *l, const char *what, const char *value)
 
 	if (l->send_line) {
 		snprintf(msg, sizeof(msg), "duplicate key (first set on line %d)", l->send_line);
-		return fail(l, l->lineno, -EINVAL, what, msg);
+		return fail(l, l->in.lineno, -EINVAL, what, msg);
 	}
 	if (!parse_id(value, &id))
-		return fail(l, l->lineno, -EINVAL, what,
+		return fail(l, l->in.lineno, -EINVAL, what,
 			    "expected the id of a listed key (1-4294967295)");
 	l->kr.send_id = id;
-	l->send_line = l->lineno;
+	l->send_line = l->in.lineno;
 	return 0;
 }
 
@@ -274,17 +214,17 @@ static int handle_key(struct kload *l, const char *what, __u32 id, const char *v
 			continue;
 		snprintf(msg, sizeof(msg), "duplicate key id (first set on line %d)",
 			 l->key_line[i]);
-		return fail(l, l->lineno, -EINVAL, what, msg);
+		return fail(l, l->in.lineno, -EINVAL, what, msg);
 	}
 	if (l->kr.n == PIAS_KEYRING_MAX) {
 		snprintf(msg, sizeof(msg), "more than %d keys", PIAS_KEYRING_MAX);
-		return fail(l, l->lineno, -E2BIG, what, msg);
+		return fail(l, l->in.lineno, -E2BIG, what, msg);
 	}
 	err = hex_to_key(value, l->kr.keys[l->kr.n].key, &why);
 	if (err)
-		return fail(l, l->lineno, err, what, why.msg);
+		return fail(l, l->in.lineno, err, what, why.msg);
 	l->kr.keys[l->kr.n].id = id;
-	l->key_line[l->kr.n] = l->lineno;
+	l->key_line[l->kr.n] = l->in.lineno;
 	l->kr.n++;
 	return 0;
 }
@@ -295,14 +235,14 @@ static int handler(void *user, const char *section, const char *name, const char
 	char what[128];
 	__u32 id;
 
-	if (l->failed)
+	if (l->in.failed)
 		return 0;
 	if (!*section) {
 		snprintf(what, sizeof(what), "%.80s", name);
-		return !fail(l, l->lineno, -EINVAL, what, "key outside the [keys] section");
+		return !fail(l, l->in.lineno, -EINVAL, what, "key outside the [keys] section");
 	}
 	if (strcmp(section, "keys")) {
-		fail_section(l, section);
+		ini_file_fail_section(&l->in, section);
 		return 0;
 	}
 	snprintf(what, sizeof(what), "[keys] %.80s", name);
@@ -310,18 +250,18 @@ static int handler(void *user, const char *section, const char *name, const char
 		return !handle_send(l, what, value);
 	if (strspn(name, "0123456789") == strlen(name)) {
 		if (!parse_id(name, &id))
-			return !fail(l, l->lineno, -EINVAL, what,
+			return !fail(l, l->in.lineno, -EINVAL, what,
 				     "key id is not a number 1-4294967295");
 		return !handle_key(l, what, id, value);
 	}
-	return !fail(l, l->lineno, -EINVAL, what,
+	return !fail(l, l->in.lineno, -EINVAL, what,
 		     "unknown key (expected a key id 1-4294967295 or send)");
 }
 
 /* Checks across lines, once the whole file is read. */
 static int finish(struct kload *l)
 {
-	int eof = l->lineno ? l->lineno : 1; /* an empty file still has a line 1 */
+	int eof = l->in.lineno ? l->in.lineno : 1; /* an empty file still has a line 1 */
 	char msg[96];
 
 	if (!l->kr.n)
@@ -351,22 +291,25 @@ int pias_keyring_load(const char *path, struct pias_keyring *kr, struct pias_err
 		fclose(f);
 		return pias_err_set(e, -ENOMEM, "%s: out of memory", path);
 	}
-	l->name = path;
-	l->f = f;
-	l->e = e;
-	ret = ini_parse_stream(reader, l, handler, l);
-	if (l->failed) {
+	l->in.name = path;
+	l->in.f = f;
+	l->in.e = e;
+	l->in.sections = key_sections;
+	l->in.expected = "keys";
+	l->in.dedent = true;
+	ret = ini_parse_stream(ini_file_reader, &l->in, handler, l);
+	if (l->in.failed) {
 		/* the error is in e */
 	} else if (ret > 0) {
 		fail(l, ret, -EINVAL, "syntax error", "expected '[keys]' or 'key = value'");
 	} else if (ret < 0) {
-		fail(l, l->lineno, -ENOMEM, "error", "out of memory");
+		fail(l, l->in.lineno, -ENOMEM, "error", "out of memory");
 	} else if (ferror(f)) {
-		fail(l, l->lineno, -EIO, "error", "read failed");
+		fail(l, l->in.lineno, -EIO, "error", "read failed");
 	} else if (!finish(l)) {
 		*kr = l->kr;
 	}
-	ret = l->failed ? l->code : 0;
+	ret = l->in.failed ? l->in.code : 0;
 	fclose(f);
 	sodium_memzero(l, sizeof(*l));
 	free(l);
