@@ -81,12 +81,14 @@ static void full_file(void **state)
 				   "nat6 = 2001:db8:1::7\n"
 				   "pin_root = /sys/fs/bpf/pias2\n"
 				   "interfaces = eth0  eth1\teth2\n"
+				   "control_socket = /run/pias/p7.sock\n"
 				   "\n"
 				   "[anycast]\n"
 				   "prefix = 203.0.113.0/24\n"
 				   "prefix = 2001:db8:a::/48 ; inline comment\n"
 				   "registration_address = 2001:db8:a::53\n"
 				   "registration_port = 7000\n"
+				   "announce_command = /usr/lib/pias/announce --quiet\n"
 				   "[overlay]\n"
 				   "listen_port = 7001\n"
 				   "seeds = 192.0.2.8 [2001:db8::9]:7100 192.0.2.10:7200\n"
@@ -96,6 +98,8 @@ static void full_file(void **state)
 				   "[jap]\n"
 				   "target_timeout_ms = 999\n"
 				   "report_threshold_percent = 50\n"
+				   "[rap]\n"
+				   "proximity_percent = 30\n"
 				   "[iap]\n"
 				   "binding_ttl_s = 60\n"
 				   "[dataplane]\n"
@@ -116,6 +120,9 @@ static void full_file(void **state)
 	assert_addr(&c->nat4, "198.51.100.7");
 	assert_addr(&c->nat6, "2001:db8:1::7");
 	assert_string_equal(c->pin_root, "/sys/fs/bpf/pias2");
+	assert_string_equal(c->control_socket, "/run/pias/p7.sock");
+	assert_string_equal(c->announce_command, "/usr/lib/pias/announce --quiet");
+	assert_int_equal(c->proximity_percent, 30);
 	assert_int_equal(c->n_interfaces, 3);
 	assert_string_equal(c->interfaces[0], "eth0");
 	assert_string_equal(c->interfaces[1], "eth1");
@@ -163,6 +170,9 @@ static void minimal_defaults(void **state)
 	assert_addr(&c->nat4, "192.0.2.7"); /* default: the node address */
 	assert_int_equal(c->nat6.family, 0);
 	assert_string_equal(c->pin_root, PIAS_PIN_ROOT_DEFAULT);
+	assert_string_equal(c->control_socket, PIASD_CONTROL_SOCKET_DEFAULT);
+	assert_string_equal(c->announce_command, "");
+	assert_int_equal(c->proximity_percent, PIASD_PROXIMITY_PERCENT_DEFAULT);
 	assert_int_equal(c->n_interfaces, 1);
 	assert_string_equal(c->interfaces[0], "eth0");
 	assert_int_equal(c->n_prefixes, 1);
