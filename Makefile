@@ -41,6 +41,9 @@ TLIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(TLIB_SRCS))
 DAEMON_LOGIC_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 PIASD_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/piasd/*.c))
 PIASCTL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/piasctl/*.c))
+DELAY_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/pias-delay/*.c))
+# the delay queue is pure (no I/O): unit-tested on its own
+DELAY_QUEUE_OBJ := $(BUILD)/tools/pias-delay/queue.o
 LOADER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard loader/*.c))
 MAPS_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/pias-maps/*.c))
 PROGTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/prog/*.c))
@@ -49,7 +52,7 @@ BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
 PIASD_BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/piasd/*.c))
 
 BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/piasd) \
-	$(if $(PIASCTL_OBJS),$(BUILD)/piasctl)
+	$(if $(PIASCTL_OBJS),$(BUILD)/piasctl) $(BUILD)/pias-delay
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
 
@@ -77,7 +80,8 @@ $(BPF_SKELS): $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
 USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJS) \
-	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS) $(PIASD_BENCH_OBJS)
+	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS) $(PIASD_BENCH_OBJS) \
+	$(DELAY_OBJS)
 $(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -98,11 +102,14 @@ $(BUILD)/piasd: $(PIASD_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
 $(BUILD)/piasctl: $(PIASCTL_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_BPF)
 
+$(BUILD)/pias-delay: $(DELAY_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^
+
 $(BUILD)/selftests/test_prog: $(PROGTEST_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
 
-$(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(TLIB_OBJS) $(LIBPIAS)
+$(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(DELAY_QUEUE_OBJ) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_LOGIC) $(LIBS_BPF)
 

@@ -23,5 +23,6 @@ int main(void)
 	failed += test_membership();
 	failed += test_coords();
 	failed += test_agent();
+	failed += test_delay();
 	return failed ? 1 : 0;
 }
