@@ -55,11 +55,12 @@ relay_start() {
 	nsenter --net="/run/netns/$(pias_ns d)" "$DELAY" --a tox --b toy "$@" >"$TMP/relay.log" 2>&1 &
 	RELAY=$!
 	PIAS_PIDS+=("$RELAY")
-	for _ in $(seq 50); do
-		grep -q relaying "$TMP/relay.log" && break
+	# generous: start-up is quick, but a loaded 2-core machine can stall it
+	for _ in $(seq 150); do
+		grep -q '^pias-delay: relaying' "$TMP/relay.log" && break
 		sleep 0.1
 	done
-	check_eq "relay $* started" 1 "$(grep -c relaying "$TMP/relay.log")"
+	check_eq "relay $* started" 1 "$(grep -c '^pias-delay: relaying' "$TMP/relay.log")"
 }
 
 relay_stop() {
