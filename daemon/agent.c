@@ -435,3 +435,9 @@ const char *pias_agent_event_str(const struct pias_agent *a, const struct pias_a
 	}
 	return buf;
 }
+
+void pias_agent_clock(struct pias_agent *a, __u64 realtime_ns)
+{
+	if (a->next_seq < realtime_ns)
+		a->next_seq = realtime_ns;
+}

@@ -199,6 +199,14 @@ struct pias_agent {
  * first hdr.seq (0 counts as 1). -EINVAL: a bad TA, an endpoint family
  * other than the TA's, port 0, weight 0, or bounds that contradict.
  */
+/*
+ * The wall clock (CLOCK_REALTIME ns) as the edge reads it: the next seq
+ * becomes max(next, realtime), as docs/protocol.md 6.5 requires. Without it
+ * seqs would drift behind the clock and a JAP refuses a REGISTER whose seq is
+ * more than 30 s from its own clock. Call before every other call.
+ */
+void pias_agent_clock(struct pias_agent *a, __u64 realtime_ns);
+
 int pias_agent_init(struct pias_agent *a, const struct pias_agent_target *tgt,
 		    const struct pias_agent_config *cfg, __u64 seq0, struct pias_err *e);
 

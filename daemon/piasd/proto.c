@@ -112,6 +112,14 @@ static void jap_apply(struct piasd *d)
 			map_err(d, pias_target_del(&d->maps, a->id, &e), &e);
 			break;
 		case PIAS_JAP_SET_SET:
+			/* every target down: no set, which the dataplane treats alike */
+			if (!a->set.count) {
+				int err = pias_tgtset_del(&d->maps, &a->ta, &e);
+
+				if (err != -ENOENT)
+					map_err(d, err, &e);
+				break;
+			}
 			map_err(d, pias_tgtset_set(&d->maps, &a->ta, a->set.ids, a->set.count, &e),
 				&e);
 			break;

@@ -274,6 +274,32 @@ static void test_refresh_cadence(void **state)
 	assert_int_equal(sends(f, PIAS_MSG_REGISTER, NULL), 1);
 }
 
+/*
+ * seq follows the wall clock: a JAP refuses seqs more than 30 s from its own
+ * clock, so after a minute of refreshes they must not lag behind it.
+ */
+static void test_seq_follows_clock(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = registered(f, 2, 5), seq = 0, before;
+	const __u64 wall = 2000000000000000000ull; /* far above seq0 */
+
+	now = next_send(f, now, &seq);
+	recv_ack(f, seq, 2, 5, 900, now);
+	before = seq;
+	clear(f);
+	pias_agent_clock(&f->a, wall);
+	now = next_send(f, now, &seq);
+	assert_true(seq >= wall);
+	recv_ack(f, seq, 2, 5, 900, now);
+	clear(f);
+	/* a clock that stepped back never makes seqs go back */
+	pias_agent_clock(&f->a, before);
+	before = seq;
+	now = next_send(f, now, &seq);
+	assert_true(seq > before);
+}
+
 static void test_retry_backoff(void **state)
 {
 	struct fx *f = *state;
@@ -687,6 +713,7 @@ int test_agent(void)
 		cmocka_unit_test_setup_teardown(test_init_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_cadence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_follows_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_and_jap_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jap_change_while_registered, setup, teardown),

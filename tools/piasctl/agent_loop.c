@@ -138,6 +138,7 @@ static void apply(struct loop *l, struct pias_agent_actions *acts)
 		struct pias_agent_actions acts_ = { .a = buf_, .cap = PIAS_AGENT_MAX_ACTIONS };    \
 		struct pias_err e_;                                                                \
                                                                                                    \
+		pias_agent_clock(&(l)->agent, realtime_ns());                                      \
 		if (call(&(l)->agent, __VA_ARGS__, &acts_, &e_) < 0) {                             \
 			log_line("%s", e_.msg);                                                    \
 			finish((l), EXIT_RUNTIME);                                                 \
