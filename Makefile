@@ -141,7 +141,7 @@ bench: all
 	$(BUILD)/piasd-bench --json $(BUILD)/bench-piasd.json
 
 demo: all
-	BUILD=$(BUILD) bash selftests/ns/demo.sh
+	BUILD=$(BUILD) tools/pias-lab/demo
 
 deps:
 	bash tools/install-deps.sh
