@@ -233,6 +233,7 @@ static const struct key keys[] = {
 	{ "overlay", "rap_replicas", 0, p_uint, 1, PIAS_RAP_REPLICAS, OFF(rap_replicas) },
 	{ "overlay", "probe_interval_ms", 0, p_uint, 10, 60000, OFF(probe_interval_ms) },
 	{ "overlay", "suspect_timeout_ms", 0, p_uint, 20, 600000, OFF(suspect_timeout_ms) },
+	{ "overlay", "reconnect_ms", 0, p_uint, 100, 600000, OFF(reconnect_ms) },
 	{ "jap", "target_timeout_ms", 0, p_uint, 1, 999, OFF(target_timeout_ms) },
 	{ "jap", "report_threshold_percent", 0, p_uint, 1, 100, OFF(report_threshold_percent) },
 	{ "iap", "binding_ttl_s", 0, p_uint, 1, 86400, OFF(binding_ttl_s) },
@@ -272,6 +273,7 @@ static void defaults(struct piasd_config *c)
 	c->rap_replicas = PIASD_RAP_REPLICAS_DEFAULT;
 	c->probe_interval_ms = PIASD_PROBE_INTERVAL_MS_DEFAULT;
 	c->suspect_timeout_ms = PIASD_SUSPECT_TIMEOUT_MS_DEFAULT;
+	c->reconnect_ms = PIASD_RECONNECT_MS_DEFAULT;
 	c->target_timeout_ms = PIASD_TARGET_TIMEOUT_MS_DEFAULT;
 	c->report_threshold_percent = PIASD_REPORT_THRESHOLD_PCT_DEFAULT;
 	c->proximity_percent = PIASD_PROXIMITY_PERCENT_DEFAULT;

@@ -33,6 +33,7 @@
 #define PIASD_RAP_REPLICAS_DEFAULT	   3
 #define PIASD_PROBE_INTERVAL_MS_DEFAULT	   200
 #define PIASD_SUSPECT_TIMEOUT_MS_DEFAULT   1000
+#define PIASD_RECONNECT_MS_DEFAULT	   2000
 #define PIASD_TARGET_TIMEOUT_MS_DEFAULT	   900
 #define PIASD_REPORT_THRESHOLD_PCT_DEFAULT 25
 #define PIASD_PROXIMITY_PERCENT_DEFAULT	   50
@@ -80,6 +81,7 @@ struct piasd_config {
 	unsigned int rap_replicas; /* 1..PIAS_RAP_REPLICAS */
 	unsigned int probe_interval_ms;
 	unsigned int suspect_timeout_ms; /* > probe_interval_ms */
+	unsigned int reconnect_ms;	 /* PING a random DEAD proxy this often */
 
 	/* [jap] */
 	unsigned int target_timeout_ms; /* < 1000 */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Announcing the anycast prefixes only while this proxy can serve: joined
- * to the overlay, not withdrawn by the operator, and its dataplane attached
- * to every configured interface. On a change piasd runs the operator's
+ * to the overlay, not withdrawn by the operator, its dataplane attached to
+ * every configured interface, and not cut off from every other proxy. On a change piasd runs the operator's
  * `[anycast] announce_command` with "announce" or "withdraw" (typically it
  * toggles the BGP speaker's static route), asynchronously so the loop never
  * waits on it; a command that fails is run again a second later.
@@ -36,6 +36,20 @@ static bool dataplane_attached(const struct piasd *d)
 	return true;
 }
 
+/*
+ * Cut off: other proxies are known and all of them are DEAD to us. Then
+ * this proxy is alone on its side of a partition (or its own uplink is
+ * broken): it would be the RAP of every group and know no target but its
+ * own, so clients that BGP brings here would be dropped until the overlay
+ * merges again. A proxy that never heard of another (a one-proxy site)
+ * or whose peers all LEFT is not cut off.
+ */
+static bool cut_off(const struct piasd *d)
+{
+	return pias_members_alive(&d->members) <= 1 &&
+	       pias_members_count_state(&d->members, PIAS_MEMBER_DEAD) > 0;
+}
+
 static pid_t run_hook(struct piasd *d, const char *verb)
 {
 	char cmd[PATH_MAX + 16], id[16];
@@ -55,7 +69,7 @@ static pid_t run_hook(struct piasd *d, const char *verb)
 /* Called every tick: reap a finished command, then act on a change. */
 void piasd_announce_tick(struct piasd *d, __u64 now)
 {
-	bool want;
+	bool want, isolated;
 	int status;
 
 	if (d->announce_pid > 0) {
@@ -75,7 +89,12 @@ void piasd_announce_tick(struct piasd *d, __u64 now)
 	if (now - d->announce_checked_ns < CHECK_NS && d->announce_checked_ns)
 		return;
 	d->announce_checked_ns = now;
-	want = piasd_overlay_ready(d) && !d->withdrawn && dataplane_attached(d);
+	isolated = cut_off(d);
+	if (isolated != d->isolated)
+		LOG_I(isolated ? "cut off: every other proxy is dead to us; not serving"
+			       : "in touch with other proxies again");
+	d->isolated = isolated;
+	want = piasd_overlay_ready(d) && !d->withdrawn && dataplane_attached(d) && !isolated;
 	d->serving = want;
 	if (!d->cfg.announce_command[0] || (d->announce_known && want == d->announced))
 		return;

@@ -70,7 +70,9 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 			    (unsigned long long)up, alive, d->ring.nproxies, d->rap_k,
 			    d->rap.ngroups, d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
 			    d->have_group_key ? "accepted" : "refused (no group key)",
-			    d->serving ? "yes" : "no (not joined, withdrawn or dataplane detached)",
+			    d->serving	  ? "yes"
+			    : d->isolated ? "no (cut off: every other proxy is dead to us)"
+					  : "no (not joined, withdrawn or dataplane detached)",
 			    !d->cfg.announce_command[0] ? "not managed (no announce_command)"
 			    : d->announced		? "announced"
 							: "withdrawn");

@@ -53,6 +53,8 @@ static void from_sockaddr(const struct sockaddr_storage *ss, struct pias_peer *p
 	p->port = ntohs(s6->sin6_port);
 }
 
+#define UDP_RCVBUF (4 << 20) /* bytes: about 6,000 small datagrams */
+
 static int udp_socket(const union pias_addr *a, __u8 family, __u16 port, bool freebind,
 		      const char *what, struct pias_err *e)
 {
@@ -60,12 +62,19 @@ static int udp_socket(const union pias_addr *a, __u8 family, __u16 port, bool fr
 	struct sockaddr_storage ss;
 	socklen_t len = to_sockaddr(&p, &ss);
 	char s[PIAS_ADDR_STRLEN];
-	int one = 1, fd, err;
+	int one = 1, rcvbuf = UDP_RCVBUF, fd, err;
 
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return pias_err_set(e, -errno, "%s socket: %s", what, strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * Bursts come: every target of a dead JAP registers again within a
+	 * tick, a multi-TA agent starts with hundreds. The default 208 KiB
+	 * holds about 300 datagrams; past rmem_max only root may go (FORCE).
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (family == PIAS_AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	/* the anycast address may be configured after piasd starts */

@@ -255,6 +255,7 @@ int piasd_overlay_init(struct piasd *d, struct pias_err *e)
 	struct pias_members_config mc = {
 		.probe_interval_ns = (__u64)c->probe_interval_ms * 1000000ull,
 		.suspect_timeout_ns = (__u64)c->suspect_timeout_ms * 1000000ull,
+		.reconnect_ns = (__u64)c->reconnect_ms * 1000000ull,
 		.rand = rand_u32,
 	};
 	int err;

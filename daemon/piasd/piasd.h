@@ -113,7 +113,8 @@ struct piasd {
 	bool withdrawn;			     /* the operator withdrew this proxy */
 
 	/* announce.c: the anycast announcement follows whether we can serve */
-	bool serving;	     /* joined, not withdrawn, dataplane attached */
+	bool serving;	     /* joined, not withdrawn, dataplane attached, not cut off */
+	bool isolated;	     /* every other proxy known is DEAD to us */
 	bool announced;	     /* the last command that succeeded announced */
 	bool announce_known; /* a command has run (announced is meaningful) */
 	bool announce_want;  /* what the running command does */

@@ -95,6 +95,7 @@ static void full_file(void **state)
 				   "rap_replicas = 4\n"
 				   "probe_interval_ms = 100\n"
 				   "suspect_timeout_ms = 500\n"
+				   "reconnect_ms = 750\n"
 				   "[jap]\n"
 				   "target_timeout_ms = 999\n"
 				   "report_threshold_percent = 50\n"
@@ -146,6 +147,7 @@ static void full_file(void **state)
 	assert_int_equal(c->rap_replicas, 4);
 	assert_int_equal(c->probe_interval_ms, 100);
 	assert_int_equal(c->suspect_timeout_ms, 500);
+	assert_int_equal(c->reconnect_ms, 750);
 	assert_int_equal(c->target_timeout_ms, 999);
 	assert_int_equal(c->report_threshold_percent, 50);
 	assert_int_equal(c->binding_ttl_s, 60);
@@ -183,6 +185,7 @@ static void minimal_defaults(void **state)
 	assert_int_equal(c->rap_replicas, 3);
 	assert_int_equal(c->probe_interval_ms, 200);
 	assert_int_equal(c->suspect_timeout_ms, 1000);
+	assert_int_equal(c->reconnect_ms, 2000);
 	assert_int_equal(c->target_timeout_ms, 900);
 	assert_int_equal(c->report_threshold_percent, 25);
 	assert_int_equal(c->binding_ttl_s, 300);
@@ -280,6 +283,7 @@ static void bad_values(void **state)
 	expect_bad("overlay", "seeds = 192.0.2.1 [192.0.2.2]:80",
 		   "seeds: endpoint '[192.0.2.2]:80': brackets are for IPv6 addresses only");
 	expect_bad("overlay", "rap_replicas = 5", "rap_replicas: 5 is out of range 1-4");
+	expect_bad("overlay", "reconnect_ms = 50", "reconnect_ms: 50 is out of range 100-600000");
 	expect_bad("jap", "target_timeout_ms = 1000",
 		   "target_timeout_ms: 1000 is out of range 1-999");
 	expect_bad("jap", "report_threshold_percent = 101",

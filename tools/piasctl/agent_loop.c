@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * The registration agent (daemon/agent.h) on one UDP socket and a libevent
- * loop: the agent decides, this file does the I/O. Messages go out encoded
- * and MACed with the group token; replies come back from whichever proxy
- * answered, so the socket stays unconnected and trusts the MAC (ACK) and
- * the agent's seq matching (NACK), not source addresses.
+ * The registration agents (daemon/agent.h), one per registration, on one
+ * UDP socket per address family and a libevent loop: the agents decide,
+ * this file does the I/O. Messages go out encoded and MACed with each
+ * group's token; replies come back from whichever proxy answered, so the
+ * sockets stay unconnected and trust the MAC (ACK) and the agent's seq
+ * matching (NACK), not source addresses. A reply is handed to the agents
+ * of its TA (found by binary search: registrations are sorted by TA), and
+ * only to those whose token verifies an ACK's MAC.
+ *
+ * Many registrations start paced, START_PER_TICK a tick, so that a
+ * thousand REGISTERs do not arrive at a JAP in one burst; their refreshes
+ * stay spread out after that, since each follows its own ACKs.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -21,21 +28,32 @@
 #define RECV_BURST     64	     /* datagrams per read callback, then let timers run */
 #define SILENT_WARN_NS 5000000000ull /* say so when nobody answered this long */
 #define NS	       1000000000ull
+#define START_PER_TICK 100 /* registrations started per tick: 2,000/s */
+
+/* One registration: its agent and what the loop keeps for it. */
+struct reg {
+	const struct agent_reg *o;
+	struct pias_agent agent;
+	bool started, finished;
+	int last_send_errno;
+};
 
 struct loop {
 	struct cli *c;
 	const struct agent_opts *o;
-	struct pias_agent agent;
+	struct reg *regs; /* sorted by TA */
+	size_t n, started, n_finished, registered;
+	bool all_registered_said;
+	int gave_up;	      /* registrations refused for good */
 	struct pias_msg *msg; /* scratch for encode/decode: large (VIEW pages) */
 	struct event_base *base;
-	struct event *rd, *tick, *sigint, *sigterm, *deadline;
-	int fd;
+	struct event *rd[2], *tick, *sigint, *sigterm, *deadline;
+	int fd[2]; /* IPv4, IPv6 */
 	int rc;
 	bool finished, interrupted, warned_silent;
 	__u64 start_ns;
 	/* bad replies, dropped; logged the first time, summed up at the end */
 	__u64 bad_mac, malformed, foreign;
-	int last_send_errno;
 };
 
 static __u64 mono_ns(void)
@@ -63,56 +81,75 @@ static void finish(struct loop *l, int rc)
 	event_base_loopbreak(l->base);
 }
 
-static void send_one(struct loop *l, const struct pias_agent_action *act)
+static int fam_index(sa_family_t f)
+{
+	return f == AF_INET6;
+}
+
+static void send_one(struct loop *l, struct reg *g, const struct pias_agent_action *act)
 {
 	__u8 buf[PIAS_MSG_MAX];
 	struct pias_err e;
-	int n;
+	int n, fd = l->fd[fam_index(g->o->reg.ss_family)];
 
 	pias_agent_msg(act, l->msg);
-	n = pias_msg_encode(l->msg, l->o->token, buf, sizeof(buf), &e);
+	n = pias_msg_encode(l->msg, g->o->token, buf, sizeof(buf), &e);
 	if (n < 0) {
 		/* our own message does not encode: a bug, not weather */
 		log_line("cannot encode %s: %s", pias_msg_type_name(act->hdr.type), e.msg);
 		finish(l, EXIT_RUNTIME);
 		return;
 	}
-	if (sendto(l->fd, buf, (size_t)n, 0, (const struct sockaddr *)&l->o->reg, l->o->reg_len) <
-	    0) {
+	if (sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)&g->o->reg, g->o->reg_len) < 0) {
 		/* once per cause: a down route would otherwise log every refresh */
-		if (errno != l->last_send_errno)
+		if (errno != g->last_send_errno)
 			log_line("sending %s to %s: %s (retrying)",
-				 pias_msg_type_name(act->hdr.type), l->o->reg_str, strerror(errno));
-		l->last_send_errno = errno;
+				 pias_msg_type_name(act->hdr.type), g->o->reg_str, strerror(errno));
+		g->last_send_errno = errno;
 		return;
 	}
-	if (l->last_send_errno)
-		log_line("sending to %s works again", l->o->reg_str);
-	l->last_send_errno = 0;
+	if (g->last_send_errno)
+		log_line("sending to %s works again", g->o->reg_str);
+	g->last_send_errno = 0;
 }
 
-static void on_event(struct loop *l, const struct pias_agent_action *act)
+/* A registration is done (left, gave up, or ONCE and acknowledged). */
+static void reg_finished(struct loop *l, struct reg *g, int rc)
+{
+	if (g->finished)
+		return;
+	g->finished = true;
+	if (rc != EXIT_OK)
+		l->rc = rc;
+	if (++l->n_finished == l->n)
+		finish(l, l->rc);
+}
+
+static void on_event(struct loop *l, struct reg *g, const struct pias_agent_action *act)
 {
 	char line[PIAS_AGENT_ERR_LEN + 256];
 	const char *msg;
 	int err;
 
-	log_line("%s", pias_agent_event_str(&l->agent, act, line, sizeof(line)));
+	log_line("%s", pias_agent_event_str(&g->agent, act, line, sizeof(line)));
 	switch (act->event) {
 	case PIAS_AGENT_EV_REGISTERED:
 	case PIAS_AGENT_EV_JAP_CHANGED:
 		if (l->o->mode == AGENT_ONCE)
-			finish(l, EXIT_OK);
+			reg_finished(l, g, EXIT_OK);
 		break;
 	case PIAS_AGENT_EV_GAVE_UP:
-		err = pias_agent_error(&l->agent, &msg);
-		if (err == -EACCES)
-			log_line("is --token-file the token of this TA? (piasctl token prints it)");
-		finish(l, EXIT_RUNTIME);
+		err = pias_agent_error(&g->agent, &msg);
+		if (err == -EACCES && !l->gave_up)
+			log_line(
+				"is the token file the token of this TA? (piasctl token prints it)");
+		l->gave_up++;
+		reg_finished(l, g, EXIT_RUNTIME);
 		break;
 	case PIAS_AGENT_EV_LEFT:
 		/* join: leaving was asked for, done either way; leave: the ack is the point */
-		finish(l, act->acked || l->o->mode == AGENT_FOREVER ? EXIT_OK : EXIT_RUNTIME);
+		reg_finished(l, g,
+			     act->acked || l->o->mode == AGENT_FOREVER ? EXIT_OK : EXIT_RUNTIME);
 		break;
 	case PIAS_AGENT_EV_LOST:
 	case PIAS_AGENT_EV_NACK:
@@ -120,31 +157,62 @@ static void on_event(struct loop *l, const struct pias_agent_action *act)
 	}
 }
 
-static void apply(struct loop *l, struct pias_agent_actions *acts)
+static void apply(struct loop *l, struct reg *g, struct pias_agent_actions *acts)
 {
 	for (size_t i = 0; i < acts->n; i++) {
 		if (acts->a[i].kind == PIAS_AGENT_SEND)
-			send_one(l, &acts->a[i]);
+			send_one(l, g, &acts->a[i]);
 		else
-			on_event(l, &acts->a[i]);
+			on_event(l, g, &acts->a[i]);
 	}
 	acts->n = 0;
 }
 
 /* Every agent call goes through here: run it on a fresh action list, apply. */
-#define AGENT_CALL(l, call, ...)                                                                   \
+#define AGENT_CALL(l, g, call, ...)                                                                \
 	do {                                                                                       \
 		struct pias_agent_action buf_[PIAS_AGENT_MAX_ACTIONS];                             \
 		struct pias_agent_actions acts_ = { .a = buf_, .cap = PIAS_AGENT_MAX_ACTIONS };    \
 		struct pias_err e_;                                                                \
                                                                                                    \
-		pias_agent_clock(&(l)->agent, realtime_ns());                                      \
-		if (call(&(l)->agent, __VA_ARGS__, &acts_, &e_) < 0) {                             \
+		pias_agent_clock(&(g)->agent, realtime_ns());                                      \
+		if (call(&(g)->agent, __VA_ARGS__, &acts_, &e_) < 0) {                             \
 			log_line("%s", e_.msg);                                                    \
 			finish((l), EXIT_RUNTIME);                                                 \
 		}                                                                                  \
-		apply((l), &acts_);                                                                \
+		apply((l), (g), &acts_);                                                           \
 	} while (0)
+
+/* Start up to START_PER_TICK registrations not started yet. */
+static void start_some(struct loop *l, __u64 now)
+{
+	for (int k = 0; k < START_PER_TICK && l->started < l->n && !l->finished; k++) {
+		struct reg *g = &l->regs[l->started++];
+
+		g->started = true;
+		if (l->o->mode == AGENT_LEAVE)
+			AGENT_CALL(l, g, pias_agent_leave, now);
+		else
+			AGENT_CALL(l, g, pias_agent_start, now);
+	}
+}
+
+/* With many registrations, one line when all are acknowledged (and when that stops). */
+static void count_registered(struct loop *l)
+{
+	size_t n = 0;
+
+	if (l->n < 2 || l->o->mode != AGENT_FOREVER || l->interrupted)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		n += l->regs[i].agent.state == PIAS_AGENT_REGISTERED;
+	if (n == l->n && !l->all_registered_said)
+		log_line("all %zu registrations acknowledged", l->n);
+	else if (n < l->n && l->all_registered_said)
+		log_line("%zu of %zu registrations acknowledged", n, l->n);
+	l->all_registered_said = n == l->n;
+	l->registered = n;
+}
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -153,20 +221,57 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	AGENT_CALL(l, pias_agent_tick, now);
-	if (!l->warned_silent && l->o->mode == AGENT_FOREVER &&
-	    l->agent.state == PIAS_AGENT_REGISTERING && now - l->start_ns > SILENT_WARN_NS) {
+	start_some(l, now);
+	for (size_t i = 0; i < l->n && !l->finished; i++)
+		if (l->regs[i].started && !l->regs[i].finished)
+			AGENT_CALL(l, &l->regs[i], pias_agent_tick, now);
+	count_registered(l);
+	if (!l->warned_silent && l->o->mode == AGENT_FOREVER && l->registered == 0 &&
+	    l->regs[0].agent.state == PIAS_AGENT_REGISTERING &&
+	    now - l->start_ns > SILENT_WARN_NS) {
 		l->warned_silent = true;
 		log_line("no answer from the registration service at %s yet; still trying",
-			 l->o->reg_str);
+			 l->regs[0].o->reg_str);
 	}
 }
 
-/* One datagram: only REG_ACK with our token's MAC, or REG_NACK, reach the agent. */
+static int ta_cmp(const struct pias_ta *a, const struct pias_ta *b)
+{
+	return memcmp(a, b, sizeof(*a)); /* parsed and decoded TAs are zero-padded */
+}
+
+static int reg_cmp(const void *a, const void *b)
+{
+	return ta_cmp(&((const struct reg *)a)->o->tgt.ta, &((const struct reg *)b)->o->tgt.ta);
+}
+
+/* The first registration of ta, or NULL. */
+static struct reg *find_ta(struct loop *l, const struct pias_ta *ta)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ta_cmp(&l->regs[mid].o->tgt.ta, ta) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->n && !ta_cmp(&l->regs[lo].o->tgt.ta, ta) ? &l->regs[lo] : NULL;
+}
+
+/*
+ * One datagram: only REG_ACK with the MAC of a token of ours, or REG_NACK,
+ * for a TA we register, reach its agents.
+ */
 static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 {
+	const struct pias_ta *ta;
 	struct pias_msg_hdr h;
 	struct pias_err e;
+	struct reg *g, *end = l->regs + l->n;
+	bool macked = false;
 
 	if (pias_msg_header(buf, len, &h, &e) < 0) {
 		if (!l->malformed++)
@@ -179,19 +284,27 @@ static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 				 pias_msg_type_name(h.type));
 		return;
 	}
-	/* NACKs carry no MAC we can check: the agent treats them as advisory */
-	if (h.type == PIAS_MSG_REG_ACK && !pias_msg_mac_ok(buf, len, l->o->token)) {
-		if (!l->bad_mac++)
-			log_line(
-				"dropped an acknowledgement whose MAC does not verify with the token");
-		return;
-	}
 	if (pias_msg_decode(buf, len, l->msg, &e) < 0) {
 		if (!l->malformed++)
 			log_line("dropped a malformed reply: %s", e.msg);
 		return;
 	}
-	AGENT_CALL(l, pias_agent_recv, l->msg, mono_ns());
+	ta = h.type == PIAS_MSG_REG_ACK ? &l->msg->ack.ta : &l->msg->nack.ta;
+	g = find_ta(l, ta);
+	for (; g && g < end && !ta_cmp(&g->o->tgt.ta, ta); g++) {
+		if (!g->started || g->finished)
+			continue;
+		/* NACKs carry no MAC we can check: the agent treats them as advisory */
+		if (h.type == PIAS_MSG_REG_ACK) {
+			if (!pias_msg_mac_ok(buf, len, g->o->token))
+				continue;
+			macked = true;
+		}
+		AGENT_CALL(l, g, pias_agent_recv, l->msg, mono_ns());
+	}
+	if (h.type == PIAS_MSG_REG_ACK && !macked && !l->bad_mac++)
+		log_line("dropped an acknowledgement whose MAC does not verify with the token "
+			 "of a registration of its TA");
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -232,7 +345,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	l->interrupted = true;
 	log_line("%s: leaving", name);
-	AGENT_CALL(l, pias_agent_leave, mono_ns());
+	/* registrations not started yet have nothing to withdraw */
+	for (size_t i = l->started; i < l->n; i++)
+		reg_finished(l, &l->regs[i], EXIT_OK);
+	l->started = l->n;
+	for (size_t i = 0; i < l->n && !l->finished; i++)
+		if (!l->regs[i].finished)
+			AGENT_CALL(l, &l->regs[i], pias_agent_leave, mono_ns());
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -241,15 +360,20 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_line("no acknowledgement from the registration service at %s within %u s",
-		 l->o->reg_str, l->o->timeout_s);
+	if (l->n == 1)
+		log_line("no acknowledgement from the registration service at %s within %u s",
+			 l->regs[0].o->reg_str, l->o->timeout_s);
+	else
+		log_line("%zu of %zu registrations not acknowledged within %u s",
+			 l->n - l->n_finished, l->n, l->o->timeout_s);
 	finish(l, EXIT_RUNTIME);
 }
 
-static int open_socket(struct loop *l)
+/* A socket for family f (AF_INET, AF_INET6), bound to --source if given. */
+static int open_socket(struct loop *l, sa_family_t f)
 {
 	const struct agent_opts *o = l->o;
-	int fd = socket(o->reg.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(f, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return cli_fail(l->c, "socket: %s", strerror(errno));
@@ -261,7 +385,10 @@ static int open_socket(struct loop *l)
 				strerror(err),
 				err == EADDRNOTAVAIL ? " (not an address of this host)" : "");
 	}
-	l->fd = fd;
+	l->fd[fam_index(f)] = fd;
+	l->rd[fam_index(f)] = event_new(l->base, fd, EV_READ | EV_PERSIST, on_read, l);
+	if (!l->rd[fam_index(f)] || event_add(l->rd[fam_index(f)], NULL))
+		return cli_fail(l->c, "cannot set up the event loop");
 	return 0;
 }
 
@@ -272,25 +399,33 @@ static int setup(struct loop *l)
 	struct pias_err e;
 	int r;
 
-	r = pias_agent_init(&l->agent, &l->o->tgt, NULL, realtime_ns(), &e);
-	if (r)
-		return cli_err(l->c, r, &e);
+	l->regs = calloc(l->o->n, sizeof(*l->regs));
 	l->msg = calloc(1, sizeof(*l->msg));
 	l->base = event_base_new();
-	if (!l->msg || !l->base)
+	if (!l->regs || !l->msg || !l->base)
 		return cli_fail(l->c, "out of memory");
-	if ((r = open_socket(l)))
-		return r;
-	l->rd = event_new(l->base, l->fd, EV_READ | EV_PERSIST, on_read, l);
+	l->n = l->o->n;
+	for (size_t i = 0; i < l->n; i++) {
+		l->regs[i].o = &l->o->regs[i];
+		r = pias_agent_init(&l->regs[i].agent, &l->o->regs[i].tgt, NULL, realtime_ns(), &e);
+		if (r)
+			return cli_err(l->c, r, &e);
+	}
+	qsort(l->regs, l->n, sizeof(*l->regs), reg_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		sa_family_t f = l->regs[i].o->reg.ss_family;
+
+		if (l->fd[fam_index(f)] < 0 && (r = open_socket(l, f)))
+			return r;
+	}
 	l->tick = event_new(l->base, -1, EV_PERSIST, on_tick, l);
 	l->sigint = evsignal_new(l->base, SIGINT, on_signal, l);
 	l->sigterm = evsignal_new(l->base, SIGTERM, on_signal, l);
 	if (l->o->mode != AGENT_FOREVER)
 		l->deadline = evtimer_new(l->base, on_deadline, l);
-	if (!l->rd || !l->tick || !l->sigint || !l->sigterm ||
-	    (l->o->mode != AGENT_FOREVER && !l->deadline))
+	if (!l->tick || !l->sigint || !l->sigterm || (l->o->mode != AGENT_FOREVER && !l->deadline))
 		return cli_fail(l->c, "out of memory");
-	if (event_add(l->rd, NULL) || event_add(l->tick, &tick) || event_add(l->sigint, NULL) ||
+	if (event_add(l->tick, &tick) || event_add(l->sigint, NULL) ||
 	    event_add(l->sigterm, NULL) || (l->deadline && event_add(l->deadline, &deadline)))
 		return cli_fail(l->c, "cannot set up the event loop");
 	return 0;
@@ -298,33 +433,34 @@ static int setup(struct loop *l)
 
 static void teardown(struct loop *l)
 {
-	struct event *evs[] = { l->rd, l->tick, l->sigint, l->sigterm, l->deadline };
+	struct event *evs[] = { l->rd[0], l->rd[1], l->tick, l->sigint, l->sigterm, l->deadline };
 
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
 	if (l->base)
 		event_base_free(l->base);
-	if (l->fd >= 0)
-		close(l->fd);
+	for (int i = 0; i < 2; i++)
+		if (l->fd[i] >= 0)
+			close(l->fd[i]);
+	free(l->regs);
 	free(l->msg);
 }
 
 int agent_run(struct cli *c, const struct agent_opts *o)
 {
-	struct loop l = { .c = c, .o = o, .fd = -1, .rc = EXIT_OK };
+	struct loop l = { .c = c, .o = o, .fd = { -1, -1 }, .rc = EXIT_OK };
 	int r;
 
 	r = setup(&l);
 	if (!r) {
 		l.start_ns = mono_ns();
-		if (o->mode == AGENT_LEAVE)
-			AGENT_CALL(&l, pias_agent_leave, l.start_ns);
-		else
-			AGENT_CALL(&l, pias_agent_start, l.start_ns);
+		start_some(&l, l.start_ns);
 		if (!l.finished)
 			event_base_dispatch(l.base);
 		r = l.rc;
+		if (l.gave_up && l.n > 1)
+			log_line("%d of %zu registrations refused", l.gave_up, l.n);
 		if (l.bad_mac || l.malformed || l.foreign)
 			log_line(
 				"dropped %llu replies with a bad MAC, %llu malformed, %llu of other types",

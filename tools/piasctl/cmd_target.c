@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
@@ -14,6 +15,7 @@ enum {
 	O_ENDPOINT,
 	O_WEIGHT,
 	O_TOKEN,
+	O_FILE,
 	O_REG,
 	O_SOURCE,
 	O_ONCE,
@@ -44,44 +46,42 @@ static socklen_t to_sockaddr(const union pias_addr *a, __u8 family, __u16 port,
 	return sizeof(*sin6);
 }
 
+void agent_reg_service(struct agent_reg *r, const union pias_addr *reg_addr, __u8 reg_family,
+		       __u16 reg_port)
+{
+	/* by default the registration service listens on the TA's own anycast address */
+	const union pias_addr *a = reg_family ? reg_addr : &r->tgt.ta.addr;
+	__u8 family = reg_family ? reg_family : r->tgt.ta.family;
+	__u16 port = reg_family ? reg_port : PIASD_REGISTRATION_PORT_DEFAULT;
+
+	r->reg_len = to_sockaddr(a, family, port, &r->reg);
+	pias_endpoint_str(a, family, port, r->reg_str, sizeof(r->reg_str));
+}
+
 static int required(struct cli *c, const struct cli_opt *o, const char *what)
 {
 	return o->seen ? 0 : cli_bad(c, "%s %s is required", o->name, what);
 }
 
-/* Both commands: check the options into ao. */
-static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_opts *ao)
+/* --ta, --endpoint, --token-file [--weight]: the one registration. */
+static int parse_one(struct cli *c, const struct cli_opt *o, bool join,
+		     const union pias_addr *raddr, __u8 rfamily, __u16 rport, struct agent_opts *ao)
 {
-	struct cli_opt o[] = {
-		[O_TA] = OPT_VALUE("--ta"),
-		[O_ENDPOINT] = OPT_VALUE("--endpoint"),
-		[O_WEIGHT] = OPT_VALUE("--weight"),
-		[O_TOKEN] = OPT_VALUE("--token-file"),
-		[O_REG] = OPT_VALUE("--registration"),
-		[O_SOURCE] = OPT_VALUE("--source"),
-		[O_ONCE] = OPT_FLAG("--once"),
-		[O_TIMEOUT] = OPT_VALUE("--timeout"),
-		OPT_END,
-	};
-	struct pias_agent_target *t = &ao->tgt;
-	char *pos[CLI_MAX_POS];
-	union pias_addr raddr;
+	struct agent_reg *r;
+	struct pias_agent_target *t;
 	struct pias_err e;
-	__u8 rfamily;
-	__u16 rport;
-	int npos, r;
+	int rc;
 
-	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
-		return r;
-	/* one option table for both; leave has nothing to weigh and always waits */
-	if (!join && (o[O_WEIGHT].seen || o[O_ONCE].seen))
-		return cli_bad(c, "%s is no option of target leave",
-			       o[O_WEIGHT].seen ? "--weight" : "--once");
-	if ((r = cli_npos(c, npos, 0, 0)) || (r = required(c, &o[O_TA], "TA")) ||
-	    (r = required(c, &o[O_ENDPOINT], "ADDR:PORT")) ||
-	    (r = required(c, &o[O_TOKEN], "FILE")))
-		return r;
-	memset(ao, 0, sizeof(*ao));
+	if ((rc = required(c, &o[O_TA], "TA (or --file FILE)")) ||
+	    (rc = required(c, &o[O_ENDPOINT], "ADDR:PORT")) ||
+	    (rc = required(c, &o[O_TOKEN], "FILE")))
+		return rc;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return cli_fail(c, "out of memory");
+	ao->regs = r;
+	ao->n = 1;
+	t = &r->tgt;
 	if (pias_ta_parse(o[O_TA].value, &t->ta, &e))
 		return cli_bad(c, "--ta: %s", e.msg);
 	if (pias_endpoint_parse(o[O_ENDPOINT].value, &t->addr, &t->family, &t->port, &e))
@@ -91,30 +91,51 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 			       o[O_ENDPOINT].value, t->family, o[O_TA].value, t->ta.family);
 	t->weight = 1;
 	if (join && o[O_WEIGHT].seen &&
-	    (r = cli_u32(c, "--weight", o[O_WEIGHT].value, 1, UINT32_MAX, &t->weight)))
-		return r;
+	    (rc = cli_u32(c, "--weight", o[O_WEIGHT].value, 1, UINT32_MAX, &t->weight)))
+		return rc;
+	agent_reg_service(r, raddr, rfamily, rport);
+	/* last, so that usage errors never wait on the file system */
+	if (pias_key_read_file(o[O_TOKEN].value, r->token, &e))
+		return cli_fail(c, "--token-file: %s", e.msg);
+	return 0;
+}
 
-	/* The registration service: by default on the TA's own anycast address. */
-	raddr = t->ta.addr;
-	rfamily = t->ta.family;
-	rport = PIASD_REGISTRATION_PORT_DEFAULT;
+/* Both commands: check the options into ao (ao->regs to free either way). */
+static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_opts *ao)
+{
+	struct cli_opt o[] = {
+		[O_TA] = OPT_VALUE("--ta"),	      [O_ENDPOINT] = OPT_VALUE("--endpoint"),
+		[O_WEIGHT] = OPT_VALUE("--weight"),   [O_TOKEN] = OPT_VALUE("--token-file"),
+		[O_FILE] = OPT_VALUE("--file"),	      [O_REG] = OPT_VALUE("--registration"),
+		[O_SOURCE] = OPT_VALUE("--source"),   [O_ONCE] = OPT_FLAG("--once"),
+		[O_TIMEOUT] = OPT_VALUE("--timeout"), OPT_END,
+	};
+	char *pos[CLI_MAX_POS];
+	union pias_addr raddr = { 0 };
+	struct pias_err e;
+	__u8 rfamily = 0;
+	__u16 rport = 0;
+	int npos, r;
+
+	memset(ao, 0, sizeof(*ao));
+	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
+		return r;
+	/* one option table for both; leave has nothing to weigh and always waits */
+	if (!join && (o[O_WEIGHT].seen || o[O_ONCE].seen))
+		return cli_bad(c, "%s is no option of target leave",
+			       o[O_WEIGHT].seen ? "--weight" : "--once");
+	if ((r = cli_npos(c, npos, 0, 0)))
+		return r;
+	if (o[O_FILE].seen) {
+		for (int i = O_TA; i <= O_TOKEN; i++)
+			if (o[i].seen)
+				return cli_bad(c,
+					       "--file and %s exclude each other (%s goes on "
+					       "the file's lines)",
+					       o[i].name, o[i].name);
+	}
 	if (o[O_REG].seen && pias_endpoint_parse(o[O_REG].value, &raddr, &rfamily, &rport, &e))
 		return cli_bad(c, "--registration: %s", e.msg);
-	ao->reg_len = to_sockaddr(&raddr, rfamily, rport, &ao->reg);
-	pias_endpoint_str(&raddr, rfamily, rport, ao->reg_str, sizeof(ao->reg_str));
-	if (o[O_SOURCE].seen) {
-		union pias_addr saddr;
-		__u8 sfamily;
-
-		if (pias_addr_parse(o[O_SOURCE].value, &saddr, &sfamily, &e))
-			return cli_bad(c, "--source: %s", e.msg);
-		if (sfamily != rfamily)
-			return cli_bad(c,
-				       "--source %s is IPv%u but the registration address is IPv%u",
-				       o[O_SOURCE].value, sfamily, rfamily);
-		ao->src_len = to_sockaddr(&saddr, sfamily, 0, &ao->src);
-		ao->src_str = o[O_SOURCE].value;
-	}
 
 	ao->mode = !join ? AGENT_LEAVE : o[O_ONCE].seen ? AGENT_ONCE : AGENT_FOREVER;
 	ao->timeout_s = TIMEOUT_DEFAULT_S;
@@ -125,9 +146,28 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 				 &ao->timeout_s)))
 			return r;
 	}
-	/* last, so that usage errors never wait on the file system */
-	if (pias_key_read_file(o[O_TOKEN].value, ao->token, &e))
-		return cli_fail(c, "--token-file: %s", e.msg);
+	if (o[O_SOURCE].seen) {
+		union pias_addr saddr;
+		__u8 sfamily;
+
+		if (pias_addr_parse(o[O_SOURCE].value, &saddr, &sfamily, &e))
+			return cli_bad(c, "--source: %s", e.msg);
+		ao->src_len = to_sockaddr(&saddr, sfamily, 0, &ao->src);
+		ao->src_str = o[O_SOURCE].value;
+	}
+	if (o[O_FILE].seen)
+		r = reg_file_read(c, o[O_FILE].value, &raddr, rfamily, rport, &ao->regs, &ao->n);
+	else
+		r = parse_one(c, o, join, &raddr, rfamily, rport, ao);
+	if (r)
+		return r;
+	/* one socket per family: a source address serves only its own */
+	for (size_t i = 0; ao->src_len && i < ao->n; i++)
+		if (ao->regs[i].reg.ss_family != ao->src.ss_family)
+			return cli_bad(
+				c, "--source %s is IPv%c but the registration address %s is not",
+				ao->src_str, ao->src.ss_family == AF_INET ? '4' : '6',
+				ao->regs[i].reg_str);
 	return 0;
 }
 
@@ -140,7 +180,9 @@ static int run(struct cli *c, int argc, char **argv, bool join)
 		r = agent_run(c, &ao);
 	else if (r < 0)
 		r = EXIT_OK; /* --help */
-	sodium_memzero(ao.token, sizeof(ao.token));
+	if (ao.regs)
+		sodium_memzero(ao.regs, ao.n * sizeof(*ao.regs));
+	free(ao.regs);
 	return r;
 }
 
@@ -156,13 +198,15 @@ static int run_leave(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_target_join = {
 	.name = "target join",
-	.args = "--ta TA --endpoint ADDR:PORT --token-file FILE [--weight N] "
+	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE [--weight N] | --file FILE} "
 		"[--registration ADDR:PORT] [--source ADDR] [--once [--timeout SECONDS]]",
 	.summary = "register a target with its JAP and keep the registration alive",
 	.help = "  --ta TA                    the group, like udp:203.0.113.1:53\n"
 		"  --endpoint ADDR:PORT       where the target is reached, same family as TA\n"
 		"  --token-file FILE          the group's token (64 hex digits; piasctl token)\n"
 		"  --weight N                 share of new flows, 1-4294967295 (default 1)\n"
+		"  --file FILE                many registrations in one process, one a line:\n"
+		"                               TA ENDPOINT TOKEN-FILE [WEIGHT]   # comment\n"
 		"  --registration ADDR:PORT   the anycast registration service (default: the\n"
 		"                             TA's address, port 6638)\n"
 		"  --source ADDR              send from ADDR (a surrogate registering for a\n"
@@ -173,16 +217,18 @@ const struct cmd cmd_target_join = {
 		"JAP changed, registration lost. Refreshes every third of the period the\n"
 		"JAP asks for; a dead JAP is noticed in about a second, and the agent\n"
 		"registers again wherever anycast now leads. SIGINT or SIGTERM: leave, exit 0.\n"
-		"Exit 1 when the JAP refuses the first registration (bad token, invalid).\n",
+		"Exit 1 when the JAP refuses the first registration (bad token, invalid);\n"
+		"with --file, the others go on and the exit status at the end is 1.\n",
 	.run = run_join,
 };
 
 const struct cmd cmd_target_leave = {
 	.name = "target leave",
-	.args = "--ta TA --endpoint ADDR:PORT --token-file FILE [--registration ADDR:PORT] "
-		"[--source ADDR] [--timeout SECONDS]",
+	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE | --file FILE} "
+		"[--registration ADDR:PORT] [--source ADDR] [--timeout SECONDS]",
 	.summary = "withdraw a target's registration and wait for the acknowledgement",
 	.help = "  Options as for target join; --timeout SECONDS (default 5) bounds the wait.\n"
-		"  LEAVE is sent up to 3 times; exit 1 if none is acknowledged.\n",
+		"  LEAVE is sent up to 3 times per registration; exit 1 if one is not\n"
+		"  acknowledged.\n",
 	.run = run_leave,
 };

@@ -9,6 +9,7 @@
  *   ctl_client.c  one request over piasd's control socket (daemon/ctl_proto.h)
  *   cmd_keys.c    keygen, keyring, token
  *   cmd_target.c  target join, target leave: options
+ *   reg_file.c    target join --file: the registration list
  *   agent_loop.c  the registration agent (daemon/agent.h) on a UDP socket
  *   log.c         timestamped lines on stderr
  */
@@ -61,19 +62,42 @@ enum agent_mode {
 	AGENT_LEAVE,   /* leave: until the LEAVE is acknowledged */
 };
 
-struct agent_opts {
-	enum agent_mode mode;
+/* One registration the agent keeps: the target, its group's token, where REGISTER goes. */
+struct agent_reg {
 	struct pias_agent_target tgt;
 	__u8 token[PIAS_KEY_LEN];
-	struct sockaddr_storage reg; /* where REGISTER goes */
+	struct sockaddr_storage reg;
 	socklen_t reg_len;
 	char reg_str[PIAS_ADDR_STRLEN]; /* for messages */
-	struct sockaddr_storage src;	/* bind here if src_len */
+};
+
+struct agent_opts {
+	enum agent_mode mode;
+	struct agent_reg *regs; /* --ta: one; --file: one per line */
+	size_t n;
+	struct sockaddr_storage src; /* bind here if src_len */
 	socklen_t src_len;
 	const char *src_str;
 	unsigned int timeout_s; /* ONCE, LEAVE */
 };
 
 int agent_run(struct cli *c, const struct agent_opts *o);
+
+/*
+ * The registrations of `target join --file FILE`, one a line:
+ *
+ *   TA ENDPOINT TOKEN-FILE [WEIGHT]      # comment
+ *
+ * Blank lines and comments are skipped. reg_addr/reg_family/reg_port: the
+ * --registration service, or reg_family 0 for each TA's own address, port
+ * 6638. On success *regs (free()) holds *n >= 1 entries; on an error, a
+ * "FILE:LINE: ..." message went out through cli_bad or cli_fail.
+ */
+int reg_file_read(struct cli *c, const char *path, const union pias_addr *reg_addr, __u8 reg_family,
+		  __u16 reg_port, struct agent_reg **regs, size_t *n);
+
+/* Fill r's registration service (the TA's own address when reg_family is 0). */
+void agent_reg_service(struct agent_reg *r, const union pias_addr *reg_addr, __u8 reg_family,
+		       __u16 reg_port);
 
 #endif

@@ -1,0 +1,487 @@
+#!/usr/bin/python3
+"""Clients, a server and counter readers for the end-to-end tests
+(selftests/ns/test_e2e_*.sh). Standard library only; run with
+/usr/bin/python3 inside a lab node (pias-lab exec NODE -- ...).
+
+  query ADDR PORT [--n N] [--same] [--tcp] [--timeout S] [--sport P]
+      N requests one after the other, each a new flow (a fresh socket, so a
+      fresh source port: P, P+1, ... with --sport, else the kernel's
+      choice, which may repeat an earlier flow's) unless --same; prints
+      one JSON line: answered count, who answered each (the target's
+      name), each RTT.
+  probe ADDR PORT --duration S [--interval S] [--timeout S] [--tcp]
+        [--same [--want NAME]] [--first-to FILE]
+      a request every INTERVAL (default 10 ms), each a new flow unless
+      --same (then one socket, requests told apart by DNS id), answers
+      awaited TIMEOUT; prints JSON: [send time, answered, name, rtt ms].
+      --want: the one socket is one whose flow reaches target NAME.
+      --first-to: the first answer's name goes to FILE at once.
+  serve NAME PORT-RANGE ADDR...
+      a DNS responder on every UDP port of the range and every ADDR: any
+      query gets one TXT record, NAME:PORT.
+  ports ADDR LO HI [--timeout S]
+      one new flow to each port LO..HI (a window of 64 in flight); JSON
+      {port: answer or null}.
+  tgtflows PIN_ROOT [FIELD]
+      {target id: new flows (or FIELD)} of a JAP (pias_tgt_stats).
+  snap LABDIR PINPREFIX PIASCTL NODE...
+      every counter of each node: pias_stats and pias_drops from the
+      pinned maps (bpftool, summed over CPUs) and piasd's own (piasctl
+      show counters --json, as d.NAME); JSON {node: {name: value}}.
+  delta OLD NEW
+      "node name delta" for every counter that moved.
+  outage PROBES FAULT_TIME
+      failures of a probe run around a fault (time.time() of the fault).
+"""
+
+import json
+import os
+import random
+import resource
+import selectors
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+QNAME = "whoami.example"
+
+
+def dns_query(qid, name=QNAME):
+    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + q + struct.pack("!HH", 16, 1)
+
+
+def skip_name(b, i):
+    while True:
+        n = b[i]
+        if n == 0:
+            return i + 1
+        if n & 0xC0 == 0xC0:
+            return i + 2
+        i += n + 1
+
+
+def dns_answer(b):
+    """(id, first TXT string or None) of a response; None if not one."""
+    if len(b) < 12:
+        return None
+    qid, flags, qd, an = struct.unpack("!HHHH", b[:8])
+    if not flags & 0x8000:
+        return None
+    try:
+        i = 12
+        for _ in range(qd):
+            i = skip_name(b, i) + 4
+        for _ in range(an):
+            i = skip_name(b, i)
+            typ, _cls, _ttl, rdlen = struct.unpack("!HHIH", b[i:i + 10])
+            i += 10
+            if typ == 16:
+                return qid, b[i + 1:i + 1 + b[i]].decode(errors="replace")
+            i += rdlen
+    except (IndexError, struct.error):
+        pass
+    return qid, None
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def http_get(addr):
+    host = f"[{addr}]" if ":" in addr else addr
+    return f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
+
+
+def http_name(data):
+    """The body's first line of a 200 answer, else None."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n")[0]:
+        return None
+    return body.decode(errors="replace").strip().split("\n")[0] or None
+
+
+def one_udp(sock, addr, port, timeout):
+    qid = random.randrange(65536)
+    t0 = time.monotonic()
+    sock.sendto(dns_query(qid), (addr, port))
+    deadline = t0 + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, None
+        sock.settimeout(left)
+        try:
+            b = sock.recv(2048)
+        except (socket.timeout, OSError):
+            return None, None
+        a = dns_answer(b)
+        if a and a[0] == qid:
+            return a[1], (time.monotonic() - t0) * 1000
+
+
+def one_tcp(addr, port, timeout, sport=None):
+    t0 = time.monotonic()
+    try:
+        src = (("::" if ":" in addr else "0.0.0.0"), sport) if sport else None
+        with socket.create_connection((addr, port), timeout=timeout, source_address=src) as s:
+            s.sendall(http_get(addr))
+            data = b""
+            while True:
+                left = t0 + timeout - time.monotonic()
+                if left <= 0:
+                    return None, None
+                s.settimeout(left)
+                x = s.recv(4096)
+                if not x:
+                    break
+                data += x
+    except OSError:
+        return None, None
+    name = http_name(data)
+    return name, ((time.monotonic() - t0) * 1000 if name else None)
+
+
+def opt(args, name, default, conv=str):
+    if name in args:
+        i = args.index(name)
+        v = args[i + 1]
+        del args[i:i + 2]
+        return conv(v)
+    return default
+
+
+def flag(args, name):
+    if name in args:
+        args.remove(name)
+        return True
+    return False
+
+
+def cmd_query(args):
+    n = opt(args, "--n", 1, int)
+    timeout = opt(args, "--timeout", 1.0, float)
+    sport = opt(args, "--sport", None, int)
+    same, tcp = flag(args, "--same"), flag(args, "--tcp")
+    addr, port = args[0], int(args[1])
+    names, rtts = [], []
+    sock = None
+    if same and not tcp:
+        sock = socket.socket(family(addr), socket.SOCK_DGRAM)
+    for i in range(n):
+        src = sport + i if sport else None
+        if tcp:
+            name, rtt = one_tcp(addr, port, timeout, src)
+        elif same:
+            name, rtt = one_udp(sock, addr, port, timeout)
+        else:
+            with socket.socket(family(addr), socket.SOCK_DGRAM) as s:
+                if src:
+                    s.bind(("::" if ":" in addr else "0.0.0.0", src))
+                name, rtt = one_udp(s, addr, port, timeout)
+        names.append(name)
+        rtts.append(round(rtt, 3) if rtt is not None else None)
+    by = {}
+    for x in names:
+        if x is not None:
+            by[x] = by.get(x, 0) + 1
+    print(json.dumps({"sent": n, "answered": sum(by.values()), "by": by, "names": names,
+                      "rtt_ms": rtts}))
+    return 0
+
+
+class Probe:
+    def __init__(self, i, t_send):
+        self.i = i
+        self.t_send = t_send
+        self.mono = time.monotonic()
+        self.ok = False
+        self.name = None
+        self.rtt = None
+        self.sock = None
+        self.buf = b""
+        self.sent = False
+
+
+def cmd_probe(args):
+    duration = opt(args, "--duration", 3.0, float)
+    interval = opt(args, "--interval", 0.01, float)
+    timeout = opt(args, "--timeout", 0.5, float)
+    first_to = opt(args, "--first-to", None)
+    want = opt(args, "--want", None)
+    same, tcp = flag(args, "--same"), flag(args, "--tcp")
+    addr, port = args[0], int(args[1])
+    fam = family(addr)
+    sel = selectors.DefaultSelector()
+    probes, live = [], {}
+    shared = None
+    if same:
+        shared = socket.socket(fam, socket.SOCK_DGRAM)
+        for _ in range(64 if want else 0):
+            if one_udp(shared, addr, port, timeout)[0] == want:
+                break
+            shared.close()
+            shared = socket.socket(fam, socket.SOCK_DGRAM)
+        else:
+            if want:
+                print(json.dumps({"error": f"no flow reached {want}"}))
+                return 1
+        shared.setblocking(False)
+        sel.register(shared, selectors.EVENT_READ, None)
+    start = time.monotonic()
+    nxt = start
+    end = start + duration
+    req = http_get(addr)
+
+    def finish(p, name):
+        nonlocal first_to
+        if name is not None and first_to:
+            with open(first_to + ".tmp", "w") as f:
+                f.write(name + "\n")
+            os.replace(first_to + ".tmp", first_to)
+            first_to = None
+        p.name = name
+        p.ok = name is not None
+        p.rtt = round((time.monotonic() - p.mono) * 1000, 3) if p.ok else None
+        if p.sock is not None:
+            try:
+                sel.unregister(p.sock)
+            except (KeyError, ValueError):
+                pass
+            p.sock.close()
+            p.sock = None
+        live.pop(p.i, None)
+
+    while True:
+        now = time.monotonic()
+        if now >= nxt and now < end:
+            p = Probe(len(probes), time.time())
+            probes.append(p)
+            live[p.i] = p
+            qid = p.i % 65536
+            if same:
+                try:
+                    shared.sendto(dns_query(qid), (addr, port))
+                except OSError:
+                    pass
+            elif tcp:
+                p.sock = socket.socket(fam, socket.SOCK_STREAM)
+                p.sock.setblocking(False)
+                try:
+                    p.sock.connect((addr, port))
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    finish(p, None)
+                    continue
+                sel.register(p.sock, selectors.EVENT_WRITE, p)
+            else:
+                p.sock = socket.socket(fam, socket.SOCK_DGRAM)
+                p.sock.setblocking(False)
+                try:
+                    p.sock.sendto(dns_query(qid), (addr, port))
+                    sel.register(p.sock, selectors.EVENT_READ, p)
+                except OSError:
+                    finish(p, None)
+            nxt += interval
+        for p in [p for p in live.values() if now - p.mono > timeout]:
+            finish(p, None)
+        if now >= end and not live:
+            break
+        wait = max(0.0, min(nxt - time.monotonic(), 0.005)) if now < end else 0.005
+        for key, ev in sel.select(wait):
+            p = key.data
+            if p is None:  # --same: match by DNS id
+                try:
+                    while True:
+                        a = dns_answer(shared.recv(2048))
+                        if a:
+                            for q in list(live.values()):
+                                if q.i % 65536 == a[0]:
+                                    finish(q, a[1])
+                except (BlockingIOError, OSError):
+                    pass
+                continue
+            if not tcp:
+                try:
+                    a = dns_answer(p.sock.recv(2048))
+                except OSError:
+                    a = None
+                if a and a[0] == p.i % 65536:
+                    finish(p, a[1])
+                continue
+            if ev & selectors.EVENT_WRITE and not p.sent:
+                err = p.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    finish(p, None)  # refused: a failure now (the probe
+                    continue         # still counts as failed)
+                try:
+                    p.sock.send(req)
+                except OSError:
+                    finish(p, None)
+                    continue
+                p.sent = True
+                sel.modify(p.sock, selectors.EVENT_READ, p)
+                continue
+            try:
+                x = p.sock.recv(4096)
+            except OSError:
+                finish(p, None)
+                continue
+            if x:
+                p.buf += x
+            else:
+                finish(p, http_name(p.buf))
+    if shared:
+        shared.close()
+    print(json.dumps({"interval": interval, "timeout": timeout,
+                      "probes": [[round(p.t_send, 4), int(p.ok), p.name, p.rtt]
+                                 for p in probes]}))
+    return 0
+
+
+def cmd_serve(args):
+    name, rng, addrs = args[0], args[1], args[2:]
+    lo, hi = (int(x) for x in rng.split("-"))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sel = selectors.DefaultSelector()
+    for a in addrs:
+        for port in range(lo, hi + 1):
+            s = socket.socket(family(a), socket.SOCK_DGRAM)
+            s.bind((a, port))
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ, port)
+    print(f"serving {name} on {len(addrs)} address(es), ports {lo}-{hi}", flush=True)
+    while True:
+        for key, _ in sel.select():
+            try:
+                b, peer = key.fileobj.recvfrom(2048)
+            except OSError:
+                continue
+            if len(b) < 12:
+                continue
+            qid = struct.unpack("!H", b[:2])[0]
+            q = b[12:skip_name(b, 12) + 4]
+            txt = f"{name}:{key.data}".encode()
+            ans = (b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 0, len(txt) + 1)
+                   + bytes([len(txt)]) + txt)
+            key.fileobj.sendto(struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q + ans, peer)
+
+
+def cmd_ports(args):
+    timeout = opt(args, "--timeout", 1.0, float)
+    addr, lo, hi = args[0], int(args[1]), int(args[2])
+    sel = selectors.DefaultSelector()
+    todo = list(range(lo, hi + 1))
+    out, live = {}, {}
+    while todo or live:
+        while todo and len(live) < 64:
+            port = todo.pop(0)
+            s = socket.socket(family(addr), socket.SOCK_DGRAM)
+            s.setblocking(False)
+            s.sendto(dns_query(port), (addr, port))
+            sel.register(s, selectors.EVENT_READ, port)
+            live[port] = (s, time.monotonic())
+        for key, _ in sel.select(0.01):
+            port = key.data
+            try:
+                a = dns_answer(key.fileobj.recv(2048))
+            except OSError:
+                a = None
+            out[port] = a[1] if a and a[0] == port else None
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+            live.pop(port)
+        now = time.monotonic()
+        for port, (s, t) in list(live.items()):
+            if now - t > timeout:
+                out[port] = None
+                sel.unregister(s)
+                s.close()
+                live.pop(port)
+    print(json.dumps(out))
+    return 0
+
+
+def cmd_snap(args):
+    labdir, pinprefix, piasctl, nodes = args[0], args[1], args[2], args[3:]
+    out = {}
+    for n in nodes:
+        c = {}
+        for m in ("pias_stats", "pias_drops"):
+            r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned",
+                                f"{pinprefix}{n}/{m}"], capture_output=True, text=True)
+            if r.returncode:
+                continue
+            for e in json.loads(r.stdout):
+                for v in e["formatted"]["values"]:
+                    for k, x in v["value"].items():
+                        c[k] = c.get(k, 0) + x
+        r = subprocess.run([piasctl, "-s", f"{labdir}/{n}/piasd.sock", "show", "counters",
+                            "--json"], capture_output=True, text=True, timeout=5)
+        if r.returncode == 0:
+            for k, x in json.loads(r.stdout)["piasd"].items():
+                c["d." + k] = x
+        out[n] = c
+    print(json.dumps(out))
+    return 0
+
+
+def cmd_tgtflows(args):
+    """{target id: new flows (or args[1])} of a JAP, from pias_tgt_stats."""
+    field = args[1] if len(args) > 1 else "new_flows"
+    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", f"{args[0]}/pias_tgt_stats"],
+                       capture_output=True, text=True, check=True)
+    out = {}
+    for e in json.loads(r.stdout):
+        f = e["formatted"]
+        n = sum(v["value"][field] for v in f["values"])
+        if n:
+            out[str(f["key"])] = n
+    print(json.dumps(out))
+    return 0
+
+
+def cmd_delta(args):
+    old, new = (json.load(open(f)) for f in args[:2])
+    for n, c in new.items():
+        for k, v in c.items():
+            d = v - old.get(n, {}).get(k, 0)
+            if d:
+                print(n, k, d)
+    return 0
+
+
+def cmd_outage(args):
+    d = json.load(open(args[0]))
+    fault = float(args[1])
+    ps = d["probes"]
+    fails = [p for p in ps if not p[1]]
+    after = [p for p in fails if p[0] >= fault]
+    r = {"probes": len(ps), "failed": len(fails), "failed_after_fault": len(after),
+         "outage_ms": round(len(fails) * d["interval"] * 1000),
+         "first_fail_ms": round((after[0][0] - fault) * 1000) if after else None,
+         "last_fail_ms": round((after[-1][0] - fault) * 1000) if after else None,
+         "before": {}, "after": {}}
+    last = after[-1][0] if after else fault
+    for p in ps:
+        if p[1]:
+            side = r["before"] if p[0] < fault else r["after"]
+            side[p[2]] = side.get(p[2], 0) + 1
+    r["answered_after_last_fail"] = sum(1 for p in ps if p[0] > last and p[1])
+    r["sent_after_last_fail"] = sum(1 for p in ps if p[0] > last)
+    print(json.dumps(r))
+    return 0
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    return {"query": cmd_query, "probe": cmd_probe, "serve": cmd_serve, "ports": cmd_ports,
+            "snap": cmd_snap, "tgtflows": cmd_tgtflows, "delta": cmd_delta, "outage": cmd_outage}[cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
