@@ -20,6 +20,7 @@ int pias_rap_init(struct pias_rap *r, const struct pias_rap_config *cfg, struct 
 		.report_expiry_ns = PIAS_RAP_REPORT_EXPIRY_NS,
 		.bind_interval_ns = PIAS_RAP_BIND_INTERVAL_NS,
 		.alpha = 0.0,
+		.provisional_ttl_ns = PIAS_RAP_PROVISIONAL_TTL_NS,
 	};
 
 	if (!cfg)
@@ -30,6 +31,8 @@ int pias_rap_init(struct pias_rap *r, const struct pias_rap_config *cfg, struct 
 		return pias_err_set(e, -EINVAL, "rap: alpha %g is outside [0,1]", cfg->alpha);
 	memset(r, 0, sizeof(*r));
 	r->cfg = *cfg;
+	if (!r->cfg.provisional_ttl_ns)
+		r->cfg.provisional_ttl_ns = PIAS_RAP_PROVISIONAL_TTL_NS;
 	r->sent = calloc(PIAS_RAP_SENT_SETS * PIAS_RAP_SENT_WAYS, sizeof(*r->sent));
 	if (!r->sent)
 		return pias_err_set(e, -ENOMEM, "rap: no memory for the rate limiter");
@@ -333,8 +336,8 @@ static int append(struct pias_rap_actions *acts, const struct pias_rap_action *a
 
 /* SEND_BINDING iap_id: g's ta -> jap_id; limited: subject to the rate limit. */
 static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u32 iap_id,
-			__u32 jap_id, bool limited, __u64 now, struct pias_rap_actions *acts,
-			struct pias_err *e)
+			__u32 jap_id, bool limited, __u64 lifetime_ns, __u64 now,
+			struct pias_rap_actions *acts, struct pias_err *e)
 {
 	struct pias_rap_sent *s = sent_find(r, iap_id, &g->ta);
 	struct pias_rap_action a = { .kind = PIAS_RAP_SEND_BINDING,
@@ -342,7 +345,7 @@ static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u3
 				     .iap_id = iap_id,
 				     .jap_id = jap_id,
 				     .generation = g->generation,
-				     .lifetime_ns = r->cfg.binding_ttl_ns };
+				     .lifetime_ns = lifetime_ns };
 	int err;
 
 	if (limited && s && s->jap_id == jap_id && s->generation == g->generation &&
@@ -374,14 +377,41 @@ static int send_negative(struct pias_rap *r, const struct pias_rap_group *g,
 	return append(acts, &a, e);
 }
 
+/*
+ * Each JAP's RTT from iap_id into rtts (0: unknown; the IAP itself 1 ns);
+ * returns the smallest known, 0 if none is.
+ */
+static __u64 jap_rtts(const struct pias_rap_group *g, __u32 iap_id, pias_rap_rtt_fn rtt, void *ctx,
+		      __u64 rtts[PIAS_GROUP_MAX_JAPS])
+{
+	__u64 rmin = 0;
+
+	for (__u32 i = 0; i < g->g.count; i++) {
+		__u32 jap = g->g.japs[i].jap_id;
+
+		rtts[i] = jap == iap_id ? 1 : rtt(ctx, iap_id, jap);
+		if (rtts[i] && (!rmin || rtts[i] < rmin))
+			rmin = rtts[i];
+	}
+	return rmin;
+}
+
 int pias_rap_bound(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, __u32 jap_id,
-		   __u64 now, struct pias_rap_actions *acts, struct pias_err *e)
+		   pias_rap_rtt_fn rtt, void *ctx, __u64 now, struct pias_rap_actions *acts,
+		   struct pias_err *e)
 {
 	const struct pias_rap_group *g = group_find(r, ta);
+	__u64 rtts[PIAS_GROUP_MAX_JAPS], rmin, ttl = r->cfg.binding_ttl_ns;
+	int i;
 
-	if (!g || group_index(&g->g, jap_id) < 0)
+	if (!g || (i = group_index(&g->g, jap_id)) < 0)
 		return pias_err_set(e, -ENOENT, "rap: JAP %u is not in this TA's group", jap_id);
-	return send_binding(r, g, iap_id, jap_id, true, now, acts, e);
+	if (rtt && r->cfg.alpha > 0) {
+		rmin = jap_rtts(g, iap_id, rtt, ctx, rtts);
+		if (rmin && rtts[i] != rmin && r->cfg.provisional_ttl_ns < ttl)
+			ttl = r->cfg.provisional_ttl_ns;
+	}
+	return send_binding(r, g, iap_id, jap_id, true, ttl, now, acts, e);
 }
 
 /* The index in g->g (count > 0) selected by rnd; see rap_registry.h. */
@@ -392,13 +422,10 @@ static __u32 pick(const struct pias_rap *r, const struct pias_rap_group *g, __u3
 	double total = 0, alpha = rtt ? r->cfg.alpha : 0.0, u = rnd / 4294967296.0, acc = 0;
 	__u32 nnear = 0, last = 0;
 
-	for (__u32 i = 0; i < g->g.count; i++) {
+	for (__u32 i = 0; i < g->g.count; i++)
 		total += g->g.japs[i].weight;
-		if (alpha > 0)
-			rtts[i] = rtt(ctx, iap_id, g->g.japs[i].jap_id);
-		if (rtts[i] && (!rmin || rtts[i] < rmin))
-			rmin = rtts[i];
-	}
+	if (alpha > 0)
+		rmin = jap_rtts(g, iap_id, rtt, ctx, rtts);
 	for (__u32 i = 0; i < g->g.count; i++)
 		nnear += rmin && rtts[i] == rmin;
 	if (!nnear)
@@ -438,7 +465,7 @@ int pias_rap_no_group(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta
 		return send_negative(r, g, ta, iap_id, acts, e);
 	return send_binding(r, g, iap_id,
 			    g->g.japs[pick(r, g, iap_id, NULL, NULL, mix(iap_id))].jap_id, true,
-			    now, acts, e);
+			    r->cfg.binding_ttl_ns, now, acts, e);
 }
 
 int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, pias_rap_rtt_fn rtt,
@@ -450,7 +477,7 @@ int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, p
 	if (!g || !g->g.count)
 		return send_negative(r, g, ta, iap_id, acts, e);
 	return send_binding(r, g, iap_id, g->g.japs[pick(r, g, iap_id, rtt, ctx, rnd)].jap_id,
-			    false, now, acts, e);
+			    false, r->cfg.binding_ttl_ns, now, acts, e);
 }
 
 int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct pias_group *g,

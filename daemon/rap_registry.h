@@ -42,7 +42,9 @@
  * share in proportion to its count); alpha = 1: always the nearest JAP
  * (lowest jap_id among ties); in between, the nearest JAP gets alpha of the
  * new IAPs on top of its load share. Without RTTs (rtt NULL, or 0 =
- * unknown for all), pure load. rnd selects the point u = rnd / 2^32 on the
+ * unknown for all), pure load. The IAP itself, when it is one of the
+ * group's JAPs, is nearest to itself (RTT taken as 1 ns, whatever the
+ * coordinates say). rnd selects the point u = rnd / 2^32 on the
  * cumulative distribution, JAPs in group-table order.
  *
  * Rate limit: per (IAP, TA) at most one SEND_BINDING per bind_interval_ns
@@ -66,21 +68,23 @@
 
 #include "err.h"
 
-#define PIAS_RAP_BINDING_TTL_NS	  300000000000ull /* 300 s */
-#define PIAS_RAP_NEGATIVE_TTL_NS  30000000000ull  /* 30 s */
-#define PIAS_RAP_REPORT_PERIOD_NS 10000000000ull  /* JAPs re-report every 10 s */
-#define PIAS_RAP_REPORT_EXPIRY_NS (3 * PIAS_RAP_REPORT_PERIOD_NS)
-#define PIAS_RAP_BIND_INTERVAL_NS 100000000ull /* 100 ms */
-#define PIAS_RAP_MAX_REPORTS	  64	       /* JAP reports kept per TA */
-#define PIAS_RAP_SENT_SETS	  4096	       /* rate-limit records: sets ... */
-#define PIAS_RAP_SENT_WAYS	  4	       /* ... of this many (IAP, TA) pairs */
+#define PIAS_RAP_BINDING_TTL_NS	    300000000000ull /* 300 s */
+#define PIAS_RAP_NEGATIVE_TTL_NS    30000000000ull  /* 30 s */
+#define PIAS_RAP_REPORT_PERIOD_NS   10000000000ull  /* JAPs re-report every 10 s */
+#define PIAS_RAP_REPORT_EXPIRY_NS   (3 * PIAS_RAP_REPORT_PERIOD_NS)
+#define PIAS_RAP_BIND_INTERVAL_NS   100000000ull  /* 100 ms */
+#define PIAS_RAP_PROVISIONAL_TTL_NS 2000000000ull /* 2 s: see pias_rap_bound */
+#define PIAS_RAP_MAX_REPORTS	    64		  /* JAP reports kept per TA */
+#define PIAS_RAP_SENT_SETS	    4096	  /* rate-limit records: sets ... */
+#define PIAS_RAP_SENT_WAYS	    4		  /* ... of this many (IAP, TA) pairs */
 
 struct pias_rap_config {
-	__u64 binding_ttl_ns;	/* lifetime of a binding */
-	__u64 negative_ttl_ns;	/* lifetime of a negative binding */
-	__u64 report_expiry_ns; /* a JAP report older than this is dropped */
-	__u64 bind_interval_ns; /* per (IAP, TA) binding rate limit; 0: none */
-	double alpha;		/* proximity weight, 0 (pure load) .. 1 (nearest) */
+	__u64 binding_ttl_ns;	  /* lifetime of a binding */
+	__u64 negative_ttl_ns;	  /* lifetime of a negative binding */
+	__u64 report_expiry_ns;	  /* a JAP report older than this is dropped */
+	__u64 bind_interval_ns;	  /* per (IAP, TA) binding rate limit; 0: none */
+	double alpha;		  /* proximity weight, 0 (pure load) .. 1 (nearest) */
+	__u64 provisional_ttl_ns; /* a first binding to a JAP not the nearest; 0: default */
 };
 
 /* One JAP's last report for a TA; count 0: removed (remembered for its seq). */
@@ -165,11 +169,18 @@ int pias_rap_jap_dead(struct pias_rap *r, __u32 jap_id, __u64 now, struct pias_r
 
 /*
  * The dataplane relayed a packet from iap_id for ta to jap_id: SEND_BINDING
- * (subject to the rate limit). -ENOENT if jap_id is not in ta's published
- * group (a stale event; nothing sent).
+ * to that JAP (subject to the rate limit), so that the flow whose packet it
+ * was goes on to the JAP that holds its connection. The dataplane picked
+ * jap_id by load alone (a hash of the flow over the weights); when alpha >
+ * 0, rtt is given and jap_id is not among the nearest JAPs to iap_id, the
+ * binding is provisional: it lives provisional_ttl_ns, long enough for the
+ * IAP to pin the flow in its flow table, and the IAP's refresh (a QUERY,
+ * proximity-aware) then binds it for good. -ENOENT if jap_id is not in
+ * ta's published group (a stale event; nothing sent).
  */
 int pias_rap_bound(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, __u32 jap_id,
-		   __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
+		   pias_rap_rtt_fn rtt, void *ctx, __u64 now, struct pias_rap_actions *acts,
+		   struct pias_err *e);
 
 /*
  * The dataplane found no group for ta: SEND_NEGATIVE if the RAP has no JAP

@@ -821,8 +821,8 @@ static void run_bound(unsigned int n)
 		const struct pias_event *ev = &events[k];
 		__u64 now = rap_now();
 
-		if (GROW_RUN(rap_acts, pias_rap_bound(&rap, ev->iap_id, &ev->ta, ev->jap_id, now,
-						      &rap_acts, &e))) {
+		if (GROW_RUN(rap_acts, pias_rap_bound(&rap, ev->iap_id, &ev->ta, ev->jap_id, rtt_of,
+						      NULL, now, &rap_acts, &e))) {
 			pb_fail("BOUND: %s", e.msg);
 			continue;
 		}

@@ -478,8 +478,8 @@ int piasd_proto_dp_event(const struct pias_event *ev, void *arg)
 		 */
 		break;
 	case PIAS_EV_BOUND:
-		err = RUN(rap_acts, pias_rap_bound(&d->rap, ev->iap_id, &ev->ta, ev->jap_id, now,
-						   &rap_acts, &e));
+		err = RUN(rap_acts, pias_rap_bound(&d->rap, ev->iap_id, &ev->ta, ev->jap_id, rtt_of,
+						   d, now, &rap_acts, &e));
 		if (!err)
 			rap_apply(d);
 		break;

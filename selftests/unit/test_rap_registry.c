@@ -175,7 +175,7 @@ static void test_bound_binding(void **state)
 
 	report(f, &f->ta, 7, 5, 1, T0);
 	f->acts.n = 0;
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 1);
 	a = last(f);
 	assert_int_equal(a->kind, PIAS_RAP_SEND_BINDING);
@@ -187,18 +187,26 @@ static void test_bound_binding(void **state)
 	assert_true(gen > 0);
 	assert_int_equal(gen, pias_rap_group(&f->r, &f->ta)->generation);
 	/* A duplicate BOUND within 100 ms: nothing. */
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0 + 99 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0 + 99 * MS, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 1);
 	/* Another IAP is not limited. */
-	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 7, T0 + 99 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 41, &f->ta, 7, NULL, NULL, T0 + 99 * MS, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 2);
 	/* After the interval: again. */
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0 + 100 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0 + 100 * MS, &f->acts, &f->e),
+		0);
 	assert_int_equal(f->acts.n, 3);
 	/* A JAP not in the group (stale event): -ENOENT, nothing sent. */
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 8, T0 + SEC, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 40, &f->ta, 8, NULL, NULL, T0 + SEC, &f->acts, &f->e),
+		-ENOENT);
 	assert_msg_has(f->e.msg, "JAP 8");
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta2, 7, T0 + SEC, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 40, &f->ta2, 7, NULL, NULL, T0 + SEC, &f->acts, &f->e),
+		-ENOENT);
 	assert_int_equal(f->acts.n, 3);
 }
 
@@ -209,7 +217,7 @@ static void test_generation_bumps(void **state)
 
 	report(f, &f->ta, 7, 5, 1, T0);
 	g1 = pias_rap_group(&f->r, &f->ta)->generation;
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0, &f->acts, &f->e), 0);
 	/* A count change only: same generation. */
 	report(f, &f->ta, 7, 6, 2, T0 + MS);
 	assert_int_equal(pias_rap_group(&f->r, &f->ta)->generation, g1);
@@ -218,7 +226,8 @@ static void test_generation_bumps(void **state)
 	g2 = pias_rap_group(&f->r, &f->ta)->generation;
 	assert_true(g2 > g1);
 	f->acts.n = 0;
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0 + 3 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0 + 3 * MS, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 1);
 	assert_int_equal(last(f)->generation, g2);
 	/* A JAP leaves: new generation. */
@@ -344,6 +353,63 @@ static void test_alpha1_nearest(void **state)
 	check_share(s[2], 1.0 / 101);
 }
 
+/* The IAP that is itself a JAP of the group is its own nearest, whatever the RTTs. */
+static void test_alpha1_self_nearest(void **state)
+{
+	struct fx *f = *state;
+
+	report(f, &f->ta, 1, 5, 1, T0); /* fake_rtt: 80 ms, the farthest */
+	report(f, &f->ta, 2, 5, 1, T0);
+	for (__u32 rnd = 0; rnd < 0xf0000000u; rnd += 0x10000000u) {
+		f->acts.n = 0;
+		assert_int_equal(
+			pias_rap_query(&f->r, 1, &f->ta, fake_rtt, NULL, rnd, T0, &f->acts, &f->e),
+			0);
+		assert_int_equal(last(f)->jap_id, 1);
+	}
+}
+
+/*
+ * BOUND names the JAP the dataplane relayed to (load only): a full binding
+ * when it is the nearest or proximity is off, a provisional one otherwise.
+ */
+static void test_alpha1_bound_provisional(void **state)
+{
+	struct fx *f = *state;
+
+	report(f, &f->ta, 1, 5, 1, T0);
+	report(f, &f->ta, 2, 5, 1, T0); /* nearest by fake_rtt */
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 1, fake_rtt, NULL, T0, &f->acts, &f->e),
+			 0);
+	assert_int_equal(last(f)->jap_id, 1);
+	assert_int_equal(last(f)->lifetime_ns, PIAS_RAP_PROVISIONAL_TTL_NS);
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 2, fake_rtt, NULL, T0, &f->acts, &f->e),
+			 0);
+	assert_int_equal(last(f)->jap_id, 2);
+	assert_int_equal(last(f)->lifetime_ns, 300 * SEC);
+	/* no RTTs known: nothing says 1 is not the nearest */
+	assert_int_equal(pias_rap_bound(&f->r, 42, &f->ta, 1, NULL, NULL, T0, &f->acts, &f->e), 0);
+	assert_int_equal(last(f)->lifetime_ns, 300 * SEC);
+	/* the IAP bound to itself: nearest */
+	assert_int_equal(pias_rap_bound(&f->r, 1, &f->ta, 1, fake_rtt, NULL, T0, &f->acts, &f->e),
+			 0);
+	assert_int_equal(last(f)->lifetime_ns, 300 * SEC);
+}
+
+/* Proximity off (alpha 0): BOUND always binds for the full lifetime. */
+static void test_bound_alpha0_full(void **state)
+{
+	struct fx *f = *state;
+
+	report(f, &f->ta, 1, 5, 1, T0);
+	report(f, &f->ta, 2, 5, 1, T0);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 1, fake_rtt, NULL, T0, &f->acts, &f->e),
+			 0);
+	assert_int_equal(last(f)->lifetime_ns, f->r.cfg.binding_ttl_ns);
+}
+
 static void test_alpha_half(void **state)
 {
 	struct fx *f = *state;
@@ -427,10 +493,11 @@ static void test_enobufs(void **state)
 	report(f, &f->ta, 7, 5, 1, T0);
 	report(f, &f->ta2, 7, 5, 1, T0);
 	/* A failed bound is not counted by the rate limit. */
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &none, &f->e), -ENOBUFS);
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0, &none, &f->e),
+			 -ENOBUFS);
 	assert_int_equal(none.n, 0);
 	f->acts.n = 0;
-	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 1);
 	assert_int_equal(pias_rap_no_group(&f->r, 40, &f->ta2, T0, &none, &f->e), -ENOBUFS);
 	assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0, T0, &none, &f->e),
@@ -584,17 +651,20 @@ static void test_restore_answers(void **state)
 	assert_int_equal(last(f)->jap_id, 8); /* 0.75 >= 5/7 */
 	/* BOUND to either JAP: a binding (rate-limited); to another JAP: -ENOENT. */
 	f->acts.n = 0;
-	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 8, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 8, NULL, NULL, T0, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 1);
 	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_BINDING);
 	assert_int_equal(last(f)->jap_id, 8);
 	assert_int_equal(last(f)->generation, gen);
-	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 8, T0 + 50 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 41, &f->ta, 8, NULL, NULL, T0 + 50 * MS, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 1);
-	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 7, T0 + 50 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 41, &f->ta, 7, NULL, NULL, T0 + 50 * MS, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(last(f)->jap_id, 7);
-	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 9, T0, &f->acts, &f->e), -ENOENT);
+	assert_int_equal(pias_rap_bound(&f->r, 41, &f->ta, 9, NULL, NULL, T0, &f->acts, &f->e),
+			 -ENOENT);
 	assert_int_equal(f->acts.n, 2);
 	/* NO_GROUP (the IAP's table lagged): a binding to one of its JAPs, not a negative. */
 	assert_int_equal(pias_rap_no_group(&f->r, 42, &f->ta, T0, &f->acts, &f->e), 0);
@@ -793,6 +863,10 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_no_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_proportions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alpha1_nearest, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_alpha1_self_nearest, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_alpha1_bound_provisional, setup_alpha1,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bound_alpha0_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alpha_half, setup_alpha_half, teardown),
 		cmocka_unit_test_setup_teardown(test_jap_dead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_expiry, setup, teardown),

@@ -62,14 +62,15 @@ static int parse_line(struct cli *c, const char *path, unsigned int ln, char **f
 static int find_twin(const struct agent_reg *regs, size_t n, const struct agent_reg *r)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!memcmp(&regs[i].tgt.ta, &r->tgt.ta, sizeof(r->tgt.ta)) && regs[i].tgt.port == r->tgt.port &&
+		if (!memcmp(&regs[i].tgt.ta, &r->tgt.ta, sizeof(r->tgt.ta)) &&
+		    regs[i].tgt.port == r->tgt.port &&
 		    !memcmp(&regs[i].tgt.addr, &r->tgt.addr, sizeof(r->tgt.addr)))
 			return (int)i;
 	return -1;
 }
 
-int reg_file_read(struct cli *c, const char *path, const union pias_addr *reg_addr,
-		  __u8 reg_family, __u16 reg_port, struct agent_reg **regs, size_t *n)
+int reg_file_read(struct cli *c, const char *path, const union pias_addr *reg_addr, __u8 reg_family,
+		  __u16 reg_port, struct agent_reg **regs, size_t *n)
 {
 	struct agent_reg *v = NULL;
 	size_t cap = 0, len = 0, bufcap = 0;
