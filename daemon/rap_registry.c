@@ -364,9 +364,14 @@ static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u3
 	return 0;
 }
 
+void pias_rap_ring_changed(struct pias_rap *r, __u64 now)
+{
+	r->settle_until_ns = now + PIAS_RAP_REPORT_PERIOD_NS;
+}
+
 static int send_negative(struct pias_rap *r, const struct pias_rap_group *g,
-			 const struct pias_ta *ta, __u32 iap_id, struct pias_rap_actions *acts,
-			 struct pias_err *e)
+			 const struct pias_ta *ta, __u32 iap_id, __u64 now,
+			 struct pias_rap_actions *acts, struct pias_err *e)
 {
 	struct pias_rap_action a = { .kind = PIAS_RAP_SEND_NEGATIVE,
 				     .ta = *ta,
@@ -374,6 +379,8 @@ static int send_negative(struct pias_rap *r, const struct pias_rap_group *g,
 				     .generation = g ? g->generation : 0,
 				     .lifetime_ns = r->cfg.negative_ttl_ns };
 
+	if (now < r->settle_until_ns && a.lifetime_ns > PIAS_RAP_SETTLE_NEGATIVE_TTL_NS)
+		a.lifetime_ns = PIAS_RAP_SETTLE_NEGATIVE_TTL_NS;
 	return append(acts, &a, e);
 }
 
@@ -462,7 +469,7 @@ int pias_rap_no_group(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta
 	const struct pias_rap_group *g = group_find(r, ta);
 
 	if (!g || !g->g.count)
-		return send_negative(r, g, ta, iap_id, acts, e);
+		return send_negative(r, g, ta, iap_id, now, acts, e);
 	return send_binding(r, g, iap_id,
 			    g->g.japs[pick(r, g, iap_id, NULL, NULL, mix(iap_id))].jap_id, true,
 			    r->cfg.binding_ttl_ns, now, acts, e);
@@ -475,7 +482,7 @@ int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, p
 	const struct pias_rap_group *g = group_find(r, ta);
 
 	if (!g || !g->g.count)
-		return send_negative(r, g, ta, iap_id, acts, e);
+		return send_negative(r, g, ta, iap_id, now, acts, e);
 	return send_binding(r, g, iap_id, g->g.japs[pick(r, g, iap_id, rtt, ctx, rnd)].jap_id,
 			    false, r->cfg.binding_ttl_ns, now, acts, e);
 }

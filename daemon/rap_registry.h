@@ -68,15 +68,16 @@
 
 #include "err.h"
 
-#define PIAS_RAP_BINDING_TTL_NS	    300000000000ull /* 300 s */
-#define PIAS_RAP_NEGATIVE_TTL_NS    30000000000ull  /* 30 s */
-#define PIAS_RAP_REPORT_PERIOD_NS   10000000000ull  /* JAPs re-report every 10 s */
-#define PIAS_RAP_REPORT_EXPIRY_NS   (3 * PIAS_RAP_REPORT_PERIOD_NS)
-#define PIAS_RAP_BIND_INTERVAL_NS   100000000ull  /* 100 ms */
-#define PIAS_RAP_PROVISIONAL_TTL_NS 2000000000ull /* 2 s: see pias_rap_bound */
-#define PIAS_RAP_MAX_REPORTS	    64		  /* JAP reports kept per TA */
-#define PIAS_RAP_SENT_SETS	    4096	  /* rate-limit records: sets ... */
-#define PIAS_RAP_SENT_WAYS	    4		  /* ... of this many (IAP, TA) pairs */
+#define PIAS_RAP_BINDING_TTL_NS		300000000000ull /* 300 s */
+#define PIAS_RAP_NEGATIVE_TTL_NS	30000000000ull	/* 30 s */
+#define PIAS_RAP_REPORT_PERIOD_NS	10000000000ull	/* JAPs re-report every 10 s */
+#define PIAS_RAP_REPORT_EXPIRY_NS	(3 * PIAS_RAP_REPORT_PERIOD_NS)
+#define PIAS_RAP_BIND_INTERVAL_NS	100000000ull  /* 100 ms */
+#define PIAS_RAP_PROVISIONAL_TTL_NS	2000000000ull /* 2 s: see pias_rap_bound */
+#define PIAS_RAP_SETTLE_NEGATIVE_TTL_NS 1000000000ull /* 1 s: see pias_rap_ring_changed */
+#define PIAS_RAP_MAX_REPORTS		64	      /* JAP reports kept per TA */
+#define PIAS_RAP_SENT_SETS		4096	      /* rate-limit records: sets ... */
+#define PIAS_RAP_SENT_WAYS		4	      /* ... of this many (IAP, TA) pairs */
 
 struct pias_rap_config {
 	__u64 binding_ttl_ns;	  /* lifetime of a binding */
@@ -120,6 +121,7 @@ struct pias_rap {
 	/* rate limiter: PIAS_RAP_SENT_SETS sets of PIAS_RAP_SENT_WAYS, by (IAP, TA) */
 	struct pias_rap_sent *sent;
 	__u32 next_generation; /* last generation handed out */
+	__u64 settle_until_ns; /* NO_GROUP answers are short-lived until then */
 };
 
 enum pias_rap_action_kind {
@@ -197,6 +199,17 @@ int pias_rap_no_group(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta
 int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, pias_rap_rtt_fn rtt,
 		   void *ctx, __u32 rnd, __u64 now, struct pias_rap_actions *acts,
 		   struct pias_err *e);
+
+/*
+ * The RAP table changed at now: this proxy may have become a RAP of groups
+ * whose JAPs have not reported to it yet (they re-report as soon as they
+ * see the change, and every PIAS_RAP_REPORT_PERIOD_NS anyway). Until a
+ * report period has passed, a TA it knows no group of is answered with a
+ * negative binding of PIAS_RAP_SETTLE_NEGATIVE_TTL_NS, not negative_ttl_ns,
+ * so that an IAP that asked too early is not cut off from the group for
+ * the full negative lifetime.
+ */
+void pias_rap_ring_changed(struct pias_rap *r, __u64 now);
 
 /* Drop reports older than report_expiry_ns (GROUP_SET/DEL) and old rate-limit records. */
 int pias_rap_tick(struct pias_rap *r, __u64 now, struct pias_rap_actions *acts, struct pias_err *e);

@@ -28,6 +28,9 @@
 #define IPPROTO_MH	  135
 
 #define IP_MF		  0x2000
+
+#define TCP_FLAG_SYN	  0x02 /* byte 13 of the TCP header */
+#define TCP_FLAG_RST	  0x04
 #define IP_DF		  0x4000
 #define IP_OFFSET	  0x1fff
 

@@ -309,8 +309,12 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 		ts->rev_bytes += p->ip_len;
 		/* the coarse clock (CLOCK_MONOTONIC_COARSE, one tick): liveness
 		 * needs no better, and the precise one costs 25-40 ns a read
-		 * on virtual machines */
-		ts->last_reply_ns = bpf_ktime_get_coarse_ns();
+		 * on virtual machines. A RST is what the kernel of a host
+		 * whose server died answers each new SYN with: it is no sign
+		 * of life, and counting it kept such a target in service as
+		 * long as clients kept trying it */
+		if (!(p->tcp_flags & TCP_FLAG_RST))
+			ts->last_reply_ns = bpf_ktime_get_coarse_ns();
 	}
 	ta = pias_flow_ta(&rv->client);
 	gs = group_stats(&ta);

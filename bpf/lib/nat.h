@@ -184,7 +184,7 @@ static __always_inline int tcp_clamp_syn(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
 
-	if (p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & 0x02))
+	if (p->flow.proto != IPPROTO_TCP || !(p->tcp_flags & TCP_FLAG_SYN))
 		return 0;
 	return pias_clamp_mss(c->xdp, p->flow.family,
 			      p->flow.family == PIAS_AF_INET ? c->cfg->tcp_mss4 : c->cfg->tcp_mss6);

@@ -67,8 +67,10 @@ static void ring_write(struct piasd *d)
 	d->counters[PIASD_C_rap_slots_written] += n;
 	LOG_I("ring: %zu proxies, %zu RAP slots changed", d->ring.nproxies, n);
 	/* groups may have new RAPs: tell them what this JAP holds */
-	if (n)
+	if (n) {
+		pias_rap_ring_changed(&d->rap, piasd_now());
 		piasd_proto_rereport(d);
+	}
 }
 
 static void proxy_up(struct piasd *d, __u32 id, const struct pias_peer *p)

@@ -214,24 +214,6 @@ for cl in cl1 cl2 cl3; do
 			"${NEAR[$iap.$k]}" "${NAME[$(bound "$iap" "${TA[$k]}")]:-none}"
 	done
 done
-# bindings live 10 s: each is asked for again (QUERY) before it expires
-all_near() {
-	local iap k
-	for iap in p1 p2 p4; do
-		for k in dns4 dns6 web4 web6; do
-			[ "${NAME[$(bound $iap "${TA[$k]}")]}" = "${NEAR[$iap.$k]}" ] || return 1
-		done
-	done
-}
-t0=$(date +%s%N)
-wait_for 15 all_near
-for iap in p1 p2 p4; do
-	for k in dns4 dns6 web4 web6; do
-		check_eq "$iap ${TA[$k]}: refreshed binding ($(ms_since "$t0") ms later) names the nearest JAP" \
-			"${NEAR[$iap.$k]}" "${NAME[$(bound $iap "${TA[$k]}")]:-none}"
-	done
-done
-
 echo "-- a TA with no group: the RAP sees one packet, the IAP drops the rest"
 for k in udp4 udp6 tcp4; do
 	case $k in
@@ -368,8 +350,13 @@ fi
 if wait_for 10 back; then ok "cl1 back at p1 $(ms_since "$t0") ms after the restore"; else fail "cl1 enters at $(enters cl1 4)"; fi
 wait "$ph"
 "$E2E_PY" "$E2E" outage "$TMP/heal-udp.json" "$FAULT_T" >"$TMP/heal.outage"
-check_eq "cl1's new flows across the heal: at most 50 of about 1,100 failed (no lone proxy served)" True \
-	"$(jp "$TMP/heal.outage" "d['failed_after_fault'] <= 50")"
+if [ "$(jp "$TMP/heal.outage" "d['failed_after_fault'] <= 50")" = True ]; then
+	ok "cl1's new flows across the heal: at most 50 of about 1,100 failed (no lone proxy served)"
+else
+	fail "cl1's new flows across the heal: $(jp "$TMP/heal.outage" "d['failed_after_fault']") failed"
+	echo "  ..   p1's bindings: $(ctl p1 show bindings --json | js "[(b['ta'], b['state'], b['jap']) for b in d]")"
+	grep -E "ring:|cut off|touch|announced|withdrawn" "$STATE/p1/piasd.log" | tail -8 | sed 's/^/  ..   /'
+fi
 check_eq "cl1 answered again (the last second)" True "$(recovered heal udp)"
 figure "partition heal (p1's link restored; p1 announces once merged, cl1 back at p1 through BGP): overlay merged after $heal ms; cl1's new UDP flows over the 11 s after the restore: $(jp "$TMP/heal.outage" "f\"{d['failed_after_fault']} of {d['probes']} failed\"")"
 

@@ -270,6 +270,29 @@ static void test_no_group(void **state)
 	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_NEGATIVE);
 }
 
+/*
+ * Right after the RAP table changed, this RAP may not have heard from the
+ * group's JAPs yet: its NO_GROUP answers are short until a report period
+ * has passed, then full again.
+ */
+static void test_no_group_after_ring_change(void **state)
+{
+	struct fx *f = *state;
+
+	pias_rap_ring_changed(&f->r, T0);
+	assert_int_equal(pias_rap_no_group(&f->r, 40, &f->ta, T0 + SEC, &f->acts, &f->e), 0);
+	assert_int_equal(last(f)->kind, PIAS_RAP_SEND_NEGATIVE);
+	assert_int_equal(last(f)->lifetime_ns, PIAS_RAP_SETTLE_NEGATIVE_TTL_NS);
+	assert_int_equal(pias_rap_query(&f->r, 41, &f->ta, NULL, NULL, 0,
+					T0 + PIAS_RAP_REPORT_PERIOD_NS - 1, &f->acts, &f->e),
+			 0);
+	assert_int_equal(last(f)->lifetime_ns, PIAS_RAP_SETTLE_NEGATIVE_TTL_NS);
+	assert_int_equal(pias_rap_no_group(&f->r, 42, &f->ta, T0 + PIAS_RAP_REPORT_PERIOD_NS,
+					   &f->acts, &f->e),
+			 0);
+	assert_int_equal(last(f)->lifetime_ns, PIAS_RAP_NEGATIVE_TTL_NS);
+}
+
 static __u32 xorshift(__u32 *s)
 {
 	*s ^= *s << 13;
@@ -863,6 +886,7 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_no_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_proportions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alpha1_nearest, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_no_group_after_ring_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alpha1_self_nearest, setup_alpha1, teardown),
 		cmocka_unit_test_setup_teardown(test_alpha1_bound_provisional, setup_alpha1,
 						teardown),

@@ -158,13 +158,21 @@ class Lab:
             for a in topo.registration:
                 nodad = " nodad" if a.version == 6 else ""
                 cmds.append(f"addr add {a}/{a.max_prefixlen} dev lo{nodad}")
-        if node.kind in ("client", "target"):
-            i = node.first_iface()
-            gw = topo.nodes[i.peer].ifaces[node.name]
-            cmds += [f"route add default via {gw.addr4.ip}",
-                     f"route add ::/0 via {gw.addr6.ip}"]
         netns.ip_batch(self.st.ns(node.name), cmds)
+        self.host_routes(node.name)
         self.offloads(node.name, list(node.ifaces))
+
+    def host_routes(self, name):
+        """A client's or target's default routes, via its one router: set
+        up with the node, and again when its link comes back up (a link
+        going down takes them with it)."""
+        node = self.topo.nodes[name]
+        if node.kind not in ("client", "target"):
+            return
+        i = node.first_iface()
+        gw = self.topo.nodes[i.peer].ifaces[node.name]
+        netns.ip_batch(self.st.ns(name), [f"route replace default via {gw.addr4.ip}",
+                                          f"route replace ::/0 via {gw.addr6.ip}"])
 
     def relay_between(self, a, b):
         return any(l.relay and {l.a, l.b} == {a, b} for l in self.topo.links)
@@ -471,6 +479,7 @@ class Lab:
                 i = self.topo.nodes[node].ifaces[iface]
                 run_in(ns, ["ip", "addr", "replace", str(i.addr4), "dev", iface])
                 run_in(ns, ["ip", "addr", "replace", str(i.addr6), "dev", iface, "nodad"])
+                self.host_routes(node)
         if action == "cut" and key not in cut:
             cut.append(key)
         if action == "restore" and key in cut:
