@@ -31,6 +31,7 @@
 
 #define TCP_FLAG_SYN	  0x02 /* byte 13 of the TCP header */
 #define TCP_FLAG_RST	  0x04
+#define TCP_FLAG_ACK	  0x10
 #define IP_DF		  0x4000
 #define IP_OFFSET	  0x1fff
 

@@ -226,7 +226,17 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		return step_drop(c, rc);
 	if (conn) {
 		t = target_of(conn->target_id);
-		if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {
+		/*
+		 * A fresh SYN on the entry of a draining target is a new
+		 * connection that reuses an old one's 5-tuple (clients recycle
+		 * source ports): a draining target takes no new connection.
+		 */
+		if (t && t->state == PIAS_TARGET_DRAINING && p->flow.proto == IPPROTO_TCP &&
+		    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
+			pias_conn_forget(&p->flow, conn->target_id, conn->nat_port);
+			t = NULL;
+		} else if (t &&
+			   (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {
 			tid = conn->target_id;
 			port = conn->nat_port;
 			stat_inc(c, PIAS_STAT_jap_conn_hit);

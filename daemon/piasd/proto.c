@@ -6,7 +6,12 @@
  * Messages between roles on this same proxy (this IAP asking this RAP, this
  * JAP reporting to this RAP) never touch the network: they go through a
  * loopback queue, drained after the current input, so that no state
- * machine is re-entered while its action list is being applied.
+ * machine is re-entered while its action list is being applied. The queue
+ * grows as needed: a JAP re-reporting a thousand groups after a ring
+ * change queues a thousand REPORTs to itself at once (a fixed queue of 256
+ * dropped the rest, and this RAP then answered NO_GROUP for groups it
+ * should have known). Its entries hold only the small kinds that go to
+ * self, not a whole struct pias_msg (11 KB for VIEW pages).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,16 +21,28 @@
 
 #include "piasd.h"
 
-#define LOOPBACK_MAX 256
+#define LOOPBACK_MAX (1u << 20) /* messages to self per input: only a runaway gets there */
 
 /* Action lists, grown when a call needs more room (-ENOBUFS, see RUN). */
 static struct pias_jap_actions jap_acts;
 static struct pias_rap_actions rap_acts;
 static struct pias_iap_actions iap_acts;
 
-static struct pias_msg loopback[LOOPBACK_MAX];
-static size_t loopback_n;
-static __u64 *last_reply; /* per target id: snapshot for pias_jap_tick */
+/* A message to ourselves: the kinds send_to() queues. */
+struct loop_msg {
+	struct pias_msg_hdr hdr;
+	union {
+		struct pias_msg_report report;
+		struct pias_msg_query query;
+		struct pias_msg_binding binding;
+		struct pias_msg_invalidate inval;
+	};
+};
+
+static struct loop_msg *loopback;
+static size_t loopback_n, loopback_cap;
+static struct pias_msg *loop_scratch; /* the one being handled */
+static __u64 *last_reply;	      /* per target id: snapshot for pias_jap_tick */
 
 static int grow(void **a, size_t *cap, size_t elem)
 {
@@ -67,12 +84,34 @@ static void send_to(struct piasd *d, __u32 id, struct pias_msg *m)
 		piasd_send_proxy(d, id, m);
 		return;
 	}
-	if (loopback_n == LOOPBACK_MAX) {
+	struct loop_msg *q;
+
+	if (loopback_n == loopback_cap &&
+	    (loopback_cap >= LOOPBACK_MAX ||
+	     grow((void **)&loopback, &loopback_cap, sizeof(*loopback)))) {
 		LOG_W("loopback queue full: %s to self dropped", pias_msg_type_name(m->hdr.type));
 		return;
 	}
 	m->hdr.sender_id = id;
-	loopback[loopback_n++] = *m;
+	q = &loopback[loopback_n++];
+	q->hdr = m->hdr;
+	switch (m->hdr.type) {
+	case PIAS_MSG_REPORT:
+		q->report = m->report;
+		break;
+	case PIAS_MSG_QUERY:
+		q->query = m->query;
+		break;
+	case PIAS_MSG_BINDING:
+		q->binding = m->binding;
+		break;
+	case PIAS_MSG_INVALIDATE:
+		q->inval = m->inval;
+		break;
+	default: /* no other kind goes to self: a bug */
+		loopback_n--;
+		LOG_W("%s to self dropped: not a loopback kind", pias_msg_type_name(m->hdr.type));
+	}
 }
 
 /* --- JAP ----------------------------------------------------------------- */
@@ -441,11 +480,27 @@ static void recv_one(struct piasd *d, const struct pias_msg *m)
 
 static void loopback_drain(struct piasd *d)
 {
-	/* bounded: every round can add at most a few messages per message */
-	for (size_t i = 0; i < loopback_n && i < 16 * LOOPBACK_MAX; i++) {
-		struct pias_msg m = loopback[i];
+	struct pias_msg *m = loop_scratch;
 
-		recv_one(d, &m);
+	/* handling one may queue more (a QUERY answered by a BINDING): all go */
+	for (size_t i = 0; i < loopback_n && m; i++) {
+		const struct loop_msg *q = &loopback[i];
+
+		m->hdr = q->hdr;
+		switch (q->hdr.type) {
+		case PIAS_MSG_REPORT:
+			m->report = q->report;
+			break;
+		case PIAS_MSG_QUERY:
+			m->query = q->query;
+			break;
+		case PIAS_MSG_BINDING:
+			m->binding = q->binding;
+			break;
+		default:
+			m->inval = q->inval;
+		}
+		recv_one(d, m);
 	}
 	loopback_n = 0;
 }
@@ -553,7 +608,8 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 
 	d->target_seq = calloc(PIAS_MAX_TARGETS, sizeof(*d->target_seq));
 	last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*last_reply));
-	if (!d->target_seq || !last_reply)
+	loop_scratch = calloc(1, sizeof(*loop_scratch));
+	if (!d->target_seq || !last_reply || !loop_scratch)
 		return pias_err_set(e, -ENOMEM, "no memory for the target tables");
 	err = pias_jap_init(&d->jap, &jc, e);
 	if (!err)
@@ -583,6 +639,11 @@ void piasd_proto_free(struct piasd *d)
 	free(jap_acts.a);
 	free(rap_acts.a);
 	free(iap_acts.a);
+	free(loopback);
+	free(loop_scratch);
 	d->target_seq = NULL;
 	last_reply = NULL;
+	loopback = NULL;
+	loop_scratch = NULL;
+	loopback_n = loopback_cap = 0;
 }

@@ -103,6 +103,13 @@ print(f"{len(d) - len(bad)} {' '.join(bad[:5])}")
 EOF
 }
 
+# the JAP reports each group to its RAPs (both proxies here) as its first
+# target registers, and again after every ring change
+rap_groups() { ctl "$1" show groups --json | js "sum(1 for g in d if g['ta'].startswith('udp:$ANY:'))"; }
+all_known() { [ "$(rap_groups p1) $(rap_groups p2)" = "$N $N" ]; }
+wait_for 10 all_known
+check_eq "both RAPs know the $N groups" "$N $N" "$(rap_groups p1) $(rap_groups p2)"
+
 echo "-- one new flow to each group from cl1 (IAP p2): first packets"
 snap "$TMP/s0" p1 p2
 t0=$(date +%s%N)

@@ -256,6 +256,53 @@ static void test_jap_draining_and_down(void **state)
 	assert_int_equal(pr_conn_rev_get(&g_pr, &old_rev, &rv), -ENOENT);
 }
 
+/*
+ * A fresh SYN with a draining connection's 5-tuple is a new connection (the
+ * client recycled its source port): it goes to another target and the old
+ * NAT port is freed. A segment with ACK is the old connection: it stays.
+ */
+static void test_jap_draining_fresh_syn(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_TCP };
+	uint32_t ids[] = { 10, 11 };
+	uint16_t tport = T_PORT_TCP, port;
+	struct pkt_spec s = jap_inner(&tc, 43006), syn;
+	struct pkt in, sin;
+	struct pr_result res;
+	struct pias_conn_rev rv;
+	uint32_t tid, other;
+
+	(void)state;
+	jap_targets(&tc, ids, NULL, 2);
+	jap_tunnel(&in, &tc, &s, 0, 0);
+	RUN(0, &in, &res);
+	tid = target_of_frame(&res);
+	other = tid == 10 ? 11 : 10;
+	port = assert_conn(&s, tid, tport);
+	assert_ok(pr_target_state(&g_pr, tid, PIAS_TARGET_DRAINING));
+
+	syn = s;
+	syn.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK; /* a SYN-ACK is no fresh SYN */
+	jap_tunnel(&sin, &tc, &syn, 0, 0);
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(0, &sin, &res);
+	assert_int_equal(target_of_frame(&res), tid);
+	assert_counters("rx_packets=1 jap_conn_hit=1 fwd_redirect=1");
+
+	struct pias_flow old_rev = rev_key_of(&s, tid, tport, port);
+
+	syn.tcp_flags = PKT_TCP_SYN;
+	syn.ack = 0;
+	jap_tunnel(&sin, &tc, &syn, 0, 0);
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(0, &sin, &res);
+	assert_verdict(&res, XDP_REDIRECT);
+	assert_counters("rx_packets=1 jap_new_conn=1 fwd_redirect=1");
+	assert_int_equal(target_of_frame(&res), other);
+	assert_conn(&s, other, tport);
+	assert_int_equal(pr_conn_rev_get(&g_pr, &old_rev, &rv), -ENOENT);
+}
+
 /* A target that is also a client of its group never gets its own packets. */
 static void test_jap_target_is_client(void **state)
 {
@@ -453,6 +500,7 @@ int run_jap_tests(void)
 		WTEST(test_jap_udp_checksum_never_zero, W_ONCE),
 		WTEST(test_jap_weighted_deterministic, W_CLIENT),
 		WTEST(test_jap_draining_and_down, W_ONCE),
+		WTEST(test_jap_draining_fresh_syn, W_ONCE),
 		WTEST(test_jap_target_is_client, W_ONCE),
 		WTEST(test_jap_no_target_bounces, W_ALL),
 		WTEST(test_jap_no_target_set_bounces, W_ONCE),
