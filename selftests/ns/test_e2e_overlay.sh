@@ -272,7 +272,11 @@ around() {
 # outage NAME KIND: "N failed (M ms)"; recovered NAME KIND: the last 1 s of probes all answered
 outage() { "$E2E_PY" "$E2E" outage "$TMP/$1-$2.json" "$FAULT_T" | js "f\"{d['failed']} of {d['probes']} failed = {d['outage_ms']} ms\""; }
 recovered() {
-	jp "$TMP/$1-$2.json" "all(p[1] for p in d['probes'] if p[0] > d['probes'][-1][0] - 1.0)"
+	local r
+	r=$(jp "$TMP/$1-$2.json" "all(p[1] for p in d['probes'] if p[0] > d['probes'][-1][0] - 1.0)")
+	# say when the failures were, relative to the fault, for whoever reads a FAIL
+	[ "$r" = True ] || echo "  ..   $1 $2: failed probes sent at (ms after the fault): $(jp "$TMP/$1-$2.json" "[round((p[0] - $FAULT_T) * 1000) for p in d['probes'] if not p[1]]")" >&2
+	echo "$r"
 }
 
 echo "-- IAP withdrawal: piasctl withdraw on p1; cl1 moves through BGP"
