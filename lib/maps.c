@@ -28,7 +28,7 @@ const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = {
 	     sizeof(struct pias_rap_slot)),
 	DESC(PIAS_M_BINDINGS, PIAS_MAP_BINDINGS, BPF_MAP_TYPE_HASH, sizeof(struct pias_ta),
 	     sizeof(struct pias_binding)),
-	DESC(PIAS_M_FLOWS, PIAS_MAP_FLOWS, BPF_MAP_TYPE_LRU_PERCPU_HASH, sizeof(struct pias_flow),
+	DESC(PIAS_M_FLOWS, PIAS_MAP_FLOWS, BPF_MAP_TYPE_LRU_HASH, sizeof(struct pias_flow),
 	     sizeof(struct pias_flow_entry)),
 	DESC(PIAS_M_GROUPS, PIAS_MAP_GROUPS, BPF_MAP_TYPE_HASH, sizeof(struct pias_ta),
 	     sizeof(struct pias_group)),

@@ -69,8 +69,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pias_bindings SEC(".maps");
 
+/*
+ * Shared, not per-CPU: a flow's packets do not always reach the IAP on one
+ * CPU (veth delivers on the sender's CPU, a client's process migrates, an
+ * RSS table gets rebalanced), and a flow that missed its entry on another
+ * CPU would follow the binding of the moment, which may name another JAP.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, PIAS_MAX_FLOWS);
 	__type(key, struct pias_flow);
 	__type(value, struct pias_flow_entry);

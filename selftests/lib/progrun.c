@@ -378,21 +378,9 @@ int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *
 
 int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen)
 {
-	size_t stride = percpu_stride(sizeof(struct pias_flow_entry));
-	uint8_t *vals = calloc((size_t)pr->ncpus, stride);
-	int rc;
+	struct pias_flow_entry e = { .jap_id = jap, .generation = gen };
 
-	if (!vals)
-		return -ENOMEM;
-	for (int c = 0; c < pr->ncpus; c++) {
-		struct pias_flow_entry *e = (void *)(vals + stride * (size_t)c);
-
-		e->jap_id = jap;
-		e->generation = gen;
-	}
-	rc = update(FD(pias_flows), f, vals);
-	free(vals);
-	return rc;
+	return update(FD(pias_flows), f, &e);
 }
 
 int pr_conn_rev_set(struct progrun *pr, const struct pias_flow *key,
@@ -410,18 +398,7 @@ static int lookup(int fd, const void *key, void *val)
 
 int pr_flow_get(struct progrun *pr, const struct pias_flow *f, struct pias_flow_entry *out)
 {
-	size_t stride = percpu_stride(sizeof(*out));
-	uint8_t *vals = calloc((size_t)pr->ncpus, stride);
-	int rc;
-
-	if (!vals)
-		return -ENOMEM;
-	rc = lookup(FD(pias_flows), f, vals);
-	/* the program ran on pr->cpu: that CPU's copy is the one it wrote */
-	if (!rc)
-		memcpy(out, vals + stride * (size_t)pr->cpu, sizeof(*out));
-	free(vals);
-	return rc;
+	return lookup(FD(pias_flows), f, out);
 }
 
 int pr_conn_get(struct progrun *pr, const struct pias_flow *f, struct pias_conn *out)

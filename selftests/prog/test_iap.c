@@ -3,6 +3,8 @@
  * IAP (docs/protocol.md 3.1): client packets to an anycast TA. Flow table,
  * binding, RAP; MISS events; MSS clamp of SYNs; what is not ours passes.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -165,6 +167,53 @@ static void test_iap_flow_jap_down(void **state)
 	assert_ok(pr_flow_get(&g_pr, &flow, &fe));
 	assert_int_equal(fe.jap_id, 4);
 	assert_int_equal(fe.generation, 2);
+}
+
+/* Run the next packets on CPU cpu (the test process is pinned to one). */
+static void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	assert_int_equal(sched_setaffinity(0, sizeof(set), &set), 0);
+}
+
+/*
+ * A flow's entry written on one CPU holds on every other: a packet of the
+ * flow that arrives on another CPU after the binding changed still goes to
+ * the flow's JAP. (With a per-CPU table it followed the new binding.)
+ */
+static void test_iap_flow_across_cpus(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_UDP };
+	struct pkt_spec s = client_spec(&tc, 40013);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct tunhdr h = iap_hdr(PIAS_KIND_IAP_TO_JAP);
+	struct pkt in, exp;
+	struct pr_result res;
+	struct pkt_spec out = hop(&s);
+	int other = g_pr.cpu == 0 ? 1 : 0;
+
+	(void)state;
+	if (g_pr.ncpus < 2) {
+		print_message("only one CPU: nothing to cross\n");
+		return;
+	}
+	assert_ok(pr_binding(&g_pr, &ta, 4, 2, 0, 0));
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_REDIRECT);
+	/* the binding moves to another JAP; the flow's next packet on another CPU */
+	assert_ok(pr_binding(&g_pr, &ta, jap_id(PIAS_AF_INET), 3, 0, 0));
+	assert_ok(pr_zero_counters(&g_pr));
+	pin_cpu(other);
+	RUN(0, &in, &res);
+	pin_cpu(g_pr.cpu);
+	assert_verdict(&res, XDP_REDIRECT);
+	expect_tunnel(&exp, &out, 4, &h);
+	assert_frame(&res, &exp);
+	assert_counters("rx_packets=1 iap_flow_hit=1 fwd_redirect=1");
 }
 
 static void test_iap_negative_binding(void **state)
@@ -455,6 +504,7 @@ int run_iap_tests(void)
 		WTEST(test_iap_binding_hit, W_ALL),
 		WTEST(test_iap_flow_hit, W_ALL),
 		WTEST(test_iap_flow_jap_down, W_ONCE),
+		WTEST(test_iap_flow_across_cpus, W_ONCE),
 		WTEST(test_iap_negative_binding, W_CLIENT),
 		WTEST(test_iap_local_binding, W_CLIENT),
 		WTEST(test_iap_expired_binding_to_rap, W_FAMILIES),
