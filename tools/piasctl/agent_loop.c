@@ -35,7 +35,6 @@ struct reg {
 	const struct agent_reg *o;
 	struct pias_agent agent;
 	bool started, finished;
-	int last_send_errno;
 };
 
 struct loop {
@@ -48,7 +47,8 @@ struct loop {
 	struct pias_msg *msg; /* scratch for encode/decode: large (VIEW pages) */
 	struct event_base *base;
 	struct event *rd[2], *tick, *sigint, *sigterm, *deadline;
-	int fd[2]; /* IPv4, IPv6 */
+	int fd[2];		/* IPv4, IPv6 */
+	int last_send_errno[2]; /* per socket: a cause is logged once, not per registration */
 	int rc;
 	bool finished, interrupted, warned_silent;
 	__u64 start_ns;
@@ -90,7 +90,7 @@ static void send_one(struct loop *l, struct reg *g, const struct pias_agent_acti
 {
 	__u8 buf[PIAS_MSG_MAX];
 	struct pias_err e;
-	int n, fd = l->fd[fam_index(g->o->reg.ss_family)];
+	int fi = fam_index(g->o->reg.ss_family), n, fd = l->fd[fi];
 
 	pias_agent_msg(act, l->msg);
 	n = pias_msg_encode(l->msg, g->o->token, buf, sizeof(buf), &e);
@@ -102,15 +102,15 @@ static void send_one(struct loop *l, struct reg *g, const struct pias_agent_acti
 	}
 	if (sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)&g->o->reg, g->o->reg_len) < 0) {
 		/* once per cause: a down route would otherwise log every refresh */
-		if (errno != g->last_send_errno)
+		if (errno != l->last_send_errno[fi])
 			log_line("sending %s to %s: %s (retrying)",
 				 pias_msg_type_name(act->hdr.type), g->o->reg_str, strerror(errno));
-		g->last_send_errno = errno;
+		l->last_send_errno[fi] = errno;
 		return;
 	}
-	if (g->last_send_errno)
+	if (l->last_send_errno[fi])
 		log_line("sending to %s works again", g->o->reg_str);
-	g->last_send_errno = 0;
+	l->last_send_errno[fi] = 0;
 }
 
 /* A registration is done (left, gave up, or ONCE and acknowledged). */
