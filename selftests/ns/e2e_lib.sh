@@ -141,16 +141,6 @@ dsum() { awk -v k="$1" '$2 == k { v += $3 } END { print v + 0 }' "$TMP/delta"; }
 # dnodes NAME: the nodes where counter NAME moved
 dnodes() { awk -v k="$1" '$2 == k { print $1 }' "$TMP/delta" | sort | tr '\n' ' ' | sed 's/ $//'; }
 
-# wait_for SECONDS COMMAND...: retry every 100 ms until COMMAND succeeds.
-wait_for() {
-	local deadline=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
-
 # enters CLIENT FAMILY: the proxy the client's anycast traffic enters now
 enters() {
 	status

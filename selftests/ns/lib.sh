@@ -137,6 +137,16 @@ check_ge() {
 	if [ "$3" -ge "$2" ] 2>/dev/null; then ok "$1 ($3 >= $2)"; else fail "$1: expected >= $2, got '$3'"; fi
 }
 
+# wait_for SECONDS COMMAND...: retry every 50 ms until COMMAND succeeds.
+wait_for() {
+	local deadline=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
 pias_summary() {
 	echo "== $PIAS_PASSES passed, $PIAS_FAILS failed"
 	[ "$PIAS_FAILS" -eq 0 ]

@@ -32,16 +32,6 @@ st() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$TMP/status.json"
 }
 
-# wait_for SECONDS COMMAND...: retry every 100 ms until COMMAND succeeds.
-wait_for() {
-	local deadline=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
-
 # dig_txt CLIENT ADDR: the TXT record whoami.example, answered by a target.
 dig_txt() {
 	"${PL[@]}" exec "$1" -- dig +short +time=1 +tries=1 @"$2" whoami.example TXT 2>/dev/null | tr -d '"'

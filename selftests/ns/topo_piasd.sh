@@ -51,16 +51,6 @@ jq_py() {
 	python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
 }
 
-# wait_for SECONDS COMMAND...: retry every 50 ms until COMMAND succeeds.
-wait_for() {
-	local deadline=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s%N)" -gt "$deadline" ] && return 1
-		sleep 0.05
-	done
-}
-
 piasd_conf() {
 	local n=$1
 	cat <<CONF
