@@ -28,7 +28,11 @@ static struct pias_jap_actions jap_acts;
 static struct pias_rap_actions rap_acts;
 static struct pias_iap_actions iap_acts;
 
-/* A message to ourselves: the kinds send_to() queues. */
+/*
+ * A message to ourselves: the kinds send_to() queues. Its body is the
+ * first sizeof(body) bytes of struct pias_msg's union, which starts at the
+ * same place for every kind, so one copy each way serves them all.
+ */
 struct loop_msg {
 	struct pias_msg_hdr hdr;
 	union {
@@ -36,7 +40,7 @@ struct loop_msg {
 		struct pias_msg_query query;
 		struct pias_msg_binding binding;
 		struct pias_msg_invalidate inval;
-	};
+	} body;
 };
 
 static struct loop_msg *loopback;
@@ -92,26 +96,16 @@ static void send_to(struct piasd *d, __u32 id, struct pias_msg *m)
 		LOG_W("loopback queue full: %s to self dropped", pias_msg_type_name(m->hdr.type));
 		return;
 	}
+	if (m->hdr.type != PIAS_MSG_REPORT && m->hdr.type != PIAS_MSG_QUERY &&
+	    m->hdr.type != PIAS_MSG_BINDING && m->hdr.type != PIAS_MSG_INVALIDATE) {
+		/* no other kind goes to self: a bug */
+		LOG_W("%s to self dropped: not a loopback kind", pias_msg_type_name(m->hdr.type));
+		return;
+	}
 	m->hdr.sender_id = id;
 	q = &loopback[loopback_n++];
 	q->hdr = m->hdr;
-	switch (m->hdr.type) {
-	case PIAS_MSG_REPORT:
-		q->report = m->report;
-		break;
-	case PIAS_MSG_QUERY:
-		q->query = m->query;
-		break;
-	case PIAS_MSG_BINDING:
-		q->binding = m->binding;
-		break;
-	case PIAS_MSG_INVALIDATE:
-		q->inval = m->inval;
-		break;
-	default: /* no other kind goes to self: a bug */
-		loopback_n--;
-		LOG_W("%s to self dropped: not a loopback kind", pias_msg_type_name(m->hdr.type));
-	}
+	memcpy(&q->body, &m->report, sizeof(q->body));
 }
 
 /* --- JAP ----------------------------------------------------------------- */
@@ -487,19 +481,7 @@ static void loopback_drain(struct piasd *d)
 		const struct loop_msg *q = &loopback[i];
 
 		m->hdr = q->hdr;
-		switch (q->hdr.type) {
-		case PIAS_MSG_REPORT:
-			m->report = q->report;
-			break;
-		case PIAS_MSG_QUERY:
-			m->query = q->query;
-			break;
-		case PIAS_MSG_BINDING:
-			m->binding = q->binding;
-			break;
-		default:
-			m->inval = q->inval;
-		}
+		memcpy(&m->report, &q->body, sizeof(q->body));
 		recv_one(d, m);
 	}
 	loopback_n = 0;
