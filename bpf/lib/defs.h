@@ -29,7 +29,8 @@
 
 #define IP_MF		  0x2000
 
-#define TCP_FLAG_SYN	  0x02 /* byte 13 of the TCP header */
+#define TCP_FLAG_FIN	  0x01 /* byte 13 of the TCP header */
+#define TCP_FLAG_SYN	  0x02
 #define TCP_FLAG_RST	  0x04
 #define TCP_FLAG_ACK	  0x10
 #define IP_DF		  0x4000

@@ -12,6 +12,28 @@
 #include "stats.h"
 #include "steps.h"
 
+/*
+ * What the client's packet adds to its flow's state. The IAP never sees
+ * the replies: a second datagram makes a UDP flow a stream.
+ */
+static __always_inline __u8 flow_ct(__u8 ct, const struct pias_pkt *p, int first)
+{
+	if (p->flow.proto == IPPROTO_TCP)
+		return pias_ct_client_tcp(first ? PIAS_CT_SYN : ct, p->tcp_flags);
+	return first ? 0 : ct | PIAS_CT_MORE | PIAS_CT_REPLIED;
+}
+
+static __always_inline void flow_touch(struct pias_flow_entry *fe, const struct pias_pkt *p)
+{
+	__u8 ct = flow_ct(fe->ct, p, 0);
+	__u64 now = bpf_ktime_get_coarse_ns();
+
+	if (ct != fe->ct)
+		fe->ct = ct;
+	if (now - fe->last_ns > PIAS_CT_TOUCH_NS)
+		fe->last_ns = now;
+}
+
 static __always_inline int iap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
@@ -27,9 +49,15 @@ static __always_inline int iap_step(struct pias_ctx *c)
 		gs->iap_bytes += p->ip_len;
 	}
 	fe = bpf_map_lookup_elem(&pias_flows, &p->flow);
+	if (fe && p->flow.proto == IPPROTO_TCP && pias_ct_syn_reopens(fe->ct, p->tcp_flags)) {
+		/* a new connection on an old 5-tuple: it follows today's binding */
+		stat_inc(c, PIAS_STAT_iap_flow_reopen);
+		fe = NULL;
+	}
 	if (fe) {
 		px = proxy_up(fe->jap_id);
 		if (px) {
+			flow_touch(fe, p);
 			p->tun_sport = fe->tun_sport;
 			stat_inc(c, PIAS_STAT_iap_flow_hit);
 			return step_tunnel(c, fe->jap_id, PIAS_KIND_IAP_TO_JAP);
@@ -51,6 +79,8 @@ static __always_inline int iap_step(struct pias_ctx *c)
 				.jap_id = b->jap_id,
 				.generation = b->generation,
 				.tun_sport = pias_tun_sport(&p->flow),
+				.ct = flow_ct(0, p, 1),
+				.last_ns = bpf_ktime_get_coarse_ns(),
 			};
 			__u32 jap = b->jap_id;
 

@@ -12,8 +12,12 @@
 #include "nat.h"
 #include "steps.h"
 
-/* NAT port candidates tried per new connection. */
-#define NAT_PORT_TRIES 8
+/*
+ * NAT address and port candidates tried per new connection. With a share u
+ * of the pool in use, a new flow finds none free with probability u^32:
+ * 1e-10 at half full, 1e-3 at 80%.
+ */
+#define NAT_TRIES 32
 
 static __always_inline struct pias_target *target_of(__u32 id)
 {
@@ -94,6 +98,10 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 	return w.chosen;
 }
 
+/*
+ * The first address of the family's NAT pool (zero: none). The pool is
+ * nat_count addresses from there, counted up in the last 32 bits.
+ */
 static __always_inline const union pias_addr *nat_addr(const struct pias_config *cfg, __u8 family)
 {
 	if (family == PIAS_AF_INET)
@@ -101,14 +109,67 @@ static __always_inline const union pias_addr *nat_addr(const struct pias_config 
 	return addr_is_zero(&cfg->nat6) ? &cfg->self6 : &cfg->nat6;
 }
 
+static __always_inline __u32 nat_count(const struct pias_config *cfg, __u8 family)
+{
+	__u32 n = family == PIAS_AF_INET ? cfg->nat4_count : cfg->nat6_count;
+
+	if (!n || (family == PIAS_AF_INET ? !cfg->nat4.v4 : addr_is_zero(&cfg->nat6)))
+		return 1; /* no pool: the node's own address */
+	return n > PIAS_NAT_POOL_MAX ? PIAS_NAT_POOL_MAX : n;
+}
+
+/* Address i of the pool. */
+static __always_inline union pias_addr nat_pool_addr(const struct pias_config *cfg, __u8 family,
+						     __u32 i)
+{
+	union pias_addr a = *nat_addr(cfg, family);
+
+	if (family == PIAS_AF_INET)
+		a.v4 = bpf_htonl(bpf_ntohl(a.v4) + i);
+	else
+		a.v6[3] = bpf_htonl(bpf_ntohl(a.v6[3]) + i);
+	return a;
+}
+
+/* Index of address a in the family's pool, or -1. */
+static __always_inline int nat_pool_index(const struct pias_config *cfg, const union pias_addr *a,
+					  __u8 family)
+{
+	const union pias_addr *base = nat_addr(cfg, family);
+	__u32 i;
+
+	if (family == PIAS_AF_INET) {
+		if (!base->v4)
+			return -1;
+		i = bpf_ntohl(a->v4) - bpf_ntohl(base->v4);
+	} else {
+		if (addr_is_zero(base) || a->v6[0] != base->v6[0] || a->v6[1] != base->v6[1] ||
+		    a->v6[2] != base->v6[2])
+			return -1;
+		i = bpf_ntohl(a->v6[3]) - bpf_ntohl(base->v6[3]);
+	}
+	return i < nat_count(cfg, family) ? (int)i : -1;
+}
+
+static __always_inline void nat_ports(const struct pias_config *cfg, __u32 *lo, __u32 *hi)
+{
+	*lo = cfg->nat_port_min;
+	*hi = cfg->nat_port_max;
+	if (!*lo || *hi < *lo) {
+		*lo = PIAS_DEFAULT_NAT_PORT_MIN;
+		*hi = PIAS_DEFAULT_NAT_PORT_MAX;
+	}
+}
+
 /* Key of the reverse entry: the target's reply to the NAT address/port. */
-static __always_inline struct pias_flow rev_key(const struct pias_flow *f,
-						const struct pias_target *t,
-						const union pias_addr *nat, __u16 nat_port)
+static __always_inline struct pias_flow rev_key(const struct pias_config *cfg,
+						const struct pias_flow *f,
+						const struct pias_target *t, __u32 nat_index,
+						__u16 nat_port)
 {
 	struct pias_flow k = {
 		.saddr = t->addr,
-		.daddr = *nat,
+		.daddr = nat_pool_addr(cfg, f->family, nat_index),
 		.sport = t->port ? t->port : f->dport,
 		.dport = nat_port,
 		.proto = f->proto,
@@ -118,69 +179,154 @@ static __always_inline struct pias_flow rev_key(const struct pias_flow *f,
 }
 
 /*
- * Records a new connection of flow (arrived via iap) to target tid in both
- * directions. Returns the NAT port, or 0 if every candidate port is taken.
- * A global subprogram: its loop of map updates is verified once.
+ * May the NAT address and port of reverse entry old be taken? Yes if its
+ * connection is gone (or names another port: a leftover), or has ended
+ * by its state's timeout: then its forward entry goes too (lazy reclaim;
+ * piasd's sweep removes the rest).
  */
-__noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 hash)
+static __always_inline int nat_reclaimable(const struct pias_config *cfg,
+					   const struct pias_conn_rev *old,
+					   const struct pias_flow *k, __u32 nat_index, __u64 now)
+{
+	struct pias_conn *f = bpf_map_lookup_elem(&pias_conns, &old->client);
+	__u64 last;
+
+	if (!f)
+		return 1;
+	if (f->target_id != old->target_id || f->nat_port != k->dport || f->nat_index != nat_index)
+		return 1;
+	last = f->last_ns > old->last_ns ? f->last_ns : old->last_ns;
+	if (!pias_ct_expired(&cfg->ct, old->client.proto, f->ct | old->ct, last, now))
+		return 0;
+	bpf_map_delete_elem(&pias_conns, &old->client);
+	return 1;
+}
+
+/* State of the search for a free NAT address and port (bpf_loop). */
+struct nat_search {
+	struct pias_flow k;	 /* the candidate reverse key */
+	struct pias_conn_rev rv; /* what the reverse entry will hold */
+	__u64 now;
+	__u32 hash, lo, range, space, index;
+	__u32 found; /* 1: k holds a free candidate, now recorded */
+	__u32 reclaimed;
+	__u32 pad;
+};
+
+/*
+ * Per-CPU room for the search: on the stack it would push the JAP's chain
+ * of calls past the verifier's 512 bytes. Private to the program (not
+ * pinned, not part of the ABI): nothing in it outlives one packet.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat_search);
+} pias_nat_scratch SEC(".maps");
+
+/* One candidate per call; the state is in the scratch map (bpf_loop's
+ * context must be on the stack, where the search does not fit). */
+static long nat_try_one(__u64 i, void *arg)
 {
 	struct pias_config *cfg = config_here();
-	struct pias_target *t = target_of(tid);
-	struct pias_conn_rev rv = {};
-	struct pias_flow k;
-	__u32 lo, hi, range, port = 0;
+	struct pias_conn_rev *old;
+	struct nat_search *s;
+	__u32 zero = 0, c;
 
-	if (!flow || !cfg || !t)
-		return 0;
-	lo = cfg->nat_port_min;
-	hi = cfg->nat_port_max;
-	if (!lo || hi < lo) {
-		lo = PIAS_DEFAULT_NAT_PORT_MIN;
-		hi = PIAS_DEFAULT_NAT_PORT_MAX;
+	(void)arg;
+	s = bpf_map_lookup_elem(&pias_nat_scratch, &zero);
+	if (!s || !cfg || !s->range || !s->space)
+		return 1;
+	c = (s->hash + (__u32)i * 7919) % s->space;
+	s->index = c / s->range;
+	s->k.daddr = nat_pool_addr(cfg, s->k.family, s->index);
+	s->k.dport = s->lo + c % s->range;
+	if (!bpf_map_update_elem(&pias_conns_rev, &s->k, &s->rv, BPF_NOEXIST)) {
+		s->found = 1;
+		return 1;
 	}
-	range = hi - lo + 1;
-	rv.client = *flow;
-	rv.target_id = tid;
-	k = rev_key(flow, t, nat_addr(cfg, flow->family), 0);
-	/*
-	 * The target was picked from the same flow hash; mixing in its id
-	 * keeps port candidates spread over the whole range for every target
-	 * instead of the slice of hashes that lands on it.
-	 */
-	hash = pias_final(pias_mix(hash, tid), 4);
-	for (__u32 i = 0; i < NAT_PORT_TRIES; i++) {
-		k.dport = lo + (hash + i * 7919) % range;
-		if (!bpf_map_update_elem(&pias_conns_rev, &k, &rv, BPF_NOEXIST)) {
-			port = k.dport;
-			break;
-		}
-	}
-	if (!port)
+	old = bpf_map_lookup_elem(&pias_conns_rev, &s->k);
+	if (!old || !nat_reclaimable(cfg, old, &s->k, s->index, s->now))
 		return 0;
-	/* the forward entry reuses the reverse value's stack: one chain, 512 bytes */
-	struct pias_conn *conn = (void *)&rv;
-
-	__builtin_memset(conn, 0, sizeof(*conn));
-	conn->target_id = tid;
-	conn->nat_port = port;
-	conn->iap_id = iap;
-	bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
-	return port;
+	if (bpf_map_update_elem(&pias_conns_rev, &s->k, &s->rv, BPF_ANY))
+		return 0;
+	s->found = 1;
+	s->reclaimed = 1;
+	return 1;
 }
 
 /*
- * Frees the NAT port of a connection whose target went down. A global
- * subprogram: keeps the key off the JAP's stack.
+ * Records a new connection of flow (arrived via iap) to target tid in both
+ * directions, in state ct. Returns the NAT port | the pool index << 16,
+ * or 0 if every candidate is taken. A global subprogram: its loop of map
+ * updates is verified once.
  */
-__noinline int pias_conn_forget(const struct pias_flow *flow, __u32 tid, __u32 nat_port)
+__noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 hash,
+				__u32 ct)
 {
 	struct pias_config *cfg = config_here();
 	struct pias_target *t = target_of(tid);
+	struct pias_conn *conn;
+	struct nat_search *s;
+	__u32 zero = 0, hi;
+
+	s = bpf_map_lookup_elem(&pias_nat_scratch, &zero);
+	if (!flow || !cfg || !t || !s)
+		return 0;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->now = bpf_ktime_get_coarse_ns();
+	nat_ports(cfg, &s->lo, &hi);
+	s->range = hi - s->lo + 1;
+	s->space = s->range * nat_count(cfg, flow->family);
+	s->rv.client = *flow;
+	s->rv.target_id = tid;
+	s->k = rev_key(cfg, flow, t, 0, 0);
+	/*
+	 * The target was picked from the same flow hash; mixing in its id
+	 * keeps candidates spread over the whole pool for every target
+	 * instead of the slice of hashes that lands on it.
+	 */
+	s->hash = pias_final(pias_mix(hash, tid), 4);
+	bpf_loop(NAT_TRIES, nat_try_one, &zero, 0);
+	if (!s->found)
+		return 0;
+	if (s->reclaimed) {
+		struct pias_stats *st = stats_here();
+
+		if (st)
+			st->nat_reclaimed++;
+	}
+	/* the reverse value is written: its room holds the forward one */
+	conn = (struct pias_conn *)&s->rv;
+	__builtin_memset(conn, 0, sizeof(*conn));
+	conn->target_id = tid;
+	conn->nat_port = s->k.dport;
+	conn->nat_index = s->index;
+	conn->iap_id = iap;
+	conn->ct = ct;
+	conn->last_ns = s->now;
+	bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
+	return s->k.dport | s->index << 16;
+}
+
+/*
+ * Frees the NAT address and port of a connection that ends here (its
+ * target went down, or a SYN reuses its 5-tuple). A global subprogram:
+ * keeps the key off the JAP's stack.
+ */
+__noinline int pias_conn_forget(const struct pias_flow *flow, const struct pias_conn *conn)
+{
+	struct pias_config *cfg = config_here();
+	struct pias_target *t;
 	struct pias_flow k;
 
-	if (!flow || !cfg || !t)
+	if (!flow || !cfg || !conn)
 		return -1;
-	k = rev_key(flow, t, nat_addr(cfg, flow->family), nat_port);
+	t = target_of(conn->target_id);
+	if (!t)
+		return -1;
+	k = rev_key(cfg, flow, t, conn->nat_index, conn->nat_port);
 	return bpf_map_delete_elem(&pias_conns_rev, &k);
 }
 
@@ -203,6 +349,59 @@ static __always_inline int jap_bounce(struct pias_ctx *c, const struct pias_ta *
 	return step_tunnel(c, rap, PIAS_KIND_JAP_TO_RAP);
 }
 
+static __always_inline int tcp_bare_syn(const struct pias_pkt *p)
+{
+	return p->flow.proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+/* The client's packet on connection conn: its state and time. */
+static __always_inline void conn_touch(struct pias_conn *conn, const struct pias_pkt *p, __u64 now)
+{
+	__u8 ct = p->flow.proto == IPPROTO_TCP ? pias_ct_client_tcp(conn->ct, p->tcp_flags)
+					       : conn->ct | PIAS_CT_MORE;
+
+	if (ct != conn->ct)
+		conn->ct = ct;
+	if (now - conn->last_ns > PIAS_CT_TOUCH_NS)
+		conn->last_ns = now;
+}
+
+/*
+ * The connection's target for this packet, or 0 when it needs a new one:
+ * a SYN reusing a finished connection's 5-tuple, a fresh SYN for a
+ * draining target, or a target that went down (*moved: the flow moves,
+ * mid-stream or not). Those entries are forgotten here, their NAT port
+ * freed.
+ */
+static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *conn, __u64 now,
+					 int *moved)
+{
+	struct pias_pkt *p = c->pkt;
+	struct pias_target *t = target_of(conn->target_id);
+	int fresh_syn = tcp_bare_syn(p);
+
+	if (fresh_syn && pias_ct_syn_reopens(conn->ct, p->tcp_flags)) {
+		stat_inc(c, PIAS_STAT_jap_conn_reopen);
+	} else if (t && t->state == PIAS_TARGET_DRAINING && fresh_syn) {
+		/* a draining target takes no new connection, retransmitted SYN or not */
+	} else if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {
+		conn_touch(conn, p, now);
+		stat_inc(c, PIAS_STAT_jap_conn_hit);
+		return conn->target_id;
+	} else {
+		/*
+		 * Its target is down: a TCP segment goes on to a live
+		 * target, whose RST tells the client at once that its
+		 * connection is gone, rather than after minutes of
+		 * retransmissions.
+		 */
+		*moved = 1;
+	}
+	pias_conn_forget(&p->flow, conn);
+	return 0;
+}
+
 static __always_inline int jap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
@@ -212,9 +411,11 @@ static __always_inline int jap_step(struct pias_ctx *c)
 	struct pias_target *t = NULL;
 	struct pias_target_stats *ts;
 	struct pias_group_stats *gs;
-	__u32 tid = 0;
+	union pias_addr src;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u32 tid = 0, index = 0;
 	__u16 port = 0;
-	int rc;
+	int rc, moved = 0;
 
 	/*
 	 * Checked first, so that a packet dropped here leaves no connection
@@ -225,50 +426,51 @@ static __always_inline int jap_step(struct pias_ctx *c)
 	if (rc >= 0)
 		return step_drop(c, rc);
 	if (conn) {
-		t = target_of(conn->target_id);
-		/*
-		 * A fresh SYN on the entry of a draining target is a new
-		 * connection that reuses an old one's 5-tuple (clients recycle
-		 * source ports): a draining target takes no new connection.
-		 */
-		if (t && t->state == PIAS_TARGET_DRAINING && p->flow.proto == IPPROTO_TCP &&
-		    (p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
-			pias_conn_forget(&p->flow, conn->target_id, conn->nat_port);
-			t = NULL;
-		} else if (t &&
-			   (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {
-			tid = conn->target_id;
-			port = conn->nat_port;
-			stat_inc(c, PIAS_STAT_jap_conn_hit);
-		} else if (t) {
-			/* its target went down: the flow moves; free the old port */
-			pias_conn_forget(&p->flow, conn->target_id, conn->nat_port);
-		}
+		tid = conn_target(c, conn, now, &moved);
+		port = conn->nat_port;
+		index = conn->nat_index;
 	}
 	if (!tid) {
 		__u32 hash = pias_flow_hash(&p->flow);
 
+		/*
+		 * A TCP connection begins with a SYN. A later segment with no
+		 * connection here would only draw a RST from a target that
+		 * never saw the handshake, and reset the client.
+		 */
+		if (p->flow.proto == IPPROTO_TCP && !tcp_bare_syn(p) && !moved)
+			return step_drop(c, PIAS_DROP_jap_no_conn);
 		tid = pias_pick_target(&p->flow, hash);
 		t = target_of(tid);
 		if (!tid || !t)
 			return jap_bounce(c, &ta);
 		if (addr_is_zero(nat))
 			return step_drop(c, PIAS_DROP_nat_no_addr);
-		port = pias_conn_create(&p->flow, p->iap_id, tid, hash);
-		if (!port)
-			return step_drop(c, PIAS_DROP_nat_no_port);
+		rc = pias_conn_create(&p->flow, p->iap_id, tid, hash,
+				      p->flow.proto == IPPROTO_TCP
+					      ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
+					      : 0);
 		ts = target_stats(tid);
+		if (!rc) {
+			if (ts)
+				ts->nat_no_port++;
+			return step_drop(c, PIAS_DROP_nat_no_port);
+		}
+		port = rc & 0xffff;
+		index = (__u32)rc >> 16;
 		if (ts)
 			ts->new_flows++;
 		stat_inc(c, PIAS_STAT_jap_new_conn);
 	}
+	t = target_of(tid);
 	if (!t)
 		return step_drop(c, PIAS_DROP_jap_no_target);
 
 	rc = ip_dec_ttl(c, p->flow.family);
 	if (rc >= 0)
 		return step_drop(c, rc);
-	rc = nat_rewrite(c, nat, &t->addr, port, t->port ? t->port : p->flow.dport);
+	src = nat_pool_addr(c->cfg, p->flow.family, index);
+	rc = nat_rewrite(c, &src, &t->addr, port, t->port ? t->port : p->flow.dport);
 	if (rc >= 0)
 		return step_drop(c, rc);
 
@@ -286,6 +488,33 @@ static __always_inline int jap_step(struct pias_ctx *c)
 }
 
 /*
+ * The target's packet on reverse entry rv: its time, and the state it
+ * shows. The forward entry holds the connection's state; it is looked up
+ * only when this packet adds to it (the first reply, a FIN, a RST), not
+ * for every reply.
+ */
+static __always_inline void rev_touch(struct pias_conn_rev *rv, const struct pias_pkt *p, __u64 now)
+{
+	__u8 seen = PIAS_CT_REPLIED;
+	struct pias_conn *conn;
+
+	if (p->flow.proto == IPPROTO_TCP) {
+		if (p->tcp_flags & TCP_FLAG_FIN)
+			seen |= PIAS_CT_FIN_T;
+		if (p->tcp_flags & TCP_FLAG_RST)
+			seen |= PIAS_CT_RST;
+	}
+	if ((rv->ct | seen) != rv->ct) {
+		rv->ct |= seen;
+		conn = bpf_map_lookup_elem(&pias_conns, &rv->client);
+		if (conn && conn->target_id == rv->target_id)
+			conn->ct = pias_ct_target(conn->ct, p->flow.proto, p->tcp_flags);
+	}
+	if (now - rv->last_ns > PIAS_CT_TOUCH_NS)
+		rv->last_ns = now;
+}
+
+/*
  * A target's reply to the NAT address. Returns a step: FORWARD once
  * translated back to the client, PASS if no connection knows it.
  */
@@ -296,6 +525,7 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	struct pias_target_stats *ts;
 	struct pias_group_stats *gs;
 	struct pias_ta ta;
+	__u64 now;
 	int rc;
 
 	if (!rv) {
@@ -312,19 +542,22 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 			 rv->client.sport);
 	if (rc >= 0)
 		return step_drop(c, rc);
+	/* the coarse clock (CLOCK_MONOTONIC_COARSE, one tick): liveness and
+	 * timeouts need no better, and the precise one costs 25-40 ns a
+	 * read on virtual machines */
+	now = bpf_ktime_get_coarse_ns();
+	rev_touch(rv, p, now);
 
 	ts = target_stats(rv->target_id);
 	if (ts) {
 		ts->rev_packets++;
 		ts->rev_bytes += p->ip_len;
-		/* the coarse clock (CLOCK_MONOTONIC_COARSE, one tick): liveness
-		 * needs no better, and the precise one costs 25-40 ns a read
-		 * on virtual machines. A RST is what the kernel of a host
-		 * whose server died answers each new SYN with: it is no sign
-		 * of life, and counting it kept such a target in service as
-		 * long as clients kept trying it */
+		/* A RST is what the kernel of a host whose server died answers
+		 * each new SYN with: it is no sign of life, and counting it
+		 * kept such a target in service as long as clients kept
+		 * trying it */
 		if (!(p->tcp_flags & TCP_FLAG_RST))
-			ts->last_reply_ns = bpf_ktime_get_coarse_ns();
+			ts->last_reply_ns = now;
 	}
 	ta = pias_flow_ta(&rv->client);
 	gs = group_stats(&ta);

@@ -243,18 +243,16 @@ static __always_inline int nat_rx(struct pias_ctx *c, const struct ip_info *ip)
 	return XDP_DROP;
 }
 
-static __always_inline int in_nat_range(const struct pias_config *cfg, struct pias_ctx *c,
-					const struct ip_info *ip)
+/* To an address of the NAT pool, on a port of its range? */
+static __always_inline int is_nat(const struct pias_config *cfg, struct pias_ctx *c,
+				  const struct ip_info *ip)
 {
 	struct udphdr *uh = FRAME_PTR(c, ip->l4_off, sizeof(*uh));
-	__u16 lo = cfg->nat_port_min, hi = cfg->nat_port_max, port;
+	__u32 lo, hi, port;
 
-	if (!uh)
+	if (!uh || nat_pool_index(cfg, &ip->daddr, ip->family) < 0)
 		return 0;
-	if (!lo || hi < lo) {
-		lo = PIAS_DEFAULT_NAT_PORT_MIN;
-		hi = PIAS_DEFAULT_NAT_PORT_MAX;
-	}
+	nat_ports(cfg, &lo, &hi);
 	port = bpf_ntohs(uh->dest);
 	return port >= lo && port <= hi;
 }
@@ -305,7 +303,7 @@ static __always_inline int pias_process(struct xdp_md *xdp)
 			if (uh && uh->dest == bpf_htons(cfg->tunnel_port))
 				return tunnel_rx(&c, &ip);
 		}
-		if (is_addr(&ip.daddr, nat_addr(cfg, family), family) && in_nat_range(cfg, &c, &ip))
+		if (is_nat(cfg, &c, &ip))
 			return nat_rx(&c, &ip);
 	}
 	if (is_anycast(&ip))

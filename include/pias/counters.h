@@ -21,12 +21,15 @@
 	X(iap_binding_hit, "IAP: binding hit, flow recorded, sent to the JAP")                     \
 	X(iap_local, "IAP: a TA served by this proxy's own stack (registration), passed up")       \
 	X(iap_miss, "IAP: no binding, sent to the group's RAP")                                    \
+	X(iap_flow_reopen, "IAP: a SYN on a finished flow's entry: bound afresh")                  \
 	X(iap_mss_clamped, "IAP: MSS of a TCP SYN clamped")                                        \
 	X(icmp_too_big_sent, "ICMP frag-needed / packet-too-big sent")                             \
 	X(rap_relayed, "RAP: relayed to a JAP")                                                    \
 	X(rap_bounce_relayed, "RAP: relayed a bounced packet to another JAP")                      \
 	X(jap_conn_hit, "JAP: connection table hit, NATed to its target")                          \
 	X(jap_new_conn, "JAP: new connection, target picked, NATed")                               \
+	X(jap_conn_reopen, "JAP: a SYN on a finished connection's entry: a new connection")        \
+	X(nat_reclaimed, "JAP: NAT port taken over from an expired connection")                    \
 	X(jap_bounced, "JAP: no live target, bounced to the RAP")                                  \
 	X(rev_translated, "JAP: target reply translated back to the client")                       \
 	X(rev_mss_clamped, "JAP: MSS of a target's SYN-ACK clamped")                               \
@@ -62,6 +65,7 @@
 	X(rap_no_group, "RAP: unknown group")                                                      \
 	X(rap_no_jap_left, "RAP: bounced packet and no other JAP")                                 \
 	X(jap_no_target, "JAP: no live target and already bounced")                                \
+	X(jap_no_conn, "JAP: TCP segment of no known connection and no SYN (not NATed)")           \
 	X(nat_no_port, "JAP: no free NAT port")                                                    \
 	X(nat_no_addr, "JAP: no NAT address of the client's family")                               \
 	X(too_big, "does not fit the underlay MTU (ICMP rate-limited)")                            \
@@ -108,6 +112,7 @@ struct pias_target_stats {
 	__u64 rev_bytes;
 	__u64 new_flows;
 	__u64 last_reply_ns; /* CLOCK_MONOTONIC_COARSE ns of the last reply seen */
+	__u64 nat_no_port;   /* new flows dropped: no free NAT address and port */
 };
 
 #endif

@@ -8,6 +8,7 @@
 #define PIAS_MAPS_H
 
 #include "addr.h"
+#include "conntrack.h"
 #include "counters.h"
 #include "events.h"
 #include "tunnel.h"
@@ -68,8 +69,16 @@ struct pias_config {
 	__u32 flags;		 /* PIAS_CFG_F_* */
 	union pias_addr self4;	 /* tunnel endpoint, IPv4 (0: none) */
 	union pias_addr self6;	 /* tunnel endpoint, IPv6 (0: none) */
-	union pias_addr nat4;	 /* JAP source address towards IPv4 targets */
-	union pias_addr nat6;	 /* JAP source address towards IPv6 targets */
+	union pias_addr nat4; /* JAP source address towards IPv4 targets: the first of the pool */
+	union pias_addr nat6; /* JAP source address towards IPv6 targets: the first of the pool */
+	/*
+	 * NAT pools: nat4 and the next nat4_count - 1 addresses (the last
+	 * 32 bits counted up), the same for nat6; 0 counts as 1.
+	 */
+	__u16 nat4_count;
+	__u16 nat6_count;
+	__u32 pad;
+	struct pias_ct_timeouts ct; /* connection and flow entry timeouts */
 };
 
 /* Defaults for pias_config fields that have one. */
@@ -78,6 +87,7 @@ struct pias_config {
 #define PIAS_DEFAULT_NAT_PORT_MAX      32767
 #define PIAS_DEFAULT_EVENT_INTERVAL_MS 100
 #define PIAS_DEFAULT_ICMP_RATE	       1000
+#define PIAS_NAT_POOL_MAX	       256 /* addresses per family */
 
 /* pias_prefix4 / pias_prefix6: LPM, value says what the prefix is. */
 struct pias_prefix {
@@ -124,12 +134,15 @@ struct pias_binding {
 	__u32 pad;
 };
 
-/* pias_flows: LRU_PERCPU_HASH pias_flow -> flow entry (IAP). */
+/* pias_flows: LRU_HASH pias_flow -> flow entry (IAP); ends as conntrack.h says. */
 struct pias_flow_entry {
 	__u32 jap_id;
 	__u32 generation;
 	__u16 tun_sport; /* outer UDP source port, from the flow hash (cached) */
-	__u16 pad;
+	__u8 ct;	 /* PIAS_CT_*: what the client sent */
+	__u8 pad;
+	__u32 pad2;
+	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the last packet (PIAS_CT_TOUCH_NS) */
 };
 
 /* pias_groups: HASH pias_ta -> JAPs and weights (RAP). */
@@ -166,20 +179,28 @@ struct pias_target {
 	__u32 weight; /* relative share of new flows */
 };
 
-/* pias_conns: LRU_HASH client-side pias_flow -> connection (JAP). */
+/*
+ * pias_conns: LRU_HASH client-side pias_flow -> connection (JAP). The
+ * connection's state (conntrack.h) lives here; the client's packets keep
+ * last_ns, the target's keep the reverse entry's.
+ */
 struct pias_conn {
 	__u32 target_id;
-	__u16 nat_port; /* host order */
-	__u16 pad;
+	__u16 nat_port;	 /* host order */
+	__u16 nat_index; /* which address of the family's NAT pool */
 	__u32 iap_id;
-	__u32 pad2;
+	__u8 ct; /* PIAS_CT_*, both directions */
+	__u8 pad[3];
+	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the client's last packet */
 };
 
 /* pias_conns_rev: LRU_HASH target-side pias_flow -> client side (JAP). */
 struct pias_conn_rev {
 	struct pias_flow client; /* the client's flow as it arrived at the IAP */
 	__u32 target_id;
-	__u32 pad;
+	__u8 ct; /* PIAS_CT_* the target's packets set (copied into the conn) */
+	__u8 pad[3];
+	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the target's last packet */
 };
 
 /* pias_icmp_rl: PERCPU_ARRAY, one entry: token bucket of ICMP errors. */

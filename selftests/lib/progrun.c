@@ -389,6 +389,11 @@ int pr_conn_rev_set(struct progrun *pr, const struct pias_flow *key,
 	return update(FD(pias_conns_rev), key, val);
 }
 
+int pr_conn_set(struct progrun *pr, const struct pias_flow *key, const struct pias_conn *val)
+{
+	return update(FD(pias_conns), key, val);
+}
+
 /* ---- reading back ------------------------------------------------------- */
 
 static int lookup(int fd, const void *key, void *val)

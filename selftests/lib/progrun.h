@@ -83,6 +83,7 @@ int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *
 int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen);
 int pr_conn_rev_set(struct progrun *pr, const struct pias_flow *key,
 		    const struct pias_conn_rev *val);
+int pr_conn_set(struct progrun *pr, const struct pias_flow *key, const struct pias_conn *val);
 
 /* Reading state back. Lookups return 0 if found, -ENOENT if not. */
 int pr_flow_get(struct progrun *pr, const struct pias_flow *f, struct pias_flow_entry *out);

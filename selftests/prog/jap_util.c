@@ -9,6 +9,11 @@ struct pkt_spec jap_inner(const struct tcase *tc, uint16_t sport)
 	struct pkt_spec s = client_spec(tc, sport);
 
 	s.ttl = 63;
+	/* a TCP connection reaches a JAP with its SYN (others are not NATed) */
+	if (s.proto == PKT_PROTO_TCP) {
+		s.tcp_flags = PKT_TCP_SYN;
+		s.ack = 0;
+	}
 	return s;
 }
 

@@ -221,7 +221,11 @@ static void test_jap_draining_and_down(void **state)
 	port = assert_conn(&s, tid, tport);
 	expect_nat(&exp, &s, tid, tport, port);
 
-	/* draining: the connection stays where it is */
+	/* draining: the connection stays where it is (its next segment, with ACK) */
+	s.tcp_flags = PKT_TCP_ACK;
+	s.ack = 1;
+	jap_tunnel(&in, &tc, &s, 0, 0);
+	expect_nat(&exp, &s, tid, tport, port);
 	assert_ok(pr_target_state(&g_pr, tid, PIAS_TARGET_DRAINING));
 	assert_ok(pr_zero_counters(&g_pr));
 	RUN(0, &in, &res);
@@ -240,7 +244,10 @@ static void test_jap_draining_and_down(void **state)
 		assert_int_equal(target_of_frame(&res), tid == 10 ? 11 : 10);
 	}
 
-	/* down: the flow moves to the other target, its old NAT port is freed */
+	/*
+	 * down: the flow moves to the other target, mid-stream (whose RST
+	 * tells the client at once), and its old NAT port is freed
+	 */
 	struct pias_flow old_rev = rev_key_of(&s, tid, tport, port);
 	struct pias_conn_rev rv;
 	uint32_t other = tid == 10 ? 11 : 10;
@@ -461,6 +468,12 @@ static void test_jap_nat_no_port(void **state)
 	rv.client = of;
 	rv.target_id = tid;
 	assert_ok(pr_conn_rev_set(&g_pr, &key, &rv));
+	/* live: both entries, seen just now */
+	memset(&c, 0, sizeof(c));
+	c.target_id = tid;
+	c.nat_port = 20000;
+	c.last_ns = mono_coarse_ns();
+	assert_ok(pr_conn_set(&g_pr, &of, &c));
 
 	jap_tunnel(&in, &tc, &s, 0, 0);
 	RUN(0, &in, &res);

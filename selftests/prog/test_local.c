@@ -51,7 +51,7 @@ static void test_local_iap_is_rap(void **state)
 static void test_local_iap_is_jap(void **state)
 {
 	const struct tcase *tc = *state;
-	struct pkt_spec s = client_spec(tc, 46001);
+	struct pkt_spec s = jap_inner(tc, 46001);
 	struct pias_ta ta = ta_of_spec(&s);
 	uint32_t tid = target_id(tc->cf, 0);
 	uint16_t tport = target_port(tc->proto), port;

@@ -42,8 +42,14 @@ static void fix_ip4(uint8_t *ip)
 static struct pkt_spec client(uint8_t family, uint8_t proto)
 {
 	struct tcase tc = { family, PIAS_AF_INET, proto };
+	struct pkt_spec s = client_spec(&tc, 50000);
 
-	return client_spec(&tc, 50000);
+	/* a TCP connection starts with a SYN: the baselines open one */
+	if (proto == PKT_PROTO_TCP) {
+		s.tcp_flags = PKT_TCP_SYN;
+		s.ack = 0;
+	}
+	return s;
 }
 
 static void build(struct pkt *p, const struct pkt_spec *s)
