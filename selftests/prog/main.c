@@ -30,6 +30,7 @@ int main(void)
 	failed += run_rap_tests();
 	failed += run_jap_tests();
 	failed += run_reverse_tests();
+	failed += run_conntrack_tests();
 	failed += run_mtu_tests();
 	failed += run_local_tests();
 	failed += run_malformed_tests();

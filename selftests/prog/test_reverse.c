@@ -9,55 +9,6 @@
 
 #include "jap_util.h"
 
-/* Opens a connection of the client flow 'c' to target tid; its NAT port. */
-static uint16_t open_conn(const struct tcase *tc, const struct pkt_spec *c, uint32_t tid)
-{
-	struct pkt in;
-	struct pr_result res;
-	uint16_t port;
-
-	jap_targets(tc, &tid, NULL, 1);
-	jap_tunnel(&in, tc, c, 0, 0);
-	RUN(0, &in, &res);
-	assert_verdict(&res, target_link(tid) == 0 ? XDP_TX : XDP_REDIRECT);
-	port = assert_conn(c, tid, target_port(tc->proto));
-	assert_ok(pr_zero_counters(&g_pr));
-	return port;
-}
-
-/* The target's reply to a client flow, as it arrives at the JAP. */
-static struct pkt_spec reply_of(const struct pkt_spec *c, uint32_t tid, uint16_t nat_port,
-				uint8_t tcp_flags)
-{
-	const char *taddr = target_addr(tid);
-	struct pkt_spec r;
-	uint8_t smac[6];
-
-	if (c->proto == PKT_PROTO_TCP)
-		r = pkt_tcp(taddr, target_port(PKT_PROTO_TCP), nat_addr(c->family), nat_port,
-			    tcp_flags);
-	else
-		r = pkt_udp(taddr, target_port(PKT_PROTO_UDP), nat_addr(c->family), nat_port, 48);
-	mac_of(taddr, smac);
-	pkt_set_macs(&r, g_ns.mac[target_link(tid)], smac);
-	return r;
-}
-
-/* What the client must receive for reply r of client flow c. */
-static void expect_to_client(struct pkt *out, const struct pkt_spec *r, const struct pkt_spec *c)
-{
-	struct pkt_spec e = *r;
-	uint8_t gw[6];
-
-	e.src = c->dst;
-	e.sport = c->dport;
-	e.dst = c->src;
-	e.dport = c->sport;
-	e.ttl--;
-	mac_of(c->family == PIAS_AF_INET ? "192.0.2.126" : "2001:db8:1::fe", gw);
-	reframe(out, &e, gw, g_ns.mac[0]);
-}
-
 static void test_rev_translate(void **state)
 {
 	const struct tcase *tc = *state;

@@ -165,6 +165,7 @@ int run_iap_tests(void);
 int run_rap_tests(void);
 int run_jap_tests(void);
 int run_reverse_tests(void);
+int run_conntrack_tests(void);
 int run_mtu_tests(void);
 int run_local_tests(void);
 int run_malformed_tests(void);

@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Connection state (include/pias/conntrack.h, docs/design.md): what each
+ * packet does to a JAP connection's state, in both directions; a TCP
+ * segment with no connection; a SYN that reuses a finished connection's
+ * 5-tuple; the timeout of every state, seen through lazy reclaim of an
+ * expired connection's NAT port; NAT address pools; the IAP's flow
+ * entries.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "jap_util.h"
+
+#define SEC 1000000000ull
+
+/* ---- transitions --------------------------------------------------------- */
+
+enum { C, T }; /* who sends a step: the client (via the tunnel) or the target */
+
+struct step {
+	int who; /* C or T; 0 flags ends the list */
+	uint8_t flags;
+	uint32_t state; /* the connection's state after the step */
+};
+
+struct transition_row {
+	const char *name;
+	struct step steps[8];
+};
+
+#define SYN    PKT_TCP_SYN
+#define ACK    PKT_TCP_ACK
+#define FIN    (PKT_TCP_FIN | PKT_TCP_ACK)
+#define SYNACK (PKT_TCP_SYN | PKT_TCP_ACK)
+#define RST    PKT_TCP_RST
+#define HANDSHAKE                                                                                  \
+	{ C, SYN, PIAS_CT_SYN_SENT }, { T, SYNACK, PIAS_CT_SYN_RECV },                             \
+	{                                                                                          \
+		C, ACK, PIAS_CT_ESTABLISHED                                                        \
+	}
+
+static const struct transition_row transitions[] = {
+	{ "tcp: handshake", { HANDSHAKE } },
+	{ "tcp: SYN retransmitted, same connection",
+	  { { C, SYN, PIAS_CT_SYN_SENT }, { C, SYN, PIAS_CT_SYN_SENT } } },
+	{ "tcp: data both ways",
+	  { HANDSHAKE, { T, ACK, PIAS_CT_ESTABLISHED }, { C, ACK, PIAS_CT_ESTABLISHED } } },
+	{ "tcp: client closes first",
+	  { HANDSHAKE,
+	    { C, FIN, PIAS_CT_FIN_WAIT },
+	    { T, FIN, PIAS_CT_CLOSED },
+	    { C, ACK, PIAS_CT_CLOSED } } },
+	{ "tcp: target closes first (it holds TIME_WAIT)",
+	  { HANDSHAKE,
+	    { T, FIN, PIAS_CT_FIN_WAIT },
+	    { C, FIN, PIAS_CT_TIME_WAIT },
+	    { T, ACK, PIAS_CT_TIME_WAIT } } },
+	{ "tcp: half closed, the target goes on sending",
+	  { HANDSHAKE,
+	    { C, FIN, PIAS_CT_FIN_WAIT },
+	    { T, ACK, PIAS_CT_FIN_WAIT },
+	    { C, ACK, PIAS_CT_FIN_WAIT } } },
+	{ "tcp: the target refuses (RST to the SYN)",
+	  { { C, SYN, PIAS_CT_SYN_SENT }, { T, RST | ACK, PIAS_CT_RESET } } },
+	{ "tcp: the client resets", { HANDSHAKE, { C, RST, PIAS_CT_RESET } } },
+	{ "tcp: the target resets", { HANDSHAKE, { T, RST, PIAS_CT_RESET } } },
+	{ "udp: request, no answer", { { C, 1, PIAS_CT_UDP_UNREPLIED } } },
+	{ "udp: request and answer", { { C, 1, PIAS_CT_UDP_UNREPLIED }, { T, 1, PIAS_CT_UDP_REPLIED } } },
+	{ "udp: request retried, then answered",
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED },
+	    { C, 1, PIAS_CT_UDP_UNREPLIED },
+	    { T, 1, PIAS_CT_UDP_STREAM } } },
+	{ "udp: traffic both ways",
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED },
+	    { T, 1, PIAS_CT_UDP_REPLIED },
+	    { C, 1, PIAS_CT_UDP_STREAM },
+	    { T, 1, PIAS_CT_UDP_STREAM } } },
+};
+
+static void test_transition(void **state)
+{
+	const struct transition_row *row = *state;
+	int udp = !strncmp(row->name, "udp", 3);
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, udp ? PKT_PROTO_UDP : PKT_PROTO_TCP };
+	uint32_t tid = target_id(tc.cf, 0);
+	struct pkt_spec c = jap_inner(&tc, 44100);
+	struct pias_flow f = pkt_spec_flow(&c);
+	uint16_t port = 0;
+	uint64_t before = mono_coarse_ns();
+
+	jap_targets(&tc, &tid, NULL, 1);
+	for (int i = 0; i < 8 && row->steps[i].flags; i++) {
+		const struct step *st = &row->steps[i];
+		struct pias_conn conn;
+		struct pias_conn_rev rv;
+		struct pkt in, exp;
+		struct pr_result res;
+
+		if (st->who == C) {
+			struct pkt_spec s = c;
+
+			if (!udp) {
+				s.tcp_flags = st->flags;
+				s.ack = st->flags & ACK ? 1 : 0;
+			}
+			jap_tunnel(&in, &tc, &s, 0, 0);
+			RUN(0, &in, &res);
+			assert_verdict(&res, XDP_REDIRECT);
+			if (!port)
+				port = assert_conn(&c, tid, target_port(tc.proto));
+			/* every client step keeps the connection and its port */
+			assert_int_equal(assert_conn(&c, tid, target_port(tc.proto)), port);
+			expect_nat(&exp, &s, tid, target_port(tc.proto), port);
+			assert_frame(&res, &exp);
+		} else {
+			struct pkt_spec r = reply_of(&c, tid, port, st->flags);
+
+			pkt_build(&in, &r);
+			RUN(target_link(tid), &in, &res);
+			assert_verdict(&res, XDP_REDIRECT);
+			expect_to_client(&exp, &r, &c);
+			assert_frame(&res, &exp);
+			struct pias_flow rk = rev_key_of(&c, tid, target_port(tc.proto), port);
+
+			assert_ok(pr_conn_rev_get(&g_pr, &rk, &rv));
+			assert_true(rv.last_ns >= before && rv.last_ns <= mono_ns());
+		}
+		assert_ok(pr_conn_get(&g_pr, &f, &conn));
+		if (pias_ct_state_of(tc.proto, conn.ct) != st->state) {
+			fprintf(stderr, "step %d: state %u (flags 0x%02x), expected %u\n", i,
+				pias_ct_state_of(tc.proto, conn.ct), conn.ct, st->state);
+			fail();
+		}
+		assert_true(conn.last_ns >= before && conn.last_ns <= mono_ns());
+	}
+}
+
+/* ---- a finished connection's 5-tuple used again -------------------------- */
+
+static void test_syn_reopens(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_TCP };
+	uint32_t tid = target_id(tc.cf, 0);
+	struct pkt_spec c = jap_inner(&tc, 44200), s = c;
+	struct pias_flow f = pkt_spec_flow(&c), old_rev;
+	uint16_t port = open_conn(&tc, &c, tid), nport;
+	struct pias_conn conn;
+	struct pias_conn_rev rv;
+	struct pkt in;
+	struct pr_result res;
+
+	(void)state;
+	/* the connection ends: FIN both ways */
+	s.tcp_flags = FIN;
+	s.ack = 1;
+	jap_tunnel(&in, &tc, &s, 0, 0);
+	RUN(0, &in, &res);
+	struct pkt_spec r = reply_of(&c, tid, port, FIN);
+
+	pkt_build(&in, &r);
+	RUN(target_link(tid), &in, &res);
+	assert_ok(pr_conn_get(&g_pr, &f, &conn));
+	assert_int_equal(pias_ct_state_of(tc.proto, conn.ct), PIAS_CT_CLOSED);
+	old_rev = rev_key_of(&c, tid, T_PORT_TCP, port);
+
+	/* the client opens again from the same port */
+	assert_ok(pr_zero_counters(&g_pr));
+	jap_tunnel(&in, &tc, &c, 0, 0);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_REDIRECT);
+	assert_counters("rx_packets=1 jap_conn_reopen=1 jap_new_conn=1 fwd_redirect=1");
+	nport = assert_conn(&c, tid, T_PORT_TCP);
+	assert_ok(pr_conn_get(&g_pr, &f, &conn));
+	assert_int_equal(conn.ct, PIAS_CT_SYN);
+	if (nport != port)
+		assert_int_equal(pr_conn_rev_get(&g_pr, &old_rev, &rv), -ENOENT);
+	assert_int_equal(pr_count(&g_pr, pr_conns_rev_fd(&g_pr)), 1);
+}
+
+/* ---- segments of no connection ------------------------------------------- */
+
+struct midstream_row {
+	const char *name;
+	uint8_t flags;
+};
+
+static const struct midstream_row midstream[] = {
+	{ "tcp without connection: ACK", ACK },
+	{ "tcp without connection: data", ACK | PKT_TCP_PSH },
+	{ "tcp without connection: FIN", FIN },
+	{ "tcp without connection: RST", RST },
+	{ "tcp without connection: SYN-ACK", SYNACK },
+};
+
+static void test_midstream(void **state)
+{
+	const struct midstream_row *row = *state;
+	struct tcase tc = { PIAS_AF_INET6, PIAS_AF_INET, PKT_PROTO_TCP };
+	uint32_t tid = target_id(tc.cf, 0);
+	struct pkt_spec c = jap_inner(&tc, 44300);
+	struct pias_target_stats ts;
+	struct pkt in;
+	struct pr_result res;
+
+	jap_targets(&tc, &tid, NULL, 1);
+	c.tcp_flags = row->flags;
+	c.ack = row->flags & ACK ? 1 : 0;
+	jap_tunnel(&in, &tc, &c, 0, 0);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_DROP);
+	assert_counters("rx_packets=1 jap_no_conn=1");
+	assert_int_equal(pr_count(&g_pr, pr_conns_fd(&g_pr)), 0);
+	assert_int_equal(pr_count(&g_pr, pr_conns_rev_fd(&g_pr)), 0);
+	assert_ok(pr_target_stats(&g_pr, tid, &ts));
+	assert_int_equal(ts.packets, 0);
+}
+
+/* ---- timeouts, through lazy reclaim -------------------------------------- */
+
+/* Configured timeouts, all different, so that a state mapped to the wrong
+ * timeout shows. (Their defaults are checked by the unit tests.) */
+static const struct pias_ct_timeouts test_timeouts = {
+	.tcp_syn = 11,
+	.tcp_established = 23,
+	.tcp_fin = 13,
+	.tcp_close = 7,
+	.tcp_time_wait = 17,
+	.udp = 19,
+	.udp_reply = 5,
+	.udp_stream = 29,
+};
+
+struct expiry_row {
+	const char *name;
+	uint8_t proto;
+	uint8_t ct;	 /* the old connection's state */
+	int fwd_age;	 /* seconds since the client's last packet */
+	int rev_age;	 /* seconds since the target's last packet; -1: none */
+	int no_fwd;	 /* the forward entry is gone (left over reverse entry) */
+	int reclaimable; /* the new flow may take the port */
+};
+
+#define EST   (PIAS_CT_SYN | PIAS_CT_REPLIED | PIAS_CT_ACKED)
+#define EXPIRY_PAIR(nm, p, ct, t)                                                                  \
+	{ nm ": alive", p, ct, t - 1, -1, 0, 0 }, { nm ": expired", p, ct, t + 1, -1, 0, 1 }
+
+static const struct expiry_row expiry[] = {
+	EXPIRY_PAIR("tcp syn sent", PKT_PROTO_TCP, PIAS_CT_SYN, 11),
+	EXPIRY_PAIR("tcp syn received", PKT_PROTO_TCP, PIAS_CT_SYN | PIAS_CT_REPLIED, 11),
+	EXPIRY_PAIR("tcp established", PKT_PROTO_TCP, EST, 23),
+	EXPIRY_PAIR("tcp fin wait", PKT_PROTO_TCP, EST | PIAS_CT_FIN_C, 13),
+	EXPIRY_PAIR("tcp closed", PKT_PROTO_TCP, EST | PIAS_CT_FIN_C | PIAS_CT_FIN_T, 7),
+	EXPIRY_PAIR("tcp time wait", PKT_PROTO_TCP,
+		    EST | PIAS_CT_FIN_C | PIAS_CT_FIN_T | PIAS_CT_T_FIRST, 17),
+	EXPIRY_PAIR("tcp reset", PKT_PROTO_TCP, EST | PIAS_CT_RST, 7),
+	EXPIRY_PAIR("udp unreplied", PKT_PROTO_UDP, 0, 19),
+	EXPIRY_PAIR("udp replied", PKT_PROTO_UDP, PIAS_CT_REPLIED, 5),
+	EXPIRY_PAIR("udp stream", PKT_PROTO_UDP, PIAS_CT_REPLIED | PIAS_CT_MORE, 29),
+	{ "tcp established: the target's packets keep it alive", PKT_PROTO_TCP, EST, 30, 1, 0, 0 },
+	{ "tcp established: both sides silent", PKT_PROTO_TCP, EST, 30, 24, 0, 1 },
+	{ "udp replied: the reply is what counts", PKT_PROTO_UDP, PIAS_CT_REPLIED, 6, 4, 0, 0 },
+	{ "left over reverse entry, no connection", PKT_PROTO_UDP, 0, 0, 0, 1, 1 },
+};
+
+static void test_expiry(void **state)
+{
+	const struct expiry_row *row = *state;
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, row->proto };
+	struct pias_config cfg = world_config();
+	uint32_t tid = 10;
+	struct pkt_spec s = jap_inner(&tc, 43010), other = jap_inner(&tc, 9);
+	struct pias_flow key, f = pkt_spec_flow(&s), of = pkt_spec_flow(&other);
+	struct pias_target_stats ts;
+	struct pias_conn_rev rv;
+	struct pias_conn c;
+	struct pkt in;
+	struct pr_result res;
+	uint64_t now = mono_coarse_ns();
+
+	if (now < 60 * SEC) {
+		fprintf(stderr, "SKIP %s: the machine is up for less than 60 s, too little to "
+				"date entries back\n",
+			row->name);
+		skip();
+	}
+	/* one NAT port, held by another client's connection in the row's state */
+	cfg.nat_port_min = cfg.nat_port_max = 20000;
+	cfg.ct = test_timeouts;
+	assert_ok(pr_config(&g_pr, &cfg));
+	jap_targets(&tc, &tid, NULL, 1);
+	key = rev_key_of(&s, tid, target_port(tc.proto), 20000);
+	memset(&rv, 0, sizeof(rv));
+	rv.client = of;
+	rv.target_id = tid;
+	if (row->rev_age >= 0) {
+		rv.ct = PIAS_CT_REPLIED;
+		rv.last_ns = now - (uint64_t)row->rev_age * SEC;
+	}
+	assert_ok(pr_conn_rev_set(&g_pr, &key, &rv));
+	memset(&c, 0, sizeof(c));
+	c.target_id = tid;
+	c.nat_port = 20000;
+	c.ct = row->ct;
+	c.last_ns = now - (uint64_t)row->fwd_age * SEC;
+	if (!row->no_fwd)
+		assert_ok(pr_conn_set(&g_pr, &of, &c));
+
+	jap_tunnel(&in, &tc, &s, 0, 0);
+	RUN(0, &in, &res);
+	assert_ok(pr_target_stats(&g_pr, tid, &ts));
+	if (!row->reclaimable) {
+		assert_verdict(&res, XDP_DROP);
+		assert_counters("rx_packets=1 nat_no_port=1");
+		assert_int_equal(ts.nat_no_port, 1);
+		assert_int_equal(pr_conn_get(&g_pr, &f, &c), -ENOENT);
+		/* the other client's connection is untouched */
+		assert_ok(pr_conn_rev_get(&g_pr, &key, &rv));
+		assert_memory_equal(&rv.client, &of, sizeof(of));
+		assert_ok(pr_conn_get(&g_pr, &of, &c));
+		return;
+	}
+	assert_verdict(&res, XDP_REDIRECT);
+	assert_counters("rx_packets=1 jap_new_conn=1 nat_reclaimed=1 fwd_redirect=1");
+	assert_int_equal(ts.nat_no_port, 0);
+	assert_int_equal(assert_conn(&s, tid, target_port(tc.proto)), 20000);
+	/* the expired connection is gone in both directions */
+	assert_int_equal(pr_conn_get(&g_pr, &of, &c), -ENOENT);
+	assert_ok(pr_conn_rev_get(&g_pr, &key, &rv));
+	assert_memory_equal(&rv.client, &f, sizeof(f));
+}
+
+/* ---- NAT address pools --------------------------------------------------- */
+
+static const char *pool_addr(uint8_t family, int i)
+{
+	static const char *const v4[] = { "198.51.100.1", "198.51.100.2", "198.51.100.3",
+					  "198.51.100.4" };
+	static const char *const v6[] = { "2001:db8:2::1", "2001:db8:2::2", "2001:db8:2::3",
+					  "2001:db8:2::4" };
+
+	return family == PIAS_AF_INET ? v4[i] : v6[i];
+}
+
+/*
+ * Three addresses, one port each: three flows get the three addresses,
+ * the fourth finds none; a reply to each address reaches its own client;
+ * the address after the pool is not ours.
+ */
+static void test_nat_pool(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pias_config cfg = world_config();
+	uint32_t tid = target_id(tc->cf, 0);
+	struct pkt_spec cl[4];
+	int used[3] = { 0 };
+	struct pkt in, exp;
+	struct pr_result res;
+
+	cfg.nat_port_min = cfg.nat_port_max = 20000;
+	cfg.nat4_count = cfg.nat6_count = 3;
+	assert_ok(pr_config(&g_pr, &cfg));
+	jap_targets(tc, &tid, NULL, 1);
+	for (int i = 0; i < 4; i++) {
+		struct pias_flow f;
+		struct pias_conn c;
+
+		cl[i] = jap_inner(tc, (uint16_t)(45000 + i));
+		f = pkt_spec_flow(&cl[i]);
+		jap_tunnel(&in, tc, &cl[i], 0, 0);
+		assert_ok(pr_zero_counters(&g_pr));
+		RUN(0, &in, &res);
+		if (i == 3) {
+			assert_verdict(&res, XDP_DROP);
+			assert_counters("rx_packets=1 nat_no_port=1");
+			break;
+		}
+		assert_verdict(&res, XDP_REDIRECT);
+		assert_ok(pr_conn_get(&g_pr, &f, &c));
+		assert_int_equal(c.nat_port, 20000);
+		assert_in_range(c.nat_index, 0, 2);
+		assert_false(used[c.nat_index]);
+		used[c.nat_index] = 1;
+
+		/* sent from that address */
+		struct pkt_spec e = cl[i];
+		uint8_t dmac[6];
+
+		e.src = pkt_addr(pool_addr(tc->cf, c.nat_index));
+		e.sport = 20000;
+		e.dst = pkt_addr(target_addr(tid));
+		e.dport = target_port(tc->proto);
+		e.ttl--;
+		mac_of(target_addr(tid), dmac);
+		reframe(&exp, &e, dmac, g_ns.mac[target_link(tid)]);
+		assert_frame(&res, &exp);
+
+		/* and its reply, to that address, back to this client */
+		struct pkt_spec r = reply_to(&cl[i], tid, pool_addr(tc->cf, c.nat_index), 20000,
+					     PKT_TCP_SYN | PKT_TCP_ACK);
+
+		pkt_build(&in, &r);
+		RUN(target_link(tid), &in, &res);
+		assert_verdict(&res, XDP_REDIRECT);
+		expect_to_client(&exp, &r, &cl[i]);
+		assert_frame(&res, &exp);
+	}
+	/* past the pool: not a NAT address */
+	struct pkt_spec r = reply_to(&cl[0], tid, pool_addr(tc->cf, 3), 20000, PKT_TCP_ACK);
+
+	pkt_build(&in, &r);
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(target_link(tid), &in, &res);
+	assert_verdict(&res, XDP_PASS);
+	assert_counters("rx_packets=1 pass_not_ours=1");
+}
+
+/* ---- the IAP's flow entries ---------------------------------------------- */
+
+static void test_iap_flow_state(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pkt_spec s = client_spec(tc, 47000);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct pias_flow f = pkt_spec_flow(&s);
+	struct pias_flow_entry fe;
+	uint64_t before = mono_coarse_ns();
+	struct pkt in;
+	struct pr_result res;
+
+	if (tc->proto == PKT_PROTO_TCP)
+		s.tcp_flags = SYN;
+	assert_ok(pr_binding(&g_pr, &ta, jap_id(tc->uf), 1, 0, 0));
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_counters("rx_packets=1 iap_binding_hit=1 fwd_tx=1");
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	assert_true(fe.last_ns >= before && fe.last_ns <= mono_ns());
+	assert_int_equal(pias_ct_state_of(tc->proto, fe.ct),
+			 tc->proto == PKT_PROTO_TCP ? PIAS_CT_SYN_SENT : PIAS_CT_UDP_UNREPLIED);
+
+	/* the next packets: established; a UDP flow with more is a stream */
+	s.tcp_flags = ACK;
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	assert_int_equal(pias_ct_state_of(tc->proto, fe.ct),
+			 tc->proto == PKT_PROTO_TCP ? PIAS_CT_ESTABLISHED : PIAS_CT_UDP_STREAM);
+	if (tc->proto != PKT_PROTO_TCP)
+		return;
+
+	/* the client closes; a new SYN from the same port follows the binding of now */
+	s.tcp_flags = FIN;
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	assert_int_equal(pias_ct_state_of(tc->proto, fe.ct), PIAS_CT_FIN_WAIT);
+	assert_ok(pr_binding(&g_pr, &ta, jap_b_id(tc->uf), 2, 0, 0));
+	s.tcp_flags = SYN;
+	pkt_build(&in, &s);
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(0, &in, &res);
+	assert_counters("rx_packets=1 iap_flow_reopen=1 iap_binding_hit=1 fwd_redirect=1");
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	assert_int_equal(fe.jap_id, jap_b_id(tc->uf));
+	assert_int_equal(pias_ct_state_of(tc->proto, fe.ct), PIAS_CT_SYN_SENT);
+}
+
+int run_conntrack_tests(void)
+{
+	const struct wtest tests[] = {
+		WTEST(test_syn_reopens, W_ONCE),
+		WTEST(test_nat_pool, W_CLIENT),
+		WTEST(test_iap_flow_state, W_CLIENT),
+	};
+	int failed = 0;
+
+	failed += run_table_group("conntrack-transitions", test_transition, transitions,
+				  sizeof(transitions[0]),
+				  sizeof(transitions) / sizeof(transitions[0]), NULL);
+	failed += run_table_group("conntrack-midstream", test_midstream, midstream,
+				  sizeof(midstream[0]), sizeof(midstream) / sizeof(midstream[0]),
+				  NULL);
+	failed += run_table_group("conntrack-expiry", test_expiry, expiry, sizeof(expiry[0]),
+				  sizeof(expiry) / sizeof(expiry[0]), NULL);
+	failed += run_world_group("conntrack", tests, sizeof(tests) / sizeof(tests[0]));
+	return failed;
+}
