@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* piasd's configuration file: see config.h and docs/config.md. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,14 +31,14 @@ struct key {
 	size_t off;	       /* field the generic parsers fill */
 };
 
-static const char *const sections[] = { "node",	   "iap",	"jap",	"rap", "anycast",
-					"overlay", "dataplane", "keys", NULL };
+static const char *const sections[] = { "node",	   "iap",	"jap",	"rap",	       "anycast",
+					"overlay", "dataplane", "keys", "connections", NULL };
 
 /* Reader and handler state. */
 struct load {
 	struct ini_file in; /* first: name, file, line, failure */
 	struct piasd_config c;
-	int line[32]; /* per key: where it was set, 0 if not */
+	int line[64]; /* per key: where it was set, 0 if not */
 };
 
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->off))
@@ -214,6 +215,53 @@ static int p_port_range(struct piasd_config *c, const struct key *k, const char 
 	return 0;
 }
 
+/*
+ * A NAT pool: ADDR, or FIRST-LAST of one family that differ only in the
+ * last 32 bits (the dataplane counts addresses there), at most
+ * PIAS_NAT_POOL_MAX of them. k->off is the first address, k->max the
+ * offset of the count.
+ */
+static int p_nat_pool(struct piasd_config *c, const struct key *k, const char *v,
+		      struct pias_err *why)
+{
+	struct piasd_addr *first = FIELD(c, k, struct piasd_addr), last;
+	unsigned int *count = (unsigned int *)((char *)c + k->max);
+	const char *dash = strchr(v, '-');
+	char a[PIAS_ADDR_STRLEN + 1];
+	__u32 lo, hi;
+	int err;
+
+	if (!dash) {
+		*count = 1;
+		if (pias_addr_parse(v, &first->addr, &first->family, why) ||
+		    first->family != k->min)
+			return pias_err_set(why, -EINVAL, "'%s' is not an %s address or range", v,
+					    k->min == PIAS_AF_INET ? "IPv4" : "IPv6");
+		return 0;
+	}
+	if ((size_t)(dash - v) >= sizeof(a))
+		return pias_err_set(why, -EINVAL, "'%s' is not an address range FIRST-LAST", v);
+	snprintf(a, sizeof(a), "%.*s", (int)(dash - v), v);
+	err = pias_addr_parse(a, &first->addr, &first->family, why);
+	if (!err)
+		err = pias_addr_parse(dash + 1, &last.addr, &last.family, why);
+	if (err || first->family != k->min || last.family != k->min)
+		return pias_err_set(why, -EINVAL, "'%s' is not an %s address range FIRST-LAST", v,
+				    k->min == PIAS_AF_INET ? "IPv4" : "IPv6");
+	if (memcmp(first->addr.bytes, last.addr.bytes, k->min == PIAS_AF_INET ? 0 : 12))
+		return pias_err_set(why, -EINVAL,
+				    "'%s': the addresses may differ only in their last 32 bits", v);
+	lo = ntohl(k->min == PIAS_AF_INET ? first->addr.v4 : first->addr.v6[3]);
+	hi = ntohl(k->min == PIAS_AF_INET ? last.addr.v4 : last.addr.v6[3]);
+	if (hi < lo)
+		return pias_err_set(why, -EINVAL, "'%s': FIRST is above LAST", v);
+	if (hi - lo >= PIAS_NAT_POOL_MAX)
+		return pias_err_set(why, -EINVAL, "'%s' is %u addresses, more than %d", v,
+				    hi - lo + 1, PIAS_NAT_POOL_MAX);
+	*count = hi - lo + 1;
+	return 0;
+}
+
 #define OFF(f) offsetof(struct piasd_config, f)
 
 /* In the order missing keys are reported. */
@@ -221,8 +269,8 @@ static const struct key keys[] = {
 	{ "node", "id", REQUIRED, p_u32, 1, PIAS_MAX_PROXIES - 1, OFF(node_id) },
 	{ "node", "address4", 0, p_addr, PIAS_AF_INET, 0, OFF(addr4) },
 	{ "node", "address6", 0, p_addr, PIAS_AF_INET6, 0, OFF(addr6) },
-	{ "node", "nat4", 0, p_addr, PIAS_AF_INET, 0, OFF(nat4) },
-	{ "node", "nat6", 0, p_addr, PIAS_AF_INET6, 0, OFF(nat6) },
+	{ "node", "nat4", 0, p_nat_pool, PIAS_AF_INET, OFF(nat4_count), OFF(nat4) },
+	{ "node", "nat6", 0, p_nat_pool, PIAS_AF_INET6, OFF(nat6_count), OFF(nat6) },
 	{ "node", "pin_root", 0, p_path, 0, 0, OFF(pin_root) },
 	{ "node", "interfaces", REQUIRED, p_interfaces, 0, 0, 0 },
 	{ "anycast", "prefix", REQUIRED | REPEAT, p_prefix, 0, 0, 0 },
@@ -247,6 +295,17 @@ static const struct key keys[] = {
 	{ "node", "control_socket", 0, p_path, 0, 108, OFF(control_socket) },
 	{ "rap", "proximity_percent", 0, p_uint, 0, 100, OFF(proximity_percent) },
 	{ "anycast", "announce_command", 0, p_path, 0, 0, OFF(announce_command) },
+	{ "jap", "drain_timeout_s", 0, p_uint, 1, 86400, OFF(drain_timeout_s) },
+	{ "jap", "nat_high_water_percent", 0, p_uint, 1, 100, OFF(nat_high_water_percent) },
+	{ "connections", "tcp_syn_timeout_s", 0, p_uint, 1, 3600, OFF(ct.tcp_syn) },
+	{ "connections", "tcp_established_timeout_s", 0, p_uint, 60, 864000,
+	  OFF(ct.tcp_established) },
+	{ "connections", "tcp_fin_timeout_s", 0, p_uint, 1, 3600, OFF(ct.tcp_fin) },
+	{ "connections", "tcp_close_timeout_s", 0, p_uint, 1, 3600, OFF(ct.tcp_close) },
+	{ "connections", "tcp_time_wait_timeout_s", 0, p_uint, 1, 3600, OFF(ct.tcp_time_wait) },
+	{ "connections", "udp_timeout_s", 0, p_uint, 1, 3600, OFF(ct.udp) },
+	{ "connections", "udp_reply_timeout_s", 0, p_uint, 1, 3600, OFF(ct.udp_reply) },
+	{ "connections", "udp_stream_timeout_s", 0, p_uint, 1, 86400, OFF(ct.udp_stream) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -282,6 +341,19 @@ static void defaults(struct piasd_config *c)
 	c->underlay_mtu = PIAS_DEFAULT_UNDERLAY_MTU;
 	c->nat_port_min = PIAS_DEFAULT_NAT_PORT_MIN;
 	c->nat_port_max = PIAS_DEFAULT_NAT_PORT_MAX;
+	c->nat4_count = c->nat6_count = 1;
+	c->drain_timeout_s = PIASD_DRAIN_TIMEOUT_S_DEFAULT;
+	c->nat_high_water_percent = PIASD_NAT_HIGH_WATER_PCT_DEFAULT;
+	c->ct = (struct pias_ct_timeouts){
+		.tcp_syn = PIAS_CT_TCP_SYN_S,
+		.tcp_established = PIAS_CT_TCP_ESTABLISHED_S,
+		.tcp_fin = PIAS_CT_TCP_FIN_S,
+		.tcp_close = PIAS_CT_TCP_CLOSE_S,
+		.tcp_time_wait = PIAS_CT_TCP_TIME_WAIT_S,
+		.udp = PIAS_CT_UDP_S,
+		.udp_reply = PIAS_CT_UDP_REPLY_S,
+		.udp_stream = PIAS_CT_UDP_STREAM_S,
+	};
 }
 
 /* Record the first error as "NAME:LINE: ..." and stop. */
@@ -404,7 +476,7 @@ static int load_file(const char *name, FILE *f, struct piasd_config *out, struct
 	l->in.f = f;
 	l->in.e = e;
 	l->in.sections = sections;
-	l->in.expected = "node, anycast, overlay, jap, rap, iap, dataplane or keys";
+	l->in.expected = "node, anycast, overlay, jap, rap, iap, connections, dataplane or keys";
 	defaults(&l->c);
 	ret = ini_parse_stream(ini_file_reader, &l->in, handler, l);
 	if (l->in.failed) {

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <pias/conntrack.h>
+
 #include "addr.h"
 #include "err.h"
 
@@ -39,6 +41,8 @@
 #define PIASD_PROXIMITY_PERCENT_DEFAULT	   50
 #define PIASD_BINDING_TTL_S_DEFAULT	   300
 #define PIASD_CONTROL_SOCKET_DEFAULT	   "/run/pias/piasd.sock"
+#define PIASD_DRAIN_TIMEOUT_S_DEFAULT	   300
+#define PIASD_NAT_HIGH_WATER_PCT_DEFAULT   80
 #define PIASD_UNDERLAY_MTU_MIN		   576
 #define PIASD_UNDERLAY_MTU_MAX		   9000
 
@@ -60,8 +64,10 @@ struct piasd_config {
 	__u32 node_id;		 /* 1..PIAS_MAX_PROXIES-1 */
 	struct piasd_addr addr4; /* unicast tunnel endpoints: at least one set */
 	struct piasd_addr addr6;
-	struct piasd_addr nat4; /* default: addr4 (family 0 if addr4 is unset) */
-	struct piasd_addr nat6; /* default: addr6 */
+	struct piasd_addr nat4;	 /* default: addr4 (family 0 if addr4 is unset); pool start */
+	struct piasd_addr nat6;	 /* default: addr6 */
+	unsigned int nat4_count; /* addresses in the pool from nat4 on (last 32 bits), >= 1 */
+	unsigned int nat6_count;
 	char pin_root[PATH_MAX];
 	char control_socket[108]; /* unix socket path (sun_path size) */
 	char interfaces[PIASD_CONFIG_MAX_INTERFACES][IF_NAMESIZE];
@@ -86,6 +92,11 @@ struct piasd_config {
 	/* [jap] */
 	unsigned int target_timeout_ms; /* < 1000 */
 	unsigned int report_threshold_percent;
+	unsigned int drain_timeout_s; /* a draining target is removed by then at the latest */
+	unsigned int nat_high_water_percent; /* of a target's NAT ports: log and count */
+
+	/* [connections]: timeouts in seconds (include/pias/conntrack.h) */
+	struct pias_ct_timeouts ct;
 
 	/* [rap] */
 	unsigned int proximity_percent; /* 0: pick JAPs by load only .. 100: nearest only */

@@ -47,12 +47,15 @@ static void id_mark(struct pias_jap *j, __u32 id, bool used)
 		j->ids_used[id / 64] &= ~(1ull << (id % 64));
 }
 
-/* The lowest free id (freed ids are reused), or 0 if none. */
-static __u32 id_lowest_free(const struct pias_jap *j)
+/* The next free id from id_next on, round the id space; 0 if none. */
+static __u32 id_next_free(const struct pias_jap *j)
 {
-	for (size_t w = 0; w < PIAS_MAX_TARGETS / 64; w++)
-		if (~j->ids_used[w])
-			return (__u32)(w * 64 + __builtin_ctzll(~j->ids_used[w]));
+	for (__u32 n = 0; n < PIAS_MAX_TARGETS; n++) {
+		__u32 id = (j->id_next + n) % PIAS_MAX_TARGETS;
+
+		if (!(j->ids_used[id / 64] & (1ull << (id % 64))))
+			return id;
+	}
 	return 0;
 }
 
@@ -227,6 +230,7 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 {
 	struct pias_jap_group *slot, new;
 	struct pias_jap_target *t = NULL;
+	bool fresh;
 	int err = check_ta(ta, e);
 
 	if (err)
@@ -257,8 +261,9 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	}
 	if (t && t->t.state == PIAS_TARGET_DRAINING)
 		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
+	fresh = !t;
 	if (!t) {
-		__u32 id = id_lowest_free(j);
+		__u32 id = id_next_free(j);
 
 		if (new.count == PIAS_SET_MAX_TARGETS)
 			return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
@@ -276,7 +281,11 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	t->t.weight = weight;
 	t->last_refresh_ns = now;
 	err = group_apply(j, slot, &new, acts, e);
-	return err ? err : (int)t->id;
+	if (err)
+		return err;
+	if (fresh)
+		j->id_next = (t->id + 1) % PIAS_MAX_TARGETS;
+	return (int)t->id;
 }
 
 int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
@@ -368,7 +377,9 @@ static void group_tick(const struct pias_jap *j, struct pias_jap_group *g, __u64
 		}
 		switch (t->t.state) {
 		case PIAS_TARGET_DRAINING:
-			drop = age(now, t->drain_start_ns) >= j->cfg.drain_timeout_ns;
+			drop = age(now, t->drain_start_ns) >= j->cfg.drain_timeout_ns ||
+			       (j->cfg.conns &&
+				j->cfg.conns(j->cfg.conns_ctx, t->id, t->drain_start_ns) == 0);
 			break;
 		case PIAS_TARGET_ACTIVE:
 			if (age(now, last) > j->cfg.refresh_timeout_ns)

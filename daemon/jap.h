@@ -20,7 +20,13 @@
  * reply alone does not revive it); one that stays silent for a further
  * down_expire_ns is removed. A target that leaves, or that the operator
  * drains, is DRAINING (keeps its flows, gets no new ones) and is removed
- * drain_timeout_ns later. A DOWN target that leaves is removed at once.
+ * once its connections have ended (cfg.conns says how many are left), or
+ * drain_timeout_ns after the drain began at the latest. A DOWN target that
+ * leaves is removed at once.
+ *
+ * Target ids go round: a removed target's id is given out again only after
+ * every other free id, so that a connection entry of the old target still
+ * in the dataplane's tables cannot lead to the new one.
  *
  * Atomicity: every call either applies all of its changes and appends all
  * of their actions, or (on any error, including -ENOBUFS when the action
@@ -45,11 +51,19 @@
 #define PIAS_JAP_REPORT_FRACTION    0.25
 #define PIAS_JAP_MAX_ACTIONS_PER_TA (2 * PIAS_SET_MAX_TARGETS + 2)
 
+/*
+ * Live connections of target id counted since 'since' (a complete count
+ * that began then or later), or -1 if there is none yet.
+ */
+typedef long (*pias_jap_conns_fn)(void *ctx, __u32 id, __u64 since);
+
 struct pias_jap_config {
 	__u64 refresh_timeout_ns;
 	__u64 drain_timeout_ns;
 	__u64 down_expire_ns;
-	double report_fraction; /* report when |active - reported| > this * reported */
+	double report_fraction;	 /* report when |active - reported| > this * reported */
+	pias_jap_conns_fn conns; /* NULL: a drain lasts drain_timeout_ns */
+	void *conns_ctx;
 };
 
 /* Where a target is reached (its unicast address and port, host order). */
@@ -80,6 +94,7 @@ struct pias_jap {
 	struct pias_jap_group *groups; /* ngroups used of cap; linear lookup */
 	size_t ngroups, cap;
 	__u64 ids_used[PIAS_MAX_TARGETS / 64]; /* bit i: target id i in use; bit 0 always */
+	__u32 id_next;			       /* where the search for a free id starts */
 };
 
 enum pias_jap_action_kind {
@@ -149,7 +164,8 @@ int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
  * NULL) gives the dataplane's last reply time of a target, same clock as
  * now. ACTIVE -> DOWN when max(last refresh, last reply) is more than
  * refresh_timeout_ns before now; DOWN removed after a further
- * down_expire_ns; DRAINING removed drain_timeout_ns after it began.
+ * down_expire_ns; DRAINING removed when cfg.conns finds none left, or
+ * drain_timeout_ns after it began.
  * last_reply is called twice per target (count, then apply) and must
  * return the same value both times: read a snapshot, not the live map.
  */

@@ -8,6 +8,8 @@
 #ifndef PIAS_BPF_JAP_H
 #define PIAS_BPF_JAP_H
 
+#include <pias/nat.h>
+
 #include "events.h"
 #include "nat.h"
 #include "steps.h"
@@ -99,86 +101,6 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 }
 
 /*
- * The first address of the family's NAT pool (zero: none). The pool is
- * nat_count addresses from there, counted up in the last 32 bits.
- */
-static __always_inline const union pias_addr *nat_addr(const struct pias_config *cfg, __u8 family)
-{
-	if (family == PIAS_AF_INET)
-		return cfg->nat4.v4 ? &cfg->nat4 : &cfg->self4;
-	return addr_is_zero(&cfg->nat6) ? &cfg->self6 : &cfg->nat6;
-}
-
-static __always_inline __u32 nat_count(const struct pias_config *cfg, __u8 family)
-{
-	__u32 n = family == PIAS_AF_INET ? cfg->nat4_count : cfg->nat6_count;
-
-	if (!n || (family == PIAS_AF_INET ? !cfg->nat4.v4 : addr_is_zero(&cfg->nat6)))
-		return 1; /* no pool: the node's own address */
-	return n > PIAS_NAT_POOL_MAX ? PIAS_NAT_POOL_MAX : n;
-}
-
-/* Address i of the pool. */
-static __always_inline union pias_addr nat_pool_addr(const struct pias_config *cfg, __u8 family,
-						     __u32 i)
-{
-	union pias_addr a = *nat_addr(cfg, family);
-
-	if (family == PIAS_AF_INET)
-		a.v4 = bpf_htonl(bpf_ntohl(a.v4) + i);
-	else
-		a.v6[3] = bpf_htonl(bpf_ntohl(a.v6[3]) + i);
-	return a;
-}
-
-/* Index of address a in the family's pool, or -1. */
-static __always_inline int nat_pool_index(const struct pias_config *cfg, const union pias_addr *a,
-					  __u8 family)
-{
-	const union pias_addr *base = nat_addr(cfg, family);
-	__u32 i;
-
-	if (family == PIAS_AF_INET) {
-		if (!base->v4)
-			return -1;
-		i = bpf_ntohl(a->v4) - bpf_ntohl(base->v4);
-	} else {
-		if (addr_is_zero(base) || a->v6[0] != base->v6[0] || a->v6[1] != base->v6[1] ||
-		    a->v6[2] != base->v6[2])
-			return -1;
-		i = bpf_ntohl(a->v6[3]) - bpf_ntohl(base->v6[3]);
-	}
-	return i < nat_count(cfg, family) ? (int)i : -1;
-}
-
-static __always_inline void nat_ports(const struct pias_config *cfg, __u32 *lo, __u32 *hi)
-{
-	*lo = cfg->nat_port_min;
-	*hi = cfg->nat_port_max;
-	if (!*lo || *hi < *lo) {
-		*lo = PIAS_DEFAULT_NAT_PORT_MIN;
-		*hi = PIAS_DEFAULT_NAT_PORT_MAX;
-	}
-}
-
-/* Key of the reverse entry: the target's reply to the NAT address/port. */
-static __always_inline struct pias_flow rev_key(const struct pias_config *cfg,
-						const struct pias_flow *f,
-						const struct pias_target *t, __u32 nat_index,
-						__u16 nat_port)
-{
-	struct pias_flow k = {
-		.saddr = t->addr,
-		.daddr = nat_pool_addr(cfg, f->family, nat_index),
-		.sport = t->port ? t->port : f->dport,
-		.dport = nat_port,
-		.proto = f->proto,
-		.family = f->family,
-	};
-	return k;
-}
-
-/*
  * May the NAT address and port of reverse entry old be taken? Yes if its
  * connection is gone (or names another port: a leftover), or has ended
  * by its state's timeout: then its forward entry goes too (lazy reclaim;
@@ -240,7 +162,7 @@ static long nat_try_one(__u64 i, void *arg)
 		return 1;
 	c = (s->hash + (__u32)i * 7919) % s->space;
 	s->index = c / s->range;
-	s->k.daddr = nat_pool_addr(cfg, s->k.family, s->index);
+	s->k.daddr = pias_nat_addr(cfg, s->k.family, s->index);
 	s->k.dport = s->lo + c % s->range;
 	if (!bpf_map_update_elem(&pias_conns_rev, &s->k, &s->rv, BPF_NOEXIST)) {
 		s->found = 1;
@@ -276,12 +198,12 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 		return 0;
 	__builtin_memset(s, 0, sizeof(*s));
 	s->now = bpf_ktime_get_coarse_ns();
-	nat_ports(cfg, &s->lo, &hi);
+	pias_nat_ports(cfg, &s->lo, &hi);
 	s->range = hi - s->lo + 1;
-	s->space = s->range * nat_count(cfg, flow->family);
+	s->space = s->range * pias_nat_count(cfg, flow->family);
 	s->rv.client = *flow;
 	s->rv.target_id = tid;
-	s->k = rev_key(cfg, flow, t, 0, 0);
+	s->k = pias_nat_rev_key(cfg, flow, t, 0, 0);
 	/*
 	 * The target was picked from the same flow hash; mixing in its id
 	 * keeps candidates spread over the whole pool for every target
@@ -326,7 +248,7 @@ __noinline int pias_conn_forget(const struct pias_flow *flow, const struct pias_
 	t = target_of(conn->target_id);
 	if (!t)
 		return -1;
-	k = rev_key(cfg, flow, t, conn->nat_index, conn->nat_port);
+	k = pias_nat_rev_key(cfg, flow, t, conn->nat_index, conn->nat_port);
 	return bpf_map_delete_elem(&pias_conns_rev, &k);
 }
 
@@ -406,7 +328,7 @@ static __always_inline int jap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
 	struct pias_ta ta = pias_flow_ta(&p->flow);
-	const union pias_addr *nat = nat_addr(c->cfg, p->flow.family);
+	const union pias_addr *nat = pias_nat_base(c->cfg, p->flow.family);
 	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &p->flow);
 	struct pias_target *t = NULL;
 	struct pias_target_stats *ts;
@@ -469,7 +391,7 @@ static __always_inline int jap_step(struct pias_ctx *c)
 	rc = ip_dec_ttl(c, p->flow.family);
 	if (rc >= 0)
 		return step_drop(c, rc);
-	src = nat_pool_addr(c->cfg, p->flow.family, index);
+	src = pias_nat_addr(c->cfg, p->flow.family, index);
 	rc = nat_rewrite(c, &src, &t->addr, port, t->port ? t->port : p->flow.dport);
 	if (rc >= 0)
 		return step_drop(c, rc);

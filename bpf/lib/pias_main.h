@@ -250,9 +250,9 @@ static __always_inline int is_nat(const struct pias_config *cfg, struct pias_ctx
 	struct udphdr *uh = FRAME_PTR(c, ip->l4_off, sizeof(*uh));
 	__u32 lo, hi, port;
 
-	if (!uh || nat_pool_index(cfg, &ip->daddr, ip->family) < 0)
+	if (!uh || pias_nat_index(cfg, &ip->daddr, ip->family) < 0)
 		return 0;
-	nat_ports(cfg, &lo, &hi);
+	pias_nat_ports(cfg, &lo, &hi);
 	port = bpf_ntohs(uh->dest);
 	return port >= lo && port <= hi;
 }

@@ -146,13 +146,18 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 {
 	__u64 now = piasd_now();
 	char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
-	bool first = true;
+	struct pias_config dc;
+	struct pias_err e;
+	bool first = true, was_zero;
 
+	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
+		memset(&dc, 0, sizeof(dc));
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
-		evbuffer_add_printf(o, "%-36s %-6s %-28s %-9s %-6s %s\n", "TA", "ID", "ENDPOINT",
-				    "STATE", "WEIGHT", "REFRESHED_MS_AGO");
+		evbuffer_add_printf(o, "%-36s %-6s %-28s %-9s %-6s %-16s %-8s %-11s %s\n", "TA",
+				    "ID", "ENDPOINT", "STATE", "WEIGHT", "REFRESHED_MS_AGO",
+				    "CONNS", "NAT_PORTS", "NAT_NO_PORT");
 	for (size_t g = 0; g < d->jap.ngroups; g++) {
 		const struct pias_jap_group *jg = &d->jap.groups[g];
 
@@ -160,6 +165,10 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 		for (__u32 i = 0; i < jg->count; i++) {
 			const struct pias_jap_target *t = &jg->targets[i];
 			unsigned long long ago = (now - t->last_refresh_ns) / 1000000ull;
+			/* connections = NAT ports held; -1 until the first sweep is through */
+			long conns = piasd_conns_of(d, t->id, 0);
+			unsigned long long cap = pias_nat_capacity(&dc, t->t.family);
+			unsigned long long no_port = d->conns.nat_no_port[t->id];
 
 			pias_endpoint_str(&t->t.addr, t->t.family, t->t.port, ep, sizeof(ep));
 			if (json)
@@ -167,13 +176,16 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 					o,
 					"%s{\"ta\":\"%s\",\"id\":%u,\"endpoint\":\"%s\","
 					"\"state\":\"%s\",\"weight\":%u,"
-					"\"refreshed_ms_ago\":%llu}",
+					"\"refreshed_ms_ago\":%llu,\"conns\":%ld,"
+					"\"nat_ports\":%llu,\"nat_no_port\":%llu}",
 					first ? "" : ",", ta, t->id, ep, state_name(t->t.state),
-					t->t.weight, ago);
+					t->t.weight, ago, conns, cap, no_port);
 			else
-				evbuffer_add_printf(o, "%-36s %-6u %-28s %-9s %-6u %llu\n", ta,
-						    t->id, ep, state_name(t->t.state), t->t.weight,
-						    ago);
+				evbuffer_add_printf(
+					o,
+					"%-36s %-6u %-28s %-9s %-6u %-16llu %-8ld %-11llu %llu\n",
+					ta, t->id, ep, state_name(t->t.state), t->t.weight, ago,
+					conns, cap, no_port);
 			first = false;
 		}
 	}

@@ -79,6 +79,9 @@ static int write_dataplane_config(struct piasd *d, struct pias_err *e)
 		dc.nat4 = c->nat4.addr;
 	if (c->nat6.family)
 		dc.nat6 = c->nat6.addr;
+	dc.nat4_count = (__u16)c->nat4_count;
+	dc.nat6_count = (__u16)c->nat6_count;
+	dc.ct = c->ct;
 	return pias_config_set(&d->maps, &dc, e);
 }
 
@@ -126,6 +129,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	piasd_overlay_tick(d, now);
 	piasd_proto_tick(d, now);
+	piasd_conns_tick(d, now);
 	piasd_announce_tick(d, now);
 }
 
@@ -160,6 +164,8 @@ static int setup(struct piasd *d, struct pias_err *e)
 		err = write_anycast(d, e);
 	if (!err)
 		err = piasd_proto_init(d, e);
+	if (!err)
+		err = piasd_conns_init(d, e);
 	if (!err)
 		err = piasd_overlay_init(d, e);
 	if (!err)
@@ -206,6 +212,7 @@ static void teardown(struct piasd *d)
 	piasd_ctl_close(d);
 	piasd_net_close(d);
 	piasd_overlay_free(d);
+	piasd_conns_free(d);
 	piasd_proto_free(d);
 	if (d->base)
 		event_base_free(d->base);

@@ -12,6 +12,7 @@
  *              their actions into maps and messages
  *   overlay.c  membership, the ring and the RAP table
  *   restore.c  state rebuilt from the pinned maps after a restart
+ *   conns.c    the connection sweep; targets' connections and NAT ports
  *   announce.c the anycast announcement, made only while this proxy can serve
  *   ctl.c      the control socket (piasctl)
  *   log.c      logging
@@ -25,6 +26,7 @@
 #include <event2/event.h>
 
 #include <pias/maps.h>
+#include <pias/nat.h>
 
 #include "config.h"
 #include "err.h"
@@ -38,6 +40,7 @@
 #include "rap_registry.h"
 #include "replay.h"
 #include "ring.h"
+#include "sweep.h"
 
 #define PIASD_TICK_MS 50 /* state machine ticks; bounds every timer's lateness */
 
@@ -67,7 +70,10 @@
 	X(dp_events, "dataplane events read from the ring buffer")                                 \
 	X(map_errors, "map writes that failed")                                                    \
 	X(ring_rebuilds, "RAP table rewrites after the live proxy set changed")                    \
-	X(rap_slots_written, "RAP table slots written")
+	X(rap_slots_written, "RAP table slots written")                                            \
+	X(conns_ended, "JAP: ended connections the sweep deleted (both directions)")               \
+	X(flows_ended, "IAP: ended flow entries the sweep deleted")                                \
+	X(nat_high_water, "JAP: times a target's NAT ports in use passed the high-water mark")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -82,6 +88,21 @@ extern const char *const piasd_counter_help[PIASD_C_COUNT];
 /* A target-message sender's last seq, per target id (replay, see net.c). */
 struct piasd_target_seq {
 	__u64 seq;
+};
+
+/* Where a sweep of one table goes on from (bpf_map_lookup_batch). */
+struct piasd_cursor {
+	__u32 token;
+	bool started;
+};
+
+/* conns.c */
+struct piasd_conns {
+	struct pias_sweep sweep;
+	struct piasd_cursor conns, flows;
+	__u64 *nat_no_port; /* per target id: the drops last seen */
+	bool *high;	    /* per target id: past the high-water mark */
+	__u64 nat_checked_ns;
 };
 
 struct piasd {
@@ -111,6 +132,7 @@ struct piasd {
 	__u64 last_rereport_ns;		     /* JAP: periodic re-report of every group */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
+	struct piasd_conns conns;
 
 	/* announce.c: the anycast announcement follows whether we can serve */
 	bool serving;	     /* joined, not withdrawn, dataplane attached, not cut off */
@@ -204,6 +226,13 @@ int piasd_raps_of(struct piasd *d, const struct pias_ta *ta, __u32 out[PIAS_RAP_
 /* announce.c */
 void piasd_announce_tick(struct piasd *d, __u64 now);
 void piasd_announce_stop(struct piasd *d);
+
+/* conns.c */
+int piasd_conns_init(struct piasd *d, struct pias_err *e);
+void piasd_conns_free(struct piasd *d);
+void piasd_conns_tick(struct piasd *d, __u64 now);
+/* Live connections of target id in a complete sweep begun at or after since; -1: none yet. */
+long piasd_conns_of(struct piasd *d, __u32 id, __u64 since);
 
 /* restore.c */
 int piasd_restore(struct piasd *d, struct pias_err *e);

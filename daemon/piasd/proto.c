@@ -275,6 +275,12 @@ static __u64 last_reply_of(void *ctx, __u32 id)
 	return last_reply[id];
 }
 
+/* A draining target goes once the sweep finds its connections ended. */
+static long conns_of(void *ctx, __u32 id, __u64 since)
+{
+	return piasd_conns_of(ctx, id, since);
+}
+
 static void jap_tick(struct piasd *d, __u64 now)
 {
 	struct pias_err e;
@@ -575,9 +581,11 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 	const struct piasd_config *c = &d->cfg;
 	struct pias_jap_config jc = {
 		.refresh_timeout_ns = (__u64)c->target_timeout_ms * 1000000ull,
-		.drain_timeout_ns = PIAS_JAP_DRAIN_TIMEOUT_NS,
+		.drain_timeout_ns = (__u64)c->drain_timeout_s * 1000000000ull,
 		.down_expire_ns = PIAS_JAP_DOWN_EXPIRE_NS,
 		.report_fraction = c->report_threshold_percent / 100.0,
+		.conns = conns_of,
+		.conns_ctx = d,
 	};
 	struct pias_rap_config rc = {
 		.binding_ttl_ns = (__u64)c->binding_ttl_s * 1000000000ull,

@@ -33,14 +33,14 @@
 
 /* Flags of pias_conn.ct (both directions), pias_conn_rev.ct (the target's
  * side only) and pias_flow_entry.ct (the client's side, as the IAP sees it). */
-#define PIAS_CT_SYN	0x01 /* TCP: the client opened with a SYN */
-#define PIAS_CT_ACKED	0x02 /* TCP: a client segment without SYN; UDP: see MORE */
+#define PIAS_CT_SYN	0x01	      /* TCP: the client opened with a SYN */
+#define PIAS_CT_ACKED	0x02	      /* TCP: a client segment without SYN; UDP: see MORE */
 #define PIAS_CT_MORE	PIAS_CT_ACKED /* UDP: the client sent a datagram after a reply */
-#define PIAS_CT_REPLIED 0x04 /* the target answered */
-#define PIAS_CT_FIN_C	0x08 /* the client sent a FIN */
-#define PIAS_CT_FIN_T	0x10 /* the target sent a FIN */
-#define PIAS_CT_T_FIRST 0x20 /* the target's FIN came before the client's */
-#define PIAS_CT_RST	0x40 /* either side reset the connection */
+#define PIAS_CT_REPLIED 0x04	      /* the target answered */
+#define PIAS_CT_FIN_C	0x08	      /* the client sent a FIN */
+#define PIAS_CT_FIN_T	0x10	      /* the target sent a FIN */
+#define PIAS_CT_T_FIRST 0x20	      /* the target's FIN came before the client's */
+#define PIAS_CT_RST	0x40	      /* either side reset the connection */
 
 /* TCP flags, byte 13 of the header. */
 #define PIAS_TCPF_FIN 0x01

@@ -141,8 +141,8 @@ uint16_t open_conn(const struct tcase *tc, const struct pkt_spec *c, uint32_t ti
 }
 
 /* The target's reply to a client flow, as it arrives at the JAP. */
-struct pkt_spec reply_to(const struct pkt_spec *c, uint32_t tid, const char *nat,
-			 uint16_t nat_port, uint8_t tcp_flags)
+struct pkt_spec reply_to(const struct pkt_spec *c, uint32_t tid, const char *nat, uint16_t nat_port,
+			 uint8_t tcp_flags)
 {
 	const char *taddr = target_addr(tid);
 	struct pkt_spec r;

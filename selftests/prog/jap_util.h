@@ -34,8 +34,8 @@ uint32_t target_of_frame(const struct pr_result *res);
 uint16_t open_conn(const struct tcase *tc, const struct pkt_spec *c, uint32_t tid);
 /* The target's reply to client flow c, as it arrives at the JAP (to NAT
  * address nat, or the pool's first). */
-struct pkt_spec reply_to(const struct pkt_spec *c, uint32_t tid, const char *nat,
-			 uint16_t nat_port, uint8_t tcp_flags);
+struct pkt_spec reply_to(const struct pkt_spec *c, uint32_t tid, const char *nat, uint16_t nat_port,
+			 uint8_t tcp_flags);
 struct pkt_spec reply_of(const struct pkt_spec *c, uint32_t tid, uint16_t nat_port,
 			 uint8_t tcp_flags);
 /* What the client must receive for reply r of client flow c. */

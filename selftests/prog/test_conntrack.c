@@ -16,7 +16,10 @@
 
 /* ---- transitions --------------------------------------------------------- */
 
-enum { C, T }; /* who sends a step: the client (via the tunnel) or the target */
+enum {
+	C,
+	T
+}; /* who sends a step: the client (via the tunnel) or the target */
 
 struct step {
 	int who; /* C or T; 0 flags ends the list */
@@ -66,7 +69,8 @@ static const struct transition_row transitions[] = {
 	{ "tcp: the client resets", { HANDSHAKE, { C, RST, PIAS_CT_RESET } } },
 	{ "tcp: the target resets", { HANDSHAKE, { T, RST, PIAS_CT_RESET } } },
 	{ "udp: request, no answer", { { C, 1, PIAS_CT_UDP_UNREPLIED } } },
-	{ "udp: request and answer", { { C, 1, PIAS_CT_UDP_UNREPLIED }, { T, 1, PIAS_CT_UDP_REPLIED } } },
+	{ "udp: request and answer",
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED }, { T, 1, PIAS_CT_UDP_REPLIED } } },
 	{ "udp: request retried, then answered",
 	  { { C, 1, PIAS_CT_UDP_UNREPLIED },
 	    { C, 1, PIAS_CT_UDP_UNREPLIED },
@@ -241,9 +245,12 @@ struct expiry_row {
 	int reclaimable; /* the new flow may take the port */
 };
 
-#define EST   (PIAS_CT_SYN | PIAS_CT_REPLIED | PIAS_CT_ACKED)
+#define EST (PIAS_CT_SYN | PIAS_CT_REPLIED | PIAS_CT_ACKED)
 #define EXPIRY_PAIR(nm, p, ct, t)                                                                  \
-	{ nm ": alive", p, ct, t - 1, -1, 0, 0 }, { nm ": expired", p, ct, t + 1, -1, 0, 1 }
+	{ nm ": alive", p, ct, t - 1, -1, 0, 0 },                                                  \
+	{                                                                                          \
+		nm ": expired", p, ct, t + 1, -1, 0, 1                                             \
+	}
 
 static const struct expiry_row expiry[] = {
 	EXPIRY_PAIR("tcp syn sent", PKT_PROTO_TCP, PIAS_CT_SYN, 11),
@@ -279,8 +286,9 @@ static void test_expiry(void **state)
 	uint64_t now = mono_coarse_ns();
 
 	if (now < 60 * SEC) {
-		fprintf(stderr, "SKIP %s: the machine is up for less than 60 s, too little to "
-				"date entries back\n",
+		fprintf(stderr,
+			"SKIP %s: the machine is up for less than 60 s, too little to "
+			"date entries back\n",
 			row->name);
 		skip();
 	}

@@ -77,7 +77,7 @@ static void full_file(void **state)
 				   "id = 131071\n"
 				   "address4 = 192.0.2.7\n"
 				   "address6 = 2001:db8::7\n"
-				   "nat4 = 198.51.100.7\n"
+				   "nat4 = 198.51.100.7-198.51.100.10\n"
 				   "nat6 = 2001:db8:1::7\n"
 				   "pin_root = /sys/fs/bpf/pias2\n"
 				   "interfaces = eth0  eth1\teth2\n"
@@ -99,6 +99,17 @@ static void full_file(void **state)
 				   "[jap]\n"
 				   "target_timeout_ms = 999\n"
 				   "report_threshold_percent = 50\n"
+				   "drain_timeout_s = 600\n"
+				   "nat_high_water_percent = 90\n"
+				   "[connections]\n"
+				   "tcp_syn_timeout_s = 5\n"
+				   "tcp_established_timeout_s = 86400\n"
+				   "tcp_fin_timeout_s = 30\n"
+				   "tcp_close_timeout_s = 3\n"
+				   "tcp_time_wait_timeout_s = 125\n"
+				   "udp_timeout_s = 20\n"
+				   "udp_reply_timeout_s = 1\n"
+				   "udp_stream_timeout_s = 300\n"
 				   "[rap]\n"
 				   "proximity_percent = 30\n"
 				   "[iap]\n"
@@ -119,7 +130,9 @@ static void full_file(void **state)
 	assert_addr(&c->addr4, "192.0.2.7");
 	assert_addr(&c->addr6, "2001:db8::7");
 	assert_addr(&c->nat4, "198.51.100.7");
+	assert_int_equal(c->nat4_count, 4);
 	assert_addr(&c->nat6, "2001:db8:1::7");
+	assert_int_equal(c->nat6_count, 1);
 	assert_string_equal(c->pin_root, "/sys/fs/bpf/pias2");
 	assert_string_equal(c->control_socket, "/run/pias/p7.sock");
 	assert_string_equal(c->announce_command, "/usr/lib/pias/announce --quiet");
@@ -150,6 +163,16 @@ static void full_file(void **state)
 	assert_int_equal(c->reconnect_ms, 750);
 	assert_int_equal(c->target_timeout_ms, 999);
 	assert_int_equal(c->report_threshold_percent, 50);
+	assert_int_equal(c->drain_timeout_s, 600);
+	assert_int_equal(c->nat_high_water_percent, 90);
+	assert_int_equal(c->ct.tcp_syn, 5);
+	assert_int_equal(c->ct.tcp_established, 86400);
+	assert_int_equal(c->ct.tcp_fin, 30);
+	assert_int_equal(c->ct.tcp_close, 3);
+	assert_int_equal(c->ct.tcp_time_wait, 125);
+	assert_int_equal(c->ct.udp, 20);
+	assert_int_equal(c->ct.udp_reply, 1);
+	assert_int_equal(c->ct.udp_stream, 300);
 	assert_int_equal(c->binding_ttl_s, 60);
 	assert_int_equal(c->tunnel_port, 7002);
 	assert_int_equal(c->underlay_mtu, 9000);
@@ -188,6 +211,18 @@ static void minimal_defaults(void **state)
 	assert_int_equal(c->reconnect_ms, 2000);
 	assert_int_equal(c->target_timeout_ms, 900);
 	assert_int_equal(c->report_threshold_percent, 25);
+	assert_int_equal(c->drain_timeout_s, 300);
+	assert_int_equal(c->nat_high_water_percent, 80);
+	assert_int_equal(c->nat4_count, 1);
+	/* conntrack.h's defaults, each its own value */
+	assert_int_equal(c->ct.tcp_syn, 10);
+	assert_int_equal(c->ct.tcp_established, 7875);
+	assert_int_equal(c->ct.tcp_fin, 60);
+	assert_int_equal(c->ct.tcp_close, 10);
+	assert_int_equal(c->ct.tcp_time_wait, 65);
+	assert_int_equal(c->ct.udp, 30);
+	assert_int_equal(c->ct.udp_reply, 2);
+	assert_int_equal(c->ct.udp_stream, 120);
 	assert_int_equal(c->binding_ttl_s, 300);
 	assert_int_equal(c->tunnel_port, PIAS_TUN_PORT_DEFAULT);
 	assert_int_equal(c->underlay_mtu, PIAS_DEFAULT_UNDERLAY_MTU);
@@ -210,11 +245,11 @@ static void unknown_section(void **state)
 	(void)state;
 	expect_error(MINIMAL "[nodes]\nid = 1\n",
 		     NAME ":10: [nodes]: unknown section (expected node, anycast, overlay, jap, "
-			  "rap, iap, dataplane or keys)");
+			  "rap, iap, connections, dataplane or keys)");
 	/* caught even when it holds no key */
 	expect_error(MIN_NODE "[extra]\n" MIN_ANYCAST MIN_KEYS,
 		     NAME ":5: [extra]: unknown section (expected node, anycast, overlay, jap, "
-			  "rap, iap, dataplane or keys)");
+			  "rap, iap, connections, dataplane or keys)");
 }
 
 static void unknown_key(void **state)
@@ -264,7 +299,19 @@ static void bad_values(void **state)
 	expect_error("[node]\naddress6 = 192.0.2.1\n",
 		     NAME ":2: [node] address6: '192.0.2.1' is not an IPv6 address");
 	expect_error("[node]\nnat4 = host\n",
-		     NAME ":2: [node] nat4: 'host' is not an IPv4 or IPv6 address");
+		     NAME ":2: [node] nat4: 'host' is not an IPv4 address or range");
+	expect_error("[node]\nnat6 = 192.0.2.1\n",
+		     NAME ":2: [node] nat6: '192.0.2.1' is not an IPv6 address or range");
+	expect_error("[node]\nnat4 = 192.0.2.9-192.0.2.8\n",
+		     NAME ":2: [node] nat4: '192.0.2.9-192.0.2.8': FIRST is above LAST");
+	expect_error("[node]\nnat4 = 192.0.2.0-192.0.3.0\n",
+		     NAME ":2: [node] nat4: '192.0.2.0-192.0.3.0' is 257 addresses, more than 256");
+	expect_error("[node]\nnat4 = 192.0.2.1-2001:db8::1\n",
+		     NAME ":2: [node] nat4: '192.0.2.1-2001:db8::1' is not an IPv4 address range "
+			  "FIRST-LAST");
+	expect_error("[node]\nnat6 = 2001:db8::1-2001:db9::1\n",
+		     NAME ":2: [node] nat6: '2001:db8::1-2001:db9::1': the addresses may differ "
+			  "only in their last 32 bits");
 	expect_error("[node]\ninterfaces = \n",
 		     NAME ":2: [node] interfaces: expected at least one interface name");
 	expect_error("[node]\ninterfaces = eth0 abcdefghijklmnop\n",
@@ -289,6 +336,14 @@ static void bad_values(void **state)
 	expect_bad("jap", "report_threshold_percent = 101",
 		   "report_threshold_percent: 101 is out of range 1-100");
 	expect_bad("iap", "binding_ttl_s = 0", "binding_ttl_s: 0 is out of range 1-86400");
+	expect_bad("jap", "drain_timeout_s = 0", "drain_timeout_s: 0 is out of range 1-86400");
+	expect_bad("jap", "nat_high_water_percent = 0",
+		   "nat_high_water_percent: 0 is out of range 1-100");
+	expect_bad("connections", "tcp_established_timeout_s = 59",
+		   "tcp_established_timeout_s: 59 is out of range 60-864000");
+	expect_bad("connections", "udp_reply_timeout_s = 0",
+		   "udp_reply_timeout_s: 0 is out of range 1-3600");
+	expect_bad("connections", "tcp_time_wait = 60", "tcp_time_wait: unknown key");
 	expect_bad("dataplane", "underlay_mtu = 575", "underlay_mtu: 575 is out of range 576-9000");
 	expect_bad("dataplane", "underlay_mtu = 9001",
 		   "underlay_mtu: 9001 is out of range 576-9000");

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The dataplane's connection tables, from piasd's side: the sweep that
+ * deletes ended connections (JAP) and flow entries (IAP), a bounded batch
+ * per tick so that a large table never stalls the loop; each target's
+ * live connections, NAT ports in use and drops for want of one, with a
+ * log line when a target's ports pass the high-water mark or run out.
+ * The decisions are daemon/sweep.c's; this file reads and deletes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "piasd.h"
+
+/* Entries read per tick and table: 80k entries a second at 50 ms ticks. */
+#define SWEEP_BATCH 4096
+/* How often each target's drops for want of a NAT port are read. */
+#define NAT_CHECK_NS 1000000000ull
+
+struct sweep_buf {
+	struct pias_flow keys[SWEEP_BATCH];
+	union {
+		struct pias_conn conns[SWEEP_BATCH];
+		struct pias_flow_entry flows[SWEEP_BATCH];
+	};
+};
+
+static struct sweep_buf *buf;
+
+int piasd_conns_init(struct piasd *d, struct pias_err *e)
+{
+	struct piasd_conns *s = &d->conns;
+
+	buf = calloc(1, sizeof(*buf));
+	s->nat_no_port = calloc(PIAS_MAX_TARGETS, sizeof(*s->nat_no_port));
+	s->high = calloc(PIAS_MAX_TARGETS, sizeof(*s->high));
+	if (!buf || !s->nat_no_port || !s->high)
+		return pias_err_set(e, -ENOMEM, "no memory for the connection sweep");
+	return pias_sweep_init(&s->sweep, &d->cfg.ct, e);
+}
+
+void piasd_conns_free(struct piasd *d)
+{
+	pias_sweep_free(&d->conns.sweep);
+	free(d->conns.nat_no_port);
+	free(d->conns.high);
+	free(buf);
+	buf = NULL;
+}
+
+/*
+ * The next batch of a table, from cursor c on. Returns the entries read;
+ * *end is set once the table has been read to its end (then the next call
+ * starts over).
+ */
+static int next_batch(int fd, struct piasd_cursor *c, void *keys, void *vals, bool *end)
+{
+	__u32 n = SWEEP_BATCH;
+	int err;
+
+	err = bpf_map_lookup_batch(fd, c->started ? &c->token : NULL, &c->token, keys, vals, &n,
+				   NULL);
+	*end = err && errno == ENOENT;
+	if (err && !*end)
+		return -errno;
+	c->started = !*end;
+	return (int)n;
+}
+
+static bool target_of(struct piasd *d, __u32 id, struct pias_target *t)
+{
+	return id && id < PIAS_MAX_TARGETS &&
+	       !bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &id, t) &&
+	       t->state != PIAS_TARGET_UNUSED;
+}
+
+/*
+ * Deletes connection key (value c, read a moment ago) in both directions,
+ * unless a packet has touched it since: an entry is read again first, so
+ * that only a silent one goes.
+ */
+static void conn_delete(struct piasd *d, const struct pias_flow *key, const struct pias_conn *c,
+			const struct pias_flow *rkey)
+{
+	struct pias_conn now;
+	struct pias_conn_rev rv;
+
+	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS], key, &now) ||
+	    now.last_ns != c->last_ns || now.ct != c->ct)
+		return;
+	if (!bpf_map_delete_elem(d->maps.fd[PIAS_M_CONNS], key))
+		PIASD_INC(d, conns_ended);
+	/* the reverse entry, if it is still this connection's (not retaken) */
+	if (rkey && !bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS_REV], rkey, &rv) &&
+	    !memcmp(&rv.client, key, sizeof(*key)))
+		bpf_map_delete_elem(d->maps.fd[PIAS_M_CONNS_REV], rkey);
+}
+
+/* One connection read from the table: keep, or look further, or delete. */
+static void conn_one(struct piasd *d, const struct pias_config *dc, const struct pias_flow *key,
+		     const struct pias_conn *c, __u64 now)
+{
+	struct pias_sweep *s = &d->conns.sweep;
+	struct pias_conn_rev rv, none = { 0 };
+	struct pias_flow rkey;
+	struct pias_target t;
+	bool in_use = target_of(d, c->target_id, &t);
+	enum pias_sweep_verdict v;
+
+	v = pias_sweep_conn(s, key->proto, c, NULL, in_use, now);
+	if (v == PIAS_SWEEP_KEEP)
+		return;
+	if (!in_use) {
+		conn_delete(d, key, c, NULL);
+		return;
+	}
+	rkey = pias_nat_rev_key(dc, key, &t, c->nat_index, c->nat_port);
+	if (v == PIAS_SWEEP_CHECK_REV) {
+		/* no reverse entry, or another connection's: this one is a leftover */
+		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS_REV], &rkey, &rv) ||
+		    memcmp(&rv.client, key, sizeof(*key)))
+			rv = none;
+		v = pias_sweep_conn(s, key->proto, c, &rv, true, now);
+	}
+	if (v == PIAS_SWEEP_DELETE)
+		conn_delete(d, key, c, &rkey);
+}
+
+static void sweep_conns(struct piasd *d, __u64 now)
+{
+	struct piasd_conns *cs = &d->conns;
+	struct pias_config dc;
+	struct pias_err e;
+	bool end, was_zero;
+	int n;
+
+	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
+		return;
+	if (!cs->conns.started && !cs->sweep.pass_start_ns)
+		pias_sweep_pass_begin(&cs->sweep, now);
+	n = next_batch(d->maps.fd[PIAS_M_CONNS], &cs->conns, buf->keys, buf->conns, &end);
+	if (n < 0) {
+		LOG_W("connection sweep: reading %s: %s", PIAS_MAP_CONNS, strerror(-n));
+		cs->conns.started = false;
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		conn_one(d, &dc, &buf->keys[i], &buf->conns[i], now);
+	if (end)
+		pias_sweep_pass_end(&cs->sweep, now);
+}
+
+static void sweep_flows(struct piasd *d, __u64 now)
+{
+	struct piasd_conns *cs = &d->conns;
+	bool end;
+	int n = next_batch(d->maps.fd[PIAS_M_FLOWS], &cs->flows, buf->keys, buf->flows, &end);
+
+	if (n < 0) {
+		LOG_W("flow sweep: reading %s: %s", PIAS_MAP_FLOWS, strerror(-n));
+		cs->flows.started = false;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct pias_flow *key = &buf->keys[i];
+		struct pias_flow_entry fe;
+
+		if (!pias_sweep_flow(&cs->sweep, key->proto, &buf->flows[i], now))
+			continue;
+		/* read again: a packet may have come since */
+		if (!bpf_map_lookup_elem(d->maps.fd[PIAS_M_FLOWS], key, &fe) &&
+		    fe.last_ns == buf->flows[i].last_ns && fe.ct == buf->flows[i].ct &&
+		    !bpf_map_delete_elem(d->maps.fd[PIAS_M_FLOWS], key))
+			PIASD_INC(d, flows_ended);
+	}
+}
+
+/* Once a second: each target's NAT ports against the high-water mark, and its drops. */
+static void nat_check(struct piasd *d, __u64 now)
+{
+	struct piasd_conns *cs = &d->conns;
+	struct pias_config dc;
+	struct pias_err e;
+	bool was_zero;
+
+	if (now - cs->nat_checked_ns < NAT_CHECK_NS || pias_config_get(&d->maps, &dc, &was_zero, &e))
+		return;
+	cs->nat_checked_ns = now;
+	for (size_t g = 0; g < d->jap.ngroups; g++)
+		for (__u32 i = 0; i < d->jap.groups[g].count; i++) {
+			const struct pias_jap_target *t = &d->jap.groups[g].targets[i];
+			__u64 cap = pias_nat_capacity(&dc, t->t.family);
+			long used = pias_sweep_target_conns(&cs->sweep, t->id, 0);
+			struct pias_target_stats st;
+			char ep[PIAS_ADDR_STRLEN + 8];
+			bool high;
+
+			pias_endpoint_str(&t->t.addr, t->t.family, t->t.port, ep, sizeof(ep));
+			high = used >= 0 &&
+			       (__u64)used * 100 >= cap * d->cfg.nat_high_water_percent;
+			if (high && !cs->high[t->id]) {
+				PIASD_INC(d, nat_high_water);
+				LOG_W("target %u (%s): %ld of its %llu NAT ports in use, past the "
+				      "high-water mark of %u%% (more [node] nat addresses or a "
+				      "wider [dataplane] nat_ports make room)",
+				      t->id, ep, used, (unsigned long long)cap,
+				      d->cfg.nat_high_water_percent);
+			}
+			cs->high[t->id] = high;
+			if (pias_target_stats_get(&d->maps, t->id, &st, &e))
+				continue;
+			if (st.nat_no_port > cs->nat_no_port[t->id])
+				LOG_W("target %u (%s): %llu new flows dropped in the last second: "
+				      "no free NAT port (%ld of %llu in use)",
+				      t->id, ep,
+				      (unsigned long long)(st.nat_no_port -
+							   cs->nat_no_port[t->id]),
+				      used, (unsigned long long)cap);
+			cs->nat_no_port[t->id] = st.nat_no_port;
+		}
+}
+
+void piasd_conns_tick(struct piasd *d, __u64 now)
+{
+	sweep_conns(d, now);
+	sweep_flows(d, now);
+	nat_check(d, now);
+}
+
+long piasd_conns_of(struct piasd *d, __u32 id, __u64 since)
+{
+	return pias_sweep_target_conns(&d->conns.sweep, id, since);
+}
