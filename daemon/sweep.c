@@ -49,8 +49,7 @@ void pias_sweep_pass_end(struct pias_sweep *s, __u64 now)
 	pias_sweep_pass_begin(s, now);
 }
 
-enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto,
-					const struct pias_conn *c,
+enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto, const struct pias_conn *c,
 					const struct pias_conn_rev *rv, bool target_in_use,
 					__u64 now)
 {
@@ -76,8 +75,7 @@ enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto,
 	return PIAS_SWEEP_DELETE;
 }
 
-bool pias_sweep_flow(struct pias_sweep *s, __u8 proto, const struct pias_flow_entry *fe,
-		     __u64 now)
+bool pias_sweep_flow(struct pias_sweep *s, __u8 proto, const struct pias_flow_entry *fe, __u64 now)
 {
 	if (!pias_ct_expired(&s->to, proto, fe->ct, fe->last_ns, now))
 		return false;

@@ -38,8 +38,8 @@ struct pias_sweep {
 	__u64 pass_start_ns;
 	__u64 last_start_ns; /* of the last complete pass; 0: none yet */
 	__u64 last_end_ns;
-	__u64 passes;	  /* complete passes */
-	__u64 live_last;  /* connections counted in the last complete pass */
+	__u64 passes;	   /* complete passes */
+	__u64 live_last;   /* connections counted in the last complete pass */
 	__u64 conns_ended; /* connections deleted, since start */
 	__u64 flows_ended; /* IAP flow entries deleted, since start */
 };
@@ -59,14 +59,12 @@ void pias_sweep_pass_end(struct pias_sweep *s, __u64 now);
  * ends: its id may be given to another target. A connection kept is
  * counted for its target; DELETE is counted as ended.
  */
-enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto,
-					const struct pias_conn *c,
+enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto, const struct pias_conn *c,
 					const struct pias_conn_rev *rv, bool target_in_use,
 					__u64 now);
 
 /* Has IAP flow entry fe (of protocol proto) ended at now? Counted if so. */
-bool pias_sweep_flow(struct pias_sweep *s, __u8 proto, const struct pias_flow_entry *fe,
-		     __u64 now);
+bool pias_sweep_flow(struct pias_sweep *s, __u8 proto, const struct pias_flow_entry *fe, __u64 now);
 
 /*
  * Live connections of target id in the last complete pass, if that pass

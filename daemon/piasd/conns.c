@@ -88,8 +88,8 @@ static void conn_delete(struct piasd *d, const struct pias_flow *key, const stru
 	struct pias_conn now;
 	struct pias_conn_rev rv;
 
-	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS], key, &now) ||
-	    now.last_ns != c->last_ns || now.ct != c->ct)
+	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS], key, &now) || now.last_ns != c->last_ns ||
+	    now.ct != c->ct)
 		return;
 	if (!bpf_map_delete_elem(d->maps.fd[PIAS_M_CONNS], key))
 		PIASD_INC(d, conns_ended);
@@ -186,7 +186,8 @@ static void nat_check(struct piasd *d, __u64 now)
 	struct pias_err e;
 	bool was_zero;
 
-	if (now - cs->nat_checked_ns < NAT_CHECK_NS || pias_config_get(&d->maps, &dc, &was_zero, &e))
+	if (now - cs->nat_checked_ns < NAT_CHECK_NS ||
+	    pias_config_get(&d->maps, &dc, &was_zero, &e))
 		return;
 	cs->nat_checked_ns = now;
 	for (size_t g = 0; g < d->jap.ngroups; g++)
@@ -216,8 +217,7 @@ static void nat_check(struct piasd *d, __u64 now)
 				LOG_W("target %u (%s): %llu new flows dropped in the last second: "
 				      "no free NAT port (%ld of %llu in use)",
 				      t->id, ep,
-				      (unsigned long long)(st.nat_no_port -
-							   cs->nat_no_port[t->id]),
+				      (unsigned long long)(st.nat_no_port - cs->nat_no_port[t->id]),
 				      used, (unsigned long long)cap);
 			cs->nat_no_port[t->id] = st.nat_no_port;
 		}

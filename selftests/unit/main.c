@@ -24,5 +24,6 @@ int main(void)
 	failed += test_coords();
 	failed += test_agent();
 	failed += test_delay();
+	failed += test_sweep();
 	return failed ? 1 : 0;
 }

@@ -31,6 +31,7 @@ int test_membership(void);
 int test_coords(void);
 int test_agent(void);
 int test_delay(void);
+int test_sweep(void);
 
 /* The error message contains want (messages must name what is wrong). */
 #define assert_msg_has(msg, want)                                                                  \
