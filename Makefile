@@ -56,7 +56,7 @@ BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/pia
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
 
-.PHONY: all bpf test check test-unit test-prog test-ns bench demo deps vmlinux clean help \
+.PHONY: all bpf test check test-unit test-prog test-ns bench bench-compare demo deps vmlinux clean help \
 	format format-check
 all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
@@ -66,6 +66,7 @@ help:
 	@echo "make          build everything into $(BUILD)/"
 	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root)"
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
+	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
 	@echo "make demo     run the demo scenario and print what happened to each packet"
 	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
 	@echo "make format   clang-format every C file (format-check: only report)"
@@ -139,6 +140,10 @@ test-ns: all
 bench: all
 	$(BUILD)/pias-bench --json $(BUILD)/bench.json
 	$(BUILD)/piasd-bench --json $(BUILD)/bench-piasd.json
+
+# the hit paths of this tree against those of git revision BASE, side by side
+bench-compare: all
+	BUILD=$(BUILD) bash bench/compare.sh $(BASE) $(ROUNDS)
 
 demo: all
 	BUILD=$(BUILD) tools/pias-lab/demo

@@ -75,6 +75,21 @@ enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto, const 
 	return PIAS_SWEEP_DELETE;
 }
 
+enum pias_sweep_verdict pias_sweep_rev(struct pias_sweep *s, const struct pias_conn_rev *rv,
+				       enum pias_sweep_fwd fwd, __u64 now)
+{
+	if (fwd == PIAS_SWEEP_FWD_MINE)
+		return PIAS_SWEEP_KEEP;
+	if (fwd == PIAS_SWEEP_FWD_UNREAD)
+		return now > rv->last_ns && now - rv->last_ns > PIAS_SWEEP_REV_IDLE_NS
+			       ? PIAS_SWEEP_CHECK_FWD
+			       : PIAS_SWEEP_KEEP;
+	if (!pias_ct_leftover_free(&s->to, rv->ct, rv->last_ns, now))
+		return PIAS_SWEEP_KEEP;
+	s->leftovers_ended++;
+	return PIAS_SWEEP_DELETE;
+}
+
 bool pias_sweep_flow(struct pias_sweep *s, __u8 proto, const struct pias_flow_entry *fe, __u64 now)
 {
 	if (!pias_ct_expired(&s->to, proto, fe->ct, fe->last_ns, now))

@@ -28,8 +28,19 @@
 enum pias_sweep_verdict {
 	PIAS_SWEEP_KEEP,      /* alive (and counted) */
 	PIAS_SWEEP_CHECK_REV, /* silent on the client's side: ask again with the reverse entry */
-	PIAS_SWEEP_DELETE,    /* ended: delete both entries */
+	PIAS_SWEEP_CHECK_FWD, /* a silent reverse entry: ask again with its forward one */
+	PIAS_SWEEP_DELETE,    /* ended: delete (both entries of a connection) */
 };
+
+/* What the caller found for a reverse entry's client flow (pias_sweep_rev). */
+enum pias_sweep_fwd {
+	PIAS_SWEEP_FWD_UNREAD,
+	PIAS_SWEEP_FWD_MINE, /* the forward entry names this target, NAT address and port */
+	PIAS_SWEEP_FWD_NONE, /* none, or another connection's: this one is left over */
+};
+
+/* A reverse entry silent this long is looked at (its connection may be gone). */
+#define PIAS_SWEEP_REV_IDLE_NS 2000000000ull
 
 struct pias_sweep {
 	struct pias_ct_timeouts to;
@@ -38,10 +49,11 @@ struct pias_sweep {
 	__u64 pass_start_ns;
 	__u64 last_start_ns; /* of the last complete pass; 0: none yet */
 	__u64 last_end_ns;
-	__u64 passes;	   /* complete passes */
-	__u64 live_last;   /* connections counted in the last complete pass */
-	__u64 conns_ended; /* connections deleted, since start */
-	__u64 flows_ended; /* IAP flow entries deleted, since start */
+	__u64 passes;	       /* complete passes */
+	__u64 live_last;       /* connections counted in the last complete pass */
+	__u64 conns_ended;     /* connections deleted, since start */
+	__u64 flows_ended;     /* IAP flow entries deleted, since start */
+	__u64 leftovers_ended; /* reverse entries without a connection deleted */
 };
 
 int pias_sweep_init(struct pias_sweep *s, const struct pias_ct_timeouts *to, struct pias_err *e);
@@ -62,6 +74,17 @@ void pias_sweep_pass_end(struct pias_sweep *s, __u64 now);
 enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto, const struct pias_conn *c,
 					const struct pias_conn_rev *rv, bool target_in_use,
 					__u64 now);
+
+/*
+ * What to do with reverse entry rv at now. A connection's reverse entry
+ * goes with its forward one (pias_sweep_conn); this finds those left
+ * without one (the client reused the 5-tuple, an eviction): a silent
+ * entry costs the caller a lookup of its forward entry (CHECK_FWD), and a
+ * leftover is deleted once its target can no longer hold TIME_WAIT on the
+ * NAT address and port.
+ */
+enum pias_sweep_verdict pias_sweep_rev(struct pias_sweep *s, const struct pias_conn_rev *rv,
+				       enum pias_sweep_fwd fwd, __u64 now);
 
 /* Has IAP flow entry fe (of protocol proto) ended at now? Counted if so. */
 bool pias_sweep_flow(struct pias_sweep *s, __u8 proto, const struct pias_flow_entry *fe, __u64 now);

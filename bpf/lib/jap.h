@@ -102,9 +102,10 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 
 /*
  * May the NAT address and port of reverse entry old be taken? Yes if its
- * connection is gone (or names another port: a leftover), or has ended
- * by its state's timeout: then its forward entry goes too (lazy reclaim;
- * piasd's sweep removes the rest).
+ * connection has ended by its state's timeout: then its forward entry
+ * goes too (lazy reclaim; piasd's sweep removes the rest). A reverse entry
+ * left without its connection (the forward entry is gone, or names
+ * another port) is free unless its target may still hold TIME_WAIT.
  */
 static __always_inline int nat_reclaimable(const struct pias_config *cfg,
 					   const struct pias_conn_rev *old,
@@ -113,10 +114,9 @@ static __always_inline int nat_reclaimable(const struct pias_config *cfg,
 	struct pias_conn *f = bpf_map_lookup_elem(&pias_conns, &old->client);
 	__u64 last;
 
-	if (!f)
-		return 1;
-	if (f->target_id != old->target_id || f->nat_port != k->dport || f->nat_index != nat_index)
-		return 1;
+	if (!f || f->target_id != old->target_id || f->nat_port != k->dport ||
+	    f->nat_index != nat_index)
+		return pias_ct_leftover_free(&cfg->ct, old->ct, old->last_ns, now);
 	last = f->last_ns > old->last_ns ? f->last_ns : old->last_ns;
 	if (!pias_ct_expired(&cfg->ct, old->client.proto, f->ct | old->ct, last, now))
 		return 0;
@@ -320,7 +320,13 @@ static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *c
 		 */
 		*moved = 1;
 	}
-	pias_conn_forget(&p->flow, conn);
+	/*
+	 * Its NAT address and port are freed now, unless the target closed
+	 * first and may hold TIME_WAIT on them: then the reverse entry stays,
+	 * left over, until that is over (nat_reclaimable, the sweep).
+	 */
+	if (*moved || !(conn->ct & PIAS_CT_FIN_T))
+		pias_conn_forget(&p->flow, conn);
 	return 0;
 }
 

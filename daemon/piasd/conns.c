@@ -24,20 +24,32 @@ struct sweep_buf {
 	struct pias_flow keys[SWEEP_BATCH];
 	union {
 		struct pias_conn conns[SWEEP_BATCH];
+		struct pias_conn_rev revs[SWEEP_BATCH];
 		struct pias_flow_entry flows[SWEEP_BATCH];
 	};
 };
 
 static struct sweep_buf *buf;
 
+/*
+ * Target id as the dataplane has it, read once per tick (a batch holds
+ * thousands of connections of a few targets: one syscall each would cost
+ * more than the sweep).
+ */
+static struct {
+	__u64 tick[PIAS_MAX_TARGETS];
+	struct pias_target t[PIAS_MAX_TARGETS];
+} * memo;
+
 int piasd_conns_init(struct piasd *d, struct pias_err *e)
 {
 	struct piasd_conns *s = &d->conns;
 
 	buf = calloc(1, sizeof(*buf));
+	memo = calloc(1, sizeof(*memo));
 	s->nat_no_port = calloc(PIAS_MAX_TARGETS, sizeof(*s->nat_no_port));
 	s->high = calloc(PIAS_MAX_TARGETS, sizeof(*s->high));
-	if (!buf || !s->nat_no_port || !s->high)
+	if (!buf || !memo || !s->nat_no_port || !s->high)
 		return pias_err_set(e, -ENOMEM, "no memory for the connection sweep");
 	return pias_sweep_init(&s->sweep, &d->cfg.ct, e);
 }
@@ -48,7 +60,9 @@ void piasd_conns_free(struct piasd *d)
 	free(d->conns.nat_no_port);
 	free(d->conns.high);
 	free(buf);
+	free(memo);
 	buf = NULL;
+	memo = NULL;
 }
 
 /*
@@ -70,11 +84,17 @@ static int next_batch(int fd, struct piasd_cursor *c, void *keys, void *vals, bo
 	return (int)n;
 }
 
-static bool target_of(struct piasd *d, __u32 id, struct pias_target *t)
+static bool target_of(struct piasd *d, __u32 id, __u64 now, struct pias_target *t)
 {
-	return id && id < PIAS_MAX_TARGETS &&
-	       !bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &id, t) &&
-	       t->state != PIAS_TARGET_UNUSED;
+	if (!id || id >= PIAS_MAX_TARGETS)
+		return false;
+	if (memo->tick[id] != now) {
+		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &id, &memo->t[id]))
+			memset(&memo->t[id], 0, sizeof(memo->t[id]));
+		memo->tick[id] = now;
+	}
+	*t = memo->t[id];
+	return t->state != PIAS_TARGET_UNUSED;
 }
 
 /*
@@ -107,7 +127,7 @@ static void conn_one(struct piasd *d, const struct pias_config *dc, const struct
 	struct pias_conn_rev rv, none = { 0 };
 	struct pias_flow rkey;
 	struct pias_target t;
-	bool in_use = target_of(d, c->target_id, &t);
+	bool in_use = target_of(d, c->target_id, now, &t);
 	enum pias_sweep_verdict v;
 
 	v = pias_sweep_conn(s, key->proto, c, NULL, in_use, now);
@@ -151,6 +171,48 @@ static void sweep_conns(struct piasd *d, __u64 now)
 		conn_one(d, &dc, &buf->keys[i], &buf->conns[i], now);
 	if (end)
 		pias_sweep_pass_end(&cs->sweep, now);
+}
+
+/* Reverse entries left without their connection. */
+static void sweep_revs(struct piasd *d, __u64 now)
+{
+	struct piasd_conns *cs = &d->conns;
+	struct pias_config dc;
+	struct pias_err e;
+	bool end, was_zero;
+	int n;
+
+	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
+		return;
+	n = next_batch(d->maps.fd[PIAS_M_CONNS_REV], &cs->revs, buf->keys, buf->revs, &end);
+	if (n < 0) {
+		LOG_W("connection sweep: reading %s: %s", PIAS_MAP_CONNS_REV, strerror(-n));
+		cs->revs.started = false;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct pias_flow *key = &buf->keys[i];
+		const struct pias_conn_rev *rv = &buf->revs[i];
+		enum pias_sweep_verdict v =
+			pias_sweep_rev(&cs->sweep, rv, PIAS_SWEEP_FWD_UNREAD, now);
+		enum pias_sweep_fwd fwd = PIAS_SWEEP_FWD_NONE;
+		struct pias_conn_rev again;
+		struct pias_conn c;
+
+		if (v != PIAS_SWEEP_CHECK_FWD)
+			continue;
+		if (!bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS], &rv->client, &c) &&
+		    c.target_id == rv->target_id && c.nat_port == key->dport &&
+		    (int)c.nat_index == pias_nat_index(&dc, &key->daddr, key->family))
+			fwd = PIAS_SWEEP_FWD_MINE;
+		if (pias_sweep_rev(&cs->sweep, rv, fwd, now) != PIAS_SWEEP_DELETE)
+			continue;
+		/* read again: a new flow may have taken the port since */
+		if (!bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS_REV], key, &again) &&
+		    !memcmp(&again, rv, sizeof(again)) &&
+		    !bpf_map_delete_elem(d->maps.fd[PIAS_M_CONNS_REV], key))
+			PIASD_INC(d, nat_leftovers_ended);
+	}
 }
 
 static void sweep_flows(struct piasd *d, __u64 now)
@@ -226,6 +288,7 @@ static void nat_check(struct piasd *d, __u64 now)
 void piasd_conns_tick(struct piasd *d, __u64 now)
 {
 	sweep_conns(d, now);
+	sweep_revs(d, now);
 	sweep_flows(d, now);
 	nat_check(d, now);
 }

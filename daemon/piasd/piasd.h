@@ -73,6 +73,7 @@
 	X(rap_slots_written, "RAP table slots written")                                            \
 	X(conns_ended, "JAP: ended connections the sweep deleted (both directions)")               \
 	X(flows_ended, "IAP: ended flow entries the sweep deleted")                                \
+	X(nat_leftovers_ended, "JAP: reverse entries left without a connection, deleted")          \
 	X(nat_high_water, "JAP: times a target's NAT ports in use passed the high-water mark")
 
 enum piasd_counter {
@@ -99,7 +100,7 @@ struct piasd_cursor {
 /* conns.c */
 struct piasd_conns {
 	struct pias_sweep sweep;
-	struct piasd_cursor conns, flows;
+	struct piasd_cursor conns, revs, flows;
 	__u64 *nat_no_port; /* per target id: the drops last seen */
 	bool *high;	    /* per target id: past the high-water mark */
 	__u64 nat_checked_ns;

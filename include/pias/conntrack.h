@@ -146,6 +146,21 @@ static inline int pias_ct_expired(const struct pias_ct_timeouts *t, __u8 proto, 
 }
 
 /*
+ * May a reverse entry left without its connection (the client reused the
+ * 5-tuple for a new one, or the forward entry was evicted) give up its NAT
+ * address and port? Not while the target may still hold TIME_WAIT on
+ * them: it sent a FIN, and the TIME_WAIT timeout has not passed since
+ * its last packet.
+ */
+static inline int pias_ct_leftover_free(const struct pias_ct_timeouts *t, __u8 rv_ct,
+					__u64 rv_last_ns, __u64 now)
+{
+	__u64 ttl = (__u64)pias_ct_timeout_s(t, PIAS_CT_TIME_WAIT) * 1000000000ull;
+
+	return !(rv_ct & PIAS_CT_FIN_T) || (now > rv_last_ns && now - rv_last_ns > ttl);
+}
+
+/*
  * The flags a client's TCP segment adds. A bare SYN opens; anything else
  * without SYN shows the handshake done; FIN and RST close.
  */

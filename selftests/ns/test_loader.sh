@@ -49,9 +49,20 @@ print(sorted(i["dev"] for i in s["interfaces"] if i["ours"]), s["maps_pinned"] =
 check_eq "status lists both, all maps pinned" "['v0', 'v1'] True" "$ids"
 m0=$(in_ns a ip -j -d link show v0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
 m1=$(in_ns a ip -j -d link show v1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
-maps0=$(bpftool -j prog show id "$m0" | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)["map_ids"]))')
-maps1=$(bpftool -j prog show id "$m1" | python3 -c 'import json,sys; print(sorted(json.load(sys.stdin)["map_ids"]))')
-check_eq "both interfaces use the same maps" "$maps0" "$maps1"
+# shared_maps PROG_ID: the program's maps but its private scratch room (per
+# program by design: nothing in it outlives a packet)
+shared_maps() {
+	bpftool -j map show >"$TMP_MAPS"
+	bpftool -j prog show id "$1" | python3 -c '
+import json, sys
+names = {m["id"]: m.get("name", "") for m in json.load(open(sys.argv[1]))}
+print(sorted(i for i in json.load(sys.stdin)["map_ids"] if names.get(i) != "pias_nat_scratc"))' "$TMP_MAPS"
+}
+TMP_MAPS=$(mktemp)
+maps0=$(shared_maps "$m0")
+maps1=$(shared_maps "$m1")
+rm -f "$TMP_MAPS"
+check_eq "both interfaces use the same maps (their scratch room aside)" "$maps0" "$maps1"
 check_eq "default config written (id 0)" "0 1400" "$(M config | awk '$1=="id"{i=$2} $1=="tcp-mss4"{m=$2} END{print i, m}')"
 
 echo "-- errors"

@@ -182,6 +182,49 @@ static void test_syn_reopens(void **state)
 	assert_int_equal(pr_count(&g_pr, pr_conns_rev_fd(&g_pr)), 1);
 }
 
+/*
+ * The target closed first and holds TIME_WAIT on the NAT address and port:
+ * the client reusing its 5-tuple gets a new connection on another port,
+ * and the old port stays taken (its reverse entry left over) until the
+ * TIME_WAIT timeout is over.
+ */
+static void test_syn_reopens_time_wait(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_TCP };
+	uint32_t tid = target_id(tc.cf, 0);
+	struct pkt_spec c = jap_inner(&tc, 44210), s = c;
+	struct pias_flow f = pkt_spec_flow(&c), old_rev;
+	uint16_t port = open_conn(&tc, &c, tid);
+	struct pias_conn conn;
+	struct pias_conn_rev rv;
+	struct pkt in;
+	struct pr_result res;
+	struct pkt_spec r = reply_of(&c, tid, port, FIN);
+
+	(void)state;
+	pkt_build(&in, &r);
+	RUN(target_link(tid), &in, &res);
+	s.tcp_flags = FIN;
+	s.ack = 1;
+	jap_tunnel(&in, &tc, &s, 0, 0);
+	RUN(0, &in, &res);
+	assert_ok(pr_conn_get(&g_pr, &f, &conn));
+	assert_int_equal(pias_ct_state_of(tc.proto, conn.ct), PIAS_CT_TIME_WAIT);
+	old_rev = rev_key_of(&c, tid, T_PORT_TCP, port);
+
+	assert_ok(pr_zero_counters(&g_pr));
+	jap_tunnel(&in, &tc, &c, 0, 0);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_REDIRECT);
+	assert_counters("rx_packets=1 jap_conn_reopen=1 jap_new_conn=1 fwd_redirect=1");
+	assert_int_not_equal(assert_conn(&c, tid, T_PORT_TCP), port);
+	/* the old port: still taken, by the left over reverse entry */
+	assert_ok(pr_conn_rev_get(&g_pr, &old_rev, &rv));
+	assert_memory_equal(&rv.client, &f, sizeof(f));
+	assert_true(rv.ct & PIAS_CT_FIN_T);
+	assert_int_equal(pr_count(&g_pr, pr_conns_rev_fd(&g_pr)), 2);
+}
+
 /* ---- segments of no connection ------------------------------------------- */
 
 struct midstream_row {
@@ -243,14 +286,16 @@ struct expiry_row {
 	int rev_age;	 /* seconds since the target's last packet; -1: none */
 	int no_fwd;	 /* the forward entry is gone (left over reverse entry) */
 	int reclaimable; /* the new flow may take the port */
+	uint8_t rev_ct;	 /* the reverse entry's flags (default: REPLIED) */
 };
 
 #define EST (PIAS_CT_SYN | PIAS_CT_REPLIED | PIAS_CT_ACKED)
-#define EXPIRY_PAIR(nm, p, ct, t)                                                                  \
-	{ nm ": alive", p, ct, t - 1, -1, 0, 0 },                                                  \
+#define EXPIRY_ROW(nm, p, ct, age, ok)                                                             \
 	{                                                                                          \
-		nm ": expired", p, ct, t + 1, -1, 0, 1                                             \
+		nm, p, ct, age, -1, 0, ok, 0                                                       \
 	}
+#define EXPIRY_PAIR(nm, p, ct, t)                                                                  \
+	EXPIRY_ROW(nm ": alive", p, ct, t - 1, 0), EXPIRY_ROW(nm ": expired", p, ct, t + 1, 1)
 
 static const struct expiry_row expiry[] = {
 	EXPIRY_PAIR("tcp syn sent", PKT_PROTO_TCP, PIAS_CT_SYN, 11),
@@ -264,10 +309,15 @@ static const struct expiry_row expiry[] = {
 	EXPIRY_PAIR("udp unreplied", PKT_PROTO_UDP, 0, 19),
 	EXPIRY_PAIR("udp replied", PKT_PROTO_UDP, PIAS_CT_REPLIED, 5),
 	EXPIRY_PAIR("udp stream", PKT_PROTO_UDP, PIAS_CT_REPLIED | PIAS_CT_MORE, 29),
-	{ "tcp established: the target's packets keep it alive", PKT_PROTO_TCP, EST, 30, 1, 0, 0 },
-	{ "tcp established: both sides silent", PKT_PROTO_TCP, EST, 30, 24, 0, 1 },
-	{ "udp replied: the reply is what counts", PKT_PROTO_UDP, PIAS_CT_REPLIED, 6, 4, 0, 0 },
-	{ "left over reverse entry, no connection", PKT_PROTO_UDP, 0, 0, 0, 1, 1 },
+	{ "tcp established: the target's packets keep it alive", PKT_PROTO_TCP, EST, 30, 1, 0, 0,
+	  0 },
+	{ "tcp established: both sides silent", PKT_PROTO_TCP, EST, 30, 24, 0, 1, 0 },
+	{ "udp replied: the reply is what counts", PKT_PROTO_UDP, PIAS_CT_REPLIED, 6, 4, 0, 0, 0 },
+	{ "left over reverse entry, no connection", PKT_PROTO_UDP, 0, 0, 0, 1, 1, 0 },
+	{ "left over reverse entry, the target closed: TIME_WAIT holds it", PKT_PROTO_TCP, 0, 0, 16,
+	  1, 0, PIAS_CT_REPLIED | PIAS_CT_FIN_T },
+	{ "left over reverse entry, the target closed: TIME_WAIT over", PKT_PROTO_TCP, 0, 0, 18, 1,
+	  1, PIAS_CT_REPLIED | PIAS_CT_FIN_T },
 };
 
 static void test_expiry(void **state)
@@ -302,7 +352,7 @@ static void test_expiry(void **state)
 	rv.client = of;
 	rv.target_id = tid;
 	if (row->rev_age >= 0) {
-		rv.ct = PIAS_CT_REPLIED;
+		rv.ct = row->rev_ct ? row->rev_ct : PIAS_CT_REPLIED;
 		rv.last_ns = now - (uint64_t)row->rev_age * SEC;
 	}
 	assert_ok(pr_conn_rev_set(&g_pr, &key, &rv));
@@ -478,6 +528,7 @@ int run_conntrack_tests(void)
 {
 	const struct wtest tests[] = {
 		WTEST(test_syn_reopens, W_ONCE),
+		WTEST(test_syn_reopens_time_wait, W_ONCE),
 		WTEST(test_nat_pool, W_CLIENT),
 		WTEST(test_iap_flow_state, W_CLIENT),
 	};

@@ -180,6 +180,34 @@ static void sweep_verdicts(void **state)
 	pias_sweep_free(&s);
 }
 
+static void sweep_leftovers(void **state)
+{
+	struct pias_sweep s;
+	struct pias_conn_rev rv;
+	__u64 now = T0 + 100 * S;
+
+	(void)state;
+	assert_int_equal(pias_sweep_init(&s, &defaults, NULL), 0);
+	memset(&rv, 0, sizeof(rv));
+	/* recent: no lookup */
+	rv.last_ns = now - 1 * S;
+	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_UNREAD, now), PIAS_SWEEP_KEEP);
+	/* silent: look at the forward entry; a connection's own is the other sweep's */
+	rv.last_ns = now - 3 * S;
+	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_UNREAD, now), PIAS_SWEEP_CHECK_FWD);
+	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_MINE, now), PIAS_SWEEP_KEEP);
+	/* left over, the target never closed: deleted */
+	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_NONE, now), PIAS_SWEEP_DELETE);
+	/* left over after the target's FIN: kept through its TIME_WAIT (65 s) */
+	rv.ct = PIAS_CT_REPLIED | PIAS_CT_FIN_T;
+	rv.last_ns = now - 64 * S;
+	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_NONE, now), PIAS_SWEEP_KEEP);
+	rv.last_ns = now - 66 * S;
+	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_NONE, now), PIAS_SWEEP_DELETE);
+	assert_int_equal(s.leftovers_ended, 2);
+	pias_sweep_free(&s);
+}
+
 static void sweep_flows(void **state)
 {
 	struct pias_sweep s;
@@ -317,13 +345,10 @@ static void drain_waits_for_conns(void **state)
 int test_sweep(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(ct_defaults),
-		cmocka_unit_test(ct_flags),
-		cmocka_unit_test(nat_pool),
-		cmocka_unit_test(sweep_verdicts),
-		cmocka_unit_test(sweep_flows),
-		cmocka_unit_test(sweep_follows_live),
-		cmocka_unit_test(drain_waits_for_conns),
+		cmocka_unit_test(ct_defaults),	      cmocka_unit_test(ct_flags),
+		cmocka_unit_test(nat_pool),	      cmocka_unit_test(sweep_verdicts),
+		cmocka_unit_test(sweep_leftovers),    cmocka_unit_test(sweep_flows),
+		cmocka_unit_test(sweep_follows_live), cmocka_unit_test(drain_waits_for_conns),
 	};
 
 	return cmocka_run_group_tests_name("sweep", tests, NULL, NULL);

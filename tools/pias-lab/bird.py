@@ -17,6 +17,7 @@ import subprocess
 BFD_INTERVAL_MS = 50
 BFD_MULTIPLIER = 3
 ANYCAST_PROTOCOLS = ("pias_anycast4", "pias_anycast6")
+NAT_PROTOCOLS = ("pias_nat4", "pias_nat6")
 
 
 def speakers(topo):
@@ -77,6 +78,14 @@ def config(topo, node, log):
             lines.append(f"\tipv{fam};")
             lines += [f"\troute {p} blackhole;" for p in routes]
             lines += ["}", ""]
+        # its NAT addresses: announced always, the targets' replies come to them
+        for fam, addrs in ((4, node.nat4), (6, node.nat6)):
+            if not addrs:
+                continue
+            lines.append(f"protocol static {NAT_PROTOCOLS[0 if fam == 4 else 1]} {{")
+            lines.append(f"\tipv{fam};")
+            lines += [f"\troute {a}/{a.max_prefixlen} blackhole;" for a in addrs]
+            lines += ["}", ""]
     # retry quickly: neighbours start in any order and restart in tests
     lines += [
         "template bgp lab {",
@@ -93,7 +102,8 @@ def config(topo, node, log):
     ]
     for name, fam, local, neigh, asn, ibgp in sessions(topo, node):
         if proxy:
-            export = f'where proto = "{ANYCAST_PROTOCOLS[0 if fam == 4 else 1]}"'
+            i = 0 if fam == 4 else 1
+            export = f'where proto = "{ANYCAST_PROTOCOLS[i]}" || proto = "{NAT_PROTOCOLS[i]}"'
         else:
             export = "all"
         lines += [

@@ -158,6 +158,10 @@ class Lab:
             for a in topo.registration:
                 nodad = " nodad" if a.version == 6 else ""
                 cmds.append(f"addr add {a}/{a.max_prefixlen} dev lo{nodad}")
+            # its NAT addresses: its own (BIRD announces them to its ISP)
+            for a in node.nat4 + node.nat6:
+                nodad = " nodad" if a.version == 6 else ""
+                cmds.append(f"addr add {a}/{a.max_prefixlen} dev lo{nodad}")
         netns.ip_batch(self.st.ns(node.name), cmds)
         self.host_routes(node.name)
         self.offloads(node.name, list(node.ifaces))

@@ -18,7 +18,8 @@ def piasd_config(topo, node, st, announce, keys):
             ("pin_root", st.pin(node.name)),
             ("interfaces", " ".join(node.ifaces)),
             ("control_socket", st.path(node.name, "piasd.sock")),
-        ],
+        ] + ([("nat4", f"{node.nat4[0]}-{node.nat4[-1]}"),
+              ("nat6", f"{node.nat6[0]}-{node.nat6[-1]}")] if node.nat4 else []),
         "anycast": [("prefix", p) for p in topo.anycast] + [
             ("registration_address", topo.registration4()),
             ("announce_command", f"{announce} {st.path(node.name, 'bird.ctl')}"),

@@ -17,8 +17,10 @@ KINDS = ("router", "proxy", "client", "target")
 SERVICES = ("dns", "http", "none")
 MAX_DELAY_MS = 1000
 
-LAB_KEYS = {"anycast", "registration", "link_pool", "host_pool"}
-NODE_KEYS = {"router": {"as"}, "proxy": {"as", "id"}, "client": set(), "target": set()}
+LAB_KEYS = {"anycast", "registration", "link_pool", "host_pool", "nat_pool"}
+NODE_KEYS = {"router": {"as"}, "proxy": {"as", "id", "nat_addresses"}, "client": set(),
+             "target": set()}
+MAX_NAT_ADDRESSES = 256  # piasd's pool limit (PIAS_NAT_POOL_MAX)
 LINK_KEYS = {"delay_ms"}
 GROUP_KEYS = {"proto", "port", "address", "service", "targets"}
 # piasd settings the lab itself sets for every proxy: not overridable
@@ -28,13 +30,15 @@ PIASD_OWN = {
     "anycast.registration_address", "anycast.announce_command", "overlay.seeds",
     "keys.overlay_key_file", "keys.group_key_file",
 }
-PIASD_SECTIONS = {"node", "anycast", "overlay", "jap", "rap", "iap", "dataplane", "keys"}
+PIASD_SECTIONS = {"node", "anycast", "overlay", "jap", "rap", "iap", "connections", "dataplane",
+                  "keys"}
 
 DEFAULTS = {
     "anycast": "203.0.113.0/26 2001:db8:a::/48",
     "registration": "203.0.113.1 2001:db8:a::1",
     "link_pool": "198.51.100.0/24 2001:db8:100::/48",
     "host_pool": "192.0.2.0/24 2001:db8:c::/48",
+    "nat_pool": "203.0.113.64/26 2001:db8:b::/48",
 }
 
 
@@ -71,6 +75,9 @@ class Node:
         self.section = section
         self.asn = None
         self.pid_id = None  # piasd id (proxies)
+        self.nat_addresses = 0  # proxies: NAT addresses of their own (0: their address)
+        self.nat4 = []  # the addresses, from the lab's nat_pool
+        self.nat6 = []
         self.ifaces = {}  # peer node name -> Iface
         self.groups = []  # (group, weight) for targets
 
@@ -92,6 +99,8 @@ class Node:
         d["interfaces"] = {i.name: i.to_json() for i in self.ifaces.values()}
         if self.groups:
             d["groups"] = [g.name for g, _ in self.groups]
+        if self.nat4:
+            d["nat"] = [f"{self.nat4[0]}-{self.nat4[-1]}", f"{self.nat6[0]}-{self.nat6[-1]}"]
         return d
 
 
@@ -338,6 +347,10 @@ def parse(path, text):
                 node.asn = p.integer(sec, "as", cp.get(sec, "as"), ASN_MIN, ASN_MAX)
             if head == "proxy" and cp.has_option(sec, "id"):
                 node.pid_id = p.integer(sec, "id", cp.get(sec, "id"), 1, 131071)
+            if head == "proxy" and cp.has_option(sec, "nat_addresses"):
+                node.nat_addresses = p.integer(sec, "nat_addresses",
+                                               cp.get(sec, "nat_addresses"), 1,
+                                               MAX_NAT_ADDRESSES)
             topo.nodes[name] = node
         elif head == "link" and len(words) == 3:
             link_secs.append(sec)
@@ -363,6 +376,12 @@ def parse(path, text):
                 p.fail("lab", key, f"{pool} overlaps the anycast prefix {other}")
     if link4.overlaps(host4) or link6.overlaps(host6):
         p.fail("lab", "host_pool", "overlaps link_pool")
+    nat4, nat6 = p.pools("lab", "nat_pool", lab["nat_pool"], 32, 128)
+    for other in [*topo.anycast, link4, link6, host4, host6]:
+        if other.version == nat4.version and nat4.overlaps(other) or \
+                other.version == nat6.version and nat6.overlaps(other):
+            p.fail("lab", "nat_pool", f"overlaps {other}")
+    _nat_addresses(p, topo, nat4, nat6)
 
     _links(p, cp, topo, link_secs, (link4, link6), (host4, host6))
     _groups(p, cp, topo, group_secs)
@@ -378,6 +397,22 @@ def _subnet(pool, index, plen, sec, p, key):
         return next(nets)
     except StopIteration:
         p.fail(sec, None, f"no room left in [lab] {key} {pool} for this link")
+
+
+def _nat_addresses(p, topo, nat4, nat6):
+    """Proxies with nat_addresses = N take N consecutive addresses of each
+    family from the lab's nat_pool, in file order."""
+    used = 0
+    for node in topo.proxies():
+        n = node.nat_addresses
+        if not n:
+            continue
+        if used + n > min(nat4.num_addresses, nat6.num_addresses):
+            p.fail(node.section, "nat_addresses", f"the lab's nat_pool {nat4} has "
+                   f"{nat4.num_addresses - used} addresses left, not {n}")
+        node.nat4 = [nat4[used + i] for i in range(n)]
+        node.nat6 = [nat6[used + i] for i in range(n)]
+        used += n
 
 
 def _links(p, cp, topo, link_secs, link_pool, host_pool):
