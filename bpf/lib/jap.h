@@ -325,7 +325,7 @@ static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *c
 	 * first and may hold TIME_WAIT on them: then the reverse entry stays,
 	 * left over, until that is over (nat_reclaimable, the sweep).
 	 */
-	if (*moved || !(conn->ct & PIAS_CT_FIN_T))
+	if (*moved || !(conn->ct & PIAS_CT_T_FIRST))
 		pias_conn_forget(&p->flow, conn);
 	return 0;
 }
@@ -433,10 +433,15 @@ static __always_inline void rev_touch(struct pias_conn_rev *rv, const struct pia
 			seen |= PIAS_CT_RST;
 	}
 	if ((rv->ct | seen) != rv->ct) {
-		rv->ct |= seen;
 		conn = bpf_map_lookup_elem(&pias_conns, &rv->client);
-		if (conn && conn->target_id == rv->target_id)
+		if (conn && conn->target_id == rv->target_id) {
 			conn->ct = pias_ct_target(conn->ct, p->flow.proto, p->tcp_flags);
+			/* who closed first outlives the connection (leftovers) */
+			seen |= conn->ct & PIAS_CT_T_FIRST;
+		} else if (seen & PIAS_CT_FIN_T) {
+			seen |= PIAS_CT_T_FIRST; /* unknown: assume the target holds TIME_WAIT */
+		}
+		rv->ct |= seen;
 	}
 	if (now - rv->last_ns > PIAS_CT_TOUCH_NS)
 		rv->last_ns = now;

@@ -32,7 +32,8 @@
 #include "addr.h"
 
 /* Flags of pias_conn.ct (both directions), pias_conn_rev.ct (the target's
- * side only) and pias_flow_entry.ct (the client's side, as the IAP sees it). */
+ * side, and T_FIRST) and pias_flow_entry.ct (the client's side, as the IAP
+ * sees it). */
 #define PIAS_CT_SYN	0x01	      /* TCP: the client opened with a SYN */
 #define PIAS_CT_ACKED	0x02	      /* TCP: a client segment without SYN; UDP: see MORE */
 #define PIAS_CT_MORE	PIAS_CT_ACKED /* UDP: the client sent a datagram after a reply */
@@ -149,7 +150,7 @@ static inline int pias_ct_expired(const struct pias_ct_timeouts *t, __u8 proto, 
  * May a reverse entry left without its connection (the client reused the
  * 5-tuple for a new one, or the forward entry was evicted) give up its NAT
  * address and port? Not while the target may still hold TIME_WAIT on
- * them: it sent a FIN, and the TIME_WAIT timeout has not passed since
+ * them: it closed first, and the TIME_WAIT timeout has not passed since
  * its last packet.
  */
 static inline int pias_ct_leftover_free(const struct pias_ct_timeouts *t, __u8 rv_ct,
@@ -157,7 +158,7 @@ static inline int pias_ct_leftover_free(const struct pias_ct_timeouts *t, __u8 r
 {
 	__u64 ttl = (__u64)pias_ct_timeout_s(t, PIAS_CT_TIME_WAIT) * 1000000000ull;
 
-	return !(rv_ct & PIAS_CT_FIN_T) || (now > rv_last_ns && now - rv_last_ns > ttl);
+	return !(rv_ct & PIAS_CT_T_FIRST) || (now > rv_last_ns && now - rv_last_ns > ttl);
 }
 
 /*

@@ -198,13 +198,16 @@ static void sweep_leftovers(void **state)
 	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_MINE, now), PIAS_SWEEP_KEEP);
 	/* left over, the target never closed: deleted */
 	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_NONE, now), PIAS_SWEEP_DELETE);
-	/* left over after the target's FIN: kept through its TIME_WAIT (65 s) */
+	/* left over, the client closed first: the target holds no TIME_WAIT */
 	rv.ct = PIAS_CT_REPLIED | PIAS_CT_FIN_T;
+	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_NONE, now), PIAS_SWEEP_DELETE);
+	/* left over, the target closed first: kept through its TIME_WAIT (65 s) */
+	rv.ct = PIAS_CT_REPLIED | PIAS_CT_FIN_T | PIAS_CT_T_FIRST;
 	rv.last_ns = now - 64 * S;
 	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_NONE, now), PIAS_SWEEP_KEEP);
 	rv.last_ns = now - 66 * S;
 	assert_int_equal(pias_sweep_rev(&s, &rv, PIAS_SWEEP_FWD_NONE, now), PIAS_SWEEP_DELETE);
-	assert_int_equal(s.leftovers_ended, 2);
+	assert_int_equal(s.leftovers_ended, 3);
 	pias_sweep_free(&s);
 }
 
