@@ -78,6 +78,15 @@
  */
 #define NEW_CONN_CAP 4096
 
+/* CLOCK_MONOTONIC_COARSE: the dataplane's clock of connection state. */
+static __u64 coarse_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
 /* ---- scenarios ---------------------------------------------------------- */
 
 enum prog_id {
@@ -649,10 +658,16 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 			__u32 tid = 1 + (i >> CONN_PORT_BITS);
 			__u16 port = (__u16)(PIAS_DEFAULT_NAT_PORT_MIN +
 					     (i & ((1u << CONN_PORT_BITS) - 1)));
+			/* a stream, seen just now: it lives through the runs */
 			struct pias_conn conn = { .target_id = tid,
 						  .nat_port = port,
-						  .iap_id = PEER_IAP_ID };
-			struct pias_conn_rev rv = { .client = f, .target_id = tid };
+						  .iap_id = PEER_IAP_ID,
+						  .ct = PIAS_CT_REPLIED | PIAS_CT_MORE,
+						  .last_ns = coarse_now() };
+			struct pias_conn_rev rv = { .client = f,
+						    .target_id = tid,
+						    .ct = PIAS_CT_REPLIED,
+						    .last_ns = coarse_now() };
 			struct pias_flow rk;
 
 			memset(&rk, 0, sizeof(rk));

@@ -49,8 +49,13 @@ static __always_inline int iap_step(struct pias_ctx *c)
 		gs->iap_bytes += p->ip_len;
 	}
 	fe = bpf_map_lookup_elem(&pias_flows, &p->flow);
-	if (fe && p->flow.proto == IPPROTO_TCP && pias_ct_syn_reopens(fe->ct, p->tcp_flags)) {
-		/* a new connection on an old 5-tuple: it follows today's binding */
+	if (fe && ((p->flow.proto == IPPROTO_TCP && pias_ct_syn_reopens(fe->ct, p->tcp_flags)) ||
+		   pias_ct_expired(&c->cfg->ct, p->flow.proto, fe->ct, fe->last_ns,
+				   bpf_ktime_get_coarse_ns()))) {
+		/*
+		 * A new connection on an old 5-tuple, or a flow whose entry
+		 * ended (the sweep has not come by): today's binding decides.
+		 */
 		stat_inc(c, PIAS_STAT_iap_flow_reopen);
 		fe = NULL;
 	}

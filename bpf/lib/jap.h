@@ -184,8 +184,7 @@ static long nat_try_one(__u64 i, void *arg)
  * or 0 if every candidate is taken. A global subprogram: its loop of map
  * updates is verified once.
  */
-__noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 hash,
-				__u32 ct)
+__noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 ct)
 {
 	struct pias_config *cfg = config_here();
 	struct pias_target *t = target_of(tid);
@@ -205,11 +204,13 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 	s->rv.target_id = tid;
 	s->k = pias_nat_rev_key(cfg, flow, t, 0, 0);
 	/*
-	 * The target was picked from the same flow hash; mixing in its id
-	 * keeps candidates spread over the whole pool for every target
-	 * instead of the slice of hashes that lands on it.
+	 * Candidates start at random, not at the flow's hash: a client that
+	 * reuses its 5-tuple for connection after connection (a load tool, a
+	 * proxy) would otherwise meet its own earlier connections' NAT ports,
+	 * still held for the target's TIME_WAIT, on every candidate (seen in
+	 * the lab: ab reused each source port dozens of times a minute).
 	 */
-	s->hash = pias_final(pias_mix(hash, tid), 4);
+	s->hash = bpf_get_prandom_u32();
 	bpf_loop(NAT_TRIES, nat_try_one, &zero, 0);
 	if (!s->found)
 		return 0;
@@ -230,6 +231,34 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 	conn->last_ns = s->now;
 	bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
 	return s->k.dport | s->index << 16;
+}
+
+/*
+ * Has connection conn of flow ended, though its entry is still here (the
+ * sweep has not come by yet)? Asked only when the client's side looks
+ * silent past its timeout, so only then is the reverse entry read. A
+ * global subprogram: keeps the key off the JAP's stack.
+ */
+__noinline int pias_conn_ended(const struct pias_flow *flow, const struct pias_conn *conn,
+			       __u64 now)
+{
+	struct pias_config *cfg = config_here();
+	struct pias_conn_rev *rv;
+	struct pias_target *t;
+	struct pias_flow k;
+	__u64 last;
+
+	if (!flow || !cfg || !conn)
+		return 0;
+	t = target_of(conn->target_id);
+	if (!t)
+		return 1;
+	k = pias_nat_rev_key(cfg, flow, t, conn->nat_index, conn->nat_port);
+	rv = bpf_map_lookup_elem(&pias_conns_rev, &k);
+	if (!rv || !addr_eq(&rv->client.saddr, &flow->saddr) || rv->client.sport != flow->sport)
+		return 1;
+	last = conn->last_ns > rv->last_ns ? conn->last_ns : rv->last_ns;
+	return pias_ct_expired(&cfg->ct, flow->proto, conn->ct | rv->ct, last, now);
 }
 
 /*
@@ -305,6 +334,10 @@ static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *c
 
 	if (fresh_syn && pias_ct_syn_reopens(conn->ct, p->tcp_flags)) {
 		stat_inc(c, PIAS_STAT_jap_conn_reopen);
+	} else if (pias_ct_expired(&c->cfg->ct, p->flow.proto, conn->ct, conn->last_ns, now) &&
+		   pias_conn_ended(&p->flow, conn, now)) {
+		/* as if swept: a UDP flow starts anew, a TCP segment has no connection */
+		stat_inc(c, PIAS_STAT_jap_conn_expired);
 	} else if (t && t->state == PIAS_TARGET_DRAINING && fresh_syn) {
 		/* a draining target takes no new connection, retransmitted SYN or not */
 	} else if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {
@@ -374,7 +407,7 @@ static __always_inline int jap_step(struct pias_ctx *c)
 			return jap_bounce(c, &ta);
 		if (addr_is_zero(nat))
 			return step_drop(c, PIAS_DROP_nat_no_addr);
-		rc = pias_conn_create(&p->flow, p->iap_id, tid, hash,
+		rc = pias_conn_create(&p->flow, p->iap_id, tid,
 				      p->flow.proto == IPPROTO_TCP
 					      ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
 					      : 0);

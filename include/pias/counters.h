@@ -21,7 +21,7 @@
 	X(iap_binding_hit, "IAP: binding hit, flow recorded, sent to the JAP")                     \
 	X(iap_local, "IAP: a TA served by this proxy's own stack (registration), passed up")       \
 	X(iap_miss, "IAP: no binding, sent to the group's RAP")                                    \
-	X(iap_flow_reopen, "IAP: a SYN on a finished flow's entry: bound afresh")                  \
+	X(iap_flow_reopen, "IAP: a SYN on a finished flow's entry, or an ended one: bound afresh") \
 	X(iap_mss_clamped, "IAP: MSS of a TCP SYN clamped")                                        \
 	X(icmp_too_big_sent, "ICMP frag-needed / packet-too-big sent")                             \
 	X(rap_relayed, "RAP: relayed to a JAP")                                                    \
@@ -29,6 +29,7 @@
 	X(jap_conn_hit, "JAP: connection table hit, NATed to its target")                          \
 	X(jap_new_conn, "JAP: new connection, target picked, NATed")                               \
 	X(jap_conn_reopen, "JAP: a SYN on a finished connection's entry: a new connection")        \
+	X(jap_conn_expired, "JAP: a packet on an ended connection's entry, not yet swept")         \
 	X(nat_reclaimed, "JAP: NAT port taken over from an expired connection")                    \
 	X(jap_bounced, "JAP: no live target, bounced to the RAP")                                  \
 	X(rev_translated, "JAP: target reply translated back to the client")                       \

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -378,7 +379,12 @@ int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *
 
 int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen)
 {
+	struct timespec ts;
 	struct pias_flow_entry e = { .jap_id = jap, .generation = gen };
+
+	/* seen just now, so that it has not ended (conntrack.h) */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	e.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 
 	return update(FD(pias_flows), f, &e);
 }

@@ -39,7 +39,7 @@ e2e_up lab/e2e-conns.ini
 status
 check_eq "cl1 enters at p1" p1 "$(enters cl1 4)"
 # target TA-PROTO PROXY: the endpoint registered at PROXY for the TA (one target)
-target_json() { ctl "$2" show targets --json | js "[t for t in d if t['ta'] == '$1:$ANY4:$3'][0]"; }
+target_json() { ctl "$2" show targets --json | js "json.dumps([t for t in d if t['ta'] == '$1:$ANY4:$3'][0])"; }
 check_eq "t1 serves DNS from p2, 16,384 NAT ports (one address)" "active 16384" \
 	"$(target_json udp p2 53 | js "d['state'], d['nat_ports']" 2>/dev/null | tr -d "()',")"
 check_eq "t2 serves HTTP from p3, 131,072 NAT ports (eight addresses)" "active 131072" \

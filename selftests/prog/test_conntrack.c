@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
+
 #include "jap_util.h"
 
 #define SEC 1000000000ull
@@ -223,6 +225,100 @@ static void test_syn_reopens_time_wait(void **state)
 	assert_memory_equal(&rv.client, &f, sizeof(f));
 	assert_true(rv.ct & PIAS_CT_T_FIRST);
 	assert_int_equal(pr_count(&g_pr, pr_conns_rev_fd(&g_pr)), 2);
+}
+
+/*
+ * A client that reuses one 5-tuple for connection after connection, each
+ * closed by the target first: every old connection's port stays held for
+ * the target's TIME_WAIT, and the new ones still find ports (candidates
+ * start at random: from the flow's hash they would meet the held ports
+ * again on every try).
+ */
+static void test_reuse_many_times(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_TCP };
+	struct pias_config cfg = world_config();
+	uint32_t tid = target_id(tc.cf, 0);
+	struct pkt_spec c = jap_inner(&tc, 44220), s = c;
+	struct pias_flow f = pkt_spec_flow(&c);
+	struct pias_conn conn;
+	struct pias_stats st;
+	struct pias_drops dr;
+	struct pkt in;
+	struct pr_result res;
+
+	(void)state;
+	cfg.nat_port_min = 20000;
+	cfg.nat_port_max = 20063; /* 64 ports */
+	assert_ok(pr_config(&g_pr, &cfg));
+	jap_targets(&tc, &tid, NULL, 1);
+	for (int i = 0; i < 40; i++) {
+		jap_tunnel(&in, &tc, &c, 0, 0);
+		RUN(0, &in, &res);
+		assert_verdict(&res, XDP_REDIRECT);
+		assert_ok(pr_conn_get(&g_pr, &f, &conn));
+		struct pkt_spec r = reply_of(&c, tid, conn.nat_port, FIN);
+
+		pkt_build(&in, &r);
+		RUN(target_link(tid), &in, &res);
+		s.tcp_flags = FIN;
+		s.ack = 1;
+		jap_tunnel(&in, &tc, &s, 0, 0);
+		RUN(0, &in, &res);
+	}
+	assert_ok(pr_counters(&g_pr, &st, &dr));
+	assert_int_equal(dr.nat_no_port, 0);
+	assert_int_equal(st.jap_new_conn, 40);
+	assert_int_equal(st.jap_conn_reopen, 39);
+	/* 39 ports held by left over reverse entries, one by the live connection */
+	assert_int_equal(pr_count(&g_pr, pr_conns_rev_fd(&g_pr)), 40);
+}
+
+/* An entry whose connection ended, not swept yet: UDP starts anew, TCP has no connection. */
+static void test_ended_entry(void **state)
+{
+	const struct tcase *tc = *state;
+	uint32_t tid = target_id(tc->cf, 0);
+	struct pkt_spec c = jap_inner(tc, 44230);
+	struct pias_flow f = pkt_spec_flow(&c);
+	uint16_t port = open_conn(tc, &c, tid);
+	struct pias_conn conn;
+	struct pias_conn_rev rv;
+	struct pias_flow rk = rev_key_of(&c, tid, target_port(tc->proto), port);
+	uint64_t old = mono_coarse_ns() - 40 * SEC;
+	struct pkt in;
+	struct pr_result res;
+
+	if (mono_coarse_ns() < 60 * SEC) {
+		fprintf(stderr, "SKIP: the machine is up for less than 60 s\n");
+		skip();
+	}
+	/* answered, then silent for 40 s: past every UDP timeout but a stream's, and a SYN's */
+	assert_ok(pr_conn_get(&g_pr, &f, &conn));
+	conn.ct |= PIAS_CT_REPLIED;
+	conn.last_ns = old;
+	assert_ok(pr_conn_set(&g_pr, &f, &conn));
+	assert_ok(pr_conn_rev_get(&g_pr, &rk, &rv));
+	rv.ct = PIAS_CT_REPLIED;
+	rv.last_ns = old;
+	assert_ok(pr_conn_rev_set(&g_pr, &rk, &rv));
+	if (tc->proto == PKT_PROTO_TCP) {
+		c.tcp_flags = ACK;
+		c.ack = 1;
+	}
+	jap_tunnel(&in, tc, &c, 0, 0);
+	RUN(0, &in, &res);
+	if (tc->proto == PKT_PROTO_TCP) {
+		/* SYN_RECV past 10 s: ended; this segment has no connection */
+		assert_verdict(&res, XDP_DROP);
+		assert_counters("rx_packets=1 jap_conn_expired=1 jap_no_conn=1");
+		return;
+	}
+	assert_verdict(&res, XDP_REDIRECT);
+	assert_counters("rx_packets=1 jap_conn_expired=1 jap_new_conn=1 fwd_redirect=1");
+	assert_ok(pr_conn_get(&g_pr, &f, &conn));
+	assert_int_equal(conn.ct, 0); /* a new flow: one datagram, no answer yet */
+	assert_true(conn.last_ns > old);
 }
 
 /* ---- segments of no connection ------------------------------------------- */
@@ -525,13 +621,42 @@ static void test_iap_flow_state(void **state)
 	assert_int_equal(pias_ct_state_of(tc->proto, fe.ct), PIAS_CT_SYN_SENT);
 }
 
+/* An IAP flow entry that ended (not swept yet) does not pin the 5-tuple. */
+static void test_iap_flow_ended(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_UDP };
+	struct pkt_spec s = client_spec(&tc, 47100);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct pias_flow f = pkt_spec_flow(&s);
+	struct pias_flow_entry fe;
+	struct pkt in;
+	struct pr_result res;
+
+	(void)state;
+	if (mono_coarse_ns() < 60 * SEC) {
+		fprintf(stderr, "SKIP: the machine is up for less than 60 s\n");
+		skip();
+	}
+	assert_ok(pr_binding(&g_pr, &ta, jap_b_id(tc.uf), 2, 0, 0));
+	/* one datagram, 31 s ago (UDP: 30 s), pinned to the other JAP */
+	assert_ok(pr_flow_set(&g_pr, &f, jap_id(tc.uf), 1));
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	fe.last_ns -= 31 * SEC;
+	assert_ok(bpf_map_update_elem(pr_flows_fd(&g_pr), &f, &fe, BPF_ANY) ? -errno : 0);
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_counters("rx_packets=1 iap_flow_reopen=1 iap_binding_hit=1 fwd_redirect=1");
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	assert_int_equal(fe.jap_id, jap_b_id(tc.uf));
+}
+
 int run_conntrack_tests(void)
 {
 	const struct wtest tests[] = {
-		WTEST(test_syn_reopens, W_ONCE),
-		WTEST(test_syn_reopens_time_wait, W_ONCE),
-		WTEST(test_nat_pool, W_CLIENT),
-		WTEST(test_iap_flow_state, W_CLIENT),
+		WTEST(test_syn_reopens, W_ONCE),      WTEST(test_syn_reopens_time_wait, W_ONCE),
+		WTEST(test_reuse_many_times, W_ONCE), WTEST(test_ended_entry, W_CLIENT),
+		WTEST(test_nat_pool, W_CLIENT),	      WTEST(test_iap_flow_state, W_CLIENT),
+		WTEST(test_iap_flow_ended, W_ONCE),
 	};
 	int failed = 0;
 
