@@ -663,7 +663,8 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 						  .nat_port = port,
 						  .iap_id = PEER_IAP_ID,
 						  .ct = PIAS_CT_REPLIED | PIAS_CT_MORE,
-						  .last_ns = coarse_now() };
+						  .last_ns = coarse_now(),
+						  .created_ns = coarse_now() };
 			struct pias_conn_rev rv = { .client = f,
 						    .target_id = tid,
 						    .ct = PIAS_CT_REPLIED,

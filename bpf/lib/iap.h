@@ -14,19 +14,27 @@
 
 /*
  * What the client's packet adds to its flow's state. The IAP never sees
- * the replies: a second datagram makes a UDP flow a stream.
+ * the replies: a UDP flow still sending 2 s after it began counts as a
+ * stream.
  */
-static __always_inline __u8 flow_ct(__u8 ct, const struct pias_pkt *p, int first)
+static __always_inline __u8 flow_ct(const struct pias_flow_entry *fe, const struct pias_pkt *p,
+				    __u64 now)
 {
+	__u8 ct;
+
+	if (!fe)
+		return p->flow.proto == IPPROTO_TCP ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
+						    : 0;
 	if (p->flow.proto == IPPROTO_TCP)
-		return pias_ct_client_tcp(first ? PIAS_CT_SYN : ct, p->tcp_flags);
-	return first ? 0 : ct | PIAS_CT_MORE | PIAS_CT_REPLIED;
+		return pias_ct_client_tcp(fe->ct, p->tcp_flags);
+	ct = pias_ct_client_udp(fe->ct, fe->created_ns, now);
+	return ct & PIAS_CT_MORE ? ct | PIAS_CT_REPLIED : ct;
 }
 
-static __always_inline void flow_touch(struct pias_flow_entry *fe, const struct pias_pkt *p)
+static __always_inline void flow_touch(struct pias_flow_entry *fe, const struct pias_pkt *p,
+				       __u64 now)
 {
-	__u8 ct = flow_ct(fe->ct, p, 0);
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u8 ct = flow_ct(fe, p, now);
 
 	if (ct != fe->ct)
 		fe->ct = ct;
@@ -42,6 +50,7 @@ static __always_inline int iap_step(struct pias_ctx *c)
 	struct pias_binding *b;
 	struct pias_group_stats *gs = group_stats(&ta);
 	struct pias_proxy *px = NULL;
+	__u64 now;
 	__u32 rap;
 
 	if (gs) {
@@ -49,9 +58,9 @@ static __always_inline int iap_step(struct pias_ctx *c)
 		gs->iap_bytes += p->ip_len;
 	}
 	fe = bpf_map_lookup_elem(&pias_flows, &p->flow);
+	now = bpf_ktime_get_coarse_ns();
 	if (fe && ((p->flow.proto == IPPROTO_TCP && pias_ct_syn_reopens(fe->ct, p->tcp_flags)) ||
-		   pias_ct_expired(&c->cfg->ct, p->flow.proto, fe->ct, fe->last_ns,
-				   bpf_ktime_get_coarse_ns()))) {
+		   pias_ct_expired(&c->cfg->ct, p->flow.proto, fe->ct, fe->last_ns, now))) {
 		/*
 		 * A new connection on an old 5-tuple, or a flow whose entry
 		 * ended (the sweep has not come by): today's binding decides.
@@ -62,7 +71,7 @@ static __always_inline int iap_step(struct pias_ctx *c)
 	if (fe) {
 		px = proxy_up(fe->jap_id);
 		if (px) {
-			flow_touch(fe, p);
+			flow_touch(fe, p, now);
 			p->tun_sport = fe->tun_sport;
 			stat_inc(c, PIAS_STAT_iap_flow_hit);
 			return step_tunnel(c, fe->jap_id, PIAS_KIND_IAP_TO_JAP);
@@ -84,8 +93,9 @@ static __always_inline int iap_step(struct pias_ctx *c)
 				.jap_id = b->jap_id,
 				.generation = b->generation,
 				.tun_sport = pias_tun_sport(&p->flow),
-				.ct = flow_ct(0, p, 1),
-				.last_ns = bpf_ktime_get_coarse_ns(),
+				.ct = flow_ct(NULL, p, now),
+				.last_ns = now,
+				.created_ns = now,
 			};
 			__u32 jap = b->jap_id;
 

@@ -229,6 +229,7 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 	conn->iap_id = iap;
 	conn->ct = ct;
 	conn->last_ns = s->now;
+	conn->created_ns = s->now;
 	bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
 	return s->k.dport | s->index << 16;
 }
@@ -309,8 +310,9 @@ static __always_inline int tcp_bare_syn(const struct pias_pkt *p)
 /* The client's packet on connection conn: its state and time. */
 static __always_inline void conn_touch(struct pias_conn *conn, const struct pias_pkt *p, __u64 now)
 {
-	__u8 ct = p->flow.proto == IPPROTO_TCP ? pias_ct_client_tcp(conn->ct, p->tcp_flags)
-					       : conn->ct | PIAS_CT_MORE;
+	__u8 ct = p->flow.proto == IPPROTO_TCP
+			  ? pias_ct_client_tcp(conn->ct, p->tcp_flags)
+			  : pias_ct_client_udp(conn->ct, conn->created_ns, now);
 
 	if (ct != conn->ct)
 		conn->ct = ct;

@@ -20,8 +20,13 @@
  *        both FINs, FIN_T first TIME_WAIT   tcp_time_wait (the target holds TIME_WAIT)
  *        RST                   RESET        tcp_close
  *   UDP  (none)                UNREPLIED    udp
- *        REPLIED               REPLIED      udp_reply (one request, one answer: DNS)
- *        MORE                  STREAM       udp_stream (traffic both ways: a stream)
+ *        REPLIED               REPLIED      udp_reply (a request and its answer: DNS)
+ *        REPLIED, MORE         STREAM       udp_stream (traffic both ways for 2 s and more)
+ *
+ * As in Linux conntrack, a UDP flow is a stream only if it is still going
+ * 2 s after it began: a client that reuses a 5-tuple for a new query
+ * within the reply timeout is another short exchange, not a stream that
+ * holds its NAT port for minutes.
  *
  * An entry is expired when nothing was seen for its state's timeout, on
  * either side: last = max(client side's last_ns, target side's last_ns).
@@ -36,7 +41,7 @@
  * sees it). */
 #define PIAS_CT_SYN	0x01	      /* TCP: the client opened with a SYN */
 #define PIAS_CT_ACKED	0x02	      /* TCP: a client segment without SYN; UDP: see MORE */
-#define PIAS_CT_MORE	PIAS_CT_ACKED /* UDP: the client sent a datagram after a reply */
+#define PIAS_CT_MORE	PIAS_CT_ACKED /* UDP: the client still sending 2 s after it began */
 #define PIAS_CT_REPLIED 0x04	      /* the target answered */
 #define PIAS_CT_FIN_C	0x08	      /* the client sent a FIN */
 #define PIAS_CT_FIN_T	0x10	      /* the target sent a FIN */
@@ -85,6 +90,17 @@ struct pias_ct_timeouts {
 #define PIAS_CT_UDP_S		  30
 #define PIAS_CT_UDP_REPLY_S	  2
 #define PIAS_CT_UDP_STREAM_S	  120
+
+/* A UDP flow whose client still sends this long after its first packet is a stream. */
+#define PIAS_CT_STREAM_AFTER_NS 2000000000ull
+
+/* The flags a client's UDP datagram adds to a flow that began at created. */
+static inline __u8 pias_ct_client_udp(__u8 ct, __u64 created, __u64 now)
+{
+	if (now > created && now - created >= PIAS_CT_STREAM_AFTER_NS)
+		ct |= PIAS_CT_MORE;
+	return ct;
+}
 
 /* last_ns is written only when it is older than this: a busy flow's
  * entry is not rewritten (and its cache line not bounced) per packet. */

@@ -142,7 +142,8 @@ struct pias_flow_entry {
 	__u8 ct;	 /* PIAS_CT_*: what the client sent */
 	__u8 pad;
 	__u32 pad2;
-	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the last packet (PIAS_CT_TOUCH_NS) */
+	__u64 last_ns;	  /* CLOCK_MONOTONIC_COARSE of the last packet (PIAS_CT_TOUCH_NS) */
+	__u64 created_ns; /* of the first: a UDP flow still going 2 s later is a stream */
 };
 
 /* pias_groups: HASH pias_ta -> JAPs and weights (RAP). */
@@ -191,7 +192,8 @@ struct pias_conn {
 	__u32 iap_id;
 	__u8 ct; /* PIAS_CT_*, both directions */
 	__u8 pad[3];
-	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the client's last packet */
+	__u64 last_ns;	  /* CLOCK_MONOTONIC_COARSE of the client's last packet */
+	__u64 created_ns; /* of its first: a UDP flow still going 2 s later is a stream */
 };
 
 /* pias_conns_rev: LRU_HASH target-side pias_flow -> client side (JAP). */

@@ -385,6 +385,7 @@ int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uin
 	/* seen just now, so that it has not ended (conntrack.h) */
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	e.last_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	e.created_ns = e.last_ns;
 
 	return update(FD(pias_flows), f, &e);
 }

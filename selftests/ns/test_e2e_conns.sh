@@ -103,7 +103,7 @@ check_eq "every query sent reached the JAP and went to t1" True "$(tf [ "$reache
 check_ge "nearly every query a new connection (ports recur: 95%)" $((sent * 95 / 100)) "$(dv p2 jap_new_conn)"
 check_eq "p2's live connections stayed far below the flows' total (peak $peak < 20,000)" True \
 	"$(tf [ "$peak" -lt 20000 ])"
-figure "p2: peak $peak live connections (rate x 2 s reply timeout = $((DNS_RATE * 2))), $(dv p2 jap_new_conn) new, $(dv p2 nat_reclaimed) ports reclaimed by new flows, $(dv p2 conns_ended) connections ended by the sweep"
+figure "p2: peak $peak live connections (rate x 2 s reply timeout = $((DNS_RATE * 2))), $(dv p2 jap_new_conn) new, $(dv p2 nat_reclaimed) ports reclaimed by new flows, $(dv p2 d.conns_ended) connections ended by the sweep"
 
 echo "-- short TCP connections: ab -n 50000 -c 50, one connection per request"
 snap "$TMP/c2" p1 p3

@@ -27,6 +27,7 @@ struct step {
 	int who; /* C or T; 0 flags ends the list */
 	uint8_t flags;
 	uint32_t state; /* the connection's state after the step */
+	int later;	/* the step comes 3 s after the flow began (UDP: a stream) */
 };
 
 struct transition_row {
@@ -40,48 +41,57 @@ struct transition_row {
 #define SYNACK (PKT_TCP_SYN | PKT_TCP_ACK)
 #define RST    PKT_TCP_RST
 #define HANDSHAKE                                                                                  \
-	{ C, SYN, PIAS_CT_SYN_SENT }, { T, SYNACK, PIAS_CT_SYN_RECV },                             \
+	{ C, SYN, PIAS_CT_SYN_SENT, 0 }, { T, SYNACK, PIAS_CT_SYN_RECV, 0 },                       \
 	{                                                                                          \
-		C, ACK, PIAS_CT_ESTABLISHED                                                        \
+		C, ACK, PIAS_CT_ESTABLISHED, 0                                                     \
 	}
 
 static const struct transition_row transitions[] = {
 	{ "tcp: handshake", { HANDSHAKE } },
 	{ "tcp: SYN retransmitted, same connection",
-	  { { C, SYN, PIAS_CT_SYN_SENT }, { C, SYN, PIAS_CT_SYN_SENT } } },
+	  { { C, SYN, PIAS_CT_SYN_SENT, 0 }, { C, SYN, PIAS_CT_SYN_SENT, 0 } } },
 	{ "tcp: data both ways",
-	  { HANDSHAKE, { T, ACK, PIAS_CT_ESTABLISHED }, { C, ACK, PIAS_CT_ESTABLISHED } } },
+	  { HANDSHAKE, { T, ACK, PIAS_CT_ESTABLISHED, 0 }, { C, ACK, PIAS_CT_ESTABLISHED, 0 } } },
 	{ "tcp: client closes first",
 	  { HANDSHAKE,
-	    { C, FIN, PIAS_CT_FIN_WAIT },
-	    { T, FIN, PIAS_CT_CLOSED },
-	    { C, ACK, PIAS_CT_CLOSED } } },
+	    { C, FIN, PIAS_CT_FIN_WAIT, 0 },
+	    { T, FIN, PIAS_CT_CLOSED, 0 },
+	    { C, ACK, PIAS_CT_CLOSED, 0 } } },
 	{ "tcp: target closes first (it holds TIME_WAIT)",
 	  { HANDSHAKE,
-	    { T, FIN, PIAS_CT_FIN_WAIT },
-	    { C, FIN, PIAS_CT_TIME_WAIT },
-	    { T, ACK, PIAS_CT_TIME_WAIT } } },
+	    { T, FIN, PIAS_CT_FIN_WAIT, 0 },
+	    { C, FIN, PIAS_CT_TIME_WAIT, 0 },
+	    { T, ACK, PIAS_CT_TIME_WAIT, 0 } } },
 	{ "tcp: half closed, the target goes on sending",
 	  { HANDSHAKE,
-	    { C, FIN, PIAS_CT_FIN_WAIT },
-	    { T, ACK, PIAS_CT_FIN_WAIT },
-	    { C, ACK, PIAS_CT_FIN_WAIT } } },
+	    { C, FIN, PIAS_CT_FIN_WAIT, 0 },
+	    { T, ACK, PIAS_CT_FIN_WAIT, 0 },
+	    { C, ACK, PIAS_CT_FIN_WAIT, 0 } } },
 	{ "tcp: the target refuses (RST to the SYN)",
-	  { { C, SYN, PIAS_CT_SYN_SENT }, { T, RST | ACK, PIAS_CT_RESET } } },
-	{ "tcp: the client resets", { HANDSHAKE, { C, RST, PIAS_CT_RESET } } },
-	{ "tcp: the target resets", { HANDSHAKE, { T, RST, PIAS_CT_RESET } } },
-	{ "udp: request, no answer", { { C, 1, PIAS_CT_UDP_UNREPLIED } } },
+	  { { C, SYN, PIAS_CT_SYN_SENT, 0 }, { T, RST | ACK, PIAS_CT_RESET, 0 } } },
+	{ "tcp: the client resets", { HANDSHAKE, { C, RST, PIAS_CT_RESET, 0 } } },
+	{ "tcp: the target resets", { HANDSHAKE, { T, RST, PIAS_CT_RESET, 0 } } },
+	{ "udp: request, no answer", { { C, 1, PIAS_CT_UDP_UNREPLIED, 0 } } },
 	{ "udp: request and answer",
-	  { { C, 1, PIAS_CT_UDP_UNREPLIED }, { T, 1, PIAS_CT_UDP_REPLIED } } },
-	{ "udp: request retried, then answered",
-	  { { C, 1, PIAS_CT_UDP_UNREPLIED },
-	    { C, 1, PIAS_CT_UDP_UNREPLIED },
-	    { T, 1, PIAS_CT_UDP_STREAM } } },
-	{ "udp: traffic both ways",
-	  { { C, 1, PIAS_CT_UDP_UNREPLIED },
-	    { T, 1, PIAS_CT_UDP_REPLIED },
-	    { C, 1, PIAS_CT_UDP_STREAM },
-	    { T, 1, PIAS_CT_UDP_STREAM } } },
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED, 0 }, { T, 1, PIAS_CT_UDP_REPLIED, 0 } } },
+	{ "udp: request retried at once, then answered",
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED, 0 },
+	    { C, 1, PIAS_CT_UDP_UNREPLIED, 0 },
+	    { T, 1, PIAS_CT_UDP_REPLIED, 0 } } },
+	{ "udp: the 5-tuple again at once (a new query): one short exchange",
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED, 0 },
+	    { T, 1, PIAS_CT_UDP_REPLIED, 0 },
+	    { C, 1, PIAS_CT_UDP_REPLIED, 0 },
+	    { T, 1, PIAS_CT_UDP_REPLIED, 0 } } },
+	{ "udp: traffic both ways past 2 s: a stream",
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED, 0 },
+	    { T, 1, PIAS_CT_UDP_REPLIED, 0 },
+	    { C, 1, PIAS_CT_UDP_STREAM, 1 },
+	    { T, 1, PIAS_CT_UDP_STREAM, 0 } } },
+	{ "udp: retried after 2 s, then answered",
+	  { { C, 1, PIAS_CT_UDP_UNREPLIED, 0 },
+	    { C, 1, PIAS_CT_UDP_UNREPLIED, 1 },
+	    { T, 1, PIAS_CT_UDP_STREAM, 0 } } },
 };
 
 static void test_transition(void **state)
@@ -103,6 +113,11 @@ static void test_transition(void **state)
 		struct pkt in, exp;
 		struct pr_result res;
 
+		if (st->later) {
+			assert_ok(pr_conn_get(&g_pr, &f, &conn));
+			conn.created_ns -= 3 * SEC;
+			assert_ok(pr_conn_set(&g_pr, &f, &conn));
+		}
 		if (st->who == C) {
 			struct pkt_spec s = c;
 
@@ -594,15 +609,22 @@ static void test_iap_flow_state(void **state)
 	assert_int_equal(pias_ct_state_of(tc->proto, fe.ct),
 			 tc->proto == PKT_PROTO_TCP ? PIAS_CT_SYN_SENT : PIAS_CT_UDP_UNREPLIED);
 
-	/* the next packets: established; a UDP flow with more is a stream */
+	/* the next packets: established; a UDP flow sending at once is still short */
 	s.tcp_flags = ACK;
 	pkt_build(&in, &s);
 	RUN(0, &in, &res);
 	assert_ok(pr_flow_get(&g_pr, &f, &fe));
 	assert_int_equal(pias_ct_state_of(tc->proto, fe.ct),
-			 tc->proto == PKT_PROTO_TCP ? PIAS_CT_ESTABLISHED : PIAS_CT_UDP_STREAM);
-	if (tc->proto != PKT_PROTO_TCP)
+			 tc->proto == PKT_PROTO_TCP ? PIAS_CT_ESTABLISHED : PIAS_CT_UDP_UNREPLIED);
+	if (tc->proto != PKT_PROTO_TCP) {
+		/* ... and a stream once it still sends 2 s after it began */
+		fe.created_ns -= 3 * SEC;
+		assert_ok(bpf_map_update_elem(pr_flows_fd(&g_pr), &f, &fe, BPF_ANY) ? -errno : 0);
+		RUN(0, &in, &res);
+		assert_ok(pr_flow_get(&g_pr, &f, &fe));
+		assert_int_equal(pias_ct_state_of(tc->proto, fe.ct), PIAS_CT_UDP_STREAM);
 		return;
+	}
 
 	/* the client closes; a new SYN from the same port follows the binding of now */
 	s.tcp_flags = FIN;
