@@ -81,6 +81,7 @@ while kill -0 "$loadpid" 2>/dev/null; do
 done
 wait "$loadpid"
 secs=$((($(date +%s%N) - t0) / 1000000))
+dns_end=$(date +%s%N)
 snap "$TMP/c1" p1 p2 p3
 delta "$TMP/c0" "$TMP/c1"
 read -r sent done lost <<<"$(cat "$TMP"/dp/* | awk '
@@ -100,7 +101,10 @@ drops=$(for n in p1 p2; do for k in truncated_eth truncated_ip bad_ip_header bad
 check_eq "no packet dropped by p1 (IAP) or p2 (JAP)" "" "$drops"
 reached=$(($(dv p2 jap_new_conn) + $(dv p2 jap_conn_hit)))
 check_eq "every query sent reached the JAP and went to t1" True "$(tf [ "$reached" -ge "$sent" ])"
-check_ge "nearly every query a new connection (ports recur: 95%)" $((sent * 95 / 100)) "$(dv p2 jap_new_conn)"
+# a fresh socket may get a source port still in the table: a continuation
+# (the client's 28,232 ephemeral ports, 2,000 new sockets a second and 2 s
+# lifetimes make that about one query in seven)
+check_ge "at least 3 queries in 4 a new connection" $((sent * 3 / 4)) "$(dv p2 jap_new_conn)"
 check_eq "p2's live connections stayed far below the flows' total (peak $peak < 20,000)" True \
 	"$(tf [ "$peak" -lt 20000 ])"
 figure "p2: peak $peak live connections (rate x 2 s reply timeout = $((DNS_RATE * 2))), $(dv p2 jap_new_conn) new, $(dv p2 nat_reclaimed) ports reclaimed by new flows, $(dv p2 d.conns_ended) connections ended by the sweep"
@@ -109,7 +113,8 @@ echo "-- short TCP connections: ab -n 50000 -c 50, one connection per request"
 snap "$TMP/c2" p1 p3
 t0=$(date +%s%N)
 x cl1 ab -n 50000 -c 50 -s 10 -r "http://$ANY4/" >"$TMP/ab.txt" 2>&1
-secs=$((($(date +%s%N) - t0) / 1000000))
+ab_end=$(date +%s%N)
+secs=$(((ab_end - t0) / 1000000))
 snap "$TMP/c3" p1 p3
 delta "$TMP/c2" "$TMP/c3"
 check_eq "ab: 50,000 requests complete" 50000 "$(awk '/^Complete requests:/ { print $3 }' "$TMP/ab.txt")"
@@ -123,25 +128,28 @@ figure "p3: $(live tcp p3 80) connections held after the run (each for nginx's T
 
 echo "-- state that ends"
 back() { [ "$(conns "$1" "$2")" -le $(($3 + 4)) ]; }
-t0=$(date +%s%N)
-if wait_for 30 back p2 pias_conns "$base_p2"; then
-	ok "p2's connections back to the baseline ($(conns p2 pias_conns)) $(ms_since "$t0") ms after the DNS load ended, and before ab did"
-else
-	fail "p2's connections: $(conns p2 pias_conns), baseline $base_p2"
-fi
-t0=$(date +%s%N)
-if wait_for 90 back p3 pias_conns "$base_p3"; then
-	ok "p3's connections back to the baseline ($(conns p3 pias_conns)) $(ms_since "$t0") ms after ab (TIME_WAIT: 65 s)"
-else
-	fail "p3's connections: $(conns p3 pias_conns), baseline $base_p3"
-fi
-check_eq "p3's reverse entries gone with them" True "$(tf back p3 pias_conns_rev "$base_p3")"
-if wait_for 30 back p1 pias_flows "$base_p1"; then
-	ok "p1's flow entries back to the baseline ($(conns p1 pias_flows))"
-else
-	fail "p1's flow entries: $(conns p1 pias_flows), baseline $base_p1"
-fi
+# wait_back NODE MAP BASE FROM_NS SECONDS WHAT: the map back to its
+# baseline within SECONDS of FROM_NS
+wait_back() {
+	local left=$((($5 * 1000000000 - ($(date +%s%N) - $4)) / 1000000000))
+	if wait_for $((left > 1 ? left : 1)) back "$1" "$2" "$3"; then
+		ok "$1's $2 back to the baseline ($(conns "$1" "$2")) $(ms_since "$4") ms after $6"
+	else
+		fail "$1's $2: $(conns "$1" "$2") entries $(ms_since "$4") ms after $6, baseline $3"
+	fi
+}
+# TIME_WAIT (65 s) and a sweep pass
+wait_back p3 pias_conns "$base_p3" "$ab_end" 75 "ab ended (TIME_WAIT: 65 s)"
+wait_back p3 pias_conns_rev "$base_p3" "$ab_end" 75 "ab ended"
+# a reused 5-tuple that went on past 2 s is a stream (120 s), at the JAP
+# and at the IAP (which never sees replies)
+wait_back p2 pias_conns "$base_p2" "$dns_end" 130 "the DNS load ended (streams: 120 s)"
+wait_back p2 pias_conns_rev "$base_p2" "$dns_end" 130 "the DNS load ended"
+wait_back p1 pias_flows "$base_p1" "$dns_end" 130 "the DNS load ended"
 check_eq "the sweep's view agrees: t1 and t2 hold no connection" "0 0" "$(live udp p2 53) $(live tcp p3 80)"
+snap "$TMP/c4" p1 p2 p3
+delta "$TMP/c1" "$TMP/c4"
+figure "after the load: p2 swept $(dv p2 d.conns_ended) connections; p3 swept $(dv p3 d.conns_ended) connections and $(dv p3 d.nat_leftovers_ended) left over reverse entries; p1 swept $(dv p1 d.flows_ended) flow entries"
 check_eq "DNS and HTTP still answer" "True True" "$(tf dig_ok) $(tf curl_ok)"
 
 e2e_done
