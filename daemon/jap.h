@@ -71,6 +71,8 @@ struct pias_jap_endpoint {
 	union pias_addr addr;
 	__u16 port;
 	__u8 family; /* PIAS_AF_*, must be the TA's */
+	__u8 pad;
+	__u32 flags; /* PIAS_TARGET_F_*: how the JAP reaches it (a refresh may change it) */
 };
 
 struct pias_jap_target {

@@ -24,20 +24,21 @@
 #include "msg.h"
 
 /* Wire sizes of the parts of bodies (docs/protocol.md section 6). */
-#define COORD_LEN      16 /* x, y, h, err: IEEE-754 binary32 each */
-#define MEMBER_LEN     (4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
-#define PROBE_LEN      (4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
-#define VIEW_REQ_LEN   4
-#define VIEW_LEN       (4 + 4 + 2 + 2) /* before the zlib stream */
-#define REPORT_LEN     (PIAS_MSG_TA_LEN + 4 + 8)
-#define QUERY_LEN      PIAS_MSG_TA_LEN
-#define BINDING_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
-#define INVALIDATE_LEN (PIAS_MSG_TA_LEN + 4)
-#define REGISTER_LEN   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4)
-#define REG_ACK_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
-#define REG_NACK_LEN   (PIAS_MSG_TA_LEN + 4 + 8 + PIAS_MSG_TEXT_LEN)
-#define VIEW_RAW_MAX   (PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
-#define OVERHEAD       (PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
+#define COORD_LEN	16 /* x, y, h, err: IEEE-754 binary32 each */
+#define MEMBER_LEN	(4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
+#define PROBE_LEN	(4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
+#define VIEW_REQ_LEN	4
+#define VIEW_LEN	(4 + 4 + 2 + 2) /* before the zlib stream */
+#define REPORT_LEN	(PIAS_MSG_TA_LEN + 4 + 8)
+#define QUERY_LEN	PIAS_MSG_TA_LEN
+#define BINDING_LEN	(PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
+#define INVALIDATE_LEN	(PIAS_MSG_TA_LEN + 4)
+#define REGISTER_LEN	(PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4)
+#define REG_ACK_LEN	(PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
+#define REG_ACK_TUN_LEN (REG_ACK_LEN + 1 + 1 + 2 + 16) /* tunnel mode: the JAP's endpoint */
+#define REG_NACK_LEN	(PIAS_MSG_TA_LEN + 4 + 8 + PIAS_MSG_TEXT_LEN)
+#define VIEW_RAW_MAX	(PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
+#define OVERHEAD	(PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
 
 _Static_assert(PIAS_MSG_HDR_LEN == 1 + 1 + 2 + 4 + 4 + 4 + 8, "header: reserved u32 before seq");
 _Static_assert(MEMBER_LEN == 44, "member record is 44 bytes on the wire");
@@ -524,7 +525,11 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 		if (a->target_id >= PIAS_MAX_TARGETS)
 			return pias_err_set(e, code, "%s: target_id %u is not a target id 0-%u", t,
 					    a->target_id, PIAS_MAX_TARGETS - 1);
-		return 0;
+		if (!a->tun_family)
+			return 0;
+		if (!a->tun_port)
+			return pias_err_set(e, code, "%s: tunnel port 0", t);
+		return check_addr(&a->tun_addr, a->tun_family, t, "tunnel ", code, e);
 	}
 	case PIAS_MSG_REG_NACK: {
 		const struct pias_msg_reg_nack *n = &m->nack;
@@ -616,7 +621,7 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 	case PIAS_MSG_LEAVE:
 		put_ta(w, &m->reg.ta);
 		put8(w, m->reg.family);
-		put8(w, 0);
+		put8(w, m->reg.flags);
 		put16(w, m->reg.port);
 		put_addr(w, &m->reg.addr, m->reg.family);
 		put32(w, m->reg.weight);
@@ -627,6 +632,12 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		put32(w, m->ack.target_id);
 		put32(w, m->ack.refresh_ms);
 		put64(w, m->ack.echo_seq);
+		if (m->ack.tun_family) {
+			put8(w, m->ack.tun_family);
+			put8(w, 0);
+			put16(w, m->ack.tun_port);
+			put_addr(w, &m->ack.tun_addr, m->ack.tun_family);
+		}
 		break;
 	case PIAS_MSG_REG_NACK: {
 		/* Canonical text: the string, then zeros to the end of the field. */
@@ -937,21 +948,33 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 			return err;
 		get_ta(r, &m->reg.ta);
 		m->reg.family = get8(r);
-		if (get8(r))
-			return pias_err_set(e, -EBADMSG, "%s: reserved byte is not zero", t);
+		m->reg.flags = get8(r);
+		if (m->reg.flags & ~PIAS_MSG_REG_F_KNOWN)
+			return pias_err_set(e, -EBADMSG, "%s: flags 0x%x has unknown bits", t,
+					    m->reg.flags);
 		m->reg.port = get16(r);
 		get_bytes(r, m->reg.addr.bytes, 16);
 		m->reg.weight = get32(r);
 		return 0;
 	case PIAS_MSG_REG_ACK:
-		err = expect_len(r->len, REG_ACK_LEN, t, e);
-		if (err)
-			return err;
+		if (r->len != REG_ACK_TUN_LEN) {
+			err = expect_len(r->len, REG_ACK_LEN, t, e);
+			if (err)
+				return err;
+		}
 		get_ta(r, &m->ack.ta);
 		m->ack.jap_id = get32(r);
 		m->ack.target_id = get32(r);
 		m->ack.refresh_ms = get32(r);
 		m->ack.echo_seq = get64(r);
+		if (r->len == REG_ACK_TUN_LEN) {
+			m->ack.tun_family = get8(r);
+			if (get8(r))
+				return pias_err_set(e, -EBADMSG, "%s: reserved byte is not zero",
+						    t);
+			m->ack.tun_port = get16(r);
+			get_bytes(r, m->ack.tun_addr.bytes, 16);
+		}
 		return 0;
 	case PIAS_MSG_REG_NACK: {
 		char *nul;

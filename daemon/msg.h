@@ -148,9 +148,14 @@ struct pias_msg_invalidate {
 	__u32 generation;
 };
 
+/* REGISTER flags: the target de-tunnels (tunnel mode, include/pias/target.h). */
+#define PIAS_MSG_REG_F_TUNNEL 0x01
+#define PIAS_MSG_REG_F_KNOWN  (PIAS_MSG_REG_F_TUNNEL)
+
 struct pias_msg_register {
 	struct pias_ta ta;
 	__u8 family; /* of the target's endpoint */
+	__u8 flags;  /* PIAS_MSG_REG_F_* */
 	union pias_addr addr;
 	__u16 port;
 	__u32 weight; /* REGISTER: > 0; LEAVE: ignored */
@@ -162,6 +167,14 @@ struct pias_msg_reg_ack {
 	__u32 target_id;
 	__u32 refresh_ms; /* refresh at least this often */
 	__u64 echo_seq;	  /* header.seq of the REGISTER/LEAVE answered */
+	/*
+	 * Tunnel mode only (0 otherwise; on the wire only then): the JAP's
+	 * tunnel endpoint, where the target's replies go and the only source
+	 * its packets may come from.
+	 */
+	__u8 tun_family;
+	__u16 tun_port;
+	union pias_addr tun_addr;
 };
 
 enum pias_reg_nack_code {

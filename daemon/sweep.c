@@ -67,8 +67,9 @@ enum pias_sweep_verdict pias_sweep_conn(struct pias_sweep *s, __u8 proto, const 
 				s->count[c->target_id]++;
 			return PIAS_SWEEP_KEEP;
 		}
-		/* the target's side may have spoken since: only its entry says */
-		if (!rv)
+		/* the target's side may have spoken since: only its entry says
+		 * (a tunnel-mode target's has none: its replies touch c) */
+		if (!rv && c->nat_port)
 			return PIAS_SWEEP_CHECK_REV;
 	}
 	s->conns_ended++;

@@ -235,6 +235,26 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 }
 
 /*
+ * Records a new connection of flow (arrived via iap) to tunnel-mode target
+ * tid: no NAT port, no reverse entry (the target's replies come back
+ * wrapped and name the client's flow themselves). A global subprogram:
+ * keeps the entry off the JAP's stack.
+ */
+__noinline int pias_conn_create_tunnel(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 ct)
+{
+	struct pias_conn conn = {};
+
+	if (!flow)
+		return -1;
+	conn.target_id = tid;
+	conn.iap_id = iap;
+	conn.ct = ct;
+	conn.last_ns = bpf_ktime_get_coarse_ns();
+	conn.created_ns = conn.last_ns;
+	return bpf_map_update_elem(&pias_conns, flow, &conn, BPF_ANY);
+}
+
+/*
  * Has connection conn of flow ended, though its entry is still here (the
  * sweep has not come by yet)? Asked only when the client's side looks
  * silent past its timeout, so only then is the reverse entry read. A
@@ -252,7 +272,8 @@ __noinline int pias_conn_ended(const struct pias_flow *flow, const struct pias_c
 	if (!flow || !cfg || !conn)
 		return 0;
 	t = target_of(conn->target_id);
-	if (!t)
+	/* a tunnel-mode target's replies touch conn itself: it has ended */
+	if (!t || !conn->nat_port)
 		return 1;
 	k = pias_nat_rev_key(cfg, flow, t, conn->nat_index, conn->nat_port);
 	rv = bpf_map_lookup_elem(&pias_conns_rev, &k);
@@ -276,7 +297,7 @@ __noinline int pias_conn_forget(const struct pias_flow *flow, const struct pias_
 	if (!flow || !cfg || !conn)
 		return -1;
 	t = target_of(conn->target_id);
-	if (!t)
+	if (!t || !conn->nat_port) /* tunnel mode: no NAT port */
 		return -1;
 	k = pias_nat_rev_key(cfg, flow, t, conn->nat_index, conn->nat_port);
 	return bpf_map_delete_elem(&pias_conns_rev, &k);
@@ -342,15 +363,17 @@ static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *c
 		stat_inc(c, PIAS_STAT_jap_conn_expired);
 	} else if (t && t->state == PIAS_TARGET_DRAINING && fresh_syn) {
 		/* a draining target takes no new connection, retransmitted SYN or not */
-	} else if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING)) {
+	} else if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING) &&
+		   !(t->flags & PIAS_TARGET_F_TUNNEL) == !!conn->nat_port) {
 		conn_touch(conn, p, now);
 		stat_inc(c, PIAS_STAT_jap_conn_hit);
 		return conn->target_id;
 	} else {
 		/*
-		 * Its target is down: a TCP segment goes on to a live
-		 * target, whose RST tells the client at once that its
-		 * connection is gone, rather than after minutes of
+		 * Its target is down (or re-registered in the other mode: the
+		 * entry no longer says how to reach it): a TCP segment goes on
+		 * to a live target, whose RST tells the client at once that
+		 * its connection is gone, rather than after minutes of
 		 * retransmissions.
 		 */
 		*moved = 1;
@@ -403,24 +426,31 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		 */
 		if (p->flow.proto == IPPROTO_TCP && !tcp_bare_syn(p) && !moved)
 			return step_drop(c, PIAS_DROP_jap_no_conn);
+		__u32 ct = p->flow.proto == IPPROTO_TCP
+				   ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
+				   : 0;
+
 		tid = pias_pick_target(&p->flow, hash);
 		t = target_of(tid);
 		if (!tid || !t)
 			return jap_bounce(c, &ta);
-		if (addr_is_zero(nat))
-			return step_drop(c, PIAS_DROP_nat_no_addr);
-		rc = pias_conn_create(&p->flow, p->iap_id, tid,
-				      p->flow.proto == IPPROTO_TCP
-					      ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
-					      : 0);
 		ts = target_stats(tid);
-		if (!rc) {
-			if (ts)
-				ts->nat_no_port++;
-			return step_drop(c, PIAS_DROP_nat_no_port);
+		if (t->flags & PIAS_TARGET_F_TUNNEL) {
+			if (pias_conn_create_tunnel(&p->flow, p->iap_id, tid, ct))
+				return step_drop(c, PIAS_DROP_jap_no_target);
+			port = 0;
+		} else {
+			if (addr_is_zero(nat))
+				return step_drop(c, PIAS_DROP_nat_no_addr);
+			rc = pias_conn_create(&p->flow, p->iap_id, tid, ct);
+			if (!rc) {
+				if (ts)
+					ts->nat_no_port++;
+				return step_drop(c, PIAS_DROP_nat_no_port);
+			}
+			port = rc & 0xffff;
+			index = (__u32)rc >> 16;
 		}
-		port = rc & 0xffff;
-		index = (__u32)rc >> 16;
 		if (ts)
 			ts->new_flows++;
 		stat_inc(c, PIAS_STAT_jap_new_conn);
@@ -432,10 +462,19 @@ static __always_inline int jap_step(struct pias_ctx *c)
 	rc = ip_dec_ttl(c, p->flow.family);
 	if (rc >= 0)
 		return step_drop(c, rc);
-	src = pias_nat_addr(c->cfg, p->flow.family, index);
-	rc = nat_rewrite(c, &src, &t->addr, port, t->port ? t->port : p->flow.dport);
-	if (rc >= 0)
-		return step_drop(c, rc);
+	if (t->flags & PIAS_TARGET_F_TUNNEL) {
+		/* the client's packet as it is, wrapped (pias_send_target);
+		 * its SYN sized for the wrapping, as at the IAP */
+		if (tcp_clamp_syn(c))
+			stat_inc(c, PIAS_STAT_jap_mss_clamped);
+		p->next_id = tid;
+		p->kind = PIAS_KIND_JAP_TO_TARGET;
+	} else {
+		src = pias_nat_addr(c->cfg, p->flow.family, index);
+		rc = nat_rewrite(c, &src, &t->addr, port, t->port ? t->port : p->flow.dport);
+		if (rc >= 0)
+			return step_drop(c, rc);
+	}
 
 	ts = target_stats(tid);
 	if (ts) {
@@ -447,7 +486,7 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		gs->jap_packets++;
 		gs->jap_bytes += p->ip_len;
 	}
-	return STEP_FORWARD;
+	return (t->flags & PIAS_TARGET_F_TUNNEL) ? STEP_TARGET : STEP_FORWARD;
 }
 
 /*
@@ -537,6 +576,66 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	return STEP_FORWARD;
 }
 
+/*
+ * A tunnel-mode target's reply, unwrapped (kind 6 from address from): it
+ * must belong to a connection of this very target, else it is dropped
+ * (tunnel_not_target). Then it goes to the client as it is (its source is
+ * the TA already); the connection learns what the target sent, as on the
+ * NAT reverse path.
+ */
+static __always_inline int target_reply_step(struct pias_ctx *c, const struct pias_addr_key *from)
+{
+	struct pias_pkt *p = c->pkt;
+	struct pias_flow k = {
+		.saddr = p->flow.daddr,
+		.daddr = p->flow.saddr,
+		.sport = p->flow.dport,
+		.dport = p->flow.sport,
+		.proto = p->flow.proto,
+		.family = p->flow.family,
+	};
+	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &k);
+	struct pias_target_stats *ts;
+	struct pias_group_stats *gs;
+	struct pias_target *t;
+	struct pias_ta ta;
+	__u64 now;
+	__u8 ct;
+	int rc;
+
+	t = conn ? target_of(conn->target_id) : NULL;
+	if (!t || conn->nat_port || !(t->flags & PIAS_TARGET_F_TUNNEL) ||
+	    t->family != from->family || !addr_eq(&t->addr, &from->addr))
+		return step_drop(c, PIAS_DROP_tunnel_not_target);
+	rc = ip_dec_ttl(c, p->flow.family);
+	if (rc >= 0)
+		return step_drop(c, rc);
+	if (tcp_clamp_syn(c))
+		stat_inc(c, PIAS_STAT_rev_mss_clamped);
+	now = bpf_ktime_get_coarse_ns();
+	ct = pias_ct_target(conn->ct, p->flow.proto, p->tcp_flags);
+	if (ct != conn->ct)
+		conn->ct = ct;
+	if (now - conn->last_ns > PIAS_CT_TOUCH_NS)
+		conn->last_ns = now;
+
+	ts = target_stats(conn->target_id);
+	if (ts) {
+		ts->rev_packets++;
+		ts->rev_bytes += p->ip_len;
+		if (!(p->tcp_flags & TCP_FLAG_RST)) /* as on the NAT reverse path */
+			ts->last_reply_ns = now;
+	}
+	ta = pias_flow_ta(&k);
+	gs = group_stats(&ta);
+	if (gs) {
+		gs->rev_packets++;
+		gs->rev_bytes += p->ip_len;
+	}
+	stat_inc(c, PIAS_STAT_jap_tunnel_reply);
+	return STEP_FORWARD;
+}
+
 /* The JAP role for the packet p; A global subprogram, verified once. */
 __noinline int pias_jap(struct xdp_md *ctx, struct pias_pkt *p)
 {
@@ -555,6 +654,17 @@ __noinline int pias_reverse(struct xdp_md *ctx, struct pias_pkt *p)
 	if (ctx_init(&c, ctx, p))
 		return STEP_DROP;
 	return reverse_step(&c);
+}
+
+/* A tunnel-mode target's reply p from from; a global subprogram, verified once. */
+__noinline int pias_target_reply(struct xdp_md *ctx, struct pias_pkt *p,
+				 const struct pias_addr_key *from)
+{
+	struct pias_ctx c;
+
+	if (!from || ctx_init(&c, ctx, p))
+		return STEP_DROP;
+	return target_reply_step(&c, from);
 }
 
 #endif

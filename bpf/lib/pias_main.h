@@ -66,6 +66,41 @@ __noinline int pias_send_tunnel(struct xdp_md *ctx, struct pias_pkt *p, __u32 fr
 }
 
 /*
+ * Wraps the client's packet for tunnel-mode target p->next_id (kind 5,
+ * from this proxy's tunnel address) and routes it; too big: ICMP to the
+ * client, as at the IAP. A global subprogram: keeps the header off the
+ * main stack.
+ */
+__noinline int pias_send_target(struct xdp_md *ctx, struct pias_pkt *p)
+{
+	struct pias_ctx cc, *c = &cc;
+	struct pias_tunhdr hdr = {};
+	struct pias_proxy to = { .state = PIAS_PROXY_UP };
+	struct pias_target *t;
+	int overhead, rc;
+
+	if (ctx_init(c, ctx, p))
+		return XDP_DROP;
+	t = target_of(p->next_id);
+	if (!t)
+		return drop(c, PIAS_DROP_jap_no_target);
+	to.addr = t->addr;
+	to.family = t->family;
+	hdr.version = PIAS_TUN_VERSION;
+	hdr.kind = PIAS_KIND_JAP_TO_TARGET;
+	hdr.hops = p->hops + 1;
+	hdr.iap_id = bpf_htonl(p->iap_id);
+	overhead = encap_overhead(to.family);
+	if (p->ip_len + overhead > c->cfg->underlay_mtu)
+		return pias_too_big(c->xdp, p->flow.family, c->cfg->underlay_mtu - overhead);
+	rc = encap(c, &to, &hdr);
+	if (rc >= 0)
+		return drop(c, rc);
+	stat_inc(c, PIAS_STAT_jap_tunnel_sent);
+	return fwd(c);
+}
+
+/*
  * Runs roles from 'role' on until the packet leaves this proxy. Each role is
  * a global subprogram, so the verifier checks it once rather than once per
  * path through this loop.
@@ -95,6 +130,8 @@ static __always_inline int run_roles(struct pias_ctx *c, int role, int from_clie
 		if (p->next_id == c->cfg->self_id)
 			return drop(c, PIAS_DROP_tunnel_loop);
 		return pias_send_tunnel(c->xdp, p, from_client);
+	case STEP_TARGET:
+		return pias_send_target(c->xdp, p);
 	case STEP_FORWARD:
 		return fwd(c);
 	case STEP_PASS:
@@ -155,7 +192,11 @@ static __always_inline int client_rx(struct pias_ctx *c, const struct ip_info *i
 	return run_roles(c, ROLE_IAP, 1);
 }
 
-/* A tunnel packet from another proxy: check, unwrap, play RAP or JAP. */
+/*
+ * A tunnel packet from another proxy: check, unwrap, play RAP or JAP. Or
+ * a tunnel-mode target's reply (kind 6, from no proxy): check, unwrap,
+ * hand to the client.
+ */
 static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 {
 	struct pias_pkt *p = c->pkt;
@@ -171,9 +212,14 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 	int rc;
 
 	struct udphdr *uh;
+	int from_proxy = bpf_map_lookup_elem(&pias_proxy_addr, &src) != NULL;
 
-	if (!bpf_map_lookup_elem(&pias_proxy_addr, &src))
-		return drop(c, PIAS_DROP_tunnel_not_proxy);
+	if (!from_proxy) {
+		/* only a target's reply comes from elsewhere: nothing else is read */
+		h = FRAME_PTR(c, ip->l4_off + PIAS_UDP_HLEN, PIAS_TUN_HLEN);
+		if (!h || h->kind != PIAS_KIND_TARGET_TO_JAP)
+			return drop(c, PIAS_DROP_tunnel_not_proxy);
+	}
 	if (ip->unsupported)
 		return drop(c, ip->unsupported - 1);
 	uh = FRAME_PTR(c, ip->l4_off, sizeof(*uh));
@@ -186,7 +232,9 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 		return drop(c, PIAS_DROP_tunnel_truncated);
 	if (h->version != PIAS_TUN_VERSION)
 		return drop(c, PIAS_DROP_tunnel_bad_version);
-	if (!h->kind || h->kind > PIAS_KIND_MAX || (h->flags & ~PIAS_TUN_F_KNOWN))
+	if ((from_proxy ? !h->kind || h->kind > PIAS_KIND_MAX
+			: h->kind != PIAS_KIND_TARGET_TO_JAP || h->flags) ||
+	    (h->flags & ~PIAS_TUN_F_KNOWN))
 		return drop(c, PIAS_DROP_tunnel_bad_kind);
 	if (h->hops > PIAS_TUN_MAX_HOPS)
 		return drop(c, PIAS_DROP_tunnel_loop);
@@ -220,6 +268,8 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 	if (rc >= 0)
 		return drop(c, rc);
 	p->l4_off = L4_OFF(fam);
+	if (!from_proxy)
+		return pias_target_reply(c->xdp, p, &src) == STEP_FORWARD ? fwd(c) : XDP_DROP;
 	return run_roles(c, role_of_kind(p->kind), 0);
 }
 

@@ -14,6 +14,7 @@
 enum pias_step {
 	STEP_TUNNEL,  /* to pkt->next_id, kind pkt->kind */
 	STEP_FORWARD, /* plain packet rewritten; route it */
+	STEP_TARGET,  /* to tunnel-mode target pkt->next_id, wrapped (kind 5) */
 	STEP_DROP,    /* already counted */
 	STEP_PASS,
 };

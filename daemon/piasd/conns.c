@@ -133,7 +133,8 @@ static void conn_one(struct piasd *d, const struct pias_config *dc, const struct
 	v = pias_sweep_conn(s, key->proto, c, NULL, in_use, now);
 	if (v == PIAS_SWEEP_KEEP)
 		return;
-	if (!in_use) {
+	if (!in_use || !c->nat_port) {
+		/* a tunnel-mode target's connection has no reverse entry */
 		conn_delete(d, key, c, NULL);
 		return;
 	}

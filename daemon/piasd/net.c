@@ -202,8 +202,10 @@ void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct
 }
 
 void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
-		      __u32 target_id, __u32 refresh_ms)
+		      __u32 target_id, __u32 refresh_ms, bool tunnel)
 {
+	const struct piasd_addr *self =
+		req->reg.family == PIAS_AF_INET ? &d->cfg.addr4 : &d->cfg.addr6;
 	struct pias_msg m;
 
 	memset(&m, 0, sizeof(m));
@@ -213,6 +215,11 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
 	m.ack.target_id = target_id;
 	m.ack.refresh_ms = refresh_ms;
 	m.ack.echo_seq = req->hdr.seq;
+	if (tunnel && self->family) {
+		m.ack.tun_family = self->family;
+		m.ack.tun_addr = self->addr;
+		m.ack.tun_port = d->cfg.tunnel_port;
+	}
 	send_target(d, to, &m, &req->reg.ta);
 }
 

@@ -186,9 +186,10 @@ int piasd_send(struct piasd *d, const struct pias_peer *to, struct pias_msg *m);
 /* The same, to proxy id (its overlay address from membership). */
 int piasd_send_proxy(struct piasd *d, __u32 id, struct pias_msg *m);
 int piasd_keys_reload(struct piasd *d, struct pias_err *e);
-/* Replies to a target's REGISTER/LEAVE (from the registration socket). */
+/* Replies to a target's REGISTER/LEAVE (from the registration socket);
+ * tunnel: with this JAP's tunnel endpoint of the target's family. */
 void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
-		      __u32 target_id, __u32 refresh_ms);
+		      __u32 target_id, __u32 refresh_ms, bool tunnel);
 void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
 		       __u32 code, const char *text);
 

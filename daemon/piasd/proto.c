@@ -206,6 +206,7 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 {
 	const struct pias_msg_register *r = &m->reg;
 	struct pias_jap_endpoint ep = { .addr = r->addr, .port = r->port, .family = r->family };
+	bool tunnel = r->flags & PIAS_MSG_REG_F_TUNNEL;
 	__u64 now = piasd_now();
 	struct pias_err e;
 	int id, err;
@@ -215,6 +216,19 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 		piasd_target_nack(d, from, m, PIAS_NACK_INVALID,
 				  "the TA is not inside an anycast prefix of this overlay");
 		return;
+	}
+	if (tunnel && m->hdr.type == PIAS_MSG_REGISTER &&
+	    !(r->family == PIAS_AF_INET ? d->cfg.addr4.family : d->cfg.addr6.family)) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(
+			d, from, m, PIAS_NACK_INVALID,
+			"tunnel mode: this JAP has no tunnel address of the target's family");
+		return;
+	}
+	if (tunnel) {
+		/* the server answers from the TA itself: only its port means anything */
+		ep.port = r->ta.port;
+		ep.flags = PIAS_TARGET_F_TUNNEL;
 	}
 	id = pias_jap_find(&d->jap, &r->ta, &ep);
 	if (id > 0 && m->hdr.seq <= d->target_seq[id].seq) {
@@ -233,7 +247,8 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 		}
 		PIASD_INC(d, reg_accepted);
 		/* leaving an unknown target succeeds: it is gone either way */
-		piasd_target_ack(d, from, m, id > 0 ? (__u32)id : 0, d->cfg.target_timeout_ms);
+		piasd_target_ack(d, from, m, id > 0 ? (__u32)id : 0, d->cfg.target_timeout_ms,
+				 false);
 		return;
 	}
 	err = RUN(jap_acts, pias_jap_register(&d->jap, &r->ta, &ep, r->weight, now, &jap_acts, &e));
@@ -247,12 +262,13 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	if (d->target_seq[id].seq == 0) {
 		char ta[PIAS_ADDR_STRLEN + 16], ept[PIAS_ADDR_STRLEN + 8];
 
-		LOG_I("target %d joined %s at %s", id, pias_ta_str(&r->ta, ta, sizeof(ta)),
-		      pias_endpoint_str(&r->addr, r->family, r->port, ept, sizeof(ept)));
+		LOG_I("target %d joined %s at %s%s", id, pias_ta_str(&r->ta, ta, sizeof(ta)),
+		      pias_endpoint_str(&r->addr, r->family, ep.port, ept, sizeof(ept)),
+		      tunnel ? " (tunnel mode)" : "");
 	}
 	d->target_seq[id].seq = m->hdr.seq;
 	PIASD_INC(d, reg_accepted);
-	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms);
+	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms, tunnel);
 }
 
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,

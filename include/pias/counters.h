@@ -34,6 +34,9 @@
 	X(jap_bounced, "JAP: no live target, bounced to the RAP")                                  \
 	X(rev_translated, "JAP: target reply translated back to the client")                       \
 	X(rev_mss_clamped, "JAP: MSS of a target's SYN-ACK clamped")                               \
+	X(jap_tunnel_sent, "JAP: client packet wrapped to its tunnel-mode target (kind 5)")        \
+	X(jap_tunnel_reply, "JAP: tunnel-mode target's reply (kind 6) unwrapped to the client")    \
+	X(jap_mss_clamped, "JAP: MSS of a SYN to a tunnel-mode target clamped")                    \
 	X(pass_nat_miss, "to the NAT address, no connection: passed")                              \
 	X(local_hop, "overlay hop to this proxy itself, handled in place")                         \
 	X(fwd_tx, "forwarded with XDP_TX")                                                         \
@@ -67,6 +70,7 @@
 	X(rap_no_jap_left, "RAP: bounced packet and no other JAP")                                 \
 	X(jap_no_target, "JAP: no live target and already bounced")                                \
 	X(jap_no_conn, "JAP: TCP segment of no known connection and no SYN (not NATed)")           \
+	X(tunnel_not_target, "JAP: kind 6 packet that no connection of its sender (target) knows") \
 	X(nat_no_port, "JAP: no free NAT port")                                                    \
 	X(nat_no_addr, "JAP: no NAT address of the client's family")                               \
 	X(too_big, "does not fit the underlay MTU (ICMP rate-limited)")                            \

@@ -172,12 +172,19 @@ enum pias_target_state {
 	PIAS_TARGET_DOWN = 3,	  /* gets nothing; its flows move */
 };
 
+/*
+ * The target de-tunnels (target.h): it gets the client's own packet in a
+ * kind 5 tunnel packet and wraps its replies as kind 6; no NAT port.
+ */
+#define PIAS_TARGET_F_TUNNEL 0x1
+
 struct pias_target {
 	union pias_addr addr;
-	__u16 port;   /* host order */
+	__u16 port;   /* host order; tunnel mode: unused (the TA's port) */
 	__u8 family;  /* PIAS_AF_* */
 	__u8 state;   /* enum pias_target_state */
 	__u32 weight; /* relative share of new flows */
+	__u32 flags;  /* PIAS_TARGET_F_* */
 };
 
 /*
@@ -187,12 +194,12 @@ struct pias_target {
  */
 struct pias_conn {
 	__u32 target_id;
-	__u16 nat_port;	 /* host order */
+	__u16 nat_port;	 /* host order; 0: a tunnel-mode target's (no NAT, no reverse entry) */
 	__u16 nat_index; /* which address of the family's NAT pool */
 	__u32 iap_id;
 	__u8 ct; /* PIAS_CT_*, both directions */
 	__u8 pad[3];
-	__u64 last_ns;	  /* CLOCK_MONOTONIC_COARSE of the client's last packet */
+	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the client's last packet (tunnel: either side's) */
 	__u64 created_ns; /* of its first: a UDP flow still going 2 s later is a stream */
 };
 

@@ -22,7 +22,15 @@ enum pias_tun_kind {
 	PIAS_KIND_RAP_TO_JAP = 2, /* RAP relays to the JAP it picked */
 	PIAS_KIND_IAP_TO_JAP = 3, /* IAP has a binding or a flow entry */
 	PIAS_KIND_JAP_TO_RAP = 4, /* JAP has no live target: bounced to the RAP */
-	PIAS_KIND_MAX = 4,
+	PIAS_KIND_MAX = 4,	  /* the last kind that travels between proxies */
+	/*
+	 * The leg between a JAP and a tunnel-mode target (target.h): the
+	 * client's packet to the target, the target's reply to the JAP.
+	 * A proxy drops kind 5 (it is for targets) and takes kind 6 only from
+	 * a target of its own connection.
+	 */
+	PIAS_KIND_JAP_TO_TARGET = 5,
+	PIAS_KIND_TARGET_TO_JAP = 6,
 };
 
 /* Set on a packet that a JAP has bounced once; it is never bounced again. */

@@ -669,3 +669,13 @@ const char *pr_verdict_name(uint32_t verdict)
 	}
 	return "XDP_?";
 }
+
+int pr_target_flags(struct progrun *pr, uint32_t id, uint32_t flags)
+{
+	struct pias_target t;
+
+	if (bpf_map_lookup_elem(FD(pias_targets), &id, &t))
+		return -errno;
+	t.flags = flags;
+	return update(FD(pias_targets), &id, &t);
+}

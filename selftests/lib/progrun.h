@@ -79,6 +79,8 @@ int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_gro
 int pr_target(struct progrun *pr, uint32_t id, const char *addr, uint16_t port, uint8_t state,
 	      uint32_t weight);
 int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state);
+/* PIAS_TARGET_F_* of target id (tunnel mode) */
+int pr_target_flags(struct progrun *pr, uint32_t id, uint32_t flags);
 int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n);
 int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen);
 int pr_conn_rev_set(struct progrun *pr, const struct pias_flow *key,

@@ -29,6 +29,7 @@ int main(void)
 	failed += run_iap_tests();
 	failed += run_rap_tests();
 	failed += run_jap_tests();
+	failed += run_jap_tunnel_tests();
 	failed += run_reverse_tests();
 	failed += run_conntrack_tests();
 	failed += run_mtu_tests();

@@ -163,6 +163,7 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 		else
 			m->reg.addr.bytes[0] = 192;
 		m->reg.port = variant == 1 ? 65535 : 0;
+		m->reg.flags = variant == 1 ? PIAS_MSG_REG_F_TUNNEL : 0;
 		m->reg.weight = variant == 1 ? UINT32_MAX : (__u32)variant;
 		break;
 	case PIAS_MSG_REG_ACK:
@@ -171,6 +172,11 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 		m->ack.target_id = variant == 1 ? PIAS_MAX_TARGETS - 1 : 1;
 		m->ack.refresh_ms = variant == 1 ? UINT32_MAX : 0;
 		m->ack.echo_seq = variant == 1 ? UINT64_MAX : 0;
+		if (variant == 1) { /* tunnel mode: the JAP's endpoint */
+			m->ack.tun_family = PIAS_AF_INET6;
+			m->ack.tun_port = 65535;
+			memset(m->ack.tun_addr.bytes, 0xfe, 16);
+		}
 		break;
 	case PIAS_MSG_REG_NACK:
 		set_ta(&m->nack.ta, variant);
@@ -302,6 +308,8 @@ static void test_wire_sizes(void **state)
 		assert_int_equal(datagram(sizes[i].type, 0, buf), HDR + sizes[i].body + MAC);
 	assert_int_equal(datagram(PIAS_MSG_PING, 1, buf),
 			 HDR + 32 + PIAS_MSG_MAX_UPDATES * MEMBER + MAC);
+	/* a tunnel-mode target's REG_ACK carries the JAP's tunnel endpoint */
+	assert_int_equal(datagram(PIAS_MSG_REG_ACK, 1, buf), HDR + 60 + MAC);
 	/* Byte order of the header: big-endian. */
 	assert_int_equal(datagram(PIAS_MSG_PING, 1, buf), 968);
 	assert_int_equal(buf[0], 1);
@@ -550,13 +558,22 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 3, 0, "BINDING: jap_id 0 is not a proxy id");
 	/* REGISTER: endpoint family, reserved byte, padding. */
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 20, 0, "REGISTER: family 0 is not 4 (IPv4) or 6");
-	patch_bad(PIAS_MSG_LEAVE, 0, b + 21, 1, "LEAVE: reserved byte is not zero");
+	patch_bad(PIAS_MSG_LEAVE, 0, b + 21, 0x82, "LEAVE: flags 0x82 has unknown bits");
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 24 + 4, 1, "REGISTER: addr: IPv4 address with nonzero");
 	/* REG_ACK ids. */
 	patch_bad(PIAS_MSG_REG_ACK, 0, b + 23, 0, "REG_ACK: jap_id 0 is not a proxy id");
 	/* target_id 0 is allowed (a LEAVE of an unknown target); 65536 up is not */
 	patch_bad(PIAS_MSG_REG_ACK, 0, b + 25, 1,
 		  "REG_ACK: target_id 65537 is not a target id 0-65535");
+	/* REG_ACK's tunnel endpoint: family, reserved byte, port, address. */
+	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 5, "REG_ACK: tunnel family 5 is not 4 (IPv4) or 6");
+	patch_bad(PIAS_MSG_REG_ACK, 1, b + 41, 1, "REG_ACK: reserved byte is not zero");
+	len = datagram(PIAS_MSG_REG_ACK, 1, buf);
+	buf[b + 42] = buf[b + 43] = 0;
+	assert_bad(buf, len, "REG_ACK: tunnel port 0");
+	len = datagram(PIAS_MSG_REG_ACK, 1, buf);
+	buf[b + 40] = PIAS_AF_INET;
+	assert_bad(buf, len, "REG_ACK: tunnel addr: IPv4 address with nonzero");
 	/* REG_NACK: code, text. */
 	patch_bad(PIAS_MSG_REG_NACK, 0, b + 23, 0, "REG_NACK: code 0 is not a NACK code 1-6");
 	patch_bad(PIAS_MSG_REG_NACK, 0, b + 23, 7, "REG_NACK: code 7");

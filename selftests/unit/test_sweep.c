@@ -127,6 +127,7 @@ static struct pias_conn conn(__u32 tid, __u8 ct, __u64 last)
 
 	memset(&c, 0, sizeof(c));
 	c.target_id = tid;
+	c.nat_port = 20000; /* NAT mode: it has a reverse entry */
 	c.ct = ct;
 	c.last_ns = last;
 	return c;
@@ -156,6 +157,13 @@ static void sweep_verdicts(void **state)
 	rv.last_ns = now - 7876 * S;
 	assert_int_equal(pias_sweep_conn(&s, PIAS_PROTO_TCP, &c, &rv, true, now),
 			 PIAS_SWEEP_DELETE);
+	/* a tunnel-mode target's connection (no NAT port) has no reverse entry:
+	 * its replies keep the entry itself, which alone decides */
+	c.nat_port = 0;
+	assert_int_equal(pias_sweep_conn(&s, PIAS_PROTO_TCP, &c, NULL, true, now),
+			 PIAS_SWEEP_DELETE);
+	c.last_ns = now - 10 * S;
+	assert_int_equal(pias_sweep_conn(&s, PIAS_PROTO_TCP, &c, NULL, true, now), PIAS_SWEEP_KEEP);
 	/* the reply makes a UDP request short-lived: its state is in the reverse entry too */
 	c = conn(6, 0, now - 3 * S);
 	assert_int_equal(pias_sweep_conn(&s, PIAS_PROTO_UDP, &c, NULL, true, now),
@@ -164,16 +172,16 @@ static void sweep_verdicts(void **state)
 	c = conn(7, PIAS_CT_REPLIED, now);
 	assert_int_equal(pias_sweep_conn(&s, PIAS_PROTO_UDP, &c, NULL, false, now),
 			 PIAS_SWEEP_DELETE);
-	assert_int_equal(s.conns_ended, 2);
+	assert_int_equal(s.conns_ended, 3);
 
 	/* counts are per complete pass, for passes begun at or after 'since' */
 	assert_int_equal(pias_sweep_target_conns(&s, 5, 0), -1);
 	pias_sweep_pass_end(&s, now + S);
-	assert_int_equal(pias_sweep_target_conns(&s, 5, 0), 2);
+	assert_int_equal(pias_sweep_target_conns(&s, 5, 0), 3);
 	assert_int_equal(pias_sweep_target_conns(&s, 6, now), 1);
 	assert_int_equal(pias_sweep_target_conns(&s, 7, now), 0);
 	assert_int_equal(pias_sweep_target_conns(&s, 5, now + 1), -1);
-	assert_int_equal(s.live_last, 3);
+	assert_int_equal(s.live_last, 4);
 	/* the next pass starts from zero */
 	pias_sweep_pass_end(&s, now + 2 * S);
 	assert_int_equal(pias_sweep_target_conns(&s, 5, now + 1), 0);
