@@ -114,6 +114,17 @@ $(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(DELAY_QUEUE_OB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_LOGIC) $(LIBS_BPF)
 
+# selftests/ns/test_tt_host.sh's driver: tunnel mode's host setup
+# (tools/piasctl/tunnel_target.c, lo_addr.c) without the agent around it.
+TT_HOST_CHECK := $(BUILD)/selftests/tt_host_check
+$(TT_HOST_CHECK): $(TT_HOST_CHECK).o $(BUILD)/tools/piasctl/tunnel_target.o \
+		$(BUILD)/tools/piasctl/lo_addr.o $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
+$(TT_HOST_CHECK).o: selftests/tt_host_check.c | $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itools/piasctl -c $< -o $@
+all: $(TT_HOST_CHECK)
+
 $(BUILD)/pias-bench: $(BENCH_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
 

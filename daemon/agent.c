@@ -99,6 +99,7 @@ static void send_msg(struct pias_agent *a, __u8 type, __u64 now, struct pias_age
 	act->hdr.seq = a->next_seq++;
 	act->reg.ta = a->tgt.ta;
 	act->reg.family = a->tgt.family;
+	act->reg.flags = a->tgt.flags;
 	act->reg.addr = a->tgt.addr;
 	act->reg.port = a->tgt.port;
 	act->reg.weight = a->tgt.weight;
@@ -122,6 +123,9 @@ static struct pias_agent_action *event(struct pias_agent *a, enum pias_agent_eve
 	act->jap_id = a->jap_id;
 	act->target_id = a->target_id;
 	act->refresh_ms = a->refresh_ms;
+	act->tun_family = a->tun_family;
+	act->tun_port = a->tun_port;
+	act->tun_addr = a->tun_addr;
 	return act;
 }
 
@@ -266,8 +270,11 @@ static int recv_ack(struct pias_agent *a, const struct pias_msg_reg_ack *ack, in
 	}
 	if (type != PIAS_MSG_REGISTER || !ack->jap_id || !ack->target_id)
 		return ignore(a);
+	/* a new tunnel endpoint is news too: the target's program must follow it */
 	announce = !a->ever_registered || a->state == PIAS_AGENT_LOST || ack->jap_id != old_jap ||
-		   ack->target_id != a->target_id;
+		   ack->target_id != a->target_id || ack->tun_family != a->tun_family ||
+		   ack->tun_port != a->tun_port ||
+		   memcmp(&ack->tun_addr, &a->tun_addr, sizeof(a->tun_addr));
 	a->stats.acks++;
 	a->last_ack_seq = ack->echo_seq;
 	if (a->recent[slot].sent_ns > a->confirmed_ns)
@@ -275,6 +282,9 @@ static int recv_ack(struct pias_agent *a, const struct pias_msg_reg_ack *ack, in
 	a->jap_id = ack->jap_id;
 	a->target_id = ack->target_id;
 	a->refresh_ms = ack->refresh_ms;
+	a->tun_family = ack->tun_family;
+	a->tun_port = ack->tun_port;
+	a->tun_addr = ack->tun_addr;
 	a->interval_ns = interval_of(a, ack->refresh_ms);
 	if (announce) {
 		bool changed = a->ever_registered && ack->jap_id != old_jap;

@@ -108,8 +108,9 @@ struct pias_agent_config {
 struct pias_agent_target {
 	struct pias_ta ta;
 	__u8 family; /* of the endpoint: the TA's */
+	__u8 flags;  /* PIAS_MSG_REG_F_*: tunnel mode */
 	union pias_addr addr;
-	__u16 port; /* host order */
+	__u16 port; /* host order; tunnel mode: the TA's */
 	__u32 weight;
 };
 
@@ -147,9 +148,13 @@ struct pias_agent_action {
 	__u32 old_jap_id; /* JAP_CHANGED */
 	__u32 target_id;  /* REGISTERED, JAP_CHANGED */
 	__u32 refresh_ms; /* REGISTERED, JAP_CHANGED */
-	__u64 silence_ms; /* LOST: since the last confirmed REGISTER went out */
-	__u32 nack_code;  /* NACK, GAVE_UP */
-	bool acked;	  /* LEFT */
+	/* REGISTERED, JAP_CHANGED of a tunnel-mode target: the JAP's tunnel endpoint */
+	__u8 tun_family;
+	__u16 tun_port;
+	union pias_addr tun_addr;
+	__u64 silence_ms;	      /* LOST: since the last confirmed REGISTER went out */
+	__u32 nack_code;	      /* NACK, GAVE_UP */
+	bool acked;		      /* LEFT */
 	char text[PIAS_MSG_TEXT_LEN]; /* NACK, GAVE_UP: the JAP's reason, printable */
 };
 
@@ -183,6 +188,9 @@ struct pias_agent {
 	bool ever_registered;
 	__u32 jap_id, target_id; /* of the last accepted ACK; 0: none yet */
 	__u32 refresh_ms;
+	__u8 tun_family; /* of the last accepted ACK: the JAP's tunnel endpoint (tunnel mode) */
+	__u16 tun_port;
+	union pias_addr tun_addr;
 	__u64 interval_ns;  /* refresh interval from refresh_ms */
 	__u64 confirmed_ns; /* send time of the last acknowledged REGISTER */
 	__u64 last_ack_seq; /* echo_seq of the last accepted ACK */

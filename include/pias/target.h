@@ -47,7 +47,7 @@ struct pias_tt_service {
 	X(drop_not_tunnelled, "ingress: plain packet to a served TA (it bypassed the JAP)")        \
 	X(drop_too_big, "egress: reply too big for the tunnel (MTU) and not segmentable")          \
 	X(drop_adjust_failed, "room for or removal of the tunnel headers failed")                  \
-	X(drop_no_route, "egress: no route or neighbour towards the JAP")
+	X(drop_no_route, "egress: no JAP of the TA's family, or the redirect was refused")
 
 #define PIAS_TT_FIELD(name, text) __u64 name;
 struct pias_tt_stats {

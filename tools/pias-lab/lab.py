@@ -141,6 +141,11 @@ class Lab:
             "net.ipv6.conf.all.keep_addr_on_down=1", "net.ipv6.conf.default.keep_addr_on_down=1",
             "net.ipv6.conf.all.accept_ra=0", "net.ipv6.conf.default.accept_ra=0",
             "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"])
+        if kind == "target" and self.topo.nodes[name].mode == "tunnel":
+            # its servers listen on the anycast TAs, which its agent puts
+            # on lo only once registered (the servers start first)
+            run_in(self.st.ns(name), ["sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1",
+                                      "net.ipv6.ip_nonlocal_bind=1"])
 
     def configure_node(self, node):
         topo = self.topo
@@ -420,8 +425,13 @@ class Lab:
             f.writelines(f"{ta} {ep} {tok} {w}\n" for ta, ep, tok, w in regs)
         reg = f"{self.topo.registration4()}:{self.topo.registration_port()}"
         key = f"{node}/agent"
-        self.start(key, node, [self.bin.piasctl, "target", "join", "--file", path,
-                               "--registration", reg], "agent.log")
+        argv = [self.bin.piasctl, "target", "join", "--file", path, "--registration", reg]
+        n = self.topo.nodes[node]
+        if n.mode == "tunnel":
+            # its own pin directory: every lab target has the same bpffs
+            argv += ["--mode", "tunnel", "--interface", n.first_iface().name,
+                     "--pin-dir", self.st.pin(node) + "-tt"]
+        self.start(key, node, argv, "agent.log")
         return key
 
     def start_targets(self):

@@ -47,13 +47,27 @@ def servers(node):
     return sorted({(g.service, g.port) for g, _ in node.groups if g.service != "none"})
 
 
+def listen_addrs(node, service, port):
+    """Where a server of the target listens: its own addresses (NAT mode:
+    the JAP sends there), or the TAs' anycast addresses (tunnel mode: the
+    client's own packet arrives, unwrapped)."""
+    if node.mode != "tunnel":
+        i = node.first_iface()
+        return [i.addr4.ip, i.addr6.ip]
+    return sorted({a for g, _ in node.groups if g.service == service and g.port == port
+                   for a in g.addresses}, key=lambda a: (a.version, a))
+
+
 def unbound_config(node, d, ports):
     """A DNS server answering one fixed zone, bound to the target's own
-    addresses: `dig whoami.example TXT` names the target that answered."""
+    addresses: `dig whoami.example TXT` names the target that answered.
+    A tunnel-mode target logs each query with the client's address."""
     i = node.first_iface()
     lines = ["server:"]
     for port in ports:
-        lines += [f"\tinterface: {i.addr4.ip}@{port}", f"\tinterface: {i.addr6.ip}@{port}"]
+        lines += [f"\tinterface: {a}@{port}" for a in listen_addrs(node, "dns", port)]
+    if node.mode == "tunnel":
+        lines += ["\tip-freebind: yes", "\tlog-queries: yes"]
     lines += [
         "\tinterface-automatic: no",
         "\tdo-daemonize: no",
@@ -62,7 +76,7 @@ def unbound_config(node, d, ports):
         f'\tdirectory: "{d}"',
         f'\tpidfile: "{d}/unbound.pid"',
         "\tuse-syslog: no",
-        '\tlogfile: ""',
+        f'\tlogfile: "{d}/queries.log"' if node.mode == "tunnel" else '\tlogfile: ""',
         "\tverbosity: 1",
         "\tnum-threads: 1",
         "\tdo-ip6: yes",
@@ -83,11 +97,13 @@ def unbound_config(node, d, ports):
 def nginx_config(node, d, ports):
     """A web server on the target's own addresses serving d/www: / names the
     target, /big.bin is 16 MiB for long transfers."""
-    i = node.first_iface()
     listen = []
     for port in ports:
-        listen += [f"\t\tlisten {i.addr4.ip}:{port};", f"\t\tlisten [{i.addr6.ip}]:{port};"]
+        listen += [f"\t\tlisten {a}:{port};" if a.version == 4 else f"\t\tlisten [{a}]:{port};"
+                   for a in listen_addrs(node, "http", port)]
     tmp = os.path.join(d, "nginx-tmp")
+    # a tunnel-mode target logs each request with the client's address
+    log = (f"\taccess_log {d}/access.log;" if node.mode == "tunnel" else "\taccess_log off;")
     return "\n".join([
         "daemon off;",
         "master_process off;",  # one process, one pid to record and kill
@@ -96,7 +112,7 @@ def nginx_config(node, d, ports):
         "error_log stderr warn;",
         "events { worker_connections 512; }",
         "http {",
-        "\taccess_log off;",
+        log,
         "\tdefault_type application/octet-stream;",
         f"\tclient_body_temp_path {tmp}/body;",
         f"\tproxy_temp_path {tmp}/proxy;",

@@ -19,7 +19,8 @@ MAX_DELAY_MS = 1000
 
 LAB_KEYS = {"anycast", "registration", "link_pool", "host_pool", "nat_pool"}
 NODE_KEYS = {"router": {"as"}, "proxy": {"as", "id", "nat_addresses"}, "client": set(),
-             "target": set()}
+             "target": {"mode"}}
+TARGET_MODES = ("nat", "tunnel")
 MAX_NAT_ADDRESSES = 256  # piasd's pool limit (PIAS_NAT_POOL_MAX)
 LINK_KEYS = {"delay_ms"}
 GROUP_KEYS = {"proto", "port", "address", "service", "targets"}
@@ -80,6 +81,7 @@ class Node:
         self.nat6 = []
         self.ifaces = {}  # peer node name -> Iface
         self.groups = []  # (group, weight) for targets
+        self.mode = "nat"  # targets: how their JAP reaches them (nat, tunnel)
 
     def first_iface(self):
         return next(iter(self.ifaces.values()))
@@ -99,6 +101,8 @@ class Node:
         d["interfaces"] = {i.name: i.to_json() for i in self.ifaces.values()}
         if self.groups:
             d["groups"] = [g.name for g, _ in self.groups]
+        if self.kind == "target":
+            d["mode"] = self.mode
         if self.nat4:
             d["nat"] = [f"{self.nat4[0]}-{self.nat4[-1]}", f"{self.nat6[0]}-{self.nat6[-1]}"]
         return d
@@ -351,6 +355,10 @@ def parse(path, text):
                 node.nat_addresses = p.integer(sec, "nat_addresses",
                                                cp.get(sec, "nat_addresses"), 1,
                                                MAX_NAT_ADDRESSES)
+            if head == "target" and cp.has_option(sec, "mode"):
+                node.mode = cp.get(sec, "mode").strip()
+                if node.mode not in TARGET_MODES:
+                    p.fail(sec, "mode", f"'{node.mode}' is not a mode ({', '.join(TARGET_MODES)})")
             topo.nodes[name] = node
         elif head == "link" and len(words) == 3:
             link_secs.append(sec)

@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "piasctl.h"
+#include "tunnel_target.h"
 
 #define TICK_MS	       50
 #define RECV_BURST     64	     /* datagrams per read callback, then let timers run */
@@ -54,6 +55,7 @@ struct loop {
 	__u64 start_ns;
 	/* bad replies, dropped; logged the first time, summed up at the end */
 	__u64 bad_mac, malformed, foreign;
+	struct tt_host *tt; /* tunnel mode: the target's program, its services, lo */
 };
 
 static __u64 mono_ns(void)
@@ -125,6 +127,35 @@ static void reg_finished(struct loop *l, struct reg *g, int rc)
 		finish(l, l->rc);
 }
 
+/*
+ * Tunnel mode: the target's program takes the TA's packets from the JAP
+ * that acknowledged it, and sends its replies there. A JAP that answers
+ * without a tunnel endpoint does not know tunnel mode: no use going on.
+ */
+static int serve_tunnel(struct loop *l, struct reg *g, const struct pias_agent_action *act)
+{
+	const struct pias_agent_target *t = &g->o->tgt;
+	struct pias_tt_service svc = { 0 };
+	struct pias_err e;
+
+	if (act->tun_family != t->family) {
+		log_line("JAP %u acknowledged %s without a tunnel endpoint of its family: it does "
+			 "not support tunnel mode",
+			 act->jap_id, g->o->reg_str);
+		return -EPROTO;
+	}
+	svc.jap = act->tun_addr;
+	svc.self = t->addr;
+	svc.tunnel_port = act->tun_port;
+	svc.mtu = (__u16)l->o->mtu;
+	svc.family = t->family;
+	if (tt_host_serve(l->tt, &t->ta, &svc, &e)) {
+		log_line("tunnel mode: %s", e.msg);
+		return -EIO;
+	}
+	return 0;
+}
+
 static void on_event(struct loop *l, struct reg *g, const struct pias_agent_action *act)
 {
 	char line[PIAS_AGENT_ERR_LEN + 256];
@@ -135,6 +166,10 @@ static void on_event(struct loop *l, struct reg *g, const struct pias_agent_acti
 	switch (act->event) {
 	case PIAS_AGENT_EV_REGISTERED:
 	case PIAS_AGENT_EV_JAP_CHANGED:
+		if (l->tt && serve_tunnel(l, g, act)) {
+			finish(l, EXIT_RUNTIME);
+			break;
+		}
 		if (l->o->mode == AGENT_ONCE)
 			reg_finished(l, g, EXIT_OK);
 		break;
@@ -412,6 +447,11 @@ static int setup(struct loop *l)
 			return cli_err(l->c, r, &e);
 	}
 	qsort(l->regs, l->n, sizeof(*l->regs), reg_cmp);
+	if (l->o->tunnel && l->o->mode == AGENT_FOREVER) {
+		r = tt_host_open(l->o->pin_dir, l->o->ifname, &l->tt, &e);
+		if (r)
+			return cli_fail(l->c, "tunnel mode on %s: %s", l->o->ifname, e.msg);
+	}
 	for (size_t i = 0; i < l->n; i++) {
 		sa_family_t f = l->regs[i].o->reg.ss_family;
 
@@ -445,6 +485,21 @@ static void teardown(struct loop *l)
 			close(l->fd[i]);
 	free(l->regs);
 	free(l->msg);
+	if (l->tt) {
+		struct pias_tt_stats st;
+		struct pias_err e;
+
+		if (!tt_host_stats(l->tt, &st, &e))
+			log_line(
+				"tunnel mode: %llu packets unwrapped, %llu replies wrapped; dropped "
+				"%llu not from the JAP, %llu bypassing it, %llu too big",
+				(unsigned long long)st.decap, (unsigned long long)st.encap,
+				(unsigned long long)st.drop_not_jap,
+				(unsigned long long)st.drop_not_tunnelled,
+				(unsigned long long)st.drop_too_big);
+		if (tt_host_close(l->tt, &e))
+			log_line("tunnel mode: cleaning up: %s (the next start retries)", e.msg);
+	}
 }
 
 int agent_run(struct cli *c, const struct agent_opts *o)

@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "config.h"
 #include "piasctl.h"
+#include <pias/target.h>
 
 enum {
 	O_TA,
@@ -20,11 +21,16 @@ enum {
 	O_SOURCE,
 	O_ONCE,
 	O_TIMEOUT,
+	O_MODE,
+	O_IFACE,
+	O_MTU,
+	O_PIN_DIR,
 	O_N,
 };
 
 #define TIMEOUT_DEFAULT_S 5
 #define TIMEOUT_MAX_S	  3600
+#define MTU_DEFAULT	  1500
 
 static socklen_t to_sockaddr(const union pias_addr *a, __u8 family, __u16 port,
 			     struct sockaddr_storage *ss)
@@ -84,7 +90,9 @@ static int parse_one(struct cli *c, const struct cli_opt *o, bool join,
 	t = &r->tgt;
 	if (pias_ta_parse(o[O_TA].value, &t->ta, &e))
 		return cli_bad(c, "--ta: %s", e.msg);
-	if (pias_endpoint_parse(o[O_ENDPOINT].value, &t->addr, &t->family, &t->port, &e))
+	/* tunnel mode: the server answers on the TA's own port, so ADDR will do */
+	if ((!ao->tunnel || pias_addr_parse(o[O_ENDPOINT].value, &t->addr, &t->family, &e)) &&
+	    pias_endpoint_parse(o[O_ENDPOINT].value, &t->addr, &t->family, &t->port, &e))
 		return cli_bad(c, "--endpoint: %s", e.msg);
 	if (t->family != t->ta.family)
 		return cli_bad(c, "--endpoint %s is IPv%u but --ta %s is IPv%u",
@@ -100,6 +108,57 @@ static int parse_one(struct cli *c, const struct cli_opt *o, bool join,
 	return 0;
 }
 
+/* --mode, --interface, --mtu. */
+static int parse_mode(struct cli *c, const struct cli_opt *o, bool join, struct agent_opts *ao)
+{
+	int r;
+
+	if (o[O_MODE].seen && strcmp(o[O_MODE].value, "tunnel") && strcmp(o[O_MODE].value, "nat"))
+		return cli_bad(c, "--mode %s: the modes are nat (default) and tunnel",
+			       o[O_MODE].value);
+	ao->tunnel = o[O_MODE].seen && !strcmp(o[O_MODE].value, "tunnel");
+	ao->mtu = MTU_DEFAULT;
+	if (!ao->tunnel) {
+		if (o[O_IFACE].seen || o[O_MTU].seen || o[O_PIN_DIR].seen)
+			return cli_bad(c, "%s goes with --mode tunnel",
+				       o[O_IFACE].seen ? "--interface"
+				       : o[O_MTU].seen ? "--mtu"
+						       : "--pin-dir");
+		return 0;
+	}
+	if (!join)
+		return o[O_IFACE].seen || o[O_MTU].seen || o[O_PIN_DIR].seen
+			       ? cli_bad(c, "target leave needs no --interface, --mtu or --pin-dir")
+			       : 0;
+	ao->pin_dir = o[O_PIN_DIR].seen ? o[O_PIN_DIR].value : NULL;
+	if (ao->mode == AGENT_ONCE)
+		return cli_bad(c, "--once and --mode tunnel exclude each other: the agent owns "
+				  "the target's tunnel program while it runs");
+	if ((r = required(c, &o[O_IFACE], "IFNAME (where the JAP's packets come in)")))
+		return r;
+	ao->ifname = o[O_IFACE].value;
+	if (o[O_MTU].seen)
+		return cli_u32(c, "--mtu", o[O_MTU].value, 1280, 65535, &ao->mtu);
+	return 0;
+}
+
+/* Tunnel mode: each endpoint's port is its TA's (the server listens there). */
+static int tunnel_endpoints(struct cli *c, struct agent_opts *ao)
+{
+	for (size_t i = 0; i < ao->n; i++) {
+		struct pias_agent_target *t = &ao->regs[i].tgt;
+
+		if (t->port && t->port != t->ta.port)
+			return cli_bad(c,
+				       "tunnel mode: the server listens on the TA's own port %u, "
+				       "not %u (give the endpoint as ADDR or ADDR:%u)",
+				       t->ta.port, t->port, t->ta.port);
+		t->port = t->ta.port;
+		t->flags |= PIAS_MSG_REG_F_TUNNEL;
+	}
+	return 0;
+}
+
 /* Both commands: check the options into ao (ao->regs to free either way). */
 static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_opts *ao)
 {
@@ -108,7 +167,9 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 		[O_WEIGHT] = OPT_VALUE("--weight"),   [O_TOKEN] = OPT_VALUE("--token-file"),
 		[O_FILE] = OPT_VALUE("--file"),	      [O_REG] = OPT_VALUE("--registration"),
 		[O_SOURCE] = OPT_VALUE("--source"),   [O_ONCE] = OPT_FLAG("--once"),
-		[O_TIMEOUT] = OPT_VALUE("--timeout"), OPT_END,
+		[O_TIMEOUT] = OPT_VALUE("--timeout"), [O_MODE] = OPT_VALUE("--mode"),
+		[O_IFACE] = OPT_VALUE("--interface"), [O_MTU] = OPT_VALUE("--mtu"),
+		[O_PIN_DIR] = OPT_VALUE("--pin-dir"), OPT_END,
 	};
 	char *pos[CLI_MAX_POS];
 	union pias_addr raddr = { 0 };
@@ -139,6 +200,8 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 
 	ao->mode = !join ? AGENT_LEAVE : o[O_ONCE].seen ? AGENT_ONCE : AGENT_FOREVER;
 	ao->timeout_s = TIMEOUT_DEFAULT_S;
+	if ((r = parse_mode(c, o, join, ao)))
+		return r;
 	if (o[O_TIMEOUT].seen) {
 		if (ao->mode == AGENT_FOREVER)
 			return cli_bad(c, "--timeout goes with --once (join runs until a signal)");
@@ -160,6 +223,8 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 	else
 		r = parse_one(c, o, join, &raddr, rfamily, rport, ao);
 	if (r)
+		return r;
+	if (ao->tunnel && (r = tunnel_endpoints(c, ao)))
 		return r;
 	/* one socket per family: a source address serves only its own */
 	for (size_t i = 0; ao->src_len && i < ao->n; i++)
@@ -199,7 +264,8 @@ static int run_leave(struct cli *c, int argc, char **argv)
 const struct cmd cmd_target_join = {
 	.name = "target join",
 	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE [--weight N] | --file FILE} "
-		"[--registration ADDR:PORT] [--source ADDR] [--once [--timeout SECONDS]]",
+		"[--registration ADDR:PORT] [--source ADDR] [--once [--timeout SECONDS]] "
+		"[--mode tunnel --interface IFNAME [--mtu BYTES] [--pin-dir DIR]]",
 	.summary = "register a target with its JAP and keep the registration alive",
 	.help = "  --ta TA                    the group, like udp:203.0.113.1:53\n"
 		"  --endpoint ADDR:PORT       where the target is reached, same family as TA\n"
@@ -212,7 +278,22 @@ const struct cmd cmd_target_join = {
 		"  --source ADDR              send from ADDR (a surrogate registering for a\n"
 		"                             server that runs nothing of ours)\n"
 		"  --once                     exit 0 at the first acknowledgement\n"
-		"  --timeout SECONDS          with --once: give up after this long (default 5)\n\n"
+		"  --timeout SECONDS          with --once: give up after this long (default 5)\n"
+		"  --mode nat|tunnel          nat (default): the JAP translates addresses, the\n"
+		"                             server sees the JAP's. tunnel: the JAP wraps the\n"
+		"                             client's own packet; a BPF program of ours on\n"
+		"                             --interface unwraps it, and the TA's address goes\n"
+		"                             on lo, so the server sees the client's address\n"
+		"                             and answers from the TA (endpoint: ADDR, the port\n"
+		"                             is the TA's). Both are removed when the agent\n"
+		"                             leaves; a start cleans up after a killed one.\n"
+		"  --interface IFNAME         tunnel mode: the interface towards the JAP\n"
+		"  --mtu BYTES                tunnel mode: largest packet towards the JAP\n"
+		"                             (default 1500); bigger replies are dropped\n"
+		"                             and counted\n"
+		"  --pin-dir DIR              tunnel mode: where its maps and programs are\n"
+		"                             pinned, under DIR/IFNAME (default\n"
+		"                             " PIAS_TT_PIN_ROOT "); one agent per directory\n\n"
 		"Runs in the foreground and logs one line per event on stderr: registered,\n"
 		"JAP changed, registration lost. Refreshes every third of the period the\n"
 		"JAP asks for; a dead JAP is noticed in about a second, and the agent\n"
@@ -224,9 +305,9 @@ const struct cmd cmd_target_join = {
 
 const struct cmd cmd_target_leave = {
 	.name = "target leave",
-	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE | --file FILE} "
-		"[--registration ADDR:PORT] [--source ADDR] [--timeout SECONDS]",
 	.summary = "withdraw a target's registration and wait for the acknowledgement",
+	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE | --file FILE} "
+		"[--registration ADDR:PORT] [--source ADDR] [--timeout SECONDS] [--mode tunnel]",
 	.help = "  Options as for target join; --timeout SECONDS (default 5) bounds the wait.\n"
 		"  LEAVE is sent up to 3 times per registration; exit 1 if one is not\n"
 		"  acknowledged.\n",

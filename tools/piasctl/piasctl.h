@@ -11,6 +11,8 @@
  *   cmd_target.c  target join, target leave: options
  *   reg_file.c    target join --file: the registration list
  *   agent_loop.c  the registration agent (daemon/agent.h) on a UDP socket
+ *   tunnel_target.c  tunnel mode on the target host: program, filters, pins, lo
+ *   lo_addr.c     addresses on lo over rtnetlink
  *   log.c         timestamped lines on stderr
  */
 #ifndef PIAS_PIASCTL_H
@@ -79,6 +81,11 @@ struct agent_opts {
 	socklen_t src_len;
 	const char *src_str;
 	unsigned int timeout_s; /* ONCE, LEAVE */
+	/* --mode tunnel: the target de-tunnels (tunnel_target.h) on ifname */
+	bool tunnel;
+	const char *ifname;
+	const char *pin_dir; /* NULL: PIAS_TT_PIN_ROOT */
+	unsigned int mtu;    /* largest packet towards the JAP */
 };
 
 int agent_run(struct cli *c, const struct agent_opts *o);
