@@ -62,6 +62,10 @@ int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t, 
 	v.family = t->family;
 	v.state = t->state;
 	v.weight = t->weight;
+	if (t->flags & ~(__u32)PIAS_TARGET_F_TUNNEL)
+		return pias_err_set(e, -EINVAL, "target %u: flags 0x%x has unknown bits", id,
+				    t->flags);
+	v.flags = t->flags;
 	return pias_map_update(m, PIAS_M_TARGETS, &id, &v, e);
 }
 

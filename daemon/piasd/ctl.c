@@ -155,9 +155,9 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
-		evbuffer_add_printf(o, "%-36s %-6s %-28s %-9s %-6s %-16s %-8s %-11s %s\n", "TA",
-				    "ID", "ENDPOINT", "STATE", "WEIGHT", "REFRESHED_MS_AGO",
-				    "CONNS", "NAT_PORTS", "NAT_NO_PORT");
+		evbuffer_add_printf(o, "%-36s %-6s %-28s %-9s %-6s %-6s %-16s %-8s %-11s %s\n",
+				    "TA", "ID", "ENDPOINT", "STATE", "MODE", "WEIGHT",
+				    "REFRESHED_MS_AGO", "CONNS", "NAT_PORTS", "NAT_NO_PORT");
 	for (size_t g = 0; g < d->jap.ngroups; g++) {
 		const struct pias_jap_group *jg = &d->jap.groups[g];
 
@@ -167,25 +167,28 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 			unsigned long long ago = (now - t->last_refresh_ns) / 1000000ull;
 			/* connections = NAT ports held; -1 until the first sweep is through */
 			long conns = piasd_conns_of(d, t->id, 0);
-			unsigned long long cap = pias_nat_capacity(&dc, t->t.family);
+			bool tunnel = t->t.flags & PIAS_TARGET_F_TUNNEL;
+			/* a tunnel-mode target takes no NAT port */
+			unsigned long long cap = tunnel ? 0 : pias_nat_capacity(&dc, t->t.family);
 			unsigned long long no_port = d->conns.nat_no_port[t->id];
+			const char *mode = tunnel ? "tunnel" : "nat";
 
 			pias_endpoint_str(&t->t.addr, t->t.family, t->t.port, ep, sizeof(ep));
 			if (json)
 				evbuffer_add_printf(
 					o,
 					"%s{\"ta\":\"%s\",\"id\":%u,\"endpoint\":\"%s\","
-					"\"state\":\"%s\",\"weight\":%u,"
+					"\"state\":\"%s\",\"mode\":\"%s\",\"weight\":%u,"
 					"\"refreshed_ms_ago\":%llu,\"conns\":%ld,"
 					"\"nat_ports\":%llu,\"nat_no_port\":%llu}",
 					first ? "" : ",", ta, t->id, ep, state_name(t->t.state),
-					t->t.weight, ago, conns, cap, no_port);
+					mode, t->t.weight, ago, conns, cap, no_port);
 			else
 				evbuffer_add_printf(
 					o,
-					"%-36s %-6u %-28s %-9s %-6u %-16llu %-8ld %-11llu %llu\n",
-					ta, t->id, ep, state_name(t->t.state), t->t.weight, ago,
-					conns, cap, no_port);
+					"%-36s %-6u %-28s %-9s %-6s %-6u %-16llu %-8ld %-11llu %llu\n",
+					ta, t->id, ep, state_name(t->t.state), mode, t->t.weight,
+					ago, conns, cap, no_port);
 			first = false;
 		}
 	}
