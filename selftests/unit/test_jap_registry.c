@@ -355,6 +355,32 @@ static void wrong_family(void **state)
 	assert_null(pias_jap_group(&f->j, &f->ta));
 }
 
+/* A tunnel-mode target's flag reaches the target table; a change of mode is written. */
+static void tunnel_mode_flag(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_endpoint ep = ep4(1);
+	int i;
+
+	ep.flags = PIAS_TARGET_F_TUNNEL;
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e), 1);
+	i = find(f, PIAS_JAP_TARGET_SET);
+	assert_true(i >= 0);
+	assert_int_equal(f->acts.a[i].target.flags, PIAS_TARGET_F_TUNNEL);
+	flush(f);
+	/* a refresh in the same mode writes nothing */
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0 + 300 * MS, &f->acts, &f->e),
+			 1);
+	assert_int_equal(f->acts.n, 0);
+	/* the same endpoint back in NAT mode: the same target, its flag cleared */
+	ep.flags = 0;
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0 + 600 * MS, &f->acts, &f->e),
+			 1);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+	assert_int_equal(f->acts.a[0].target.flags, 0);
+}
+
 static void duplicate_is_refresh(void **state)
 {
 	struct fx *f = *state;
@@ -788,6 +814,7 @@ int test_jap_registry(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(register_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(tunnel_mode_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(report_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_keeps_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(silent_target_goes_down, setup, teardown),
