@@ -56,7 +56,7 @@ BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/pia
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
 
-.PHONY: all bpf test check test-unit test-prog test-ns bench bench-compare demo deps vmlinux clean help \
+.PHONY: all bpf test check test-unit test-prog test-ns bench bench-compare bench-nat demo deps vmlinux clean help \
 	format format-check
 all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
@@ -67,6 +67,7 @@ help:
 	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root)"
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
 	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
+	@echo "make bench-nat  new flows/s one JAP sustains to one target against the NAT formula (a lab)"
 	@echo "make demo     run the demo scenario and print what happened to each packet"
 	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
 	@echo "make format   clang-format every C file (format-check: only report)"
@@ -155,6 +156,10 @@ bench: all
 # the hit paths of this tree against those of git revision BASE, side by side
 bench-compare: all
 	BUILD=$(BUILD) bash bench/compare.sh $(BASE) $(ROUNDS)
+
+# new flows/s one JAP sustains to one target, against the NAT capacity formula (a lab)
+bench-nat: all
+	BUILD=$(BUILD) bash bench/nat-capacity.sh
 
 demo: all
 	BUILD=$(BUILD) tools/pias-lab/demo

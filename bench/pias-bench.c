@@ -9,7 +9,9 @@
  * ends in XDP_TX; loads bpf/bench.bpf.c unpinned, seeds its maps per
  * scenario through the library's writers, and checks that every repetition
  * of every run gave the verdict, counter and output length the scenario
- * expects. Exit status: 0 unless a check failed or setup went wrong; being
+ * expects. The tunnel-mode target's TC programs (bpf/target.bpf.c) are
+ * loaded too and measured one packet per call against a trivial TC
+ * program (run_tc). Exit status: 0 unless a check failed or setup went wrong; being
  * over a target is reported, not an error.
  */
 #define _GNU_SOURCE
@@ -32,8 +34,10 @@
 
 #include "bench.h"
 #include "bench.skel.h"
+#include "target.skel.h"
 #include "counters.h"
 #include "maps.h"
+#include <pias/target.h>
 #include "../selftests/lib/netns.h"
 #include "../selftests/lib/pkt.h"
 
@@ -78,6 +82,22 @@
  */
 #define NEW_CONN_CAP 4096
 
+/* The tunnel-mode target (PIAS_TARGET_F_TUNNEL): every tunnel connection's. */
+#define TUN_TARGET_ID	(NTARGETS + 1)
+#define TUN_TARGET_ADDR "203.0.113.240"
+
+/*
+ * The tunnel-mode target's rows (bpf/target.bpf.c, TC) run one packet per
+ * BPF_PROG_TEST_RUN: with repeat > 1 the kernel would run the program again
+ * on the same skb, and a decapsulation would meet its own output. At most
+ * this many calls of the path (and as many of the TC floor) per run.
+ */
+#define TT_CALLS_MAX 20000
+#define TT_WARMUP    1000
+/* linux/pkt_cls.h */
+#define TC_ACT_OK	0
+#define TC_ACT_REDIRECT 7
+
 /* CLOCK_MONOTONIC_COARSE: the dataplane's clock of connection state. */
 static __u64 coarse_now(void)
 {
@@ -93,31 +113,46 @@ enum prog_id {
 	PROG_RESET,
 	PROG_FLOOR_A,
 	PROG_FLOOR_B,
-	PROG_PIAS
+	PROG_PIAS,
+	PROG_TC_FLOOR, /* bench_tc_floor: TC_ACT_OK, nothing else */
+	PROG_TT_IN,    /* target.bpf.c: pias_tt_ingress */
+	PROG_TT_OUT,   /* target.bpf.c: pias_tt_egress */
+	NPROGS
 };
 
+/* Rows run one packet per call (TT_CALLS_MAX), against the TC floor. */
+static bool is_tc(enum prog_id p)
+{
+	return p >= PROG_TC_FLOOR;
+}
+
 enum frame_kind {
-	FR_CLIENT,  /* client -> TA, arrives at the IAP */
-	FR_TUN_RAP, /* kind 1 tunnel from the peer IAP, we are the RAP */
-	FR_TUN_JAP, /* kind 3 tunnel from the peer IAP, we are the JAP */
-	FR_REPLY,   /* target -> NAT address: reverse path */
+	FR_CLIENT,    /* client -> TA, arrives at the IAP */
+	FR_TUN_RAP,   /* kind 1 tunnel from the peer IAP, we are the RAP */
+	FR_TUN_JAP,   /* kind 3 tunnel from the peer IAP, we are the JAP */
+	FR_REPLY,     /* target -> NAT address: reverse path */
+	FR_TUN_REPLY, /* kind 6 from the tunnel-mode target: TA -> client inside */
+	FR_TT_IN,     /* at the target: kind 5 from us (its JAP), client -> TA inside */
+	FR_TT_OUT,    /* at the target: the server's reply, TA -> client */
 };
 
 enum vary_kind {
 	VK_NONE,
-	VK_CLIENTS, /* client address/port cycle through n flows */
-	VK_FRESH,   /* client address/port never repeat */
-	VK_TAS,	    /* TA address/port cycle through n TAs */
-	VK_TARGETS, /* reply source (target) and NAT port cycle through n */
+	VK_CLIENTS,	/* client address/port cycle through n flows */
+	VK_FRESH,	/* client address/port never repeat */
+	VK_TAS,		/* TA address/port cycle through n TAs */
+	VK_TARGETS,	/* reply source (target) and NAT port cycle through n */
+	VK_CLIENTS_DST, /* as VK_CLIENTS, but destination address/port (a reply to them) */
 };
 
 enum seed {
 	SEED_NONE,
-	SEED_BACKENDS, /* floor (b) table */
-	SEED_BINDING,  /* binding per TA -> JAP */
-	SEED_GROUPS,   /* group per TA -> JAP (RAP) */
-	SEED_CONNS,    /* connection both ways per flow */
-	SEED_TGTSETS,  /* target set per TA */
+	SEED_BACKENDS,	/* floor (b) table */
+	SEED_BINDING,	/* binding per TA -> JAP */
+	SEED_GROUPS,	/* group per TA -> JAP (RAP) */
+	SEED_CONNS,	/* connection both ways per flow */
+	SEED_TGTSETS,	/* target set per TA */
+	SEED_TUN_CONNS, /* tunnel-mode connection per flow (nat_port 0, no reverse) */
 };
 
 struct scenario {
@@ -129,8 +164,11 @@ struct scenario {
 	enum seed seed;
 	int out_delta;	  /* output length minus input length */
 	int stat;	  /* pias_stats index that must count every packet, -1: none */
+	int tt_stat;	  /* TC rows: pias_tt_stats index that must count every call */
+	int tc_verdict;	  /* TC rows: the verdict every call must return */
 	bool goal;	  /* one of the paths the issue sets a target for */
 	bool big_only;	  /* only with the large working set */
+	bool small_only;  /* only with the working set of 1 (the TC rows) */
 	bool fresh_conns; /* empty the connection tables before each run */
 	bool churn;	  /* fill and empty the flow table before seeding */
 };
@@ -225,6 +263,50 @@ static const struct scenario scenarios[] = {
 	  .vary = { VK_TARGETS },
 	  .seed = SEED_CONNS,
 	  .stat = PIAS_STAT_rev_translated },
+	{ .name = "jap_tunnel_hit",
+	  .what = "JAP: decap, connection hit, wrap to a tunnel-mode target (kind 5)",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_JAP,
+	  .vary = { VK_CLIENTS },
+	  .seed = SEED_TUN_CONNS,
+	  .out_delta = 0,
+	  .stat = PIAS_STAT_jap_tunnel_sent,
+	  .goal = true },
+	{ .name = "jap_tunnel_reply",
+	  .what = "JAP: a tunnel-mode target's reply (kind 6) unwrapped to the client",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_REPLY,
+	  .vary = { VK_CLIENTS_DST },
+	  .seed = SEED_TUN_CONNS,
+	  .out_delta = -40,
+	  .stat = PIAS_STAT_jap_tunnel_reply },
+	/* the target's TC rows: tc_floor first, filled in by the rows after it */
+	{ .name = "tc_floor",
+	  .what = "TC program returning TC_ACT_OK, one packet per call",
+	  .prog = PROG_TC_FLOOR,
+	  .frame = FR_TT_OUT,
+	  .stat = -1,
+	  .tt_stat = -1,
+	  .tc_verdict = TC_ACT_OK,
+	  .small_only = true },
+	{ .name = "target_decap",
+	  .what = "target (TC ingress): kind 5 from the JAP for a served TA, unwrapped",
+	  .prog = PROG_TT_IN,
+	  .frame = FR_TT_IN,
+	  .out_delta = -40,
+	  .stat = -1,
+	  .tt_stat = PIAS_TT_decap,
+	  .tc_verdict = TC_ACT_OK,
+	  .small_only = true },
+	{ .name = "target_encap",
+	  .what = "target (TC egress): the server's reply from the TA, wrapped as kind 6 to the JAP",
+	  .prog = PROG_TT_OUT,
+	  .frame = FR_TT_OUT,
+	  .out_delta = 40,
+	  .stat = -1,
+	  .tt_stat = PIAS_TT_encap,
+	  .tc_verdict = TC_ACT_REDIRECT,
+	  .small_only = true },
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -241,11 +323,12 @@ struct opts {
 
 struct env {
 	struct bench *skel;
+	struct target *tt; /* the tunnel-mode target's programs and maps */
 	struct pias_maps m;
 	struct netns_env ns;
 	struct ring_buffer *rb;
-	int prog_fd[4];
-	int cfg_fd, verdict_fd, backends_fd;
+	int prog_fd[NPROGS];
+	int cfg_fd, verdict_fd, backends_fd, tt_stats_fd;
 	int ncpus;
 	int cpu;
 	uint8_t mac_self[6], mac_gw[6];
@@ -268,9 +351,11 @@ struct result {
 	unsigned int nruns;
 	double ns[MAX_RUNS], wall[MAX_RUNS];
 	double vs[NFLOORS][MAX_RUNS]; /* this run's floors (for floor rows: none) */
+	double tcf[MAX_RUNS];	      /* TC rows: this run's tc_floor, call by call beside it */
 	double med, min, max, wall_med;
-	double net;			       /* median of (this - reset_only) over pairs */
-	double xa, xb;			       /* median of this / floor over pairs */
+	double net;	/* median of (this - reset_only) over pairs; TC: - tc_floor */
+	double xa, xb;	/* median of this / floor over pairs; TC: of (this - tc_floor) / floor */
+	double tcf_med; /* TC rows: median of tcf */
 	__u64 ev_sent, ev_suppressed, ev_lost; /* over all measured runs */
 	bool ok;
 	char fail[256];
@@ -344,6 +429,8 @@ static struct vary_def vary_def(enum vary_kind k)
 	case VK_TARGETS:
 		return (struct vary_def){ false, true, TARGET_ADDR, PIAS_DEFAULT_NAT_PORT_MIN,
 					  CONN_PORT_BITS };
+	case VK_CLIENTS_DST:
+		return (struct vary_def){ true, true, CLIENT_ADDR, CLIENT_PORT, 10 };
 	default:
 		return (struct vary_def){ 0 };
 	}
@@ -377,12 +464,41 @@ static struct pkt_spec client_spec(const struct env *env)
 	return s;
 }
 
+/* The server's reply to the client, from the TA itself (tunnel mode: no NAT). */
+static struct pkt_spec server_reply_spec(const struct env *env)
+{
+	struct pkt_spec s = pkt_udp(TA_ADDR, TA_PORT, CLIENT_ADDR, CLIENT_PORT, PAYLOAD);
+
+	pkt_set_macs(&s, env->mac_self, env->mac_gw);
+	return s;
+}
+
+/* inner in a tunnel frame of kind from src to dst (IPv4 underlay, the default port). */
+static void tunnel_frame(const struct env *env, const struct pkt_spec *inner_spec, __u8 kind,
+			 const char *src, const char *dst, __u32 iap_id, struct pkt *out)
+{
+	struct pkt inner;
+	struct pkt_tun t;
+
+	pkt_build_ip(&inner, inner_spec);
+	memset(&t, 0, sizeof(t));
+	t.family = PIAS_AF_INET;
+	t.src = pkt_a4(src);
+	t.dst = pkt_a4(dst);
+	t.dport = PIAS_TUN_PORT_DEFAULT;
+	t.version = PIAS_TUN_VERSION;
+	t.kind = kind;
+	t.hops = 1;
+	t.iap_id = iap_id;
+	out->len = pkt_tunnel_frame(&t, env->mac_self, env->mac_gw, inner.b, inner.len, out->b,
+				    sizeof(out->b));
+}
+
 /* The template frame of a scenario; *l3 is the offset of the varied IP header. */
 static void build_frame(const struct env *env, enum frame_kind k, struct pkt *out, size_t *l3)
 {
 	struct pkt_spec s = client_spec(env);
-	struct pkt inner;
-	struct pkt_tun t;
+	struct pkt_spec r = server_reply_spec(env);
 
 	*l3 = PKT_ETH_HLEN;
 	switch (k) {
@@ -397,19 +513,23 @@ static void build_frame(const struct env *env, enum frame_kind k, struct pkt *ou
 		return;
 	case FR_TUN_RAP:
 	case FR_TUN_JAP:
-		pkt_build_ip(&inner, &s);
-		memset(&t, 0, sizeof(t));
-		t.family = PIAS_AF_INET;
-		t.src = pkt_a4(PEER_ADDR);
-		t.dst = pkt_a4(SELF_ADDR);
-		t.dport = PIAS_TUN_PORT_DEFAULT;
-		t.version = PIAS_TUN_VERSION;
-		t.kind = k == FR_TUN_RAP ? PIAS_KIND_IAP_TO_RAP : PIAS_KIND_IAP_TO_JAP;
-		t.hops = 1;
-		t.iap_id = PEER_IAP_ID;
-		out->len = pkt_tunnel_frame(&t, env->mac_self, env->mac_gw, inner.b, inner.len,
-					    out->b, sizeof(out->b));
+		tunnel_frame(env, &s, k == FR_TUN_RAP ? PIAS_KIND_IAP_TO_RAP : PIAS_KIND_IAP_TO_JAP,
+			     PEER_ADDR, SELF_ADDR, PEER_IAP_ID, out);
 		*l3 = PKT_ETH_HLEN + PIAS_ENCAP_OVERHEAD_V4;
+		return;
+	case FR_TUN_REPLY:
+		/* as bpf/target.bpf.c wraps it: from the target's address, no IAP */
+		tunnel_frame(env, &r, PIAS_KIND_TARGET_TO_JAP, TUN_TARGET_ADDR, SELF_ADDR, 0, out);
+		*l3 = PKT_ETH_HLEN + PIAS_ENCAP_OVERHEAD_V4;
+		return;
+	case FR_TT_IN:
+		/* as the JAP sends it (jap_tunnel_hit's output, TTL aside) */
+		tunnel_frame(env, &s, PIAS_KIND_JAP_TO_TARGET, SELF_ADDR, TUN_TARGET_ADDR,
+			     PEER_IAP_ID, out);
+		*l3 = PKT_ETH_HLEN + PIAS_ENCAP_OVERHEAD_V4;
+		return;
+	case FR_TT_OUT:
+		pkt_build(out, &r);
 		return;
 	}
 }
@@ -506,6 +626,7 @@ static int load(struct env *env)
 	env->prog_fd[PROG_FLOOR_A] = bpf_program__fd(env->skel->progs.bench_floor_a);
 	env->prog_fd[PROG_FLOOR_B] = bpf_program__fd(env->skel->progs.bench_floor_b);
 	env->prog_fd[PROG_PIAS] = bpf_program__fd(env->skel->progs.bench_pias);
+	env->prog_fd[PROG_TC_FLOOR] = bpf_program__fd(env->skel->progs.bench_tc_floor);
 	env->cfg_fd = bpf_map__fd(env->skel->maps.bench_cfg);
 	env->verdict_fd = bpf_map__fd(env->skel->maps.bench_verdicts);
 	env->backends_fd = bpf_map__fd(env->skel->maps.bench_backends);
@@ -527,6 +648,22 @@ static int load(struct env *env)
 		fprintf(stderr, "pias-bench: ring buffer: %s\n", strerror(errno));
 		return -1;
 	}
+
+	/* the tunnel-mode target's program, as piasctl loads it, maps unpinned */
+	env->tt = target__open();
+	if (!env->tt) {
+		fprintf(stderr, "pias-bench: opening target.bpf.o: %s\n", strerror(errno));
+		return -1;
+	}
+	bpf_object__for_each_map(map, env->tt->obj) if (bpf_map__set_pin_path(map, NULL)) return -1;
+	err = target__load(env->tt);
+	if (err) {
+		fprintf(stderr, "pias-bench: loading target.bpf.o: %s\n", strerror(-err));
+		return -1;
+	}
+	env->prog_fd[PROG_TT_IN] = bpf_program__fd(env->tt->progs.pias_tt_ingress);
+	env->prog_fd[PROG_TT_OUT] = bpf_program__fd(env->tt->progs.pias_tt_egress);
+	env->tt_stats_fd = bpf_map__fd(env->tt->maps.pias_tt_stats);
 	return 0;
 }
 
@@ -577,6 +714,36 @@ static int seed_static(struct env *env)
 		t.state = PIAS_TARGET_ACTIVE;
 		t.weight = 1;
 		err = check(pias_target_set(&env->m, id, &t, &e), &e, "target");
+	}
+	if (!err) {
+		/* the tunnel-mode target: its port is unused, but must not be 0 */
+		struct pias_target t;
+
+		memset(&t, 0, sizeof(t));
+		t.addr = pkt_a4(TUN_TARGET_ADDR);
+		t.port = TARGET_PORT;
+		t.family = PIAS_AF_INET;
+		t.state = PIAS_TARGET_ACTIVE;
+		t.weight = 1;
+		t.flags = PIAS_TARGET_F_TUNNEL;
+		err = check(pias_target_set(&env->m, TUN_TARGET_ID, &t, &e), &e,
+			    "tunnel-mode target");
+	}
+	if (!err) {
+		/* at the target: the client's TA is served, its JAP is this proxy */
+		struct pkt_spec cs = client_spec(env);
+		struct pias_flow f = pkt_spec_flow(&cs);
+		struct pias_ta ta = pias_flow_ta(&f);
+		struct pias_tt_service svc;
+
+		memset(&svc, 0, sizeof(svc));
+		svc.jap = pkt_a4(SELF_ADDR);
+		svc.self = pkt_a4(TUN_TARGET_ADDR);
+		svc.tunnel_port = PIAS_TUN_PORT_DEFAULT;
+		svc.mtu = PIAS_DEFAULT_UNDERLAY_MTU;
+		svc.family = PIAS_AF_INET;
+		if (bpf_map_update_elem(bpf_map__fd(env->tt->maps.pias_tt_svc), &ta, &svc, BPF_ANY))
+			err = check(-errno, &e, "target's service");
 	}
 	return err;
 }
@@ -684,6 +851,17 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 				err = check(
 					pias_map_update(&env->m, PIAS_M_CONNS_REV, &rk, &rv, &e),
 					&e, "reverse connection");
+		} else if (sc->seed == SEED_TUN_CONNS) {
+			/* what pias_conn_create_tunnel would have recorded: no NAT
+			 * port, no reverse entry; a stream, so it lives through the runs */
+			struct pias_conn conn = { .target_id = TUN_TARGET_ID,
+						  .iap_id = PEER_IAP_ID,
+						  .ct = PIAS_CT_REPLIED | PIAS_CT_MORE,
+						  .last_ns = coarse_now(),
+						  .created_ns = coarse_now() };
+
+			err = check(pias_map_update(&env->m, PIAS_M_CONNS, &f, &conn, &e), &e,
+				    "tunnel connection");
 		}
 	}
 	return err;
@@ -820,12 +998,152 @@ static int run_once(struct env *env, const struct scenario *sc, unsigned int rep
 	return 0;
 }
 
+/* ---- the tunnel-mode target's rows (TC, one packet per call) ------------ */
+
+static const char *tc_name(__u32 v)
+{
+	switch (v) {
+	case TC_ACT_OK:
+		return "TC_ACT_OK";
+	case 2:
+		return "TC_ACT_SHOT";
+	case TC_ACT_REDIRECT:
+		return "TC_ACT_REDIRECT";
+	}
+	return "TC_ACT_?";
+}
+
+/* pias_tt_stats summed over CPUs. */
+static int tt_counters(struct env *env, __u64 sum[PIAS_TT_NSTATS])
+{
+	struct pias_tt_stats per[env->ncpus];
+	__u32 zero = 0;
+
+	memset(sum, 0, sizeof(__u64) * PIAS_TT_NSTATS);
+	if (bpf_map_lookup_elem(env->tt_stats_fd, &zero, per))
+		return -errno;
+	for (int c = 0; c < env->ncpus; c++)
+		for (int i = 0; i < PIAS_TT_NSTATS; i++)
+			sum[i] += ((const __u64 *)&per[c])[i];
+	return 0;
+}
+
+/* One BPF_PROG_TEST_RUN of one packet on an skb "received" on pias0. */
+static int tc_call(struct env *env, int fd, const struct pkt *in, __u32 *dur, __u32 *verdict,
+		   __u32 *out_len, double *wall)
+{
+	static __u8 out[PKT_MAX];
+	struct __sk_buff ctx;
+	double t0;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.ifindex = (__u32)env->ns.ifindex[0]; /* bpf_redirect_neigh's device */
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = (__u32)in->len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+	t0 = now_ns();
+	if (bpf_prog_test_run_opts(fd, &o))
+		return -errno;
+	*wall = now_ns() - t0;
+	*dur = o.duration;
+	*verdict = o.retval;
+	*out_len = o.data_size_out;
+	return 0;
+}
+
+/* What one run of a TC row gives: medians over its calls. */
+struct tc_run {
+	double path, floor;	      /* kernel's duration, ns */
+	double path_wall, floor_wall; /* the whole system call, ns */
+};
+
+/*
+ * calls packets through sc's program, one per call, each paired with a call
+ * of the TC floor on the same frame (which of the two goes first
+ * alternates). Checks every call's verdict and output length, and that
+ * the target's counter sc->tt_stat counted every call and no other moved.
+ * Returns 0, or -1 with r->fail filled.
+ */
+static int run_tc(struct env *env, const struct scenario *sc, unsigned int calls,
+		  struct tc_run *res, struct result *r)
+{
+	static double dp[TT_CALLS_MAX], df[TT_CALLS_MAX], wp[TT_CALLS_MAX], wf[TT_CALLS_MAX];
+	__u64 a[PIAS_TT_NSTATS], b[PIAS_TT_NSTATS];
+	struct pkt in;
+	size_t l3;
+
+	if (calls > TT_CALLS_MAX)
+		calls = TT_CALLS_MAX;
+	build_frame(env, sc->frame, &in, &l3);
+	if (tt_counters(env, a)) {
+		snprintf(r->fail, sizeof(r->fail), "reading pias_tt_stats: %s", strerror(errno));
+		return -1;
+	}
+	for (unsigned int i = 0; i < calls; i++) {
+		for (int j = 0; j < 2; j++) {
+			bool path = (j == 0) == (i % 2 == 0);
+			__u32 want = path ? (__u32)sc->tc_verdict : TC_ACT_OK;
+			long want_len = (long)in.len + (path ? sc->out_delta : 0);
+			__u32 dur = 0, verdict = 0, len = 0;
+			double wall = 0;
+			int err = tc_call(env, env->prog_fd[path ? sc->prog : PROG_TC_FLOOR], &in,
+					  &dur, &verdict, &len, &wall);
+
+			if (err) {
+				snprintf(r->fail, sizeof(r->fail), "BPF_PROG_TEST_RUN: %s",
+					 strerror(-err));
+				return -1;
+			}
+			if (verdict != want) {
+				snprintf(r->fail, sizeof(r->fail), "%s returned %s (%u), want %s",
+					 path ? sc->name : "tc_floor", tc_name(verdict), verdict,
+					 tc_name(want));
+				return -1;
+			}
+			if ((long)len != want_len) {
+				snprintf(r->fail, sizeof(r->fail), "%s: output %u bytes, want %ld",
+					 path ? sc->name : "tc_floor", len, want_len);
+				return -1;
+			}
+			(path ? dp : df)[i] = dur;
+			(path ? wp : wf)[i] = wall;
+		}
+	}
+	if (tt_counters(env, b)) {
+		snprintf(r->fail, sizeof(r->fail), "reading pias_tt_stats: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < PIAS_TT_NSTATS; i++) {
+		static const char *const names[] = {
+#define TT_NAME(name, text) #name,
+			PIAS_TT_STATS(TT_NAME)
+#undef TT_NAME
+		};
+		__u64 got = b[i] - a[i], want = i == sc->tt_stat ? calls : 0;
+
+		if (got != want) {
+			snprintf(r->fail, sizeof(r->fail),
+				 "pias_tt_stats.%s counted %llu of %u calls", names[i],
+				 (unsigned long long)got, calls);
+			return -1;
+		}
+	}
+	if (res) {
+		res->path = median(dp, calls);
+		res->floor = median(df, calls);
+		res->path_wall = median(wp, calls);
+		res->floor_wall = median(wf, calls);
+	}
+	return 0;
+}
+
 static bool selected(const struct opts *o, const struct scenario *sc)
 {
 	const char *p = o->only;
 	size_t len = strlen(sc->name);
 
-	if (!p || sc->prog != PROG_PIAS)
+	if (!p || sc->prog < NFLOORS)
 		return true;
 	while (*p) {
 		if (!strncmp(p, sc->name, len) && (p[len] == ',' || !p[len]))
@@ -838,7 +1156,8 @@ static bool selected(const struct opts *o, const struct scenario *sc)
 	return false;
 }
 
-#define SCEN_BINDING_HIT 5 /* scenarios[]: index of iap_binding_hit */
+#define SCEN_BINDING_HIT 5  /* scenarios[]: index of iap_binding_hit */
+#define SCEN_TC_FLOOR	 13 /* scenarios[]: index of tc_floor */
 
 /*
  * A proxy that has run a while has its flow table's entries all over the
@@ -862,6 +1181,14 @@ static int prepare(struct env *env, const struct scenario *sc, unsigned int n, u
 {
 	unsigned int chunk;
 
+	if (is_tc(sc->prog)) { /* nothing to seed per row: one pass to warm up */
+		if (run_tc(env, sc, TT_WARMUP, NULL, r)) {
+			if (!r->fail[0])
+				snprintf(r->fail, sizeof(r->fail), "warm-up failed");
+			return -1;
+		}
+		return 0;
+	}
 	if (sc->churn && churn_flows(env, r)) {
 		if (!r->fail[0])
 			snprintf(r->fail, sizeof(r->fail), "filling the flow table failed");
@@ -884,12 +1211,39 @@ static int prepare(struct env *env, const struct scenario *sc, unsigned int n, u
 	return 0;
 }
 
-/* One measured run of r's scenario, appended to r. */
-static int measure(struct env *env, struct result *r, unsigned int n)
+/*
+ * One measured run of r's scenario, appended to r. A TC row's run also
+ * appends the TC floor's figures, measured call by call beside it, to
+ * tcfl (the tc_floor row), with this run's floors.
+ */
+static int measure(struct env *env, struct result *r, unsigned int n, struct result *tcfl)
 {
 	const struct scenario *sc = r->sc;
 	unsigned int k = r->nruns;
 
+	if (is_tc(sc->prog)) {
+		struct tc_run t;
+
+		if (k >= MAX_RUNS) {
+			snprintf(r->fail, sizeof(r->fail), "too many runs");
+			return -1;
+		}
+		if (run_tc(env, sc, r->repeat, &t, r))
+			return -1;
+		r->ns[k] = t.path;
+		r->tcf[k] = t.floor;
+		r->wall[k] = t.path_wall;
+		r->nruns++;
+		if (tcfl && tcfl->nruns < MAX_RUNS) {
+			unsigned int j = tcfl->nruns++;
+
+			tcfl->ns[j] = t.floor;
+			tcfl->wall[j] = t.floor_wall;
+			for (int f = 0; f < NFLOORS; f++)
+				tcfl->vs[f][j] = r->vs[f][k];
+		}
+		return 0;
+	}
 	if (k >= MAX_RUNS || set_template(env, sc, n, true) ||
 	    (sc->fresh_conns && clear_conns(env))) {
 		snprintf(r->fail, sizeof(r->fail), "setting up run %u failed", k + 1);
@@ -909,6 +1263,8 @@ static struct result *new_result(const struct scenario *sc, unsigned int n, cons
 	r->sc = sc;
 	r->set = n;
 	r->repeat = sc->fresh_conns && o->repeat > NEW_CONN_CAP ? NEW_CONN_CAP : o->repeat;
+	if (is_tc(sc->prog) && r->repeat > TT_CALLS_MAX)
+		r->repeat = TT_CALLS_MAX;
 	return r;
 }
 
@@ -932,7 +1288,27 @@ static void finish(struct result *r)
 	r->max = v[n - 1];
 	memcpy(v, r->wall, n * sizeof(double));
 	r->wall_med = median(v, n);
-	if (r->sc->prog == PROG_PIAS) {
+	if (r->sc->prog == PROG_TT_IN || r->sc->prog == PROG_TT_OUT) {
+		/* net of the TC floor; ratios of that to the same run's XDP floors */
+		memcpy(v, r->tcf, n * sizeof(double));
+		r->tcf_med = median(v, n);
+		for (unsigned int k = 0; k < n; k++)
+			v[k] = r->ns[k] - r->tcf[k];
+		r->net = median(v, n);
+		for (unsigned int k = 0; k < n; k++)
+			v[k] = (r->ns[k] - r->tcf[k]) / r->vs[PROG_FLOOR_A][k];
+		r->xa = median(v, n);
+		for (unsigned int k = 0; k < n; k++)
+			v[k] = (r->ns[k] - r->tcf[k]) / r->vs[PROG_FLOOR_B][k];
+		r->xb = median(v, n);
+	} else if (r->sc->prog == PROG_TC_FLOOR) {
+		for (unsigned int k = 0; k < n; k++)
+			v[k] = r->ns[k] / r->vs[PROG_FLOOR_A][k];
+		r->xa = median(v, n);
+		for (unsigned int k = 0; k < n; k++)
+			v[k] = r->ns[k] / r->vs[PROG_FLOOR_B][k];
+		r->xb = median(v, n);
+	} else if (r->sc->prog == PROG_PIAS) {
 		for (unsigned int k = 0; k < n; k++)
 			v[k] = r->ns[k] - r->vs[PROG_RESET][k];
 		r->net = median(v, n);
@@ -977,7 +1353,7 @@ static void finish_floors(struct result **fl)
  */
 static void run_set(struct env *env, unsigned int n, const struct opts *o)
 {
-	struct result *fl[NFLOORS];
+	struct result *fl[NFLOORS], *tcfl = NULL;
 	bool any = false;
 
 	for (int f = 0; f < NFLOORS; f++)
@@ -994,10 +1370,13 @@ static void run_set(struct env *env, unsigned int n, const struct opts *o)
 		const struct scenario *sc = &scenarios[i];
 		struct result *r;
 
-		if ((sc->big_only && n != SET_BIG) || !selected(o, sc))
+		if ((sc->big_only && n != SET_BIG) || (sc->small_only && n != SET_SMALL) ||
+		    sc->prog == PROG_TC_FLOOR || !selected(o, sc))
 			continue;
 		any = true;
 		fprintf(stderr, "  %-17s %5u ...\n", sc->name, n);
+		if (is_tc(sc->prog) && !tcfl) /* its row first; runs come with the TC rows' */
+			tcfl = new_result(&scenarios[SCEN_TC_FLOOR], n, o);
 		r = new_result(sc, n, o);
 		if (prepare(env, sc, n, r->repeat, r)) {
 			fail_row(r);
@@ -1005,13 +1384,13 @@ static void run_set(struct env *env, unsigned int n, const struct opts *o)
 		}
 		for (unsigned int k = 0; k < o->runs; k++) {
 			for (int f = 0; f < NFLOORS; f++) {
-				if (measure(env, fl[f], n)) {
+				if (measure(env, fl[f], n, NULL)) {
 					fail_row(fl[f]);
 					return;
 				}
 				r->vs[f][k] = fl[f]->ns[fl[f]->nruns - 1];
 			}
-			if (measure(env, r, n))
+			if (measure(env, r, n, tcfl))
 				break;
 		}
 		if (r->nruns == o->runs)
@@ -1022,11 +1401,19 @@ static void run_set(struct env *env, unsigned int n, const struct opts *o)
 	if (!any) /* floors alone */
 		for (unsigned int k = 0; k < o->runs; k++)
 			for (int f = 0; f < NFLOORS; f++)
-				if (measure(env, fl[f], n)) {
+				if (measure(env, fl[f], n, NULL)) {
 					fail_row(fl[f]);
 					return;
 				}
 	finish_floors(fl);
+	if (tcfl) {
+		if (tcfl->nruns)
+			finish(tcfl);
+		else {
+			snprintf(tcfl->fail, sizeof(tcfl->fail), "no TC row ran");
+			fail_row(tcfl);
+		}
+	}
 }
 
 /* ---- report ------------------------------------------------------------- */
@@ -1043,7 +1430,9 @@ static const char *set_label(const struct result *r, char *buf, size_t len)
 	bool tas = ta_count(sc, 2) == 2;
 	const char *unit = tas && !(sc->vary[0] == VK_CLIENTS) ? "TA" : "flow";
 
-	if (r->set == SET_BIG)
+	if (is_tc(sc->prog))
+		snprintf(buf, len, "1 call"); /* one packet per BPF_PROG_TEST_RUN */
+	else if (r->set == SET_BIG)
 		snprintf(buf, len, "64k %ss%s", unit, fresh ? ", new" : "");
 	else
 		snprintf(buf, len, "1 %s%s", unit, fresh ? ", new" : "");
@@ -1063,6 +1452,7 @@ static bool within(const struct result *r)
 static void print_table(const struct opts *o)
 {
 	char label[32];
+	bool tc = false;
 
 	printf("\n%-17s %-14s %7s %7s %8s %7s %7s %7s  %s\n", "scenario", "working set", "ns/pkt",
 	       "wall", "-wrapper", "x a", "x b", "target", "result");
@@ -1082,6 +1472,17 @@ static void print_table(const struct opts *o)
 			snprintf(res, sizeof(res), "%s%s", within(r) ? "PASS" : "OVER",
 				 r->sc->goal ? " *" : "");
 		}
+		if (is_tc(r->sc->prog)) {
+			char net[16] = "-";
+
+			tc = true;
+			if (r->sc->prog != PROG_TC_FLOOR)
+				snprintf(net, sizeof(net), "%.0f", r->net);
+			printf("%-17s %-14s %7.0f %7.0f %8s %7.2f %7.2f %7s  %s\n", r->sc->name,
+			       set_label(r, label, sizeof(label)), r->med, r->wall_med, net, r->xa,
+			       r->xb, "-", "TC");
+			continue;
+		}
 		printf("%-17s %-14s %7.0f %7.1f %8.0f %7.2f %7.2f %7s  %s\n", r->sc->name,
 		       set_label(r, label, sizeof(label)), r->med, r->wall_med, r->net, r->xa,
 		       r->xb, tgt, res);
@@ -1096,6 +1497,18 @@ static void print_table(const struct opts *o)
 	       "the others are shown for comparison. Informational: only a wrong verdict,\n"
 	       "counter or length fails the run.\n",
 	       o->runs, o->repeat);
+	if (tc)
+		printf("TC rows (bpf/target.bpf.c on the tunnel-mode target; no target set):\n"
+		       "one packet per BPF_PROG_TEST_RUN (repeat 1: a decap run again would meet\n"
+		       "its own output), %u calls per run, each beside a call of tc_floor (a TC\n"
+		       "program returning TC_ACT_OK) on the same frame. ns/pkt: median over runs\n"
+		       "of the median call, the kernel's figure, which includes its timing of the\n"
+		       "call; wall: a whole system call. For target_*, -wrapper is ns/pkt minus\n"
+		       "tc_floor (call by call medians of the same run): the program's own cost;\n"
+		       "x a, x b are that net figure over the same run's floor (a), (b) (XDP,\n"
+		       "repeated, wrapper included): a scale, not a like-for-like ratio. For\n"
+		       "tc_floor, x a and x b are its ns/pkt over them.\n",
+		       o->repeat < TT_CALLS_MAX ? o->repeat : TT_CALLS_MAX);
 }
 
 static void json_str(FILE *f, const char *s)
@@ -1144,12 +1557,27 @@ static int write_json(const struct opts *o, const struct env *env)
 			fprintf(f, "}");
 			continue;
 		}
-		fprintf(f,
-			", \"ns_per_packet\": %.1f, \"min_ns\": %.0f, \"max_ns\": %.0f,"
-			" \"wall_ns_per_packet\": %.2f, \"repeat\": %u, \"runs\": %u,"
-			" \"ns_minus_wrapper\": %.1f, \"x_floor_a\": %.3f, \"x_floor_b\": %.3f",
-			r->med, r->min, r->max, r->wall_med, r->repeat, r->nruns, r->net, r->xa,
-			r->xb);
+		if (is_tc(r->sc->prog)) {
+			fprintf(f,
+				", \"method\": \"TC, one packet per BPF_PROG_TEST_RUN, median call;"
+				" paired call by call with tc_floor\", \"ns_per_packet\": %.1f,"
+				" \"min_ns\": %.0f, \"max_ns\": %.0f,"
+				" \"wall_ns_per_call\": %.0f, \"calls_per_run\": %u, \"runs\": %u,"
+				" \"ns_minus_wrapper\": null",
+				r->med, r->min, r->max, r->wall_med, r->repeat, r->nruns);
+			if (r->sc->prog != PROG_TC_FLOOR)
+				fprintf(f, ", \"tc_floor_ns\": %.1f, \"ns_minus_tc_floor\": %.1f",
+					r->tcf_med, r->net);
+			/* target rows: (ns - tc_floor) / floor; tc_floor: ns / floor */
+			fprintf(f, ", \"x_floor_a\": %.3f, \"x_floor_b\": %.3f", r->xa, r->xb);
+		} else
+			fprintf(f,
+				", \"ns_per_packet\": %.1f, \"min_ns\": %.0f, \"max_ns\": %.0f,"
+				" \"wall_ns_per_packet\": %.2f, \"repeat\": %u, \"runs\": %u,"
+				" \"ns_minus_wrapper\": %.1f, \"x_floor_a\": %.3f,"
+				" \"x_floor_b\": %.3f",
+				r->med, r->min, r->max, r->wall_med, r->repeat, r->nruns, r->net,
+				r->xa, r->xb);
 		if (has_target(r))
 			fprintf(f,
 				", \"target_x_floor_b\": %.0f, \"goal\": %s, \"within_target\": %s",
@@ -1181,11 +1609,13 @@ static void usage(FILE *f)
 		"                  [--only NAME[,NAME...]] [--set 1|64k]\n"
 		"ns per packet of each PIAS path through BPF_PROG_TEST_RUN, next to two floors.\n"
 		"  --json PATH   write the results there too (default build/bench.json)\n"
-		"  --repeat N    packets per run (default 1000000)\n"
+		"  --repeat N    packets per run (default 1000000; target_* rows: one\n"
+		"                packet per call, at most 20000 calls per run)\n"
 		"  --runs N      runs per scenario, the median is reported (default 5)\n"
 		"  --quick       --repeat 100000 --runs 3\n"
 		"  --cpu N       pin to CPU N (default: the highest CPU allowed)\n"
-		"  --only LIST   only these scenarios (the floors and reset_only always run)\n"
+		"  --only LIST   only these scenarios (the floors and reset_only always run,\n"
+		"                tc_floor with any target_* row)\n"
 		"  --set 1|64k   only this working set (default both)\n"
 		"Needs root: it creates a network namespace and loads BPF programs.\n");
 }
@@ -1278,6 +1708,7 @@ int main(int argc, char **argv)
 	}
 
 	if (strcmp(scenarios[SCEN_BINDING_HIT].name, "iap_binding_hit") ||
+	    scenarios[SCEN_TC_FLOOR].prog != PROG_TC_FLOOR ||
 	    scenarios[PROG_RESET].prog != PROG_RESET ||
 	    scenarios[PROG_FLOOR_A].prog != PROG_FLOOR_A ||
 	    scenarios[PROG_FLOOR_B].prog != PROG_FLOOR_B) {
