@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,12 +322,26 @@ static void host_free(struct tt_host *h)
 	free(h);
 }
 
+/*
+ * libbpf's own lines: its warnings and worse, but not the kernel's netlink
+ * complaints about a hook that is not there (looking for a dead agent's
+ * filters finds none on a clean host): every failure that matters comes
+ * back to us as an error code, and our message names it.
+ */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || level == LIBBPF_INFO || strstr(fmt, "Kernel error message"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
 int tt_host_open(const char *pin_root, const char *ifname, struct tt_host **out, struct pias_err *e)
 {
 	struct pias_err ignored;
 	struct tt_host *h;
 	int rc;
 
+	libbpf_set_print(libbpf_log);
 	*out = NULL;
 	h = calloc(1, sizeof(*h));
 	if (!h)
