@@ -45,13 +45,17 @@ wait_for 20 dig_ok || {
 	exit 1
 }
 echo "JAP p2 -> t1: $PORTS NAT ports, one address; formula: $PORTS x 1 / ${LIFETIME_S} s = $CAP new flows/s"
-printf '%-10s %-10s %-10s %-8s %s\n' "rate/s" "x formula" "queries" "lost" "nat_no_port at p2"
+# hw: piasd's count of targets found past nat_high_water_percent (a log line each)
+hw() { ctl p2 show counters --json | js "d['piasd']['nat_high_water']"; }
+printf '%-10s %-10s %-10s %-8s %-19s %s\n' "rate/s" "x formula" "queries" "lost" "nat_no_port at p2" \
+	"high-water warnings"
 for r in $RATES; do
 	sleep $((LIFETIME_S + 1)) # the last rate's ports free again
-	n0=$(counter "${PINS}p2" pias_drops nat_no_port)
+	n0=$(counter "${PINS}p2" pias_drops nat_no_port) h0=$(hw)
 	out=$(py cl1 probe $ANY4 53 --duration "$SECONDS_PER_RATE" --interval "$(awk "BEGIN { print 1 / $r }")" --timeout 1)
-	n1=$(counter "${PINS}p2" pias_drops nat_no_port)
+	n1=$(counter "${PINS}p2" pias_drops nat_no_port) h1=$(hw)
 	read -r sent lost <<<"$(js "len(d['probes']), sum(1 for p in d['probes'] if not p[1])" <<<"$out" | tr -d '(),')"
-	printf '%-10s %-10s %-10s %-8s %s\n' "$r" "$(awk "BEGIN { printf \"%.2f\", $r / $CAP }")" "$sent" "$lost" $((n1 - n0))
+	printf '%-10s %-10s %-10s %-8s %-19s %s\n' "$r" "$(awk "BEGIN { printf \"%.2f\", $r / $CAP }")" \
+		"$sent" "$lost" $((n1 - n0)) $((h1 - h0))
 done
 e2e_done >/dev/null
