@@ -363,16 +363,18 @@ static void conn_read(struct bufferevent *bev, void *arg)
 {
 	struct piasd *d = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer *body = evbuffer_new();
+	struct evbuffer *body;
 	struct pias_err e = { "" };
 	char *words[MAX_WORDS], *save = NULL, *w;
 	size_t len;
 	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 	int n = 0, err;
 
+	if (!line && evbuffer_get_length(in) < PIAS_CTL_REQUEST_MAX)
+		return; /* the rest of the line is still coming */
+	/* only now: a request arriving in pieces must not leak one per piece */
+	body = evbuffer_new();
 	if (!line) {
-		if (evbuffer_get_length(in) < PIAS_CTL_REQUEST_MAX)
-			return; /* the rest of the line is still coming */
 		err = pias_err_set(&e, -E2BIG, "request longer than %d bytes",
 				   PIAS_CTL_REQUEST_MAX);
 	} else {

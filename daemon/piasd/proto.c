@@ -127,6 +127,20 @@ static void send_report(struct piasd *d, const struct pias_ta *ta, __u32 count)
 	}
 }
 
+/*
+ * No target set for ta in the dataplane. Already none is no error: the set
+ * of a group whose targets all went down was deleted then, and the group's
+ * going away deletes it again.
+ */
+static void tgtset_gone(struct piasd *d, const struct pias_ta *ta)
+{
+	struct pias_err e;
+	int err = pias_tgtset_del(&d->maps, ta, &e);
+
+	if (err != -ENOENT)
+		map_err(d, err, &e);
+}
+
 static void jap_apply(struct piasd *d)
 {
 	struct pias_err e;
@@ -147,17 +161,14 @@ static void jap_apply(struct piasd *d)
 		case PIAS_JAP_SET_SET:
 			/* every target down: no set, which the dataplane treats alike */
 			if (!a->set.count) {
-				int err = pias_tgtset_del(&d->maps, &a->ta, &e);
-
-				if (err != -ENOENT)
-					map_err(d, err, &e);
+				tgtset_gone(d, &a->ta);
 				break;
 			}
 			map_err(d, pias_tgtset_set(&d->maps, &a->ta, a->set.ids, a->set.count, &e),
 				&e);
 			break;
 		case PIAS_JAP_SET_DEL:
-			map_err(d, pias_tgtset_del(&d->maps, &a->ta, &e), &e);
+			tgtset_gone(d, &a->ta);
 			break;
 		case PIAS_JAP_REPORT:
 			send_report(d, &a->ta, a->count);

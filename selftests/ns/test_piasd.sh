@@ -53,6 +53,38 @@ if wait_for 3 log_ms "$KEYDIR/piasd-2.log" "target [0-9]+ is down"; then
 else
 	fail "the dead target was not marked down"
 fi
+# its group had no live target left, so its target set went; now the group goes
+merr() { ctl 2 show counters --json | jq_py "d['piasd']['map_errors']"; }
+merr0=$(merr)
+nsenter --net="/run/netns/$(pias_ns tg2)" "$PIASCTL" target leave --ta "tcp:$ANY4:$TCP_PORT" \
+	--endpoint "${TG4[tg2]}:$TCP_PORT" --token-file "$KEYDIR/token-tg2-tcp-$TCP_PORT" \
+	--registration "$REG4:6638" >>"$KEYDIR/agent-tg2-tcp.log" 2>&1
+gone() { ctl 2 show targets --json | jq_py "len([t for t in d if t['ta']=='tcp:$ANY4:$TCP_PORT'])" | grep -qx 0; }
+if wait_for 3 gone; then ok "the dead target left: its group is gone from JAP 2"; else fail "the dead target's group stays at JAP 2"; fi
+check_eq "no map error from a group whose set had gone before it" 0 $(($(merr) - merr0))
+
+echo "-- requests that arrive a byte at a time cost piasd no memory"
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/${PIASD_PID[2]}/status"; }
+rss0=$(rss)
+# 20 connections, 4,000 bytes each without a newline, a byte per send: each
+# read piasd does of a piece once allocated (and lost) an answer buffer
+python3 - "${SOCK[2]}" <<'PY'
+import socket, sys, time
+socks = []
+for _ in range(20):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    socks.append(s)
+for _ in range(4000):
+    for s in socks:
+        s.send(b"x")
+    time.sleep(0.0002)
+for s in socks:
+    s.close()
+PY
+rss1=$(rss)
+echo "  ..   piasd RSS $rss0 kB before, $rss1 kB after 80,000 one-byte pieces"
+check_eq "piasd grew by less than 2 MB ($((rss1 - rss0)) kB)" True "$([ $((rss1 - rss0)) -lt 2048 ] && echo True || echo False)"
 
 echo "-- first packet via the RAP, then a binding from the protocol"
 miss0=$(stat_of 1 iap_miss)
