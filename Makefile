@@ -10,7 +10,9 @@ PKG_CONFIG ?= pkg-config
 
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -std=gnu11 -Iinclude -Ilib -Idaemon -I$(BUILD) -MMD -MP
+# SAN: sanitizer flags for every C compile and link (make test-asan sets them)
+SAN ?=
+CFLAGS += $(WARN) -std=gnu11 -Iinclude -Ilib -Idaemon -I$(BUILD) -MMD -MP $(SAN)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 $(WARN) \
 	-Wno-unused-function -I. -Iinclude -Ibpf -MMD -MP
 
@@ -56,7 +58,7 @@ BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/pia
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
 
-.PHONY: all bpf test check test-unit test-prog test-ns bench bench-compare bench-nat demo deps vmlinux clean help \
+.PHONY: all bpf test check test-unit test-prog test-ns test-asan bench bench-compare bench-nat demo deps vmlinux clean help \
 	format format-check
 all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
@@ -65,6 +67,7 @@ help:
 	@echo "make deps     install the Debian packages that build, tests and demo need (root)"
 	@echo "make          build everything into $(BUILD)/"
 	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root)"
+	@echo "make test-asan  unit and BPF_PROG_TEST_RUN tests built with ASan and UBSan (root)"
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
 	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
 	@echo "make bench-nat  new flows/s one JAP sustains to one target against the NAT formula (a lab)"
@@ -138,7 +141,7 @@ $(BUILD)/bpf:
 # Tests: unit tests need nothing; prog and namespace tests need root.
 # cmocka prints its results on stderr, hence 2>&1.
 test check: all
-	$(MAKE) --no-print-directory format-check test-unit test-prog test-ns
+	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan test-ns
 
 test-unit: $(BUILD)/selftests/test_unit
 	$(BUILD)/selftests/test_unit 2>&1
@@ -148,6 +151,17 @@ test-prog: $(BUILD)/selftests/test_prog
 
 test-ns: all
 	BUILD=$(BUILD) bash selftests/ns/run.sh
+
+# The unit and BPF_PROG_TEST_RUN tests and the tools built with AddressSanitizer
+# (LeakSanitizer included) and UBSan, in $(BUILD)-asan; the tests run, and
+# stop at the first report.
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test-asan:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan SAN="$(ASAN)" \
+		$(BUILD)-asan/selftests/test_unit $(BUILD)-asan/selftests/test_prog \
+		$(BUILD)-asan/piasd $(BUILD)-asan/piasctl $(BUILD)-asan/piasd-loader $(BUILD)-asan/pias-maps
+	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_unit 2>&1
+	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_prog 2>&1
 
 bench: all
 	$(BUILD)/pias-bench --json $(BUILD)/bench.json

@@ -495,7 +495,9 @@ size_t pkt_tunnel(const struct pkt_tun *t, const void *inner, size_t inner_len, 
 			return 0;
 		sport = pkt_tun_sport(&f);
 	}
-	memmove(out + ipl + 8 + PIAS_TUN_HLEN, inner, inner_len);
+	/* an empty inner packet may come as NULL: memmove wants a pointer even for 0 bytes */
+	if (inner_len)
+		memmove(out + ipl + 8 + PIAS_TUN_HLEN, inner, inner_len);
 	memset(out, 0, ipl + 8 + PIAS_TUN_HLEN);
 	if (t->family == PIAS_AF_INET) {
 		out[0] = 0x45;
