@@ -242,16 +242,23 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
  */
 __noinline int pias_conn_create_tunnel(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 ct)
 {
-	struct pias_conn conn = {};
+	struct nat_search *s;
+	struct pias_conn *conn;
+	__u32 zero = 0;
 
-	if (!flow)
+	/* the entry is built in the NAT search's room: the JAP's chain of
+	 * calls has no stack to spare for it */
+	s = bpf_map_lookup_elem(&pias_nat_scratch, &zero);
+	if (!flow || !s)
 		return -1;
-	conn.target_id = tid;
-	conn.iap_id = iap;
-	conn.ct = ct;
-	conn.last_ns = bpf_ktime_get_coarse_ns();
-	conn.created_ns = conn.last_ns;
-	return bpf_map_update_elem(&pias_conns, flow, &conn, BPF_ANY);
+	conn = (struct pias_conn *)&s->rv;
+	__builtin_memset(conn, 0, sizeof(*conn));
+	conn->target_id = tid;
+	conn->iap_id = iap;
+	conn->ct = ct;
+	conn->last_ns = bpf_ktime_get_coarse_ns();
+	conn->created_ns = conn->last_ns;
+	return bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
 }
 
 /*

@@ -59,8 +59,13 @@ static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family, 
 		if (h->version != 4 || h->ihl < 5)
 			return PIAS_DROP_bad_ip_header;
 		ip->ip_len = bpf_ntohs(h->tot_len);
+		/*
+		 * A wrong length is no reason to touch a packet for another
+		 * host (section 4): it is marked, and dropped only by a path
+		 * that would act on it.
+		 */
 		if (ip->ip_len < h->ihl * 4 || off + ip->ip_len > frame_len)
-			return PIAS_DROP_bad_ip_length;
+			ip->unsupported = PIAS_DROP_bad_ip_length + 1;
 		ip->family = PIAS_AF_INET;
 		ip->proto = h->protocol;
 		ip->saddr.v4 = h->saddr;
@@ -70,6 +75,8 @@ static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family, 
 		ip->l4_off = off + h->ihl * 4;
 		frag = bpf_ntohs(h->frag_off);
 		ip->later_fragment = (frag & IP_OFFSET) != 0;
+		if (ip->unsupported)
+			return -1;
 		if (h->ihl != 5)
 			ip->unsupported = PIAS_DROP_ipv4_options + 1;
 		else if (frag & (IP_MF | IP_OFFSET))
@@ -85,12 +92,14 @@ static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family, 
 		return PIAS_DROP_bad_ip_header;
 	ip->ip_len = bpf_ntohs(h6->payload_len) + sizeof(*h6);
 	if (off + ip->ip_len > frame_len)
-		return PIAS_DROP_bad_ip_length;
+		ip->unsupported = PIAS_DROP_bad_ip_length + 1;
 	ip->family = PIAS_AF_INET6;
 	ip->proto = h6->nexthdr;
 	__builtin_memcpy(&ip->saddr, &h6->saddr, 16);
 	__builtin_memcpy(&ip->daddr, &h6->daddr, 16);
 	ip->l4_off = off + sizeof(*h6);
+	if (ip->unsupported)
+		return -1;
 	if (h6->nexthdr == IPPROTO_FRAGMENT)
 		ip->unsupported = PIAS_DROP_fragment + 1;
 	else if (ipv6_is_ext(h6->nexthdr))

@@ -193,6 +193,29 @@ static void ip4_totlen_below_header(struct pkt *p)
 	fix_ip4(p->b + IP4);
 }
 
+/* the same wrong lengths on packets for another host: not ours to judge */
+static void elsewhere(struct pkt *p, uint8_t family)
+{
+	struct pkt_spec s = client(family, family == PIAS_AF_INET ? PKT_PROTO_UDP : PKT_PROTO_TCP);
+
+	s.dst = family == PIAS_AF_INET ? pkt_a4("192.0.2.77") : pkt_a6("2001:db8:b::1");
+	build(p, &s);
+}
+
+static void ip4_totlen_beyond_not_ours(struct pkt *p)
+{
+	elsewhere(p, PIAS_AF_INET);
+	put16(p->b + IP4 + 2, (uint16_t)(p->len - ETH + 1));
+	fix_ip4(p->b + IP4);
+}
+
+static void ip4_totlen_below_not_ours(struct pkt *p)
+{
+	elsewhere(p, PIAS_AF_INET);
+	put16(p->b + IP4 + 2, 19);
+	fix_ip4(p->b + IP4);
+}
+
 static void ip4_options(struct pkt *p)
 {
 	struct pkt_spec s = client(PIAS_AF_INET, PKT_PROTO_UDP);
@@ -335,6 +358,12 @@ static void ip6_version4(struct pkt *p)
 static void ip6_payload_beyond(struct pkt *p)
 {
 	good_client6(p);
+	put16(p->b + IP6 + 4, (uint16_t)(p->len - L4_6 + 1));
+}
+
+static void ip6_payload_beyond_not_ours(struct pkt *p)
+{
+	elsewhere(p, PIAS_AF_INET6);
 	put16(p->b + IP6 + 4, (uint16_t)(p->len - L4_6 + 1));
 }
 
@@ -767,6 +796,10 @@ static const struct mrow rows[] = {
 	DROP("IPv4 IHL 0", ip4_ihl0, "bad_ip_header"),
 	DROP("IPv4 total length beyond the frame", ip4_totlen_beyond, "bad_ip_length"),
 	DROP("IPv4 total length below the header", ip4_totlen_below_header, "bad_ip_length"),
+	PASS("IPv4 total length beyond the frame, elsewhere", ip4_totlen_beyond_not_ours,
+	     "pass_not_ours"),
+	PASS("IPv4 total length below the header, elsewhere", ip4_totlen_below_not_ours,
+	     "pass_not_ours"),
 	DROP("IPv4 options to anycast", ip4_options, "ipv4_options"),
 	PASS("IPv4 options elsewhere", ip4_options_not_ours, "pass_not_ours"),
 	DROP("IPv4 first fragment (MF)", ip4_mf, "fragment"),
@@ -786,6 +819,8 @@ static const struct mrow rows[] = {
 	DROP("IPv6 truncated header", ip6_truncated, "truncated_ip"),
 	DROP("IPv6 version 4 under the IPv6 ethertype", ip6_version4, "bad_ip_header"),
 	DROP("IPv6 payload length beyond the frame", ip6_payload_beyond, "bad_ip_length"),
+	PASS("IPv6 payload length beyond the frame, elsewhere", ip6_payload_beyond_not_ours,
+	     "pass_not_ours"),
 	DROP("IPv6 hop-by-hop header to anycast", ip6_hopopts, "ipv6_ext_header"),
 	DROP("IPv6 destination options to anycast", ip6_dstopts, "ipv6_ext_header"),
 	DROP("IPv6 routing header to anycast", ip6_routing, "ipv6_ext_header"),
