@@ -12,6 +12,11 @@ void piasd_log_level(int level)
 	log_level = level;
 }
 
+bool piasd_log_on(int level)
+{
+	return level <= log_level;
+}
+
 void piasd_log(int level, const char *fmt, ...)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };

@@ -8,6 +8,7 @@
  * machine sees it: header, key id, MAC, sender, replay window, body.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,6 +224,55 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
 	send_target(d, to, &m, &req->reg.ta);
 }
 
+/*
+ * What anyone on the network can make piasd do is limited: log lines about
+ * datagrams that did not verify (or could not be read), and refusals sent
+ * to senders whose MAC did not verify (or was not checked). Spoofed at
+ * will, they would fill the log and make this proxy a reflector; beyond
+ * the rate they are only counted. A line after a quiet spell says how
+ * many like it were left out.
+ */
+#define OUTSIDE_LOG_PER_S  10
+#define OUTSIDE_LOG_BURST  20
+#define OUTSIDE_NACK_PER_S 20
+#define OUTSIDE_NACK_BURST 40
+
+static void outside_log(struct piasd *d, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void outside_log(struct piasd *d, int level, const char *fmt, ...)
+{
+	char line[512];
+	__u64 left_out = 0;
+	va_list ap;
+
+	if (!piasd_log_on(level))
+		return; /* not written anyway: no share of the rate */
+	if (!pias_rate_take(&d->outside_log, piasd_now(), &left_out)) {
+		PIASD_INC(d, log_suppressed);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (left_out)
+		piasd_log(level, "%s (and %llu lines like it left out: over %d a second)", line,
+			  (unsigned long long)left_out, OUTSIDE_LOG_PER_S);
+	else
+		piasd_log(level, "%s", line);
+}
+
+/* A refusal to a sender not (yet) verified: within the rate, or counted. */
+static void outside_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
+			 __u32 code, const char *text)
+{
+	if (!pias_rate_take(&d->outside_nack, piasd_now(), NULL)) {
+		PIASD_INC(d, nacks_limited);
+		return;
+	}
+	piasd_target_nack(d, to, req, code, text);
+}
+
 /* REGISTER/LEAVE on the registration socket: the group's token is the key. */
 static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
 			  struct pias_msg *m)
@@ -233,7 +283,7 @@ static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const stru
 
 	if (pias_msg_decode(buf, n, m, &e)) {
 		PIASD_INC(d, rx_malformed);
-		LOG_D("malformed target message: %s", e.msg);
+		outside_log(d, PIASD_LOG_DEBUG, "malformed target message: %s", e.msg);
 		return;
 	}
 	if (m->hdr.type != PIAS_MSG_REGISTER && m->hdr.type != PIAS_MSG_LEAVE) {
@@ -244,24 +294,25 @@ static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const stru
 	pias_endpoint_str(&from->addr, from->family, from->port, src, sizeof(src));
 	if (!d->have_group_key || d->withdrawn) {
 		PIASD_INC(d, reg_refused);
-		piasd_target_nack(d, from, m, PIAS_NACK_NOT_SERVING,
-				  d->withdrawn ? "this proxy is withdrawn"
-					       : "this proxy has no group key: no registrations");
+		outside_nack(d, from, m, PIAS_NACK_NOT_SERVING,
+			     d->withdrawn ? "this proxy is withdrawn"
+					  : "this proxy has no group key: no registrations");
 		return;
 	}
 	token_of(d, &m->reg.ta, token);
 	if (!pias_msg_mac_ok(buf, n, token)) {
 		PIASD_INC(d, reg_bad_token);
-		LOG_I("refused %s for %s from %s: bad token", pias_msg_type_name(m->hdr.type), ta,
-		      src);
-		piasd_target_nack(d, from, m, PIAS_NACK_BAD_TOKEN,
-				  "bad token: the MAC does not verify with this group's token");
+		outside_log(d, PIASD_LOG_INFO, "refused %s for %s from %s: bad token",
+			    pias_msg_type_name(m->hdr.type), ta, src);
+		outside_nack(d, from, m, PIAS_NACK_BAD_TOKEN,
+			     "bad token: the MAC does not verify with this group's token");
 		return;
 	}
+	/* verified, but may be a copy of an old one: as limited as the others */
 	if (!pias_fresh_timestamp(m->hdr.seq, piasd_realtime(), PIAS_REPLAY_FRESH_NS)) {
 		PIASD_INC(d, reg_refused);
-		piasd_target_nack(d, from, m, PIAS_NACK_STALE,
-				  "stale: seq is not within 30 s of the proxy's clock");
+		outside_nack(d, from, m, PIAS_NACK_STALE,
+			     "stale: seq is not within 30 s of the proxy's clock");
 		return;
 	}
 	piasd_proto_target(d, m, from);
@@ -276,12 +327,14 @@ static void handle_proxy(struct piasd *d, const __u8 *buf, size_t n, const struc
 
 	if (!key) {
 		PIASD_INC(d, rx_unknown_key);
-		LOG_D("datagram from proxy %u with unknown key id %u", h->sender_id, h->key_id);
+		outside_log(d, PIASD_LOG_DEBUG, "datagram from proxy %u with unknown key id %u",
+			    h->sender_id, h->key_id);
 		return;
 	}
 	if (!pias_msg_mac_ok(buf, n, key)) {
 		PIASD_INC(d, rx_bad_mac);
-		LOG_D("datagram claiming proxy %u: bad MAC", h->sender_id);
+		outside_log(d, PIASD_LOG_DEBUG, "datagram claiming proxy %u: bad MAC",
+			    h->sender_id);
 		return;
 	}
 	if (h->sender_id == d->cfg.node_id) {
@@ -335,7 +388,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		from_sockaddr(&ss, &from);
 		if (pias_msg_header(buf, (size_t)n, &h, &e)) {
 			PIASD_INC(d, rx_malformed);
-			LOG_D("malformed datagram: %s", e.msg);
+			outside_log(d, PIASD_LOG_DEBUG, "malformed datagram: %s", e.msg);
 			continue;
 		}
 		if (pias_msg_is_target(h.type) != (fd == d->reg_fd)) {
@@ -359,6 +412,8 @@ static int watch(struct piasd *d, int fd, struct event **ev, struct pias_err *e)
 
 int piasd_net_open(struct piasd *d, struct pias_err *e)
 {
+	pias_rate_init(&d->outside_log, OUTSIDE_LOG_PER_S, OUTSIDE_LOG_BURST);
+	pias_rate_init(&d->outside_nack, OUTSIDE_NACK_PER_S, OUTSIDE_NACK_BURST);
 	const struct piasd_config *c = &d->cfg;
 	const struct piasd_addr *own[2] = { &c->addr4, &c->addr6 };
 	int err;

@@ -38,6 +38,7 @@
 #include "membership.h"
 #include "msg.h"
 #include "rap_registry.h"
+#include "rate.h"
 #include "replay.h"
 #include "ring.h"
 #include "sweep.h"
@@ -74,7 +75,9 @@
 	X(conns_ended, "JAP: ended connections the sweep deleted (both directions)")               \
 	X(flows_ended, "IAP: ended flow entries the sweep deleted")                                \
 	X(nat_leftovers_ended, "JAP: reverse entries left without a connection, deleted")          \
-	X(nat_high_water, "JAP: times a target's NAT ports in use passed the high-water mark")
+	X(nat_high_water, "JAP: times a target's NAT ports in use passed the high-water mark")     \
+	X(log_suppressed, "log lines about outsiders' datagrams left out by the rate limit")       \
+	X(nacks_limited, "refusals to unverified senders not sent: over the rate limit")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -129,6 +132,8 @@ struct piasd {
 	struct pias_rap rap;
 	struct pias_iap iap;
 	struct pias_inval_limiter inval;
+	/* net.c: what outsiders can make us do, per second (log lines, refusals) */
+	struct pias_rate outside_log, outside_nack;
 	__u64 report_seq;		     /* JAP: REPORT seq (starts at realtime ns) */
 	__u64 last_rereport_ns;		     /* JAP: periodic re-report of every group */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
@@ -167,6 +172,8 @@ enum {
 	PIASD_LOG_DEBUG
 };
 void piasd_log_level(int level);
+/* Would a line of this level be written? */
+bool piasd_log_on(int level);
 void piasd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define LOG_E(...) piasd_log(PIASD_LOG_ERR, __VA_ARGS__)
 #define LOG_W(...) piasd_log(PIASD_LOG_WARN, __VA_ARGS__)

@@ -86,6 +86,48 @@ rss1=$(rss)
 echo "  ..   piasd RSS $rss0 kB before, $rss1 kB after 80,000 one-byte pieces"
 check_eq "piasd grew by less than 2 MB ($((rss1 - rss0)) kB)" True "$([ $((rss1 - rss0)) -lt 2048 ] && echo True || echo False)"
 
+echo "-- 500 REGISTERs with a bad token: refusals and log lines stay within their rates"
+# sum COUNTER: piasd's counter summed over the three proxies
+sum() { for n in 1 2 3; do ctl "$n" show counters --json | jq_py "d['piasd']['$1']"; done | awk '{ s += $1 } END { print s }'; }
+bad0=$(sum reg_bad_token) lim0=$(sum nacks_limited) sup0=$(sum log_suppressed)
+lines0=$(cat "$KEYDIR"/piasd-*.log | grep -c "bad token")
+nacks=$(nsenter --net="/run/netns/$(pias_ns tg2)" python3 - "$REG4" "$ANY4" "$UDP_PORT" "${TG4[tg2]}" <<'PY'
+import os, socket, struct, sys, time
+reg, any4, port, me = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ta = struct.pack("!BBH", 4, 17, port) + socket.inet_aton(any4) + bytes(12)
+body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+got = 0
+for i in range(500):
+    hdr = struct.pack("!BBHIIIQ", 1, 32, len(body), 0, 0, 0, time.time_ns() + i)
+    s.sendto(hdr + body + os.urandom(32), (reg, 6638))
+    try:
+        while True:
+            s.recv(2048)
+            got += 1
+    except BlockingIOError:
+        pass
+end = time.time() + 1
+while time.time() < end:
+    try:
+        s.recv(2048)
+        got += 1
+    except BlockingIOError:
+        time.sleep(0.01)
+print(got)
+PY
+)
+sleep 0.5
+lines=$(($(cat "$KEYDIR"/piasd-*.log | grep -c "bad token") - lines0))
+check_eq "all 500 refused as bad_token" 500 $(($(sum reg_bad_token) - bad0))
+check_eq "refusals sent back: at most the burst of 40 and the rate (20/s), $nacks" True \
+	"$([ "$nacks" -ge 1 ] && [ "$nacks" -le 60 ] && echo True || echo False)"
+check_ge "the rest counted as nacks_limited" 440 $(($(sum nacks_limited) - lim0))
+check_eq "log lines about them: at most the burst of 20 and the rate (10/s), $lines" True \
+	"$([ "$lines" -ge 1 ] && [ "$lines" -le 35 ] && echo True || echo False)"
+check_ge "the rest counted as log_suppressed" 450 $(($(sum log_suppressed) - sup0))
+
 echo "-- first packet via the RAP, then a binding from the protocol"
 miss0=$(stat_of 1 iap_miss)
 t_first=$(now_ms)
