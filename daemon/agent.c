@@ -103,10 +103,13 @@ static void send_msg(struct pias_agent *a, __u8 type, __u64 now, struct pias_age
 	act->reg.addr = a->tgt.addr;
 	act->reg.port = a->tgt.port;
 	act->reg.weight = a->tgt.weight;
+	memcpy(act->reg.cookie, a->cookie, sizeof(a->cookie));
 	a->recent[slot].seq = act->hdr.seq;
 	a->recent[slot].sent_ns = now;
 	a->recent[slot].type = type;
 	a->recent[slot].nacked = false;
+	a->recent[slot].acked = false;
+	a->recent[slot].cookied = false;
 	a->last_send_ns = now;
 	if (type == PIAS_MSG_REGISTER)
 		a->stats.registers++;
@@ -277,6 +280,7 @@ static int recv_ack(struct pias_agent *a, const struct pias_msg_reg_ack *ack, in
 		   memcmp(&ack->tun_addr, &a->tun_addr, sizeof(a->tun_addr));
 	a->stats.acks++;
 	a->last_ack_seq = ack->echo_seq;
+	a->recent[slot].acked = true;
 	if (a->recent[slot].sent_ns > a->confirmed_ns)
 		a->confirmed_ns = a->recent[slot].sent_ns;
 	a->jap_id = ack->jap_id;
@@ -324,6 +328,29 @@ static int recv_nack(struct pias_agent *a, const struct pias_msg_reg_nack *nack,
 	return 0;
 }
 
+/*
+ * A JAP that does not know us wants proof of our address: REGISTER again
+ * at once, with its cookie. A registered agent takes cookies only from its
+ * own JAP, or for a REGISTER no JAP acknowledged (routing moved to another
+ * proxy): a copy of a REGISTER that its JAP did acknowledge, replayed to
+ * another proxy, makes that proxy send a cookie we ignore, so the copy
+ * registers nothing there.
+ */
+static int recv_cookie(struct pias_agent *a, const struct pias_msg_reg_cookie *c, int slot,
+		       __u64 now, struct pias_agent_actions *acts)
+{
+	if (a->recent[slot].type != PIAS_MSG_REGISTER || a->recent[slot].cookied ||
+	    a->state == PIAS_AGENT_LEAVING)
+		return ignore(a);
+	if (a->state == PIAS_AGENT_REGISTERED && c->jap_id != a->jap_id && a->recent[slot].acked)
+		return ignore(a);
+	a->recent[slot].cookied = true;
+	a->stats.cookies++;
+	memcpy(a->cookie, c->cookie, sizeof(a->cookie));
+	send_msg(a, PIAS_MSG_REGISTER, now, acts);
+	return 0;
+}
+
 int pias_agent_recv(struct pias_agent *a, const struct pias_msg *m, __u64 now,
 		    struct pias_agent_actions *acts, struct pias_err *e)
 {
@@ -337,6 +364,9 @@ int pias_agent_recv(struct pias_agent *a, const struct pias_msg *m, __u64 now,
 	} else if (m->hdr.type == PIAS_MSG_REG_NACK) {
 		ta = &m->nack.ta;
 		echo = m->nack.echo_seq;
+	} else if (m->hdr.type == PIAS_MSG_REG_COOKIE) {
+		ta = &m->cookie.ta;
+		echo = m->cookie.echo_seq;
 	} else {
 		return pias_err_set(e, -EINVAL, "agent: cannot take a %s message",
 				    pias_msg_type_name(m->hdr.type));
@@ -353,6 +383,8 @@ int pias_agent_recv(struct pias_agent *a, const struct pias_msg *m, __u64 now,
 		return ignore(a);
 	if (m->hdr.type == PIAS_MSG_REG_ACK)
 		return recv_ack(a, &m->ack, slot, acts);
+	if (m->hdr.type == PIAS_MSG_REG_COOKIE)
+		return recv_cookie(a, &m->cookie, slot, now, acts);
 	return recv_nack(a, &m->nack, slot, acts);
 }
 

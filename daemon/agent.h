@@ -6,7 +6,8 @@
  *
  * It sends REGISTER to the well-known anycast registration address; anycast
  * delivers it to the nearest proxy, which becomes the target's JAP and
- * answers REG_ACK (jap_id, target_id, refresh_ms) or REG_NACK (code, text).
+ * answers REG_ACK (jap_id, target_id, refresh_ms) or REG_NACK (code, text),
+ * after a REG_COOKIE round when it does not know the target yet.
  *
  * Pure state machine, in the style of daemon/iap.h: every input carries the
  * time (`now`, ns of a monotonic clock); the output is a list of actions for
@@ -50,6 +51,13 @@
  * (event GAVE_UP, state DONE, pias_agent_error() says why); any other NACK,
  * and every NACK after a registration, is reported (event NACK) and
  * otherwise ignored.
+ *
+ * Cookies: a JAP that does not know the target answers a REGISTER with
+ * REG_COOKIE (a proof that we receive at our address); the agent takes
+ * it, sends REGISTER again at once carrying it, and carries it in every
+ * later message. A REGISTERED agent takes a cookie only from its own JAP
+ * or for a REGISTER that no JAP acknowledged, so a copy of its REGISTER
+ * replayed to another proxy registers nothing there (docs/protocol.md 6.5).
  *
  * Leave: LEAVE goes out at once and again every leave_retry_ns until it is
  * acknowledged or leave_tries went out and leave_retry_ns passed since the
@@ -170,6 +178,7 @@ struct pias_agent_stats {
 	__u64 leaves;	 /* LEAVEs sent */
 	__u64 acks;	 /* accepted */
 	__u64 nacks;	 /* matched (advisory or fatal) */
+	__u64 cookies;	 /* REG_COOKIEs taken (each answered with a REGISTER) */
 	__u64 ignored;	 /* ACKs/NACKs not matching, stale, or for another TA */
 };
 
@@ -183,6 +192,8 @@ struct pias_agent {
 		__u64 sent_ns;
 		__u8 type;
 		bool nacked;	     /* a NACK for it was taken already */
+		bool acked;	     /* a JAP acknowledged it */
+		bool cookied;	     /* a REG_COOKIE for it was taken already */
 	} recent[PIAS_AGENT_RECENT]; /* ring; seq 0: empty */
 	unsigned int recent_next;
 	bool ever_registered;
@@ -191,13 +202,14 @@ struct pias_agent {
 	__u8 tun_family; /* of the last accepted ACK: the JAP's tunnel endpoint (tunnel mode) */
 	__u16 tun_port;
 	union pias_addr tun_addr;
-	__u64 interval_ns;  /* refresh interval from refresh_ms */
-	__u64 confirmed_ns; /* send time of the last acknowledged REGISTER */
-	__u64 last_ack_seq; /* echo_seq of the last accepted ACK */
-	__u64 last_send_ns; /* of the last REGISTER or LEAVE */
-	__u64 backoff_ns;   /* wait before the next retry while not registered */
-	__u32 leave_sent;   /* LEAVEs sent since leave() */
-	int err;	    /* DONE after giving up: negative errno */
+	__u64 interval_ns;		  /* refresh interval from refresh_ms */
+	__u64 confirmed_ns;		  /* send time of the last acknowledged REGISTER */
+	__u64 last_ack_seq;		  /* echo_seq of the last accepted ACK */
+	__u64 last_send_ns;		  /* of the last REGISTER or LEAVE */
+	__u64 backoff_ns;		  /* wait before the next retry while not registered */
+	__u32 leave_sent;		  /* LEAVEs sent since leave() */
+	__u8 cookie[PIAS_MSG_COOKIE_LEN]; /* the last REG_COOKIE taken: sent in every message */
+	int err;			  /* DONE after giving up: negative errno */
 	char errmsg[PIAS_AGENT_ERR_LEN];
 	struct pias_agent_stats stats;
 };
@@ -230,8 +242,8 @@ int pias_agent_tick(struct pias_agent *a, __u64 now, struct pias_agent_actions *
 		    struct pias_err *e);
 
 /*
- * A decoded REG_ACK (MAC already checked with the token) or REG_NACK
- * arrived. Anything not acceptable (see above) is counted in
+ * A decoded REG_ACK or REG_COOKIE (MAC already checked with the token)
+ * or REG_NACK arrived. Anything not acceptable (see above) is counted in
  * stats.ignored and returns 0 with no action. -EINVAL: another type.
  */
 int pias_agent_recv(struct pias_agent *a, const struct pias_msg *m, __u64 now,

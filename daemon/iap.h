@@ -127,7 +127,10 @@ int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *t
 
 /*
  * RAP from_rap says ta is no group: BINDING_SET(ta, NEGATIVE, expiring at
- * now + lifetime_ns); the pending query is answered. Errors as above.
+ * now + lifetime_ns); the pending query is answered. Ignored (0, no
+ * action, the query still outstanding) while an unexpired positive
+ * binding is installed: only its JAP's INVALIDATE or its expiry ends it.
+ * Errors as above.
  */
 int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta,
 		      __u64 lifetime_ns, __u64 now, struct pias_iap_actions *acts,

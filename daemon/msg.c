@@ -33,15 +33,19 @@
 #define QUERY_LEN	PIAS_MSG_TA_LEN
 #define BINDING_LEN	(PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
 #define INVALIDATE_LEN	(PIAS_MSG_TA_LEN + 4)
-#define REGISTER_LEN	(PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4)
+#define REGISTER_LEN	(PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN)
 #define REG_ACK_LEN	(PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
 #define REG_ACK_TUN_LEN (REG_ACK_LEN + 1 + 1 + 2 + 16) /* tunnel mode: the JAP's endpoint */
-#define REG_NACK_LEN	(PIAS_MSG_TA_LEN + 4 + 8 + PIAS_MSG_TEXT_LEN)
+#define REG_NACK_LEN	(PIAS_MSG_TA_LEN + 4 + 8)      /* then 0-95 bytes of text */
+#define REG_COOKIE_LEN	(PIAS_MSG_TA_LEN + 8 + 4 + PIAS_MSG_COOKIE_LEN)
 #define VIEW_RAW_MAX	(PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
 #define OVERHEAD	(PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
 
 _Static_assert(PIAS_MSG_HDR_LEN == 1 + 1 + 2 + 4 + 4 + 4 + 8, "header: reserved u32 before seq");
 _Static_assert(MEMBER_LEN == 44, "member record is 44 bytes on the wire");
+/* what anyone can make a JAP send is never larger than what they sent */
+_Static_assert(REG_NACK_LEN <= REGISTER_LEN && REG_COOKIE_LEN <= REGISTER_LEN,
+	       "a text-less REG_NACK and a REG_COOKIE are no larger than a REGISTER");
 _Static_assert(PROBE_LEN + PIAS_MSG_MAX_UPDATES * MEMBER_LEN + OVERHEAD <= PIAS_MSG_MAX,
 	       "a PING with every update fits PIAS_MSG_MAX");
 _Static_assert(VIEW_LEN + VIEW_RAW_MAX + VIEW_RAW_MAX / 100 + 64 + OVERHEAD <= PIAS_MSG_VIEW_MAX,
@@ -93,6 +97,8 @@ const char *pias_msg_type_name(__u8 type)
 		return "REG_ACK";
 	case PIAS_MSG_REG_NACK:
 		return "REG_NACK";
+	case PIAS_MSG_REG_COOKIE:
+		return "REG_COOKIE";
 	}
 	return "unknown";
 }
@@ -546,6 +552,11 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 					    PIAS_MSG_TEXT_LEN);
 		return 0;
 	}
+	case PIAS_MSG_REG_COOKIE:
+		err = check_ta(&m->cookie.ta, t, code, e);
+		if (!err)
+			err = check_proxy_id(m->cookie.jap_id, false, t, "jap_id", code, e);
+		return err;
 	}
 	return pias_err_set(e, code, "header.type %u is unknown", m->hdr.type);
 }
@@ -625,6 +636,7 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		put16(w, m->reg.port);
 		put_addr(w, &m->reg.addr, m->reg.family);
 		put32(w, m->reg.weight);
+		put_bytes(w, m->reg.cookie, sizeof(m->reg.cookie));
 		break;
 	case PIAS_MSG_REG_ACK:
 		put_ta(w, &m->ack.ta);
@@ -640,16 +652,21 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		}
 		break;
 	case PIAS_MSG_REG_NACK: {
-		/* Canonical text: the string, then zeros to the end of the field. */
+		/* The text without its NUL: body_len says where it ends. */
 		size_t n = strnlen(m->nack.text, sizeof(m->nack.text));
 
 		put_ta(w, &m->nack.ta);
 		put32(w, m->nack.code);
 		put64(w, m->nack.echo_seq);
 		put_bytes(w, m->nack.text, n);
-		put_zero(w, sizeof(m->nack.text) - n);
 		break;
 	}
+	case PIAS_MSG_REG_COOKIE:
+		put_ta(w, &m->cookie.ta);
+		put64(w, m->cookie.echo_seq);
+		put32(w, m->cookie.jap_id);
+		put_bytes(w, m->cookie.cookie, sizeof(m->cookie.cookie));
+		break;
 	}
 	return w->over ? -EMSGSIZE : 0;
 }
@@ -955,6 +972,7 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		m->reg.port = get16(r);
 		get_bytes(r, m->reg.addr.bytes, 16);
 		m->reg.weight = get32(r);
+		get_bytes(r, m->reg.cookie, sizeof(m->reg.cookie));
 		return 0;
 	case PIAS_MSG_REG_ACK:
 		if (r->len != REG_ACK_TUN_LEN) {
@@ -977,26 +995,31 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		}
 		return 0;
 	case PIAS_MSG_REG_NACK: {
-		char *nul;
+		size_t n;
 
-		err = expect_len(r->len, REG_NACK_LEN, t, e);
-		if (err)
-			return err;
+		if (r->len < REG_NACK_LEN || r->len >= REG_NACK_LEN + PIAS_MSG_TEXT_LEN)
+			return pias_err_set(e, -EBADMSG, "%s: body of %zu bytes is not %d-%d", t,
+					    r->len, REG_NACK_LEN,
+					    REG_NACK_LEN + PIAS_MSG_TEXT_LEN - 1);
+		n = r->len - REG_NACK_LEN;
 		get_ta(r, &m->nack.ta);
 		m->nack.code = get32(r);
 		m->nack.echo_seq = get64(r);
-		get_bytes(r, m->nack.text, sizeof(m->nack.text));
-		nul = memchr(m->nack.text, '\0', sizeof(m->nack.text));
-		if (!nul)
-			return pias_err_set(e, -EBADMSG,
-					    "%s: text is not NUL-terminated within %d bytes", t,
-					    PIAS_MSG_TEXT_LEN);
-		/* Padding after the string is zero, so the text has one encoding. */
-		if (!all_zero(nul, m->nack.text + sizeof(m->nack.text) - nul))
-			return pias_err_set(e, -EBADMSG, "%s: text has nonzero bytes after its NUL",
-					    t);
+		get_bytes(r, m->nack.text, n); /* the rest stays zero: NUL-terminated */
+		/* One encoding per text: no NUL inside it. */
+		if (memchr(m->nack.text, '\0', n))
+			return pias_err_set(e, -EBADMSG, "%s: text holds a NUL byte", t);
 		return 0;
 	}
+	case PIAS_MSG_REG_COOKIE:
+		err = expect_len(r->len, REG_COOKIE_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->cookie.ta);
+		m->cookie.echo_seq = get64(r);
+		m->cookie.jap_id = get32(r);
+		get_bytes(r, m->cookie.cookie, sizeof(m->cookie.cookie));
+		return 0;
 	}
 	return pias_err_set(e, -EBADMSG, "header.type %u is unknown", m->hdr.type);
 }

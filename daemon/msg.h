@@ -2,7 +2,7 @@
 /*
  * piasd's control messages, decoded: what proxies say to each other
  * (membership, reports, queries, bindings, invalidations) and what targets
- * say to their JAP (register, leave) and hear back (ack, nack).
+ * say to their JAP (register, leave) and hear back (ack, nack, cookie).
  *
  * The state machines (membership, JAP, RAP, IAP) consume and produce these
  * structs; only the codec (msg.c) sees bytes. docs/protocol.md section 6 is
@@ -42,7 +42,8 @@
 
 #define PIAS_MSG_MAX_UPDATES 20	 /* membership updates piggybacked per message */
 #define PIAS_MSG_VIEW_PAGE   256 /* members per VIEW page at most */
-#define PIAS_MSG_TEXT_LEN    96	 /* NACK reason, NUL-terminated */
+#define PIAS_MSG_TEXT_LEN    96	 /* NACK reason, NUL-terminated (95 bytes on the wire at most) */
+#define PIAS_MSG_COOKIE_LEN  16	 /* REG_COOKIE's proof of address (docs/protocol.md 6.7) */
 
 enum pias_msg_type {
 	/* membership (proxy <-> proxy) */
@@ -60,13 +61,14 @@ enum pias_msg_type {
 	PIAS_MSG_REGISTER = 32, /* join or refresh */
 	PIAS_MSG_LEAVE = 33,
 	PIAS_MSG_REG_ACK = 34,
-	PIAS_MSG_REG_NACK = 35, /* unauthenticated: advisory only */
+	PIAS_MSG_REG_NACK = 35,	  /* unauthenticated: advisory only */
+	PIAS_MSG_REG_COOKIE = 36, /* JAP -> target: prove your address, send again */
 };
 
 /* Is type one that targets send or receive (group-token MAC, sender 0)? */
 static inline bool pias_msg_is_target(__u8 type)
 {
-	return type >= PIAS_MSG_REGISTER && type <= PIAS_MSG_REG_NACK;
+	return type >= PIAS_MSG_REGISTER && type <= PIAS_MSG_REG_COOKIE;
 }
 
 struct pias_msg_hdr {
@@ -159,6 +161,9 @@ struct pias_msg_register {
 	union pias_addr addr;
 	__u16 port;
 	__u32 weight; /* REGISTER: > 0; LEAVE: ignored */
+	/* the JAP's last REG_COOKIE (zeros: none yet); a JAP that does not know
+	 * the target registers it only with a valid one */
+	__u8 cookie[PIAS_MSG_COOKIE_LEN];
 };
 
 struct pias_msg_reg_ack {
@@ -186,11 +191,24 @@ enum pias_reg_nack_code {
 	PIAS_NACK_NOT_SERVING = 6, /* this proxy does not accept registrations */
 };
 
+/* text: "" to a sender that has not proved its address (never larger than the request) */
 struct pias_msg_reg_nack {
 	struct pias_ta ta;
 	__u32 code; /* enum pias_reg_nack_code */
 	__u64 echo_seq;
 	char text[PIAS_MSG_TEXT_LEN];
+};
+
+/*
+ * A JAP that does not know the target asks it to prove that it receives
+ * at its source address before it registers anything: REGISTER again,
+ * carrying this cookie. Keyed like REG_ACK, by the group token.
+ */
+struct pias_msg_reg_cookie {
+	struct pias_ta ta;
+	__u64 echo_seq; /* header.seq of the REGISTER answered */
+	__u32 jap_id;	/* who asks: a registered target takes cookies only from its JAP */
+	__u8 cookie[PIAS_MSG_COOKIE_LEN];
 };
 
 struct pias_msg {
@@ -206,6 +224,7 @@ struct pias_msg {
 		struct pias_msg_register reg;	   /* REGISTER, LEAVE */
 		struct pias_msg_reg_ack ack;	   /* REG_ACK */
 		struct pias_msg_reg_nack nack;	   /* REG_NACK */
+		struct pias_msg_reg_cookie cookie; /* REG_COOKIE */
 	};
 };
 

@@ -74,7 +74,7 @@
 #define PIAS_RAP_REPORT_EXPIRY_NS	(3 * PIAS_RAP_REPORT_PERIOD_NS)
 #define PIAS_RAP_BIND_INTERVAL_NS	100000000ull  /* 100 ms */
 #define PIAS_RAP_PROVISIONAL_TTL_NS	2000000000ull /* 2 s: see pias_rap_bound */
-#define PIAS_RAP_SETTLE_NEGATIVE_TTL_NS 1000000000ull /* 1 s: see pias_rap_ring_changed */
+#define PIAS_RAP_SETTLE_NEGATIVE_TTL_NS 250000000ull  /* 250 ms: see pias_rap_ring_changed */
 #define PIAS_RAP_MAX_REPORTS		64	      /* JAP reports kept per TA */
 #define PIAS_RAP_SENT_SETS		4096	      /* rate-limit records: sets ... */
 #define PIAS_RAP_SENT_WAYS		4	      /* ... of this many (IAP, TA) pairs */
@@ -207,7 +207,9 @@ int pias_rap_query(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, p
  * report period has passed, a TA it knows no group of is answered with a
  * negative binding of PIAS_RAP_SETTLE_NEGATIVE_TTL_NS, not negative_ttl_ns,
  * so that an IAP that asked too early is not cut off from the group for
- * the full negative lifetime.
+ * the full negative lifetime: each new flow in that time is lost, so it
+ * is short (a JAP that learns of the ring change a gossip round late
+ * reports that much later).
  */
 void pias_rap_ring_changed(struct pias_rap *r, __u64 now);
 

@@ -35,6 +35,7 @@
 #include <pias/events.h>
 
 #include "addr.h"
+#include "cookie.h"
 #include "coords.h"
 #include "iap.h"
 #include "jap.h"
@@ -58,7 +59,7 @@
 #define JAPS_PER_TA  4		 /* JAPs reporting each TA to the RAP */
 #define RAP_REPLICAS 3		 /* piasd's default rap_replicas */
 #define TICK_NS	     50000000ull /* PIASD_TICK_MS */
-#define DGRAM_MAX    128	 /* the largest datagram built here is 99 bytes */
+#define DGRAM_MAX    128	 /* the largest datagram built here is 116 bytes */
 #define TARGET_PORT  8053
 
 struct pb_stats pb_st;
@@ -68,7 +69,8 @@ static __u8 overlay_key[PIAS_KEY_LEN], group_key[PIAS_KEY_LEN];
 static struct pias_keyring keys;
 static struct pias_net prefix; /* the overlay's anycast prefix */
 static struct pias_ta *tas;
-static __u8 (*tokens)[PIAS_KEY_LEN]; /* what each TA's targets hold */
+static __u8 (*tokens)[PIAS_KEY_LEN];   /* what each TA's targets hold */
+static struct pias_cookie_jar cookies; /* the JAP's; targets send back what it made */
 static struct pias_ring ring;
 static struct pias_rap_slot *rap_table;
 static struct pias_coord coords[PIAS_MAX_PROXIES];
@@ -213,6 +215,12 @@ int pb_init(const struct pb_params *p)
 	for (unsigned int i = 0; i < par.tas; i++) {
 		ta_make(i, &tas[i]);
 		pias_token_derive(group_key, &tas[i], tokens[i]);
+	}
+	{
+		__u8 secret[PIAS_COOKIE_SECRET_LEN];
+
+		randombytes_buf(secret, sizeof(secret));
+		pias_cookie_rotate(&cookies, 0, secret);
 	}
 	for (unsigned int k = 0; k < NPROXIES; k++)
 		ids[k] = k + 1;
@@ -489,7 +497,8 @@ static bool in_prefixes(const struct pias_ta *ta)
 /*
  * One datagram on the registration socket: on_readable's header check,
  * handle_target (decode, token, MAC, freshness), piasd_proto_target
- * (prefix, find, per-target replay, register, actions) and the REG_ACK.
+ * (find, per-target replay, the cookie of a new target, prefix, register,
+ * actions) and the REG_ACK.
  */
 static void register_one(const struct dgram *d)
 {
@@ -547,6 +556,10 @@ static void register_one(const struct dgram *d)
 		pb_fail("REGISTER: seq replayed");
 		return;
 	}
+	if (id <= 0 && !pias_cookie_ok(&cookies, r, &d_from)) {
+		pb_fail("REGISTER: no cookie");
+		return;
+	}
 	err = GROW_RUN(jap_acts,
 		       pias_jap_register(&jap, &r->ta, &ep, r->weight, now, &jap_acts, &e));
 	if (err < 0) {
@@ -596,6 +609,8 @@ static int build_register(unsigned int c, struct dgram *d)
 	m.reg.addr.v4 = target_addr(i, j);
 	m.reg.port = TARGET_PORT;
 	m.reg.weight = 1;
+	/* the second REGISTER of a join: the cookie the JAP's REG_COOKIE carried */
+	pias_cookie_make(&cookies, &m.reg, &d_from, m.reg.cookie);
 	return build(&m, tokens[i], d);
 }
 
@@ -1116,7 +1131,7 @@ static int setup_bound(void)
 
 const struct pb_row pb_rows[] = {
 	{ .name = "mac",
-	  .what = "HMAC-SHA-512-256 verify of a 99-byte REGISTER (pias_msg_mac_ok)",
+	  .what = "HMAC-SHA-512-256 verify of a 116-byte REGISTER (pias_msg_mac_ok)",
 	  .kind = "baseline",
 	  .setup = setup_base,
 	  .run = run_mac },
@@ -1168,7 +1183,7 @@ const struct pb_row pb_rows[] = {
 	  .setup = setup_rap_tick,
 	  .run = run_rap_tick },
 	{ .name = "udp_loopback",
-	  .what = "sendto + recvfrom of the 99-byte REGISTER over loopback",
+	  .what = "sendto + recvfrom of the 116-byte REGISTER over loopback",
 	  .kind = "io",
 	  .setup = setup_udp,
 	  .run = run_udp },

@@ -128,6 +128,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	piasd_overlay_tick(d, now);
+	piasd_cookie_tick(d, now);
 	piasd_proto_tick(d, now);
 	piasd_conns_tick(d, now);
 	piasd_announce_tick(d, now);
@@ -176,6 +177,7 @@ static int setup(struct piasd *d, struct pias_err *e)
 	d->base = event_base_new();
 	if (!d->base)
 		return pias_err_set(e, -ENOMEM, "libevent: cannot create the event loop");
+	piasd_cookie_tick(d, piasd_now()); /* a secret before the first REGISTER */
 	err = piasd_net_open(d, e);
 	if (!err)
 		err = piasd_ctl_open(d, e);

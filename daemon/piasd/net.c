@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "piasd.h"
 
 static socklen_t to_sockaddr(const struct pias_peer *p, struct sockaddr_storage *ss)
@@ -188,18 +190,57 @@ static void send_target(struct piasd *d, const struct pias_peer *to, struct pias
 	send_raw(d, d->reg_fd, to, buf, (size_t)n);
 }
 
+/* May we answer a sender that has not proved its address? Counted if not. */
+static bool outside_answer_ok(struct piasd *d)
+{
+	if (pias_rate_take(&d->outside_nack, piasd_now(), NULL))
+		return true;
+	PIASD_INC(d, nacks_limited);
+	return false;
+}
+
 void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
-		       __u32 code, const char *text)
+		       __u32 code, const char *text, bool proven)
 {
 	struct pias_msg m;
 
+	if (!proven && !outside_answer_ok(d))
+		return;
 	memset(&m, 0, sizeof(m));
 	m.hdr.type = PIAS_MSG_REG_NACK;
 	m.nack.ta = req->reg.ta;
 	m.nack.code = code;
 	m.nack.echo_seq = req->hdr.seq;
-	snprintf(m.nack.text, sizeof(m.nack.text), "%s", text);
+	if (proven)
+		snprintf(m.nack.text, sizeof(m.nack.text), "%s", text);
 	send_target(d, to, &m, &req->reg.ta);
+}
+
+void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req)
+{
+	struct pias_msg m;
+
+	if (!outside_answer_ok(d))
+		return;
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = PIAS_MSG_REG_COOKIE;
+	m.cookie.ta = req->reg.ta;
+	m.cookie.echo_seq = req->hdr.seq;
+	m.cookie.jap_id = d->cfg.node_id;
+	pias_cookie_make(&d->cookies, &req->reg, to, m.cookie.cookie);
+	PIASD_INC(d, reg_cookies_sent);
+	send_target(d, to, &m, &req->reg.ta);
+}
+
+void piasd_cookie_tick(struct piasd *d, __u64 now)
+{
+	__u8 secret[PIAS_COOKIE_SECRET_LEN];
+
+	if (!pias_cookie_due(&d->cookies, now))
+		return;
+	randombytes_buf(secret, sizeof(secret));
+	pias_cookie_rotate(&d->cookies, now, secret);
+	sodium_memzero(secret, sizeof(secret));
 }
 
 void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
@@ -262,15 +303,11 @@ static void outside_log(struct piasd *d, int level, const char *fmt, ...)
 		piasd_log(level, "%s", line);
 }
 
-/* A refusal to a sender not (yet) verified: within the rate, or counted. */
+/* A refusal to a sender not verified: no text, within the rate, or counted. */
 static void outside_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
 			 __u32 code, const char *text)
 {
-	if (!pias_rate_take(&d->outside_nack, piasd_now(), NULL)) {
-		PIASD_INC(d, nacks_limited);
-		return;
-	}
-	piasd_target_nack(d, to, req, code, text);
+	piasd_target_nack(d, to, req, code, text, false);
 }
 
 /* REGISTER/LEAVE on the registration socket: the group's token is the key. */

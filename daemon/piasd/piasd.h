@@ -29,6 +29,7 @@
 #include <pias/nat.h>
 
 #include "config.h"
+#include "cookie.h"
 #include "err.h"
 #include "events.h"
 #include "iap.h"
@@ -77,7 +78,10 @@
 	X(nat_leftovers_ended, "JAP: reverse entries left without a connection, deleted")          \
 	X(nat_high_water, "JAP: times a target's NAT ports in use passed the high-water mark")     \
 	X(log_suppressed, "log lines about outsiders' datagrams left out by the rate limit")       \
-	X(nacks_limited, "refusals to unverified senders not sent: over the rate limit")
+	X(nacks_limited,                                                                           \
+	  "refusals and cookies to unverified senders not sent: over the rate limit")              \
+	X(reg_cookies_sent,                                                                        \
+	  "REG_COOKIEs sent: a target this JAP does not know must prove its address")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -134,6 +138,7 @@ struct piasd {
 	struct pias_inval_limiter inval;
 	/* net.c: what outsiders can make us do, per second (log lines, refusals) */
 	struct pias_rate outside_log, outside_nack;
+	struct pias_cookie_jar cookies;	     /* proofs of address asked of new targets */
 	__u64 report_seq;		     /* JAP: REPORT seq (starts at realtime ns) */
 	__u64 last_rereport_ns;		     /* JAP: periodic re-report of every group */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
@@ -197,8 +202,18 @@ int piasd_keys_reload(struct piasd *d, struct pias_err *e);
  * tunnel: with this JAP's tunnel endpoint of the target's family. */
 void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
 		      __u32 target_id, __u32 refresh_ms, bool tunnel);
+/*
+ * proven: the sender showed that it receives at its address (a valid
+ * cookie, or the next seq of a target we know). Otherwise the refusal
+ * carries no text, so it is no larger than the request, and goes out
+ * within the rate limit on answers to outsiders (nacks_limited).
+ */
 void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
-		       __u32 code, const char *text);
+		       __u32 code, const char *text, bool proven);
+/* REG_COOKIE for a REGISTER from a sender we do not know (rate-limited as above). */
+void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req);
+/* Every tick: a new cookie secret once a period has passed. */
+void piasd_cookie_tick(struct piasd *d, __u64 now);
 
 /* proto.c */
 int piasd_proto_init(struct piasd *d, struct pias_err *e);

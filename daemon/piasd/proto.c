@@ -220,22 +220,9 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	bool tunnel = r->flags & PIAS_MSG_REG_F_TUNNEL;
 	__u64 now = piasd_now();
 	struct pias_err e;
+	bool proven;
 	int id, err;
 
-	if (!in_prefixes(d, &r->ta)) {
-		PIASD_INC(d, reg_refused);
-		piasd_target_nack(d, from, m, PIAS_NACK_INVALID,
-				  "the TA is not inside an anycast prefix of this overlay");
-		return;
-	}
-	if (tunnel && m->hdr.type == PIAS_MSG_REGISTER &&
-	    !(r->family == PIAS_AF_INET ? d->cfg.addr4.family : d->cfg.addr6.family)) {
-		PIASD_INC(d, reg_refused);
-		piasd_target_nack(
-			d, from, m, PIAS_NACK_INVALID,
-			"tunnel mode: this JAP has no tunnel address of the target's family");
-		return;
-	}
 	if (tunnel) {
 		/* the server answers from the TA itself: only its port means anything */
 		ep.port = r->ta.port;
@@ -244,7 +231,34 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	id = pias_jap_find(&d->jap, &r->ta, &ep);
 	if (id > 0 && m->hdr.seq <= d->target_seq[id].seq) {
 		PIASD_INC(d, reg_refused);
-		piasd_target_nack(d, from, m, PIAS_NACK_STALE, "stale: seq replayed or reordered");
+		piasd_target_nack(d, from, m, PIAS_NACK_STALE, "stale: seq replayed or reordered",
+				  false);
+		return;
+	}
+	/*
+	 * A target we know sends its next seq: no copy can do that. One we do
+	 * not know must first show that it receives at its address (a copy of
+	 * its REGISTER replayed here, within the 30 s a seq is fresh, gets a
+	 * cookie that the real target ignores, docs/protocol.md 6.5).
+	 */
+	proven = id > 0 || pias_cookie_ok(&d->cookies, r, from);
+	if (!proven && m->hdr.type == PIAS_MSG_REGISTER) {
+		piasd_target_cookie(d, from, m);
+		return;
+	}
+	if (!in_prefixes(d, &r->ta)) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(d, from, m, PIAS_NACK_INVALID,
+				  "the TA is not inside an anycast prefix of this overlay", proven);
+		return;
+	}
+	if (tunnel && m->hdr.type == PIAS_MSG_REGISTER &&
+	    !(r->family == PIAS_AF_INET ? d->cfg.addr4.family : d->cfg.addr6.family)) {
+		PIASD_INC(d, reg_refused);
+		piasd_target_nack(
+			d, from, m, PIAS_NACK_INVALID,
+			"tunnel mode: this JAP has no tunnel address of the target's family",
+			proven);
 		return;
 	}
 	if (m->hdr.type == PIAS_MSG_LEAVE) {
@@ -265,7 +279,7 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	err = RUN(jap_acts, pias_jap_register(&d->jap, &r->ta, &ep, r->weight, now, &jap_acts, &e));
 	if (err < 0) {
 		PIASD_INC(d, reg_refused);
-		piasd_target_nack(d, from, m, nack_code(err), e.msg);
+		piasd_target_nack(d, from, m, nack_code(err), e.msg, proven);
 		return;
 	}
 	id = err;

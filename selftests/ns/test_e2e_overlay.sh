@@ -335,6 +335,7 @@ echo "-- the partition heals: p1's link restored"
 # again, within reconnect_ms (2 s); then BGP brings cl1 back to p1.
 check_eq "p1 knew itself cut off during the partition (piasd.log)" True \
 	"$(tf grep -q "cut off: every other proxy is dead to us" "$STATE/p1/piasd.log")"
+snap "$TMP/h0" p1 p3 p4
 e2e_bg ph py cl1 probe $ANY4 53 --duration 12 --timeout 1 >"$TMP/heal-udp.json"
 sleep 1
 FAULT_T=$(now)
@@ -357,7 +358,11 @@ wait "$ph"
 if [ "$(jp "$TMP/heal.outage" "d['failed_after_fault'] <= 50")" = True ]; then
 	ok "cl1's new flows across the heal: at most 50 of about 1,100 failed (no lone proxy served)"
 else
-	fail "cl1's new flows across the heal: $(jp "$TMP/heal.outage" "d['failed_after_fault']") failed"
+	fail "cl1's new flows across the heal: $(jp "$TMP/heal.outage" "f\"{d['failed_after_fault']} failed, from {d['first_fail_ms']} to {d['last_fail_ms']} ms after the restore\"")"
+	echo "  ..   link restored at $(date -d "@$FAULT_T" +%T.%3N)"
+	snap "$TMP/h1" p1 p3 p4
+	delta "$TMP/h0" "$TMP/h1"
+	grep -E "drop|negative|no_group|miss|not_rap|query|binding" "$TMP/delta" | sed 's/^/  ..   /'
 	echo "  ..   p1's bindings: $(ctl p1 show bindings --json | js "[(b['ta'], b['state'], b['jap']) for b in d]")"
 	grep -E "ring:|cut off|touch|announced|withdrawn" "$STATE/p1/piasd.log" | tail -8 | sed 's/^/  ..   /'
 fi

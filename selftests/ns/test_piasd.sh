@@ -95,29 +95,31 @@ nacks=$(nsenter --net="/run/netns/$(pias_ns tg2)" python3 - "$REG4" "$ANY4" "$UD
 import os, socket, struct, sys, time
 reg, any4, port, me = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 ta = struct.pack("!BBH", 4, 17, port) + socket.inet_aton(any4) + bytes(12)
-body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1)
+body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + bytes(16)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setblocking(False)
-got = 0
+got, biggest, sent = 0, 0, 0
 for i in range(500):
     hdr = struct.pack("!BBHIIIQ", 1, 32, len(body), 0, 0, 0, time.time_ns() + i)
+    sent = len(hdr + body) + 32
     s.sendto(hdr + body + os.urandom(32), (reg, 6638))
     try:
         while True:
-            s.recv(2048)
+            biggest = max(biggest, len(s.recv(2048)))
             got += 1
     except BlockingIOError:
         pass
 end = time.time() + 1
 while time.time() < end:
     try:
-        s.recv(2048)
+        biggest = max(biggest, len(s.recv(2048)))
         got += 1
     except BlockingIOError:
         time.sleep(0.01)
-print(got)
+print(got, biggest, sent)
 PY
 )
+read -r nacks nack_size req_size <<<"$nacks"
 sleep 0.5
 lines=$(($(cat "$KEYDIR"/piasd-*.log | grep -c "bad token") - lines0))
 check_eq "all 500 refused as bad_token" 500 $(($(sum reg_bad_token) - bad0))
@@ -127,6 +129,89 @@ check_ge "the rest counted as nacks_limited" 440 $(($(sum nacks_limited) - lim0)
 check_eq "log lines about them: at most the burst of 20 and the rate (10/s), $lines" True \
 	"$([ "$lines" -ge 1 ] && [ "$lines" -le 35 ] && echo True || echo False)"
 check_ge "the rest counted as log_suppressed" 450 $(($(sum log_suppressed) - sup0))
+check_eq "no refusal larger than the request ($nack_size <= $req_size bytes)" True \
+	"$([ "$nack_size" -le "$req_size" ] && echo True || echo False)"
+
+echo "-- a REGISTER copied off the wire and replayed to another proxy registers nothing there"
+# A target on tg2 joins udp:ANY4:7777 at p2 (cookie round included); its
+# two REGISTERs are then sent again through p3 from tg2's own address and
+# port (as a spoofing attacker would), and once more to p2. Before cookies,
+# p3 registered the copy with the cookie-less REGISTER's 30 s of freshness.
+"$PIASCTL" token --group-key-file "$KEYDIR/group.key" --ta "udp:$ANY4:7777" >"$KEYDIR/token-replay"
+ck30=$(ctl 3 show counters --json | jq_py "d['piasd']['reg_cookies_sent']")
+replay=$(nsenter --net="/run/netns/$(pias_ns tg2)" python3 - "$REG4" "$ANY4" "${TG4[tg2]}" \
+	"$(cat "$KEYDIR/token-replay")" "/run/netns/$(pias_ns tg3)" <<'PY'
+import ctypes, hashlib, hmac, json, os, socket, struct, sys, time
+reg, any4, me, token, other_ns = sys.argv[1], sys.argv[2], sys.argv[3], bytes.fromhex(sys.argv[4].strip()), sys.argv[5]
+ta = struct.pack("!BBH", 4, 17, 7777) + socket.inet_aton(any4) + bytes(12)
+def mac(b): return hmac.new(token, b, hashlib.sha512).digest()[:32]
+def msg(typ, seq, cookie=bytes(16)):
+    body = ta + struct.pack("!BBH", 4, 0, 7777) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + cookie
+    b = struct.pack("!BBHIIIQ", 1, typ, len(body), 0, 0, 0, seq) + body
+    return b + mac(b)
+def recv(s, t=2.0):
+    s.settimeout(t)
+    try:
+        d = s.recv(2048)
+    except socket.timeout:
+        return None
+    assert mac(d[:-32]) == d[-32:], "reply MAC"
+    return d
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.bind((me, 0))
+port = a.getsockname()[1]
+out = {}
+d1 = msg(32, time.time_ns())
+a.sendto(d1, (reg, 6638))
+c = recv(a)
+out["first_reply"] = c[1] if c else None
+out["cookie_size"], out["request_size"] = (len(c) if c else 0), len(d1)
+cookie = c[24 + 20 + 8 + 4:24 + 20 + 8 + 4 + 16]
+out["cookie_jap"] = struct.unpack("!I", c[24 + 28:24 + 32])[0]
+d2 = msg(32, time.time_ns(), cookie)
+a.sendto(d2, (reg, 6638))
+r = recv(a)
+out["second_reply"] = r[1] if r else None
+out["jap"] = struct.unpack("!I", r[24 + 20:24 + 24])[0] if r else 0
+# the copies, through the other proxy, from our own address and port
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(other_ns, os.O_RDONLY)
+assert libc.setns(fd, 0x40000000) == 0, "setns"
+b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+b.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT: send from tg2's address
+b.bind((me, port))
+b.sendto(d1, (reg, 6638))
+b.sendto(d2, (reg, 6638))
+got = []
+while True:
+    x = recv(a, 1.5)
+    if not x:
+        break
+    got.append((x[1], struct.unpack("!I", x[24 + 28:24 + 32])[0] if x[1] == 36 else 0))
+out["after_replay"] = got
+# the copy to the JAP that has it: the seq window
+a.sendto(d2, (reg, 6638))
+n = recv(a)
+out["same_jap_reply"], out["same_jap_size"] = (n[1], len(n)) if n else (None, 0)
+out["same_jap_code"] = struct.unpack("!I", n[24 + 20:24 + 24])[0] if n else 0
+a.sendto(msg(33, time.time_ns(), cookie), (reg, 6638))  # leave
+recv(a, 1)
+print(json.dumps(out))
+PY
+)
+echo "  ..   $replay"
+rj() { echo "$replay" | jq_py "$1"; }
+check_eq "the JAP asks a target it does not know for a cookie first (REG_COOKIE, $(rj "d['cookie_size']") <= $(rj "d['request_size']") bytes)" "36 True" \
+	"$(rj "d['first_reply']") $(rj "d['cookie_size'] <= d['request_size']")"
+check_eq "with the cookie it registers at p2" "34 2" "$(rj "d['second_reply']") $(rj "d['jap']")"
+check_eq "p3 registered nothing" 0 \
+	"$(ctl 3 show targets --json | jq_py "len([t for t in d if t['ta']=='udp:$ANY4:7777'])")"
+# (the cookies go to tg2's address through p2, which drops them: their
+# source, the registration address, is one of its own; the agent's side,
+# ignoring another proxy's cookie, is in the unit tests)
+check_eq "p3 answered each copy with a cookie, not a registration" $((ck30 + 2)) "$(ctl 3 show counters --json | jq_py "d['piasd']['reg_cookies_sent']")"
+check_eq "the copy to p2 itself is refused as stale, without text" "35 2 88" \
+	"$(rj "d['same_jap_reply']") $(rj "d['same_jap_code']") $(rj "d['same_jap_size']")"
 
 echo "-- first packet via the RAP, then a binding from the protocol"
 miss0=$(stat_of 1 iap_miss)

@@ -21,6 +21,7 @@ int main(void)
 	failed += test_keys();
 	failed += test_replay();
 	failed += test_rate();
+	failed += test_cookie();
 	failed += test_membership();
 	failed += test_coords();
 	failed += test_agent();

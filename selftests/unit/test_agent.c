@@ -133,6 +133,20 @@ static __u64 next_send(struct fx *f, __u64 now, __u64 *seq)
 }
 
 /* Start and get registered with jap as target tid at T0; returns the time. */
+static void recv_cookie(struct fx *f, __u64 echo, __u32 jap, __u8 fill, __u64 now)
+{
+	struct pias_msg *m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	m->hdr.type = PIAS_MSG_REG_COOKIE;
+	m->cookie.ta = f->tgt.ta;
+	m->cookie.echo_seq = echo;
+	m->cookie.jap_id = jap;
+	memset(m->cookie.cookie, fill, sizeof(m->cookie.cookie));
+	assert_int_equal(pias_agent_recv(&f->a, m, now, &f->acts, &f->e), 0);
+	free(m);
+}
+
 static __u64 registered(struct fx *f, __u32 jap, __u32 tid)
 {
 	__u64 seq = 0;
@@ -429,6 +443,85 @@ static void test_jap_change_while_registered(void **state)
 	assert_int_equal(sends(f, PIAS_MSG_REGISTER, NULL), 1);
 }
 
+/* A JAP that does not know us asks for proof: REGISTER again at once, with its cookie. */
+static void test_cookie_answered(void **state)
+{
+	struct fx *f = *state;
+	__u64 seq = 0, seq2 = 0;
+	__u8 want[PIAS_MSG_COOKIE_LEN];
+
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	assert_true(!f->buf[0].reg.cookie[0] && !f->buf[0].reg.cookie[15]); /* none yet */
+	clear(f);
+	recv_cookie(f, seq, 2, 0xc1, T0 + MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq2), 1);
+	assert_true(seq2 > seq);
+	memset(want, 0xc1, sizeof(want));
+	assert_memory_equal(f->buf[0].reg.cookie, want, sizeof(want));
+	assert_null(the_event(f));
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERING);
+	assert_int_equal(f->a.stats.cookies, 1);
+	/* one cookie per message: a second one for the same REGISTER is ignored */
+	clear(f);
+	recv_cookie(f, seq, 2, 0xc2, T0 + 2 * MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.stats.ignored, 1);
+	/* the ACK of the second REGISTER registers; later messages carry the cookie */
+	recv_ack(f, seq2, 2, 5, 900, T0 + 3 * MS);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	clear(f);
+	tick(f, T0 + 400 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, NULL), 1);
+	assert_memory_equal(f->buf[0].reg.cookie, want, sizeof(want));
+	/* a cookie for an unknown seq is ignored */
+	clear(f);
+	recv_cookie(f, 12345, 2, 0xc3, T0 + 401 * MS);
+	assert_int_equal(f->acts.n, 0);
+}
+
+/*
+ * Registered with JAP 2: a copy of an acknowledged REGISTER replayed to
+ * proxy 4 brings a cookie from 4, which is ignored (nothing registers
+ * there); a cookie from our own JAP (it forgot us) is taken, and so is
+ * one from another JAP for a REGISTER no JAP acknowledged (routing moved).
+ */
+static void test_cookie_from_other_jap(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = registered(f, 2, 5), seq = 0;
+
+	tick(f, now + 300 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	recv_ack(f, seq, 2, 5, 900, now + 301 * MS);
+	clear(f);
+	recv_cookie(f, seq, 4, 0xd4, now + 302 * MS);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->a.stats.cookies, 0);
+	assert_int_equal(f->a.jap_id, 2);
+
+	/* our own JAP lost us (it restarted without its maps): taken */
+	tick(f, now + 600 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	recv_cookie(f, seq, 2, 0xd2, now + 601 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, NULL), 1);
+	assert_int_equal(f->a.stats.cookies, 1);
+
+	/* routing moved: an unacknowledged REGISTER reached proxy 4 */
+	clear(f);
+	tick(f, now + 1000 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	clear(f);
+	recv_cookie(f, seq, 4, 0xd5, now + 1001 * MS);
+	assert_int_equal(sends(f, PIAS_MSG_REGISTER, &seq), 1);
+	assert_int_equal(f->buf[0].reg.cookie[0], 0xd5);
+	clear(f);
+	recv_ack(f, seq, 4, 9, 900, now + 1002 * MS);
+	assert_int_equal(the_event(f)->event, PIAS_AGENT_EV_JAP_CHANGED);
+}
+
 static void test_bad_token_before_registration(void **state)
 {
 	struct fx *f = *state;
@@ -717,6 +810,8 @@ int test_agent(void)
 		cmocka_unit_test_setup_teardown(test_retry_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_and_jap_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jap_change_while_registered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cookie_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cookie_from_other_jap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_token_before_registration, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_and_advisory_before_registration,

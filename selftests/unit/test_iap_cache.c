@@ -184,6 +184,46 @@ static void test_negative_binding(void **state)
 	assert_int_equal(f->acts.n, 0);
 }
 
+/*
+ * A refresh answered "no group" (a RAP new to the TA after a ring change)
+ * leaves the working binding alone and asks again after query_retry_ns;
+ * once the binding has expired, the negative answer is installed.
+ */
+static void test_negative_keeps_live_binding(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9 * SEC), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	f->acts.n = 0;
+	assert_int_equal(
+		pias_iap_negative(&f->i, 7, &f->ta, SEC, T0 + 9 * SEC + 10 * MS, &f->acts, &f->e),
+		0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta)->b.jap_id, 3);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta)->b.flags, 0);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->pending);
+
+	/* Asked again once the retry time has passed. */
+	assert_int_equal(tick(f, T0 + 9 * SEC + PIAS_IAP_QUERY_RETRY_NS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+
+	/* Expired: the binding goes, and a negative answer now stands. */
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 10 * SEC), 0);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta, SEC, T0 + 10 * SEC, &f->acts, &f->e),
+			 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].binding.flags, PIAS_BINDING_F_NEGATIVE);
+	assert_false(pias_iap_entry(&f->i, &f->ta)->pending);
+}
+
 static void test_invalidate(void **state)
 {
 	struct fx *f = *state;
@@ -769,6 +809,7 @@ int test_iap_cache(void)
 		cmocka_unit_test_setup_teardown(test_binding_installs_with_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_generation_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_negative_keeps_live_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalidate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jap_dead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tick_refreshes_and_expires, setup, teardown),

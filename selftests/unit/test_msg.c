@@ -27,10 +27,10 @@ static const __u8 key2[PIAS_KEY_LEN] = { 1,  2,	 3,  4,	 5,  6,	 7,  8,	 9,  10,
 					 23, 24, 25, 26, 27, 28, 29, 30, 31, 33 };
 
 static const __u8 all_types[] = {
-	PIAS_MSG_PING,	     PIAS_MSG_ACK,	PIAS_MSG_PING_REQ, PIAS_MSG_VIEW_REQ,
-	PIAS_MSG_VIEW,	     PIAS_MSG_REPORT,	PIAS_MSG_QUERY,	   PIAS_MSG_BINDING,
-	PIAS_MSG_INVALIDATE, PIAS_MSG_REGISTER, PIAS_MSG_LEAVE,	   PIAS_MSG_REG_ACK,
-	PIAS_MSG_REG_NACK,
+	PIAS_MSG_PING,	     PIAS_MSG_ACK,	  PIAS_MSG_PING_REQ, PIAS_MSG_VIEW_REQ,
+	PIAS_MSG_VIEW,	     PIAS_MSG_REPORT,	  PIAS_MSG_QUERY,    PIAS_MSG_BINDING,
+	PIAS_MSG_INVALIDATE, PIAS_MSG_REGISTER,	  PIAS_MSG_LEAVE,    PIAS_MSG_REG_ACK,
+	PIAS_MSG_REG_NACK,   PIAS_MSG_REG_COOKIE,
 };
 #define N_TYPES	   (sizeof(all_types) / sizeof(all_types[0]))
 #define N_VARIANTS 3
@@ -165,6 +165,8 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 		m->reg.port = variant == 1 ? 65535 : 0;
 		m->reg.flags = variant == 1 ? PIAS_MSG_REG_F_TUNNEL : 0;
 		m->reg.weight = variant == 1 ? UINT32_MAX : (__u32)variant;
+		if (variant)
+			memset(m->reg.cookie, variant == 1 ? 0xff : 0x5a, sizeof(m->reg.cookie));
 		break;
 	case PIAS_MSG_REG_ACK:
 		set_ta(&m->ack.ta, variant);
@@ -186,6 +188,13 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 			memset(m->nack.text, 'x', PIAS_MSG_TEXT_LEN - 1);
 		else if (variant == 2)
 			strcpy(m->nack.text, "no room for another target");
+		break;
+	case PIAS_MSG_REG_COOKIE:
+		set_ta(&m->cookie.ta, variant);
+		m->cookie.echo_seq = variant == 1 ? UINT64_MAX : (__u64)variant;
+		m->cookie.jap_id = variant == 1 ? PIAS_MAX_PROXIES - 1 : 1;
+		memset(m->cookie.cookie, variant == 1 ? 0xff : 0x11 * variant,
+		       sizeof(m->cookie.cookie));
 		break;
 	}
 }
@@ -296,10 +305,10 @@ static void test_wire_sizes(void **state)
 		__u8 type;
 		int body;
 	} sizes[] = {
-		{ PIAS_MSG_PING, 32 },	    { PIAS_MSG_VIEW_REQ, 4 }, { PIAS_MSG_REPORT, 32 },
-		{ PIAS_MSG_QUERY, 20 },	    { PIAS_MSG_BINDING, 36 }, { PIAS_MSG_INVALIDATE, 24 },
-		{ PIAS_MSG_REGISTER, 44 },  { PIAS_MSG_LEAVE, 44 },   { PIAS_MSG_REG_ACK, 40 },
-		{ PIAS_MSG_REG_NACK, 128 },
+		{ PIAS_MSG_PING, 32 },	   { PIAS_MSG_VIEW_REQ, 4 },	{ PIAS_MSG_REPORT, 32 },
+		{ PIAS_MSG_QUERY, 20 },	   { PIAS_MSG_BINDING, 36 },	{ PIAS_MSG_INVALIDATE, 24 },
+		{ PIAS_MSG_REGISTER, 60 }, { PIAS_MSG_LEAVE, 60 },	{ PIAS_MSG_REG_ACK, 40 },
+		{ PIAS_MSG_REG_NACK, 32 }, { PIAS_MSG_REG_COOKIE, 48 },
 	};
 	size_t i;
 
@@ -310,6 +319,12 @@ static void test_wire_sizes(void **state)
 			 HDR + 32 + PIAS_MSG_MAX_UPDATES * MEMBER + MAC);
 	/* a tunnel-mode target's REG_ACK carries the JAP's tunnel endpoint */
 	assert_int_equal(datagram(PIAS_MSG_REG_ACK, 1, buf), HDR + 60 + MAC);
+	/* a NACK's text (at most 95 bytes) follows the fixed part */
+	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 1, buf), HDR + 32 + 95 + MAC);
+	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 2, buf), HDR + 32 + 26 + MAC);
+	/* what a JAP sends to a sender it has not verified is no larger than a REGISTER */
+	assert_true(datagram(PIAS_MSG_REG_NACK, 0, buf) <= datagram(PIAS_MSG_REGISTER, 0, buf));
+	assert_true(datagram(PIAS_MSG_REG_COOKIE, 0, buf) <= datagram(PIAS_MSG_REGISTER, 0, buf));
 	/* Byte order of the header: big-endian. */
 	assert_int_equal(datagram(PIAS_MSG_PING, 1, buf), 968);
 	assert_int_equal(buf[0], 1);
@@ -333,6 +348,7 @@ static void test_type_names(void **state)
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_VIEW), "VIEW");
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_INVALIDATE), "INVALIDATE");
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_REG_NACK), "REG_NACK");
+	assert_string_equal(pias_msg_type_name(PIAS_MSG_REG_COOKIE), "REG_COOKIE");
 	assert_string_equal(pias_msg_type_name(0), "unknown");
 	assert_string_equal(pias_msg_type_name(6), "unknown");
 	assert_string_equal(pias_msg_type_name(255), "unknown");
@@ -577,10 +593,17 @@ static void test_bad_fields(void **state)
 	/* REG_NACK: code, text. */
 	patch_bad(PIAS_MSG_REG_NACK, 0, b + 23, 0, "REG_NACK: code 0 is not a NACK code 1-6");
 	patch_bad(PIAS_MSG_REG_NACK, 0, b + 23, 7, "REG_NACK: code 7");
-	len = datagram(PIAS_MSG_REG_NACK, 1, buf); /* 95 x, then NUL */
-	buf[b + 32 + PIAS_MSG_TEXT_LEN - 1] = 'x';
-	assert_bad(buf, len, "REG_NACK: text is not NUL-terminated within 96 bytes");
-	patch_bad(PIAS_MSG_REG_NACK, 2, b + 32 + 90, 'y', "REG_NACK: text has nonzero bytes after");
+	patch_bad(PIAS_MSG_REG_NACK, 2, b + 32 + 5, 0, "REG_NACK: text holds a NUL byte");
+	/* 96 bytes of text: one too many (the struct keeps room for its NUL) */
+	len = datagram(PIAS_MSG_REG_NACK, 1, buf); /* 95 x */
+	memmove(buf + len - MAC + 1, buf + len - MAC, MAC);
+	buf[len - MAC] = 'x';
+	len++;
+	put_be16(buf + 2, 32 + 96);
+	assert_bad(buf, len, "REG_NACK: body of 128 bytes is not 32-127");
+	/* REG_COOKIE: the asking JAP's id. */
+	patch_bad(PIAS_MSG_REG_COOKIE, 0, b + 20 + 8 + 3, 0,
+		  "REG_COOKIE: jap_id 0 is not a proxy id");
 }
 
 static void test_encode_rejects(void **state)

@@ -297,8 +297,8 @@ static struct reg *find_ta(struct loop *l, const struct pias_ta *ta)
 }
 
 /*
- * One datagram: only REG_ACK with the MAC of a token of ours, or REG_NACK,
- * for a TA we register, reach its agents.
+ * One datagram: only REG_ACK and REG_COOKIE with the MAC of a token of
+ * ours, or REG_NACK, for a TA we register, reach its agents.
  */
 static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 {
@@ -313,7 +313,8 @@ static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 			log_line("dropped a malformed reply: %s", e.msg);
 		return;
 	}
-	if (h.type != PIAS_MSG_REG_ACK && h.type != PIAS_MSG_REG_NACK) {
+	if (h.type != PIAS_MSG_REG_ACK && h.type != PIAS_MSG_REG_NACK &&
+	    h.type != PIAS_MSG_REG_COOKIE) {
 		if (!l->foreign++)
 			log_line("dropped a %s message: not for an agent",
 				 pias_msg_type_name(h.type));
@@ -324,22 +325,25 @@ static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 			log_line("dropped a malformed reply: %s", e.msg);
 		return;
 	}
-	ta = h.type == PIAS_MSG_REG_ACK ? &l->msg->ack.ta : &l->msg->nack.ta;
+	ta = h.type == PIAS_MSG_REG_ACK	     ? &l->msg->ack.ta
+	     : h.type == PIAS_MSG_REG_COOKIE ? &l->msg->cookie.ta
+					     : &l->msg->nack.ta;
 	g = find_ta(l, ta);
 	for (; g && g < end && !ta_cmp(&g->o->tgt.ta, ta); g++) {
 		if (!g->started || g->finished)
 			continue;
 		/* NACKs carry no MAC we can check: the agent treats them as advisory */
-		if (h.type == PIAS_MSG_REG_ACK) {
+		if (h.type != PIAS_MSG_REG_NACK) {
 			if (!pias_msg_mac_ok(buf, len, g->o->token))
 				continue;
 			macked = true;
 		}
 		AGENT_CALL(l, g, pias_agent_recv, l->msg, mono_ns());
 	}
-	if (h.type == PIAS_MSG_REG_ACK && !macked && !l->bad_mac++)
-		log_line("dropped an acknowledgement whose MAC does not verify with the token "
-			 "of a registration of its TA");
+	if (h.type != PIAS_MSG_REG_NACK && !macked && !l->bad_mac++)
+		log_line("dropped a %s whose MAC does not verify with the token "
+			 "of a registration of its TA",
+			 pias_msg_type_name(h.type));
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
