@@ -26,8 +26,10 @@
  *                                               names what was wrong
  *                      (at most PIAS_CTL_STATUS_MAX bytes with the "\n")
  *
- * A request that is too long, not one line, or not a known command gets
- * "ERR ..." too. The client gives up on a server silent for
+ * A request that is too long, not one line, not complete within
+ * PIAS_CTL_TIMEOUT_MS of the connect, or not a known command gets "ERR ..."
+ * too. A server holds at most PIAS_CTL_CONNS_MAX connections: one more
+ * closes the one that has waited longest for its request line. The client gives up on a server silent for
  * PIAS_CTL_TIMEOUT_MS (between bytes, not in total).
  *
  * Requests (words as piasctl passes them; [--json]: the body is one JSON
@@ -57,6 +59,7 @@
 #define PIAS_CTL_REQUEST_MAX	4096 /* bytes of the request line, "\n" included */
 #define PIAS_CTL_STATUS_MAX	4096 /* bytes of the status line, "\n" included */
 #define PIAS_CTL_TIMEOUT_MS	10000
+#define PIAS_CTL_CONNS_MAX	32 /* open at once; one more closes the longest waiting */
 
 #define PIAS_CTL_OK		"OK"
 #define PIAS_CTL_ERR		"ERR"

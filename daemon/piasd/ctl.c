@@ -346,35 +346,84 @@ static int run(struct piasd *d, char **w, int n, struct evbuffer *o, struct pias
 	return pias_err_set(e, -EINVAL, "unknown request '%s'", n ? w[0] : "");
 }
 
+/*
+ * Open connections: at most PIAS_CTL_CONNS_MAX. One more closes the one
+ * that has waited longest for its request line, so that clients that
+ * connect and say nothing cannot lock the operator out; a request must
+ * also be complete within PIAS_CTL_TIMEOUT_MS of the connect, so that one
+ * sent a byte at a time does not hold its slot for hours.
+ */
+struct ctl_conn {
+	struct piasd *d;
+	struct bufferevent *bev; /* NULL: the slot is free */
+	__u64 since_ns;		 /* accepted */
+	bool answering;		 /* the request is in; the answer is going out */
+};
+
+static struct ctl_conn conns[PIAS_CTL_CONNS_MAX];
+
+static void conn_free(struct ctl_conn *c)
+{
+	if (c->bev)
+		bufferevent_free(c->bev);
+	c->bev = NULL;
+}
+
 static void conn_done(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
-	bufferevent_free(bev);
+	(void)bev;
+	conn_free(arg);
 }
 
 static void conn_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)arg;
+	(void)bev;
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF | BEV_EVENT_TIMEOUT))
-		bufferevent_free(bev);
+		conn_free(arg);
+}
+
+/* A free slot, else the one waiting longest for its request (closed). */
+static struct ctl_conn *conn_slot(struct piasd *d)
+{
+	struct ctl_conn *victim = NULL;
+
+	for (size_t i = 0; i < PIAS_CTL_CONNS_MAX; i++) {
+		struct ctl_conn *c = &conns[i];
+
+		if (!c->bev)
+			return c;
+		if (!c->answering && (!victim || c->since_ns < victim->since_ns))
+			victim = c;
+	}
+	if (!victim)
+		return NULL; /* every one is being answered: they end soon */
+	conn_free(victim);
+	PIASD_INC(d, ctl_evicted);
+	return victim;
 }
 
 static void conn_read(struct bufferevent *bev, void *arg)
 {
-	struct piasd *d = arg;
+	struct ctl_conn *c = arg;
+	struct piasd *d = c->d;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *body;
 	struct pias_err e = { "" };
 	char *words[MAX_WORDS], *save = NULL, *w;
 	size_t len;
 	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+	bool late = piasd_now() - c->since_ns > PIAS_CTL_TIMEOUT_MS * 1000000ull;
 	int n = 0, err;
 
-	if (!line && evbuffer_get_length(in) < PIAS_CTL_REQUEST_MAX)
+	if (!line && !late && evbuffer_get_length(in) < PIAS_CTL_REQUEST_MAX)
 		return; /* the rest of the line is still coming */
 	/* only now: a request arriving in pieces must not leak one per piece */
 	body = evbuffer_new();
-	if (!line) {
+	c->answering = true;
+	if (!line && late) {
+		err = pias_err_set(&e, -ETIMEDOUT, "request not complete within %d ms",
+				   PIAS_CTL_TIMEOUT_MS);
+	} else if (!line) {
 		err = pias_err_set(&e, -E2BIG, "request longer than %d bytes",
 				   PIAS_CTL_REQUEST_MAX);
 	} else {
@@ -399,7 +448,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		bufferevent_write_buffer(bev, body);
 	}
 	/* close once the answer is out */
-	bufferevent_setcb(bev, NULL, conn_done, conn_event, d);
+	bufferevent_setcb(bev, NULL, conn_done, conn_event, c);
 	free(line);
 	if (body)
 		evbuffer_free(body);
@@ -410,17 +459,20 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	struct piasd *d = arg;
 	struct timeval tmo = { PIAS_CTL_TIMEOUT_MS / 1000, 0 };
 	struct bufferevent *bev;
+	struct ctl_conn *c;
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	(void)what;
 	if (fd < 0)
 		return;
-	bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c = conn_slot(d);
+	bev = c ? bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
 	if (!bev) {
 		close(fd);
 		return;
 	}
-	bufferevent_setcb(bev, conn_read, NULL, conn_event, d);
+	*c = (struct ctl_conn){ .d = d, .bev = bev, .since_ns = piasd_now() };
+	bufferevent_setcb(bev, conn_read, NULL, conn_event, c);
 	bufferevent_set_timeouts(bev, &tmo, &tmo);
 	bufferevent_enable(bev, EV_READ);
 }
@@ -471,6 +523,8 @@ int piasd_ctl_open(struct piasd *d, struct pias_err *e)
 
 void piasd_ctl_close(struct piasd *d)
 {
+	for (size_t i = 0; i < PIAS_CTL_CONNS_MAX; i++)
+		conn_free(&conns[i]);
 	if (d->ev_ctl)
 		event_free(d->ev_ctl);
 	if (d->ctl_fd >= 0) {

@@ -78,10 +78,10 @@
 	X(nat_leftovers_ended, "JAP: reverse entries left without a connection, deleted")          \
 	X(nat_high_water, "JAP: times a target's NAT ports in use passed the high-water mark")     \
 	X(log_suppressed, "log lines about outsiders' datagrams left out by the rate limit")       \
-	X(nacks_limited,                                                                           \
-	  "refusals and cookies to unverified senders not sent: over the rate limit")              \
+	X(nacks_limited, "refusals to unverified senders not sent: over the rate limit")           \
 	X(reg_cookies_sent,                                                                        \
-	  "REG_COOKIEs sent: a target this JAP does not know must prove its address")
+	  "REG_COOKIEs sent: a target this JAP does not know must prove its address")              \
+	X(ctl_evicted, "control connections closed to make room: 32 open, no request yet")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -210,7 +210,7 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
  */
 void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
 		       __u32 code, const char *text, bool proven);
-/* REG_COOKIE for a REGISTER from a sender we do not know (rate-limited as above). */
+/* REG_COOKIE for a verified, fresh REGISTER from a target we do not know. */
 void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req);
 /* Every tick: a new cookie secret once a period has passed. */
 void piasd_cookie_tick(struct piasd *d, __u64 now);

@@ -86,6 +86,50 @@ rss1=$(rss)
 echo "  ..   piasd RSS $rss0 kB before, $rss1 kB after 80,000 one-byte pieces"
 check_eq "piasd grew by less than 2 MB ($((rss1 - rss0)) kB)" True "$([ $((rss1 - rss0)) -lt 2048 ] && echo True || echo False)"
 
+echo "-- the control socket: 40 silent connections do not lock the operator out; a request sent a byte a second ends"
+ev0=$(ctl 2 show counters --json | jq_py "d['piasd']['ctl_evicted']")
+ctlres=$(python3 - "${SOCK[2]}" "$PIASCTL" <<'PY'
+import json, socket, subprocess, sys, time
+path, piasctl = sys.argv[1], sys.argv[2]
+idle = []
+for _ in range(40):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    idle.append(s)
+time.sleep(0.3)
+rc = subprocess.run([piasctl, "-s", path, "show", "status"], capture_output=True).returncode
+closed = 0
+for s in idle:
+    s.setblocking(False)
+    try:
+        closed += s.recv(16) == b""
+    except BlockingIOError:
+        pass
+    s.close()
+d = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+d.connect(path)
+t0, answer = time.time(), b""
+while time.time() - t0 < 20:
+    try:
+        d.send(b"s")
+    except OSError:
+        break
+    d.settimeout(1.0)
+    try:
+        answer = d.recv(256)
+        break
+    except socket.timeout:
+        pass
+print(json.dumps({"rc": rc, "closed": closed, "drip_s": round(time.time() - t0, 1), "answer": answer.decode(errors="replace").strip()}))
+PY
+)
+echo "  ..   $ctlres"
+check_eq "piasctl answered with 40 silent connections open" 0 "$(echo "$ctlres" | jq_py "d['rc']")"
+check_ge "the longest-waiting were closed to make room (32 at most open)" 9 "$(echo "$ctlres" | jq_py "d['closed']")"
+check_ge "counted as ctl_evicted" $((ev0 + 9)) "$(ctl 2 show counters --json | jq_py "d['piasd']['ctl_evicted']")"
+check_eq "a request a byte a second is refused after 10 s, not held" "True True" \
+	"$(echo "$ctlres" | jq_py "9 <= d['drip_s'] <= 13") $(echo "$ctlres" | jq_py "d['answer'].startswith('ERR request not complete')")"
+
 echo "-- 500 REGISTERs with a bad token: refusals and log lines stay within their rates"
 # sum COUNTER: piasd's counter summed over the three proxies
 sum() { for n in 1 2 3; do ctl "$n" show counters --json | jq_py "d['piasd']['$1']"; done | awk '{ s += $1 } END { print s }'; }
