@@ -52,13 +52,14 @@ PROGTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/prog/*.c))
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/unit/*.c))
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
 PIASD_BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/piasd/*.c))
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fuzz/*.c))
 
 BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/piasd) \
 	$(if $(PIASCTL_OBJS),$(BUILD)/piasctl) $(BUILD)/pias-delay
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
 
-.PHONY: all bpf test check test-unit test-prog test-ns test-asan bench bench-compare bench-nat demo deps vmlinux clean help \
+.PHONY: all bpf test check test-unit test-prog test-ns test-asan fuzz bench bench-compare bench-nat demo deps vmlinux clean help \
 	format format-check
 all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
@@ -68,6 +69,7 @@ help:
 	@echo "make          build everything into $(BUILD)/"
 	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root)"
 	@echo "make test-asan  unit and BPF_PROG_TEST_RUN tests built with ASan and UBSan (root)"
+	@echo "make fuzz     each libFuzzer harness for FUZZ_TIME s (default 30; clang)"
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
 	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
 	@echo "make bench-nat  new flows/s one JAP sustains to one target against the NAT formula (a lab)"
@@ -86,7 +88,7 @@ $(BPF_SKELS): $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJS) \
 	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS) $(PIASD_BENCH_OBJS) \
-	$(DELAY_OBJS)
+	$(DELAY_OBJS) $(FUZZ_OBJS)
 $(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -138,10 +140,19 @@ $(BUILD)/piasd-bench: $(PIASD_BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
 $(BUILD)/bpf:
 	mkdir -p $@
 
+# libFuzzer harnesses (fuzz/, make fuzz): clang, with ASan and UBSan
+$(FUZZ_OBJS): CFLAGS += -Itools/piasctl
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/fuzz_util.o $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_LOGIC) $(LIBS_BPF)
+$(BUILD)/fuzz/fuzz_reg_file: $(BUILD)/fuzz/fuzz_reg_file.o $(BUILD)/fuzz/fuzz_util.o \
+		$(BUILD)/tools/piasctl/reg_file.o $(BUILD)/tools/piasctl/agent_reg.o \
+		$(DAEMON_LOGIC_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_LOGIC) $(LIBS_BPF)
+
 # Tests: unit tests need nothing; prog and namespace tests need root.
 # cmocka prints its results on stderr, hence 2>&1.
 test check: all
-	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan test-ns
+	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan fuzz test-ns
 
 test-unit: $(BUILD)/selftests/test_unit
 	$(BUILD)/selftests/test_unit 2>&1
@@ -162,6 +173,16 @@ test-asan:
 		$(BUILD)-asan/piasd $(BUILD)-asan/piasctl $(BUILD)-asan/piasd-loader $(BUILD)-asan/pias-maps
 	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_unit 2>&1
 	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_prog 2>&1
+
+# each harness for FUZZ_TIME seconds (CI: 30) from the corpus in fuzz/corpus
+FUZZERS := msg config keyring reg_file addr ctl_line
+FUZZ_TIME ?= 30
+FUZZ_SAN := -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+fuzz:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)-fuzz CC=$(CLANG) SAN="$(FUZZ_SAN)" \
+		$(FUZZERS:%=$(BUILD)-fuzz/fuzz/fuzz_%)
+	BUILD=$(BUILD)-fuzz FUZZ_TIME=$(FUZZ_TIME) bash fuzz/run.sh $(FUZZERS)
 
 bench: all
 	$(BUILD)/pias-bench --json $(BUILD)/bench.json

@@ -987,6 +987,11 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		m->ack.echo_seq = get64(r);
 		if (r->len == REG_ACK_TUN_LEN) {
 			m->ack.tun_family = get8(r);
+			/* the long form is for a tunnel endpoint only: one encoding */
+			if (!m->ack.tun_family)
+				return pias_err_set(e, -EBADMSG,
+						    "%s: tunnel family 0 in a %d-byte body", t,
+						    REG_ACK_TUN_LEN);
 			if (get8(r))
 				return pias_err_set(e, -EBADMSG, "%s: reserved byte is not zero",
 						    t);

@@ -19,10 +19,9 @@
 #include <event2/listener.h>
 
 #include "counters.h"
+#include "ctl_line.h"
 #include "ctl_proto.h"
 #include "piasd.h"
-
-#define MAX_WORDS 8
 
 const char *const piasd_counter_names[PIASD_C_COUNT] = {
 #define X(name, help) #name,
@@ -409,7 +408,7 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer *body;
 	struct pias_err e = { "" };
-	char *words[MAX_WORDS], *save = NULL, *w;
+	char *words[PIAS_CTL_WORDS_MAX];
 	size_t len;
 	char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 	bool late = piasd_now() - c->since_ns > PIAS_CTL_TIMEOUT_MS * 1000000ull;
@@ -427,12 +426,8 @@ static void conn_read(struct bufferevent *bev, void *arg)
 		err = pias_err_set(&e, -E2BIG, "request longer than %d bytes",
 				   PIAS_CTL_REQUEST_MAX);
 	} else {
-		err = 0;
-		for (w = strtok_r(line, " ", &save); w && n < MAX_WORDS;
-		     w = strtok_r(NULL, " ", &save))
-			words[n++] = w;
-		if (w)
-			err = pias_err_set(&e, -E2BIG, "more than %d words", MAX_WORDS);
+		n = pias_ctl_split(line, len, words, &e);
+		err = n < 0 ? n : 0;
 		if (!err && body)
 			err = run(d, words, n, body, &e);
 	}

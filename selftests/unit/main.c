@@ -22,6 +22,7 @@ int main(void)
 	failed += test_replay();
 	failed += test_rate();
 	failed += test_cookie();
+	failed += test_ctl_line();
 	failed += test_membership();
 	failed += test_coords();
 	failed += test_agent();

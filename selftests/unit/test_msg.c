@@ -584,6 +584,8 @@ static void test_bad_fields(void **state)
 	/* REG_ACK's tunnel endpoint: family, reserved byte, port, address. */
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 5, "REG_ACK: tunnel family 5 is not 4 (IPv4) or 6");
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 41, 1, "REG_ACK: reserved byte is not zero");
+	/* the long form only with a tunnel endpoint: one encoding per REG_ACK (found by fuzz_msg) */
+	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 0, "REG_ACK: tunnel family 0 in a 60-byte body");
 	len = datagram(PIAS_MSG_REG_ACK, 1, buf);
 	buf[b + 42] = buf[b + 43] = 0;
 	assert_bad(buf, len, "REG_ACK: tunnel port 0");

@@ -103,6 +103,10 @@ int agent_run(struct cli *c, const struct agent_opts *o);
 int reg_file_read(struct cli *c, const char *path, const union pias_addr *reg_addr, __u8 reg_family,
 		  __u16 reg_port, struct agent_reg **regs, size_t *n);
 
+/* a (family) and port as a socket address; its length. agent_reg.c */
+socklen_t agent_sockaddr(const union pias_addr *a, __u8 family, __u16 port,
+			 struct sockaddr_storage *ss);
+
 /* Fill r's registration service (the TA's own address when reg_family is 0). */
 void agent_reg_service(struct agent_reg *r, const union pias_addr *reg_addr, __u8 reg_family,
 		       __u16 reg_port);
