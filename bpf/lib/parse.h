@@ -85,13 +85,20 @@ static __always_inline int parse_ip(struct pias_ctx *c, __u32 off, __u8 family, 
 	}
 
 	struct ipv6hdr *h6 = FRAME_PTR(c, off, sizeof(*h6));
+	__u32 len6;
 
 	if (!h6)
 		return PIAS_DROP_truncated_ip;
 	if (h6->version != 6)
 		return PIAS_DROP_bad_ip_header;
-	ip->ip_len = bpf_ntohs(h6->payload_len) + sizeof(*h6);
-	if (off + ip->ip_len > frame_len)
+	/*
+	 * In 32 bits: a payload length above 65495 plus the header wraps a
+	 * u16 to a few bytes, which passed this check and then cut the frame
+	 * inside its own header (found by the XDP fuzzer).
+	 */
+	len6 = bpf_ntohs(h6->payload_len) + (__u32)sizeof(*h6);
+	ip->ip_len = (__u16)len6;
+	if (off + len6 > frame_len)
 		ip->unsupported = PIAS_DROP_bad_ip_length + 1;
 	ip->family = PIAS_AF_INET6;
 	ip->proto = h6->nexthdr;

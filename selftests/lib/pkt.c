@@ -664,6 +664,11 @@ static int verify_ip(const uint8_t *p, size_t len, int depth, char *why, size_t 
 		}
 		if (pkt_fold(pkt_sum(l4, l4_len, ps)) != 0)
 			return fail(why, n, "%s UDP checksum 0x%04x wrong (%u)", lvl, got, 0);
+		/* a tunnel with an outer checksum (IPv6): the inner packet's are checked too */
+		if (get16(l4 + 2) == PIAS_TUN_PORT_DEFAULT && l4_len >= 8 + PIAS_TUN_HLEN + 20 &&
+		    l4[8] == PIAS_TUN_VERSION && depth == 0)
+			return verify_ip(l4 + 8 + PIAS_TUN_HLEN, l4_len - 8 - PIAS_TUN_HLEN,
+					 depth + 1, why, n);
 		return 0;
 	case PKT_PROTO_ICMP:
 		if (pkt_fold(pkt_sum(l4, l4_len, 0)) != 0)
@@ -677,6 +682,93 @@ static int verify_ip(const uint8_t *p, size_t len, int depth, char *why, size_t 
 		return 0;
 	}
 	return 0;
+}
+
+/*
+ * pkt_fix's worker: recompute what verify_ip checks, where the lengths
+ * allow (a header that lies about its length is left as it is).
+ */
+static void fix_ip(uint8_t *p, size_t len, int depth)
+{
+	union pias_addr src, dst;
+	uint8_t family, proto;
+	size_t hl, tot;
+	uint8_t *l4;
+	size_t l4_len;
+	uint32_t ps;
+
+	memset(&src, 0, sizeof(src));
+	memset(&dst, 0, sizeof(dst));
+	if (len >= 20 && p[0] >> 4 == 4) {
+		family = PIAS_AF_INET;
+		hl = (p[0] & 0xf) * 4;
+		tot = get16(p + 2);
+		if (hl < 20 || tot < hl || tot > len)
+			return;
+		put16(p + 10, 0);
+		put16(p + 10, pkt_fold(pkt_sum(p, hl, 0)));
+		if (get16(p + 6) & 0x3fff)
+			return;
+		proto = p[9];
+		memcpy(&src.v4, p + 12, 4);
+		memcpy(&dst.v4, p + 16, 4);
+	} else if (len >= 40 && p[0] >> 4 == 6) {
+		family = PIAS_AF_INET6;
+		hl = 40;
+		tot = 40 + get16(p + 4);
+		if (tot > len)
+			return;
+		proto = p[6];
+		memcpy(src.bytes, p + 8, 16);
+		memcpy(dst.bytes, p + 24, 16);
+	} else {
+		return;
+	}
+	l4 = p + hl;
+	l4_len = tot - hl;
+	ps = pseudo_sum(family, &src, &dst, proto, (uint32_t)l4_len);
+	switch (proto) {
+	case PKT_PROTO_TCP:
+		if (l4_len >= 20) {
+			put16(l4 + 16, 0);
+			put16(l4 + 16, pkt_fold(pkt_sum(l4, l4_len, ps)));
+		}
+		return;
+	case PKT_PROTO_UDP:
+		if (l4_len < 8 || get16(l4 + 4) != l4_len)
+			return;
+		/* a tunnel (as pkt_verify tells one): the inner packet first */
+		if ((get16(l4 + 6) == 0 || get16(l4 + 2) == PIAS_TUN_PORT_DEFAULT) &&
+		    l4_len >= 8 + PIAS_TUN_HLEN + 20 && l4[8] == PIAS_TUN_VERSION && depth == 0) {
+			fix_ip(l4 + 8 + PIAS_TUN_HLEN, l4_len - 8 - PIAS_TUN_HLEN, depth + 1);
+			if (family == PIAS_AF_INET && get16(l4 + 6) == 0)
+				return; /* a tunnel over IPv4 sends no UDP checksum */
+		}
+		put16(l4 + 6, 0);
+		put16(l4 + 6, pkt_fold(pkt_sum(l4, l4_len, ps)) ?: 0xffff);
+		return;
+	case PKT_PROTO_ICMP:
+		if (l4_len >= 4) {
+			put16(l4 + 2, 0);
+			put16(l4 + 2, pkt_fold(pkt_sum(l4, l4_len, 0)));
+		}
+		return;
+	case PKT_PROTO_ICMPV6:
+		if (l4_len >= 4) {
+			put16(l4 + 2, 0);
+			put16(l4 + 2, pkt_fold(pkt_sum(l4, l4_len, ps)));
+		}
+		return;
+	}
+}
+
+void pkt_fix(void *frame, size_t len)
+{
+	uint8_t *p = frame;
+
+	if (len < PKT_ETH_HLEN)
+		return;
+	fix_ip(p + PKT_ETH_HLEN, len - PKT_ETH_HLEN, 0);
 }
 
 int pkt_verify(const void *frame, size_t len, char *why, size_t why_len)

@@ -162,6 +162,12 @@ uint16_t pkt_fold(uint32_t sum);
  * are right, else -1 with a reason in why.
  */
 int pkt_verify(const void *frame, size_t len, char *why, size_t why_len);
+/*
+ * Recomputes those checksums in place, wherever the lengths in the headers
+ * allow (a fuzzer's mutated frame then gets past checksum-blind parsing to
+ * the logic behind it).
+ */
+void pkt_fix(void *frame, size_t len);
 
 /*
  * Compares two frames. Equal: 0. Otherwise prints, on stderr, the lengths

@@ -35,6 +35,7 @@ int main(void)
 	failed += run_mtu_tests();
 	failed += run_local_tests();
 	failed += run_malformed_tests();
+	failed += run_xdp_fuzz_tests();
 	/* the tunnel-mode target's own object: runs whether or not pias_xdp loaded */
 	failed += run_target_tests();
 

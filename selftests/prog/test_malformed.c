@@ -361,6 +361,26 @@ static void ip6_payload_beyond(struct pkt *p)
 	put16(p->b + IP6 + 4, (uint16_t)(p->len - L4_6 + 1));
 }
 
+/* 0xffff: header and payload wrapped a 16-bit length to 39 (found by the XDP fuzzer) */
+static void ip6_payload_wraps(struct pkt *p)
+{
+	good_client6(p);
+	put16(p->b + IP6 + 4, 0xffff);
+}
+
+/* the same to the NAT address: it was cut inside its own header and passed */
+static void nat6_payload_wraps(struct pkt *p)
+{
+	struct pkt_spec r =
+		pkt_tcp("2001:db8:2::10", T_PORT_TCP, "2001:db8:2::1", NAT_MIN, PKT_TCP_ACK);
+	uint8_t tmac[6];
+
+	mac_of("2001:db8:2::10", tmac);
+	pkt_set_macs(&r, g_ns.mac[1], tmac);
+	build(p, &r);
+	put16(p->b + IP6 + 4, 0xffff);
+}
+
 static void ip6_payload_beyond_not_ours(struct pkt *p)
 {
 	elsewhere(p, PIAS_AF_INET6);
@@ -819,6 +839,8 @@ static const struct mrow rows[] = {
 	DROP("IPv6 truncated header", ip6_truncated, "truncated_ip"),
 	DROP("IPv6 version 4 under the IPv6 ethertype", ip6_version4, "bad_ip_header"),
 	DROP("IPv6 payload length beyond the frame", ip6_payload_beyond, "bad_ip_length"),
+	DROP("IPv6 payload length 65535 (wraps 16 bits)", ip6_payload_wraps, "bad_ip_length"),
+	DROP_L("NAT reply, IPv6 payload length 65535", nat6_payload_wraps, 1, "bad_ip_length"),
 	PASS("IPv6 payload length beyond the frame, elsewhere", ip6_payload_beyond_not_ours,
 	     "pass_not_ours"),
 	DROP("IPv6 hop-by-hop header to anycast", ip6_hopopts, "ipv6_ext_header"),
