@@ -165,7 +165,7 @@ test-ns: all
 
 # The unit and BPF_PROG_TEST_RUN tests and the tools built with AddressSanitizer
 # (LeakSanitizer included) and UBSan, in $(BUILD)-asan; the tests run, and
-# stop at the first report.
+# stop at the first report; then piasd and piasctl run test_piasd.sh so built.
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan SAN="$(ASAN)" \
@@ -173,6 +173,14 @@ test-asan:
 		$(BUILD)-asan/piasd $(BUILD)-asan/piasctl $(BUILD)-asan/piasd-loader $(BUILD)-asan/pias-maps
 	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_unit 2>&1
 	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_prog 2>&1
+	@# the daemon and piasctl too, in test_piasd.sh (restarts, kill -9, bad input);
+	@# a report stops the binary, so the test fails, and is kept in $(BUILD)-asan
+	rm -f $(BUILD)-asan/san.*
+	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
+		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
+		BUILD=$(BUILD)-asan bash selftests/ns/test_piasd.sh
+	@if ls $(BUILD)-asan/san.* >/dev/null 2>&1; then cat $(BUILD)-asan/san.*; \
+		echo "test-asan: sanitizer reports above ($(BUILD)-asan/san.*)"; exit 1; fi
 
 # each harness for FUZZ_TIME seconds (CI: 30) from the corpus in fuzz/corpus
 FUZZERS := msg config keyring reg_file addr ctl_line

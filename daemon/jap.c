@@ -211,7 +211,9 @@ static int group_apply(struct pias_jap *j, struct pias_jap_group *slot, struct p
 	if (n > acts->cap - acts->n)
 		return pias_err_set(e, -ENOBUFS, "jap: %zu actions, room for %zu", n,
 				    acts->cap - acts->n);
-	memcpy(&acts->a[acts->n], out, n * sizeof(*out));
+	/* n may be 0 while piasd's list is still unallocated (a NULL a) */
+	if (n)
+		memcpy(&acts->a[acts->n], out, n * sizeof(*out));
 	acts->n += n;
 	group_commit(j, slot, new);
 	return 0;

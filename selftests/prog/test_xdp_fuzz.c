@@ -64,7 +64,8 @@ static uint16_t rd16(const uint8_t *p)
 
 static void mutate(struct pkt *p)
 {
-	static const uint16_t edge[] = { 0, 1, 0x7f, 0x80, 0xff, 0x100, 0x5dc, 0x7fff, 0x8000, 0xffff };
+	static const uint16_t edge[] = { 0,	1,     0x7f,   0x80,   0xff,
+					 0x100, 0x5dc, 0x7fff, 0x8000, 0xffff };
 	int n = 1 + (int)(rnd() % 3);
 
 	for (int i = 0; i < n; i++) {
@@ -245,7 +246,8 @@ static void test_xdp_fuzz(void **state)
 {
 	const char *env = getenv("PIAS_XDP_FUZZ_FRAMES");
 	long frames = env ? atol(env) : 20000;
-	uint64_t seed = getenv("PIAS_XDP_FUZZ_SEED") ? strtoull(getenv("PIAS_XDP_FUZZ_SEED"), NULL, 0) : 1;
+	uint64_t seed =
+		getenv("PIAS_XDP_FUZZ_SEED") ? strtoull(getenv("PIAS_XDP_FUZZ_SEED"), NULL, 0) : 1;
 	long verdicts[5] = { 0 }, checked_csums = 0;
 	struct pias_stats st0, st1;
 	struct pias_drops dr0, dr1;
@@ -304,7 +306,8 @@ static void test_xdp_fuzz(void **state)
 			}
 		}
 		if (why) {
-			fprintf(stderr, "xdp fuzz frame %ld (PIAS_XDP_FUZZ_SEED=%llu, seed frame %ld on link %d): %s; verdict %s, %llu drops\n",
+			fprintf(stderr,
+				"xdp fuzz frame %ld (PIAS_XDP_FUZZ_SEED=%llu, seed frame %ld on link %d): %s; verdict %s, %llu drops\n",
 				f, (unsigned long long)seed, (long)(s - seeds), s->link, why,
 				pr_verdict_name(res.verdict), (unsigned long long)drops);
 			pkt_dump("in", in.b, in.len);
@@ -328,8 +331,8 @@ static void test_xdp_fuzz(void **state)
 	}
 	fprintf(stderr,
 		"  xdp fuzz: %ld frames (seed %llu): %ld passed, %ld dropped, %ld sent back out, %ld redirected; checksums checked on %ld\n",
-		frames, (unsigned long long)seed, verdicts[XDP_PASS], verdicts[XDP_DROP], verdicts[XDP_TX],
-		verdicts[XDP_REDIRECT], checked_csums);
+		frames, (unsigned long long)seed, verdicts[XDP_PASS], verdicts[XDP_DROP],
+		verdicts[XDP_TX], verdicts[XDP_REDIRECT], checked_csums);
 }
 
 int run_xdp_fuzz_tests(void)

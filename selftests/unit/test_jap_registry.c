@@ -157,6 +157,22 @@ static void refresh_keeps_alive(void **state)
 	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
 }
 
+/*
+ * A refresh that changes nothing appends no action, even to a list not yet
+ * allocated (piasd grows its lists on demand): UBSan stopped piasd here,
+ * memcpy(NULL, ..., 0), in test_piasd.sh under make test-asan.
+ */
+static void refresh_into_empty_list(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_actions none = { .a = NULL, .cap = 0 };
+	struct pias_jap_endpoint ep = ep4(1);
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0 + MS, &none, &f->e), 1);
+	assert_int_equal(none.n, 0);
+}
+
 static void silent_target_goes_down(void **state)
 {
 	struct fx *f = *state;
@@ -817,6 +833,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(tunnel_mode_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(report_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_keeps_alive, setup, teardown),
+		cmocka_unit_test_setup_teardown(refresh_into_empty_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(silent_target_goes_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(detection_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(replies_keep_alive, setup, teardown),
