@@ -67,7 +67,7 @@ bpf: $(BPF_OBJS) $(BPF_SKELS)
 help:
 	@echo "make deps     install the Debian packages that build, tests and demo need (root)"
 	@echo "make          build everything into $(BUILD)/"
-	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root)"
+	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root); T=NAME: only those"
 	@echo "make test-asan  unit and BPF_PROG_TEST_RUN tests built with ASan and UBSan (root)"
 	@echo "make fuzz     each libFuzzer harness for FUZZ_TIME s (default 30; clang)"
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
@@ -151,17 +151,24 @@ $(BUILD)/fuzz/fuzz_reg_file: $(BUILD)/fuzz/fuzz_reg_file.o $(BUILD)/fuzz/fuzz_ut
 
 # Tests: unit tests need nothing; prog and namespace tests need root.
 # cmocka prints its results on stderr, hence 2>&1.
+# T=NAME: only the tests of that name (a glob: T='test_cookie*') in the unit,
+# BPF_PROG_TEST_RUN and namespace suites (ns: the file, T=test_piasd).
+T ?=
 test check: all
+ifeq ($(T),)
 	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan fuzz test-ns
+else
+	$(MAKE) --no-print-directory test-unit test-prog test-ns
+endif
 
 test-unit: $(BUILD)/selftests/test_unit
-	$(BUILD)/selftests/test_unit 2>&1
+	$(BUILD)/selftests/test_unit '$(T)' 2>&1
 
 test-prog: $(BUILD)/selftests/test_prog
-	$(BUILD)/selftests/test_prog 2>&1
+	$(BUILD)/selftests/test_prog '$(T)' 2>&1
 
 test-ns: all
-	BUILD=$(BUILD) bash selftests/ns/run.sh
+	BUILD=$(BUILD) bash selftests/ns/run.sh '$(T)'
 
 # The unit and BPF_PROG_TEST_RUN tests and the tools built with AddressSanitizer
 # (LeakSanitizer included) and UBSan, in $(BUILD)-asan; the tests run, and

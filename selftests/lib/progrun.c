@@ -18,6 +18,8 @@
 
 #include <pias/hash.h>
 
+#include "maps.h"
+
 #include "pias.skel.h"
 
 /* ---- libbpf log: kept so that a failed load can show why ---------------- */
@@ -117,6 +119,17 @@ int pr_open(struct progrun *pr)
 		return err;
 	}
 	pr->prog_fd = bpf_program__fd(pr->skel->progs.pias_xdp);
+	/* the library's handle on these (unpinned) maps: tests write through it */
+	for (int i = 0; i < PIAS_M_COUNT; i++) {
+		pr->maps.fd[i] =
+			bpf_object__find_map_fd_by_name(pr->skel->obj, pias_map_descs[i].name);
+		if (pr->maps.fd[i] < 0) {
+			fprintf(stderr, "progrun: no map %s in pias.bpf.o\n",
+				pias_map_descs[i].name);
+			return -ENOENT;
+		}
+	}
+	pr->maps.ncpus = pr->ncpus;
 	pr->rb = ring_buffer__new(bpf_map__fd(pr->skel->maps.pias_events), on_event, pr, NULL);
 	if (!pr->rb) {
 		err = -errno;
@@ -136,6 +149,11 @@ void pr_close(struct progrun *pr)
 }
 
 /* ---- generic map helpers ------------------------------------------------ */
+
+static uint8_t family_of_str(const char *addr)
+{
+	return strchr(addr, ':') ? PIAS_AF_INET6 : PIAS_AF_INET;
+}
 
 #define FD(name) bpf_map__fd(pr->skel->maps.name)
 
@@ -239,72 +257,63 @@ static int update(int fd, const void *key, const void *val)
 	return bpf_map_update_elem(fd, key, val, BPF_ANY) ? -errno : 0;
 }
 
+/*
+ * Seeding goes through lib/maps.h's writers, the path piasd and the tools
+ * use, so that a test never builds a state they would refuse; the few
+ * exceptions say why. The library's refusal is printed.
+ */
+static int lib(int rc, const struct pias_err *e)
+{
+	if (rc)
+		fprintf(stderr, "progrun: lib refused: %s\n", e->msg);
+	return rc;
+}
+
 int pr_config(struct progrun *pr, const struct pias_config *cfg)
 {
-	uint32_t zero = 0;
+	struct pias_err e;
 
-	return update(FD(pias_config), &zero, cfg);
+	return lib(pias_config_set(&pr->maps, cfg, &e), &e);
 }
 
 int pr_prefix(struct progrun *pr, const char *cidr)
 {
-	struct pias_prefix val = { 0 };
-	char addr[64];
-	const char *slash = strchr(cidr, '/');
-	unsigned len;
+	struct pias_net n;
+	struct pias_err e;
+	int rc = pias_net_parse(cidr, &n, &e);
 
-	if (!slash || (size_t)(slash - cidr) >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, cidr, (size_t)(slash - cidr));
-	addr[slash - cidr] = 0;
-	len = (unsigned)atoi(slash + 1);
-	if (strchr(addr, ':')) {
-		struct pias_prefix6_key k = { .prefixlen = len };
-		union pias_addr a = pkt_a6(addr);
-
-		memcpy(k.addr, a.bytes, 16);
-		return update(FD(pias_prefix6), &k, &val);
-	}
-	struct pias_prefix4_key k4 = { .prefixlen = len, .addr = pkt_a4(addr).v4 };
-
-	return update(FD(pias_prefix4), &k4, &val);
+	return lib(rc ? rc : pias_prefix_add(&pr->maps, &n, &e), &e);
 }
 
 int pr_proxy(struct progrun *pr, uint32_t id, const char *addr, uint8_t state)
 {
-	struct pias_proxy px;
-	struct pias_addr_key key;
-	struct pias_proxy_ref ref = { .id = id };
-	int rc;
+	union pias_addr a = pkt_addr(addr);
+	struct pias_err e;
+	int rc = pias_proxy_set(&pr->maps, id, &a, family_of_str(addr),
+				(enum pias_proxy_state)state, &e);
 
-	memset(&px, 0, sizeof(px));
-	memset(&key, 0, sizeof(key));
-	px.addr = pkt_addr(addr);
-	px.family = strchr(addr, ':') ? PIAS_AF_INET6 : PIAS_AF_INET;
-	px.state = state;
-	rc = update(FD(pias_proxies), &id, &px);
-	if (rc)
-		return rc;
-	track(pr->proxies, &pr->nproxies, id);
-	key.addr = px.addr;
-	key.family = px.family;
-	return update(FD(pias_proxy_addr), &key, &ref);
+	if (!rc)
+		track(pr->proxies, &pr->nproxies, id);
+	return lib(rc, &e);
 }
 
 int pr_proxy_state(struct progrun *pr, uint32_t id, uint8_t state)
 {
 	struct pias_proxy px;
+	struct pias_err e;
+	int rc = pias_proxy_get(&pr->maps, id, &px, &e);
 
-	if (bpf_map_lookup_elem(FD(pias_proxies), &id, &px))
-		return -errno;
-	px.state = state;
-	return update(FD(pias_proxies), &id, &px);
+	if (!rc)
+		rc = pias_proxy_set(&pr->maps, id, &px.addr, px.family,
+				    (enum pias_proxy_state)state, &e);
+	return lib(rc, &e);
 }
 
 int pr_rap(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n)
 {
 	struct pias_rap_slot slot;
 	uint32_t idx = pias_rap_slot_of(ta);
+	struct pias_err e;
 
 	if (n > PIAS_RAP_REPLICAS)
 		return -E2BIG;
@@ -312,14 +321,21 @@ int pr_rap(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, in
 	for (int i = 0; i < n; i++)
 		slot.rap[i] = ids[i];
 	track(pr->slots, &pr->nslots, idx);
-	return update(FD(pias_rap_table), &idx, &slot);
+	return lib(pias_rap_slots_write(&pr->maps, &idx, &slot, 1, &e), &e);
 }
 
 int pr_binding(struct progrun *pr, const struct pias_ta *ta, uint32_t jap, uint32_t gen,
 	       uint64_t expires_ns, uint32_t flags)
 {
 	struct pias_binding b;
+	struct pias_err e;
 
+	if (!flags && !expires_ns)
+		return lib(pias_binding_set(&pr->maps, ta, jap, gen, 0, &e), &e);
+	if (flags == PIAS_BINDING_F_LOCAL && !jap && !expires_ns)
+		return lib(pias_binding_set_local(&pr->maps, ta, &e), &e);
+	/* a deadline to the ns (one just past, one about to pass): the library
+	 * takes lifetimes in seconds from now */
 	memset(&b, 0, sizeof(b));
 	b.jap_id = jap;
 	b.generation = gen;
@@ -331,13 +347,25 @@ int pr_binding(struct progrun *pr, const struct pias_ta *ta, uint32_t jap, uint3
 int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs, int n)
 {
 	struct pias_group g;
+	struct pias_err e;
 
-	if (n > PIAS_GROUP_MAX_JAPS)
-		return -E2BIG;
+	if (n > 0)
+		return lib(pias_group_set(&pr->maps, ta, japs, (size_t)n, &e), &e);
+	/* an empty group, which the library refuses (piasd deletes it): the
+	 * dataplane must still treat one as no group */
 	memset(&g, 0, sizeof(g));
-	g.count = (uint32_t)n;
-	memcpy(g.japs, japs, sizeof(japs[0]) * (size_t)n);
 	return update(FD(pias_groups), ta, &g);
+}
+
+static int target_write(struct progrun *pr, uint32_t id, const struct pias_target *t)
+{
+	struct pias_err e;
+
+	/* port 0: the dataplane serves the TA's port; the library refuses it,
+	 * since piasd always names one (a tunnel-mode target's is the TA's) */
+	if (!t->port)
+		return update(FD(pias_targets), &id, t);
+	return lib(pias_target_set(&pr->maps, id, t, &e), &e);
 }
 
 int pr_target(struct progrun *pr, uint32_t id, const char *addr, uint16_t port, uint8_t state,
@@ -347,12 +375,12 @@ int pr_target(struct progrun *pr, uint32_t id, const char *addr, uint16_t port, 
 
 	memset(&t, 0, sizeof(t));
 	t.addr = pkt_addr(addr);
-	t.family = strchr(addr, ':') ? PIAS_AF_INET6 : PIAS_AF_INET;
+	t.family = family_of_str(addr);
 	t.port = port;
 	t.state = state;
 	t.weight = weight;
 	track(pr->targets, &pr->ntargets, id);
-	return update(FD(pias_targets), &id, &t);
+	return target_write(pr, id, &t);
 }
 
 int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state)
@@ -362,18 +390,18 @@ int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state)
 	if (bpf_map_lookup_elem(FD(pias_targets), &id, &t))
 		return -errno;
 	t.state = state;
-	return update(FD(pias_targets), &id, &t);
+	return target_write(pr, id, &t);
 }
 
 int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n)
 {
 	struct pias_target_set set;
+	struct pias_err e;
 
-	if (n > PIAS_SET_MAX_TARGETS)
-		return -E2BIG;
+	if (n > 0)
+		return lib(pias_tgtset_set(&pr->maps, ta, ids, (size_t)n, &e), &e);
+	/* an empty set, as above: the JAP bounces to the RAP */
 	memset(&set, 0, sizeof(set));
-	set.count = (uint32_t)n;
-	memcpy(set.ids, ids, sizeof(ids[0]) * (size_t)n);
 	return update(FD(pias_tgt_sets), ta, &set);
 }
 
@@ -677,5 +705,5 @@ int pr_target_flags(struct progrun *pr, uint32_t id, uint32_t flags)
 	if (bpf_map_lookup_elem(FD(pias_targets), &id, &t))
 		return -errno;
 	t.flags = flags;
-	return update(FD(pias_targets), &id, &t);
+	return target_write(pr, id, &t);
 }

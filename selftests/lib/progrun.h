@@ -17,6 +17,7 @@
 
 #include <pias/maps.h>
 
+#include "maps.h"
 #include "pkt.h"
 
 #define PR_MAX_EVENTS  64
@@ -31,6 +32,7 @@ struct progrun {
 	int ncpus; /* possible CPUs: the stride of per-CPU values */
 	int cpu;   /* the CPU the process is pinned to */
 	struct ring_buffer *rb;
+	struct pias_maps maps; /* lib's handle on the skeleton's maps: seeding writes through it */
 
 	/* events drained after the last pr_run */
 	struct pias_event ev[PR_MAX_EVENTS];

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs every namespace test (selftests/ns/test_*.sh); each cleans up after
-# itself. Exit status: number of failed tests (0: all passed).
+# Runs every namespace test (selftests/ns/test_*.sh), or with an argument
+# only those whose name (test_piasd, no .sh) matches it as a glob; each
+# cleans up after itself. Exit status: number of failed tests (0: all passed).
 cd "$(dirname "$0")/../.." || exit 1
 export BUILD=${BUILD:-build}
 failed=0
+only=${1:-}
 for t in selftests/ns/test_*.sh; do
+	name=$(basename "$t" .sh)
+	# shellcheck disable=SC2053 # a glob on purpose
+	[ -n "$only" ] && [[ $name != $only ]] && continue
 	echo "=== $t"
 	start=$(date +%s)
 	timeout 600 bash "$t"

@@ -2,10 +2,13 @@
 /* build/selftests/test_unit: every unit test group; exit status 1 if any failed. */
 #include "unit.h"
 
-int main(void)
+/* argv[1]: run only the tests whose names match it (cmocka's * and ? globs) */
+int main(int argc, char **argv)
 {
 	int failed = 0;
 
+	if (argc > 1 && argv[1][0])
+		cmocka_set_test_filter(argv[1]);
 	failed += test_addr();
 	failed += test_rap();
 	failed += test_counters();
