@@ -306,6 +306,10 @@ static const struct key keys[] = {
 	{ "connections", "udp_timeout_s", 0, p_uint, 1, 3600, OFF(ct.udp) },
 	{ "connections", "udp_reply_timeout_s", 0, p_uint, 1, 3600, OFF(ct.udp_reply) },
 	{ "connections", "udp_stream_timeout_s", 0, p_uint, 1, 86400, OFF(ct.udp_stream) },
+	{ "overlay", "peer_msgs_per_s", 0, p_uint, 1, 10000000, OFF(peer_msgs_per_s) },
+	{ "overlay", "peer_msgs_burst", 0, p_uint, 1, 100000000, OFF(peer_msgs_burst) },
+	{ "anycast", "source_registrations_per_s", 0, p_uint, 1, 1000000, OFF(source_regs_per_s) },
+	{ "anycast", "source_registrations_burst", 0, p_uint, 1, 10000000, OFF(source_regs_burst) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -333,6 +337,10 @@ static void defaults(struct piasd_config *c)
 	c->probe_interval_ms = PIASD_PROBE_INTERVAL_MS_DEFAULT;
 	c->suspect_timeout_ms = PIASD_SUSPECT_TIMEOUT_MS_DEFAULT;
 	c->reconnect_ms = PIASD_RECONNECT_MS_DEFAULT;
+	c->peer_msgs_per_s = PIASD_PEER_MSGS_PER_S_DEFAULT;
+	c->peer_msgs_burst = PIASD_PEER_MSGS_BURST_DEFAULT;
+	c->source_regs_per_s = PIASD_SOURCE_REGS_PER_S_DEFAULT;
+	c->source_regs_burst = PIASD_SOURCE_REGS_BURST_DEFAULT;
 	c->target_timeout_ms = PIASD_TARGET_TIMEOUT_MS_DEFAULT;
 	c->report_threshold_percent = PIASD_REPORT_THRESHOLD_PCT_DEFAULT;
 	c->proximity_percent = PIASD_PROXIMITY_PERCENT_DEFAULT;

@@ -26,16 +26,21 @@
 #include "addr.h"
 #include "err.h"
 
-#define PIASD_CONFIG_MAX_PREFIXES	   64
-#define PIASD_CONFIG_MAX_SEEDS		   64
-#define PIASD_CONFIG_MAX_INTERFACES	   16
+#define PIASD_CONFIG_MAX_PREFIXES	 64
+#define PIASD_CONFIG_MAX_SEEDS		 64
+#define PIASD_CONFIG_MAX_INTERFACES	 16
 
-#define PIASD_REGISTRATION_PORT_DEFAULT	   6638
-#define PIASD_OVERLAY_PORT_DEFAULT	   6639
-#define PIASD_RAP_REPLICAS_DEFAULT	   3
-#define PIASD_PROBE_INTERVAL_MS_DEFAULT	   200
-#define PIASD_SUSPECT_TIMEOUT_MS_DEFAULT   1000
-#define PIASD_RECONNECT_MS_DEFAULT	   2000
+#define PIASD_REGISTRATION_PORT_DEFAULT	 6638
+#define PIASD_OVERLAY_PORT_DEFAULT	 6639
+#define PIASD_RAP_REPLICAS_DEFAULT	 3
+#define PIASD_PROBE_INTERVAL_MS_DEFAULT	 200
+#define PIASD_SUSPECT_TIMEOUT_MS_DEFAULT 1000
+#define PIASD_RECONNECT_MS_DEFAULT	 2000
+/* what one sender may make piasd do, per second after a burst (net.c) */
+#define PIASD_PEER_MSGS_PER_S_DEFAULT	   20000
+#define PIASD_PEER_MSGS_BURST_DEFAULT	   100000
+#define PIASD_SOURCE_REGS_PER_S_DEFAULT	   100
+#define PIASD_SOURCE_REGS_BURST_DEFAULT	   2000
 #define PIASD_TARGET_TIMEOUT_MS_DEFAULT	   900
 #define PIASD_REPORT_THRESHOLD_PCT_DEFAULT 25
 #define PIASD_PROXIMITY_PERCENT_DEFAULT	   50
@@ -88,6 +93,10 @@ struct piasd_config {
 	unsigned int probe_interval_ms;
 	unsigned int suspect_timeout_ms; /* > probe_interval_ms */
 	unsigned int reconnect_ms;	 /* PING a random DEAD proxy this often */
+	unsigned int peer_msgs_per_s;	 /* verified messages of one proxy, a second */
+	unsigned int peer_msgs_burst;
+	unsigned int source_regs_per_s; /* new targets' REGISTERs from one address */
+	unsigned int source_regs_burst;
 
 	/* [jap] */
 	unsigned int target_timeout_ms; /* < 1000 */

@@ -282,6 +282,17 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
 #define OUTSIDE_NACK_PER_S 20
 #define OUTSIDE_NACK_BURST 40
 
+/*
+ * Per sender, in tables of fixed size (rate_table.h), at the rates of
+ * [overlay] peer_msgs_* and [anycast] source_registrations_*: a proxy's
+ * messages once verified (the default burst covers a ring change, when a
+ * JAP re-reports every group at once, and a VIEW for a joining proxy); the
+ * REGISTERs of targets this JAP does not know yet, per source address (the
+ * default burst covers a host starting its agents all at once: the lab's
+ * 1,333 need two REGISTERs each, from 4 hosts).
+ */
+#define RATE_TABLE_SLOTS 4096
+
 static void outside_log(struct piasd *d, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -364,6 +375,7 @@ static void handle_proxy(struct piasd *d, const __u8 *buf, size_t n, const struc
 			 const struct pias_msg_hdr *h, struct pias_msg *m)
 {
 	const __u8 *key = pias_keyring_find(&d->keys, h->key_id);
+	struct pias_rate_key peer_key;
 	struct pias_err e;
 
 	if (!key) {
@@ -387,6 +399,15 @@ static void handle_proxy(struct piasd *d, const __u8 *buf, size_t n, const struc
 	     !pias_fresh_timestamp(h->seq, piasd_realtime(), PIAS_REPLAY_FRESH_NS)) ||
 	    !pias_replay_check_and_record(&d->replay, h->sender_id, h->seq)) {
 		PIASD_INC(d, rx_replayed);
+		return;
+	}
+	/* after the MAC and the window: a forger or a replayer spends nobody's share */
+	peer_key = pias_rate_key_id(h->sender_id);
+	if (!pias_rate_table_take(&d->peer_rates, &peer_key, piasd_now())) {
+		PIASD_INC(d, rx_peer_limited);
+		outside_log(d, PIASD_LOG_INFO,
+			    "proxy %u sends more than %u messages a second: dropped", h->sender_id,
+			    d->cfg.peer_msgs_per_s);
 		return;
 	}
 	if (pias_msg_decode(buf, n, m, &e)) {
@@ -451,13 +472,32 @@ static int watch(struct piasd *d, int fd, struct event **ev, struct pias_err *e)
 	return 0;
 }
 
+/* A source address may start registrations of new targets (rate_table.h)? */
+bool piasd_reg_source_ok(struct piasd *d, const struct pias_peer *from)
+{
+	struct pias_rate_key k = pias_rate_key_addr(&from->addr, from->family);
+
+	if (pias_rate_table_take(&d->reg_sources, &k, piasd_now()))
+		return true;
+	PIASD_INC(d, reg_source_limited);
+	return false;
+}
+
 int piasd_net_open(struct piasd *d, struct pias_err *e)
 {
-	pias_rate_init(&d->outside_log, OUTSIDE_LOG_PER_S, OUTSIDE_LOG_BURST);
-	pias_rate_init(&d->outside_nack, OUTSIDE_NACK_PER_S, OUTSIDE_NACK_BURST);
 	const struct piasd_config *c = &d->cfg;
 	const struct piasd_addr *own[2] = { &c->addr4, &c->addr6 };
+	__u8 hkey[16];
 	int err;
+
+	pias_rate_init(&d->outside_log, OUTSIDE_LOG_PER_S, OUTSIDE_LOG_BURST);
+	pias_rate_init(&d->outside_nack, OUTSIDE_NACK_PER_S, OUTSIDE_NACK_BURST);
+	randombytes_buf(hkey, sizeof(hkey));
+	if (pias_rate_table_init(&d->peer_rates, RATE_TABLE_SLOTS, c->peer_msgs_per_s,
+				 c->peer_msgs_burst, hkey) ||
+	    pias_rate_table_init(&d->reg_sources, RATE_TABLE_SLOTS, c->source_regs_per_s,
+				 c->source_regs_burst, hkey))
+		return pias_err_set(e, -ENOMEM, "out of memory for the rate limit tables");
 
 	for (int i = 0; i < 2; i++) {
 		if (!own[i]->family)
@@ -479,6 +519,8 @@ int piasd_net_open(struct piasd *d, struct pias_err *e)
 
 void piasd_net_close(struct piasd *d)
 {
+	pias_rate_table_free(&d->peer_rates);
+	pias_rate_table_free(&d->reg_sources);
 	for (int i = 0; i < 2; i++) {
 		if (d->ev_ovl[i])
 			event_free(d->ev_ovl[i]);

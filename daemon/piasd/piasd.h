@@ -40,6 +40,7 @@
 #include "msg.h"
 #include "rap_registry.h"
 #include "rate.h"
+#include "rate_table.h"
 #include "replay.h"
 #include "ring.h"
 #include "sweep.h"
@@ -81,6 +82,8 @@
 	X(nacks_limited, "refusals to unverified senders not sent: over the rate limit")           \
 	X(reg_cookies_sent,                                                                        \
 	  "REG_COOKIEs sent: a target this JAP does not know must prove its address")              \
+	X(rx_peer_limited, "verified proxy messages dropped: over the per-proxy rate")             \
+	X(reg_source_limited, "REGISTERs of new targets dropped: over the per-source rate")        \
 	X(ctl_evicted, "control connections closed to make room: 32 open, no request yet")
 
 enum piasd_counter {
@@ -139,6 +142,8 @@ struct piasd {
 	/* net.c: what outsiders can make us do, per second (log lines, refusals) */
 	struct pias_rate outside_log, outside_nack;
 	struct pias_cookie_jar cookies;	     /* proofs of address asked of new targets */
+	struct pias_rate_table peer_rates;   /* per proxy: verified messages */
+	struct pias_rate_table reg_sources;  /* per source address: registrations of new targets */
 	__u64 report_seq;		     /* JAP: REPORT seq (starts at realtime ns) */
 	__u64 last_rereport_ns;		     /* JAP: periodic re-report of every group */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
@@ -212,6 +217,8 @@ void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct
 		       __u32 code, const char *text, bool proven);
 /* REG_COOKIE for a verified, fresh REGISTER from a target we do not know. */
 void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req);
+/* May from start a registration of a target we do not know? (counted if not) */
+bool piasd_reg_source_ok(struct piasd *d, const struct pias_peer *from);
 /* Every tick: a new cookie secret once a period has passed. */
 void piasd_cookie_tick(struct piasd *d, __u64 now);
 

@@ -242,6 +242,9 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	 * cookie that the real target ignores, docs/protocol.md 6.5).
 	 */
 	proven = id > 0 || pias_cookie_ok(&d->cookies, r, from);
+	/* a new target, cookie round or not: per source address, no answer beyond */
+	if (id <= 0 && m->hdr.type == PIAS_MSG_REGISTER && !piasd_reg_source_ok(d, from))
+		return;
 	if (!proven && m->hdr.type == PIAS_MSG_REGISTER) {
 		piasd_target_cookie(d, from, m);
 		return;

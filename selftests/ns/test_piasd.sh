@@ -11,7 +11,13 @@
 
 need_root
 trap piasd_cleanup EXIT
+tf() { if "$@"; then echo True; else echo False; fi; }
 NPROXIES=3
+# per-sender limits low enough to reach in a test (defaults: docs/config.md)
+PIASD_CONF_ANYCAST="source_registrations_per_s = 20
+source_registrations_burst = 100"
+PIASD_CONF_OVERLAY="peer_msgs_per_s = 300
+peer_msgs_burst = 1500"
 topo_up
 servers_up
 for n in 1 2 3; do piasd_start "$n" || fail "piasd $n did not start"; done
@@ -175,6 +181,69 @@ check_eq "log lines about them: at most the burst of 20 and the rate (10/s), $li
 check_ge "the rest counted as log_suppressed" 450 $(($(sum log_suppressed) - sup0))
 check_eq "no refusal larger than the request ($nack_size <= $req_size bytes)" True \
 	"$([ "$nack_size" -le "$req_size" ] && echo True || echo False)"
+
+echo "-- per-sender limits: 1,000 new targets from one address; 5,000 verified messages from one proxy"
+csum() { ctl "$1" show counters --json | jq_py "d['piasd']['$2']"; }
+"$PIASCTL" token --group-key-file "$KEYDIR/group.key" --ta "udp:$ANY4:7778" >"$KEYDIR/token-flood"
+sl0=$(csum 2 reg_source_limited)
+flood=$(nsenter --net="/run/netns/$(pias_ns tg2)" python3 - "$REG4" "$ANY4" "${TG4[tg2]}" \
+	"$(cat "$KEYDIR/token-flood")" <<'PY'
+import hashlib, hmac, socket, struct, sys, time
+reg, any4, me, token = sys.argv[1], sys.argv[2], sys.argv[3], bytes.fromhex(sys.argv[4].strip())
+ta = struct.pack("!BBH", 4, 17, 7778) + socket.inet_aton(any4) + bytes(12)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((me, 0))
+s.setblocking(False)
+cookies, t0 = 0, time.time()
+for i in range(1000):
+    body = ta + struct.pack("!BBH", 4, 0, 10000 + i) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + bytes(16)
+    b = struct.pack("!BBHIIIQ", 1, 32, len(body), 0, 0, 0, time.time_ns()) + body
+    s.sendto(b + hmac.new(token, b, hashlib.sha512).digest()[:32], (reg, 6638))
+    try:
+        while True:
+            cookies += s.recv(2048)[1] == 36
+    except BlockingIOError:
+        pass
+end = time.time() + 1
+while time.time() < end:
+    try:
+        cookies += s.recv(2048)[1] == 36
+    except BlockingIOError:
+        time.sleep(0.01)
+print(cookies, round(time.time() - t0, 1))
+PY
+)
+read -r cookies secs <<<"$flood"
+check_eq "cookies for at most the burst (100) and 20/s over $secs s: $cookies" True \
+	"$(tf [ "$cookies" -ge 100 ] && [ "$cookies" -le $((100 + 20 * ${secs%.*} + 40)) ])"
+check_ge "the rest dropped and counted (reg_source_limited)" $((sl0 + 800)) "$(csum 2 reg_source_limited)"
+# the overlay key, as proxy id 99 (a proxy of the overlay nobody has met
+# yet: its own replay window, its own share), from p3's namespace: REPORTs
+# of count 0 for a TA nobody serves
+pl0=$(csum 1 rx_peer_limited)
+sent=$(nsenter --net="/run/netns/$(pias_ns p3)" python3 - "$KEYDIR/overlay.keys" "$ANY4" <<'PY'
+import hashlib, hmac, re, socket, struct, sys, time
+ring = open(sys.argv[1]).read()
+kid = int(re.search(r"send\s*=\s*(\d+)", ring).group(1))
+key = bytes.fromhex(re.search(r"^%d\s*=\s*([0-9a-fA-F]{64})" % kid, ring, re.M).group(1))
+ta = struct.pack("!BBH", 4, 17, 7779) + socket.inet_aton(sys.argv[2]) + bytes(12)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.51.100.3", 0))
+seq = time.time_ns()
+for i in range(5000):
+    body = ta + struct.pack("!IQ", 0, seq + i)
+    b = struct.pack("!BBHIIIQ", 1, 16, len(body), 99, kid, 0, seq + i) + body
+    s.sendto(b + hmac.new(key, b, hashlib.sha512).digest()[:32], ("198.51.100.1", 6639))
+    if i % 100 == 99:
+        time.sleep(0.002)
+print(5000)
+PY
+)
+sleep 0.5
+check_ge "proxy 1 dropped proxy 99's messages beyond the burst (1500) and 300/s (rx_peer_limited)" \
+	$((pl0 + 2500)) "$(csum 1 rx_peer_limited)"
+check_eq "the real proxies' messages have their own shares: all 3 alive" True \
+	"$(tf wait_for 5 all_alive 3)"
 
 echo "-- a REGISTER copied off the wire and replayed to another proxy registers nothing there"
 # A target on tg2 joins udp:ANY4:7777 at p2 (cookie round included); its

@@ -67,11 +67,13 @@ prefix = 203.0.113.0/26
 prefix = 2001:db8:a::/48
 registration_address = $REG4
 announce_command = $KEYDIR/announce.sh
+${PIASD_CONF_ANYCAST:-}
 
 [overlay]
 seeds = 198.51.100.1 198.51.100.2
 probe_interval_ms = 100
 suspect_timeout_ms = 500
+${PIASD_CONF_OVERLAY:-}
 
 [keys]
 overlay_key_file = $KEYDIR/overlay.keys

@@ -26,6 +26,7 @@ int main(int argc, char **argv)
 	failed += test_rate();
 	failed += test_cookie();
 	failed += test_ctl_line();
+	failed += test_rate_table();
 	failed += test_membership();
 	failed += test_coords();
 	failed += test_agent();

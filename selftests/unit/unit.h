@@ -30,6 +30,7 @@ int test_replay(void);
 int test_rate(void);
 int test_cookie(void);
 int test_ctl_line(void);
+int test_rate_table(void);
 int test_membership(void);
 int test_coords(void);
 int test_agent(void);
