@@ -288,8 +288,8 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
  * messages once verified (the default burst covers a ring change, when a
  * JAP re-reports every group at once, and a VIEW for a joining proxy); the
  * REGISTERs of targets this JAP does not know yet, per source address (the
- * default burst covers a host starting its agents all at once: the lab's
- * 1,333 need two REGISTERs each, from 4 hosts).
+ * default burst covers a host starting 2,500 registrations at once, two
+ * REGISTERs each with the cookie round: the lab's 1,333 come from 2 agents).
  */
 #define RATE_TABLE_SLOTS 4096
 
