@@ -59,7 +59,7 @@ BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/pia
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
 BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
 
-.PHONY: all bpf test check test-unit test-prog test-ns test-asan fuzz bench bench-compare bench-nat demo deps vmlinux clean help \
+.PHONY: all bpf test check test-unit test-prog test-ns test-asan fuzz soak bench bench-compare bench-nat demo deps vmlinux clean help \
 	format format-check
 all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
@@ -69,6 +69,7 @@ help:
 	@echo "make          build everything into $(BUILD)/"
 	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root); T=NAME: only those"
 	@echo "make test-asan  unit and BPF_PROG_TEST_RUN tests built with ASan and UBSan (root)"
+	@echo "make soak     the default lab under load and faults for SOAK_MINUTES (10)"
 	@echo "make fuzz     each libFuzzer harness for FUZZ_TIME s (default 30; clang)"
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
 	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
@@ -206,6 +207,11 @@ bench: all
 # the hit paths of this tree against those of git revision BASE, side by side
 bench-compare: all
 	BUILD=$(BUILD) bash bench/compare.sh $(BASE) $(ROUNDS)
+
+# the default lab under dnsperf, wrk and ab for SOAK_MINUTES (10) with a fault a
+# minute; client errors, piasd's memory and map occupancy (a lab; not in CI)
+soak: all
+	BUILD=$(BUILD) bash selftests/soak/soak.sh
 
 # new flows/s one JAP sustains to one target, against the NAT capacity formula (a lab)
 bench-nat: all

@@ -9,7 +9,7 @@ pkgs=(
 	libinih-dev libsodium-dev
 	bpftool xdp-tools iproute2 ethtool nftables
 	iputils-ping socat curl dnsutils iperf3 nginx-light unbound bird2 graphviz
-	dnsperf apache2-utils procps
+	dnsperf apache2-utils wrk procps
 	python3
 )
 
