@@ -57,6 +57,7 @@ e2e_bg abpid x cl3 bash -c '
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$(pid_of "$1" piasd)/status" 2>/dev/null || echo 0; }
 sample() {
 	local n line
+	status # piasd's pid changes when it is restarted
 	line="$(date +%s)"
 	for n in p1 p2 p3 p4; do
 		line+=" $n:rss=$(rss $n):conns=$(entries "$PINS$n" pias_conns 2>/dev/null || echo -):flows=$(entries "$PINS$n" pias_flows 2>/dev/null || echo -)"
