@@ -15,15 +15,27 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
+static char dir[] = "/tmp/pias-fuzz-regfile.XXXXXX";
+
+/* libFuzzer ends with exit(): the scratch directory goes with it */
+static void cleanup(void)
+{
+	char tok[sizeof(dir) + 4];
+
+	snprintf(tok, sizeof(tok), "%s/tok", dir);
+	unlink(tok);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[] = "/tmp/pias-fuzz-regfile.XXXXXX";
 	FILE *f;
 
 	(void)argc;
 	(void)argv;
 	if (!mkdtemp(dir) || chdir(dir))
 		abort();
+	atexit(cleanup);
 	f = fopen("tok", "w");
 	if (!f)
 		abort();
