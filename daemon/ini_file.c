@@ -27,7 +27,10 @@ void ini_file_fail_section(struct ini_file *f, const char *s)
 {
 	char what[96], msg[160];
 
-	snprintf(what, sizeof(what), "[%.80s]", s);
+	if (f->secret)
+		snprintf(what, sizeof(what), "section");
+	else
+		snprintf(what, sizeof(what), "[%.80s]", s);
 	snprintf(msg, sizeof(msg), "unknown section (expected %s)", f->expected);
 	ini_file_fail(f, f->lineno, -EINVAL, what, msg);
 }

@@ -24,6 +24,7 @@ struct ini_file {
 	const char *const *sections; /* known section names, NULL-terminated */
 	const char *expected;	     /* "node, anycast or keys", for the message */
 	bool dedent;		     /* drop indentation: no value continues on the next line */
+	bool secret; /* a key file: an error never echoes a section name, which may be a key */
 };
 
 /* The first failure fills e as "NAME:LINE: WHAT: MSG"; returns code. */

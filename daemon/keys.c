@@ -237,25 +237,28 @@ static int handler(void *user, const char *section, const char *name, const char
 
 	if (l->in.failed)
 		return 0;
-	if (!*section) {
-		snprintf(what, sizeof(what), "%.80s", name);
-		return !fail(l, l->in.lineno, -EINVAL, what, "key outside the [keys] section");
-	}
+	/*
+	 * A name is echoed only when it is one this file may hold (send, or
+	 * digits that fit a key id): anything else may be a key pasted on
+	 * the wrong side of '=', and errors end up in logs.
+	 */
+	if (!*section)
+		return !fail(l, l->in.lineno, -EINVAL, "key", "outside the [keys] section");
 	if (strcmp(section, "keys")) {
 		ini_file_fail_section(&l->in, section);
 		return 0;
 	}
-	snprintf(what, sizeof(what), "[keys] %.80s", name);
-	if (!strcmp(name, "send"))
+	if (!strcmp(name, "send")) {
+		snprintf(what, sizeof(what), "[keys] send");
 		return !handle_send(l, what, value);
-	if (strspn(name, "0123456789") == strlen(name)) {
-		if (!parse_id(name, &id))
-			return !fail(l, l->in.lineno, -EINVAL, what,
-				     "key id is not a number 1-4294967295");
-		return !handle_key(l, what, id, value);
 	}
-	return !fail(l, l->in.lineno, -EINVAL, what,
-		     "unknown key (expected a key id 1-4294967295 or send)");
+	if (strspn(name, "0123456789") != strlen(name) || strlen(name) > 10)
+		return !fail(l, l->in.lineno, -EINVAL, "[keys]",
+			     "unknown key name (expected a key id 1-4294967295 or send)");
+	snprintf(what, sizeof(what), "[keys] %s", name);
+	if (!parse_id(name, &id))
+		return !fail(l, l->in.lineno, -EINVAL, what, "key id is not a number 1-4294967295");
+	return !handle_key(l, what, id, value);
 }
 
 /* Checks across lines, once the whole file is read. */
@@ -297,6 +300,7 @@ int pias_keyring_load(const char *path, struct pias_keyring *kr, struct pias_err
 	l->in.sections = key_sections;
 	l->in.expected = "keys";
 	l->in.dedent = true;
+	l->in.secret = true;
 	ret = ini_parse_stream(ini_file_reader, &l->in, handler, l);
 	if (l->in.failed) {
 		/* the error is in e */

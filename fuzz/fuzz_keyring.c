@@ -2,7 +2,7 @@
 /*
  * The overlay key ring (daemon/keys.c): a ring that loads has a send key
  * among its keys; an error names FILE:LINE and never shows key material
- * (no 64 hex digits that stand in the file as a value).
+ * (no 64 hex digits of the file, wherever they stand).
  */
 #include <ctype.h>
 #include <string.h>
@@ -12,32 +12,23 @@
 #include "keys.h"
 
 /*
- * Does msg show a key: a run of 64 hex digits that stands in the file as
- * (part of) the value of a key = value line? (A section name made of hex
- * digits is not key material, and is named as it is.)
+ * Does msg show a key: any run of 64 hex digits found anywhere in the file?
+ * A key pasted where a section or a name should be is key material too, so
+ * the loader echoes only names it knows (send, key ids).
  */
 static bool shows_key(const char *msg, const char *file)
 {
-	for (const char *line = file; line && *line;
-	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-		const char *v = strchr(line, '='), *end = strchr(line, '\n');
-		int run = 0;
+	int run = 0;
 
-		const char *first = line + strspn(line, " \t");
+	for (const char *p = file; *p; p++) {
+		run = isxdigit((unsigned char)*p) ? run + 1 : 0;
+		if (run >= 2 * PIAS_KEY_LEN) {
+			char key[2 * PIAS_KEY_LEN + 1];
 
-		/* a line that starts with '[' is a section header, whatever follows */
-		if (!v || (end && v > end) || *first == '[')
-			continue;
-		for (const char *p = v + 1; *p && p != end; p++) {
-			run = isxdigit((unsigned char)*p) ? run + 1 : 0;
-			if (run >= 2 * PIAS_KEY_LEN) {
-				char key[2 * PIAS_KEY_LEN + 1];
-
-				memcpy(key, p - run + 1, 2 * PIAS_KEY_LEN);
-				key[2 * PIAS_KEY_LEN] = '\0';
-				if (strstr(msg, key))
-					return true;
-			}
+			memcpy(key, p - 2 * PIAS_KEY_LEN + 1, 2 * PIAS_KEY_LEN);
+			key[2 * PIAS_KEY_LEN] = '\0';
+			if (strstr(msg, key))
+				return true;
 		}
 	}
 	return false;

@@ -131,12 +131,18 @@ static void test_ring_bad(void **state)
 	assert_ring_bad("[keys]\n4294967296 = " HEX_A "\nsend = 1\n", 2,
 			"[keys] 4294967296: key id is not a number 1-4294967295");
 	assert_ring_bad("[keys]\nsend = 1\nkey1 = " HEX_A "\n", 3,
-			"[keys] key1: unknown key (expected a key id 1-4294967295 or send)");
+			"[keys]: unknown key name (expected a key id 1-4294967295 or send)");
 	assert_ring_bad("[keys]\n1 = " HEX_A "\nsend = 1\n[other]\n", 4,
-			"[other]: unknown section (expected keys)");
+			"section: unknown section (expected keys)");
 	assert_ring_bad("[keys]\n1 = " HEX_A "\n[overlay]\nx = 1\nsend = 1\n", 3,
-			"[overlay]: unknown section (expected keys)");
-	assert_ring_bad("1 = " HEX_A "\n", 1, "1: key outside the [keys] section");
+			"section: unknown section (expected keys)");
+	assert_ring_bad("1 = " HEX_A "\n", 1, "key: outside the [keys] section");
+	/* a key pasted as a section or a name is not echoed into logs */
+	assert_ring_bad("[keys]\n1 = " HEX_A "\nsend = 1\n[" HEX_A "]\n", 4,
+			"section: unknown section (expected keys)");
+	assert_ring_bad("[keys]\n" HEX_A " = 1\nsend = 1\n", 2,
+			"[keys]: unknown key name (expected a key id 1-4294967295 or send)");
+	assert_ring_bad("[" HEX_A "]\n1 = 2\n", 1, "section: unknown section (expected keys)");
 	assert_ring_bad("[keys]\n1 = " HEX_A "\nthis is not ini\nsend = 1\n", 3,
 			"syntax error: expected '[keys]' or 'key = value'");
 	assert_ring_bad("[keys]\n", 1, "[keys]: no keys");
