@@ -22,6 +22,8 @@ LIBS_CMOCKA := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 LIBS_INIH := $(shell $(PKG_CONFIG) --libs inih 2>/dev/null || echo -linih)
 LIBS_SODIUM := $(shell $(PKG_CONFIG) --libs libsodium 2>/dev/null || echo -lsodium)
 LIBS_EVENT := $(shell $(PKG_CONFIG) --libs libevent 2>/dev/null || echo -levent)
+# what libpias links against: maps (libbpf), tunnel tags (sodium)
+LIBS_PIAS = $(LIBS_SODIUM) $(LIBS_BPF)
 # what piasd's logic links against: config (inih), MACs (sodium), VIEW pages (zlib), Vivaldi (libm)
 LIBS_LOGIC := $(LIBS_INIH) $(LIBS_SODIUM) -lz -lm
 
@@ -99,44 +101,44 @@ $(LIBPIAS): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/piasd-loader: $(LOADER_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_XDP) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_XDP) $(LIBS_PIAS)
 
 $(BUILD)/pias-maps: $(MAPS_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PIAS)
 
 $(BUILD)/piasd: $(PIASD_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_PIAS)
 
 $(BUILD)/piasctl: $(PIASCTL_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_PIAS)
 
 $(BUILD)/pias-delay: $(DELAY_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^
 
 $(BUILD)/selftests/test_prog: $(PROGTEST_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_PIAS)
 
 $(BUILD)/selftests/test_unit: $(UNIT_OBJS) $(DAEMON_LOGIC_OBJS) $(DELAY_QUEUE_OBJ) $(TLIB_OBJS) $(LIBPIAS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_LOGIC) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_CMOCKA) $(LIBS_LOGIC) $(LIBS_PIAS)
 
 # selftests/ns/test_tt_host.sh's driver: tunnel mode's host setup
 # (tools/piasctl/tunnel_target.c, lo_addr.c) without the agent around it.
 TT_HOST_CHECK := $(BUILD)/selftests/tt_host_check
 $(TT_HOST_CHECK): $(TT_HOST_CHECK).o $(BUILD)/tools/piasctl/tunnel_target.o \
 		$(BUILD)/tools/piasctl/lo_addr.o $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PIAS)
 $(TT_HOST_CHECK).o: selftests/tt_host_check.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itools/piasctl -c $< -o $@
 all: $(TT_HOST_CHECK)
 
 $(BUILD)/pias-bench: $(BENCH_OBJS) $(TLIB_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PIAS)
 
 $(BUILD)/piasd-bench: $(PIASD_BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_LOGIC) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_LOGIC) $(LIBS_PIAS)
 
 $(BUILD)/bpf:
 	mkdir -p $@
@@ -144,11 +146,11 @@ $(BUILD)/bpf:
 # libFuzzer harnesses (fuzz/, make fuzz): clang, with ASan and UBSan
 $(FUZZ_OBJS): CFLAGS += -Itools/piasctl
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/fuzz_util.o $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_LOGIC) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_LOGIC) $(LIBS_PIAS)
 $(BUILD)/fuzz/fuzz_reg_file: $(BUILD)/fuzz/fuzz_reg_file.o $(BUILD)/fuzz/fuzz_util.o \
 		$(BUILD)/tools/piasctl/reg_file.o $(BUILD)/tools/piasctl/agent_reg.o \
 		$(DAEMON_LOGIC_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_LOGIC) $(LIBS_BPF)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS_LOGIC) $(LIBS_PIAS)
 
 # Tests: unit tests need nothing; prog and namespace tests need root.
 # cmocka prints its results on stderr, hence 2>&1.

@@ -473,6 +473,9 @@ static struct pkt_spec server_reply_spec(const struct env *env)
 	return s;
 }
 
+/* The overlay key of the benchmark's proxies: their tunnel tags come from it. */
+static const __u8 bench_key[PIAS_TUN_KEY_LEN] = "pias-bench's overlay key, 32 B!";
+
 /* inner in a tunnel frame of kind from src to dst (IPv4 underlay, the default port). */
 static void tunnel_frame(const struct env *env, const struct pkt_spec *inner_spec, __u8 kind,
 			 const char *src, const char *dst, __u32 iap_id, struct pkt *out)
@@ -490,6 +493,9 @@ static void tunnel_frame(const struct env *env, const struct pkt_spec *inner_spe
 	t.kind = kind;
 	t.hops = 1;
 	t.iap_id = iap_id;
+	/* between proxies: the tag that PEER's piasd would write for SELF */
+	if (kind <= PIAS_KIND_MAX)
+		t.tag = pias_tun_tag(bench_key, PEER_IAP_ID, SELF_ID);
 	out->len = pkt_tunnel_frame(&t, env->mac_self, env->mac_gw, inner.b, inner.len, out->b,
 				    sizeof(out->b));
 }
@@ -696,10 +702,12 @@ static int seed_static(struct env *env)
 	};
 	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]) && !err; i++) {
 		union pias_addr a = pkt_a4(proxies[i].addr);
+		struct pias_tun_tags tags;
 
-		err = check(
-			pias_proxy_set(&env->m, proxies[i].id, &a, PIAS_AF_INET, PIAS_PROXY_UP, &e),
-			&e, "proxy");
+		pias_tun_tags_derive(&bench_key, 1, 0, SELF_ID, proxies[i].id, &tags);
+		err = check(pias_proxy_set(&env->m, proxies[i].id, &a, PIAS_AF_INET, PIAS_PROXY_UP,
+					   &tags, &e),
+			    &e, "proxy");
 	}
 	/* every group's RAP is proxy 3, never this one: a miss leaves the proxy */
 	if (!err)

@@ -172,6 +172,22 @@ static int fail(struct kload *l, int line, int code, const char *what, const cha
 }
 
 /* A key id or send's value: 1..UINT32_MAX in decimal digits only. */
+void pias_keyring_tun_tags(const struct pias_keyring *kr, __u32 self, __u32 peer,
+			   struct pias_tun_tags *t)
+{
+	__u8 keys[PIAS_KEYRING_MAX][PIAS_TUN_KEY_LEN];
+	size_t send = 0;
+
+	PIAS_STATIC_ASSERT(PIAS_KEY_LEN == PIAS_TUN_KEY_LEN, "tunnel tags come from overlay keys");
+	for (size_t i = 0; i < kr->n; i++) {
+		memcpy(keys[i], kr->keys[i].key, PIAS_TUN_KEY_LEN);
+		if (kr->keys[i].id == kr->send_id)
+			send = i;
+	}
+	pias_tun_tags_derive((const __u8(*)[PIAS_TUN_KEY_LEN])keys, kr->n, send, self, peer, t);
+	sodium_memzero(keys, sizeof(keys));
+}
+
 static bool parse_id(const char *s, __u32 *id)
 {
 	unsigned long long v;

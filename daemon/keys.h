@@ -28,9 +28,10 @@
 #include <pias/addr.h>
 
 #include "err.h"
+#include "maps.h"
 #include "msg.h"
 
-#define PIAS_KEYRING_MAX 8
+#define PIAS_KEYRING_MAX PIAS_TUN_RX_TAGS /* a receiver holds a tunnel tag per key */
 
 struct pias_keyring {
 	struct {
@@ -40,6 +41,13 @@ struct pias_keyring {
 	size_t n;
 	__u32 send_id; /* one of keys[].id */
 };
+
+/*
+ * The tunnel tags between proxies self and peer under this ring
+ * (include/pias/tunnel.h): send with the send key, accept every key's.
+ */
+void pias_keyring_tun_tags(const struct pias_keyring *kr, __u32 self, __u32 peer,
+			   struct pias_tun_tags *t);
 
 /* Load a key ring file; on failure *kr is untouched and e names FILE:LINE. */
 int pias_keyring_load(const char *path, struct pias_keyring *kr, struct pias_err *e);

@@ -50,7 +50,8 @@ static int drop_addr_ref(struct pias_maps *m, const struct pias_proxy *old, __u3
 }
 
 int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8 family,
-		   enum pias_proxy_state state, struct pias_err *e)
+		   enum pias_proxy_state state, const struct pias_tun_tags *tags,
+		   struct pias_err *e)
 {
 	struct pias_addr_key k = addr_key(a, family);
 	struct pias_proxy old, p;
@@ -73,12 +74,19 @@ int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8
 			"address %s already belongs to proxy %u: delete that proxy first",
 			pias_addr_str(a, family, s, sizeof(s)), ref.id);
 
+	if (tags->n_rx > PIAS_TUN_RX_TAGS)
+		return pias_err_set(e, -EINVAL, "proxy %u: %u tags, at most %d", id, tags->n_rx,
+				    PIAS_TUN_RX_TAGS);
 	memset(&p, 0, sizeof(p));
 	p.addr = *a;
 	p.family = family;
 	p.state = (__u8)state;
+	p.tx_tag = tags->tx;
 	/* Address map first: a packet from the new address must never be refused. */
+	memset(&ref, 0, sizeof(ref));
 	ref.id = id;
+	ref.n_rx = tags->n_rx;
+	memcpy(ref.rx_tag, tags->rx, sizeof(ref.rx_tag));
 	err = pias_map_update(m, PIAS_M_PROXY_ADDRS, &k, &ref, e);
 	if (err)
 		return err;

@@ -100,11 +100,34 @@ int pias_prefix_del(struct pias_maps *m, const struct pias_net *n, struct pias_e
 /* --- proxies and the RAP table ----------------------------------------- */
 
 /*
- * Writes pias_proxies[id] and pias_proxy_addr addr -> id together, dropping
- * the id's previous address. An address may belong to one proxy only.
+ * Tunnel tags for one peer (include/pias/tunnel.h): tx on our packets to
+ * it, rx[] accepted from it. Overlay keys are 32 bytes.
+ */
+#define PIAS_TUN_KEY_LEN 32
+struct pias_tun_tags {
+	__u64 tx;
+	__u32 n_rx;
+	__u64 rx[PIAS_TUN_RX_TAGS];
+};
+
+/* The tag on packets from proxy 'from' to proxy 'to' under key (lib/tun_tag.c). */
+__u64 pias_tun_tag(const __u8 key[PIAS_TUN_KEY_LEN], __u32 from, __u32 to);
+
+/*
+ * Tags between self and peer for a ring of n keys (the first
+ * PIAS_TUN_RX_TAGS) of which keys[send] is the one to send with.
+ */
+void pias_tun_tags_derive(const __u8 (*keys)[PIAS_TUN_KEY_LEN], size_t n, size_t send, __u32 self,
+			  __u32 peer, struct pias_tun_tags *t);
+
+/*
+ * Writes pias_proxies[id] and pias_proxy_addr addr -> id together, with the
+ * tags of that pair, dropping the id's previous address. An address may
+ * belong to one proxy only.
  */
 int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8 family,
-		   enum pias_proxy_state state, struct pias_err *e);
+		   enum pias_proxy_state state, const struct pias_tun_tags *tags,
+		   struct pias_err *e);
 int pias_proxy_get(struct pias_maps *m, __u32 id, struct pias_proxy *p, struct pias_err *e);
 int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e);
 

@@ -52,6 +52,7 @@ __noinline int pias_send_tunnel(struct xdp_md *ctx, struct pias_pkt *p, __u32 fr
 	hdr.hops = p->hops + 1;
 	hdr.iap_id = bpf_htonl(p->iap_id);
 	hdr.excl_jap = bpf_htonl(p->excl_jap);
+	__builtin_memcpy(hdr.tag, &to->tx_tag, PIAS_TUN_TAG_LEN);
 	overhead = encap_overhead(to->family);
 	if (p->ip_len + overhead > c->cfg->underlay_mtu) {
 		if (from_client)
@@ -193,6 +194,24 @@ static __always_inline int client_rx(struct pias_ctx *c, const struct ip_info *i
 }
 
 /*
+ * Does h carry one of the tags we accept from this proxy (one per key of
+ * our ring)? A blind spoofer of a proxy's address cannot know any.
+ */
+static __always_inline int tag_ok(const struct pias_proxy_ref *ref, const struct pias_tunhdr *h)
+{
+	__u64 tag;
+
+	__builtin_memcpy(&tag, h->tag, PIAS_TUN_TAG_LEN);
+	for (__u32 i = 0; i < PIAS_TUN_RX_TAGS; i++) {
+		if (i >= ref->n_rx)
+			break;
+		if (ref->rx_tag[i] == tag)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * A tunnel packet from another proxy: check, unwrap, play RAP or JAP. Or
  * a tunnel-mode target's reply (kind 6, from no proxy): check, unwrap,
  * hand to the client.
@@ -212,7 +231,8 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 	int rc;
 
 	struct udphdr *uh;
-	int from_proxy = bpf_map_lookup_elem(&pias_proxy_addr, &src) != NULL;
+	struct pias_proxy_ref *ref = bpf_map_lookup_elem(&pias_proxy_addr, &src);
+	int from_proxy = ref != NULL;
 
 	if (!from_proxy) {
 		/* only a target's reply comes from elsewhere: nothing else is read */
@@ -236,6 +256,8 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 			: h->kind != PIAS_KIND_TARGET_TO_JAP || h->flags) ||
 	    (h->flags & ~PIAS_TUN_F_KNOWN))
 		return drop(c, PIAS_DROP_tunnel_bad_kind);
+	if (ref && !tag_ok(ref, h))
+		return drop(c, PIAS_DROP_tunnel_bad_tag);
 	if (h->hops > PIAS_TUN_MAX_HOPS)
 		return drop(c, PIAS_DROP_tunnel_loop);
 	p->kind = h->kind;

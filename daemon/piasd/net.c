@@ -546,5 +546,6 @@ int piasd_keys_reload(struct piasd *d, struct pias_err *e)
 		return err;
 	d->keys = kr;
 	LOG_I("key ring reloaded: %zu keys, sending with key %u", kr.n, kr.send_id);
+	piasd_overlay_rekey(d);
 	return 0;
 }

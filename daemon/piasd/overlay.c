@@ -73,12 +73,44 @@ static void ring_write(struct piasd *d)
 	}
 }
 
+/* Proxy id's entry in the dataplane, with our pair's tunnel tags under d->keys. */
+static int proxy_write(struct piasd *d, __u32 id, const union pias_addr *a, __u8 family,
+		       enum pias_proxy_state state, struct pias_err *e)
+{
+	struct pias_tun_tags t;
+
+	pias_keyring_tun_tags(&d->keys, d->cfg.node_id, id, &t);
+	return pias_proxy_set(&d->maps, id, a, family, state, &t, e);
+}
+
+void piasd_overlay_rekey(struct piasd *d)
+{
+	size_t n = 0;
+
+	for (const struct pias_member *mb = pias_members_next(&d->members, 0); mb;
+	     mb = pias_members_next(&d->members, mb->id)) {
+		struct pias_proxy p;
+		struct pias_err e;
+
+		/* as the dataplane has it: only the tags change */
+		if (pias_proxy_get(&d->maps, mb->id, &p, &e) || p.family == PIAS_AF_NONE)
+			continue;
+		if (proxy_write(d, mb->id, &p.addr, p.family, p.state, &e)) {
+			PIASD_INC(d, map_errors);
+			LOG_W("proxy %u: %s", mb->id, e.msg);
+			continue;
+		}
+		n++;
+	}
+	LOG_I("tunnel tags of %zu proxies rewritten", n);
+}
+
 static void proxy_up(struct piasd *d, __u32 id, const struct pias_peer *p)
 {
 	char s[PIAS_ADDR_STRLEN];
 	struct pias_err e;
 
-	if (pias_proxy_set(&d->maps, id, &p->addr, p->family, PIAS_PROXY_UP, &e)) {
+	if (proxy_write(d, id, &p->addr, p->family, PIAS_PROXY_UP, &e)) {
 		PIASD_INC(d, map_errors);
 		LOG_W("proxy %u: %s", id, e.msg);
 	}
@@ -93,7 +125,7 @@ static void proxy_down(struct piasd *d, __u32 id)
 	struct pias_err e;
 
 	/* DOWN keeps the address known: late tunnel packets from it still parse */
-	if (mb && pias_proxy_set(&d->maps, id, &mb->addr, mb->family, PIAS_PROXY_DOWN, &e)) {
+	if (mb && proxy_write(d, id, &mb->addr, mb->family, PIAS_PROXY_DOWN, &e)) {
 		PIASD_INC(d, map_errors);
 		LOG_W("proxy %u: %s", id, e.msg);
 	}
@@ -282,8 +314,7 @@ int piasd_overlay_init(struct piasd *d, struct pias_err *e)
 					(__u32)(piasd_realtime() / 1000000000ull), NULL,
 					piasd_now(), e);
 	if (!err)
-		err = pias_proxy_set(&d->maps, c->node_id, &self.addr, self.family, PIAS_PROXY_UP,
-				     e);
+		err = proxy_write(d, c->node_id, &self.addr, self.family, PIAS_PROXY_UP, e);
 	for (size_t i = 0; !err && i < c->n_seeds; i++) {
 		struct pias_peer s = { .addr = c->seeds[i].addr,
 				       .family = c->seeds[i].family,

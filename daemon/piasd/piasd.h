@@ -241,6 +241,8 @@ int piasd_flush_bindings(struct piasd *d, struct pias_err *e);
 /* overlay.c */
 int piasd_overlay_init(struct piasd *d, struct pias_err *e);
 void piasd_overlay_free(struct piasd *d);
+/* After a key ring reload: every known proxy's tunnel tags under the new ring. */
+void piasd_overlay_rekey(struct piasd *d);
 void piasd_overlay_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 void piasd_overlay_tick(struct piasd *d, __u64 now);
 void piasd_overlay_leave(struct piasd *d);

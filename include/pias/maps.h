@@ -106,11 +106,18 @@ struct pias_proxy {
 	__u8 family;	      /* PIAS_AF_* of addr */
 	__u8 state;	      /* enum pias_proxy_state */
 	__u16 pad;
+	__u32 pad2;
+	__u64 tx_tag; /* the tag on our packets to it (send key); aligned: written whole */
 };
 
-/* pias_proxy_addr: HASH pias_addr_key -> id; who may send us tunnel packets. */
+/*
+ * pias_proxy_addr: HASH pias_addr_key -> ref; who may send us tunnel
+ * packets, and the tags we accept from it, one per key of our ring.
+ */
 struct pias_proxy_ref {
 	__u32 id;
+	__u32 n_rx; /* tags in rx, at most PIAS_TUN_RX_TAGS */
+	__u64 rx_tag[PIAS_TUN_RX_TAGS];
 };
 
 /* pias_rap_table: ARRAY of PIAS_RAP_SLOTS; slot = pias_ta_hash(ta) & (SLOTS-1). */

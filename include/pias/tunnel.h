@@ -3,7 +3,7 @@
  * The encapsulation between proxies (docs/protocol.md, "Tunnel").
  *
  *   outer IPv4 or IPv6 | UDP (dst = tunnel port, src = flow hash) |
- *   pias_tunhdr (12 bytes) | the client's original IP packet
+ *   pias_tunhdr (20 bytes) | the client's original IP packet
  *
  * No Ethernet header is carried inside; the inner IP version nibble says
  * whether the inner packet is IPv4 or IPv6.
@@ -13,7 +13,7 @@
 
 #include "types.h"
 
-#define PIAS_TUN_VERSION      1
+#define PIAS_TUN_VERSION      2
 #define PIAS_TUN_PORT_DEFAULT 6637
 
 /* What the packet is doing on this hop of the overlay. */
@@ -37,26 +37,37 @@ enum pias_tun_kind {
 #define PIAS_TUN_F_BOUNCED 0x01
 #define PIAS_TUN_F_KNOWN   (PIAS_TUN_F_BOUNCED)
 
+/*
+ * The tag: proof that the sender holds an overlay key (docs/protocol.md
+ * section 1, "Tag"). Between proxies, tag = SipHash-2-4 of (sender id,
+ * receiver id) under a key derived from one overlay key of the ring: fixed
+ * per pair and key, so the dataplane only compares. A receiver accepts
+ * the tags of every key of its ring, at most this many.
+ */
+#define PIAS_TUN_TAG_LEN 8
+#define PIAS_TUN_RX_TAGS 8
+
 /* A packet received after more than this many overlay hops is dropped as a loop. */
 #define PIAS_TUN_MAX_HOPS 4
 
 struct pias_tunhdr {
 	__u8 version;
-	__u8 kind;	 /* enum pias_tun_kind */
-	__u8 flags;	 /* PIAS_TUN_F_* */
-	__u8 hops;	 /* overlay hops so far, incremented by every sender */
-	__be32 iap_id;	 /* proxy the client's packet entered the overlay at */
-	__be32 excl_jap; /* bounced: the JAP that bounced it, 0 otherwise */
+	__u8 kind;		    /* enum pias_tun_kind */
+	__u8 flags;		    /* PIAS_TUN_F_* */
+	__u8 hops;		    /* overlay hops so far, incremented by every sender */
+	__be32 iap_id;		    /* proxy the client's packet entered the overlay at */
+	__be32 excl_jap;	    /* bounced: the JAP that bounced it, 0 otherwise */
+	__u8 tag[PIAS_TUN_TAG_LEN]; /* opaque: compared as 8 bytes, never computed here */
 };
-PIAS_STATIC_ASSERT(sizeof(struct pias_tunhdr) == 12, "pias_tunhdr layout");
+PIAS_STATIC_ASSERT(sizeof(struct pias_tunhdr) == 20, "pias_tunhdr layout");
 
 #define PIAS_UDP_HLEN  8
 #define PIAS_IPV4_HLEN 20
 #define PIAS_IPV6_HLEN 40
 #define PIAS_TUN_HLEN  ((int)sizeof(struct pias_tunhdr))
 /* Bytes added in front of the inner IP packet. */
-#define PIAS_ENCAP_OVERHEAD_V4 (PIAS_IPV4_HLEN + PIAS_UDP_HLEN + PIAS_TUN_HLEN) /* 40 */
-#define PIAS_ENCAP_OVERHEAD_V6 (PIAS_IPV6_HLEN + PIAS_UDP_HLEN + PIAS_TUN_HLEN) /* 60 */
+#define PIAS_ENCAP_OVERHEAD_V4 (PIAS_IPV4_HLEN + PIAS_UDP_HLEN + PIAS_TUN_HLEN) /* 48 */
+#define PIAS_ENCAP_OVERHEAD_V6 (PIAS_IPV6_HLEN + PIAS_UDP_HLEN + PIAS_TUN_HLEN) /* 68 */
 
 /* Outer UDP source ports come from the flow hash, in [0xc000, 0xffff]. */
 #define PIAS_TUN_SPORT_BASE 0xc000

@@ -530,6 +530,7 @@ size_t pkt_tunnel(const struct pkt_tun *t, const void *inner, size_t inner_len, 
 	h[3] = t->hops;
 	put32(h + 4, t->iap_id);
 	put32(h + 8, t->excl_jap);
+	memcpy(h + 12, &t->tag, PIAS_TUN_TAG_LEN);
 	return ipl + udp_len;
 }
 

@@ -99,6 +99,7 @@ struct pkt_tun {
 	uint8_t hops;
 	uint32_t iap_id;
 	uint32_t excl_jap;
+	uint64_t tag; /* copied as its 8 bytes in memory order, as the dataplane does */
 };
 
 /* A built frame or packet. */

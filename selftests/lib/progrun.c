@@ -285,12 +285,35 @@ int pr_prefix(struct progrun *pr, const char *cidr)
 	return lib(rc ? rc : pias_prefix_add(&pr->maps, &n, &e), &e);
 }
 
+/* The overlay key of every prog test: tunnel tags come from it. */
+static const __u8 pr_key[PIAS_TUN_KEY_LEN] = "prog tests' overlay key, 32 B!!";
+
+uint64_t pr_tag(uint32_t from, uint32_t to)
+{
+	return pias_tun_tag(pr_key, from, to);
+}
+
+/* Tags between the configured self and id, as piasd derives them. */
+static void tags_of(struct progrun *pr, uint32_t id, struct pias_tun_tags *t)
+{
+	struct pias_config c;
+	bool was_zero;
+
+	memset(&c, 0, sizeof(c));
+	pias_config_get(&pr->maps, &c, &was_zero, NULL);
+	pias_tun_tags_derive(&pr_key, 1, 0, c.self_id, id, t);
+}
+
 int pr_proxy(struct progrun *pr, uint32_t id, const char *addr, uint8_t state)
 {
 	union pias_addr a = pkt_addr(addr);
+	struct pias_tun_tags t;
 	struct pias_err e;
-	int rc = pias_proxy_set(&pr->maps, id, &a, family_of_str(addr),
-				(enum pias_proxy_state)state, &e);
+	int rc;
+
+	tags_of(pr, id, &t);
+	rc = pias_proxy_set(&pr->maps, id, &a, family_of_str(addr), (enum pias_proxy_state)state,
+			    &t, &e);
 
 	if (!rc)
 		track(pr->proxies, &pr->nproxies, id);
@@ -299,13 +322,15 @@ int pr_proxy(struct progrun *pr, uint32_t id, const char *addr, uint8_t state)
 
 int pr_proxy_state(struct progrun *pr, uint32_t id, uint8_t state)
 {
+	struct pias_tun_tags t;
 	struct pias_proxy px;
 	struct pias_err e;
 	int rc = pias_proxy_get(&pr->maps, id, &px, &e);
 
+	tags_of(pr, id, &t);
 	if (!rc)
 		rc = pias_proxy_set(&pr->maps, id, &px.addr, px.family,
-				    (enum pias_proxy_state)state, &e);
+				    (enum pias_proxy_state)state, &t, &e);
 	return lib(rc, &e);
 }
 

@@ -68,6 +68,12 @@ int pr_zero_counters(struct progrun *pr);
 
 /* Seeding. Every function returns 0 or a negative errno. */
 int pr_config(struct progrun *pr, const struct pias_config *cfg);
+/*
+ * Proxies are written with the tunnel tags of one fixed test key between
+ * the configured self and them: pr_tag(from, to) is the tag of a packet
+ * from proxy 'from' to proxy 'to'.
+ */
+uint64_t pr_tag(uint32_t from, uint32_t to);
 int pr_prefix(struct progrun *pr, const char *cidr);
 /* A proxy in pias_proxies and, with its address, in pias_proxy_addr. */
 int pr_proxy(struct progrun *pr, uint32_t id, const char *addr, uint8_t state);

@@ -94,7 +94,7 @@ check_ge "at least 2,000 queries a second" 2000 $((sent * 1000 / secs))
 check_eq "dnsperf's timeouts under 0.1% ($lost of $sent)" True "$(tf [ $((lost * 1000)) -lt "$sent" ])"
 drops=$(for n in p1 p2; do for k in truncated_eth truncated_ip bad_ip_header bad_ip_length \
 	ipv4_options ipv6_ext_header fragment truncated_l4 bad_l4_header ttl_expired \
-	negative_binding no_rap unknown_proxy tunnel_not_proxy tunnel_truncated \
+	negative_binding no_rap unknown_proxy tunnel_not_proxy tunnel_bad_tag tunnel_truncated \
 	tunnel_bad_version tunnel_bad_kind tunnel_loop rap_no_group rap_no_jap_left \
 	jap_no_target jap_no_conn nat_no_port nat_no_addr too_big adjust_failed; do
 	echo "$n:$k=$(dv $n $k)"; done; done | grep -v '=0$' | tr '\n' ' ' | sed 's/ $//')

@@ -106,7 +106,7 @@ ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
 s = sum(struct.unpack("!10H", ip))
 s = (s & 0xffff) + (s >> 16)
 ip = ip[:10] + struct.pack("!H", ~((s & 0xffff) + (s >> 16)) & 0xffff) + ip[12:]
-hdr = struct.pack("!BBBBII", 1, 5, 0, 1, 1, 0)
+hdr = struct.pack("!BBBBII", 2, 5, 0, 1, 1, 0) + bytes(8)
 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as so:
     for _ in range(5):
         so.sendto(hdr + ip + udp, (t1, 6637))
@@ -123,6 +123,39 @@ x r2 ip route del $ANY4/32 via "$T14" table 7474
 x r2 ip rule del from "$R2T1" lookup 7474 pref 7474
 check_eq "a plain query to $ANY4 routed straight to t1: dropped as drop_not_tunnelled" 1 \
 	$(($(ttstat drop_not_tunnelled) - before))
+
+echo "-- tunnel packets forged with a proxy's address are dropped at the JAP"
+# cl1 sends p2 what p1 would (kind 3, a DNS query for the group), with p1's
+# address as source, as a blind spoofer anywhere could; its tags are guesses
+P14=$(addr p1 4) P24=$(addr p2 4)
+snap "$TMP/f0" p2
+x cl1 "$E2E_PY" -c '
+import os, socket, struct, sys
+any4, cl, p1, p2 = sys.argv[1:5]
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s & 0xffff) + (s >> 16)
+    return ~((s & 0xffff) + (s >> 16)) & 0xffff
+def ip4(src, dst, proto, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, proto, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as so:
+    for i in range(200):
+        q = struct.pack("!HHHHHH", i, 0x100, 1, 0, 0, 0) + b"\x06whoami\x07example\x00\x00\x10\x00\x01"
+        inner = ip4(cl, any4, 17, struct.pack("!HHHH", 41000 + i, 53, 8 + len(q), 0) + q)
+        # version 2, kind 3 (IAP to JAP), 1 hop, IAP id 1; 8 random bytes of tag
+        hdr = struct.pack("!BBBBII", 2, 3, 0, 1, 1, 0) + os.urandom(8)
+        udp = struct.pack("!HHHH", 0xc123, 6637, 8 + len(hdr) + len(inner), 0) + hdr + inner
+        so.sendto(ip4(p1, p2, 17, udp), (p2, 0))
+' $ANY4 "$CL4" "$P14" "$P24"
+bad_tag() { snap "$TMP/f1" p2 && [ "$(jp "$TMP/f1" "d['p2']['tunnel_bad_tag']")" -ge $(($(jp "$TMP/f0" "d['p2']['tunnel_bad_tag']") + 200)) ]; }
+wait_for 5 bad_tag
+delta "$TMP/f0" "$TMP/f1"
+check_eq "200 kind 3 packets from cl1 with p1's address and guessed tags: all dropped as tunnel_bad_tag" \
+	200 "$(dv p2 tunnel_bad_tag)"
+check_eq "  none of them reached a target (no new or known connection at p2)" 0 \
+	$(($(dv p2 jap_new_conn) + $(dv p2 jap_conn_hit)))
 
 echo "-- 16 MiB downloads: segments wrapped to fit the tunnel"
 big_t1() { [ "$(grep -c 'GET /big.bin' "$STATE/t1/access.log")" -ge "$1" ]; }

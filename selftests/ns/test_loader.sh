@@ -63,7 +63,7 @@ maps0=$(shared_maps "$m0")
 maps1=$(shared_maps "$m1")
 rm -f "$TMP_MAPS"
 check_eq "both interfaces use the same maps (their scratch room aside)" "$maps0" "$maps1"
-check_eq "default config written (id 0)" "0 1400" "$(M config | awk '$1=="id"{i=$2} $1=="tcp-mss4"{m=$2} END{print i, m}')"
+check_eq "default config written (id 0)" "0 1392" "$(M config | awk '$1=="id"{i=$2} $1=="tcp-mss4"{m=$2} END{print i, m}')"
 
 echo "-- errors"
 out=$(L attach --dev v0 --pin-root "$ROOT" 2>&1)
@@ -104,8 +104,11 @@ check_eq "pias-maps: unknown pin root exits 1" 1 "$(rc in_ns a "$MAPS" --pin-roo
 echo "-- configure, replace, events"
 M config --id 1 --addr4 192.0.2.1 >/dev/null
 M prefix add 203.0.113.0/24
-M proxy set 1 192.0.2.1
-M proxy set 2 192.0.2.2
+KEY=$(printf 'a5%.0s' $(seq 32))
+check_eq "pias-maps: proxy set without --key exits 2" 2 "$(rc M proxy set 2 192.0.2.2)"
+check_eq "pias-maps: proxy set with a short key exits 2" 2 "$(rc M proxy set --key a5a5 2 192.0.2.2)"
+M proxy set --key "$KEY" 1 192.0.2.1
+M proxy set --key "$KEY" 2 192.0.2.2
 M rap fill 2
 in_ns b ip route add 203.0.113.0/24 via 192.0.2.1
 in_ns a "$MAPS" --pin-root "$ROOT" events --count 1 --timeout-ms 3000 >"$TMP/events" &

@@ -44,7 +44,7 @@ done
 check_eq "nothing dropped as too big" 0 "$(counter "${ROOT[iap]}" pias_drops too_big)"
 
 # a full-size UDP datagram with DF: the IAP answers "too big" with the MTU
-# that fits (1500 - 40 bytes of IPv4 underlay = 1460)
+# that fits (1500 - 48 bytes of IPv4 underlay = 1452)
 big_udp() { # big_udp FAMILY ADDR PAYLOAD
 	in_ns cl python3 - "$@" <<'PY'
 import socket, sys
@@ -62,9 +62,9 @@ big_udp 4 $ANY4 1472
 big_udp 6 $ANY6 1452
 sleep 0.5
 check_eq "IAP sent two ICMP too-big" $((i0 + 2)) "$(counter "${ROOT[iap]}" pias_stats icmp_too_big_sent)"
-check_eq "client learnt the IPv4 path MTU" 1460 \
+check_eq "client learnt the IPv4 path MTU" 1452 \
 	"$(in_ns cl ip route get $ANY4 | grep -o 'mtu [0-9]*' | cut -d' ' -f2)"
-check_eq "client learnt the IPv6 path MTU" 1460 \
+check_eq "client learnt the IPv6 path MTU" 1452 \
 	"$(in_ns cl ip -6 route get $ANY6 | grep -o 'mtu [0-9]*' | cut -d' ' -f2)"
 
 pias_summary

@@ -96,6 +96,9 @@ wait_neigh() {
 
 # maps_fill UNDERLAY(4|6): every proxy knows every other; RAP 2 owns every
 # group; the RAP knows JAP 3 for both groups; the JAP knows the target.
+# The overlay key of the three proxies: the tags of each pair come from it.
+OVERLAY_KEY=$(printf '5c%.0s' $(seq 32))
+
 maps_fill() {
 	local fam=$1 n m addr
 	for n in iap rap jap; do
@@ -105,7 +108,7 @@ maps_fill() {
 		"$MAPS" --pin-root "${ROOT[$n]}" prefix add 2001:db8:a::/48
 		for m in iap rap jap; do
 			if [ "$fam" = 4 ]; then addr="198.51.100.${ID[$m]}"; else addr="2001:db8:100::${ID[$m]}"; fi
-			"$MAPS" --pin-root "${ROOT[$n]}" proxy set "${ID[$m]}" "$addr" up
+			"$MAPS" --pin-root "${ROOT[$n]}" proxy set --key "$OVERLAY_KEY" "${ID[$m]}" "$addr" up
 		done
 		"$MAPS" --pin-root "${ROOT[$n]}" rap fill --replicas 1 "${ID[rap]}"
 	done

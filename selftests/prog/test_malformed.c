@@ -75,6 +75,7 @@ static void tunnel_raw(struct pkt *p, uint8_t uf, const uint8_t *inner, size_t l
 	t.kind = PIAS_KIND_RAP_TO_JAP;
 	t.hops = 2;
 	t.iap_id = IAP_FAR;
+	t.tag = pr_tag(uf == PIAS_AF_INET ? 2 : 12, SELF);
 	if (over)
 		t = *over;
 	mac_of(src, smac);
@@ -96,6 +97,7 @@ static struct pkt_tun default_tun(uint8_t uf)
 	t.kind = PIAS_KIND_RAP_TO_JAP;
 	t.hops = 2;
 	t.iap_id = IAP_FAR;
+	t.tag = pr_tag(uf == PIAS_AF_INET ? 2 : 12, SELF);
 	return t;
 }
 
@@ -489,7 +491,55 @@ static void tun_down_proxy_still_known(struct pkt *p)
 	struct pkt_tun t = default_tun(PIAS_AF_INET);
 
 	t.src = pkt_a4("192.0.2.7");
+	t.tag = pr_tag(7, SELF);
 	tunnel_of(p, PIAS_AF_INET, client(PIAS_AF_INET, PKT_PROTO_UDP), &t);
+}
+
+/*
+ * Forged: from proxy 2's address, with a tag that is not 2 -> SELF's under
+ * the test key. A blind spoofer has none of the right ones.
+ */
+static void tun_forged(struct pkt *p, uint8_t uf, uint64_t tag)
+{
+	struct pkt_tun t = default_tun(uf);
+
+	t.tag = tag;
+	tunnel_of(p, uf, client(PIAS_AF_INET, PKT_PROTO_UDP), &t);
+}
+
+static void tun_tag_zero(struct pkt *p)
+{
+	tun_forged(p, PIAS_AF_INET, 0);
+}
+
+static void tun_tag_zero6(struct pkt *p)
+{
+	tun_forged(p, PIAS_AF_INET6, 0);
+}
+
+static void tun_tag_one_bit(struct pkt *p)
+{
+	tun_forged(p, PIAS_AF_INET, pr_tag(2, SELF) ^ 1);
+}
+
+/* the tag of the other direction, SELF -> 2 (seen on packets SELF sends) */
+static void tun_tag_reversed(struct pkt *p)
+{
+	tun_forged(p, PIAS_AF_INET, pr_tag(SELF, 2));
+}
+
+/* the tag of another pair: 7 -> SELF, sent from 2's address */
+static void tun_tag_other_pair(struct pkt *p)
+{
+	tun_forged(p, PIAS_AF_INET, pr_tag(7, SELF));
+}
+
+/* the right pair under a key this proxy's ring does not hold */
+static void tun_tag_other_key(struct pkt *p)
+{
+	static const __u8 other[PIAS_TUN_KEY_LEN] = "a key no proxy here holds, 32 B";
+
+	tun_forged(p, PIAS_AF_INET, pias_tun_tag(other, 2, SELF));
 }
 
 static void tun_hdr_truncated(struct pkt *p)
@@ -527,9 +577,15 @@ static void tun_version0(struct pkt *p)
 	tun_field(p, 0, 0);
 }
 
-static void tun_version2(struct pkt *p)
+static void tun_version1(struct pkt *p)
 {
-	tun_field(p, 0, 2);
+	/* the format before tags: a proxy not yet upgraded */
+	tun_field(p, 0, 1);
+}
+
+static void tun_version3(struct pkt *p)
+{
+	tun_field(p, 0, 3);
 }
 
 static void tun_kind0(struct pkt *p)
@@ -860,7 +916,14 @@ static const struct mrow rows[] = {
 	DROP("tunnel header truncated, frame padded", tun_hdr_truncated_padded, "tunnel_truncated"),
 	DROP("tunnel header truncated (v6)", tun6_hdr_truncated, "tunnel_truncated"),
 	DROP("tunnel version 0", tun_version0, "tunnel_bad_version"),
-	DROP("tunnel version 2", tun_version2, "tunnel_bad_version"),
+	DROP("tunnel version 1", tun_version1, "tunnel_bad_version"),
+	DROP("tunnel version 3", tun_version3, "tunnel_bad_version"),
+	DROP("tunnel tag zero", tun_tag_zero, "tunnel_bad_tag"),
+	DROP("tunnel tag zero (v6)", tun_tag_zero6, "tunnel_bad_tag"),
+	DROP("tunnel tag one bit off", tun_tag_one_bit, "tunnel_bad_tag"),
+	DROP("tunnel tag of the other direction", tun_tag_reversed, "tunnel_bad_tag"),
+	DROP("tunnel tag of another proxy pair", tun_tag_other_pair, "tunnel_bad_tag"),
+	DROP("tunnel tag under a key not in the ring", tun_tag_other_key, "tunnel_bad_tag"),
 	DROP("tunnel version 7 (v6)", tun6_bad_version, "tunnel_bad_version"),
 	DROP("tunnel kind 0", tun_kind0, "tunnel_bad_kind"),
 	DROP("tunnel kind 5", tun_kind5, "tunnel_bad_kind"),

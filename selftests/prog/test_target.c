@@ -463,7 +463,7 @@ static void build_case(struct pkt *in, enum in_case c, uint8_t fam)
 		s.dport = 5353;
 		break;
 	case C_BAD_VERSION:
-		t.version = 2;
+		t.version = 1;
 		break;
 	case C_KIND1:
 	case C_KIND2:

@@ -257,6 +257,7 @@ void expect_tunnel(struct pkt *out, const struct pkt_spec *inner, uint32_t to,
 	t.hops = h->hops;
 	t.iap_id = h->iap;
 	t.excl_jap = h->excl;
+	t.tag = pr_tag(SELF, to);
 	if (link < 0) {
 		/* unrouted: the MACs are whatever the frame arrived with */
 		memcpy(dmac, inner->eth_dst, 6);
@@ -292,6 +293,7 @@ void tunnel_from(struct pkt *out, const struct pkt_spec *inner, uint32_t from,
 	t.hops = h->hops;
 	t.iap_id = h->iap;
 	t.excl_jap = h->excl;
+	t.tag = pr_tag(from, SELF);
 	mac_of(src, smac);
 	out->len = pkt_tunnel_frame(&t, g_ns.mac[link < 0 ? 0 : link], smac, in.b, in.len, out->b,
 				    sizeof(out->b));

@@ -15,8 +15,8 @@ static void defaults(void **state)
 	assert_int_equal(c.self_id, 0);
 	assert_int_equal(c.tunnel_port, PIAS_TUN_PORT_DEFAULT);
 	assert_int_equal(c.underlay_mtu, 1500);
-	assert_int_equal(c.tcp_mss4, 1400); /* 1500 - 60 - 20 - 20 */
-	assert_int_equal(c.tcp_mss6, 1380); /* 1500 - 60 - 40 - 20 */
+	assert_int_equal(c.tcp_mss4, 1392); /* 1500 - 68 - 20 - 20 */
+	assert_int_equal(c.tcp_mss6, 1372); /* 1500 - 68 - 40 - 20 */
 	assert_int_equal(c.nat_port_min, 16384);
 	assert_int_equal(c.nat_port_max, 32767);
 	assert_int_equal(c.event_interval_ms, 100);
@@ -34,8 +34,8 @@ static void mtu_sets_mss(void **state)
 	(void)state;
 	pias_config_defaults(&c);
 	pias_config_set_mtu(&c, 9000);
-	assert_int_equal(c.tcp_mss4, 8900);
-	assert_int_equal(c.tcp_mss6, 8880);
+	assert_int_equal(c.tcp_mss4, 8892);
+	assert_int_equal(c.tcp_mss6, 8872);
 }
 
 static void checks(void **state)

@@ -55,6 +55,45 @@ static void assert_ring_bad(const char *text, int line, const char *want)
 	assert_memory_equal(&kr, &before, sizeof(kr));
 }
 
+/*
+ * Tunnel tags: what proxy 1 sends to 2 is what 2 accepts from 1, under the
+ * send key and under every key of the ring during a rotation; other pairs,
+ * the other direction and other keys give other tags.
+ */
+static void test_tun_tags(void **state)
+{
+	struct pias_keyring old, both, next;
+	struct pias_tun_tags at1, at2, x;
+	struct pias_err e = {};
+	char path[32];
+
+	(void)state;
+	assert_int_equal(load("[keys]\n1 = " HEX_A "\nsend = 1\n", &old, &e, path), 0);
+	assert_int_equal(load("[keys]\n1 = " HEX_A "\n2 = " HEX_B "\nsend = 1\n", &both, &e, path),
+			 0);
+	assert_int_equal(load("[keys]\n1 = " HEX_A "\n2 = " HEX_B "\nsend = 2\n", &next, &e, path),
+			 0);
+	pias_keyring_tun_tags(&old, 1, 2, &at1);
+	pias_keyring_tun_tags(&old, 2, 1, &at2);
+	assert_int_equal(at1.n_rx, 1);
+	assert_true(at1.tx == at2.rx[0] && at2.tx == at1.rx[0]);
+	assert_true(at1.tx != at2.tx); /* the direction counts */
+	pias_keyring_tun_tags(&old, 1, 3, &x);
+	assert_true(x.tx != at1.tx && x.rx[0] != at1.rx[0]); /* so does the peer */
+	assert_true(at1.tx == pias_tun_tag(old.keys[0].key, 1, 2));
+
+	/* rotation step 1: 2 holds both keys and still sends with the old one */
+	pias_keyring_tun_tags(&both, 2, 1, &at2);
+	assert_int_equal(at2.n_rx, 2);
+	assert_true(at2.rx[0] == at1.tx); /* 1 (old ring) -> 2: accepted */
+	assert_true(at2.tx == at1.rx[0]); /* 2 -> 1 (old ring): accepted */
+	/* step 2: 2 sends with the new key; 1, with both, accepts it */
+	pias_keyring_tun_tags(&next, 2, 1, &at2);
+	pias_keyring_tun_tags(&both, 1, 2, &at1);
+	assert_true(at2.tx == at1.rx[1] && at2.tx != at1.rx[0]);
+	assert_true(at2.tx == pias_tun_tag(both.keys[1].key, 2, 1));
+}
+
 static void test_ring_good(void **state)
 {
 	struct pias_keyring kr;
@@ -356,6 +395,7 @@ static void test_token_register(void **state)
 int test_keys(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tun_tags),
 		cmocka_unit_test(test_ring_good),
 		cmocka_unit_test(test_ring_bad),
 		cmocka_unit_test(test_ring_no_secret_in_errors),

@@ -3,21 +3,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "commands.h"
+
+/*
+ * --key HEX[,HEX...]: the overlay keys (64 hex digits each), the first the
+ * send key; the tags between this proxy (config --id) and id come from them.
+ */
+static int parse_keys(struct cli *c, const char *list, __u8 (*keys)[PIAS_TUN_KEY_LEN], size_t *n)
+{
+	const char *p = list;
+
+	for (*n = 0; *p; (*n)++) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p), got = 0;
+
+		if (*n == PIAS_TUN_RX_TAGS)
+			return cli_bad(c, "--key: more than %d keys", PIAS_TUN_RX_TAGS);
+		if (len != 2 * PIAS_TUN_KEY_LEN ||
+		    sodium_hex2bin(keys[*n], PIAS_TUN_KEY_LEN, p, len, NULL, &got, NULL) ||
+		    got != PIAS_TUN_KEY_LEN)
+			return cli_bad(c, "--key: key %zu is not 64 hex digits", *n + 1);
+		p += len + (end ? 1 : 0);
+	}
+	return *n ? 0 : cli_bad(c, "--key: no key");
+}
 
 static int run_set(struct cli *c, int argc, char **argv)
 {
+	struct cli_opt o[] = { OPT_VALUE("--key"), OPT_END };
+	__u8 keys[PIAS_TUN_RX_TAGS][PIAS_TUN_KEY_LEN];
 	enum pias_proxy_state st = PIAS_PROXY_UP;
 	char *pos[CLI_MAX_POS];
+	struct pias_tun_tags tags;
+	struct pias_config cfg;
 	union pias_addr a;
 	struct pias_maps *m;
 	struct pias_err e;
 	int npos, r;
+	size_t nkeys;
+	bool was_zero;
 	__u32 id;
 	__u8 fam;
 
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
+	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
 		return r < 0 ? EXIT_OK : r;
+	if (!o[0].seen)
+		return cli_bad(c, "--key is required: tunnel packets carry tags derived from the "
+				  "overlay keys");
+	if ((r = parse_keys(c, o[0].value, keys, &nkeys)))
+		return r;
 	if ((r = cli_npos(c, npos, 2, 3)))
 		return r;
 	if ((r = cli_u32(c, "proxy id", pos[0], 1, PIAS_MAX_PROXIES - 1, &id)))
@@ -34,7 +70,14 @@ static int run_set(struct cli *c, int argc, char **argv)
 	}
 	if ((r = cli_maps(c, &m)))
 		return r;
-	r = pias_proxy_set(m, id, &a, fam, st, &e);
+	if ((r = pias_config_get(m, &cfg, &was_zero, &e)))
+		return cli_err(c, r, &e);
+	if (!cfg.self_id)
+		return cli_bad(c, "this proxy has no id yet (config --id): tags name both ends");
+	pias_tun_tags_derive((const __u8(*)[PIAS_TUN_KEY_LEN])keys, nkeys, 0, cfg.self_id, id,
+			     &tags);
+	sodium_memzero(keys, sizeof(keys));
+	r = pias_proxy_set(m, id, &a, fam, st, &tags, &e);
 	return r ? cli_err(c, r, &e) : EXIT_OK;
 }
 
@@ -102,10 +145,13 @@ static int run_rap_fill(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_proxy_set = {
 	.name = "proxy set",
-	.args = "ID ADDR [up|down]",
-	.summary = "set proxy ID's tunnel address and state (default up)",
+	.args = "--key HEX[,HEX...] ID ADDR [up|down]",
+	.summary = "set proxy ID's tunnel address, state (default up) and tags",
 	.help = "Writes pias_proxies[ID] and pias_proxy_addr ADDR -> ID; tunnel packets\n"
-		"are accepted only from addresses of known proxies. ID is 1-131071.\n",
+		"are accepted only from addresses of known proxies, carrying a tag of one\n"
+		"of the overlay keys (64 hex digits each, at most 8; the first is the one\n"
+		"this proxy sends with). The tags name both ends: set this proxy's id\n"
+		"(config --id) first. ID is 1-131071.\n",
 	.run = run_set,
 };
 
