@@ -226,7 +226,7 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 	struct tt_ip in = {};
 	__u8 ver = 0;
 	int bad = 0;
-	__u64 flags;
+	__u64 flags, tag;
 
 	if (bpf_skb_load_bytes(skb, hoff, &h, sizeof(h)) ||
 	    bpf_skb_load_bytes(skb, hoff + PIAS_TUN_HLEN, &ver, 1))
@@ -255,6 +255,10 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 		return drop(PIAS_TT_drop_bad_header);
 	if (svc->family != o->family || !addr_eq(&svc->jap, &o->saddr))
 		return drop(PIAS_TT_drop_not_jap);
+	/* the JAP's address is public: only its tag says the packet is its own */
+	__builtin_memcpy(&tag, h.tag, PIAS_TUN_TAG_LEN);
+	if (tag != svc->tag)
+		return drop(PIAS_TT_drop_bad_tag);
 
 	/* same family in and out: the Ethernet type stays right */
 	flags = in.family == PIAS_AF_INET ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4
@@ -300,7 +304,7 @@ struct tt_outer6 {
 };
 
 static __always_inline void tun_fill(struct udphdr *uh, struct pias_tunhdr *th, __u16 sport,
-				     __u16 dport, __u32 udp_len)
+				     __u16 dport, __u32 udp_len, __u64 tag)
 {
 	uh->source = bpf_htons(sport);
 	uh->dest = bpf_htons(dport);
@@ -312,6 +316,7 @@ static __always_inline void tun_fill(struct udphdr *uh, struct pias_tunhdr *th, 
 	th->hops = 1;
 	th->iap_id = 0;
 	th->excl_jap = 0;
+	__builtin_memcpy(th->tag, &tag, PIAS_TUN_TAG_LEN);
 }
 
 /*
@@ -353,7 +358,7 @@ static __always_inline int encap(struct __sk_buff *skb, const struct tt_ip *p,
 		o.ip.daddr = svc->jap.v4;
 		o.ip.check = csum_ipv4_hdr(&o.ip);
 		tun_fill(&o.udp, &o.tun, sport, svc->tunnel_port,
-			 inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN);
+			 inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN, svc->tag);
 		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0) ? -1 : 0;
 	}
 	struct tt_outer6 o6;
@@ -369,7 +374,7 @@ static __always_inline int encap(struct __sk_buff *skb, const struct tt_ip *p,
 	__builtin_memcpy(&o6.ip.saddr, &svc->self, 16);
 	__builtin_memcpy(&o6.ip.daddr, &svc->jap, 16);
 	tun_fill(&o6.udp, &o6.tun, sport, svc->tunnel_port,
-		 inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN);
+		 inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN, svc->tag);
 	return bpf_skb_store_bytes(skb, ETH_HLEN, &o6, sizeof(o6), 0) ? -1 : 0;
 }
 

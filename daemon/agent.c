@@ -129,6 +129,7 @@ static struct pias_agent_action *event(struct pias_agent *a, enum pias_agent_eve
 	act->tun_family = a->tun_family;
 	act->tun_port = a->tun_port;
 	act->tun_addr = a->tun_addr;
+	act->tun_tag = a->tun_tag;
 	return act;
 }
 
@@ -276,7 +277,7 @@ static int recv_ack(struct pias_agent *a, const struct pias_msg_reg_ack *ack, in
 	/* a new tunnel endpoint is news too: the target's program must follow it */
 	announce = !a->ever_registered || a->state == PIAS_AGENT_LOST || ack->jap_id != old_jap ||
 		   ack->target_id != a->target_id || ack->tun_family != a->tun_family ||
-		   ack->tun_port != a->tun_port ||
+		   ack->tun_port != a->tun_port || ack->tun_tag != a->tun_tag ||
 		   memcmp(&ack->tun_addr, &a->tun_addr, sizeof(a->tun_addr));
 	a->stats.acks++;
 	a->last_ack_seq = ack->echo_seq;
@@ -289,6 +290,7 @@ static int recv_ack(struct pias_agent *a, const struct pias_msg_reg_ack *ack, in
 	a->tun_family = ack->tun_family;
 	a->tun_port = ack->tun_port;
 	a->tun_addr = ack->tun_addr;
+	a->tun_tag = ack->tun_tag;
 	a->interval_ns = interval_of(a, ack->refresh_ms);
 	if (announce) {
 		bool changed = a->ever_registered && ack->jap_id != old_jap;

@@ -160,6 +160,7 @@ struct pias_agent_action {
 	__u8 tun_family;
 	__u16 tun_port;
 	union pias_addr tun_addr;
+	__u64 tun_tag;		      /* and the tag of the TA's tunnel packets */
 	__u64 silence_ms;	      /* LOST: since the last confirmed REGISTER went out */
 	__u32 nack_code;	      /* NACK, GAVE_UP */
 	bool acked;		      /* LEFT */
@@ -202,6 +203,7 @@ struct pias_agent {
 	__u8 tun_family; /* of the last accepted ACK: the JAP's tunnel endpoint (tunnel mode) */
 	__u16 tun_port;
 	union pias_addr tun_addr;
+	__u64 tun_tag;
 	__u64 interval_ns;		  /* refresh interval from refresh_ms */
 	__u64 confirmed_ns;		  /* send time of the last acknowledged REGISTER */
 	__u64 last_ack_seq;		  /* echo_seq of the last accepted ACK */

@@ -282,6 +282,7 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	t->t.state = PIAS_TARGET_ACTIVE;
 	t->t.weight = weight;
 	t->t.flags = ep->flags;
+	t->t.tag = ep->tag;
 	t->last_refresh_ns = now;
 	err = group_apply(j, slot, &new, acts, e);
 	if (err)

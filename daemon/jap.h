@@ -73,6 +73,7 @@ struct pias_jap_endpoint {
 	__u8 family; /* PIAS_AF_*, must be the TA's */
 	__u8 pad;
 	__u32 flags; /* PIAS_TARGET_F_*: how the JAP reaches it (a refresh may change it) */
+	__u64 tag;   /* tunnel mode: the tunnel tag of this registration */
 };
 
 struct pias_jap_target {

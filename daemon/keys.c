@@ -93,6 +93,25 @@ void pias_token_derive(const __u8 master[PIAS_KEY_LEN], const struct pias_ta *ta
 	crypto_auth(token, in, sizeof(in), master);
 }
 
+__u64 pias_target_tun_tag(const __u8 master[PIAS_KEY_LEN], __u32 jap_id, const struct pias_ta *ta,
+			  const union pias_addr *addr, __u8 family)
+{
+	__u8 sub[crypto_shorthash_KEYBYTES], in[4 + PIAS_MSG_TA_LEN + 1 + 16];
+	__u64 tag;
+
+	sodium_ready();
+	/* a key of its own: the tag never tells anything about a token */
+	crypto_kdf_derive_from_key(sub, sizeof(sub), 2, "piastgt2", master);
+	in[0] = (__u8)(jap_id >> 24), in[1] = (__u8)(jap_id >> 16), in[2] = (__u8)(jap_id >> 8);
+	in[3] = (__u8)jap_id;
+	pias_msg_ta_put(ta, in + 4);
+	in[4 + PIAS_MSG_TA_LEN] = family;
+	memcpy(in + 5 + PIAS_MSG_TA_LEN, addr->bytes, 16);
+	crypto_shorthash((unsigned char *)&tag, in, sizeof(in), sub);
+	sodium_memzero(sub, sizeof(sub));
+	return tag;
+}
+
 int pias_key_read_file(const char *path, __u8 key[PIAS_KEY_LEN], struct pias_err *e)
 {
 	/* Room for the key, generous whitespace, and one byte to notice more. */

@@ -49,6 +49,15 @@ struct pias_keyring {
 void pias_keyring_tun_tags(const struct pias_keyring *kr, __u32 self, __u32 peer,
 			   struct pias_tun_tags *t);
 
+/*
+ * The tunnel tag between JAP jap_id and its tunnel-mode target at addr for
+ * ta (docs/protocol.md 3.6): fixed for that registration, so a JAP's
+ * restart or a refresh gives the same, and only holders of the group
+ * master key can compute it.
+ */
+__u64 pias_target_tun_tag(const __u8 master[PIAS_KEY_LEN], __u32 jap_id, const struct pias_ta *ta,
+			  const union pias_addr *addr, __u8 family);
+
 /* Load a key ring file; on failure *kr is untouched and e names FILE:LINE. */
 int pias_keyring_load(const char *path, struct pias_keyring *kr, struct pias_err *e);
 

@@ -24,22 +24,23 @@
 #include "msg.h"
 
 /* Wire sizes of the parts of bodies (docs/protocol.md section 6). */
-#define COORD_LEN	16 /* x, y, h, err: IEEE-754 binary32 each */
-#define MEMBER_LEN	(4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
-#define PROBE_LEN	(4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
-#define VIEW_REQ_LEN	4
-#define VIEW_LEN	(4 + 4 + 2 + 2) /* before the zlib stream */
-#define REPORT_LEN	(PIAS_MSG_TA_LEN + 4 + 8)
-#define QUERY_LEN	PIAS_MSG_TA_LEN
-#define BINDING_LEN	(PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
-#define INVALIDATE_LEN	(PIAS_MSG_TA_LEN + 4)
-#define REGISTER_LEN	(PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN)
-#define REG_ACK_LEN	(PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
-#define REG_ACK_TUN_LEN (REG_ACK_LEN + 1 + 1 + 2 + 16) /* tunnel mode: the JAP's endpoint */
-#define REG_NACK_LEN	(PIAS_MSG_TA_LEN + 4 + 8)      /* then 0-95 bytes of text */
-#define REG_COOKIE_LEN	(PIAS_MSG_TA_LEN + 8 + 4 + PIAS_MSG_COOKIE_LEN)
-#define VIEW_RAW_MAX	(PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
-#define OVERHEAD	(PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
+#define COORD_LEN      16 /* x, y, h, err: IEEE-754 binary32 each */
+#define MEMBER_LEN     (4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
+#define PROBE_LEN      (4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
+#define VIEW_REQ_LEN   4
+#define VIEW_LEN       (4 + 4 + 2 + 2) /* before the zlib stream */
+#define REPORT_LEN     (PIAS_MSG_TA_LEN + 4 + 8)
+#define QUERY_LEN      PIAS_MSG_TA_LEN
+#define BINDING_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
+#define INVALIDATE_LEN (PIAS_MSG_TA_LEN + 4)
+#define REGISTER_LEN   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN)
+#define REG_ACK_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
+#define REG_ACK_TUN_LEN                                                                            \
+	(REG_ACK_LEN + 1 + 1 + 2 + 16 + 8)	 /* tunnel mode: the JAP's endpoint, tag */
+#define REG_NACK_LEN   (PIAS_MSG_TA_LEN + 4 + 8) /* then 0-95 bytes of text */
+#define REG_COOKIE_LEN (PIAS_MSG_TA_LEN + 8 + 4 + PIAS_MSG_COOKIE_LEN)
+#define VIEW_RAW_MAX   (PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
+#define OVERHEAD       (PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
 
 _Static_assert(PIAS_MSG_HDR_LEN == 1 + 1 + 2 + 4 + 4 + 4 + 8, "header: reserved u32 before seq");
 _Static_assert(MEMBER_LEN == 44, "member record is 44 bytes on the wire");
@@ -649,6 +650,7 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 			put8(w, 0);
 			put16(w, m->ack.tun_port);
 			put_addr(w, &m->ack.tun_addr, m->ack.tun_family);
+			put_bytes(w, &m->ack.tun_tag, sizeof(m->ack.tun_tag));
 		}
 		break;
 	case PIAS_MSG_REG_NACK: {
@@ -997,6 +999,7 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 						    t);
 			m->ack.tun_port = get16(r);
 			get_bytes(r, m->ack.tun_addr.bytes, 16);
+			get_bytes(r, &m->ack.tun_tag, sizeof(m->ack.tun_tag));
 		}
 		return 0;
 	case PIAS_MSG_REG_NACK: {

@@ -180,6 +180,7 @@ struct pias_msg_reg_ack {
 	__u8 tun_family;
 	__u16 tun_port;
 	union pias_addr tun_addr;
+	__u64 tun_tag; /* the tag of this TA's tunnel packets both ways (opaque bytes) */
 };
 
 enum pias_reg_nack_code {

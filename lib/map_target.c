@@ -66,6 +66,10 @@ int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t, 
 		return pias_err_set(e, -EINVAL, "target %u: flags 0x%x has unknown bits", id,
 				    t->flags);
 	v.flags = t->flags;
+	/* only a tunnel-mode target has a tag: one elsewhere is a caller's mistake */
+	if (t->tag && !(t->flags & PIAS_TARGET_F_TUNNEL))
+		return pias_err_set(e, -EINVAL, "target %u: a tunnel tag without tunnel mode", id);
+	v.tag = t->tag;
 	return pias_map_update(m, PIAS_M_TARGETS, &id, &v, e);
 }
 

@@ -29,6 +29,7 @@ struct pias_pkt {
 	__u32 iap_id;
 	__u32 excl_jap;
 	__u32 next_id; /* STEP_TUNNEL: the proxy to send to */
+	__u64 tag;     /* kind 6: the header's, checked against the target's own */
 };
 
 struct pias_ctx {

@@ -614,6 +614,9 @@ static __always_inline int target_reply_step(struct pias_ctx *c, const struct pi
 	if (!t || conn->nat_port || !(t->flags & PIAS_TARGET_F_TUNNEL) ||
 	    t->family != from->family || !addr_eq(&t->addr, &from->addr))
 		return step_drop(c, PIAS_DROP_tunnel_not_target);
+	/* the target's address is no proof: anyone may send from it */
+	if (p->tag != t->tag)
+		return step_drop(c, PIAS_DROP_tunnel_bad_tag);
 	rc = ip_dec_ttl(c, p->flow.family);
 	if (rc >= 0)
 		return step_drop(c, rc);

@@ -91,6 +91,7 @@ __noinline int pias_send_target(struct xdp_md *ctx, struct pias_pkt *p)
 	hdr.kind = PIAS_KIND_JAP_TO_TARGET;
 	hdr.hops = p->hops + 1;
 	hdr.iap_id = bpf_htonl(p->iap_id);
+	__builtin_memcpy(hdr.tag, &t->tag, PIAS_TUN_TAG_LEN);
 	overhead = encap_overhead(to.family);
 	if (p->ip_len + overhead > c->cfg->underlay_mtu)
 		return pias_too_big(c->xdp, p->flow.family, c->cfg->underlay_mtu - overhead);
@@ -265,6 +266,7 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 	p->hops = h->hops;
 	p->iap_id = bpf_ntohl(h->iap_id);
 	p->excl_jap = bpf_ntohl(h->excl_jap);
+	__builtin_memcpy(&p->tag, h->tag, PIAS_TUN_TAG_LEN);
 
 	vb = FRAME_PTR(c, inner_off, 1);
 	if (!vb)

@@ -248,7 +248,7 @@ void piasd_cookie_tick(struct piasd *d, __u64 now)
 }
 
 void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
-		      __u32 target_id, __u32 refresh_ms, bool tunnel)
+		      __u32 target_id, __u32 refresh_ms, const __u64 *tun_tag)
 {
 	const struct piasd_addr *self =
 		req->reg.family == PIAS_AF_INET ? &d->cfg.addr4 : &d->cfg.addr6;
@@ -261,10 +261,11 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
 	m.ack.target_id = target_id;
 	m.ack.refresh_ms = refresh_ms;
 	m.ack.echo_seq = req->hdr.seq;
-	if (tunnel && self->family) {
+	if (tun_tag && self->family) {
 		m.ack.tun_family = self->family;
 		m.ack.tun_addr = self->addr;
 		m.ack.tun_port = d->cfg.tunnel_port;
+		m.ack.tun_tag = *tun_tag;
 	}
 	send_target(d, to, &m, &req->reg.ta);
 }

@@ -204,9 +204,10 @@ int piasd_send(struct piasd *d, const struct pias_peer *to, struct pias_msg *m);
 int piasd_send_proxy(struct piasd *d, __u32 id, struct pias_msg *m);
 int piasd_keys_reload(struct piasd *d, struct pias_err *e);
 /* Replies to a target's REGISTER/LEAVE (from the registration socket);
- * tunnel: with this JAP's tunnel endpoint of the target's family. */
+ * tun_tag set (tunnel mode): with this JAP's tunnel endpoint of the
+ * target's family and the registration's tunnel tag. */
 void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
-		      __u32 target_id, __u32 refresh_ms, bool tunnel);
+		      __u32 target_id, __u32 refresh_ms, const __u64 *tun_tag);
 /*
  * proven: the sender showed that it receives at its address (a valid
  * cookie, or the next seq of a target we know). Otherwise the refusal

@@ -227,6 +227,9 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 		/* the server answers from the TA itself: only its port means anything */
 		ep.port = r->ta.port;
 		ep.flags = PIAS_TARGET_F_TUNNEL;
+		/* registrations reach here only with a group key (net.c) */
+		ep.tag = pias_target_tun_tag(d->group_key, d->cfg.node_id, &r->ta, &r->addr,
+					     r->family);
 	}
 	id = pias_jap_find(&d->jap, &r->ta, &ep);
 	if (id > 0 && m->hdr.seq <= d->target_seq[id].seq) {
@@ -276,7 +279,7 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 		PIASD_INC(d, reg_accepted);
 		/* leaving an unknown target succeeds: it is gone either way */
 		piasd_target_ack(d, from, m, id > 0 ? (__u32)id : 0, d->cfg.target_timeout_ms,
-				 false);
+				 NULL);
 		return;
 	}
 	err = RUN(jap_acts, pias_jap_register(&d->jap, &r->ta, &ep, r->weight, now, &jap_acts, &e));
@@ -296,7 +299,7 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	}
 	d->target_seq[id].seq = m->hdr.seq;
 	PIASD_INC(d, reg_accepted);
-	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms, tunnel);
+	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms, tunnel ? &ep.tag : NULL);
 }
 
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,

@@ -62,7 +62,7 @@
 	X(no_rap, "IAP: no live RAP for the TA")                                                   \
 	X(unknown_proxy, "next proxy unknown or down")                                             \
 	X(tunnel_not_proxy, "tunnel packet from an address not in the proxy map")                  \
-	X(tunnel_bad_tag, "tunnel packet from a proxy's address without a tag of our key ring")    \
+	X(tunnel_bad_tag, "tunnel packet without the tag its sender (proxy or target) must use")   \
 	X(tunnel_truncated, "tunnel header cut short")                                             \
 	X(tunnel_bad_version, "tunnel header version not supported")                               \
 	X(tunnel_bad_kind, "tunnel header kind or flags not valid")                                \

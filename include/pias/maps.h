@@ -192,6 +192,8 @@ struct pias_target {
 	__u8 state;   /* enum pias_target_state */
 	__u32 weight; /* relative share of new flows */
 	__u32 flags;  /* PIAS_TARGET_F_* */
+	__u32 pad;
+	__u64 tag; /* tunnel mode: on our kind 5 packets to it, required on its kind 6 */
 };
 
 /*

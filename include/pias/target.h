@@ -35,6 +35,7 @@ struct pias_tt_service {
 	__u16 mtu;	      /* largest outer packet towards the JAP */
 	__u8 family;	      /* of jap and self: the TA's family (targets serve theirs) */
 	__u8 pad[3];
+	__u64 tag; /* from the REG_ACK: required on kind 5, written on kind 6 */
 };
 
 /* pias_tt_stats: PERCPU_ARRAY, one entry. */
@@ -42,6 +43,7 @@ struct pias_tt_service {
 	X(decap, "ingress: client packet from its JAP, unwrapped for the stack")                   \
 	X(encap, "egress: reply from a served TA, wrapped to its JAP")                             \
 	X(drop_not_jap, "ingress: tunnel packet for a served TA from another source than its JAP") \
+	X(drop_bad_tag, "ingress: from the JAP's address, but without the TA's tag (forged)")      \
 	X(drop_not_served, "ingress: tunnel packet for a TA this target does not serve")           \
 	X(drop_bad_header, "ingress: to the tunnel port, but not a well-formed kind 5 packet")     \
 	X(drop_not_tunnelled, "ingress: plain packet to a served TA (it bypassed the JAP)")        \

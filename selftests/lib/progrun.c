@@ -723,6 +723,11 @@ const char *pr_verdict_name(uint32_t verdict)
 	return "XDP_?";
 }
 
+uint64_t pr_target_tag(uint32_t id)
+{
+	return 0x7a9e5eed00000000ull | id;
+}
+
 int pr_target_flags(struct progrun *pr, uint32_t id, uint32_t flags)
 {
 	struct pias_target t;
@@ -730,5 +735,6 @@ int pr_target_flags(struct progrun *pr, uint32_t id, uint32_t flags)
 	if (bpf_map_lookup_elem(FD(pias_targets), &id, &t))
 		return -errno;
 	t.flags = flags;
+	t.tag = flags & PIAS_TARGET_F_TUNNEL ? pr_target_tag(id) : 0;
 	return target_write(pr, id, &t);
 }

@@ -88,6 +88,8 @@ int pr_target(struct progrun *pr, uint32_t id, const char *addr, uint16_t port, 
 	      uint32_t weight);
 int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state);
 /* PIAS_TARGET_F_* of target id (tunnel mode) */
+/* Tunnel mode: target id's tag, as piasd would derive it (pr_target_flags writes it). */
+uint64_t pr_target_tag(uint32_t id);
 int pr_target_flags(struct progrun *pr, uint32_t id, uint32_t flags);
 int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n);
 int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen);

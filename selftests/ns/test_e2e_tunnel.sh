@@ -7,7 +7,9 @@
 #   - unbound's and nginx's logs on t1 name the client's own IPv4 and IPv6
 #     address, while dig and curl see the anycast address answer;
 #   - t1's program drops, and counts, a tunnel packet that is not from its
-#     JAP and a plain packet to the anycast address that bypassed the JAP;
+#     JAP, one from the JAP's address without the TA's tag, and a plain
+#     packet to the anycast address that bypassed the JAP;
+#   - p2 drops, and counts, tunnel packets forged with p1's address;
 #   - a 16 MiB download from t1 (TCP segmentation through the wrapping);
 #   - kill -9 of t1's agent leaves its program, pins and addresses in
 #     place; a start after it sets up once, and serves; a leave removes
@@ -89,8 +91,8 @@ check_eq "no tunnel packet refused at p2 (tunnel_not_target, tunnel_not_proxy)" 
 	"$(jp "$TMP/s1" "d['p2']['tunnel_not_target'], d['p2']['tunnel_not_proxy']" | tr -d '(),')"
 check_ge "t1's program unwrapped (decap)" 1 "$(ttstat decap)"
 check_ge "t1's program wrapped replies (encap)" 1 "$(ttstat encap)"
-check_eq "t1's program dropped nothing yet" "0 0 0 0 0" \
-	"$(for c in drop_not_jap drop_not_served drop_bad_header drop_not_tunnelled drop_too_big; do ttstat $c; done | tr '\n' ' ' | sed 's/ $//')"
+check_eq "t1's program dropped nothing yet" "0 0 0 0 0 0" \
+	"$(for c in drop_not_jap drop_bad_tag drop_not_served drop_bad_header drop_not_tunnelled drop_too_big; do ttstat $c; done | tr '\n' ' ' | sed 's/ $//')"
 
 echo "-- packets that did not come through the JAP are dropped at t1"
 T14=$(addr t1 4)
@@ -113,6 +115,28 @@ with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as so:
 ' $ANY4 "$T14"
 wait_for 3 test "$(ttstat drop_not_jap)" -ge $((before + 5))
 check_eq "5 kind 5 packets from cl1 (not t1's JAP): dropped as drop_not_jap" 5 $(($(ttstat drop_not_jap) - before))
+# the same with p2's address as source (a raw socket: anyone can), and tags guessed
+before=$(ttstat drop_bad_tag)
+x cl1 "$E2E_PY" -c '
+import os, socket, struct, sys
+any4, t1, p2 = sys.argv[1:4]
+def ip4(src, dst, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, 17, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    s = sum(struct.unpack("!10H", h))
+    s = (s & 0xffff) + (s >> 16)
+    return h[:10] + struct.pack("!H", ~((s & 0xffff) + (s >> 16)) & 0xffff) + h[12:] + payload
+q = struct.pack("!HHHHHH", 7, 0x100, 1, 0, 0, 0) + b"\x06whoami\x07example\x00\x00\x10\x00\x01"
+inner = ip4("192.0.2.2", any4, struct.pack("!HHHH", 40000, 53, 8 + len(q), 0) + q)
+with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as so:
+    for _ in range(50):
+        hdr = struct.pack("!BBBBII", 2, 5, 0, 1, 1, 0) + os.urandom(8)
+        udp = struct.pack("!HHHH", 0xc123, 6637, 8 + len(hdr) + len(inner), 0) + hdr + inner
+        so.sendto(ip4(p2, t1, udp), (t1, 0))
+' $ANY4 "$T14" "$(addr p2 4)"
+wait_for 3 test "$(ttstat drop_bad_tag)" -ge $((before + 50))
+check_eq "50 kind 5 packets from cl1 with p2's address, tags guessed: dropped as drop_bad_tag" 50 \
+	$(($(ttstat drop_bad_tag) - before))
 # a plain query to the anycast address straight at t1, from its router r2
 R2T1=$(st "d['nodes']['r2']['interfaces']['t1']['ipv4'].split('/')[0]")
 before=$(ttstat drop_not_tunnelled)

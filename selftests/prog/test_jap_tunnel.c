@@ -39,6 +39,7 @@ static void expect_to_target(struct pkt *out, const struct pkt_spec *inner, uint
 	t.kind = PIAS_KIND_JAP_TO_TARGET;
 	t.hops = hops;
 	t.iap_id = IAP_FAR;
+	t.tag = pr_target_tag(tid);
 	mac_of(taddr, dmac);
 	out->len = pkt_tunnel_frame(&t, dmac, g_ns.mac[target_link(tid)], in.b, in.len, out->b,
 				    sizeof(out->b));
@@ -47,7 +48,8 @@ static void expect_to_target(struct pkt *out, const struct pkt_spec *inner, uint
 }
 
 /* The server's reply r, wrapped by target 'from' (kind 6) as the JAP gets it. */
-static void reply_wrapped(struct pkt *out, const struct pkt_spec *r, const char *from, uint8_t kind)
+static void reply_wrapped(struct pkt *out, const struct pkt_spec *r, const char *from, uint8_t kind,
+			  uint64_t tag)
 {
 	struct pkt in;
 	struct pkt_tun t;
@@ -62,6 +64,7 @@ static void reply_wrapped(struct pkt *out, const struct pkt_spec *r, const char 
 	t.version = PIAS_TUN_VERSION;
 	t.kind = kind;
 	t.hops = 1;
+	t.tag = tag;
 	mac_of(from, smac);
 	out->len = pkt_tunnel_frame(&t, g_ns.mac[0], smac, in.b, in.len, out->b, sizeof(out->b));
 	if (!out->len)
@@ -119,7 +122,7 @@ static void test_tunnel_new_conn_reply_and_hit(void **state)
 
 	/* the server answers from the TA; the JAP hands it to the client as it is */
 	r = server_reply(&s, PKT_TCP_SYN | PKT_TCP_ACK);
-	reply_wrapped(&in, &r, target_addr(tid), PIAS_KIND_TARGET_TO_JAP);
+	reply_wrapped(&in, &r, target_addr(tid), PIAS_KIND_TARGET_TO_JAP, pr_target_tag(tid));
 	assert_ok(pr_zero_counters(&g_pr));
 	RUN(0, &in, &res);
 	assert_verdict(&res, XDP_TX);
@@ -167,7 +170,7 @@ static void test_tunnel_reply_forged(void **state)
 	r = server_reply(&s, PKT_TCP_SYN | PKT_TCP_ACK);
 
 	/* another target, tunnel mode too, for this connection */
-	reply_wrapped(&in, &r, target_addr(other), PIAS_KIND_TARGET_TO_JAP);
+	reply_wrapped(&in, &r, target_addr(other), PIAS_KIND_TARGET_TO_JAP, pr_target_tag(other));
 	assert_ok(pr_zero_counters(&g_pr));
 	RUN(0, &in, &res);
 	assert_verdict(&res, XDP_DROP);
@@ -177,15 +180,30 @@ static void test_tunnel_reply_forged(void **state)
 	u = s;
 	u.sport = 43201;
 	r = server_reply(&u, PKT_TCP_SYN | PKT_TCP_ACK);
-	reply_wrapped(&in, &r, target_addr(tid), PIAS_KIND_TARGET_TO_JAP);
+	reply_wrapped(&in, &r, target_addr(tid), PIAS_KIND_TARGET_TO_JAP, pr_target_tag(tid));
 	assert_ok(pr_zero_counters(&g_pr));
 	RUN(0, &in, &res);
 	assert_verdict(&res, XDP_DROP);
 	assert_counters("rx_packets=1 tunnel_not_target=1");
 
+	/*
+	 * the connection's own target's address, but not its tag (anyone may
+	 * send from that address): none, another target's, one bit off
+	 */
+	r = server_reply(&s, PKT_TCP_SYN | PKT_TCP_ACK);
+	const uint64_t forged[] = { 0, pr_target_tag(other), pr_target_tag(tid) ^ 0x100 };
+
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		reply_wrapped(&in, &r, target_addr(tid), PIAS_KIND_TARGET_TO_JAP, forged[i]);
+		assert_ok(pr_zero_counters(&g_pr));
+		RUN(0, &in, &res);
+		assert_verdict(&res, XDP_DROP);
+		assert_counters("rx_packets=1 tunnel_bad_tag=1");
+	}
+
 	/* the target with a proxy's kind: it is no proxy */
 	r = server_reply(&s, PKT_TCP_ACK);
-	reply_wrapped(&in, &r, target_addr(tid), PIAS_KIND_IAP_TO_JAP);
+	reply_wrapped(&in, &r, target_addr(tid), PIAS_KIND_IAP_TO_JAP, pr_target_tag(tid));
 	assert_ok(pr_zero_counters(&g_pr));
 	RUN(0, &in, &res);
 	assert_verdict(&res, XDP_DROP);

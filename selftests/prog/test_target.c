@@ -32,6 +32,7 @@
 
 #define ALT_PORT 7000 /* the tunnel port of udp/54's JAP: not the protocol's */
 #define TT_MTU	 1500
+#define TT_TAG	 0x5eedfaceb00c0001ull /* the TA's tunnel tag, as a REG_ACK would give it */
 
 struct plan {
 	const char *self, *jap, *other, *client;
@@ -220,6 +221,7 @@ static int add_service(uint8_t proto, const char *addr, uint16_t port, uint16_t 
 	s.tunnel_port = tunnel_port;
 	s.mtu = TT_MTU;
 	s.family = ta.family;
+	s.tag = TT_TAG;
 	return bpf_map_update_elem(bpf_map__fd(tt->maps.pias_tt_svc), &ta, &s, BPF_ANY);
 }
 
@@ -318,6 +320,7 @@ static struct pkt_tun tun_in(uint8_t fam, uint16_t port)
 	t.kind = PIAS_KIND_JAP_TO_TARGET;
 	t.hops = 3;
 	t.iap_id = IAP_FAR;
+	t.tag = TT_TAG;
 	return t;
 }
 
@@ -377,6 +380,8 @@ static void test_in_accept_own_port(void **state)
 
 enum in_case {
 	C_NOT_JAP,
+	C_TAG_ZERO,    /* from the JAP's address, but no tag: forged */
+	C_TAG_ONE_BIT, /* the TA's tag, one bit off */
 	C_NOT_SERVED,
 	C_BAD_VERSION,
 	C_KIND1,
@@ -419,6 +424,8 @@ static const struct in_row in_rows[] = {
 #c "[v6]", c, counter, PIAS_AF_INET6                                               \
 	}
 	ROW(C_NOT_JAP, "drop_not_jap"),
+	ROW(C_TAG_ZERO, "drop_bad_tag"),
+	ROW(C_TAG_ONE_BIT, "drop_bad_tag"),
 	ROW(C_NOT_SERVED, "drop_not_served"),
 	ROW(C_BAD_VERSION, "drop_bad_header"),
 	ROW(C_KIND1, "drop_bad_header"),
@@ -458,6 +465,12 @@ static void build_case(struct pkt *in, enum in_case c, uint8_t fam)
 	switch (c) {
 	case C_NOT_JAP:
 		t.src = pkt_addr(pl->other);
+		break;
+	case C_TAG_ZERO:
+		t.tag = 0;
+		break;
+	case C_TAG_ONE_BIT:
+		t.tag ^= 1ull << 40;
 		break;
 	case C_NOT_SERVED:
 		s.dport = 5353;
@@ -646,6 +659,7 @@ static void expect_wrapped(struct pkt *exp, uint8_t fam, const struct pkt_spec *
 	t.version = PIAS_TUN_VERSION;
 	t.kind = PIAS_KIND_TARGET_TO_JAP;
 	t.hops = 1;
+	t.tag = TT_TAG;
 	pkt_build_ip(&ip, r);
 	exp->len =
 		pkt_tunnel_frame(&t, r->eth_dst, r->eth_src, ip.b, ip.len, exp->b, sizeof(exp->b));

@@ -178,6 +178,7 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 			m->ack.tun_family = PIAS_AF_INET6;
 			m->ack.tun_port = 65535;
 			memset(m->ack.tun_addr.bytes, 0xfe, 16);
+			m->ack.tun_tag = 0x0123456789abcdefull;
 		}
 		break;
 	case PIAS_MSG_REG_NACK:
@@ -317,8 +318,8 @@ static void test_wire_sizes(void **state)
 		assert_int_equal(datagram(sizes[i].type, 0, buf), HDR + sizes[i].body + MAC);
 	assert_int_equal(datagram(PIAS_MSG_PING, 1, buf),
 			 HDR + 32 + PIAS_MSG_MAX_UPDATES * MEMBER + MAC);
-	/* a tunnel-mode target's REG_ACK carries the JAP's tunnel endpoint */
-	assert_int_equal(datagram(PIAS_MSG_REG_ACK, 1, buf), HDR + 60 + MAC);
+	/* a tunnel-mode target's REG_ACK carries the JAP's tunnel endpoint and tag */
+	assert_int_equal(datagram(PIAS_MSG_REG_ACK, 1, buf), HDR + 68 + MAC);
 	/* a NACK's text (at most 95 bytes) follows the fixed part */
 	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 1, buf), HDR + 32 + 95 + MAC);
 	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 2, buf), HDR + 32 + 26 + MAC);
@@ -585,7 +586,7 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 5, "REG_ACK: tunnel family 5 is not 4 (IPv4) or 6");
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 41, 1, "REG_ACK: reserved byte is not zero");
 	/* the long form only with a tunnel endpoint: one encoding per REG_ACK (found by fuzz_msg) */
-	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 0, "REG_ACK: tunnel family 0 in a 60-byte body");
+	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 0, "REG_ACK: tunnel family 0 in a 68-byte body");
 	len = datagram(PIAS_MSG_REG_ACK, 1, buf);
 	buf[b + 42] = buf[b + 43] = 0;
 	assert_bad(buf, len, "REG_ACK: tunnel port 0");

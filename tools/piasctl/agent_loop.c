@@ -147,6 +147,7 @@ static int serve_tunnel(struct loop *l, struct reg *g, const struct pias_agent_a
 	svc.jap = act->tun_addr;
 	svc.self = t->addr;
 	svc.tunnel_port = act->tun_port;
+	svc.tag = act->tun_tag;
 	svc.mtu = (__u16)l->o->mtu;
 	svc.family = t->family;
 	if (tt_host_serve(l->tt, &t->ta, &svc, &e)) {
@@ -496,9 +497,11 @@ static void teardown(struct loop *l)
 		if (!tt_host_stats(l->tt, &st, &e))
 			log_line(
 				"tunnel mode: %llu packets unwrapped, %llu replies wrapped; dropped "
-				"%llu not from the JAP, %llu bypassing it, %llu too big",
+				"%llu not from the JAP, %llu forged (bad tag), %llu bypassing it, "
+				"%llu too big",
 				(unsigned long long)st.decap, (unsigned long long)st.encap,
 				(unsigned long long)st.drop_not_jap,
+				(unsigned long long)st.drop_bad_tag,
 				(unsigned long long)st.drop_not_tunnelled,
 				(unsigned long long)st.drop_too_big);
 		if (tt_host_close(l->tt, &e))
