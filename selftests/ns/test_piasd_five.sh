@@ -64,6 +64,11 @@ reload_all() {
 	local n
 	for n in 1 2 3 4 5; do ctl "$n" keys reload >/dev/null || fail "keys reload on $n"; done
 }
+# queries all through the rotation: tunnel tags change with the send key,
+# and no packet between proxies may be refused for it
+(for _ in $(seq 40); do udp_ask; echo; sleep 0.1; done) >"$KEYDIR/rotation.answers" 2>/dev/null &
+asker=$!
+sleep 0.5
 printf '[keys]\n1 = %s\n2 = %s\nsend = 1\n' "$old" "$new" >"$KEYDIR/overlay.keys"
 reload_all
 printf '[keys]\n1 = %s\n2 = %s\nsend = 2\n' "$old" "$new" >"$KEYDIR/overlay.keys"
@@ -79,6 +84,13 @@ for n in 1 2 3 4 5; do
 	bad=$((bad + $(ctl "$n" show counters --json | jq_py 'd["piasd"]["rx_bad_mac"] + d["piasd"]["rx_unknown_key"]')))
 done
 check_eq "no datagram was refused during the rotation" 0 "$bad"
+wait "$asker"
+check_eq "40 queries during the rotation: all answered" 40 "$(grep -c pong-from-tg3 "$KEYDIR/rotation.answers")"
+bad=0
+for n in 1 2 3 4 5; do
+	bad=$((bad + $(ctl "$n" show counters --json | jq_py 'd["drops"]["tunnel_bad_tag"]')))
+done
+check_eq "no tunnel packet refused for its tag during the rotation" 0 "$bad"
 check_eq "and the client still gets answers" pong-from-tg3 "$(udp_ask)"
 
 echo "-- operator actions: drain, flush bindings, withdraw"
