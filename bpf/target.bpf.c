@@ -47,6 +47,13 @@ struct {
 	__type(value, struct pias_tt_stats);
 } pias_tt_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PIAS_TT_MAX_FLOWS);
+	__type(key, struct pias_flow);
+	__type(value, struct pias_tt_flow);
+} pias_tt_flows SEC(".maps");
+
 /* One IP packet at a frame offset, as far as the target needs it. */
 struct tt_ip {
 	union pias_addr saddr;
@@ -218,12 +225,41 @@ static __always_inline struct pias_tt_service *service(const union pias_addr *ad
  *
  * Returns TT_NOT_TUNNEL or a TC verdict (TC_ACT_OK after decapsulation).
  */
+/* The client side of a flow: client -> TA, as the JAP keys it. */
+static __always_inline void client_flow(struct pias_flow *f, const union pias_addr *client,
+					__u16 cport, const union pias_addr *ta, __u16 taport,
+					__u8 proto, __u8 family)
+{
+	__builtin_memset(f, 0, sizeof(*f));
+	f->saddr = *client;
+	f->daddr = *ta;
+	f->sport = cport;
+	f->dport = taport;
+	f->proto = proto;
+	f->family = family;
+}
+
+/*
+ * Flow f came through the TA's JAP now (v), not its first: its replies go
+ * back there. Written only when new or changed: not per packet.
+ */
+static __always_inline void remember(const struct pias_flow *f, const struct pias_tt_flow *v)
+{
+	struct pias_tt_flow *e = bpf_map_lookup_elem(&pias_tt_flows, f);
+
+	if (e && addr_eq(&e->jap, &v->jap) && e->tunnel_port == v->tunnel_port && e->tag == v->tag)
+		return;
+	bpf_map_update_elem(&pias_tt_flows, f, v, BPF_ANY);
+}
+
 static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *o)
 {
 	__u32 hoff = o->l4_off + PIAS_UDP_HLEN;
 	struct pias_tt_service *svc = NULL;
 	struct pias_tunhdr h = {};
 	struct tt_ip in = {};
+	struct pias_tt_flow cur, first, *via, *e;
+	struct pias_flow f;
 	__u8 ver = 0;
 	int bad = 0;
 	__u64 flags, tag;
@@ -240,7 +276,8 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 		bad = 1;
 	if (!bad)
 		svc = service(&in.daddr, in.dport, &in);
-	if (o->dport != TT_PORT_OF_PROTOCOL && !(svc && svc->tunnel_port == o->dport))
+	if (o->dport != TT_PORT_OF_PROTOCOL && !(svc && svc->tunnel_port == o->dport) &&
+	    !(svc && svc->prev_tunnel_port && svc->prev_tunnel_port == o->dport))
 		return TT_NOT_TUNNEL;
 
 	/* exactly as a JAP builds it: every length agrees, nothing in between */
@@ -251,14 +288,43 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 		return drop(PIAS_TT_drop_bad_header);
 	if (!svc)
 		return drop(PIAS_TT_drop_not_served);
-	if (svc->tunnel_port != o->dport)
-		return drop(PIAS_TT_drop_bad_header);
-	if (svc->family != o->family || !addr_eq(&svc->jap, &o->saddr))
+	/*
+	 * From the TA's JAP; or, once its JAP changed, from the first one (the
+	 * JAP of every flow not remembered) or from the JAP remembered for
+	 * this flow: their flows go on (target.h).
+	 */
+	if (svc->family != o->family)
 		return drop(PIAS_TT_drop_not_jap);
+	client_flow(&f, &in.saddr, in.sport, &in.daddr, in.dport, in.proto, in.family);
+	if (addr_eq(&svc->jap, &o->saddr)) {
+		via = &cur;
+	} else if (svc->prev_tunnel_port && addr_eq(&svc->prev_jap, &o->saddr)) {
+		via = &first;
+	} else if (svc->prev_tunnel_port && (e = bpf_map_lookup_elem(&pias_tt_flows, &f)) &&
+		   addr_eq(&e->jap, &o->saddr)) {
+		via = e;
+	} else {
+		return drop(PIAS_TT_drop_not_jap);
+	}
+	if (via == &cur) {
+		cur.jap = svc->jap;
+		cur.tunnel_port = svc->tunnel_port;
+		cur.tag = svc->tag;
+	} else if (via == &first) {
+		first.jap = svc->prev_jap;
+		first.tunnel_port = svc->prev_tunnel_port;
+		first.tag = svc->prev_tag;
+	}
+	if (o->dport != via->tunnel_port)
+		return drop(PIAS_TT_drop_bad_header);
 	/* the JAP's address is public: only its tag says the packet is its own */
 	__builtin_memcpy(&tag, h.tag, PIAS_TUN_TAG_LEN);
-	if (tag != svc->tag)
+	if (tag != via->tag)
 		return drop(PIAS_TT_drop_bad_tag);
+	if (via != &cur)
+		count(PIAS_TT_via_prev_jap);
+	else if (svc->prev_tunnel_port && !addr_eq(&svc->jap, &svc->prev_jap))
+		remember(&f, &cur);
 
 	/* same family in and out: the Ethernet type stays right */
 	flags = in.family == PIAS_AF_INET ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4
@@ -329,17 +395,24 @@ static __always_inline int encap(struct __sk_buff *skb, const struct tt_ip *p,
 				 const struct pias_tt_service *svc)
 {
 	__u32 inner_len = skb->len - ETH_HLEN;
+	const union pias_addr *jap = &svc->jap;
+	__u16 sport, port = svc->tunnel_port;
+	__u64 tag = svc->tag;
 	struct pias_flow f;
-	__u16 sport;
 
-	__builtin_memset(&f, 0, sizeof(f));
-	f.saddr = p->daddr;
-	f.daddr = p->saddr;
-	f.sport = p->dport;
-	f.dport = p->sport;
-	f.proto = p->proto;
-	f.family = p->family;
+	client_flow(&f, &p->daddr, p->dport, &p->saddr, p->sport, p->proto, p->family);
 	sport = pias_tun_sport(&f);
+	if (svc->prev_tunnel_port) {
+		/*
+		 * The TA's JAP changed: a flow goes back through the JAP it came
+		 * through, remembered, or else the first one (flows from before).
+		 */
+		struct pias_tt_flow *e = bpf_map_lookup_elem(&pias_tt_flows, &f);
+
+		jap = e ? &e->jap : &svc->prev_jap;
+		port = e ? e->tunnel_port : svc->prev_tunnel_port;
+		tag = e ? e->tag : svc->prev_tag;
+	}
 
 	if (p->family == PIAS_AF_INET) {
 		struct tt_outer4 o;
@@ -355,10 +428,10 @@ static __always_inline int encap(struct __sk_buff *skb, const struct tt_ip *p,
 		o.ip.ttl = PIAS_OUTER_TTL;
 		o.ip.protocol = IPPROTO_UDP;
 		o.ip.saddr = svc->self.v4;
-		o.ip.daddr = svc->jap.v4;
+		o.ip.daddr = jap->v4;
 		o.ip.check = csum_ipv4_hdr(&o.ip);
-		tun_fill(&o.udp, &o.tun, sport, svc->tunnel_port,
-			 inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN, svc->tag);
+		tun_fill(&o.udp, &o.tun, sport, port, inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN,
+			 tag);
 		return bpf_skb_store_bytes(skb, ETH_HLEN, &o, sizeof(o), 0) ? -1 : 0;
 	}
 	struct tt_outer6 o6;
@@ -372,9 +445,8 @@ static __always_inline int encap(struct __sk_buff *skb, const struct tt_ip *p,
 	o6.ip.nexthdr = IPPROTO_UDP;
 	o6.ip.hop_limit = PIAS_OUTER_TTL;
 	__builtin_memcpy(&o6.ip.saddr, &svc->self, 16);
-	__builtin_memcpy(&o6.ip.daddr, &svc->jap, 16);
-	tun_fill(&o6.udp, &o6.tun, sport, svc->tunnel_port,
-		 inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN, svc->tag);
+	__builtin_memcpy(&o6.ip.daddr, jap, 16);
+	tun_fill(&o6.udp, &o6.tun, sport, port, inner_len + PIAS_UDP_HLEN + PIAS_TUN_HLEN, tag);
 	return bpf_skb_store_bytes(skb, ETH_HLEN, &o6, sizeof(o6), 0) ? -1 : 0;
 }
 

@@ -310,6 +310,8 @@ static const struct key keys[] = {
 	{ "overlay", "peer_msgs_burst", 0, p_uint, 1, 100000000, OFF(peer_msgs_burst) },
 	{ "anycast", "source_registrations_per_s", 0, p_uint, 1, 1000000, OFF(source_regs_per_s) },
 	{ "anycast", "source_registrations_burst", 0, p_uint, 1, 10000000, OFF(source_regs_burst) },
+	{ "overlay", "dataplane_echo_ms", 0, p_uint, 10, 60000, OFF(dataplane_echo_ms) },
+	{ "overlay", "dataplane_timeout_ms", 0, p_uint, 0, 600000, OFF(dataplane_timeout_ms) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -339,6 +341,8 @@ static void defaults(struct piasd_config *c)
 	c->reconnect_ms = PIASD_RECONNECT_MS_DEFAULT;
 	c->peer_msgs_per_s = PIASD_PEER_MSGS_PER_S_DEFAULT;
 	c->peer_msgs_burst = PIASD_PEER_MSGS_BURST_DEFAULT;
+	c->dataplane_echo_ms = PIASD_DATAPLANE_ECHO_MS_DEFAULT;
+	c->dataplane_timeout_ms = PIASD_DATAPLANE_TIMEOUT_MS_DEFAULT;
 	c->source_regs_per_s = PIASD_SOURCE_REGS_PER_S_DEFAULT;
 	c->source_regs_burst = PIASD_SOURCE_REGS_BURST_DEFAULT;
 	c->target_timeout_ms = PIASD_TARGET_TIMEOUT_MS_DEFAULT;

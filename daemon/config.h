@@ -26,16 +26,18 @@
 #include "addr.h"
 #include "err.h"
 
-#define PIASD_CONFIG_MAX_PREFIXES	 64
-#define PIASD_CONFIG_MAX_SEEDS		 64
-#define PIASD_CONFIG_MAX_INTERFACES	 16
+#define PIASD_CONFIG_MAX_PREFIXES	   64
+#define PIASD_CONFIG_MAX_SEEDS		   64
+#define PIASD_CONFIG_MAX_INTERFACES	   16
 
-#define PIASD_REGISTRATION_PORT_DEFAULT	 6638
-#define PIASD_OVERLAY_PORT_DEFAULT	 6639
-#define PIASD_RAP_REPLICAS_DEFAULT	 3
-#define PIASD_PROBE_INTERVAL_MS_DEFAULT	 200
-#define PIASD_SUSPECT_TIMEOUT_MS_DEFAULT 1000
-#define PIASD_RECONNECT_MS_DEFAULT	 2000
+#define PIASD_REGISTRATION_PORT_DEFAULT	   6638
+#define PIASD_OVERLAY_PORT_DEFAULT	   6639
+#define PIASD_RAP_REPLICAS_DEFAULT	   3
+#define PIASD_PROBE_INTERVAL_MS_DEFAULT	   200
+#define PIASD_SUSPECT_TIMEOUT_MS_DEFAULT   1000
+#define PIASD_RECONNECT_MS_DEFAULT	   2000
+#define PIASD_DATAPLANE_ECHO_MS_DEFAULT	   250
+#define PIASD_DATAPLANE_TIMEOUT_MS_DEFAULT 1500
 /* what one sender may make piasd do, per second after a burst (net.c) */
 #define PIASD_PEER_MSGS_PER_S_DEFAULT	   20000
 #define PIASD_PEER_MSGS_BURST_DEFAULT	   100000
@@ -97,6 +99,13 @@ struct piasd_config {
 	unsigned int peer_msgs_burst;
 	unsigned int source_regs_per_s; /* new targets' REGISTERs from one address */
 	unsigned int source_regs_burst;
+	/*
+	 * A proxy whose piasd is dead (or left) but whose dataplane answers
+	 * an echo every dataplane_echo_ms keeps its pinned flows until no
+	 * answer came for dataplane_timeout_ms (0: dead means gone at once).
+	 */
+	unsigned int dataplane_echo_ms;
+	unsigned int dataplane_timeout_ms;
 
 	/* [jap] */
 	unsigned int target_timeout_ms; /* < 1000 */

@@ -400,6 +400,17 @@ static void group_tick(const struct pias_jap *j, struct pias_jap_group *g, __u64
 	}
 }
 
+void pias_jap_hold(struct pias_jap *j, __u64 now)
+{
+	for (size_t g = 0; g < j->ngroups; g++)
+		for (__u32 i = 0; i < j->groups[g].count; i++) {
+			struct pias_jap_target *t = &j->groups[g].targets[i];
+
+			if (t->t.state == PIAS_TARGET_ACTIVE && t->last_refresh_ns < now)
+				t->last_refresh_ns = now;
+		}
+}
+
 int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_reply, void *ctx,
 		  struct pias_jap_actions *acts, struct pias_err *e)
 {

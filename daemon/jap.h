@@ -163,6 +163,15 @@ int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 		   struct pias_jap_actions *acts, struct pias_err *e);
 
 /*
+ * This JAP cannot be reached at the registration address (it is not
+ * serving: restarted and not yet announcing, withdrawn, cut off): its
+ * targets' refreshes go elsewhere, so their silence means nothing. Every
+ * ACTIVE target counts as refreshed now; the timeout runs again from the
+ * first tick that does not hold.
+ */
+void pias_jap_hold(struct pias_jap *j, __u64 now);
+
+/*
  * Periodic liveness check (call every tick interval). last_reply (may be
  * NULL) gives the dataplane's last reply time of a target, same clock as
  * now. ACTIVE -> DOWN when max(last refresh, last reply) is more than

@@ -65,8 +65,9 @@ int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8
 	if (family != PIAS_AF_INET && family != PIAS_AF_INET6)
 		return pias_err_set(e, -EINVAL, "proxy %u: address family %u is not IPv4 or IPv6",
 				    id, family);
-	if (state != PIAS_PROXY_UP && state != PIAS_PROXY_DOWN)
-		return pias_err_set(e, -EINVAL, "proxy %u: state %u is not up or down", id, state);
+	if (state != PIAS_PROXY_UP && state != PIAS_PROXY_DOWN && state != PIAS_PROXY_DP_ONLY)
+		return pias_err_set(e, -EINVAL, "proxy %u: state %u is not up, down or dp-only", id,
+				    state);
 	/* Two ids for one address would make the tunnel's source check ambiguous. */
 	if (!bpf_map_lookup_elem(m->fd[PIAS_M_PROXY_ADDRS], &k, &ref) && ref.id != id)
 		return pias_err_set(

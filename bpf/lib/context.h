@@ -107,17 +107,33 @@ static __always_inline int drop(struct pias_ctx *c, enum pias_drop_index i)
 	return XDP_DROP;
 }
 
-/* The proxy with this id if it is up. */
-static __always_inline struct pias_proxy *proxy_up(__u32 id)
+static __always_inline struct pias_proxy *proxy_known(__u32 id)
 {
 	struct pias_proxy *p;
 
 	if (!id || id >= PIAS_MAX_PROXIES)
 		return NULL;
 	p = bpf_map_lookup_elem(&pias_proxies, &id);
-	if (!p || p->state != PIAS_PROXY_UP)
-		return NULL;
-	return p;
+	return p && p->state != PIAS_PROXY_UNKNOWN ? p : NULL;
+}
+
+/* The proxy with this id if it is up: one that new flows may go to. */
+static __always_inline struct pias_proxy *proxy_up(__u32 id)
+{
+	struct pias_proxy *p = proxy_known(id);
+
+	return p && p->state == PIAS_PROXY_UP ? p : NULL;
+}
+
+/*
+ * The proxy with this id if a flow already pinned to it may go on: up, or
+ * its dataplane alive without its piasd.
+ */
+static __always_inline struct pias_proxy *proxy_pinned(__u32 id)
+{
+	struct pias_proxy *p = proxy_known(id);
+
+	return p && (p->state == PIAS_PROXY_UP || p->state == PIAS_PROXY_DP_ONLY) ? p : NULL;
 }
 
 static __always_inline int addr_eq(const union pias_addr *a, const union pias_addr *b)

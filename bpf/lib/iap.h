@@ -69,7 +69,8 @@ static __always_inline int iap_step(struct pias_ctx *c)
 		fe = NULL;
 	}
 	if (fe) {
-		px = proxy_up(fe->jap_id);
+		/* a JAP whose piasd is gone still serves its flows (DP_ONLY) */
+		px = proxy_pinned(fe->jap_id);
 		if (px) {
 			flow_touch(fe, p, now);
 			p->tun_sport = fe->tun_sport;

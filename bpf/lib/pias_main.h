@@ -43,7 +43,8 @@ __noinline int pias_send_tunnel(struct xdp_md *ctx, struct pias_pkt *p, __u32 fr
 
 	if (ctx_init(c, ctx, p))
 		return XDP_DROP;
-	to = proxy_up(p->next_id);
+	/* the role that chose it checked it may take this packet */
+	to = proxy_pinned(p->next_id);
 	if (!to)
 		return drop(c, PIAS_DROP_unknown_proxy);
 	hdr.version = PIAS_TUN_VERSION;
@@ -194,6 +195,80 @@ static __always_inline int client_rx(struct pias_ctx *c, const struct ip_info *i
 	return run_roles(c, ROLE_IAP, 1);
 }
 
+static __always_inline int kind_between_proxies(__u8 kind)
+{
+	return (kind >= PIAS_KIND_IAP_TO_RAP && kind <= PIAS_KIND_MAX) ||
+	       kind == PIAS_KIND_ECHO_REQUEST || kind == PIAS_KIND_ECHO_REPLY;
+}
+
+/*
+ * A proxy's echo request (kind 7, its tag checked): answered here, by the
+ * dataplane, whatever this proxy's piasd is doing. The frame goes back as
+ * it came, addresses and ports swapped, as kind 8 with our tag for that
+ * proxy; the body is echoed untouched. p holds the outer header's family,
+ * length and L4 offset. A global subprogram: off the main stack, which
+ * the JAP's call chain fills.
+ */
+__noinline int pias_echo_answer(struct xdp_md *ctx, struct pias_pkt *p, __u32 peer)
+{
+	struct pias_ctx cc, *c = &cc;
+	struct pias_proxy *to;
+	struct pias_tunhdr *h;
+	struct udphdr *uh;
+	__be16 port;
+	__u32 l4;
+
+	if (ctx_init(c, ctx, p))
+		return XDP_DROP;
+	to = proxy_known(peer);
+	if (!to)
+		return drop(c, PIAS_DROP_unknown_proxy);
+	/* no options or extension headers outside (checked): a constant offset */
+	l4 = L4_OFF(p->flow.family);
+	if (p->l4_off != l4 ||
+	    p->ip_len != l4 - ETH_HLEN + PIAS_UDP_HLEN + PIAS_TUN_HLEN + PIAS_ECHO_BODY_LEN)
+		return drop(c, PIAS_DROP_bad_l4_header);
+	if (p->flow.family == PIAS_AF_INET) {
+		struct iphdr *h4 = FRAME_PTR(c, ETH_HLEN, sizeof(*h4));
+		__be32 a;
+
+		if (!h4)
+			return drop(c, PIAS_DROP_adjust_failed);
+		a = h4->saddr;
+		h4->saddr = h4->daddr;
+		h4->daddr = a;
+		h4->ttl = PIAS_OUTER_TTL;
+		h4->check = 0;
+		h4->check = csum_ipv4_hdr(h4);
+	} else {
+		struct ipv6hdr *h6 = FRAME_PTR(c, ETH_HLEN, sizeof(*h6));
+
+		if (!h6)
+			return drop(c, PIAS_DROP_adjust_failed);
+		/* a word at a time: a 16-byte temporary would not fit the stack */
+		for (int i = 0; i < 4; i++) {
+			__be32 w = h6->saddr.in6_u.u6_addr32[i];
+
+			h6->saddr.in6_u.u6_addr32[i] = h6->daddr.in6_u.u6_addr32[i];
+			h6->daddr.in6_u.u6_addr32[i] = w;
+		}
+		h6->hop_limit = PIAS_OUTER_TTL;
+	}
+	uh = FRAME_PTR(c, l4, sizeof(*uh) + sizeof(*h));
+	if (!uh)
+		return drop(c, PIAS_DROP_adjust_failed);
+	port = uh->source;
+	uh->source = uh->dest;
+	uh->dest = port;
+	uh->check = 0;
+	h = (void *)(uh + 1);
+	h->kind = PIAS_KIND_ECHO_REPLY;
+	h->hops = 1;
+	__builtin_memcpy(h->tag, &to->tx_tag, PIAS_TUN_TAG_LEN);
+	stat_inc(c, PIAS_STAT_echo_answered);
+	return fwd(c);
+}
+
 /*
  * Does h carry one of the tags we accept from this proxy (one per key of
  * our ring)? A blind spoofer of a proxy's address cannot know any.
@@ -253,7 +328,7 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 		return drop(c, PIAS_DROP_tunnel_truncated);
 	if (h->version != PIAS_TUN_VERSION)
 		return drop(c, PIAS_DROP_tunnel_bad_version);
-	if ((from_proxy ? !h->kind || h->kind > PIAS_KIND_MAX
+	if ((from_proxy ? !kind_between_proxies(h->kind)
 			: h->kind != PIAS_KIND_TARGET_TO_JAP || h->flags) ||
 	    (h->flags & ~PIAS_TUN_F_KNOWN))
 		return drop(c, PIAS_DROP_tunnel_bad_kind);
@@ -261,6 +336,17 @@ static __always_inline int tunnel_rx(struct pias_ctx *c, struct ip_info *ip)
 		return drop(c, PIAS_DROP_tunnel_bad_tag);
 	if (h->hops > PIAS_TUN_MAX_HOPS)
 		return drop(c, PIAS_DROP_tunnel_loop);
+	if (h->kind == PIAS_KIND_ECHO_REQUEST) {
+		p->flow.family = ip->family;
+		p->ip_len = ip->ip_len;
+		p->l4_off = ip->l4_off;
+		return pias_echo_answer(c->xdp, p, ref->id);
+	}
+	if (h->kind == PIAS_KIND_ECHO_REPLY) {
+		/* to piasd's socket on the tunnel port, which checks its own body */
+		stat_inc(c, PIAS_STAT_echo_reply_up);
+		return XDP_PASS;
+	}
 	p->kind = h->kind;
 	p->tflags = h->flags;
 	p->hops = h->hops;

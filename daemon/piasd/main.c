@@ -180,6 +180,8 @@ static int setup(struct piasd *d, struct pias_err *e)
 	piasd_cookie_tick(d, piasd_now()); /* a secret before the first REGISTER */
 	err = piasd_net_open(d, e);
 	if (!err)
+		err = piasd_liveness_open(d, e);
+	if (!err)
 		err = piasd_ctl_open(d, e);
 	if (err)
 		return err;
@@ -212,6 +214,7 @@ static void teardown(struct piasd *d)
 	if (d->dp_events)
 		pias_event_reader_free(d->dp_events);
 	piasd_ctl_close(d);
+	piasd_liveness_close(d);
 	piasd_net_close(d);
 	piasd_overlay_free(d);
 	piasd_conns_free(d);
@@ -234,7 +237,7 @@ int main(int argc, char **argv)
 	struct pias_err e;
 	int c, err;
 
-	d.ovl_fd[0] = d.ovl_fd[1] = d.reg_fd = d.ctl_fd = -1;
+	d.ovl_fd[0] = d.ovl_fd[1] = d.reg_fd = d.ctl_fd = d.tun_fd[0] = d.tun_fd[1] = -1;
 	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

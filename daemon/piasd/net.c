@@ -19,7 +19,7 @@
 
 #include "piasd.h"
 
-static socklen_t to_sockaddr(const struct pias_peer *p, struct sockaddr_storage *ss)
+socklen_t piasd_sockaddr(const struct pias_peer *p, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (p->family == PIAS_AF_INET) {
@@ -58,12 +58,12 @@ static void from_sockaddr(const struct sockaddr_storage *ss, struct pias_peer *p
 
 #define UDP_RCVBUF (4 << 20) /* bytes: about 6,000 small datagrams */
 
-static int udp_socket(const union pias_addr *a, __u8 family, __u16 port, bool freebind,
-		      const char *what, struct pias_err *e)
+int piasd_udp_socket(const union pias_addr *a, __u8 family, __u16 port, bool freebind,
+		     const char *what, struct pias_err *e)
 {
 	struct pias_peer p = { .addr = *a, .family = family, .port = port };
 	struct sockaddr_storage ss;
-	socklen_t len = to_sockaddr(&p, &ss);
+	socklen_t len = piasd_sockaddr(&p, &ss);
 	char s[PIAS_ADDR_STRLEN];
 	int one = 1, rcvbuf = UDP_RCVBUF, fd, err;
 
@@ -110,7 +110,7 @@ static int send_raw(struct piasd *d, int fd, const struct pias_peer *to, const v
 		    size_t len)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = to_sockaddr(to, &ss);
+	socklen_t sl = piasd_sockaddr(to, &ss);
 
 	if (fd < 0 || sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl) < 0) {
 		PIASD_INC(d, tx_errors);
@@ -503,16 +503,16 @@ int piasd_net_open(struct piasd *d, struct pias_err *e)
 	for (int i = 0; i < 2; i++) {
 		if (!own[i]->family)
 			continue;
-		d->ovl_fd[i] = udp_socket(&own[i]->addr, own[i]->family, c->listen_port, false,
-					  "overlay", e);
+		d->ovl_fd[i] = piasd_udp_socket(&own[i]->addr, own[i]->family, c->listen_port,
+						false, "overlay", e);
 		if (d->ovl_fd[i] < 0)
 			return d->ovl_fd[i];
 		err = watch(d, d->ovl_fd[i], &d->ev_ovl[i], e);
 		if (err)
 			return err;
 	}
-	d->reg_fd = udp_socket(&c->registration_addr.addr, c->registration_addr.family,
-			       c->registration_port, true, "registration", e);
+	d->reg_fd = piasd_udp_socket(&c->registration_addr.addr, c->registration_addr.family,
+				     c->registration_port, true, "registration", e);
 	if (d->reg_fd < 0)
 		return d->reg_fd;
 	return watch(d, d->reg_fd, &d->ev_reg, e);

@@ -114,25 +114,68 @@ static void proxy_up(struct piasd *d, __u32 id, const struct pias_peer *p)
 		PIASD_INC(d, map_errors);
 		LOG_W("proxy %u: %s", id, e.msg);
 	}
+	pias_dplive_forget(&d->dplive, id);
 	if (!pias_ring_add(&d->ring, id, &e))
 		d->ring_dirty = true;
 	LOG_I("proxy %u up at %s", id, pias_addr_str(&p->addr, p->family, s, sizeof(s)));
 }
 
+/*
+ * Membership gave up on proxy id's piasd (dead or left). Its dataplane may
+ * live on: until it stops answering echoes (dplive.h) it is DP_ONLY, and
+ * the flows pinned to it go on there; nothing new goes there either way.
+ */
 static void proxy_down(struct piasd *d, __u32 id)
 {
 	const struct pias_member *mb = pias_members_get(&d->members, id);
+	bool watched = mb && pias_dplive_watch(&d->dplive, id, piasd_now());
 	struct pias_err e;
 
 	/* DOWN keeps the address known: late tunnel packets from it still parse */
-	if (mb && proxy_write(d, id, &mb->addr, mb->family, PIAS_PROXY_DOWN, &e)) {
+	if (mb && proxy_write(d, id, &mb->addr, mb->family,
+			      watched ? PIAS_PROXY_DP_ONLY : PIAS_PROXY_DOWN, &e)) {
 		PIASD_INC(d, map_errors);
 		LOG_W("proxy %u: %s", id, e.msg);
 	}
+	if (watched)
+		PIASD_INC(d, dp_only);
 	if (!pias_ring_remove(&d->ring, id, &e))
 		d->ring_dirty = true;
-	LOG_I("proxy %u down (%s)", id, mb && mb->state == PIAS_MEMBER_LEFT ? "left" : "dead");
+	LOG_I("proxy %u down (%s)%s", id, mb && mb->state == PIAS_MEMBER_LEFT ? "left" : "dead",
+	      watched ? ": its flows stay while its dataplane answers echoes" : "");
 	piasd_proto_proxy_down(d, id);
+}
+
+/* The dataplane watch: echoes due, and proxies whose dataplane went quiet too. */
+static void dplive_tick(struct piasd *d, __u64 now)
+{
+	static struct pias_dplive_actions acts;
+	struct pias_err e;
+
+	while (pias_dplive_tick(&d->dplive, now, &acts) == -ENOBUFS) {
+		size_t cap = acts.cap ? 2 * acts.cap : 16;
+		struct pias_dplive_action *a = realloc(acts.a, cap * sizeof(*a));
+
+		if (!a)
+			return;
+		acts.a = a;
+		acts.cap = cap;
+	}
+	for (size_t i = 0; i < acts.n; i++) {
+		__u32 id = acts.a[i].id;
+		const struct pias_member *mb = pias_members_get(&d->members, id);
+
+		if (acts.a[i].kind == PIAS_DPLIVE_ECHO) {
+			piasd_echo_send(d, id);
+			continue;
+		}
+		PIASD_INC(d, dp_only_ended);
+		LOG_I("proxy %u: its dataplane stopped answering too: down, its flows move", id);
+		if (mb && proxy_write(d, id, &mb->addr, mb->family, PIAS_PROXY_DOWN, &e)) {
+			PIASD_INC(d, map_errors);
+			LOG_W("proxy %u: %s", id, e.msg);
+		}
+	}
 }
 
 static void apply(struct piasd *d, const struct pias_members_actions *a)
@@ -189,6 +232,7 @@ void piasd_overlay_tick(struct piasd *d, __u64 now)
 	}
 	if (ring_ready && d->ring_dirty)
 		ring_write(d);
+	dplive_tick(d, now);
 }
 
 bool piasd_overlay_ready(const struct piasd *d)
@@ -263,16 +307,20 @@ void piasd_overlay_show(struct piasd *d, struct evbuffer *o, bool json)
 				o,
 				"%s{\"id\":%u,\"state\":\"%s\",\"incarnation\":%u,"
 				"\"address\":\"%s\",\"self\":%s,\"rtt_ms\":%.3f,"
-				"\"coord\":[%.3f,%.3f,%.3f]}",
+				"\"coord\":[%.3f,%.3f,%.3f],\"dataplane_only\":%s}",
 				first ? "" : ",", mb->id, member_state_name(mb->state),
 				mb->incarnation, a, mb->id == d->cfg.node_id ? "true" : "false",
-				rtt, mb->coord.x / 1e3, mb->coord.y / 1e3, mb->coord.h / 1e3);
+				rtt, mb->coord.x / 1e3, mb->coord.y / 1e3, mb->coord.h / 1e3,
+				pias_dplive_watched(&d->dplive, mb->id) ? "true" : "false");
 		else
 			evbuffer_add_printf(o, "%-8u %-8s %-12u %-26s %-10.3f %.2f,%.2f,%.2f%s\n",
 					    mb->id, member_state_name(mb->state), mb->incarnation,
 					    a, rtt, mb->coord.x / 1e3, mb->coord.y / 1e3,
 					    mb->coord.h / 1e3,
-					    mb->id == d->cfg.node_id ? " (self)" : "");
+					    mb->id == d->cfg.node_id ? " (self)"
+					    : pias_dplive_watched(&d->dplive, mb->id)
+						    ? " (dataplane only: its flows stay)"
+						    : "");
 		first = false;
 	}
 	if (json)
@@ -292,8 +340,15 @@ int piasd_overlay_init(struct piasd *d, struct pias_err *e)
 		.reconnect_ns = (__u64)c->reconnect_ms * 1000000ull,
 		.rand = rand_u32,
 	};
+	struct pias_dplive_config dc = {
+		.echo_interval_ns = (__u64)c->dataplane_echo_ms * 1000000ull,
+		.timeout_ns = (__u64)c->dataplane_timeout_ms * 1000000ull,
+	};
 	int err;
 
+	err = pias_dplive_init(&d->dplive, &dc, e);
+	if (err)
+		return err;
 	arena = calloc(ARENA_CAP, sizeof(*arena));
 	new_table = calloc(PIAS_RAP_SLOTS, sizeof(*new_table));
 	changed_vals = calloc(PIAS_RAP_SLOTS, sizeof(*changed_vals));
@@ -328,6 +383,7 @@ int piasd_overlay_init(struct piasd *d, struct pias_err *e)
 
 void piasd_overlay_free(struct piasd *d)
 {
+	pias_dplive_free(&d->dplive);
 	pias_members_free(&d->members);
 	pias_ring_free(&d->ring);
 	pias_replay_free(&d->replay);

@@ -22,6 +22,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
@@ -30,6 +31,8 @@
 
 #include "config.h"
 #include "cookie.h"
+#include "dplive.h"
+#include "echo.h"
 #include "err.h"
 #include "events.h"
 #include "iap.h"
@@ -84,7 +87,12 @@
 	  "REG_COOKIEs sent: a target this JAP does not know must prove its address")              \
 	X(rx_peer_limited, "verified proxy messages dropped: over the per-proxy rate")             \
 	X(reg_source_limited, "REGISTERs of new targets dropped: over the per-source rate")        \
-	X(ctl_evicted, "control connections closed to make room: 32 open, no request yet")
+	X(ctl_evicted, "control connections closed to make room: 32 open, no request yet")         \
+	X(dp_echoes_sent, "dataplane echoes sent to proxies whose piasd is gone")                  \
+	X(dp_echo_answers, "answers from their dataplanes, ours and fresh")                        \
+	X(dp_echo_bad, "datagrams on the tunnel port that were no answer of ours (dropped)")       \
+	X(dp_only, "proxies kept for their pinned flows: piasd gone, dataplane answering")         \
+	X(dp_only_ended, "of those, proxies whose dataplane stopped answering too (down)")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -149,6 +157,9 @@ struct piasd {
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
 	struct piasd_conns conns;
+	/* liveness.c: proxies whose piasd is gone, while their dataplane answers */
+	struct pias_dplive dplive;
+	__u8 echo_secret[PIAS_ECHO_SECRET_LEN];
 
 	/* announce.c: the anycast announcement follows whether we can serve */
 	bool serving;	     /* joined, not withdrawn, dataplane attached, not cut off */
@@ -163,6 +174,8 @@ struct piasd {
 	struct event_base *base;
 	int ovl_fd[2]; /* overlay socket, [0] IPv4, [1] IPv6; -1: none */
 	int reg_fd;    /* registration socket on the anycast address; -1: none */
+	int tun_fd[2]; /* on the tunnel port: dataplane echo answers, [0] IPv4, [1] IPv6 */
+	struct event *ev_tun[2];
 	struct event *ev_ovl[2], *ev_reg, *ev_tick, *ev_dp, *ev_sig[3];
 	struct pias_event_reader *dp_events;
 	int ctl_fd;
@@ -195,7 +208,20 @@ __u64 piasd_now(void);
 /* CLOCK_REALTIME ns (message seqs, registration freshness). */
 __u64 piasd_realtime(void);
 
+/*
+ * liveness.c: the dataplane echo. Sockets on the tunnel port take the
+ * answers (the XDP program passes kind 8 up); piasd_echo_send asks proxy
+ * id's dataplane.
+ */
+int piasd_liveness_open(struct piasd *d, struct pias_err *e);
+void piasd_liveness_close(struct piasd *d);
+void piasd_echo_send(struct piasd *d, __u32 id);
+
 /* net.c */
+socklen_t piasd_sockaddr(const struct pias_peer *p, struct sockaddr_storage *ss);
+/* A bound, non-blocking UDP socket (IPv6: v6only); what names it in errors. */
+int piasd_udp_socket(const union pias_addr *a, __u8 family, __u16 port, bool freebind,
+		     const char *what, struct pias_err *e);
 int piasd_net_open(struct piasd *d, struct pias_err *e);
 void piasd_net_close(struct piasd *d);
 /* Fill the header (sender, key, seq), encode, MAC, send. */

@@ -333,6 +333,9 @@ static void jap_tick(struct piasd *d, __u64 now)
 	struct pias_err e;
 	int err;
 
+	/* not reachable for registrations: its targets' silence means nothing */
+	if (!d->serving || (d->cfg.announce_command[0] && !d->announced))
+		pias_jap_hold(&d->jap, now);
 	/*
 	 * A snapshot: pias_jap_tick asks twice per target and needs one answer.
 	 * The reply time matters only for a target whose last refresh is

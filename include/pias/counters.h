@@ -42,6 +42,8 @@
 	X(fwd_tx, "forwarded with XDP_TX")                                                         \
 	X(fwd_redirect, "forwarded with XDP_REDIRECT")                                             \
 	X(fwd_fib_pass, "route lookup failed: passed to the stack")                                \
+	X(echo_answered, "dataplane echo from a proxy answered (kind 7 -> 8)")                     \
+	X(echo_reply_up, "dataplane echo's answer passed up to piasd (kind 8)")                    \
 	X(events_sent, "events written to the ring buffer")                                        \
 	X(events_suppressed, "events not sent: rate limit")                                        \
 	X(events_lost, "events not sent: ring buffer full")

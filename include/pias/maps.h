@@ -99,6 +99,12 @@ enum pias_proxy_state {
 	PIAS_PROXY_UNKNOWN = 0,
 	PIAS_PROXY_UP = 1,
 	PIAS_PROXY_DOWN = 2,
+	/*
+	 * Its piasd is gone (membership: dead or left) but its dataplane
+	 * answers echoes: flows already pinned to it go on, nothing new goes
+	 * there (no binding, no RAP relay, not a RAP).
+	 */
+	PIAS_PROXY_DP_ONLY = 3,
 };
 
 struct pias_proxy {

@@ -25,7 +25,9 @@
 #define PIAS_TT_PIN_ROOT     "/sys/fs/bpf/pias-target"
 #define PIAS_TT_MAP_SERVICES "pias_tt_svc"
 #define PIAS_TT_MAP_STATS    "pias_tt_stats"
+#define PIAS_TT_MAP_FLOWS    "pias_tt_flows"
 #define PIAS_TT_MAX_SERVICES 4096
+#define PIAS_TT_MAX_FLOWS    65536
 
 /* pias_tt_svc: HASH pias_ta -> service: where the TA's packets come from and replies go. */
 struct pias_tt_service {
@@ -36,12 +38,40 @@ struct pias_tt_service {
 	__u8 family;	      /* of jap and self: the TA's family (targets serve theirs) */
 	__u8 pad[3];
 	__u64 tag; /* from the REG_ACK: required on kind 5, written on kind 6 */
+	/*
+	 * The TA's first JAP, once its JAP changed (prev_tunnel_port 0: it
+	 * never did). When the target registers elsewhere (its JAP's piasd
+	 * went down, routing moved), connections that came through the old
+	 * JAP go on through its dataplane. From the first change on, every
+	 * flow that comes through the JAP of the moment is remembered
+	 * (pias_tt_flows; a client speaks first, so before any reply), and a
+	 * reply goes to its flow's JAP, or to the first JAP if none is
+	 * remembered: the flows from before. Kind 5 is taken from the TA's
+	 * JAP, its first one, and a flow's remembered one.
+	 */
+	union pias_addr prev_jap;
+	__u16 prev_tunnel_port;
+	__u16 pad2[3];
+	__u64 prev_tag;
+};
+
+/*
+ * pias_tt_flows: LRU_HASH client-side pias_flow (client -> TA) -> the JAP
+ * it came through, for flows that began after their TA's JAP changed.
+ */
+struct pias_tt_flow {
+	union pias_addr jap;
+	__u16 tunnel_port;
+	__u16 pad[3];
+	__u64 tag;
 };
 
 /* pias_tt_stats: PERCPU_ARRAY, one entry. */
 #define PIAS_TT_STATS(X)                                                                           \
 	X(decap, "ingress: client packet from its JAP, unwrapped for the stack")                   \
 	X(encap, "egress: reply from a served TA, wrapped to its JAP")                             \
+	X(via_prev_jap,                                                                            \
+	  "ingress: client packet through a JAP the TA had before (its flows go on)")              \
 	X(drop_not_jap, "ingress: tunnel packet for a served TA from another source than its JAP") \
 	X(drop_bad_tag, "ingress: from the JAP's address, but without the TA's tag (forged)")      \
 	X(drop_not_served, "ingress: tunnel packet for a TA this target does not serve")           \

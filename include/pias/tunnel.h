@@ -31,7 +31,19 @@ enum pias_tun_kind {
 	 */
 	PIAS_KIND_JAP_TO_TARGET = 5,
 	PIAS_KIND_TARGET_TO_JAP = 6,
+	/*
+	 * Dataplane liveness, between proxies: piasd sends an echo request to
+	 * a proxy whose piasd stopped answering; that proxy's XDP program
+	 * (not its piasd) turns it around as a reply, which goes up to the
+	 * asking piasd. Flows pinned to a proxy whose dataplane still answers
+	 * keep going there (docs/protocol.md section 1, "Echo").
+	 */
+	PIAS_KIND_ECHO_REQUEST = 7,
+	PIAS_KIND_ECHO_REPLY = 8,
 };
+
+/* After the header of kinds 7 and 8: opaque to the dataplane, which echoes it. */
+#define PIAS_ECHO_BODY_LEN 16
 
 /* Set on a packet that a JAP has bounced once; it is never bounced again. */
 #define PIAS_TUN_F_BOUNCED 0x01

@@ -659,6 +659,11 @@ static int verify_ip(const uint8_t *p, size_t len, int depth, char *why, size_t 
 			if (l4_len >= 8 + PIAS_TUN_HLEN + 20 && l4[8] == PIAS_TUN_VERSION)
 				return verify_ip(l4 + 8 + PIAS_TUN_HLEN, l4_len - 8 - PIAS_TUN_HLEN,
 						 depth + 1, why, n);
+			/* a dataplane echo: no inner packet, a body the tunnel does not check */
+			if (l4_len == 8 + PIAS_TUN_HLEN + PIAS_ECHO_BODY_LEN &&
+			    l4[8] == PIAS_TUN_VERSION &&
+			    (l4[9] == PIAS_KIND_ECHO_REQUEST || l4[9] == PIAS_KIND_ECHO_REPLY))
+				return 0;
 			if (family == PIAS_AF_INET)
 				return 0;
 			return fail(why, n, "%s UDP over IPv6 with checksum 0 (%u %u)", lvl, 0, 0);

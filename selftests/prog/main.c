@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 	failed += run_conntrack_tests();
 	failed += run_mtu_tests();
 	failed += run_local_tests();
+	failed += run_echo_tests();
 	failed += run_malformed_tests();
 	failed += run_xdp_fuzz_tests();
 	/* the tunnel-mode target's own object: runs whether or not pias_xdp loaded */

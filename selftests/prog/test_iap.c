@@ -169,6 +169,53 @@ static void test_iap_flow_jap_down(void **state)
 	assert_int_equal(fe.generation, 2);
 }
 
+/*
+ * A JAP whose piasd is gone but whose dataplane answers (DP_ONLY): the
+ * flows pinned to it go on there; a binding to it is not used for a new
+ * flow, which goes to the RAP; nor is it a RAP.
+ */
+static void test_iap_jap_dp_only(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pkt_spec s = client_spec(tc, 40020), n = client_spec(tc, 40021);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct pias_flow flow = pkt_spec_flow(&s);
+	uint32_t jap = jap_id(tc->uf), rap = rap_id(tc->uf);
+	struct tunhdr h = iap_hdr(PIAS_KIND_IAP_TO_JAP), hr = iap_hdr(PIAS_KIND_IAP_TO_RAP);
+	struct pkt in, exp;
+	struct pr_result res;
+	struct pkt_spec out = hop(&s), nout = hop(&n);
+
+	assert_ok(pr_flow_set(&g_pr, &flow, jap, 3));
+	assert_ok(pr_binding(&g_pr, &ta, jap, 3, 0, 0));
+	assert_ok(pr_rap(&g_pr, &ta, &rap, 1));
+	assert_ok(pr_proxy_state(&g_pr, jap, PIAS_PROXY_DP_ONLY));
+
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_TX);
+	expect_tunnel(&exp, &out, jap, &h);
+	assert_frame(&res, &exp);
+	assert_counters("rx_packets=1 iap_flow_hit=1 fwd_tx=1");
+
+	pkt_build(&in, &n);
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_TX);
+	expect_tunnel(&exp, &nout, rap, &hr);
+	assert_frame(&res, &exp);
+	assert_counters("rx_packets=1 iap_miss=1 fwd_tx=1 events_sent=1");
+
+	/* the RAP itself in DP_ONLY: no RAP left for a new flow */
+	assert_ok(pr_proxy_state(&g_pr, rap, PIAS_PROXY_DP_ONLY));
+	assert_ok(pr_zero_counters(&g_pr));
+	n.sport = 40022;
+	pkt_build(&in, &n);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_DROP);
+	assert_counters("rx_packets=1 no_rap=1");
+}
+
 /* Run the next packets on CPU cpu (the test process is pinned to one). */
 static void pin_cpu(int cpu)
 {
@@ -504,6 +551,7 @@ int run_iap_tests(void)
 		WTEST(test_iap_binding_hit, W_ALL),
 		WTEST(test_iap_flow_hit, W_ALL),
 		WTEST(test_iap_flow_jap_down, W_ONCE),
+		WTEST(test_iap_jap_dp_only, W_FAMILIES),
 		WTEST(test_iap_flow_across_cpus, W_ONCE),
 		WTEST(test_iap_negative_binding, W_CLIENT),
 		WTEST(test_iap_local_binding, W_CLIENT),

@@ -234,9 +234,15 @@ static int tt_setup(void **state)
 	uint32_t k0 = 0;
 	int rc;
 
+	struct pias_flow fkey;
+	int ffd = bpf_map__fd(tt->maps.pias_tt_flows);
+
 	(void)state;
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		if (bpf_map_delete_elem(fd, &key))
+			return -1;
+	while (!bpf_map_get_next_key(ffd, NULL, &fkey))
+		if (bpf_map_delete_elem(ffd, &fkey))
 			return -1;
 	zero = calloc((size_t)tt_ncpus, stats_stride());
 	if (!zero)
@@ -636,7 +642,8 @@ static struct pkt_spec reply_pkt(uint8_t fam, uint8_t proto, size_t payload_len)
  * the JAP's tunnel port from the client-side flow's hash, the Ethernet
  * header as it was (bpf_redirect_neigh rewrites the MACs after the program).
  */
-static void expect_wrapped(struct pkt *exp, uint8_t fam, const struct pkt_spec *r)
+static void expect_wrapped_to(struct pkt *exp, uint8_t fam, const struct pkt_spec *r,
+			      const char *jap, uint64_t tag)
 {
 	const struct plan *pl = plan_of(fam);
 	struct pias_flow client_side;
@@ -653,17 +660,101 @@ static void expect_wrapped(struct pkt *exp, uint8_t fam, const struct pkt_spec *
 	memset(&t, 0, sizeof(t));
 	t.family = fam;
 	t.src = pkt_addr(pl->self);
-	t.dst = pkt_addr(pl->jap);
+	t.dst = pkt_addr(jap);
 	t.dport = TUN_PORT;
 	t.sport = pkt_tun_sport(&client_side);
 	t.version = PIAS_TUN_VERSION;
 	t.kind = PIAS_KIND_TARGET_TO_JAP;
 	t.hops = 1;
-	t.tag = TT_TAG;
+	t.tag = tag;
 	pkt_build_ip(&ip, r);
 	exp->len =
 		pkt_tunnel_frame(&t, r->eth_dst, r->eth_src, ip.b, ip.len, exp->b, sizeof(exp->b));
 	assert_true(exp->len > 0);
+}
+
+static void expect_wrapped(struct pkt *exp, uint8_t fam, const struct pkt_spec *r)
+{
+	expect_wrapped_to(exp, fam, r, plan_of(fam)->jap, TT_TAG);
+}
+
+/*
+ * The TA moved from its JAP (pl->jap) to another (pl->other), as when the
+ * first JAP's piasd went down: the flows from before go on through the
+ * first JAP, those that begin through the new one are remembered and go
+ * back through it.
+ */
+static void test_prev_jap(void **state)
+{
+	uint8_t fam = fam_of(state);
+	const struct plan *pl = plan_of(fam);
+	struct pias_ta ta = ta_make(PKT_PROTO_UDP, pl->ta, 53);
+	int fd = bpf_map__fd(tt->maps.pias_tt_svc);
+	const uint64_t new_tag = TT_TAG ^ 0xff00;
+	struct pkt_spec s = client_pkt(fam, PKT_PROTO_UDP, 0), s2, r, r2;
+	struct pias_tt_service svc;
+	struct pkt_tun t = tun_in(fam, TUN_PORT), tn;
+	struct tt_result res;
+	struct pkt in, exp;
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &ta, &svc), 0);
+	svc.prev_jap = svc.jap;
+	svc.prev_tunnel_port = svc.tunnel_port;
+	svc.prev_tag = svc.tag;
+	svc.jap = pkt_addr(pl->other);
+	svc.tag = new_tag;
+	assert_int_equal(bpf_map_update_elem(fd, &ta, &svc, BPF_ANY), 0);
+	tn = t;
+	tn.src = pkt_addr(pl->other);
+	tn.tag = new_tag;
+
+	/* a flow from before, through the first JAP: taken; its reply goes back there */
+	wrap_spec(&in, &t, &s);
+	IN(&in, &res);
+	assert_tc(&res, TC_ACT_OK);
+	assert_tt("decap=1 via_prev_jap=1");
+	r = reply_pkt(fam, PKT_PROTO_UDP, 24);
+	pkt_build(&in, &r);
+	expect_wrapped(&exp, fam, &r);
+	OUT(&in, &res);
+	assert_tc(&res, TC_ACT_REDIRECT);
+	assert_out(&res, &exp);
+
+	/* a flow that begins through the new JAP: remembered, its reply goes there */
+	s2 = s;
+	s2.sport = 40009;
+	wrap_spec(&in, &tn, &s2);
+	IN(&in, &res);
+	assert_tc(&res, TC_ACT_OK);
+	r2 = r;
+	r2.dport = 40009;
+	pkt_build(&in, &r2);
+	expect_wrapped_to(&exp, fam, &r2, pl->other, new_tag);
+	OUT(&in, &res);
+	assert_tc(&res, TC_ACT_REDIRECT);
+	assert_out(&res, &exp);
+
+	/* it changes again, back to the first JAP: the new flow keeps its JAP */
+	svc.jap = svc.prev_jap;
+	svc.tag = svc.prev_tag;
+	assert_int_equal(bpf_map_update_elem(fd, &ta, &svc, BPF_ANY), 0);
+	wrap_spec(&in, &tn, &s2);
+	IN(&in, &res);
+	assert_tc(&res, TC_ACT_OK);
+	pkt_build(&in, &r2);
+	OUT(&in, &res);
+	assert_tc(&res, TC_ACT_REDIRECT);
+	assert_out(&res, &exp);
+
+	/* the first JAP with the other's tag, the other for a flow not its own: refused */
+	t.tag = new_tag;
+	wrap_spec(&in, &t, &s);
+	IN(&in, &res);
+	assert_tc(&res, TC_ACT_SHOT);
+	wrap_spec(&in, &tn, &s);
+	IN(&in, &res);
+	assert_tc(&res, TC_ACT_SHOT);
+	assert_tt("decap=3 encap=3 via_prev_jap=2 drop_bad_tag=1 drop_not_jap=1");
 }
 
 static void encap_one(uint8_t fam, uint8_t proto, size_t payload_len)
@@ -842,6 +933,7 @@ int run_target_tests(void)
 		BOTH(test_out_gso_not_too_big),
 		BOTH(test_out_not_served),
 		BOTH(test_directions),
+		BOTH(test_prev_jap),
 	};
 	size_t n = 0;
 

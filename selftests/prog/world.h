@@ -169,6 +169,7 @@ int run_reverse_tests(void);
 int run_conntrack_tests(void);
 int run_mtu_tests(void);
 int run_local_tests(void);
+int run_echo_tests(void);
 int run_malformed_tests(void);
 int run_target_tests(void);   /* bpf/target.bpf.c, not pias_xdp */
 int run_xdp_fuzz_tests(void); /* mutations of forwarded frames */

@@ -96,6 +96,8 @@ static void full_file(void **state)
 				   "probe_interval_ms = 100\n"
 				   "suspect_timeout_ms = 500\n"
 				   "reconnect_ms = 750\n"
+				   "dataplane_echo_ms = 100\n"
+				   "dataplane_timeout_ms = 0\n"
 				   "[jap]\n"
 				   "target_timeout_ms = 999\n"
 				   "report_threshold_percent = 50\n"
@@ -161,6 +163,8 @@ static void full_file(void **state)
 	assert_int_equal(c->probe_interval_ms, 100);
 	assert_int_equal(c->suspect_timeout_ms, 500);
 	assert_int_equal(c->reconnect_ms, 750);
+	assert_int_equal(c->dataplane_echo_ms, 100);
+	assert_int_equal(c->dataplane_timeout_ms, 0);
 	assert_int_equal(c->target_timeout_ms, 999);
 	assert_int_equal(c->report_threshold_percent, 50);
 	assert_int_equal(c->drain_timeout_s, 600);
@@ -209,6 +213,8 @@ static void minimal_defaults(void **state)
 	assert_int_equal(c->probe_interval_ms, 200);
 	assert_int_equal(c->suspect_timeout_ms, 1000);
 	assert_int_equal(c->reconnect_ms, 2000);
+	assert_int_equal(c->dataplane_echo_ms, 250);
+	assert_int_equal(c->dataplane_timeout_ms, 1500);
 	assert_int_equal(c->target_timeout_ms, 900);
 	assert_int_equal(c->report_threshold_percent, 25);
 	assert_int_equal(c->drain_timeout_s, 300);

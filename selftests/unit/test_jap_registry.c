@@ -642,6 +642,32 @@ static void restore_silent_goes_down(void **state)
 	assert_false(id_used(f, 5));
 }
 
+/*
+ * While the JAP cannot be reached for registrations (restarted, not yet
+ * announcing) its targets are held: silence counts from the last hold.
+ */
+static void hold_while_unreachable(void **state)
+{
+	struct fx *f = *state;
+	__u64 r = T0 + 5000 * MS, t;
+
+	f->reply[5] = T0;
+	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 1, r), 0);
+	/* 60 s unreachable, held every tick: never down */
+	for (t = r; t < r + 60000 * MS; t += 50 * MS) {
+		pias_jap_hold(&f->j, t);
+		assert_int_equal(tick(f, t), 0);
+		assert_int_equal(f->acts.n, 0);
+	}
+	/* reachable again at t: the timeout runs from the last hold */
+	t -= 50 * MS;
+	assert_int_equal(tick(f, t + PIAS_JAP_REFRESH_TIMEOUT_NS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(tick(f, t + PIAS_JAP_REFRESH_TIMEOUT_NS + 1), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DOWN);
+}
+
 /* A target found DOWN: not in the set; a refresh revives it, silence removes it. */
 static void restore_down_target(void **state)
 {
@@ -849,6 +875,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(restore_takes_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_refreshed_stays_active, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_silent_goes_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(hold_while_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_down_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_leave_and_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_then_register_new_id, setup, teardown),

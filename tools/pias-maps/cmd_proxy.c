@@ -65,8 +65,10 @@ static int run_set(struct cli *c, int argc, char **argv)
 			st = PIAS_PROXY_UP;
 		else if (!strcmp(pos[2], "down"))
 			st = PIAS_PROXY_DOWN;
+		else if (!strcmp(pos[2], "dp-only"))
+			st = PIAS_PROXY_DP_ONLY;
 		else
-			return cli_bad(c, "state '%s' is not up or down", pos[2]);
+			return cli_bad(c, "state '%s' is not up, down or dp-only", pos[2]);
 	}
 	if ((r = cli_maps(c, &m)))
 		return r;
@@ -145,13 +147,14 @@ static int run_rap_fill(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_proxy_set = {
 	.name = "proxy set",
-	.args = "--key HEX[,HEX...] ID ADDR [up|down]",
+	.args = "--key HEX[,HEX...] ID ADDR [up|down|dp-only]",
 	.summary = "set proxy ID's tunnel address, state (default up) and tags",
 	.help = "Writes pias_proxies[ID] and pias_proxy_addr ADDR -> ID; tunnel packets\n"
 		"are accepted only from addresses of known proxies, carrying a tag of one\n"
 		"of the overlay keys (64 hex digits each, at most 8; the first is the one\n"
 		"this proxy sends with). The tags name both ends: set this proxy's id\n"
-		"(config --id) first. ID is 1-131071.\n",
+		"(config --id) first. ID is 1-131071. dp-only: its piasd is gone but its\n"
+		"dataplane answers; flows pinned to it go on, nothing new goes there.\n",
 	.run = run_set,
 };
 

@@ -392,15 +392,41 @@ static int own_addr(struct tt_host *h, const struct pias_ta *ta, struct pias_err
 	return rc;
 }
 
+/*
+ * The entry for ta: svc, and as its first JAP (target.h) the one it had
+ * kept, or, at the TA's first change of JAP, the one it had until now.
+ */
+static struct pias_tt_service with_prev(struct tt_host *h, const struct pias_ta *ta,
+					const struct pias_tt_service *svc)
+{
+	struct pias_tt_service old, v = *svc;
+
+	if (bpf_map_lookup_elem(svc_fd(h), ta, &old) || old.family != svc->family)
+		return v;
+	if (old.prev_tunnel_port) {
+		v.prev_jap = old.prev_jap;
+		v.prev_tunnel_port = old.prev_tunnel_port;
+		v.prev_tag = old.prev_tag;
+	} else if (memcmp(&old.jap, &svc->jap, sizeof(old.jap)) ||
+		   old.tunnel_port != svc->tunnel_port || old.tag != svc->tag) {
+		v.prev_jap = old.jap;
+		v.prev_tunnel_port = old.tunnel_port;
+		v.prev_tag = old.tag;
+	}
+	return v;
+}
+
 int tt_host_serve(struct tt_host *h, const struct pias_ta *ta, const struct pias_tt_service *svc,
 		  struct pias_err *e)
 {
 	char s[PIAS_ADDR_STRLEN];
+	struct pias_tt_service v;
 	int rc = own_addr(h, ta, e);
 
 	if (rc)
 		return rc;
-	if (bpf_map_update_elem(svc_fd(h), ta, svc, BPF_ANY))
+	v = with_prev(h, ta, svc);
+	if (bpf_map_update_elem(svc_fd(h), ta, &v, BPF_ANY))
 		return pias_err_set(e, -errno, "writing the %s entry of %s: %s",
 				    PIAS_TT_MAP_SERVICES, pias_ta_str(ta, s, sizeof(s)),
 				    strerror(errno));
