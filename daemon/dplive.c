@@ -50,9 +50,9 @@ bool pias_dplive_watch(struct pias_dplive *dl, __u32 id, __u64 now)
 		dl->p = p;
 		dl->cap = cap;
 	}
-	dl->p[dl->n++] = (struct pias_dplive_peer){
-		.id = id, .deadline_ns = now + dl->cfg.timeout_ns, .next_echo_ns = now
-	};
+	dl->p[dl->n++] = (struct pias_dplive_peer){ .id = id,
+						    .deadline_ns = now + dl->cfg.timeout_ns,
+						    .next_echo_ns = now };
 	return true;
 }
 
@@ -88,14 +88,14 @@ int pias_dplive_tick(struct pias_dplive *dl, __u64 now, struct pias_dplive_actio
 		struct pias_dplive_peer *p = &dl->p[i];
 
 		if (now >= p->deadline_ns) {
-			acts->a[acts->n++] =
-				(struct pias_dplive_action){ .kind = PIAS_DPLIVE_DEAD, .id = p->id };
+			acts->a[acts->n++] = (struct pias_dplive_action){ .kind = PIAS_DPLIVE_DEAD,
+									  .id = p->id };
 			*p = dl->p[--dl->n];
 			continue;
 		}
 		if (now >= p->next_echo_ns) {
-			acts->a[acts->n++] =
-				(struct pias_dplive_action){ .kind = PIAS_DPLIVE_ECHO, .id = p->id };
+			acts->a[acts->n++] = (struct pias_dplive_action){ .kind = PIAS_DPLIVE_ECHO,
+									  .id = p->id };
 			p->next_echo_ns = now + dl->cfg.echo_interval_ns;
 		}
 		i++;

@@ -65,7 +65,8 @@ void piasd_echo_send(struct piasd *d, __u32 id)
 	fd = d->tun_fd[mb->family == PIAS_AF_INET6];
 	if (fd < 0)
 		return;
-	to = (struct pias_peer){ .addr = mb->addr, .family = mb->family,
+	to = (struct pias_peer){ .addr = mb->addr,
+				 .family = mb->family,
 				 .port = d->cfg.tunnel_port };
 	pias_keyring_tun_tags(&d->keys, d->cfg.node_id, id, &t);
 	pias_echo_request(b, d->cfg.node_id, id, t.tx, piasd_now(), d->echo_secret);

@@ -133,18 +133,17 @@ static void echo_codec(void **state)
 	assert_int_equal(pias_echo_reply_check(b, sizeof(b), 1, t, 2000 * MS, secret, &peer, &tag),
 			 -EBADMSG);
 	answer_of(b, 0x2222);
-	assert_int_equal(pias_echo_reply_check(b, sizeof(b), 1, t + MS, 2000 * MS, secret, &peer,
-					       &tag),
-			 0);
+	assert_int_equal(
+		pias_echo_reply_check(b, sizeof(b), 1, t + MS, 2000 * MS, secret, &peer, &tag), 0);
 	assert_int_equal(peer, 2);
 	assert_true(tag == 0x2222);
 	/* too old (a replay), from the future, another process's, another asker's */
 	assert_int_equal(pias_echo_reply_check(b, sizeof(b), 1, t + 2001 * MS, 2000 * MS, secret,
 					       &peer, &tag),
 			 -EBADMSG);
-	assert_int_equal(pias_echo_reply_check(b, sizeof(b), 1, t - MS, 2000 * MS, secret, &peer,
-					       &tag),
-			 -EBADMSG);
+	assert_int_equal(
+		pias_echo_reply_check(b, sizeof(b), 1, t - MS, 2000 * MS, secret, &peer, &tag),
+		-EBADMSG);
 	assert_int_equal(pias_echo_reply_check(b, sizeof(b), 1, t, 2000 * MS, other, &peer, &tag),
 			 -EBADMSG);
 	assert_int_equal(pias_echo_reply_check(b, sizeof(b), 3, t, 2000 * MS, secret, &peer, &tag),
@@ -155,13 +154,13 @@ static void echo_codec(void **state)
 			continue; /* the tag: the caller's to check */
 		memcpy(c, b, sizeof(c));
 		c[i] ^= 0x40;
-		assert_int_equal(pias_echo_reply_check(c, sizeof(c), 1, t, 2000 * MS, secret,
-						       &peer, &tag),
-				 -EBADMSG);
+		assert_int_equal(
+			pias_echo_reply_check(c, sizeof(c), 1, t, 2000 * MS, secret, &peer, &tag),
+			-EBADMSG);
 	}
-	assert_int_equal(pias_echo_reply_check(b, sizeof(b) - 1, 1, t, 2000 * MS, secret, &peer,
-					       &tag),
-			 -EBADMSG);
+	assert_int_equal(
+		pias_echo_reply_check(b, sizeof(b) - 1, 1, t, 2000 * MS, secret, &peer, &tag),
+		-EBADMSG);
 }
 
 int test_dplive(void)
