@@ -312,6 +312,9 @@ static const struct key keys[] = {
 	{ "anycast", "source_registrations_burst", 0, p_uint, 1, 10000000, OFF(source_regs_burst) },
 	{ "overlay", "dataplane_echo_ms", 0, p_uint, 10, 60000, OFF(dataplane_echo_ms) },
 	{ "overlay", "dataplane_timeout_ms", 0, p_uint, 0, 600000, OFF(dataplane_timeout_ms) },
+	{ "jap", "group_size", 0, p_uint, 1, PIAS_SET_MAX_TARGETS, OFF(group_size) },
+	{ "jap", "group_joins_per_s", 0, p_uint, 1, 1000000, OFF(group_joins_per_s) },
+	{ "jap", "group_joins_burst", 0, p_uint, 1, 10000000, OFF(group_joins_burst) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -356,6 +359,9 @@ static void defaults(struct piasd_config *c)
 	c->nat4_count = c->nat6_count = 1;
 	c->drain_timeout_s = PIASD_DRAIN_TIMEOUT_S_DEFAULT;
 	c->nat_high_water_percent = PIASD_NAT_HIGH_WATER_PCT_DEFAULT;
+	c->group_size = PIASD_GROUP_SIZE_DEFAULT;
+	c->group_joins_per_s = PIASD_GROUP_JOINS_PER_S_DEFAULT;
+	c->group_joins_burst = PIASD_GROUP_JOINS_BURST_DEFAULT;
 	c->ct = (struct pias_ct_timeouts){
 		.tcp_syn = PIAS_CT_TCP_SYN_S,
 		.tcp_established = PIAS_CT_TCP_ESTABLISHED_S,

@@ -49,6 +49,9 @@
 #define PIASD_BINDING_TTL_S_DEFAULT	   300
 #define PIASD_CONTROL_SOCKET_DEFAULT	   "/run/pias/piasd.sock"
 #define PIASD_DRAIN_TIMEOUT_S_DEFAULT	   300
+#define PIASD_GROUP_SIZE_DEFAULT	   16
+#define PIASD_GROUP_JOINS_PER_S_DEFAULT	   10
+#define PIASD_GROUP_JOINS_BURST_DEFAULT	   20
 #define PIASD_NAT_HIGH_WATER_PCT_DEFAULT   80
 #define PIASD_UNDERLAY_MTU_MIN		   576
 #define PIASD_UNDERLAY_MTU_MAX		   9000
@@ -112,6 +115,13 @@ struct piasd_config {
 	unsigned int report_threshold_percent;
 	unsigned int drain_timeout_s; /* a draining target is removed by then at the latest */
 	unsigned int nat_high_water_percent; /* of a target's NAT ports: log and count */
+	/*
+	 * A group with group_size targets here takes more only at
+	 * group_joins_per_s after a burst of group_joins_burst.
+	 */
+	unsigned int group_size;
+	unsigned int group_joins_per_s;
+	unsigned int group_joins_burst;
 
 	/* [connections]: timeouts in seconds (include/pias/conntrack.h) */
 	struct pias_ct_timeouts ct;

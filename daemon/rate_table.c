@@ -7,6 +7,7 @@
 #include <pias/addr.h>
 #include <sodium.h>
 
+#include "msg.h"
 #include "rate_table.h"
 
 int pias_rate_table_init(struct pias_rate_table *t, size_t nslots, unsigned int per_s,
@@ -74,6 +75,16 @@ struct pias_rate_key pias_rate_key_addr(const union pias_addr *a, __u8 family)
 	memset(&k, 0, sizeof(k));
 	k.b[0] = family;
 	memcpy(k.b + 1, a->bytes, 16);
+	return k;
+}
+
+struct pias_rate_key pias_rate_key_ta(const struct pias_ta *ta)
+{
+	struct pias_rate_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.b[0] = 0xfe; /* no address family */
+	pias_msg_ta_put(ta, k.b + 1);
 	return k;
 }
 

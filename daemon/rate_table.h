@@ -20,10 +20,11 @@
 
 #include <pias/addr.h>
 
+#include "msg.h"
 #include "rate.h"
 
 #define PIAS_RATE_WAYS	  8
-#define PIAS_RATE_KEY_LEN 17 /* family and a 16-byte address, or a proxy id */
+#define PIAS_RATE_KEY_LEN (1 + PIAS_MSG_TA_LEN) /* an address, a proxy id, or a TA */
 
 struct pias_rate_key {
 	__u8 b[PIAS_RATE_KEY_LEN];
@@ -56,8 +57,9 @@ void pias_rate_table_free(struct pias_rate_table *t);
 /* May key do one more at now? A refusal is counted in t->limited. */
 bool pias_rate_table_take(struct pias_rate_table *t, const struct pias_rate_key *key, __u64 now);
 
-/* Keys: a source address; a proxy id. */
+/* Keys: a source address; a proxy id; a group (its TA). */
 struct pias_rate_key pias_rate_key_addr(const union pias_addr *a, __u8 family);
 struct pias_rate_key pias_rate_key_id(__u32 id);
+struct pias_rate_key pias_rate_key_ta(const struct pias_ta *ta);
 
 #endif

@@ -484,11 +484,23 @@ bool piasd_reg_source_ok(struct piasd *d, const struct pias_peer *from)
 	return false;
 }
 
+bool piasd_reg_group_ok(struct piasd *d, const struct pias_ta *ta)
+{
+	const struct pias_jap_group *g = pias_jap_group(&d->jap, ta);
+	struct pias_rate_key k = pias_rate_key_ta(ta);
+
+	if (!g || g->count < d->cfg.group_size ||
+	    pias_rate_table_take(&d->reg_groups, &k, piasd_now()))
+		return true;
+	PIASD_INC(d, reg_group_limited);
+	return false;
+}
+
 int piasd_net_open(struct piasd *d, struct pias_err *e)
 {
 	const struct piasd_config *c = &d->cfg;
 	const struct piasd_addr *own[2] = { &c->addr4, &c->addr6 };
-	__u8 hkey[16];
+	__u8 hkey[16], gkey[32];
 	int err;
 
 	pias_rate_init(&d->outside_log, OUTSIDE_LOG_PER_S, OUTSIDE_LOG_BURST);
@@ -497,8 +509,15 @@ int piasd_net_open(struct piasd *d, struct pias_err *e)
 	if (pias_rate_table_init(&d->peer_rates, RATE_TABLE_SLOTS, c->peer_msgs_per_s,
 				 c->peer_msgs_burst, hkey) ||
 	    pias_rate_table_init(&d->reg_sources, RATE_TABLE_SLOTS, c->source_regs_per_s,
-				 c->source_regs_burst, hkey))
+				 c->source_regs_burst, hkey) ||
+	    pias_rate_table_init(&d->reg_groups, RATE_TABLE_SLOTS, c->group_joins_per_s,
+				 c->group_joins_burst, hkey))
 		return pias_err_set(e, -ENOMEM, "out of memory for the rate limit tables");
+	randombytes_buf(gkey, sizeof(gkey));
+	/* a LEAVE's REGISTERs are fresh for PIAS_REPLAY_FRESH_NS: remember it as long */
+	if (pias_gone_init(&d->gone, RATE_TABLE_SLOTS, PIAS_REPLAY_FRESH_NS, gkey))
+		return pias_err_set(e, -ENOMEM,
+				    "out of memory for the table of left registrations");
 
 	for (int i = 0; i < 2; i++) {
 		if (!own[i]->family)
@@ -522,6 +541,8 @@ void piasd_net_close(struct piasd *d)
 {
 	pias_rate_table_free(&d->peer_rates);
 	pias_rate_table_free(&d->reg_sources);
+	pias_rate_table_free(&d->reg_groups);
+	pias_gone_free(&d->gone);
 	for (int i = 0; i < 2; i++) {
 		if (d->ev_ovl[i])
 			event_free(d->ev_ovl[i]);

@@ -33,6 +33,7 @@
 #include "cookie.h"
 #include "dplive.h"
 #include "echo.h"
+#include "gone.h"
 #include "err.h"
 #include "events.h"
 #include "iap.h"
@@ -92,7 +93,9 @@
 	X(dp_echo_answers, "answers from their dataplanes, ours and fresh")                        \
 	X(dp_echo_bad, "datagrams on the tunnel port that were no answer of ours (dropped)")       \
 	X(dp_only, "proxies kept for their pinned flows: piasd gone, dataplane answering")         \
-	X(dp_only_ended, "of those, proxies whose dataplane stopped answering too (down)")
+	X(dp_only_ended, "of those, proxies whose dataplane stopped answering too (down)")         \
+	X(reg_group_limited, "REGISTERs of new targets refused: their group is beyond its size")   \
+	X(reg_after_leave, "REGISTERs refused: not newer than the LEAVE of that registration")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -149,11 +152,13 @@ struct piasd {
 	struct pias_inval_limiter inval;
 	/* net.c: what outsiders can make us do, per second (log lines, refusals) */
 	struct pias_rate outside_log, outside_nack;
-	struct pias_cookie_jar cookies;	     /* proofs of address asked of new targets */
-	struct pias_rate_table peer_rates;   /* per proxy: verified messages */
-	struct pias_rate_table reg_sources;  /* per source address: registrations of new targets */
-	__u64 report_seq;		     /* JAP: REPORT seq (starts at realtime ns) */
-	__u64 last_rereport_ns;		     /* JAP: periodic re-report of every group */
+	struct pias_cookie_jar cookies;	    /* proofs of address asked of new targets */
+	struct pias_rate_table peer_rates;  /* per proxy: verified messages */
+	struct pias_rate_table reg_sources; /* per source address: registrations of new targets */
+	struct pias_rate_table reg_groups;  /* per group beyond its size: new targets */
+	struct pias_gone gone;	/* registrations that left: no replay to bring them back */
+	__u64 report_seq;	/* JAP: REPORT seq (starts at realtime ns) */
+	__u64 last_rereport_ns; /* JAP: periodic re-report of every group */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
 	struct piasd_conns conns;
@@ -246,6 +251,8 @@ void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct
 void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req);
 /* May from start a registration of a target we do not know? (counted if not) */
 bool piasd_reg_source_ok(struct piasd *d, const struct pias_peer *from);
+/* A group beyond its size ([jap] group_size) may take one more new target now? */
+bool piasd_reg_group_ok(struct piasd *d, const struct pias_ta *ta);
 /* Every tick: a new cookie secret once a period has passed. */
 void piasd_cookie_tick(struct piasd *d, __u64 now);
 

@@ -238,6 +238,15 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 				  false);
 		return;
 	}
+	/* gone after a LEAVE: a copy of one of its REGISTERs must not bring it back (gone.h) */
+	if (id <= 0 && m->hdr.type == PIAS_MSG_REGISTER &&
+	    m->hdr.seq <= pias_gone_seq(&d->gone, &r->ta, &ep.addr, ep.family, ep.port, now)) {
+		PIASD_INC(d, reg_refused);
+		PIASD_INC(d, reg_after_leave);
+		piasd_target_nack(d, from, m, PIAS_NACK_STALE,
+				  "stale: not newer than this registration's LEAVE", false);
+		return;
+	}
 	/*
 	 * A target we know sends its next seq: no copy can do that. One we do
 	 * not know must first show that it receives at its address (a copy of
@@ -268,6 +277,7 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 		return;
 	}
 	if (m->hdr.type == PIAS_MSG_LEAVE) {
+		pias_gone_note(&d->gone, &r->ta, &ep.addr, ep.family, ep.port, m->hdr.seq, now);
 		if (id > 0) {
 			err = RUN(jap_acts,
 				  pias_jap_leave(&d->jap, &r->ta, (__u32)id, now, &jap_acts, &e));
@@ -280,6 +290,16 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 		/* leaving an unknown target succeeds: it is gone either way */
 		piasd_target_ack(d, from, m, id > 0 ? (__u32)id : 0, d->cfg.target_timeout_ms,
 				 NULL);
+		return;
+	}
+	if (id <= 0 && !piasd_reg_group_ok(d, &r->ta)) {
+		char why[PIAS_MSG_TEXT_LEN];
+
+		PIASD_INC(d, reg_refused);
+		snprintf(why, sizeof(why),
+			 "the group has %u targets here, its size: joins limited to %u a second",
+			 d->cfg.group_size, d->cfg.group_joins_per_s);
+		piasd_target_nack(d, from, m, PIAS_NACK_FULL, why, proven);
 		return;
 	}
 	err = RUN(jap_acts, pias_jap_register(&d->jap, &r->ta, &ep, r->weight, now, &jap_acts, &e));

@@ -18,6 +18,9 @@ PIASD_CONF_ANYCAST="source_registrations_per_s = 20
 source_registrations_burst = 100"
 PIASD_CONF_OVERLAY="peer_msgs_per_s = 300
 peer_msgs_burst = 1500"
+PIASD_CONF_JAP="group_size = 2
+group_joins_per_s = 1
+group_joins_burst = 1"
 topo_up
 servers_up
 for n in 1 2 3; do piasd_start "$n" || fail "piasd $n did not start"; done
@@ -309,6 +312,13 @@ out["same_jap_reply"], out["same_jap_size"] = (n[1], len(n)) if n else (None, 0)
 out["same_jap_code"] = struct.unpack("!I", n[24 + 20:24 + 24])[0] if n else 0
 a.sendto(msg(33, time.time_ns(), cookie), (reg, 6638))  # leave
 recv(a, 1)
+# once it is gone (no connection to drain), the cookie-bearing copy to the
+# same JAP: its cookie and seq are still good, the LEAVE is newer
+time.sleep(1.5)
+a.sendto(d2, (reg, 6638))
+z = recv(a)
+out["after_leave_reply"] = z[1] if z else None
+out["after_leave_code"] = struct.unpack("!I", z[24 + 20:24 + 24])[0] if z and z[1] == 35 else 0
 print(json.dumps(out))
 PY
 )
@@ -325,6 +335,58 @@ check_eq "p3 registered nothing" 0 \
 check_eq "p3 answered each copy with a cookie, not a registration" $((ck30 + 2)) "$(ctl 3 show counters --json | jq_py "d['piasd']['reg_cookies_sent']")"
 check_eq "the copy to p2 itself is refused as stale, without text" "35 2 88" \
 	"$(rj "d['same_jap_reply']") $(rj "d['same_jap_code']") $(rj "d['same_jap_size']")"
+check_eq "after its LEAVE, the copy with the cookie is refused as stale too" "35 2" \
+	"$(rj "d['after_leave_reply']") $(rj "d['after_leave_code']")"
+check_eq "  and registers nothing at p2" 0 \
+	"$(ctl 2 show targets --json | jq_py "len([t for t in d if t['ta']=='udp:$ANY4:7777'])")"
+check_ge "  counted (reg_after_leave)" 1 "$(ctl 2 show counters --json | jq_py "d['piasd']['reg_after_leave']")"
+
+echo "-- a group beyond its size (2 here) takes new targets at 1 a second"
+"$PIASCTL" token --group-key-file "$KEYDIR/group.key" --ta "udp:$ANY4:7780" >"$KEYDIR/token-group"
+gl0=$(ctl 2 show counters --json | jq_py "d['piasd']['reg_group_limited']")
+joins=$(nsenter --net="/run/netns/$(pias_ns tg2)" python3 - "$REG4" "$ANY4" "${TG4[tg2]}" \
+	"$(cat "$KEYDIR/token-group")" <<'PY'
+import hashlib, hmac, json, socket, struct, sys, time
+reg, any4, me, token = sys.argv[1], sys.argv[2], sys.argv[3], bytes.fromhex(sys.argv[4].strip())
+ta = struct.pack("!BBH", 4, 17, 7780) + socket.inet_aton(any4) + bytes(12)
+def mac(b): return hmac.new(token, b, hashlib.sha512).digest()[:32]
+def msg(typ, port, cookie=bytes(16)):
+    body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + cookie
+    b = struct.pack("!BBHIIIQ", 1, typ, len(body), 0, 0, 0, time.time_ns()) + body
+    return b + mac(b)
+def recv(s, t=2.0):
+    s.settimeout(t)
+    try:
+        return s.recv(2048)
+    except socket.timeout:
+        return None
+a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a.bind((me, 0))
+def join(port):
+    a.sendto(msg(32, port), (reg, 6638))
+    c = recv(a)
+    if not c or c[1] != 36:
+        return "no-cookie"
+    a.sendto(msg(32, port, c[56:72]), (reg, 6638))
+    r = recv(a)
+    if not r:
+        return "none"
+    return "ack" if r[1] == 34 else "nack%d" % struct.unpack("!I", r[24 + 20:24 + 24])[0]
+out = {"burst": [join(20000 + i) for i in range(6)]}
+time.sleep(1.2)
+out["later"] = join(20010)
+for p in list(range(20000, 20006)) + [20010]:
+    a.sendto(msg(33, p), (reg, 6638))
+    recv(a, 0.3)
+print(json.dumps(out))
+PY
+)
+echo "  ..   $joins"
+check_eq "6 new targets at once: 2 (its size) and 1 (the burst) join, 3 are refused as full" \
+	"ack ack ack nack3 nack3 nack3" "$(echo "$joins" | jq_py "' '.join(d['burst'])")"
+check_eq "a second later one more joins" ack "$(echo "$joins" | jq_py "d['later']")"
+check_ge "the refusals counted (reg_group_limited)" $((gl0 + 3)) \
+	"$(ctl 2 show counters --json | jq_py "d['piasd']['reg_group_limited']")"
 
 echo "-- first packet via the RAP, then a binding from the protocol"
 miss0=$(stat_of 1 iap_miss)

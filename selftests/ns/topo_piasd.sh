@@ -75,6 +75,9 @@ probe_interval_ms = 100
 suspect_timeout_ms = 500
 ${PIASD_CONF_OVERLAY:-}
 
+[jap]
+${PIASD_CONF_JAP:-}
+
 [keys]
 overlay_key_file = $KEYDIR/overlay.keys
 group_key_file = $KEYDIR/group.key

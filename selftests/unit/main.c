@@ -25,6 +25,7 @@ int main(int argc, char **argv)
 	failed += test_replay();
 	failed += test_rate();
 	failed += test_dplive();
+	failed += test_gone();
 	failed += test_cookie();
 	failed += test_ctl_line();
 	failed += test_rate_table();

@@ -29,6 +29,7 @@ int test_keys(void);
 int test_replay(void);
 int test_rate(void);
 int test_dplive(void);
+int test_gone(void);
 int test_cookie(void);
 int test_ctl_line(void);
 int test_rate_table(void);
