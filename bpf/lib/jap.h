@@ -566,11 +566,15 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	if (ts) {
 		ts->rev_packets++;
 		ts->rev_bytes += p->ip_len;
-		/* A RST is what the kernel of a host whose server died answers
-		 * each new SYN with: it is no sign of life, and counting it
-		 * kept such a target in service as long as clients kept
-		 * trying it */
-		if (!(p->tcp_flags & TCP_FLAG_RST))
+		/*
+		 * A RST is what the kernel of a host whose server died answers
+		 * each new SYN with, and a FIN what it sends, and sends again
+		 * with backoff, for the connections the dead server left: no
+		 * sign of life either (a FIN resent 600 ms after a kill -9 kept
+		 * a target 600 ms longer in service), and counting them kept
+		 * such a target in service as long as clients kept trying it
+		 */
+		if (!(p->tcp_flags & (TCP_FLAG_RST | TCP_FLAG_FIN)))
 			ts->last_reply_ns = now;
 	}
 	ta = pias_flow_ta(&rv->client);
@@ -633,7 +637,8 @@ static __always_inline int target_reply_step(struct pias_ctx *c, const struct pi
 	if (ts) {
 		ts->rev_packets++;
 		ts->rev_bytes += p->ip_len;
-		if (!(p->tcp_flags & TCP_FLAG_RST)) /* as on the NAT reverse path */
+		if (!(p->tcp_flags &
+		      (TCP_FLAG_RST | TCP_FLAG_FIN))) /* as on the NAT reverse path */
 			ts->last_reply_ns = now;
 	}
 	ta = pias_flow_ta(&k);

@@ -188,6 +188,31 @@ static void test_rev_rst_not_alive(void **state)
 	assert_int_equal(ts.last_reply_ns, 0);
 }
 
+/*
+ * A FIN from the target (a dead server's kernel closing, and resending the
+ * FIN with backoff, the connections it left) goes back to the client, but
+ * is no sign of life either.
+ */
+static void test_rev_fin_not_alive(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_TCP };
+	uint32_t tid = 10;
+	struct pkt_spec c = jap_inner(&tc, 44251);
+	uint16_t port = open_conn(&tc, &c, tid);
+	struct pkt_spec r = reply_of(&c, tid, port, PKT_TCP_FIN | PKT_TCP_ACK);
+	struct pias_target_stats ts;
+	struct pkt in;
+	struct pr_result res;
+
+	(void)state;
+	pkt_build(&in, &r);
+	RUN(1, &in, &res);
+	assert_verdict(&res, XDP_REDIRECT);
+	assert_ok(pr_target_stats(&g_pr, tid, &ts));
+	assert_int_equal(ts.rev_packets, 1);
+	assert_int_equal(ts.last_reply_ns, 0);
+}
+
 /* A reply arriving with TTL 1 cannot be forwarded. */
 static void test_rev_ttl_expired(void **state)
 {
@@ -213,6 +238,7 @@ int run_reverse_tests(void)
 		WTEST(test_rev_translate, W_ALL),	  WTEST(test_rev_tx, W_CLIENT),
 		WTEST(test_rev_unknown_passes, W_CLIENT), WTEST(test_rev_ack_not_clamped, W_ONCE),
 		WTEST(test_rev_ttl_expired, W_ONCE),	  WTEST(test_rev_rst_not_alive, W_ONCE),
+		WTEST(test_rev_fin_not_alive, W_ONCE),
 	};
 
 	return run_world_group("reverse", tests, sizeof(tests) / sizeof(tests[0])) +
