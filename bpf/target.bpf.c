@@ -258,7 +258,7 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 	struct pias_tt_service *svc = NULL;
 	struct pias_tunhdr h = {};
 	struct tt_ip in = {};
-	struct pias_tt_flow cur, first, *via, *e;
+	struct pias_tt_flow cur, first, last, *via, *e = NULL;
 	struct pias_flow f;
 	__u8 ver = 0;
 	int bad = 0;
@@ -300,6 +300,8 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 		via = &cur;
 	} else if (svc->prev_tunnel_port && addr_eq(&svc->prev_jap, &o->saddr)) {
 		via = &first;
+	} else if (svc->last_tunnel_port && addr_eq(&svc->last_jap, &o->saddr)) {
+		via = &last;
 	} else if (svc->prev_tunnel_port && (e = bpf_map_lookup_elem(&pias_tt_flows, &f)) &&
 		   addr_eq(&e->jap, &o->saddr)) {
 		via = e;
@@ -314,6 +316,10 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 		first.jap = svc->prev_jap;
 		first.tunnel_port = svc->prev_tunnel_port;
 		first.tag = svc->prev_tag;
+	} else if (via == &last) {
+		last.jap = svc->last_jap;
+		last.tunnel_port = svc->last_tunnel_port;
+		last.tag = svc->last_tag;
 	}
 	if (o->dport != via->tunnel_port)
 		return drop(PIAS_TT_drop_bad_header);
@@ -323,8 +329,19 @@ static __always_inline int tunnel_in(struct __sk_buff *skb, const struct tt_ip *
 		return drop(PIAS_TT_drop_bad_tag);
 	if (via != &cur)
 		count(PIAS_TT_via_prev_jap);
-	else if (svc->prev_tunnel_port && !addr_eq(&svc->jap, &svc->prev_jap))
-		remember(&f, &cur);
+	/*
+	 * Once the TA's JAP changed, a flow's JAP is remembered, but for the
+	 * first one, where replies go by default. A client reusing a 5-tuple
+	 * through another JAP than before (DNS from fresh sockets does) must
+	 * not get its replies sent the old way: a memory that disagrees is
+	 * put right, or forgotten.
+	 */
+	if (svc->prev_tunnel_port && via != e) {
+		if (addr_eq(&via->jap, &svc->prev_jap))
+			bpf_map_delete_elem(&pias_tt_flows, &f);
+		else
+			remember(&f, via);
+	}
 
 	/* same family in and out: the Ethernet type stays right */
 	flags = in.family == PIAS_AF_INET ? BPF_F_ADJ_ROOM_DECAP_L3_IPV4

@@ -47,12 +47,20 @@ struct pias_tt_service {
 	 * (pias_tt_flows; a client speaks first, so before any reply), and a
 	 * reply goes to its flow's JAP, or to the first JAP if none is
 	 * remembered: the flows from before. Kind 5 is taken from the TA's
-	 * JAP, its first one, and a flow's remembered one.
+	 * JAP, its first one, the one it had just before (last_*, port 0:
+	 * none), and a flow's remembered one. The last one matters when the
+	 * TA comes back to its first JAP: the JAP it had meanwhile still has
+	 * it registered for a while, and keeps it alive with the flows it
+	 * carries, so it sends new ones too, which must not be dropped.
 	 */
 	union pias_addr prev_jap;
 	__u16 prev_tunnel_port;
 	__u16 pad2[3];
 	__u64 prev_tag;
+	union pias_addr last_jap;
+	__u16 last_tunnel_port;
+	__u16 pad3[3];
+	__u64 last_tag;
 };
 
 /*

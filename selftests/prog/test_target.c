@@ -755,6 +755,41 @@ static void test_prev_jap(void **state)
 	IN(&in, &res);
 	assert_tc(&res, TC_ACT_SHOT);
 	assert_tt("decap=3 encap=3 via_prev_jap=2 drop_bad_tag=1 drop_not_jap=1");
+
+	/*
+	 * The agent names the other as the TA's last JAP: it still has the
+	 * target registered for a while, and its new flows are taken too,
+	 * remembered, and answered through it.
+	 */
+	svc.last_jap = pkt_addr(pl->other);
+	svc.last_tunnel_port = TUN_PORT;
+	svc.last_tag = new_tag;
+	assert_int_equal(bpf_map_update_elem(fd, &ta, &svc, BPF_ANY), 0);
+	s2.sport = 40011;
+	wrap_spec(&in, &tn, &s2);
+	IN(&in, &res);
+	assert_tc(&res, TC_ACT_OK);
+	r2.dport = 40011;
+	pkt_build(&in, &r2);
+	expect_wrapped_to(&exp, fam, &r2, pl->other, new_tag);
+	OUT(&in, &res);
+	assert_tc(&res, TC_ACT_REDIRECT);
+	assert_out(&res, &exp);
+	assert_tt("decap=4 encap=4 via_prev_jap=3 drop_bad_tag=1 drop_not_jap=1");
+
+	/* a client reusing the 5-tuple of 40009 through the first JAP (the TA's again): answered there */
+	t = tun_in(fam, TUN_PORT);
+	s2.sport = 40009;
+	wrap_spec(&in, &t, &s2);
+	IN(&in, &res);
+	assert_tc(&res, TC_ACT_OK);
+	r2.dport = 40009;
+	pkt_build(&in, &r2);
+	expect_wrapped(&exp, fam, &r2);
+	OUT(&in, &res);
+	assert_tc(&res, TC_ACT_REDIRECT);
+	assert_out(&res, &exp);
+	assert_tt("decap=5 encap=5 via_prev_jap=3 drop_bad_tag=1 drop_not_jap=1");
 }
 
 static void encap_one(uint8_t fam, uint8_t proto, size_t payload_len)

@@ -392,27 +392,51 @@ static int own_addr(struct tt_host *h, const struct pias_ta *ta, struct pias_err
 	return rc;
 }
 
+/* One JAP of a TA's entry: where its packets come from and what they carry. */
+struct tt_jap {
+	union pias_addr addr;
+	__u16 port; /* 0: none */
+	__u64 tag;
+};
+
+static bool jap_eq(const struct tt_jap *a, const struct tt_jap *b)
+{
+	return !memcmp(&a->addr, &b->addr, sizeof(a->addr)) && a->port == b->port &&
+	       a->tag == b->tag;
+}
+
 /*
- * The entry for ta: svc, and as its first JAP (target.h) the one it had
- * kept, or, at the TA's first change of JAP, the one it had until now.
+ * The entry for ta: svc, with the JAPs it had before (target.h). At the
+ * TA's first change of JAP the one it had becomes its first; at every
+ * change the one it leaves becomes its last (unless that is the first, or
+ * the new one); otherwise both stay as they were.
  */
 static struct pias_tt_service with_prev(struct tt_host *h, const struct pias_ta *ta,
 					const struct pias_tt_service *svc)
 {
 	struct pias_tt_service old, v = *svc;
+	struct tt_jap now, was, first, last;
 
 	if (bpf_map_lookup_elem(svc_fd(h), ta, &old) || old.family != svc->family)
 		return v;
-	if (old.prev_tunnel_port) {
-		v.prev_jap = old.prev_jap;
-		v.prev_tunnel_port = old.prev_tunnel_port;
-		v.prev_tag = old.prev_tag;
-	} else if (memcmp(&old.jap, &svc->jap, sizeof(old.jap)) ||
-		   old.tunnel_port != svc->tunnel_port || old.tag != svc->tag) {
-		v.prev_jap = old.jap;
-		v.prev_tunnel_port = old.tunnel_port;
-		v.prev_tag = old.tag;
+	now = (struct tt_jap){ svc->jap, svc->tunnel_port, svc->tag };
+	was = (struct tt_jap){ old.jap, old.tunnel_port, old.tag };
+	first = (struct tt_jap){ old.prev_jap, old.prev_tunnel_port, old.prev_tag };
+	last = (struct tt_jap){ old.last_jap, old.last_tunnel_port, old.last_tag };
+	if (!jap_eq(&now, &was)) {
+		if (!first.port)
+			first = was;
+		else if (!jap_eq(&was, &first))
+			last = was;
 	}
+	if (last.port && (jap_eq(&last, &now) || jap_eq(&last, &first)))
+		last = (struct tt_jap){ 0 };
+	v.prev_jap = first.addr;
+	v.prev_tunnel_port = first.port;
+	v.prev_tag = first.tag;
+	v.last_jap = last.addr;
+	v.last_tunnel_port = last.port;
+	v.last_tag = last.tag;
 	return v;
 }
 
