@@ -149,8 +149,8 @@ echo "  ..   faults:"
 sed 's/^/  ..     /' "$TMP/faults"
 echo "  ..   what the design allows (docs/e2e.md): a target leaving or dying loses the"
 echo "  ..   flows it held and new flows for up to 1 s; a JAP's piasd down loses no"
-echo "  ..   pinned flow while its dataplane lives, unless the overlay declares it dead"
-echo "  ..   (issue 10, not yet); a BGP move loses up to the convergence time (0.2-1 s);"
+echo "  ..   pinned flow while its dataplane lives (it answers the other proxies'"
+echo "  ..   echoes); a BGP move loses up to the convergence time (0.2-1 s);"
 echo "  ..   a key rotation loses nothing"
 # memory: the last sample against the first after warm-up (the second)
 python3 - "$TMP/samples" <<'PY'
