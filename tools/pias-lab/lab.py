@@ -76,7 +76,8 @@ class Lab:
         st.create(topology=copy, source=os.path.abspath(source), build=self.bin.build,
                   loader=self.bin.loader, started=time.time(), phase="building")
         steps = [("network", self.build_network), ("BGP", self.start_bgp),
-                 ("proxies", self.start_proxies), ("targets", self.start_targets)]
+                 ("proxies", self.start_proxies), ("targets", self.start_targets),
+                 ("settled", self.settle)]
         t0 = time.monotonic()
         for what, step in steps:
             t = time.monotonic()
@@ -365,6 +366,9 @@ class Lab:
             return not waiting, "not yet announced by " + " ".join(waiting)
         wait_until("every piasd to announce the anycast prefixes", WAIT_ANNOUNCE_S, announced)
 
+        self.wait_routed()
+
+    def wait_routed(self):
         routers = self.topo.kind("router")
 
         def routed():
@@ -372,6 +376,16 @@ class Lab:
                        if not bird.route_as_path(self.bird_paths(r.name)[1], p.network_address)]
             return not missing, "no route at " + " ".join(missing[:6])
         wait_until("the anycast prefixes to reach every router", WAIT_BGP_S, routed, 0.2)
+
+    def settle(self):
+        """Up returns a lab in its steady state. Starting the proxies and
+        servers loads this 2-core machine (and the kernel may still be
+        tearing down a lab just gone): a BFD session (50 ms x 3) can flap
+        and its BGP session waits out the error wait time (1-4 s). Seen
+        once in CI: r1-r2 Idle right after up, so cl1's queries to t2 were
+        lost."""
+        self.wait_bgp(bird.speakers(self.topo), WAIT_BGP_S)
+        self.wait_routed()
 
     # -- targets
 
