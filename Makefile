@@ -54,14 +54,16 @@ PROGTEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/prog/*.c))
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard selftests/unit/*.c))
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/*.c))
 PIASD_BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/piasd/*.c))
+HOP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/hop/*.c))
 FUZZ_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fuzz/*.c))
 
 BINS := $(BUILD)/piasd-loader $(BUILD)/pias-maps $(if $(PIASD_OBJS),$(BUILD)/piasd) \
 	$(if $(PIASCTL_OBJS),$(BUILD)/piasctl) $(BUILD)/pias-delay
 TEST_BINS := $(BUILD)/selftests/test_prog $(BUILD)/selftests/test_unit
-BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench)
+BENCH_BINS := $(if $(BENCH_OBJS),$(BUILD)/pias-bench) $(if $(PIASD_BENCH_OBJS),$(BUILD)/piasd-bench) \
+	$(if $(HOP_OBJS),$(BUILD)/pias-hop)
 
-.PHONY: all bpf test check test-unit test-prog test-ns test-asan fuzz soak bench bench-compare bench-nat demo deps vmlinux clean help \
+.PHONY: all bpf test check test-unit test-prog test-ns test-asan fuzz soak bench bench-compare bench-nat bench-hop demo deps vmlinux clean help \
 	format format-check
 all: $(BPF_OBJS) $(BPF_SKELS) $(BINS) $(TEST_BINS) $(BENCH_BINS)
 bpf: $(BPF_OBJS) $(BPF_SKELS)
@@ -76,6 +78,7 @@ help:
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
 	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
 	@echo "make bench-nat  new flows/s one JAP sustains to one target against the NAT formula (a lab)"
+	@echo "make bench-hop  CPU cost of a forwarding hop on veth: PIAS, the kernel, a minimal XDP proxy"
 	@echo "make demo     run the demo scenario and print what happened to each packet"
 	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
 	@echo "make format   clang-format every C file (format-check: only report)"
@@ -90,7 +93,7 @@ $(BPF_SKELS): $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
 USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJS) \
-	$(UNIT_OBJS) $(BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS) $(PIASD_BENCH_OBJS) \
+	$(UNIT_OBJS) $(BENCH_OBJS) $(HOP_OBJS) $(DAEMON_LOGIC_OBJS) $(PIASD_OBJS) $(PIASCTL_OBJS) $(PIASD_BENCH_OBJS) \
 	$(DELAY_OBJS) $(FUZZ_OBJS)
 $(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
@@ -135,6 +138,9 @@ $(TT_HOST_CHECK).o: selftests/tt_host_check.c | $(BPF_SKELS)
 all: $(TT_HOST_CHECK)
 
 $(BUILD)/pias-bench: $(BENCH_OBJS) $(TLIB_OBJS) $(LIBPIAS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PIAS)
+
+$(BUILD)/pias-hop: $(HOP_OBJS) $(TLIB_OBJS) $(LIBPIAS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PIAS)
 
 $(BUILD)/piasd-bench: $(PIASD_BENCH_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
@@ -218,6 +224,11 @@ soak: all
 # new flows/s one JAP sustains to one target, against the NAT capacity formula (a lab)
 bench-nat: all
 	BUILD=$(BUILD) bash bench/nat-capacity.sh
+
+# the CPU cost of one forwarding hop on veth, PIAS against the kernel and a
+# minimal XDP proxy (fresh namespaces; HOP_ARGS: pias-hop --help)
+bench-hop: all
+	$(BUILD)/pias-hop --json $(BUILD)/bench-hop.json $(HOP_ARGS)
 
 demo: all
 	BUILD=$(BUILD) tools/pias-lab/demo
