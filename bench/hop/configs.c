@@ -90,8 +90,8 @@ static void frame_jap(const struct hop_env *env, struct pkt *out, __u32 *off, __
 /* The target's reply, to the NAT address and flow i's port (hop_seed_conns). */
 static void frame_rev(const struct hop_env *env, struct pkt *out, __u32 *off, __u16 *base)
 {
-	struct pkt_spec s = pkt_udp(RIG_TARGET_ADDR, TARGET_PORT, RIG_DUT_IN_ADDR, HOP_NAT_PORT,
-				    PAYLOAD);
+	struct pkt_spec s =
+		pkt_udp(RIG_TARGET_ADDR, TARGET_PORT, RIG_DUT_IN_ADDR, HOP_NAT_PORT, PAYLOAD);
 
 	s.udp_no_csum = 1;
 	pkt_set_macs(&s, env->rig.dut_in_mac, env->rig.gen_mac);

@@ -126,9 +126,9 @@ int hop_seed_conns(struct hop_env *env)
 					  .ct = PIAS_CT_REPLIED | PIAS_CT_MORE,
 					  .last_ns = now,
 					  .created_ns = now };
-		struct pias_conn_rev rv = {
-			.target_id = HOP_TARGET_ID, .ct = PIAS_CT_REPLIED, .last_ns = now
-		};
+		struct pias_conn_rev rv = { .target_id = HOP_TARGET_ID,
+					    .ct = PIAS_CT_REPLIED,
+					    .last_ns = now };
 
 		f.sport = (__u16)(HOP_CLIENT_PORT + i);
 		rv.client = f;

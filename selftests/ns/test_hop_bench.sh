@@ -21,8 +21,8 @@ trap cleanup EXIT
 echo "-- arguments"
 "$BUILD/pias-hop" --flows 0 >"$TMP/bad.out" 2>&1
 check_eq "--flows 0: exit status 2" 2 $?
-grep -q "bad value '0'" "$TMP/bad.out" && ok "says which value" || fail "message: $(head -1 "$TMP/bad.out")"
-"$BUILD/pias-hop" --help | grep -q "usage: pias-hop" && ok "--help" || fail "--help"
+if grep -q "bad value '0'" "$TMP/bad.out"; then ok "says which value"; else fail "message: $(head -1 "$TMP/bad.out")"; fi
+if "$BUILD/pias-hop" --help | grep -q "usage: pias-hop"; then ok "--help"; else fail "--help"; fi
 
 echo "-- one round"
 timeout 120 "$BUILD/pias-hop" --rounds 1 --ms 100 --flows 1,16 --json "$TMP/hop.json" \
@@ -42,8 +42,11 @@ for flows in 1 16; do
 	check_eq "the DUT's thread did the work of every config ($flows flows)" "[]" \
 		"$(js "[r['config'] for r in d['rows'] if r['flows'] == $flows and not r['ns_per_pkt'] > 0]")"
 done
-grep -q "^pias_iap .* ok " "$TMP/out" && ok "the table shows PIAS against the minimal proxy" ||
+if grep -q "^pias_iap .* ok " "$TMP/out"; then
+	ok "the table shows PIAS against the minimal proxy"
+else
 	fail "table: $(grep pias_iap "$TMP/out")"
+fi
 
 echo "-- nothing left"
 check_eq "no namespace pias-hop-$pid-*" "" "$(ip netns list | grep "^pias-hop-$pid-")"
