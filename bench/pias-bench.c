@@ -833,8 +833,12 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 			__u32 tid = 1 + (i >> CONN_PORT_BITS);
 			__u16 port = (__u16)(PIAS_DEFAULT_NAT_PORT_MIN +
 					     (i & ((1u << CONN_PORT_BITS) - 1)));
-			/* a stream, seen just now: it lives through the runs */
+			/* a stream, seen just now: it lives through the runs; its
+			 * group's slot, as the target set would have given it */
+			struct pias_ta ta = pias_flow_ta(&f);
+			__u16 slot = pias_group_slot_take(&env->m, &ta);
 			struct pias_conn conn = { .target_id = tid,
+						  .slot = slot,
 						  .nat_port = port,
 						  .iap_id = PEER_IAP_ID,
 						  .ct = PIAS_CT_REPLIED | PIAS_CT_MORE,
@@ -842,6 +846,7 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 						  .created_ns = coarse_now() };
 			struct pias_conn_rev rv = { .client = f,
 						    .target_id = tid,
+						    .slot = slot,
 						    .ct = PIAS_CT_REPLIED,
 						    .last_ns = coarse_now() };
 			struct pias_flow rk;
@@ -862,7 +867,9 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 		} else if (sc->seed == SEED_TUN_CONNS) {
 			/* what pias_conn_create_tunnel would have recorded: no NAT
 			 * port, no reverse entry; a stream, so it lives through the runs */
+			struct pias_ta ta = pias_flow_ta(&f);
 			struct pias_conn conn = { .target_id = TUN_TARGET_ID,
+						  .slot = pias_group_slot_take(&env->m, &ta),
 						  .iap_id = PEER_IAP_ID,
 						  .ct = PIAS_CT_REPLIED | PIAS_CT_MORE,
 						  .last_ns = coarse_now(),

@@ -13,9 +13,13 @@ static __u64 expiry(__u32 ttl_s)
 static int put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_binding *b,
 	       struct pias_err *e)
 {
+	struct pias_binding v = *b;
 	int err = pias_ta_check(ta, e);
 
-	return err ? err : pias_map_update(m, PIAS_M_BINDINGS, ta, b, e);
+	if (err)
+		return err;
+	v.slot = pias_group_slot_take(m, ta);
+	return pias_map_update(m, PIAS_M_BINDINGS, ta, &v, e);
 }
 
 int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id, __u32 generation,
@@ -57,8 +61,13 @@ int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_
 {
 	char what[PIAS_ADDR_STRLEN + 16] = "binding for ";
 
+	int err;
+
 	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
-	return pias_map_delete(m, PIAS_M_BINDINGS, ta, what, e);
+	err = pias_map_delete(m, PIAS_M_BINDINGS, ta, what, e);
+	if (!err)
+		pias_group_slot_release(m, ta);
+	return err;
 }
 
 int pias_flows_clear(struct pias_maps *m, struct pias_err *e)

@@ -31,6 +31,7 @@ int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct p
 		g.japs[i] = japs[i];
 	}
 	g.count = (__u32)n;
+	g.slot = pias_group_slot_take(m, ta);
 	return pias_map_update(m, PIAS_M_GROUPS, ta, &g, e);
 }
 
@@ -38,6 +39,11 @@ int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_er
 {
 	char what[PIAS_ADDR_STRLEN + 16] = "group ";
 
+	int err;
+
 	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
-	return pias_map_delete(m, PIAS_M_GROUPS, ta, what, e);
+	err = pias_map_delete(m, PIAS_M_GROUPS, ta, what, e);
+	if (!err)
+		pias_group_slot_release(m, ta);
+	return err;
 }

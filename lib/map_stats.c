@@ -55,21 +55,33 @@ static bool all_zero(const void *p, size_t size)
 	return true;
 }
 
+int pias_group_stats_get(struct pias_maps *m, const struct pias_ta *ta, struct pias_group_stats *s,
+			 struct pias_err *e)
+{
+	__u32 slot = pias_group_slot_of(m, ta);
+
+	if (!slot)
+		return pias_err_set(e, -ENOENT, "the group has no counters here");
+	return read_percpu(m, PIAS_M_GROUP_STATS, &slot, s, sizeof(*s), e);
+}
+
 int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg,
 			  struct pias_err *e)
 {
 	struct pias_ta key, next;
 	struct pias_group_stats s;
 	bool first = true;
+	__u32 slot;
 	int err;
 
-	/* An entry evicted meanwhile just ends or restarts the walk; counters are advisory. */
-	while (!bpf_map_get_next_key(m->fd[PIAS_M_GROUP_STATS], first ? NULL : &key, &next)) {
+	/* the groups with a slot; one given back meanwhile just ends or restarts the walk */
+	while (!bpf_map_get_next_key(m->fd[PIAS_M_GROUP_SLOTS], first ? NULL : &key, &next)) {
 		first = false;
 		key = next;
-		err = read_percpu(m, PIAS_M_GROUP_STATS, &key, &s, sizeof(s), NULL);
-		if (err == -ENOENT)
+		if (bpf_map_lookup_elem(m->fd[PIAS_M_GROUP_SLOTS], &key, &slot) || !slot ||
+		    slot >= PIAS_GROUP_SLOTS)
 			continue;
+		err = read_percpu(m, PIAS_M_GROUP_STATS, &slot, &s, sizeof(s), NULL);
 		if (err)
 			return pias_err_set(e, err, "reading %s failed: %s", PIAS_MAP_GROUP_STATS,
 					    strerror(-err));
@@ -77,7 +89,7 @@ int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg
 			return err;
 	}
 	if (errno != ENOENT)
-		return pias_err_set(e, -errno, "walking %s failed: %s", PIAS_MAP_GROUP_STATS,
+		return pias_err_set(e, -errno, "walking %s failed: %s", PIAS_MAP_GROUP_SLOTS,
 				    strerror(errno));
 	return 0;
 }

@@ -113,7 +113,8 @@ int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *
 						    ids[i]);
 		s.ids[i] = ids[i];
 	}
-	s.count = (__u32)n;
+	s.count = (__u16)n;
+	s.slot = pias_group_slot_take(m, ta);
 	return pias_map_update(m, PIAS_M_TARGET_SETS, ta, &s, e);
 }
 
@@ -121,6 +122,11 @@ int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_e
 {
 	char what[PIAS_ADDR_STRLEN + 24] = "target set of ";
 
+	int err;
+
 	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
-	return pias_map_delete(m, PIAS_M_TARGET_SETS, ta, what, e);
+	err = pias_map_delete(m, PIAS_M_TARGET_SETS, ta, what, e);
+	if (!err)
+		pias_group_slot_release(m, ta);
+	return err;
 }

@@ -41,8 +41,12 @@ const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = {
 	     sizeof(struct pias_conn_rev)),
 	DESC(PIAS_M_STATS, PIAS_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct pias_stats)),
 	DESC(PIAS_M_DROPS, PIAS_MAP_DROPS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct pias_drops)),
-	DESC(PIAS_M_GROUP_STATS, PIAS_MAP_GROUP_STATS, BPF_MAP_TYPE_LRU_PERCPU_HASH,
-	     sizeof(struct pias_ta), sizeof(struct pias_group_stats)),
+	DESC(PIAS_M_GROUP_STATS, PIAS_MAP_GROUP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(struct pias_group_stats)),
+	DESC(PIAS_M_GROUP_SLOTS, PIAS_MAP_GROUP_SLOTS, BPF_MAP_TYPE_HASH, sizeof(struct pias_ta),
+	     sizeof(__u32)),
+	DESC(PIAS_M_GROUP_NAMES, PIAS_MAP_GROUP_NAMES, BPF_MAP_TYPE_ARRAY, 4,
+	     sizeof(struct pias_ta)),
 	DESC(PIAS_M_TARGET_STATS, PIAS_MAP_TARGET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pias_target_stats)),
 	DESC(PIAS_M_EVENTS, PIAS_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0),
@@ -50,6 +54,8 @@ const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = {
 	     sizeof(struct pias_event_key), sizeof(__u64)),
 	DESC(PIAS_M_ICMP_LIMIT, PIAS_MAP_ICMP_LIMIT, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pias_rate_limit)),
+	DESC(PIAS_M_NH_CACHE, PIAS_MAP_NH_CACHE, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+	     sizeof(struct pias_nh_entry)),
 };
 
 /*

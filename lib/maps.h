@@ -34,10 +34,13 @@ enum pias_map_idx {
 	PIAS_M_STATS,
 	PIAS_M_DROPS,
 	PIAS_M_GROUP_STATS,
+	PIAS_M_GROUP_SLOTS,
+	PIAS_M_GROUP_NAMES,
 	PIAS_M_TARGET_STATS,
 	PIAS_M_EVENTS,
 	PIAS_M_EVENT_LIMIT,
 	PIAS_M_ICMP_LIMIT,
+	PIAS_M_NH_CACHE,
 	PIAS_M_COUNT
 };
 
@@ -53,7 +56,8 @@ extern const struct pias_map_desc pias_map_descs[PIAS_M_COUNT];
 
 struct pias_maps {
 	int fd[PIAS_M_COUNT];
-	int ncpus; /* possible CPUs: per-CPU values come in this many copies */
+	int ncpus;	 /* possible CPUs: per-CPU values come in this many copies */
+	__u32 slot_next; /* where the search for a free group slot goes on (map_slot.c) */
 	char root[PATH_MAX];
 };
 
@@ -171,6 +175,20 @@ int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *
 		    struct pias_err *e);
 int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 
+/* --- group slots (lib/map_slot.c) ----------------------------------------- */
+
+/*
+ * The slot of group ta's counters, taken (its counters zeroed) if it has
+ * none. 0 when every slot is taken: the group's packets go uncounted, and
+ * nothing else changes. The writers of bindings, RAP groups and target
+ * sets call it; so does nothing else.
+ */
+__u16 pias_group_slot_take(struct pias_maps *m, const struct pias_ta *ta);
+/* Gives ta's slot back if no binding, RAP group or target set holds ta now. */
+void pias_group_slot_release(struct pias_maps *m, const struct pias_ta *ta);
+/* ta's slot, or 0 if it has none. */
+__u16 pias_group_slot_of(struct pias_maps *m, const struct pias_ta *ta);
+
 /* --- counters (summed over CPUs) ---------------------------------------- */
 
 int pias_stats_read(struct pias_maps *m, struct pias_stats *st, struct pias_drops *dr,
@@ -183,6 +201,9 @@ typedef int (*pias_target_stats_fn)(__u32 id, const struct pias_target_stats *s,
 
 int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg,
 			  struct pias_err *e);
+/* Group ta's counters; -ENOENT if it has no slot. */
+int pias_group_stats_get(struct pias_maps *m, const struct pias_ta *ta, struct pias_group_stats *s,
+			 struct pias_err *e);
 /* last_reply_ns is the latest over CPUs, the other fields are sums. */
 int pias_target_stats_get(struct pias_maps *m, __u32 id, struct pias_target_stats *s,
 			  struct pias_err *e);

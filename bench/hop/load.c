@@ -115,12 +115,16 @@ int hop_seed_conns(struct hop_env *env)
 	struct pkt_spec cs = pkt_udp(HOP_CLIENT, HOP_CLIENT_PORT, HOP_TA_ADDR, HOP_TA_PORT, 0);
 	struct pias_err e = { { 0 } };
 	__u64 now = coarse_now();
+	/* the target set's slot: the connections count where the JAP's would */
+	struct pias_ta ta = pkt_spec_ta(&cs);
+	__u16 slot = pias_group_slot_of(&env->m, &ta);
 	int err = 0;
 
 	for (__u32 i = 0; i < HOP_FLOWS_MAX && !err; i++) {
 		struct pias_flow f = pkt_spec_flow(&cs), rk;
 		/* a stream that has seen replies, just now: it outlives the runs */
 		struct pias_conn conn = { .target_id = HOP_TARGET_ID,
+					  .slot = slot,
 					  .nat_port = (__u16)(HOP_NAT_PORT + i),
 					  .iap_id = HOP_IAP_ID,
 					  .ct = PIAS_CT_REPLIED | PIAS_CT_MORE,
@@ -128,6 +132,7 @@ int hop_seed_conns(struct hop_env *env)
 					  .created_ns = now };
 		struct pias_conn_rev rv = { .target_id = HOP_TARGET_ID,
 					    .ct = PIAS_CT_REPLIED,
+					    .slot = slot,
 					    .last_ns = now };
 
 		f.sport = (__u16)(HOP_CLIENT_PORT + i);

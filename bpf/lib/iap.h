@@ -42,21 +42,27 @@ static __always_inline void flow_touch(struct pias_flow_entry *fe, const struct 
 		fe->last_ns = now;
 }
 
-static __always_inline int iap_step(struct pias_ctx *c)
+/* The group's counters, by the slot its binding (or flow entry) carries. */
+static __always_inline void iap_count(const struct pias_pkt *p, __u32 slot)
 {
-	struct pias_pkt *p = c->pkt;
-	struct pias_ta ta = pias_flow_ta(&p->flow);
-	struct pias_flow_entry *fe;
-	struct pias_binding *b;
-	struct pias_group_stats *gs = group_stats(&ta);
-	struct pias_proxy *px = NULL;
-	__u64 now;
-	__u32 rap;
+	struct pias_group_stats *gs = group_stats(slot);
 
 	if (gs) {
 		gs->iap_packets++;
 		gs->iap_bytes += p->ip_len;
 	}
+}
+
+static __always_inline int iap_step(struct pias_ctx *c)
+{
+	struct pias_pkt *p = c->pkt;
+	struct pias_flow_entry *fe;
+	struct pias_binding *b;
+	struct pias_proxy *px = NULL;
+	struct pias_ta ta;
+	__u64 now;
+	__u32 rap;
+
 	fe = bpf_map_lookup_elem(&pias_flows, &p->flow);
 	now = bpf_ktime_get_coarse_ns();
 	if (fe && ((p->flow.proto == IPPROTO_TCP && pias_ct_syn_reopens(fe->ct, p->tcp_flags)) ||
@@ -73,15 +79,19 @@ static __always_inline int iap_step(struct pias_ctx *c)
 		px = proxy_pinned(fe->jap_id);
 		if (px) {
 			flow_touch(fe, p, now);
+			iap_count(p, fe->slot);
 			p->tun_sport = fe->tun_sport;
 			stat_inc(c, PIAS_STAT_iap_flow_hit);
 			return step_tunnel(c, fe->jap_id, PIAS_KIND_IAP_TO_JAP);
 		}
 	}
 
+	/* the TA only from here: a flow hit needs none */
+	ta = pias_flow_ta(&p->flow);
 	b = bpf_map_lookup_elem(&pias_bindings, &ta);
 	/* the clock is read only here: the flow-table path needs no time */
 	if (b && (!b->expires_ns || b->expires_ns > bpf_ktime_get_ns())) {
+		iap_count(p, b->slot);
 		if (b->flags & PIAS_BINDING_F_NEGATIVE)
 			return step_drop(c, PIAS_DROP_negative_binding);
 		if (b->flags & PIAS_BINDING_F_LOCAL) {
@@ -93,6 +103,7 @@ static __always_inline int iap_step(struct pias_ctx *c)
 			struct pias_flow_entry nfe = {
 				.jap_id = b->jap_id,
 				.generation = b->generation,
+				.slot = b->slot,
 				.tun_sport = pias_tun_sport(&p->flow),
 				.ct = flow_ct(NULL, p, now),
 				.last_ns = now,

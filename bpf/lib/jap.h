@@ -184,7 +184,8 @@ static long nat_try_one(__u64 i, void *arg)
  * or 0 if every candidate is taken. A global subprogram: its loop of map
  * updates is verified once.
  */
-__noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 ct)
+__noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 ct,
+				__u32 slot)
 {
 	struct pias_config *cfg = config_here();
 	struct pias_target *t = target_of(tid);
@@ -202,6 +203,7 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 	s->space = s->range * pias_nat_count(cfg, flow->family);
 	s->rv.client = *flow;
 	s->rv.target_id = tid;
+	s->rv.slot = slot;
 	s->k = pias_nat_rev_key(cfg, flow, t, 0, 0);
 	/*
 	 * Candidates start at random, not at the flow's hash: a client that
@@ -228,6 +230,7 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
 	conn->nat_index = s->index;
 	conn->iap_id = iap;
 	conn->ct = ct;
+	conn->slot = slot;
 	conn->last_ns = s->now;
 	conn->created_ns = s->now;
 	bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
@@ -240,7 +243,8 @@ __noinline int pias_conn_create(const struct pias_flow *flow, __u32 iap, __u32 t
  * wrapped and name the client's flow themselves). A global subprogram:
  * keeps the entry off the JAP's stack.
  */
-__noinline int pias_conn_create_tunnel(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 ct)
+__noinline int pias_conn_create_tunnel(const struct pias_flow *flow, __u32 iap, __u32 tid, __u32 ct,
+				       __u32 slot)
 {
 	struct nat_search *s;
 	struct pias_conn *conn;
@@ -256,6 +260,7 @@ __noinline int pias_conn_create_tunnel(const struct pias_flow *flow, __u32 iap, 
 	conn->target_id = tid;
 	conn->iap_id = iap;
 	conn->ct = ct;
+	conn->slot = slot;
 	conn->last_ns = bpf_ktime_get_coarse_ns();
 	conn->created_ns = conn->last_ns;
 	return bpf_map_update_elem(&pias_conns, flow, conn, BPF_ANY);
@@ -404,9 +409,10 @@ static __always_inline int jap_step(struct pias_ctx *c)
 	struct pias_target *t = NULL;
 	struct pias_target_stats *ts;
 	struct pias_group_stats *gs;
+	struct pias_target_set *set;
 	union pias_addr src;
 	__u64 now = bpf_ktime_get_coarse_ns();
-	__u32 tid = 0, index = 0;
+	__u32 tid = 0, index = 0, slot = 0;
 	__u16 port = 0;
 	int rc, moved = 0;
 
@@ -422,6 +428,7 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		tid = conn_target(c, conn, now, &moved);
 		port = conn->nat_port;
 		index = conn->nat_index;
+		slot = conn->slot;
 	}
 	if (!tid) {
 		__u32 hash = pias_flow_hash(&p->flow);
@@ -441,15 +448,18 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		t = target_of(tid);
 		if (!tid || !t)
 			return jap_bounce(c, &ta);
+		/* the set again, for the group's slot: a new connection only */
+		set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
+		slot = set ? set->slot : 0;
 		ts = target_stats(tid);
 		if (t->flags & PIAS_TARGET_F_TUNNEL) {
-			if (pias_conn_create_tunnel(&p->flow, p->iap_id, tid, ct))
+			if (pias_conn_create_tunnel(&p->flow, p->iap_id, tid, ct, slot))
 				return step_drop(c, PIAS_DROP_jap_no_target);
 			port = 0;
 		} else {
 			if (addr_is_zero(nat))
 				return step_drop(c, PIAS_DROP_nat_no_addr);
-			rc = pias_conn_create(&p->flow, p->iap_id, tid, ct);
+			rc = pias_conn_create(&p->flow, p->iap_id, tid, ct, slot);
 			if (!rc) {
 				if (ts)
 					ts->nat_no_port++;
@@ -488,7 +498,7 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		ts->packets++;
 		ts->bytes += p->ip_len;
 	}
-	gs = group_stats(&ta);
+	gs = group_stats(slot);
 	if (gs) {
 		gs->jap_packets++;
 		gs->jap_bytes += p->ip_len;
@@ -538,7 +548,6 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	struct pias_conn_rev *rv = bpf_map_lookup_elem(&pias_conns_rev, &p->flow);
 	struct pias_target_stats *ts;
 	struct pias_group_stats *gs;
-	struct pias_ta ta;
 	__u64 now;
 	int rc;
 
@@ -577,8 +586,7 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 		if (!(p->tcp_flags & (TCP_FLAG_RST | TCP_FLAG_FIN)))
 			ts->last_reply_ns = now;
 	}
-	ta = pias_flow_ta(&rv->client);
-	gs = group_stats(&ta);
+	gs = group_stats(rv->slot);
 	if (gs) {
 		gs->rev_packets++;
 		gs->rev_bytes += p->ip_len;
@@ -609,7 +617,6 @@ static __always_inline int target_reply_step(struct pias_ctx *c, const struct pi
 	struct pias_target_stats *ts;
 	struct pias_group_stats *gs;
 	struct pias_target *t;
-	struct pias_ta ta;
 	__u64 now;
 	__u8 ct;
 	int rc;
@@ -641,8 +648,7 @@ static __always_inline int target_reply_step(struct pias_ctx *c, const struct pi
 		      (TCP_FLAG_RST | TCP_FLAG_FIN))) /* as on the NAT reverse path */
 			ts->last_reply_ns = now;
 	}
-	ta = pias_flow_ta(&k);
-	gs = group_stats(&ta);
+	gs = group_stats(conn->slot);
 	if (gs) {
 		gs->rev_packets++;
 		gs->rev_bytes += p->ip_len;

@@ -139,13 +139,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pias_drops SEC(".maps");
 
+/* Indexed by the group's slot (PIAS_GROUP_SLOTS): no lookup by TA per packet. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, PIAS_MAX_GROUPS);
-	__type(key, struct pias_ta);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PIAS_GROUP_SLOTS);
+	__type(key, __u32);
 	__type(value, struct pias_group_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pias_grp_stats SEC(".maps");
+
+/* Which group has which slot, both ways: kept by user space, read by none here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PIAS_GROUP_SLOTS);
+	__type(key, struct pias_ta);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pias_grp_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PIAS_GROUP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pias_ta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pias_grp_names SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -176,5 +194,13 @@ struct {
 	__type(value, struct pias_rate_limit);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pias_icmp_rl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PIAS_NH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pias_nh_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pias_nh_cache SEC(".maps");
 
 #endif

@@ -86,6 +86,7 @@ static __always_inline int rap_step(struct pias_ctx *c)
 	struct pias_ta ta = pias_flow_ta(&p->flow);
 	struct pias_group_stats *gs;
 	struct pias_proxy *px;
+	struct pias_group *g;
 	int jap;
 
 	jap = pias_pick_jap(&ta, pias_flow_hash(&p->flow), p->excl_jap);
@@ -97,7 +98,9 @@ static __always_inline int rap_step(struct pias_ctx *c)
 	if (!px)
 		return step_drop(c, PIAS_DROP_rap_no_jap_left);
 
-	gs = group_stats(&ta);
+	/* the group again, for its slot: a relay is a flow's first packet only */
+	g = bpf_map_lookup_elem(&pias_groups, &ta);
+	gs = group_stats(g ? g->slot : 0);
 	if (gs)
 		gs->rap_packets++;
 	pias_emit(&ta, PIAS_EV_BOUND, p->iap_id, c->cfg->self_id, jap);

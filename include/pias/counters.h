@@ -42,6 +42,7 @@
 	X(fwd_tx, "forwarded with XDP_TX")                                                         \
 	X(fwd_redirect, "forwarded with XDP_REDIRECT")                                             \
 	X(fwd_fib_pass, "route lookup failed: passed to the stack")                                \
+	X(fwd_nh_cached, "forwarded by this CPU's cached next hop: no route lookup")               \
 	X(echo_answered, "dataplane echo from a proxy answered (kind 7 -> 8)")                     \
 	X(echo_reply_up, "dataplane echo's answer passed up to piasd (kind 8)")                    \
 	X(events_sent, "events written to the ring buffer")                                        \

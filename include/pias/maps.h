@@ -26,8 +26,17 @@
 #define PIAS_MAX_BINDINGS    262144
 #define PIAS_MAX_FLOWS	     262144 /* per CPU */
 #define PIAS_MAX_GROUPS	     65536
-#define PIAS_MAX_CONNS	     1048576
-#define PIAS_EVENTS_BYTES    (256 * 1024)
+/*
+ * Group slots: each group this proxy holds in a role (an IAP binding, a
+ * RAP group, a JAP target set) has a slot, 1..PIAS_MAX_GROUPS - 1, that
+ * indexes its counters; 0 is no slot (nothing counted). The library takes
+ * a slot when a role's entry is written and gives it back when the last
+ * one goes (lib/map_slot.c); flow and connection entries copy their
+ * group's slot, so that no packet looks its counters up by TA.
+ */
+#define PIAS_GROUP_SLOTS  PIAS_MAX_GROUPS
+#define PIAS_MAX_CONNS	  1048576
+#define PIAS_EVENTS_BYTES (256 * 1024)
 /* Rate-limiter entries: (type, TA, peer); twice the groups, so that a busy
  * proxy's limiter does not forget groups and flood the ring buffer. */
 #define PIAS_EVENT_LIMIT_ENTRIES (2 * PIAS_MAX_GROUPS)
@@ -49,10 +58,13 @@
 #define PIAS_MAP_STATS	      "pias_stats"
 #define PIAS_MAP_DROPS	      "pias_drops"
 #define PIAS_MAP_GROUP_STATS  "pias_grp_stats"
+#define PIAS_MAP_GROUP_SLOTS  "pias_grp_slots"
+#define PIAS_MAP_GROUP_NAMES  "pias_grp_names"
 #define PIAS_MAP_TARGET_STATS "pias_tgt_stats"
 #define PIAS_MAP_EVENTS	      "pias_events"
 #define PIAS_MAP_EVENT_LIMIT  "pias_ev_limit"
 #define PIAS_MAP_ICMP_LIMIT   "pias_icmp_rl"
+#define PIAS_MAP_NH_CACHE     "pias_nh_cache"
 
 /* pias_config: ARRAY, one entry, written by the daemon or piasd-loader. */
 struct pias_config {
@@ -144,7 +156,8 @@ struct pias_binding {
 	__u32 generation; /* from the RAP; echoed in invalidations */
 	__u64 expires_ns; /* bpf_ktime_get_ns() deadline; 0: no expiry */
 	__u32 flags;	  /* PIAS_BINDING_F_* */
-	__u32 pad;
+	__u16 slot;	  /* the group's counters (PIAS_GROUP_SLOTS) */
+	__u16 pad;
 };
 
 /* pias_flows: LRU_HASH pias_flow -> flow entry (IAP); ends as conntrack.h says. */
@@ -154,7 +167,8 @@ struct pias_flow_entry {
 	__u16 tun_sport; /* outer UDP source port, from the flow hash (cached) */
 	__u8 ct;	 /* PIAS_CT_*: what the client sent */
 	__u8 pad;
-	__u32 pad2;
+	__u16 slot; /* the group's counters, from the binding */
+	__u16 pad2;
 	__u64 last_ns;	  /* CLOCK_MONOTONIC_COARSE of the last packet (PIAS_CT_TOUCH_NS) */
 	__u64 created_ns; /* of the first: a UDP flow still going 2 s later is a stream */
 };
@@ -167,13 +181,15 @@ struct pias_group_jap {
 
 struct pias_group {
 	__u32 count; /* used entries of japs[] */
-	__u32 pad;
+	__u16 slot;  /* the group's counters */
+	__u16 pad;
 	struct pias_group_jap japs[PIAS_GROUP_MAX_JAPS];
 };
 
 /* pias_tgt_sets: HASH pias_ta -> target ids (JAP). */
 struct pias_target_set {
-	__u32 count;
+	__u16 count;
+	__u16 slot; /* the group's counters */
 	__u32 ids[PIAS_SET_MAX_TARGETS];
 };
 
@@ -213,7 +229,8 @@ struct pias_conn {
 	__u16 nat_index; /* which address of the family's NAT pool */
 	__u32 iap_id;
 	__u8 ct; /* PIAS_CT_*, both directions */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 slot;    /* the group's counters, from the target set */
 	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the client's last packet (tunnel: either side's) */
 	__u64 created_ns; /* of its first: a UDP flow still going 2 s later is a stream */
 };
@@ -223,8 +240,31 @@ struct pias_conn_rev {
 	struct pias_flow client; /* the client's flow as it arrived at the IAP */
 	__u32 target_id;
 	__u8 ct; /* PIAS_CT_* the target's packets set (copied into the conn) */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 slot;    /* the group's counters, as the connection's */
 	__u64 last_ns; /* CLOCK_MONOTONIC_COARSE of the target's last packet */
+};
+
+/*
+ * pias_nh_cache: PERCPU_ARRAY of PIAS_NH_SLOTS, direct-mapped by a hash of
+ * the destination: what bpf_fib_lookup answered for a destination, kept
+ * for PIAS_NH_TTL_MS on each CPU, so that a busy destination (a JAP, a
+ * target) costs one route lookup per CPU per PIAS_NH_TTL_MS instead of one
+ * per packet. A route or neighbour that changes is followed within that
+ * time. Only successful lookups are kept.
+ */
+#define PIAS_NH_SLOTS  1024 /* a power of two */
+#define PIAS_NH_TTL_MS 50
+
+struct pias_nh_entry {
+	union pias_addr dst;
+	__u64 expires_ns; /* CLOCK_MONOTONIC_COARSE; 0: empty */
+	__u32 ifindex_in; /* the lookup's input: the frame's ingress interface */
+	__u32 ifindex_out;
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u8 family;
+	__u8 pad[3];
 };
 
 /* pias_icmp_rl: PERCPU_ARRAY, one entry: token bucket of ICMP errors. */

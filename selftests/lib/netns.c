@@ -90,6 +90,21 @@ static int run_ip_batch(const char *cmds)
 	return 0;
 }
 
+int netns_neigh_set(const char *addr, const char *mac)
+{
+	char cmd[160];
+
+	for (size_t i = 0; i < sizeof(neighbours) / sizeof(neighbours[0]); i++) {
+		if (strcmp(neighbours[i].addr, addr))
+			continue;
+		snprintf(cmd, sizeof(cmd), "neigh replace %s lladdr %s nud permanent dev pias%d\n",
+			 addr, mac ? mac : neighbours[i].mac, neighbours[i].link);
+		return run_ip_batch(cmd);
+	}
+	fprintf(stderr, "netns: %s is no neighbour of the plan\n", addr);
+	return -1;
+}
+
 int netns_setup(struct netns_env *env)
 {
 	char cmds[8192];

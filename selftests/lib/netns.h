@@ -42,6 +42,12 @@ struct netns_env {
  */
 int netns_setup(struct netns_env *env);
 
+/*
+ * Gives a neighbour of the plan another MAC (NULL: its own again), as a
+ * host replaced behind the same address would; 0 or -1.
+ */
+int netns_neigh_set(const char *addr, const char *mac);
+
 /* The fixed MAC of a neighbour in the plan above (address as text); 0 or -1. */
 int netns_neigh_mac(const char *addr, uint8_t mac[6]);
 

@@ -65,6 +65,8 @@ void pr_close(struct progrun *pr);
 int pr_reset(struct progrun *pr);
 /* Zeroes pias_stats and pias_drops only (between packets of one test). */
 int pr_zero_counters(struct progrun *pr);
+/* Empties every CPU's next-hop cache (pias_nh_cache): the next packet looks its route up. */
+int pr_nh_flush(struct progrun *pr);
 
 /* Seeding. Every function returns 0 or a negative errno. */
 int pr_config(struct progrun *pr, const struct pias_config *cfg);

@@ -37,6 +37,8 @@ int main(int argc, char **argv)
 	failed += run_jap_tests();
 	failed += run_jap_tunnel_tests();
 	failed += run_reverse_tests();
+	failed += run_slot_tests();
+	failed += run_nh_cache_tests();
 	failed += run_conntrack_tests();
 	failed += run_mtu_tests();
 	failed += run_local_tests();
