@@ -56,6 +56,7 @@ const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = {
 	     sizeof(struct pias_rate_limit)),
 	DESC(PIAS_M_NH_CACHE, PIAS_MAP_NH_CACHE, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 	     sizeof(struct pias_nh_entry)),
+	DESC(PIAS_M_ANYCAST, PIAS_MAP_ANYCAST, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pias_anycast)),
 };
 
 /*

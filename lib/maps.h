@@ -41,6 +41,7 @@ enum pias_map_idx {
 	PIAS_M_EVENT_LIMIT,
 	PIAS_M_ICMP_LIMIT,
 	PIAS_M_NH_CACHE,
+	PIAS_M_ANYCAST,
 	PIAS_M_COUNT
 };
 
@@ -100,6 +101,8 @@ int pias_config_init(struct pias_maps *m, bool *written, struct pias_err *e);
 
 int pias_prefix_add(struct pias_maps *m, const struct pias_net *n, struct pias_err *e);
 int pias_prefix_del(struct pias_maps *m, const struct pias_net *n, struct pias_err *e);
+/* pias_anycast again from the LPM maps (the prefix writers call it; tests that clear them too). */
+int pias_anycast_sync(struct pias_maps *m, struct pias_err *e);
 
 /* --- proxies and the RAP table ----------------------------------------- */
 

@@ -203,4 +203,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pias_nh_cache SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pias_anycast);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} pias_anycast SEC(".maps");
+
 #endif

@@ -151,7 +151,8 @@ static __always_inline int is_addr(const union pias_addr *a, const union pias_ad
 	return !addr_is_zero(self) && addr_eq(a, self);
 }
 
-static __always_inline int is_anycast(const struct ip_info *ip)
+/* Beyond PIAS_ANYCAST_INLINE prefixes of a family: the LPM map. */
+static __always_inline int is_anycast_lpm(const struct ip_info *ip)
 {
 	if (ip->family == PIAS_AF_INET) {
 		struct pias_prefix4_key k = { .prefixlen = 32, .addr = ip->daddr.v4 };
@@ -162,6 +163,33 @@ static __always_inline int is_anycast(const struct ip_info *ip)
 
 	__builtin_memcpy(k6.addr, &ip->daddr, 16);
 	return bpf_map_lookup_elem(&pias_prefix6, &k6) != NULL;
+}
+
+static __always_inline int is_anycast(const struct ip_info *ip)
+{
+	__u32 zero = 0;
+	const struct pias_anycast *a = bpf_map_lookup_elem(&pias_anycast, &zero);
+	const __be32 *d = ip->daddr.v6;
+
+	if (!a)
+		return is_anycast_lpm(ip);
+	if (ip->family == PIAS_AF_INET) {
+		if (a->n4 > PIAS_ANYCAST_INLINE)
+			return is_anycast_lpm(ip);
+		for (__u32 i = 0; i < PIAS_ANYCAST_INLINE && i < a->n4; i++)
+			if ((ip->daddr.v4 & a->v4[i].mask) == a->v4[i].addr)
+				return 1;
+		return 0;
+	}
+	if (a->n6 > PIAS_ANYCAST_INLINE)
+		return is_anycast_lpm(ip);
+	for (__u32 i = 0; i < PIAS_ANYCAST_INLINE && i < a->n6; i++)
+		if ((d[0] & a->v6[i].mask[0]) == a->v6[i].addr[0] &&
+		    (d[1] & a->v6[i].mask[1]) == a->v6[i].addr[1] &&
+		    (d[2] & a->v6[i].mask[2]) == a->v6[i].addr[2] &&
+		    (d[3] & a->v6[i].mask[3]) == a->v6[i].addr[3])
+			return 1;
+	return 0;
 }
 
 /* A client's packet to an anycast address: this proxy is its IAP. */

@@ -247,7 +247,9 @@ int pr_reset(struct progrun *pr)
 			return rc;
 		}
 	}
-	rc = zero_elem(pr, s->maps.pias_config, 0);
+	/* the prefixes' summary, from the maps just cleared */
+	rc = pias_anycast_sync(&pr->maps, NULL);
+	rc = rc ?: zero_elem(pr, s->maps.pias_config, 0);
 	rc = rc ?: zero_elem(pr, s->maps.pias_stats, 0);
 	rc = rc ?: zero_elem(pr, s->maps.pias_drops, 0);
 	rc = rc ?: zero_elem(pr, s->maps.pias_icmp_rl, 0);

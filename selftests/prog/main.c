@@ -39,6 +39,7 @@ int main(int argc, char **argv)
 	failed += run_reverse_tests();
 	failed += run_slot_tests();
 	failed += run_nh_cache_tests();
+	failed += run_anycast_tests();
 	failed += run_conntrack_tests();
 	failed += run_mtu_tests();
 	failed += run_local_tests();

@@ -10,8 +10,8 @@
 
 #include "world.h"
 
-#define NEW_MAC	 "02:00:00:00:00:99"
-#define TICK_MS	 10 /* the coarse clock's resolution, with room (HZ 100 or more) */
+#define NEW_MAC "02:00:00:00:00:99"
+#define TICK_MS 10 /* the coarse clock's resolution, with room (HZ 100 or more) */
 
 static void sleep_ms(unsigned int ms)
 {
