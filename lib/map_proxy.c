@@ -108,7 +108,8 @@ int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e)
 	if (err)
 		return err;
 	if (old.family == PIAS_AF_NONE && old.state == PIAS_PROXY_UNKNOWN)
-		return pias_err_set(e, -ENOENT, "proxy %u is not in %s", id, PIAS_MAP_PROXIES);
+		return pias_err_set(e, -ENOENT, "proxy %u is not in %s", id,
+				    pias_map_name(PIAS_M_PROXIES));
 	/* Entry first: from then on no packet is sent to it, then stop accepting. */
 	err = pias_map_update(m, PIAS_M_PROXIES, &id, &zero, e);
 	if (err)
@@ -142,7 +143,7 @@ int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pi
 		for (size_t i = 0; i < n && !err; i++)
 			err = pias_map_update(m, PIAS_M_RAP_TABLE, &keys[i], &slots[i], e);
 	} else if (err) {
-		err = pias_err_set(e, err, "writing %s failed: %s", PIAS_MAP_RAP_TABLE,
+		err = pias_err_set(e, err, "writing %s failed: %s", pias_map_name(PIAS_M_RAP_TABLE),
 				   strerror(-err));
 	}
 	return err;

@@ -83,14 +83,14 @@ int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg
 			continue;
 		err = read_percpu(m, PIAS_M_GROUP_STATS, &slot, &s, sizeof(s), NULL);
 		if (err)
-			return pias_err_set(e, err, "reading %s failed: %s", PIAS_MAP_GROUP_STATS,
-					    strerror(-err));
+			return pias_err_set(e, err, "reading %s failed: %s",
+					    pias_map_name(PIAS_M_GROUP_STATS), strerror(-err));
 		if (!all_zero(&s, sizeof(s)) && (err = fn(&key, &s, arg)))
 			return err;
 	}
 	if (errno != ENOENT)
-		return pias_err_set(e, -errno, "walking %s failed: %s", PIAS_MAP_GROUP_SLOTS,
-				    strerror(errno));
+		return pias_err_set(e, -errno, "walking %s failed: %s",
+				    pias_map_name(PIAS_M_GROUP_SLOTS), strerror(errno));
 	return 0;
 }
 

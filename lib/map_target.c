@@ -84,7 +84,8 @@ int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e)
 	if (err)
 		return err;
 	if (old.state == PIAS_TARGET_UNUSED)
-		return pias_err_set(e, -ENOENT, "target %u is not in %s", id, PIAS_MAP_TARGETS);
+		return pias_err_set(e, -ENOENT, "target %u is not in %s", id,
+				    pias_map_name(PIAS_M_TARGETS));
 	/* An array entry cannot be deleted: UNUSED (all zero) is its empty state. */
 	return pias_map_update(m, PIAS_M_TARGETS, &id, &zero, e);
 }

@@ -13,51 +13,12 @@
 #include "maps.h"
 #include "pin.h"
 
-#define DESC(idx, nm, ty, k, v) [idx] = { nm, ty, k, v }
+#define DESC(idx, nm, ty, kt, vt, max, fl)                                                         \
+	[PIAS_M_##idx] = { #nm, BPF_MAP_TYPE_##ty, sizeof(kt), sizeof(vt), max, fl },
+#define DESC_RINGBUF(idx, nm, bytes) [PIAS_M_##idx] = { #nm, BPF_MAP_TYPE_RINGBUF, 0, 0, bytes, 0 },
 
-const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = {
-	DESC(PIAS_M_CONFIG, PIAS_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pias_config)),
-	DESC(PIAS_M_PREFIX4, PIAS_MAP_PREFIX4, BPF_MAP_TYPE_LPM_TRIE,
-	     sizeof(struct pias_prefix4_key), sizeof(struct pias_prefix)),
-	DESC(PIAS_M_PREFIX6, PIAS_MAP_PREFIX6, BPF_MAP_TYPE_LPM_TRIE,
-	     sizeof(struct pias_prefix6_key), sizeof(struct pias_prefix)),
-	DESC(PIAS_M_PROXIES, PIAS_MAP_PROXIES, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pias_proxy)),
-	DESC(PIAS_M_PROXY_ADDRS, PIAS_MAP_PROXY_ADDRS, BPF_MAP_TYPE_HASH,
-	     sizeof(struct pias_addr_key), sizeof(struct pias_proxy_ref)),
-	DESC(PIAS_M_RAP_TABLE, PIAS_MAP_RAP_TABLE, BPF_MAP_TYPE_ARRAY, 4,
-	     sizeof(struct pias_rap_slot)),
-	DESC(PIAS_M_BINDINGS, PIAS_MAP_BINDINGS, BPF_MAP_TYPE_HASH, sizeof(struct pias_ta),
-	     sizeof(struct pias_binding)),
-	DESC(PIAS_M_FLOWS, PIAS_MAP_FLOWS, BPF_MAP_TYPE_LRU_HASH, sizeof(struct pias_flow),
-	     sizeof(struct pias_flow_entry)),
-	DESC(PIAS_M_GROUPS, PIAS_MAP_GROUPS, BPF_MAP_TYPE_HASH, sizeof(struct pias_ta),
-	     sizeof(struct pias_group)),
-	DESC(PIAS_M_TARGET_SETS, PIAS_MAP_TARGET_SETS, BPF_MAP_TYPE_HASH, sizeof(struct pias_ta),
-	     sizeof(struct pias_target_set)),
-	DESC(PIAS_M_TARGETS, PIAS_MAP_TARGETS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pias_target)),
-	DESC(PIAS_M_CONNS, PIAS_MAP_CONNS, BPF_MAP_TYPE_LRU_HASH, sizeof(struct pias_flow),
-	     sizeof(struct pias_conn)),
-	DESC(PIAS_M_CONNS_REV, PIAS_MAP_CONNS_REV, BPF_MAP_TYPE_LRU_HASH, sizeof(struct pias_flow),
-	     sizeof(struct pias_conn_rev)),
-	DESC(PIAS_M_STATS, PIAS_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct pias_stats)),
-	DESC(PIAS_M_DROPS, PIAS_MAP_DROPS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct pias_drops)),
-	DESC(PIAS_M_GROUP_STATS, PIAS_MAP_GROUP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct pias_group_stats)),
-	DESC(PIAS_M_GROUP_SLOTS, PIAS_MAP_GROUP_SLOTS, BPF_MAP_TYPE_HASH, sizeof(struct pias_ta),
-	     sizeof(__u32)),
-	DESC(PIAS_M_GROUP_NAMES, PIAS_MAP_GROUP_NAMES, BPF_MAP_TYPE_ARRAY, 4,
-	     sizeof(struct pias_ta)),
-	DESC(PIAS_M_TARGET_STATS, PIAS_MAP_TARGET_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct pias_target_stats)),
-	DESC(PIAS_M_EVENTS, PIAS_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0),
-	DESC(PIAS_M_EVENT_LIMIT, PIAS_MAP_EVENT_LIMIT, BPF_MAP_TYPE_LRU_HASH,
-	     sizeof(struct pias_event_key), sizeof(__u64)),
-	DESC(PIAS_M_ICMP_LIMIT, PIAS_MAP_ICMP_LIMIT, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct pias_rate_limit)),
-	DESC(PIAS_M_NH_CACHE, PIAS_MAP_NH_CACHE, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
-	     sizeof(struct pias_nh_entry)),
-	DESC(PIAS_M_ANYCAST, PIAS_MAP_ANYCAST, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct pias_anycast)),
-};
+const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = { PIAS_MAP_LIST(DESC) PIAS_RINGBUF_LIST(
+	DESC_RINGBUF) };
 
 /*
  * A pin left by another build with a different struct would be read and
@@ -73,12 +34,14 @@ static int check_geometry(int fd, const struct pias_map_desc *d, const char *roo
 		return pias_err_set(e, -errno, "%s/%s: cannot read map info: %s", root, d->name,
 				    strerror(errno));
 	if (info.type != d->type || info.key_size != d->key_size ||
-	    info.value_size != d->value_size)
+	    info.value_size != d->value_size || info.max_entries != d->max_entries ||
+	    info.map_flags != d->flags)
 		return pias_err_set(
 			e, -EPROTO,
-			"%s/%s is not the map this build expects (type %u key %u value %u, want type %u key %u value %u): it was pinned by another PIAS version; piasd-loader detach --all --pin-root %s, then attach again",
-			root, d->name, info.type, info.key_size, info.value_size, d->type,
-			d->key_size, d->value_size, root);
+			"%s/%s is not the map this build expects (type %u key %u value %u entries %u flags %#x, want type %u key %u value %u entries %u flags %#x): it was pinned by another PIAS version; piasd-loader detach --all --pin-root %s, then attach again",
+			root, d->name, info.type, info.key_size, info.value_size, info.max_entries,
+			info.map_flags, d->type, d->key_size, d->value_size, d->max_entries,
+			d->flags, root);
 	return 0;
 }
 
@@ -118,7 +81,7 @@ void pias_maps_close(struct pias_maps *m)
 	}
 }
 
-static const char *name_of(enum pias_map_idx i)
+const char *pias_map_name(enum pias_map_idx i)
 {
 	return pias_map_descs[i].name;
 }
@@ -129,9 +92,9 @@ int pias_map_update(struct pias_maps *m, enum pias_map_idx i, const void *key, c
 	if (!bpf_map_update_elem(m->fd[i], key, val, BPF_ANY))
 		return 0;
 	if (errno == E2BIG || errno == ENOMEM || errno == ENOSPC)
-		return pias_err_set(e, -errno, "%s is full (%s): delete entries first", name_of(i),
-				    strerror(errno));
-	return pias_err_set(e, -errno, "writing %s failed: %s", name_of(i), strerror(errno));
+		return pias_err_set(e, -errno, "%s is full (%s): delete entries first",
+				    pias_map_name(i), strerror(errno));
+	return pias_err_set(e, -errno, "writing %s failed: %s", pias_map_name(i), strerror(errno));
 }
 
 int pias_map_lookup(struct pias_maps *m, enum pias_map_idx i, const void *key, void *val,
@@ -139,7 +102,7 @@ int pias_map_lookup(struct pias_maps *m, enum pias_map_idx i, const void *key, v
 {
 	if (!bpf_map_lookup_elem(m->fd[i], key, val))
 		return 0;
-	return pias_err_set(e, -errno, "reading %s failed: %s", name_of(i), strerror(errno));
+	return pias_err_set(e, -errno, "reading %s failed: %s", pias_map_name(i), strerror(errno));
 }
 
 int pias_map_delete(struct pias_maps *m, enum pias_map_idx i, const void *key, const char *what,
@@ -148,8 +111,8 @@ int pias_map_delete(struct pias_maps *m, enum pias_map_idx i, const void *key, c
 	if (!bpf_map_delete_elem(m->fd[i], key))
 		return 0;
 	if (errno == ENOENT)
-		return pias_err_set(e, -ENOENT, "%s is not in %s", what, name_of(i));
-	return pias_err_set(e, -errno, "deleting %s from %s failed: %s", what, name_of(i),
+		return pias_err_set(e, -ENOENT, "%s is not in %s", what, pias_map_name(i));
+	return pias_err_set(e, -errno, "deleting %s from %s failed: %s", what, pias_map_name(i),
 			    strerror(errno));
 }
 
@@ -180,12 +143,13 @@ int pias_map_clear(struct pias_maps *m, enum pias_map_idx i, struct pias_err *e)
 		n++;
 	}
 	if (errno != ENOENT) {
-		err = pias_err_set(e, -errno, "walking %s failed: %s", name_of(i), strerror(errno));
+		err = pias_err_set(e, -errno, "walking %s failed: %s", pias_map_name(i),
+				   strerror(errno));
 		goto out;
 	}
 	for (size_t k = 0; k < n; k++)
 		if (bpf_map_delete_elem(m->fd[i], keys + k * ksz) && errno != ENOENT) {
-			err = pias_err_set(e, -errno, "clearing %s failed: %s", name_of(i),
+			err = pias_err_set(e, -errno, "clearing %s failed: %s", pias_map_name(i),
 					   strerror(errno));
 			goto out;
 		}

@@ -17,32 +17,10 @@
 #include "addr.h"
 #include "err.h"
 
+#define PIAS_M_ENUM(idx, ...) PIAS_M_##idx,
+
 enum pias_map_idx {
-	PIAS_M_CONFIG,
-	PIAS_M_PREFIX4,
-	PIAS_M_PREFIX6,
-	PIAS_M_PROXIES,
-	PIAS_M_PROXY_ADDRS,
-	PIAS_M_RAP_TABLE,
-	PIAS_M_BINDINGS,
-	PIAS_M_FLOWS,
-	PIAS_M_GROUPS,
-	PIAS_M_TARGET_SETS,
-	PIAS_M_TARGETS,
-	PIAS_M_CONNS,
-	PIAS_M_CONNS_REV,
-	PIAS_M_STATS,
-	PIAS_M_DROPS,
-	PIAS_M_GROUP_STATS,
-	PIAS_M_GROUP_SLOTS,
-	PIAS_M_GROUP_NAMES,
-	PIAS_M_TARGET_STATS,
-	PIAS_M_EVENTS,
-	PIAS_M_EVENT_LIMIT,
-	PIAS_M_ICMP_LIMIT,
-	PIAS_M_NH_CACHE,
-	PIAS_M_ANYCAST,
-	PIAS_M_COUNT
+	PIAS_MAP_LIST(PIAS_M_ENUM) PIAS_RINGBUF_LIST(PIAS_M_ENUM) PIAS_M_COUNT
 };
 
 /* What a pinned map must look like for this build (checked on open). */
@@ -51,6 +29,8 @@ struct pias_map_desc {
 	__u32 type;
 	__u32 key_size;
 	__u32 value_size;
+	__u32 max_entries;
+	__u32 flags;
 };
 
 extern const struct pias_map_desc pias_map_descs[PIAS_M_COUNT];
@@ -68,6 +48,9 @@ struct pias_maps {
  */
 int pias_maps_open(struct pias_maps *m, const char *root, struct pias_err *e);
 void pias_maps_close(struct pias_maps *m);
+
+/* A map's name (its pin's). */
+const char *pias_map_name(enum pias_map_idx i);
 
 /* Low-level, for the writers and readers below; messages name the map. */
 int pias_map_update(struct pias_maps *m, enum pias_map_idx i, const void *key, const void *val,

@@ -164,7 +164,8 @@ static void sweep_conns(struct piasd *d, __u64 now)
 		pias_sweep_pass_begin(&cs->sweep, now);
 	n = next_batch(d->maps.fd[PIAS_M_CONNS], &cs->conns, buf->keys, buf->conns, &end);
 	if (n < 0) {
-		LOG_W("connection sweep: reading %s: %s", PIAS_MAP_CONNS, strerror(-n));
+		LOG_W("connection sweep: reading %s: %s", pias_map_name(PIAS_M_CONNS),
+		      strerror(-n));
 		cs->conns.started = false;
 		return;
 	}
@@ -187,7 +188,8 @@ static void sweep_revs(struct piasd *d, __u64 now)
 		return;
 	n = next_batch(d->maps.fd[PIAS_M_CONNS_REV], &cs->revs, buf->keys, buf->revs, &end);
 	if (n < 0) {
-		LOG_W("connection sweep: reading %s: %s", PIAS_MAP_CONNS_REV, strerror(-n));
+		LOG_W("connection sweep: reading %s: %s", pias_map_name(PIAS_M_CONNS_REV),
+		      strerror(-n));
 		cs->revs.started = false;
 		return;
 	}
@@ -223,7 +225,7 @@ static void sweep_flows(struct piasd *d, __u64 now)
 	int n = next_batch(d->maps.fd[PIAS_M_FLOWS], &cs->flows, buf->keys, buf->flows, &end);
 
 	if (n < 0) {
-		LOG_W("flow sweep: reading %s: %s", PIAS_MAP_FLOWS, strerror(-n));
+		LOG_W("flow sweep: reading %s: %s", pias_map_name(PIAS_M_FLOWS), strerror(-n));
 		cs->flows.started = false;
 		return;
 	}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Values of the dataplane's maps, their sizes and their pinned names.
- * The BPF side declares the maps (bpf/lib/maps.h) with exactly these types;
- * user space opens them by the names below under the pin root.
+ * Values of the dataplane's maps, their sizes, and the map list
+ * (PIAS_MAP_LIST, at the end): the BPF declarations (bpf/lib/maps.h), the
+ * user-space index and descriptors (lib/maps.h, lib/maps.c) and the
+ * loader's checks of a pin all come from it.
  */
 #ifndef PIAS_MAPS_H
 #define PIAS_MAPS_H
@@ -24,7 +25,7 @@
 #define PIAS_SET_MAX_TARGETS 32	    /* targets a JAP keeps per group */
 #define PIAS_MAX_PREFIXES    1024
 #define PIAS_MAX_BINDINGS    262144
-#define PIAS_MAX_FLOWS	     262144 /* per CPU */
+#define PIAS_MAX_FLOWS	     262144
 #define PIAS_MAX_GROUPS	     65536
 /*
  * Group slots: each group this proxy holds in a role (an IAP binding, a
@@ -40,32 +41,6 @@
 /* Rate-limiter entries: (type, TA, peer); twice the groups, so that a busy
  * proxy's limiter does not forget groups and flood the ring buffer. */
 #define PIAS_EVENT_LIMIT_ENTRIES (2 * PIAS_MAX_GROUPS)
-
-/* Pinned names (also the BPF map names: at most 15 characters). */
-#define PIAS_MAP_CONFIG	      "pias_config"
-#define PIAS_MAP_PREFIX4      "pias_prefix4"
-#define PIAS_MAP_PREFIX6      "pias_prefix6"
-#define PIAS_MAP_PROXIES      "pias_proxies"
-#define PIAS_MAP_PROXY_ADDRS  "pias_proxy_addr"
-#define PIAS_MAP_RAP_TABLE    "pias_rap_table"
-#define PIAS_MAP_BINDINGS     "pias_bindings"
-#define PIAS_MAP_FLOWS	      "pias_flows"
-#define PIAS_MAP_GROUPS	      "pias_groups"
-#define PIAS_MAP_TARGET_SETS  "pias_tgt_sets"
-#define PIAS_MAP_TARGETS      "pias_targets"
-#define PIAS_MAP_CONNS	      "pias_conns"
-#define PIAS_MAP_CONNS_REV    "pias_conns_rev"
-#define PIAS_MAP_STATS	      "pias_stats"
-#define PIAS_MAP_DROPS	      "pias_drops"
-#define PIAS_MAP_GROUP_STATS  "pias_grp_stats"
-#define PIAS_MAP_GROUP_SLOTS  "pias_grp_slots"
-#define PIAS_MAP_GROUP_NAMES  "pias_grp_names"
-#define PIAS_MAP_TARGET_STATS "pias_tgt_stats"
-#define PIAS_MAP_EVENTS	      "pias_events"
-#define PIAS_MAP_EVENT_LIMIT  "pias_ev_limit"
-#define PIAS_MAP_ICMP_LIMIT   "pias_icmp_rl"
-#define PIAS_MAP_NH_CACHE     "pias_nh_cache"
-#define PIAS_MAP_ANYCAST      "pias_anycast"
 
 /* pias_config: ARRAY, one entry, written by the daemon or piasd-loader. */
 struct pias_config {
@@ -297,5 +272,50 @@ struct pias_rate_limit {
 	__u64 last_ns;
 	__u64 tokens;
 };
+
+/*
+ * The map list, once: X(IDX, name, TYPE, key type, value type, max_entries,
+ * map_flags) per map, TYPE the BPF_MAP_TYPE_ suffix; the name is the BPF
+ * map's and its pin's (at most 15 characters). The ring buffer has no key
+ * or value: PIAS_RINGBUF_LIST, R(IDX, name, bytes). docs/design.md says
+ * why each map is of its kind.
+ */
+#define PIAS_MAP_LIST(X)                                                                           \
+	X(CONFIG, pias_config, ARRAY, __u32, struct pias_config, 1, 0)                             \
+	X(PREFIX4, pias_prefix4, LPM_TRIE, struct pias_prefix4_key, struct pias_prefix,            \
+	  PIAS_MAX_PREFIXES, BPF_F_NO_PREALLOC)                                                    \
+	X(PREFIX6, pias_prefix6, LPM_TRIE, struct pias_prefix6_key, struct pias_prefix,            \
+	  PIAS_MAX_PREFIXES, BPF_F_NO_PREALLOC)                                                    \
+	X(ANYCAST, pias_anycast, ARRAY, __u32, struct pias_anycast, 1, 0)                          \
+	X(PROXIES, pias_proxies, ARRAY, __u32, struct pias_proxy, PIAS_MAX_PROXIES, 0)             \
+	X(PROXY_ADDRS, pias_proxy_addr, HASH, struct pias_addr_key, struct pias_proxy_ref,         \
+	  PIAS_MAX_PROXIES, 0)                                                                     \
+	X(RAP_TABLE, pias_rap_table, ARRAY, __u32, struct pias_rap_slot, PIAS_RAP_SLOTS, 0)        \
+	X(BINDINGS, pias_bindings, HASH, struct pias_ta, struct pias_binding, PIAS_MAX_BINDINGS,   \
+	  0)                                                                                       \
+	/* shared, not per-CPU: a flow's packets do not always arrive on one CPU */                \
+	X(FLOWS, pias_flows, LRU_HASH, struct pias_flow, struct pias_flow_entry, PIAS_MAX_FLOWS,   \
+	  0)                                                                                       \
+	X(GROUPS, pias_groups, HASH, struct pias_ta, struct pias_group, PIAS_MAX_GROUPS, 0)        \
+	X(TARGET_SETS, pias_tgt_sets, HASH, struct pias_ta, struct pias_target_set,                \
+	  PIAS_MAX_GROUPS, 0)                                                                      \
+	X(TARGETS, pias_targets, ARRAY, __u32, struct pias_target, PIAS_MAX_TARGETS, 0)            \
+	X(CONNS, pias_conns, LRU_HASH, struct pias_flow, struct pias_conn, PIAS_MAX_CONNS, 0)      \
+	X(CONNS_REV, pias_conns_rev, LRU_HASH, struct pias_flow, struct pias_conn_rev,             \
+	  PIAS_MAX_CONNS, 0)                                                                       \
+	X(STATS, pias_stats, PERCPU_ARRAY, __u32, struct pias_stats, 1, 0)                         \
+	X(DROPS, pias_drops, PERCPU_ARRAY, __u32, struct pias_drops, 1, 0)                         \
+	X(GROUP_STATS, pias_grp_stats, PERCPU_ARRAY, __u32, struct pias_group_stats,               \
+	  PIAS_GROUP_SLOTS, 0)                                                                     \
+	X(GROUP_SLOTS, pias_grp_slots, HASH, struct pias_ta, __u32, PIAS_GROUP_SLOTS, 0)           \
+	X(GROUP_NAMES, pias_grp_names, ARRAY, __u32, struct pias_ta, PIAS_GROUP_SLOTS, 0)          \
+	X(TARGET_STATS, pias_tgt_stats, PERCPU_ARRAY, __u32, struct pias_target_stats,             \
+	  PIAS_MAX_TARGETS, 0)                                                                     \
+	X(EVENT_LIMIT, pias_ev_limit, LRU_HASH, struct pias_event_key, __u64,                      \
+	  PIAS_EVENT_LIMIT_ENTRIES, 0)                                                             \
+	X(ICMP_LIMIT, pias_icmp_rl, PERCPU_ARRAY, __u32, struct pias_rate_limit, 1, 0)             \
+	X(NH_CACHE, pias_nh_cache, PERCPU_ARRAY, __u32, struct pias_nh_entry, PIAS_NH_SLOTS, 0)
+
+#define PIAS_RINGBUF_LIST(R) R(EVENTS, pias_events, PIAS_EVENTS_BYTES)
 
 #endif

@@ -80,6 +80,16 @@ out=$(L attach --dev lo --pin-root "$ROOT" 2>&1)
 case $out in *"another pin root already attached to lo"*) ok "PIAS of another pin root named" ;; *) fail "$out" ;; esac
 check_eq "detach --all of the other root" 0 "$(rc L detach --all --pin-root "$ROOT2")"
 check_eq "its pin root is gone" 1 "$(rc test -e "$ROOT2")"
+# a pin of another build (here: another size) is refused, and named
+check_eq "lo in skb mode again" 0 "$(rc L attach --dev lo --mode skb --pin-root "$ROOT2")"
+rm -f "$ROOT2/pias_anycast"
+bpftool map create "$ROOT2/pias_anycast" type array key 4 value 328 entries 2 name pias_anycast
+out=$(in_ns a "$MAPS" --pin-root "$ROOT2" stats 2>&1)
+check_eq "a map of another size: pias-maps exits 1" 1 $?
+case $out in *"pias_anycast is not the map this build expects"*"entries 2"*"entries 1"*"detach --all"*)
+	ok "names the map, its size and the way out" ;;
+*) fail "$out" ;; esac
+check_eq "detach --all of it" 0 "$(rc L detach --all --pin-root "$ROOT2")"
 cat >"$TMP/other.bpf.c" <<'C'
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

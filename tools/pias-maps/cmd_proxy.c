@@ -112,7 +112,7 @@ static void warn_not_up(struct cli *c, struct pias_maps *m, const __u32 *ids, in
 		if (!pias_proxy_get(m, ids[i], &p, NULL) && p.state != PIAS_PROXY_UP)
 			fprintf(stderr,
 				"%s %s: warning: proxy %u is not up in %s; the IAP skips it\n",
-				c->prog, c->cmd->name, ids[i], PIAS_MAP_PROXIES);
+				c->prog, c->cmd->name, ids[i], pias_map_name(PIAS_M_PROXIES));
 	}
 }
 
