@@ -1187,7 +1187,7 @@ static int churn_flows(struct env *env, struct result *r)
 
 	if (seed_scenario(env, bh, 1) || set_template(env, bh, 1, false))
 		return -1;
-	return run_once(env, bh, PIAS_MAX_FLOWS + SET_BIG, false, NULL, NULL, r);
+	return run_once(env, bh, PIAS_DEFAULT_FLOWS + SET_BIG, false, NULL, NULL, r);
 }
 
 /* Seeds and warms one scenario: one pass over its working set. */

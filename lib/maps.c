@@ -24,17 +24,20 @@ const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = { PIAS_MAP_LIST(DESC) 
  * A pin left by another build with a different struct would be read and
  * written with the wrong layout; refuse it and say how to start over.
  */
-static int check_geometry(int fd, const struct pias_map_desc *d, const char *root,
-			  struct pias_err *e)
+static int check_geometry(int fd, enum pias_map_idx i, const char *root, struct pias_err *e)
 {
+	const struct pias_map_desc *d = &pias_map_descs[i];
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
+	__u32 want_entries;
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return pias_err_set(e, -errno, "%s/%s: cannot read map info: %s", root, d->name,
 				    strerror(errno));
+	/* a table the operator sized is this build's at any size */
+	want_entries = pias_map_sizable(i) && info.max_entries ? info.max_entries : d->max_entries;
 	if (info.type != d->type || info.key_size != d->key_size ||
-	    info.value_size != d->value_size || info.max_entries != d->max_entries ||
+	    info.value_size != d->value_size || info.max_entries != want_entries ||
 	    info.map_flags != d->flags)
 		return pias_err_set(
 			e, -EPROTO,
@@ -65,7 +68,7 @@ int pias_maps_open(struct pias_maps *m, const char *root, struct pias_err *e)
 		if (m->fd[i] < 0)
 			err = m->fd[i];
 		else
-			err = check_geometry(m->fd[i], &pias_map_descs[i], root, e);
+			err = check_geometry(m->fd[i], (enum pias_map_idx)i, root, e);
 	}
 	if (err)
 		pias_maps_close(m);
@@ -79,6 +82,11 @@ void pias_maps_close(struct pias_maps *m)
 			close(m->fd[i]);
 		m->fd[i] = -1;
 	}
+}
+
+bool pias_map_sizable(enum pias_map_idx i)
+{
+	return i == PIAS_M_FLOWS || i == PIAS_M_CONNS || i == PIAS_M_CONNS_REV;
 }
 
 const char *pias_map_name(enum pias_map_idx i)

@@ -51,6 +51,11 @@ void pias_maps_close(struct pias_maps *m);
 
 /* A map's name (its pin's). */
 const char *pias_map_name(enum pias_map_idx i);
+/*
+ * Whether map i's size is the operator's (piasd-loader attach --flows,
+ * --conns): then a pin of any size is this build's map.
+ */
+bool pias_map_sizable(enum pias_map_idx i);
 
 /* Low-level, for the writers and readers below; messages name the map. */
 int pias_map_update(struct pias_maps *m, enum pias_map_idx i, const void *key, const void *val,

@@ -19,12 +19,24 @@ enum {
 	O_DEV,
 	O_MODE,
 	O_OBJ,
+	O_FLOWS,
+	O_CONNS,
 	O_VERBOSE
 };
 
+/* Table sizes a proxy may ask for (0: the object's default). */
+#define STR_(x)	  #x
+#define STR(x)	  STR_(x)
+#define TABLE_MIN 1024u
+#define TABLE_MAX (64u << 20)
+
+struct sizes {
+	__u32 flows, conns;
+};
+
 /* One attempt; single: tell libxdp to skip its dispatcher. */
-static int attach_once(const char *root, const char *file, int ifindex, int mode, bool single,
-		       struct pias_err *e)
+static int attach_once(const char *root, const char *file, const struct sizes *sz, int ifindex,
+		       int mode, bool single, struct pias_err *e)
 {
 	struct xdp_program *xp;
 	struct pias_obj o;
@@ -33,7 +45,9 @@ static int attach_once(const char *root, const char *file, int ifindex, int mode
 	err = obj_open(&o, file, root, e);
 	if (err)
 		return err;
-	err = obj_check_pins(&o, root, e);
+	err = obj_set_sizes(&o, root, sz->flows, sz->conns, e);
+	if (!err)
+		err = obj_check_pins(&o, root, e);
 	if (err)
 		goto out;
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .obj = o.obj, .prog_name = PIAS_PROG_NAME);
@@ -81,6 +95,19 @@ static int explain(struct cli *c, int err, const char *dev, int mode, const stru
 	}
 	log_tail(stderr, 40);
 	return cli_fail(c, "attaching to %s failed: %s", dev, e->msg);
+}
+
+static int parse_size(const char *s, __u32 *v)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(s, &end, 10);
+	if (errno || end == s || *end || x < TABLE_MIN || x > TABLE_MAX)
+		return -1;
+	*v = (__u32)x;
+	return 0;
 }
 
 /* Refuse when something already runs there: say what, and what to do. */
@@ -140,8 +167,11 @@ static int run(struct cli *c, int argc, char **argv)
 	struct cli_opt o[] = { [O_DEV] = OPT_VALUE("--dev"),
 			       [O_MODE] = OPT_VALUE("--mode"),
 			       [O_OBJ] = OPT_VALUE("--obj"),
+			       [O_FLOWS] = OPT_VALUE("--flows"),
+			       [O_CONNS] = OPT_VALUE("--conns"),
 			       [O_VERBOSE] = OPT_FLAG("--verbose"),
 			       OPT_END };
+	struct sizes sz = { 0, 0 };
 	struct xdp_att att[IFACE_MAX_ATT];
 	struct root_maps rm;
 	int mode = XDP_MODE_NATIVE, npos, r, ifindex, lock, n;
@@ -161,6 +191,10 @@ static int run(struct cli *c, int argc, char **argv)
 		mode = XDP_MODE_SKB;
 	else if (o[O_MODE].seen && strcmp(o[O_MODE].value, "native"))
 		return cli_bad(c, "--mode '%s' is not native or skb", o[O_MODE].value);
+	if ((o[O_FLOWS].seen && parse_size(o[O_FLOWS].value, &sz.flows)) ||
+	    (o[O_CONNS].seen && parse_size(o[O_CONNS].value, &sz.conns)))
+		return cli_bad(c, "--flows and --conns take a number of entries, %u to %u", TABLE_MIN,
+			       TABLE_MAX);
 	log_init(o[O_VERBOSE].seen);
 	if (privs_check(&e))
 		return cli_fail(c, "%s", e.msg);
@@ -180,7 +214,7 @@ static int run(struct cli *c, int argc, char **argv)
 	r = check_free(c, ifindex, dev, c->pin_root);
 	if (r)
 		goto out;
-	r = attach_once(c->pin_root, o[O_OBJ].value, ifindex, mode, false, &e);
+	r = attach_once(c->pin_root, o[O_OBJ].value, &sz, ifindex, mode, false, &e);
 	if (r == -EPERM) {
 		/*
 		 * Privileges were checked above, so EPERM is the kernel refusing
@@ -188,10 +222,11 @@ static int run(struct cli *c, int argc, char **argv)
 		 * when its compatibility probe fails; this covers a refusal later on.
 		 */
 		log_forget();
-		r = attach_once(c->pin_root, o[O_OBJ].value, ifindex, mode, true, &e);
+		r = attach_once(c->pin_root, o[O_OBJ].value, &sz, ifindex, mode, true, &e);
 	}
 	if (r) {
-		r = r == -EPROTO ? cli_fail(c, "%s", e.msg) : explain(c, r, dev, mode, &e);
+		r = r == -EPROTO || r == -EEXIST ? cli_fail(c, "%s", e.msg)
+						 : explain(c, r, dev, mode, &e);
 		goto out;
 	}
 	iface_root_maps(c->pin_root, &rm);
@@ -214,10 +249,14 @@ out:
 
 const struct cmd cmd_attach = {
 	.name = "attach",
-	.args = "--dev IFACE [--mode native|skb] [--obj FILE] [--verbose]",
+	.args = "--dev IFACE [--mode native|skb] [--flows N] [--conns N] [--obj FILE] [--verbose]",
 	.summary = "attach PIAS to IFACE, maps pinned under the pin root",
 	.help = "  --dev IFACE      interface in this network namespace\n"
 		"  --mode M         native (default: in the driver) or skb (generic)\n"
+		"  --flows N        IAP flow table entries (default " STR(PIAS_DEFAULT_FLOWS) "), when\n"
+		"                   the maps are first pinned\n"
+		"  --conns N        JAP connections, each direction (default " STR(PIAS_DEFAULT_CONNS) "),\n"
+		"                   when first pinned; docs/design.md says how to size a proxy\n"
 		"  --obj FILE       BPF object to load instead of the built-in one\n"
 		"  --verbose        print libbpf's and libxdp's messages as they come\n"
 		"Interfaces attached with the same pin root share the maps (one proxy).\n"

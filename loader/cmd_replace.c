@@ -112,6 +112,7 @@ static int run(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	if ((r = obj_open(&obj, o[O_OBJ].value, c->pin_root, &e)) ||
+	    (r = obj_set_sizes(&obj, c->pin_root, 0, 0, &e)) ||
 	    (r = obj_check_pins(&obj, c->pin_root, &e)) || (r = obj_load(&obj, &e))) {
 		if (r != -EPROTO)
 			log_tail(stderr, 40);

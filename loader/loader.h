@@ -47,6 +47,13 @@ struct pias_obj {
 };
 
 int obj_open(struct pias_obj *o, const char *file, const char *pin_root, struct pias_err *e);
+/*
+ * The flow and connection tables' sizes: what is pinned already (a second
+ * interface, a replace), else flows and conns (0: the object's default).
+ * A size asked for that differs from a pinned one is refused.
+ */
+int obj_set_sizes(struct pias_obj *o, const char *pin_root, __u32 flows, __u32 conns,
+		  struct pias_err *e);
 /* Pinned maps the object would reuse must match it exactly (libbpf would refuse). */
 int obj_check_pins(struct pias_obj *o, const char *pin_root, struct pias_err *e);
 /* Load (and pin the maps); on a verifier refusal the message says where to look. */

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "loader.h"
+#include "maps.h"
 #include "pias.skel.h"
 #include "pin.h"
 
@@ -44,6 +45,53 @@ int obj_open(struct pias_obj *o, const char *file, const char *pin_root, struct 
 	}
 	/* libxdp may have changed it for its dispatcher; say what it is. */
 	bpf_program__set_type(o->prog, BPF_PROG_TYPE_XDP);
+	return 0;
+}
+
+/* The size of the map pinned under name, 0 if none is. */
+static __u32 pinned_entries(const char *pin_root, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	if (pias_pin_path(pin_root, name, path, sizeof(path)))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+int obj_set_sizes(struct pias_obj *o, const char *pin_root, __u32 flows, __u32 conns,
+		  struct pias_err *e)
+{
+	for (int i = 0; i < PIAS_M_COUNT; i++) {
+		const char *name = pias_map_name((enum pias_map_idx)i);
+		__u32 want = i == PIAS_M_FLOWS ? flows : conns, pinned;
+		struct bpf_map *map;
+
+		if (!pias_map_sizable((enum pias_map_idx)i))
+			continue;
+		map = bpf_object__find_map_by_name(o->obj, name);
+		if (!map)
+			continue;
+		/* pinned already: the proxy's size, whatever this attach asks */
+		pinned = pinned_entries(pin_root, name);
+		if (pinned && want && want != pinned)
+			return pias_err_set(
+				e, -EEXIST,
+				"%s/%s is pinned with %u entries, not %u: its state is kept at that size; to resize, piasd-loader detach --all --pin-root %s, then attach",
+				pin_root, name, pinned, want, pin_root);
+		if (pinned)
+			want = pinned;
+		if (want && bpf_map__set_max_entries(map, want))
+			return pias_err_set(e, -EINVAL, "cannot size %s to %u entries", name, want);
+	}
 	return 0;
 }
 

@@ -25,7 +25,12 @@
 #define PIAS_SET_MAX_TARGETS 32	    /* targets a JAP keeps per group */
 #define PIAS_MAX_PREFIXES    1024
 #define PIAS_MAX_BINDINGS    262144
-#define PIAS_MAX_FLOWS	     262144
+/*
+ * The flow table's and the connection tables' sizes are defaults, for a
+ * small proxy: piasd-loader attach --flows N --conns N sets them when it
+ * first pins the maps (docs/design.md, "Sizing a proxy").
+ */
+#define PIAS_DEFAULT_FLOWS   262144
 #define PIAS_MAX_GROUPS	     65536
 /*
  * Group slots: each group this proxy holds in a role (an IAP binding, a
@@ -36,7 +41,7 @@
  * group's slot, so that no packet looks its counters up by TA.
  */
 #define PIAS_GROUP_SLOTS  PIAS_MAX_GROUPS
-#define PIAS_MAX_CONNS	  1048576
+#define PIAS_DEFAULT_CONNS 262144 /* each direction */
 #define PIAS_EVENTS_BYTES (256 * 1024)
 /* Rate-limiter entries: (type, TA, peer); twice the groups, so that a busy
  * proxy's limiter does not forget groups and flood the ring buffer. */
@@ -294,15 +299,15 @@ struct pias_rate_limit {
 	X(BINDINGS, pias_bindings, HASH, struct pias_ta, struct pias_binding, PIAS_MAX_BINDINGS,   \
 	  0)                                                                                       \
 	/* shared, not per-CPU: a flow's packets do not always arrive on one CPU */                \
-	X(FLOWS, pias_flows, LRU_HASH, struct pias_flow, struct pias_flow_entry, PIAS_MAX_FLOWS,   \
-	  0)                                                                                       \
+	X(FLOWS, pias_flows, LRU_HASH, struct pias_flow, struct pias_flow_entry,                   \
+	  PIAS_DEFAULT_FLOWS, 0)                                                                   \
 	X(GROUPS, pias_groups, HASH, struct pias_ta, struct pias_group, PIAS_MAX_GROUPS, 0)        \
 	X(TARGET_SETS, pias_tgt_sets, HASH, struct pias_ta, struct pias_target_set,                \
 	  PIAS_MAX_GROUPS, 0)                                                                      \
 	X(TARGETS, pias_targets, ARRAY, __u32, struct pias_target, PIAS_MAX_TARGETS, 0)            \
-	X(CONNS, pias_conns, LRU_HASH, struct pias_flow, struct pias_conn, PIAS_MAX_CONNS, 0)      \
+	X(CONNS, pias_conns, LRU_HASH, struct pias_flow, struct pias_conn, PIAS_DEFAULT_CONNS, 0)  \
 	X(CONNS_REV, pias_conns_rev, LRU_HASH, struct pias_flow, struct pias_conn_rev,             \
-	  PIAS_MAX_CONNS, 0)                                                                       \
+	  PIAS_DEFAULT_CONNS, 0)                                                                   \
 	X(STATS, pias_stats, PERCPU_ARRAY, __u32, struct pias_stats, 1, 0)                         \
 	X(DROPS, pias_drops, PERCPU_ARRAY, __u32, struct pias_drops, 1, 0)                         \
 	X(GROUP_STATS, pias_grp_stats, PERCPU_ARRAY, __u32, struct pias_group_stats,               \

@@ -141,6 +141,27 @@ check_eq "config kept across replace" "1 192.0.2.1" "$(M config | awk '$1=="id"{
 rx1=$(M stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["rx_packets"])')
 check_ge "counters kept across replace" "$((rx0 + 300))" "$rx1"
 
+echo "-- table sizes"
+ROOT3="/sys/fs/bpf/$PIAS_TAG-c"
+PIAS_PINS+=("$ROOT3")
+entries() { bpftool map show pinned "$1" | grep -o 'max_entries [0-9]*' | cut -d' ' -f2; }
+check_eq "--conns 10 is a usage error" 2 "$(rc L attach --dev lo --mode skb --conns 10 --pin-root "$ROOT3")"
+check_eq "attach with --flows 2048 --conns 4096" 0 \
+	"$(rc L attach --dev lo --mode skb --flows 2048 --conns 4096 --pin-root "$ROOT3")"
+check_eq "tables of that size" "2048 4096 4096" \
+	"$(entries "$ROOT3/pias_flows") $(entries "$ROOT3/pias_conns") $(entries "$ROOT3/pias_conns_rev")"
+check_eq "pias-maps takes them for this build's" 0 "$(rc in_ns a "$MAPS" --pin-root "$ROOT3" stats)"
+out=$(L attach --dev v2 --conns 8192 --pin-root "$ROOT3" 2>&1)
+check_eq "another size on a second interface: exit status 1" 1 $?
+case $out in *"pias_conns is pinned with 4096 entries, not 8192"*"detach --all"*) ok "says the pinned size and how to resize" ;; *) fail "$out" ;; esac
+check_eq "a second interface without a size takes the pinned one" 0 \
+	"$(rc L attach --dev v2 --pin-root "$ROOT3")"
+check_eq "replace keeps the sizes" 0 "$(rc L replace --pin-root "$ROOT3")"
+check_eq "still 4096 after replace" 4096 "$(entries "$ROOT3/pias_conns")"
+check_eq "detach --all of it" 0 "$(rc L detach --all --pin-root "$ROOT3")"
+check_eq "default size otherwise" "$(grep -o 'PIAS_DEFAULT_CONNS [0-9]*' include/pias/maps.h | cut -d' ' -f2)" \
+	"$(entries "$ROOT/pias_conns")"
+
 echo "-- detach"
 check_eq "detach v1" 0 "$(rc L detach --dev v1 --pin-root "$ROOT")"
 check_eq "detach v1 again fails" 1 "$(rc L detach --dev v1 --pin-root "$ROOT")"
