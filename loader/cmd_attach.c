@@ -193,8 +193,8 @@ static int run(struct cli *c, int argc, char **argv)
 		return cli_bad(c, "--mode '%s' is not native or skb", o[O_MODE].value);
 	if ((o[O_FLOWS].seen && parse_size(o[O_FLOWS].value, &sz.flows)) ||
 	    (o[O_CONNS].seen && parse_size(o[O_CONNS].value, &sz.conns)))
-		return cli_bad(c, "--flows and --conns take a number of entries, %u to %u", TABLE_MIN,
-			       TABLE_MAX);
+		return cli_bad(c, "--flows and --conns take a number of entries, %u to %u",
+			       TABLE_MIN, TABLE_MAX);
 	log_init(o[O_VERBOSE].seen);
 	if (privs_check(&e))
 		return cli_fail(c, "%s", e.msg);
@@ -253,14 +253,16 @@ const struct cmd cmd_attach = {
 	.summary = "attach PIAS to IFACE, maps pinned under the pin root",
 	.help = "  --dev IFACE      interface in this network namespace\n"
 		"  --mode M         native (default: in the driver) or skb (generic)\n"
-		"  --flows N        IAP flow table entries (default " STR(PIAS_DEFAULT_FLOWS) "), when\n"
-		"                   the maps are first pinned\n"
-		"  --conns N        JAP connections, each direction (default " STR(PIAS_DEFAULT_CONNS) "),\n"
-		"                   when first pinned; docs/design.md says how to size a proxy\n"
-		"  --obj FILE       BPF object to load instead of the built-in one\n"
-		"  --verbose        print libbpf's and libxdp's messages as they come\n"
-		"Interfaces attached with the same pin root share the maps (one proxy).\n"
-		"Mounts bpffs at /sys/fs/bpf if it is missing. Writes the default\n"
-		"config if the config map was never written.\n",
+		"  --flows N        IAP flow table entries (default " STR(
+			PIAS_DEFAULT_FLOWS) "), when\n"
+					    "                   the maps are first pinned\n"
+					    "  --conns N        JAP connections, each direction (default " STR(
+						    PIAS_DEFAULT_CONNS) "),\n"
+									"                   when first pinned; docs/design.md says how to size a proxy\n"
+									"  --obj FILE       BPF object to load instead of the built-in one\n"
+									"  --verbose        print libbpf's and libxdp's messages as they come\n"
+									"Interfaces attached with the same pin root share the maps (one proxy).\n"
+									"Mounts bpffs at /sys/fs/bpf if it is missing. Writes the default\n"
+									"config if the config map was never written.\n",
 	.run = run,
 };

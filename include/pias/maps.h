@@ -30,8 +30,8 @@
  * small proxy: piasd-loader attach --flows N --conns N sets them when it
  * first pins the maps (docs/design.md, "Sizing a proxy").
  */
-#define PIAS_DEFAULT_FLOWS   262144
-#define PIAS_MAX_GROUPS	     65536
+#define PIAS_DEFAULT_FLOWS 262144
+#define PIAS_MAX_GROUPS	   65536
 /*
  * Group slots: each group this proxy holds in a role (an IAP binding, a
  * RAP group, a JAP target set) has a slot, 1..PIAS_MAX_GROUPS - 1, that
@@ -40,9 +40,9 @@
  * one goes (lib/map_slot.c); flow and connection entries copy their
  * group's slot, so that no packet looks its counters up by TA.
  */
-#define PIAS_GROUP_SLOTS  PIAS_MAX_GROUPS
+#define PIAS_GROUP_SLOTS   PIAS_MAX_GROUPS
 #define PIAS_DEFAULT_CONNS 262144 /* each direction */
-#define PIAS_EVENTS_BYTES (256 * 1024)
+#define PIAS_EVENTS_BYTES  (256 * 1024)
 /* Rate-limiter entries: (type, TA, peer); twice the groups, so that a busy
  * proxy's limiter does not forget groups and flood the ring buffer. */
 #define PIAS_EVENT_LIMIT_ENTRIES (2 * PIAS_MAX_GROUPS)
