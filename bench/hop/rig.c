@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "rig.h"
+#include "../../selftests/lib/pkt.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -89,17 +90,6 @@ int rig_enter(const struct rig *r, enum rig_ns ns)
 		fprintf(stderr, "pias-hop: setns: %s\n", strerror(errno));
 		return -1;
 	}
-	return 0;
-}
-
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
 	return 0;
 }
 
@@ -187,10 +177,11 @@ int rig_up(struct rig *r, int cpu_gen, int cpu_dut)
 	r->home_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (r->home_fd < 0 || build(r) || open_ns(r))
 		return -1;
-	parse_mac(GEN_MAC, r->gen_mac);
-	parse_mac(DUT_IN_MAC, r->dut_in_mac);
-	parse_mac(DUT_OUT_MAC, r->dut_out_mac);
-	parse_mac(SINK_MAC, r->sink_mac);
+	/* the test packet builder's parser (selftests/lib/pkt.h) */
+	pkt_mac(r->gen_mac, GEN_MAC);
+	pkt_mac(r->dut_in_mac, DUT_IN_MAC);
+	pkt_mac(r->dut_out_mac, DUT_OUT_MAC);
+	pkt_mac(r->sink_mac, SINK_MAC);
 	r->gen_if = ifindex_in(r, RIG_ENDS, "hg0");
 	r->dut_in = ifindex_in(r, RIG_DUT, "hd0");
 	r->dut_out = ifindex_in(r, RIG_DUT, "hd1");
