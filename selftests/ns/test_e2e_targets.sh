@@ -199,9 +199,11 @@ sleep 0.8
 status
 vpids=$(st "' '.join(str(p['pid']) for p in d['nodes']['$victim']['processes'].values())")
 vids=$(ctl p1 show targets --json | js "' '.join(str(t['id']) for t in d if t['endpoint'] in ('${A4[$victim]}:80', '[${A6[$victim]}]:80'))")
-tk=$(now)
 # shellcheck disable=SC2086
 kill -9 $vpids
+# the fault's time is when every signal is queued, not before: a query sent
+# while kill still walked the list could be answered by the victim
+tk=$(now)
 sleep 0.2
 "$E2E_PY" "$E2E" tgtflows "${PINS}p1" rev_packets >"$TMP/rev0.json"
 wait "$pu_pid" "$pt_pid" "$same_pid" "$dl1_pid"
