@@ -171,6 +171,7 @@ struct scenario {
 	bool small_only;  /* only with the working set of 1 (the TC rows) */
 	bool fresh_conns; /* empty the connection tables before each run */
 	bool churn;	  /* fill and empty the flow table before seeding */
+	bool own_groups;  /* each seeded connection in a group (TA) of its own */
 };
 
 static const struct scenario scenarios[] = {
@@ -247,6 +248,16 @@ static const struct scenario scenarios[] = {
 	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
 	  .stat = PIAS_STAT_jap_conn_hit,
 	  .goal = true },
+	{ .name = "jap_conn_hit_tas",
+	  .what = "JAP: connection hit, each flow its own TA",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_JAP,
+	  .vary = { VK_CLIENTS, VK_TAS },
+	  .seed = SEED_CONNS,
+	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
+	  .stat = PIAS_STAT_jap_conn_hit,
+	  .big_only = true,
+	  .own_groups = true },
 	{ .name = "jap_new_conn",
 	  .what = "JAP: decap, pick target, NAT port, record, NAT",
 	  .prog = PROG_PIAS,
@@ -263,6 +274,15 @@ static const struct scenario scenarios[] = {
 	  .vary = { VK_TARGETS },
 	  .seed = SEED_CONNS,
 	  .stat = PIAS_STAT_rev_translated },
+	{ .name = "reverse_tas",
+	  .what = "JAP: reply NATed back, each connection its own TA",
+	  .prog = PROG_PIAS,
+	  .frame = FR_REPLY,
+	  .vary = { VK_TARGETS },
+	  .seed = SEED_CONNS,
+	  .stat = PIAS_STAT_rev_translated,
+	  .big_only = true,
+	  .own_groups = true },
 	{ .name = "jap_tunnel_hit",
 	  .what = "JAP: decap, connection hit, wrap to a tunnel-mode target (kind 5)",
 	  .prog = PROG_PIAS,
@@ -594,13 +614,6 @@ static int pin_cpu(int cpu)
 	return cpu;
 }
 
-static int map_fd(struct env *env, const char *name)
-{
-	struct bpf_map *map = bpf_object__find_map_by_name(env->skel->obj, name);
-
-	return map ? bpf_map__fd(map) : -1;
-}
-
 static int ignore_event(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
@@ -611,6 +624,7 @@ static int ignore_event(void *ctx, void *data, size_t size)
 
 static int load(struct env *env)
 {
+	struct pias_err e;
 	struct bpf_map *map;
 	int err;
 
@@ -623,6 +637,11 @@ static int load(struct env *env)
 	/* unpinned: private to this process, never a running proxy's state */
 	bpf_object__for_each_map(map,
 				 env->skel->obj) if (bpf_map__set_pin_path(map, NULL)) return -1;
+	err = pias_maps_size_object(env->skel->obj, &e);
+	if (err) {
+		fprintf(stderr, "pias-bench: %s\n", e.msg);
+		return -1;
+	}
 	err = bench__load(env->skel);
 	if (err) {
 		fprintf(stderr, "pias-bench: loading bench.bpf.o: %s\n", strerror(-err));
@@ -638,17 +657,11 @@ static int load(struct env *env)
 	env->backends_fd = bpf_map__fd(env->skel->maps.bench_backends);
 
 	/* the library's writers work on any set of fds: hand them ours */
-	memset(&env->m, 0, sizeof(env->m));
-	env->ncpus = env->m.ncpus = libbpf_num_possible_cpus();
-	snprintf(env->m.root, sizeof(env->m.root), "(pias-bench, unpinned)");
-	for (int i = 0; i < PIAS_M_COUNT; i++) {
-		env->m.fd[i] = map_fd(env, pias_map_descs[i].name);
-		if (env->m.fd[i] < 0) {
-			fprintf(stderr, "pias-bench: bench.bpf.o has no map %s\n",
-				pias_map_descs[i].name);
-			return -1;
-		}
+	if (pias_maps_from_object(&env->m, env->skel->obj, "(pias-bench, unpinned)", &e)) {
+		fprintf(stderr, "pias-bench: %s\n", e.msg);
+		return -1;
 	}
+	env->ncpus = env->m.ncpus;
 	env->rb = ring_buffer__new(env->m.fd[PIAS_M_EVENTS], ignore_event, NULL, NULL);
 	if (!env->rb) {
 		fprintf(stderr, "pias-bench: ring buffer: %s\n", strerror(errno));
@@ -823,6 +836,8 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 		struct pias_flow f = base;
 
 		vary_flow(&f, VK_CLIENTS, i);
+		if (sc->own_groups)
+			vary_flow(&f, VK_TAS, i);
 		if (sc->seed == SEED_BACKENDS) {
 			__be32 to = pkt_a4(JAP_ADDR).v4;
 
@@ -1171,8 +1186,14 @@ static bool selected(const struct opts *o, const struct scenario *sc)
 	return false;
 }
 
-#define SCEN_BINDING_HIT 5  /* scenarios[]: index of iap_binding_hit */
-#define SCEN_TC_FLOOR	 13 /* scenarios[]: index of tc_floor */
+/* The row of that name (the list is the program's own: it is there). */
+static const struct scenario *scenario_named(const char *name)
+{
+	for (size_t i = 0; i < NSCEN; i++)
+		if (!strcmp(scenarios[i].name, name))
+			return &scenarios[i];
+	abort();
+}
 
 /*
  * A proxy that has run a while has its flow table's entries all over the
@@ -1183,7 +1204,7 @@ static bool selected(const struct opts *o, const struct scenario *sc)
  */
 static int churn_flows(struct env *env, struct result *r)
 {
-	const struct scenario *bh = &scenarios[SCEN_BINDING_HIT];
+	const struct scenario *bh = scenario_named("iap_binding_hit");
 
 	if (seed_scenario(env, bh, 1) || set_template(env, bh, 1, false))
 		return -1;
@@ -1391,7 +1412,7 @@ static void run_set(struct env *env, unsigned int n, const struct opts *o)
 		any = true;
 		fprintf(stderr, "  %-17s %5u ...\n", sc->name, n);
 		if (is_tc(sc->prog) && !tcfl) /* its row first; runs come with the TC rows' */
-			tcfl = new_result(&scenarios[SCEN_TC_FLOOR], n, o);
+			tcfl = new_result(scenario_named("tc_floor"), n, o);
 		r = new_result(sc, n, o);
 		if (prepare(env, sc, n, r->repeat, r)) {
 			fail_row(r);
@@ -1722,8 +1743,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	if (strcmp(scenarios[SCEN_BINDING_HIT].name, "iap_binding_hit") ||
-	    scenarios[SCEN_TC_FLOOR].prog != PROG_TC_FLOOR ||
+	if (scenario_named("tc_floor")->prog != PROG_TC_FLOOR ||
 	    scenarios[PROG_RESET].prog != PROG_RESET ||
 	    scenarios[PROG_FLOOR_A].prog != PROG_FLOOR_A ||
 	    scenarios[PROG_FLOOR_B].prog != PROG_FLOOR_B) {
@@ -1756,6 +1776,7 @@ int main(int argc, char **argv)
 	else
 		printf("results: %s\n", o.json);
 	ring_buffer__free(env.rb);
+	pias_maps_close(&env.m);
 	bench__destroy(env.skel);
 	return failed ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Group slots (include/pias/maps.h, PIAS_GROUP_SLOTS): the index of a
- * group's counters in the per-CPU array pias_grp_stats. Two maps keep the
+ * group's counters in pias_grp_count (one count per CPU and role). Two maps keep the
  * assignment, so that every process that writes the maps (piasd, the
  * tools) sees the same one, and a restarted piasd finds it again:
  * pias_grp_slots (TA -> slot) and pias_grp_names (slot -> TA, a zero TA
@@ -34,18 +34,14 @@ static bool name_free(const struct pias_ta *t)
 	return !t->proto;
 }
 
-/* Zeroes the slot's counters on every CPU: a new group starts from nothing. */
-static int zero_counters(struct pias_maps *m, __u32 slot)
+void pias_group_counts_zero(struct pias_maps *m, __u32 slot)
 {
-	size_t sz = sizeof(struct pias_group_stats) * (size_t)m->ncpus;
-	void *zero = calloc(1, sz);
-	int err;
-
-	if (!zero)
-		return -ENOMEM;
-	err = bpf_map_update_elem(m->fd[PIAS_M_GROUP_STATS], &slot, zero, BPF_ANY);
-	free(zero);
-	return err;
+	if (!m->counts || !slot || slot >= PIAS_GROUP_SLOTS)
+		return;
+	for (int cpu = 0; cpu < m->ncpus; cpu++)
+		for (int role = 0; role < PIAS_ROLES; role++)
+			memset(&m->counts[PIAS_GROUP_COUNT_KEY(cpu, role, slot)], 0,
+			       sizeof(struct pias_count));
 }
 
 __u16 pias_group_slot_take(struct pias_maps *m, const struct pias_ta *ta)
@@ -64,8 +60,8 @@ __u16 pias_group_slot_take(struct pias_maps *m, const struct pias_ta *ta)
 		if (bpf_map_lookup_elem(m->fd[PIAS_M_GROUP_NAMES], &slot, &name) ||
 		    !name_free(&name))
 			continue;
-		if (zero_counters(m, slot) ||
-		    bpf_map_update_elem(m->fd[PIAS_M_GROUP_NAMES], &slot, ta, BPF_ANY))
+		pias_group_counts_zero(m, slot);
+		if (bpf_map_update_elem(m->fd[PIAS_M_GROUP_NAMES], &slot, ta, BPF_ANY))
 			return 0;
 		if (bpf_map_update_elem(m->fd[PIAS_M_GROUP_SLOTS], ta, &slot, BPF_NOEXIST)) {
 			/* another writer gave ta a slot meanwhile: use that one */

@@ -55,6 +55,22 @@ static bool all_zero(const void *p, size_t size)
 	return true;
 }
 
+/* The slot's counts summed over CPUs, from the mapped stripes. */
+static void group_sum(const struct pias_maps *m, __u32 slot, struct pias_group_stats *s)
+{
+	struct pias_count *out = (struct pias_count *)s;
+
+	memset(s, 0, sizeof(*s));
+	for (int cpu = 0; cpu < m->ncpus; cpu++)
+		for (int role = 0; role < PIAS_ROLES; role++) {
+			const volatile struct pias_count *c =
+				&m->counts[PIAS_GROUP_COUNT_KEY(cpu, role, slot)];
+
+			out[role].packets += c->packets;
+			out[role].bytes += c->bytes;
+		}
+}
+
 int pias_group_stats_get(struct pias_maps *m, const struct pias_ta *ta, struct pias_group_stats *s,
 			 struct pias_err *e)
 {
@@ -62,7 +78,11 @@ int pias_group_stats_get(struct pias_maps *m, const struct pias_ta *ta, struct p
 
 	if (!slot)
 		return pias_err_set(e, -ENOENT, "the group has no counters here");
-	return read_percpu(m, PIAS_M_GROUP_STATS, &slot, s, sizeof(*s), e);
+	if (!m->counts)
+		return pias_err_set(e, -EBADF, "%s is not mapped",
+				    pias_map_name(PIAS_M_GROUP_COUNTS));
+	group_sum(m, slot, s);
+	return 0;
 }
 
 int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg,
@@ -81,10 +101,10 @@ int pias_group_stats_each(struct pias_maps *m, pias_group_stats_fn fn, void *arg
 		if (bpf_map_lookup_elem(m->fd[PIAS_M_GROUP_SLOTS], &key, &slot) || !slot ||
 		    slot >= PIAS_GROUP_SLOTS)
 			continue;
-		err = read_percpu(m, PIAS_M_GROUP_STATS, &slot, &s, sizeof(s), NULL);
-		if (err)
-			return pias_err_set(e, err, "reading %s failed: %s",
-					    pias_map_name(PIAS_M_GROUP_STATS), strerror(-err));
+		if (!m->counts)
+			return pias_err_set(e, -EBADF, "%s is not mapped",
+					    pias_map_name(PIAS_M_GROUP_COUNTS));
+		group_sum(m, slot, &s);
 		if (!all_zero(&s, sizeof(s)) && (err = fn(&key, &s, arg)))
 			return err;
 	}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,8 @@ const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = { PIAS_MAP_LIST(DESC) 
  * A pin left by another build with a different struct would be read and
  * written with the wrong layout; refuse it and say how to start over.
  */
-static int check_geometry(int fd, enum pias_map_idx i, const char *root, struct pias_err *e)
+static int check_geometry(int fd, enum pias_map_idx i, int ncpus, const char *root,
+			  struct pias_err *e)
 {
 	const struct pias_map_desc *d = &pias_map_descs[i];
 	struct bpf_map_info info = {};
@@ -35,7 +37,8 @@ static int check_geometry(int fd, enum pias_map_idx i, const char *root, struct 
 		return pias_err_set(e, -errno, "%s/%s: cannot read map info: %s", root, d->name,
 				    strerror(errno));
 	/* a table the operator sized is this build's at any size */
-	want_entries = pias_map_sizable(i) && info.max_entries ? info.max_entries : d->max_entries;
+	want_entries = pias_map_sizable(i) && info.max_entries ? info.max_entries
+							       : pias_map_entries(i, ncpus);
 	if (info.type != d->type || info.key_size != d->key_size ||
 	    info.value_size != d->value_size || info.max_entries != want_entries ||
 	    info.map_flags != d->flags)
@@ -43,8 +46,30 @@ static int check_geometry(int fd, enum pias_map_idx i, const char *root, struct 
 			e, -EPROTO,
 			"%s/%s is not the map this build expects (type %u key %u value %u entries %u flags %#x, want type %u key %u value %u entries %u flags %#x): it was pinned by another PIAS version; piasd-loader detach --all --pin-root %s, then attach again",
 			root, d->name, info.type, info.key_size, info.value_size, info.max_entries,
-			info.map_flags, d->type, d->key_size, d->value_size, d->max_entries,
-			d->flags, root);
+			info.map_flags, d->type, d->key_size, d->value_size, want_entries, d->flags,
+			root);
+	return 0;
+}
+
+/*
+ * The group counts, every CPU's stripe, mapped into this process: a reader
+ * sums a group over CPUs, and a new slot is zeroed, without a syscall per
+ * CPU and role.
+ */
+static int map_counts(struct pias_maps *m, struct pias_err *e)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len =
+		(size_t)pias_map_entries(PIAS_M_GROUP_COUNTS, m->ncpus) * sizeof(struct pias_count);
+	void *p;
+
+	len = (len + (size_t)page - 1) / (size_t)page * (size_t)page;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd[PIAS_M_GROUP_COUNTS], 0);
+	if (p == MAP_FAILED)
+		return pias_err_set(e, -errno, "%s/%s: cannot map it: %s", m->root,
+				    pias_map_name(PIAS_M_GROUP_COUNTS), strerror(errno));
+	m->counts = p;
+	m->counts_len = len;
 	return 0;
 }
 
@@ -68,8 +93,10 @@ int pias_maps_open(struct pias_maps *m, const char *root, struct pias_err *e)
 		if (m->fd[i] < 0)
 			err = m->fd[i];
 		else
-			err = check_geometry(m->fd[i], (enum pias_map_idx)i, root, e);
+			err = check_geometry(m->fd[i], (enum pias_map_idx)i, ncpus, root, e);
 	}
+	if (!err)
+		err = map_counts(m, e);
 	if (err)
 		pias_maps_close(m);
 	return err;
@@ -77,11 +104,59 @@ int pias_maps_open(struct pias_maps *m, const char *root, struct pias_err *e)
 
 void pias_maps_close(struct pias_maps *m)
 {
+	if (m->counts)
+		munmap(m->counts, m->counts_len);
+	m->counts = NULL;
 	for (int i = 0; i < PIAS_M_COUNT; i++) {
-		if (m->fd[i] >= 0)
+		if (m->fd[i] >= 0 && !m->borrowed)
 			close(m->fd[i]);
 		m->fd[i] = -1;
 	}
+}
+
+__u32 pias_map_entries(enum pias_map_idx i, int ncpus)
+{
+	return pias_map_descs[i].max_entries * (i == PIAS_M_GROUP_COUNTS ? (__u32)ncpus : 1);
+}
+
+int pias_maps_size_object(struct bpf_object *obj, struct pias_err *e)
+{
+	const char *name = pias_map_name(PIAS_M_GROUP_COUNTS);
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+	int ncpus = libbpf_num_possible_cpus(), err;
+
+	if (!map) /* an object without group counters (the tunnel target's) */
+		return 0;
+	if (ncpus < 1)
+		return pias_err_set(e, ncpus ? ncpus : -EINVAL, "cannot count possible CPUs");
+	err = bpf_map__set_max_entries(map, pias_map_entries(PIAS_M_GROUP_COUNTS, ncpus));
+	return err ? pias_err_set(e, err, "cannot size %s for %d CPUs", name, ncpus) : 0;
+}
+
+int pias_maps_from_object(struct pias_maps *m, struct bpf_object *obj, const char *label,
+			  struct pias_err *e)
+{
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->borrowed = true;
+	snprintf(m->root, sizeof(m->root), "%s", label);
+	m->ncpus = libbpf_num_possible_cpus();
+	if (m->ncpus < 1)
+		return pias_err_set(e, m->ncpus ? m->ncpus : -EINVAL, "cannot count possible CPUs");
+	for (int i = 0; i < PIAS_M_COUNT; i++) {
+		m->fd[i] = bpf_object__find_map_fd_by_name(obj, pias_map_descs[i].name);
+		if (m->fd[i] < 0) {
+			err = pias_err_set(e, -ENOENT, "%s: the object has no map %s", label,
+					   pias_map_descs[i].name);
+			pias_maps_close(m);
+			return err;
+		}
+	}
+	err = map_counts(m, e);
+	if (err)
+		pias_maps_close(m);
+	return err;
 }
 
 bool pias_map_sizable(enum pias_map_idx i)

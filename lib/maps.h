@@ -37,8 +37,11 @@ extern const struct pias_map_desc pias_map_descs[PIAS_M_COUNT];
 
 struct pias_maps {
 	int fd[PIAS_M_COUNT];
-	int ncpus;	 /* possible CPUs: per-CPU values come in this many copies */
-	__u32 slot_next; /* where the search for a free group slot goes on (map_slot.c) */
+	int ncpus;		   /* possible CPUs: per-CPU values come in this many copies */
+	__u32 slot_next;	   /* where the search for a free group slot goes on (map_slot.c) */
+	struct pias_count *counts; /* pias_grp_count, mapped: every CPU's stripe */
+	size_t counts_len;
+	bool borrowed; /* fds are a loaded object's: close leaves them open */
 	char root[PATH_MAX];
 };
 
@@ -48,6 +51,21 @@ struct pias_maps {
  */
 int pias_maps_open(struct pias_maps *m, const char *root, struct pias_err *e);
 void pias_maps_close(struct pias_maps *m);
+
+struct bpf_object;
+/*
+ * Size obj's per-CPU-striped maps (pias_grp_count) for this machine's
+ * possible CPUs; every loader calls it between open and load.
+ */
+int pias_maps_size_object(struct bpf_object *obj, struct pias_err *e);
+/*
+ * The library's handle on a loaded object's own (unpinned) maps, for tests
+ * and benchmarks; label stands for the pin root in messages.
+ */
+int pias_maps_from_object(struct pias_maps *m, struct bpf_object *obj, const char *label,
+			  struct pias_err *e);
+/* Entries map i must have here: the list's, times the CPUs for a striped map. */
+__u32 pias_map_entries(enum pias_map_idx i, int ncpus);
 
 /* A map's name (its pin's). */
 const char *pias_map_name(enum pias_map_idx i);
@@ -179,6 +197,8 @@ __u16 pias_group_slot_take(struct pias_maps *m, const struct pias_ta *ta);
 void pias_group_slot_release(struct pias_maps *m, const struct pias_ta *ta);
 /* ta's slot, or 0 if it has none. */
 __u16 pias_group_slot_of(struct pias_maps *m, const struct pias_ta *ta);
+/* Zeroes the slot's counts on every CPU (slot_take does it for a new group). */
+void pias_group_counts_zero(struct pias_maps *m, __u32 slot);
 
 /* --- counters (summed over CPUs) ---------------------------------------- */
 

@@ -70,6 +70,10 @@ static __u32 pinned_entries(const char *pin_root, const char *name)
 int obj_set_sizes(struct pias_obj *o, const char *pin_root, __u32 flows, __u32 conns,
 		  struct pias_err *e)
 {
+	int err = pias_maps_size_object(o->obj, e);
+
+	if (err)
+		return err;
 	for (int i = 0; i < PIAS_M_COUNT; i++) {
 		const char *name = pias_map_name((enum pias_map_idx)i);
 		__u32 want = i == PIAS_M_FLOWS ? flows : conns, pinned;

@@ -206,19 +206,11 @@ static int lwt_route(struct hop_env *env)
 
 static int pias_fds(struct hop_env *env)
 {
-	memset(&env->m, 0, sizeof(env->m));
-	env->m.ncpus = libbpf_num_possible_cpus();
-	snprintf(env->m.root, sizeof(env->m.root), "(pias-hop, unpinned)");
-	for (int i = 0; i < PIAS_M_COUNT; i++) {
-		struct bpf_map *map =
-			bpf_object__find_map_by_name(env->pias->obj, pias_map_descs[i].name);
+	struct pias_err e;
 
-		env->m.fd[i] = map ? bpf_map__fd(map) : -1;
-		if (env->m.fd[i] < 0) {
-			fprintf(stderr, "pias-hop: pias.bpf.o has no map %s\n",
-				pias_map_descs[i].name);
-			return -1;
-		}
+	if (pias_maps_from_object(&env->m, env->pias->obj, "(pias-hop, unpinned)", &e)) {
+		fprintf(stderr, "pias-hop: %s\n", e.msg);
+		return -1;
 	}
 	return 0;
 }
@@ -272,6 +264,8 @@ int hop_load(struct hop_env *env)
 		return -1;
 	bpf_object__for_each_map(map,
 				 env->pias->obj) if (bpf_map__set_pin_path(map, NULL)) return -1;
+	if (pias_maps_size_object(env->pias->obj, NULL))
+		return -1;
 	err = pias__load(env->pias);
 	if (err) {
 		fprintf(stderr, "pias-hop: loading pias.bpf.o: %s\n", strerror(-err));
@@ -296,8 +290,10 @@ void hop_unload(struct hop_env *env)
 		rmdir(env->pin_dir);
 		env->pin_dir[0] = 0;
 	}
-	if (env->pias)
+	if (env->pias) {
+		pias_maps_close(&env->m);
 		pias__destroy(env->pias);
+	}
 	if (env->hop)
 		hop__destroy(env->hop);
 	env->pias = NULL;

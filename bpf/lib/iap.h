@@ -45,12 +45,7 @@ static __always_inline void flow_touch(struct pias_flow_entry *fe, const struct 
 /* The group's counters, by the slot its binding (or flow entry) carries. */
 static __always_inline void iap_count(const struct pias_pkt *p, __u32 slot)
 {
-	struct pias_group_stats *gs = group_stats(slot);
-
-	if (gs) {
-		gs->iap_packets++;
-		gs->iap_bytes += p->ip_len;
-	}
+	group_count(PIAS_ROLE_IAP, slot, p->ip_len);
 }
 
 static __always_inline int iap_step(struct pias_ctx *c)

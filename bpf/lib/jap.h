@@ -408,7 +408,6 @@ static __always_inline int jap_step(struct pias_ctx *c)
 	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &p->flow);
 	struct pias_target *t = NULL;
 	struct pias_target_stats *ts;
-	struct pias_group_stats *gs;
 	struct pias_target_set *set;
 	union pias_addr src;
 	__u64 now = bpf_ktime_get_coarse_ns();
@@ -498,11 +497,7 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		ts->packets++;
 		ts->bytes += p->ip_len;
 	}
-	gs = group_stats(slot);
-	if (gs) {
-		gs->jap_packets++;
-		gs->jap_bytes += p->ip_len;
-	}
+	group_count(PIAS_ROLE_JAP, slot, p->ip_len);
 	return (t->flags & PIAS_TARGET_F_TUNNEL) ? STEP_TARGET : STEP_FORWARD;
 }
 
@@ -547,7 +542,6 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	struct pias_pkt *p = c->pkt;
 	struct pias_conn_rev *rv = bpf_map_lookup_elem(&pias_conns_rev, &p->flow);
 	struct pias_target_stats *ts;
-	struct pias_group_stats *gs;
 	__u64 now;
 	int rc;
 
@@ -586,11 +580,7 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 		if (!(p->tcp_flags & (TCP_FLAG_RST | TCP_FLAG_FIN)))
 			ts->last_reply_ns = now;
 	}
-	gs = group_stats(rv->slot);
-	if (gs) {
-		gs->rev_packets++;
-		gs->rev_bytes += p->ip_len;
-	}
+	group_count(PIAS_ROLE_REV, rv->slot, p->ip_len);
 	stat_inc(c, PIAS_STAT_rev_translated);
 	return STEP_FORWARD;
 }
@@ -615,7 +605,6 @@ static __always_inline int target_reply_step(struct pias_ctx *c, const struct pi
 	};
 	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &k);
 	struct pias_target_stats *ts;
-	struct pias_group_stats *gs;
 	struct pias_target *t;
 	__u64 now;
 	__u8 ct;
@@ -648,11 +637,7 @@ static __always_inline int target_reply_step(struct pias_ctx *c, const struct pi
 		      (TCP_FLAG_RST | TCP_FLAG_FIN))) /* as on the NAT reverse path */
 			ts->last_reply_ns = now;
 	}
-	gs = group_stats(conn->slot);
-	if (gs) {
-		gs->rev_packets++;
-		gs->rev_bytes += p->ip_len;
-	}
+	group_count(PIAS_ROLE_REV, conn->slot, p->ip_len);
 	stat_inc(c, PIAS_STAT_jap_tunnel_reply);
 	return STEP_FORWARD;
 }

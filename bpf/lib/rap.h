@@ -84,7 +84,6 @@ static __always_inline int rap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
 	struct pias_ta ta = pias_flow_ta(&p->flow);
-	struct pias_group_stats *gs;
 	struct pias_proxy *px;
 	struct pias_group *g;
 	int jap;
@@ -100,9 +99,7 @@ static __always_inline int rap_step(struct pias_ctx *c)
 
 	/* the group again, for its slot: a relay is a flow's first packet only */
 	g = bpf_map_lookup_elem(&pias_groups, &ta);
-	gs = group_stats(g ? g->slot : 0);
-	if (gs)
-		gs->rap_packets++;
+	group_count(PIAS_ROLE_RAP, g ? g->slot : 0, p->ip_len);
 	pias_emit(&ta, PIAS_EV_BOUND, p->iap_id, c->cfg->self_id, jap);
 	stat_inc(c, (p->tflags & PIAS_TUN_F_BOUNCED) ? PIAS_STAT_rap_bounce_relayed
 						     : PIAS_STAT_rap_relayed);

@@ -5,12 +5,20 @@
 
 #include "context.h"
 
-/* The counters of the group in this slot, on this CPU; NULL for no slot. */
-static __always_inline struct pias_group_stats *group_stats(__u32 slot)
+/* Counts a packet of len bytes for the group in this slot, in this role (no slot: none). */
+static __always_inline void group_count(enum pias_group_role role, __u32 slot, __u32 len)
 {
+	__u32 key = PIAS_GROUP_COUNT_KEY(bpf_get_smp_processor_id(), role, slot);
+	struct pias_count *n;
+
 	if (!slot)
-		return NULL;
-	return bpf_map_lookup_elem(&pias_grp_stats, &slot);
+		return;
+	/* this CPU's stripe: plain increments, no other CPU writes here */
+	n = bpf_map_lookup_elem(&pias_grp_count, &key);
+	if (n) {
+		n->packets++;
+		n->bytes += len;
+	}
 }
 
 static __always_inline struct pias_target_stats *target_stats(__u32 id)

@@ -101,17 +101,36 @@ struct pias_drops {
 PIAS_STATIC_ASSERT(sizeof(struct pias_stats) == PIAS_STAT_MAX * 8, "stats layout");
 PIAS_STATIC_ASSERT(sizeof(struct pias_drops) == PIAS_DROP_MAX * 8, "drops layout");
 
-/* Per group (key: pias_ta), per CPU. */
+/*
+ * Per group: what each role forwarded, per CPU, in pias_grp_count (see
+ * PIAS_GROUP_COUNT_KEY in maps.h for where each count lives).
+ */
+enum pias_group_role {
+	PIAS_ROLE_IAP, /* client packets tunnelled on (flow hits and misses) */
+	PIAS_ROLE_RAP, /* first packets relayed to a JAP */
+	PIAS_ROLE_JAP, /* packets handed to a target */
+	PIAS_ROLE_REV, /* replies sent back to clients */
+	PIAS_ROLES,
+};
+
+struct pias_count {
+	__u64 packets;
+	__u64 bytes; /* IP length, inner packet */
+};
+
+/* One group's counts summed over CPUs, as readers get them: roles in order. */
 struct pias_group_stats {
 	__u64 iap_packets;
 	__u64 iap_bytes;
 	__u64 rap_packets;
+	__u64 rap_bytes;
 	__u64 jap_packets;
 	__u64 jap_bytes;
 	__u64 rev_packets;
 	__u64 rev_bytes;
-	__u64 drops;
 };
+PIAS_STATIC_ASSERT(sizeof(struct pias_group_stats) == PIAS_ROLES * sizeof(struct pias_count),
+		   "group stats: one pias_count per role, in role order");
 
 /* Per target (key: target id), per CPU. */
 struct pias_target_stats {

@@ -72,11 +72,14 @@ static int on_event(void *ctx, void *data, size_t size)
 int pr_open(struct progrun *pr)
 {
 	struct bpf_map *map;
+	struct pias_err e;
 	cpu_set_t set;
 	int err;
 
 	memset(pr, 0, sizeof(*pr));
 	pr->prog_fd = -1;
+	for (int i = 0; i < PIAS_M_COUNT; i++) /* nothing for pr_close to close yet */
+		pr->maps.fd[i] = -1;
 	libbpf_set_print(keep_log);
 
 	pr->cpu = sched_getcpu();
@@ -110,6 +113,11 @@ int pr_open(struct progrun *pr)
 			return err;
 		}
 	}
+	err = pias_maps_size_object(pr->skel->obj, &e);
+	if (err) {
+		fprintf(stderr, "progrun: %s\n", e.msg);
+		return err;
+	}
 	err = pias__load(pr->skel);
 	if (err) {
 		fprintf(stderr, "progrun: loading pias_xdp failed: %s\n", strerror(-err));
@@ -120,16 +128,11 @@ int pr_open(struct progrun *pr)
 	}
 	pr->prog_fd = bpf_program__fd(pr->skel->progs.pias_xdp);
 	/* the library's handle on these (unpinned) maps: tests write through it */
-	for (int i = 0; i < PIAS_M_COUNT; i++) {
-		pr->maps.fd[i] =
-			bpf_object__find_map_fd_by_name(pr->skel->obj, pias_map_descs[i].name);
-		if (pr->maps.fd[i] < 0) {
-			fprintf(stderr, "progrun: no map %s in pias.bpf.o\n",
-				pias_map_descs[i].name);
-			return -ENOENT;
-		}
+	err = pias_maps_from_object(&pr->maps, pr->skel->obj, "(progrun, unpinned)", &e);
+	if (err) {
+		fprintf(stderr, "progrun: %s\n", e.msg);
+		return err;
 	}
-	pr->maps.ncpus = pr->ncpus;
 	pr->rb = ring_buffer__new(bpf_map__fd(pr->skel->maps.pias_events), on_event, pr, NULL);
 	if (!pr->rb) {
 		err = -errno;
@@ -141,6 +144,7 @@ int pr_open(struct progrun *pr)
 
 void pr_close(struct progrun *pr)
 {
+	pias_maps_close(&pr->maps);
 	ring_buffer__free(pr->rb);
 	pias__destroy(pr->skel);
 	pr->rb = NULL;
@@ -214,7 +218,7 @@ static int clear_slots(struct progrun *pr)
 	while (!rc && !bpf_map_get_next_key(fd, NULL, &key)) {
 		if (!bpf_map_lookup_elem(fd, &key, &slot)) {
 			rc = zero_elem(pr, s->maps.pias_grp_names, slot);
-			rc = rc ?: zero_elem(pr, s->maps.pias_grp_stats, slot);
+			pias_group_counts_zero(&pr->maps, slot);
 		}
 		if (bpf_map_delete_elem(fd, &key))
 			rc = rc ?: -errno;
@@ -582,11 +586,7 @@ static int sum_percpu(struct progrun *pr, int fd, const void *key, void *out, si
 int pr_group_stats(struct progrun *pr, const struct pias_ta *ta, struct pias_group_stats *out)
 {
 	/* counters are per group slot, which the binding, group or set took */
-	uint32_t slot = pias_group_slot_of(&pr->maps, ta);
-
-	if (!slot)
-		return -1;
-	return sum_percpu(pr, FD(pias_grp_stats), &slot, out, sizeof(*out), -1);
+	return pias_group_stats_get(&pr->maps, ta, out, NULL) ? -1 : 0;
 }
 
 int pr_target_stats(struct progrun *pr, uint32_t id, struct pias_target_stats *out)

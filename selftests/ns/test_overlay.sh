@@ -61,4 +61,19 @@ print(" ".join(f"{k}={x}" for k, x in t.items() if x) or "none")')
 	check_eq "no drops at $n" none "$d"
 done
 
+# the per-group counters, read from the pinned (per-CPU-striped, mapped) array
+# by pias-maps: each proxy counted the UDP group in its role
+gs() { # gs NODE FIELD: FIELD of the UDP group (IPv4 TA) in pias-maps group-stats --json
+	"$MAPS" --pin-root "${ROOT[$1]}" group-stats --json | python3 -c '
+import json, sys
+print(sum(g[sys.argv[1]] for g in json.load(sys.stdin) if g["ta"] == sys.argv[2]))' "$2" "udp:$ANY4:$UDP_PORT"
+}
+# (the IAP's binding was set again for the last round: its count began there)
+ip=$(gs iap iap_packets)
+check_ge "group-stats: the IAP counted the UDP group's query since its binding" 1 "$ip"
+check_ge "group-stats: the RAP counted its first packets" 1 "$(gs rap rap_packets)"
+check_ge "group-stats: the JAP counted packets to its target" 2 "$(gs jap jap_packets)"
+check_ge "group-stats: the JAP counted the target's replies" 2 "$(gs jap rev_packets)"
+check_ge "group-stats: IP and UDP headers at least in the IAP's bytes" $((28 * ip)) "$(gs iap iap_bytes)"
+
 pias_summary

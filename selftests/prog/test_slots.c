@@ -4,8 +4,12 @@
  * at the slot its binding, RAP group or target set took; flow and
  * connection entries carry the slot, so no packet looks its group's
  * counters up by TA; the slot goes back when the last role lets go of the
- * group, and a slot taken again starts from zero.
+ * group, and a slot taken again starts from zero. Each CPU counts in its
+ * own stripe of pias_grp_count; readers sum the stripes.
  */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "jap_util.h"
@@ -146,6 +150,51 @@ static void test_slot_reused_from_zero(void **state)
 	assert_int_equal(gs.iap_bytes, 0);
 }
 
+/*
+ * Packets counted on every CPU this test may use land in each CPU's own
+ * stripe, and the reader's figure is their sum.
+ */
+static void test_slot_counts_per_cpu(void **state)
+{
+	struct pkt_spec s = client_spec(&udp4, 41004);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct pias_group_stats gs;
+	struct pr_result res;
+	cpu_set_t allowed, one;
+	int cpus = 0, runs = 0;
+	uint16_t slot;
+	struct pkt in;
+
+	(void)state;
+	assert_ok(pr_binding(&g_pr, &ta, jap_id(PIAS_AF_INET), 1, 0, 0));
+	slot = slot_of(&ta);
+	pkt_build(&in, &s);
+	/* progrun pinned us to one CPU: visit every CPU that takes us, then go back */
+	assert_ok(sched_getaffinity(0, sizeof(allowed), &allowed));
+	for (int cpu = 0; cpu < g_pr.maps.ncpus && cpu < CPU_SETSIZE; cpu++) {
+		const struct pias_count *c;
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			continue; /* offline */
+		/* cpu + 1 packets here: each stripe's count tells the CPUs apart */
+		for (int i = 0; i <= cpu; i++, runs++)
+			RUN(0, &in, &res);
+		c = &g_pr.maps.counts[PIAS_GROUP_COUNT_KEY(cpu, PIAS_ROLE_IAP, slot)];
+		assert_int_equal(c->packets, cpu + 1);
+		assert_int_equal(c->bytes, (cpu + 1) * (in.len - PKT_ETH_HLEN));
+		cpus++;
+	}
+	assert_ok(sched_setaffinity(0, sizeof(allowed), &allowed));
+	assert_true(cpus >= 1);
+	if (cpus < 2)
+		fprintf(stderr, "  note: one CPU online, the sum over stripes is not tested\n");
+	assert_ok(pr_group_stats(&g_pr, &ta, &gs));
+	assert_int_equal(gs.iap_packets, runs);
+	assert_int_equal(gs.iap_bytes, runs * (in.len - PKT_ETH_HLEN));
+}
+
 int run_slot_tests(void)
 {
 	const struct wtest tests[] = {
@@ -153,6 +202,7 @@ int run_slot_tests(void)
 		WTEST(test_slot_iap_flow, W_FAMILIES),
 		WTEST(test_slot_jap_conn, W_FAMILIES),
 		WTEST(test_slot_reused_from_zero, W_ONCE),
+		WTEST(test_slot_counts_per_cpu, W_ONCE),
 	};
 
 	return run_world_group("slots", tests, sizeof(tests) / sizeof(tests[0]));

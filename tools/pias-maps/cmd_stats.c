@@ -53,15 +53,15 @@ static int print_group(const struct pias_ta *ta, const struct pias_group_stats *
 
 	pias_ta_str(ta, t, sizeof(t));
 	printf(x->json ? "%s{\"ta\":\"%s\",\"iap_packets\":%" PRIu64 ",\"iap_bytes\":%" PRIu64
-			 ",\"rap_packets\":%" PRIu64 ",\"jap_packets\":%" PRIu64
-			 ",\"jap_bytes\":%" PRIu64 ",\"rev_packets\":%" PRIu64
-			 ",\"rev_bytes\":%" PRIu64 ",\"drops\":%" PRIu64 "}"
+			 ",\"rap_packets\":%" PRIu64 ",\"rap_bytes\":%" PRIu64
+			 ",\"jap_packets\":%" PRIu64 ",\"jap_bytes\":%" PRIu64
+			 ",\"rev_packets\":%" PRIu64 ",\"rev_bytes\":%" PRIu64 "}"
 		       : "%s%s iap_packets=%" PRIu64 " iap_bytes=%" PRIu64 " rap_packets=%" PRIu64
-			 " jap_packets=%" PRIu64 " jap_bytes=%" PRIu64 " rev_packets=%" PRIu64
-			 " rev_bytes=%" PRIu64 " drops=%" PRIu64 "\n",
+			 " rap_bytes=%" PRIu64 " jap_packets=%" PRIu64 " jap_bytes=%" PRIu64
+			 " rev_packets=%" PRIu64 " rev_bytes=%" PRIu64 "\n",
 	       x->json && x->n ? "," : "", t, U64(s->iap_packets), U64(s->iap_bytes),
-	       U64(s->rap_packets), U64(s->jap_packets), U64(s->jap_bytes), U64(s->rev_packets),
-	       U64(s->rev_bytes), U64(s->drops));
+	       U64(s->rap_packets), U64(s->rap_bytes), U64(s->jap_packets), U64(s->jap_bytes),
+	       U64(s->rev_packets), U64(s->rev_bytes));
 	x->n++;
 	return 0;
 }
