@@ -52,6 +52,17 @@ static __always_inline void csum_replace16(__u16 *sum, const __u32 *from, const 
 	*sum = csum_fold(s);
 }
 
+/*
+ * Checksum of a 20-byte IPv4 header given as its five raw 32-bit words
+ * (check field 0), summed in registers: a header just written and read
+ * back would stall its loads on the stores of smaller fields.
+ */
+static __always_inline __u16 csum_ipv4_words(const __u32 w[5])
+{
+	return csum_fold((__u64)csum_word32(w[0]) + csum_word32(w[1]) + csum_word32(w[2]) +
+			 csum_word32(w[3]) + csum_word32(w[4]));
+}
+
 /* Full checksum of a 20-byte IPv4 header (its check field must be 0). */
 static __always_inline __u16 csum_ipv4_hdr(const void *hdr)
 {
