@@ -92,8 +92,12 @@ static __always_inline int min_proxy_drop(struct hop_counts *c)
 	return XDP_DROP;
 }
 
-SEC("xdp")
-int hop_min_proxy(struct xdp_md *ctx)
+/*
+ * The minimal proxy; words: its outer header written as whole words with
+ * the checksum summed in registers, as PIAS's encap does (min_xdp_w), not
+ * field by field and read back (min_xdp, the issue's baseline as written).
+ */
+static __always_inline int min_proxy(struct xdp_md *ctx, bool words)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -134,18 +138,30 @@ int hop_min_proxy(struct xdp_md *ctx)
 	if ((void *)(outer + 1) > end)
 		return min_proxy_drop(c);
 	eth->h_proto = bpf_htons(ETH_P_IP);
-	outer->version = 4;
-	outer->ihl = 5;
-	outer->tos = 0;
-	outer->tot_len = bpf_htons(inner_len + sizeof(struct iphdr));
-	outer->id = 0;
-	outer->frag_off = bpf_htons(IP_DF);
-	outer->ttl = PIAS_OUTER_TTL;
-	outer->protocol = IPPROTO_IPIP_HOP;
-	outer->check = 0;
-	outer->saddr = t->src;
-	outer->daddr = t->dst;
-	outer->check = csum_ipv4_hdr(outer);
+	if (words) {
+		__u32 w[5] = {
+			bpf_htonl(0x45000000 | (__u32)(inner_len + sizeof(struct iphdr))),
+			bpf_htonl(IP_DF),
+			bpf_htonl((PIAS_OUTER_TTL << 24) | (IPPROTO_IPIP_HOP << 16)),
+			t->src,
+			t->dst,
+		};
+
+		ipv4_hdr_put(outer, w);
+	} else {
+		outer->version = 4;
+		outer->ihl = 5;
+		outer->tos = 0;
+		outer->tot_len = bpf_htons(inner_len + sizeof(struct iphdr));
+		outer->id = 0;
+		outer->frag_off = bpf_htons(IP_DF);
+		outer->ttl = PIAS_OUTER_TTL;
+		outer->protocol = IPPROTO_IPIP_HOP;
+		outer->check = 0;
+		outer->saddr = t->src;
+		outer->daddr = t->dst;
+		outer->check = csum_ipv4_hdr(outer);
+	}
 
 	f.family = AF_INET;
 	f.l4_protocol = IPPROTO_IPIP_HOP;
@@ -158,6 +174,18 @@ int hop_min_proxy(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_dest, f.dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, f.smac, ETH_ALEN);
 	return bpf_redirect(f.ifindex, 0);
+}
+
+SEC("xdp")
+int hop_min_proxy(struct xdp_md *ctx)
+{
+	return min_proxy(ctx, false);
+}
+
+SEC("xdp")
+int hop_min_proxy_w(struct xdp_md *ctx)
+{
+	return min_proxy(ctx, true);
 }
 
 SEC("lwt_xmit")

@@ -133,6 +133,8 @@ const struct hop_config hop_configs[] = {
 	  NULL, NULL, IPPROTO_UDP, DST_KERNEL, FRAME_LEN },
 	{ "min_xdp", "minimal XDP proxy: parse, lookup, IPIP, fib, redirect", DUT_MIN_PROXY,
 	  frame_min, NULL, NULL, PROTO_IPIP, RIG_SINK_ADDR, IPIP_LEN },
+	{ "min_xdp_w", "the same, its outer header written in words (as PIAS's)", DUT_MIN_PROXY_W,
+	  frame_min, NULL, NULL, PROTO_IPIP, RIG_SINK_ADDR, IPIP_LEN },
 	{ "pias_iap", "PIAS IAP, flow hit: client -> tunnel to the JAP", DUT_PIAS, frame_iap, NULL,
 	  NULL, IPPROTO_UDP, RIG_SINK_ADDR, FRAME_LEN + PIAS_ENCAP_OVERHEAD_V4 },
 	{ "pias_jap", "PIAS JAP, connection hit: tunnel -> NAT to the target", DUT_PIAS, frame_jap,

@@ -235,6 +235,7 @@ int hop_dut_attach(struct hop_env *env, enum hop_dut dut)
 		[DUT_PASS] = env->hop->progs.hop_pass,
 		[DUT_REDIRECT] = env->hop->progs.hop_redirect,
 		[DUT_MIN_PROXY] = env->hop->progs.hop_min_proxy,
+		[DUT_MIN_PROXY_W] = env->hop->progs.hop_min_proxy_w,
 		[DUT_PIAS] = env->pias->progs.pias_xdp,
 	};
 	int fd = bpf_program__fd(p[dut]);

@@ -108,6 +108,18 @@ static bool all_ok(size_t c, unsigned int set, unsigned int rounds)
 	return true;
 }
 
+/* Rows with a ratio to the minimal proxy: PIAS's, and the proxy's variant. */
+static bool vs_min(size_t c)
+{
+	return hop_configs[c].dut == DUT_PIAS || hop_configs[c].dut == DUT_MIN_PROXY_W;
+}
+
+/* PIAS rows against the variant too, when it ran. */
+static bool vs_min_w(size_t c)
+{
+	return hop_configs[c].dut == DUT_PIAS && ran[HOP_MIN_PROXY_W];
+}
+
 static void print_table(const struct opts *o)
 {
 	struct utsname u;
@@ -117,9 +129,10 @@ static void print_table(const struct opts *o)
 	       "the DUT's NAPI thread on CPU %d\n",
 	       u.release, o->rounds, o->window_ms, o->cpu_gen, o->cpu_dut);
 	printf("ns/pkt: the DUT thread's CPU time per frame received; busy: its share of the "
-	       "window;\nx kernel, x min_xdp: per-round ratios. All medians over rounds.\n\n");
-	printf("%-10s %6s %8s %5s %9s %10s  %-6s %s\n", "config", "flows", "ns/pkt", "busy",
-	       "x kernel", "x min_xdp", "check", "what");
+	       "window;\nx kernel, x min_xdp, x min_w (min_xdp_w): per-round ratios. All "
+	       "medians over rounds.\n\n");
+	printf("%-10s %6s %8s %5s %9s %10s %8s  %-6s %s\n", "config", "flows", "ns/pkt", "busy",
+	       "x kernel", "x min_xdp", "x min_w", "check", "what");
 	for (unsigned int s = 0; s < o->nsets; s++) {
 		for (size_t c = 0; c < hop_nconfigs; c++) {
 			if (!ran[c])
@@ -127,10 +140,14 @@ static void print_table(const struct opts *o)
 			printf("%-10s %6u %8.0f %5.2f %9.2f ", hop_configs[c].name, o->sets[s],
 			       med_of(c, -1, s, o->rounds), med_busy(c, s, o->rounds),
 			       med_of(c, HOP_BASELINE, s, o->rounds));
-			if (hop_configs[c].dut == DUT_PIAS)
+			if (vs_min(c))
 				printf("%10.2f ", med_of(c, HOP_MIN_PROXY, s, o->rounds));
 			else
 				printf("%10s ", "-");
+			if (vs_min_w(c))
+				printf("%8.2f ", med_of(c, HOP_MIN_PROXY_W, s, o->rounds));
+			else
+				printf("%8s ", "-");
 			printf(" %-6s %s\n", all_ok(c, s, o->rounds) ? "ok" : "FAIL",
 			       hop_configs[c].what);
 		}
@@ -170,9 +187,12 @@ static int write_json(const struct opts *o)
 			fprintf(f, ", \"ns_per_pkt\": %.1f, \"busy\": %.3f, \"x_kernel\": %.3f",
 				med_of(c, -1, s, o->rounds), med_busy(c, s, o->rounds),
 				med_of(c, HOP_BASELINE, s, o->rounds));
-			if (hop_configs[c].dut == DUT_PIAS)
+			if (vs_min(c))
 				fprintf(f, ", \"x_min_xdp\": %.3f",
 					med_of(c, HOP_MIN_PROXY, s, o->rounds));
+			if (vs_min_w(c))
+				fprintf(f, ", \"x_min_xdp_w\": %.3f",
+					med_of(c, HOP_MIN_PROXY_W, s, o->rounds));
 			json_series(f, "ns_per_round", c, -1, s, o->rounds);
 			json_series(f, "x_kernel_per_round", c, HOP_BASELINE, s, o->rounds);
 			fprintf(f, "}");

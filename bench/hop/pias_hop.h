@@ -48,6 +48,7 @@ enum hop_dut {
 	DUT_PASS,
 	DUT_REDIRECT,
 	DUT_MIN_PROXY,
+	DUT_MIN_PROXY_W,
 	DUT_PIAS
 };
 
@@ -70,8 +71,9 @@ struct hop_config {
 extern const struct hop_config hop_configs[];
 extern const size_t hop_nconfigs;
 /* Index of the baseline (kernel forwarding) and of the minimal XDP proxy. */
-#define HOP_BASELINE  0
-#define HOP_MIN_PROXY 4
+#define HOP_BASELINE	0
+#define HOP_MIN_PROXY	4
+#define HOP_MIN_PROXY_W 5 /* the same proxy, its header written in words */
 
 /* Loads both objects, seeds the PIAS maps and the minimal proxy's table. */
 int hop_load(struct hop_env *env);

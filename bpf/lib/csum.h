@@ -63,6 +63,22 @@ static __always_inline __u16 csum_ipv4_words(const __u32 w[5])
 			 csum_word32(w[3]) + csum_word32(w[4]));
 }
 
+/*
+ * Writes a 20-byte IPv4 header given as its five raw words (check 0) at
+ * hdr, with its checksum: stores only, nothing read back.
+ */
+static __always_inline void ipv4_hdr_put(void *hdr, const __u32 w[5])
+{
+	__u32 *hw = hdr;
+
+	hw[0] = w[0];
+	hw[1] = w[1];
+	hw[2] = w[2];
+	hw[3] = w[3];
+	hw[4] = w[4];
+	((struct iphdr *)hdr)->check = csum_ipv4_words(w);
+}
+
 /* Full checksum of a 20-byte IPv4 header (its check field must be 0). */
 static __always_inline __u16 csum_ipv4_hdr(const void *hdr)
 {

@@ -85,14 +85,8 @@ static __always_inline int encap(struct pias_ctx *c, const struct pias_proxy *to
 			cfg->self4.v4,
 			to->addr.v4,
 		};
-		__u32 *hw = (__u32 *)h;
 
-		hw[0] = w[0];
-		hw[1] = w[1];
-		hw[2] = w[2];
-		hw[3] = w[3];
-		hw[4] = w[4];
-		h->check = csum_ipv4_words(w);
+		ipv4_hdr_put(h, w);
 		uh = (void *)(h + 1);
 	}
 	uh->source = bpf_htons(sport);

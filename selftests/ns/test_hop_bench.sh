@@ -33,7 +33,7 @@ rc=$?
 check_eq "pias-hop exit status" 0 $rc
 [ "$rc" -ne 0 ] && tail -20 "$TMP/out"
 js() { python3 -c 'import json,sys; d=json.load(open(sys.argv[2])); print(eval(sys.argv[1]))' "$1" "$TMP/hop.json"; }
-want="kernel nft_dnat lwt_ipip xdp_fwd min_xdp pias_iap pias_jap pias_rev"
+want="kernel nft_dnat lwt_ipip xdp_fwd min_xdp min_xdp_w pias_iap pias_jap pias_rev"
 for flows in 1 16; do
 	check_eq "every config ran with $flows flows" "$want" \
 		"$(js "' '.join(r['config'] for r in d['rows'] if r['flows'] == $flows)")"
