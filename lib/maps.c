@@ -18,6 +18,11 @@
 	[PIAS_M_##idx] = { #nm, BPF_MAP_TYPE_##ty, sizeof(kt), sizeof(vt), max, fl },
 #define DESC_RINGBUF(idx, nm, bytes) [PIAS_M_##idx] = { #nm, BPF_MAP_TYPE_RINGBUF, 0, 0, bytes, 0 },
 
+const char *const pias_retired_maps[] = {
+	"pias_grp_stats", /* per-CPU group counters, until pias_grp_count */
+	NULL,
+};
+
 const struct pias_map_desc pias_map_descs[PIAS_M_COUNT] = { PIAS_MAP_LIST(DESC) PIAS_RINGBUF_LIST(
 	DESC_RINGBUF) };
 

@@ -34,6 +34,11 @@ struct pias_map_desc {
 };
 
 extern const struct pias_map_desc pias_map_descs[PIAS_M_COUNT];
+/*
+ * Names of maps earlier versions pinned and this one has not: an upgraded
+ * proxy may still hold their pins, which detach --all removes too. NULL-ended.
+ */
+extern const char *const pias_retired_maps[];
 
 struct pias_maps {
 	int fd[PIAS_M_COUNT];

@@ -99,6 +99,9 @@ static int remove_pins(struct cli *c, const struct root_maps *rm)
 	for (int i = 0; i < PIAS_M_COUNT; i++)
 		if (pias_pin_unlink(c->pin_root, pias_map_descs[i].name, &e))
 			r = cli_fail(c, "%s", e.msg);
+	for (int i = 0; pias_retired_maps[i]; i++)
+		if (pias_pin_unlink(c->pin_root, pias_retired_maps[i], &e))
+			r = cli_fail(c, "%s", e.msg);
 	if (!r && pias_pin_root_remove(c->pin_root, &e))
 		return cli_fail(c, "%s (something else is pinned there; left in place)", e.msg);
 	if (!r)

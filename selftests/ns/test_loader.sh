@@ -89,7 +89,10 @@ check_eq "a map of another size: pias-maps exits 1" 1 $?
 case $out in *"pias_anycast is not the map this build expects"*"entries 2"*"entries 1"*"detach --all"*)
 	ok "names the map, its size and the way out" ;;
 *) fail "$out" ;; esac
+# an upgraded proxy may hold the pin of a map earlier versions had
+bpftool map create "$ROOT2/pias_grp_stats" type percpu_array key 4 value 64 entries 16 name pias_grp_stats
 check_eq "detach --all of it" 0 "$(rc L detach --all --pin-root "$ROOT2")"
+check_eq "the pin of an earlier version's map went too, and the pin root with it" 1 "$(rc test -e "$ROOT2")"
 cat >"$TMP/other.bpf.c" <<'C'
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
