@@ -103,6 +103,8 @@ static void send_msg(struct pias_agent *a, __u8 type, __u64 now, struct pias_age
 	act->reg.addr = a->tgt.addr;
 	act->reg.port = a->tgt.port;
 	act->reg.weight = a->tgt.weight;
+	act->reg.policy = a->tgt.policy;
+	act->reg.policy_serial = a->tgt.policy_serial;
 	memcpy(act->reg.cookie, a->cookie, sizeof(a->cookie));
 	a->recent[slot].seq = act->hdr.seq;
 	a->recent[slot].sent_ns = now;

@@ -120,6 +120,8 @@ struct pias_agent_target {
 	union pias_addr addr;
 	__u16 port; /* host order; tunnel mode: the TA's */
 	__u32 weight;
+	struct pias_policy policy; /* the group's, as its owner says (docs/design.md) */
+	__u32 policy_serial;	   /* raised with each change of policy */
 };
 
 enum pias_agent_state {

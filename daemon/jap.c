@@ -102,6 +102,29 @@ static void target_remove(struct pias_jap_group *g, struct pias_jap_target *t)
 	g->count--;
 }
 
+/*
+ * The group's policy: the highest serial among its ACTIVE targets (among
+ * all of them when none is), the earliest registered among equals, so
+ * that refreshes in any order never flip it.
+ */
+static struct pias_policy group_policy(const struct pias_jap_group *g)
+{
+	const struct pias_jap_target *best = NULL;
+	bool any_active = false;
+
+	for (__u32 i = 0; i < g->count; i++)
+		any_active |= g->targets[i].t.state == PIAS_TARGET_ACTIVE;
+	for (__u32 i = 0; i < g->count; i++) {
+		const struct pias_jap_target *t = &g->targets[i];
+
+		if (any_active && t->t.state != PIAS_TARGET_ACTIVE)
+			continue;
+		if (!best || t->policy_serial > best->policy_serial)
+			best = t;
+	}
+	return best ? best->policy : (struct pias_policy){ 0 };
+}
+
 /* The ids the dataplane may use for ta: ACTIVE and DRAINING, in order. */
 static void group_set(const struct pias_jap_group *g, struct pias_target_set *s)
 {
@@ -110,6 +133,7 @@ static void group_set(const struct pias_jap_group *g, struct pias_target_set *s)
 		if (g->targets[i].t.state == PIAS_TARGET_ACTIVE ||
 		    g->targets[i].t.state == PIAS_TARGET_DRAINING)
 			s->ids[s->count++] = g->targets[i].id;
+	s->policy = group_policy(g);
 }
 
 static __u32 group_active(const struct pias_jap_group *g)
@@ -232,6 +256,7 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 {
 	struct pias_jap_group *slot, new;
 	struct pias_jap_target *t = NULL;
+	const char *why;
 	bool fresh;
 	int err = check_ta(ta, e);
 
@@ -242,6 +267,11 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 				    ep->family, ta->family);
 	if (!weight)
 		return pias_err_set(e, -EINVAL, "jap: weight 0 (drain the target instead)");
+	why = pias_policy_invalid(&ep->policy, ta->family);
+	if (why)
+		return pias_err_set(e, -EINVAL, "jap: policy: %s", why);
+	if (ep->policy.kind == PIAS_POLICY_REPLICATE)
+		return pias_err_set(e, -EOPNOTSUPP, "jap: replicate is not supported by this JAP");
 	slot = group_find(j, ta);
 	if (slot) {
 		new = *slot;
@@ -283,6 +313,8 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	t->t.weight = weight;
 	t->t.flags = ep->flags;
 	t->t.tag = ep->tag;
+	t->policy = ep->policy;
+	t->policy_serial = ep->policy_serial;
 	t->last_refresh_ns = now;
 	err = group_apply(j, slot, &new, acts, e);
 	if (err)
@@ -441,7 +473,8 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
 }
 
 int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
-		     const struct pias_target *t, __u64 now, struct pias_err *e)
+		     const struct pias_target *t, const struct pias_policy *policy, __u64 now,
+		     struct pias_err *e)
 {
 	struct pias_jap_group *g;
 	struct pias_jap_target *nt;
@@ -475,9 +508,11 @@ int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
 		return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
 				    PIAS_SET_MAX_TARGETS);
 	nt = &g->targets[g->count++];
-	*nt = (struct pias_jap_target){
-		.id = id, .t = *t, .last_refresh_ns = now, .drain_start_ns = now
-	};
+	*nt = (struct pias_jap_target){ .id = id,
+					.t = *t,
+					.last_refresh_ns = now,
+					.drain_start_ns = now,
+					.policy = policy ? *policy : (struct pias_policy){ 0 } };
 	id_mark(j, id, true);
 	/* the RAPs heard of it before the restart; the daemon re-reports anyway */
 	g->reported_valid = true;

@@ -74,13 +74,19 @@ struct pias_jap_endpoint {
 	__u8 pad;
 	__u32 flags; /* PIAS_TARGET_F_*: how the JAP reaches it (a refresh may change it) */
 	__u64 tag;   /* tunnel mode: the tunnel tag of this registration */
+	/* the group's policy as this target's owner says, and its serial:
+	 * the group follows the highest serial among its targets */
+	struct pias_policy policy;
+	__u32 policy_serial;
 };
 
 struct pias_jap_target {
 	__u32 id; /* 1..PIAS_MAX_TARGETS-1, index of pias_targets */
 	struct pias_target t;
 	__u64 last_refresh_ns;
-	__u64 drain_start_ns; /* valid while DRAINING */
+	__u64 drain_start_ns;	   /* valid while DRAINING */
+	struct pias_policy policy; /* as its last REGISTER said */
+	__u32 policy_serial;
 };
 
 /* One group served here; exists while it has at least one target. */
@@ -135,9 +141,13 @@ void pias_jap_free(struct pias_jap *j);
 
 /*
  * A target registers (weight > 0). Returns its id. An endpoint already
- * registered for ta is a refresh (same id; weight updated; DOWN -> ACTIVE).
- * -EINVAL: bad family/weight; -ENOSPC: PIAS_SET_MAX_TARGETS targets in the
- * TA, or no free id; -EBUSY: the endpoint is draining; -ENOMEM.
+ * registered for ta is a refresh (same id; weight and policy updated;
+ * DOWN -> ACTIVE). The group's policy, in its target set, is that of the
+ * live target with the highest policy serial (the earliest registered
+ * among equals). -EINVAL: bad family, weight or policy; -EOPNOTSUPP: a
+ * policy this JAP does not carry out; -ENOSPC: PIAS_SET_MAX_TARGETS
+ * targets in the TA, or no free id; -EBUSY: the endpoint is draining;
+ * -ENOMEM.
  */
 int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
@@ -186,12 +196,14 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
 
 /*
  * Restart: target id of ta, as found in the pinned maps, taken over with
- * its state, alive from now (a live target refreshes, a dead one times out
- * as usual). No actions: the maps hold it already. -EEXIST: id restored
- * before; -EINVAL: not a valid entry; -ENOSPC, -ENOMEM.
+ * its state and its group's policy (serial 0: the next REGISTER says the
+ * real one), alive from now (a live target refreshes, a dead one times
+ * out as usual). No actions: the maps hold it already. -EEXIST: id
+ * restored before; -EINVAL: not a valid entry; -ENOSPC, -ENOMEM.
  */
 int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
-		     const struct pias_target *t, __u64 now, struct pias_err *e);
+		     const struct pias_target *t, const struct pias_policy *policy, __u64 now,
+		     struct pias_err *e);
 
 /* The group of ta, or NULL (read-only view, for status and tests). */
 const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta);

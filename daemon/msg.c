@@ -33,7 +33,7 @@
 #define QUERY_LEN      PIAS_MSG_TA_LEN
 #define BINDING_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
 #define INVALIDATE_LEN (PIAS_MSG_TA_LEN + 4)
-#define REGISTER_LEN   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN)
+#define REGISTER_LEN   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN + 4 + 4)
 #define REG_ACK_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
 #define REG_ACK_TUN_LEN                                                                            \
 	(REG_ACK_LEN + 1 + 1 + 2 + 16 + 8)	 /* tunnel mode: the JAP's endpoint, tag */
@@ -519,6 +519,12 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 		err = check_ta(&m->reg.ta, t, code, e);
 		if (!err)
 			err = check_addr(&m->reg.addr, m->reg.family, t, "", code, e);
+		if (!err) {
+			const char *why = pias_policy_invalid(&m->reg.policy, m->reg.ta.family);
+
+			if (why)
+				err = pias_err_set(e, code, "%s: policy: %s", t, why);
+		}
 		return err;
 	case PIAS_MSG_REG_ACK: {
 		const struct pias_msg_reg_ack *a = &m->ack;
@@ -638,6 +644,11 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		put_addr(w, &m->reg.addr, m->reg.family);
 		put32(w, m->reg.weight);
 		put_bytes(w, m->reg.cookie, sizeof(m->reg.cookie));
+		put8(w, m->reg.policy.kind);
+		put8(w, m->reg.policy.scope_len);
+		put8(w, m->reg.policy.copies);
+		put8(w, m->reg.policy.flags);
+		put32(w, m->reg.policy_serial);
 		break;
 	case PIAS_MSG_REG_ACK:
 		put_ta(w, &m->ack.ta);
@@ -975,6 +986,11 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		get_bytes(r, m->reg.addr.bytes, 16);
 		m->reg.weight = get32(r);
 		get_bytes(r, m->reg.cookie, sizeof(m->reg.cookie));
+		m->reg.policy.kind = get8(r);
+		m->reg.policy.scope_len = get8(r);
+		m->reg.policy.copies = get8(r);
+		m->reg.policy.flags = get8(r);
+		m->reg.policy_serial = get32(r);
 		return 0;
 	case PIAS_MSG_REG_ACK:
 		if (r->len != REG_ACK_TUN_LEN) {

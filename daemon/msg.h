@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include <pias/addr.h>
+#include <pias/policy.h>
 
 #include "err.h"
 
@@ -164,6 +165,10 @@ struct pias_msg_register {
 	/* the JAP's last REG_COOKIE (zeros: none yet); a JAP that does not know
 	 * the target registers it only with a valid one */
 	__u8 cookie[PIAS_MSG_COOKIE_LEN];
+	/* the group's selection policy as the owner sets it, and its serial:
+	 * raised with each change, the highest wins (docs/design.md) */
+	struct pias_policy policy;
+	__u32 policy_serial;
 };
 
 struct pias_msg_reg_ack {

@@ -93,11 +93,21 @@ int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e)
 int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
 		    struct pias_err *e)
 {
+	return pias_tgtset_set_policy(m, ta, ids, n, NULL, e);
+}
+
+int pias_tgtset_set_policy(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids,
+			   size_t n, const struct pias_policy *policy, struct pias_err *e)
+{
 	struct pias_target_set s;
 	int err = pias_ta_check(ta, e);
+	const char *why;
 
 	if (err)
 		return err;
+	why = policy ? pias_policy_invalid(policy, ta->family) : NULL;
+	if (why)
+		return pias_err_set(e, -EINVAL, "policy: %s", why);
 	if (n < 1 || n > PIAS_SET_MAX_TARGETS)
 		return pias_err_set(
 			e, -EINVAL,
@@ -115,6 +125,8 @@ int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *
 		s.ids[i] = ids[i];
 	}
 	s.count = (__u16)n;
+	if (policy)
+		s.policy = *policy;
 	s.slot = pias_group_slot_take(m, ta);
 	return pias_map_update(m, PIAS_M_TARGET_SETS, ta, &s, e);
 }

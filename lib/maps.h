@@ -187,6 +187,9 @@ int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t, 
 int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e);
 int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
 		    struct pias_err *e);
+/* The same with the group's selection policy (NULL: weighted). */
+int pias_tgtset_set_policy(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids,
+			   size_t n, const struct pias_policy *policy, struct pias_err *e);
 int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 
 /* --- group slots (lib/map_slot.c) ----------------------------------------- */

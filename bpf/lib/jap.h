@@ -36,26 +36,54 @@ static __always_inline int target_eligible(const struct pias_flow *f, const stru
 	       !addr_eq(&t->addr, &f->saddr);
 }
 
-/* State of the weighted walk over a group's targets (bpf_loop). */
+/* State of the walk over a group's targets (bpf_loop). */
 struct target_walk {
 	const struct pias_target_set *set;
 	const struct pias_flow *flow;
-	__u64 total; /* pass 1: sum of eligible weights */
-	__u64 r;     /* pass 2: remaining offset into the weights */
+	__u64 total; /* pass 0: sum of the candidates' weights */
+	__u64 r;     /* pass 1: remaining offset into the weights */
 	__u32 chosen;
-	__u32 pass;
+	__u16 pass;
+	__u8 scoped;	/* only targets in the client's prefix are candidates */
+	__u8 scope_len; /* its length in bits */
 };
+
+/* Word i (0-3) of the mask of a prefix of len bits, in network order. */
+static __always_inline __be32 scope_word(__u32 len, __u32 i)
+{
+	__u32 lo = 32 * i, bits = len > lo ? len - lo : 0;
+
+	if (bits > 32)
+		bits = 32;
+	/* the top bits of the low word: 0 bits shifts all of them out */
+	return bpf_htonl((__u32)(0xffffffff00000000ull >> bits));
+}
+
+/* Does target t share the walk's prefix with the client? (An IPv4
+ * address's last three words are zero on both sides.) Masks are made here,
+ * not kept in the walk: the JAP's chain of calls has no stack for them. */
+static __always_inline int target_in_scope(const struct target_walk *w, const struct pias_target *t)
+{
+	const union pias_addr *a = &t->addr, *c = &w->flow->saddr;
+
+	for (__u32 i = 0; i < 4; i++)
+		if ((a->v6[i] ^ c->v6[i]) & scope_word(w->scope_len, i))
+			return 0;
+	return 1;
+}
 
 /*
  * One target per call. A bpf_loop callback rather than a loop: the verifier
  * checks it once, where an unrolled walk with a growing sum never prunes.
+ * Both sums of pass 0 come from one walk, so that the policies cost the
+ * verifier no more walks than the weighted pick alone.
  */
 static long target_walk_one(__u64 i, void *arg)
 {
 	struct target_walk *w = arg;
 	const struct pias_target_set *set = w->set;
 	struct pias_target *t;
-	__u32 id;
+	__u32 id, weight;
 
 	if (i >= PIAS_SET_MAX_TARGETS || i >= set->count)
 		return 1;
@@ -63,26 +91,39 @@ static long target_walk_one(__u64 i, void *arg)
 	t = target_of(id);
 	if (!target_eligible(w->flow, t))
 		return 0;
+	weight = t->weight;
+	if (w->scoped && !target_in_scope(w, t))
+		return 0;
 	if (w->pass == 0) {
-		w->total += t->weight;
+		w->total += weight;
 		return 0;
 	}
-	if (w->r < t->weight) {
+	if (w->r < weight) {
 		w->chosen = id;
 		return 1;
 	}
-	w->r -= t->weight;
+	w->r -= weight;
 	return 0;
 }
 
+/* scoped strict: no target in the client's prefix (no target id, slot all ones) */
+#define PICK_NO_SCOPE 0xffff0000u
+
 /*
- * The target for a new flow: weighted, deterministic per flow; its id or 0.
- * A global subprogram, verified once.
+ * The target for a new flow by the group's policy (include/pias/policy.h):
+ * its id | the group's counter slot << 16 (a result, not an out argument:
+ * the JAP's chain of calls has no stack to spare), 0 if no target is
+ * eligible, or PICK_NO_SCOPE. weighted: the flow hash
+ * into the weights, so the same flow picks the same target; random: a
+ * fresh draw, every target alike; scoped: among the targets in the
+ * client's prefix, else (not strict) among all, weighted. A global
+ * subprogram, verified once.
  */
 __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 {
 	struct target_walk w = {};
 	struct pias_ta ta;
+	__u8 kind, flags;
 
 	if (!flow)
 		return 0;
@@ -91,13 +132,31 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 	if (!w.set)
 		return 0;
 	w.flow = flow;
+	kind = w.set->policy.kind;
+	flags = w.set->policy.flags;
+	if (kind == PIAS_POLICY_RANDOM) {
+		hash = bpf_get_prandom_u32();
+	} else if (kind == PIAS_POLICY_SCOPED) {
+		w.scope_len = w.set->policy.scope_len;
+		w.scoped = 1;
+	}
 	bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
+	if (w.scoped && !w.total) {
+		struct pias_stats *st = stats_here();
+
+		if (flags & PIAS_POLICY_F_STRICT)
+			return PICK_NO_SCOPE;
+		w.scoped = 0; /* any eligible target */
+		bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
+		if (st && w.total)
+			st->jap_scope_fallback++;
+	}
 	if (!w.total)
 		return 0;
 	w.r = hash % w.total;
 	w.pass = 1;
 	bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
-	return w.chosen;
+	return w.chosen ? w.chosen | (__u32)w.set->slot << 16 : 0;
 }
 
 /*
@@ -316,16 +375,17 @@ __noinline int pias_conn_forget(const struct pias_flow *flow, const struct pias_
 }
 
 /* No live target: invalidate the IAP's binding, bounce once to the RAP. */
-static __always_inline int jap_bounce(struct pias_ctx *c, const struct pias_ta *ta)
+static __always_inline int jap_bounce(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
+	struct pias_ta ta = pias_flow_ta(&p->flow);
 	struct pias_proxy *px = NULL;
 	__u32 rap;
 
-	pias_emit(ta, PIAS_EV_INVALIDATE, p->iap_id, 0, c->cfg->self_id);
+	pias_emit(&ta, PIAS_EV_INVALIDATE, p->iap_id, 0, c->cfg->self_id);
 	if (p->tflags & PIAS_TUN_F_BOUNCED)
 		return step_drop(c, PIAS_DROP_jap_no_target);
-	rap = rap_of(ta, &px);
+	rap = rap_of(&ta, &px);
 	if (!rap || !px)
 		return step_drop(c, PIAS_DROP_no_rap);
 	p->tflags |= PIAS_TUN_F_BOUNCED;
@@ -403,12 +463,10 @@ static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *c
 static __always_inline int jap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
-	struct pias_ta ta = pias_flow_ta(&p->flow);
 	const union pias_addr *nat = pias_nat_base(c->cfg, p->flow.family);
 	struct pias_conn *conn = bpf_map_lookup_elem(&pias_conns, &p->flow);
 	struct pias_target *t = NULL;
 	struct pias_target_stats *ts;
-	struct pias_target_set *set;
 	union pias_addr src;
 	__u64 now = bpf_ktime_get_coarse_ns();
 	__u32 tid = 0, index = 0, slot = 0;
@@ -444,12 +502,13 @@ static __always_inline int jap_step(struct pias_ctx *c)
 				   : 0;
 
 		tid = pias_pick_target(&p->flow, hash);
+		if (tid == PICK_NO_SCOPE)
+			return step_drop(c, PIAS_DROP_jap_no_scope);
+		slot = tid >> 16;
+		tid &= 0xffff;
 		t = target_of(tid);
 		if (!tid || !t)
-			return jap_bounce(c, &ta);
-		/* the set again, for the group's slot: a new connection only */
-		set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
-		slot = set ? set->slot : 0;
+			return jap_bounce(c);
 		ts = target_stats(tid);
 		if (t->flags & PIAS_TARGET_F_TUNNEL) {
 			if (pias_conn_create_tunnel(&p->flow, p->iap_id, tid, ct, slot))

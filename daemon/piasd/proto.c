@@ -164,7 +164,9 @@ static void jap_apply(struct piasd *d)
 				tgtset_gone(d, &a->ta);
 				break;
 			}
-			map_err(d, pias_tgtset_set(&d->maps, &a->ta, a->set.ids, a->set.count, &e),
+			map_err(d,
+				pias_tgtset_set_policy(&d->maps, &a->ta, a->set.ids, a->set.count,
+						       &a->set.policy, &e),
 				&e);
 			break;
 		case PIAS_JAP_SET_DEL:
@@ -216,7 +218,11 @@ static __u32 nack_code(int err)
 void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from)
 {
 	const struct pias_msg_register *r = &m->reg;
-	struct pias_jap_endpoint ep = { .addr = r->addr, .port = r->port, .family = r->family };
+	struct pias_jap_endpoint ep = { .addr = r->addr,
+					.port = r->port,
+					.family = r->family,
+					.policy = r->policy,
+					.policy_serial = r->policy_serial };
 	bool tunnel = r->flags & PIAS_MSG_REG_F_TUNNEL;
 	__u64 now = piasd_now();
 	struct pias_err e;

@@ -44,7 +44,7 @@ static int restore_targets(struct piasd *d, const void *key)
 		struct pias_target t;
 
 		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &set.ids[i], &t) ||
-		    pias_jap_restore(&d->jap, ta, set.ids[i], &t, now, &e))
+		    pias_jap_restore(&d->jap, ta, set.ids[i], &t, &set.policy, now, &e))
 			LOG_W("restore: target %u not taken over: %s", set.ids[i],
 			      t.state ? e.msg : "empty entry");
 		else

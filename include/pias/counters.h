@@ -28,6 +28,7 @@
 	X(rap_bounce_relayed, "RAP: relayed a bounced packet to another JAP")                      \
 	X(jap_conn_hit, "JAP: connection table hit, NATed to its target")                          \
 	X(jap_new_conn, "JAP: new connection, target picked, NATed")                               \
+	X(jap_scope_fallback, "JAP: scoped group, no target in the client's prefix: any target")   \
 	X(jap_conn_reopen, "JAP: a SYN on a finished connection's entry: a new connection")        \
 	X(jap_conn_expired, "JAP: a packet on an ended connection's entry, not yet swept")         \
 	X(nat_reclaimed, "JAP: NAT port taken over from an expired connection")                    \
@@ -74,6 +75,7 @@
 	X(rap_no_jap_left, "RAP: bounced packet and no other JAP")                                 \
 	X(jap_no_target, "JAP: no live target and already bounced")                                \
 	X(jap_no_conn, "JAP: TCP segment of no known connection and no SYN (not NATed)")           \
+	X(jap_no_scope, "JAP: scoped strict group, no target in the client's prefix")              \
 	X(tunnel_not_target, "JAP: kind 6 packet that no connection of its sender (target) knows") \
 	X(nat_no_port, "JAP: no free NAT port")                                                    \
 	X(nat_no_addr, "JAP: no NAT address of the client's family")                               \

@@ -12,6 +12,7 @@
 #include "conntrack.h"
 #include "counters.h"
 #include "events.h"
+#include "policy.h"
 #include "tunnel.h"
 
 #define PIAS_PIN_ROOT_DEFAULT "/sys/fs/bpf/pias"
@@ -191,10 +192,11 @@ struct pias_group {
 	struct pias_group_jap japs[PIAS_GROUP_MAX_JAPS];
 };
 
-/* pias_tgt_sets: HASH pias_ta -> target ids (JAP). */
+/* pias_tgt_sets: HASH pias_ta -> target ids and how to pick among them (JAP). */
 struct pias_target_set {
 	__u16 count;
-	__u16 slot; /* the group's counters */
+	__u16 slot;		   /* the group's counters */
+	struct pias_policy policy; /* the group owner's (policy.h) */
 	__u32 ids[PIAS_SET_MAX_TARGETS];
 };
 

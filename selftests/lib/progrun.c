@@ -472,6 +472,14 @@ int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *
 	return update(FD(pias_tgt_sets), ta, &set);
 }
 
+int pr_target_set_policy(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n,
+			 const struct pias_policy *policy)
+{
+	struct pias_err e;
+
+	return lib(pias_tgtset_set_policy(&pr->maps, ta, ids, (size_t)n, policy, &e), &e);
+}
+
 int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen)
 {
 	struct timespec ts;

@@ -94,6 +94,9 @@ int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state);
 uint64_t pr_target_tag(uint32_t id);
 int pr_target_flags(struct progrun *pr, uint32_t id, uint32_t flags);
 int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n);
+/* The same through the library's writer, with the group's selection policy. */
+int pr_target_set_policy(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n,
+			 const struct pias_policy *policy);
 int pr_flow_set(struct progrun *pr, const struct pias_flow *f, uint32_t jap, uint32_t gen);
 int pr_conn_rev_set(struct progrun *pr, const struct pias_flow *key,
 		    const struct pias_conn_rev *val);

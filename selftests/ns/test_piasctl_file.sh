@@ -34,8 +34,13 @@ run() {
 T="$TMP/tok"
 echo "-- errors name FILE:LINE"
 run 2 "regs:3: TA: " "# comment\n\nudp:203.0.113.10 198.51.100.10:53 $T\n"
-run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT], got 2 fields" "udp:203.0.113.10:53 198.51.100.10:53\n"
-run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT], got more" "udp:203.0.113.10:53 198.51.100.10:53 $T 1 x\n"
+run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N], got 2 fields" "udp:203.0.113.10:53 198.51.100.10:53\n"
+run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N], got 5 fields" "udp:203.0.113.10:53 198.51.100.10:53 $T 1 x\n"
+run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N], got more" "udp:203.0.113.10:53 198.51.100.10:53 $T 1 policy=random serial=1 x=1\n"
+run 2 "regs:1: policy 'roundrobin': want weighted, random" "udp:203.0.113.10:53 198.51.100.10:53 $T policy=roundrobin\n"
+run 2 "regs:2: policy 'scoped/33': scope longer than the family's addresses" "udp:203.0.113.10:53 198.51.100.10:53 $T\nudp:203.0.113.10:54 198.51.100.10:54 $T 2 policy=scoped/33\n"
+run 2 "regs:1: 'polcy=random': want policy=POLICY or serial=N" "udp:203.0.113.10:53 198.51.100.10:53 $T 3 polcy=random\n"
+run 2 "regs:1: serial" "udp:203.0.113.10:53 198.51.100.10:53 $T policy=random serial=-1\n"
 run 2 "regs:2: endpoint [2001:db8::10]:53 is IPv6 but TA udp:203.0.113.10:53 is IPv4" \
 	"udp:203.0.113.10:53 198.51.100.10:53 $T\nudp:203.0.113.10:53 [2001:db8::10]:53 $T\n"
 run 2 "regs:1: weight" "udp:203.0.113.10:53 198.51.100.10:53 $T 0\n"
@@ -54,7 +59,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "  ..   skipped: running the agent in a namespace of its own needs root"
 else
 	printf '%s\n' "# three groups, both families" \
-		"udp:203.0.113.10:53 198.51.100.10:53 $T 2" \
+		"udp:203.0.113.10:53 198.51.100.10:53 $T 2 policy=scoped/24,strict serial=4" \
 		"tcp:203.0.113.10:80 198.51.100.10:80 $T" \
 		"udp:[2001:db8:a::10]:53 [2001:db8:1::10]:53 $T # v6" >"$TMP/regs"
 	unshare -n "$P" target join --file "$TMP/regs" --once --timeout 1 >"$TMP/out" 2>&1

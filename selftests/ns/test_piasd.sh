@@ -148,7 +148,7 @@ nacks=$(nsenter --net="/run/netns/$(pias_ns tg2)" python3 - "$REG4" "$ANY4" "$UD
 import os, socket, struct, sys, time
 reg, any4, port, me = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 ta = struct.pack("!BBH", 4, 17, port) + socket.inet_aton(any4) + bytes(12)
-body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + bytes(16)
+body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + bytes(16) + bytes(8)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setblocking(False)
 got, biggest, sent = 0, 0, 0
@@ -199,7 +199,7 @@ s.bind((me, 0))
 s.setblocking(False)
 cookies, t0 = 0, time.time()
 for i in range(1000):
-    body = ta + struct.pack("!BBH", 4, 0, 10000 + i) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + bytes(16)
+    body = ta + struct.pack("!BBH", 4, 0, 10000 + i) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + bytes(16) + bytes(8)
     b = struct.pack("!BBHIIIQ", 1, 32, len(body), 0, 0, 0, time.time_ns()) + body
     s.sendto(b + hmac.new(token, b, hashlib.sha512).digest()[:32], (reg, 6638))
     try:
@@ -262,7 +262,7 @@ reg, any4, me, token, other_ns = sys.argv[1], sys.argv[2], sys.argv[3], bytes.fr
 ta = struct.pack("!BBH", 4, 17, 7777) + socket.inet_aton(any4) + bytes(12)
 def mac(b): return hmac.new(token, b, hashlib.sha512).digest()[:32]
 def msg(typ, seq, cookie=bytes(16)):
-    body = ta + struct.pack("!BBH", 4, 0, 7777) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + cookie
+    body = ta + struct.pack("!BBH", 4, 0, 7777) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + cookie + bytes(8)
     b = struct.pack("!BBHIIIQ", 1, typ, len(body), 0, 0, 0, seq) + body
     return b + mac(b)
 def recv(s, t=2.0):
@@ -351,7 +351,7 @@ reg, any4, me, token = sys.argv[1], sys.argv[2], sys.argv[3], bytes.fromhex(sys.
 ta = struct.pack("!BBH", 4, 17, 7780) + socket.inet_aton(any4) + bytes(12)
 def mac(b): return hmac.new(token, b, hashlib.sha512).digest()[:32]
 def msg(typ, port, cookie=bytes(16)):
-    body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + cookie
+    body = ta + struct.pack("!BBH", 4, 0, port) + socket.inet_aton(me) + bytes(12) + struct.pack("!I", 1) + cookie + bytes(8)
     b = struct.pack("!BBHIIIQ", 1, typ, len(body), 0, 0, 0, time.time_ns()) + body
     return b + mac(b)
 def recv(s, t=2.0):

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 	failed += run_iap_tests();
 	failed += run_rap_tests();
 	failed += run_jap_tests();
+	failed += run_policy_tests();
 	failed += run_jap_tunnel_tests();
 	failed += run_reverse_tests();
 	failed += run_slot_tests();

@@ -164,6 +164,7 @@ int run_load_tests(void);
 int run_iap_tests(void);
 int run_rap_tests(void);
 int run_jap_tests(void);
+int run_policy_tests(void);
 int run_jap_tunnel_tests(void);
 int run_reverse_tests(void);
 int run_slot_tests(void);

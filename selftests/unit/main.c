@@ -10,6 +10,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && argv[1][0])
 		cmocka_set_test_filter(argv[1]);
 	failed += test_addr();
+	failed += test_policy();
 	failed += test_rap();
 	failed += test_counters();
 	failed += test_hash();

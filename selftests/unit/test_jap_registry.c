@@ -397,6 +397,95 @@ static void tunnel_mode_flag(void **state)
 	assert_int_equal(f->acts.a[0].target.flags, 0);
 }
 
+/* Registers endpoint n with policy pol at serial, at now; its id. */
+static int reg_policy(struct fx *f, __u32 n, __u8 kind, __u8 len, __u32 serial, __u64 now)
+{
+	struct pias_jap_endpoint ep = ep4(n);
+
+	ep.policy = (struct pias_policy){ .kind = kind, .scope_len = len };
+	ep.policy_serial = serial;
+	return pias_jap_register(&f->j, &f->ta, &ep, 1, now, &f->acts, &f->e);
+}
+
+/* The policy the last SET_SET wrote; kind 255 if none was written. */
+static struct pias_policy written_policy(struct fx *f)
+{
+	struct pias_policy none = { .kind = 255 };
+	int i = find(f, PIAS_JAP_SET_SET);
+
+	return i < 0 ? none : f->acts.a[i].set.policy;
+}
+
+/*
+ * The group's policy is its owner's: the highest serial among the live
+ * targets, the earliest registered among equals, so refreshes in any
+ * order never flip it; a target that goes takes its policy with it.
+ */
+static void policy_highest_serial(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(reg_policy(f, 1, PIAS_POLICY_RANDOM, 0, 1, T0), 1);
+	assert_int_equal(written_policy(f).kind, PIAS_POLICY_RANDOM);
+	flush(f);
+	/* an equal serial with another policy: the earlier target's stays */
+	assert_int_equal(reg_policy(f, 2, PIAS_POLICY_SCOPED, 24, 1, T0), 2);
+	assert_int_equal(written_policy(f).kind, PIAS_POLICY_RANDOM);
+	flush(f);
+	/* both refresh, the later first: nothing changes, nothing is written */
+	assert_int_equal(reg_policy(f, 2, PIAS_POLICY_SCOPED, 24, 1, T0 + 300 * MS), 2);
+	assert_int_equal(reg_policy(f, 1, PIAS_POLICY_RANDOM, 0, 1, T0 + 300 * MS), 1);
+	assert_int_equal(find(f, PIAS_JAP_SET_SET), -1);
+	/* the owner raises the serial on one target: the group follows it */
+	assert_int_equal(reg_policy(f, 2, PIAS_POLICY_SCOPED, 24, 2, T0 + 400 * MS), 2);
+	assert_int_equal(written_policy(f).kind, PIAS_POLICY_SCOPED);
+	assert_int_equal(written_policy(f).scope_len, 24);
+	flush(f);
+	/* target 1 still says serial 1: no flip back on its refresh */
+	assert_int_equal(reg_policy(f, 1, PIAS_POLICY_RANDOM, 0, 1, T0 + 600 * MS), 1);
+	assert_int_equal(find(f, PIAS_JAP_SET_SET), -1);
+	/* target 2 goes down: the live target's policy is the group's */
+	assert_int_equal(reg_policy(f, 1, PIAS_POLICY_RANDOM, 0, 1, T0 + 1400 * MS), 1);
+	flush(f);
+	assert_int_equal(tick(f, T0 + 1400 * MS), 0);
+	assert_int_equal(written_policy(f).kind, PIAS_POLICY_RANDOM);
+}
+
+/* A policy the JAP cannot carry out, or that is malformed, is refused whole. */
+static void policy_refused(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_endpoint ep = ep4(1);
+
+	ep.policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED, .scope_len = 33 };
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "scope longer than the family's addresses");
+	ep.policy = (struct pias_policy){ .kind = PIAS_POLICY_REPLICATE, .copies = 2 };
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e),
+			 -EOPNOTSUPP);
+	assert_msg_has(f->e.msg, "replicate is not supported");
+	assert_int_equal(f->acts.n, 0);
+	assert_null(pias_jap_group(&f->j, &f->ta));
+}
+
+/* After a restart the set's policy stands until a REGISTER says otherwise. */
+static void policy_restored(void **state)
+{
+	struct fx *f = *state;
+	struct pias_target t = { .family = PIAS_AF_INET, .state = PIAS_TARGET_ACTIVE, .weight = 1 };
+	struct pias_policy scoped = { .kind = PIAS_POLICY_SCOPED, .scope_len = 16 };
+
+	t.addr = ep4(1).addr;
+	t.port = 8080;
+	assert_int_equal(pias_jap_restore(&f->j, &f->ta, 1, &t, &scoped, T0, &f->e), 0);
+	/* a refresh with the same policy at serial 0 changes nothing */
+	assert_int_equal(reg_policy(f, 1, PIAS_POLICY_SCOPED, 16, 0, T0 + 100 * MS), 1);
+	assert_int_equal(find(f, PIAS_JAP_SET_SET), -1);
+	/* a newer serial replaces it */
+	assert_int_equal(reg_policy(f, 1, PIAS_POLICY_RANDOM, 0, 3, T0 + 200 * MS), 1);
+	assert_int_equal(written_policy(f).kind, PIAS_POLICY_RANDOM);
+}
+
 static void duplicate_is_refresh(void **state)
 {
 	struct fx *f = *state;
@@ -538,7 +627,7 @@ static int restore(struct fx *f, const struct pias_ta *ta, __u32 id, __u32 n, __
 {
 	struct pias_target t = tgt4(n, state, weight);
 
-	return pias_jap_restore(&f->j, ta, id, &t, now, &f->e);
+	return pias_jap_restore(&f->j, ta, id, &t, NULL, now, &f->e);
 }
 
 static bool id_used(const struct fx *f, __u32 id)
@@ -793,7 +882,7 @@ static void restore_invalid(void **state)
 	assert_msg_has(f->e.msg, "target 5");
 	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_UNUSED, 1, T0), -EINVAL);
 	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_DOWN + 1, 1, T0), -EINVAL);
-	assert_int_equal(pias_jap_restore(&f->j, &f->ta, 5, &t6, T0, &f->e), -EINVAL);
+	assert_int_equal(pias_jap_restore(&f->j, &f->ta, 5, &t6, NULL, T0, &f->e), -EINVAL);
 	bad.family = 5;
 	assert_int_equal(restore(f, &bad, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), -EINVAL);
 	assert_msg_has(f->e.msg, "family");
@@ -857,6 +946,9 @@ int test_jap_registry(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(register_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(tunnel_mode_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(policy_highest_serial, setup, teardown),
+		cmocka_unit_test_setup_teardown(policy_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(policy_restored, setup, teardown),
 		cmocka_unit_test_setup_teardown(report_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_keeps_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_into_empty_list, setup, teardown),

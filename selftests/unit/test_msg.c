@@ -167,6 +167,15 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 		m->reg.weight = variant == 1 ? UINT32_MAX : (__u32)variant;
 		if (variant)
 			memset(m->reg.cookie, variant == 1 ? 0xff : 0x5a, sizeof(m->reg.cookie));
+		/* every field of the policy at its widest, and a plain one */
+		if (variant == 1)
+			m->reg.policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED,
+							      .scope_len = 128,
+							      .flags = PIAS_POLICY_F_STRICT };
+		else if (variant)
+			m->reg.policy = (struct pias_policy){ .kind = PIAS_POLICY_REPLICATE,
+							      .copies = PIAS_REPLICATE_MAX };
+		m->reg.policy_serial = variant == 1 ? UINT32_MAX : (__u32)variant;
 		break;
 	case PIAS_MSG_REG_ACK:
 		set_ta(&m->ack.ta, variant);
@@ -308,7 +317,7 @@ static void test_wire_sizes(void **state)
 	} sizes[] = {
 		{ PIAS_MSG_PING, 32 },	   { PIAS_MSG_VIEW_REQ, 4 },	{ PIAS_MSG_REPORT, 32 },
 		{ PIAS_MSG_QUERY, 20 },	   { PIAS_MSG_BINDING, 36 },	{ PIAS_MSG_INVALIDATE, 24 },
-		{ PIAS_MSG_REGISTER, 60 }, { PIAS_MSG_LEAVE, 60 },	{ PIAS_MSG_REG_ACK, 40 },
+		{ PIAS_MSG_REGISTER, 68 }, { PIAS_MSG_LEAVE, 68 },	{ PIAS_MSG_REG_ACK, 40 },
 		{ PIAS_MSG_REG_NACK, 32 }, { PIAS_MSG_REG_COOKIE, 48 },
 	};
 	size_t i;
@@ -577,6 +586,13 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 20, 0, "REGISTER: family 0 is not 4 (IPv4) or 6");
 	patch_bad(PIAS_MSG_LEAVE, 0, b + 21, 0x82, "LEAVE: flags 0x82 has unknown bits");
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 24 + 4, 1, "REGISTER: addr: IPv4 address with nonzero");
+	/* REGISTER's policy: kind, a scope beyond the TA's family, stray options */
+	patch_bad(PIAS_MSG_REGISTER, 0, b + 60, 9, "REGISTER: policy: unknown policy");
+	patch_bad(PIAS_MSG_REGISTER, 1, b + 61, 129,
+		  "REGISTER: policy: scope longer than the family's addresses");
+	patch_bad(PIAS_MSG_REGISTER, 0, b + 61, 8, "REGISTER: policy: options on a policy");
+	patch_bad(PIAS_MSG_LEAVE, 1, b + 63, 0x2, "LEAVE: policy: scoped takes a prefix length");
+	patch_bad(PIAS_MSG_REGISTER, 2, b + 62, 5, "REGISTER: policy: replicate takes 2-4 copies");
 	/* REG_ACK ids. */
 	patch_bad(PIAS_MSG_REG_ACK, 0, b + 23, 0, "REG_ACK: jap_id 0 is not a proxy id");
 	/* target_id 0 is allowed (a LEAVE of an unknown target); 65536 up is not */

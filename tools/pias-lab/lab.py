@@ -418,8 +418,9 @@ class Lab:
         return all(f":{p} " in out for p in ports)
 
     def registrations(self):
-        """{target node: [(TA, endpoint, token file, weight)]}: what each
-        target's one agent keeps registered, every group and family."""
+        """{target node: [(TA, endpoint, token file, weight and options)]}:
+        what each target's one agent keeps registered, every group and
+        family."""
         out = {}
         for g in self.topo.groups:
             for fam, ta in g.tas():
@@ -427,7 +428,8 @@ class Lab:
                     node = self.topo.nodes[t]
                     a = node.addr4() if fam == 4 else f"[{node.addr6()}]"
                     tok = os.path.join(self.st.dir, "keys", f"token-{g.name}-{fam}")
-                    out.setdefault(t, []).append((ta, f"{a}:{g.port}", tok, w))
+                    opts = f"{w} policy={g.policy}" if g.policy else f"{w}"
+                    out.setdefault(t, []).append((ta, f"{a}:{g.port}", tok, opts))
         return out
 
     def start_agent(self, node, regs):

@@ -23,7 +23,9 @@ NODE_KEYS = {"router": {"as"}, "proxy": {"as", "id", "nat_addresses"}, "client":
 TARGET_MODES = ("nat", "tunnel")
 MAX_NAT_ADDRESSES = 256  # piasd's pool limit (PIAS_NAT_POOL_MAX)
 LINK_KEYS = {"delay_ms"}
-GROUP_KEYS = {"proto", "port", "address", "service", "targets"}
+GROUP_KEYS = {"proto", "port", "address", "service", "targets", "policy"}
+# the selection policies a JAP carries out (piasctl target join --policy)
+POLICY_RE = re.compile(r"^(weighted|random|scoped/(\d{1,3})(,strict)?)$")
 # piasd settings the lab itself sets for every proxy: not overridable
 PIASD_OWN = {
     "node.id", "node.address4", "node.address6", "node.pin_root", "node.interfaces",
@@ -136,7 +138,8 @@ class Link:
 
 
 class Group:
-    def __init__(self, name, proto, port, addresses, service, targets, section):
+    def __init__(self, name, proto, port, addresses, service, targets, section, policy=None):
+        self.policy = policy  # the owner's selection policy, None: the default (weighted)
         self.name = name
         self.proto = proto
         self.port = port
@@ -518,7 +521,16 @@ def _groups(p, cp, topo, group_secs):
             targets.append((t, weight))
         if not targets:
             p.fail(sec, "targets", "empty")
-        g = Group(name, proto, port, addrs, service, targets, sec)
+        policy = cp.get(sec, "policy", fallback=None)
+        if policy is not None:
+            policy = policy.strip()
+            m = POLICY_RE.match(policy)
+            if not m:
+                p.fail(sec, "policy", f"'{policy}': weighted, random or scoped/LEN[,strict]")
+            if m.group(2) and int(m.group(2)) > (32 if any(a.version == 4 for a in addrs)
+                                                 else 128):
+                p.fail(sec, "policy", f"'{policy}': longer than the group's addresses")
+        g = Group(name, proto, port, addrs, service, targets, sec, policy)
         for _, ta in g.tas():
             if ta in tas:
                 p.fail(sec, "address", f"{ta} is already the group [{tas[ta]}]")

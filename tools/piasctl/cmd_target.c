@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "policy.h"
 #include "piasctl.h"
 #include <pias/target.h>
 
@@ -25,6 +26,8 @@ enum {
 	O_IFACE,
 	O_MTU,
 	O_PIN_DIR,
+	O_POLICY,
+	O_SERIAL,
 	O_N,
 };
 
@@ -68,6 +71,11 @@ static int parse_one(struct cli *c, const struct cli_opt *o, bool join,
 	t->weight = 1;
 	if (join && o[O_WEIGHT].seen &&
 	    (rc = cli_u32(c, "--weight", o[O_WEIGHT].value, 1, UINT32_MAX, &t->weight)))
+		return rc;
+	if (o[O_POLICY].seen && pias_policy_parse(o[O_POLICY].value, t->ta.family, &t->policy, &e))
+		return cli_bad(c, "--policy: %s", e.msg);
+	if (o[O_SERIAL].seen && (rc = cli_u32(c, "--policy-serial", o[O_SERIAL].value, 0,
+					      UINT32_MAX, &t->policy_serial)))
 		return rc;
 	agent_reg_service(r, raddr, rfamily, rport);
 	/* last, so that usage errors never wait on the file system */
@@ -131,13 +139,22 @@ static int tunnel_endpoints(struct cli *c, struct agent_opts *ao)
 static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_opts *ao)
 {
 	struct cli_opt o[] = {
-		[O_TA] = OPT_VALUE("--ta"),	      [O_ENDPOINT] = OPT_VALUE("--endpoint"),
-		[O_WEIGHT] = OPT_VALUE("--weight"),   [O_TOKEN] = OPT_VALUE("--token-file"),
-		[O_FILE] = OPT_VALUE("--file"),	      [O_REG] = OPT_VALUE("--registration"),
-		[O_SOURCE] = OPT_VALUE("--source"),   [O_ONCE] = OPT_FLAG("--once"),
-		[O_TIMEOUT] = OPT_VALUE("--timeout"), [O_MODE] = OPT_VALUE("--mode"),
-		[O_IFACE] = OPT_VALUE("--interface"), [O_MTU] = OPT_VALUE("--mtu"),
-		[O_PIN_DIR] = OPT_VALUE("--pin-dir"), OPT_END,
+		[O_TA] = OPT_VALUE("--ta"),
+		[O_ENDPOINT] = OPT_VALUE("--endpoint"),
+		[O_WEIGHT] = OPT_VALUE("--weight"),
+		[O_TOKEN] = OPT_VALUE("--token-file"),
+		[O_FILE] = OPT_VALUE("--file"),
+		[O_REG] = OPT_VALUE("--registration"),
+		[O_SOURCE] = OPT_VALUE("--source"),
+		[O_ONCE] = OPT_FLAG("--once"),
+		[O_TIMEOUT] = OPT_VALUE("--timeout"),
+		[O_MODE] = OPT_VALUE("--mode"),
+		[O_IFACE] = OPT_VALUE("--interface"),
+		[O_MTU] = OPT_VALUE("--mtu"),
+		[O_PIN_DIR] = OPT_VALUE("--pin-dir"),
+		[O_POLICY] = OPT_VALUE("--policy"),
+		[O_SERIAL] = OPT_VALUE("--policy-serial"),
+		OPT_END,
 	};
 	char *pos[CLI_MAX_POS];
 	union pias_addr raddr = { 0 };
@@ -150,14 +167,19 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
 		return r;
 	/* one option table for both; leave has nothing to weigh and always waits */
-	if (!join && (o[O_WEIGHT].seen || o[O_ONCE].seen))
+	if (!join && (o[O_WEIGHT].seen || o[O_ONCE].seen || o[O_POLICY].seen || o[O_SERIAL].seen))
 		return cli_bad(c, "%s is no option of target leave",
-			       o[O_WEIGHT].seen ? "--weight" : "--once");
+			       o[O_WEIGHT].seen	  ? "--weight"
+			       : o[O_ONCE].seen	  ? "--once"
+			       : o[O_POLICY].seen ? "--policy"
+						  : "--policy-serial");
+	if (o[O_SERIAL].seen && !o[O_POLICY].seen)
+		return cli_bad(c, "--policy-serial goes with --policy");
 	if ((r = cli_npos(c, npos, 0, 0)))
 		return r;
 	if (o[O_FILE].seen) {
-		for (int i = O_TA; i <= O_TOKEN; i++)
-			if (o[i].seen)
+		for (int i = O_TA; i <= O_SERIAL; i++)
+			if (o[i].seen && (i <= O_TOKEN || i >= O_POLICY))
 				return cli_bad(c,
 					       "--file and %s exclude each other (%s goes on "
 					       "the file's lines)",
@@ -231,7 +253,8 @@ static int run_leave(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_target_join = {
 	.name = "target join",
-	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE [--weight N] | --file FILE} "
+	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE [--weight N] "
+		"[--policy POLICY [--policy-serial N]] | --file FILE} "
 		"[--registration ADDR:PORT] [--source ADDR] [--once [--timeout SECONDS]] "
 		"[--mode tunnel --interface IFNAME [--mtu BYTES] [--pin-dir DIR]]",
 	.summary = "register a target with its JAP and keep the registration alive",
@@ -239,8 +262,17 @@ const struct cmd cmd_target_join = {
 		"  --endpoint ADDR:PORT       where the target is reached, same family as TA\n"
 		"  --token-file FILE          the group's token (64 hex digits; piasctl token)\n"
 		"  --weight N                 share of new flows, 1-4294967295 (default 1)\n"
+		"  --policy POLICY            how the group picks a target for a new flow, as\n"
+		"                             its owner says: weighted (default: by weight),\n"
+		"                             random (a fresh draw per flow, by weight),\n"
+		"                             scoped/LEN or\n"
+		"                             scoped/LEN,strict (targets sharing LEN bits\n"
+		"                             with the client first; strict: only those)\n"
+		"  --policy-serial N          raise it with each change of policy: the group\n"
+		"                             follows the highest serial (default 0)\n"
 		"  --file FILE                many registrations in one process, one a line:\n"
-		"                               TA ENDPOINT TOKEN-FILE [WEIGHT]   # comment\n"
+		"                               TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY]\n"
+		"                               [serial=N]   # comment\n"
 		"  --registration ADDR:PORT   the anycast registration service (default: the\n"
 		"                             TA's address, port 6638)\n"
 		"  --source ADDR              send from ADDR (a surrogate registering for a\n"

@@ -14,8 +14,10 @@
 
 #include "addr.h"
 #include "piasctl.h"
+#include "policy.h"
 
-#define FIELDS_MAX 4 /* TA ENDPOINT TOKEN-FILE [WEIGHT] */
+#define FIELDS_MAX  6 /* TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N] */
+#define FIELDS_HELP "TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N]"
 
 /* Split line (comment cut off) into at most FIELDS_MAX fields; -1: too many. */
 static int split(char *line, char **f)
@@ -39,9 +41,14 @@ static int parse_line(struct cli *c, const char *path, unsigned int ln, char **f
 	struct pias_err e;
 	char what[64];
 
-	if (nf < 3)
-		return cli_bad(c, "%s:%u: want TA ENDPOINT TOKEN-FILE [WEIGHT], got %d field%s",
-			       path, ln, nf, nf == 1 ? "" : "s");
+	int positional = nf;
+
+	/* policy= and serial= come after the positional fields */
+	while (positional > 3 && strchr(f[positional - 1], '='))
+		positional--;
+	if (positional < 3 || positional > 4)
+		return cli_bad(c, "%s:%u: want " FIELDS_HELP ", got %d field%s", path, ln, nf,
+			       nf == 1 ? "" : "s");
 	if (pias_ta_parse(f[0], &t->ta, &e))
 		return cli_bad(c, "%s:%u: TA: %s", path, ln, e.msg);
 	if (pias_endpoint_parse(f[1], &t->addr, &t->family, &t->port, &e))
@@ -51,8 +58,21 @@ static int parse_line(struct cli *c, const char *path, unsigned int ln, char **f
 			       t->family, f[0], t->ta.family);
 	t->weight = 1;
 	snprintf(what, sizeof(what), "%s:%u: weight", path, ln);
-	if (nf == 4 && cli_u32(c, what, f[3], 1, UINT32_MAX, &t->weight))
+	if (positional == 4 && cli_u32(c, what, f[3], 1, UINT32_MAX, &t->weight))
 		return EXIT_USAGE;
+	for (int i = positional; i < nf; i++) {
+		if (!strncmp(f[i], "policy=", 7)) {
+			if (pias_policy_parse(f[i] + 7, t->ta.family, &t->policy, &e))
+				return cli_bad(c, "%s:%u: %s", path, ln, e.msg);
+		} else if (!strncmp(f[i], "serial=", 7)) {
+			snprintf(what, sizeof(what), "%s:%u: serial", path, ln);
+			if (cli_u32(c, what, f[i] + 7, 0, UINT32_MAX, &t->policy_serial))
+				return EXIT_USAGE;
+		} else {
+			return cli_bad(c, "%s:%u: '%s': want policy=POLICY or serial=N", path, ln,
+				       f[i]);
+		}
+	}
 	if (pias_key_read_file(f[2], r->token, &e))
 		return cli_fail(c, "%s:%u: token file: %s", path, ln, e.msg);
 	return 0;
@@ -88,8 +108,7 @@ int reg_file_read(struct cli *c, const char *path, const union pias_addr *reg_ad
 		if (nf == 0)
 			continue;
 		if (nf < 0) {
-			rc = cli_bad(c, "%s:%u: want TA ENDPOINT TOKEN-FILE [WEIGHT], got more",
-				     path, ln);
+			rc = cli_bad(c, "%s:%u: want " FIELDS_HELP ", got more", path, ln);
 			break;
 		}
 		if (len == cap) {

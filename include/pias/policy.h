@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A group's selection policy (paper section 2.1; docs/design.md, "Choosing
+ * a target"): how a JAP picks among its targets for a new flow. The
+ * group's owner sets it in each target's REGISTER; the JAP writes it into
+ * the group's target set, where the dataplane reads it.
+ */
+#ifndef PIAS_POLICY_H
+#define PIAS_POLICY_H
+
+#include "types.h"
+
+enum pias_policy_kind {
+	PIAS_POLICY_WEIGHTED = 0,  /* the flow hash into the targets' weights */
+	PIAS_POLICY_RANDOM = 1,	   /* a fresh draw per flow, every target alike */
+	PIAS_POLICY_SCOPED = 2,	   /* targets sharing scope_len bits with the client */
+	PIAS_POLICY_REPLICATE = 3, /* every packet to `copies` targets */
+	PIAS_POLICY_KINDS
+};
+
+/* scoped: no target in the client's prefix means no target (drop), not any */
+#define PIAS_POLICY_F_STRICT 0x1
+#define PIAS_POLICY_F_KNOWN  (PIAS_POLICY_F_STRICT)
+
+#define PIAS_REPLICATE_MIN 2
+#define PIAS_REPLICATE_MAX 4
+
+struct pias_policy {
+	__u8 kind;	/* enum pias_policy_kind */
+	__u8 scope_len; /* scoped: prefix length in bits (at most 32 / 128); else 0 */
+	__u8 copies;	/* replicate: PIAS_REPLICATE_MIN..MAX; else 0 */
+	__u8 flags;	/* PIAS_POLICY_F_*, only with scoped */
+};
+PIAS_STATIC_ASSERT(sizeof(struct pias_policy) == 4, "pias_policy layout");
+
+/*
+ * 0 if p is a policy a group of family (PIAS_AF_*) may have, else a short
+ * reason. The one check of a policy: the message decoder, the agent's
+ * parser and the map writer all use it.
+ */
+static inline const char *pias_policy_invalid(const struct pias_policy *p, __u8 family)
+{
+	switch (p->kind) {
+	case PIAS_POLICY_WEIGHTED:
+	case PIAS_POLICY_RANDOM:
+		return p->scope_len || p->copies || p->flags ? "options on a policy that takes none"
+							     : 0;
+	case PIAS_POLICY_SCOPED:
+		if (p->copies || (p->flags & ~PIAS_POLICY_F_KNOWN))
+			return "scoped takes a prefix length and strict only";
+		if (p->scope_len > (family == 4 ? 32 : 128))
+			return "scope longer than the family's addresses";
+		return 0;
+	case PIAS_POLICY_REPLICATE:
+		if (p->scope_len || p->flags)
+			return "replicate takes a number of copies only";
+		return p->copies < PIAS_REPLICATE_MIN || p->copies > PIAS_REPLICATE_MAX
+			       ? "replicate takes 2-4 copies"
+			       : 0;
+	default:
+		return "unknown policy";
+	}
+}
+
+#endif
