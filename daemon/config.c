@@ -315,6 +315,9 @@ static const struct key keys[] = {
 	{ "jap", "group_size", 0, p_uint, 1, PIAS_SET_MAX_TARGETS, OFF(group_size) },
 	{ "jap", "group_joins_per_s", 0, p_uint, 1, 1000000, OFF(group_joins_per_s) },
 	{ "jap", "group_joins_burst", 0, p_uint, 1, 10000000, OFF(group_joins_burst) },
+	{ "jap", "shed_threshold_percent", 0, p_uint, 0, 99, OFF(shed_threshold_percent) },
+	{ "jap", "shed_hold_s", 0, p_uint, 1, 86400, OFF(shed_hold_s) },
+	{ "jap", "conn_budget", 0, p_uint, 0, 100000000, OFF(conn_budget) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -362,6 +365,8 @@ static void defaults(struct piasd_config *c)
 	c->group_size = PIASD_GROUP_SIZE_DEFAULT;
 	c->group_joins_per_s = PIASD_GROUP_JOINS_PER_S_DEFAULT;
 	c->group_joins_burst = PIASD_GROUP_JOINS_BURST_DEFAULT;
+	c->shed_threshold_percent = PIASD_SHED_THRESHOLD_PCT_DEFAULT;
+	c->shed_hold_s = PIASD_SHED_HOLD_S_DEFAULT;
 	c->ct = (struct pias_ct_timeouts){
 		.tcp_syn = PIAS_CT_TCP_SYN_S,
 		.tcp_established = PIAS_CT_TCP_ESTABLISHED_S,

@@ -50,6 +50,8 @@
 #define PIASD_CONTROL_SOCKET_DEFAULT	   "/run/pias/piasd.sock"
 #define PIASD_DRAIN_TIMEOUT_S_DEFAULT	   300
 #define PIASD_GROUP_SIZE_DEFAULT	   16
+#define PIASD_SHED_THRESHOLD_PCT_DEFAULT   25
+#define PIASD_SHED_HOLD_S_DEFAULT	   300
 #define PIASD_GROUP_JOINS_PER_S_DEFAULT	   10
 #define PIASD_GROUP_JOINS_BURST_DEFAULT	   20
 #define PIASD_NAT_HIGH_WATER_PCT_DEFAULT   80
@@ -122,6 +124,15 @@ struct piasd_config {
 	unsigned int group_size;
 	unsigned int group_joins_per_s;
 	unsigned int group_joins_burst;
+	/*
+	 * Shedding: a group that lost more than shed_threshold_percent of its
+	 * peak targets (the most within shed_hold_s) takes only what is left
+	 * of its flows; targets holding more than conn_budget connections each
+	 * (0: no budget) take budget / held of them (docs/design.md).
+	 */
+	unsigned int shed_threshold_percent;
+	unsigned int shed_hold_s;
+	unsigned int conn_budget;
 
 	/* [connections]: timeouts in seconds (include/pias/conntrack.h) */
 	struct pias_ct_timeouts ct;

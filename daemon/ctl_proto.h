@@ -43,6 +43,7 @@
  *   show counters [--json]     dataplane and control plane counters
  *   show status [--json]       one summary: id, state, uptime, counts
  *   drain TA ENDPOINT          stop new flows to a target here (udp:203.0.113.1:53 198.51.100.10:53)
+ *   dial TA PERCENT            this JAP's share of the group's new flows (0-100)
  *   withdraw                   leave the overlay and stop announcing (maintenance)
  *   flush bindings             drop every cached binding
  *   keys reload                reload the overlay key ring (as SIGHUP does)

@@ -136,6 +136,12 @@ static void push(struct pias_iap_actions *acts, enum pias_iap_action_kind kind, 
 		a->binding = *b;
 }
 
+/* The set of the binding just pushed (the last action). */
+static void push_set(struct pias_iap_actions *acts, const struct pias_group *set)
+{
+	acts->a[acts->n - 1].set = *set;
+}
+
 static void query_send(struct pias_iap *i, struct pias_iap_entry *en, __u32 rap_id, __u64 now,
 		       struct pias_iap_actions *acts)
 {
@@ -175,9 +181,21 @@ int pias_iap_miss(struct pias_iap *i, const struct pias_ta *ta, __u32 rap_id, __
 }
 
 /* Install b for ta, answering the pending query. */
+static int install_set(struct pias_iap *i, const struct pias_ta *ta, struct pias_binding *b,
+		       const struct pias_group *set, __u64 lifetime_ns, __u64 now,
+		       struct pias_iap_actions *acts, struct pias_err *e);
+
 static int install(struct pias_iap *i, const struct pias_ta *ta, struct pias_binding *b,
 		   __u64 lifetime_ns, __u64 now, struct pias_iap_actions *acts, struct pias_err *e)
 {
+	return install_set(i, ta, b, NULL, lifetime_ns, now, acts, e);
+}
+
+static int install_set(struct pias_iap *i, const struct pias_ta *ta, struct pias_binding *b,
+		       const struct pias_group *set, __u64 lifetime_ns, __u64 now,
+		       struct pias_iap_actions *acts, struct pias_err *e)
+{
+	static const struct pias_group none;
 	struct pias_iap_entry *en = entry_find(i, ta);
 	int err = 0;
 
@@ -192,8 +210,10 @@ static int install(struct pias_iap *i, const struct pias_ta *ta, struct pias_bin
 	pending_clear(i, en);
 	en->bound = true;
 	en->b = *b;
+	en->set = set ? *set : none;
 	en->lifetime_ns = lifetime_ns;
 	push(acts, PIAS_IAP_BINDING_SET, 0, ta, b);
+	push_set(acts, &en->set);
 	return 0;
 }
 
@@ -215,6 +235,14 @@ int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *t
 		     __u32 generation, __u64 lifetime_ns, __u64 now, struct pias_iap_actions *acts,
 		     struct pias_err *e)
 {
+	return pias_iap_binding_set(i, from_rap, ta, jap_id, NULL, generation, lifetime_ns, now,
+				    acts, e);
+}
+
+int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u32 jap_id,
+			 const struct pias_group *set, __u32 generation, __u64 lifetime_ns,
+			 __u64 now, struct pias_iap_actions *acts, struct pias_err *e)
+{
 	struct pias_binding b = { .jap_id = jap_id, .generation = generation };
 	const struct pias_iap_entry *en;
 	int err = check_answer(ta, from_rap, lifetime_ns, e);
@@ -223,11 +251,15 @@ int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *t
 		return err;
 	if (!jap_id)
 		return pias_err_set(e, -EINVAL, "iap: binding to JAP id 0");
+	if (set && set->count &&
+	    (set->count > PIAS_GROUP_MAX_JAPS || set->japs[0].jap_id != jap_id))
+		return pias_err_set(e, -EINVAL, "iap: a set of %u JAPs not led by JAP %u",
+				    set->count, jap_id);
 	en = entry_find(i, ta);
 	if (en && en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && now < en->b.expires_ns &&
 	    gen_older(generation, en->b.generation))
 		return 0; /* a late answer, older than what is installed */
-	return install(i, ta, &b, lifetime_ns, now, acts, e);
+	return install_set(i, ta, &b, set, lifetime_ns, now, acts, e);
 }
 
 int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta,
@@ -265,9 +297,17 @@ static void unbind(struct pias_iap *i, struct pias_iap_entry *en, struct pias_ia
 	entry_gc(i, en);
 }
 
+/* Is en's binding to jap_id, or to a set that holds it? */
 static bool bound_to(const struct pias_iap_entry *en, __u32 jap_id)
 {
-	return en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && en->b.jap_id == jap_id;
+	if (!en->bound || (en->b.flags & PIAS_BINDING_F_NEGATIVE))
+		return false;
+	if (en->b.jap_id == jap_id)
+		return true;
+	for (__u32 k = 0; k < en->set.count && k < PIAS_GROUP_MAX_JAPS; k++)
+		if (en->set.japs[k].jap_id == jap_id)
+			return true;
+	return false;
 }
 
 int pias_iap_invalidate(struct pias_iap *i, __u32 from_jap, const struct pias_ta *ta,

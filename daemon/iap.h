@@ -65,6 +65,7 @@ struct pias_iap_entry {
 	struct pias_ta ta;
 	bool bound;	       /* b is installed in the map */
 	struct pias_binding b; /* jap_id, generation, expires_ns, flags */
+	struct pias_group set; /* a binding set's JAPs and shares (count 0: none) */
 	__u64 lifetime_ns;     /* b's lifetime when installed */
 	bool pending;	       /* a query is outstanding */
 	__u32 rap_id;	       /* ... to this RAP */
@@ -89,6 +90,7 @@ struct pias_iap_action {
 	__u32 rap_id; /* SEND_QUERY */
 	struct pias_ta ta;
 	struct pias_binding binding; /* BINDING_SET */
+	struct pias_group set; /* BINDING_SET: the JAPs each new flow draws from (count 0: none) */
 };
 
 /* A caller-provided action buffer: n used of cap. */
@@ -124,6 +126,16 @@ int pias_iap_miss(struct pias_iap *i, const struct pias_ta *ta, __u32 rap_id, __
 int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u32 jap_id,
 		     __u32 generation, __u64 lifetime_ns, __u64 now, struct pias_iap_actions *acts,
 		     struct pias_err *e);
+
+/*
+ * The same for a binding set (set NULL or count 0: jap_id alone): the
+ * binding names set->japs[0] and new flows draw from the set. An
+ * INVALIDATE from any JAP of the set drops it, as one from its JAP drops a
+ * binding (the JAP lost its targets: what the IAP draws from is stale).
+ */
+int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u32 jap_id,
+			 const struct pias_group *set, __u32 generation, __u64 lifetime_ns,
+			 __u64 now, struct pias_iap_actions *acts, struct pias_err *e);
 
 /*
  * RAP from_rap says ta is no group: BINDING_SET(ta, NEGATIVE, expiring at

@@ -17,6 +17,8 @@ int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct 
 		.drain_timeout_ns = PIAS_JAP_DRAIN_TIMEOUT_NS,
 		.down_expire_ns = PIAS_JAP_DOWN_EXPIRE_NS,
 		.report_fraction = PIAS_JAP_REPORT_FRACTION,
+		.shed_threshold = PIAS_JAP_SHED_THRESHOLD,
+		.shed_hold_ns = PIAS_JAP_SHED_HOLD_NS,
 	};
 
 	if (!cfg)
@@ -26,6 +28,9 @@ int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct 
 	if (!(cfg->report_fraction >= 0.0))
 		return pias_err_set(e, -EINVAL, "jap: report fraction %g must be >= 0",
 				    cfg->report_fraction);
+	if (!(cfg->shed_threshold >= 0.0 && cfg->shed_threshold < 1.0))
+		return pias_err_set(e, -EINVAL, "jap: shed threshold %g is outside [0,1)",
+				    cfg->shed_threshold);
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
 	j->ids_used[0] = 1; /* id 0 is never a target */
@@ -107,7 +112,7 @@ static void target_remove(struct pias_jap_group *g, struct pias_jap_target *t)
  * all of them when none is), the earliest registered among equals, so
  * that refreshes in any order never flip it.
  */
-static struct pias_policy group_policy(const struct pias_jap_group *g)
+static const struct pias_jap_target *policy_holder(const struct pias_jap_group *g)
 {
 	const struct pias_jap_target *best = NULL;
 	bool any_active = false;
@@ -122,7 +127,29 @@ static struct pias_policy group_policy(const struct pias_jap_group *g)
 		if (!best || t->policy_serial > best->policy_serial)
 			best = t;
 	}
-	return best ? best->policy : (struct pias_policy){ 0 };
+	return best;
+}
+
+static struct pias_policy group_policy(const struct pias_jap_group *g)
+{
+	const struct pias_jap_target *t = policy_holder(g);
+
+	return t ? t->policy : (struct pias_policy){ 0 };
+}
+
+static __u32 group_policy_serial(const struct pias_jap_group *g)
+{
+	const struct pias_jap_target *t = policy_holder(g);
+
+	return t ? t->policy_serial : 0;
+}
+
+struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g)
+{
+	return (struct pias_jap_report){ .count = g->reported,
+					 .share = g->share,
+					 .policy = g->policy,
+					 .policy_serial = g->policy_serial };
 }
 
 /* The ids the dataplane may use for ta: ACTIVE and DRAINING, in order. */
@@ -145,11 +172,65 @@ static __u32 group_active(const struct pias_jap_group *g)
 	return n;
 }
 
-static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g, __u32 active)
+static __u64 age(__u64 now, __u64 then)
+{
+	return now > then ? now - then : 0;
+}
+
+/* Live connections of g's active targets, as the last complete count says. */
+static __u64 group_conns(const struct pias_jap *j, const struct pias_jap_group *g)
+{
+	__u64 n = 0;
+
+	for (__u32 i = 0; i < g->count; i++) {
+		long c;
+
+		if (g->targets[i].t.state != PIAS_TARGET_ACTIVE)
+			continue;
+		c = j->cfg.conns(j->cfg.conns_ctx, g->targets[i].id, 0);
+		n += c > 0 ? (__u64)c : 0;
+	}
+	return n;
+}
+
+/*
+ * g's share of its RAPs' flows now (per mille, in steps): the dial, times
+ * what it keeps of its peak when it has lost more than the threshold, times
+ * budget / held when its targets hold more connections than their budget.
+ * Moves g's peak.
+ */
+static __u16 group_share(const struct pias_jap *j, struct pias_jap_group *g, __u32 active,
+			 __u64 now)
+{
+	double share = g->dial / (double)PIAS_JAP_SHARE_FULL;
+	__u32 q;
+
+	if (active >= g->peak || age(now, g->peak_ns) > j->cfg.shed_hold_ns) {
+		g->peak = active;
+		g->peak_ns = now;
+	}
+	if (j->cfg.shed_threshold > 0 && active < g->peak * (1.0 - j->cfg.shed_threshold))
+		share *= (double)active / g->peak;
+	if (j->cfg.conn_budget && j->cfg.conns && active) {
+		__u64 held = group_conns(j, g), budget = (__u64)j->cfg.conn_budget * active;
+
+		if (held > budget)
+			share *= (double)budget / held;
+	}
+	/* down to a step, so that a share wobbling about a step is not reported each tick */
+	q = (__u32)(share * PIAS_JAP_SHARE_FULL);
+	return (__u16)(q - q % PIAS_JAP_SHARE_STEP);
+}
+
+static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g, __u32 active,
+		       __u16 share, const struct pias_policy *policy, __u32 serial)
 {
 	double delta;
 
 	if (!g->reported_valid || (g->reported == 0) != (active == 0))
+		return true;
+	if (share != g->share || serial != g->policy_serial ||
+	    memcmp(policy, &g->policy, sizeof(*policy)))
 		return true;
 	delta = active > g->reported ? active - g->reported : g->reported - active;
 	return delta > j->cfg.report_fraction * g->reported;
@@ -163,10 +244,11 @@ static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g,
  * more), then the report.
  */
 static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
-			 struct pias_jap_group *new, struct pias_jap_action *out)
+			 struct pias_jap_group *new, __u64 now, struct pias_jap_action *out)
 {
 	struct pias_target_set os, ns;
-	__u32 active = group_active(new);
+	__u32 active = group_active(new), serial = group_policy_serial(new);
+	__u16 share = group_share(j, new, active, now);
 	size_t n = 0;
 
 	for (__u32 i = 0; i < new->count; i++) {
@@ -191,12 +273,15 @@ static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
 			out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_TARGET_DEL,
 							     .id = old->targets[i].id,
 							     .ta = old->ta };
-	if (report_due(j, new, active)) {
-		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_REPORT,
-						     .ta = new->ta,
-						     .count = active };
+	if (report_due(j, new, active, share, &ns.policy, serial)) {
 		new->reported_valid = true;
 		new->reported = active;
+		new->share = share;
+		new->policy = ns.policy;
+		new->policy_serial = serial;
+		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_REPORT,
+						     .ta = new->ta,
+						     .report = pias_jap_group_report(new) };
 	}
 	return n;
 }
@@ -226,11 +311,11 @@ static void group_commit(struct pias_jap *j, struct pias_jap_group *slot,
 
 /* Diff slot (NULL: absent) against new; append and commit if it fits. */
 static int group_apply(struct pias_jap *j, struct pias_jap_group *slot, struct pias_jap_group *new,
-		       struct pias_jap_actions *acts, struct pias_err *e)
+		       __u64 now, struct pias_jap_actions *acts, struct pias_err *e)
 {
 	struct pias_jap_action out[PIAS_JAP_MAX_ACTIONS_PER_TA];
 	struct pias_jap_group empty = { .ta = new->ta };
-	size_t n = group_diff(j, slot ? slot : &empty, new, out);
+	size_t n = group_diff(j, slot ? slot : &empty, new, now, out);
 
 	if (n > acts->cap - acts->n)
 		return pias_err_set(e, -ENOBUFS, "jap: %zu actions, room for %zu", n,
@@ -289,7 +374,7 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 			j->groups = g;
 			j->cap = cap;
 		}
-		new = (struct pias_jap_group){ .ta = *ta };
+		new = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
 	}
 	if (t && t->t.state == PIAS_TARGET_DRAINING)
 		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
@@ -316,7 +401,7 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	t->policy = ep->policy;
 	t->policy_serial = ep->policy_serial;
 	t->last_refresh_ns = now;
-	err = group_apply(j, slot, &new, acts, e);
+	err = group_apply(j, slot, &new, now, acts, e);
 	if (err)
 		return err;
 	if (fresh)
@@ -362,7 +447,7 @@ int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u
 	t->last_refresh_ns = now;
 	if (t->t.state == PIAS_TARGET_DOWN)
 		t->t.state = PIAS_TARGET_ACTIVE;
-	return group_apply(j, slot, &new, acts, e);
+	return group_apply(j, slot, &new, now, acts, e);
 }
 
 int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
@@ -382,7 +467,7 @@ int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 		t->t.state = PIAS_TARGET_DRAINING;
 		t->drain_start_ns = now;
 	}
-	return group_apply(j, slot, &new, acts, e);
+	return group_apply(j, slot, &new, now, acts, e);
 }
 
 int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
@@ -391,9 +476,19 @@ int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 	return pias_jap_leave(j, ta, id, now, acts, e);
 }
 
-static __u64 age(__u64 now, __u64 then)
+int pias_jap_dial(struct pias_jap *j, const struct pias_ta *ta, __u32 permille, __u64 now,
+		  struct pias_jap_actions *acts, struct pias_err *e)
 {
-	return now > then ? now - then : 0;
+	struct pias_jap_group *slot = group_find(j, ta), new;
+
+	if (permille > PIAS_JAP_SHARE_FULL)
+		return pias_err_set(e, -EINVAL, "jap: a dial is 0-100%%, not %u.%u%%",
+				    permille / 10, permille % 10);
+	if (!slot)
+		return pias_err_set(e, -ENOENT, "jap: no targets for this TA here");
+	new = *slot;
+	new.dial = (__u16)permille;
+	return group_apply(j, slot, &new, now, acts, e);
 }
 
 /* The group after the tick's transitions. */
@@ -454,7 +549,7 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
 		struct pias_jap_group new = j->groups[i];
 
 		group_tick(j, &new, now, last_reply, ctx);
-		need += group_diff(j, &j->groups[i], &new, out);
+		need += group_diff(j, &j->groups[i], &new, now, out);
 	}
 	if (need > acts->cap - acts->n)
 		return pias_err_set(e, -ENOBUFS, "jap: tick needs %zu actions, room for %zu", need,
@@ -465,7 +560,7 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
 		size_t before = j->ngroups;
 
 		group_tick(j, &new, now, last_reply, ctx);
-		group_apply(j, &j->groups[i], &new, acts, NULL);
+		group_apply(j, &j->groups[i], &new, now, acts, NULL);
 		if (j->ngroups == before)
 			i++;
 	}
@@ -502,7 +597,7 @@ int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
 			j->cap = cap;
 		}
 		g = &j->groups[j->ngroups++];
-		*g = (struct pias_jap_group){ .ta = *ta };
+		*g = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
 	}
 	if (g->count == PIAS_SET_MAX_TARGETS)
 		return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
@@ -517,5 +612,9 @@ int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
 	/* the RAPs heard of it before the restart; the daemon re-reports anyway */
 	g->reported_valid = true;
 	g->reported = group_active(g);
+	g->share = PIAS_JAP_SHARE_FULL;
+	g->peak = g->reported;
+	g->peak_ns = now;
+	g->policy = nt->policy;
 	return 0;
 }

@@ -49,6 +49,10 @@
 #define PIAS_JAP_DRAIN_TIMEOUT_NS   30000000000ull /* 30 s */
 #define PIAS_JAP_DOWN_EXPIRE_NS	    30000000000ull /* 30 s DOWN, then removed */
 #define PIAS_JAP_REPORT_FRACTION    0.25
+#define PIAS_JAP_SHED_THRESHOLD	    0.25	    /* a quarter of the targets lost: shed */
+#define PIAS_JAP_SHED_HOLD_NS	    300000000000ull /* 300 s: then the smaller size is the norm */
+#define PIAS_JAP_SHARE_FULL	    1000	    /* per mille (PIAS_SHARE_FULL on the wire) */
+#define PIAS_JAP_SHARE_STEP	    50		    /* shares move in 5% steps: no report storms */
 #define PIAS_JAP_MAX_ACTIONS_PER_TA (2 * PIAS_SET_MAX_TARGETS + 2)
 
 /*
@@ -62,8 +66,19 @@ struct pias_jap_config {
 	__u64 drain_timeout_ns;
 	__u64 down_expire_ns;
 	double report_fraction;	 /* report when |active - reported| > this * reported */
-	pias_jap_conns_fn conns; /* NULL: a drain lasts drain_timeout_ns */
+	pias_jap_conns_fn conns; /* NULL: a drain lasts drain_timeout_ns, no budget */
 	void *conns_ctx;
+	/*
+	 * Shedding (docs/design.md, "Choosing a target"): a group whose active
+	 * targets fell below (1 - shed_threshold) of its peak takes only that
+	 * fraction of the flows its RAPs would give it; the peak is the most
+	 * targets it had within shed_hold_ns. 0: never shed by count. A group
+	 * whose targets hold more than conn_budget connections each (0: no
+	 * budget) takes budget / held of them too.
+	 */
+	double shed_threshold;
+	__u64 shed_hold_ns;
+	__u32 conn_budget;
 };
 
 /* Where a target is reached (its unicast address and port, host order). */
@@ -94,8 +109,14 @@ struct pias_jap_group {
 	struct pias_ta ta;
 	__u32 count; /* used entries of targets[] */
 	struct pias_jap_target targets[PIAS_SET_MAX_TARGETS];
-	bool reported_valid; /* a REPORT went out for this TA */
-	__u32 reported;	     /* the last reported count */
+	bool reported_valid;	   /* a REPORT went out for this TA */
+	__u32 reported;		   /* the last reported count */
+	__u16 dial;		   /* the operator's share of the flows, per mille */
+	__u16 share;		   /* the last reported share: dial x shedding */
+	__u32 peak;		   /* most active targets within shed_hold_ns */
+	__u64 peak_ns;		   /* when the group last had peak targets */
+	struct pias_policy policy; /* the last reported policy */
+	__u32 policy_serial;
 };
 
 struct pias_jap {
@@ -111,7 +132,15 @@ enum pias_jap_action_kind {
 	PIAS_JAP_TARGET_DEL,	 /* clear pias_targets[id] */
 	PIAS_JAP_SET_SET,	 /* write pias_tgt_sets[ta] = set (ACTIVE + DRAINING ids) */
 	PIAS_JAP_SET_DEL,	 /* delete pias_tgt_sets[ta]: the TA has no targets here */
-	PIAS_JAP_REPORT,	 /* tell the TA's RAPs: count targets here (0: none) */
+	PIAS_JAP_REPORT, /* tell the TA's RAPs: count targets here (0: none), share, policy */
+};
+
+/* What a REPORT says (also what the JAP says again every report period). */
+struct pias_jap_report {
+	__u32 count;
+	__u16 share; /* per mille of the flows the RAPs would give this JAP */
+	struct pias_policy policy;
+	__u32 policy_serial;
 };
 
 struct pias_jap_action {
@@ -119,9 +148,9 @@ struct pias_jap_action {
 	__u32 id; /* TARGET_SET, TARGET_DEL */
 	struct pias_ta ta;
 	union {
-		struct pias_target target;  /* TARGET_SET */
-		struct pias_target_set set; /* SET_SET */
-		__u32 count;		    /* REPORT */
+		struct pias_target target;     /* TARGET_SET */
+		struct pias_target_set set;    /* SET_SET */
+		struct pias_jap_report report; /* REPORT */
 	};
 };
 
@@ -204,6 +233,16 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
 int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
 		     const struct pias_target *t, const struct pias_policy *policy, __u64 now,
 		     struct pias_err *e);
+
+/*
+ * The operator dials this JAP's share of ta's flows to permille (0-1000):
+ * reported to the RAPs at once. -ENOENT: no targets for ta here; -EINVAL.
+ */
+int pias_jap_dial(struct pias_jap *j, const struct pias_ta *ta, __u32 permille, __u64 now,
+		  struct pias_jap_actions *acts, struct pias_err *e);
+
+/* What g's reports say now (the periodic report repeats it). */
+struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g);
 
 /* The group of ta, or NULL (read-only view, for status and tests). */
 const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta);

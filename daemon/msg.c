@@ -24,17 +24,18 @@
 #include "msg.h"
 
 /* Wire sizes of the parts of bodies (docs/protocol.md section 6). */
-#define COORD_LEN      16 /* x, y, h, err: IEEE-754 binary32 each */
-#define MEMBER_LEN     (4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
-#define PROBE_LEN      (4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
-#define VIEW_REQ_LEN   4
-#define VIEW_LEN       (4 + 4 + 2 + 2) /* before the zlib stream */
-#define REPORT_LEN     (PIAS_MSG_TA_LEN + 4 + 8)
-#define QUERY_LEN      PIAS_MSG_TA_LEN
-#define BINDING_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
-#define INVALIDATE_LEN (PIAS_MSG_TA_LEN + 4)
-#define REGISTER_LEN   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN + 4 + 4)
-#define REG_ACK_LEN    (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
+#define COORD_LEN	   16 /* x, y, h, err: IEEE-754 binary32 each */
+#define MEMBER_LEN	   (4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
+#define PROBE_LEN	   (4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
+#define VIEW_REQ_LEN	   4
+#define VIEW_LEN	   (4 + 4 + 2 + 2) /* before the zlib stream */
+#define REPORT_LEN	   (PIAS_MSG_TA_LEN + 4 + 8 + 2 + 2 + 4 + 4)
+#define QUERY_LEN	   PIAS_MSG_TA_LEN
+#define BINDING_LEN	   (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
+#define BINDING_SET_LEN(n) (BINDING_LEN + 4 + 4 + 8 * (n)) /* policy, n, JAPs */
+#define INVALIDATE_LEN	   (PIAS_MSG_TA_LEN + 4)
+#define REGISTER_LEN	   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN + 4 + 4)
+#define REG_ACK_LEN	   (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
 #define REG_ACK_TUN_LEN                                                                            \
 	(REG_ACK_LEN + 1 + 1 + 2 + 16 + 8)	 /* tunnel mode: the JAP's endpoint, tag */
 #define REG_NACK_LEN   (PIAS_MSG_TA_LEN + 4 + 8) /* then 0-95 bytes of text */
@@ -214,6 +215,15 @@ static void put_ta(struct wr *w, const struct pias_ta *ta)
 	put_addr(w, &ta->addr, ta->family);
 }
 
+/* A policy: kind, scope length, copies, flags, a byte each. */
+static void put_policy(struct wr *w, const struct pias_policy *p)
+{
+	put8(w, p->kind);
+	put8(w, p->scope_len);
+	put8(w, p->copies);
+	put8(w, p->flags);
+}
+
 void pias_msg_ta_put(const struct pias_ta *ta, __u8 out[PIAS_MSG_TA_LEN])
 {
 	struct wr w = { .p = out, .cap = PIAS_MSG_TA_LEN };
@@ -319,6 +329,14 @@ static void get_ta(struct rd *r, struct pias_ta *ta)
 	get_bytes(r, ta->addr.bytes, 16);
 }
 
+static void get_policy(struct rd *r, struct pias_policy *p)
+{
+	p->kind = get8(r);
+	p->scope_len = get8(r);
+	p->copies = get8(r);
+	p->flags = get8(r);
+}
+
 static void get_coord(struct rd *r, struct pias_coord *c)
 {
 	c->x = get_float(r);
@@ -391,6 +409,33 @@ static int check_proxy_id(__u32 id, bool zero_ok, const char *t, const char *f, 
 	if ((id == 0 && !zero_ok) || id >= PIAS_MAX_PROXIES)
 		return pias_err_set(e, code, "%s: %s %u is not a proxy id 1-%u%s", t, f, id,
 				    PIAS_MAX_PROXIES - 1, zero_ok ? " or 0" : "");
+	return 0;
+}
+
+/* A binding's set: 1-16 JAPs, valid and distinct, the first the binding's. */
+static int check_binding_set(const struct pias_msg_binding *b, const char *t, int code,
+			     struct pias_err *e)
+{
+	const char *why = pias_policy_invalid(&b->policy, b->ta.family);
+
+	if (why)
+		return pias_err_set(e, code, "%s: policy: %s", t, why);
+	if (b->n_japs < 1 || b->n_japs > PIAS_GROUP_MAX_JAPS)
+		return pias_err_set(e, code, "%s: a set of %u JAPs, not 1-%u", t, b->n_japs,
+				    PIAS_GROUP_MAX_JAPS);
+	if (b->japs[0].jap_id != b->jap_id)
+		return pias_err_set(e, code, "%s: the set's first JAP %u is not jap_id %u", t,
+				    b->japs[0].jap_id, b->jap_id);
+	for (__u32 i = 0; i < b->n_japs; i++) {
+		int err = check_proxy_id(b->japs[i].jap_id, false, t, "set jap_id", code, e);
+
+		if (err)
+			return err;
+		for (__u32 k = 0; k < i; k++)
+			if (b->japs[k].jap_id == b->japs[i].jap_id)
+				return pias_err_set(e, code, "%s: JAP %u twice in the set", t,
+						    b->japs[i].jap_id);
+	}
 	return 0;
 }
 
@@ -491,8 +536,19 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 					    v->offset, v->n, v->total);
 		return check_members(v->members, v->n, t, "members", code, e);
 	}
-	case PIAS_MSG_REPORT:
-		return check_ta(&m->report.ta, t, code, e);
+	case PIAS_MSG_REPORT: {
+		const struct pias_msg_report *rp = &m->report;
+		const char *why;
+
+		err = check_ta(&rp->ta, t, code, e);
+		if (err)
+			return err;
+		if (rp->share > PIAS_SHARE_FULL)
+			return pias_err_set(e, code, "%s: share %u is over %u per mille", t,
+					    rp->share, PIAS_SHARE_FULL);
+		why = pias_policy_invalid(&rp->policy, rp->ta.family);
+		return why ? pias_err_set(e, code, "%s: policy: %s", t, why) : 0;
+	}
 	case PIAS_MSG_QUERY:
 		return check_ta(&m->query.ta, t, code, e);
 	case PIAS_MSG_BINDING: {
@@ -501,16 +557,20 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 		err = check_ta(&b->ta, t, code, e);
 		if (err)
 			return err;
-		if (b->flags & ~(__u32)PIAS_MSG_BINDING_F_NEGATIVE)
+		if (b->flags & ~(__u32)(PIAS_MSG_BINDING_F_NEGATIVE | PIAS_MSG_BINDING_F_SET))
 			return pias_err_set(e, code, "%s: flags 0x%x has unknown bits", t,
 					    b->flags);
 		if (b->flags & PIAS_MSG_BINDING_F_NEGATIVE) {
-			if (b->jap_id)
-				return pias_err_set(e, code, "%s: jap_id %u is not 0 (negative)", t,
-						    b->jap_id);
+			if (b->jap_id || (b->flags & PIAS_MSG_BINDING_F_SET))
+				return pias_err_set(e, code,
+						    "%s: jap_id %u or a set in a negative binding",
+						    t, b->jap_id);
 			return 0;
 		}
-		return check_proxy_id(b->jap_id, false, t, "jap_id", code, e);
+		err = check_proxy_id(b->jap_id, false, t, "jap_id", code, e);
+		if (err || !(b->flags & PIAS_MSG_BINDING_F_SET))
+			return err;
+		return check_binding_set(b, t, code, e);
 	}
 	case PIAS_MSG_INVALIDATE:
 		return check_ta(&m->inval.ta, t, code, e);
@@ -620,6 +680,10 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		put_ta(w, &m->report.ta);
 		put32(w, m->report.count);
 		put64(w, m->report.seq);
+		put16(w, m->report.share);
+		put16(w, 0);
+		put_policy(w, &m->report.policy);
+		put32(w, m->report.policy_serial);
 		break;
 	case PIAS_MSG_QUERY:
 		put_ta(w, &m->query.ta);
@@ -630,6 +694,14 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		put32(w, m->binding.generation);
 		put32(w, m->binding.lifetime_ms);
 		put32(w, m->binding.flags);
+		if (!(m->binding.flags & PIAS_MSG_BINDING_F_SET))
+			break;
+		put_policy(w, &m->binding.policy);
+		put32(w, m->binding.n_japs);
+		for (__u32 i = 0; i < m->binding.n_japs; i++) {
+			put32(w, m->binding.japs[i].jap_id);
+			put32(w, m->binding.japs[i].weight);
+		}
 		break;
 	case PIAS_MSG_INVALIDATE:
 		put_ta(w, &m->inval.ta);
@@ -644,10 +716,7 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		put_addr(w, &m->reg.addr, m->reg.family);
 		put32(w, m->reg.weight);
 		put_bytes(w, m->reg.cookie, sizeof(m->reg.cookie));
-		put8(w, m->reg.policy.kind);
-		put8(w, m->reg.policy.scope_len);
-		put8(w, m->reg.policy.copies);
-		put8(w, m->reg.policy.flags);
+		put_policy(w, &m->reg.policy);
 		put32(w, m->reg.policy_serial);
 		break;
 	case PIAS_MSG_REG_ACK:
@@ -948,6 +1017,11 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		get_ta(r, &m->report.ta);
 		m->report.count = get32(r);
 		m->report.seq = get64(r);
+		m->report.share = get16(r);
+		if (get16(r))
+			return pias_err_set(e, -EBADMSG, "%s: reserved bytes are not zero", t);
+		get_policy(r, &m->report.policy);
+		m->report.policy_serial = get32(r);
 		return 0;
 	case PIAS_MSG_QUERY:
 		err = expect_len(r->len, QUERY_LEN, t, e);
@@ -955,14 +1029,30 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 			get_ta(r, &m->query.ta);
 		return err;
 	case PIAS_MSG_BINDING:
-		err = expect_len(r->len, BINDING_LEN, t, e);
-		if (err)
-			return err;
+		if (r->len < BINDING_LEN)
+			return expect_len(r->len, BINDING_LEN, t, e);
 		get_ta(r, &m->binding.ta);
 		m->binding.jap_id = get32(r);
 		m->binding.generation = get32(r);
 		m->binding.lifetime_ms = get32(r);
 		m->binding.flags = get32(r);
+		if (!(m->binding.flags & PIAS_MSG_BINDING_F_SET))
+			return expect_len(r->len, BINDING_LEN, t, e);
+		/* one encoding per binding: the set's length follows from n */
+		if (r->len < BINDING_SET_LEN(1))
+			return expect_len(r->len, BINDING_SET_LEN(1), t, e);
+		get_policy(r, &m->binding.policy);
+		m->binding.n_japs = get32(r);
+		if (m->binding.n_japs < 1 || m->binding.n_japs > PIAS_GROUP_MAX_JAPS)
+			return pias_err_set(e, -EBADMSG, "%s: a set of %u JAPs, not 1-%u", t,
+					    m->binding.n_japs, PIAS_GROUP_MAX_JAPS);
+		err = expect_len(r->len, BINDING_SET_LEN(m->binding.n_japs), t, e);
+		if (err)
+			return err;
+		for (__u32 i = 0; i < m->binding.n_japs; i++) {
+			m->binding.japs[i].jap_id = get32(r);
+			m->binding.japs[i].weight = get32(r);
+		}
 		return 0;
 	case PIAS_MSG_INVALIDATE:
 		err = expect_len(r->len, INVALIDATE_LEN, t, e);
@@ -986,10 +1076,7 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		get_bytes(r, m->reg.addr.bytes, 16);
 		m->reg.weight = get32(r);
 		get_bytes(r, m->reg.cookie, sizeof(m->reg.cookie));
-		m->reg.policy.kind = get8(r);
-		m->reg.policy.scope_len = get8(r);
-		m->reg.policy.copies = get8(r);
-		m->reg.policy.flags = get8(r);
+		get_policy(r, &m->reg.policy);
 		m->reg.policy_serial = get32(r);
 		return 0;
 	case PIAS_MSG_REG_ACK:

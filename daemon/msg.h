@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include <pias/addr.h>
+#include <pias/maps.h>
 #include <pias/policy.h>
 
 #include "err.h"
@@ -126,10 +127,18 @@ struct pias_msg_view {
 	struct pias_msg_member members[PIAS_MSG_VIEW_PAGE];
 };
 
+/* A JAP's whole share of the flows a RAP would give it (per mille). */
+#define PIAS_SHARE_FULL 1000
+
 struct pias_msg_report {
 	struct pias_ta ta;
 	__u32 count; /* approximate targets at the sender (JAP); 0: none left */
 	__u64 seq;   /* the JAP's report sequence for ta */
+	/* of the flows a RAP would give it by count and proximity, the share
+	 * it takes, per mille: its operator's dial times its own shedding */
+	__u16 share;
+	struct pias_policy policy; /* the group's, as the JAP holds it */
+	__u32 policy_serial;
 };
 
 struct pias_msg_query {
@@ -137,13 +146,19 @@ struct pias_msg_query {
 };
 
 #define PIAS_MSG_BINDING_F_NEGATIVE 0x1 /* the TA has no group: drop */
+/* several JAPs with their shares follow: each new flow draws one */
+#define PIAS_MSG_BINDING_F_SET 0x2
 
 struct pias_msg_binding {
 	struct pias_ta ta;
-	__u32 jap_id; /* 0 when negative */
+	__u32 jap_id; /* 0 when negative; with a set, its first JAP */
 	__u32 generation;
 	__u32 lifetime_ms;
 	__u32 flags; /* PIAS_MSG_BINDING_F_* */
+	/* F_SET only (on the wire only then) */
+	struct pias_policy policy; /* the group's */
+	__u32 n_japs;		   /* 1-PIAS_GROUP_MAX_JAPS */
+	struct pias_group_jap japs[PIAS_GROUP_MAX_JAPS];
 };
 
 struct pias_msg_invalidate {

@@ -1,3 +1,10 @@
+/*
+ * Each IAP remembered as bound to g's TA gets the binding its refresh would
+ * get now (pias_rap_query's pick, with rnd drawn from its id), so that its
+ * new flows follow the new shares at once rather than at its refresh. The
+ * JAP remembered is not used: it may be a provisional one. The caller made
+ * room for sent_count() actions.
+ */
 // SPDX-License-Identifier: MIT
 /*
  * RAP registry. As in jap.c, every input works on a copy of the affected
@@ -73,30 +80,59 @@ static int check_ta(const struct pias_ta *ta, struct pias_err *e)
 	return 0;
 }
 
+static __u32 weight_of(const struct pias_rap_report *rep);
+
+/* Largest weight (count x share) first, then lower id. */
 static int report_cmp(const void *a, const void *b)
 {
 	const struct pias_rap_report *x = a, *y = b;
+	__u32 wx = weight_of(x), wy = weight_of(y);
 
-	if (x->count != y->count)
-		return x->count > y->count ? -1 : 1;
+	if (wx != wy)
+		return wx > wy ? -1 : 1;
 	return x->jap_id < y->jap_id ? -1 : x->jap_id > y->jap_id;
 }
 
-/* g's published group from its reports: count > 0, largest first, at most 16. */
+/* A JAP's published weight: its count, scaled by its share, at least 1. */
+static __u32 weight_of(const struct pias_rap_report *rep)
+{
+	__u64 w = (__u64)rep->count * rep->share / PIAS_RAP_SHARE_FULL;
+
+	return rep->share >= PIAS_RAP_SHARE_FULL ? rep->count : w ? (__u32)w : 1;
+}
+
+/*
+ * g's published group from its reports: count and share above 0, largest
+ * first, at most 16; the policy of the highest serial (the lowest JAP id
+ * among equals).
+ */
 static void group_publish(struct pias_rap_group *g)
 {
 	struct pias_rap_report s[PIAS_RAP_MAX_REPORTS];
 	__u32 n = 0;
 
 	for (__u32 i = 0; i < g->nreports; i++)
-		if (g->reports[i].count)
+		if (g->reports[i].count && g->reports[i].share)
 			s[n++] = g->reports[i];
 	qsort(s, n, sizeof(s[0]), report_cmp);
 	memset(&g->g, 0, sizeof(g->g));
+	memset(g->shares, 0, sizeof(g->shares));
 	g->omitted = n > PIAS_GROUP_MAX_JAPS ? n - PIAS_GROUP_MAX_JAPS : 0;
-	for (__u32 i = 0; i < n && i < PIAS_GROUP_MAX_JAPS; i++)
-		g->g.japs[g->g.count++] =
-			(struct pias_group_jap){ .jap_id = s[i].jap_id, .weight = s[i].count };
+	for (__u32 i = 0; i < n && i < PIAS_GROUP_MAX_JAPS; i++) {
+		g->shares[g->g.count] = s[i].share;
+		g->g.japs[g->g.count++] = (struct pias_group_jap){ .jap_id = s[i].jap_id,
+								   .weight = weight_of(&s[i]) };
+	}
+	if (n) {
+		__u32 best = 0;
+
+		for (__u32 i = 1; i < n; i++)
+			if (s[i].policy_serial > s[best].policy_serial ||
+			    (s[i].policy_serial == s[best].policy_serial &&
+			     s[i].jap_id < s[best].jap_id))
+				best = i;
+		g->g.policy = s[best].policy;
+	}
 }
 
 static int group_index(const struct pias_group *g, __u32 jap_id)
@@ -179,8 +215,37 @@ static int group_apply(struct pias_rap *r, struct pias_rap_group *slot, struct p
 int pias_rap_report(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id, __u32 count,
 		    __u64 seq, __u64 now, struct pias_rap_actions *acts, struct pias_err *e)
 {
+	struct pias_rap_report_in in = { .count = count, .seq = seq, .share = PIAS_RAP_SHARE_FULL };
+
+	return pias_rap_report_ex(r, ta, jap_id, &in, NULL, NULL, now, acts, e);
+}
+
+/* Does g's binding to some of its JAPs name more than that JAP (a set)? */
+static bool sets_of(const struct pias_rap_group *g)
+{
+	if (g->g.policy.kind == PIAS_POLICY_RANDOM)
+		return true;
+	for (__u32 i = 0; i < g->g.count; i++)
+		if (g->shares[i] < PIAS_RAP_SHARE_FULL)
+			return true;
+	return false;
+}
+
+static int push_sets(struct pias_rap *r, const struct pias_rap_group *g, pias_rap_rtt_fn rtt,
+		     void *ctx, __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
+static size_t sent_count(const struct pias_rap *r, const struct pias_ta *ta);
+
+int pias_rap_report_ex(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id,
+		       const struct pias_rap_report_in *in, pias_rap_rtt_fn rtt, void *ctx,
+		       __u64 now, struct pias_rap_actions *acts, struct pias_err *e)
+{
 	struct pias_rap_group *slot, new;
 	struct pias_rap_report *rep = NULL;
+	__u32 count = in->count;
+	__u64 seq = in->seq;
+	struct pias_rap_action out;
+	size_t n, need;
+	bool push;
 	int err = check_ta(ta, e);
 
 	if (err)
@@ -207,9 +272,15 @@ int pias_rap_report(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id, 
 		rep = &new.reports[new.nreports++];
 		rep->jap_id = jap_id;
 	}
+	if (in->share > PIAS_RAP_SHARE_FULL)
+		return pias_err_set(e, -EINVAL, "rap: share %u over %u per mille", in->share,
+				    PIAS_RAP_SHARE_FULL);
 	rep->count = count;
 	rep->seq = seq;
 	rep->last_report_ns = now;
+	rep->share = in->share;
+	rep->policy = in->policy;
+	rep->policy_serial = in->policy_serial;
 	if (!slot && r->ngroups == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 16;
 		struct pias_rap_group *g = realloc(r->groups, cap * sizeof(*g));
@@ -219,7 +290,22 @@ int pias_rap_report(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id, 
 		r->groups = g;
 		r->cap = cap;
 	}
-	return group_apply(r, slot, &new, acts, e);
+	/*
+	 * Diff, then count what telling the bound IAPs takes, then commit: all
+	 * or nothing (a retry after -ENOBUFS would find this seq stale).
+	 */
+	n = group_diff(slot, &new, &out);
+	push = new.g.count && ((slot && sets_of(slot)) || sets_of(&new)) &&
+	       (!slot || memcmp(slot->shares, new.shares, sizeof(new.shares)) ||
+		memcmp(&slot->g.policy, &new.g.policy, sizeof(new.g.policy)) || n);
+	need = n + (push ? sent_count(r, ta) : 0);
+	if (need > acts->cap - acts->n)
+		return pias_err_set(e, -ENOBUFS, "rap: %zu actions, room for %zu", need,
+				    acts->cap - acts->n);
+	if (n)
+		acts->a[acts->n++] = out;
+	group_commit(r, slot, &new);
+	return push ? push_sets(r, group_find(r, ta), rtt, ctx, now, acts, e) : 0;
 }
 
 static __u64 age(__u64 now, __u64 then)
@@ -334,10 +420,56 @@ static int append(struct pias_rap_actions *acts, const struct pias_rap_action *a
 	return 0;
 }
 
-/* SEND_BINDING iap_id: g's ta -> jap_id; limited: subject to the rate limit. */
-static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u32 iap_id,
-			__u32 jap_id, bool limited, __u64 lifetime_ns, __u64 now,
-			struct pias_rap_actions *acts, struct pias_err *e)
+/*
+ * The set an IAP whose chosen JAP is g's JAP at index p draws from, into
+ * set (count 0: the binding names that JAP alone). Random: every JAP by
+ * weight. Otherwise, while the chosen JAP takes its whole share, it alone;
+ * else its share of PIAS_RAP_SET_SCALE and the rest over the others by
+ * weight (none: it alone, there is nowhere else to go).
+ */
+static void binding_set(const struct pias_rap_group *g, __u32 p, struct pias_group *set)
+{
+	__u64 others = 0, rest;
+	__u32 n = 0;
+
+	memset(set, 0, sizeof(*set));
+	set->policy = g->g.policy;
+	if (g->g.policy.kind == PIAS_POLICY_RANDOM) {
+		set->japs[n++] = g->g.japs[p];
+		for (__u32 i = 0; i < g->g.count; i++)
+			if (i != p)
+				set->japs[n++] = g->g.japs[i];
+		set->count = n;
+		return;
+	}
+	for (__u32 i = 0; i < g->g.count; i++)
+		if (i != p)
+			others += g->g.japs[i].weight;
+	if (g->shares[p] >= PIAS_RAP_SHARE_FULL || !others)
+		return;
+	set->japs[n++] = (struct pias_group_jap){
+		.jap_id = g->g.japs[p].jap_id,
+		.weight = (__u32)((__u64)PIAS_RAP_SET_SCALE * g->shares[p] / PIAS_RAP_SHARE_FULL),
+	};
+	rest = (__u64)PIAS_RAP_SET_SCALE - set->japs[0].weight;
+	for (__u32 i = 0; i < g->g.count; i++) {
+		__u64 w = rest * g->g.japs[i].weight / others;
+
+		if (i != p && w)
+			set->japs[n++] = (struct pias_group_jap){ .jap_id = g->g.japs[i].jap_id,
+								  .weight = (__u32)w };
+	}
+	set->count = n;
+}
+
+/*
+ * SEND_BINDING iap_id: g's ta -> jap_id, or the set around it (with_set:
+ * see binding_set; a set lives PIAS_RAP_SET_TTL_NS at most); limited:
+ * subject to the rate limit.
+ */
+static int send_binding_set(struct pias_rap *r, const struct pias_rap_group *g, __u32 iap_id,
+			    __u32 jap_id, bool with_set, bool limited, __u64 lifetime_ns, __u64 now,
+			    struct pias_rap_actions *acts, struct pias_err *e)
 {
 	struct pias_rap_sent *s = sent_find(r, iap_id, &g->ta);
 	struct pias_rap_action a = { .kind = PIAS_RAP_SEND_BINDING,
@@ -346,7 +478,12 @@ static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u3
 				     .jap_id = jap_id,
 				     .generation = g->generation,
 				     .lifetime_ns = lifetime_ns };
-	int err;
+	int err, p = with_set ? group_index(&g->g, jap_id) : -1;
+
+	if (p >= 0)
+		binding_set(g, (__u32)p, &a.group);
+	if (a.group.count && a.lifetime_ns > PIAS_RAP_SET_TTL_NS)
+		a.lifetime_ns = PIAS_RAP_SET_TTL_NS;
 
 	if (limited && s && s->jap_id == jap_id && s->generation == g->generation &&
 	    age(now, s->at_ns) < r->cfg.bind_interval_ns)
@@ -361,6 +498,53 @@ static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u3
 				     .jap_id = jap_id,
 				     .generation = g->generation,
 				     .at_ns = now };
+	return 0;
+}
+
+static int send_binding(struct pias_rap *r, const struct pias_rap_group *g, __u32 iap_id,
+			__u32 jap_id, bool limited, __u64 lifetime_ns, __u64 now,
+			struct pias_rap_actions *acts, struct pias_err *e)
+{
+	return send_binding_set(r, g, iap_id, jap_id, true, limited, lifetime_ns, now, acts, e);
+}
+
+/* The IAPs the rate limiter remembers binding to ta. */
+static size_t sent_count(const struct pias_rap *r, const struct pias_ta *ta)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < (size_t)PIAS_RAP_SENT_SETS * PIAS_RAP_SENT_WAYS; k++)
+		n += r->sent[k].iap_id && ta_eq(&r->sent[k].ta, ta);
+	return n;
+}
+
+static __u32 pick(const struct pias_rap *r, const struct pias_rap_group *g, __u32 iap_id,
+		  pias_rap_rtt_fn rtt, void *ctx, __u32 rnd);
+static __u32 mix(__u64 x);
+
+/*
+ * Each IAP remembered as bound to g's TA gets its binding again, around the
+ * JAP it was bound to (another if that one left the group), so that its new
+ * flows follow the new shares now rather than at its refresh. The caller
+ * made room for sent_count() actions.
+ */
+static int push_sets(struct pias_rap *r, const struct pias_rap_group *g, pias_rap_rtt_fn rtt,
+		     void *ctx, __u64 now, struct pias_rap_actions *acts, struct pias_err *e)
+{
+	for (size_t k = 0; k < (size_t)PIAS_RAP_SENT_SETS * PIAS_RAP_SENT_WAYS; k++) {
+		const struct pias_rap_sent rec = r->sent[k];
+		int err;
+
+		__u32 jap;
+
+		if (!rec.iap_id || !ta_eq(&rec.ta, &g->ta))
+			continue;
+		jap = g->g.japs[pick(r, g, rec.iap_id, rtt, ctx, mix(rec.iap_id))].jap_id;
+		err = send_binding(r, g, rec.iap_id, jap, false, r->cfg.binding_ttl_ns, now, acts,
+				   e);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -417,6 +601,16 @@ int pias_rap_bound(struct pias_rap *r, __u32 iap_id, const struct pias_ta *ta, _
 		rmin = jap_rtts(g, iap_id, rtt, ctx, rtts);
 		if (rmin && rtts[i] != rmin && r->cfg.provisional_ttl_ns < ttl)
 			ttl = r->cfg.provisional_ttl_ns;
+	}
+	/*
+	 * A group bound by sets: the JAP the first packet went to, alone and
+	 * provisionally, so that the flow it began pins it; the IAP's refresh
+	 * gets the set (drawn by the flow's hash over other weights, the flow's
+	 * next packet could meet another JAP than its first).
+	 */
+	if (sets_of(g)) {
+		ttl = r->cfg.provisional_ttl_ns < ttl ? r->cfg.provisional_ttl_ns : ttl;
+		return send_binding_set(r, g, iap_id, jap_id, false, true, ttl, now, acts, e);
 	}
 	return send_binding(r, g, iap_id, jap_id, true, ttl, now, acts, e);
 }
@@ -508,9 +702,13 @@ int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct 
 		for (__u32 j = 0; j < i; j++)
 			if (g->japs[j].jap_id == id)
 				return pias_err_set(e, -EINVAL, "rap: JAP %u twice in a group", id);
-		new.reports[new.nreports++] = (struct pias_rap_report){ .jap_id = id,
-									.count = g->japs[i].weight,
-									.last_report_ns = now };
+		/* the weight stands for count and share until the JAP reports */
+		new.reports[new.nreports++] =
+			(struct pias_rap_report){ .jap_id = id,
+						  .count = g->japs[i].weight,
+						  .share = PIAS_RAP_SHARE_FULL,
+						  .policy = g->policy,
+						  .last_report_ns = now };
 	}
 	/* the registry's own form (sorted, weight-0 JAPs left out), not the map's */
 	group_publish(&new);

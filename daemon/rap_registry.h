@@ -21,8 +21,9 @@
  * by pias_rap_tick(): JAPs must re-send their report at least every
  * PIAS_RAP_REPORT_PERIOD_NS (expiry is three periods).
  *
- * Group table: the TA's pias_group lists its JAPs with count > 0, weight =
- * count, largest first (ties: lower jap_id first). At most
+ * Group table: the TA's pias_group lists its JAPs with count > 0 and a
+ * share above 0, weight = count x share (at least 1), largest count first
+ * (ties: lower jap_id first), and the group's policy. At most
  * PIAS_GROUP_MAX_JAPS go in; the others are kept (and move in when a larger
  * one leaves) and GROUP_SET says how many were left out (omitted). A TA
  * keeps at most PIAS_RAP_MAX_REPORTS JAPs' reports.
@@ -46,6 +47,14 @@
  * group's JAPs, is nearest to itself (RTT taken as 1 ns, whatever the
  * coordinates say). rnd selects the point u = rnd / 2^32 on the
  * cumulative distribution, JAPs in group-table order.
+ *
+ * Binding sets: when the chosen JAP's share is below full, or the group is
+ * random, the binding is a set (docs/design.md, "Choosing a target"): the
+ * chosen JAP with its share of PIAS_RAP_SET_SCALE, the rest spread over
+ * the other JAPs by weight (random: every JAP by weight), living
+ * PIAS_RAP_SET_TTL_NS at most. A BOUND answers with the JAP the first
+ * packet went to alone, provisionally, so that the flow it began pins that
+ * JAP; the refresh gets the set.
  *
  * Rate limit: per (IAP, TA) at most one SEND_BINDING per bind_interval_ns
  * for the same (jap_id, generation): a repeated BOUND (or NO_GROUP answered
@@ -88,20 +97,37 @@ struct pias_rap_config {
 	__u64 provisional_ttl_ns; /* a first binding to a JAP not the nearest; 0: default */
 };
 
+#define PIAS_RAP_SHARE_FULL 1000	   /* per mille: a JAP's whole share */
+#define PIAS_RAP_SET_TTL_NS 30000000000ull /* 30 s: a binding set's lifetime */
+#define PIAS_RAP_SET_SCALE  1000000u	   /* a binding set's shares sum to this */
+
+/* What a JAP reports for a TA. */
+struct pias_rap_report_in {
+	__u32 count; /* approximate targets; 0: none left */
+	__u64 seq;
+	__u16 share; /* per mille of the flows it would get: dial x shedding */
+	struct pias_policy policy;
+	__u32 policy_serial;
+};
+
 /* One JAP's last report for a TA; count 0: removed (remembered for its seq). */
 struct pias_rap_report {
 	__u32 jap_id;
 	__u32 count;
 	__u64 seq;
 	__u64 last_report_ns;
+	__u16 share;
+	struct pias_policy policy;
+	__u32 policy_serial;
 };
 
 struct pias_rap_group {
 	struct pias_ta ta;
-	__u32 generation;    /* of the published set; 0: never published */
-	__u32 nreports;	     /* used entries of reports[] */
-	struct pias_group g; /* as published (count 0: not in the table) */
-	__u32 omitted;	     /* JAPs with count > 0 left out of g */
+	__u32 generation;		   /* of the published set; 0: never published */
+	__u32 nreports;			   /* used entries of reports[] */
+	struct pias_group g;		   /* as published (count 0: not in the table) */
+	__u16 shares[PIAS_GROUP_MAX_JAPS]; /* each published JAP's share, per mille */
+	__u32 omitted;			   /* JAPs with count > 0 left out of g */
 	struct pias_rap_report reports[PIAS_RAP_MAX_REPORTS];
 };
 
@@ -134,12 +160,17 @@ enum pias_rap_action_kind {
 struct pias_rap_action {
 	enum pias_rap_action_kind kind;
 	struct pias_ta ta;
-	__u32 iap_id;		 /* SEND_* */
-	__u32 jap_id;		 /* SEND_BINDING */
-	__u32 generation;	 /* SEND_*: the TA's generation (0: none yet) */
-	__u64 lifetime_ns;	 /* SEND_*: binding_ttl_ns or negative_ttl_ns */
-	__u32 omitted;		 /* GROUP_SET: JAPs left out (more than PIAS_GROUP_MAX_JAPS) */
-	struct pias_group group; /* GROUP_SET */
+	__u32 iap_id;	   /* SEND_* */
+	__u32 jap_id;	   /* SEND_BINDING */
+	__u32 generation;  /* SEND_*: the TA's generation (0: none yet) */
+	__u64 lifetime_ns; /* SEND_*: binding_ttl_ns or negative_ttl_ns */
+	__u32 omitted;	   /* GROUP_SET: JAPs left out (more than PIAS_GROUP_MAX_JAPS) */
+	/*
+	 * GROUP_SET: the group; SEND_BINDING: a binding set (count > 1, or a
+	 * random group: each new flow at the IAP draws a JAP from it, japs[0]
+	 * is jap_id), or count 0: the binding names jap_id alone.
+	 */
+	struct pias_group group;
 };
 
 /* A caller-provided action buffer: n used of cap. */
@@ -164,6 +195,19 @@ void pias_rap_free(struct pias_rap *r);
  */
 int pias_rap_report(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id, __u32 count,
 		    __u64 seq, __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
+
+/*
+ * The same with the whole report: the JAP's share (per mille; 0 takes it
+ * out of the published group) and the group's policy as it holds it (the
+ * highest policy serial among the JAPs is the group's). When a change of
+ * shares or policy changes what the IAPs should draw from, every IAP
+ * known to be bound to the TA (the rate limiter's records) is sent the
+ * binding a query would get now (rtt as for pias_rap_query), so that new
+ * flows move within a round trip.
+ */
+int pias_rap_report_ex(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id,
+		       const struct pias_rap_report_in *in, pias_rap_rtt_fn rtt, void *ctx,
+		       __u64 now, struct pias_rap_actions *acts, struct pias_err *e);
 
 /* Membership says JAP jap_id died: forget it (and its seqs) in every TA. */
 int pias_rap_jap_dead(struct pias_rap *r, __u32 jap_id, __u64 now, struct pias_rap_actions *acts,

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
+
 #include "maps.h"
 
 static __u64 expiry(__u32 ttl_s)
@@ -10,16 +12,39 @@ static __u64 expiry(__u32 ttl_s)
 	return ttl_s ? pias_now_ns() + (__u64)ttl_s * 1000000000ull : 0;
 }
 
-static int put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_binding *b,
-	       struct pias_err *e)
+int pias_binding_put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_binding *b,
+		     const struct pias_group *set, struct pias_err *e)
 {
 	struct pias_binding v = *b;
+	struct pias_group g;
 	int err = pias_ta_check(ta, e);
 
 	if (err)
 		return err;
+	v.flags &= ~PIAS_BINDING_F_SET;
+	if (set && set->count) {
+		err = pias_group_fill(&g, set->japs, set->count, &set->policy, ta->family, e);
+		if (err)
+			return err;
+		/* the set before the binding that points at it */
+		g.slot = pias_group_slot_take(m, ta);
+		err = pias_map_update(m, PIAS_M_BIND_SETS, ta, &g, e);
+		if (err)
+			return err;
+		v.flags |= PIAS_BINDING_F_SET;
+	}
 	v.slot = pias_group_slot_take(m, ta);
-	return pias_map_update(m, PIAS_M_BINDINGS, ta, &v, e);
+	err = pias_map_update(m, PIAS_M_BINDINGS, ta, &v, e);
+	/* a set no binding points at any more: its memory back (none: fine) */
+	if (!err && !(v.flags & PIAS_BINDING_F_SET))
+		bpf_map_delete_elem(m->fd[PIAS_M_BIND_SETS], ta);
+	return err;
+}
+
+static int put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_binding *b,
+	       struct pias_err *e)
+{
+	return pias_binding_put(m, ta, b, NULL, e);
 }
 
 int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id, __u32 generation,
@@ -35,6 +60,28 @@ int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id
 	b.generation = generation;
 	b.expires_ns = expiry(ttl_s);
 	return put(m, ta, &b, e);
+}
+
+int pias_binding_set_japs(struct pias_maps *m, const struct pias_ta *ta,
+			  const struct pias_group_jap *japs, size_t n,
+			  const struct pias_policy *policy, __u32 generation, __u32 ttl_s,
+			  struct pias_err *e)
+{
+	struct pias_binding b;
+	struct pias_group g;
+	int err = pias_ta_check(ta, e);
+
+	if (!err)
+		err = pias_group_fill(&g, japs, n, policy, ta->family, e);
+	if (err)
+		return err;
+	memset(&b, 0, sizeof(b));
+	b.jap_id = japs[0].jap_id;
+	b.generation = generation;
+	b.expires_ns = expiry(ttl_s);
+	/* one JAP and nothing to draw: the plain binding, no set */
+	return pias_binding_put(m, ta, &b,
+				n == 1 && g.policy.kind != PIAS_POLICY_RANDOM ? NULL : &g, e);
 }
 
 int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u32 ttl_s,
@@ -65,8 +112,10 @@ int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_
 
 	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
 	err = pias_map_delete(m, PIAS_M_BINDINGS, ta, what, e);
-	if (!err)
+	if (!err) {
+		bpf_map_delete_elem(m->fd[PIAS_M_BIND_SETS], ta);
 		pias_group_slot_release(m, ta);
+	}
 	return err;
 }
 

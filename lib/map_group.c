@@ -1,23 +1,23 @@
 // SPDX-License-Identifier: MIT
-/* RAP state: each group's JAPs with their approximate target counts. */
+/* RAP state: each group's JAPs with their approximate target counts, and
+ * its policy. pias_group_fill also checks an IAP's binding set. */
 #include <errno.h>
 #include <string.h>
 
 #include "maps.h"
 
-int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group_jap *japs,
-		   size_t n, struct pias_err *e)
+int pias_group_fill(struct pias_group *g, const struct pias_group_jap *japs, size_t n,
+		    const struct pias_policy *policy, __u8 family, struct pias_err *e)
 {
-	struct pias_group g;
-	int err = pias_ta_check(ta, e);
+	const char *why = policy ? pias_policy_invalid(policy, family) : NULL;
 
-	if (err)
-		return err;
+	if (why)
+		return pias_err_set(e, -EINVAL, "policy: %s", why);
 	if (n < 1 || n > PIAS_GROUP_MAX_JAPS)
 		return pias_err_set(e, -EINVAL,
 				    "a group has 1-%u JAPs, not %zu (to remove a group: group del)",
 				    PIAS_GROUP_MAX_JAPS, n);
-	memset(&g, 0, sizeof(g));
+	memset(g, 0, sizeof(*g));
 	for (size_t i = 0; i < n; i++) {
 		__u32 id = japs[i].jap_id;
 
@@ -28,9 +28,31 @@ int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct p
 		for (size_t j = 0; j < i; j++)
 			if (japs[j].jap_id == id)
 				return pias_err_set(e, -EINVAL, "JAP id %u is listed twice", id);
-		g.japs[i] = japs[i];
+		g->japs[i] = japs[i];
 	}
-	g.count = (__u32)n;
+	g->count = (__u32)n;
+	if (policy)
+		g->policy = *policy;
+	return 0;
+}
+
+int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group_jap *japs,
+		   size_t n, struct pias_err *e)
+{
+	return pias_group_set_policy(m, ta, japs, n, NULL, e);
+}
+
+int pias_group_set_policy(struct pias_maps *m, const struct pias_ta *ta,
+			  const struct pias_group_jap *japs, size_t n,
+			  const struct pias_policy *policy, struct pias_err *e)
+{
+	struct pias_group g;
+	int err = pias_ta_check(ta, e);
+
+	if (!err)
+		err = pias_group_fill(&g, japs, n, policy, ta->family, e);
+	if (err)
+		return err;
 	g.slot = pias_group_slot_take(m, ta);
 	return pias_map_update(m, PIAS_M_GROUPS, ta, &g, e);
 }

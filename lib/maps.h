@@ -164,6 +164,22 @@ int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int 
 /* ttl_s 0: the binding never expires. */
 int pias_binding_set(struct pias_maps *m, const struct pias_ta *ta, __u32 jap_id, __u32 generation,
 		     __u32 ttl_s, struct pias_err *e);
+/*
+ * Binding b as it is (its deadline, flags), with the group's counter slot;
+ * with a set of count > 0 (pias_group_fill's rules), PIAS_BINDING_F_SET and
+ * the set in pias_bind_sets; without, any old set deleted.
+ */
+int pias_binding_put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_binding *b,
+		     const struct pias_group *set, struct pias_err *e);
+/*
+ * A binding to several JAPs with their shares (japs[0]: the largest), from
+ * which each new flow draws one (PIAS_BINDING_F_SET, pias_bind_sets); one
+ * JAP under a policy other than random is the plain binding.
+ */
+int pias_binding_set_japs(struct pias_maps *m, const struct pias_ta *ta,
+			  const struct pias_group_jap *japs, size_t n,
+			  const struct pias_policy *policy, __u32 generation, __u32 ttl_s,
+			  struct pias_err *e);
 int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u32 ttl_s,
 			      struct pias_err *e);
 /* ta is served by this proxy's own stack (registration): passed up, never expires. */
@@ -176,6 +192,13 @@ int pias_flows_clear(struct pias_maps *m, struct pias_err *e);
 
 int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group_jap *japs,
 		   size_t n, struct pias_err *e);
+/* The same with the group's policy (NULL: weighted). */
+int pias_group_set_policy(struct pias_maps *m, const struct pias_ta *ta,
+			  const struct pias_group_jap *japs, size_t n,
+			  const struct pias_policy *policy, struct pias_err *e);
+/* g from japs (1-16, ids valid, none twice) and policy (NULL: weighted). */
+int pias_group_fill(struct pias_group *g, const struct pias_group_jap *japs, size_t n,
+		    const struct pias_policy *policy, __u8 family, struct pias_err *e);
 int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 
 /* --- JAP targets and target sets ----------------------------------------- */

@@ -423,7 +423,7 @@ static void jap_apply(void)
 		const struct pias_jap_action *a = &jap_acts.a[i];
 
 		if (a->kind == PIAS_JAP_REPORT)
-			send_report(&a->ta, a->count);
+			send_report(&a->ta, a->report.count);
 		else
 			pb_st.map_writes++; /* pias_target_set/del, pias_tgtset_set/del */
 	}

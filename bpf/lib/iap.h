@@ -9,6 +9,7 @@
 #define PIAS_BPF_IAP_H
 
 #include "events.h"
+#include "jap_set.h"
 #include "stats.h"
 #include "steps.h"
 
@@ -56,7 +57,7 @@ static __always_inline int iap_step(struct pias_ctx *c)
 	struct pias_proxy *px = NULL;
 	struct pias_ta ta;
 	__u64 now;
-	__u32 rap;
+	__u32 rap, jap;
 
 	fe = bpf_map_lookup_elem(&pias_flows, &p->flow);
 	now = bpf_ktime_get_coarse_ns();
@@ -93,10 +94,17 @@ static __always_inline int iap_step(struct pias_ctx *c)
 			stat_inc(c, PIAS_STAT_iap_local);
 			return STEP_PASS;
 		}
-		px = proxy_up(b->jap_id);
+		jap = b->jap_id;
+		/* bound to several JAPs: this flow draws one */
+		if (b->flags & PIAS_BINDING_F_SET) {
+			int pick = pias_pick_jap(&ta, pias_flow_hash(&p->flow), 0, PIAS_SET_IAP);
+
+			jap = pick > 0 ? (__u32)pick : 0;
+		}
+		px = proxy_up(jap);
 		if (px) {
 			struct pias_flow_entry nfe = {
-				.jap_id = b->jap_id,
+				.jap_id = jap,
 				.generation = b->generation,
 				.slot = b->slot,
 				.tun_sport = pias_tun_sport(&p->flow),
@@ -104,7 +112,6 @@ static __always_inline int iap_step(struct pias_ctx *c)
 				.last_ns = now,
 				.created_ns = now,
 			};
-			__u32 jap = b->jap_id;
 
 			bpf_map_update_elem(&pias_flows, &p->flow, &nfe, BPF_ANY);
 			p->tun_sport = nfe.tun_sport;

@@ -22,6 +22,7 @@
 #include "ctl_line.h"
 #include "ctl_proto.h"
 #include "piasd.h"
+#include "policy.h"
 
 const char *const piasd_counter_names[PIASD_C_COUNT] = {
 #define X(name, help) #name,
@@ -79,28 +80,37 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 
 static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
 {
-	char ta[PIAS_ADDR_STRLEN + 16];
+	char ta[PIAS_ADDR_STRLEN + 16], pol[PIAS_POLICY_STRLEN];
 
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
-		evbuffer_add_printf(o, "%-36s %-10s %s\n", "TA", "GENERATION", "JAPS (id:targets)");
+		evbuffer_add_printf(o, "%-36s %-10s %-18s %s\n", "TA", "GENERATION", "POLICY",
+				    "JAPS (id:weight[@share])");
 	for (size_t i = 0; i < d->rap.ngroups; i++) {
 		const struct pias_rap_group *g = &d->rap.groups[i];
 
 		pias_ta_str(&g->ta, ta, sizeof(ta));
 		if (json) {
-			evbuffer_add_printf(o, "%s{\"ta\":\"%s\",\"generation\":%u,\"japs\":[",
-					    i ? "," : "", ta, g->generation);
+			evbuffer_add_printf(o,
+					    "%s{\"ta\":\"%s\",\"generation\":%u,\"policy\":\"%s\","
+					    "\"japs\":[",
+					    i ? "," : "", ta, g->generation,
+					    pias_policy_str(&g->g.policy, pol, sizeof(pol)));
 			for (__u32 j = 0; j < g->g.count; j++)
-				evbuffer_add_printf(o, "%s{\"id\":%u,\"targets\":%u}", j ? "," : "",
-						    g->g.japs[j].jap_id, g->g.japs[j].weight);
+				evbuffer_add_printf(o, "%s{\"id\":%u,\"weight\":%u,\"share\":%u}",
+						    j ? "," : "", g->g.japs[j].jap_id,
+						    g->g.japs[j].weight, g->shares[j]);
 			evbuffer_add_printf(o, "]}");
 			continue;
 		}
-		evbuffer_add_printf(o, "%-36s %-10u", ta, g->generation);
-		for (__u32 j = 0; j < g->g.count; j++)
+		evbuffer_add_printf(o, "%-36s %-10u %-18s", ta, g->generation,
+				    pias_policy_str(&g->g.policy, pol, sizeof(pol)));
+		for (__u32 j = 0; j < g->g.count; j++) {
 			evbuffer_add_printf(o, " %u:%u", g->g.japs[j].jap_id, g->g.japs[j].weight);
+			if (g->shares[j] < PIAS_RAP_SHARE_FULL)
+				evbuffer_add_printf(o, "@%u%%", g->shares[j] / 10);
+		}
 		evbuffer_add_printf(o, "%s\n", g->g.count ? "" : " (none)");
 	}
 	if (json)
@@ -126,16 +136,27 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 		const char *st = !en->bound ? "querying" : neg ? "negative" : "bound";
 
 		pias_ta_str(&en->ta, ta, sizeof(ta));
-		if (json)
+		if (json) {
 			evbuffer_add_printf(o,
 					    "%s{\"ta\":\"%s\",\"jap\":%u,\"generation\":%u,"
-					    "\"expires_s\":%lld,\"state\":\"%s\",\"pending\":%s}",
+					    "\"expires_s\":%lld,\"state\":\"%s\",\"pending\":%s,"
+					    "\"set\":[",
 					    i ? "," : "", ta, en->b.jap_id, en->b.generation, left,
 					    st, en->pending ? "true" : "false");
-		else
-			evbuffer_add_printf(o, "%-36s %-8u %-10u %-10lld %s%s\n", ta, en->b.jap_id,
+			/* a binding set: the JAPs new flows draw from, and their shares */
+			for (__u32 k = 0; k < en->set.count; k++)
+				evbuffer_add_printf(o, "%s{\"jap\":%u,\"share\":%u}", k ? "," : "",
+						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+			evbuffer_add_printf(o, "]}");
+		} else {
+			evbuffer_add_printf(o, "%-36s %-8u %-10u %-10lld %s%s", ta, en->b.jap_id,
 					    en->b.generation, left, st,
 					    en->pending && en->bound ? " (refreshing)" : "");
+			for (__u32 k = 0; k < en->set.count; k++)
+				evbuffer_add_printf(o, "%s%u:%u", k ? " " : " set ",
+						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+			evbuffer_add_printf(o, "\n");
+		}
 	}
 	if (json)
 		evbuffer_add_printf(o, "]\n");
@@ -144,7 +165,7 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 {
 	__u64 now = piasd_now();
-	char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
+	char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8], pol[PIAS_POLICY_STRLEN];
 	struct pias_config dc;
 	struct pias_err e;
 	bool first = true, was_zero;
@@ -154,13 +175,18 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
-		evbuffer_add_printf(o, "%-36s %-6s %-28s %-9s %-6s %-6s %-16s %-8s %-11s %s\n",
+		evbuffer_add_printf(o,
+				    "%-36s %-6s %-28s %-9s %-6s %-6s %-16s %-8s %-11s %-11s %-5s "
+				    "%-5s %s\n",
 				    "TA", "ID", "ENDPOINT", "STATE", "MODE", "WEIGHT",
-				    "REFRESHED_MS_AGO", "CONNS", "NAT_PORTS", "NAT_NO_PORT");
+				    "REFRESHED_MS_AGO", "CONNS", "NAT_PORTS", "NAT_NO_PORT", "DIAL",
+				    "SHARE", "POLICY");
 	for (size_t g = 0; g < d->jap.ngroups; g++) {
 		const struct pias_jap_group *jg = &d->jap.groups[g];
 
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
+		/* the group's policy as it stands: the highest serial among its targets */
+		pias_policy_str(&jg->policy, pol, sizeof(pol));
 		for (__u32 i = 0; i < jg->count; i++) {
 			const struct pias_jap_target *t = &jg->targets[i];
 			unsigned long long ago = (now - t->last_refresh_ns) / 1000000ull;
@@ -179,15 +205,19 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 					"%s{\"ta\":\"%s\",\"id\":%u,\"endpoint\":\"%s\","
 					"\"state\":\"%s\",\"mode\":\"%s\",\"weight\":%u,"
 					"\"refreshed_ms_ago\":%llu,\"conns\":%ld,"
-					"\"nat_ports\":%llu,\"nat_no_port\":%llu}",
+					"\"nat_ports\":%llu,\"nat_no_port\":%llu,"
+					"\"dial_percent\":%u,\"share_percent\":%u,"
+					"\"policy\":\"%s\",\"policy_serial\":%u}",
 					first ? "" : ",", ta, t->id, ep, state_name(t->t.state),
-					mode, t->t.weight, ago, conns, cap, no_port);
+					mode, t->t.weight, ago, conns, cap, no_port, jg->dial / 10,
+					jg->share / 10, pol, t->policy_serial);
 			else
-				evbuffer_add_printf(
-					o,
-					"%-36s %-6u %-28s %-9s %-6s %-6u %-16llu %-8ld %-11llu %llu\n",
-					ta, t->id, ep, state_name(t->t.state), mode, t->t.weight,
-					ago, conns, cap, no_port);
+				evbuffer_add_printf(o,
+						    "%-36s %-6u %-28s %-9s %-6s %-6u %-16llu %-8ld "
+						    "%-11llu %-11llu %-5u %-5u %s\n",
+						    ta, t->id, ep, state_name(t->t.state), mode,
+						    t->t.weight, ago, conns, cap, no_port,
+						    jg->dial / 10, jg->share / 10, pol);
 			first = false;
 		}
 	}
@@ -316,6 +346,24 @@ static int run(struct piasd *d, char **w, int n, struct evbuffer *o, struct pias
 					    "draining %s %s: no new flows, established ones "
 					    "finish\n",
 					    w[1], w[2]);
+		return err;
+	}
+	if (n == 3 && !strcmp(w[0], "dial")) {
+		struct pias_ta ta;
+		char *end;
+		unsigned long pct;
+
+		err = pias_ta_parse(w[1], &ta, e);
+		if (err)
+			return err;
+		pct = strtoul(w[2], &end, 10);
+		if (w[2][0] < '0' || w[2][0] > '9' || *end || pct > 100)
+			return pias_err_set(e, -EINVAL, "dial: '%s' is not a percentage 0-100",
+					    w[2]);
+		err = piasd_dial(d, &ta, (__u32)pct * 10, e);
+		if (!err)
+			evbuffer_add_printf(o, "%s dialled to %lu%% of its flows here\n", w[1],
+					    pct);
 		return err;
 	}
 	if (n == 1 && !strcmp(w[0], "withdraw")) {

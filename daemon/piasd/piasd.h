@@ -268,6 +268,8 @@ int piasd_proto_dp_event(const struct pias_event *ev, void *arg);
 void piasd_proto_proxy_down(struct piasd *d, __u32 id);
 /* The RAP table changed: JAPs re-report so that new RAPs learn their groups. */
 void piasd_proto_rereport(struct piasd *d);
+/* The operator dials this JAP's share of ta's flows (per mille); reported at once. */
+int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e);
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
 		__u16 port, struct pias_err *e);
 int piasd_flush_bindings(struct piasd *d, struct pias_err *e);

@@ -110,7 +110,7 @@ static void send_to(struct piasd *d, __u32 id, struct pias_msg *m)
 
 /* --- JAP ----------------------------------------------------------------- */
 
-static void send_report(struct piasd *d, const struct pias_ta *ta, __u32 count)
+static void send_report(struct piasd *d, const struct pias_ta *ta, const struct pias_jap_report *r)
 {
 	__u32 raps[PIAS_RAP_REPLICAS];
 	int n = piasd_raps_of(d, ta, raps);
@@ -119,7 +119,10 @@ static void send_report(struct piasd *d, const struct pias_ta *ta, __u32 count)
 	memset(&m, 0, sizeof(m));
 	m.hdr.type = PIAS_MSG_REPORT;
 	m.report.ta = *ta;
-	m.report.count = count;
+	m.report.count = r->count;
+	m.report.share = r->share;
+	m.report.policy = r->policy;
+	m.report.policy_serial = r->policy_serial;
 	m.report.seq = ++d->report_seq;
 	for (int i = 0; i < n; i++) {
 		send_to(d, raps[i], &m);
@@ -173,7 +176,7 @@ static void jap_apply(struct piasd *d)
 			tgtset_gone(d, &a->ta);
 			break;
 		case PIAS_JAP_REPORT:
-			send_report(d, &a->ta, a->count);
+			send_report(d, &a->ta, &a->report);
 			break;
 		}
 	}
@@ -190,8 +193,12 @@ static __u32 group_active_count(const struct pias_jap_group *g)
 
 void piasd_proto_rereport(struct piasd *d)
 {
-	for (size_t i = 0; i < d->jap.ngroups; i++)
-		send_report(d, &d->jap.groups[i].ta, group_active_count(&d->jap.groups[i]));
+	for (size_t i = 0; i < d->jap.ngroups; i++) {
+		struct pias_jap_report r = pias_jap_group_report(&d->jap.groups[i]);
+
+		r.count = group_active_count(&d->jap.groups[i]);
+		send_report(d, &d->jap.groups[i].ta, &r);
+	}
 	d->last_rereport_ns = piasd_now();
 }
 
@@ -328,6 +335,18 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms, tunnel ? &ep.tag : NULL);
 }
 
+int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e)
+{
+	int err = RUN(jap_acts, pias_jap_dial(&d->jap, ta, permille, piasd_now(), &jap_acts, e));
+	char t[PIAS_ADDR_STRLEN + 16];
+
+	if (err)
+		return err;
+	jap_apply(d);
+	LOG_I("%s dialled to %u%% here", pias_ta_str(ta, t, sizeof(t)), permille / 10);
+	return 0;
+}
+
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
 		__u16 port, struct pias_err *e)
 {
@@ -402,6 +421,12 @@ static void send_binding(struct piasd *d, const struct pias_rap_action *a, bool 
 	m.binding.generation = a->generation;
 	m.binding.lifetime_ms = (__u32)(a->lifetime_ns / 1000000);
 	m.binding.flags = negative ? PIAS_MSG_BINDING_F_NEGATIVE : 0;
+	if (!negative && a->group.count) {
+		m.binding.flags |= PIAS_MSG_BINDING_F_SET;
+		m.binding.policy = a->group.policy;
+		m.binding.n_japs = a->group.count;
+		memcpy(m.binding.japs, a->group.japs, a->group.count * sizeof(a->group.japs[0]));
+	}
 	send_to(d, a->iap_id, &m);
 	PIASD_INC(d, bindings_sent);
 }
@@ -416,7 +441,8 @@ static void rap_apply(struct piasd *d)
 		switch (a->kind) {
 		case PIAS_RAP_GROUP_SET:
 			map_err(d,
-				pias_group_set(&d->maps, &a->ta, a->group.japs, a->group.count, &e),
+				pias_group_set_policy(&d->maps, &a->ta, a->group.japs,
+						      a->group.count, &a->group.policy, &e),
 				&e);
 			break;
 		case PIAS_RAP_GROUP_DEL:
@@ -457,7 +483,7 @@ static void iap_apply(struct piasd *d)
 			PIASD_INC(d, queries_sent);
 			break;
 		case PIAS_IAP_BINDING_SET:
-			err = pias_map_update(&d->maps, PIAS_M_BINDINGS, &a->ta, &a->binding, &e);
+			err = pias_binding_put(&d->maps, &a->ta, &a->binding, &a->set, &e);
 			map_err(d, err, &e);
 			if (!err) {
 				char ta[PIAS_ADDR_STRLEN + 16];
@@ -508,8 +534,15 @@ static void recv_one(struct piasd *d, const struct pias_msg *m)
 	switch (m->hdr.type) {
 	case PIAS_MSG_REPORT:
 		PIASD_INC(d, reports_rcvd);
-		err = RUN(rap_acts, pias_rap_report(&d->rap, &m->report.ta, from, m->report.count,
-						    m->report.seq, now, &rap_acts, &e));
+		err = RUN(rap_acts,
+			  pias_rap_report_ex(&d->rap, &m->report.ta, from,
+					     &(struct pias_rap_report_in){
+						     .count = m->report.count,
+						     .seq = m->report.seq,
+						     .share = m->report.share,
+						     .policy = m->report.policy,
+						     .policy_serial = m->report.policy_serial },
+					     rtt_of, d, now, &rap_acts, &e));
 		if (!err)
 			rap_apply(d);
 		break;
@@ -525,11 +558,19 @@ static void recv_one(struct piasd *d, const struct pias_msg *m)
 		if (m->binding.flags & PIAS_MSG_BINDING_F_NEGATIVE)
 			err = RUN(iap_acts, pias_iap_negative(&d->iap, from, &m->binding.ta, life,
 							      now, &iap_acts, &e));
-		else
-			err = RUN(iap_acts,
-				  pias_iap_binding(&d->iap, from, &m->binding.ta, m->binding.jap_id,
-						   m->binding.generation, life, now, &iap_acts,
-						   &e));
+		else {
+			struct pias_group set = { .count = 0 };
+
+			if (m->binding.flags & PIAS_MSG_BINDING_F_SET) {
+				set.count = m->binding.n_japs;
+				set.policy = m->binding.policy;
+				memcpy(set.japs, m->binding.japs, sizeof(set.japs));
+			}
+			err = RUN(iap_acts, pias_iap_binding_set(&d->iap, from, &m->binding.ta,
+								 m->binding.jap_id, &set,
+								 m->binding.generation, life, now,
+								 &iap_acts, &e));
+		}
 		if (!err)
 			iap_apply(d);
 		break;
@@ -662,6 +703,9 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 		.report_fraction = c->report_threshold_percent / 100.0,
 		.conns = conns_of,
 		.conns_ctx = d,
+		.shed_threshold = c->shed_threshold_percent / 100.0,
+		.shed_hold_ns = (__u64)c->shed_hold_s * 1000000000ull,
+		.conn_budget = c->conn_budget,
 	};
 	struct pias_rap_config rc = {
 		.binding_ttl_ns = (__u64)c->binding_ttl_s * 1000000000ull,

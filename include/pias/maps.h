@@ -156,6 +156,12 @@ struct pias_rap_slot {
  * service on the anycast registration address): pass it up, no tunnel.
  */
 #define PIAS_BINDING_F_LOCAL 0x2
+/*
+ * The RAP bound this IAP to several JAPs (a random group, a JAP whose
+ * share is dialled or shed): they are in pias_bind_sets[ta], and each new
+ * flow draws one; jap_id is the one with the largest share.
+ */
+#define PIAS_BINDING_F_SET 0x4
 
 struct pias_binding {
 	__u32 jap_id;
@@ -189,8 +195,16 @@ struct pias_group {
 	__u32 count; /* used entries of japs[] */
 	__u16 slot;  /* the group's counters */
 	__u16 pad;
+	struct pias_policy policy; /* the group owner's, as its JAPs report it */
+	__u32 pad2;
 	struct pias_group_jap japs[PIAS_GROUP_MAX_JAPS];
 };
+
+/*
+ * pias_bind_sets: HASH pias_ta -> pias_group (IAP): the JAPs and shares of
+ * a binding with PIAS_BINDING_F_SET. Not preallocated: most bindings name
+ * one JAP and need no entry here.
+ */
 
 /* pias_tgt_sets: HASH pias_ta -> target ids and how to pick among them (JAP). */
 struct pias_target_set {
@@ -319,6 +333,8 @@ struct pias_rate_limit {
 	X(FLOWS, pias_flows, LRU_HASH, struct pias_flow, struct pias_flow_entry,                   \
 	  PIAS_DEFAULT_FLOWS, 0)                                                                   \
 	X(GROUPS, pias_groups, HASH, struct pias_ta, struct pias_group, PIAS_MAX_GROUPS, 0)        \
+	X(BIND_SETS, pias_bind_sets, HASH, struct pias_ta, struct pias_group, PIAS_MAX_BINDINGS,   \
+	  BPF_F_NO_PREALLOC)                                                                       \
 	X(TARGET_SETS, pias_tgt_sets, HASH, struct pias_ta, struct pias_target_set,                \
 	  PIAS_MAX_GROUPS, 0)                                                                      \
 	X(TARGETS, pias_targets, ARRAY, __u32, struct pias_target, PIAS_MAX_TARGETS, 0)            \

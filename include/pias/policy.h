@@ -22,8 +22,8 @@ enum pias_policy_kind {
 #define PIAS_POLICY_F_STRICT 0x1
 #define PIAS_POLICY_F_KNOWN  (PIAS_POLICY_F_STRICT)
 
-#define PIAS_REPLICATE_MIN 2
-#define PIAS_REPLICATE_MAX 4
+#define PIAS_REPLICATE_MIN   2
+#define PIAS_REPLICATE_MAX   4
 
 struct pias_policy {
 	__u8 kind;	/* enum pias_policy_kind */

@@ -424,6 +424,22 @@ int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_gro
 	return update(FD(pias_groups), ta, &g);
 }
 
+int pr_group_policy(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
+		    int n, const struct pias_policy *policy)
+{
+	struct pias_err e;
+
+	return lib(pias_group_set_policy(&pr->maps, ta, japs, (size_t)n, policy, &e), &e);
+}
+
+int pr_binding_set(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
+		   int n, const struct pias_policy *policy, uint32_t gen)
+{
+	struct pias_err e;
+
+	return lib(pias_binding_set_japs(&pr->maps, ta, japs, (size_t)n, policy, gen, 0, &e), &e);
+}
+
 static int target_write(struct progrun *pr, uint32_t id, const struct pias_target *t)
 {
 	struct pias_err e;
@@ -524,6 +540,28 @@ int pr_conn_get(struct progrun *pr, const struct pias_flow *f, struct pias_conn 
 int pr_conn_rev_get(struct progrun *pr, const struct pias_flow *f, struct pias_conn_rev *out)
 {
 	return lookup(FD(pias_conns_rev), f, out);
+}
+
+int pr_flow_del(struct progrun *pr, const struct pias_flow *f)
+{
+	return bpf_map_delete_elem(FD(pias_flows), f) ? -errno : 0;
+}
+
+int pr_binding_get(struct progrun *pr, const struct pias_ta *ta, struct pias_binding *out)
+{
+	return lookup(FD(pias_bindings), ta, out);
+}
+
+int pr_bind_set_get(struct progrun *pr, const struct pias_ta *ta, struct pias_group *out)
+{
+	return lookup(FD(pias_bind_sets), ta, out);
+}
+
+int pr_binding_del(struct progrun *pr, const struct pias_ta *ta)
+{
+	struct pias_err e;
+
+	return lib(pias_binding_del(&pr->maps, ta, &e), &e);
 }
 
 int pr_conn_del(struct progrun *pr, const struct pias_flow *f)

@@ -86,6 +86,12 @@ int pr_binding(struct progrun *pr, const struct pias_ta *ta, uint32_t jap, uint3
 	       uint64_t expires_ns, uint32_t flags);
 int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
 	     int n);
+/* The same with the group's policy, through the library's writer. */
+int pr_group_policy(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
+		    int n, const struct pias_policy *policy);
+/* An IAP binding to several JAPs (a set), through the library's writer. */
+int pr_binding_set(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
+		   int n, const struct pias_policy *policy, uint32_t gen);
 int pr_target(struct progrun *pr, uint32_t id, const char *addr, uint16_t port, uint8_t state,
 	      uint32_t weight);
 int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state);
@@ -107,6 +113,10 @@ int pr_flow_get(struct progrun *pr, const struct pias_flow *f, struct pias_flow_
 int pr_conn_get(struct progrun *pr, const struct pias_flow *f, struct pias_conn *out);
 int pr_conn_rev_get(struct progrun *pr, const struct pias_flow *f, struct pias_conn_rev *out);
 int pr_conn_del(struct progrun *pr, const struct pias_flow *f);
+int pr_flow_del(struct progrun *pr, const struct pias_flow *f);
+int pr_binding_get(struct progrun *pr, const struct pias_ta *ta, struct pias_binding *out);
+int pr_bind_set_get(struct progrun *pr, const struct pias_ta *ta, struct pias_group *out);
+int pr_binding_del(struct progrun *pr, const struct pias_ta *ta);
 long pr_count(struct progrun *pr, int map_fd); /* entries of a hash map */
 int pr_conns_fd(struct progrun *pr);
 int pr_conns_rev_fd(struct progrun *pr);

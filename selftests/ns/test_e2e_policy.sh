@@ -8,7 +8,11 @@
 #   - scoped/29,strict: cl4 gets no answer, p1 counts the drops; cl1 is
 #     still answered by t1;
 #   - random: 1,200 new flows from one client spread over the three
-#     targets as a fair three-sided die would.
+#     targets as a fair three-sided die would;
+#   - dial: p1 (cl1's nearest JAP, which gets all its flows) dialled to
+#     25% gets about a quarter of them, p2 the rest; back to 100%, all;
+#   - shedding: p1 losing one of its two targets of a group (drained)
+#     moves about half of cl1's new flows to p2.
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=selftests/ns/lib.sh
 . selftests/ns/lib.sh
@@ -81,4 +85,73 @@ for t in t1 t2 t3; do
 		fail "  $t answered ${c:-0}, not 320-480"
 	fi
 done
+# on T N: how many of N new flows from cl1 to TA T reached p2's targets (t4, t5), and all answered?
+to_p2() {
+	py cl1 query "$1" 53 --n "$2" |
+		js "f\"{d['answered']} {d['by'].get('t4', 0) + d['by'].get('t5', 0)}\""
+}
+# set_of T: the JAPs p1's IAP draws T's new flows from (its binding set), "" when bound to one
+set_of() { ctl p1 show bindings --json | js "' '.join(str(s['jap']) for b in d if b['ta'] == '$1' for s in b['set'])"; }
+# expect_to_p2 ADDR LO HI WHAT: of N new flows from cl1, LO-HI reach p2's targets
+expect_to_p2() {
+	local n far
+	read -r n far <<<"$(to_p2 "$1" $N)"
+	echo "  $far of $N new flows reached p2's targets"
+	check_eq "  $N queries, all answered" $N "$n"
+	if [ "$far" -ge "$2" ] && [ "$far" -le "$3" ]; then
+		ok "  $4 went to p2 ($far, $2-$3)"
+	else
+		fail "  $far of $N went to p2, not $2-$3"
+	fi
+}
+has_set() { [ "$(set_of "$1")" = "$2" ]; }
+quiet() { "$@" >/dev/null 2>&1; }
+# settled T: p1's IAP is bound to p1 for TA T for good (a first binding to
+# the JAP a RAP relayed to by load lives 2 s; the refresh binds the nearest)
+bound_p1() { [ "$(ctl p1 show bindings --json | js "' '.join(f\"{b['jap']} {b['expires_s'] > 10}\" for b in d if b['ta'] == '$1')")" = "$P1 True" ]; }
+settle() {
+	py cl1 query "$2" 53 --n 1 >/dev/null
+	if wait_for 10 bound_p1 "$1"; then ok "p1's IAP bound to p1 (nearest) for $1"; else fail "p1's IAP not bound to p1 for $1"; fi
+}
+P1=$(st "d['nodes']['p1']['id']") P2=$(st "d['nodes']['p2']['id']")
+
+echo "-- dial: p1 dialled to 25% of the flows it would get"
+DIAL=udp:203.0.113.14:53
+settle $DIAL 203.0.113.14
+read -r n far <<<"$(to_p2 203.0.113.14 200)"
+check_eq "before: 200 queries from cl1, all answered, none by p2's targets" "200 0" "$n $far"
+check_eq "piasctl dial $DIAL 25 at p1" "True" "$(tf quiet ctl p1 dial $DIAL 25)"
+if wait_for 5 has_set $DIAL "$P1 $P2"; then
+	ok "p1's IAP now draws from a set: $(set_of $DIAL)"
+else
+	fail "p1's IAP was never given a set for $DIAL: '$(set_of $DIAL)'"
+fi
+check_eq "  show targets: DIAL 25 at p1" "25 25" \
+	"$(ctl p1 show targets --json | js "' '.join(sorted({f\"{t['dial_percent']} {t['share_percent']}\" for t in d if t['ta'] == '$DIAL'}))")"
+N=1000
+# p1's share 0.25: mean 750 to p2, sd 13.7; 5 sd either way
+expect_to_p2 203.0.113.14 682 818 "about three quarters"
+check_eq "piasctl dial $DIAL 100" "True" "$(tf quiet ctl p1 dial $DIAL 100)"
+if wait_for 5 has_set $DIAL ""; then ok "p1's IAP bound to one JAP again"; else fail "still a set: $(set_of $DIAL)"; fi
+# from source ports the client never used: a fresh socket on an ephemeral
+# port may land on the 5-tuple of a flow the IAP still holds, pinned to p2
+# (the IAP sees no answers: its UDP entries live udp_timeout_s)
+r=$(py cl1 query 203.0.113.14 53 --n 200 --sport 10000 |
+	js "f\"{d['answered']} {d['by'].get('t4', 0) + d['by'].get('t5', 0)}\"")
+check_eq "after: 200 new flows, all answered, none by p2's targets" "200 0" "$r"
+out=$(ctl p1 dial $DIAL 150 2>&1)
+check_eq "a dial over 100% is refused (exit 2), naming the range" "2 True" \
+	"$? $(tf grep -q 'out of range 0-100' <<<"$out")"
+
+echo "-- shedding: p1 keeps one of its two targets of a group"
+SHED=udp:203.0.113.15:53
+settle $SHED 203.0.113.15
+read -r n far <<<"$(to_p2 203.0.113.15 200)"
+check_eq "before: 200 queries, all answered, none by p2's targets" "200 0" "$n $far"
+check_eq "drain t2 at p1 (a target lost to new flows)" "True" "$(tf quiet ctl p1 drain $SHED "$(addr t2 4):53")"
+if wait_for 5 has_set $SHED "$P1 $P2"; then ok "p1 sheds: its IAP draws from $(set_of $SHED)"; else fail "no set for $SHED: '$(set_of $SHED)'"; fi
+check_eq "  show targets: SHARE 50 at p1" "100 50" \
+	"$(ctl p1 show targets --json | js "' '.join(sorted({f\"{t['dial_percent']} {t['share_percent']}\" for t in d if t['ta'] == '$SHED'}))")"
+# share 0.5: mean 500, sd 15.8; 5 sd either way
+expect_to_p2 203.0.113.15 421 579 "about half"
 e2e_done

@@ -64,8 +64,8 @@ static void test_policy_random(void **state)
 		count += first == ids[0];
 		assert_ok(pr_conn_del(&g_pr, &f));
 	}
-	fprintf(stderr, "  random: %d of %d flows to the first target, %d redraws changed\n",
-		count, flows, changed);
+	fprintf(stderr, "  random: %d of %d flows to the first target, %d redraws changed\n", count,
+		flows, changed);
 	/* a fair coin: mean 200, sd 10; 6 sd either way fails once in 1e9 runs */
 	assert_in_range(count, flows / 2 - 60, flows / 2 + 60);
 	/* a redraw changes with probability 1/2: mean 200 */
@@ -192,6 +192,145 @@ static void test_policy_scoped_zero(void **state)
 	assert_int_equal(pr_counter(&g_pr, "jap_scope_fallback"), 0);
 }
 
+/* The IAP's client packet for flow sport; which of JAPs 3 (link 0) and 4 it went to. */
+static uint32_t iap_sends_to(const struct tcase *tc, uint16_t sport, uint32_t gen)
+{
+	struct pkt_spec s = client_spec(tc, sport), out = s;
+	struct tunhdr h = { .kind = PIAS_KIND_IAP_TO_JAP, .hops = 1, .iap = SELF };
+	struct pias_flow_entry fe;
+	struct pias_flow f = pkt_spec_flow(&s);
+	struct pr_result res;
+	struct pkt in, exp;
+	uint32_t jap;
+
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	jap = res.verdict == XDP_TX ? jap_id(tc->uf) : jap_b_id(tc->uf);
+	out.ttl--;
+	expect_tunnel(&exp, &out, jap, &h);
+	assert_frame(&res, &exp);
+	/* the draw is pinned: the flow's entry names the JAP */
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	assert_int_equal(fe.jap_id, jap);
+	assert_int_equal(fe.generation, gen);
+	return jap;
+}
+
+/*
+ * A binding set (the RAP bound this IAP to two JAPs, shares 1:3): each new
+ * flow draws by its hash, in that proportion, and keeps its draw; a JAP
+ * that goes down is drawn no more; with none left, the first packet goes
+ * to the RAP.
+ */
+static void test_policy_iap_set(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pias_ta ta = make_ta(tc->cf, tc->proto);
+	uint32_t a = jap_id(tc->uf), b = jap_b_id(tc->uf);
+	struct pias_group_jap japs[] = { { b, 3 }, { a, 1 } };
+	struct pias_binding bind;
+	const int flows = 400;
+	int to_a = 0;
+
+	assert_ok(pr_binding_set(&g_pr, &ta, japs, 2, NULL, 9));
+	assert_ok(pr_binding_get(&g_pr, &ta, &bind));
+	assert_int_equal(bind.flags, PIAS_BINDING_F_SET);
+	assert_int_equal(bind.jap_id, b);
+	for (int i = 0; i < flows; i++) {
+		uint16_t sport = (uint16_t)(20000 + i);
+		uint32_t jap = iap_sends_to(tc, sport, 9);
+
+		/* the same flow again: its entry, the same JAP */
+		assert_int_equal(iap_sends_to(tc, sport, 9), jap);
+		to_a += jap == a;
+	}
+	fprintf(stderr, "  set 1:3: %d of %d flows to the JAP of share 1\n", to_a, flows);
+	/* mean 100, sd 8.7 */
+	assert_in_range(to_a, 100 - 52, 100 + 52);
+	assert_int_equal(pr_counter(&g_pr, "iap_binding_hit"), flows);
+	assert_int_equal(pr_counter(&g_pr, "iap_flow_hit"), flows);
+
+	/* b goes down: new flows all draw a */
+	assert_ok(pr_proxy_state(&g_pr, b, PIAS_PROXY_DOWN));
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(iap_sends_to(tc, (uint16_t)(21000 + i), 9), a);
+}
+
+/* A binding of one JAP and no policy to draw by is the plain binding. */
+static void test_policy_iap_set_of_one(void **state)
+{
+	struct pias_ta ta = make_ta(PIAS_AF_INET, PKT_PROTO_UDP);
+	struct pias_group_jap one[] = { { 4, 7 } }, two[] = { { 4, 7 }, { 3, 1 } };
+	struct pias_policy random = { .kind = PIAS_POLICY_RANDOM };
+	struct pias_group g;
+	struct pias_binding b;
+
+	(void)state;
+	assert_ok(pr_binding_set(&g_pr, &ta, two, 2, NULL, 1));
+	assert_ok(pr_bind_set_get(&g_pr, &ta, &g));
+	assert_int_equal(g.count, 2);
+	/* back to one JAP: the plain binding, and the set is gone */
+	assert_ok(pr_binding_set(&g_pr, &ta, one, 1, NULL, 2));
+	assert_ok(pr_binding_get(&g_pr, &ta, &b));
+	assert_int_equal(b.flags, 0);
+	assert_int_equal(b.jap_id, 4);
+	assert_int_equal(pr_bind_set_get(&g_pr, &ta, &g), -ENOENT);
+	/* a random group draws even from one JAP's set (it may grow) */
+	assert_ok(pr_binding_set(&g_pr, &ta, one, 1, &random, 3));
+	assert_ok(pr_binding_get(&g_pr, &ta, &b));
+	assert_int_equal(b.flags, PIAS_BINDING_F_SET);
+	/* deleting the binding deletes its set */
+	assert_ok(pr_binding_del(&g_pr, &ta));
+	assert_int_equal(pr_bind_set_get(&g_pr, &ta, &g), -ENOENT);
+}
+
+/* A random set: the same flow draws afresh once its entry is gone. */
+static void test_policy_iap_set_random(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pias_ta ta = make_ta(tc->cf, tc->proto);
+	uint32_t a = jap_id(tc->uf), b = jap_b_id(tc->uf);
+	struct pias_group_jap japs[] = { { a, 1 }, { b, 1 } };
+	struct pias_policy random = { .kind = PIAS_POLICY_RANDOM };
+	struct pkt_spec s = client_spec(tc, 22000);
+	struct pias_flow f = pkt_spec_flow(&s);
+	int to_a = 0;
+
+	assert_ok(pr_binding_set(&g_pr, &ta, japs, 2, &random, 4));
+	for (int i = 0; i < 400; i++) {
+		to_a += iap_sends_to(tc, 22000, 4) == a;
+		assert_ok(pr_flow_del(&g_pr, &f));
+	}
+	fprintf(stderr, "  random set: %d of 400 draws of one flow to the first JAP\n", to_a);
+	assert_in_range(to_a, 200 - 60, 200 + 60);
+}
+
+/* The RAP of a random group relays the same flow's first packet anywhere. */
+static void test_policy_rap_random(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_UDP };
+	struct pias_ta ta = make_ta(PIAS_AF_INET, PKT_PROTO_UDP);
+	struct pias_group_jap japs[] = { { 3, 1 }, { 4, 1 } };
+	struct pias_policy random = { .kind = PIAS_POLICY_RANDOM };
+	struct pkt_spec s = client_spec(&tc, 23000);
+	struct tunhdr in_h = { PIAS_KIND_IAP_TO_RAP, 0, 1, 3, 0 };
+	struct pkt in;
+	int to3 = 0;
+
+	(void)state;
+	s.ttl = 63;
+	assert_ok(pr_group_policy(&g_pr, &ta, japs, 2, &random));
+	tunnel_from(&in, &s, 3, &in_h);
+	for (int i = 0; i < 400; i++) {
+		struct pr_result res;
+
+		RUN(0, &in, &res);
+		to3 += res.verdict == XDP_TX;
+	}
+	fprintf(stderr, "  random RAP: %d of 400 relays of one flow to JAP 3\n", to3);
+	assert_in_range(to3, 200 - 60, 200 + 60);
+}
+
 int run_policy_tests(void)
 {
 	const struct wtest tests[] = {
@@ -200,6 +339,10 @@ int run_policy_tests(void)
 		WTEST(test_policy_scoped, W_CLIENT),
 		WTEST(test_policy_scoped_strict, W_CLIENT),
 		WTEST(test_policy_scoped_zero, W_CLIENT),
+		WTEST(test_policy_iap_set, W_ALL),
+		WTEST(test_policy_iap_set_of_one, W_ONCE),
+		WTEST(test_policy_iap_set_random, W_FAMILIES),
+		WTEST(test_policy_rap_random, W_ONCE),
 	};
 
 	return run_world_group("policy", tests, sizeof(tests) / sizeof(tests[0]));

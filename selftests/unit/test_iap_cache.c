@@ -802,11 +802,47 @@ static void test_flush_enobufs(void **state)
 	assert_int_equal(f->i.npending, 0);
 }
 
+/* A binding set: installed with its JAPs; any of them may invalidate it. */
+static void test_binding_set(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group set = { .count = 2, .japs = { { 4, 750000 }, { 5, 250000 } } };
+	const struct pias_iap_action *a;
+
+	assert_int_equal(
+		pias_iap_binding_set(&f->i, 7, &f->ta, 4, &set, 3, 30 * SEC, T0, &f->acts, &f->e),
+		0);
+	assert_int_equal(f->acts.n, 1);
+	a = &f->acts.a[0];
+	assert_int_equal(a->kind, PIAS_IAP_BINDING_SET);
+	assert_int_equal(a->binding.jap_id, 4);
+	assert_int_equal(a->set.count, 2);
+	assert_int_equal(a->set.japs[1].jap_id, 5);
+	f->acts.n = 0;
+	/* a set must be led by the binding's JAP */
+	assert_int_equal(
+		pias_iap_binding_set(&f->i, 7, &f->ta, 5, &set, 4, 30 * SEC, T0, &f->acts, &f->e),
+		-EINVAL);
+	/* JAP 5 lost its targets: the set is stale, dropped */
+	assert_int_equal(pias_iap_invalidate(&f->i, 5, &f->ta, 3, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].kind, PIAS_IAP_BINDING_DEL);
+	f->acts.n = 0;
+	/* a plain binding afterwards carries no set, and JAP 5 cannot drop it */
+	assert_int_equal(pias_iap_binding(&f->i, 7, &f->ta, 4, 5, 30 * SEC, T0, &f->acts, &f->e),
+			 0);
+	assert_int_equal(f->acts.a[0].set.count, 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_invalidate(&f->i, 5, &f->ta, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+}
+
 int test_iap_cache(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_miss_queries_once_per_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_binding_installs_with_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binding_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_generation_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_keeps_live_binding, setup, teardown),

@@ -110,7 +110,7 @@ static void register_first(void **state)
 	assert_int_equal(f->acts.a[1].set.count, 1);
 	assert_int_equal(f->acts.a[1].set.ids[0], 1);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[2].count, 1);
+	assert_int_equal(f->acts.a[2].report.count, 1);
 	assert_int_equal(pias_jap_find(&f->j, &f->ta, &(struct pias_jap_endpoint){ 0 }), -ENOENT);
 	{
 		struct pias_jap_endpoint ep = ep4(1);
@@ -135,7 +135,7 @@ static void report_threshold(void **state)
 			assert_int_equal(r, -1);
 		} else {
 			assert_true(r >= 0);
-			assert_int_equal(f->acts.a[r].count, want[n]);
+			assert_int_equal(f->acts.a[r].report.count, want[n]);
 		}
 		assert_int_equal(f->acts.a[find(f, PIAS_JAP_SET_SET)].set.count, n);
 	}
@@ -194,7 +194,7 @@ static void silent_target_goes_down(void **state)
 	assert_int_equal(f->acts.a[1].set.count, 1);
 	assert_int_equal(f->acts.a[1].set.ids[0], 2);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT); /* 2 -> 1 */
-	assert_int_equal(f->acts.a[2].count, 1);
+	assert_int_equal(f->acts.a[2].report.count, 1);
 	/* the last one goes down: empty set, REPORT(0) */
 	flush(f);
 	assert_int_equal(tick(f, T0 + 1800 * MS), 0);
@@ -204,14 +204,14 @@ static void silent_target_goes_down(void **state)
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
 	assert_int_equal(f->acts.a[1].set.count, 0);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[2].count, 0);
+	assert_int_equal(f->acts.a[2].report.count, 0);
 	/* refresh brings it back: ACTIVE, in the set, REPORT 0 -> 1 */
 	flush(f);
 	assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 2, T0 + 2000 * MS, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 3);
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_ACTIVE);
 	assert_int_equal(f->acts.a[1].set.count, 1);
-	assert_int_equal(f->acts.a[2].count, 1);
+	assert_int_equal(f->acts.a[2].report.count, 1);
 	/* a DOWN target silent for down_expire is removed; its id freed */
 	flush(f);
 	assert_int_equal(tick(f, T0 + PIAS_JAP_REFRESH_TIMEOUT_NS + PIAS_JAP_DOWN_EXPIRE_NS + 1),
@@ -276,7 +276,7 @@ static void leave_drains_then_removes(void **state)
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].count, 1);
+	assert_int_equal(f->acts.a[1].report.count, 1);
 	/* leave again: no-op; register while draining: -EBUSY */
 	flush(f);
 	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, t1, &f->acts, &f->e), 0);
@@ -314,7 +314,7 @@ static void last_target_leaves_deletes_set(void **state)
 	assert_int_equal(pias_jap_drain(&f->j, &f->ta, 1, T0, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].count, 0);
+	assert_int_equal(f->acts.a[1].report.count, 0);
 	flush(f);
 	assert_int_equal(tick(f, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
 	assert_int_equal(f->acts.n, 2);
@@ -486,6 +486,91 @@ static void policy_restored(void **state)
 	assert_int_equal(written_policy(f).kind, PIAS_POLICY_RANDOM);
 }
 
+/* The last REPORT's share, or -1 if none was reported. */
+static int reported_share(struct fx *f)
+{
+	int i = -1;
+
+	for (size_t k = 0; k < f->acts.n; k++)
+		if (f->acts.a[k].kind == PIAS_JAP_REPORT)
+			i = (int)k;
+	return i < 0 ? -1 : f->acts.a[i].report.share;
+}
+
+/* The operator's dial is reported at once, and refused for a TA not here. */
+static void dial_reported(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta other = f->ta;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reported_share(f), PIAS_JAP_SHARE_FULL);
+	flush(f);
+	assert_int_equal(pias_jap_dial(&f->j, &f->ta, 250, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(reported_share(f), 250);
+	assert_int_equal(f->acts.a[0].report.count, 1);
+	flush(f);
+	/* the same dial again: nothing new to say */
+	assert_int_equal(pias_jap_dial(&f->j, &f->ta, 250, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_jap_dial(&f->j, &f->ta, 1001, T0, &f->acts, &f->e), -EINVAL);
+	other.port = 81;
+	assert_int_equal(pias_jap_dial(&f->j, &other, 500, T0, &f->acts, &f->e), -ENOENT);
+}
+
+/*
+ * A group that lost more than a quarter of its peak sheds in proportion:
+ * 4 targets, 2 go down, half its share; after the hold the smaller size
+ * is the norm and the share whole again.
+ */
+static void shed_by_count(void **state)
+{
+	struct fx *f = *state;
+
+	for (__u32 n = 1; n <= 4; n++)
+		assert_int_equal(reg(f, n, T0), (int)n);
+	flush(f);
+	/* 1 of 4 down: within the threshold, no shedding */
+	for (__u32 n = 1; n <= 3; n++)
+		assert_int_equal(reg(f, n, T0 + 800 * MS), (int)n);
+	assert_int_equal(tick(f, T0 + 1000 * MS), 0);
+	assert_int_equal(reported_share(f), -1);
+	flush(f);
+	/* a second one down: half the peak, half the share */
+	for (__u32 n = 1; n <= 2; n++)
+		assert_int_equal(reg(f, n, T0 + 1600 * MS), (int)n);
+	assert_int_equal(tick(f, T0 + 1800 * MS), 0);
+	assert_int_equal(reported_share(f), 500);
+	flush(f);
+	/* the hold passes with 2 targets: they are the norm */
+	for (__u32 n = 1; n <= 2; n++)
+		assert_int_equal(reg(f, n, T0 + PIAS_JAP_SHED_HOLD_NS + 2000 * MS), (int)n);
+	assert_int_equal(tick(f, T0 + PIAS_JAP_SHED_HOLD_NS + 2000 * MS), 0);
+	assert_int_equal(reported_share(f), PIAS_JAP_SHARE_FULL);
+}
+
+static long conns_of(void *ctx, __u32 id, __u64 since)
+{
+	(void)ctx;
+	(void)since;
+	return id == 1 ? 300 : 100; /* 400 connections on two targets */
+}
+
+/* Targets over their connection budget shed what is over it. */
+static void shed_by_budget(void **state)
+{
+	struct fx *f = *state;
+
+	/* the defaults, and a budget of 100 connections a target */
+	f->j.cfg.conns = conns_of;
+	f->j.cfg.conn_budget = 100;
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	/* 400 held against a budget of 200: half */
+	assert_int_equal(reported_share(f), 500);
+}
+
 static void duplicate_is_refresh(void **state)
 {
 	struct fx *f = *state;
@@ -566,7 +651,7 @@ static void enobufs_applies_nothing(void **state)
 	assert_int_equal(small.n, 4);
 	/* the report state was not touched by the failed call: REPORT(0) went out once */
 	assert_int_equal(f->buf[3].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->buf[3].count, 0);
+	assert_int_equal(f->buf[3].report.count, 0);
 }
 
 static void many_groups_tick(void **state)
@@ -717,7 +802,7 @@ static void restore_silent_goes_down(void **state)
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
 	assert_int_equal(f->acts.a[1].set.count, 0);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[2].count, 0);
+	assert_int_equal(f->acts.a[2].report.count, 0);
 	/* Silent for a further down_expire: removed, its id freed. */
 	flush(f);
 	assert_int_equal(tick(f, r + PIAS_JAP_REFRESH_TIMEOUT_NS + PIAS_JAP_DOWN_EXPIRE_NS), 0);
@@ -774,7 +859,7 @@ static void restore_down_target(void **state)
 	assert_int_equal(f->acts.a[1].set.count, 1);
 	assert_int_equal(f->acts.a[1].set.ids[0], 5);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[2].count, 1);
+	assert_int_equal(f->acts.a[2].report.count, 1);
 	flush(f);
 	assert_int_equal(
 		pias_jap_refresh(&f->j, &f->ta, 5,
@@ -803,7 +888,7 @@ static void restore_leave_and_drain(void **state)
 	assert_int_equal(f->acts.a[0].id, 5);
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].count, 1);
+	assert_int_equal(f->acts.a[1].report.count, 1);
 	flush(f);
 	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 5, t1, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 0);
@@ -812,7 +897,7 @@ static void restore_leave_and_drain(void **state)
 	assert_int_equal(f->acts.a[0].id, 6);
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].count, 0);
+	assert_int_equal(f->acts.a[1].report.count, 0);
 	flush(f);
 	assert_int_equal(tick(f, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS - 1), 0);
 	assert_int_equal(f->acts.n, 0);
@@ -843,7 +928,7 @@ static void restore_then_register_new_id(void **state)
 	assert_int_equal(f->acts.a[1].set.ids[0], 1);
 	assert_int_equal(f->acts.a[1].set.ids[1], 2);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[2].count, 2);
+	assert_int_equal(f->acts.a[2].report.count, 2);
 	/* ids are per JAP, not per TA: 3 is taken by the other TA */
 	assert_int_equal(reg(f, 11, T0 + MS), 4);
 	/* A registered id can no longer be restored. */
@@ -949,6 +1034,9 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(policy_highest_serial, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_restored, setup, teardown),
+		cmocka_unit_test_setup_teardown(dial_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(shed_by_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(shed_by_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(report_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_keeps_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_into_empty_list, setup, teardown),

@@ -136,6 +136,14 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 		set_ta(&m->report.ta, variant);
 		m->report.count = variant == 1 ? UINT32_MAX : 0;
 		m->report.seq = variant == 1 ? UINT64_MAX : 0;
+		m->report.share = variant == 1 ? PIAS_SHARE_FULL : variant ? 250 : 0;
+		if (variant == 1)
+			m->report.policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED,
+								 .scope_len = 128,
+								 .flags = PIAS_POLICY_F_STRICT };
+		else if (variant)
+			m->report.policy.kind = PIAS_POLICY_RANDOM;
+		m->report.policy_serial = variant == 1 ? UINT32_MAX : (__u32)variant;
 		break;
 	case PIAS_MSG_QUERY:
 		set_ta(&m->query.ta, variant);
@@ -148,6 +156,16 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 			m->binding.flags = PIAS_MSG_BINDING_F_NEGATIVE;
 		} else {
 			m->binding.jap_id = variant == 1 ? PIAS_MAX_PROXIES - 1 : 1;
+		}
+		/* the widest: a set of every JAP a group holds */
+		if (variant == 1) {
+			m->binding.flags = PIAS_MSG_BINDING_F_SET;
+			m->binding.policy.kind = PIAS_POLICY_RANDOM;
+			m->binding.n_japs = PIAS_GROUP_MAX_JAPS;
+			for (i = 0; i < PIAS_GROUP_MAX_JAPS; i++)
+				m->binding.japs[i] =
+					(struct pias_group_jap){ .jap_id = PIAS_MAX_PROXIES - 1 - i,
+								 .weight = UINT32_MAX - i };
 		}
 		break;
 	case PIAS_MSG_INVALIDATE:
@@ -315,7 +333,7 @@ static void test_wire_sizes(void **state)
 		__u8 type;
 		int body;
 	} sizes[] = {
-		{ PIAS_MSG_PING, 32 },	   { PIAS_MSG_VIEW_REQ, 4 },	{ PIAS_MSG_REPORT, 32 },
+		{ PIAS_MSG_PING, 32 },	   { PIAS_MSG_VIEW_REQ, 4 },	{ PIAS_MSG_REPORT, 44 },
 		{ PIAS_MSG_QUERY, 20 },	   { PIAS_MSG_BINDING, 36 },	{ PIAS_MSG_INVALIDATE, 24 },
 		{ PIAS_MSG_REGISTER, 68 }, { PIAS_MSG_LEAVE, 68 },	{ PIAS_MSG_REG_ACK, 40 },
 		{ PIAS_MSG_REG_NACK, 32 }, { PIAS_MSG_REG_COOKIE, 48 },
@@ -327,6 +345,9 @@ static void test_wire_sizes(void **state)
 		assert_int_equal(datagram(sizes[i].type, 0, buf), HDR + sizes[i].body + MAC);
 	assert_int_equal(datagram(PIAS_MSG_PING, 1, buf),
 			 HDR + 32 + PIAS_MSG_MAX_UPDATES * MEMBER + MAC);
+	/* a binding to a set: policy, n, and 8 bytes per JAP */
+	assert_int_equal(datagram(PIAS_MSG_BINDING, 1, buf),
+			 HDR + 36 + 8 + 8 * PIAS_GROUP_MAX_JAPS + MAC);
 	/* a tunnel-mode target's REG_ACK carries the JAP's tunnel endpoint and tag */
 	assert_int_equal(datagram(PIAS_MSG_REG_ACK, 1, buf), HDR + 68 + MAC);
 	/* a NACK's text (at most 95 bytes) follows the fixed part */
@@ -578,9 +599,27 @@ static void test_bad_fields(void **state)
 	put_be32(buf + b + 12 + 4, 0x7f800001); /* signalling NaN */
 	assert_bad(buf, len, "PING: coord.y is not a finite number");
 	/* BINDING: flags, negative with a JAP, positive without. */
-	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 12 + 3, 0x2, "BINDING: flags 0x2 has unknown bits");
+	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 12 + 3, 0x4, "BINDING: flags 0x4 has unknown bits");
+	/* a set announced with no room for it */
+	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 12 + 3, 0x2,
+		  "BINDING: body of 36 bytes, expected 52");
+	/* the set: its count, the length it implies, its first JAP, twins, policy */
+	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 0, "BINDING: a set of 0 JAPs, not 1-16");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 17, "BINDING: a set of 17 JAPs");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 15, "BINDING: body of 172 bytes, expected 164");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 44 + 3, 7, "BINDING: the set's first JAP");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 44 + 8 + 3, 0xff,
+		  "BINDING: JAP 131071 twice in the set");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 44 + 8 + 1, 0x02,
+		  "BINDING: set jap_id 196606 is not a proxy id");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 36, 9, "BINDING: policy: unknown policy");
+	/* REPORT: share, reserved, policy */
+	patch_bad(PIAS_MSG_REPORT, 1, b + 32, 0x04, "REPORT: share 1256 is over 1000 per mille");
+	patch_bad(PIAS_MSG_REPORT, 0, b + 35, 1, "REPORT: reserved bytes are not zero");
+	patch_bad(PIAS_MSG_REPORT, 0, b + 36, 4, "REPORT: policy: unknown policy");
 	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 12, 0x80, "BINDING: flags 0x80000000");
-	patch_bad(PIAS_MSG_BINDING, 2, b + 20 + 3, 9, "BINDING: jap_id 9 is not 0 (negative)");
+	patch_bad(PIAS_MSG_BINDING, 2, b + 20 + 3, 9,
+		  "BINDING: jap_id 9 or a set in a negative binding");
 	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 3, 0, "BINDING: jap_id 0 is not a proxy id");
 	/* REGISTER: endpoint family, reserved byte, padding. */
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 20, 0, "REGISTER: family 0 is not 4 (IPv4) or 6");

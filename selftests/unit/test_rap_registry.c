@@ -108,6 +108,154 @@ static void test_report_group_set(void **state)
 	assert_int_equal(last(f)->group.japs[0].weight, 9);
 }
 
+/* IAPs 40 and 42 are nearest to JAP 7, the others to JAP 8. */
+static __u64 near7_rtt(void *ctx, __u32 iap_id, __u32 jap_id)
+{
+	(void)ctx;
+	return (jap_id == 7) == (iap_id == 40 || iap_id == 42) ? 1 * MS : 30 * MS;
+}
+
+/* A whole report: count, share (per mille), policy and serial. */
+static void report_ex(struct fx *f, __u32 jap, __u32 count, __u16 share, __u8 kind, __u32 serial,
+		      __u64 seq, __u64 now)
+{
+	struct pias_rap_report_in in = { .count = count,
+					 .seq = seq,
+					 .share = share,
+					 .policy = { .kind = kind },
+					 .policy_serial = serial };
+
+	assert_int_equal(
+		pias_rap_report_ex(&f->r, &f->ta, jap, &in, near7_rtt, NULL, now, &f->acts, &f->e),
+		0);
+}
+
+/* The last SEND_BINDING to iap, or NULL. */
+static const struct pias_rap_action *binding_to(struct fx *f, __u32 iap)
+{
+	for (size_t k = f->acts.n; k-- > 0;)
+		if (f->acts.a[k].kind == PIAS_RAP_SEND_BINDING && f->acts.a[k].iap_id == iap)
+			return &f->acts.a[k];
+	return NULL;
+}
+
+/*
+ * A JAP's share scales its published weight, and an IAP bound to it gets a
+ * set: the JAP's share of the scale, the rest to the others by weight. A
+ * share of 0 takes the JAP out of the group.
+ */
+static void test_share_sets(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_action *a;
+
+	report_ex(f, 7, 4, 1000, 0, 0, 1, T0);
+	report_ex(f, 8, 4, 1000, 0, 0, 1, T0);
+	/* both whole: a query is answered with one JAP, the nearest, as ever */
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, near7_rtt, NULL, 0, T0, &f->acts, &f->e),
+			 0);
+	a = binding_to(f, 40);
+	assert_non_null(a);
+	assert_int_equal(a->group.count, 0);
+	assert_int_equal(a->jap_id, 7);
+	/* 7 dialled to 25%: its weight is a quarter, and IAP 40 (bound to it) is told at once */
+	f->acts.n = 0;
+	report_ex(f, 7, 4, 250, 0, 0, 2, T0 + SEC);
+	assert_int_equal(f->acts.a[0].kind, PIAS_RAP_GROUP_SET);
+	assert_int_equal(f->acts.a[0].group.japs[1].jap_id, 7);
+	assert_int_equal(f->acts.a[0].group.japs[1].weight, 1);
+	a = binding_to(f, 40);
+	assert_non_null(a);
+	assert_int_equal(a->jap_id, 7);
+	assert_int_equal(a->group.count, 2);
+	assert_int_equal(a->group.japs[0].jap_id, 7);
+	assert_int_equal(a->group.japs[0].weight, PIAS_RAP_SET_SCALE / 4);
+	assert_int_equal(a->group.japs[1].jap_id, 8);
+	assert_int_equal(a->group.japs[1].weight, PIAS_RAP_SET_SCALE * 3 / 4);
+	assert_true(a->lifetime_ns <= PIAS_RAP_SET_TTL_NS);
+	/* an IAP bound to the whole JAP 8 draws it alone */
+	f->acts.n = 0;
+	assert_int_equal(
+		pias_rap_bound(&f->r, 41, &f->ta, 8, NULL, NULL, T0 + SEC, &f->acts, &f->e), 0);
+	a = binding_to(f, 41);
+	assert_non_null(a);
+	assert_int_equal(a->jap_id, 8);
+	/* a first packet relayed to 7: 7 alone and provisionally, so that its flow pins 7 */
+	f->acts.n = 0;
+	assert_int_equal(
+		pias_rap_bound(&f->r, 42, &f->ta, 7, NULL, NULL, T0 + SEC, &f->acts, &f->e), 0);
+	a = binding_to(f, 42);
+	assert_non_null(a);
+	assert_int_equal(a->group.count, 0);
+	assert_int_equal(a->jap_id, 7);
+	assert_true(a->lifetime_ns <= PIAS_RAP_PROVISIONAL_TTL_NS);
+	/* dialled to 0: out of the group; IAP 40 (bound to 7) and 42 move to 8, 41 keeps it */
+	f->acts.n = 0;
+	report_ex(f, 7, 4, 0, 0, 0, 3, T0 + 2 * SEC);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->g.count, 1);
+	for (__u32 iap = 40; iap <= 42; iap++) {
+		a = binding_to(f, iap);
+		assert_non_null(a);
+		assert_int_equal(a->jap_id, 8);
+		assert_int_equal(a->group.count, 0);
+	}
+	/* back to whole: no set anywhere before or after, nothing to push */
+	f->acts.n = 0;
+	report_ex(f, 7, 4, 1000, 0, 0, 4, T0 + 3 * SEC);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].kind, PIAS_RAP_GROUP_SET);
+}
+
+/* A random group: every IAP draws from every JAP, by weight; the policy of the highest serial. */
+static void test_random_sets(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_action *a;
+
+	report_ex(f, 7, 2, 1000, PIAS_POLICY_RANDOM, 3, 1, T0);
+	report_ex(f, 8, 6, 1000, PIAS_POLICY_WEIGHTED, 2, 1, T0);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->g.policy.kind, PIAS_POLICY_RANDOM);
+	assert_int_equal(last(f)->group.policy.kind, PIAS_POLICY_RANDOM);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0, T0, &f->acts, &f->e), 0);
+	a = binding_to(f, 40);
+	assert_non_null(a);
+	assert_int_equal(a->group.count, 2);
+	assert_int_equal(a->group.policy.kind, PIAS_POLICY_RANDOM);
+	assert_int_equal(a->group.japs[0].jap_id, a->jap_id);
+	/* 8 raises the serial with another policy: the group follows, IAP 40 is told */
+	f->acts.n = 0;
+	report_ex(f, 8, 6, 1000, PIAS_POLICY_WEIGHTED, 4, 2, T0 + SEC);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->g.policy.kind, PIAS_POLICY_WEIGHTED);
+	a = binding_to(f, 40);
+	assert_non_null(a);
+	assert_int_equal(a->group.count, 0);
+}
+
+/* A report whose push finds no room changes nothing: a retry is not stale. */
+static void test_push_all_or_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct pias_rap_actions one = { .a = f->buf, .cap = 1 };
+	struct pias_rap_report_in in = { .count = 4, .seq = 2, .share = 500 };
+
+	report_ex(f, 7, 4, 1000, 0, 0, 1, T0);
+	report_ex(f, 8, 4, 1000, 0, 0, 1, T0);
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, near7_rtt, NULL, T0, &f->acts, &f->e),
+			 0);
+	assert_int_equal(
+		pias_rap_report_ex(&f->r, &f->ta, 7, &in, near7_rtt, NULL, T0 + SEC, &one, &f->e),
+		-ENOBUFS);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->shares[1], 1000);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_report_ex(&f->r, &f->ta, 7, &in, near7_rtt, NULL, T0 + SEC,
+					    &f->acts, &f->e),
+			 0);
+	assert_int_equal(f->acts.n, 2); /* GROUP_SET, and IAP 40's set */
+	assert_int_equal(binding_to(f, 40)->group.count, 2);
+}
+
 static void test_report_zero_del(void **state)
 {
 	struct fx *f = *state;
@@ -879,6 +1027,9 @@ int test_rap_registry(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_report_group_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_zero_del, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_sets, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_random_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_push_all_or_nothing, setup_alpha1, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound_binding, setup, teardown),

@@ -86,6 +86,21 @@ static int run_drain(struct cli *c, int argc, char **argv)
 	return request(c, pos, 2);
 }
 
+static int run_dial(struct cli *c, int argc, char **argv)
+{
+	char *pos[CLI_MAX_POS];
+	struct pias_ta ta;
+	__u32 pct;
+	int npos, r;
+
+	if ((r = pctl_parse(c, argc, argv, NULL, pos, &npos)))
+		return r < 0 ? EXIT_OK : r;
+	if ((r = cli_npos(c, npos, 2, 2)) || (r = cli_ta(c, pos[0], &ta)) ||
+	    (r = cli_u32(c, "PERCENT", pos[1], 0, 100, &pct)))
+		return r;
+	return request(c, pos, 2);
+}
+
 /* withdraw, flush bindings, keys reload: no arguments. */
 static int run_bare(struct cli *c, int argc, char **argv)
 {
@@ -121,6 +136,18 @@ const struct cmd cmd_drain = {
 	.help = "  TA         the group, like udp:203.0.113.1:53\n"
 		"  ENDPOINT   the target, like 198.51.100.10:53 or [2001:db8::10]:53\n",
 	.run = run_drain,
+};
+
+const struct cmd cmd_dial = {
+	.name = "dial",
+	.args = "TA PERCENT",
+	.summary = "take this share of a group's new flows at this JAP (drain a site gradually)",
+	.help = "  TA         the group, like udp:203.0.113.1:53\n"
+		"  PERCENT    0-100: of the new flows the RAPs would send here (by proximity and\n"
+		"             load), this share comes; the rest go to the group's other JAPs.\n"
+		"             Established flows stay. 100 undoes it; a restart of piasd too.\n"
+		"             show targets shows it (DIAL), and what shedding leaves (SHARE).\n",
+	.run = run_dial,
 };
 
 const struct cmd cmd_withdraw = {

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A JAP for a new flow, out of a weighted set of a group's JAPs: the RAP's
+ * group (pias_groups, for a first packet it relays) or an IAP's binding
+ * set (pias_bind_sets, when the RAP bound it to several JAPs: a random
+ * group, or a JAP whose share is dialled or shed; docs/design.md).
+ */
+#ifndef PIAS_BPF_JAP_SET_H
+#define PIAS_BPF_JAP_SET_H
+
+#include "context.h"
+
+enum { PIAS_SET_RAP = 0, PIAS_SET_IAP = 1 };
+
+#define PICK_NO_GROUP (-1)
+
+static __always_inline int rap_jap_ok(const struct pias_group_jap *j, __u32 excl)
+{
+	return j->weight && j->jap_id != excl && proxy_up(j->jap_id);
+}
+
+/* State of the weighted walk over a group's JAPs (bpf_loop). */
+struct jap_walk {
+	const struct pias_group *g;
+	__u64 weighted; /* pass 1: JAPs with weight, usable or not */
+	__u64 total;	/* pass 1: sum of usable weights */
+	__u64 r;	/* pass 2: remaining offset into the weights */
+	__u32 excl;
+	__u32 chosen;
+	__u32 pass;
+	__u32 pad;
+};
+
+/* One JAP per call; a bpf_loop callback so the verifier checks it once. */
+static long jap_walk_one(__u64 i, void *arg)
+{
+	struct jap_walk *w = arg;
+	const struct pias_group_jap *j;
+
+	if (i >= PIAS_GROUP_MAX_JAPS || i >= w->g->count)
+		return 1;
+	j = &w->g->japs[i];
+	if (w->pass == 0 && j->weight)
+		w->weighted++;
+	if (!rap_jap_ok(j, w->excl))
+		return 0;
+	if (w->pass == 0) {
+		w->total += j->weight;
+		return 0;
+	}
+	if (w->r < j->weight) {
+		w->chosen = j->jap_id;
+		return 1;
+	}
+	w->r -= j->weight;
+	return 0;
+}
+
+/*
+ * The JAP for this flow of group ta, from the RAP's group (PIAS_SET_RAP) or
+ * the IAP's binding set (PIAS_SET_IAP): its id, 0 if no JAP is left (down
+ * or excluded), or PICK_NO_GROUP (unknown, or no JAP with weight > 0).
+ * Weighted by the flow's hash, so a flow's packets agree; random draws
+ * afresh. A global subprogram, verified once.
+ */
+__noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl, __u32 which)
+{
+	struct jap_walk w = {};
+
+	if (!ta)
+		return 0;
+	w.g = bpf_map_lookup_elem(which == PIAS_SET_IAP ? (void *)&pias_bind_sets
+							 : (void *)&pias_groups,
+				  ta);
+	if (!w.g || !w.g->count)
+		return PICK_NO_GROUP;
+	/* random: a fresh draw per flow, not the flow's hash */
+	if (w.g->policy.kind == PIAS_POLICY_RANDOM)
+		hash = bpf_get_prandom_u32();
+	w.excl = excl;
+	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
+	if (!w.weighted)
+		return PICK_NO_GROUP; /* no JAP reports a target: no group here */
+	if (!w.total)
+		return 0;
+	w.r = hash % w.total;
+	w.pass = 1;
+	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
+	return w.chosen;
+}
+
+#endif
