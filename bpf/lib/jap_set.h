@@ -10,7 +10,10 @@
 
 #include "context.h"
 
-enum { PIAS_SET_RAP = 0, PIAS_SET_IAP = 1 };
+enum {
+	PIAS_SET_RAP = 0,
+	PIAS_SET_IAP = 1
+};
 
 #define PICK_NO_GROUP (-1)
 
@@ -69,9 +72,8 @@ __noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl, _
 
 	if (!ta)
 		return 0;
-	w.g = bpf_map_lookup_elem(which == PIAS_SET_IAP ? (void *)&pias_bind_sets
-							 : (void *)&pias_groups,
-				  ta);
+	w.g = bpf_map_lookup_elem(
+		which == PIAS_SET_IAP ? (void *)&pias_bind_sets : (void *)&pias_groups, ta);
 	if (!w.g || !w.g->count)
 		return PICK_NO_GROUP;
 	/* random: a fresh draw per flow, not the flow's hash */

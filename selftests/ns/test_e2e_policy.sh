@@ -143,6 +143,12 @@ out=$(ctl p1 dial $DIAL 150 2>&1)
 check_eq "a dial over 100% is refused (exit 2), naming the range" "2 True" \
 	"$? $(tf grep -q 'out of range 0-100' <<<"$out")"
 
+# piasd's bindings take the group's counter slot too (they were written
+# without one, and the IAP role counted nothing on a real proxy)
+iap_count=$(x p1 "$BUILD/pias-maps" --pin-root "${PINS}p1" group-stats --json |
+	js "sum(g['iap_packets'] for g in d if g['ta'] == '$DIAL')")
+check_ge "p1's per-group counters: the IAP counted the dialled group's queries" 1400 "$iap_count"
+
 echo "-- shedding: p1 keeps one of its two targets of a group"
 SHED=udp:203.0.113.15:53
 settle $SHED 203.0.113.15
