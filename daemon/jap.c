@@ -4,6 +4,7 @@
  * actions are the diff between the old and the new copy, and the copy is
  * committed only when all the actions fit. So nothing is half-applied.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,10 +147,14 @@ static __u32 group_policy_serial(const struct pias_jap_group *g)
 
 struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g)
 {
-	return (struct pias_jap_report){ .count = g->reported,
-					 .share = g->share,
-					 .policy = g->policy,
-					 .policy_serial = g->policy_serial };
+	struct pias_jap_report r = { .count = g->reported,
+				     .share = g->share,
+				     .policy = g->policy,
+				     .policy_serial = g->policy_serial,
+				     .n_scopes = g->n_scopes };
+
+	memcpy(r.scopes, g->scopes, sizeof(r.scopes));
+	return r;
 }
 
 /* The ids the dataplane may use for ta: ACTIVE and DRAINING, in order. */
@@ -222,15 +227,50 @@ static __u16 group_share(const struct pias_jap *j, struct pias_jap_group *g, __u
 	return (__u16)(q - q % PIAS_JAP_SHARE_STEP);
 }
 
+/*
+ * A scoped group's prefixes: its active targets' addresses cut to the
+ * scope, each once, at most PIAS_GROUP_SCOPES (the first ones, in target
+ * order). Returns how many, into out.
+ */
+static __u16 group_scopes(const struct pias_jap_group *g, const struct pias_policy *policy,
+			  union pias_addr out[PIAS_GROUP_SCOPES])
+{
+	__u16 n = 0;
+
+	memset(out, 0, PIAS_GROUP_SCOPES * sizeof(out[0]));
+	if (policy->kind != PIAS_POLICY_SCOPED)
+		return 0;
+	for (__u32 i = 0; i < g->count && n < PIAS_GROUP_SCOPES; i++) {
+		union pias_addr a = g->targets[i].t.addr;
+		bool seen = false;
+
+		if (g->targets[i].t.state != PIAS_TARGET_ACTIVE)
+			continue;
+		for (__u32 w = 0; w < 4; w++) {
+			__u32 lo = 32 * w,
+			      bits = policy->scope_len > lo ? policy->scope_len - lo : 0;
+
+			a.v6[w] &= bits >= 32 ? ~0u : bits ? htonl(~0u << (32 - bits)) : 0;
+		}
+		for (__u16 k = 0; k < n && !seen; k++)
+			seen = !memcmp(&out[k], &a, sizeof(a));
+		if (!seen)
+			out[n++] = a;
+	}
+	return n;
+}
+
 static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g, __u32 active,
-		       __u16 share, const struct pias_policy *policy, __u32 serial)
+		       __u16 share, const struct pias_policy *policy, __u32 serial, __u16 n_scopes,
+		       const union pias_addr *scopes)
 {
 	double delta;
 
 	if (!g->reported_valid || (g->reported == 0) != (active == 0))
 		return true;
 	if (share != g->share || serial != g->policy_serial ||
-	    memcmp(policy, &g->policy, sizeof(*policy)))
+	    memcmp(policy, &g->policy, sizeof(*policy)) || n_scopes != g->n_scopes ||
+	    memcmp(scopes, g->scopes, sizeof(g->scopes)))
 		return true;
 	delta = active > g->reported ? active - g->reported : g->reported - active;
 	return delta > j->cfg.report_fraction * g->reported;
@@ -248,7 +288,8 @@ static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
 {
 	struct pias_target_set os, ns;
 	__u32 active = group_active(new), serial = group_policy_serial(new);
-	__u16 share = group_share(j, new, active, now);
+	__u16 share = group_share(j, new, active, now), n_scopes;
+	union pias_addr scopes[PIAS_GROUP_SCOPES];
 	size_t n = 0;
 
 	for (__u32 i = 0; i < new->count; i++) {
@@ -273,12 +314,15 @@ static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
 			out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_TARGET_DEL,
 							     .id = old->targets[i].id,
 							     .ta = old->ta };
-	if (report_due(j, new, active, share, &ns.policy, serial)) {
+	n_scopes = group_scopes(new, &ns.policy, scopes);
+	if (report_due(j, new, active, share, &ns.policy, serial, n_scopes, scopes)) {
 		new->reported_valid = true;
 		new->reported = active;
 		new->share = share;
 		new->policy = ns.policy;
 		new->policy_serial = serial;
+		new->n_scopes = n_scopes;
+		memcpy(new->scopes, scopes, sizeof(new->scopes));
 		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_REPORT,
 						     .ta = new->ta,
 						     .report = pias_jap_group_report(new) };

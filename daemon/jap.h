@@ -117,6 +117,8 @@ struct pias_jap_group {
 	__u64 peak_ns;		   /* when the group last had peak targets */
 	struct pias_policy policy; /* the last reported policy */
 	__u32 policy_serial;
+	__u16 n_scopes; /* the last reported prefixes */
+	union pias_addr scopes[PIAS_GROUP_SCOPES];
 };
 
 struct pias_jap {
@@ -141,6 +143,9 @@ struct pias_jap_report {
 	__u16 share; /* per mille of the flows the RAPs would give this JAP */
 	struct pias_policy policy;
 	__u32 policy_serial;
+	/* scoped: the prefixes its active targets are in (the first ones) */
+	__u16 n_scopes;
+	union pias_addr scopes[PIAS_GROUP_SCOPES];
 };
 
 struct pias_jap_action {

@@ -24,18 +24,20 @@
 #include "msg.h"
 
 /* Wire sizes of the parts of bodies (docs/protocol.md section 6). */
-#define COORD_LEN	   16 /* x, y, h, err: IEEE-754 binary32 each */
-#define MEMBER_LEN	   (4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
-#define PROBE_LEN	   (4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
-#define VIEW_REQ_LEN	   4
-#define VIEW_LEN	   (4 + 4 + 2 + 2) /* before the zlib stream */
-#define REPORT_LEN	   (PIAS_MSG_TA_LEN + 4 + 8 + 2 + 2 + 4 + 4)
-#define QUERY_LEN	   PIAS_MSG_TA_LEN
-#define BINDING_LEN	   (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
-#define BINDING_SET_LEN(n) (BINDING_LEN + 4 + 4 + 8 * (n)) /* policy, n, JAPs */
-#define INVALIDATE_LEN	   (PIAS_MSG_TA_LEN + 4)
-#define REGISTER_LEN	   (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN + 4 + 4)
-#define REG_ACK_LEN	   (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
+#define COORD_LEN    16 /* x, y, h, err: IEEE-754 binary32 each */
+#define MEMBER_LEN   (4 + 4 + 1 + 1 + 2 + 16 + COORD_LEN)
+#define PROBE_LEN    (4 + 4 + 4 + COORD_LEN + 1 + 3) /* before the updates */
+#define VIEW_REQ_LEN 4
+#define VIEW_LEN     (4 + 4 + 2 + 2) /* before the zlib stream */
+#define REPORT_LEN   (PIAS_MSG_TA_LEN + 4 + 8 + 2 + 2 + 4 + 4)
+#define QUERY_LEN    PIAS_MSG_TA_LEN
+#define BINDING_LEN  (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 4)
+/* policy, n, n_scopes, JAPs, prefixes with their JAPs */
+#define BINDING_SET_LEN(n, s) (BINDING_LEN + 4 + 2 + 2 + 8 * (n) + 20 * (s))
+#define SCOPE_LEN	      16 /* a prefix in a REPORT */
+#define INVALIDATE_LEN	      (PIAS_MSG_TA_LEN + 4)
+#define REGISTER_LEN	      (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN + 4 + 4)
+#define REG_ACK_LEN	      (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
 #define REG_ACK_TUN_LEN                                                                            \
 	(REG_ACK_LEN + 1 + 1 + 2 + 16 + 8)	 /* tunnel mode: the JAP's endpoint, tag */
 #define REG_NACK_LEN   (PIAS_MSG_TA_LEN + 4 + 8) /* then 0-95 bytes of text */
@@ -412,6 +414,34 @@ static int check_proxy_id(__u32 id, bool zero_ok, const char *t, const char *f, 
 	return 0;
 }
 
+/*
+ * A scoped group's prefixes: at most PIAS_GROUP_SCOPES, only with scoped,
+ * each clean (pias_prefix_clean) and, in a set (japs != NULL), naming some
+ * of its n_japs JAPs.
+ */
+static int check_scopes(const struct pias_policy *pol, __u8 family, const union pias_addr *addrs,
+			const struct pias_group_scope *set, __u32 n, __u32 n_japs, const char *t,
+			int code, struct pias_err *e)
+{
+	if (n > PIAS_GROUP_SCOPES)
+		return pias_err_set(e, code, "%s: %u prefixes, at most %u", t, n,
+				    PIAS_GROUP_SCOPES);
+	if (n && pol->kind != PIAS_POLICY_SCOPED)
+		return pias_err_set(e, code, "%s: prefixes for a group that is not scoped", t);
+	for (__u32 i = 0; i < n; i++) {
+		const union pias_addr *a = set ? &set[i].prefix : &addrs[i];
+
+		if (!pias_prefix_clean(a->v6, pol->scope_len, family))
+			return pias_err_set(e, code,
+					    "%s: prefix %u is not a /%u with host bits zero", t, i,
+					    pol->scope_len);
+		if (set && (!set[i].japs || (n_japs < 32 && set[i].japs >> n_japs)))
+			return pias_err_set(e, code, "%s: prefix %u names JAPs 0x%x of %u", t, i,
+					    set[i].japs, n_japs);
+	}
+	return 0;
+}
+
 /* A binding's set: 1-16 JAPs, valid and distinct, the first the binding's. */
 static int check_binding_set(const struct pias_msg_binding *b, const char *t, int code,
 			     struct pias_err *e)
@@ -436,7 +466,8 @@ static int check_binding_set(const struct pias_msg_binding *b, const char *t, in
 				return pias_err_set(e, code, "%s: JAP %u twice in the set", t,
 						    b->japs[i].jap_id);
 	}
-	return 0;
+	return check_scopes(&b->policy, b->ta.family, NULL, b->scopes, b->n_scopes, b->n_japs, t,
+			    code, e);
 }
 
 static int check_member(const struct pias_msg_member *m, const char *t, const char *f, int code,
@@ -547,7 +578,10 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 			return pias_err_set(e, code, "%s: share %u is over %u per mille", t,
 					    rp->share, PIAS_SHARE_FULL);
 		why = pias_policy_invalid(&rp->policy, rp->ta.family);
-		return why ? pias_err_set(e, code, "%s: policy: %s", t, why) : 0;
+		if (why)
+			return pias_err_set(e, code, "%s: policy: %s", t, why);
+		return check_scopes(&rp->policy, rp->ta.family, rp->scopes, NULL, rp->n_scopes, 0,
+				    t, code, e);
 	}
 	case PIAS_MSG_QUERY:
 		return check_ta(&m->query.ta, t, code, e);
@@ -681,9 +715,11 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		put32(w, m->report.count);
 		put64(w, m->report.seq);
 		put16(w, m->report.share);
-		put16(w, 0);
+		put16(w, m->report.n_scopes);
 		put_policy(w, &m->report.policy);
 		put32(w, m->report.policy_serial);
+		for (__u32 i = 0; i < m->report.n_scopes; i++)
+			put_addr(w, &m->report.scopes[i], m->report.ta.family);
 		break;
 	case PIAS_MSG_QUERY:
 		put_ta(w, &m->query.ta);
@@ -697,10 +733,15 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 		if (!(m->binding.flags & PIAS_MSG_BINDING_F_SET))
 			break;
 		put_policy(w, &m->binding.policy);
-		put32(w, m->binding.n_japs);
+		put16(w, (__u16)m->binding.n_japs);
+		put16(w, (__u16)m->binding.n_scopes);
 		for (__u32 i = 0; i < m->binding.n_japs; i++) {
 			put32(w, m->binding.japs[i].jap_id);
 			put32(w, m->binding.japs[i].weight);
+		}
+		for (__u32 i = 0; i < m->binding.n_scopes; i++) {
+			put_addr(w, &m->binding.scopes[i].prefix, m->binding.ta.family);
+			put32(w, m->binding.scopes[i].japs);
 		}
 		break;
 	case PIAS_MSG_INVALIDATE:
@@ -1011,17 +1052,23 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 	case PIAS_MSG_VIEW:
 		return decode_view(r, &m->view, t, e);
 	case PIAS_MSG_REPORT:
-		err = expect_len(r->len, REPORT_LEN, t, e);
-		if (err)
-			return err;
+		if (r->len < REPORT_LEN)
+			return expect_len(r->len, REPORT_LEN, t, e);
 		get_ta(r, &m->report.ta);
 		m->report.count = get32(r);
 		m->report.seq = get64(r);
 		m->report.share = get16(r);
-		if (get16(r))
-			return pias_err_set(e, -EBADMSG, "%s: reserved bytes are not zero", t);
+		m->report.n_scopes = get16(r);
+		if (m->report.n_scopes > PIAS_GROUP_SCOPES)
+			return pias_err_set(e, -EBADMSG, "%s: %u prefixes, at most %u", t,
+					    m->report.n_scopes, PIAS_GROUP_SCOPES);
+		err = expect_len(r->len, REPORT_LEN + SCOPE_LEN * m->report.n_scopes, t, e);
+		if (err)
+			return err;
 		get_policy(r, &m->report.policy);
 		m->report.policy_serial = get32(r);
+		for (__u32 i = 0; i < m->report.n_scopes; i++)
+			get_bytes(r, m->report.scopes[i].bytes, 16);
 		return 0;
 	case PIAS_MSG_QUERY:
 		err = expect_len(r->len, QUERY_LEN, t, e);
@@ -1038,20 +1085,29 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		m->binding.flags = get32(r);
 		if (!(m->binding.flags & PIAS_MSG_BINDING_F_SET))
 			return expect_len(r->len, BINDING_LEN, t, e);
-		/* one encoding per binding: the set's length follows from n */
-		if (r->len < BINDING_SET_LEN(1))
-			return expect_len(r->len, BINDING_SET_LEN(1), t, e);
+		/* one encoding per binding: the set's length follows from its counts */
+		if (r->len < BINDING_SET_LEN(1, 0))
+			return expect_len(r->len, BINDING_SET_LEN(1, 0), t, e);
 		get_policy(r, &m->binding.policy);
-		m->binding.n_japs = get32(r);
+		m->binding.n_japs = get16(r);
+		m->binding.n_scopes = get16(r);
 		if (m->binding.n_japs < 1 || m->binding.n_japs > PIAS_GROUP_MAX_JAPS)
 			return pias_err_set(e, -EBADMSG, "%s: a set of %u JAPs, not 1-%u", t,
 					    m->binding.n_japs, PIAS_GROUP_MAX_JAPS);
-		err = expect_len(r->len, BINDING_SET_LEN(m->binding.n_japs), t, e);
+		if (m->binding.n_scopes > PIAS_GROUP_SCOPES)
+			return pias_err_set(e, -EBADMSG, "%s: %u prefixes, at most %u", t,
+					    m->binding.n_scopes, PIAS_GROUP_SCOPES);
+		err = expect_len(r->len, BINDING_SET_LEN(m->binding.n_japs, m->binding.n_scopes), t,
+				 e);
 		if (err)
 			return err;
 		for (__u32 i = 0; i < m->binding.n_japs; i++) {
 			m->binding.japs[i].jap_id = get32(r);
 			m->binding.japs[i].weight = get32(r);
+		}
+		for (__u32 i = 0; i < m->binding.n_scopes; i++) {
+			get_bytes(r, m->binding.scopes[i].prefix.bytes, 16);
+			m->binding.scopes[i].japs = get32(r);
 		}
 		return 0;
 	case PIAS_MSG_INVALIDATE:

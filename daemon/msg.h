@@ -139,6 +139,9 @@ struct pias_msg_report {
 	__u16 share;
 	struct pias_policy policy; /* the group's, as the JAP holds it */
 	__u32 policy_serial;
+	/* scoped: the prefixes (scope_len long) its targets are in */
+	__u16 n_scopes;
+	union pias_addr scopes[PIAS_GROUP_SCOPES];
 };
 
 struct pias_msg_query {
@@ -159,6 +162,8 @@ struct pias_msg_binding {
 	struct pias_policy policy; /* the group's */
 	__u32 n_japs;		   /* 1-PIAS_GROUP_MAX_JAPS */
 	struct pias_group_jap japs[PIAS_GROUP_MAX_JAPS];
+	__u32 n_scopes; /* scoped: prefixes and their JAPs (bit i: japs[i]) */
+	struct pias_group_scope scopes[PIAS_GROUP_SCOPES];
 };
 
 struct pias_msg_invalidate {

@@ -101,6 +101,55 @@ static __u32 weight_of(const struct pias_rap_report *rep)
 	return rep->share >= PIAS_RAP_SHARE_FULL ? rep->count : w ? (__u32)w : 1;
 }
 
+static int group_index(const struct pias_group *g, __u32 jap_id);
+
+/*
+ * A scoped group's published prefixes: each distinct prefix of its
+ * published JAPs' rows (at most PIAS_GROUP_SCOPES, in row order) with the
+ * bits of the JAPs that have it. Rows of a prefix of another length than
+ * the group's scope (a JAP still on an older policy) are left out.
+ */
+static void publish_scopes(struct pias_rap_group *g)
+{
+	memset(g->g.scopes, 0, sizeof(g->g.scopes));
+	g->g.nscopes = 0;
+	if (g->g.policy.kind != PIAS_POLICY_SCOPED)
+		return;
+	for (__u32 i = 0; i < g->nrows; i++) {
+		int j = group_index(&g->g, g->rows[i].jap_id);
+		__u32 k;
+
+		if (j < 0 ||
+		    !pias_prefix_clean(g->rows[i].prefix.v6, g->g.policy.scope_len, g->ta.family))
+			continue;
+		for (k = 0; k < g->g.nscopes; k++)
+			if (!memcmp(&g->g.scopes[k].prefix, &g->rows[i].prefix,
+				    sizeof(g->rows[i].prefix)))
+				break;
+		if (k == g->g.nscopes) {
+			if (k == PIAS_GROUP_SCOPES)
+				continue;
+			g->g.scopes[k].prefix = g->rows[i].prefix;
+			g->g.nscopes++;
+		}
+		g->g.scopes[k].japs |= 1u << j;
+	}
+}
+
+/* JAP jap_id's rows replaced by its n prefixes (as many as there is room for). */
+static void rows_set(struct pias_rap_group *g, __u32 jap_id, const union pias_addr *scopes, __u32 n)
+{
+	__u32 k = 0;
+
+	for (__u32 i = 0; i < g->nrows; i++)
+		if (g->rows[i].jap_id != jap_id)
+			g->rows[k++] = g->rows[i];
+	g->nrows = k;
+	for (__u32 i = 0; i < n && scopes && g->nrows < PIAS_RAP_SCOPE_ROWS; i++)
+		g->rows[g->nrows++] =
+			(struct pias_rap_scope_row){ .prefix = scopes[i], .jap_id = jap_id };
+}
+
 /*
  * g's published group from its reports: count and share above 0, largest
  * first, at most 16; the policy of the highest serial (the lowest JAP id
@@ -133,6 +182,7 @@ static void group_publish(struct pias_rap_group *g)
 				best = i;
 		g->g.policy = s[best].policy;
 	}
+	publish_scopes(g);
 }
 
 static int group_index(const struct pias_group *g, __u32 jap_id)
@@ -223,7 +273,8 @@ int pias_rap_report(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_id, 
 /* Does g's binding to some of its JAPs name more than that JAP (a set)? */
 static bool sets_of(const struct pias_rap_group *g)
 {
-	if (g->g.policy.kind == PIAS_POLICY_RANDOM)
+	/* random and scoped: each flow at the IAP chooses among all the JAPs */
+	if (g->g.policy.kind == PIAS_POLICY_RANDOM || g->g.policy.kind == PIAS_POLICY_SCOPED)
 		return true;
 	for (__u32 i = 0; i < g->g.count; i++)
 		if (g->shares[i] < PIAS_RAP_SHARE_FULL)
@@ -281,6 +332,10 @@ int pias_rap_report_ex(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_i
 	rep->share = in->share;
 	rep->policy = in->policy;
 	rep->policy_serial = in->policy_serial;
+	if (in->n_scopes > PIAS_GROUP_SCOPES)
+		return pias_err_set(e, -EINVAL, "rap: %u prefixes, at most %u", in->n_scopes,
+				    PIAS_GROUP_SCOPES);
+	rows_set(&new, jap_id, count ? in->scopes : NULL, count ? in->n_scopes : 0);
 	if (!slot && r->ngroups == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 16;
 		struct pias_rap_group *g = realloc(r->groups, cap * sizeof(*g));
@@ -297,7 +352,8 @@ int pias_rap_report_ex(struct pias_rap *r, const struct pias_ta *ta, __u32 jap_i
 	n = group_diff(slot, &new, &out);
 	push = new.g.count && ((slot && sets_of(slot)) || sets_of(&new)) &&
 	       (!slot || memcmp(slot->shares, new.shares, sizeof(new.shares)) ||
-		memcmp(&slot->g.policy, &new.g.policy, sizeof(new.g.policy)) || n);
+		memcmp(&slot->g.policy, &new.g.policy, sizeof(new.g.policy)) ||
+		memcmp(slot->g.scopes, new.g.scopes, sizeof(new.g.scopes)) || n);
 	need = n + (push ? sent_count(r, ta) : 0);
 	if (need > acts->cap - acts->n)
 		return pias_err_set(e, -ENOBUFS, "rap: %zu actions, room for %zu", need,
@@ -326,6 +382,8 @@ static void group_filter(const struct pias_rap *r, struct pias_rap_group *g, __u
 
 		if (!drop)
 			g->reports[n++] = *rep;
+		else
+			rows_set(g, rep->jap_id, NULL, 0);
 	}
 	g->nreports = n;
 }
@@ -434,12 +492,25 @@ static void binding_set(const struct pias_rap_group *g, __u32 p, struct pias_gro
 
 	memset(set, 0, sizeof(*set));
 	set->policy = g->g.policy;
-	if (g->g.policy.kind == PIAS_POLICY_RANDOM) {
+	if (g->g.policy.kind == PIAS_POLICY_RANDOM || g->g.policy.kind == PIAS_POLICY_SCOPED) {
+		__u32 at[PIAS_GROUP_MAX_JAPS]; /* group index -> set index */
+
+		at[p] = n;
 		set->japs[n++] = g->g.japs[p];
 		for (__u32 i = 0; i < g->g.count; i++)
-			if (i != p)
+			if (i != p) {
+				at[i] = n;
 				set->japs[n++] = g->g.japs[i];
+			}
 		set->count = n;
+		/* the prefixes' JAP bits, renumbered as the set lists them */
+		set->nscopes = g->g.nscopes;
+		for (__u32 k = 0; k < g->g.nscopes; k++) {
+			set->scopes[k].prefix = g->g.scopes[k].prefix;
+			for (__u32 i = 0; i < g->g.count; i++)
+				if (g->g.scopes[k].japs & (1u << i))
+					set->scopes[k].japs |= 1u << at[i];
+		}
 		return;
 	}
 	for (__u32 i = 0; i < g->g.count; i++)
@@ -710,6 +781,13 @@ int pias_rap_restore(struct pias_rap *r, const struct pias_ta *ta, const struct 
 						  .policy = g->policy,
 						  .last_report_ns = now };
 	}
+	/* a scoped group's prefixes stand for their JAPs' reports too */
+	for (__u32 k = 0; k < g->nscopes && k < PIAS_GROUP_SCOPES; k++)
+		for (__u32 i = 0; i < g->count; i++)
+			if ((g->scopes[k].japs & (1u << i)) && new.nrows < PIAS_RAP_SCOPE_ROWS)
+				new.rows[new.nrows++] =
+					(struct pias_rap_scope_row){ .prefix = g->scopes[k].prefix,
+								     .jap_id = g->japs[i].jap_id };
 	/* the registry's own form (sorted, weight-0 JAPs left out), not the map's */
 	group_publish(&new);
 	if (!new.g.count)

@@ -101,6 +101,8 @@ struct pias_rap_config {
 #define PIAS_RAP_SET_TTL_NS 30000000000ull /* 30 s: a binding set's lifetime */
 #define PIAS_RAP_SET_SCALE  1000000u	   /* a binding set's shares sum to this */
 
+#define PIAS_RAP_SCOPE_ROWS 32 /* (prefix, JAP) pairs kept per scoped TA */
+
 /* What a JAP reports for a TA. */
 struct pias_rap_report_in {
 	__u32 count; /* approximate targets; 0: none left */
@@ -108,6 +110,14 @@ struct pias_rap_report_in {
 	__u16 share; /* per mille of the flows it would get: dial x shedding */
 	struct pias_policy policy;
 	__u32 policy_serial;
+	__u16 n_scopes;		       /* scoped: the prefixes of its targets ... */
+	const union pias_addr *scopes; /* ... (NULL when none) */
+};
+
+/* A prefix one JAP has targets in (scoped groups). */
+struct pias_rap_scope_row {
+	union pias_addr prefix;
+	__u32 jap_id;
 };
 
 /* One JAP's last report for a TA; count 0: removed (remembered for its seq). */
@@ -128,6 +138,9 @@ struct pias_rap_group {
 	struct pias_group g;		   /* as published (count 0: not in the table) */
 	__u16 shares[PIAS_GROUP_MAX_JAPS]; /* each published JAP's share, per mille */
 	__u32 omitted;			   /* JAPs with count > 0 left out of g */
+	/* the JAPs' prefixes as reported; g.scopes holds those of published JAPs */
+	__u32 nrows;
+	struct pias_rap_scope_row rows[PIAS_RAP_SCOPE_ROWS];
 	struct pias_rap_report reports[PIAS_RAP_MAX_REPORTS];
 };
 

@@ -23,7 +23,8 @@ int pias_binding_put(struct pias_maps *m, const struct pias_ta *ta, const struct
 		return err;
 	v.flags &= ~PIAS_BINDING_F_SET;
 	if (set && set->count) {
-		err = pias_group_fill(&g, set->japs, set->count, &set->policy, ta->family, e);
+		g = *set;
+		err = pias_group_check(&g, ta->family, e);
 		if (err)
 			return err;
 		/* the set before the binding that points at it */

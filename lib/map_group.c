@@ -6,34 +6,70 @@
 
 #include "maps.h"
 
-int pias_group_fill(struct pias_group *g, const struct pias_group_jap *japs, size_t n,
-		    const struct pias_policy *policy, __u8 family, struct pias_err *e)
+int pias_group_check(const struct pias_group *g, __u8 family, struct pias_err *e)
 {
-	const char *why = policy ? pias_policy_invalid(policy, family) : NULL;
+	const char *why = pias_policy_invalid(&g->policy, family);
 
 	if (why)
 		return pias_err_set(e, -EINVAL, "policy: %s", why);
-	if (n < 1 || n > PIAS_GROUP_MAX_JAPS)
+	if (g->count < 1 || g->count > PIAS_GROUP_MAX_JAPS)
 		return pias_err_set(e, -EINVAL,
-				    "a group has 1-%u JAPs, not %zu (to remove a group: group del)",
-				    PIAS_GROUP_MAX_JAPS, n);
-	memset(g, 0, sizeof(*g));
-	for (size_t i = 0; i < n; i++) {
-		__u32 id = japs[i].jap_id;
+				    "a group has 1-%u JAPs, not %u (to remove a group: group del)",
+				    PIAS_GROUP_MAX_JAPS, g->count);
+	for (__u32 i = 0; i < g->count; i++) {
+		__u32 id = g->japs[i].jap_id;
 
 		if (id < 1 || id >= PIAS_MAX_PROXIES)
 			return pias_err_set(e, -EINVAL, "JAP id %u is out of range 1-%u", id,
 					    PIAS_MAX_PROXIES - 1);
 		/* A repeated JAP would just get more weight, silently: say so instead. */
-		for (size_t j = 0; j < i; j++)
-			if (japs[j].jap_id == id)
+		for (__u32 j = 0; j < i; j++)
+			if (g->japs[j].jap_id == id)
 				return pias_err_set(e, -EINVAL, "JAP id %u is listed twice", id);
-		g->japs[i] = japs[i];
 	}
+	if (g->nscopes > PIAS_GROUP_SCOPES || (g->nscopes && g->policy.kind != PIAS_POLICY_SCOPED))
+		return pias_err_set(e, -EINVAL, "%u prefixes: a scoped group has at most %u",
+				    g->nscopes, PIAS_GROUP_SCOPES);
+	for (__u32 i = 0; i < g->nscopes; i++) {
+		const struct pias_group_scope *sc = &g->scopes[i];
+
+		if (!sc->japs || (g->count < 32 && sc->japs >> g->count))
+			return pias_err_set(e, -EINVAL, "prefix %u names JAPs 0x%x of %u", i,
+					    sc->japs, g->count);
+		if (!pias_prefix_clean(sc->prefix.v6, g->policy.scope_len, family))
+			return pias_err_set(e, -EINVAL,
+					    "prefix %u is not a /%u with host bits zero", i,
+					    g->policy.scope_len);
+	}
+	return 0;
+}
+
+int pias_group_fill(struct pias_group *g, const struct pias_group_jap *japs, size_t n,
+		    const struct pias_policy *policy, __u8 family, struct pias_err *e)
+{
+	memset(g, 0, sizeof(*g));
+	if (n > PIAS_GROUP_MAX_JAPS)
+		return pias_err_set(e, -EINVAL, "a group has 1-%u JAPs, not %zu",
+				    PIAS_GROUP_MAX_JAPS, n);
+	memcpy(g->japs, japs, n * sizeof(*japs));
 	g->count = (__u32)n;
 	if (policy)
 		g->policy = *policy;
-	return 0;
+	return pias_group_check(g, family, e);
+}
+
+int pias_group_put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group *g,
+		   struct pias_err *e)
+{
+	struct pias_group v = *g;
+	int err = pias_ta_check(ta, e);
+
+	if (!err)
+		err = pias_group_check(&v, ta->family, e);
+	if (err)
+		return err;
+	v.slot = pias_group_slot_take(m, ta);
+	return pias_map_update(m, PIAS_M_GROUPS, ta, &v, e);
 }
 
 int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group_jap *japs,
@@ -51,10 +87,7 @@ int pias_group_set_policy(struct pias_maps *m, const struct pias_ta *ta,
 
 	if (!err)
 		err = pias_group_fill(&g, japs, n, policy, ta->family, e);
-	if (err)
-		return err;
-	g.slot = pias_group_slot_take(m, ta);
-	return pias_map_update(m, PIAS_M_GROUPS, ta, &g, e);
+	return err ? err : pias_group_put(m, ta, &g, e);
 }
 
 int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)

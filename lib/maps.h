@@ -199,6 +199,15 @@ int pias_group_set_policy(struct pias_maps *m, const struct pias_ta *ta,
 /* g from japs (1-16, ids valid, none twice) and policy (NULL: weighted). */
 int pias_group_fill(struct pias_group *g, const struct pias_group_jap *japs, size_t n,
 		    const struct pias_policy *policy, __u8 family, struct pias_err *e);
+/*
+ * Is g a group (RAP) or binding set (IAP) the dataplane may hold: its JAPs
+ * as above, its policy, and a scoped group's prefixes (at most
+ * PIAS_GROUP_SCOPES, host bits zero, each naming some of its JAPs)?
+ */
+int pias_group_check(const struct pias_group *g, __u8 family, struct pias_err *e);
+/* The whole group g, checked, with ta's counter slot. */
+int pias_group_put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group *g,
+		   struct pias_err *e);
 int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 
 /* --- JAP targets and target sets ----------------------------------------- */

@@ -97,8 +97,11 @@ static __always_inline int iap_step(struct pias_ctx *c)
 		jap = b->jap_id;
 		/* bound to several JAPs: this flow draws one */
 		if (b->flags & PIAS_BINDING_F_SET) {
-			int pick = pias_pick_jap(&ta, pias_flow_hash(&p->flow), 0, PIAS_SET_IAP);
+			int pick = pias_pick_jap(&ta, pias_flow_hash(&p->flow), 0, PIAS_SET_IAP,
+						 &p->flow.saddr);
 
+			if (pick == PICK_SET_NO_SCOPE)
+				return step_drop(c, PIAS_DROP_iap_no_scope);
 			jap = pick > 0 ? (__u32)pick : 0;
 		}
 		px = proxy_up(jap);

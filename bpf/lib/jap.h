@@ -12,6 +12,7 @@
 
 #include "events.h"
 #include "nat.h"
+#include "scope.h"
 #include "steps.h"
 
 /*
@@ -48,28 +49,12 @@ struct target_walk {
 	__u8 scope_len; /* its length in bits */
 };
 
-/* Word i (0-3) of the mask of a prefix of len bits, in network order. */
-static __always_inline __be32 scope_word(__u32 len, __u32 i)
-{
-	__u32 lo = 32 * i, bits = len > lo ? len - lo : 0;
-
-	if (bits > 32)
-		bits = 32;
-	/* the top bits of the low word: 0 bits shifts all of them out */
-	return bpf_htonl((__u32)(0xffffffff00000000ull >> bits));
-}
-
-/* Does target t share the walk's prefix with the client? (An IPv4
- * address's last three words are zero on both sides.) Masks are made here,
- * not kept in the walk: the JAP's chain of calls has no stack for them. */
+/* Does target t share the walk's prefix with the client? Masks are made
+ * as it goes, not kept in the walk: the JAP's chain of calls has no stack
+ * for them. */
 static __always_inline int target_in_scope(const struct target_walk *w, const struct pias_target *t)
 {
-	const union pias_addr *a = &t->addr, *c = &w->flow->saddr;
-
-	for (__u32 i = 0; i < 4; i++)
-		if ((a->v6[i] ^ c->v6[i]) & scope_word(w->scope_len, i))
-			return 0;
-	return 1;
+	return addr_in_prefix(&t->addr, &w->flow->saddr, w->scope_len);
 }
 
 /*

@@ -9,13 +9,15 @@
 #define PIAS_BPF_JAP_SET_H
 
 #include "context.h"
+#include "scope.h"
 
 enum {
 	PIAS_SET_RAP = 0,
 	PIAS_SET_IAP = 1
 };
 
-#define PICK_NO_GROUP (-1)
+#define PICK_NO_GROUP	  (-1)
+#define PICK_SET_NO_SCOPE (-2) /* scoped strict: no JAP has a target in the client's prefix */
 
 static __always_inline int rap_jap_ok(const struct pias_group_jap *j, __u32 excl)
 {
@@ -31,7 +33,7 @@ struct jap_walk {
 	__u32 excl;
 	__u32 chosen;
 	__u32 pass;
-	__u32 pad;
+	__u32 japs; /* the candidates: bit i for japs[i] (scoped: those of the client's prefix) */
 };
 
 /* One JAP per call; a bpf_loop callback so the verifier checks it once. */
@@ -45,7 +47,7 @@ static long jap_walk_one(__u64 i, void *arg)
 	j = &w->g->japs[i];
 	if (w->pass == 0 && j->weight)
 		w->weighted++;
-	if (!rap_jap_ok(j, w->excl))
+	if (!(w->japs & (1u << i)) || !rap_jap_ok(j, w->excl))
 		return 0;
 	if (w->pass == 0) {
 		w->total += j->weight;
@@ -59,18 +61,43 @@ static long jap_walk_one(__u64 i, void *arg)
 	return 0;
 }
 
+/* State of the search for the client's prefix among a group's (bpf_loop). */
+struct scope_scan {
+	const struct pias_group *g;
+	const union pias_addr *client;
+	__u32 japs; /* the prefix found: its JAPs; 0: none */
+	__u32 pad;
+};
+
+static long scope_scan_one(__u64 i, void *arg)
+{
+	struct scope_scan *s = arg;
+	const struct pias_group_scope *sc;
+
+	if (i >= PIAS_GROUP_SCOPES || i >= s->g->nscopes)
+		return 1;
+	sc = &s->g->scopes[i];
+	if (!addr_in_prefix(s->client, &sc->prefix, s->g->policy.scope_len))
+		return 0;
+	s->japs = sc->japs;
+	return 1;
+}
+
 /*
  * The JAP for this flow of group ta, from the RAP's group (PIAS_SET_RAP) or
  * the IAP's binding set (PIAS_SET_IAP): its id, 0 if no JAP is left (down
- * or excluded), or PICK_NO_GROUP (unknown, or no JAP with weight > 0).
- * Weighted by the flow's hash, so a flow's packets agree; random draws
- * afresh. A global subprogram, verified once.
+ * or excluded), PICK_NO_GROUP (unknown, or no JAP with weight > 0), or
+ * PICK_SET_NO_SCOPE. Weighted by the flow's hash, so a flow's packets
+ * agree; random draws afresh; scoped, among the JAPs with a target in the
+ * client's prefix (none: any, or none when strict). A global subprogram,
+ * verified once.
  */
-__noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl, __u32 which)
+__noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl, __u32 which,
+			     const union pias_addr *client)
 {
-	struct jap_walk w = {};
+	struct jap_walk w = { .japs = ~0u };
 
-	if (!ta)
+	if (!ta || !client)
 		return 0;
 	w.g = bpf_map_lookup_elem(
 		which == PIAS_SET_IAP ? (void *)&pias_bind_sets : (void *)&pias_groups, ta);
@@ -79,6 +106,15 @@ __noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl, _
 	/* random: a fresh draw per flow, not the flow's hash */
 	if (w.g->policy.kind == PIAS_POLICY_RANDOM)
 		hash = bpf_get_prandom_u32();
+	if (w.g->policy.kind == PIAS_POLICY_SCOPED && w.g->nscopes) {
+		struct scope_scan sc = { .g = w.g, .client = client };
+
+		bpf_loop(PIAS_GROUP_SCOPES, scope_scan_one, &sc, 0);
+		if (sc.japs)
+			w.japs = sc.japs;
+		else if (w.g->policy.flags & PIAS_POLICY_F_STRICT)
+			return PICK_SET_NO_SCOPE;
+	}
 	w.excl = excl;
 	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
 	if (!w.weighted)

@@ -20,7 +20,18 @@ static __always_inline int rap_step(struct pias_ctx *c)
 	struct pias_group *g;
 	int jap;
 
-	jap = pias_pick_jap(&ta, pias_flow_hash(&p->flow), p->excl_jap, PIAS_SET_RAP);
+	jap = pias_pick_jap(&ta, pias_flow_hash(&p->flow), p->excl_jap, PIAS_SET_RAP,
+			    &p->flow.saddr);
+	if (jap == PICK_SET_NO_SCOPE) {
+		/*
+		 * No BOUND follows, so the IAP would get no binding and send
+		 * every packet of this client here: as for a table that lagged
+		 * (NO_GROUP), piasd sends the IAP the group's set, and the IAP
+		 * drops such clients itself.
+		 */
+		pias_emit(&ta, PIAS_EV_NO_GROUP, p->iap_id, c->cfg->self_id, 0);
+		return step_drop(c, PIAS_DROP_rap_no_scope);
+	}
 	if (jap == PICK_NO_GROUP) {
 		pias_emit(&ta, PIAS_EV_NO_GROUP, p->iap_id, c->cfg->self_id, 0);
 		return step_drop(c, PIAS_DROP_rap_no_group);

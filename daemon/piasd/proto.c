@@ -123,6 +123,8 @@ static void send_report(struct piasd *d, const struct pias_ta *ta, const struct 
 	m.report.share = r->share;
 	m.report.policy = r->policy;
 	m.report.policy_serial = r->policy_serial;
+	m.report.n_scopes = r->n_scopes;
+	memcpy(m.report.scopes, r->scopes, sizeof(m.report.scopes));
 	m.report.seq = ++d->report_seq;
 	for (int i = 0; i < n; i++) {
 		send_to(d, raps[i], &m);
@@ -426,6 +428,8 @@ static void send_binding(struct piasd *d, const struct pias_rap_action *a, bool 
 		m.binding.policy = a->group.policy;
 		m.binding.n_japs = a->group.count;
 		memcpy(m.binding.japs, a->group.japs, a->group.count * sizeof(a->group.japs[0]));
+		m.binding.n_scopes = a->group.nscopes;
+		memcpy(m.binding.scopes, a->group.scopes, sizeof(m.binding.scopes));
 	}
 	send_to(d, a->iap_id, &m);
 	PIASD_INC(d, bindings_sent);
@@ -440,10 +444,7 @@ static void rap_apply(struct piasd *d)
 
 		switch (a->kind) {
 		case PIAS_RAP_GROUP_SET:
-			map_err(d,
-				pias_group_set_policy(&d->maps, &a->ta, a->group.japs,
-						      a->group.count, &a->group.policy, &e),
-				&e);
+			map_err(d, pias_group_put(&d->maps, &a->ta, &a->group, &e), &e);
 			break;
 		case PIAS_RAP_GROUP_DEL:
 			map_err(d, pias_group_del(&d->maps, &a->ta, &e), &e);
@@ -541,7 +542,9 @@ static void recv_one(struct piasd *d, const struct pias_msg *m)
 						     .seq = m->report.seq,
 						     .share = m->report.share,
 						     .policy = m->report.policy,
-						     .policy_serial = m->report.policy_serial },
+						     .policy_serial = m->report.policy_serial,
+						     .n_scopes = m->report.n_scopes,
+						     .scopes = &m->report.scopes[0] },
 					     rtt_of, d, now, &rap_acts, &e));
 		if (!err)
 			rap_apply(d);
@@ -565,6 +568,8 @@ static void recv_one(struct piasd *d, const struct pias_msg *m)
 				set.count = m->binding.n_japs;
 				set.policy = m->binding.policy;
 				memcpy(set.japs, m->binding.japs, sizeof(set.japs));
+				set.nscopes = m->binding.n_scopes;
+				memcpy(set.scopes, m->binding.scopes, sizeof(set.scopes));
 			}
 			err = RUN(iap_acts, pias_iap_binding_set(&d->iap, from, &m->binding.ta,
 								 m->binding.jap_id, &set,

@@ -26,6 +26,16 @@ union pias_addr {
 	__u8 bytes[16];
 };
 
+/* A network-order word in host order (BPF and user space alike). */
+static inline __u32 pias_be32_to_cpu(__be32 a)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(a);
+#else
+	return a;
+#endif
+}
+
 /*
  * A group: the transport address (protocol, anycast IP, port) its clients
  * send to. Port is in host byte order so that bpftool prints it readably.

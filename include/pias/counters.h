@@ -76,6 +76,8 @@
 	X(jap_no_target, "JAP: no live target and already bounced")                                \
 	X(jap_no_conn, "JAP: TCP segment of no known connection and no SYN (not NATed)")           \
 	X(jap_no_scope, "JAP: scoped strict group, no target in the client's prefix")              \
+	X(iap_no_scope, "IAP: scoped strict group, no JAP with a target in the client's prefix")   \
+	X(rap_no_scope, "RAP: scoped strict group, no JAP with a target in the client's prefix")   \
 	X(tunnel_not_target, "JAP: kind 6 packet that no connection of its sender (target) knows") \
 	X(nat_no_port, "JAP: no free NAT port")                                                    \
 	X(nat_no_addr, "JAP: no NAT address of the client's family")                               \

@@ -191,13 +191,26 @@ struct pias_group_jap {
 	__u32 weight; /* approximate target count; 0: skip */
 };
 
+/*
+ * A scoped group's prefixes (policy.scope_len long, host bits zero): each
+ * with the JAPs (bit i: japs[i]) that have a target in it, so that a
+ * client's flow goes to a JAP with a target in its prefix.
+ */
+#define PIAS_GROUP_SCOPES 8
+
+struct pias_group_scope {
+	union pias_addr prefix;
+	__u32 japs;
+};
+
 struct pias_group {
 	__u32 count; /* used entries of japs[] */
 	__u16 slot;  /* the group's counters */
 	__u16 pad;
 	struct pias_policy policy; /* the group owner's, as its JAPs report it */
-	__u32 pad2;
+	__u32 nscopes;		   /* used entries of scopes[] (scoped groups) */
 	struct pias_group_jap japs[PIAS_GROUP_MAX_JAPS];
+	struct pias_group_scope scopes[PIAS_GROUP_SCOPES];
 };
 
 /*
@@ -332,7 +345,8 @@ struct pias_rate_limit {
 	/* shared, not per-CPU: a flow's packets do not always arrive on one CPU */                \
 	X(FLOWS, pias_flows, LRU_HASH, struct pias_flow, struct pias_flow_entry,                   \
 	  PIAS_DEFAULT_FLOWS, 0)                                                                   \
-	X(GROUPS, pias_groups, HASH, struct pias_ta, struct pias_group, PIAS_MAX_GROUPS, 0)        \
+	X(GROUPS, pias_groups, HASH, struct pias_ta, struct pias_group, PIAS_MAX_GROUPS,           \
+	  BPF_F_NO_PREALLOC)                                                                       \
 	X(BIND_SETS, pias_bind_sets, HASH, struct pias_ta, struct pias_group, PIAS_MAX_BINDINGS,   \
 	  BPF_F_NO_PREALLOC)                                                                       \
 	X(TARGET_SETS, pias_tgt_sets, HASH, struct pias_ta, struct pias_target_set,                \

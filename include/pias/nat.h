@@ -22,15 +22,6 @@ static inline __u32 pias_be32_add(__be32 a, __u32 n)
 #endif
 }
 
-static inline __u32 pias_be32_to_cpu(__be32 a)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return __builtin_bswap32(a);
-#else
-	return a;
-#endif
-}
-
 static inline int pias_addr_zero(const union pias_addr *a)
 {
 	return !(a->v6[0] | a->v6[1] | a->v6[2] | a->v6[3]);

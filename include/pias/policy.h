@@ -8,7 +8,7 @@
 #ifndef PIAS_POLICY_H
 #define PIAS_POLICY_H
 
-#include "types.h"
+#include "addr.h"
 
 enum pias_policy_kind {
 	PIAS_POLICY_WEIGHTED = 0,  /* the flow hash into the targets' weights */
@@ -60,6 +60,23 @@ static inline const char *pias_policy_invalid(const struct pias_policy *p, __u8 
 	default:
 		return "unknown policy";
 	}
+}
+
+/*
+ * Is words[4] a prefix of len bits with its host bits zero (family 4: in
+ * the first word, the others zero)? The form a scoped group's prefixes
+ * take in REPORTs, bindings and the maps.
+ */
+static inline int pias_prefix_clean(const __u32 words[4], __u32 len, __u8 family)
+{
+	for (__u32 i = 0; i < 4; i++) {
+		__u32 lo = 32 * i, bits = len > lo ? len - lo : 0;
+		__u32 host = bits >= 32 ? 0 : ~0u >> bits;
+
+		if ((family == 4 && i && words[i]) || (pias_be32_to_cpu(words[i]) & host))
+			return 0;
+	}
+	return 1;
 }
 
 #endif

@@ -432,6 +432,22 @@ int pr_group_policy(struct progrun *pr, const struct pias_ta *ta, const struct p
 	return lib(pias_group_set_policy(&pr->maps, ta, japs, (size_t)n, policy, &e), &e);
 }
 
+int pr_bind_set_put(struct progrun *pr, const struct pias_ta *ta, const struct pias_group *set,
+		    uint32_t gen)
+{
+	struct pias_binding b = { .jap_id = set->japs[0].jap_id, .generation = gen };
+	struct pias_err e;
+
+	return lib(pias_binding_put(&pr->maps, ta, &b, set, &e), &e);
+}
+
+int pr_group_put(struct progrun *pr, const struct pias_ta *ta, const struct pias_group *g)
+{
+	struct pias_err e;
+
+	return lib(pias_group_put(&pr->maps, ta, g, &e), &e);
+}
+
 int pr_binding_set(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
 		   int n, const struct pias_policy *policy, uint32_t gen)
 {

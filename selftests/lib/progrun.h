@@ -89,6 +89,10 @@ int pr_group(struct progrun *pr, const struct pias_ta *ta, const struct pias_gro
 /* The same with the group's policy, through the library's writer. */
 int pr_group_policy(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
 		    int n, const struct pias_policy *policy);
+/* A binding to the whole set (scopes too), and a whole RAP group, through the library. */
+int pr_bind_set_put(struct progrun *pr, const struct pias_ta *ta, const struct pias_group *set,
+		    uint32_t gen);
+int pr_group_put(struct progrun *pr, const struct pias_ta *ta, const struct pias_group *g);
 /* An IAP binding to several JAPs (a set), through the library's writer. */
 int pr_binding_set(struct progrun *pr, const struct pias_ta *ta, const struct pias_group_jap *japs,
 		   int n, const struct pias_policy *policy, uint32_t gen);

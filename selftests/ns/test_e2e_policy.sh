@@ -12,7 +12,9 @@
 #   - dial: p1 (cl1's nearest JAP, which gets all its flows) dialled to
 #     25% gets about a quarter of them, p2 the rest; back to 100%, all;
 #   - shedding: p1 losing one of its two targets of a group (drained)
-#     moves about half of cl1's new flows to p2.
+#     moves about half of cl1's new flows to p2;
+#   - scoped across JAPs: cl4, whose IAP is p1, reaches t4 behind p2 (its
+#     /29's only target), cl1 t1 behind p1; cl2, in neither, either.
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=selftests/ns/lib.sh
 . selftests/ns/lib.sh
@@ -53,7 +55,7 @@ read -r n rest <<<"$r"
 check_eq "cl4 (no target in its /29): 150 queries, all answered" 150 "$n"
 check_eq "  by all three targets (any live target)" "t1 t2 t3" \
 	"$(tr ' ' '\n' <<<"$rest" | cut -d: -f1 | tr '\n' ' ' | sed 's/ $//')"
-snap "$TMP/s2" p1
+snap "$TMP/s2" p1 p2
 delta "$TMP/s1" "$TMP/s2"
 # a fresh socket may reuse the 5-tuple of a flow still alive: no new pick
 check_eq "  p1 counts a fallback for each of its new connections" "$(dv p1 jap_new_conn)" \
@@ -62,10 +64,14 @@ check_ge "  which are most of the 150 queries" 140 "$(dv p1 jap_scope_fallback)"
 
 echo "-- scoped/29,strict: no target in the client's prefix, no answer"
 check_eq "cl4: 20 queries, none answered" 0 "$(by cl4 $STRICT 20 0.3 | cut -d' ' -f1)"
-snap "$TMP/s3" p1
+snap "$TMP/s3" p1 p2
 delta "$TMP/s2" "$TMP/s3"
-check_eq "  p1 drops them as jap_no_scope" 20 "$(dv p1 jap_no_scope)"
-check_eq "  and starts no connection for them" 0 "$(dv p1 jap_new_conn)"
+# the first at the RAP (no binding yet), the rest at the IAP, whose binding
+# set says no JAP serves the client's prefix: none crosses to a JAP
+check_eq "  the overlay drops them: at the RAP, then the IAP (rap_no_scope + iap_no_scope)" 20 \
+	"$(($(dsum rap_no_scope) + $(dsum iap_no_scope)))"
+check_ge "  most at p1's IAP, from its binding set" 18 "$(dv p1 iap_no_scope)"
+check_eq "  and no JAP starts a connection for them" 0 "$(dsum jap_new_conn)"
 check_eq "cl1: 50 queries, all answered by t1" "50 t1:50" "$(by cl1 $STRICT 50)"
 
 echo "-- random: new flows spread as a fair die would"
@@ -160,4 +166,15 @@ check_eq "  show targets: SHARE 50 at p1" "100 50" \
 	"$(ctl p1 show targets --json | js "' '.join(sorted({f\"{t['dial_percent']} {t['share_percent']}\" for t in d if t['ta'] == '$SHED'}))")"
 # share 0.5: mean 500, sd 15.8; 5 sd either way
 expect_to_p2 203.0.113.15 421 579 "about half"
+echo "-- scoped across JAPs: the IAP sends a client to the JAP with a target in its prefix"
+ACROSS=udp:203.0.113.16:53
+settle $ACROSS 203.0.113.16
+check_eq "p1's IAP draws from a set of both JAPs" "$P1 $P2" "$(set_of $ACROSS | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')"
+check_eq "cl4 (its /29 holds t4, behind p2): 100 queries, all answered by t4" "100 t4:100" \
+	"$(by cl4 203.0.113.16 100)"
+check_eq "cl1 (its /29 holds t1, behind p1): 100 queries, all answered by t1" "100 t1:100" \
+	"$(by cl1 203.0.113.16 100)"
+r=$(by cl2 203.0.113.16 100)
+check_eq "cl2 (neither): 100 queries, all answered, by both" "100 t1 t4" \
+	"$(cut -d' ' -f1 <<<"$r") $(tr ' ' '\n' <<<"${r#* }" | cut -d: -f1 | tr '\n' ' ' | sed 's/ $//')"
 e2e_done

@@ -5,6 +5,7 @@
  * the frame the JAP sends, IPv4 and IPv6 clients, TCP and UDP.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "jap_util.h"
 
@@ -305,6 +306,117 @@ static void test_policy_iap_set_random(void **state)
 	assert_in_range(to_a, 200 - 60, 200 + 60);
 }
 
+/*
+ * A scoped set: two JAPs, the client's prefix served by the second only,
+ * another prefix by the first. Flows from the client's prefix draw the
+ * second only; from the other prefix the first only; from a prefix of
+ * neither, either (or, strict, none: dropped as iap_no_scope).
+ */
+static void scoped_set(const struct tcase *tc, struct pias_group *g, uint8_t flags)
+{
+	uint32_t a = jap_id(tc->uf), b = jap_b_id(tc->uf);
+	int v4 = tc->cf == PIAS_AF_INET;
+
+	memset(g, 0, sizeof(*g));
+	g->count = 2;
+	g->japs[0] = (struct pias_group_jap){ a, 1 };
+	g->japs[1] = (struct pias_group_jap){ b, 1 };
+	g->policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED,
+					  .scope_len = v4 ? 24 : 48,
+					  .flags = flags };
+	g->nscopes = 2;
+	g->scopes[0].prefix = pkt_addr(v4 ? "203.0.113.0" : "2001:db8:c::");
+	g->scopes[0].japs = 2; /* b */
+	g->scopes[1].prefix = pkt_addr(v4 ? "198.51.100.0" : "2001:db8:2::");
+	g->scopes[1].japs = 1; /* a */
+}
+
+/* Flow sport of the client at src: the JAP its frame went to (0: dropped). */
+static uint32_t iap_scoped_to(const struct tcase *tc, uint16_t sport, const char *src)
+{
+	struct pkt_spec s = client_spec(tc, sport);
+	struct pr_result res;
+	struct pkt in;
+
+	if (src)
+		s.src = pkt_addr(src);
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	if (res.verdict == XDP_DROP)
+		return 0;
+	return res.verdict == XDP_TX ? jap_id(tc->uf) : jap_b_id(tc->uf);
+}
+
+static void test_policy_iap_set_scoped(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pias_ta ta = make_ta(tc->cf, tc->proto);
+	uint32_t a = jap_id(tc->uf), b = jap_b_id(tc->uf);
+	int v4 = tc->cf == PIAS_AF_INET, seen[3] = { 0 };
+	const char *other = v4 ? "198.51.100.77" : "2001:db8:2::77";
+	const char *none = v4 ? "192.0.2.77" : "2001:db8:1::77";
+	struct pias_binding bind;
+	struct pias_group g;
+
+	scoped_set(tc, &g, 0);
+	assert_ok(pr_bind_set_put(&g_pr, &ta, &g, 5));
+	assert_ok(pr_binding_get(&g_pr, &ta, &bind));
+	assert_int_equal(bind.flags, PIAS_BINDING_F_SET);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(iap_scoped_to(tc, (uint16_t)(24000 + i), NULL), b);
+		assert_int_equal(iap_scoped_to(tc, (uint16_t)(24000 + i), other), a);
+		seen[iap_scoped_to(tc, (uint16_t)(24000 + i), none) == a]++;
+	}
+	/* no prefix of the client's: any JAP, as weighted */
+	assert_true(seen[0] > 20 && seen[1] > 20);
+	/* strict: none */
+	scoped_set(tc, &g, PIAS_POLICY_F_STRICT);
+	assert_ok(pr_bind_set_put(&g_pr, &ta, &g, 6));
+	assert_ok(pr_zero_counters(&g_pr));
+	assert_int_equal(iap_scoped_to(tc, 25000, none), 0);
+	assert_counters("rx_packets=1 iap_no_scope=1");
+	assert_int_equal(iap_scoped_to(tc, 25001, NULL), b);
+}
+
+/* The RAP relays a scoped group's first packets to a JAP of the client's prefix. */
+static void test_policy_rap_scoped(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_UDP };
+	struct pias_ta ta = make_ta(PIAS_AF_INET, PKT_PROTO_UDP);
+	struct tunhdr in_h = { PIAS_KIND_IAP_TO_RAP, 0, 1, 3, 0 };
+	struct pias_group g;
+
+	(void)state;
+	scoped_set(&tc, &g, PIAS_POLICY_F_STRICT);
+	assert_ok(pr_group_put(&g_pr, &ta, &g));
+	for (int i = 0; i < 50; i++) {
+		struct pkt_spec s = client_spec(&tc, (uint16_t)(26000 + i));
+		struct pr_result res;
+		struct pkt in;
+
+		s.ttl = 63;
+		tunnel_from(&in, &s, 3, &in_h);
+		RUN(0, &in, &res);
+		/* the client's /24 is JAP 4's (link 1): redirected */
+		assert_verdict(&res, XDP_REDIRECT);
+	}
+	/* a client of no prefix, strict: dropped at the RAP */
+	struct pkt_spec s = client_spec(&tc, 26100);
+	struct pr_result res;
+	struct pkt in;
+
+	s.ttl = 63;
+	s.src = pkt_addr("192.0.2.77");
+	tunnel_from(&in, &s, 3, &in_h);
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_DROP);
+	/* and asks piasd to send the IAP the group's set (as for NO_GROUP) */
+	assert_counters("rx_packets=1 rap_no_scope=1 events_sent=1");
+	assert_nevents(1);
+	assert_event(0, PIAS_EV_NO_GROUP, 3, SELF, 0, &ta);
+}
+
 /* The RAP of a random group relays the same flow's first packet anywhere. */
 static void test_policy_rap_random(void **state)
 {
@@ -343,6 +455,8 @@ int run_policy_tests(void)
 		WTEST(test_policy_iap_set_of_one, W_ONCE),
 		WTEST(test_policy_iap_set_random, W_FAMILIES),
 		WTEST(test_policy_rap_random, W_ONCE),
+		WTEST(test_policy_iap_set_scoped, W_ALL),
+		WTEST(test_policy_rap_scoped, W_ONCE),
 	};
 
 	return run_world_group("policy", tests, sizeof(tests) / sizeof(tests[0]));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* daemon/jap: the JAP's target registry, liveness and RAP reports (fake time). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -495,6 +496,34 @@ static int reported_share(struct fx *f)
 		if (f->acts.a[k].kind == PIAS_JAP_REPORT)
 			i = (int)k;
 	return i < 0 ? -1 : f->acts.a[i].report.share;
+}
+
+/*
+ * A scoped group's report names the prefixes of its active targets, each
+ * once, cut to the group's scope (ep4's targets are all in 192.168.0.0/24),
+ * and follows the policy of the highest serial.
+ */
+static void scoped_report_prefixes(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_jap_action *a;
+	int r;
+
+	assert_int_equal(reg_policy(f, 1, PIAS_POLICY_SCOPED, 24, 1, T0), 1);
+	assert_int_equal(reg_policy(f, 2, PIAS_POLICY_SCOPED, 24, 1, T0), 2);
+	r = find(f, PIAS_JAP_REPORT);
+	assert_true(r >= 0);
+	assert_int_equal(f->acts.a[r].report.n_scopes, 1);
+	assert_int_equal(f->acts.a[r].report.scopes[0].v4, ep4(1).addr.v4 & htonl(0xffffff00));
+	flush(f);
+	assert_int_equal(reg_policy(f, 3, PIAS_POLICY_SCOPED, 8, 2, T0), 3);
+	r = find(f, PIAS_JAP_REPORT);
+	assert_true(r >= 0);
+	a = &f->acts.a[r];
+	/* the policy is now scoped/8 (serial 2): all three share the /8 */
+	assert_int_equal(a->report.policy.scope_len, 8);
+	assert_int_equal(a->report.n_scopes, 1);
+	assert_int_equal(a->report.scopes[0].v4, ep4(1).addr.v4 & htonl(0xff000000));
 }
 
 /* The operator's dial is reported at once, and refused for a TA not here. */
@@ -1035,6 +1064,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(policy_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_restored, setup, teardown),
 		cmocka_unit_test_setup_teardown(dial_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(scoped_report_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(shed_by_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(shed_by_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(report_threshold, setup, teardown),

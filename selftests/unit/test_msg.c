@@ -137,12 +137,17 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 		m->report.count = variant == 1 ? UINT32_MAX : 0;
 		m->report.seq = variant == 1 ? UINT64_MAX : 0;
 		m->report.share = variant == 1 ? PIAS_SHARE_FULL : variant ? 250 : 0;
-		if (variant == 1)
+		if (variant == 1) {
 			m->report.policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED,
 								 .scope_len = 128,
 								 .flags = PIAS_POLICY_F_STRICT };
-		else if (variant)
+			/* every prefix a report may carry, full length */
+			m->report.n_scopes = PIAS_GROUP_SCOPES;
+			for (i = 0; i < PIAS_GROUP_SCOPES; i++)
+				memset(m->report.scopes[i].bytes, 0xf0 + (int)i, 16);
+		} else if (variant) {
 			m->report.policy.kind = PIAS_POLICY_RANDOM;
+		}
 		m->report.policy_serial = variant == 1 ? UINT32_MAX : (__u32)variant;
 		break;
 	case PIAS_MSG_QUERY:
@@ -160,12 +165,19 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 		/* the widest: a set of every JAP a group holds */
 		if (variant == 1) {
 			m->binding.flags = PIAS_MSG_BINDING_F_SET;
-			m->binding.policy.kind = PIAS_POLICY_RANDOM;
+			m->binding.policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED,
+								  .scope_len = 120 };
 			m->binding.n_japs = PIAS_GROUP_MAX_JAPS;
 			for (i = 0; i < PIAS_GROUP_MAX_JAPS; i++)
 				m->binding.japs[i] =
 					(struct pias_group_jap){ .jap_id = PIAS_MAX_PROXIES - 1 - i,
 								 .weight = UINT32_MAX - i };
+			/* every prefix a set may carry: /120s, naming all the JAPs */
+			m->binding.n_scopes = PIAS_GROUP_SCOPES;
+			for (i = 0; i < PIAS_GROUP_SCOPES; i++) {
+				memset(m->binding.scopes[i].prefix.bytes, 0x20 + (int)i, 15);
+				m->binding.scopes[i].japs = 0xffff;
+			}
 		}
 		break;
 	case PIAS_MSG_INVALIDATE:
@@ -345,9 +357,12 @@ static void test_wire_sizes(void **state)
 		assert_int_equal(datagram(sizes[i].type, 0, buf), HDR + sizes[i].body + MAC);
 	assert_int_equal(datagram(PIAS_MSG_PING, 1, buf),
 			 HDR + 32 + PIAS_MSG_MAX_UPDATES * MEMBER + MAC);
-	/* a binding to a set: policy, n, and 8 bytes per JAP */
+	/* a binding to a set: policy, n, n_scopes, 8 bytes per JAP, 20 per prefix */
 	assert_int_equal(datagram(PIAS_MSG_BINDING, 1, buf),
-			 HDR + 36 + 8 + 8 * PIAS_GROUP_MAX_JAPS + MAC);
+			 HDR + 36 + 8 + 8 * PIAS_GROUP_MAX_JAPS + 20 * PIAS_GROUP_SCOPES + MAC);
+	/* a report of a scoped group: 16 bytes per prefix */
+	assert_int_equal(datagram(PIAS_MSG_REPORT, 1, buf),
+			 HDR + 44 + 16 * PIAS_GROUP_SCOPES + MAC);
 	/* a tunnel-mode target's REG_ACK carries the JAP's tunnel endpoint and tag */
 	assert_int_equal(datagram(PIAS_MSG_REG_ACK, 1, buf), HDR + 68 + MAC);
 	/* a NACK's text (at most 95 bytes) follows the fixed part */
@@ -604,9 +619,19 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 12 + 3, 0x2,
 		  "BINDING: body of 36 bytes, expected 52");
 	/* the set: its count, the length it implies, its first JAP, twins, policy */
-	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 0, "BINDING: a set of 0 JAPs, not 1-16");
-	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 17, "BINDING: a set of 17 JAPs");
-	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 15, "BINDING: body of 172 bytes, expected 164");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 41, 0, "BINDING: a set of 0 JAPs, not 1-16");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 41, 17, "BINDING: a set of 17 JAPs");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 41, 15, "BINDING: body of 332 bytes, expected 324");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 9, "BINDING: 9 prefixes, at most 8");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 43, 7, "BINDING: body of 332 bytes, expected 312");
+	/* a prefix with host bits, one naming no JAP, a prefix of a random group */
+	patch_bad(PIAS_MSG_BINDING, 1, b + 44 + 128 + 15, 1,
+		  "BINDING: prefix 0 is not a /120 with host bits zero");
+	patch_bad(PIAS_MSG_BINDING, 1, b + 44 + 128 + 17, 1,
+		  "BINDING: prefix 0 names JAPs 0x1ffff");
+	patch_bad(PIAS_MSG_REPORT, 1, b + 36, PIAS_POLICY_RANDOM,
+		  "REPORT: policy: options on a policy");
+	patch_bad(PIAS_MSG_REPORT, 1, b + 35, 9, "REPORT: 9 prefixes, at most 8");
 	patch_bad(PIAS_MSG_BINDING, 1, b + 44 + 3, 7, "BINDING: the set's first JAP");
 	patch_bad(PIAS_MSG_BINDING, 1, b + 44 + 8 + 3, 0xff,
 		  "BINDING: JAP 131071 twice in the set");
@@ -615,7 +640,7 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_BINDING, 1, b + 36, 9, "BINDING: policy: unknown policy");
 	/* REPORT: share, reserved, policy */
 	patch_bad(PIAS_MSG_REPORT, 1, b + 32, 0x04, "REPORT: share 1256 is over 1000 per mille");
-	patch_bad(PIAS_MSG_REPORT, 0, b + 35, 1, "REPORT: reserved bytes are not zero");
+	patch_bad(PIAS_MSG_REPORT, 0, b + 35, 1, "REPORT: body of 44 bytes, expected 60");
 	patch_bad(PIAS_MSG_REPORT, 0, b + 36, 4, "REPORT: policy: unknown policy");
 	patch_bad(PIAS_MSG_BINDING, 0, b + 20 + 12, 0x80, "BINDING: flags 0x80000000");
 	patch_bad(PIAS_MSG_BINDING, 2, b + 20 + 3, 9,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* daemon/rap: the RAP's group registry, bindings and JAP selection (fake time). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,78 @@ static void test_random_sets(void **state)
 	a = binding_to(f, 40);
 	assert_non_null(a);
 	assert_int_equal(a->group.count, 0);
+}
+
+/* JAP jap reports count targets of a scoped/24 group, in the /24s of nets[n]. */
+static void report_scoped(struct fx *f, __u32 jap, __u32 count, const __u32 *nets, __u16 n,
+			  __u64 seq, __u64 now)
+{
+	union pias_addr scopes[PIAS_GROUP_SCOPES] = { 0 };
+	struct pias_rap_report_in in = { .count = count,
+					 .seq = seq,
+					 .share = PIAS_RAP_SHARE_FULL,
+					 .policy = { .kind = PIAS_POLICY_SCOPED, .scope_len = 24 },
+					 .n_scopes = n,
+					 .scopes = scopes };
+
+	for (__u16 i = 0; i < n; i++)
+		scopes[i].v4 = htonl(nets[i]);
+	assert_int_equal(
+		pias_rap_report_ex(&f->r, &f->ta, jap, &in, NULL, NULL, now, &f->acts, &f->e), 0);
+}
+
+/* The bits of the JAPs of prefix net in a group or set g (0: no such prefix). */
+static __u32 japs_of(const struct pias_group *g, __u32 net)
+{
+	for (__u32 k = 0; k < g->nscopes; k++)
+		if (g->scopes[k].prefix.v4 == htonl(net))
+			return g->scopes[k].japs;
+	return 0;
+}
+
+/*
+ * A scoped group: the RAP publishes each prefix with the JAPs that have a
+ * target in it, and binds IAPs to a set of every JAP with the prefixes
+ * renumbered to the set's order; a JAP that goes takes its prefixes along.
+ */
+static void test_scoped_prefixes(void **state)
+{
+	struct fx *f = *state;
+	const __u32 a = 0xc6336400, b = 0xc0000200; /* 198.51.100.0, 192.0.2.0 */
+	const __u32 seven[] = { a }, eight[] = { b, a };
+	const struct pias_rap_group *g;
+	const struct pias_rap_action *bind;
+	int i7, i8;
+
+	report_scoped(f, 7, 1, seven, 1, 1, T0);
+	report_scoped(f, 8, 2, eight, 2, 1, T0);
+	g = pias_rap_group(&f->r, &f->ta);
+	i7 = g->g.japs[0].jap_id == 7 ? 0 : 1;
+	i8 = 1 - i7;
+	assert_int_equal(g->g.nscopes, 2);
+	assert_int_equal(japs_of(&g->g, a), (1u << i7) | (1u << i8));
+	assert_int_equal(japs_of(&g->g, b), 1u << i8);
+	/* a query: the set of both JAPs, the chosen one first, the bits follow it */
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0, T0, &f->acts, &f->e), 0);
+	bind = binding_to(f, 40);
+	assert_non_null(bind);
+	assert_int_equal(bind->group.count, 2);
+	assert_int_equal(bind->group.policy.kind, PIAS_POLICY_SCOPED);
+	assert_int_equal(bind->group.nscopes, 2);
+	assert_int_equal(japs_of(&bind->group, a), 3);
+	assert_int_equal(japs_of(&bind->group, b), bind->group.japs[0].jap_id == 8 ? 1u : 2u);
+	/* 8 has no target left: its prefixes go with it, and 40 is told */
+	f->acts.n = 0;
+	report_scoped(f, 8, 0, NULL, 0, 2, T0 + SEC);
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_int_equal(g->g.nscopes, 1);
+	assert_int_equal(japs_of(&g->g, a), 1);
+	assert_int_equal(japs_of(&g->g, b), 0);
+	bind = binding_to(f, 40);
+	assert_non_null(bind);
+	assert_int_equal(bind->group.count, 1);
+	assert_int_equal(bind->group.nscopes, 1);
 }
 
 /* A report whose push finds no room changes nothing: a retry is not stale. */
@@ -1030,6 +1103,7 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_share_sets, setup_alpha1, teardown),
 		cmocka_unit_test_setup_teardown(test_random_sets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_all_or_nothing, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_scoped_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound_binding, setup, teardown),
