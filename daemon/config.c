@@ -72,6 +72,19 @@ static int p_u32(struct piasd_config *c, const struct key *k, const char *v, str
 	return err;
 }
 
+static int p_bool(struct piasd_config *c, const struct key *k, const char *v, struct pias_err *why)
+{
+	bool *b = FIELD(c, k, bool);
+
+	if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
+		*b = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
+		*b = false;
+	else
+		return pias_err_set(why, -EINVAL, "'%s' is not on or off", v);
+	return 0;
+}
+
 static int p_port(struct piasd_config *c, const struct key *k, const char *v, struct pias_err *why)
 {
 	return pias_port_parse(v, "port", FIELD(c, k, __u16), why);
@@ -318,6 +331,8 @@ static const struct key keys[] = {
 	{ "jap", "shed_threshold_percent", 0, p_uint, 0, 99, OFF(shed_threshold_percent) },
 	{ "jap", "shed_hold_s", 0, p_uint, 1, 86400, OFF(shed_hold_s) },
 	{ "jap", "conn_budget", 0, p_uint, 0, 100000000, OFF(conn_budget) },
+	{ "jap", "affinity", 0, p_bool, 0, 0, OFF(affinity) },
+	{ "jap", "affinity_queries_per_s", 0, p_uint, 1, 1000000, OFF(affinity_queries_per_s) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -367,6 +382,8 @@ static void defaults(struct piasd_config *c)
 	c->group_joins_burst = PIASD_GROUP_JOINS_BURST_DEFAULT;
 	c->shed_threshold_percent = PIASD_SHED_THRESHOLD_PCT_DEFAULT;
 	c->shed_hold_s = PIASD_SHED_HOLD_S_DEFAULT;
+	c->affinity = true;
+	c->affinity_queries_per_s = PIASD_AFFINITY_QUERIES_PER_S_DEFAULT;
 	c->ct = (struct pias_ct_timeouts){
 		.tcp_syn = PIAS_CT_TCP_SYN_S,
 		.tcp_established = PIAS_CT_TCP_ESTABLISHED_S,

@@ -39,24 +39,25 @@
 #define PIASD_DATAPLANE_ECHO_MS_DEFAULT	   250
 #define PIASD_DATAPLANE_TIMEOUT_MS_DEFAULT 1500
 /* what one sender may make piasd do, per second after a burst (net.c) */
-#define PIASD_PEER_MSGS_PER_S_DEFAULT	   20000
-#define PIASD_PEER_MSGS_BURST_DEFAULT	   100000
-#define PIASD_SOURCE_REGS_PER_S_DEFAULT	   500
-#define PIASD_SOURCE_REGS_BURST_DEFAULT	   5000
-#define PIASD_TARGET_TIMEOUT_MS_DEFAULT	   900
-#define PIASD_REPORT_THRESHOLD_PCT_DEFAULT 25
-#define PIASD_PROXIMITY_PERCENT_DEFAULT	   50
-#define PIASD_BINDING_TTL_S_DEFAULT	   300
-#define PIASD_CONTROL_SOCKET_DEFAULT	   "/run/pias/piasd.sock"
-#define PIASD_DRAIN_TIMEOUT_S_DEFAULT	   300
-#define PIASD_GROUP_SIZE_DEFAULT	   16
-#define PIASD_SHED_THRESHOLD_PCT_DEFAULT   25
-#define PIASD_SHED_HOLD_S_DEFAULT	   300
-#define PIASD_GROUP_JOINS_PER_S_DEFAULT	   10
-#define PIASD_GROUP_JOINS_BURST_DEFAULT	   20
-#define PIASD_NAT_HIGH_WATER_PCT_DEFAULT   80
-#define PIASD_UNDERLAY_MTU_MIN		   576
-#define PIASD_UNDERLAY_MTU_MAX		   9000
+#define PIASD_PEER_MSGS_PER_S_DEFAULT	     20000
+#define PIASD_PEER_MSGS_BURST_DEFAULT	     100000
+#define PIASD_SOURCE_REGS_PER_S_DEFAULT	     500
+#define PIASD_SOURCE_REGS_BURST_DEFAULT	     5000
+#define PIASD_TARGET_TIMEOUT_MS_DEFAULT	     900
+#define PIASD_REPORT_THRESHOLD_PCT_DEFAULT   25
+#define PIASD_PROXIMITY_PERCENT_DEFAULT	     50
+#define PIASD_BINDING_TTL_S_DEFAULT	     300
+#define PIASD_CONTROL_SOCKET_DEFAULT	     "/run/pias/piasd.sock"
+#define PIASD_DRAIN_TIMEOUT_S_DEFAULT	     300
+#define PIASD_GROUP_SIZE_DEFAULT	     16
+#define PIASD_SHED_THRESHOLD_PCT_DEFAULT     25
+#define PIASD_SHED_HOLD_S_DEFAULT	     300
+#define PIASD_AFFINITY_QUERIES_PER_S_DEFAULT 1000
+#define PIASD_GROUP_JOINS_PER_S_DEFAULT	     10
+#define PIASD_GROUP_JOINS_BURST_DEFAULT	     20
+#define PIASD_NAT_HIGH_WATER_PCT_DEFAULT     80
+#define PIASD_UNDERLAY_MTU_MIN		     576
+#define PIASD_UNDERLAY_MTU_MAX		     9000
 
 /* An address with its family (PIAS_AF_INET/PIAS_AF_INET6; 0: not set). */
 struct piasd_addr {
@@ -133,6 +134,13 @@ struct piasd_config {
 	unsigned int shed_threshold_percent;
 	unsigned int shed_hold_s;
 	unsigned int conn_budget;
+	/*
+	 * Affinity across IAPs: a mid-stream segment with no connection here
+	 * asks the group's other JAPs whether one holds it (docs/design.md).
+	 */
+	bool affinity;
+	/* CONN_QUERYs this JAP sends at most a second (after a burst of as many) */
+	unsigned int affinity_queries_per_s;
 
 	/* [connections]: timeouts in seconds (include/pias/conntrack.h) */
 	struct pias_ct_timeouts ct;

@@ -82,6 +82,7 @@ static int write_dataplane_config(struct piasd *d, struct pias_err *e)
 	dc.nat4_count = (__u16)c->nat4_count;
 	dc.nat6_count = (__u16)c->nat6_count;
 	dc.ct = c->ct;
+	dc.flags = c->affinity ? dc.flags | PIAS_CFG_F_AFFINITY : dc.flags & ~PIAS_CFG_F_AFFINITY;
 	return pias_config_set(&d->maps, &dc, e);
 }
 

@@ -75,6 +75,12 @@ struct pias_config {
 	struct pias_ct_timeouts ct; /* connection and flow entry timeouts */
 };
 
+/*
+ * pias_config.flags. AFFINITY: a JAP's mid-stream TCP segment with no
+ * connection emits CONN_MISS, so that piasd asks the group's other JAPs.
+ */
+#define PIAS_CFG_F_AFFINITY 0x1
+
 /* Defaults for pias_config fields that have one. */
 #define PIAS_DEFAULT_UNDERLAY_MTU      1500
 #define PIAS_DEFAULT_NAT_PORT_MIN      16384
