@@ -36,6 +36,8 @@
 #define BINDING_SET_LEN(n, s) (BINDING_LEN + 4 + 2 + 2 + 8 * (n) + 20 * (s))
 #define SCOPE_LEN	      16 /* a prefix in a REPORT */
 #define INVALIDATE_LEN	      (PIAS_MSG_TA_LEN + 4)
+#define CONN_QUERY_LEN	      (PIAS_MSG_TA_LEN + 16 + 2 + 2 + 4 + 4)
+#define FLOW_PIN_LEN(n)	      (PIAS_MSG_TA_LEN + 2 + 2 + 20 * (n)) /* client, port, ct, pad */
 #define REGISTER_LEN	      (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN + 4 + 4)
 #define REG_ACK_LEN	      (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
 #define REG_ACK_TUN_LEN                                                                            \
@@ -52,6 +54,8 @@ _Static_assert(REG_NACK_LEN <= REGISTER_LEN && REG_COOKIE_LEN <= REGISTER_LEN,
 	       "a text-less REG_NACK and a REG_COOKIE are no larger than a REGISTER");
 _Static_assert(PROBE_LEN + PIAS_MSG_MAX_UPDATES * MEMBER_LEN + OVERHEAD <= PIAS_MSG_MAX,
 	       "a PING with every update fits PIAS_MSG_MAX");
+_Static_assert(FLOW_PIN_LEN(PIAS_MSG_PIN_MAX) + OVERHEAD <= PIAS_MSG_MAX,
+	       "a full FLOW_PIN fits PIAS_MSG_MAX");
 _Static_assert(VIEW_LEN + VIEW_RAW_MAX + VIEW_RAW_MAX / 100 + 64 + OVERHEAD <= PIAS_MSG_VIEW_MAX,
 	       "a full VIEW page fits PIAS_MSG_VIEW_MAX even if it does not compress");
 
@@ -93,6 +97,10 @@ const char *pias_msg_type_name(__u8 type)
 		return "BINDING";
 	case PIAS_MSG_INVALIDATE:
 		return "INVALIDATE";
+	case PIAS_MSG_CONN_QUERY:
+		return "CONN_QUERY";
+	case PIAS_MSG_FLOW_PIN:
+		return "FLOW_PIN";
 	case PIAS_MSG_REGISTER:
 		return "REGISTER";
 	case PIAS_MSG_LEAVE:
@@ -608,6 +616,49 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 	}
 	case PIAS_MSG_INVALIDATE:
 		return check_ta(&m->inval.ta, t, code, e);
+	case PIAS_MSG_CONN_QUERY: {
+		const struct pias_msg_conn_query *q = &m->cq;
+
+		err = check_ta(&q->ta, t, code, e);
+		if (!err)
+			err = check_addr(&q->client, q->ta.family, t, "client.", code, e);
+		if (!err)
+			err = check_proxy_id(q->iap_id, false, t, "iap_id", code, e);
+		if (!err)
+			err = check_proxy_id(q->asker_id, false, t, "asker_id", code, e);
+		if (err)
+			return err;
+		if (q->flags & ~PIAS_MSG_CQ_F_KNOWN)
+			return pias_err_set(e, code, "%s: flags 0x%x has unknown bits", t,
+					    q->flags);
+		if (!q->client_port)
+			return pias_err_set(e, code, "%s: client_port is 0", t);
+		return 0;
+	}
+	case PIAS_MSG_FLOW_PIN: {
+		const struct pias_msg_flow_pin *p = &m->pin;
+
+		err = check_ta(&p->ta, t, code, e);
+		if (err)
+			return err;
+		if (p->n < 1 || p->n > PIAS_MSG_PIN_MAX)
+			return pias_err_set(e, code, "%s: n %u is not 1-%d", t, p->n,
+					    PIAS_MSG_PIN_MAX);
+		for (__u32 i = 0; i < p->n; i++) {
+			char f[32];
+
+			snprintf(f, sizeof(f), "flows[%u].", i);
+			err = check_addr(&p->flows[i].client, p->ta.family, t, f, code, e);
+			if (err)
+				return err;
+			if (!p->flows[i].client_port)
+				return pias_err_set(e, code, "%s: %sclient_port is 0", t, f);
+			if (p->flows[i].ct & ~PIAS_CT_KNOWN)
+				return pias_err_set(e, code, "%s: %sct 0x%x has unknown bits", t, f,
+						    p->flows[i].ct);
+		}
+		return 0;
+	}
 	case PIAS_MSG_REGISTER:
 	case PIAS_MSG_LEAVE:
 		err = check_ta(&m->reg.ta, t, code, e);
@@ -747,6 +798,25 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 	case PIAS_MSG_INVALIDATE:
 		put_ta(w, &m->inval.ta);
 		put32(w, m->inval.generation);
+		break;
+	case PIAS_MSG_CONN_QUERY:
+		put_ta(w, &m->cq.ta);
+		put_addr(w, &m->cq.client, m->cq.ta.family);
+		put16(w, m->cq.client_port);
+		put16(w, m->cq.flags);
+		put32(w, m->cq.iap_id);
+		put32(w, m->cq.asker_id);
+		break;
+	case PIAS_MSG_FLOW_PIN:
+		put_ta(w, &m->pin.ta);
+		put16(w, (__u16)m->pin.n);
+		put16(w, 0);
+		for (i = 0; i < m->pin.n; i++) {
+			put_addr(w, &m->pin.flows[i].client, m->pin.ta.family);
+			put16(w, m->pin.flows[i].client_port);
+			put8(w, m->pin.flows[i].ct);
+			put8(w, 0);
+		}
 		break;
 	case PIAS_MSG_REGISTER:
 	case PIAS_MSG_LEAVE:
@@ -1116,6 +1186,40 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 			return err;
 		get_ta(r, &m->inval.ta);
 		m->inval.generation = get32(r);
+		return 0;
+	case PIAS_MSG_CONN_QUERY:
+		err = expect_len(r->len, CONN_QUERY_LEN, t, e);
+		if (err)
+			return err;
+		get_ta(r, &m->cq.ta);
+		get_bytes(r, m->cq.client.bytes, 16);
+		m->cq.client_port = get16(r);
+		m->cq.flags = get16(r);
+		m->cq.iap_id = get32(r);
+		m->cq.asker_id = get32(r);
+		return 0;
+	case PIAS_MSG_FLOW_PIN:
+		if (r->len < FLOW_PIN_LEN(0))
+			return expect_len(r->len, FLOW_PIN_LEN(1), t, e);
+		get_ta(r, &m->pin.ta);
+		m->pin.n = get16(r);
+		if (get16(r))
+			return pias_err_set(e, -EBADMSG, "%s: reserved 16 bits are not zero", t);
+		if (m->pin.n < 1 || m->pin.n > PIAS_MSG_PIN_MAX)
+			return pias_err_set(e, -EBADMSG, "%s: n %u is not 1-%d", t, m->pin.n,
+					    PIAS_MSG_PIN_MAX);
+		err = expect_len(r->len, FLOW_PIN_LEN(m->pin.n), t, e);
+		if (err)
+			return err;
+		for (i = 0; i < m->pin.n; i++) {
+			get_bytes(r, m->pin.flows[i].client.bytes, 16);
+			m->pin.flows[i].client_port = get16(r);
+			m->pin.flows[i].ct = get8(r);
+			if (get8(r))
+				return pias_err_set(e, -EBADMSG,
+						    "%s: flows[%u]: reserved byte is not zero", t,
+						    i);
+		}
 		return 0;
 	case PIAS_MSG_REGISTER:
 	case PIAS_MSG_LEAVE:

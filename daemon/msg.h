@@ -59,6 +59,9 @@ enum pias_msg_type {
 	PIAS_MSG_QUERY = 17,	  /* IAP -> RAP: which JAP for ta? */
 	PIAS_MSG_BINDING = 18,	  /* RAP -> IAP: ta -> jap (or negative) */
 	PIAS_MSG_INVALIDATE = 19, /* JAP -> IAP: drop your binding of ta */
+	/* affinity across IAPs (docs/design.md "Choosing a target") */
+	PIAS_MSG_CONN_QUERY = 20, /* JAP -> RAP -> JAPs: who holds this client's connection? */
+	PIAS_MSG_FLOW_PIN = 21,	  /* JAP -> IAP: send these flows of ta to me */
 	/* targets (target agent <-> JAP, keyed by the group token) */
 	PIAS_MSG_REGISTER = 32, /* join or refresh */
 	PIAS_MSG_LEAVE = 33,
@@ -171,6 +174,43 @@ struct pias_msg_invalidate {
 	__u32 generation;
 };
 
+/* CONN_QUERY flags: FORWARDED, sent on by the RAP: a JAP answers it, never forwards it. */
+#define PIAS_MSG_CQ_F_FORWARDED 0x1
+#define PIAS_MSG_CQ_F_KNOWN	(PIAS_MSG_CQ_F_FORWARDED)
+
+/*
+ * A JAP got a mid-stream TCP segment of a connection it does not hold: the
+ * client's flow (ta and the client's address and port) entered at iap_id.
+ */
+struct pias_msg_conn_query {
+	struct pias_ta ta;
+	union pias_addr client; /* of ta's family */
+	__u16 client_port;
+	__u16 flags;	/* PIAS_MSG_CQ_F_* */
+	__u32 iap_id;	/* where the client's packets enter now */
+	__u32 asker_id; /* the JAP that missed: the RAP does not ask it back */
+};
+
+/* Flows of one TA per FLOW_PIN at most (fits PIAS_MSG_MAX). */
+#define PIAS_MSG_PIN_MAX 64
+
+struct pias_msg_pin_flow {
+	union pias_addr client; /* of ta's family */
+	__u16 client_port;
+	__u8 ct; /* PIAS_CT_*: the connection's state at its JAP */
+};
+
+/*
+ * The sender, a JAP, holds these connections of ta: the IAP sends their
+ * packets to it, whatever its binding says. Only the JAP itself can pin
+ * flows to itself (the sender's id is the JAP).
+ */
+struct pias_msg_flow_pin {
+	struct pias_ta ta;
+	__u32 n; /* 1-PIAS_MSG_PIN_MAX */
+	struct pias_msg_pin_flow flows[PIAS_MSG_PIN_MAX];
+};
+
 /* REGISTER flags: the target de-tunnels (tunnel mode, include/pias/target.h). */
 #define PIAS_MSG_REG_F_TUNNEL 0x01
 #define PIAS_MSG_REG_F_KNOWN  (PIAS_MSG_REG_F_TUNNEL)
@@ -247,6 +287,8 @@ struct pias_msg {
 		struct pias_msg_query query;	   /* QUERY */
 		struct pias_msg_binding binding;   /* BINDING */
 		struct pias_msg_invalidate inval;  /* INVALIDATE */
+		struct pias_msg_conn_query cq;	   /* CONN_QUERY */
+		struct pias_msg_flow_pin pin;	   /* FLOW_PIN */
 		struct pias_msg_register reg;	   /* REGISTER, LEAVE */
 		struct pias_msg_reg_ack ack;	   /* REG_ACK */
 		struct pias_msg_reg_nack nack;	   /* REG_NACK */

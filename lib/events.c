@@ -32,6 +32,8 @@ const char *pias_event_type_name(__u32 type)
 		return "no_group";
 	case PIAS_EV_INVALIDATE:
 		return "invalidate";
+	case PIAS_EV_CONN_MISS:
+		return "conn_miss";
 	}
 	return NULL;
 }
@@ -39,14 +41,19 @@ const char *pias_event_type_name(__u32 type)
 const char *pias_event_format(const struct pias_event *ev, char *buf, size_t len)
 {
 	const char *name = pias_event_type_name(ev->type);
-	char ta[PIAS_ADDR_STRLEN], unknown[24];
+	char ta[PIAS_ADDR_STRLEN], client[PIAS_ADDR_STRLEN], unknown[24];
+	int n;
 
 	if (!name) {
 		snprintf(unknown, sizeof(unknown), "type%u", ev->type);
 		name = unknown;
 	}
-	snprintf(buf, len, "%s iap=%u rap=%u jap=%u ta=%s", name, ev->iap_id, ev->rap_id,
-		 ev->jap_id, pias_ta_str(&ev->ta, ta, sizeof(ta)));
+	n = snprintf(buf, len, "%s iap=%u rap=%u jap=%u ta=%s", name, ev->iap_id, ev->rap_id,
+		     ev->jap_id, pias_ta_str(&ev->ta, ta, sizeof(ta)));
+	if (ev->type == PIAS_EV_CONN_MISS && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, " client=%s port=%u",
+			 pias_addr_str(&ev->client, ev->ta.family, client, sizeof(client)),
+			 ev->client_port);
 	return buf;
 }
 

@@ -2,8 +2,10 @@
 /* IAP state: bindings (TA -> JAP) and the per-flow table behind them. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
+#include <pias/hash.h>
 
 #include "maps.h"
 
@@ -123,4 +125,35 @@ int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_
 int pias_flows_clear(struct pias_maps *m, struct pias_err *e)
 {
 	return pias_map_clear(m, PIAS_M_FLOWS, e);
+}
+
+int pias_flow_pin(struct pias_maps *m, const struct pias_flow *f, __u32 jap_id, __u8 ct,
+		  struct pias_err *e)
+{
+	struct pias_ta ta = pias_flow_ta(f);
+	struct pias_flow_entry fe;
+	struct pias_binding b;
+	struct timespec ts;
+	int err = pias_ta_check(&ta, e);
+
+	if (err)
+		return err;
+	if (jap_id < 1 || jap_id >= PIAS_MAX_PROXIES)
+		return pias_err_set(e, -EINVAL, "JAP id %u is out of range 1-%u", jap_id,
+				    PIAS_MAX_PROXIES - 1);
+	if (f->pad)
+		return pias_err_set(e, -EINVAL, "not a client's flow as the dataplane keys it");
+	memset(&fe, 0, sizeof(fe));
+	/* the group's counters and generation, as a flow the binding began */
+	if (!bpf_map_lookup_elem(m->fd[PIAS_M_BINDINGS], &ta, &b)) {
+		fe.generation = b.generation;
+		fe.slot = b.slot;
+	}
+	/* the dataplane's clock for flow entries (bpf_ktime_get_coarse_ns) */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	fe.jap_id = jap_id;
+	fe.tun_sport = pias_tun_sport(f);
+	fe.ct = ct & PIAS_CT_KNOWN;
+	fe.last_ns = fe.created_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	return pias_map_update(m, PIAS_M_FLOWS, f, &fe, e);
 }

@@ -185,6 +185,13 @@ int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u
 /* ta is served by this proxy's own stack (registration): passed up, never expires. */
 int pias_binding_set_local(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+/*
+ * The client's flow f (as the dataplane keys it) goes to jap_id whatever
+ * the binding says: affinity across IAPs, the JAP that holds its
+ * connection pins it here. ct: the connection's state there (PIAS_CT_*).
+ */
+int pias_flow_pin(struct pias_maps *m, const struct pias_flow *f, __u32 jap_id, __u8 ct,
+		  struct pias_err *e);
 /* Forget every flow's JAP (tests: make the next packet use the binding). */
 int pias_flows_clear(struct pias_maps *m, struct pias_err *e);
 

@@ -480,8 +480,11 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		 * connection here would only draw a RST from a target that
 		 * never saw the handshake, and reset the client.
 		 */
-		if (p->flow.proto == IPPROTO_TCP && !tcp_bare_syn(p) && !moved)
+		if (p->flow.proto == IPPROTO_TCP && !tcp_bare_syn(p) && !moved) {
+			/* another JAP may hold it: the client moved IAPs */
+			pias_emit_conn_miss(&p->flow, p->iap_id);
 			return step_drop(c, PIAS_DROP_jap_no_conn);
+		}
 		__u32 ct = p->flow.proto == IPPROTO_TCP
 				   ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
 				   : 0;

@@ -300,3 +300,41 @@ long piasd_conns_of(struct piasd *d, __u32 id, __u64 since)
 {
 	return pias_sweep_target_conns(&d->conns.sweep, id, since);
 }
+
+bool piasd_conn_live(struct piasd *d, const struct pias_flow *key, const struct pias_conn *c,
+		     __u64 now)
+{
+	__u32 state = pias_ct_state_of(key->proto, c->ct);
+
+	if (state == PIAS_CT_RESET || state == PIAS_CT_CLOSED || state == PIAS_CT_TIME_WAIT)
+		return false;
+	return !pias_ct_expired(&d->cfg.ct, key->proto, c->ct, c->last_ns, now);
+}
+
+int piasd_conns_of_client(struct piasd *d, const struct pias_ta *ta, const union pias_addr *client,
+			  struct pias_flow *keys, __u8 *cts, int max, __u64 now)
+{
+	struct piasd_cursor cur = { 0 };
+	bool end = false;
+	int found = 0;
+
+	while (!end && found < max) {
+		int n = next_batch(d->maps.fd[PIAS_M_CONNS], &cur, buf->keys, buf->conns, &end);
+
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n && found < max; i++) {
+			const struct pias_flow *k = &buf->keys[i];
+
+			if (k->family != ta->family || k->proto != ta->proto ||
+			    k->dport != ta->port ||
+			    memcmp(&k->daddr, &ta->addr, sizeof(ta->addr)) ||
+			    memcmp(&k->saddr, client, sizeof(*client)) ||
+			    !piasd_conn_live(d, k, &buf->conns[i], now))
+				continue;
+			keys[found] = *k;
+			cts[found++] = buf->conns[i].ct;
+		}
+	}
+	return found;
+}

@@ -13,6 +13,7 @@
  *   overlay.c  membership, the ring and the RAP table
  *   restore.c  state rebuilt from the pinned maps after a restart
  *   conns.c    the connection sweep; targets' connections and NAT ports
+ *   affinity.c connection affinity across IAPs (CONN_QUERY, FLOW_PIN)
  *   announce.c the anycast announcement, made only while this proxy can serve
  *   ctl.c      the control socket (piasctl)
  *   log.c      logging
@@ -95,7 +96,17 @@
 	X(dp_only, "proxies kept for their pinned flows: piasd gone, dataplane answering")         \
 	X(dp_only_ended, "of those, proxies whose dataplane stopped answering too (down)")         \
 	X(reg_group_limited, "REGISTERs of new targets refused: their group is beyond its size")   \
-	X(reg_after_leave, "REGISTERs refused: not newer than the LEAVE of that registration")
+	X(reg_after_leave, "REGISTERs refused: not newer than the LEAVE of that registration")     \
+	X(affinity_queries_sent,                                                                   \
+	  "JAP: CONN_QUERYs sent for segments of connections held elsewhere")                      \
+	X(affinity_queries_limited,                                                                \
+	  "JAP: CONN_QUERYs not sent: over [jap] affinity_queries_per_s")                          \
+	X(affinity_queries_fwd, "RAP: CONN_QUERYs sent on to a group's other JAPs")                \
+	X(affinity_queries_held, "JAP: CONN_QUERYs for a connection held here (answered)")         \
+	X(affinity_scans_limited,                                                                  \
+	  "JAP: client scans left out by their rate (the queried flow only)")                      \
+	X(affinity_flows_pinned, "JAP: flows pinned at their client's new IAP")                    \
+	X(affinity_flows_installed, "IAP: flows pinned by the JAP holding them, written")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -150,6 +161,8 @@ struct piasd {
 	struct pias_rap rap;
 	struct pias_iap iap;
 	struct pias_inval_limiter inval;
+	/* affinity.c: queries this JAP sends, scans of its connection table */
+	struct pias_rate affinity_queries, affinity_scans;
 	/* net.c: what outsiders can make us do, per second (log lines, refusals) */
 	struct pias_rate outside_log, outside_nack;
 	struct pias_cookie_jar cookies;	    /* proofs of address asked of new targets */
@@ -302,6 +315,27 @@ void piasd_conns_free(struct piasd *d);
 void piasd_conns_tick(struct piasd *d, __u64 now);
 /* Live connections of target id in a complete sweep begun at or after since; -1: none yet. */
 long piasd_conns_of(struct piasd *d, __u32 id, __u64 since);
+/* Connection c (key: the client's flow) is open and not timed out at now. */
+bool piasd_conn_live(struct piasd *d, const struct pias_flow *key, const struct pias_conn *c,
+		     __u64 now);
+/*
+ * The live connections of client's flows of ta, at most max, into keys and
+ * their states into cts; returns how many, or -errno. One pass over the
+ * whole table: its callers limit how often.
+ */
+int piasd_conns_of_client(struct piasd *d, const struct pias_ta *ta, const union pias_addr *client,
+			  struct pias_flow *keys, __u8 *cts, int max, __u64 now);
+
+/*
+ * affinity.c: connection affinity across IAPs. A JAP's CONN_MISS becomes a
+ * CONN_QUERY to the group's RAP, which sends it on to the group's other
+ * JAPs; the one holding the connection pins the client's flows of the
+ * group at the client's new IAP (FLOW_PIN).
+ */
+void piasd_affinity_init(struct piasd *d);
+void piasd_affinity_miss(struct piasd *d, const struct pias_event *ev);
+void piasd_affinity_query(struct piasd *d, const struct pias_msg_conn_query *q, __u32 from);
+void piasd_affinity_pin(struct piasd *d, const struct pias_msg_flow_pin *p, __u32 from);
 
 /* restore.c */
 int piasd_restore(struct piasd *d, struct pias_err *e);

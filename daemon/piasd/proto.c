@@ -592,6 +592,12 @@ static void recv_one(struct piasd *d, const struct pias_msg *m)
 			iap_apply(d);
 		break;
 	}
+	case PIAS_MSG_CONN_QUERY:
+		piasd_affinity_query(d, &m->cq, from);
+		break;
+	case PIAS_MSG_FLOW_PIN:
+		piasd_affinity_pin(d, &m->pin, from);
+		break;
 	default:
 		PIASD_INC(d, rx_unexpected);
 		return;
@@ -664,6 +670,9 @@ int piasd_proto_dp_event(const struct pias_event *ev, void *arg)
 		m.inval.ta = ev->ta;
 		send_to(d, ev->iap_id, &m);
 		PIASD_INC(d, invalidations_sent);
+		break;
+	case PIAS_EV_CONN_MISS:
+		piasd_affinity_miss(d, ev);
 		break;
 	default:
 		break;
@@ -740,6 +749,7 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 	d->rap.next_generation = (__u32)(piasd_realtime() / 1000000);
 	d->report_seq = piasd_realtime();
 	pias_inval_limiter_init(&d->inval, PIAS_INVAL_INTERVAL_NS);
+	piasd_affinity_init(d);
 	d->last_rereport_ns = piasd_now();
 	return 0;
 }

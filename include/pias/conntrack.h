@@ -47,6 +47,7 @@
 #define PIAS_CT_FIN_T	0x10	      /* the target sent a FIN */
 #define PIAS_CT_T_FIRST 0x20	      /* the target's FIN came before the client's */
 #define PIAS_CT_RST	0x40	      /* either side reset the connection */
+#define PIAS_CT_KNOWN	0x7f	      /* every bit above */
 
 /* TCP flags, byte 13 of the header. */
 #define PIAS_TCPF_FIN 0x01

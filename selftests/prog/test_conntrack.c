@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <pias/hash.h>
 
 #include "jap_util.h"
 
@@ -374,6 +375,98 @@ static void test_midstream(void **state)
 	assert_int_equal(ts.packets, 0);
 }
 
+/*
+ * Affinity across IAPs: with the switch on, a mid-stream segment with no
+ * connection is still dropped, and tells piasd who the client is and where
+ * it entered (CONN_MISS); one per client and interval, so that a client's
+ * many connections moving together cost one event. Off: none.
+ */
+static void test_midstream_affinity(void **state)
+{
+	struct tcase tc = *(const struct tcase *)*state;
+	struct pias_config cfg = world_config();
+	uint32_t tid;
+	struct pkt_spec c, other;
+	struct pias_ta ta;
+	struct pkt in;
+	struct pr_result res;
+	const struct pias_event *ev;
+
+	tc.proto = PKT_PROTO_TCP;
+	tid = target_id(tc.cf, 0);
+	c = jap_inner(&tc, 44310);
+	other = jap_inner(&tc, 44311);
+	ta = ta_of_spec(&c);
+	jap_targets(&tc, &tid, NULL, 1);
+	c.tcp_flags = other.tcp_flags = ACK;
+	c.ack = other.ack = 1;
+
+	/* off (the world's default): dropped, nothing said */
+	jap_tunnel(&in, &tc, &c, 0, 0);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_DROP);
+	assert_counters("rx_packets=1 jap_no_conn=1");
+	assert_nevents(0);
+
+	cfg.flags |= PIAS_CFG_F_AFFINITY;
+	assert_ok(pr_config(&g_pr, &cfg));
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_DROP);
+	assert_counters("rx_packets=1 jap_no_conn=1 events_sent=1");
+	assert_nevents(1);
+	assert_event(0, PIAS_EV_CONN_MISS, IAP_FAR, 0, SELF, &ta);
+	ev = &g_pr.ev[0];
+	assert_memory_equal(&ev->client, &c.src, sizeof(ev->client));
+	assert_int_equal(ev->client_port, 44310);
+	assert_int_equal(pr_count(&g_pr, pr_conns_fd(&g_pr)), 0);
+
+	/* the same client's other connection within the interval: no second event */
+	jap_tunnel(&in, &tc, &other, 0, 0);
+	assert_ok(pr_zero_counters(&g_pr));
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_DROP);
+	assert_counters("rx_packets=1 jap_no_conn=1 events_suppressed=1");
+	assert_nevents(0);
+}
+
+/*
+ * The IAP's end of it: a flow the JAP holding it pinned here (lib's
+ * pias_flow_pin, as piasd writes a FLOW_PIN) goes to that JAP, not to the
+ * one the binding names, with the binding's counters.
+ */
+static void test_iap_flow_pinned(void **state)
+{
+	const struct tcase *tc = *state;
+	struct pkt_spec s = client_spec(tc, 47100);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct pias_flow f = pkt_spec_flow(&s);
+	struct pias_flow_entry fe;
+	struct pias_binding b;
+	struct pias_err e;
+	struct pkt in;
+	struct pr_result res;
+
+	assert_ok(pr_binding(&g_pr, &ta, jap_id(tc->uf), 7, 0, 0));
+	assert_ok(pias_flow_pin(&g_pr.maps, &f, jap_b_id(tc->uf), PIAS_CT_ACKED | PIAS_CT_REPLIED,
+				&e));
+	assert_ok(pr_flow_get(&g_pr, &f, &fe));
+	assert_ok(bpf_map_lookup_elem(g_pr.maps.fd[PIAS_M_BINDINGS], &ta, &b) ? -errno : 0);
+	assert_int_equal(fe.jap_id, jap_b_id(tc->uf));
+	assert_int_equal(fe.generation, 7);
+	assert_int_equal(fe.slot, b.slot);
+	assert_int_equal(fe.tun_sport, pias_tun_sport(&f));
+	if (tc->proto == PKT_PROTO_TCP)
+		s.tcp_flags = ACK;
+	pkt_build(&in, &s);
+	RUN(0, &in, &res);
+	assert_counters("rx_packets=1 iap_flow_hit=1 fwd_redirect=1");
+	/* a bad JAP id or a flow not keyed as the dataplane keys it: refused */
+	assert_int_equal(pias_flow_pin(&g_pr.maps, &f, 0, 0, &e), -EINVAL);
+	f.pad = 1;
+	assert_int_equal(pias_flow_pin(&g_pr.maps, &f, jap_id(tc->uf), 0, &e), -EINVAL);
+}
+
 /* ---- timeouts, through lazy reclaim -------------------------------------- */
 
 /* Configured timeouts, all different, so that a state mapped to the wrong
@@ -675,10 +768,11 @@ static void test_iap_flow_ended(void **state)
 int run_conntrack_tests(void)
 {
 	const struct wtest tests[] = {
-		WTEST(test_syn_reopens, W_ONCE),      WTEST(test_syn_reopens_time_wait, W_ONCE),
-		WTEST(test_reuse_many_times, W_ONCE), WTEST(test_ended_entry, W_CLIENT),
-		WTEST(test_nat_pool, W_CLIENT),	      WTEST(test_iap_flow_state, W_CLIENT),
-		WTEST(test_iap_flow_ended, W_ONCE),
+		WTEST(test_syn_reopens, W_ONCE),       WTEST(test_syn_reopens_time_wait, W_ONCE),
+		WTEST(test_reuse_many_times, W_ONCE),  WTEST(test_ended_entry, W_CLIENT),
+		WTEST(test_nat_pool, W_CLIENT),	       WTEST(test_iap_flow_state, W_CLIENT),
+		WTEST(test_iap_flow_ended, W_ONCE),    WTEST(test_midstream_affinity, W_FAMILIES),
+		WTEST(test_iap_flow_pinned, W_CLIENT),
 	};
 	int failed = 0;
 

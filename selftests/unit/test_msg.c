@@ -27,10 +27,10 @@ static const __u8 key2[PIAS_KEY_LEN] = { 1,  2,	 3,  4,	 5,  6,	 7,  8,	 9,  10,
 					 23, 24, 25, 26, 27, 28, 29, 30, 31, 33 };
 
 static const __u8 all_types[] = {
-	PIAS_MSG_PING,	     PIAS_MSG_ACK,	  PIAS_MSG_PING_REQ, PIAS_MSG_VIEW_REQ,
-	PIAS_MSG_VIEW,	     PIAS_MSG_REPORT,	  PIAS_MSG_QUERY,    PIAS_MSG_BINDING,
-	PIAS_MSG_INVALIDATE, PIAS_MSG_REGISTER,	  PIAS_MSG_LEAVE,    PIAS_MSG_REG_ACK,
-	PIAS_MSG_REG_NACK,   PIAS_MSG_REG_COOKIE,
+	PIAS_MSG_PING,	     PIAS_MSG_ACK,	  PIAS_MSG_PING_REQ,   PIAS_MSG_VIEW_REQ,
+	PIAS_MSG_VIEW,	     PIAS_MSG_REPORT,	  PIAS_MSG_QUERY,      PIAS_MSG_BINDING,
+	PIAS_MSG_INVALIDATE, PIAS_MSG_REGISTER,	  PIAS_MSG_LEAVE,      PIAS_MSG_REG_ACK,
+	PIAS_MSG_REG_NACK,   PIAS_MSG_REG_COOKIE, PIAS_MSG_CONN_QUERY, PIAS_MSG_FLOW_PIN,
 };
 #define N_TYPES	   (sizeof(all_types) / sizeof(all_types[0]))
 #define N_VARIANTS 3
@@ -183,6 +183,30 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 	case PIAS_MSG_INVALIDATE:
 		set_ta(&m->inval.ta, variant);
 		m->inval.generation = variant == 1 ? UINT32_MAX : 0;
+		break;
+	case PIAS_MSG_CONN_QUERY:
+		set_ta(&m->cq.ta, variant);
+		if (variant == 1)
+			memset(m->cq.client.bytes, 0xfe, 16);
+		else
+			m->cq.client.bytes[0] = 192;
+		m->cq.client_port = variant == 1 ? 65535 : 1;
+		m->cq.flags = variant == 1 ? PIAS_MSG_CQ_F_FORWARDED : 0;
+		m->cq.iap_id = variant == 1 ? PIAS_MAX_PROXIES - 1 : 1;
+		m->cq.asker_id = variant == 1 ? PIAS_MAX_PROXIES - 1 : 2;
+		break;
+	case PIAS_MSG_FLOW_PIN:
+		set_ta(&m->pin.ta, variant);
+		/* variant 1: the most flows, IPv6; others: a few IPv4 */
+		m->pin.n = variant == 1 ? PIAS_MSG_PIN_MAX : (__u32)variant + 1;
+		for (__u32 i = 0; i < m->pin.n; i++) {
+			if (variant == 1)
+				memset(m->pin.flows[i].client.bytes, (int)i + 1, 16);
+			else
+				m->pin.flows[i].client.bytes[3] = (__u8)(i + 1);
+			m->pin.flows[i].client_port = (__u16)(variant == 2 ? i + 1 : 40000 + i);
+			m->pin.flows[i].ct = variant == 1 ? PIAS_CT_KNOWN : (__u8)i;
+		}
 		break;
 	case PIAS_MSG_REGISTER:
 	case PIAS_MSG_LEAVE:
@@ -345,10 +369,13 @@ static void test_wire_sizes(void **state)
 		__u8 type;
 		int body;
 	} sizes[] = {
-		{ PIAS_MSG_PING, 32 },	   { PIAS_MSG_VIEW_REQ, 4 },	{ PIAS_MSG_REPORT, 44 },
-		{ PIAS_MSG_QUERY, 20 },	   { PIAS_MSG_BINDING, 36 },	{ PIAS_MSG_INVALIDATE, 24 },
-		{ PIAS_MSG_REGISTER, 68 }, { PIAS_MSG_LEAVE, 68 },	{ PIAS_MSG_REG_ACK, 40 },
-		{ PIAS_MSG_REG_NACK, 32 }, { PIAS_MSG_REG_COOKIE, 48 },
+		{ PIAS_MSG_PING, 32 },		{ PIAS_MSG_VIEW_REQ, 4 },
+		{ PIAS_MSG_REPORT, 44 },	{ PIAS_MSG_QUERY, 20 },
+		{ PIAS_MSG_BINDING, 36 },	{ PIAS_MSG_INVALIDATE, 24 },
+		{ PIAS_MSG_REGISTER, 68 },	{ PIAS_MSG_LEAVE, 68 },
+		{ PIAS_MSG_REG_ACK, 40 },	{ PIAS_MSG_REG_NACK, 32 },
+		{ PIAS_MSG_REG_COOKIE, 48 },	{ PIAS_MSG_CONN_QUERY, 48 },
+		{ PIAS_MSG_FLOW_PIN, 24 + 20 },
 	};
 	size_t i;
 
@@ -365,6 +392,10 @@ static void test_wire_sizes(void **state)
 			 HDR + 44 + 16 * PIAS_GROUP_SCOPES + MAC);
 	/* a tunnel-mode target's REG_ACK carries the JAP's tunnel endpoint and tag */
 	assert_int_equal(datagram(PIAS_MSG_REG_ACK, 1, buf), HDR + 68 + MAC);
+	/* a FLOW_PIN: 20 bytes per flow, the most still fits PIAS_MSG_MAX */
+	assert_int_equal(datagram(PIAS_MSG_FLOW_PIN, 1, buf),
+			 HDR + 24 + 20 * PIAS_MSG_PIN_MAX + MAC);
+	assert_true(datagram(PIAS_MSG_FLOW_PIN, 1, buf) <= PIAS_MSG_MAX);
 	/* a NACK's text (at most 95 bytes) follows the fixed part */
 	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 1, buf), HDR + 32 + 95 + MAC);
 	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 2, buf), HDR + 32 + 26 + MAC);
@@ -395,6 +426,8 @@ static void test_type_names(void **state)
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_INVALIDATE), "INVALIDATE");
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_REG_NACK), "REG_NACK");
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_REG_COOKIE), "REG_COOKIE");
+	assert_string_equal(pias_msg_type_name(PIAS_MSG_CONN_QUERY), "CONN_QUERY");
+	assert_string_equal(pias_msg_type_name(PIAS_MSG_FLOW_PIN), "FLOW_PIN");
 	assert_string_equal(pias_msg_type_name(0), "unknown");
 	assert_string_equal(pias_msg_type_name(6), "unknown");
 	assert_string_equal(pias_msg_type_name(255), "unknown");
@@ -582,6 +615,25 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_REPORT, 0, ta + 4 + 15, 1, "ta.addr");
 	patch_bad(PIAS_MSG_BINDING, 0, ta + 1, 1, "BINDING: ta.proto 1 is not 6 (tcp) or 17 (udp)");
 	patch_bad(PIAS_MSG_INVALIDATE, 0, ta + 3, 0, "INVALIDATE: ta.port is 0");
+	/* CONN_QUERY: client padding, port, flags, ids. */
+	patch_bad(PIAS_MSG_CONN_QUERY, 0, b + 20 + 5, 1,
+		  "CONN_QUERY: client.addr: IPv4 address with nonzero bytes");
+	patch_bad(PIAS_MSG_CONN_QUERY, 0, b + 37, 0, "CONN_QUERY: client_port is 0");
+	patch_bad(PIAS_MSG_CONN_QUERY, 0, b + 39, 0x80, "CONN_QUERY: flags 0x80 has unknown bits");
+	patch_bad(PIAS_MSG_CONN_QUERY, 0, b + 43, 0, "CONN_QUERY: iap_id 0 is not a proxy id");
+	patch_bad(PIAS_MSG_CONN_QUERY, 0, b + 47, 0, "CONN_QUERY: asker_id 0 is not a proxy id");
+	/* FLOW_PIN: count, reserved, each flow's address, port, state. */
+	patch_bad(PIAS_MSG_FLOW_PIN, 0, b + 21, 0, "FLOW_PIN: n 0 is not 1-64");
+	patch_bad(PIAS_MSG_FLOW_PIN, 0, b + 21, 65, "FLOW_PIN: n 65 is not 1-64");
+	patch_bad(PIAS_MSG_FLOW_PIN, 0, b + 21, 2, "FLOW_PIN: body of 44 bytes, expected 64");
+	patch_bad(PIAS_MSG_FLOW_PIN, 0, b + 23, 1, "FLOW_PIN: reserved 16 bits are not zero");
+	patch_bad(PIAS_MSG_FLOW_PIN, 2, b + 24 + 20 + 4, 1,
+		  "FLOW_PIN: flows[1].addr: IPv4 address with nonzero bytes");
+	patch_bad(PIAS_MSG_FLOW_PIN, 2, b + 24 + 2 * 20 + 17, 0,
+		  "FLOW_PIN: flows[2].client_port is 0");
+	patch_bad(PIAS_MSG_FLOW_PIN, 2, b + 24 + 18, 0x80,
+		  "FLOW_PIN: flows[0].ct 0x80 has unknown");
+	patch_bad(PIAS_MSG_FLOW_PIN, 2, b + 24 + 19, 1, "FLOW_PIN: flows[0]: reserved byte");
 	/* Probe: ids, reserved, counts. */
 	patch_bad(PIAS_MSG_PING, 0, b + 7, 0, "PING: target_id 0 is not a proxy id");
 	patch_bad(PIAS_MSG_PING_REQ, 0, b + 9, 0x02,
