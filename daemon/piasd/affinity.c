@@ -9,10 +9,10 @@
  *   the group's other JAPs; the one holding the connection --FLOW_PIN-->
  *   the client's new IAP, which writes the flows into its flow table.
  *
- * The one that answers pins every live flow of that client and group, not
- * only the one asked about: the client's other connections need not ask,
- * and its UDP flows, which have no SYN to tell a moved flow from a new
- * one, follow too. Queries cost one per moved client (the dataplane sends
+ * The one that answers pins every live flow of that client it holds, of
+ * any group, not only the one asked about: the client's other connections
+ * need not ask, and its UDP flows, which have no SYN to tell a moved flow
+ * from a new one, follow too. Queries cost one per moved client (the dataplane sends
  * one CONN_MISS per client and interval), none for flows that stay.
  *
  * A role that is this proxy itself is called directly, not through the
@@ -27,7 +27,7 @@
 /* Scans of the connection table for a client's flows: each reads it all. */
 #define SCANS_PER_S	20
 #define SCANS_BURST	20
-#define PINS_PER_CLIENT 256 /* a client's flows of one group pinned per query at most */
+#define PINS_PER_CLIENT 256 /* a client's flows pinned per query at most */
 
 void piasd_affinity_init(struct piasd *d)
 {
@@ -81,19 +81,46 @@ static void send_pin(struct piasd *d, __u32 iap, struct pias_msg *m)
 	d->counters[PIASD_C_affinity_flows_pinned] += m->pin.n;
 }
 
+/* Sends the flows keys[i] of TA ta (sent[i] still false) to iap, in FLOW_PINs. */
+static void pin_ta(struct piasd *d, __u32 iap, const struct pias_ta *ta,
+		   const struct pias_flow *keys, const __u8 *cts, bool *sent, int n)
+{
+	struct pias_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.pin.ta = *ta;
+	for (int i = 0; i < n; i++) {
+		struct pias_ta ti = pias_flow_ta(&keys[i]);
+
+		if (sent[i] || memcmp(&ti, ta, sizeof(ti)))
+			continue;
+		sent[i] = true;
+		m.pin.flows[m.pin.n].client = keys[i].saddr;
+		m.pin.flows[m.pin.n].client_port = keys[i].sport;
+		m.pin.flows[m.pin.n++].ct = cts[i];
+		if (m.pin.n == PIAS_MSG_PIN_MAX) {
+			send_pin(d, iap, &m);
+			m.pin.n = 0;
+		}
+	}
+	if (m.pin.n)
+		send_pin(d, iap, &m);
+}
+
 /*
- * JAP: does a connection of the queried flow live here? Then the client's
- * live flows of the group go to the IAP it now enters at, in FLOW_PINs of
- * up to PIAS_MSG_PIN_MAX.
+ * JAP: does a connection of the queried flow live here? Then every live
+ * flow of that client goes to the IAP it now enters at, whatever its TA:
+ * routing moved the client, not one connection, and its UDP flows (a
+ * QUIC-like stream beside a TCP download) have no segment that could ask.
  */
 static void answer(struct piasd *d, const struct pias_msg_conn_query *q)
 {
 	static struct pias_flow keys[PINS_PER_CLIENT];
 	static __u8 cts[PINS_PER_CLIENT];
+	static bool sent[PINS_PER_CLIENT];
 	struct pias_flow asked = client_flow(&q->ta, &q->client, q->client_port);
 	__u64 now = piasd_now();
 	struct pias_conn c;
-	struct pias_msg m;
 	int n = 0;
 
 	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_CONNS], &asked, &c) ||
@@ -101,7 +128,8 @@ static void answer(struct piasd *d, const struct pias_msg_conn_query *q)
 		return;
 	PIASD_INC(d, affinity_queries_held);
 	if (pias_rate_take(&d->affinity_scans, now, NULL))
-		n = piasd_conns_of_client(d, &q->ta, &q->client, keys, cts, PINS_PER_CLIENT, now);
+		n = piasd_conns_of_client(d, &q->client, q->ta.family, keys, cts, PINS_PER_CLIENT,
+					  now);
 	else
 		PIASD_INC(d, affinity_scans_limited);
 	if (n <= 0) {
@@ -110,19 +138,13 @@ static void answer(struct piasd *d, const struct pias_msg_conn_query *q)
 		cts[0] = c.ct;
 		n = 1;
 	}
-	memset(&m, 0, sizeof(m));
-	m.pin.ta = q->ta;
-	for (int i = 0; i < n; i++) {
-		struct pias_msg_pin_flow *pf = &m.pin.flows[m.pin.n++];
+	memset(sent, 0, sizeof(sent));
+	for (int i = 0; i < n; i++)
+		if (!sent[i]) {
+			struct pias_ta ta = pias_flow_ta(&keys[i]);
 
-		pf->client = keys[i].saddr;
-		pf->client_port = keys[i].sport;
-		pf->ct = cts[i];
-		if (m.pin.n == PIAS_MSG_PIN_MAX || i == n - 1) {
-			send_pin(d, q->iap_id, &m);
-			m.pin.n = 0;
+			pin_ta(d, q->iap_id, &ta, keys, cts, sent, n);
 		}
-	}
 	LOG_D("affinity: %d flows of a client pinned at IAP %u (asked by JAP %u)", n, q->iap_id,
 	      q->asker_id);
 }

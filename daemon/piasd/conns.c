@@ -311,7 +311,7 @@ bool piasd_conn_live(struct piasd *d, const struct pias_flow *key, const struct 
 	return !pias_ct_expired(&d->cfg.ct, key->proto, c->ct, c->last_ns, now);
 }
 
-int piasd_conns_of_client(struct piasd *d, const struct pias_ta *ta, const union pias_addr *client,
+int piasd_conns_of_client(struct piasd *d, const union pias_addr *client, __u8 family,
 			  struct pias_flow *keys, __u8 *cts, int max, __u64 now)
 {
 	struct piasd_cursor cur = { 0 };
@@ -326,10 +326,7 @@ int piasd_conns_of_client(struct piasd *d, const struct pias_ta *ta, const union
 		for (int i = 0; i < n && found < max; i++) {
 			const struct pias_flow *k = &buf->keys[i];
 
-			if (k->family != ta->family || k->proto != ta->proto ||
-			    k->dport != ta->port ||
-			    memcmp(&k->daddr, &ta->addr, sizeof(ta->addr)) ||
-			    memcmp(&k->saddr, client, sizeof(*client)) ||
+			if (k->family != family || memcmp(&k->saddr, client, sizeof(*client)) ||
 			    !piasd_conn_live(d, k, &buf->conns[i], now))
 				continue;
 			keys[found] = *k;

@@ -319,18 +319,18 @@ long piasd_conns_of(struct piasd *d, __u32 id, __u64 since);
 bool piasd_conn_live(struct piasd *d, const struct pias_flow *key, const struct pias_conn *c,
 		     __u64 now);
 /*
- * The live connections of client's flows of ta, at most max, into keys and
+ * The live connections of client, to any TA, at most max, into keys and
  * their states into cts; returns how many, or -errno. One pass over the
  * whole table: its callers limit how often.
  */
-int piasd_conns_of_client(struct piasd *d, const struct pias_ta *ta, const union pias_addr *client,
+int piasd_conns_of_client(struct piasd *d, const union pias_addr *client, __u8 family,
 			  struct pias_flow *keys, __u8 *cts, int max, __u64 now);
 
 /*
  * affinity.c: connection affinity across IAPs. A JAP's CONN_MISS becomes a
  * CONN_QUERY to the group's RAP, which sends it on to the group's other
- * JAPs; the one holding the connection pins the client's flows of the
- * group at the client's new IAP (FLOW_PIN).
+ * JAPs; the one holding the connection pins the client's flows at the
+ * client's new IAP (FLOW_PIN).
  */
 void piasd_affinity_init(struct piasd *d);
 void piasd_affinity_miss(struct piasd *d, const struct pias_event *ev);

@@ -24,6 +24,17 @@
       {port: answer or null}.
   tgtflows PIN_ROOT [FIELD]
       {target id: new flows (or FIELD)} of a JAP (pias_tgt_stats).
+  downloads ADDR PORT [--n N] [--bytes B] [--rate R] [--rcvbuf BYTES]
+            [--stall S] [--timeout S] [--path PATH]
+      N HTTP downloads at once of the first B bytes of PATH (a Range
+      request), each read at most R bytes/s from a socket whose receive
+      buffer is BYTES (0: the kernel's, which grows), so that the server
+      sends only a little ahead of the reader and the connection carries
+      ACKs to its end; a download is broken when no byte came for S
+      seconds, the connection failed or closed early, or it was not done
+      TIMEOUT seconds after it began. JSON: complete and broken counts,
+      why each broke, and per download [HTTP status, body bytes, why,
+      end time, longest gap between reads in ms].
   snap LABDIR PINPREFIX PIASCTL NODE...
       every counter of each node: pias_stats and pias_drops from the
       pinned maps (bpftool, summed over CPUs) and piasd's own (piasctl
@@ -342,6 +353,133 @@ def cmd_probe(args):
     return 0
 
 
+class Download:
+    def __init__(self, sock, t0):
+        self.sock = sock
+        self.t0 = t0           # monotonic, when it began
+        self.last = t0         # monotonic, the last byte read
+        self.gap = 0.0         # the longest time without a byte, once reading
+        self.read = 0          # bytes read, head included
+        self.head = b""
+        self.status = None
+        self.length = None     # the body's Content-Length
+        self.body = 0
+        self.why = None
+        self.t_end = None
+
+
+def cmd_downloads(args):
+    n = opt(args, "--n", 50, int)
+    size = opt(args, "--bytes", 1000000, int)
+    rate = opt(args, "--rate", 100000, int)
+    rcvbuf = opt(args, "--rcvbuf", 32768, int)
+    stall = opt(args, "--stall", 5.0, float)
+    timeout = opt(args, "--timeout", 20.0, float)
+    path = opt(args, "--path", "/big.bin")
+    addr, port = args[0], int(args[1])
+    host = f"[{addr}]" if ":" in addr else addr
+    req = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nRange: bytes=0-{size - 1}\r\n"
+           "Connection: close\r\n\r\n").encode()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sel = selectors.DefaultSelector()
+    todo = []
+
+    def end(d, why):
+        d.why = why
+        d.t_end = time.time()
+        try:
+            sel.unregister(d.sock)
+        except (KeyError, ValueError):
+            pass
+        d.sock.close()
+
+    for _ in range(n):
+        s = socket.socket(family(addr), socket.SOCK_STREAM)
+        # before connect: the window the client offers follows from it
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.setblocking(False)
+        d = Download(s, time.monotonic())
+        todo.append(d)
+        try:
+            s.connect((addr, port))
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            end(d, f"connect: {e.strerror}")
+            continue
+        sel.register(s, selectors.EVENT_WRITE, d)
+    reading = []
+    while any(d.why is None for d in todo):
+        for key, _ in sel.select(0.01):
+            d = key.data
+            err = d.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                end(d, f"connect: {os.strerror(err)}")
+                continue
+            sel.unregister(d.sock)
+            try:
+                d.sock.send(req)
+            except OSError as e:
+                end(d, f"send: {e.strerror}")
+                continue
+            d.last = time.monotonic()
+            reading.append(d)
+        now = time.monotonic()
+        for d in [d for d in reading if d.why is None]:
+            # what the rate allows so far, a tick's worth ahead
+            allow = int(rate * (now - d.t0 + 0.01)) - d.read
+            while allow > 0 and d.why is None:
+                try:
+                    x = d.sock.recv(min(allow, 65536))
+                except BlockingIOError:
+                    break
+                except OSError as e:
+                    end(d, f"recv: {e.strerror}")
+                    break
+                if not x:
+                    end(d, "closed early")
+                    break
+                d.gap = max(d.gap, now - d.last)
+                d.last = now
+                d.read += len(x)
+                allow -= len(x)
+                if d.status is None:
+                    d.head += x
+                    if b"\r\n\r\n" not in d.head:
+                        continue
+                    head, _, x = d.head.partition(b"\r\n\r\n")
+                    lines = head.decode(errors="replace").split("\r\n")
+                    d.status = int(lines[0].split()[1]) if len(lines[0].split()) > 1 else 0
+                    for h in lines[1:]:
+                        k, _, v = h.partition(":")
+                        if k.strip().lower() == "content-length":
+                            d.length = int(v)
+                    if d.status not in (200, 206) or d.length is None:
+                        end(d, f"HTTP {d.status}")
+                        break
+                d.body += len(x)
+                if d.body >= d.length:
+                    end(d, "ok")
+            if d.why is None and now - d.last > stall:
+                end(d, "stalled")
+            elif d.why is None and now - d.t0 > timeout:
+                end(d, "timeout")
+        for d in todo:
+            if d.why is None and d not in reading and now - d.t0 > timeout:
+                end(d, "connect: timeout")
+    why = {}
+    for d in todo:
+        if d.why != "ok":
+            why[d.why] = why.get(d.why, 0) + 1
+    complete = sum(1 for d in todo if d.why == "ok")
+    print(json.dumps({"n": n, "complete": complete, "broken": n - complete, "why": why,
+                      "downloads": [[d.status, d.body, d.why, round(d.t_end, 4),
+                                     round(d.gap * 1000)] for d in todo]}))
+    return 0
+
+
 def cmd_serve(args):
     name, rng, addrs = args[0], args[1], args[2:]
     lo, hi = (int(x) for x in rng.split("-"))
@@ -480,7 +618,8 @@ def cmd_outage(args):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"query": cmd_query, "probe": cmd_probe, "serve": cmd_serve, "ports": cmd_ports,
-            "snap": cmd_snap, "tgtflows": cmd_tgtflows, "delta": cmd_delta, "outage": cmd_outage}[cmd](args)
+            "snap": cmd_snap, "tgtflows": cmd_tgtflows, "delta": cmd_delta, "outage": cmd_outage,
+            "downloads": cmd_downloads}[cmd](args)
 
 
 if __name__ == "__main__":
