@@ -461,14 +461,16 @@ bool pias_inval_limiter(struct pias_inval_limiter *l, __u32 iap_id, const struct
 }
 
 int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct pias_binding *b,
-		     __u64 lifetime_ns, struct pias_err *e)
+		     const struct pias_group *set, __u64 lifetime_ns, struct pias_err *e)
 {
 	struct pias_iap_entry *en;
 	int err = check_ta(ta, e);
 
-	if (!err && (b->flags & ~PIAS_BINDING_F_NEGATIVE))
+	if (!err && (b->flags & ~(PIAS_BINDING_F_NEGATIVE | PIAS_BINDING_F_SET)))
 		err = pias_err_set(e, -EINVAL, "iap: binding flags %#x are not restorable",
 				   b->flags);
+	if (!err && (b->flags & PIAS_BINDING_F_SET) && (!set || !set->count))
+		err = pias_err_set(e, -EINVAL, "iap: a binding to a set, without its set");
 	if (!err && !lifetime_ns)
 		err = pias_err_set(e, -EINVAL, "iap: lifetime 0");
 	if (!err && entry_find(i, ta))
@@ -481,6 +483,8 @@ int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct 
 	en->bound = true;
 	en->b = *b;
 	en->lifetime_ns = lifetime_ns;
+	if (b->flags & PIAS_BINDING_F_SET)
+		en->set = *set;
 	return 0;
 }
 

@@ -176,10 +176,11 @@ int pias_iap_tick(struct pias_iap *i, __u64 now, pias_iap_rap_of_fn rap_of, void
 /*
  * Restart: a binding found in the pinned map (positive or negative), taken
  * over so that it is refreshed before expiry as if installed with
- * lifetime_ns. No actions. -EEXIST: ta restored before; -EINVAL.
+ * lifetime_ns; a binding to a set (PIAS_BINDING_F_SET) with its set, from
+ * pias_bind_sets. No actions. -EEXIST: ta restored before; -EINVAL.
  */
 int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct pias_binding *b,
-		     __u64 lifetime_ns, struct pias_err *e);
+		     const struct pias_group *set, __u64 lifetime_ns, struct pias_err *e);
 
 /* The operator flushes the cache: BINDING_DEL for every binding; pending queries forgotten. */
 int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pias_err *e);

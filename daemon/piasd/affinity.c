@@ -25,8 +25,8 @@
 #include "piasd.h"
 
 /* Scans of the connection table for a client's flows: each reads it all. */
-#define SCANS_PER_S	20
-#define SCANS_BURST	20
+#define SCANS_PER_S	5
+#define SCANS_BURST	10
 #define PINS_PER_CLIENT 256 /* a client's flows pinned per query at most */
 
 void piasd_affinity_init(struct piasd *d)

@@ -70,13 +70,21 @@ static int restore_binding(struct piasd *d, const void *key)
 {
 	const struct pias_ta *ta = key;
 	struct pias_binding b;
+	struct pias_group set;
 	struct pias_err e;
 	__u64 ttl = (__u64)d->cfg.binding_ttl_s * 1000000000ull;
 
 	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_BINDINGS], ta, &b) ||
 	    (b.flags & PIAS_BINDING_F_LOCAL))
 		return 0;
-	if (pias_iap_restore(&d->iap, ta, &b, ttl, &e))
+	/* a binding to several JAPs: its set too, or the next refresh finds none */
+	if ((b.flags & PIAS_BINDING_F_SET) &&
+	    bpf_map_lookup_elem(d->maps.fd[PIAS_M_BIND_SETS], ta, &set)) {
+		LOG_W("restore: a binding to a set without its set: not taken over");
+		return 0;
+	}
+	if (pias_iap_restore(&d->iap, ta, &b, (b.flags & PIAS_BINDING_F_SET) ? &set : NULL, ttl,
+			     &e))
 		LOG_W("restore: binding not taken over: %s", e.msg);
 	return 0;
 }

@@ -501,7 +501,7 @@ static int restore(struct fx *f, const struct pias_ta *ta, __u32 jap, __u32 gen,
 		.jap_id = jap, .generation = gen, .expires_ns = expires, .flags = flags
 	};
 
-	return pias_iap_restore(&f->i, ta, &b, life, &f->e);
+	return pias_iap_restore(&f->i, ta, &b, NULL, life, &f->e);
 }
 
 static bool acts_have(const struct fx *f, enum pias_iap_action_kind kind, const struct pias_ta *ta)
@@ -695,6 +695,36 @@ static void test_restore_jap_dead(void **state)
 	assert_int_equal(f->i.n, 2);
 }
 
+/* A binding to a set, found after a restart, is taken over with its set. */
+static void test_restore_set(void **state)
+{
+	struct fx *f = *state;
+	struct pias_binding b = { .jap_id = 3,
+				  .generation = 5,
+				  .expires_ns = T0 + 10 * SEC,
+				  .flags = PIAS_BINDING_F_SET };
+	struct pias_group set = { .count = 2 };
+	const struct pias_iap_entry *en;
+
+	set.japs[0] = (struct pias_group_jap){ .jap_id = 3, .weight = 750 };
+	set.japs[1] = (struct pias_group_jap){ .jap_id = 4, .weight = 250 };
+	assert_int_equal(pias_iap_restore(&f->i, &f->ta, &b, &set, 10 * SEC, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	en = pias_iap_entry(&f->i, &f->ta);
+	assert_non_null(en);
+	assert_true(en->bound);
+	assert_int_equal(en->b.flags, PIAS_BINDING_F_SET);
+	assert_int_equal(en->set.count, 2);
+	assert_memory_equal(en->set.japs, set.japs, 2 * sizeof(set.japs[0]));
+	/* refreshed before expiry, as any other */
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	/* an empty set is no set */
+	set.count = 0;
+	assert_int_equal(pias_iap_restore(&f->i, &f->ta2, &b, &set, 10 * SEC, &f->e), -EINVAL);
+}
+
 static void test_restore_bad(void **state)
 {
 	struct fx *f = *state;
@@ -707,7 +737,8 @@ static void test_restore_bad(void **state)
 	assert_int_equal(restore(f, &f->ta, 0, 0, T0 + SEC,
 				 PIAS_BINDING_F_LOCAL | PIAS_BINDING_F_NEGATIVE, 10 * SEC),
 			 -EINVAL);
-	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, 0x4, 10 * SEC), -EINVAL);
+	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, PIAS_BINDING_F_SET, 10 * SEC), -EINVAL);
+	assert_msg_has(f->e.msg, "without its set");
 	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, 0, 0), -EINVAL);
 	assert_msg_has(f->e.msg, "lifetime");
 	assert_int_equal(restore(f, &bad, 3, 1, T0 + SEC, 0, 10 * SEC), -EINVAL);
@@ -864,6 +895,7 @@ int test_iap_cache(void)
 		cmocka_unit_test_setup_teardown(test_restore_negative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_invalidated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_jap_dead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_enobufs, setup, teardown),
