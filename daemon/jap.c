@@ -399,8 +399,9 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	why = pias_policy_invalid(&ep->policy, ta->family);
 	if (why)
 		return pias_err_set(e, -EINVAL, "jap: policy: %s", why);
-	if (ep->policy.kind == PIAS_POLICY_REPLICATE)
-		return pias_err_set(e, -EOPNOTSUPP, "jap: replicate is not supported by this JAP");
+	/* k copies of a TCP segment would open k connections behind one client's */
+	if (ep->policy.kind == PIAS_POLICY_REPLICATE && ta->proto != PIAS_PROTO_UDP)
+		return pias_err_set(e, -EINVAL, "jap: replicate is for UDP groups only");
 	slot = group_find(j, ta);
 	if (slot) {
 		new = *slot;

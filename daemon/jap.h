@@ -178,8 +178,8 @@ void pias_jap_free(struct pias_jap *j);
  * registered for ta is a refresh (same id; weight and policy updated;
  * DOWN -> ACTIVE). The group's policy, in its target set, is that of the
  * live target with the highest policy serial (the earliest registered
- * among equals). -EINVAL: bad family, weight or policy; -EOPNOTSUPP: a
- * policy this JAP does not carry out; -ENOSPC: PIAS_SET_MAX_TARGETS
+ * among equals). -EINVAL: bad family, weight or policy (replicate for a
+ * TCP group); -ENOSPC: PIAS_SET_MAX_TARGETS
  * targets in the TA, or no free id; -EBUSY: the endpoint is draining;
  * -ENOMEM.
  */

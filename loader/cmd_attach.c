@@ -63,8 +63,20 @@ static int attach_once(const char *root, const char *file, const struct sizes *s
 	err = xdp_program__attach(xp, ifindex, (enum xdp_attach_mode)mode, 0);
 	if (single)
 		unsetenv("LIBXDP_SKIP_DISPATCHER");
-	if (err)
+	if (err) {
 		pias_err_set(e, err, "%s", strerror(-err));
+	} else {
+		char ifname[IF_NAMESIZE] = "?";
+		int tc = tc_prog_fd(xdp_program__bpf_obj(xp));
+
+		if_indextoname(ifindex, ifname);
+		err = tc < 0 ? pias_err_set(e, tc, "the object has no program %s",
+					    PIAS_TC_PROG_NAME)
+			     : tc_attach(ifindex, tc, ifname, e);
+		/* half a dataplane is none: the XDP program comes off again */
+		if (err)
+			xdp_program__detach(xp, ifindex, (enum xdp_attach_mode)mode, 0);
+	}
 	xdp_program__close(xp);
 out:
 	obj_close(&o);

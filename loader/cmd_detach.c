@@ -47,7 +47,8 @@ static int detach_one(const struct xdp_att *a, struct pias_err *e)
 	if (err)
 		return pias_err_set(e, err, "detaching from %s failed: %s", a->ifname,
 				    strerror(-err));
-	return 0;
+	/* after XDP: nothing is handed up to TC any more */
+	return tc_detach(a->ifindex, a->ifname, e);
 }
 
 static int detach_dev(struct cli *c, const char *dev)
@@ -91,6 +92,12 @@ static int remove_pins(struct cli *c, const struct root_maps *rm)
 	__u32 user;
 	int r = 0;
 
+	/*
+	 * A TC program taken off a moment ago is freed after an RCU grace
+	 * period, and lists as a user of the maps until then: wait a little.
+	 */
+	for (int i = 0; i < 50 && iface_maps_in_use(rm, &user); i++)
+		usleep(20000);
 	if (iface_maps_in_use(rm, &user)) {
 		printf("maps under %s still used by program id %u (attached in another network namespace?): pins kept\n",
 		       c->pin_root, user);

@@ -64,6 +64,14 @@ static int swap_all(struct cli *c, struct xdp_att *att, int n, struct pias_obj *
 			r = cli_fail(c, "%s", e.msg);
 			continue;
 		}
+		/* the TC program of the same build: the metadata between them is its ABI */
+		if (tc_prog_fd(o->obj) < 0 ||
+		    tc_attach(att[i].ifindex, tc_prog_fd(o->obj), att[i].ifname, &e)) {
+			r = cli_fail(c, "%s: XDP replaced, but the TC program not: %s",
+				     att[i].ifname,
+				     tc_prog_fd(o->obj) < 0 ? "none in the object" : e.msg);
+			continue;
+		}
 		printf("replaced prog id %u with %u on %s (%s mode)\n", att[i].prog_id, info.id,
 		       att[i].ifname, mode_name(att[i].mode));
 	}

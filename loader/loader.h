@@ -19,6 +19,8 @@
 
 /* The program's name in bpf/pias.bpf.c, as the kernel reports it. */
 #define PIAS_PROG_NAME "pias_xdp"
+/* Its TC program (replication's copies), on the same interfaces. */
+#define PIAS_TC_PROG_NAME "pias_tc"
 /* The name libxdp gives its dispatcher program. */
 #define XDP_DISPATCHER_NAME "xdp_dispatcher"
 
@@ -29,6 +31,15 @@ void log_init(bool verbose);
 /* Print the last lines kept (the end of a verifier log says why). */
 void log_tail(FILE *f, int lines);
 void log_forget(void);
+
+/* --- tc.c: the TC program at clsact ingress ------------------------------ */
+
+/* Put prog_fd at ifindex's ingress (or in place of ours there). */
+int tc_attach(int ifindex, int prog_fd, const char *ifname, struct pias_err *e);
+/* Take ours off; none there is no error. */
+int tc_detach(int ifindex, const char *ifname, struct pias_err *e);
+/* The loaded object's TC program, or -ENOENT. */
+int tc_prog_fd(struct bpf_object *obj);
 
 /* --- privs.c ---------------------------------------------------------- */
 

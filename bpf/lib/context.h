@@ -61,6 +61,14 @@ static __always_inline void *xdp_data_end(struct xdp_md *x)
 	return p;
 }
 
+static __always_inline void *xdp_data_meta(struct xdp_md *x)
+{
+	void *p;
+
+	asm volatile("%0 = *(u32 *)(%1 + 8)" : "=r"(p) : "r"(x));
+	return p;
+}
+
 #define FRAME_START(c) xdp_data((c)->xdp)
 #define FRAME_END(c)   xdp_data_end((c)->xdp)
 

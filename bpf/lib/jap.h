@@ -9,6 +9,7 @@
 #define PIAS_BPF_JAP_H
 
 #include <pias/nat.h>
+#include <pias/replica.h>
 
 #include "events.h"
 #include "nat.h"
@@ -93,6 +94,8 @@ static long target_walk_one(__u64 i, void *arg)
 
 /* scoped strict: no target in the client's prefix (no target id, slot all ones) */
 #define PICK_NO_SCOPE 0xffff0000u
+/* replicate: no one target; the TC program picks k (bpf/lib/replica.h) */
+#define PICK_REPLICATE 0xfffe0000u
 
 /*
  * The target for a new flow by the group's policy (include/pias/policy.h):
@@ -119,6 +122,8 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 	w.flow = flow;
 	kind = w.set->policy.kind;
 	flags = w.set->policy.flags;
+	if (kind == PIAS_POLICY_REPLICATE)
+		return PICK_REPLICATE;
 	if (kind == PIAS_POLICY_RANDOM) {
 		hash = bpf_get_prandom_u32();
 	} else if (kind == PIAS_POLICY_SCOPED) {
@@ -445,6 +450,29 @@ static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *c
 	return 0;
 }
 
+/*
+ * A replicated group's datagram, decapsulated: up to the TC program on
+ * this interface (XDP cannot copy a packet), marked by metadata that only
+ * XDP can write. Nothing is kept here: the copies' connections are the TC
+ * program's, one per target (include/pias/replica.h).
+ */
+static __always_inline int jap_replicate_up(struct pias_ctx *c)
+{
+	struct pias_replica_meta *m;
+
+	if (c->pkt->flow.proto != IPPROTO_UDP)
+		return step_drop(c, PIAS_DROP_jap_replicate_tcp);
+	if (bpf_xdp_adjust_meta(c->xdp, -(int)sizeof(*m)))
+		return step_drop(c, PIAS_DROP_adjust_failed);
+	m = xdp_data_meta(c->xdp);
+	if ((void *)(m + 1) > xdp_data(c->xdp))
+		return step_drop(c, PIAS_DROP_adjust_failed);
+	m->magic = PIAS_REPLICA_MAGIC;
+	m->iap_id = c->pkt->iap_id;
+	stat_inc(c, PIAS_STAT_jap_replicate_up);
+	return STEP_PASS;
+}
+
 static __always_inline int jap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
@@ -492,6 +520,8 @@ static __always_inline int jap_step(struct pias_ctx *c)
 		tid = pias_pick_target(&p->flow, hash);
 		if (tid == PICK_NO_SCOPE)
 			return step_drop(c, PIAS_DROP_jap_no_scope);
+		if (tid == PICK_REPLICATE)
+			return jap_replicate_up(c);
 		slot = tid >> 16;
 		tid &= 0xffff;
 		t = target_of(tid);

@@ -38,6 +38,8 @@
 	X(jap_tunnel_sent, "JAP: client packet wrapped to its tunnel-mode target (kind 5)")        \
 	X(jap_tunnel_reply, "JAP: tunnel-mode target's reply (kind 6) unwrapped to the client")    \
 	X(jap_mss_clamped, "JAP: MSS of a SYN to a tunnel-mode target clamped")                    \
+	X(jap_replicate_up, "JAP: packet of a replicated group handed to the TC program")          \
+	X(jap_replica_sent, "JAP (TC): copy of a replicated group's packet sent to a target")      \
 	X(pass_nat_miss, "to the NAT address, no connection: passed")                              \
 	X(local_hop, "overlay hop to this proxy itself, handled in place")                         \
 	X(fwd_tx, "forwarded with XDP_TX")                                                         \
@@ -82,7 +84,11 @@
 	X(nat_no_port, "JAP: no free NAT port")                                                    \
 	X(nat_no_addr, "JAP: no NAT address of the client's family")                               \
 	X(too_big, "does not fit the underlay MTU (ICMP rate-limited)")                            \
-	X(adjust_failed, "growing or shrinking the frame failed")
+	X(adjust_failed, "growing or shrinking the frame failed")                                  \
+	X(jap_replicate_tcp, "JAP: TCP segment for a replicated group (replication is UDP only)")  \
+	X(replica_no_target, "JAP (TC): replicated group without a live target")                   \
+	X(replica_no_route, "JAP (TC): no route to a copy's target")                               \
+	X(replica_failed, "JAP (TC): rewriting or cloning a copy failed")
 
 #define PIAS_X_ENUM_STAT(name, desc) PIAS_STAT_##name,
 #define PIAS_X_ENUM_DROP(name, desc) PIAS_DROP_##name,

@@ -9,6 +9,11 @@
       choice, which may repeat an earlier flow's) unless --same; prints
       one JSON line: answered count, who answered each (the target's
       name), each RTT.
+  answers ADDR PORT [--n N] [--wait S]
+      N queries, each from a fresh socket, each followed by WAIT seconds
+      (default 1) of listening for every answer that comes (a replicated
+      group answers once per copy); JSON: per query, the names that
+      answered, in the order they came.
   probe ADDR PORT --duration S [--interval S] [--timeout S] [--tcp]
         [--same [--want NAME]] [--first-to FILE]
       a request every INTERVAL (default 10 ms), each a new flow unless
@@ -615,9 +620,33 @@ def cmd_outage(args):
     return 0
 
 
+def cmd_answers(args):
+    n = opt(args, "--n", 1, int)
+    wait = opt(args, "--wait", 1.0, float)
+    addr, port = args[0], int(args[1])
+    out = []
+    for _ in range(n):
+        names = []
+        with socket.socket(family(addr), socket.SOCK_DGRAM) as s:
+            qid = random.randrange(65536)
+            s.sendto(dns_query(qid), (addr, port))
+            deadline = time.monotonic() + wait
+            while (left := deadline - time.monotonic()) > 0:
+                s.settimeout(left)
+                try:
+                    a = dns_answer(s.recv(2048))
+                except (socket.timeout, OSError):
+                    break
+                if a and a[0] == qid:
+                    names.append(a[1])
+        out.append(names)
+    print(json.dumps({"answers": out}))
+    return 0
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    return {"query": cmd_query, "probe": cmd_probe, "serve": cmd_serve, "ports": cmd_ports,
+    return {"query": cmd_query, "answers": cmd_answers, "probe": cmd_probe, "serve": cmd_serve, "ports": cmd_ports,
             "snap": cmd_snap, "tgtflows": cmd_tgtflows, "delta": cmd_delta, "outage": cmd_outage,
             "downloads": cmd_downloads}[cmd](args)
 

@@ -14,7 +14,10 @@
 #   - shedding: p1 losing one of its two targets of a group (drained)
 #     moves about half of cl1's new flows to p2;
 #   - scoped across JAPs: cl4, whose IAP is p1, reaches t4 behind p2 (its
-#     /29's only target), cl1 t1 behind p1; cl2, in neither, either.
+#     /29's only target), cl1 t1 behind p1; cl2, in neither, either;
+#   - replicate/3: each of 50 queries from a fresh socket is answered by
+#     t1, t2 and t3, and each target's unbound logs it once (p1's TC
+#     program sends the copies).
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=selftests/ns/lib.sh
 . selftests/ns/lib.sh
@@ -177,4 +180,25 @@ check_eq "cl1 (its /29 holds t1, behind p1): 100 queries, all answered by t1" "1
 r=$(by cl2 203.0.113.16 100)
 check_eq "cl2 (neither): 100 queries, all answered, by both" "100 t1 t4" \
 	"$(cut -d' ' -f1 <<<"$r") $(tr ' ' '\n' <<<"${r#* }" | cut -d: -f1 | tr '\n' ' ' | sed 's/ $//')"
+
+echo "-- replicate/3: every datagram to three targets, each answer back to the client"
+REP=udp:203.0.113.17:53
+# logged: the queries unbound got (whoami.example TXT), per target
+logged() { for t in t1 t2 t3; do grep -c "whoami.example. TXT IN" "$STATE/$t/queries.log" || true; done | tr '\n' ' ' | sed 's/ $//'; }
+settle $REP 203.0.113.17
+l0=$(logged)
+snap "$TMP/r0" p1
+r=$(py cl2 answers 203.0.113.17 53 --n 50 --wait 0.5)
+snap "$TMP/r1" p1
+l1=$(logged)
+delta "$TMP/r0" "$TMP/r1"
+check_eq "50 queries from fresh sockets: each answered by t1, t2 and t3, once each" "50" \
+	"$(js "sum(1 for a in d['answers'] if sorted(a) == ['t1', 't2', 't3'])" <<<"$r")"
+read -r a1 a2 a3 <<<"$l0"
+read -r b1 b2 b3 <<<"$l1"
+check_eq "  each target's unbound logged each query once (t1 t2 t3)" "50 50 50" \
+	"$((b1 - a1)) $((b2 - a2)) $((b3 - a3))"
+check_eq "  p1 handed 50 datagrams to its TC program, which sent 150 copies" "50 150" \
+	"$(dv p1 jap_replicate_up) $(dv p1 jap_replica_sent)"
+check_eq "  and translated 150 answers back" 150 "$(dv p1 rev_translated)"
 e2e_done

@@ -43,10 +43,12 @@ static void test_load_and_verify(void **state)
 			libbpf_bpf_prog_type_str(bpf_program__type(prog)), info.xlated_prog_len);
 		n++;
 	}
-	/* one entry per attach point: the XDP program and nothing else */
-	assert_int_equal(n, 1);
+	/* one entry per attach point: the XDP program, and at TC the copies of replication */
+	assert_int_equal(n, 2);
 	assert_string_equal(bpf_program__name(g_pr.skel->progs.pias_xdp), "pias_xdp");
 	assert_int_equal(bpf_program__type(g_pr.skel->progs.pias_xdp), BPF_PROG_TYPE_XDP);
+	assert_string_equal(bpf_program__name(g_pr.skel->progs.pias_tc), "pias_tc");
+	assert_int_equal(bpf_program__type(g_pr.skel->progs.pias_tc), BPF_PROG_TYPE_SCHED_CLS);
 
 	bpf_object__for_each_map(map, g_pr.skel->obj)
 	{

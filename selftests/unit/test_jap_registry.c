@@ -461,12 +461,25 @@ static void policy_refused(void **state)
 	ep.policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED, .scope_len = 33 };
 	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
 	assert_msg_has(f->e.msg, "scope longer than the family's addresses");
+	/* f->ta is TCP: k handshakes cannot share one client connection */
 	ep.policy = (struct pias_policy){ .kind = PIAS_POLICY_REPLICATE, .copies = 2 };
-	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e),
-			 -EOPNOTSUPP);
-	assert_msg_has(f->e.msg, "replicate is not supported");
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "replicate is for UDP groups only");
 	assert_int_equal(f->acts.n, 0);
 	assert_null(pias_jap_group(&f->j, &f->ta));
+	/* the same TA's UDP twin takes it, and its target set carries it */
+	struct pias_ta u = f->ta;
+
+	u.proto = PIAS_PROTO_UDP;
+	assert_true(pias_jap_register(&f->j, &u, &ep, 1, T0, &f->acts, &f->e) > 0);
+	assert_non_null(pias_jap_group(&f->j, &u));
+	for (size_t i = 0; i < f->acts.n; i++)
+		if (f->acts.a[i].kind == PIAS_JAP_SET_SET) {
+			assert_int_equal(f->acts.a[i].set.policy.kind, PIAS_POLICY_REPLICATE);
+			assert_int_equal(f->acts.a[i].set.policy.copies, 2);
+			return;
+		}
+	fail_msg("no target set written");
 }
 
 /* After a restart the set's policy stands until a REGISTER says otherwise. */

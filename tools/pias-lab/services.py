@@ -61,13 +61,18 @@ def listen_addrs(node, service, port):
 def unbound_config(node, d, ports):
     """A DNS server answering one fixed zone, bound to the target's own
     addresses: `dig whoami.example TXT` names the target that answered.
-    A tunnel-mode target logs each query with the client's address."""
+    A tunnel-mode target logs each query with the client's address, and a
+    target of a replicated group each query (the copies it got)."""
     i = node.first_iface()
+    log = node.mode == "tunnel" or any((g.policy or "").startswith("replicate")
+                                       for g, _ in node.groups)
     lines = ["server:"]
     for port in ports:
         lines += [f"\tinterface: {a}@{port}" for a in listen_addrs(node, "dns", port)]
     if node.mode == "tunnel":
-        lines += ["\tip-freebind: yes", "\tlog-queries: yes"]
+        lines += ["\tip-freebind: yes"]
+    if log:
+        lines += ["\tlog-queries: yes"]
     lines += [
         "\tinterface-automatic: no",
         "\tdo-daemonize: no",
@@ -76,7 +81,7 @@ def unbound_config(node, d, ports):
         f'\tdirectory: "{d}"',
         f'\tpidfile: "{d}/unbound.pid"',
         "\tuse-syslog: no",
-        f'\tlogfile: "{d}/queries.log"' if node.mode == "tunnel" else '\tlogfile: ""',
+        f'\tlogfile: "{d}/queries.log"' if log else '\tlogfile: ""',
         "\tverbosity: 1",
         "\tnum-threads: 1",
         "\tdo-ip6: yes",

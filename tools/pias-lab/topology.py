@@ -25,7 +25,7 @@ MAX_NAT_ADDRESSES = 256  # piasd's pool limit (PIAS_NAT_POOL_MAX)
 LINK_KEYS = {"delay_ms"}
 GROUP_KEYS = {"proto", "port", "address", "service", "targets", "policy"}
 # the selection policies a JAP carries out (piasctl target join --policy)
-POLICY_RE = re.compile(r"^(weighted|random|scoped/(\d{1,3})(,strict)?)$")
+POLICY_RE = re.compile(r"^(weighted|random|scoped/(\d{1,3})(,strict)?|replicate/[2-4])$")
 # piasd settings the lab itself sets for every proxy: not overridable
 PIASD_OWN = {
     "node.id", "node.address4", "node.address6", "node.pin_root", "node.interfaces",
@@ -526,7 +526,10 @@ def _groups(p, cp, topo, group_secs):
             policy = policy.strip()
             m = POLICY_RE.match(policy)
             if not m:
-                p.fail(sec, "policy", f"'{policy}': weighted, random or scoped/LEN[,strict]")
+                p.fail(sec, "policy",
+                       f"'{policy}': weighted, random, scoped/LEN[,strict] or replicate/2-4")
+            if policy.startswith("replicate") and proto != "udp":
+                p.fail(sec, "policy", f"'{policy}': replication is for UDP groups only")
             if m.group(2) and int(m.group(2)) > (32 if any(a.version == 4 for a in addrs)
                                                  else 128):
                 p.fail(sec, "policy", f"'{policy}': longer than the group's addresses")
