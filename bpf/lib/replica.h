@@ -21,14 +21,14 @@
 #define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
 
-#define R_IP	 ETH_HLEN
-#define R_IP4_CSUM (R_IP + 10)
-#define R_IP4_TTL  (R_IP + 8)
-#define R_IP4_ADDR (R_IP + 12) /* saddr, then daddr */
-#define R_UDP4	   (R_IP + 20)
-#define R_IP6_HOP  (R_IP + 7)
-#define R_IP6_ADDR (R_IP + 8)
-#define R_UDP6	   (R_IP + 40)
+#define R_IP	    ETH_HLEN
+#define R_IP4_CSUM  (R_IP + 10)
+#define R_IP4_TTL   (R_IP + 8)
+#define R_IP4_ADDR  (R_IP + 12) /* saddr, then daddr */
+#define R_UDP4	    (R_IP + 20)
+#define R_IP6_HOP   (R_IP + 7)
+#define R_IP6_ADDR  (R_IP + 8)
+#define R_UDP6	    (R_IP + 40)
 
 /* The packet as it is now (each copy rewrites it from the last one's). */
 struct replica_state {
