@@ -16,7 +16,8 @@
 #     t2 from then on: the figures of what affinity is to save, and the
 #     proof that the lab moves flows to another JAP (at least one broken);
 #   - on: no download breaks, and the UDP stream stays with its first
-#     responder (at most 2 answers from the other target during the move).
+#     responder (at most 10 answers from the other target during the move,
+#     while the client's first TCP segment finds the new JAP).
 # Each phase runs in a fresh lab, so that one move's aftermath (a target
 # re-registered at p2, a proxy shedding for the target it lost) does not
 # change the next.
@@ -40,7 +41,13 @@ RATE=100000      # bytes/s each download is read at
 SIZE=1000000     # bytes each: 10 s at RATE
 SECONDS_LOAD=10  # the UDP stream's length, the downloads' nominal one
 MOVE_AT=3        # s after the load starts
-MAX_OTHER_UDP=2  # answers from the other target tolerated during the move (on)
+# answers from the other target tolerated during the move (on): the UDP
+# stream follows once the client's first TCP segment reaches the new JAP
+# and the old JAP's pins come back, a round trip; after a silent cut the
+# old JAP's own replies to the client are lost until BFD (150 ms) moves
+# its route as well, so the client's segments reach the new JAP that much
+# later (seen: 4 answers, 80 ms, in a CI run; 1 otherwise)
+MAX_OTHER_UDP=10
 INI=lab/e2e-affinity.ini
 # the same lab with affinity off: the tool takes piasd's settings only
 # from the topology file

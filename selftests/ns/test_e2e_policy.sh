@@ -186,19 +186,21 @@ REP=udp:203.0.113.17:53
 # logged: the queries unbound got (whoami.example TXT), per target
 logged() { for t in t1 t2 t3; do grep -c "whoami.example. TXT IN" "$STATE/$t/queries.log" || true; done | tr '\n' ' ' | sed 's/ $//'; }
 settle $REP 203.0.113.17
-l0=$(logged)
-snap "$TMP/r0" p1
-r=$(py cl2 answers 203.0.113.17 53 --n 50 --wait 0.5)
-snap "$TMP/r1" p1
-l1=$(logged)
-delta "$TMP/r0" "$TMP/r1"
-check_eq "50 queries from fresh sockets: each answered by t1, t2 and t3, once each" "50" \
-	"$(js "sum(1 for a in d['answers'] if sorted(a) == ['t1', 't2', 't3'])" <<<"$r")"
-read -r a1 a2 a3 <<<"$l0"
-read -r b1 b2 b3 <<<"$l1"
-check_eq "  each target's unbound logged each query once (t1 t2 t3)" "50 50 50" \
-	"$((b1 - a1)) $((b2 - a2)) $((b3 - a3))"
-check_eq "  p1 handed 50 datagrams to its TC program, which sent 150 copies" "50 150" \
-	"$(dv p1 jap_replicate_up) $(dv p1 jap_replica_sent)"
-check_eq "  and translated 150 answers back" 150 "$(dv p1 rev_translated)"
+for a in 203.0.113.17 2001:db8:a::17; do
+	l0=$(logged)
+	snap "$TMP/r0" p1
+	r=$(py cl2 answers $a 53 --n 50 --wait 0.5)
+	snap "$TMP/r1" p1
+	l1=$(logged)
+	delta "$TMP/r0" "$TMP/r1"
+	check_eq "$a: 50 queries from fresh sockets, each answered by t1, t2 and t3, once each" "50" \
+		"$(js "sum(1 for a in d['answers'] if sorted(a) == ['t1', 't2', 't3'])" <<<"$r")"
+	read -r a1 a2 a3 <<<"$l0"
+	read -r b1 b2 b3 <<<"$l1"
+	check_eq "  each target's unbound logged each query once (t1 t2 t3)" "50 50 50" \
+		"$((b1 - a1)) $((b2 - a2)) $((b3 - a3))"
+	check_eq "  p1 handed 50 datagrams to its TC program, which sent 150 copies" "50 150" \
+		"$(dv p1 jap_replicate_up) $(dv p1 jap_replica_sent)"
+	check_eq "  and translated 150 answers back" 150 "$(dv p1 rev_translated)"
+done
 e2e_done

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pias/replica.h>
+
 #include "jap_util.h"
 
 /* The set of tc's TA: ids (weights), under policy. */
@@ -137,6 +139,54 @@ static void test_policy_scoped(void **state)
 	assert_true(seen[1][0] > 0 && seen[1][1] > 0);
 	for (int k = 0; k < 3; k++)
 		assert_true(seen[2][k] > 0);
+}
+
+/*
+ * replicate/k, XDP's half: a UDP datagram of a replicated group is handed
+ * up, decapsulated, for the TC program to copy (no connection made here,
+ * none picked); a TCP segment of such a group is dropped. The TC half,
+ * which needs a real skb to clone, is tested end to end
+ * (test_e2e_policy.sh).
+ */
+static void test_policy_replicate_up(void **state)
+{
+	const struct tcase *tc = *state;
+	uint32_t ids[] = { target_id(tc->cf, 0), target_id(tc->cf, 1), target_id(tc->cf, 2) };
+	struct pias_policy rep = { .kind = PIAS_POLICY_REPLICATE, .copies = 3 };
+	struct pkt_spec s = jap_inner(tc, 31500);
+	struct pr_result res;
+	struct pkt in;
+
+	if (tc->proto == PKT_PROTO_TCP)
+		s.tcp_flags = PKT_TCP_SYN;
+	policy_targets(tc, ids, NULL, 3, &rep);
+	assert_ok(pr_zero_counters(&g_pr));
+	jap_tunnel(&in, tc, &s, 0, 0);
+	RUN(0, &in, &res);
+	if (tc->proto == PKT_PROTO_TCP) {
+		assert_verdict(&res, XDP_DROP);
+		assert_counters("rx_packets=1 jap_replicate_tcp=1");
+	} else {
+		assert_verdict(&res, XDP_PASS);
+		assert_counters("rx_packets=1 jap_replicate_up=1");
+		const size_t ml = sizeof(struct pias_replica_meta);
+		struct pias_replica_meta meta;
+		struct pkt want;
+
+		/*
+		 * What goes up is the client's datagram as it left the IAP,
+		 * behind the metadata (test runs give it back in front of the
+		 * frame): the magic and the IAP of the tunnel header.
+		 */
+		pkt_build(&want, &s);
+		assert_int_equal(res.len, ml + want.len);
+		memcpy(&meta, res.out, ml);
+		assert_int_equal(meta.magic, PIAS_REPLICA_MAGIC);
+		assert_int_equal(meta.iap_id, IAP_FAR);
+		assert_memory_equal(res.out + ml + PKT_ETH_HLEN, want.b + PKT_ETH_HLEN,
+				    want.len - PKT_ETH_HLEN);
+	}
+	assert_int_equal(pr_count(&g_pr, pr_conns_fd(&g_pr)), 0);
 }
 
 /* scoped strict: no target in the client's prefix, no target at all. */
@@ -451,6 +501,7 @@ int run_policy_tests(void)
 		WTEST(test_policy_scoped, W_CLIENT),
 		WTEST(test_policy_scoped_strict, W_CLIENT),
 		WTEST(test_policy_scoped_zero, W_CLIENT),
+		WTEST(test_policy_replicate_up, W_CLIENT),
 		WTEST(test_policy_iap_set, W_ALL),
 		WTEST(test_policy_iap_set_of_one, W_ONCE),
 		WTEST(test_policy_iap_set_random, W_FAMILIES),
