@@ -402,6 +402,8 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	/* k copies of a TCP segment would open k connections behind one client's */
 	if (ep->policy.kind == PIAS_POLICY_REPLICATE && ta->proto != PIAS_PROTO_UDP)
 		return pias_err_set(e, -EINVAL, "jap: replicate is for UDP groups only");
+	if ((ep->policy.flags & PIAS_POLICY_F_QUIC) && ta->proto != PIAS_PROTO_UDP)
+		return pias_err_set(e, -EINVAL, "jap: +quic is for UDP groups only");
 	slot = group_find(j, ta);
 	if (slot) {
 		new = *slot;

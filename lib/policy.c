@@ -26,14 +26,26 @@ static int number(const char *s, unsigned long max, unsigned long *v)
 
 int pias_policy_parse(const char *s, __u8 family, struct pias_policy *p, struct pias_err *e)
 {
-	char buf[PIAS_POLICY_STRLEN], *arg, *opt;
+	char buf[PIAS_POLICY_STRLEN], *arg, *opt, *plus;
 	unsigned long v;
 	const char *why;
 	int kind = -1;
+	__u8 quic = 0;
 
 	if (strlen(s) >= sizeof(buf))
 		return pias_err_set(e, -EINVAL, "policy '%.32s...' is too long", s);
 	strcpy(buf, s);
+	/* a property of the group's protocol, not of the selection: after it */
+	plus = strchr(buf, '+');
+	if (plus) {
+		*plus++ = '\0';
+		if (strcmp(plus, "quic"))
+			return pias_err_set(e, -EINVAL,
+					    "policy '%s': the only suffix is +quic (QUIC's "
+					    "header forms)",
+					    s);
+		quic = PIAS_POLICY_F_QUIC;
+	}
 	arg = strchr(buf, '/');
 	if (arg)
 		*arg++ = '\0';
@@ -46,7 +58,8 @@ int pias_policy_parse(const char *s, __u8 family, struct pias_policy *p, struct 
 	if (kind < 0)
 		return pias_err_set(e, -EINVAL,
 				    "policy '%s': want weighted, random, scoped/LEN[,strict] "
-				    "or replicate/COPIES",
+				    "or replicate/COPIES, each but replicate with an optional "
+				    "+quic",
 				    s);
 	memset(p, 0, sizeof(*p));
 	p->kind = (__u8)kind;
@@ -72,6 +85,7 @@ int pias_policy_parse(const char *s, __u8 family, struct pias_policy *p, struct 
 		return pias_err_set(e, -EINVAL, "policy '%s': %s takes no '/'", s,
 				    kind_names[kind]);
 	}
+	p->flags |= quic;
 	why = pias_policy_invalid(p, family);
 	if (why)
 		return pias_err_set(e, -EINVAL, "policy '%s': %s", s, why);
@@ -81,13 +95,14 @@ int pias_policy_parse(const char *s, __u8 family, struct pias_policy *p, struct 
 const char *pias_policy_str(const struct pias_policy *p, char *buf, size_t n)
 {
 	const char *name = p->kind < PIAS_POLICY_KINDS ? kind_names[p->kind] : "unknown";
+	const char *quic = p->flags & PIAS_POLICY_F_QUIC ? "+quic" : "";
 
 	if (p->kind == PIAS_POLICY_SCOPED)
-		snprintf(buf, n, "%s/%u%s", name, p->scope_len,
-			 p->flags & PIAS_POLICY_F_STRICT ? ",strict" : "");
+		snprintf(buf, n, "%s/%u%s%s", name, p->scope_len,
+			 p->flags & PIAS_POLICY_F_STRICT ? ",strict" : "", quic);
 	else if (p->kind == PIAS_POLICY_REPLICATE)
 		snprintf(buf, n, "%s/%u", name, p->copies);
 	else
-		snprintf(buf, n, "%s", name);
+		snprintf(buf, n, "%s%s", name, quic);
 	return buf;
 }

@@ -8,6 +8,8 @@
  *                                               no target in the client's
  *                                               prefix means none, not any)
  *   replicate/3
+ *   weighted+quic        scoped/24,strict+quic (a UDP group speaking QUIC:
+ *                                               include/pias/policy.h)
  */
 #ifndef PIAS_LIB_POLICY_H
 #define PIAS_LIB_POLICY_H
@@ -18,7 +20,7 @@
 
 #include "err.h"
 
-/* Room for the longest text form, "scoped/128,strict" and its NUL. */
+/* Room for the longest text form, "scoped/128,strict+quic" and its NUL. */
 #define PIAS_POLICY_STRLEN 24
 
 /* s for a group of family (PIAS_AF_*): 0, or -EINVAL naming what is wrong. */

@@ -96,18 +96,23 @@ static long target_walk_one(__u64 i, void *arg)
 #define PICK_NO_SCOPE 0xffff0000u
 /* replicate: no one target; the TC program picks k (bpf/lib/replica.h) */
 #define PICK_REPLICATE 0xfffe0000u
+/* +quic: a short header with no connection, mid-stream (include/pias/policy.h) */
+#define PICK_MIDSTREAM 0xfffd0000u
+/* lead: a UDP datagram's first payload byte, present */
+#define LEAD_PRESENT 0x100u
 
 /*
  * The target for a new flow by the group's policy (include/pias/policy.h):
  * its id | the group's counter slot << 16 (a result, not an out argument:
  * the JAP's chain of calls has no stack to spare), 0 if no target is
- * eligible, or PICK_NO_SCOPE. weighted: the flow hash
+ * eligible, PICK_NO_SCOPE, PICK_REPLICATE, or PICK_MIDSTREAM (lead: a UDP
+ * datagram's first payload byte | LEAD_PRESENT, else 0). weighted: the flow hash
  * into the weights, so the same flow picks the same target; random: a
  * fresh draw, every target alike; scoped: among the targets in the
  * client's prefix, else (not strict) among all, weighted. A global
  * subprogram, verified once.
  */
-__noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
+__noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash, __u32 lead)
 {
 	struct target_walk w = {};
 	struct pias_ta ta;
@@ -124,6 +129,9 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash)
 	flags = w.set->policy.flags;
 	if (kind == PIAS_POLICY_REPLICATE)
 		return PICK_REPLICATE;
+	/* QUIC's short header: the header form bit (0x80) clear */
+	if ((flags & PIAS_POLICY_F_QUIC) && (lead & (LEAD_PRESENT | 0x80)) == LEAD_PRESENT)
+		return PICK_MIDSTREAM;
 	if (kind == PIAS_POLICY_RANDOM) {
 		hash = bpf_get_prandom_u32();
 	} else if (kind == PIAS_POLICY_SCOPED) {
@@ -473,6 +481,25 @@ static __always_inline int jap_replicate_up(struct pias_ctx *c)
 	return STEP_PASS;
 }
 
+/*
+ * A UDP datagram's first payload byte | LEAD_PRESENT, 0 for TCP or an
+ * empty datagram: what a +quic group's JAP tells a mid-stream datagram by.
+ * Read only for a flow with no connection, off the fast path.
+ */
+static __always_inline __u32 udp_lead(struct pias_ctx *c, const struct pias_pkt *p)
+{
+	__u8 b;
+
+	/* not the frame's end: an Ethernet frame may be padded past the IP packet */
+	if (p->flow.proto != IPPROTO_UDP ||
+	    p->ip_len <= p->l4_off - ETH_HLEN + sizeof(struct udphdr))
+		return 0;
+	/* a helper: l4_off varies (after a decap, or not), and this path is cold */
+	if (bpf_xdp_load_bytes(c->xdp, p->l4_off + sizeof(struct udphdr), &b, 1))
+		return 0;
+	return b | LEAD_PRESENT;
+}
+
 static __always_inline int jap_step(struct pias_ctx *c)
 {
 	struct pias_pkt *p = c->pkt;
@@ -517,7 +544,11 @@ static __always_inline int jap_step(struct pias_ctx *c)
 				   ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
 				   : 0;
 
-		tid = pias_pick_target(&p->flow, hash);
+		tid = pias_pick_target(&p->flow, hash, moved ? 0 : udp_lead(c, p));
+		if (tid == PICK_MIDSTREAM) {
+			pias_emit_conn_miss(&p->flow, p->iap_id);
+			return step_drop(c, PIAS_DROP_jap_no_conn);
+		}
 		if (tid == PICK_NO_SCOPE)
 			return step_drop(c, PIAS_DROP_jap_no_scope);
 		if (tid == PICK_REPLICATE)

@@ -20,10 +20,19 @@ enum pias_policy_kind {
 
 /* scoped: no target in the client's prefix means no target (drop), not any */
 #define PIAS_POLICY_F_STRICT 0x1
-#define PIAS_POLICY_F_KNOWN  (PIAS_POLICY_F_STRICT)
+/*
+ * A UDP group whose datagrams take QUIC's header forms (RFC 8999, 9000):
+ * a short header (the first byte's top bit clear) is only ever sent inside
+ * a connection, so at a JAP with no connection for its flow it marks a
+ * moved flow, as a TCP segment other than a SYN does: dropped and asked
+ * about (affinity), never handed to a target that would not know it.
+ * Any selection but replicate.
+ */
+#define PIAS_POLICY_F_QUIC  0x2
+#define PIAS_POLICY_F_KNOWN (PIAS_POLICY_F_STRICT | PIAS_POLICY_F_QUIC)
 
-#define PIAS_REPLICATE_MIN   2
-#define PIAS_REPLICATE_MAX   4
+#define PIAS_REPLICATE_MIN  2
+#define PIAS_REPLICATE_MAX  4
 
 struct pias_policy {
 	__u8 kind;	/* enum pias_policy_kind */
@@ -43,17 +52,18 @@ static inline const char *pias_policy_invalid(const struct pias_policy *p, __u8 
 	switch (p->kind) {
 	case PIAS_POLICY_WEIGHTED:
 	case PIAS_POLICY_RANDOM:
-		return p->scope_len || p->copies || p->flags ? "options on a policy that takes none"
-							     : 0;
+		return p->scope_len || p->copies || (p->flags & ~PIAS_POLICY_F_QUIC)
+			       ? "options on a policy that takes none"
+			       : 0;
 	case PIAS_POLICY_SCOPED:
 		if (p->copies || (p->flags & ~PIAS_POLICY_F_KNOWN))
-			return "scoped takes a prefix length and strict only";
+			return "scoped takes a prefix length, strict and +quic only";
 		if (p->scope_len > (family == 4 ? 32 : 128))
 			return "scope longer than the family's addresses";
 		return 0;
 	case PIAS_POLICY_REPLICATE:
 		if (p->scope_len || p->flags)
-			return "replicate takes a number of copies only";
+			return "replicate takes a number of copies only (and no +quic)";
 		return p->copies < PIAS_REPLICATE_MIN || p->copies > PIAS_REPLICATE_MAX
 			       ? "replicate takes 2-4 copies"
 			       : 0;

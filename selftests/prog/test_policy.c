@@ -189,6 +189,71 @@ static void test_policy_replicate_up(void **state)
 	assert_int_equal(pr_count(&g_pr, pr_conns_fd(&g_pr)), 0);
 }
 
+/*
+ * +quic (a UDP group speaking QUIC): a short header (first byte 0x40-0x7f)
+ * with no connection at the JAP is mid-stream, a client that moved IAPs:
+ * dropped, never given a target that would not know it, and said (CONN_MISS)
+ * so that the JAP holding it can pin it; a long header (0xc0-0xff) opens a
+ * connection, after which short headers follow it. Without +quic the same
+ * bytes open a connection (a DNS query's ID may start with anything). For
+ * a TCP group the flag changes nothing: a SYN opens a connection.
+ */
+static void test_policy_quic(void **state)
+{
+	const struct tcase *tc = *state;
+	uint32_t tid = target_id(tc->cf, 0);
+	struct pias_policy quic = { .kind = PIAS_POLICY_WEIGHTED, .flags = PIAS_POLICY_F_QUIC };
+	struct pias_policy plain = { .kind = PIAS_POLICY_WEIGHTED };
+	static const uint8_t shorth[] = { 0x43, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3 };
+	static const uint8_t longh[] = { 0xc3, 0, 0, 0, 1, 8, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3 };
+	struct pias_config cfg = world_config();
+	struct pkt_spec s = jap_inner(tc, 31600), empty = jap_inner(tc, 31601);
+	struct pkt_spec other = jap_inner(tc, 31602);
+	struct pias_ta ta = ta_of_spec(&s);
+	struct pr_result res;
+	struct pkt in;
+
+	cfg.flags |= PIAS_CFG_F_AFFINITY;
+	assert_ok(pr_config(&g_pr, &cfg));
+	policy_targets(tc, &tid, NULL, 1, &quic);
+	if (tc->proto == PKT_PROTO_TCP) {
+		assert_int_equal(new_flow_target(tc, &s), tid);
+		return;
+	}
+	s.payload = shorth;
+	s.payload_len = sizeof(shorth);
+	assert_ok(pr_zero_counters(&g_pr));
+	jap_tunnel(&in, tc, &s, 0, 0);
+	RUN(0, &in, &res);
+	assert_verdict(&res, XDP_DROP);
+	assert_counters("rx_packets=1 jap_no_conn=1 events_sent=1");
+	assert_nevents(1);
+	assert_event(0, PIAS_EV_CONN_MISS, IAP_FAR, 0, SELF, &ta);
+	assert_memory_equal(&g_pr.ev[0].client, &s.src, sizeof(s.src));
+	assert_int_equal(g_pr.ev[0].client_port, 31600);
+	assert_int_equal(pr_count(&g_pr, pr_conns_fd(&g_pr)), 0);
+
+	/* the handshake's long header opens it; short headers then follow it */
+	s.payload = longh;
+	s.payload_len = sizeof(longh);
+	assert_int_equal(new_flow_target(tc, &s), tid);
+	s.payload = shorth;
+	s.payload_len = sizeof(shorth);
+	assert_ok(pr_zero_counters(&g_pr));
+	assert_int_equal(new_flow_target(tc, &s), tid);
+	assert_counters("rx_packets=1 jap_conn_hit=1 fwd_redirect=1");
+
+	/* an empty datagram has no header form: a new flow like any */
+	empty.payload_len = 0;
+	assert_int_equal(new_flow_target(tc, &empty), tid);
+
+	/* without +quic, a first byte of 0x43 is just a first byte */
+	policy_targets(tc, &tid, NULL, 1, &plain);
+	other.payload = shorth;
+	other.payload_len = sizeof(shorth);
+	assert_int_equal(new_flow_target(tc, &other), tid);
+}
+
 /* scoped strict: no target in the client's prefix, no target at all. */
 static void test_policy_scoped_strict(void **state)
 {
@@ -502,6 +567,7 @@ int run_policy_tests(void)
 		WTEST(test_policy_scoped_strict, W_CLIENT),
 		WTEST(test_policy_scoped_zero, W_CLIENT),
 		WTEST(test_policy_replicate_up, W_CLIENT),
+		WTEST(test_policy_quic, W_CLIENT),
 		WTEST(test_policy_iap_set, W_ALL),
 		WTEST(test_policy_iap_set_of_one, W_ONCE),
 		WTEST(test_policy_iap_set_random, W_FAMILIES),

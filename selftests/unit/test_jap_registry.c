@@ -466,6 +466,13 @@ static void policy_refused(void **state)
 	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
 	assert_msg_has(f->e.msg, "replicate is for UDP groups only");
 	assert_int_equal(f->acts.n, 0);
+	/* a TCP segment has no QUIC header forms to read */
+	ep.policy =
+		(struct pias_policy){ .kind = PIAS_POLICY_WEIGHTED, .flags = PIAS_POLICY_F_QUIC };
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "+quic is for UDP groups only");
+	assert_int_equal(f->acts.n, 0);
+	ep.policy = (struct pias_policy){ .kind = PIAS_POLICY_REPLICATE, .copies = 2 };
 	assert_null(pias_jap_group(&f->j, &f->ta));
 	/* the same TA's UDP twin takes it, and its target set carries it */
 	struct pias_ta u = f->ta;

@@ -707,7 +707,7 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_REGISTER, 1, b + 61, 129,
 		  "REGISTER: policy: scope longer than the family's addresses");
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 61, 8, "REGISTER: policy: options on a policy");
-	patch_bad(PIAS_MSG_LEAVE, 1, b + 63, 0x2, "LEAVE: policy: scoped takes a prefix length");
+	patch_bad(PIAS_MSG_LEAVE, 1, b + 63, 0x4, "LEAVE: policy: scoped takes a prefix length");
 	patch_bad(PIAS_MSG_REGISTER, 2, b + 62, 5, "REGISTER: policy: replicate takes 2-4 copies");
 	/* REG_ACK ids. */
 	patch_bad(PIAS_MSG_REG_ACK, 0, b + 23, 0, "REG_ACK: jap_id 0 is not a proxy id");

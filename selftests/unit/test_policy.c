@@ -32,6 +32,12 @@ static void policy_good(void **state)
 	round_trip("scoped/128,strict", PIAS_AF_INET6);
 	round_trip("replicate/2", PIAS_AF_INET);
 	round_trip("replicate/4", PIAS_AF_INET6);
+	round_trip("weighted+quic", PIAS_AF_INET);
+	round_trip("random+quic", PIAS_AF_INET6);
+	round_trip("scoped/128,strict+quic", PIAS_AF_INET6);
+	round_trip("scoped/24+quic", PIAS_AF_INET);
+	assert_int_equal(pias_policy_parse("scoped/24,strict+quic", PIAS_AF_INET, &p, NULL), 0);
+	assert_int_equal(p.flags, PIAS_POLICY_F_STRICT | PIAS_POLICY_F_QUIC);
 	assert_int_equal(pias_policy_parse("scoped/48,strict", PIAS_AF_INET6, &p, NULL), 0);
 	assert_int_equal(p.kind, PIAS_POLICY_SCOPED);
 	assert_int_equal(p.scope_len, 48);
@@ -69,6 +75,12 @@ static void policy_bad(void **state)
 	bad("random/3", PIAS_AF_INET, "random takes no '/'");
 	bad("weighted/1", PIAS_AF_INET, "weighted takes no '/'");
 	bad("scoped/24,strict,strict,strict", PIAS_AF_INET, "too long");
+	bad("weighted+tcp", PIAS_AF_INET, "the only suffix is +quic");
+	bad("weighted+", PIAS_AF_INET, "the only suffix is +quic");
+	bad("weighted+quic+quic", PIAS_AF_INET, "the only suffix is +quic");
+	bad("replicate/3+quic", PIAS_AF_INET,
+	    "replicate takes a number of copies only (and no +quic)");
+	bad("+quic", PIAS_AF_INET, "want weighted, random");
 }
 
 int test_policy(void)
