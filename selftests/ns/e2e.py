@@ -3,24 +3,29 @@
 (selftests/ns/test_e2e_*.sh). Standard library only; run with
 /usr/bin/python3 inside a lab node (pias-lab exec NODE -- ...).
 
-  query ADDR PORT [--n N] [--same] [--tcp] [--timeout S] [--sport P]
+  query ADDR PORT [--n N] [--same] [--tcp] [--quic] [--timeout S] [--sport P]
       N requests one after the other, each a new flow (a fresh socket, so a
       fresh source port: P, P+1, ... with --sport, else the kernel's
       choice, which may repeat an earlier flow's) unless --same; prints
       one JSON line: answered count, who answered each (the target's
-      name), each RTT.
+      name), each RTT. --quic: DNS ids in QUIC's header forms (below).
   answers ADDR PORT [--n N] [--wait S]
       N queries, each from a fresh socket, each followed by WAIT seconds
       (default 1) of listening for every answer that comes (a replicated
       group answers once per copy); JSON: per query, the names that
       answered, in the order they came.
   probe ADDR PORT --duration S [--interval S] [--timeout S] [--tcp]
-        [--same [--want NAME]] [--first-to FILE]
+        [--same [--want NAME] [--quic]] [--first-to FILE]
       a request every INTERVAL (default 10 ms), each a new flow unless
       --same (then one socket, requests told apart by DNS id), answers
       awaited TIMEOUT; prints JSON: [send time, answered, name, rtt ms].
       --want: the one socket is one whose flow reaches target NAME.
       --first-to: the first answer's name goes to FILE at once.
+      --quic: a QUIC-like exchange (a +quic group, include/pias/policy.h):
+      the DNS id, the datagram's first bytes, takes QUIC's header forms,
+      the first query's a long header (top bit set), every later one's a
+      short header (0b01...), which is all a JAP reads of QUIC. Debian 12
+      has no QUIC server; unbound answers these as the queries they are.
   serve NAME PORT-RANGE ADDR...
       a DNS responder on every UDP port of the range and every ADDR: any
       query gets one TXT record, NAME:PORT.
@@ -119,8 +124,14 @@ def http_name(data):
     return body.decode(errors="replace").strip().split("\n")[0] or None
 
 
-def one_udp(sock, addr, port, timeout):
-    qid = random.randrange(65536)
+def quic_id(i):
+    """The DNS id of a --quic exchange's query i: QUIC's long header form
+    for the first datagram of a flow, its short header form after it."""
+    return (0xC000 if i == 0 else 0x4000) | (i & 0x3FFF)
+
+
+def one_udp(sock, addr, port, timeout, quic=False):
+    qid = 0xC000 | random.randrange(0x4000) if quic else random.randrange(65536)
     t0 = time.monotonic()
     sock.sendto(dns_query(qid), (addr, port))
     deadline = t0 + timeout
@@ -180,9 +191,12 @@ def cmd_query(args):
     n = opt(args, "--n", 1, int)
     timeout = opt(args, "--timeout", 1.0, float)
     sport = opt(args, "--sport", None, int)
-    same, tcp = flag(args, "--same"), flag(args, "--tcp")
+    same, tcp, quic = flag(args, "--same"), flag(args, "--tcp"), flag(args, "--quic")
     addr, port = args[0], int(args[1])
     names, rtts = [], []
+    if quic and same:
+        print(json.dumps({"error": "--quic --same: use probe (its ids follow the forms)"}))
+        return 2
     sock = None
     if same and not tcp:
         sock = socket.socket(family(addr), socket.SOCK_DGRAM)
@@ -196,7 +210,7 @@ def cmd_query(args):
             with socket.socket(family(addr), socket.SOCK_DGRAM) as s:
                 if src:
                     s.bind(("::" if ":" in addr else "0.0.0.0", src))
-                name, rtt = one_udp(s, addr, port, timeout)
+                name, rtt = one_udp(s, addr, port, timeout, quic)
         names.append(name)
         rtts.append(round(rtt, 3) if rtt is not None else None)
     by = {}
@@ -227,9 +241,15 @@ def cmd_probe(args):
     timeout = opt(args, "--timeout", 0.5, float)
     first_to = opt(args, "--first-to", None)
     want = opt(args, "--want", None)
-    same, tcp = flag(args, "--same"), flag(args, "--tcp")
+    same, tcp, quic = flag(args, "--same"), flag(args, "--tcp"), flag(args, "--quic")
     addr, port = args[0], int(args[1])
     fam = family(addr)
+    if quic and (not same or want):
+        print(json.dumps({"error": "--quic takes --same, without --want"}))
+        return 2
+
+    def qid_of(i):
+        return quic_id(i) if quic else i % 65536
     sel = selectors.DefaultSelector()
     probes, live = [], {}
     shared = None
@@ -276,7 +296,7 @@ def cmd_probe(args):
             p = Probe(len(probes), time.time())
             probes.append(p)
             live[p.i] = p
-            qid = p.i % 65536
+            qid = qid_of(p.i)
             if same:
                 try:
                     shared.sendto(dns_query(qid), (addr, port))
@@ -315,7 +335,7 @@ def cmd_probe(args):
                         a = dns_answer(shared.recv(2048))
                         if a:
                             for q in list(live.values()):
-                                if q.i % 65536 == a[0]:
+                                if qid_of(q.i) == a[0]:
                                     finish(q, a[1])
                 except (BlockingIOError, OSError):
                     pass

@@ -9,15 +9,21 @@
 # a silent cut of p1's link to cl1's router (BFD notices), and for each
 # setting of [jap] affinity:
 #   - 50 downloads from cl1, rate-limited to last 10 s, and one UDP stream
-#     from one source port (a DNS query every 20 ms), cl1's route moved
-#     3 s in;
+#     from one source port (a DNS query every 20 ms); from cl3 beside it,
+#     which has no TCP connection, a QUIC-like UDP stream (group quic,
+#     policy weighted+quic: DNS ids in QUIC's header forms, e2e.py probe
+#     --quic); the route of cl1 and cl3 moved 3 s in;
 #   - off: the move breaks downloads (p2, a JAP that holds none of them,
 #     drops their segments: jap_no_conn) and the UDP stream is answered by
 #     t2 from then on: the figures of what affinity is to save, and the
 #     proof that the lab moves flows to another JAP (at least one broken);
+#     cl3's QUIC-like stream is answered by no other target (p2 drops its
+#     short headers as mid-stream), and by none at all after the move;
 #   - on: no download breaks, and the UDP stream stays with its first
 #     responder (at most 10 answers from the other target during the move,
-#     while the client's first TCP segment finds the new JAP).
+#     while the client's first TCP segment finds the new JAP); the
+#     QUIC-like stream too, with no answer from the other target at all
+#     (its own short header asks), and goes on being answered.
 # Each phase runs in a fresh lab, so that one move's aftermath (a target
 # re-registered at p2, a proxy shedding for the target it lost) does not
 # change the next.
@@ -36,6 +42,7 @@ e2e_init e2ea
 ANY4=203.0.113.10
 WEB=tcp:$ANY4:80
 DNS=udp:$ANY4:53
+QUIC=udp:$ANY4:4433
 N=50             # downloads at once
 RATE=100000      # bytes/s each download is read at
 SIZE=1000000     # bytes each: 10 s at RATE
@@ -71,9 +78,10 @@ settle() {
 	for cl in cl1 cl2; do
 		py $cl query $ANY4 53 --n 2 >/dev/null
 		py $cl query $ANY4 80 --tcp --n 2 >/dev/null
+		py $cl query $ANY4 4433 --quic --n 2 >/dev/null
 	done
 	for iap in p1 p2; do
-		for ta in $WEB $DNS; do
+		for ta in $WEB $DNS $QUIC; do
 			if ! wait_for 10 bound_to $iap "$ta" "${ID[$iap]}"; then
 				fail "$iap not bound to itself for $ta: $(ctl $iap show bindings --json)"
 				return 1
@@ -131,23 +139,24 @@ EOF
 # downloads and UDP stream; MOVE (withdraw or cut) 3 s in; the figures
 # and the checks of that setting
 phase() {
-	local aff=$1 move=$2 ini=$INI tag="$1 $2" pd pu pw t_move r
+	local aff=$1 move=$2 ini=$INI tag="$1 $2" pd pu pq pw t_move r
 	[ "$aff" = off ] && ini=$TMP/e2e-affinity-off.ini
 	echo "-- affinity $aff, move by $move"
 	e2e_up "$ini"
 	status
 	ID[p1]=$(st "d['nodes']['p1']['id']") ID[p2]=$(st "d['nodes']['p2']['id']")
 	check_eq "$tag: the dataplanes of p1 and p2 have affinity $aff" "$aff $aff" "$(dp_affinity p1) $(dp_affinity p2)"
-	check_eq "$tag: cl1 enters at p1, cl2 at p2" "p1 p2" "$(enters cl1 4) $(st "d['clients']['cl2']['ipv4']['proxy']")"
+	check_eq "$tag: cl1 and cl3 enter at p1, cl2 at p2" "p1 p1 p2" "$(enters cl1 4) $(st "d['clients']['cl3']['ipv4']['proxy']") $(st "d['clients']['cl2']['ipv4']['proxy']")"
 	if ! settle; then
 		# a move now would measure the RAP's pick by load, not affinity
 		"${PL[@]}" down >/dev/null 2>&1
 		return
 	fi
-	ok "$tag: IAP p1 bound to JAP p1, IAP p2 to JAP p2 for $WEB and $DNS"
+	ok "$tag: IAP p1 bound to JAP p1, IAP p2 to JAP p2 for $WEB, $DNS and $QUIC"
 	snap "$TMP/s0" p1 p2
 	e2e_bg pd downloads >"$TMP/dl.json"
 	e2e_bg pu py cl1 probe $ANY4 53 --same --interval 0.02 --duration $SECONDS_LOAD --timeout 0.5 >"$TMP/udp.json"
+	e2e_bg pq py cl3 probe $ANY4 4433 --same --quic --interval 0.02 --duration $SECONDS_LOAD --timeout 0.5 >"$TMP/quic.json"
 	e2e_bg pw route_watch >"$TMP/route"
 	sleep $MOVE_AT
 	snap "$TMP/s1" p1 p2
@@ -156,13 +165,13 @@ phase() {
 	withdraw) ctl p1 withdraw >/dev/null || fail "$tag: piasctl withdraw at p1" ;;
 	cut) "${PL[@]}" link cut --silent p1 r1 >/dev/null || fail "$tag: link cut --silent p1 r1" ;;
 	esac
-	wait "$pd" "$pu" "$pw"
+	wait "$pd" "$pu" "$pq" "$pw"
 	snap "$TMP/s2" p1 p2
 
 	delta "$TMP/s0" "$TMP/s1"
-	check_eq "$tag: before the move, every connection at JAP p1, none at p2 (jap_new_conn: $N downloads, 1 UDP stream)" \
-		"True 0" "$(tf [ "$(dv p1 jap_new_conn)" -ge $((N + 1)) ]) $(dv p2 jap_new_conn)"
-	check_eq "$tag: cl1 enters at p2 after the move" p2 "$(enters cl1 4)"
+	check_eq "$tag: before the move, every connection at JAP p1, none at p2 (jap_new_conn: $N downloads, 2 UDP streams)" \
+		"True 0" "$(tf [ "$(dv p1 jap_new_conn)" -ge $((N + 2)) ]) $(dv p2 jap_new_conn)"
+	check_eq "$tag: cl1 and cl3 enter at p2 after the move" "p2 p2" "$(enters cl1 4) $(st "d['clients']['cl3']['ipv4']['proxy']")"
 	r=$(cat "$TMP/route")
 	[ "$r" != never ] && r=$(((r - t_move) / 1000000))
 	delta "$TMP/s1" "$TMP/s2"
@@ -176,6 +185,16 @@ phase() {
 	read -r first by other last lost switch <<<"$(udp_report "$TMP/udp.json" "$(awk -v t="$t_move" 'BEGIN { printf "%.6f", t / 1e9 }')")"
 	figure "affinity $aff, $move: $broken of $N downloads broken ($why; the longest gap in a complete one $gap ms); cl1's route at r1 left p1 $r ms after the move command began; p2 dropped $no_conn segments of no connection (jap_no_conn); UDP stream from one port: first answered by $first, answers $by, $other from another target (the first $switch ms after the move), last answer from $last, $lost unanswered"
 	check_eq "$tag: the UDP stream's first responder is t1 (behind p1)" t1 "$first"
+	local qfirst qby qother qlast qlost qswitch qafter
+	read -r qfirst qby qother qlast qlost qswitch <<<"$(udp_report "$TMP/quic.json" "$(awk -v t="$t_move" 'BEGIN { printf "%.6f", t / 1e9 }')")"
+	# answers to queries sent from 0.5 s after the route at r1 left p1 on
+	# (a withdrawal took from 0.25 to 1.1 s to get there)
+	local t_route=$t_move
+	[ "$r" != never ] && t_route=$((t_move + r * 1000000))
+	qafter=$(jp "$TMP/quic.json" "sum(1 for p in d['probes'] if p[0] > $(awk -v t="$t_route" 'BEGIN { printf "%.6f", t / 1e9 }') + 0.5 and p[1])")
+	figure "affinity $aff, $move: cl3's QUIC-like stream: first answered by $qfirst, answers $qby, $qother from another target, last from $qlast, $qlost unanswered, $qafter answered from 0.5 s after the route moved on"
+	check_eq "$tag: the QUIC-like stream's first responder is t1 (behind p1)" t1 "$qfirst"
+	check_eq "$tag: no answer to the QUIC-like stream from another target than t1 (a short header is never given a new target)" 0 "$qother"
 	# a withdrawn p1 refuses registrations: t1's agent moves to p2, which
 	# then has a target of its own and one of p1's for new flows
 	echo "  ..   $tag: t1's registrations at p2 after the move: $(ctl p2 show targets --json | js "sum(1 for t in d if t['endpoint'].startswith('$(addr t1 4):'))")"
@@ -184,6 +203,7 @@ phase() {
 		# connection for them; affinity on is to save what breaks here
 		check_ge "$tag: downloads broken by the move (without affinity)" 1 "$broken"
 		check_ge "$tag: p2 dropped cl1's mid-stream segments (jap_no_conn)" 1 "$no_conn"
+		check_eq "$tag: the QUIC-like stream unanswered from 0.5 s after the route moved on (without affinity)" 0 "$qafter"
 	else
 		check_eq "$tag: no download broken by the move" 0 "$broken"
 		check_eq "$tag: the UDP stream's last answer came from its first responder" "$first" "$last"
@@ -192,6 +212,9 @@ phase() {
 		else
 			fail "$tag: $other UDP answers from another target than $first (at most $MAX_OTHER_UDP)"
 		fi
+		# 10 s at 50/s, the route moved 3.3-4.1 s in: 270-310 queries after +0.5 s
+		check_ge "$tag: the QUIC-like stream answered by t1 after the move (answers from 0.5 s after the route moved on)" 200 "$qafter"
+		check_eq "$tag: the QUIC-like stream's last answer came from t1" t1 "$qlast"
 	fi
 	"${PL[@]}" down >/dev/null 2>&1
 }

@@ -25,7 +25,9 @@ MAX_NAT_ADDRESSES = 256  # piasd's pool limit (PIAS_NAT_POOL_MAX)
 LINK_KEYS = {"delay_ms"}
 GROUP_KEYS = {"proto", "port", "address", "service", "targets", "policy"}
 # the selection policies a JAP carries out (piasctl target join --policy)
-POLICY_RE = re.compile(r"^(weighted|random|scoped/(\d{1,3})(,strict)?|replicate/[2-4])$")
+# (+quic: a UDP group speaking QUIC, include/pias/policy.h)
+POLICY_RE = re.compile(
+    r"^((weighted|random|scoped/(\d{1,3})(,strict)?)(\+quic)?|replicate/[2-4])$")
 # piasd settings the lab itself sets for every proxy: not overridable
 PIASD_OWN = {
     "node.id", "node.address4", "node.address6", "node.pin_root", "node.interfaces",
@@ -527,10 +529,13 @@ def _groups(p, cp, topo, group_secs):
             m = POLICY_RE.match(policy)
             if not m:
                 p.fail(sec, "policy",
-                       f"'{policy}': weighted, random, scoped/LEN[,strict] or replicate/2-4")
+                       f"'{policy}': weighted, random or scoped/LEN[,strict], each with an "
+                       "optional +quic, or replicate/2-4")
             if policy.startswith("replicate") and proto != "udp":
                 p.fail(sec, "policy", f"'{policy}': replication is for UDP groups only")
-            if m.group(2) and int(m.group(2)) > (32 if any(a.version == 4 for a in addrs)
+            if m.group(5) and proto != "udp":
+                p.fail(sec, "policy", f"'{policy}': +quic is for UDP groups only")
+            if m.group(3) and int(m.group(3)) > (32 if any(a.version == 4 for a in addrs)
                                                  else 128):
                 p.fail(sec, "policy", f"'{policy}': longer than the group's addresses")
         g = Group(name, proto, port, addrs, service, targets, sec, policy)
