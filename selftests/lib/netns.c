@@ -8,9 +8,14 @@
 #define _GNU_SOURCE
 #include "netns.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,4 +169,33 @@ int netns_setup(struct netns_env *env)
 		parse_mac(link_mac[l], env->mac[l]);
 	}
 	return 0;
+}
+
+int netns_capture_open(int ifindex)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = ifindex };
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		fprintf(stderr, "netns: packet socket on ifindex %d: %s\n", ifindex,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int netns_capture_next(int fd, uint8_t *buf, size_t n, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t len;
+	int rc = poll(&p, 1, timeout_ms);
+
+	if (rc <= 0)
+		return rc;
+	len = recv(fd, buf, n, 0);
+	return len < 0 ? -1 : (int)len;
 }

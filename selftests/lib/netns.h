@@ -25,6 +25,7 @@
 #ifndef PIAS_TEST_NETNS_H
 #define PIAS_TEST_NETNS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define NS_LINK0 "pias0"
@@ -50,5 +51,14 @@ int netns_neigh_set(const char *addr, const char *mac);
 
 /* The fixed MAC of a neighbour in the plan above (address as text); 0 or -1. */
 int netns_neigh_mac(const char *addr, uint8_t mac[6]);
+
+/*
+ * A packet socket on ifindex (a link's peer: what leaves by the link
+ * arrives there) that sees every frame; the fd, or -1 with the reason
+ * printed. Close it when done.
+ */
+int netns_capture_open(int ifindex);
+/* The next frame into buf within timeout_ms: its length, 0 on timeout, or -1. */
+int netns_capture_next(int fd, uint8_t *buf, size_t n, int timeout_ms);
 
 #endif

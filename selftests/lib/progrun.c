@@ -693,6 +693,46 @@ int pr_run(struct progrun *pr, int ifindex, const void *in, size_t len, struct p
 	return res->err;
 }
 
+int pr_run_live(struct progrun *pr, int ifindex, const void *in, size_t len)
+{
+	struct xdp_md ctx;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.data_end = (uint32_t)len;
+	ctx.ingress_ifindex = (uint32_t)ifindex;
+	opts.data_in = in;
+	opts.data_size_in = (uint32_t)len;
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	opts.repeat = 1;
+	opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+
+	pr->nev = 0;
+	if (bpf_prog_test_run_opts(pr->prog_fd, &opts))
+		return -errno;
+	ring_buffer__consume(pr->rb);
+	return 0;
+}
+
+int pr_tc_attach(struct progrun *pr, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(pr->skel->progs.pias_tc));
+	int rc = bpf_tc_hook_create(&hook);
+
+	if (rc && rc != -EEXIST)
+		return rc;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+void pr_tc_detach(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+
+	bpf_tc_hook_destroy(&hook);
+}
+
 /* ---- counters by name --------------------------------------------------- */
 
 #define NAME(name, desc) #name,

@@ -132,6 +132,17 @@ int pr_counters(struct progrun *pr, struct pias_stats *st, struct pias_drops *dr
 
 /* One frame through pias_xdp as if received on ifindex. Drains events. */
 int pr_run(struct progrun *pr, int ifindex, const void *in, size_t len, struct pr_result *res);
+/*
+ * Runs the frame for real (BPF_F_TEST_XDP_LIVE_FRAMES), as if it arrived at
+ * ifindex: what the program passes goes up the stack of the test's netns,
+ * through TC ingress, and what the stack or TC sends leaves by the links
+ * (netns_capture reads it at a link's peer). No frame comes back: 0 or a
+ * negative errno. Events are drained as after pr_run.
+ */
+int pr_run_live(struct progrun *pr, int ifindex, const void *in, size_t len);
+/* pias_tc at clsact ingress of ifindex (attach), or that hook gone (detach). */
+int pr_tc_attach(struct progrun *pr, int ifindex);
+void pr_tc_detach(int ifindex);
 
 /*
  * Checks counters against an expectation: "name=value" pairs separated by

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pias/replica.h>
 
@@ -252,6 +253,65 @@ static void test_policy_quic(void **state)
 	other.payload = shorth;
 	other.payload_len = sizeof(shorth);
 	assert_int_equal(new_flow_target(tc, &other), tid);
+}
+
+/*
+ * replicate/3 the whole way, live (BPF_F_TEST_XDP_LIVE_FRAMES, pias_tc at
+ * the ingress link's TC ingress): the datagram XDP hands up reaches TC with
+ * its metadata, and TC sends 3 copies out of the targets' link, each byte
+ * for byte the frame a JAP sends a NAT-mode target for a flow of its own
+ * (the client's flow with pad = copy + 1, its own NAT port), one to each
+ * target; the original goes no further. Captured at the link's peer.
+ */
+static void test_policy_replicate_frames(void **state)
+{
+	const struct tcase *tc = *state;
+	uint32_t ids[] = { target_id(tc->cf, 0), target_id(tc->cf, 1), target_id(tc->cf, 2) };
+	struct pias_policy rep = { .kind = PIAS_POLICY_REPLICATE, .copies = 3 };
+	struct pkt_spec s = jap_inner(tc, 31700);
+	static struct pr_result got[8];
+	int link = target_link(ids[0]), fd, n = 0, len;
+	struct pias_conn c[3];
+	struct pkt in, want;
+
+	policy_targets(tc, ids, NULL, 3, &rep);
+	pr_tc_detach(g_ns.ifindex[0]);
+	assert_ok(pr_tc_attach(&g_pr, g_ns.ifindex[0]));
+	fd = netns_capture_open(g_ns.peer_ifindex[link]);
+	assert_true(fd >= 0);
+	assert_ok(pr_zero_counters(&g_pr));
+	jap_tunnel(&in, tc, &s, 0, 0);
+	assert_ok(pr_run_live(&g_pr, g_ns.ifindex[0], in.b, in.len));
+	/* the copies, and nothing else of ours (the peer's own ND and MLD aside) */
+	while (n < 8 && (len = netns_capture_next(fd, got[n].out, sizeof(got[n].out), 500)) > 0) {
+		got[n].len = (size_t)len;
+		if (target_of_frame(&got[n]))
+			n++;
+	}
+	close(fd);
+	pr_tc_detach(g_ns.ifindex[0]);
+	assert_counters("rx_packets=1 jap_replicate_up=1 jap_replica_sent=3");
+	assert_int_equal(n, 3);
+	for (int i = 0; i < 3; i++) {
+		struct pias_flow f = pkt_spec_flow(&s);
+
+		f.pad = (__u8)(i + 1);
+		assert_ok(pr_conn_get(&g_pr, &f, &c[i]));
+		for (int j = 0; j < i; j++) {
+			assert_int_not_equal(c[i].target_id, c[j].target_id);
+			assert_int_not_equal(c[i].nat_port, c[j].nat_port);
+		}
+		expect_nat(&want, &s, c[i].target_id, T_PORT_UDP, c[i].nat_port);
+		for (int k = 0; k < n; k++)
+			if (target_of_frame(&got[k]) == c[i].target_id) {
+				assert_frame(&got[k], &want);
+				assert_csums(&got[k]);
+			}
+	}
+	/* one copy to each of the three */
+	assert_int_not_equal(target_of_frame(&got[0]), target_of_frame(&got[1]));
+	assert_int_not_equal(target_of_frame(&got[0]), target_of_frame(&got[2]));
+	assert_int_not_equal(target_of_frame(&got[1]), target_of_frame(&got[2]));
 }
 
 /* scoped strict: no target in the client's prefix, no target at all. */
@@ -568,6 +628,7 @@ int run_policy_tests(void)
 		WTEST(test_policy_scoped_zero, W_CLIENT),
 		WTEST(test_policy_replicate_up, W_CLIENT),
 		WTEST(test_policy_quic, W_CLIENT),
+		WTEST(test_policy_replicate_frames, W_FAMILIES),
 		WTEST(test_policy_iap_set, W_ALL),
 		WTEST(test_policy_iap_set_of_one, W_ONCE),
 		WTEST(test_policy_iap_set_random, W_FAMILIES),
