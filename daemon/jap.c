@@ -402,6 +402,11 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	/* k copies of a TCP segment would open k connections behind one client's */
 	if (ep->policy.kind == PIAS_POLICY_REPLICATE && ta->proto != PIAS_PROTO_UDP)
 		return pias_err_set(e, -EINVAL, "jap: replicate is for UDP groups only");
+	/* the copies are NAT'd (bpf/lib/replica.h): a tunnel-mode target would get none */
+	if (ep->policy.kind == PIAS_POLICY_REPLICATE && (ep->flags & PIAS_TARGET_F_TUNNEL))
+		return pias_err_set(e, -EINVAL,
+				    "jap: replicate copies go to NAT-mode targets; this one is in "
+				    "tunnel mode");
 	if ((ep->policy.flags & PIAS_POLICY_F_QUIC) && ta->proto != PIAS_PROTO_UDP)
 		return pias_err_set(e, -EINVAL, "jap: +quic is for UDP groups only");
 	slot = group_find(j, ta);

@@ -158,11 +158,33 @@ static void rows_set(struct pias_rap_group *g, __u32 jap_id, const union pias_ad
 static void group_publish(struct pias_rap_group *g)
 {
 	struct pias_rap_report s[PIAS_RAP_MAX_REPORTS];
-	__u32 n = 0;
+	struct pias_policy policy = { 0 };
+	__u32 n = 0, full = 0;
 
 	for (__u32 i = 0; i < g->nreports; i++)
 		if (g->reports[i].count && g->reports[i].share)
 			s[n++] = g->reports[i];
+	if (n) {
+		__u32 best = 0;
+
+		for (__u32 i = 1; i < n; i++)
+			if (s[i].policy_serial > s[best].policy_serial ||
+			    (s[i].policy_serial == s[best].policy_serial &&
+			     s[i].jap_id < s[best].jap_id))
+				best = i;
+		policy = s[best].policy;
+	}
+	/*
+	 * replicate/k: a JAP copies to its own targets only, so one with fewer
+	 * than k would deliver fewer copies. While any JAP has k, only those
+	 * are published: k copies come before proximity.
+	 */
+	if (policy.kind == PIAS_POLICY_REPLICATE) {
+		for (__u32 i = 0; i < n; i++)
+			if (s[i].count >= policy.copies)
+				s[full++] = s[i];
+		n = full ?: n;
+	}
 	qsort(s, n, sizeof(s[0]), report_cmp);
 	memset(&g->g, 0, sizeof(g->g));
 	memset(g->shares, 0, sizeof(g->shares));
@@ -172,16 +194,7 @@ static void group_publish(struct pias_rap_group *g)
 		g->g.japs[g->g.count++] = (struct pias_group_jap){ .jap_id = s[i].jap_id,
 								   .weight = weight_of(&s[i]) };
 	}
-	if (n) {
-		__u32 best = 0;
-
-		for (__u32 i = 1; i < n; i++)
-			if (s[i].policy_serial > s[best].policy_serial ||
-			    (s[i].policy_serial == s[best].policy_serial &&
-			     s[i].jap_id < s[best].jap_id))
-				best = i;
-		g->g.policy = s[best].policy;
-	}
+	g->g.policy = policy;
 	publish_scopes(g);
 }
 

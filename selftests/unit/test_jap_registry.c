@@ -474,10 +474,16 @@ static void policy_refused(void **state)
 	assert_int_equal(f->acts.n, 0);
 	ep.policy = (struct pias_policy){ .kind = PIAS_POLICY_REPLICATE, .copies = 2 };
 	assert_null(pias_jap_group(&f->j, &f->ta));
-	/* the same TA's UDP twin takes it, and its target set carries it */
 	struct pias_ta u = f->ta;
 
 	u.proto = PIAS_PROTO_UDP;
+	/* the copies are NAT'd: a tunnel-mode target would get none */
+	ep.flags = PIAS_TARGET_F_TUNNEL;
+	assert_int_equal(pias_jap_register(&f->j, &u, &ep, 1, T0, &f->acts, &f->e), -EINVAL);
+	assert_msg_has(f->e.msg, "replicate copies go to NAT-mode targets");
+	assert_int_equal(f->acts.n, 0);
+	ep.flags = 0;
+	/* the same TA's UDP twin takes it, and its target set carries it */
 	assert_true(pias_jap_register(&f->j, &u, &ep, 1, T0, &f->acts, &f->e) > 0);
 	assert_non_null(pias_jap_group(&f->j, &u));
 	for (size_t i = 0; i < f->acts.n; i++)

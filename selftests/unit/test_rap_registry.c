@@ -208,6 +208,58 @@ static void test_share_sets(void **state)
 	assert_int_equal(f->acts.a[0].kind, PIAS_RAP_GROUP_SET);
 }
 
+/* A replicate/3 report of count targets from jap. */
+static void report_rep3(struct fx *f, __u32 jap, __u32 count, __u64 seq, __u64 now)
+{
+	struct pias_rap_report_in in = { .count = count,
+					 .seq = seq,
+					 .share = 1000,
+					 .policy = { .kind = PIAS_POLICY_REPLICATE, .copies = 3 } };
+
+	assert_int_equal(
+		pias_rap_report_ex(&f->r, &f->ta, jap, &in, near7_rtt, NULL, now, &f->acts, &f->e),
+		0);
+}
+
+/*
+ * replicate/3: a JAP copies to its own targets only, so while some JAP has
+ * 3, only those are published, and an IAP near a JAP with 2 is bound
+ * further away; with none left that has 3, every JAP is again.
+ */
+static void test_replicate_full_japs(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_group *g;
+	const struct pias_rap_action *a;
+
+	report_rep3(f, 7, 2, 1, T0);
+	report_rep3(f, 8, 4, 1, T0);
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_int_equal(g->g.count, 1);
+	assert_int_equal(g->g.japs[0].jap_id, 8);
+	assert_int_equal(g->g.policy.kind, PIAS_POLICY_REPLICATE);
+	assert_int_equal(g->g.policy.copies, 3);
+	f->acts.n = 0;
+	/* IAP 40 is nearest 7 (near7_rtt): bound to 8 all the same */
+	for (__u32 rnd = 0; rnd < 8; rnd++) {
+		assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, near7_rtt, NULL,
+						rnd * 0x20000000u, T0, &f->acts, &f->e),
+				 0);
+		a = binding_to(f, 40);
+		assert_non_null(a);
+		assert_int_equal(a->jap_id, 8);
+	}
+	/* 8 down to 1: no JAP has 3, both serve */
+	report_rep3(f, 8, 1, 2, T0 + SEC);
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_int_equal(g->g.count, 2);
+	/* 7 up to 3: it alone */
+	report_rep3(f, 7, 3, 2, T0 + 2 * SEC);
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_int_equal(g->g.count, 1);
+	assert_int_equal(g->g.japs[0].jap_id, 7);
+}
+
 /* A random group: every IAP draws from every JAP, by weight; the policy of the highest serial. */
 static void test_random_sets(void **state)
 {
@@ -1102,6 +1154,7 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_report_zero_del, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_sets, setup_alpha1, teardown),
 		cmocka_unit_test_setup_teardown(test_random_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replicate_full_japs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_all_or_nothing, setup_alpha1, teardown),
 		cmocka_unit_test_setup_teardown(test_scoped_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_merged, setup, teardown),
