@@ -17,7 +17,10 @@
 #     /29's only target), cl1 t1 behind p1; cl2, in neither, either;
 #   - replicate/3: each of 50 queries from a fresh socket is answered by
 #     t1, t2 and t3, and each target's unbound logs it once (p1's TC
-#     program sends the copies).
+#     program sends the copies);
+#   - replicate/2 with one target behind p1 and two behind p2: p1's IAP is
+#     bound to p2, the only JAP with two, and each query answered by t4
+#     and t5.
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=selftests/ns/lib.sh
 . selftests/ns/lib.sh
@@ -203,4 +206,21 @@ for a in 203.0.113.17 2001:db8:a::17; do
 		"$(dv p1 jap_replicate_up) $(dv p1 jap_replica_sent)"
 	check_eq "  and translated 150 answers back" 150 "$(dv p1 rev_translated)"
 done
+
+echo "-- replicate/2, one target at the nearest JAP (p1), two at p2: bound to p2"
+FAR=udp:203.0.113.18:53
+bound_to_p2() { [ "$(ctl p1 show bindings --json | js "' '.join(str(b['jap']) for b in d if b['ta'] == '$FAR')")" = "$P2" ]; }
+py cl1 query 203.0.113.18 53 --n 1 >/dev/null
+if wait_for 10 bound_to_p2; then
+	ok "p1's IAP bound to p2 for $FAR (its JAP of two targets), not to itself"
+else
+	fail "p1's IAP not bound to p2 for $FAR: $(ctl p1 show bindings --json)"
+fi
+snap "$TMP/f0" p1 p2
+r=$(py cl1 answers 203.0.113.18 53 --n 30 --wait 0.5)
+snap "$TMP/f1" p1 p2
+delta "$TMP/f0" "$TMP/f1"
+check_eq "30 queries from fresh sockets, each answered by t4 and t5" 30 \
+	"$(js "sum(1 for a in d['answers'] if sorted(a) == ['t4', 't5'])" <<<"$r")"
+check_eq "  p2 sent 60 copies, p1 none" "60 0" "$(dv p2 jap_replica_sent) $(dv p1 jap_replica_sent)"
 e2e_done
