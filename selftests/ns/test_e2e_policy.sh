@@ -207,6 +207,38 @@ for a in 203.0.113.17 2001:db8:a::17; do
 	check_eq "  and translated 150 answers back" 150 "$(dv p1 rev_translated)"
 done
 
+echo "-- replicate/3 at volume: a connection and NAT port per copy, and state that ends"
+# dnsperf from cl2, runs of 256 fresh sockets with one query each (as stub
+# resolvers do), 20 runs in 5 s: about 5,000 datagrams, 15,000 copies, each
+# a connection of its own at p1 that must get a NAT port, be answered and
+# end 2 s after its answer (udp_reply_timeout_s)
+if command -v dnsperf >/dev/null; then
+	for _ in $(seq 256); do echo "whoami.example TXT"; done >"$TMP/q.txt"
+	c0=$(entries "${PINS}p1" pias_conns)
+	snap "$TMP/v0" p1
+	x cl2 bash -c 'for _ in $(seq 20); do
+		dnsperf -s 203.0.113.17 -d "$1" -c 256 -q 256 -n 1 -t 3 >/dev/null 2>&1 &
+		sleep 0.25
+	done; wait' _ "$TMP/q.txt"
+	c1=$(entries "${PINS}p1" pias_conns)
+	snap "$TMP/v1" p1
+	delta "$TMP/v0" "$TMP/v1"
+	up=$(dv p1 jap_replicate_up) copies=$(dv p1 jap_replica_sent)
+	figure "replicate/3 at volume: $up datagrams handed up, $copies copies, $(dv p1 rev_translated) answers translated back, p1's connections $c0 before and $c1 right after"
+	check_ge "  at least 5,000 datagrams (20 x 256 fresh sockets) handed up" 5000 "$up"
+	check_eq "  three copies each, every copy's answer translated back, no NAT port lacking" \
+		"$((3 * up)) $((3 * up)) 0" "$copies $(dv p1 rev_translated) $(dsum nat_no_port)"
+	# ended: every copy's connection gone within its 2 s and the sweep
+	conns_back() { [ "$(entries "${PINS}p1" pias_conns)" -le $((c0 + 10)) ]; }
+	if wait_for 20 conns_back; then
+		ok "  p1's connections back to $(entries "${PINS}p1" pias_conns) (from $c1; $c0 before)"
+	else
+		fail "  p1's connections still $(entries "${PINS}p1" pias_conns) 20 s after (from $c1; $c0 before)"
+	fi
+else
+	echo "  SKIP (this section): dnsperf is not installed (make deps installs it)"
+fi
+
 echo "-- replicate/2, one target at the nearest JAP (p1), two at p2: bound to p2"
 FAR=udp:203.0.113.18:53
 bound_to_p2() { [ "$(ctl p1 show bindings --json | js "' '.join(str(b['jap']) for b in d if b['ta'] == '$FAR')")" = "$P2" ]; }
