@@ -31,8 +31,9 @@ struct key {
 	size_t off;	       /* field the generic parsers fill */
 };
 
-static const char *const sections[] = { "node",	   "iap",	"jap",	"rap",	       "anycast",
-					"overlay", "dataplane", "keys", "connections", NULL };
+static const char *const sections[] = { "node",	       "iap",	  "jap",       "rap",
+					"anycast",     "overlay", "dataplane", "keys",
+					"connections", "metrics", NULL };
 
 /* Reader and handler state. */
 struct load {
@@ -116,6 +117,23 @@ static int p_path(struct piasd_config *c, const struct key *k, const char *v, st
 		return pias_err_set(why, -ENAMETOOLONG, "path is longer than %zu characters",
 				    cap - 1);
 	strcpy(FIELD(c, k, char), v);
+	return 0;
+}
+
+/* [metrics] listen: off, or ADDR:PORT ([ADDR]:PORT for IPv6; the parser refuses port 0). */
+static int p_listen(struct piasd_config *c, const struct key *k, const char *v,
+		    struct pias_err *why)
+{
+	(void)k;
+	if (!strcmp(v, "off")) {
+		memset(&c->metrics_addr, 0, sizeof(c->metrics_addr));
+		c->metrics_port = 0;
+		return 0;
+	}
+	if (pias_endpoint_parse(v, &c->metrics_addr.addr, &c->metrics_addr.family, &c->metrics_port,
+				why))
+		return pias_err_set(why, -EINVAL,
+				    "'%s': off, or ADDR:PORT like 127.0.0.1:9469 or [::1]:9469", v);
 	return 0;
 }
 
@@ -333,6 +351,7 @@ static const struct key keys[] = {
 	{ "jap", "conn_budget", 0, p_uint, 0, 100000000, OFF(conn_budget) },
 	{ "jap", "affinity", 0, p_bool, 0, 0, OFF(affinity) },
 	{ "jap", "affinity_queries_per_s", 0, p_uint, 1, 1000000, OFF(affinity_queries_per_s) },
+	{ "metrics", "listen", 0, p_listen, 0, 0, 0 },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -157,6 +157,10 @@ struct piasd_config {
 	__u16 nat_port_min;
 	__u16 nat_port_max;
 
+	/* [metrics]: Prometheus /metrics over HTTP (family 0: off) */
+	struct piasd_addr metrics_addr;
+	__u16 metrics_port;
+
 	/* [keys] */
 	char overlay_key_file[PATH_MAX];
 	char group_key_file[PATH_MAX]; /* "": no registrations accepted */

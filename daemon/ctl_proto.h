@@ -42,7 +42,9 @@
  *   show targets [--json]      targets registered here (this proxy as JAP)
  *   show counters [--json]     dataplane and control plane counters
  *   show status [--json]       one summary: id, state, uptime, counts
- *   drain TA ENDPOINT          stop new flows to a target here (udp:203.0.113.1:53 198.51.100.10:53)
+ *   drain TA ENDPOINT          stop new flows to a target here (udp:203.0.113.1:53 198.51.100.10:53);
+ *                              its agent's REGISTERs are refused until undrain
+ *   undrain TA ENDPOINT        undo a drain: the target takes new flows again
  *   dial TA PERCENT            this JAP's share of the group's new flows (0-100)
  *   withdraw                   leave the overlay and stop announcing (maintenance)
  *   flush bindings             drop every cached binding

@@ -43,6 +43,9 @@ void pias_jap_free(struct pias_jap *j)
 	free(j->groups);
 	j->groups = NULL;
 	j->ngroups = j->cap = 0;
+	free(j->drained);
+	j->drained = NULL;
+	j->ndrained = j->drained_cap = 0;
 }
 
 static void id_mark(struct pias_jap *j, __u32 id, bool used)
@@ -85,6 +88,26 @@ static struct pias_jap_group *group_find(const struct pias_jap *j, const struct 
 		if (ta_eq(&j->groups[i].ta, ta))
 			return &j->groups[i];
 	return NULL;
+}
+
+/* The index of ep of ta in the drained list, or -1. */
+static long drained_find(const struct pias_jap *j, const struct pias_ta *ta,
+			 const struct pias_jap_endpoint *ep)
+{
+	for (size_t i = 0; i < j->ndrained; i++) {
+		const struct pias_jap_drained *d = &j->drained[i];
+		struct pias_target t = { .addr = d->addr, .port = d->port, .family = d->family };
+
+		if (ta_eq(&d->ta, ta) && ep_eq(&t, ep))
+			return (long)i;
+	}
+	return -1;
+}
+
+bool pias_jap_is_drained(const struct pias_jap *j, const struct pias_ta *ta,
+			 const struct pias_jap_endpoint *ep)
+{
+	return drained_find(j, ta, ep) >= 0;
 }
 
 const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta)
@@ -430,6 +453,9 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	}
 	if (t && t->t.state == PIAS_TARGET_DRAINING)
 		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
+	if (drained_find(j, ta, ep) >= 0)
+		return pias_err_set(e, -EBUSY,
+				    "jap: the operator drained this endpoint (piasctl undrain)");
 	fresh = !t;
 	if (!t) {
 		__u32 id = id_next_free(j);
@@ -525,7 +551,63 @@ int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e)
 {
-	return pias_jap_leave(j, ta, id, now, acts, e);
+	struct pias_jap_group *slot, new;
+	struct pias_jap_target *t;
+	struct pias_jap_endpoint ep;
+	int err = lookup(j, ta, id, &slot, &new, &t, e);
+
+	if (err)
+		return err;
+	ep = (struct pias_jap_endpoint){ .addr = t->t.addr,
+					 .port = t->t.port,
+					 .family = t->t.family };
+	if (drained_find(j, ta, &ep) < 0) {
+		if (j->ndrained == j->drained_cap) {
+			size_t cap = j->drained_cap ? 2 * j->drained_cap : 8;
+			struct pias_jap_drained *d = realloc(j->drained, cap * sizeof(*d));
+
+			if (!d)
+				return pias_err_set(e, -ENOMEM, "jap: out of memory");
+			j->drained = d;
+			j->drained_cap = cap;
+		}
+		j->drained[j->ndrained++] = (struct pias_jap_drained){
+			.ta = *ta, .addr = ep.addr, .port = ep.port, .family = ep.family
+		};
+	}
+	err = pias_jap_leave(j, ta, id, now, acts, e);
+	if (err)
+		j->ndrained--; /* all or nothing: the list as it was */
+	return err;
+}
+
+int pias_jap_undrain(struct pias_jap *j, const struct pias_ta *ta,
+		     const struct pias_jap_endpoint *ep, __u64 now, struct pias_jap_actions *acts,
+		     struct pias_err *e)
+{
+	long i = drained_find(j, ta, ep);
+	struct pias_jap_group *slot = group_find(j, ta), new;
+	struct pias_jap_target *t = NULL;
+
+	if (i < 0)
+		return pias_err_set(e, -ENOENT, "jap: that endpoint is not drained here");
+	if (slot) {
+		new = *slot;
+		for (__u32 k = 0; k < new.count && !t; k++)
+			if (ep_eq(&new.targets[k].t, ep))
+				t = &new.targets[k];
+	}
+	if (t && t->t.state == PIAS_TARGET_DRAINING) {
+		int err;
+
+		t->t.state = PIAS_TARGET_ACTIVE;
+		t->last_refresh_ns = now;
+		err = group_apply(j, slot, &new, now, acts, e);
+		if (err)
+			return err;
+	}
+	j->drained[i] = j->drained[--j->ndrained];
+	return 0;
 }
 
 int pias_jap_dial(struct pias_jap *j, const struct pias_ta *ta, __u32 permille, __u64 now,

@@ -121,10 +121,24 @@ struct pias_jap_group {
 	union pias_addr scopes[PIAS_GROUP_SCOPES];
 };
 
+/*
+ * An endpoint the operator drained: its REGISTERs are refused (DRAINING)
+ * until the operator undrains it, so that its agent cannot bring it back
+ * once its connections have ended. Kept by piasd only: a restart forgets it.
+ */
+struct pias_jap_drained {
+	struct pias_ta ta;
+	union pias_addr addr;
+	__u16 port;
+	__u8 family;
+};
+
 struct pias_jap {
 	struct pias_jap_config cfg;
 	struct pias_jap_group *groups; /* ngroups used of cap; linear lookup */
 	size_t ngroups, cap;
+	struct pias_jap_drained *drained; /* ndrained used of drained_cap */
+	size_t ndrained, drained_cap;
 	__u64 ids_used[PIAS_MAX_TARGETS / 64]; /* bit i: target id i in use; bit 0 always */
 	__u32 id_next;			       /* where the search for a free id starts */
 };
@@ -180,7 +194,8 @@ void pias_jap_free(struct pias_jap *j);
  * live target with the highest policy serial (the earliest registered
  * among equals). -EINVAL: bad family, weight or policy (replicate for a
  * TCP group); -ENOSPC: PIAS_SET_MAX_TARGETS
- * targets in the TA, or no free id; -EBUSY: the endpoint is draining;
+ * targets in the TA, or no free id; -EBUSY: the endpoint is draining, or
+ * drained by the operator;
  * -ENOMEM.
  */
 int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
@@ -202,9 +217,26 @@ int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u
 int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e);
 
-/* The operator drains target id: the same transition as a leave. */
+/*
+ * The operator drains target id: the same transition as a leave, and its
+ * endpoint's REGISTERs are refused (-EBUSY) until pias_jap_undrain, also
+ * after the target is gone. -ENOENT, -ENOMEM.
+ */
 int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e);
+
+/*
+ * The operator undoes a drain of ep in ta: its REGISTERs are taken again,
+ * and a target still DRAINING is ACTIVE again (refreshed now). -ENOENT: ep
+ * was not drained here.
+ */
+int pias_jap_undrain(struct pias_jap *j, const struct pias_ta *ta,
+		     const struct pias_jap_endpoint *ep, __u64 now, struct pias_jap_actions *acts,
+		     struct pias_err *e);
+
+/* Is ep of ta drained by the operator? */
+bool pias_jap_is_drained(const struct pias_jap *j, const struct pias_ta *ta,
+			 const struct pias_jap_endpoint *ep);
 
 /*
  * This JAP cannot be reached at the registration address (it is not

@@ -1344,3 +1344,10 @@ int pias_members_leave(struct pias_members *m, __u64 now, struct pias_members_ac
 	}
 	return 0;
 }
+
+const char *pias_member_state_name(__u8 s)
+{
+	static const char *const names[] = { "?", "alive", "suspect", "dead", "left" };
+
+	return s <= PIAS_MEMBER_LEFT ? names[s] : "?";
+}

@@ -304,6 +304,9 @@ const struct pias_member *pias_members_get(const struct pias_members *m, __u32 i
 /* The member with the smallest id above after_id (0: the first), or NULL. */
 const struct pias_member *pias_members_next(const struct pias_members *m, __u32 after_id);
 
+/* "alive", "suspect", "dead", "left" ("?" for anything else). */
+const char *pias_member_state_name(__u8 state);
+
 /* Members known (any state), and per state; ALIVE + SUSPECT includes ourselves. */
 __u32 pias_members_count(const struct pias_members *m);
 __u32 pias_members_count_state(const struct pias_members *m, enum pias_member_state state);

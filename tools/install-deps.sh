@@ -10,6 +10,7 @@ pkgs=(
 	bpftool xdp-tools iproute2 ethtool nftables
 	iputils-ping socat curl dnsutils iperf3 nginx-light unbound bird2 graphviz
 	dnsperf apache2-utils wrk procps
+	prometheus
 	python3
 )
 
@@ -32,6 +33,6 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 # The distribution starts these services on install; the tests start their
 # own instances inside namespaces.
-for s in nginx unbound bird; do
+for s in nginx unbound bird prometheus; do
 	systemctl disable --now "$s" >/dev/null 2>&1 || true
 done

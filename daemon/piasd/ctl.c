@@ -330,7 +330,8 @@ static int run(struct piasd *d, char **w, int n, struct evbuffer *o, struct pias
 	}
 	if (json)
 		return pias_err_set(e, -EINVAL, "--json applies to show only");
-	if (n == 3 && !strcmp(w[0], "drain")) {
+	if (n == 3 && (!strcmp(w[0], "drain") || !strcmp(w[0], "undrain"))) {
+		bool undo = w[0][0] == 'u';
 		struct pias_ta ta;
 		union pias_addr a;
 		__u8 fam;
@@ -340,11 +341,14 @@ static int run(struct piasd *d, char **w, int n, struct evbuffer *o, struct pias
 		if (!err)
 			err = pias_endpoint_parse(w[2], &a, &fam, &port, e);
 		if (!err)
-			err = piasd_drain(d, &ta, &a, fam, port, e);
-		if (!err)
+			err = undo ? piasd_undrain(d, &ta, &a, fam, port, e)
+				   : piasd_drain(d, &ta, &a, fam, port, e);
+		if (!err && undo)
+			evbuffer_add_printf(o, "%s %s takes new flows again\n", w[1], w[2]);
+		else if (!err)
 			evbuffer_add_printf(o,
 					    "draining %s %s: no new flows, established ones "
-					    "finish\n",
+					    "finish; its registrations are refused until undrain\n",
 					    w[1], w[2]);
 		return err;
 	}

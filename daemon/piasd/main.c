@@ -184,6 +184,8 @@ static int setup(struct piasd *d, struct pias_err *e)
 		err = piasd_liveness_open(d, e);
 	if (!err)
 		err = piasd_ctl_open(d, e);
+	if (!err)
+		err = piasd_metrics_open(d, e);
 	if (err)
 		return err;
 	d->dp_events = pias_event_reader_new(d->maps.fd[PIAS_M_EVENTS], piasd_proto_dp_event, d, e);
@@ -214,6 +216,7 @@ static void teardown(struct piasd *d)
 		event_free(d->ev_dp);
 	if (d->dp_events)
 		pias_event_reader_free(d->dp_events);
+	piasd_metrics_close(d);
 	piasd_ctl_close(d);
 	piasd_liveness_close(d);
 	piasd_net_close(d);

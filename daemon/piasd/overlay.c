@@ -280,13 +280,6 @@ int piasd_raps_of(struct piasd *d, const struct pias_ta *ta, __u32 out[PIAS_RAP_
 	return n;
 }
 
-static const char *member_state_name(__u8 s)
-{
-	static const char *const names[] = { "?", "alive", "suspect", "dead", "left" };
-
-	return s <= PIAS_MEMBER_LEFT ? names[s] : "?";
-}
-
 void piasd_overlay_show(struct piasd *d, struct evbuffer *o, bool json)
 {
 	char a[PIAS_ADDR_STRLEN];
@@ -308,15 +301,15 @@ void piasd_overlay_show(struct piasd *d, struct evbuffer *o, bool json)
 				"%s{\"id\":%u,\"state\":\"%s\",\"incarnation\":%u,"
 				"\"address\":\"%s\",\"self\":%s,\"rtt_ms\":%.3f,"
 				"\"coord\":[%.3f,%.3f,%.3f],\"dataplane_only\":%s}",
-				first ? "" : ",", mb->id, member_state_name(mb->state),
+				first ? "" : ",", mb->id, pias_member_state_name(mb->state),
 				mb->incarnation, a, mb->id == d->cfg.node_id ? "true" : "false",
 				rtt, mb->coord.x / 1e3, mb->coord.y / 1e3, mb->coord.h / 1e3,
 				pias_dplive_watched(&d->dplive, mb->id) ? "true" : "false");
 		else
 			evbuffer_add_printf(o, "%-8u %-8s %-12u %-26s %-10.3f %.2f,%.2f,%.2f%s\n",
-					    mb->id, member_state_name(mb->state), mb->incarnation,
-					    a, rtt, mb->coord.x / 1e3, mb->coord.y / 1e3,
-					    mb->coord.h / 1e3,
+					    mb->id, pias_member_state_name(mb->state),
+					    mb->incarnation, a, rtt, mb->coord.x / 1e3,
+					    mb->coord.y / 1e3, mb->coord.h / 1e3,
 					    mb->id == d->cfg.node_id ? " (self)"
 					    : pias_dplive_watched(&d->dplive, mb->id)
 						    ? " (dataplane only: its flows stay)"

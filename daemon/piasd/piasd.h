@@ -106,7 +106,8 @@
 	X(affinity_scans_limited,                                                                  \
 	  "JAP: client scans left out by their rate (the queried flow only)")                      \
 	X(affinity_flows_pinned, "JAP: flows pinned at their client's new IAP")                    \
-	X(affinity_flows_installed, "IAP: flows pinned by the JAP holding them, written")
+	X(affinity_flows_installed, "IAP: flows pinned by the JAP holding them, written")          \
+	X(metrics_scrapes, "GET /metrics answered")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -137,6 +138,8 @@ struct piasd_conns {
 	bool *high;	    /* per target id: past the high-water mark */
 	__u64 nat_checked_ns;
 };
+
+struct evhttp;
 
 struct piasd {
 	const char *config_path;
@@ -198,6 +201,7 @@ struct piasd {
 	struct pias_event_reader *dp_events;
 	int ctl_fd;
 	struct event *ev_ctl;
+	struct evhttp *metrics; /* NULL: [metrics] listen is off */
 
 	__u64 counters[PIASD_C_COUNT];
 	__u64 started_ns;
@@ -285,6 +289,8 @@ void piasd_proto_rereport(struct piasd *d);
 int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e);
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
 		__u16 port, struct pias_err *e);
+int piasd_undrain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
+		  __u16 port, struct pias_err *e);
 int piasd_flush_bindings(struct piasd *d, struct pias_err *e);
 
 /* overlay.c */
@@ -343,6 +349,10 @@ int piasd_restore(struct piasd *d, struct pias_err *e);
 /* ctl.c */
 int piasd_ctl_open(struct piasd *d, struct pias_err *e);
 void piasd_ctl_close(struct piasd *d);
+
+/* metrics.c: Prometheus /metrics over HTTP, when [metrics] listen is set */
+int piasd_metrics_open(struct piasd *d, struct pias_err *e);
+void piasd_metrics_close(struct piasd *d);
 
 /* main.c */
 void piasd_stop(struct piasd *d);

@@ -363,6 +363,17 @@ int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr
 	return err;
 }
 
+int piasd_undrain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
+		  __u16 port, struct pias_err *e)
+{
+	struct pias_jap_endpoint ep = { .addr = *a, .port = port, .family = family };
+	int err = RUN(jap_acts, pias_jap_undrain(&d->jap, ta, &ep, piasd_now(), &jap_acts, e));
+
+	if (!err)
+		jap_apply(d);
+	return err;
+}
+
 static __u64 last_reply_of(void *ctx, __u32 id)
 {
 	(void)ctx;

@@ -278,6 +278,22 @@ check_eq "the established UDP flow: every request answered, all by $u_t" "0 ['$u
 check_eq "p1 still shows $dr draining at the end" "draining draining" \
 	"$(ctl p1 show targets --json | js "' '.join(t['state'] for t in d if t['endpoint'] in ('$dr4:80', '$dr4:53'))")"
 
+echo "-- undrain (through pias-lab ctl): the target takes new flows again"
+for ta in tcp:$ANY4:80 udp:$ANY4:53; do
+	out=$("${PL[@]}" ctl p1 undrain "$ta" "$dr4:${ta##*:}" 2>&1) || fail "pias-lab ctl p1 undrain $ta $dr4:${ta##*:}: $out"
+done
+check_eq "p1 shows $dr active again" "active active" \
+	"$(ctl p1 show targets --json | js "' '.join(t['state'] for t in d if t['endpoint'] in ('$dr4:80', '$dr4:53'))")"
+# 60 new flows over the live targets: none to $dr has a chance below 1e-7
+py cl1 query $ANY4 53 --n 60 --sport 32000 >"$TMP/undrained.json"
+check_ge "60 new UDP flows: $dr answers some again" 1 "$(jp "$TMP/undrained.json" "d['by'].get('$dr', 0)")"
+out=$("${PL[@]}" ctl p1 undrain udp:$ANY4:53 "$dr4:53" 2>&1)
+check_eq "a second undrain: exit 1, says it is not drained" "1 True" \
+	"$? $(tf grep -q 'not drained here' <<<"$out")"
+out=$("${PL[@]}" ctl cl1 show status 2>&1)
+check_eq "pias-lab ctl on a client: exit 2, names the proxies" "2 True" \
+	"$? $(tf grep -q 'not a proxy' <<<"$out")"
+
 echo "-- piasd killed (-9) and restarted on the JAP (p1) of a running TCP stream"
 snap "$TMP/s0" p1
 x cl2 iperf3 -c $ANY4 -p 5201 -t 8 -b 200M -J >"$TMP/ip9.json" 2>&1 &

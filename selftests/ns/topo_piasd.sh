@@ -81,6 +81,8 @@ ${PIASD_CONF_JAP:-}
 [keys]
 overlay_key_file = $KEYDIR/overlay.keys
 group_key_file = $KEYDIR/group.key
+
+${PIASD_CONF_EXTRA:-}
 CONF
 }
 

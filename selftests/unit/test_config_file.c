@@ -236,6 +236,8 @@ static void minimal_defaults(void **state)
 	assert_int_equal(c->nat_port_max, PIAS_DEFAULT_NAT_PORT_MAX);
 	assert_string_equal(c->overlay_key_file, "/etc/pias/overlay.key");
 	assert_string_equal(c->group_key_file, "");
+	assert_int_equal(c->metrics_port, 0); /* metrics off */
+	assert_int_equal(c->metrics_addr.family, 0);
 
 	/* IPv6 only: nat6 defaults to address6, nothing IPv4 is set */
 	load_ok("[node]\nid = 1\naddress6 = 2001:db8::1\ninterfaces = eth0\n" MIN_ANYCAST MIN_KEYS,
@@ -366,6 +368,13 @@ static void bad_values(void **state)
 		   "0123456789012345678901234567890123456789"
 		   "0123456789012345678901234567890123456789",
 		   "control_socket: path is longer than 107 characters");
+	expect_bad("metrics", "listen = 127.0.0.1",
+		   "listen: '127.0.0.1': off, or ADDR:PORT like 127.0.0.1:9469 or [::1]:9469");
+	expect_bad("metrics", "listen = 127.0.0.1:0",
+		   "listen: '127.0.0.1:0': off, or ADDR:PORT like 127.0.0.1:9469 or [::1]:9469");
+	expect_bad("metrics", "listen = localhost:9469",
+		   "listen: 'localhost:9469': off, or ADDR:PORT like 127.0.0.1:9469 or "
+		   "[::1]:9469");
 	expect_bad("overlay", "suspect_timeout_ms = 200",
 		   "suspect_timeout_ms: suspect_timeout_ms (200) must be above probe_interval_ms "
 		   "(200)");
@@ -450,6 +459,24 @@ static void registration_outside(void **state)
 			  "[anycast] prefix");
 }
 
+/* [metrics] listen: off, an IPv4 or an IPv6 address and port. */
+static void metrics_listen(void **state)
+{
+	struct piasd_config *c = new_config();
+
+	(void)state;
+	load_ok(MINIMAL "[metrics]\nlisten = 127.0.0.1:9469\n", c);
+	assert_addr(&c->metrics_addr, "127.0.0.1");
+	assert_int_equal(c->metrics_port, 9469);
+	load_ok(MINIMAL "[metrics]\nlisten = [::1]:9100\n", c);
+	assert_addr(&c->metrics_addr, "::1");
+	assert_int_equal(c->metrics_port, 9100);
+	load_ok(MINIMAL "[metrics]\nlisten = off\n", c);
+	assert_int_equal(c->metrics_port, 0);
+	assert_int_equal(c->metrics_addr.family, 0);
+	free(c);
+}
+
 static void from_file(void **state)
 {
 	char path[] = "/tmp/pias-config-XXXXXX";
@@ -493,7 +520,7 @@ int test_config_file(void)
 		cmocka_unit_test(duplicate_key),       cmocka_unit_test(bad_values),
 		cmocka_unit_test(syntax_errors),       cmocka_unit_test(missing_keys),
 		cmocka_unit_test(prefixes_accumulate), cmocka_unit_test(registration_outside),
-		cmocka_unit_test(from_file),
+		cmocka_unit_test(from_file),	       cmocka_unit_test(metrics_listen),
 	};
 
 	return cmocka_run_group_tests_name("config_file", tests, NULL, NULL);

@@ -322,6 +322,18 @@ static void last_target_leaves_deletes_set(void **state)
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_DEL);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
 	assert_null(pias_jap_group(&f->j, &f->ta));
+	/* the operator drained it: its agent cannot bring it back, until undrain */
+	assert_int_equal(reg(f, 1, T0), -EBUSY);
+	assert_msg_has(f->e.msg, "the operator drained this endpoint (piasctl undrain)");
+	{
+		struct pias_jap_endpoint ep = ep4(1);
+
+		assert_true(pias_jap_is_drained(&f->j, &f->ta, &ep));
+		assert_int_equal(pias_jap_undrain(&f->j, &f->ta, &ep, T0, &f->acts, &f->e), 0);
+		assert_false(pias_jap_is_drained(&f->j, &f->ta, &ep));
+		assert_int_equal(pias_jap_undrain(&f->j, &f->ta, &ep, T0, &f->acts, &f->e),
+				 -ENOENT);
+	}
 	/* a DOWN target that leaves is removed at once */
 	assert_int_equal(reg(f, 1, T0), 2);
 	assert_int_equal(tick(f, T0 + 2 * PIAS_JAP_REFRESH_TIMEOUT_NS), 0);
@@ -330,6 +342,37 @@ static void last_target_leaves_deletes_set(void **state)
 	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_DEL);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
+}
+
+/*
+ * Undrain while the target still drains: ACTIVE again, in the set, its
+ * registrations taken; a leave by its agent is not sticky.
+ */
+static void undrain_while_draining(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_endpoint ep = ep4(1);
+	const struct pias_jap_group *g;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	flush(f);
+	assert_int_equal(pias_jap_drain(&f->j, &f->ta, 1, T0, &f->acts, &f->e), 0);
+	assert_int_equal(reg(f, 1, T0 + 100 * MS), -EBUSY);
+	flush(f);
+	assert_int_equal(pias_jap_undrain(&f->j, &f->ta, &ep, T0 + 200 * MS, &f->acts, &f->e), 0);
+	g = pias_jap_group(&f->j, &f->ta);
+	assert_non_null(g);
+	assert_int_equal(g->targets[0].t.state, PIAS_TARGET_ACTIVE);
+	assert_true(find(f, PIAS_JAP_TARGET_SET) >= 0);
+	assert_int_equal(reg(f, 1, T0 + 300 * MS), 1);
+	/* the agent's own leave: it may come back at once (after the drain) */
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 2, T0 + 400 * MS, &f->acts, &f->e), 0);
+	assert_false(pias_jap_is_drained(&f->j, &f->ta, &(struct pias_jap_endpoint){ 0 }));
+	/* an endpoint never drained */
+	ep = ep4(9);
+	assert_int_equal(pias_jap_undrain(&f->j, &f->ta, &ep, T0, &f->acts, &f->e), -ENOENT);
+	assert_msg_has(f->e.msg, "not drained here");
 }
 
 static void ta_full(void **state)
@@ -1101,6 +1144,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(replies_keep_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(leave_drains_then_removes, setup, teardown),
 		cmocka_unit_test_setup_teardown(last_target_leaves_deletes_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(undrain_while_draining, setup, teardown),
 		cmocka_unit_test_setup_teardown(ta_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(wrong_family, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_is_refresh, setup, teardown),

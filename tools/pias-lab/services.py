@@ -30,6 +30,8 @@ def piasd_config(topo, node, st, announce, keys):
             ("group_key_file", keys["group"]),
         ],
     }
+    if topo.metrics_port:
+        sections["metrics"] = [("listen", f"{node.addr4()}:{topo.metrics_port}")]
     for k, v in topo.piasd.items():
         sec, key = k.split(".")
         sections.setdefault(sec, []).append((key, v))

@@ -49,6 +49,7 @@ def gather(lab):
         "up_seconds": st.d.get("up_seconds"),
         "anycast": [str(p) for p in topo.anycast],
         "registration": [str(a) for a in topo.registration],
+        "metrics_port": topo.metrics_port,
         "nodes": {},
         "links": [],
         "groups": topo.to_json()["groups"],

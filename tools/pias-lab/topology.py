@@ -17,7 +17,7 @@ KINDS = ("router", "proxy", "client", "target")
 SERVICES = ("dns", "http", "none")
 MAX_DELAY_MS = 1000
 
-LAB_KEYS = {"anycast", "registration", "link_pool", "host_pool", "nat_pool"}
+LAB_KEYS = {"anycast", "registration", "link_pool", "host_pool", "nat_pool", "metrics"}
 NODE_KEYS = {"router": {"as"}, "proxy": {"as", "id", "nat_addresses"}, "client": set(),
              "target": {"mode"}}
 TARGET_MODES = ("nat", "tunnel")
@@ -33,10 +33,10 @@ PIASD_OWN = {
     "node.id", "node.address4", "node.address6", "node.pin_root", "node.interfaces",
     "node.control_socket", "node.nat4", "node.nat6", "anycast.prefix",
     "anycast.registration_address", "anycast.announce_command", "overlay.seeds",
-    "keys.overlay_key_file", "keys.group_key_file",
+    "keys.overlay_key_file", "keys.group_key_file", "metrics.listen",
 }
 PIASD_SECTIONS = {"node", "anycast", "overlay", "jap", "rap", "iap", "connections", "dataplane",
-                  "keys"}
+                  "keys", "metrics"}
 
 DEFAULTS = {
     "anycast": "203.0.113.0/26 2001:db8:a::/48",
@@ -169,6 +169,7 @@ class Topology:
         self.registration = []  # addresses (v4 first)
         self.piasd = {}  # "section.key" -> value
         self.relays = {}  # relay name -> Link
+        self.metrics_port = None  # [lab] metrics: every piasd's /metrics port
 
     def kind(self, kind):
         return [n for n in self.nodes.values() if n.kind == kind]
@@ -204,6 +205,7 @@ class Topology:
         return {
             "anycast": [str(p) for p in self.anycast],
             "registration": [str(a) for a in self.registration],
+            "metrics_port": self.metrics_port,
             "nodes": {n: node.to_json() for n, node in self.nodes.items()},
             "links": [{"a": l.a, "b": l.b, "delay_ms": l.delay_ms, "relay": l.relay}
                       for l in self.links],
@@ -395,6 +397,9 @@ def parse(path, text):
                 other.version == nat6.version and nat6.overlaps(other):
             p.fail("lab", "nat_pool", f"overlaps {other}")
     _nat_addresses(p, topo, nat4, nat6)
+    # every proxy's piasd serves /metrics on its own IPv4 address, this port
+    if "metrics" in lab and lab["metrics"].strip() != "off":
+        topo.metrics_port = p.integer("lab", "metrics", lab["metrics"].strip(), 1, 65535)
 
     _links(p, cp, topo, link_secs, (link4, link6), (host4, host6))
     _groups(p, cp, topo, group_secs)

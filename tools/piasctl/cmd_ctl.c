@@ -132,9 +132,19 @@ const struct cmd cmd_show = {
 const struct cmd cmd_drain = {
 	.name = "drain",
 	.args = "TA ENDPOINT",
-	.summary = "send no new flows to a target registered here (existing flows go on)",
+	.summary = "send no new flows to a target registered here (existing flows go on; "
+		   "its agent cannot register it again until undrain)",
 	.help = "  TA         the group, like udp:203.0.113.1:53\n"
 		"  ENDPOINT   the target, like 198.51.100.10:53 or [2001:db8::10]:53\n",
+	.run = run_drain,
+};
+
+const struct cmd cmd_undrain = {
+	.name = "undrain",
+	.args = "TA ENDPOINT",
+	.summary = "undo a drain: the target takes new flows again",
+	.help = "  TA         the group, like udp:203.0.113.1:53\n"
+		"  ENDPOINT   the drained target, like 198.51.100.10:53\n",
 	.run = run_drain,
 };
 

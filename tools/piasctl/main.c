@@ -11,9 +11,19 @@
 #include "piasctl.h"
 
 static const struct cmd *const commands[] = {
-	&cmd_show,	     &cmd_drain,       &cmd_dial,	 &cmd_withdraw,
-	&cmd_flush_bindings, &cmd_keys_reload, &cmd_target_join, &cmd_target_leave,
-	&cmd_keygen,	     &cmd_keyring,     &cmd_token,	 NULL,
+	&cmd_show,
+	&cmd_drain,
+	&cmd_undrain,
+	&cmd_dial,
+	&cmd_withdraw,
+	&cmd_flush_bindings,
+	&cmd_keys_reload,
+	&cmd_target_join,
+	&cmd_target_leave,
+	&cmd_keygen,
+	&cmd_keyring,
+	&cmd_token,
+	NULL,
 };
 
 static void usage(FILE *f)

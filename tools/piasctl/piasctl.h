@@ -39,8 +39,8 @@ static inline struct piasctl *piasctl_of(struct cli *c)
 	return (struct piasctl *)c;
 }
 
-extern const struct cmd cmd_show, cmd_drain, cmd_dial, cmd_withdraw, cmd_flush_bindings,
-	cmd_keys_reload;
+extern const struct cmd cmd_show, cmd_drain, cmd_undrain, cmd_dial, cmd_withdraw,
+	cmd_flush_bindings, cmd_keys_reload;
 extern const struct cmd cmd_target_join, cmd_target_leave;
 extern const struct cmd cmd_keygen, cmd_keyring, cmd_token;
 
