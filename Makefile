@@ -181,7 +181,8 @@ test-ns: all
 
 # The unit and BPF_PROG_TEST_RUN tests and the tools built with AddressSanitizer
 # (LeakSanitizer included) and UBSan, in $(BUILD)-asan; the tests run, and
-# stop at the first report; then piasd and piasctl run test_piasd.sh so built.
+# stop at the first report; then piasd and piasctl run test_piasd.sh and
+# test_metrics.sh so built.
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan SAN="$(ASAN)" \
@@ -195,6 +196,10 @@ test-asan:
 	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
 		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
 		BUILD=$(BUILD)-asan bash selftests/ns/test_piasd.sh
+	@# and its HTTP endpoint, which parses what anyone on its address sends
+	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
+		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
+		BUILD=$(BUILD)-asan bash selftests/ns/test_metrics.sh
 	@if ls $(BUILD)-asan/san.* >/dev/null 2>&1; then cat $(BUILD)-asan/san.*; \
 		echo "test-asan: sanitizer reports above ($(BUILD)-asan/san.*)"; exit 1; fi
 

@@ -90,6 +90,23 @@ check_eq "nothing on the proxy's underlay address (198.51.100.2:9469)" 000 \
 check_eq "Content-Type is the text format's" "text/plain; version=0.0.4; charset=utf-8" \
 	"$(in_ns p2 curl -s -o /dev/null -m 3 -w '%{content_type}' http://127.0.0.1:9469/metrics)"
 
+echo "-- malformed requests: refused, and piasd serves on"
+# raw bytes at the endpoint (socat, bounded: 3 s each)
+raw() { printf "$1" | in_ns p2 timeout 3 socat -t 2 - TCP:127.0.0.1:9469 2>/dev/null | head -c 200 | head -n 1 | tr -d '\r'; }
+check_eq "a request line of garbage: 400" "HTTP/1.1 400 Bad Request" "$(raw 'GARBAGE\r\n\r\n')"
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+check_eq "a 20 KB header: refused" True \
+	"$(tf grep -q ' 4[0-9][0-9] ' <<<"$(raw "GET /metrics HTTP/1.1\r\nX: $big\r\n\r\n")")"
+check_eq "binary noise: no answer or an error, no crash" True \
+	"$(tf test -z "$(raw '\x00\xff\x16\x03\x01\x02\x00\x01\x00\r\n\r\n' | grep ' 200 ')")"
+# 20 connections that send half a request and wait: the 5 s timeout ends them
+for _ in $(seq 20); do
+	(printf 'GET /metr' | in_ns p2 timeout 8 socat -t 7 - TCP:127.0.0.1:9469 >/dev/null 2>&1 &)
+done
+sleep 1
+check_eq "with 20 half requests open, a scrape is answered" 1 "$(value 2 "pias_info{id=\"2\"}")"
+check_eq "piasd 2 still running" True "$(tf kill -0 "${PIASD_PID[2]}")"
+
 echo "-- a bad listen value is named with its line"
 for v in 127.0.0.1 127.0.0.1:0 localhost:9469 on; do
 	sed "s|^listen = 127.0.0.1:9469$|listen = $v|" "$KEYDIR/p1.conf" >"$KEYDIR/bad.conf"
