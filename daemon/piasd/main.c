@@ -20,7 +20,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: piasd --config FILE [-v]\n"
+	fprintf(f, "usage: piasd --config FILE [--log-level LEVEL] [--log-to WHERE] [-v]\n"
 		   "       piasd --check-config FILE\n"
 		   "\n"
 		   "The PIAS overlay daemon: membership, RAP, JAP and IAP protocol; it fills\n"
@@ -28,7 +28,11 @@ static void usage(FILE *f)
 		   "\n"
 		   "  -c, --config FILE        run with FILE (docs/config.md)\n"
 		   "      --check-config FILE  check FILE and the key files it names, then exit\n"
-		   "  -v, --verbose            log debug messages too (repeatable)\n"
+		   "  -v, --verbose            log debug messages too\n"
+		   "      --log-level LEVEL    error, warning, info (default) or debug\n"
+		   "      --log-to WHERE       stderr (default: time, level, message), journal\n"
+		   "                           (stderr with syslog priority prefixes, for\n"
+		   "                           systemd) or syslog (facility daemon)\n"
 		   "  -h, --help               this text\n"
 		   "\n"
 		   "Signals: SIGTERM/SIGINT stop (the dataplane keeps forwarding), SIGHUP\n"
@@ -234,12 +238,14 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "log-to", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct piasd d; /* large (membership, replay): not on the stack */
+	int c, err, level = PIASD_LOG_INFO, to = PIASD_LOG_TO_STDERR;
 	struct pias_err e;
-	int c, err;
 
 	d.ovl_fd[0] = d.ovl_fd[1] = d.reg_fd = d.ctl_fd = d.tun_fd[0] = d.tun_fd[1] = -1;
 	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
@@ -252,7 +258,24 @@ int main(int argc, char **argv)
 			d.check_only = true;
 			break;
 		case 'v':
-			d.verbose++;
+			level = PIASD_LOG_DEBUG;
+			break;
+		case 'L':
+			level = piasd_log_level_parse(optarg);
+			if (level < 0) {
+				fprintf(stderr,
+					"piasd: --log-level '%s': error, warning, info or debug\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'T':
+			to = piasd_log_to_parse(optarg);
+			if (to < 0) {
+				fprintf(stderr, "piasd: --log-to '%s': stderr, journal or syslog\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -283,7 +306,8 @@ int main(int argc, char **argv)
 					: "no group key: no registrations");
 		return 0;
 	}
-	piasd_log_level(PIASD_LOG_INFO + d.verbose);
+	piasd_log_level(level);
+	piasd_log_to((enum piasd_log_to)to);
 	signal(SIGPIPE, SIG_IGN);
 	d.started_ns = piasd_now();
 	d.next_seq = piasd_realtime();

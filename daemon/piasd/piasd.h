@@ -144,7 +144,6 @@ struct evhttp;
 struct piasd {
 	const char *config_path;
 	struct piasd_config cfg;
-	int verbose;
 	bool check_only;
 
 	struct pias_maps maps;
@@ -216,7 +215,16 @@ enum {
 	PIASD_LOG_INFO,
 	PIASD_LOG_DEBUG
 };
+enum piasd_log_to {
+	PIASD_LOG_TO_STDERR,  /* time, level, message */
+	PIASD_LOG_TO_JOURNAL, /* "<priority>level: message": systemd's journal */
+	PIASD_LOG_TO_SYSLOG,  /* syslog(3), facility daemon */
+};
 void piasd_log_level(int level);
+void piasd_log_to(enum piasd_log_to to);
+/* A level's or target's name (error .. debug; stderr, journal, syslog): its value, or -1. */
+int piasd_log_level_parse(const char *s);
+int piasd_log_to_parse(const char *s);
 /* Would a line of this level be written? */
 bool piasd_log_on(int level);
 void piasd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -153,7 +153,8 @@ piasd_start() {
 	local n=$1
 	piasd_conf "$n" >"$KEYDIR/p$n.conf"
 	# nsenter directly, not through in_ns: $! must be piasd itself (kill -9)
-	nsenter --net="/run/netns/$(pias_ns "p$n")" "$PIASD" -v --config "$KEYDIR/p$n.conf" \
+	# shellcheck disable=SC2086 # PIASD_LOG_ARGS: words
+	nsenter --net="/run/netns/$(pias_ns "p$n")" "$PIASD" ${PIASD_LOG_ARGS:--v} --config "$KEYDIR/p$n.conf" \
 		>>"$KEYDIR/piasd-$n.log" 2>&1 &
 	PIASD_PID[$n]=$!
 	PIAS_PIDS+=($!)
