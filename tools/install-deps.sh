@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	clang llvm clang-format libclang-rt-14-dev make gcc pkg-config
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev libevent-dev libcmocka-dev
-	libinih-dev libsodium-dev
+	libinih-dev libsodium-dev libsystemd-dev systemd
 	bpftool xdp-tools iproute2 ethtool nftables
 	iputils-ping socat curl dnsutils iperf3 nginx-light unbound bird2 graphviz
 	dnsperf apache2-utils wrk procps

@@ -50,20 +50,43 @@ static bool cut_off(const struct piasd *d)
 	       pias_members_count_state(&d->members, PIAS_MEMBER_DEAD) > 0;
 }
 
-static pid_t run_hook(struct piasd *d, const char *verb)
+static pid_t run_hook_cfg(const struct piasd_config *cfg, const char *verb)
 {
 	char cmd[PATH_MAX + 16], id[16];
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
 	pid_t pid;
 
-	snprintf(cmd, sizeof(cmd), "%s %s", d->cfg.announce_command, verb);
-	snprintf(id, sizeof(id), "%u", d->cfg.node_id);
+	snprintf(cmd, sizeof(cmd), "%s %s", cfg->announce_command, verb);
+	snprintf(id, sizeof(id), "%u", cfg->node_id);
 	setenv("PIAS_PROXY_ID", id, 1);
 	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ)) {
 		LOG_W("announce_command could not start: %s", cmd);
 		return -1;
 	}
 	return pid;
+}
+
+static pid_t run_hook(struct piasd *d, const char *verb)
+{
+	return run_hook_cfg(&d->cfg, verb);
+}
+
+int piasd_withdraw_now(const struct piasd_config *cfg)
+{
+	pid_t pid;
+	int status;
+
+	if (!cfg->announce_command[0])
+		return 0;
+	pid = run_hook_cfg(cfg, "withdraw");
+	for (int i = 0; pid > 0 && i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+		usleep(100000);
+	}
+	if (pid > 0)
+		kill(pid, SIGKILL);
+	return 1;
 }
 
 /* Called every tick: reap a finished command, then act on a change. */

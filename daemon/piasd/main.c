@@ -22,12 +22,16 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: piasd --config FILE [--log-level LEVEL] [--log-to WHERE] [-v]\n"
 		   "       piasd --check-config FILE\n"
+		   "       piasd --withdraw FILE\n"
 		   "\n"
 		   "The PIAS overlay daemon: membership, RAP, JAP and IAP protocol; it fills\n"
 		   "the maps of the XDP dataplane attached by piasd-loader.\n"
 		   "\n"
 		   "  -c, --config FILE        run with FILE (docs/config.md)\n"
 		   "      --check-config FILE  check FILE and the key files it names, then exit\n"
+		   "      --withdraw FILE      run FILE's announce_command withdraw and exit\n"
+		   "                           with its status (after a piasd that could not:\n"
+		   "                           killed or hung; systemd's ExecStopPost)\n"
 		   "  -v, --verbose            log debug messages too\n"
 		   "      --log-level LEVEL    error, warning, info (default) or debug\n"
 		   "      --log-to WHERE       stderr (default: time, level, message), journal\n"
@@ -190,6 +194,8 @@ static int setup(struct piasd *d, struct pias_err *e)
 		err = piasd_ctl_open(d, e);
 	if (!err)
 		err = piasd_metrics_open(d, e);
+	if (!err)
+		err = piasd_notify_open(d, e);
 	if (err)
 		return err;
 	d->dp_events = pias_event_reader_new(d->maps.fd[PIAS_M_EVENTS], piasd_proto_dp_event, d, e);
@@ -220,6 +226,7 @@ static void teardown(struct piasd *d)
 		event_free(d->ev_dp);
 	if (d->dp_events)
 		pias_event_reader_free(d->dp_events);
+	piasd_notify_close(d);
 	piasd_metrics_close(d);
 	piasd_ctl_close(d);
 	piasd_liveness_close(d);
@@ -237,6 +244,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", required_argument, NULL, 'C' },
+		{ "withdraw", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "log-to", required_argument, NULL, 'T' },
@@ -245,6 +253,7 @@ int main(int argc, char **argv)
 	};
 	static struct piasd d; /* large (membership, replay): not on the stack */
 	int c, err, level = PIASD_LOG_INFO, to = PIASD_LOG_TO_STDERR;
+	bool withdraw = false;
 	struct pias_err e;
 
 	d.ovl_fd[0] = d.ovl_fd[1] = d.reg_fd = d.ctl_fd = d.tun_fd[0] = d.tun_fd[1] = -1;
@@ -256,6 +265,10 @@ int main(int argc, char **argv)
 		case 'C':
 			d.config_path = optarg;
 			d.check_only = true;
+			break;
+		case 'W':
+			d.config_path = optarg;
+			withdraw = true;
 			break;
 		case 'v':
 			level = PIASD_LOG_DEBUG;
@@ -295,6 +308,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "piasd: libsodium failed to initialise\n");
 		return 1;
 	}
+	if (withdraw) {
+		/* no keys, no maps: only the command, even on a broken host */
+		if (piasd_config_load(d.config_path, &d.cfg, &e)) {
+			fprintf(stderr, "piasd: %s\n", e.msg);
+			return 2;
+		}
+		err = piasd_withdraw_now(&d.cfg);
+		if (err)
+			fprintf(stderr, "piasd: announce_command withdraw: exit status %d\n", err);
+		return err ? 1 : 0;
+	}
 	if (piasd_config_load(d.config_path, &d.cfg, &e) || load_keys(&d, &e)) {
 		fprintf(stderr, "piasd: %s\n", e.msg);
 		return 2;
@@ -320,7 +344,9 @@ int main(int argc, char **argv)
 	LOG_I("proxy %u running: pins %s, control %s, %s", d.cfg.node_id, d.cfg.pin_root,
 	      d.cfg.control_socket,
 	      d.have_group_key ? "registrations accepted" : "no group key: no registrations");
+	piasd_notify_ready(&d);
 	event_base_dispatch(d.base);
+	piasd_notify_stopping(&d);
 	piasd_announce_stop(&d);
 	teardown(&d);
 	LOG_I("proxy %u stopped", d.cfg.node_id);

@@ -200,7 +200,8 @@ struct piasd {
 	struct pias_event_reader *dp_events;
 	int ctl_fd;
 	struct event *ev_ctl;
-	struct evhttp *metrics; /* NULL: [metrics] listen is off */
+	struct evhttp *metrics;	   /* NULL: [metrics] listen is off */
+	struct event *ev_watchdog; /* NULL: no systemd watchdog */
 
 	__u64 counters[PIASD_C_COUNT];
 	__u64 started_ns;
@@ -322,6 +323,18 @@ int piasd_raps_of(struct piasd *d, const struct pias_ta *ta, __u32 out[PIAS_RAP_
 /* announce.c */
 void piasd_announce_tick(struct piasd *d, __u64 now);
 void piasd_announce_stop(struct piasd *d);
+/*
+ * `announce_command withdraw` of cfg, waited for (10 s at most): for a
+ * service manager to run after a piasd that could not withdraw itself
+ * (killed, hung). Its exit status; 0 with no announce_command.
+ */
+int piasd_withdraw_now(const struct piasd_config *cfg);
+
+/* notify.c: systemd's readiness, status and watchdog (sd_notify(3)); no-ops without systemd. */
+int piasd_notify_open(struct piasd *d, struct pias_err *e);
+void piasd_notify_ready(struct piasd *d);
+void piasd_notify_stopping(struct piasd *d);
+void piasd_notify_close(struct piasd *d);
 
 /* conns.c */
 int piasd_conns_init(struct piasd *d, struct pias_err *e);
