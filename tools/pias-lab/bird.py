@@ -9,7 +9,8 @@ router kept a dead proxy's anycast route (architecture.md).
 
 Proxies announce the anycast prefixes from two static protocols,
 pias_anycast4 and pias_anycast6, that start disabled: piasd's
-announce_command (lab-announce) enables them while piasd serves."""
+announce_command (dist/bird/pias-announce-bird) enables them while piasd
+serves."""
 
 import re
 import subprocess
@@ -74,7 +75,7 @@ def config(topo, node, log):
         for fam, proto in ((4, ANYCAST_PROTOCOLS[0]), (6, ANYCAST_PROTOCOLS[1])):
             routes = [p for p in topo.anycast if p.version == fam]
             lines.append(f"protocol static {proto} {{")
-            lines.append("\tdisabled;  # until piasd serves (lab-announce)")
+            lines.append("\tdisabled;  # until piasd serves (pias-announce-bird)")
             lines.append(f"\tipv{fam};")
             lines += [f"\troute {p} blackhole;" for p in routes]
             lines += ["}", ""]

@@ -17,7 +17,7 @@ import services
 from netns import LabError, run, run_in, spawn, wait_until
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-ANNOUNCE = os.path.join(TOOLS, "lab-announce")
+ANNOUNCE = os.path.join(os.path.dirname(os.path.dirname(TOOLS)), "dist", "bird", "pias-announce-bird")
 WATCHDOG = os.path.join(TOOLS, "lab-watchdog")
 
 WAIT_BGP_S = 30

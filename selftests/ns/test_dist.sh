@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# piasd under systemd (dist/systemd/; docs/deploy.md): the units pass
+# What dist/ ships, as an operator installs it: the example piasd.conf
+# passes piasd --check-config; the BIRD snippet parses with the BGP
+# protocol its comment shows; and piasd under systemd (dist/systemd/): the units pass
 # `systemd-analyze verify`; piasd tells $NOTIFY_SOCKET READY=1 and its
 # status, pings the watchdog from its event loop at half $WATCHDOG_USEC
 # and stops pinging while it hangs (SIGSTOP), says STOPPING=1 on its way
@@ -14,6 +16,28 @@ need_root
 trap 'piasd_cleanup; pkill -f "UNIX-RECV:$KEYDIR/notify.sock" 2>/dev/null; rm -rf "${UNITS:-}"' EXIT
 tf() { if "$@"; then echo True; else echo False; fi; }
 NPROXIES=3 # the topology's; only 1 and 2 run
+
+echo "-- the example configuration and the BIRD snippet"
+EX=$(mktemp -d /tmp/pias-dist.XXXXXX)
+"$PIASCTL" keyring --id 1 >"$EX/overlay.key"
+sed "s|/etc/pias/overlay.key|$EX/overlay.key|" dist/piasd.conf >"$EX/piasd.conf"
+out=$("$PIASD" --check-config "$EX/piasd.conf" 2>&1)
+check_eq "dist/piasd.conf (its key file made): piasd --check-config exit 0" "0 True" \
+	"$? $(tf grep -q ': OK (proxy 1' <<<"$out")"
+if command -v bird >/dev/null; then
+	printf 'router id 198.51.100.7;\nprotocol device {}\ninclude "%s";\n%s\n' \
+		"$PWD/dist/bird/pias-anycast.conf" \
+		'protocol bgp upstream { local as 65001; neighbor 198.51.100.1 as 64601;
+		ipv4 { import all; export where proto = "pias_anycast4"; };
+		ipv6 { import all; export where proto = "pias_anycast6"; }; }' >"$EX/bird.conf"
+	out=$(bird -p -c "$EX/bird.conf" 2>&1)
+	check_eq "dist/bird/pias-anycast.conf parses (bird -p), with the BGP export it shows" "0 ''" "$? '$out'"
+else
+	echo "  SKIP (this check): bird is not installed (make deps installs bird2)"
+fi
+out=$(dist/bird/pias-announce-bird /nonexistent.ctl sideways 2>&1)
+check_eq "pias-announce-bird with a wrong verb: exit 2, usage" "2 True" "$? $(tf grep -q usage <<<"$out")"
+rm -rf "$EX"
 
 echo "-- the units"
 if command -v systemd-analyze >/dev/null; then
