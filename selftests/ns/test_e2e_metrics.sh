@@ -112,4 +112,29 @@ check_eq "p2: t1's two registrations (DNS, web) active, its NAT ports known" "2 
 	"$(q "sum(pias_target_state{$(at p2),state=\"active\"})") $(q "pias_target_nat_ports{$(at p2),ta=\"$DNS\"}")"
 check_eq "every scrape answered in time (scrape_samples_scraped > 0 for each)" 3 \
 	"$(q 'count(scrape_samples_scraped{job="pias"} > 0)')"
+
+echo "-- the Grafana dashboard's queries (dist/grafana/pias-dashboard.json), run by Prometheus"
+# each expression with \$job as the scrape job: valid PromQL (status
+# success), and series behind each (its metric names scraped)
+"$E2E_PY" -c '
+import json, sys
+for p in json.load(open(sys.argv[1]))["panels"]:
+    for t in p["targets"]:
+        print(t["expr"].replace("$job", "pias"))' dist/grafana/pias-dashboard.json >"$TMP/exprs"
+bad=0 empty=""
+while read -r e; do
+	r=$(x cl2 curl -s -m 3 -G --data-urlencode "query=$e" http://127.0.0.1:9090/api/v1/query)
+	[ "$(js "d['status']" <<<"$r")" = success ] || { bad=$((bad + 1)); echo "  ..   not valid: $e: $r"; }
+	[ "$(js "len(d['data']['result'])" <<<"$r" 2>/dev/null)" = 0 ] && empty="$empty; $e"
+done <"$TMP/exprs"
+check_eq "$(wc -l <"$TMP/exprs") expressions, every one valid PromQL" 0 $bad
+# the drops panel shows rates above 0 only, and nothing dropped here
+check_eq "every expression has series now but the drops panel's (nothing dropped)" \
+	'; sum by (reason) (rate(pias_dataplane_drops_total{job="pias"}[5m])) > 0' "$empty"
+names=$(grep -o 'pias_[a-z0-9_]*' "$TMP/exprs" | sort -u)
+missing=""
+for n in $names; do
+	[ "$(q "count($n)")" = none ] && missing="$missing $n"
+done
+check_eq "every metric the dashboard names is scraped" "" "$missing"
 e2e_done
