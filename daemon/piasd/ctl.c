@@ -298,103 +298,168 @@ static void show_counters(struct piasd *d, struct evbuffer *o, bool json)
 	free(mem);
 }
 
+/* ---- the commands: one table each for show and the rest ---------------- */
+
+typedef void (*show_fn)(struct piasd *d, struct evbuffer *o, bool json);
+
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The names are ctl_proto.h's, which piasctl checks with; the functions in their order. */
+static const char *const show_names[] = { PIAS_CTL_SHOW_SUBJECTS };
+static const show_fn show_fns[] = {
+	piasd_overlay_show, show_ring,	   show_groups, show_bindings,
+	show_targets,	    show_counters, show_status,
+};
+_Static_assert(NELEMS(show_names) == NELEMS(show_fns), "a function for every show subject");
+
+/* drain or undrain TA ENDPOINT */
+static int drain_words(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e, bool undo)
+{
+	struct pias_ta ta;
+	union pias_addr addr;
+	__u8 fam;
+	__u16 port;
+	int err = pias_ta_parse(a[0], &ta, e) ?: pias_endpoint_parse(a[1], &addr, &fam, &port, e);
+
+	if (!err)
+		err = undo ? piasd_undrain(d, &ta, &addr, fam, port, e)
+			   : piasd_drain(d, &ta, &addr, fam, port, e);
+	if (!err)
+		evbuffer_add_printf(o,
+				    undo ? "%s %s takes new flows again\n"
+					 : "draining %s %s: no new flows, established ones "
+					   "finish; its registrations are refused until undrain\n",
+				    a[0], a[1]);
+	return err;
+}
+
+static int cmd_drain(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
+{
+	return drain_words(d, a, o, e, false);
+}
+
+static int cmd_undrain(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
+{
+	return drain_words(d, a, o, e, true);
+}
+
+static int cmd_dial(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
+{
+	struct pias_ta ta;
+	char *end;
+	unsigned long pct;
+	int err = pias_ta_parse(a[0], &ta, e);
+
+	if (err)
+		return err;
+	pct = strtoul(a[1], &end, 10);
+	if (a[1][0] < '0' || a[1][0] > '9' || *end || pct > 100)
+		return pias_err_set(e, -EINVAL, "dial: '%s' is not a percentage 0-100", a[1]);
+	err = piasd_dial(d, &ta, (__u32)pct * 10, e);
+	if (!err)
+		evbuffer_add_printf(o, "%s dialled to %lu%% of its flows here\n", a[0], pct);
+	return err;
+}
+
+static int cmd_withdraw(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
+{
+	(void)a;
+	(void)e;
+	if (!d->withdrawn)
+		piasd_overlay_leave(d);
+	evbuffer_add_printf(o, "proxy %u withdrawn: left the overlay, registrations refused\n",
+			    d->cfg.node_id);
+	return 0;
+}
+
+static int cmd_flush_bindings(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
+{
+	size_t before = d->iap.n;
+	int err = piasd_flush_bindings(d, e);
+
+	(void)a;
+	if (!err)
+		evbuffer_add_printf(o, "flushed %zu cached TAs\n", before);
+	return err;
+}
+
+static int cmd_keys_reload(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
+{
+	int err = piasd_keys_reload(d, e);
+
+	(void)a;
+	if (!err)
+		evbuffer_add_printf(o, "%zu keys, sending with key %u\n", d->keys.n,
+				    d->keys.send_id);
+	return err;
+}
+
+typedef int (*cmd_fn)(struct piasd *d, char **args, struct evbuffer *o, struct pias_err *e);
+
+/* The words of each command: its name (one or two words), then nargs arguments. */
+static const struct {
+	const char *name; /* "flush bindings": two words */
+	int nargs;
+	cmd_fn fn;
+} cmds[] = {
+	{ "drain", 2, cmd_drain },
+	{ "undrain", 2, cmd_undrain },
+	{ "dial", 2, cmd_dial },
+	{ "withdraw", 0, cmd_withdraw },
+	{ "flush bindings", 0, cmd_flush_bindings },
+	{ "keys reload", 0, cmd_keys_reload },
+};
+
+/* Does the command name (one or two words) begin w[0..n)? Its words, else 0. */
+static int name_words(const char *name, char **w, int n)
+{
+	const char *sp = strchr(name, ' ');
+	size_t l0 = sp ? (size_t)(sp - name) : strlen(name);
+
+	if (n < 1 || strlen(w[0]) != l0 || strncmp(w[0], name, l0))
+		return 0;
+	if (!sp)
+		return 1;
+	return n >= 2 && !strcmp(w[1], sp + 1) ? 2 : 0;
+}
+
 /* Run the request in words[n]; fill o with the body, or e and return non-zero. */
 static int run(struct piasd *d, char **w, int n, struct evbuffer *o, struct pias_err *e)
 {
 	bool json = n > 2 && !strcmp(w[n - 1], PIAS_CTL_JSON);
-	int err;
+	char list[256];
+	size_t len = 0;
 
 	if (json)
 		n--;
 	if (n == 2 && !strcmp(w[0], "show")) {
-		if (!strcmp(w[1], "status"))
-			show_status(d, o, json);
-		else if (!strcmp(w[1], "proxies"))
-			piasd_overlay_show(d, o, json);
-		else if (!strcmp(w[1], "ring"))
-			show_ring(d, o, json);
-		else if (!strcmp(w[1], "groups"))
-			show_groups(d, o, json);
-		else if (!strcmp(w[1], "bindings"))
-			show_bindings(d, o, json);
-		else if (!strcmp(w[1], "targets"))
-			show_targets(d, o, json);
-		else if (!strcmp(w[1], "counters"))
-			show_counters(d, o, json);
-		else
-			return pias_err_set(e, -EINVAL,
-					    "show: unknown table '%s' (proxies, ring, groups, "
-					    "bindings, targets, counters, status)",
-					    w[1]);
-		return 0;
+		for (size_t i = 0; i < NELEMS(show_names); i++)
+			if (!strcmp(w[1], show_names[i])) {
+				show_fns[i](d, o, json);
+				return 0;
+			}
+		for (size_t i = 0; i < NELEMS(show_names); i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						i ? ", " : "", show_names[i]);
+		return pias_err_set(e, -EINVAL, "show: unknown table '%s' (%s)", w[1], list);
 	}
 	if (json)
 		return pias_err_set(e, -EINVAL, "--json applies to show only");
-	if (n == 3 && (!strcmp(w[0], "drain") || !strcmp(w[0], "undrain"))) {
-		bool undo = w[0][0] == 'u';
-		struct pias_ta ta;
-		union pias_addr a;
-		__u8 fam;
-		__u16 port;
+	for (size_t i = 0; i < NELEMS(cmds); i++) {
+		int k = name_words(cmds[i].name, w, n);
 
-		err = pias_ta_parse(w[1], &ta, e);
-		if (!err)
-			err = pias_endpoint_parse(w[2], &a, &fam, &port, e);
-		if (!err)
-			err = undo ? piasd_undrain(d, &ta, &a, fam, port, e)
-				   : piasd_drain(d, &ta, &a, fam, port, e);
-		if (!err && undo)
-			evbuffer_add_printf(o, "%s %s takes new flows again\n", w[1], w[2]);
-		else if (!err)
-			evbuffer_add_printf(o,
-					    "draining %s %s: no new flows, established ones "
-					    "finish; its registrations are refused until undrain\n",
-					    w[1], w[2]);
-		return err;
+		if (!k)
+			continue;
+		if (n - k != cmds[i].nargs)
+			return pias_err_set(e, -EINVAL, "%s takes %d argument%s, not %d",
+					    cmds[i].name, cmds[i].nargs,
+					    cmds[i].nargs == 1 ? "" : "s", n - k);
+		return cmds[i].fn(d, w + k, o, e);
 	}
-	if (n == 3 && !strcmp(w[0], "dial")) {
-		struct pias_ta ta;
-		char *end;
-		unsigned long pct;
-
-		err = pias_ta_parse(w[1], &ta, e);
-		if (err)
-			return err;
-		pct = strtoul(w[2], &end, 10);
-		if (w[2][0] < '0' || w[2][0] > '9' || *end || pct > 100)
-			return pias_err_set(e, -EINVAL, "dial: '%s' is not a percentage 0-100",
-					    w[2]);
-		err = piasd_dial(d, &ta, (__u32)pct * 10, e);
-		if (!err)
-			evbuffer_add_printf(o, "%s dialled to %lu%% of its flows here\n", w[1],
-					    pct);
-		return err;
-	}
-	if (n == 1 && !strcmp(w[0], "withdraw")) {
-		if (!d->withdrawn)
-			piasd_overlay_leave(d);
-		evbuffer_add_printf(o,
-				    "proxy %u withdrawn: left the overlay, registrations "
-				    "refused\n",
-				    d->cfg.node_id);
-		return 0;
-	}
-	if (n == 2 && !strcmp(w[0], "flush") && !strcmp(w[1], "bindings")) {
-		size_t before = d->iap.n;
-
-		err = piasd_flush_bindings(d, e);
-		if (!err)
-			evbuffer_add_printf(o, "flushed %zu cached TAs\n", before);
-		return err;
-	}
-	if (n == 2 && !strcmp(w[0], "keys") && !strcmp(w[1], "reload")) {
-		err = piasd_keys_reload(d, e);
-		if (!err)
-			evbuffer_add_printf(o, "%zu keys, sending with key %u\n", d->keys.n,
-					    d->keys.send_id);
-		return err;
-	}
-	return pias_err_set(e, -EINVAL, "unknown request '%s'", n ? w[0] : "");
+	for (size_t i = 0; i < NELEMS(cmds); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s, ", cmds[i].name);
+	return pias_err_set(e, -EINVAL, "unknown request '%s' (show, %.*s)", n ? w[0] : "",
+			    (int)(len > 2 ? len - 2 : 0), list);
 }
 
 /*

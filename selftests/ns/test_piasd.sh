@@ -72,6 +72,21 @@ gone() { ctl 2 show targets --json | jq_py "len([t for t in d if t['ta']=='tcp:$
 if wait_for 3 gone; then ok "the dead target left: its group is gone from JAP 2"; else fail "the dead target's group stays at JAP 2"; fi
 check_eq "no map error from a group whose set had gone before it" 0 $(($(merr) - merr0))
 
+echo "-- the control socket's command table: what it refuses, it names"
+# raw LINE: piasd's answer to one request line on proxy 2's socket (its first line)
+raw_ctl() { printf '%s\n' "$1" | timeout 3 socat -t 2 - "UNIX-CONNECT:${SOCK[2]}" 2>/dev/null | head -n 1; }
+check_eq "an unknown request: every command named" \
+	"ERR unknown request 'bogus' (show, drain, undrain, dial, withdraw, flush bindings, keys reload)" \
+	"$(raw_ctl bogus)"
+check_eq "a command with too few arguments" "ERR drain takes 2 arguments, not 1" "$(raw_ctl 'drain udp:203.0.113.10:53')"
+check_eq "an unknown table: every table named" \
+	"ERR show: unknown table 'nothing' (proxies, ring, groups, bindings, targets, counters, status)" \
+	"$(raw_ctl 'show nothing')"
+check_eq "--json elsewhere than show" "ERR --json applies to show only" "$(raw_ctl 'flush bindings --json')"
+check_eq "a two-word command with a wrong second word" "ERR unknown request 'flush' (show, drain, undrain, dial, withdraw, flush bindings, keys reload)" \
+	"$(raw_ctl 'flush targets')"
+check_eq "show status answers OK" OK "$(raw_ctl 'show status')"
+
 echo "-- requests that arrive a byte at a time cost piasd no memory"
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/${PIASD_PID[2]}/status"; }
 rss0=$(rss)
