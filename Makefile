@@ -80,6 +80,9 @@ help:
 	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
 	@echo "make bench-nat  new flows/s one JAP sustains to one target against the NAT formula (a lab)"
 	@echo "make bench-hop  CPU cost of a forwarding hop on veth: PIAS, the kernel, a minimal XDP proxy"
+	@echo "make deb      Debian packages (debian/) into $(BUILD)/deb/ (dpkg-buildpackage)"
+	@echo "make test-deb the packages installed and checked in a fresh Debian 12 chroot (root)"
+	@echo "make install  DESTDIR=DIR PREFIX=/usr: the installed layout the packages hold"
 	@echo "make demo     run the demo scenario and print what happened to each packet"
 	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
 	@echo "make format   clang-format every C file (format-check: only report)"
@@ -98,23 +101,23 @@ USER_OBJS := $(LIB_OBJS) $(TLIB_OBJS) $(LOADER_OBJS) $(MAPS_OBJS) $(PROGTEST_OBJ
 	$(DELAY_OBJS) $(FUZZ_OBJS)
 $(USER_OBJS): $(BUILD)/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIBPIAS): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	ar rcs $@ $^
 
 $(BUILD)/piasd-loader: $(LOADER_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_XDP) $(LIBS_PIAS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_XDP) $(LIBS_PIAS)
 
 $(BUILD)/pias-maps: $(MAPS_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_PIAS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_PIAS)
 
 $(BUILD)/piasd: $(PIASD_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_SYSTEMD) $(LIBS_LOGIC) $(LIBS_PIAS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_SYSTEMD) $(LIBS_LOGIC) $(LIBS_PIAS)
 
 $(BUILD)/piasctl: $(PIASCTL_OBJS) $(DAEMON_LOGIC_OBJS) $(LIBPIAS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_PIAS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_EVENT) $(LIBS_LOGIC) $(LIBS_PIAS)
 
 $(BUILD)/pias-delay: $(DELAY_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^
@@ -166,7 +169,7 @@ $(BUILD)/fuzz/fuzz_reg_file: $(BUILD)/fuzz/fuzz_reg_file.o $(BUILD)/fuzz/fuzz_ut
 T ?=
 test check: all
 ifeq ($(T),)
-	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan fuzz test-ns
+	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan fuzz test-deb test-ns
 else
 	$(MAKE) --no-print-directory test-unit test-prog test-ns
 endif
@@ -255,6 +258,74 @@ format-check:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h.tmp
 	mv vmlinux.h.tmp vmlinux.h
+
+# --- Installed layout: make install DESTDIR=DIR PREFIX=/usr (debian/rules) ---
+# The units and the example configs name /usr paths; installed with another
+# PREFIX they are rewritten to it, so a tree installed anywhere is coherent.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+PKGLIBDIR = $(PREFIX)/lib/pias
+DOCDIR = $(PREFIX)/share/doc/pias
+MAN8DIR = $(PREFIX)/share/man/man8
+# the package's version (debian/changelog), stamped on the man pages
+VERSION = $(or $(shell dpkg-parsechangelog -l debian/changelog -SVersion 2>/dev/null),0)
+# the dataplane's objects, for piasd-loader's --obj (the loader and piasctl
+# carry the same ones built in); bench.bpf.o and hop.bpf.o are benchmarks'
+SHIP_BPF := $(BUILD)/bpf/pias.bpf.o $(BUILD)/bpf/target.bpf.o $(BUILD)/bpf/xdp_pass.bpf.o
+SHIP_SBIN := $(BUILD)/piasd $(BUILD)/piasd-loader $(BUILD)/pias-maps
+SHIP_BIN := $(BUILD)/piasctl
+MANS := $(patsubst $(BUILD)/%,$(BUILD)/man/%.8,$(SHIP_SBIN) $(SHIP_BIN))
+
+# The man pages are each program's --help, with dist/man/NAME.h2m's sections.
+# help2man knows a synopsis by "Usage:" and its further forms by "  or:",
+# so the tools' "usage:" and 7-space continuation lines are renamed to those.
+H2M_FILTER := sed -e "s/^usage:/Usage:/" -e "s/^       \([a-z]\)/  or: \1/"
+$(BUILD)/man/%.8: $(BUILD)/% dist/man/%.h2m
+	@mkdir -p $(@D)
+	help2man --section=8 --no-info --no-discard-stderr \
+		--help-option='--help | $(H2M_FILTER)' --version-string='$(VERSION)' \
+		--include=dist/man/$*.h2m --output=$@ $(abspath $<)
+
+.PHONY: progs man install
+progs: $(SHIP_SBIN) $(SHIP_BIN) $(SHIP_BPF) $(MANS)
+man: $(MANS)
+
+SUBST_PREFIX = sed 's|/usr/|$(PREFIX)/|g'
+install: progs
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PKGLIBDIR)/bpf \
+		$(DESTDIR)$(MAN8DIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/docs \
+		$(DESTDIR)$(PREFIX)/share/pias/grafana $(DESTDIR)$(SYSCONFDIR)/pias/targets \
+		$(DESTDIR)$(SYSCONFDIR)/bird
+	install -m 755 $(SHIP_SBIN) $(DESTDIR)$(PREFIX)/sbin
+	install -m 755 $(SHIP_BIN) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(SHIP_BPF) $(DESTDIR)$(PKGLIBDIR)/bpf
+	install -m 755 dist/bird/pias-announce-bird $(DESTDIR)$(PKGLIBDIR)
+	install -m 644 $(MANS) $(DESTDIR)$(MAN8DIR)
+	install -m 644 dist/grafana/pias-dashboard.json $(DESTDIR)$(PREFIX)/share/pias/grafana
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs
+	for f in dist/systemd/*.service; do \
+		$(SUBST_PREFIX) $$f > $(DESTDIR)$(UNITDIR)/$${f##*/} || exit 1; done
+	$(SUBST_PREFIX) dist/piasd.conf > $(DESTDIR)$(SYSCONFDIR)/pias/piasd.conf
+	$(SUBST_PREFIX) dist/bird/pias-anycast.conf > $(DESTDIR)$(SYSCONFDIR)/bird/pias-anycast.conf
+	chmod 644 $(DESTDIR)$(UNITDIR)/*.service $(DESTDIR)$(SYSCONFDIR)/pias/piasd.conf \
+		$(DESTDIR)$(SYSCONFDIR)/bird/pias-anycast.conf
+
+# Debian packages (debian/), built by dpkg-buildpackage from a copy of the
+# tracked files (uncommitted edits included) in $(BUILD)/deb, never from this
+# tree's $(BUILD); the .deb, .buildinfo and .changes land in $(BUILD)/deb.
+DEB_SRC = $(BUILD)/deb/pias-$(VERSION)
+.PHONY: deb test-deb
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
+	git ls-files -z | tar --null -T - --ignore-failed-read -c | tar -x -C $(DEB_SRC)
+	cd $(DEB_SRC) && nice -n 19 dpkg-buildpackage -us -uc -b
+	ls $(BUILD)/deb/*.deb
+
+# the packages installed in a fresh Debian 12 chroot (debootstrap; root)
+test-deb:
+	BUILD=$(BUILD) bash selftests/pkg/test_deb.sh
 
 clean:
 	rm -rf $(BUILD)
