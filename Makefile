@@ -313,13 +313,16 @@ install: progs
 		$(DESTDIR)$(SYSCONFDIR)/bird/pias-anycast.conf
 
 # Debian packages (debian/), built by dpkg-buildpackage from a copy of the
-# tracked files (uncommitted edits included) in $(BUILD)/deb, never from this
-# tree's $(BUILD); the .deb, .buildinfo and .changes land in $(BUILD)/deb.
+# tree in $(BUILD)/deb, never from this tree's $(BUILD); the .deb, .buildinfo
+# and .changes land in $(BUILD)/deb. The copy is what `make` here would build:
+# tracked files as edited, and new files not yet added (the Makefile's
+# wildcards take them), but nothing .gitignore names (build trees).
 DEB_SRC = $(BUILD)/deb/pias-$(VERSION)
 .PHONY: deb test-deb
 deb:
 	rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
-	git ls-files -z | tar --null -T - --ignore-failed-read -c | tar -x -C $(DEB_SRC)
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - --ignore-failed-read -c | tar -x -C $(DEB_SRC)
 	cd $(DEB_SRC) && nice -n 19 dpkg-buildpackage -us -uc -b
 	ls $(BUILD)/deb/*.deb
 

@@ -11,6 +11,7 @@ pkgs=(
 	iputils-ping socat curl dnsutils iperf3 nginx-light unbound bird2 graphviz
 	dnsperf apache2-utils wrk procps
 	prometheus
+	debhelper dpkg-dev help2man lintian debootstrap
 	python3
 )
 
