@@ -204,6 +204,10 @@ test-asan:
 	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
 		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
 		BUILD=$(BUILD)-asan bash selftests/ns/test_metrics.sh
+	@# and the agent's health checks, which run servers' answers through evhttp and evdns
+	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
+		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
+		BUILD=$(BUILD)-asan bash selftests/ns/test_agent_check.sh
 	@if ls $(BUILD)-asan/san.* >/dev/null 2>&1; then cat $(BUILD)-asan/san.*; \
 		echo "test-asan: sanitizer reports above ($(BUILD)-asan/san.*)"; exit 1; fi
 

@@ -100,6 +100,8 @@ static void send_msg(struct pias_agent *a, __u8 type, __u64 now, struct pias_age
 	act->reg.ta = a->tgt.ta;
 	act->reg.family = a->tgt.family;
 	act->reg.flags = a->tgt.flags;
+	if (type == PIAS_MSG_LEAVE && a->leave_down)
+		act->reg.flags |= PIAS_MSG_REG_F_DOWN;
 	act->reg.addr = a->tgt.addr;
 	act->reg.port = a->tgt.port;
 	act->reg.weight = a->tgt.weight;
@@ -222,6 +224,20 @@ int pias_agent_leave(struct pias_agent *a, __u64 now, struct pias_agent_actions 
 	a->leave_sent = 1;
 	send_msg(a, PIAS_MSG_LEAVE, now, acts);
 	return 0;
+}
+
+int pias_agent_fail(struct pias_agent *a, __u64 now, struct pias_agent_actions *acts,
+		    struct pias_err *e)
+{
+	bool was = a->leave_down;
+	int err;
+
+	if (a->state != PIAS_AGENT_LEAVING)
+		a->leave_down = true;
+	err = pias_agent_leave(a, now, acts, e);
+	if (err)
+		a->leave_down = was; /* all or nothing */
+	return err;
 }
 
 /* The remembered message seq, if sent within the ACK window; else -1. */

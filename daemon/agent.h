@@ -212,6 +212,7 @@ struct pias_agent {
 	__u64 last_send_ns;		  /* of the last REGISTER or LEAVE */
 	__u64 backoff_ns;		  /* wait before the next retry while not registered */
 	__u32 leave_sent;		  /* LEAVEs sent since leave() */
+	bool leave_down;		  /* the LEAVEs carry DOWN (pias_agent_fail) */
 	__u8 cookie[PIAS_MSG_COOKIE_LEN]; /* the last REG_COOKIE taken: sent in every message */
 	int err;			  /* DONE after giving up: negative errno */
 	char errmsg[PIAS_AGENT_ERR_LEN];
@@ -262,6 +263,15 @@ int pias_agent_leave(struct pias_agent *a, __u64 now, struct pias_agent_actions 
 		     struct pias_err *e);
 
 /* The full message of a SEND action, for pias_msg_encode. */
+/*
+ * As pias_agent_leave, for a target that fails its health check: the
+ * LEAVEs carry PIAS_MSG_REG_F_DOWN, and the JAP takes the target DOWN (its
+ * flows move to others) instead of draining it. An agent LEAVING already
+ * goes on as it was.
+ */
+int pias_agent_fail(struct pias_agent *a, __u64 now, struct pias_agent_actions *acts,
+		    struct pias_err *e);
+
 void pias_agent_msg(const struct pias_agent_action *act, struct pias_msg *m);
 
 static inline bool pias_agent_done(const struct pias_agent *a)

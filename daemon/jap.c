@@ -451,7 +451,15 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 		}
 		new = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
 	}
-	if (t && t->t.state == PIAS_TARGET_DRAINING)
+	/*
+	 * A target that left and registers again (its health check passes
+	 * again) is back at once: the caller let the REGISTER through only if
+	 * its seq is above the LEAVE's, so no copy of an older one gets here.
+	 * One the operator drained stays out until undrained, and one restored
+	 * DRAINING after a restart until its flows end (its LEAVE's seq is
+	 * not known any more).
+	 */
+	if (t && t->t.state == PIAS_TARGET_DRAINING && !t->left)
 		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
 	if (drained_find(j, ta, ep) >= 0)
 		return pias_err_set(e, -EBUSY,
@@ -473,6 +481,7 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 		t->t.family = ep->family;
 	}
 	t->t.state = PIAS_TARGET_ACTIVE;
+	t->left = false;
 	t->t.weight = weight;
 	t->t.flags = ep->flags;
 	t->t.tag = ep->tag;
@@ -544,7 +553,23 @@ int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 	} else {
 		t->t.state = PIAS_TARGET_DRAINING;
 		t->drain_start_ns = now;
+		t->left = true;
 	}
+	return group_apply(j, slot, &new, now, acts, e);
+}
+
+int pias_jap_fail(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		  struct pias_jap_actions *acts, struct pias_err *e)
+{
+	struct pias_jap_group *slot, new;
+	struct pias_jap_target *t;
+	int err = lookup(j, ta, id, &slot, &new, &t, e);
+
+	if (err)
+		return err;
+	if (t->t.state == PIAS_TARGET_DOWN)
+		return 0;
+	t->t.state = PIAS_TARGET_DOWN;
 	return group_apply(j, slot, &new, now, acts, e);
 }
 

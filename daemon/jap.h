@@ -100,6 +100,7 @@ struct pias_jap_target {
 	struct pias_target t;
 	__u64 last_refresh_ns;
 	__u64 drain_start_ns;	   /* valid while DRAINING */
+	bool left;		   /* DRAINING by its own LEAVE (not restored so) */
 	struct pias_policy policy; /* as its last REGISTER said */
 	__u32 policy_serial;
 };
@@ -213,9 +214,22 @@ int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
 int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		     struct pias_jap_actions *acts, struct pias_err *e);
 
-/* Target id leaves: DRAINING (a DOWN one is removed). Idempotent. -ENOENT. */
+/*
+ * Target id leaves: DRAINING (a DOWN one is removed). Idempotent. -ENOENT.
+ * Its next REGISTER (the caller checks that its seq is above the LEAVE's)
+ * makes it ACTIVE again: an agent whose health check passes again.
+ */
 int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e);
+
+/*
+ * Target id fails its agent's health check (a LEAVE with DOWN): DOWN at
+ * once, as if it had died, so that its flows move too; back ACTIVE when it
+ * registers again, expired as any DOWN target if it does not. Idempotent.
+ * -ENOENT.
+ */
+int pias_jap_fail(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		  struct pias_jap_actions *acts, struct pias_err *e);
 
 /*
  * The operator drains target id: the same transition as a leave, and its

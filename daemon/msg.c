@@ -1232,6 +1232,8 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		if (m->reg.flags & ~PIAS_MSG_REG_F_KNOWN)
 			return pias_err_set(e, -EBADMSG, "%s: flags 0x%x has unknown bits", t,
 					    m->reg.flags);
+		if (m->hdr.type == PIAS_MSG_REGISTER && (m->reg.flags & PIAS_MSG_REG_F_DOWN))
+			return pias_err_set(e, -EBADMSG, "%s: flag DOWN goes with LEAVE only", t);
 		m->reg.port = get16(r);
 		get_bytes(r, m->reg.addr.bytes, 16);
 		m->reg.weight = get32(r);

@@ -213,7 +213,12 @@ struct pias_msg_flow_pin {
 
 /* REGISTER flags: the target de-tunnels (tunnel mode, include/pias/target.h). */
 #define PIAS_MSG_REG_F_TUNNEL 0x01
-#define PIAS_MSG_REG_F_KNOWN  (PIAS_MSG_REG_F_TUNNEL)
+/*
+ * LEAVE only: the target fails its health check. The JAP takes it DOWN, as
+ * a dead one (its flows move), where a plain LEAVE drains it.
+ */
+#define PIAS_MSG_REG_F_DOWN  0x02
+#define PIAS_MSG_REG_F_KNOWN (PIAS_MSG_REG_F_TUNNEL | PIAS_MSG_REG_F_DOWN)
 
 struct pias_msg_register {
 	struct pias_ta ta;

@@ -294,11 +294,21 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	if (m->hdr.type == PIAS_MSG_LEAVE) {
 		pias_gone_note(&d->gone, &r->ta, &ep.addr, ep.family, ep.port, m->hdr.seq, now);
 		if (id > 0) {
-			err = RUN(jap_acts,
-				  pias_jap_leave(&d->jap, &r->ta, (__u32)id, now, &jap_acts, &e));
+			/* DOWN: its health check fails; its flows move as from a dead one */
+			err = r->flags & PIAS_MSG_REG_F_DOWN
+				      ? RUN(jap_acts, pias_jap_fail(&d->jap, &r->ta, (__u32)id, now,
+								    &jap_acts, &e))
+				      : RUN(jap_acts, pias_jap_leave(&d->jap, &r->ta, (__u32)id,
+								     now, &jap_acts, &e));
 			if (!err) {
 				jap_apply(d);
 				d->target_seq[id].seq = m->hdr.seq;
+				if (r->flags & PIAS_MSG_REG_F_DOWN) {
+					char ta[PIAS_ADDR_STRLEN + 16];
+
+					LOG_I("target %d of %s fails its health check: down", id,
+					      pias_ta_str(&r->ta, ta, sizeof(ta)));
+				}
 			}
 		}
 		PIASD_INC(d, reg_accepted);

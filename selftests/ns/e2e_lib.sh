@@ -157,6 +157,11 @@ enters() {
 
 # addr NODE FAMILY: a host's address (its one link's)
 addr() { st "next(iter(d['nodes']['$1']['interfaces'].values()))['ipv$2'].split('/')[0]"; }
+# states JAP PORT TARGET: the states of TARGET's registrations (IPv4, IPv6)
+# for that port at JAP, in its order ("active active", "down", or none)
+states() {
+	ctl "$1" show targets --json | js "' '.join(t['state'] for t in d if t['endpoint'] in ('$(addr "$3" 4):$2', '[$(addr "$3" 6)]:$2'))"
+}
 
 # pid_of NODE PROC: a lab process's pid (pias-lab status --json, taken last)
 pid_of() { st "d['nodes']['$1']['processes']['$2']['pid']"; }

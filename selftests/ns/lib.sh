@@ -137,6 +137,11 @@ check_ge() {
 	if [ "$3" -ge "$2" ] 2>/dev/null; then ok "$1 ($3 >= $2)"; else fail "$1: expected >= $2, got '$3'"; fi
 }
 
+# check_le DESCRIPTION MAX ACTUAL
+check_le() {
+	if [ "$3" -le "$2" ] 2>/dev/null; then ok "$1 ($3 <= $2)"; else fail "$1: expected <= $2, got '$3'"; fi
+}
+
 # wait_for SECONDS COMMAND...: retry every 50 ms until COMMAND succeeds.
 wait_for() {
 	local deadline=$(($(date +%s%N) + $1 * 1000000000))

@@ -34,10 +34,6 @@ for t in t1 t2 t3 t4; do
 	A4[$t]=$(addr $t 4)
 	A6[$t]=$(addr $t 6)
 done
-# states TA-PORT TARGET: the states of TARGET's registrations for that port at p1
-states() {
-	ctl p1 show targets --json | js "' '.join(t['state'] for t in d if t['endpoint'] in ('${A4[$2]}:$1', '[${A6[$2]}]:$1'))"
-}
 
 echo "-- registrations"
 ctl p1 show targets --json >"$TMP/targets.json"
@@ -213,7 +209,7 @@ rev=$("$E2E_PY" -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1
 echo "  ..   packets from $victim's web registrations translated back by p1 from 0.2 s after the kill: $rev (its kernel answers SYNs to the dead nginx with RSTs; each counts as a reply, the liveness p1 checks)"
 outage_check "UDP" "$TMP/kill-udp.json" "$tk" "$victim"
 outage_check "TCP" "$TMP/kill-tcp.json" "$tk" "$victim"
-check_eq "p1 holds $victim's dns and web registrations down" "down down down down" "$(states 53 "$victim") $(states 80 "$victim")"
+check_eq "p1 holds $victim's dns and web registrations down" "down down down down" "$(states p1 53 "$victim") $(states p1 80 "$victim")"
 r=$("$E2E_PY" "$E2E" outage "$TMP/same.json" "$tk")
 check_eq "the established UDP flow: every request answered, all by $u_t" "0 ['$u_t']" \
 	"$(js "d['failed'], sorted(set(d['before']) | set(d['after']))" <<<"$r" | tr -d '(),')"
@@ -243,8 +239,8 @@ figure "target failover (link cut): UDP $(fail_fig "$TMP/cut-udp.json"); TCP $(f
 "${PL[@]}" link restore "$cut" r1 >/dev/null || fail "link restore $cut r1"
 routes=$(x "$cut" ip -4 route show default | wc -l)$(x "$cut" ip -6 route show default | wc -l)
 check_eq "link restored: $cut has its default routes back (IPv4, IPv6)" 11 "$routes"
-cut_active() { [ "$(states 53 "$cut") $(states 80 "$cut")" = "active active active active" ]; }
-if wait_for 10 cut_active; then ok "$cut's dns and web registrations active again"; else fail "$cut's registrations: $(states 53 "$cut") $(states 80 "$cut")"; fi
+cut_active() { [ "$(states p1 53 "$cut") $(states p1 80 "$cut")" = "active active active active" ]; }
+if wait_for 10 cut_active; then ok "$cut's dns and web registrations active again"; else fail "$cut's registrations: $(states p1 53 "$cut") $(states p1 80 "$cut")"; fi
 
 echo "-- drain: the drained target finishes its flows, new ones go elsewhere"
 download dl2
@@ -263,7 +259,7 @@ sleep 0.5
 ctl p1 show targets --json >"$TMP/targets.json"
 check_eq "p1 shows $dr draining (web, dns IPv4), 0.5 s later" "draining draining" \
 	"$(jp "$TMP/targets.json" "' '.join(t['state'] for t in d if t['endpoint'] in ('$dr4:80', '$dr4:53'))")"
-echo "  ..   live for new flows: $(for t in $TARGETS; do echo "$t: $(states 80 "$t")"; done | tr '\n' ' ')"
+echo "  ..   live for new flows: $(for t in $TARGETS; do echo "$t: $(states p1 80 "$t")"; done | tr '\n' ' ')"
 py cl1 query $ANY4 80 --tcp --n 40 >"$TMP/new-tcp.json"
 # distinct source ports: a port reused from an earlier flow to $dr would be
 # that flow, which the JAP rightly keeps on $dr

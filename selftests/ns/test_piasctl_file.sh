@@ -34,13 +34,17 @@ run() {
 T="$TMP/tok"
 echo "-- errors name FILE:LINE"
 run 2 "regs:3: TA: " "# comment\n\nudp:203.0.113.10 198.51.100.10:53 $T\n"
-run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N], got 2 fields" "udp:203.0.113.10:53 198.51.100.10:53\n"
-run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N], got 5 fields" "udp:203.0.113.10:53 198.51.100.10:53 $T 1 x\n"
-run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N], got more" "udp:203.0.113.10:53 198.51.100.10:53 $T 1 policy=random serial=1 x=1\n"
+run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N] [check=CHECK], got 2 fields" "udp:203.0.113.10:53 198.51.100.10:53\n"
+run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N] [check=CHECK], got 5 fields" "udp:203.0.113.10:53 198.51.100.10:53 $T 1 x\n"
+run 2 "regs:1: want TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N] [check=CHECK], got more" "udp:203.0.113.10:53 198.51.100.10:53 $T 1 policy=random serial=1 check=dns x=1\n"
 run 2 "regs:1: policy 'roundrobin': want weighted, random" "udp:203.0.113.10:53 198.51.100.10:53 $T policy=roundrobin\n"
 run 2 "regs:2: policy 'scoped/33': scope longer than the family's addresses" "udp:203.0.113.10:53 198.51.100.10:53 $T\nudp:203.0.113.10:54 198.51.100.10:54 $T 2 policy=scoped/33\n"
-run 2 "regs:1: 'polcy=random': want policy=POLICY or serial=N" "udp:203.0.113.10:53 198.51.100.10:53 $T 3 polcy=random\n"
+run 2 "regs:1: 'polcy=random': want policy=POLICY, serial=N or check=CHECK" "udp:203.0.113.10:53 198.51.100.10:53 $T 3 polcy=random\n"
 run 2 "regs:1: serial" "udp:203.0.113.10:53 198.51.100.10:53 $T policy=random serial=-1\n"
+run 2 "regs:2: check 'ping': want tcp, http[:PATH], dns[:NAME] or exec:COMMAND" "udp:203.0.113.10:53 198.51.100.10:53 $T check=dns\ntcp:203.0.113.10:80 198.51.100.10:80 $T check=ping\n"
+run 2 "regs:1: check 'http:healthz': the path starts with '/'" "tcp:203.0.113.10:80 198.51.100.10:80 $T 2 check=http:healthz\n"
+run 2 "--check-interval '5' is out of range 20-3600000" "tcp:203.0.113.10:80 198.51.100.10:80 $T check=tcp\n" --check-interval 5
+run 2 "--check goes with a running agent" "tcp:203.0.113.10:80 198.51.100.10:80 $T\n" --once --check tcp
 run 2 "regs:2: endpoint [2001:db8::10]:53 is IPv6 but TA udp:203.0.113.10:53 is IPv4" \
 	"udp:203.0.113.10:53 198.51.100.10:53 $T\nudp:203.0.113.10:53 [2001:db8::10]:53 $T\n"
 run 2 "regs:1: weight" "udp:203.0.113.10:53 198.51.100.10:53 $T 0\n"

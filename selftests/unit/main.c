@@ -35,5 +35,6 @@ int main(int argc, char **argv)
 	failed += test_agent();
 	failed += test_delay();
 	failed += test_sweep();
+	failed += test_health();
 	return failed ? 1 : 0;
 }

@@ -737,6 +737,34 @@ static void test_leave_acked(void **state)
 	assert_int_equal(f->acts.n, 0);
 }
 
+/* A failed health check: the LEAVEs carry DOWN; a fresh agent's REGISTERs do not. */
+static void test_fail_leaves_down(void **state)
+{
+	struct fx *f = *state;
+	__u64 now = registered(f, 2, 5), seq = 0;
+
+	clear(f);
+	assert_int_equal(pias_agent_fail(&f->a, now + 10 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(sends(f, PIAS_MSG_LEAVE, &seq), 1);
+	assert_int_equal(f->acts.a[0].reg.flags & PIAS_MSG_REG_F_DOWN, PIAS_MSG_REG_F_DOWN);
+	assert_int_equal(f->a.state, PIAS_AGENT_LEAVING);
+	/* its retries carry it too */
+	clear(f);
+	for (__u64 t = now + 60 * MS; t < now + 400 * MS; t += 50 * MS)
+		tick(f, t);
+	assert_true(sends(f, PIAS_MSG_LEAVE, NULL) >= 1);
+	for (size_t i = 0; i < f->acts.n; i++)
+		if (f->acts.a[i].kind == PIAS_AGENT_SEND)
+			assert_int_equal(f->acts.a[i].reg.flags & PIAS_MSG_REG_F_DOWN,
+					 PIAS_MSG_REG_F_DOWN);
+	/* a plain leave does not */
+	clear(f);
+	assert_int_equal(pias_agent_init(&f->a, &f->tgt, NULL, T0, &f->e), 0);
+	assert_int_equal(pias_agent_leave(&f->a, now + SEC, &f->acts, &f->e), 0);
+	assert_int_equal(sends(f, PIAS_MSG_LEAVE, NULL), 1);
+	assert_int_equal(f->acts.a[0].reg.flags & PIAS_MSG_REG_F_DOWN, 0);
+}
+
 static void test_leave_unacked(void **state)
 {
 	struct fx *f = *state;
@@ -820,6 +848,7 @@ int test_agent(void)
 		cmocka_unit_test_setup_teardown(test_stale_and_unknown_acks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_ack_confirms_send_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leave_acked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_leaves_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leave_unacked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_room, setup, teardown),
 		cmocka_unit_test(test_names),

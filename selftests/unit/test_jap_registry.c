@@ -278,12 +278,10 @@ static void leave_drains_then_removes(void **state)
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
 	assert_int_equal(f->acts.a[1].report.count, 1);
-	/* leave again: no-op; register while draining: -EBUSY */
+	/* leave again: no-op */
 	flush(f);
 	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, t1, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 0);
-	assert_int_equal(reg(f, 1, t1), -EBUSY);
-	assert_msg_has(f->e.msg, "draining");
 	/* still draining just before the timeout (refreshes keep 2 alive) */
 	for (__u64 t = T0 + 500 * MS; t < t1 + PIAS_JAP_DRAIN_TIMEOUT_NS; t += 500 * MS) {
 		assert_int_equal(pias_jap_refresh(&f->j, &f->ta, 2, t, &f->acts, &f->e), 0);
@@ -304,6 +302,67 @@ static void leave_drains_then_removes(void **state)
 	assert_int_equal(f->acts.a[1].id, 1);
 	/* id 1 is free again, but ids go round: the next one is 3 */
 	assert_int_equal(reg(f, 7, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS), 3);
+}
+
+/*
+ * A target that left registers again (its agent's health check passes
+ * again): ACTIVE at once with the same id, in the set, counted; it leaves
+ * and comes back as often as its check flaps.
+ */
+static void left_target_registers_again(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_jap_group *g;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	for (int round = 0; round < 3; round++) {
+		__u64 t = T0 + (__u64)(round + 1) * 100 * MS;
+
+		flush(f);
+		assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, t, &f->acts, &f->e), 0);
+		assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 1);
+		flush(f);
+		assert_int_equal(reg(f, 1, t + 50 * MS), 1);
+		g = pias_jap_group(&f->j, &f->ta);
+		assert_int_equal(g->targets[0].t.state, PIAS_TARGET_ACTIVE);
+		assert_false(g->targets[0].left);
+		assert_true(find(f, PIAS_JAP_TARGET_SET) >= 0);
+		assert_int_equal(f->acts.a[f->acts.n - 1].kind, PIAS_JAP_REPORT);
+		assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 2);
+	}
+}
+
+/*
+ * A target failing its health check: DOWN at once (out of the set: its
+ * flows move), same id back ACTIVE at its next REGISTER; idempotent; a
+ * draining one goes DOWN too.
+ */
+static void fail_takes_down_then_back(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_jap_group *g;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	flush(f);
+	assert_int_equal(pias_jap_fail(&f->j, &f->ta, 1, T0 + MS, &f->acts, &f->e), 0);
+	g = pias_jap_group(&f->j, &f->ta);
+	assert_int_equal(g->targets[0].t.state, PIAS_TARGET_DOWN);
+	assert_true(find(f, PIAS_JAP_SET_SET) >= 0);
+	assert_int_equal(f->acts.a[find(f, PIAS_JAP_SET_SET)].set.count, 1);
+	assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 1);
+	flush(f);
+	assert_int_equal(pias_jap_fail(&f->j, &f->ta, 1, T0 + 2 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(reg(f, 1, T0 + 300 * MS), 1);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
+	assert_int_equal(f->acts.a[find(f, PIAS_JAP_SET_SET)].set.count, 2);
+	/* draining, then failing: DOWN */
+	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 2, T0 + 400 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(pias_jap_fail(&f->j, &f->ta, 2, T0 + 500 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[1].t.state, PIAS_TARGET_DOWN);
+	assert_int_equal(pias_jap_fail(&f->j, &f->ta, 9, T0 + 500 * MS, &f->acts, &f->e), -ENOENT);
 }
 
 static void last_target_leaves_deletes_set(void **state)
@@ -1143,6 +1202,8 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(detection_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(replies_keep_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(leave_drains_then_removes, setup, teardown),
+		cmocka_unit_test_setup_teardown(left_target_registers_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(fail_takes_down_then_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(last_target_leaves_deletes_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(undrain_while_draining, setup, teardown),
 		cmocka_unit_test_setup_teardown(ta_full, setup, teardown),

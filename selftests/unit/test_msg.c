@@ -701,6 +701,8 @@ static void test_bad_fields(void **state)
 	/* REGISTER: endpoint family, reserved byte, padding. */
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 20, 0, "REGISTER: family 0 is not 4 (IPv4) or 6");
 	patch_bad(PIAS_MSG_LEAVE, 0, b + 21, 0x82, "LEAVE: flags 0x82 has unknown bits");
+	patch_bad(PIAS_MSG_LEAVE, 0, b + 21, 0x04, "LEAVE: flags 0x4 has unknown bits");
+	patch_bad(PIAS_MSG_REGISTER, 0, b + 21, 0x02, "REGISTER: flag DOWN goes with LEAVE only");
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 24 + 4, 1, "REGISTER: addr: IPv4 address with nonzero");
 	/* REGISTER's policy: kind, a scope beyond the TA's family, stray options */
 	patch_bad(PIAS_MSG_REGISTER, 0, b + 60, 9, "REGISTER: policy: unknown policy");

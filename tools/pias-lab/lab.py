@@ -14,6 +14,7 @@ import time
 import bird
 import netns
 import services
+import topology
 from netns import LabError, run, run_in, spawn, wait_until
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
@@ -429,6 +430,9 @@ class Lab:
                     a = node.addr4() if fam == 4 else f"[{node.addr6()}]"
                     tok = os.path.join(self.st.dir, "keys", f"token-{g.name}-{fam}")
                     opts = f"{w} policy={g.policy}" if g.policy else f"{w}"
+                    check = topology.CHECK_OF_SERVICE[g.service]
+                    if node.check == "on" and check:
+                        opts += f" check={check}"
                     out.setdefault(t, []).append((ta, f"{a}:{g.port}", tok, opts))
         return out
 
@@ -554,6 +558,30 @@ class Lab:
                 run([ANNOUNCE, sock, "announce"])
         self.wait_bgp([node], WAIT_BGP_S)
         return f"BIRD started on {name}; its sessions are Established"
+
+    def server(self, action, name, service):
+        """A target's server (unbound or nginx, one process each): hang,
+        resume, kill, or start again with the argv it was started with."""
+        node = self.topo.nodes.get(name)
+        if not node or node.kind != "target":
+            raise LabError(f"{name} is not a target")
+        key = f"{name}/{'unbound' if service == 'dns' else 'nginx'}"
+        p = self.st.proc(key)
+        if not p:
+            raise LabError(f"{name} runs no {service} server")
+        alive = netns.alive(p["pid"], p["started"])
+        if action == "start":
+            if alive:
+                raise LabError(f"{key} already runs (pid {p['pid']})")
+            pid = self.start(key, name, p["argv"], os.path.basename(p["log"]))
+            return f"{key} started (pid {pid})"
+        if not alive:
+            raise LabError(f"{key} is not running")
+        sig = {"hang": signal.SIGSTOP, "resume": signal.SIGCONT, "kill": signal.SIGKILL}[action]
+        netns.kill(p["pid"], p["started"], sig)
+        if action == "kill" and netns.wait_gone([(p["pid"], p["started"])], 3):
+            raise LabError(f"{key} (pid {p['pid']}) did not exit within 3 s")
+        return f"{key} (pid {p['pid']}): {action}"
 
     def proxy(self, name):
         node = self.topo.nodes.get(name)

@@ -19,8 +19,12 @@ MAX_DELAY_MS = 1000
 
 LAB_KEYS = {"anycast", "registration", "link_pool", "host_pool", "nat_pool", "metrics"}
 NODE_KEYS = {"router": {"as"}, "proxy": {"as", "id", "nat_addresses"}, "client": set(),
-             "target": {"mode"}}
+             "target": {"mode", "check"}}
 TARGET_MODES = ("nat", "tunnel")
+# a target's health checks (piasctl target join --file's check=): off, or
+# each registration checked the way its service answers
+TARGET_CHECKS = ("off", "on")
+CHECK_OF_SERVICE = {"dns": "dns", "http": "http:/", "none": None}
 MAX_NAT_ADDRESSES = 256  # piasd's pool limit (PIAS_NAT_POOL_MAX)
 LINK_KEYS = {"delay_ms"}
 GROUP_KEYS = {"proto", "port", "address", "service", "targets", "policy"}
@@ -86,6 +90,7 @@ class Node:
         self.ifaces = {}  # peer node name -> Iface
         self.groups = []  # (group, weight) for targets
         self.mode = "nat"  # targets: how their JAP reaches them (nat, tunnel)
+        self.check = "off"  # targets: health checks by their agent (off, on)
 
     def first_iface(self):
         return next(iter(self.ifaces.values()))
@@ -107,6 +112,7 @@ class Node:
             d["groups"] = [g.name for g, _ in self.groups]
         if self.kind == "target":
             d["mode"] = self.mode
+            d["check"] = self.check
         if self.nat4:
             d["nat"] = [f"{self.nat4[0]}-{self.nat4[-1]}", f"{self.nat6[0]}-{self.nat6[-1]}"]
         return d
@@ -366,6 +372,10 @@ def parse(path, text):
                 node.mode = cp.get(sec, "mode").strip()
                 if node.mode not in TARGET_MODES:
                     p.fail(sec, "mode", f"'{node.mode}' is not a mode ({', '.join(TARGET_MODES)})")
+            if head == "target" and cp.has_option(sec, "check"):
+                node.check = cp.get(sec, "check").strip()
+                if node.check not in TARGET_CHECKS:
+                    p.fail(sec, "check", f"'{node.check}' is not on or off")
             topo.nodes[name] = node
         elif head == "link" and len(words) == 3:
             link_secs.append(sec)

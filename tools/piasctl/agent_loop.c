@@ -12,6 +12,12 @@
  * Many registrations start paced, START_PER_TICK a tick, so that a
  * thousand REGISTERs do not arrive at a JAP in one burst; their refreshes
  * stay spread out after that, since each follows its own ACKs.
+ *
+ * With --check, each endpoint has a checker (agent_health.h), and its
+ * registrations are "held" while it is not UP: never started, or left
+ * (the JAP drains the target at once) and their agents set up afresh
+ * (IDLE), to start again when the check passes. A fresh agent numbers its
+ * messages from the clock, above the LEAVE, so the JAP takes it back.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "agent_health.h"
 #include "piasctl.h"
 #include "tunnel_target.h"
 
@@ -36,6 +43,8 @@ struct reg {
 	const struct agent_reg *o;
 	struct pias_agent agent;
 	bool started, finished;
+	struct checker *ck; /* of its endpoint; NULL without --check */
+	bool held;	    /* its check is not UP: not registered (IDLE) or leaving */
 };
 
 struct loop {
@@ -55,7 +64,9 @@ struct loop {
 	__u64 start_ns;
 	/* bad replies, dropped; logged the first time, summed up at the end */
 	__u64 bad_mac, malformed, foreign;
-	struct tt_host *tt; /* tunnel mode: the target's program, its services, lo */
+	struct tt_host *tt;  /* tunnel mode: the target's program, its services, lo */
+	struct checker **ck; /* --check: one per endpoint */
+	size_t nck;
 };
 
 static __u64 mono_ns(void)
@@ -157,6 +168,8 @@ static int serve_tunnel(struct loop *l, struct reg *g, const struct pias_agent_a
 	return 0;
 }
 
+static void rearm(struct loop *l, struct reg *g);
+
 static void on_event(struct loop *l, struct reg *g, const struct pias_agent_action *act)
 {
 	char line[PIAS_AGENT_ERR_LEN + 256];
@@ -183,6 +196,10 @@ static void on_event(struct loop *l, struct reg *g, const struct pias_agent_acti
 		reg_finished(l, g, EXIT_RUNTIME);
 		break;
 	case PIAS_AGENT_EV_LEFT:
+		if (g->held && !l->interrupted) {
+			rearm(l, g);
+			break;
+		}
 		/* join: leaving was asked for, done either way; leave: the ack is the point */
 		reg_finished(l, g,
 			     act->acked || l->o->mode == AGENT_FOREVER ? EXIT_OK : EXIT_RUNTIME);
@@ -219,6 +236,50 @@ static void apply(struct loop *l, struct reg *g, struct pias_agent_actions *acts
 		apply((l), (g), &acts_);                                                           \
 	} while (0)
 
+/*
+ * A held registration's agent has left: set it up afresh (IDLE), and
+ * start it at once if its check passed again meanwhile.
+ */
+static void rearm(struct loop *l, struct reg *g)
+{
+	struct pias_err e;
+	int r = pias_agent_init(&g->agent, &g->o->tgt, NULL, realtime_ns(), &e);
+
+	if (r) {
+		log_line("%s", e.msg);
+		finish(l, EXIT_RUNTIME);
+		return;
+	}
+	if (checker_state(g->ck) == PIAS_HEALTH_UP) {
+		g->held = false;
+		AGENT_CALL(l, g, pias_agent_start, mono_ns());
+	}
+}
+
+/* A checker's state changed: its registrations leave, or register again. */
+static void on_health(void *arg, struct checker *c, enum pias_health_state s, const char *why)
+{
+	struct loop *l = arg;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n && !l->finished && !l->interrupted; i++) {
+		struct reg *g = &l->regs[i];
+
+		if (g->ck != c || !g->started || g->finished)
+			continue;
+		n++;
+		if (s == PIAS_HEALTH_DOWN && !g->held) {
+			g->held = true;
+			AGENT_CALL(l, g, pias_agent_fail, mono_ns());
+		} else if (s == PIAS_HEALTH_UP && g->held && g->agent.state == PIAS_AGENT_IDLE) {
+			g->held = false;
+			AGENT_CALL(l, g, pias_agent_start, mono_ns());
+		} /* UP while still LEAVING: rearm() starts it when the LEAVE ends */
+	}
+	log_line("%s: %s (%s): %s %zu registration%s", checker_name(c), pias_health_state_name(s),
+		 why, s == PIAS_HEALTH_UP ? "registering" : "leaving", n, n == 1 ? "" : "s");
+}
+
 /* Start up to START_PER_TICK registrations not started yet. */
 static void start_some(struct loop *l, __u64 now)
 {
@@ -226,7 +287,9 @@ static void start_some(struct loop *l, __u64 now)
 		struct reg *g = &l->regs[l->started++];
 
 		g->started = true;
-		if (l->o->mode == AGENT_LEAVE)
+		if (g->ck && checker_state(g->ck) != PIAS_HEALTH_UP)
+			g->held = true; /* on_health() starts it */
+		else if (l->o->mode == AGENT_LEAVE)
 			AGENT_CALL(l, g, pias_agent_leave, now);
 		else
 			AGENT_CALL(l, g, pias_agent_start, now);
@@ -259,7 +322,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	start_some(l, now);
 	for (size_t i = 0; i < l->n && !l->finished; i++)
-		if (l->regs[i].started && !l->regs[i].finished)
+		if (l->regs[i].started && !l->regs[i].finished &&
+		    l->regs[i].agent.state != PIAS_AGENT_IDLE) /* held: nothing to tick */
 			AGENT_CALL(l, &l->regs[i], pias_agent_tick, now);
 	count_registered(l);
 	if (!l->warned_silent && l->o->mode == AGENT_FOREVER && l->registered == 0 &&
@@ -389,9 +453,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	for (size_t i = l->started; i < l->n; i++)
 		reg_finished(l, &l->regs[i], EXIT_OK);
 	l->started = l->n;
-	for (size_t i = 0; i < l->n && !l->finished; i++)
-		if (!l->regs[i].finished)
+	for (size_t i = 0; i < l->n && !l->finished; i++) {
+		if (l->regs[i].finished)
+			continue;
+		if (l->regs[i].agent.state == PIAS_AGENT_IDLE) /* held: not registered */
+			reg_finished(l, &l->regs[i], EXIT_OK);
+		else
 			AGENT_CALL(l, &l->regs[i], pias_agent_leave, mono_ns());
+	}
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -432,6 +501,51 @@ static int open_socket(struct loop *l, sa_family_t f)
 	return 0;
 }
 
+/* A registration's check: its line's check=, else --check's; NULL: none. */
+static const struct pias_check_spec *check_of(const struct loop *l, const struct reg *g)
+{
+	if (g->o->check.kind)
+		return &g->o->check;
+	return l->o->check.spec.kind ? &l->o->check.spec : NULL;
+}
+
+/* Checks: one checker per endpoint and check, shared by its registrations. */
+static int setup_checks(struct loop *l)
+{
+	l->ck = calloc(l->n, sizeof(*l->ck));
+	if (!l->ck)
+		return cli_fail(l->c, "out of memory");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct pias_agent_target *t = &l->regs[i].o->tgt;
+		const struct pias_check_spec *spec = check_of(l, &l->regs[i]);
+		struct check_opts co = l->o->check;
+		struct sockaddr_storage to;
+		socklen_t len = agent_sockaddr(&t->addr, t->family, t->port, &to);
+		char to_str[PIAS_ADDR_STRLEN + 8];
+
+		if (!spec)
+			continue;
+		for (size_t k = 0; k < i && !l->regs[i].ck; k++) {
+			const struct pias_agent_target *u = &l->regs[k].o->tgt;
+			const struct pias_check_spec *us = check_of(l, &l->regs[k]);
+
+			if (us && u->family == t->family && u->port == t->port &&
+			    !memcmp(&u->addr, &t->addr, sizeof(t->addr)) &&
+			    !memcmp(us, spec, sizeof(*spec)))
+				l->regs[i].ck = l->regs[k].ck;
+		}
+		if (l->regs[i].ck)
+			continue;
+		co.spec = *spec;
+		pias_endpoint_str(&t->addr, t->family, t->port, to_str, sizeof(to_str));
+		l->regs[i].ck = l->ck[l->nck] =
+			checker_new(l->base, &co, &to, len, to_str, on_health, l);
+		if (!l->ck[l->nck++])
+			return cli_fail(l->c, "out of memory");
+	}
+	return 0;
+}
+
 static int setup(struct loop *l)
 {
 	struct timeval tick = { .tv_sec = 0, .tv_usec = TICK_MS * 1000 };
@@ -452,6 +566,8 @@ static int setup(struct loop *l)
 			return cli_err(l->c, r, &e);
 	}
 	qsort(l->regs, l->n, sizeof(*l->regs), reg_cmp);
+	if (l->o->mode == AGENT_FOREVER && (r = setup_checks(l)))
+		return r;
 	if (l->o->tunnel && l->o->mode == AGENT_FOREVER) {
 		r = tt_host_open(l->o->pin_dir, l->o->ifname, &l->tt, &e);
 		if (r)
@@ -483,6 +599,14 @@ static void teardown(struct loop *l)
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);
+	for (size_t i = 0; i < l->nck; i++) {
+		unsigned long long checks, failed;
+
+		checker_counts(l->ck[i], &checks, &failed);
+		log_line("%s: %llu checks, %llu failed", checker_name(l->ck[i]), checks, failed);
+		checker_free(l->ck[i]);
+	}
+	free(l->ck);
 	if (l->base)
 		event_base_free(l->base);
 	for (int i = 0; i < 2; i++)

@@ -28,6 +28,11 @@ enum {
 	O_PIN_DIR,
 	O_POLICY,
 	O_SERIAL,
+	O_CHECK,
+	O_CHECK_INTERVAL,
+	O_CHECK_TIMEOUT,
+	O_RISE,
+	O_FALL,
 	O_N,
 };
 
@@ -135,6 +140,41 @@ static int tunnel_endpoints(struct cli *c, struct agent_opts *ao)
 	return 0;
 }
 
+/* --check SPEC [--check-interval MS] [--check-timeout MS] [--rise N] [--fall N]. */
+static int parse_check(struct cli *c, const struct cli_opt *o, struct agent_opts *ao)
+{
+	struct check_opts *k = &ao->check;
+	struct pias_err e;
+	int r;
+
+	/* the defaults hold for --file's check= lines too */
+	k->interval_ms = PIAS_CHECK_INTERVAL_MS;
+	k->timeout_ms = PIAS_CHECK_TIMEOUT_MS;
+	k->rise = PIAS_CHECK_RISE;
+	k->fall = PIAS_CHECK_FALL;
+	for (int i = O_CHECK; i <= O_FALL; i++) {
+		if (!o[i].seen)
+			continue;
+		if (ao->mode != AGENT_FOREVER)
+			return cli_bad(c,
+				       "%s goes with a running agent (target join without --once)",
+				       o[i].name);
+		if (i != O_CHECK && !o[O_CHECK].seen && !o[O_FILE].seen)
+			return cli_bad(c, "%s goes with --check (or --file's check=)", o[i].name);
+	}
+	if (o[O_CHECK].seen && pias_check_parse(o[O_CHECK].value, &k->spec, &e))
+		return cli_bad(c, "--check: %s", e.msg);
+	if ((o[O_CHECK_INTERVAL].seen &&
+	     (r = cli_u32(c, "--check-interval", o[O_CHECK_INTERVAL].value, 20, 3600000,
+			  &k->interval_ms))) ||
+	    (o[O_CHECK_TIMEOUT].seen && (r = cli_u32(c, "--check-timeout", o[O_CHECK_TIMEOUT].value,
+						     10, 600000, &k->timeout_ms))) ||
+	    (o[O_RISE].seen && (r = cli_u32(c, "--rise", o[O_RISE].value, 1, 100, &k->rise))) ||
+	    (o[O_FALL].seen && (r = cli_u32(c, "--fall", o[O_FALL].value, 1, 100, &k->fall))))
+		return r;
+	return 0;
+}
+
 /* Both commands: check the options into ao (ao->regs to free either way). */
 static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_opts *ao)
 {
@@ -154,6 +194,11 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 		[O_PIN_DIR] = OPT_VALUE("--pin-dir"),
 		[O_POLICY] = OPT_VALUE("--policy"),
 		[O_SERIAL] = OPT_VALUE("--policy-serial"),
+		[O_CHECK] = OPT_VALUE("--check"),
+		[O_CHECK_INTERVAL] = OPT_VALUE("--check-interval"),
+		[O_CHECK_TIMEOUT] = OPT_VALUE("--check-timeout"),
+		[O_RISE] = OPT_VALUE("--rise"),
+		[O_FALL] = OPT_VALUE("--fall"),
 		OPT_END,
 	};
 	char *pos[CLI_MAX_POS];
@@ -190,7 +235,7 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 
 	ao->mode = !join ? AGENT_LEAVE : o[O_ONCE].seen ? AGENT_ONCE : AGENT_FOREVER;
 	ao->timeout_s = TIMEOUT_DEFAULT_S;
-	if ((r = parse_mode(c, o, join, ao)))
+	if ((r = parse_mode(c, o, join, ao)) || (r = parse_check(c, o, ao)))
 		return r;
 	if (o[O_TIMEOUT].seen) {
 		if (ao->mode == AGENT_FOREVER)
@@ -256,7 +301,9 @@ const struct cmd cmd_target_join = {
 	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE [--weight N] "
 		"[--policy POLICY [--policy-serial N]] | --file FILE} "
 		"[--registration ADDR:PORT] [--source ADDR] [--once [--timeout SECONDS]] "
-		"[--mode tunnel --interface IFNAME [--mtu BYTES] [--pin-dir DIR]]",
+		"[--mode tunnel --interface IFNAME [--mtu BYTES] [--pin-dir DIR]] "
+		"[--check tcp|http[:PATH]|dns[:NAME]|exec:COMMAND [--check-interval MS] "
+		"[--check-timeout MS] [--rise N] [--fall N]]",
 	.summary = "register a target with its JAP and keep the registration alive",
 	.help = "  --ta TA                    the group, like udp:203.0.113.1:53\n"
 		"  --endpoint ADDR:PORT       where the target is reached, same family as TA\n"
@@ -276,7 +323,8 @@ const struct cmd cmd_target_join = {
 		"                             follows the highest serial (default 0)\n"
 		"  --file FILE                many registrations in one process, one a line:\n"
 		"                               TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY]\n"
-		"                               [serial=N]   # comment\n"
+		"                               [serial=N] [check=CHECK]   # comment\n"
+		"                             (check=: this line's --check; no spaces)\n"
 		"  --registration ADDR:PORT   the anycast registration service (default: the\n"
 		"                             TA's address, port 6638)\n"
 		"  --source ADDR              send from ADDR (a surrogate registering for a\n"
@@ -297,7 +345,20 @@ const struct cmd cmd_target_join = {
 		"                             and counted\n"
 		"  --pin-dir DIR              tunnel mode: where its maps and programs are\n"
 		"                             pinned, under DIR/IFNAME (default\n"
-		"                             " PIAS_TT_PIN_ROOT "); one agent per directory\n\n"
+		"                             " PIAS_TT_PIN_ROOT "); one agent per directory\n"
+		"  --check CHECK              keep the targets registered only while CHECK\n"
+		"                             passes at each endpoint: tcp (a connection is\n"
+		"                             accepted), http[:PATH] (GET PATH, default /,\n"
+		"                             answers 2xx or 3xx), dns[:NAME] (a query for\n"
+		"                             NAME, default localhost, is answered NOERROR\n"
+		"                             or NXDOMAIN), exec:COMMAND (sh -c COMMAND exits\n"
+		"                             0; PIAS_CHECK_ADDR and PIAS_CHECK_PORT set).\n"
+		"                             Failing: LEAVE (the JAP drains the target at\n"
+		"                             once); passing again: REGISTER\n"
+		"  --check-interval MS        a check every MS (default 200)\n"
+		"  --check-timeout MS         a check not done within MS fails (default 200)\n"
+		"  --rise N, --fall N         passes (failures) in a row that bring a target\n"
+		"                             up (down); the first check decides (default 2)\n\n"
 		"Runs in the foreground and logs one line per event on stderr: registered,\n"
 		"JAP changed, registration lost. Refreshes every third of the period the\n"
 		"JAP asks for; a dead JAP is noticed in about a second, and the agent\n"

@@ -11,6 +11,8 @@
  *   cmd_target.c  target join, target leave: options
  *   reg_file.c    target join --file: the registration list
  *   agent_loop.c  the registration agent (daemon/agent.h) on a UDP socket
+ *   agent_health.c  --check: a checker per endpoint, rise and fall
+ *   check_probe.c one check run: tcp, http, dns, exec
  *   tunnel_target.c  tunnel mode on the target host: program, filters, pins, lo
  *   lo_addr.c     addresses on lo over rtnetlink
  *   log.c         timestamped lines on stderr
@@ -23,6 +25,7 @@
 
 #include "addr.h"
 #include "agent.h"
+#include "agent_health.h"
 #include "cli.h"
 #include "keys.h"
 
@@ -72,6 +75,7 @@ struct agent_reg {
 	struct sockaddr_storage reg;
 	socklen_t reg_len;
 	char reg_str[PIAS_ADDR_STRLEN]; /* for messages */
+	struct pias_check_spec check;	/* check= on its --file line; kind 0: --check's */
 };
 
 struct agent_opts {
@@ -85,8 +89,9 @@ struct agent_opts {
 	/* --mode tunnel: the target de-tunnels (tunnel_target.h) on ifname */
 	bool tunnel;
 	const char *ifname;
-	const char *pin_dir; /* NULL: PIAS_TT_PIN_ROOT */
-	unsigned int mtu;    /* largest packet towards the JAP */
+	const char *pin_dir;	 /* NULL: PIAS_TT_PIN_ROOT */
+	unsigned int mtu;	 /* largest packet towards the JAP */
+	struct check_opts check; /* --check: registered only while it passes */
 };
 
 int agent_run(struct cli *c, const struct agent_opts *o);
@@ -94,7 +99,7 @@ int agent_run(struct cli *c, const struct agent_opts *o);
 /*
  * The registrations of `target join --file FILE`, one a line:
  *
- *   TA ENDPOINT TOKEN-FILE [WEIGHT]      # comment
+ *   TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=P] [serial=N] [check=C]  # comment
  *
  * Blank lines and comments are skipped. reg_addr/reg_family/reg_port: the
  * --registration service, or reg_family 0 for each TA's own address, port

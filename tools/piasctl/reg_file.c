@@ -16,8 +16,8 @@
 #include "piasctl.h"
 #include "policy.h"
 
-#define FIELDS_MAX  6 /* TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N] */
-#define FIELDS_HELP "TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N]"
+#define FIELDS_MAX  7 /* TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N] [check=CHECK] */
+#define FIELDS_HELP "TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY] [serial=N] [check=CHECK]"
 
 /* Split line (comment cut off) into at most FIELDS_MAX fields; -1: too many. */
 static int split(char *line, char **f)
@@ -43,7 +43,7 @@ static int parse_line(struct cli *c, const char *path, unsigned int ln, char **f
 
 	int positional = nf;
 
-	/* policy= and serial= come after the positional fields */
+	/* policy=, serial= and check= come after the positional fields */
 	while (positional > 3 && strchr(f[positional - 1], '='))
 		positional--;
 	if (positional < 3 || positional > 4)
@@ -68,9 +68,14 @@ static int parse_line(struct cli *c, const char *path, unsigned int ln, char **f
 			snprintf(what, sizeof(what), "%s:%u: serial", path, ln);
 			if (cli_u32(c, what, f[i] + 7, 0, UINT32_MAX, &t->policy_serial))
 				return EXIT_USAGE;
+		} else if (!strncmp(f[i], "check=", 6)) {
+			/* a field has no spaces: a command with them goes in a script */
+			if (pias_check_parse(f[i] + 6, &r->check, &e))
+				return cli_bad(c, "%s:%u: %s", path, ln, e.msg);
 		} else {
-			return cli_bad(c, "%s:%u: '%s': want policy=POLICY or serial=N", path, ln,
-				       f[i]);
+			return cli_bad(c,
+				       "%s:%u: '%s': want policy=POLICY, serial=N or check=CHECK",
+				       path, ln, f[i]);
 		}
 	}
 	if (pias_key_read_file(f[2], r->token, &e))
