@@ -7,14 +7,26 @@
 #include "addr.h"
 #include "cli.h"
 
+FILE *cli_out(const struct cli *c)
+{
+	return c->out ? c->out : stdout;
+}
+
+FILE *cli_errf(const struct cli *c)
+{
+	return c->err ? c->err : stderr;
+}
+
 static void vsay(struct cli *c, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s", c->prog);
+	FILE *f = cli_errf(c);
+
+	fprintf(f, "%s", c->prog);
 	if (c->cmd)
-		fprintf(stderr, " %s", c->cmd->name);
-	fprintf(stderr, ": ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+		fprintf(f, " %s", c->cmd->name);
+	fprintf(f, ": ");
+	vfprintf(f, fmt, ap);
+	fprintf(f, "\n");
 }
 
 int cli_bad(struct cli *c, const char *fmt, ...)
@@ -44,83 +56,12 @@ int cli_err(struct cli *c, int err, const struct pias_err *e)
 	return cli_fail(c, "%s", e->msg);
 }
 
-void cli_print_help(FILE *f, const struct cmd *cmd, const char *prog)
+int cli_required(struct cli *c, const struct cli_opt *o, const struct cli_val *v)
 {
-	fprintf(f, "usage: %s [--pin-root DIR] %s%s%s\n\n%s\n", prog, cmd->name,
-		cmd->args[0] ? " " : "", cmd->args, cmd->summary);
-	if (cmd->help[0])
-		fprintf(f, "\n%s", cmd->help);
-}
-
-static struct cli_opt *find_opt(struct cli_opt *opts, const char *name, size_t len)
-{
-	for (struct cli_opt *o = opts; o && o->name; o++)
-		if (strlen(o->name) == len && !strncmp(o->name, name, len))
-			return o;
-	return NULL;
-}
-
-int cli_parse(struct cli *c, int argc, char **argv, struct cli_opt *opts, char **pos, int *npos)
-{
-	bool only_pos = false;
-
-	*npos = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *eq, *val = NULL;
-		struct cli_opt *o;
-		size_t len;
-
-		if (only_pos || a[0] != '-' || a[1] != '-') {
-			if (*npos >= CLI_MAX_POS)
-				return cli_bad(c, "too many arguments (at most %d)", CLI_MAX_POS);
-			pos[(*npos)++] = argv[i];
-			continue;
-		}
-		if (!a[2]) {
-			only_pos = true;
-			continue;
-		}
-		if (!strcmp(a, "--help")) {
-			cli_print_help(stdout, c->cmd, c->prog);
-			return -1;
-		}
-		eq = strchr(a, '=');
-		len = eq ? (size_t)(eq - a) : strlen(a);
-		if (len == strlen("--pin-root") && !strncmp(a, "--pin-root", len)) {
-			if (!eq && i + 1 >= argc)
-				return cli_bad(c, "--pin-root needs a directory");
-			c->pin_root = eq ? eq + 1 : argv[++i];
-			continue;
-		}
-		o = find_opt(opts, a, len);
-		if (!o)
-			return cli_bad(c, "unknown option '%.*s' (see %s %s --help)", (int)len, a,
-				       c->prog, c->cmd->name);
-		if (o->has_value) {
-			if (eq)
-				val = eq + 1;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else
-				return cli_bad(c, "%s needs a value", o->name);
-		} else if (eq) {
-			return cli_bad(c, "%s takes no value", o->name);
-		}
-		o->seen = true;
-		o->value = val;
-	}
-	return 0;
-}
-
-int cli_npos(struct cli *c, int npos, int min, int max)
-{
-	if (npos < min)
-		return cli_bad(c, "missing argument: usage: %s %s %s", c->prog, c->cmd->name,
-			       c->cmd->args);
-	if (max >= 0 && npos > max)
-		return cli_bad(c, "too many arguments: usage: %s %s %s", c->prog, c->cmd->name,
-			       c->cmd->args);
-	return 0;
+	if (v->seen)
+		return 0;
+	return o->arg ? cli_bad(c, "%s %s is required", o->name, o->arg)
+		      : cli_bad(c, "%s is required", o->name);
 }
 
 int cli_u32(struct cli *c, const char *what, const char *s, __u32 min, __u32 max, __u32 *out)
@@ -138,27 +79,33 @@ int cli_u32(struct cli *c, const char *what, const char *s, __u32 min, __u32 max
 	return 0;
 }
 
-int cli_ta(struct cli *c, const char *s, struct pias_ta *ta)
-{
-	struct pias_err e;
+const struct cli_opt cli_opts_ta[] = {
+	{ "TA", CLI_TA, .help = "the group, like udp:203.0.113.10:53" },
+	CLI_OPT_END,
+};
 
-	return pias_ta_parse(s, ta, &e) ? cli_bad(c, "%s", e.msg) : 0;
-}
-
-int cli_run_ta_del(struct cli *c, int argc, char **argv, cli_ta_del_fn del)
+int cli_run_ta_del(struct cli *c, const struct cli_args *a, cli_ta_del_fn del)
 {
-	char *pos[CLI_MAX_POS];
 	struct pias_maps *m = NULL;
 	struct pias_err e;
-	struct pias_ta ta;
-	int npos, r;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)) || (r = cli_ta(c, pos[0], &ta)) || (r = cli_maps(c, &m)))
+	if ((r = cli_maps(c, &m)))
 		return r;
-	r = del(m, &ta, &e);
+	r = del(m, &a->v[0].ta, &e);
 	return r ? cli_err(c, r, &e) : EXIT_OK;
+}
+
+const struct cli_opt cli_opts_pin_root[] = {
+	{ "--pin-root", CLI_STR, "DIR", "where the maps are pinned, one directory per proxy",
+	  .def = PIAS_PIN_ROOT_DEFAULT },
+	CLI_OPT_END,
+};
+
+int cli_ready_pin_root(struct cli *c, const struct cli_val *globals)
+{
+	c->pin_root = globals[0].s;
+	return 0;
 }
 
 int cli_maps(struct cli *c, struct pias_maps **m)

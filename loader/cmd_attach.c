@@ -25,8 +25,6 @@ enum {
 };
 
 /* Table sizes a proxy may ask for (0: the object's default). */
-#define STR_(x)	  #x
-#define STR(x)	  STR_(x)
 #define TABLE_MIN 1024u
 #define TABLE_MAX (64u << 20)
 
@@ -109,19 +107,6 @@ static int explain(struct cli *c, int err, const char *dev, int mode, const stru
 	return cli_fail(c, "attaching to %s failed: %s", dev, e->msg);
 }
 
-static int parse_size(const char *s, __u32 *v)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || x < TABLE_MIN || x > TABLE_MAX)
-		return -1;
-	*v = (__u32)x;
-	return 0;
-}
-
 /* Refuse when something already runs there: say what, and what to do. */
 static int check_free(struct cli *c, int ifindex, const char *dev, const char *root)
 {
@@ -174,40 +159,41 @@ static int init_config(struct cli *c, const char *root)
 	return 0;
 }
 
-static int run(struct cli *c, int argc, char **argv)
+/* in the order of their XDP modes below */
+static const char *const modes[] = { "native", "skb", NULL };
+static const int mode_of[] = { XDP_MODE_NATIVE, XDP_MODE_SKB };
+
+static const struct cli_opt opts[] = {
+	[O_DEV] = { "--dev", CLI_IFNAME, "IFACE", "interface in this network namespace",
+		    .flags = CLI_REQUIRED },
+	[O_MODE] = { "--mode", CLI_ENUM, "native|skb", "native: in the driver; skb: generic",
+		     .choices = modes, .def = "native" },
+	[O_OBJ] = { "--obj", CLI_STR, "FILE", "BPF object to load instead of the built-in one" },
+	[O_FLOWS] = { "--flows", CLI_U32, "N",
+		      "IAP flow table entries, when the maps are first\n"
+		      "pinned (default " CLI_XSTR(PIAS_DEFAULT_FLOWS) ")",
+		      .min = TABLE_MIN, .max = TABLE_MAX },
+	[O_CONNS] = { "--conns", CLI_U32, "N",
+		      "JAP connections, each direction, when first pinned\n"
+		      "(default " CLI_XSTR(
+			      PIAS_DEFAULT_CONNS) "); docs/design.md says how to size a proxy",
+		      .min = TABLE_MIN, .max = TABLE_MAX },
+	[O_VERBOSE] = { "--verbose", CLI_FLAG,
+			.help = "print libbpf's and libxdp's messages as they come" },
+	CLI_OPT_END,
+};
+
+static int run(struct cli *c, const struct cli_args *a)
 {
-	struct cli_opt o[] = { [O_DEV] = OPT_VALUE("--dev"),
-			       [O_MODE] = OPT_VALUE("--mode"),
-			       [O_OBJ] = OPT_VALUE("--obj"),
-			       [O_FLOWS] = OPT_VALUE("--flows"),
-			       [O_CONNS] = OPT_VALUE("--conns"),
-			       [O_VERBOSE] = OPT_FLAG("--verbose"),
-			       OPT_END };
-	struct sizes sz = { 0, 0 };
+	const char *dev = a->v[O_DEV].s, *obj = a->v[O_OBJ].s;
+	struct sizes sz = { a->v[O_FLOWS].n, a->v[O_CONNS].n };
+	int mode = mode_of[a->v[O_MODE].n], r, ifindex, lock, n;
 	struct xdp_att att[IFACE_MAX_ATT];
 	struct root_maps rm;
-	int mode = XDP_MODE_NATIVE, npos, r, ifindex, lock, n;
-	char *pos[CLI_MAX_POS];
 	struct pias_err e;
-	const char *dev;
 	int mounted;
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
-	if (!o[O_DEV].seen)
-		return cli_bad(c, "--dev IFACE is required");
-	dev = o[O_DEV].value;
-	if (o[O_MODE].seen && !strcmp(o[O_MODE].value, "skb"))
-		mode = XDP_MODE_SKB;
-	else if (o[O_MODE].seen && strcmp(o[O_MODE].value, "native"))
-		return cli_bad(c, "--mode '%s' is not native or skb", o[O_MODE].value);
-	if ((o[O_FLOWS].seen && parse_size(o[O_FLOWS].value, &sz.flows)) ||
-	    (o[O_CONNS].seen && parse_size(o[O_CONNS].value, &sz.conns)))
-		return cli_bad(c, "--flows and --conns take a number of entries, %u to %u",
-			       TABLE_MIN, TABLE_MAX);
-	log_init(o[O_VERBOSE].seen);
+	log_init(a->v[O_VERBOSE].seen);
 	if (privs_check(&e))
 		return cli_fail(c, "%s", e.msg);
 	ifindex = (int)if_nametoindex(dev);
@@ -226,7 +212,7 @@ static int run(struct cli *c, int argc, char **argv)
 	r = check_free(c, ifindex, dev, c->pin_root);
 	if (r)
 		goto out;
-	r = attach_once(c->pin_root, o[O_OBJ].value, &sz, ifindex, mode, false, &e);
+	r = attach_once(c->pin_root, obj, &sz, ifindex, mode, false, &e);
 	if (r == -EPERM) {
 		/*
 		 * Privileges were checked above, so EPERM is the kernel refusing
@@ -234,7 +220,7 @@ static int run(struct cli *c, int argc, char **argv)
 		 * when its compatibility probe fails; this covers a refusal later on.
 		 */
 		log_forget();
-		r = attach_once(c->pin_root, o[O_OBJ].value, &sz, ifindex, mode, true, &e);
+		r = attach_once(c->pin_root, obj, &sz, ifindex, mode, true, &e);
 	}
 	if (r) {
 		r = r == -EPROTO || r == -EEXIST ? cli_fail(c, "%s", e.msg)
@@ -261,20 +247,10 @@ out:
 
 const struct cmd cmd_attach = {
 	.name = "attach",
-	.args = "--dev IFACE [--mode native|skb] [--flows N] [--conns N] [--obj FILE] [--verbose]",
+	.opts = opts,
 	.summary = "attach PIAS to IFACE, maps pinned under the pin root",
-	.help = "  --dev IFACE      interface in this network namespace\n"
-		"  --mode M         native (default: in the driver) or skb (generic)\n"
-		"  --flows N        IAP flow table entries (default " STR(
-			PIAS_DEFAULT_FLOWS) "), when\n"
-					    "                   the maps are first pinned\n"
-					    "  --conns N        JAP connections, each direction (default " STR(
-						    PIAS_DEFAULT_CONNS) "),\n"
-									"                   when first pinned; docs/design.md says how to size a proxy\n"
-									"  --obj FILE       BPF object to load instead of the built-in one\n"
-									"  --verbose        print libbpf's and libxdp's messages as they come\n"
-									"Interfaces attached with the same pin root share the maps (one proxy).\n"
-									"Mounts bpffs at /sys/fs/bpf if it is missing. Writes the default\n"
-									"config if the config map was never written.\n",
+	.help = "Interfaces attached with the same pin root share the maps (one proxy).\n"
+		"Mounts bpffs at /sys/fs/bpf if it is missing. Writes the default\n"
+		"config if the config map was never written.\n",
 	.run = run,
 };

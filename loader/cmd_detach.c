@@ -151,32 +151,33 @@ static int detach_all(struct cli *c)
 	return r;
 }
 
-static int run(struct cli *c, int argc, char **argv)
-{
-	struct cli_opt o[] = { [O_DEV] = OPT_VALUE("--dev"), [O_ALL] = OPT_FLAG("--all"), OPT_END };
-	char *pos[CLI_MAX_POS];
-	struct pias_err e;
-	int npos, r;
+static const struct cli_opt opts[] = {
+	[O_DEV] = { "--dev", CLI_IFNAME, "IFACE",
+		    "the maps stay pinned: attach again and the state is there" },
+	[O_ALL] = { "--all", CLI_FLAG,
+		    .help = "every interface of this network namespace running PIAS with\n"
+			    "the pin root's maps; then unpin the maps and remove the pin\n"
+			    "root, unless a program elsewhere still uses them" },
+	CLI_OPT_END,
+};
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
-	if (o[O_DEV].seen == o[O_ALL].seen)
+static int run(struct cli *c, const struct cli_args *a)
+{
+	struct pias_err e;
+
+	if (a->v[O_DEV].seen == a->v[O_ALL].seen)
 		return cli_bad(c, "give either --dev IFACE or --all");
 	log_init(false);
 	if (privs_check(&e))
 		return cli_fail(c, "%s", e.msg);
-	return o[O_ALL].seen ? detach_all(c) : detach_dev(c, o[O_DEV].value);
+	return a->v[O_ALL].seen ? detach_all(c) : detach_dev(c, a->v[O_DEV].s);
 }
 
 const struct cmd cmd_detach = {
 	.name = "detach",
+	/* one of the two: the table lists options, not alternatives */
 	.args = "--dev IFACE | --all",
+	.opts = opts,
 	.summary = "take PIAS off IFACE, or off every interface (--all)",
-	.help = "  --dev IFACE   the maps stay pinned: attach again and the state is there\n"
-		"  --all         every interface of this network namespace running PIAS with\n"
-		"                the pin root's maps; then unpin the maps and remove the pin\n"
-		"                root, unless a program elsewhere still uses them\n",
 	.run = run,
 };

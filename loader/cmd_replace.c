@@ -78,23 +78,21 @@ static int swap_all(struct cli *c, struct xdp_att *att, int n, struct pias_obj *
 	return r;
 }
 
-static int run(struct cli *c, int argc, char **argv)
+static const struct cli_opt opts[] = {
+	[O_OBJ] = { "--obj", CLI_STR, "FILE", "BPF object to load instead of the built-in one" },
+	[O_VERBOSE] = { "--verbose", CLI_FLAG, .help = "print libbpf's messages as they come" },
+	CLI_OPT_END,
+};
+
+static int run(struct cli *c, const struct cli_args *a)
 {
-	struct cli_opt o[] = {
-		[O_OBJ] = OPT_VALUE("--obj"), [O_VERBOSE] = OPT_FLAG("--verbose"), OPT_END
-	};
-	int npos, r, n, lock, mine = 0;
-	char *pos[CLI_MAX_POS];
+	int r, n, lock, mine = 0;
 	struct xdp_att *att;
 	struct pias_obj obj;
 	struct pias_err e;
 	struct root_maps rm;
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
-	log_init(o[O_VERBOSE].seen);
+	log_init(a->v[O_VERBOSE].seen);
 	if (privs_check(&e))
 		return cli_fail(c, "%s", e.msg);
 	iface_root_maps(c->pin_root, &rm);
@@ -119,7 +117,7 @@ static int run(struct cli *c, int argc, char **argv)
 			c->pin_root);
 		goto out;
 	}
-	if ((r = obj_open(&obj, o[O_OBJ].value, c->pin_root, &e)) ||
+	if ((r = obj_open(&obj, a->v[O_OBJ].s, c->pin_root, &e)) ||
 	    (r = obj_set_sizes(&obj, c->pin_root, 0, 0, &e)) ||
 	    (r = obj_check_pins(&obj, c->pin_root, &e)) || (r = obj_load(&obj, &e))) {
 		if (r != -EPROTO)
@@ -140,11 +138,9 @@ unlock:
 
 const struct cmd cmd_replace = {
 	.name = "replace",
-	.args = "[--obj FILE] [--verbose]",
+	.opts = opts,
 	.summary = "swap in a new program on every interface, keeping the maps",
-	.help = "  --obj FILE    BPF object to load instead of the built-in one\n"
-		"  --verbose     print libbpf's messages as they come\n"
-		"The pinned maps (flows, connections, counters, config) stay as they are;\n"
+	.help = "The pinned maps (flows, connections, counters, config) stay as they are;\n"
 		"each interface's program is swapped atomically (XDP_FLAGS_REPLACE).\n"
 		"If the new program does not load, nothing changes.\n",
 	.run = run,

@@ -114,19 +114,16 @@ static void print_json(const char *root, const struct status *s)
 	printf("}\n");
 }
 
-static int run(struct cli *c, int argc, char **argv)
+static const struct cli_opt opts[] = {
+	{ "--json", CLI_FLAG, .help = "one JSON document, for scripts (all counters)" },
+	CLI_OPT_END,
+};
+
+static int run(struct cli *c, const struct cli_args *a)
 {
-	struct cli_opt o[] = { OPT_FLAG("--json"), OPT_END };
 	struct status s = { 0 };
 	struct root_maps rm;
-	char *pos[CLI_MAX_POS];
 	struct pias_err e;
-	int npos, r;
-
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
 	log_init(false);
 	if (privs_check(&e))
 		return cli_fail(c, "%s", e.msg);
@@ -136,7 +133,7 @@ static int run(struct cli *c, int argc, char **argv)
 	if (iface_query_all(&rm, &s.att, &s.n, &e))
 		return cli_fail(c, "%s", e.msg);
 	gather(c->pin_root, &s);
-	if (o[0].seen)
+	if (a->v[0].seen)
 		print_json(c->pin_root, &s);
 	else
 		print_text(c->pin_root, &s);
@@ -146,10 +143,10 @@ static int run(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_status = {
 	.name = "status",
-	.args = "[--json]",
+	.opts = opts,
 	.summary = "interfaces running PIAS, maps pinned, config, non-zero counters",
 	.help = "Lists the XDP programs of this network namespace's interfaces: PIAS\n"
 		"with the pin root's maps, and any other program (named). Exit status 0\n"
-		"whether or not PIAS is attached; --json for scripts (all counters).\n",
+		"whether or not PIAS is attached.\n",
 	.run = run,
 };

@@ -36,5 +36,6 @@ int main(int argc, char **argv)
 	failed += test_delay();
 	failed += test_sweep();
 	failed += test_health();
+	failed += test_cli();
 	return failed ? 1 : 0;
 }

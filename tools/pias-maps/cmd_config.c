@@ -84,87 +84,78 @@ static void print_config(const struct pias_config *c)
 	printf("%-18s %u\n", "icmp-rate", c->icmp_rate);
 }
 
-/* Apply the options that were given to cfg; EXIT_USAGE on a bad value. */
-static int apply(struct cli *c, struct cli_opt *o, struct pias_config *cfg)
-{
-	__u32 v;
+static const struct cli_opt opts[O_N + 1] = {
+	[O_ID] = { "--id", CLI_U32, "N", "this proxy's id, 0: pass everything",
+		   .max = PIAS_MAX_PROXIES - 1 },
+	[O_ADDR4] = { "--addr4", CLI_STR, "A", "tunnel endpoint IPv4 address ('none' clears)" },
+	[O_ADDR6] = { "--addr6", CLI_STR, "A", "tunnel endpoint IPv6 address ('none' clears)" },
+	[O_NAT4] = { "--nat4", CLI_STR, "A",
+		     "JAP source IPv4 address towards targets ('none' clears)" },
+	[O_NAT6] = { "--nat6", CLI_STR, "A",
+		     "JAP source IPv6 address towards targets ('none' clears)" },
+	[O_PORT] = { "--tunnel-port", CLI_U32, "P", "UDP port of the tunnel", .min = 1,
+		     .max = 65535, .def = "6637" },
+	[O_MTU] = { "--underlay-mtu", CLI_U32, "M",
+		    "also sets the TCP MSS clamps to M-100 (IPv4)\n"
+		    "and M-120 (IPv6)",
+		    .min = 576, .max = 65535, .def = "1500" },
+	[O_NATPORTS] = { "--nat-ports", CLI_STR, "LO-HI", "JAP NAT source ports",
+			 .def = "16384-32767" },
+	[O_EVMS] = { "--event-interval-ms", CLI_U32, "N",
+		     "at most one event per kind, group and peer\nper N ms", .max = 3600000,
+		     .def = "100" },
+	[O_ICMP] = { "--icmp-rate", CLI_U32, "N", "ICMP errors per second per CPU",
+		     .max = 1000000000, .def = "1000" },
+	CLI_OPT_END,
+};
 
-	if (o[O_ID].seen) {
-		if (cli_u32(c, "--id", o[O_ID].value, 0, PIAS_MAX_PROXIES - 1, &v))
-			return EXIT_USAGE;
-		cfg->self_id = v;
-	}
-	if ((o[O_ADDR4].seen &&
-	     parse_family_addr(c, "--addr4", o[O_ADDR4].value, PIAS_AF_INET, &cfg->self4)) ||
-	    (o[O_ADDR6].seen &&
-	     parse_family_addr(c, "--addr6", o[O_ADDR6].value, PIAS_AF_INET6, &cfg->self6)) ||
-	    (o[O_NAT4].seen &&
-	     parse_family_addr(c, "--nat4", o[O_NAT4].value, PIAS_AF_INET, &cfg->nat4)) ||
-	    (o[O_NAT6].seen &&
-	     parse_family_addr(c, "--nat6", o[O_NAT6].value, PIAS_AF_INET6, &cfg->nat6)))
+/* Apply the options that were given to cfg; EXIT_USAGE on a bad value. */
+static int apply(struct cli *c, const struct cli_val *v, struct pias_config *cfg)
+{
+	if (v[O_ID].seen)
+		cfg->self_id = v[O_ID].n;
+	if ((v[O_ADDR4].seen &&
+	     parse_family_addr(c, "--addr4", v[O_ADDR4].s, PIAS_AF_INET, &cfg->self4)) ||
+	    (v[O_ADDR6].seen &&
+	     parse_family_addr(c, "--addr6", v[O_ADDR6].s, PIAS_AF_INET6, &cfg->self6)) ||
+	    (v[O_NAT4].seen &&
+	     parse_family_addr(c, "--nat4", v[O_NAT4].s, PIAS_AF_INET, &cfg->nat4)) ||
+	    (v[O_NAT6].seen &&
+	     parse_family_addr(c, "--nat6", v[O_NAT6].s, PIAS_AF_INET6, &cfg->nat6)))
 		return EXIT_USAGE;
-	if (o[O_PORT].seen) {
-		if (cli_u32(c, "--tunnel-port", o[O_PORT].value, 1, 65535, &v))
-			return EXIT_USAGE;
-		cfg->tunnel_port = (__u16)v;
-	}
-	if (o[O_MTU].seen) {
-		if (cli_u32(c, "--underlay-mtu", o[O_MTU].value, 576, 65535, &v))
-			return EXIT_USAGE;
-		pias_config_set_mtu(cfg, (__u16)v);
-	}
-	if (o[O_NATPORTS].seen && parse_nat_ports(c, o[O_NATPORTS].value, cfg))
+	if (v[O_PORT].seen)
+		cfg->tunnel_port = (__u16)v[O_PORT].n;
+	if (v[O_MTU].seen)
+		pias_config_set_mtu(cfg, (__u16)v[O_MTU].n);
+	if (v[O_NATPORTS].seen && parse_nat_ports(c, v[O_NATPORTS].s, cfg))
 		return EXIT_USAGE;
-	if (o[O_EVMS].seen) {
-		if (cli_u32(c, "--event-interval-ms", o[O_EVMS].value, 0, 3600000, &v))
-			return EXIT_USAGE;
-		cfg->event_interval_ms = v;
-	}
-	if (o[O_ICMP].seen) {
-		if (cli_u32(c, "--icmp-rate", o[O_ICMP].value, 0, 1000000000, &v))
-			return EXIT_USAGE;
-		cfg->icmp_rate = v;
-	}
+	if (v[O_EVMS].seen)
+		cfg->event_interval_ms = v[O_EVMS].n;
+	if (v[O_ICMP].seen)
+		cfg->icmp_rate = v[O_ICMP].n;
 	return 0;
 }
 
-static int run(struct cli *c, int argc, char **argv)
+static int run(struct cli *c, const struct cli_args *a)
 {
-	struct cli_opt o[O_N + 1] = {
-		[O_ID] = OPT_VALUE("--id"),
-		[O_ADDR4] = OPT_VALUE("--addr4"),
-		[O_ADDR6] = OPT_VALUE("--addr6"),
-		[O_NAT4] = OPT_VALUE("--nat4"),
-		[O_NAT6] = OPT_VALUE("--nat6"),
-		[O_PORT] = OPT_VALUE("--tunnel-port"),
-		[O_MTU] = OPT_VALUE("--underlay-mtu"),
-		[O_NATPORTS] = OPT_VALUE("--nat-ports"),
-		[O_EVMS] = OPT_VALUE("--event-interval-ms"),
-		[O_ICMP] = OPT_VALUE("--icmp-rate"),
-	};
 	struct pias_config cfg;
 	struct pias_maps *m;
 	struct pias_err e;
-	char *pos[CLI_MAX_POS];
 	bool zero, changed = false;
-	int npos, r;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
 	for (int i = 0; i < O_N; i++)
-		changed |= o[i].seen;
+		changed |= a->v[i].seen;
 	/* Check the arguments before touching the maps: a typo must not need root. */
 	pias_config_defaults(&cfg);
-	if ((r = apply(c, o, &cfg)))
+	if ((r = apply(c, a->v, &cfg)))
 		return r;
 	if ((r = cli_maps(c, &m)))
 		return r;
 	if ((r = pias_config_get(m, &cfg, &zero, &e)))
 		return cli_err(c, r, &e);
 	if (changed) {
-		apply(c, o, &cfg);
+		apply(c, a->v, &cfg);
 		if ((r = pias_config_set(m, &cfg, &e)))
 			return cli_err(c, r, &e);
 	} else if (zero) {
@@ -176,19 +167,10 @@ static int run(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_config = {
 	.name = "config",
-	.args = "[OPTIONS]",
+	.opts = opts,
 	.summary = "show the proxy's configuration; options change the fields they name",
-	.help = "options (unset ones keep their current value, or the default):\n"
-		"  --id N                  this proxy's id, 1-131071 (0: pass everything)\n"
-		"  --addr4 A, --addr6 A    tunnel endpoint addresses ('none' clears)\n"
-		"  --nat4 A, --nat6 A      JAP source addresses towards targets ('none' clears)\n"
-		"  --tunnel-port P         UDP port of the tunnel (default 6637)\n"
-		"  --underlay-mtu M        576-65535 (default 1500); also sets the TCP MSS\n"
-		"                          clamps to M-100 (IPv4) and M-120 (IPv6)\n"
-		"  --nat-ports LO-HI       JAP NAT source ports (default 16384-32767)\n"
-		"  --event-interval-ms N   at most one event per kind, group and peer per N ms\n"
-		"                          (default 100)\n"
-		"  --icmp-rate N           ICMP errors per second per CPU (default 1000)\n"
+	.help = "Options not given keep their current value (the default if the config\n"
+		"was never written).\n"
 		"Prints the resulting configuration, one 'key value' line per field.\n",
 	.run = run,
 };

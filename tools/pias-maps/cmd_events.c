@@ -37,31 +37,25 @@ static int print_event(const struct pias_event *ev, void *arg)
 	return x->want && x->seen >= x->want;
 }
 
-static int run(struct cli *c, int argc, char **argv)
+static const struct cli_opt opts[] = {
+	[O_COUNT] = { "--count", CLI_U32, "N", "exit after N events", .min = 1, .max = UINT32_MAX },
+	[O_TIMEOUT] = { "--timeout-ms", CLI_U32, "T",
+			"exit after T ms (also when fewer than N came)", .min = 1,
+			.max = UINT32_MAX },
+	CLI_OPT_END,
+};
+
+static int run(struct cli *c, const struct cli_args *a)
 {
-	struct cli_opt o[] = {
-		[O_COUNT] = OPT_VALUE("--count"), [O_TIMEOUT] = OPT_VALUE("--timeout-ms"), OPT_END
-	};
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct ev_ctx x = { .want = a->v[O_COUNT].n };
+	__u32 timeout = a->v[O_TIMEOUT].n;
 	struct pias_event_reader *rd;
-	struct ev_ctx x = { 0 };
-	__u32 timeout = 0;
-	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
 	struct pias_err e;
 	__u64 deadline = 0;
-	int npos, r;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
-	if (o[O_COUNT].seen &&
-	    (r = cli_u32(c, "--count", o[O_COUNT].value, 1, UINT32_MAX, &x.want)))
-		return r;
-	if (o[O_TIMEOUT].seen &&
-	    (r = cli_u32(c, "--timeout-ms", o[O_TIMEOUT].value, 1, UINT32_MAX, &timeout)))
-		return r;
 	if ((r = cli_maps(c, &m)))
 		return r;
 	rd = pias_event_reader_new(m->fd[PIAS_M_EVENTS], print_event, &x, &e);
@@ -94,7 +88,7 @@ static int run(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (pias_event_reader_malformed(rd))
-		fprintf(stderr,
+		fprintf(cli_errf(c),
 			"%s %s: %lu records too short for an event skipped (dataplane of another version?)\n",
 			c->prog, c->cmd->name, pias_event_reader_malformed(rd));
 	pias_event_reader_free(rd);
@@ -103,11 +97,9 @@ static int run(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_events = {
 	.name = "events",
-	.args = "[--count N] [--timeout-ms T]",
+	.opts = opts,
 	.summary = "print events as they arrive, one line each",
-	.help = "  --count N        exit after N events\n"
-		"  --timeout-ms T   exit after T ms (also when fewer than N came)\n"
-		"Without either, runs until interrupted; exit status 0 in all these cases.\n"
+	.help = "Without either, runs until interrupted; exit status 0 in all these cases.\n"
 		"Lines look like: bound iap=1 rap=2 jap=3 ta=udp:203.0.113.10:53\n"
 		"(types: miss, bound, no_group, invalidate). The ring buffer has one\n"
 		"reader: events read here are not seen by a running piasd.\n",

@@ -5,11 +5,15 @@
 #include "commands.h"
 
 /* "JAP_ID:WEIGHT"; a bare JAP_ID means weight 1. */
-static int parse_jap(struct cli *c, char *s, struct pias_group_jap *j)
+static int parse_jap(struct cli *c, const char *arg, struct pias_group_jap *j)
 {
-	char *colon = strchr(s, ':');
+	char s[32], *colon;
 	int r;
 
+	if (strlen(arg) >= sizeof(s))
+		return cli_bad(c, "JAP_ID:WEIGHT '%s' is too long", arg);
+	strcpy(s, arg);
+	colon = strchr(s, ':');
 	if (colon)
 		*colon = '\0';
 	if ((r = cli_u32(c, "JAP id", s, 1, PIAS_MAX_PROXIES - 1, &j->jap_id)))
@@ -20,43 +24,48 @@ static int parse_jap(struct cli *c, char *s, struct pias_group_jap *j)
 	return 0;
 }
 
-static int run_set(struct cli *c, int argc, char **argv)
+enum {
+	P_TA,
+	P_JAPS
+};
+
+static const struct cli_opt set_opts[] = {
+	[P_TA] = { "TA", CLI_TA },
+	[P_JAPS] = { "JAP_ID:WEIGHT", CLI_STR, .flags = CLI_REPEAT },
+	CLI_OPT_END,
+};
+
+static int run_set(struct cli *c, const struct cli_args *a)
 {
 	struct pias_group_jap japs[PIAS_GROUP_MAX_JAPS];
-	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
 	struct pias_err e;
-	struct pias_ta ta;
-	int npos, r;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 2, -1)) || (r = cli_ta(c, pos[0], &ta)))
-		return r;
-	if (npos - 1 > PIAS_GROUP_MAX_JAPS)
-		return cli_bad(c, "%d JAPs given, a group holds at most %u", npos - 1,
+	if (a->nrep > PIAS_GROUP_MAX_JAPS)
+		return cli_bad(c, "%d JAPs given, a group holds at most %u", a->nrep,
 			       PIAS_GROUP_MAX_JAPS);
-	for (int i = 1; i < npos; i++) {
-		if ((r = parse_jap(c, pos[i], &japs[i - 1])))
+	for (int i = 0; i < a->nrep; i++) {
+		if ((r = parse_jap(c, a->rep[i].s, &japs[i])))
 			return r;
-		for (int j = 0; j < i - 1; j++)
-			if (japs[j].jap_id == japs[i - 1].jap_id)
+		for (int j = 0; j < i; j++)
+			if (japs[j].jap_id == japs[i].jap_id)
 				return cli_bad(c, "JAP id %u is listed twice", japs[j].jap_id);
 	}
 	if ((r = cli_maps(c, &m)))
 		return r;
-	r = pias_group_set(m, &ta, japs, (size_t)(npos - 1), &e);
+	r = pias_group_set(m, &a->v[P_TA].ta, japs, (size_t)a->nrep, &e);
 	return r ? cli_err(c, r, &e) : EXIT_OK;
 }
 
-static int run_del(struct cli *c, int argc, char **argv)
+static int run_del(struct cli *c, const struct cli_args *a)
 {
-	return cli_run_ta_del(c, argc, argv, pias_group_del);
+	return cli_run_ta_del(c, a, pias_group_del);
 }
 
 const struct cmd cmd_group_set = {
 	.name = "group set",
-	.args = "TA JAP_ID:WEIGHT...",
+	.opts = set_opts,
 	.summary = "as RAP of TA, send its new flows to these JAPs (at most 16)",
 	.help = "WEIGHT is the JAP's approximate target count (0: skip it; a bare JAP_ID\n"
 		"means weight 1). The RAP picks a JAP per flow, in proportion to the\n"
@@ -66,8 +75,7 @@ const struct cmd cmd_group_set = {
 
 const struct cmd cmd_group_del = {
 	.name = "group del",
-	.args = "TA",
+	.opts = cli_opts_ta,
 	.summary = "forget group TA at this RAP",
-	.help = "",
 	.run = run_del,
 };

@@ -2,19 +2,19 @@
 /* prefix add|del: the anycast prefixes whose traffic the IAP takes. */
 #include "commands.h"
 
-static int run_prefix(struct cli *c, int argc, char **argv, bool add)
+static const struct cli_opt opts[] = {
+	{ .name = "PREFIX", .type = CLI_STR },
+	CLI_OPT_END,
+};
+
+static int run_prefix(struct cli *c, const struct cli_args *a, bool add)
 {
-	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
 	struct pias_net n;
 	struct pias_err e;
-	int npos, r;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)))
-		return r;
-	if (pias_net_parse(pos[0], &n, &e))
+	if (pias_net_parse(a->v[0].s, &n, &e))
 		return cli_bad(c, "%s", e.msg);
 	if ((r = cli_maps(c, &m)))
 		return r;
@@ -22,19 +22,19 @@ static int run_prefix(struct cli *c, int argc, char **argv, bool add)
 	return r ? cli_err(c, r, &e) : EXIT_OK;
 }
 
-static int run_add(struct cli *c, int argc, char **argv)
+static int run_add(struct cli *c, const struct cli_args *a)
 {
-	return run_prefix(c, argc, argv, true);
+	return run_prefix(c, a, true);
 }
 
-static int run_del(struct cli *c, int argc, char **argv)
+static int run_del(struct cli *c, const struct cli_args *a)
 {
-	return run_prefix(c, argc, argv, false);
+	return run_prefix(c, a, false);
 }
 
 const struct cmd cmd_prefix_add = {
 	.name = "prefix add",
-	.args = "PREFIX",
+	.opts = opts,
 	.summary = "add an anycast prefix (203.0.113.0/24, 2001:db8:a::/48)",
 	.help = "Packets to an address in an anycast prefix are clients' packets: TCP\n"
 		"and UDP take the IAP path, the rest goes to the stack.\n",
@@ -43,8 +43,7 @@ const struct cmd cmd_prefix_add = {
 
 const struct cmd cmd_prefix_del = {
 	.name = "prefix del",
-	.args = "PREFIX",
+	.opts = opts,
 	.summary = "remove an anycast prefix",
-	.help = "",
 	.run = run_del,
 };

@@ -30,46 +30,44 @@ static int parse_keys(struct cli *c, const char *list, __u8 (*keys)[PIAS_TUN_KEY
 	return *n ? 0 : cli_bad(c, "--key: no key");
 }
 
-static int run_set(struct cli *c, int argc, char **argv)
+enum {
+	P_ID,
+	P_ADDR,
+	P_STATE,
+	O_KEY
+};
+
+/* in the order of enum pias_proxy_state's values they stand for */
+static const char *const states[] = { "up", "down", "dp-only", NULL };
+static const enum pias_proxy_state state_of[] = { PIAS_PROXY_UP, PIAS_PROXY_DOWN,
+						  PIAS_PROXY_DP_ONLY };
+
+static const struct cli_opt set_opts[] = {
+	[P_ID] = { "ID", CLI_U32, .min = 1, .max = PIAS_MAX_PROXIES - 1, .what = "proxy id" },
+	[P_ADDR] = { "ADDR", CLI_ADDR },
+	[P_STATE] = { "up|down|dp-only", CLI_ENUM, .choices = states, .what = "state", .def = "up",
+		      .flags = CLI_OPTIONAL },
+	[O_KEY] = { "--key", CLI_STR, "HEX[,HEX...]",
+		    "the overlay keys, the first the one this proxy sends with",
+		    .flags = CLI_REQUIRED },
+	CLI_OPT_END,
+};
+
+static int run_set(struct cli *c, const struct cli_args *a)
 {
-	struct cli_opt o[] = { OPT_VALUE("--key"), OPT_END };
 	__u8 keys[PIAS_TUN_RX_TAGS][PIAS_TUN_KEY_LEN];
-	enum pias_proxy_state st = PIAS_PROXY_UP;
-	char *pos[CLI_MAX_POS];
+	const struct cli_val *addr = &a->v[P_ADDR];
 	struct pias_tun_tags tags;
 	struct pias_config cfg;
-	union pias_addr a;
 	struct pias_maps *m;
 	struct pias_err e;
-	int npos, r;
+	__u32 id = a->v[P_ID].n;
 	size_t nkeys;
 	bool was_zero;
-	__u32 id;
-	__u8 fam;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if (!o[0].seen)
-		return cli_bad(c, "--key is required: tunnel packets carry tags derived from the "
-				  "overlay keys");
-	if ((r = parse_keys(c, o[0].value, keys, &nkeys)))
+	if ((r = parse_keys(c, a->v[O_KEY].s, keys, &nkeys)))
 		return r;
-	if ((r = cli_npos(c, npos, 2, 3)))
-		return r;
-	if ((r = cli_u32(c, "proxy id", pos[0], 1, PIAS_MAX_PROXIES - 1, &id)))
-		return r;
-	if (pias_addr_parse(pos[1], &a, &fam, &e))
-		return cli_bad(c, "%s", e.msg);
-	if (npos == 3) {
-		if (!strcmp(pos[2], "up"))
-			st = PIAS_PROXY_UP;
-		else if (!strcmp(pos[2], "down"))
-			st = PIAS_PROXY_DOWN;
-		else if (!strcmp(pos[2], "dp-only"))
-			st = PIAS_PROXY_DP_ONLY;
-		else
-			return cli_bad(c, "state '%s' is not up, down or dp-only", pos[2]);
-	}
 	if ((r = cli_maps(c, &m)))
 		return r;
 	if ((r = pias_config_get(m, &cfg, &was_zero, &e)))
@@ -79,27 +77,24 @@ static int run_set(struct cli *c, int argc, char **argv)
 	pias_tun_tags_derive((const __u8(*)[PIAS_TUN_KEY_LEN])keys, nkeys, 0, cfg.self_id, id,
 			     &tags);
 	sodium_memzero(keys, sizeof(keys));
-	r = pias_proxy_set(m, id, &a, fam, st, &tags, &e);
+	r = pias_proxy_set(m, id, &addr->addr, addr->family, state_of[a->v[P_STATE].n], &tags, &e);
 	return r ? cli_err(c, r, &e) : EXIT_OK;
 }
 
-static int run_del(struct cli *c, int argc, char **argv)
+static const struct cli_opt del_opts[] = {
+	{ "ID", CLI_U32, .min = 1, .max = PIAS_MAX_PROXIES - 1, .what = "proxy id" },
+	CLI_OPT_END,
+};
+
+static int run_del(struct cli *c, const struct cli_args *a)
 {
-	char *pos[CLI_MAX_POS];
 	struct pias_maps *m;
 	struct pias_err e;
-	int npos, r;
-	__u32 id;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)))
-		return r;
-	if ((r = cli_u32(c, "proxy id", pos[0], 1, PIAS_MAX_PROXIES - 1, &id)))
-		return r;
 	if ((r = cli_maps(c, &m)))
 		return r;
-	r = pias_proxy_del(m, id, &e);
+	r = pias_proxy_del(m, a->v[0].n, &e);
 	return r ? cli_err(c, r, &e) : EXIT_OK;
 }
 
@@ -110,44 +105,48 @@ static void warn_not_up(struct cli *c, struct pias_maps *m, const __u32 *ids, in
 		struct pias_proxy p;
 
 		if (!pias_proxy_get(m, ids[i], &p, NULL) && p.state != PIAS_PROXY_UP)
-			fprintf(stderr,
+			fprintf(cli_errf(c),
 				"%s %s: warning: proxy %u is not up in %s; the IAP skips it\n",
 				c->prog, c->cmd->name, ids[i], pias_map_name(PIAS_M_PROXIES));
 	}
 }
 
-static int run_rap_fill(struct cli *c, int argc, char **argv)
+enum {
+	P_IDS,
+	O_REPLICAS
+};
+
+static const struct cli_opt fill_opts[] = {
+	[P_IDS] = { "ID", CLI_U32, .min = 1, .max = PIAS_MAX_PROXIES - 1, .what = "proxy id",
+		    .flags = CLI_REPEAT },
+	[O_REPLICAS] = { "--replicas", CLI_U32, "K", "ids per slot, best first", .min = 1,
+			 .max = PIAS_RAP_REPLICAS, .def = CLI_XSTR(PIAS_RAP_REPLICAS) },
+	CLI_OPT_END,
+};
+
+static int run_rap_fill(struct cli *c, const struct cli_args *a)
 {
-	struct cli_opt o[] = { OPT_VALUE("--replicas"), OPT_END };
-	__u32 k = PIAS_RAP_REPLICAS, ids[CLI_MAX_POS];
-	char *pos[CLI_MAX_POS];
+	__u32 ids[CLI_MAX_POS];
 	struct pias_maps *m;
 	struct pias_err e;
-	int npos, r;
+	int r;
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, -1)))
-		return r;
-	if (o[0].seen && (r = cli_u32(c, "--replicas", o[0].value, 1, PIAS_RAP_REPLICAS, &k)))
-		return r;
-	for (int i = 0; i < npos; i++) {
-		if ((r = cli_u32(c, "proxy id", pos[i], 1, PIAS_MAX_PROXIES - 1, &ids[i])))
-			return r;
+	for (int i = 0; i < a->nrep; i++) {
+		ids[i] = a->rep[i].n;
 		for (int j = 0; j < i; j++)
 			if (ids[j] == ids[i])
 				return cli_bad(c, "proxy id %u is listed twice", ids[i]);
 	}
 	if ((r = cli_maps(c, &m)))
 		return r;
-	warn_not_up(c, m, ids, npos);
-	r = pias_rap_fill(m, ids, (size_t)npos, k, &e);
+	warn_not_up(c, m, ids, a->nrep);
+	r = pias_rap_fill(m, ids, (size_t)a->nrep, a->v[O_REPLICAS].n, &e);
 	return r ? cli_err(c, r, &e) : EXIT_OK;
 }
 
 const struct cmd cmd_proxy_set = {
 	.name = "proxy set",
-	.args = "--key HEX[,HEX...] ID ADDR [up|down|dp-only]",
+	.opts = set_opts,
 	.summary = "set proxy ID's tunnel address, state (default up) and tags",
 	.help = "Writes pias_proxies[ID] and pias_proxy_addr ADDR -> ID; tunnel packets\n"
 		"are accepted only from addresses of known proxies, carrying a tag of one\n"
@@ -160,15 +159,14 @@ const struct cmd cmd_proxy_set = {
 
 const struct cmd cmd_proxy_del = {
 	.name = "proxy del",
-	.args = "ID",
+	.opts = del_opts,
 	.summary = "forget proxy ID and its address",
-	.help = "",
 	.run = run_del,
 };
 
 const struct cmd cmd_rap_fill = {
 	.name = "rap fill",
-	.args = "[--replicas K] ID...",
+	.opts = fill_opts,
 	.summary = "fill the RAP table from the live proxy ids, K per slot (default 4)",
 	.help = "Every slot of pias_rap_table gets the K ids with the highest rendezvous\n"
 		"score for that slot, best first: proxies that fill it from the same ids\n"

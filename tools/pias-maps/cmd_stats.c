@@ -5,32 +5,20 @@
 #include "counters.h"
 #include "commands.h"
 
-/* Parse [--json] and no positionals; *json says which. */
-static int parse_json_only(struct cli *c, int argc, char **argv, bool *json)
-{
-	struct cli_opt o[] = { OPT_FLAG("--json"), OPT_END };
-	char *pos[CLI_MAX_POS];
-	int npos, r;
+static const struct cli_opt json_opts[] = {
+	{ "--json", CLI_FLAG, .help = "one JSON document, every counter" },
+	CLI_OPT_END,
+};
 
-	if ((r = cli_parse(c, argc, argv, o, pos, &npos)))
-		return r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
-	*json = o[0].seen;
-	return 0;
-}
-
-static int run_stats(struct cli *c, int argc, char **argv)
+static int run_stats(struct cli *c, const struct cli_args *a)
 {
+	bool json = a->v[0].seen;
 	struct pias_stats st;
 	struct pias_drops dr;
 	struct pias_maps *m;
 	struct pias_err e;
-	bool json;
 	int r;
 
-	if ((r = parse_json_only(c, argc, argv, &json)))
-		return r < 0 ? EXIT_OK : r;
 	if ((r = cli_maps(c, &m)))
 		return r;
 	if ((r = pias_stats_read(m, &st, &dr, &e)))
@@ -69,15 +57,13 @@ static int print_group(const struct pias_ta *ta, const struct pias_group_stats *
 /* Walks one per-entry stats map with the printer behind walk. */
 typedef int (*stats_walk_fn)(struct pias_maps *m, struct each_ctx *x, struct pias_err *e);
 
-static int run_listing(struct cli *c, int argc, char **argv, stats_walk_fn walk)
+static int run_listing(struct cli *c, const struct cli_args *a, stats_walk_fn walk)
 {
-	struct each_ctx x = { 0 };
+	struct each_ctx x = { .json = a->v[0].seen };
 	struct pias_maps *m;
 	struct pias_err e;
 	int r;
 
-	if ((r = parse_json_only(c, argc, argv, &x.json)))
-		return r < 0 ? EXIT_OK : r;
 	if ((r = cli_maps(c, &m)))
 		return r;
 	if (x.json)
@@ -94,9 +80,9 @@ static int walk_groups(struct pias_maps *m, struct each_ctx *x, struct pias_err 
 	return pias_group_stats_each(m, print_group, x, e);
 }
 
-static int run_group_stats(struct cli *c, int argc, char **argv)
+static int run_group_stats(struct cli *c, const struct cli_args *a)
 {
-	return run_listing(c, argc, argv, walk_groups);
+	return run_listing(c, a, walk_groups);
 }
 
 static int print_target(__u32 id, const struct pias_target_stats *s, void *arg)
@@ -119,31 +105,30 @@ static int walk_targets(struct pias_maps *m, struct each_ctx *x, struct pias_err
 	return pias_target_stats_each(m, print_target, x, e);
 }
 
-static int run_target_stats(struct cli *c, int argc, char **argv)
+static int run_target_stats(struct cli *c, const struct cli_args *a)
 {
-	return run_listing(c, argc, argv, walk_targets);
+	return run_listing(c, a, walk_targets);
 }
 
 const struct cmd cmd_stats = {
 	.name = "stats",
-	.args = "[--json]",
+	.opts = json_opts,
 	.summary = "packet counters and drop reasons, totals over CPUs",
 	.help = "Text: the non-zero counters, with what each means.\n"
-		"--json: every counter, {\"stats\":{NAME:N,...},\"drops\":{NAME:N,...}}.\n",
+		"JSON: {\"stats\":{NAME:N,...},\"drops\":{NAME:N,...}}.\n",
 	.run = run_stats,
 };
 
 const struct cmd cmd_group_stats = {
 	.name = "group-stats",
-	.args = "[--json]",
+	.opts = json_opts,
 	.summary = "per-group counters (one line per TA that saw traffic)",
-	.help = "",
 	.run = run_group_stats,
 };
 
 const struct cmd cmd_target_stats = {
 	.name = "target-stats",
-	.args = "[--json]",
+	.opts = json_opts,
 	.summary = "per-target counters (one line per target that saw traffic)",
 	.help = "last_reply_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns) of the latest reply.\n",
 	.run = run_target_stats,

@@ -15,7 +15,7 @@
  * A word with a space or a control character would change the words piasd
  * sees, or end the line early: refused.
  */
-static int request(struct cli *c, char **words, int n)
+static int request(struct cli *c, const char *const *words, int n)
 {
 	char line[PIAS_CTL_REQUEST_MAX];
 	size_t len = strlen(c->cmd->name);
@@ -40,83 +40,82 @@ static int request(struct cli *c, char **words, int n)
 	return ctl_request(c, line);
 }
 
+static const char *const subjects[] = { PIAS_CTL_SHOW_SUBJECTS, NULL };
+
 enum {
+	P_SUBJECT,
 	O_JSON,
 };
 
-static int run_show(struct cli *c, int argc, char **argv)
-{
-	static const char *const subjects[] = { PIAS_CTL_SHOW_SUBJECTS, NULL };
-	struct cli_opt o[] = { [O_JSON] = OPT_FLAG(PIAS_CTL_JSON), OPT_END };
-	char *pos[CLI_MAX_POS], *words[2];
-	int npos, r, i;
+static const struct cli_opt show_opts[] = {
+	[P_SUBJECT] = { "proxies|ring|groups|bindings|targets|counters|status", CLI_ENUM,
+			.choices = subjects, .what = "subject" },
+	[O_JSON] = { PIAS_CTL_JSON, CLI_FLAG, .help = "one JSON document instead of text" },
+	CLI_OPT_END,
+};
 
-	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 1, 1)))
-		return r;
-	for (i = 0; subjects[i] && strcmp(subjects[i], pos[0]); i++)
-		;
-	if (!subjects[i])
-		return cli_bad(c, "unknown subject '%s': one of %s", pos[0], c->cmd->args);
-	words[0] = pos[0];
-	words[1] = PIAS_CTL_JSON;
-	return request(c, words, o[O_JSON].seen ? 2 : 1);
+static int run_show(struct cli *c, const struct cli_args *a)
+{
+	const char *words[2] = { a->v[P_SUBJECT].s, PIAS_CTL_JSON };
+
+	return request(c, words, a->v[O_JSON].seen ? 2 : 1);
 }
 
-static int run_drain(struct cli *c, int argc, char **argv)
-{
-	char *pos[CLI_MAX_POS];
-	union pias_addr addr;
-	struct pias_err e;
-	struct pias_ta ta;
-	__u8 family;
-	__u16 port;
-	int npos, r;
+enum {
+	P_TA,
+	P_ENDPOINT,
+};
 
-	if ((r = pctl_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 2, 2)) || (r = cli_ta(c, pos[0], &ta)))
-		return r;
-	if (pias_endpoint_parse(pos[1], &addr, &family, &port, &e))
-		return cli_bad(c, "%s", e.msg);
-	if (family != ta.family)
-		return cli_bad(c, "endpoint %s is IPv%u but TA %s is IPv%u", pos[1], family, pos[0],
-			       ta.family);
-	return request(c, pos, 2);
+static const struct cli_opt drain_opts[] = {
+	[P_TA] = { "TA", CLI_TA, .help = "the group, like udp:203.0.113.1:53" },
+	[P_ENDPOINT] = { "ENDPOINT", CLI_ENDPOINT,
+			 .help = "the target, like 198.51.100.10:53 or [2001:db8::10]:53" },
+	CLI_OPT_END,
+};
+
+static int run_drain(struct cli *c, const struct cli_args *a)
+{
+	const struct cli_val *ta = &a->v[P_TA], *ep = &a->v[P_ENDPOINT];
+	const char *words[2] = { ta->s, ep->s };
+
+	if (ep->family != ta->ta.family)
+		return cli_bad(c, "endpoint %s is IPv%u but TA %s is IPv%u", ep->s, ep->family,
+			       ta->s, ta->ta.family);
+	return request(c, words, 2);
 }
 
-static int run_dial(struct cli *c, int argc, char **argv)
-{
-	char *pos[CLI_MAX_POS];
-	struct pias_ta ta;
-	__u32 pct;
-	int npos, r;
+enum {
+	P_PERCENT = P_ENDPOINT,
+};
 
-	if ((r = pctl_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 2, 2)) || (r = cli_ta(c, pos[0], &ta)) ||
-	    (r = cli_u32(c, "PERCENT", pos[1], 0, 100, &pct)))
-		return r;
-	return request(c, pos, 2);
+static const struct cli_opt dial_opts[] = {
+	[P_TA] = { "TA", CLI_TA, .help = "the group, like udp:203.0.113.1:53" },
+	[P_PERCENT] = { "PERCENT", CLI_U32,
+			.help = "of the new flows the RAPs would send here (by proximity and\n"
+				"load), this share comes; the rest go to the group's other JAPs.\n"
+				"Established flows stay. 100 undoes it; a restart of piasd too.\n"
+				"show targets shows it (DIAL), and what shedding leaves (SHARE).",
+			.max = 100 },
+	CLI_OPT_END,
+};
+
+static int run_dial(struct cli *c, const struct cli_args *a)
+{
+	const char *words[2] = { a->v[P_TA].s, a->v[P_PERCENT].s };
+
+	return request(c, words, 2);
 }
 
 /* withdraw, flush bindings, keys reload: no arguments. */
-static int run_bare(struct cli *c, int argc, char **argv)
+static int run_bare(struct cli *c, const struct cli_args *a)
 {
-	char *pos[CLI_MAX_POS];
-	int npos, r;
-
-	if ((r = pctl_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
+	(void)a;
 	return request(c, NULL, 0);
 }
 
 const struct cmd cmd_show = {
 	.name = "show",
-	.args = "proxies|ring|groups|bindings|targets|counters|status [--json]",
+	.opts = show_opts,
 	.summary = "print what piasd knows",
 	.help = "  proxies    members of the overlay, their state and coordinates\n"
 		"  ring       the consistent hashing ring and which proxies are RAPs\n"
@@ -124,62 +123,46 @@ const struct cmd cmd_show = {
 		"  bindings   the IAP's cached bindings (TA -> JAP)\n"
 		"  targets    targets registered here (this proxy as JAP)\n"
 		"  counters   dataplane and control plane counters\n"
-		"  status     a summary: id, state, uptime, counts\n"
-		"  --json     one JSON document instead of text\n",
+		"  status     a summary: id, state, uptime, counts\n",
 	.run = run_show,
 };
 
 const struct cmd cmd_drain = {
 	.name = "drain",
-	.args = "TA ENDPOINT",
+	.opts = drain_opts,
 	.summary = "send no new flows to a target registered here (existing flows go on; "
 		   "its agent cannot register it again until undrain)",
-	.help = "  TA         the group, like udp:203.0.113.1:53\n"
-		"  ENDPOINT   the target, like 198.51.100.10:53 or [2001:db8::10]:53\n",
 	.run = run_drain,
 };
 
 const struct cmd cmd_undrain = {
 	.name = "undrain",
-	.args = "TA ENDPOINT",
+	.opts = drain_opts,
 	.summary = "undo a drain: the target takes new flows again",
-	.help = "  TA         the group, like udp:203.0.113.1:53\n"
-		"  ENDPOINT   the drained target, like 198.51.100.10:53\n",
 	.run = run_drain,
 };
 
 const struct cmd cmd_dial = {
 	.name = "dial",
-	.args = "TA PERCENT",
+	.opts = dial_opts,
 	.summary = "take this share of a group's new flows at this JAP (drain a site gradually)",
-	.help = "  TA         the group, like udp:203.0.113.1:53\n"
-		"  PERCENT    0-100: of the new flows the RAPs would send here (by proximity and\n"
-		"             load), this share comes; the rest go to the group's other JAPs.\n"
-		"             Established flows stay. 100 undoes it; a restart of piasd too.\n"
-		"             show targets shows it (DIAL), and what shedding leaves (SHARE).\n",
 	.run = run_dial,
 };
 
 const struct cmd cmd_withdraw = {
 	.name = "withdraw",
-	.args = "",
 	.summary = "take this proxy out of service: leave the overlay, stop announcing",
-	.help = "",
 	.run = run_bare,
 };
 
 const struct cmd cmd_flush_bindings = {
 	.name = "flush bindings",
-	.args = "",
 	.summary = "drop every cached binding (the next packets ask the RAPs again)",
-	.help = "",
 	.run = run_bare,
 };
 
 const struct cmd cmd_keys_reload = {
 	.name = "keys reload",
-	.args = "",
 	.summary = "reload the overlay key ring, as SIGHUP does",
-	.help = "",
 	.run = run_bare,
 };

@@ -6,16 +6,13 @@
 #include "addr.h"
 #include "piasctl.h"
 
-static int run_keygen(struct cli *c, int argc, char **argv)
+static int run_keygen(struct cli *c, const struct cli_args *a)
 {
-	char hex[2 * PIAS_KEY_LEN + 1], *pos[CLI_MAX_POS];
+	char hex[2 * PIAS_KEY_LEN + 1];
 	__u8 key[PIAS_KEY_LEN];
-	int npos, r;
 
-	if ((r = pctl_parse(c, argc, argv, NULL, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
+	(void)c;
+	(void)a;
 	pias_key_generate(key);
 	pias_key_to_hex(key, hex);
 	printf("%s\n", hex);
@@ -28,22 +25,19 @@ enum {
 	O_ID,
 };
 
-static int run_keyring(struct cli *c, int argc, char **argv)
-{
-	struct cli_opt o[] = { [O_ID] = OPT_VALUE("--id"), OPT_END };
-	char hex[2 * PIAS_KEY_LEN + 1], *pos[CLI_MAX_POS];
-	__u8 key[PIAS_KEY_LEN];
-	int npos, r;
-	__u32 id;
+static const struct cli_opt keyring_opts[] = {
+	[O_ID] = { "--id", CLI_U32, "N", "the key's id, 1-4294967295; peers name the key by it",
+		   .min = 1, .max = UINT32_MAX, .flags = CLI_REQUIRED },
+	CLI_OPT_END,
+};
 
-	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
-	if (!o[O_ID].seen)
-		return cli_bad(c, "--id N is required (the key's id, 1-%u)", UINT32_MAX);
-	if ((r = cli_u32(c, "--id", o[O_ID].value, 1, UINT32_MAX, &id)))
-		return r;
+static int run_keyring(struct cli *c, const struct cli_args *a)
+{
+	char hex[2 * PIAS_KEY_LEN + 1];
+	__u32 id = a->v[O_ID].n;
+	__u8 key[PIAS_KEY_LEN];
+
+	(void)c;
 	pias_key_generate(key);
 	pias_key_to_hex(key, hex);
 	printf("[keys]\n%u = %s\nsend = %u\n", id, hex, id);
@@ -57,31 +51,24 @@ enum {
 	O_TA,
 };
 
-static int run_token(struct cli *c, int argc, char **argv)
-{
-	struct cli_opt o[] = {
-		[O_KEYFILE] = OPT_VALUE("--group-key-file"), [O_TA] = OPT_VALUE("--ta"), OPT_END
-	};
-	char hex[2 * PIAS_KEY_LEN + 1], *pos[CLI_MAX_POS];
-	__u8 master[PIAS_KEY_LEN], token[PIAS_KEY_LEN];
-	struct pias_err e;
-	struct pias_ta ta;
-	int npos, r;
+static const struct cli_opt token_opts[] = {
+	[O_KEYFILE] = { "--group-key-file", CLI_STR, "FILE",
+			"the group master key piasd holds (64 hex digits)", .flags = CLI_REQUIRED },
+	[O_TA] = { "--ta", CLI_TA, "TA", "the group, like udp:203.0.113.1:53",
+		   .flags = CLI_REQUIRED },
+	CLI_OPT_END,
+};
 
-	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
-		return r < 0 ? EXIT_OK : r;
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
-	if (!o[O_KEYFILE].seen)
-		return cli_bad(c, "--group-key-file FILE is required");
-	if (!o[O_TA].seen)
-		return cli_bad(c, "--ta TA is required (like udp:203.0.113.1:53)");
-	if (pias_ta_parse(o[O_TA].value, &ta, &e))
-		return cli_bad(c, "--ta: %s", e.msg);
+static int run_token(struct cli *c, const struct cli_args *a)
+{
+	__u8 master[PIAS_KEY_LEN], token[PIAS_KEY_LEN];
+	char hex[2 * PIAS_KEY_LEN + 1];
+	struct pias_err e;
+
 	/* a file that is missing or holds no key is the environment's fault: 1 */
-	if (pias_key_read_file(o[O_KEYFILE].value, master, &e))
+	if (pias_key_read_file(a->v[O_KEYFILE].s, master, &e))
 		return cli_fail(c, "--group-key-file: %s", e.msg);
-	pias_token_derive(master, &ta, token);
+	pias_token_derive(master, &a->v[O_TA].ta, token);
 	pias_key_to_hex(token, hex);
 	printf("%s\n", hex);
 	sodium_memzero(master, sizeof(master));
@@ -92,7 +79,6 @@ static int run_token(struct cli *c, int argc, char **argv)
 
 const struct cmd cmd_keygen = {
 	.name = "keygen",
-	.args = "",
 	.summary = "print a fresh random key as 64 hex digits",
 	.help = "A key file (overlay key, group master key, token) holds one such line.\n",
 	.run = run_keygen,
@@ -100,21 +86,18 @@ const struct cmd cmd_keygen = {
 
 const struct cmd cmd_keyring = {
 	.name = "keyring",
-	.args = "--id N",
+	.opts = keyring_opts,
 	.summary = "print a key ring file with one fresh key, N, to send with",
-	.help = "  --id N   the key's id, 1-4294967295; peers name the key by it\n\n"
-		"To rotate, add a new key to every proxy's ring and reload (piasctl keys\n"
+	.help = "\nTo rotate, add a new key to every proxy's ring and reload (piasctl keys\n"
 		"reload), then make it `send` everywhere, then drop the old one.\n",
 	.run = run_keyring,
 };
 
 const struct cmd cmd_token = {
 	.name = "token",
-	.args = "--group-key-file FILE --ta TA",
+	.opts = token_opts,
 	.summary = "print the registration token of a group (give it to the group's targets)",
-	.help = "  --group-key-file FILE   the group master key piasd holds (64 hex digits)\n"
-		"  --ta TA                 the group, like udp:203.0.113.1:53\n\n"
-		"Targets of TA prove they may join by MACing REGISTER with this token;\n"
+	.help = "\nTargets of TA prove they may join by MACing REGISTER with this token;\n"
 		"write it to the file `target join --token-file` reads.\n",
 	.run = run_token,
 };

@@ -36,17 +36,151 @@ enum {
 	O_N,
 };
 
-#define TIMEOUT_DEFAULT_S 5
-#define TIMEOUT_MAX_S	  3600
-#define MTU_DEFAULT	  1500
+#define TIMEOUT_MAX_S 3600
 
-static int required(struct cli *c, const struct cli_opt *o, const char *what)
+/* --mode's values, by index */
+enum {
+	MODE_NAT,
+	MODE_TUNNEL,
+};
+static const char *const modes[] = { "nat", "tunnel", NULL };
+
+/*
+ * One table for both commands, so that an option means the same in each;
+ * leave's copy lists only its own options (JOIN(help) is NULL there) but
+ * still takes the others, to say that they are join's.
+ */
+#define TARGET_OPTS(JOIN, TIMEOUT_HELP)                                                             \
+	{                                                                                           \
+		[O_TA] = { "--ta", CLI_TA, "TA", "the group, like udp:203.0.113.1:53" },            \
+		[O_ENDPOINT] = { "--endpoint", CLI_STR, "ADDR:PORT",                                \
+				 "where the target is reached, same family as TA" },                \
+		[O_WEIGHT] = { "--weight", CLI_U32,                                                 \
+			       "N",	   JOIN("share of new flows, 1-4294967295"),                \
+			       .min = 1,   .max = UINT32_MAX,                                       \
+			       .def = "1" },                                                        \
+		[O_TOKEN] = { "--token-file", CLI_STR, "FILE",                                      \
+			      "the group's token (64 hex digits; piasctl token)" },                 \
+		[O_FILE] = { "--file", CLI_STR, "FILE", FILE_HELP },                                \
+		[O_REG] = { "--registration", CLI_ENDPOINT, "ADDR:PORT",                            \
+			    "the anycast registration service (default: the\n"                      \
+			    "TA's address, port 6638)" },                                           \
+		[O_SOURCE] = { "--source", CLI_ADDR, "ADDR",                                        \
+			       "send from ADDR (a surrogate registering for a\n"                    \
+			       "server that runs nothing of ours)" },                               \
+		[O_ONCE] = { "--once", CLI_FLAG,                                                    \
+			     .help = JOIN("exit 0 at the first acknowledgement") },                 \
+		[O_TIMEOUT] = { "--timeout",	      CLI_U32,	 "SECONDS", TIMEOUT_HELP, .min = 1, \
+				.max = TIMEOUT_MAX_S, .def = "5" },                                 \
+		[O_MODE] = { "--mode",	CLI_ENUM,	  "nat|tunnel",                             \
+			     MODE_HELP, .choices = modes, .def = "nat" },                           \
+		[O_IFACE] = { "--interface", CLI_IFNAME, "IFNAME",                                  \
+			      JOIN("tunnel mode: the interface towards the JAP") },                 \
+		[O_MTU] = { "--mtu",                                                                \
+			    CLI_U32,                                                                \
+			    "BYTES",                                                                \
+			    JOIN("tunnel mode: largest packet towards the JAP;\n"                   \
+				 "bigger replies are dropped and counted"),                         \
+			    .min = 1280,                                                            \
+			    .max = 65535,                                                           \
+			    .def = "1500" },                                                        \
+		[O_PIN_DIR] = { "--pin-dir", CLI_STR, "DIR", JOIN(PIN_DIR_HELP) },                  \
+		[O_POLICY] = { "--policy", CLI_STR, "POLICY", JOIN(POLICY_HELP) },                  \
+		[O_SERIAL] = { "--policy-serial",                                                   \
+			       CLI_U32,                                                             \
+			       "N",                                                                 \
+			       JOIN("raise it with each change of policy: the group\n"              \
+				    "follows the highest serial"),                                  \
+			       .max = UINT32_MAX,                                                   \
+			       .def = "0" },                                                        \
+		[O_CHECK] = { "--check", CLI_STR, "CHECK", JOIN(CHECK_HELP) },                      \
+		[O_CHECK_INTERVAL] = { "--check-interval",                                          \
+				       CLI_U32,                                                     \
+				       "MS",                                                        \
+				       JOIN("a check every MS"),                                    \
+				       .min = 20,                                                   \
+				       .max = 3600000,                                              \
+				       .def = CLI_XSTR(PIAS_CHECK_INTERVAL_MS) },                   \
+		[O_CHECK_TIMEOUT] = { "--check-timeout",                                            \
+				      CLI_U32,                                                      \
+				      "MS",                                                         \
+				      JOIN("a check not done within MS fails"),                     \
+				      .min = 10,                                                    \
+				      .max = 600000,                                                \
+				      .def = CLI_XSTR(PIAS_CHECK_TIMEOUT_MS) },                     \
+		[O_RISE] = { "--rise",                                                              \
+			     CLI_U32,                                                               \
+			     "N",                                                                   \
+			     JOIN("passes in a row that bring a target up;\n"                       \
+				  "the first check decides"),                                       \
+			     .min = 1,                                                              \
+			     .max = 100,                                                            \
+			     .def = CLI_XSTR(PIAS_CHECK_RISE) },                                    \
+		[O_FALL] = { "--fall",                                                              \
+			     CLI_U32,                                                               \
+			     "N",                                                                   \
+			     JOIN("failures in a row that take a target down"),                     \
+			     .min = 1,                                                              \
+			     .max = 100,                                                            \
+			     .def = CLI_XSTR(PIAS_CHECK_FALL) },                                    \
+		CLI_OPT_END,                                                                        \
+	}
+
+#define FILE_HELP                                                                                  \
+	"many registrations in one process, one a line:\n"                                         \
+	"  TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY]\n"                                      \
+	"  [serial=N] [check=CHECK]   # comment\n"                                                 \
+	"(check=: this line's --check; no spaces)"
+#define MODE_HELP                                                                                  \
+	"nat: the JAP translates addresses, the\n"                                                 \
+	"server sees the JAP's. tunnel: the JAP wraps the\n"                                       \
+	"client's own packet; a BPF program of ours on\n"                                          \
+	"--interface unwraps it, and the TA's address goes\n"                                      \
+	"on lo, so the server sees the client's address\n"                                         \
+	"and answers from the TA (endpoint: ADDR, the port\n"                                      \
+	"is the TA's). Both are removed when the agent\n"                                          \
+	"leaves; a start cleans up after a killed one."
+#define PIN_DIR_HELP                                                                               \
+	"tunnel mode: where its maps and programs are\n"                                           \
+	"pinned, under DIR/IFNAME (default\n" PIAS_TT_PIN_ROOT "); one agent per directory"
+#define POLICY_HELP                                                                                \
+	"how the group picks a target for a new flow, as\n"                                        \
+	"its owner says: weighted (default: by weight),\n"                                         \
+	"random (a fresh draw per flow, by weight),\n"                                             \
+	"scoped/LEN or\n"                                                                          \
+	"scoped/LEN,strict (targets sharing LEN bits\n"                                            \
+	"with the client first; strict: only those),\n"                                            \
+	"replicate/K (UDP: each datagram to K targets);\n"                                         \
+	"+quic after any but replicate: a UDP group\n"                                             \
+	"speaking QUIC (a moved client's short headers\n"                                          \
+	"find the JAP holding its connection)"
+#define CHECK_HELP                                                                                 \
+	"keep the targets registered only while CHECK\n"                                           \
+	"passes at each endpoint: tcp (a connection is\n"                                          \
+	"accepted), http[:PATH] (GET PATH, default /,\n"                                           \
+	"answers 2xx or 3xx), dns[:NAME] (a query for\n"                                           \
+	"NAME, default localhost, is answered NOERROR\n"                                           \
+	"or NXDOMAIN), exec:COMMAND (sh -c COMMAND exits\n"                                        \
+	"0; PIAS_CHECK_ADDR and PIAS_CHECK_PORT set).\n"                                           \
+	"Failing: LEAVE (the JAP drains the target at\n"                                           \
+	"once); passing again: REGISTER"
+
+#define LISTED(help)   help
+#define UNLISTED(help) NULL
+
+static const struct cli_opt join_opts[] =
+	TARGET_OPTS(LISTED, "with --once: give up after this long");
+static const struct cli_opt leave_opts[] =
+	TARGET_OPTS(UNLISTED, "how long to wait for the acknowledgements");
+
+/* the option's own words: which one to give instead, or what it is for */
+static int required(struct cli *c, const struct cli_args *a, int i, const char *what)
 {
-	return o->seen ? 0 : cli_bad(c, "%s %s is required", o->name, what);
+	return a->v[i].seen ? 0 : cli_bad(c, "%s %s is required", c->cmd->opts[i].name, what);
 }
 
 /* --ta, --endpoint, --token-file [--weight]: the one registration. */
-static int parse_one(struct cli *c, const struct cli_opt *o, bool join,
+static int parse_one(struct cli *c, const struct cli_args *a, bool join,
 		     const union pias_addr *raddr, __u8 rfamily, __u16 rport, struct agent_opts *ao)
 {
 	struct agent_reg *r;
@@ -54,9 +188,11 @@ static int parse_one(struct cli *c, const struct cli_opt *o, bool join,
 	struct pias_err e;
 	int rc;
 
-	if ((rc = required(c, &o[O_TA], "TA (or --file FILE)")) ||
-	    (rc = required(c, &o[O_ENDPOINT], "ADDR:PORT")) ||
-	    (rc = required(c, &o[O_TOKEN], "FILE")))
+	const struct cli_val *o = a->v;
+
+	if ((rc = required(c, a, O_TA, "TA (or --file FILE)")) ||
+	    (rc = required(c, a, O_ENDPOINT, "ADDR:PORT")) ||
+	    (rc = required(c, a, O_TOKEN, "FILE")))
 		return rc;
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -64,41 +200,30 @@ static int parse_one(struct cli *c, const struct cli_opt *o, bool join,
 	ao->regs = r;
 	ao->n = 1;
 	t = &r->tgt;
-	if (pias_ta_parse(o[O_TA].value, &t->ta, &e))
-		return cli_bad(c, "--ta: %s", e.msg);
+	t->ta = o[O_TA].ta;
 	/* tunnel mode: the server answers on the TA's own port, so ADDR will do */
-	if ((!ao->tunnel || pias_addr_parse(o[O_ENDPOINT].value, &t->addr, &t->family, &e)) &&
-	    pias_endpoint_parse(o[O_ENDPOINT].value, &t->addr, &t->family, &t->port, &e))
+	if ((!ao->tunnel || pias_addr_parse(o[O_ENDPOINT].s, &t->addr, &t->family, &e)) &&
+	    pias_endpoint_parse(o[O_ENDPOINT].s, &t->addr, &t->family, &t->port, &e))
 		return cli_bad(c, "--endpoint: %s", e.msg);
 	if (t->family != t->ta.family)
-		return cli_bad(c, "--endpoint %s is IPv%u but --ta %s is IPv%u",
-			       o[O_ENDPOINT].value, t->family, o[O_TA].value, t->ta.family);
-	t->weight = 1;
-	if (join && o[O_WEIGHT].seen &&
-	    (rc = cli_u32(c, "--weight", o[O_WEIGHT].value, 1, UINT32_MAX, &t->weight)))
-		return rc;
-	if (o[O_POLICY].seen && pias_policy_parse(o[O_POLICY].value, t->ta.family, &t->policy, &e))
+		return cli_bad(c, "--endpoint %s is IPv%u but --ta %s is IPv%u", o[O_ENDPOINT].s,
+			       t->family, o[O_TA].s, t->ta.family);
+	t->weight = join ? o[O_WEIGHT].n : 1;
+	if (o[O_POLICY].seen && pias_policy_parse(o[O_POLICY].s, t->ta.family, &t->policy, &e))
 		return cli_bad(c, "--policy: %s", e.msg);
-	if (o[O_SERIAL].seen && (rc = cli_u32(c, "--policy-serial", o[O_SERIAL].value, 0,
-					      UINT32_MAX, &t->policy_serial)))
-		return rc;
+	t->policy_serial = o[O_SERIAL].n;
 	agent_reg_service(r, raddr, rfamily, rport);
 	/* last, so that usage errors never wait on the file system */
-	if (pias_key_read_file(o[O_TOKEN].value, r->token, &e))
+	if (pias_key_read_file(o[O_TOKEN].s, r->token, &e))
 		return cli_fail(c, "--token-file: %s", e.msg);
 	return 0;
 }
 
 /* --mode, --interface, --mtu. */
-static int parse_mode(struct cli *c, const struct cli_opt *o, bool join, struct agent_opts *ao)
+static int parse_mode(struct cli *c, const struct cli_val *o, bool join, struct agent_opts *ao)
 {
-	int r;
-
-	if (o[O_MODE].seen && strcmp(o[O_MODE].value, "tunnel") && strcmp(o[O_MODE].value, "nat"))
-		return cli_bad(c, "--mode %s: the modes are nat (default) and tunnel",
-			       o[O_MODE].value);
-	ao->tunnel = o[O_MODE].seen && !strcmp(o[O_MODE].value, "tunnel");
-	ao->mtu = MTU_DEFAULT;
+	ao->tunnel = o[O_MODE].n == MODE_TUNNEL;
+	ao->mtu = o[O_MTU].n;
 	if (!ao->tunnel) {
 		if (o[O_IFACE].seen || o[O_MTU].seen || o[O_PIN_DIR].seen)
 			return cli_bad(c, "%s goes with --mode tunnel",
@@ -111,15 +236,14 @@ static int parse_mode(struct cli *c, const struct cli_opt *o, bool join, struct 
 		return o[O_IFACE].seen || o[O_MTU].seen || o[O_PIN_DIR].seen
 			       ? cli_bad(c, "target leave needs no --interface, --mtu or --pin-dir")
 			       : 0;
-	ao->pin_dir = o[O_PIN_DIR].seen ? o[O_PIN_DIR].value : NULL;
+	ao->pin_dir = o[O_PIN_DIR].seen ? o[O_PIN_DIR].s : NULL;
 	if (ao->mode == AGENT_ONCE)
 		return cli_bad(c, "--once and --mode tunnel exclude each other: the agent owns "
 				  "the target's tunnel program while it runs");
-	if ((r = required(c, &o[O_IFACE], "IFNAME (where the JAP's packets come in)")))
-		return r;
-	ao->ifname = o[O_IFACE].value;
-	if (o[O_MTU].seen)
-		return cli_u32(c, "--mtu", o[O_MTU].value, 1280, 65535, &ao->mtu);
+	if (!o[O_IFACE].seen)
+		return cli_bad(c,
+			       "--interface IFNAME (where the JAP's packets come in) is required");
+	ao->ifname = o[O_IFACE].s;
 	return 0;
 }
 
@@ -141,77 +265,41 @@ static int tunnel_endpoints(struct cli *c, struct agent_opts *ao)
 }
 
 /* --check SPEC [--check-interval MS] [--check-timeout MS] [--rise N] [--fall N]. */
-static int parse_check(struct cli *c, const struct cli_opt *o, struct agent_opts *ao)
+static int parse_check(struct cli *c, const struct cli_val *o, struct agent_opts *ao)
 {
 	struct check_opts *k = &ao->check;
 	struct pias_err e;
-	int r;
 
-	/* the defaults hold for --file's check= lines too */
-	k->interval_ms = PIAS_CHECK_INTERVAL_MS;
-	k->timeout_ms = PIAS_CHECK_TIMEOUT_MS;
-	k->rise = PIAS_CHECK_RISE;
-	k->fall = PIAS_CHECK_FALL;
 	for (int i = O_CHECK; i <= O_FALL; i++) {
 		if (!o[i].seen)
 			continue;
 		if (ao->mode != AGENT_FOREVER)
 			return cli_bad(c,
 				       "%s goes with a running agent (target join without --once)",
-				       o[i].name);
+				       c->cmd->opts[i].name);
 		if (i != O_CHECK && !o[O_CHECK].seen && !o[O_FILE].seen)
-			return cli_bad(c, "%s goes with --check (or --file's check=)", o[i].name);
+			return cli_bad(c, "%s goes with --check (or --file's check=)",
+				       c->cmd->opts[i].name);
 	}
-	if (o[O_CHECK].seen && pias_check_parse(o[O_CHECK].value, &k->spec, &e))
+	if (o[O_CHECK].seen && pias_check_parse(o[O_CHECK].s, &k->spec, &e))
 		return cli_bad(c, "--check: %s", e.msg);
-	if ((o[O_CHECK_INTERVAL].seen &&
-	     (r = cli_u32(c, "--check-interval", o[O_CHECK_INTERVAL].value, 20, 3600000,
-			  &k->interval_ms))) ||
-	    (o[O_CHECK_TIMEOUT].seen && (r = cli_u32(c, "--check-timeout", o[O_CHECK_TIMEOUT].value,
-						     10, 600000, &k->timeout_ms))) ||
-	    (o[O_RISE].seen && (r = cli_u32(c, "--rise", o[O_RISE].value, 1, 100, &k->rise))) ||
-	    (o[O_FALL].seen && (r = cli_u32(c, "--fall", o[O_FALL].value, 1, 100, &k->fall))))
-		return r;
+	/* the defaults (the table's) hold for --file's check= lines too */
+	k->interval_ms = o[O_CHECK_INTERVAL].n;
+	k->timeout_ms = o[O_CHECK_TIMEOUT].n;
+	k->rise = o[O_RISE].n;
+	k->fall = o[O_FALL].n;
 	return 0;
 }
 
 /* Both commands: check the options into ao (ao->regs to free either way). */
-static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_opts *ao)
+static int parse(struct cli *c, const struct cli_args *a, bool join, struct agent_opts *ao)
 {
-	struct cli_opt o[] = {
-		[O_TA] = OPT_VALUE("--ta"),
-		[O_ENDPOINT] = OPT_VALUE("--endpoint"),
-		[O_WEIGHT] = OPT_VALUE("--weight"),
-		[O_TOKEN] = OPT_VALUE("--token-file"),
-		[O_FILE] = OPT_VALUE("--file"),
-		[O_REG] = OPT_VALUE("--registration"),
-		[O_SOURCE] = OPT_VALUE("--source"),
-		[O_ONCE] = OPT_FLAG("--once"),
-		[O_TIMEOUT] = OPT_VALUE("--timeout"),
-		[O_MODE] = OPT_VALUE("--mode"),
-		[O_IFACE] = OPT_VALUE("--interface"),
-		[O_MTU] = OPT_VALUE("--mtu"),
-		[O_PIN_DIR] = OPT_VALUE("--pin-dir"),
-		[O_POLICY] = OPT_VALUE("--policy"),
-		[O_SERIAL] = OPT_VALUE("--policy-serial"),
-		[O_CHECK] = OPT_VALUE("--check"),
-		[O_CHECK_INTERVAL] = OPT_VALUE("--check-interval"),
-		[O_CHECK_TIMEOUT] = OPT_VALUE("--check-timeout"),
-		[O_RISE] = OPT_VALUE("--rise"),
-		[O_FALL] = OPT_VALUE("--fall"),
-		OPT_END,
-	};
-	char *pos[CLI_MAX_POS];
-	union pias_addr raddr = { 0 };
-	struct pias_err e;
-	__u8 rfamily = 0;
-	__u16 rport = 0;
-	int npos, r;
+	const struct cli_opt *opts = c->cmd->opts;
+	const struct cli_val *o = a->v;
+	int r;
 
 	memset(ao, 0, sizeof(*ao));
-	if ((r = pctl_parse(c, argc, argv, o, pos, &npos)))
-		return r;
-	/* one option table for both; leave has nothing to weigh and always waits */
+	/* leave's table has join's options unlisted: it has nothing to weigh and always waits */
 	if (!join && (o[O_WEIGHT].seen || o[O_ONCE].seen || o[O_POLICY].seen || o[O_SERIAL].seen))
 		return cli_bad(c, "%s is no option of target leave",
 			       o[O_WEIGHT].seen	  ? "--weight"
@@ -220,43 +308,30 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 						  : "--policy-serial");
 	if (o[O_SERIAL].seen && !o[O_POLICY].seen)
 		return cli_bad(c, "--policy-serial goes with --policy");
-	if ((r = cli_npos(c, npos, 0, 0)))
-		return r;
 	if (o[O_FILE].seen) {
 		for (int i = O_TA; i <= O_SERIAL; i++)
 			if (o[i].seen && (i <= O_TOKEN || i >= O_POLICY))
 				return cli_bad(c,
 					       "--file and %s exclude each other (%s goes on "
 					       "the file's lines)",
-					       o[i].name, o[i].name);
+					       opts[i].name, opts[i].name);
 	}
-	if (o[O_REG].seen && pias_endpoint_parse(o[O_REG].value, &raddr, &rfamily, &rport, &e))
-		return cli_bad(c, "--registration: %s", e.msg);
-
 	ao->mode = !join ? AGENT_LEAVE : o[O_ONCE].seen ? AGENT_ONCE : AGENT_FOREVER;
-	ao->timeout_s = TIMEOUT_DEFAULT_S;
+	ao->timeout_s = o[O_TIMEOUT].n;
 	if ((r = parse_mode(c, o, join, ao)) || (r = parse_check(c, o, ao)))
 		return r;
-	if (o[O_TIMEOUT].seen) {
-		if (ao->mode == AGENT_FOREVER)
-			return cli_bad(c, "--timeout goes with --once (join runs until a signal)");
-		if ((r = cli_u32(c, "--timeout", o[O_TIMEOUT].value, 1, TIMEOUT_MAX_S,
-				 &ao->timeout_s)))
-			return r;
-	}
+	if (o[O_TIMEOUT].seen && ao->mode == AGENT_FOREVER)
+		return cli_bad(c, "--timeout goes with --once (join runs until a signal)");
 	if (o[O_SOURCE].seen) {
-		union pias_addr saddr;
-		__u8 sfamily;
-
-		if (pias_addr_parse(o[O_SOURCE].value, &saddr, &sfamily, &e))
-			return cli_bad(c, "--source: %s", e.msg);
-		ao->src_len = agent_sockaddr(&saddr, sfamily, 0, &ao->src);
-		ao->src_str = o[O_SOURCE].value;
+		ao->src_len = agent_sockaddr(&o[O_SOURCE].addr, o[O_SOURCE].family, 0, &ao->src);
+		ao->src_str = o[O_SOURCE].s;
 	}
+	/* family 0: each TA's own address (agent_reg_service) */
 	if (o[O_FILE].seen)
-		r = reg_file_read(c, o[O_FILE].value, &raddr, rfamily, rport, &ao->regs, &ao->n);
+		r = reg_file_read(c, o[O_FILE].s, &o[O_REG].addr, o[O_REG].family, o[O_REG].port,
+				  &ao->regs, &ao->n);
 	else
-		r = parse_one(c, o, join, &raddr, rfamily, rport, ao);
+		r = parse_one(c, a, join, &o[O_REG].addr, o[O_REG].family, o[O_REG].port, ao);
 	if (r)
 		return r;
 	if (ao->tunnel && (r = tunnel_endpoints(c, ao)))
@@ -271,29 +346,27 @@ static int parse(struct cli *c, int argc, char **argv, bool join, struct agent_o
 	return 0;
 }
 
-static int run(struct cli *c, int argc, char **argv, bool join)
+static int run(struct cli *c, const struct cli_args *a, bool join)
 {
 	struct agent_opts ao;
-	int r = parse(c, argc, argv, join, &ao);
+	int r = parse(c, a, join, &ao);
 
 	if (!r)
 		r = agent_run(c, &ao);
-	else if (r < 0)
-		r = EXIT_OK; /* --help */
 	if (ao.regs)
 		sodium_memzero(ao.regs, ao.n * sizeof(*ao.regs));
 	free(ao.regs);
 	return r;
 }
 
-static int run_join(struct cli *c, int argc, char **argv)
+static int run_join(struct cli *c, const struct cli_args *a)
 {
-	return run(c, argc, argv, true);
+	return run(c, a, true);
 }
 
-static int run_leave(struct cli *c, int argc, char **argv)
+static int run_leave(struct cli *c, const struct cli_args *a)
 {
-	return run(c, argc, argv, false);
+	return run(c, a, false);
 }
 
 const struct cmd cmd_target_join = {
@@ -304,61 +377,9 @@ const struct cmd cmd_target_join = {
 		"[--mode tunnel --interface IFNAME [--mtu BYTES] [--pin-dir DIR]] "
 		"[--check tcp|http[:PATH]|dns[:NAME]|exec:COMMAND [--check-interval MS] "
 		"[--check-timeout MS] [--rise N] [--fall N]]",
+	.opts = join_opts,
 	.summary = "register a target with its JAP and keep the registration alive",
-	.help = "  --ta TA                    the group, like udp:203.0.113.1:53\n"
-		"  --endpoint ADDR:PORT       where the target is reached, same family as TA\n"
-		"  --token-file FILE          the group's token (64 hex digits; piasctl token)\n"
-		"  --weight N                 share of new flows, 1-4294967295 (default 1)\n"
-		"  --policy POLICY            how the group picks a target for a new flow, as\n"
-		"                             its owner says: weighted (default: by weight),\n"
-		"                             random (a fresh draw per flow, by weight),\n"
-		"                             scoped/LEN or\n"
-		"                             scoped/LEN,strict (targets sharing LEN bits\n"
-		"                             with the client first; strict: only those),\n"
-		"                             replicate/K (UDP: each datagram to K targets);\n"
-		"                             +quic after any but replicate: a UDP group\n"
-		"                             speaking QUIC (a moved client's short headers\n"
-		"                             find the JAP holding its connection)\n"
-		"  --policy-serial N          raise it with each change of policy: the group\n"
-		"                             follows the highest serial (default 0)\n"
-		"  --file FILE                many registrations in one process, one a line:\n"
-		"                               TA ENDPOINT TOKEN-FILE [WEIGHT] [policy=POLICY]\n"
-		"                               [serial=N] [check=CHECK]   # comment\n"
-		"                             (check=: this line's --check; no spaces)\n"
-		"  --registration ADDR:PORT   the anycast registration service (default: the\n"
-		"                             TA's address, port 6638)\n"
-		"  --source ADDR              send from ADDR (a surrogate registering for a\n"
-		"                             server that runs nothing of ours)\n"
-		"  --once                     exit 0 at the first acknowledgement\n"
-		"  --timeout SECONDS          with --once: give up after this long (default 5)\n"
-		"  --mode nat|tunnel          nat (default): the JAP translates addresses, the\n"
-		"                             server sees the JAP's. tunnel: the JAP wraps the\n"
-		"                             client's own packet; a BPF program of ours on\n"
-		"                             --interface unwraps it, and the TA's address goes\n"
-		"                             on lo, so the server sees the client's address\n"
-		"                             and answers from the TA (endpoint: ADDR, the port\n"
-		"                             is the TA's). Both are removed when the agent\n"
-		"                             leaves; a start cleans up after a killed one.\n"
-		"  --interface IFNAME         tunnel mode: the interface towards the JAP\n"
-		"  --mtu BYTES                tunnel mode: largest packet towards the JAP\n"
-		"                             (default 1500); bigger replies are dropped\n"
-		"                             and counted\n"
-		"  --pin-dir DIR              tunnel mode: where its maps and programs are\n"
-		"                             pinned, under DIR/IFNAME (default\n"
-		"                             " PIAS_TT_PIN_ROOT "); one agent per directory\n"
-		"  --check CHECK              keep the targets registered only while CHECK\n"
-		"                             passes at each endpoint: tcp (a connection is\n"
-		"                             accepted), http[:PATH] (GET PATH, default /,\n"
-		"                             answers 2xx or 3xx), dns[:NAME] (a query for\n"
-		"                             NAME, default localhost, is answered NOERROR\n"
-		"                             or NXDOMAIN), exec:COMMAND (sh -c COMMAND exits\n"
-		"                             0; PIAS_CHECK_ADDR and PIAS_CHECK_PORT set).\n"
-		"                             Failing: LEAVE (the JAP drains the target at\n"
-		"                             once); passing again: REGISTER\n"
-		"  --check-interval MS        a check every MS (default 200)\n"
-		"  --check-timeout MS         a check not done within MS fails (default 200)\n"
-		"  --rise N, --fall N         passes (failures) in a row that bring a target\n"
-		"                             up (down); the first check decides (default 2)\n\n"
+	.help = "\n"
 		"Runs in the foreground and logs one line per event on stderr: registered,\n"
 		"JAP changed, registration lost. Refreshes every third of the period the\n"
 		"JAP asks for; a dead JAP is noticed in about a second, and the agent\n"
@@ -370,11 +391,11 @@ const struct cmd cmd_target_join = {
 
 const struct cmd cmd_target_leave = {
 	.name = "target leave",
+	.opts = leave_opts,
 	.summary = "withdraw a target's registration and wait for the acknowledgement",
 	.args = "{--ta TA --endpoint ADDR:PORT --token-file FILE | --file FILE} "
 		"[--registration ADDR:PORT] [--source ADDR] [--timeout SECONDS] [--mode tunnel]",
-	.help = "  Options as for target join; --timeout SECONDS (default 5) bounds the wait.\n"
-		"  LEAVE is sent up to 3 times per registration; exit 1 if one is not\n"
-		"  acknowledged.\n",
+	.help = "\nLEAVE is sent up to 3 times per registration; exit 1 if one is not\n"
+		"acknowledged.\n",
 	.run = run_leave,
 };

@@ -2,9 +2,10 @@
 /*
  * piasctl: the operator's tool for piasd. Its commands, grouped by the file
  * that implements them, and what they share: the global options, option
- * parsing on top of lib/cli (without pias-maps' --pin-root), the log line.
+ * parsing by lib/cli's dispatcher (without pias-maps' --pin-root), the log
+ * line.
  *
- *   main.c        global options (-s SOCKET), command dispatch, usage
+ *   main.c        the command table, global options (-s SOCKET)
  *   cmd_ctl.c     show, drain, withdraw, flush bindings, keys reload
  *   ctl_client.c  one request over piasd's control socket (daemon/ctl_proto.h)
  *   cmd_keys.c    keygen, keyring, token
@@ -46,14 +47,6 @@ extern const struct cmd cmd_show, cmd_drain, cmd_undrain, cmd_dial, cmd_withdraw
 	cmd_flush_bindings, cmd_keys_reload;
 extern const struct cmd cmd_target_join, cmd_target_leave;
 extern const struct cmd cmd_keygen, cmd_keyring, cmd_token;
-
-/*
- * lib/cli's cli_parse, but --help prints piasctl's help for the command and
- * --pin-root is no option of ours. Returns 0, EXIT_USAGE after printing the
- * error, or -1 when --help was printed.
- */
-int pctl_parse(struct cli *c, int argc, char **argv, struct cli_opt *opts, char **pos, int *npos);
-void pctl_print_help(FILE *f, const struct cmd *cmd);
 
 /* Send line to piasd, print the answer's body; exit status. */
 int ctl_request(struct cli *c, const char *line);
