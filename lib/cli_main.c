@@ -118,6 +118,8 @@ int cli_main(struct cli *c, const struct cli_tool *t, int argc, char **argv)
 
 	c->tool = t;
 	c->prog = t->prog;
+	c->cmd = NULL;
+	memset(c->globals, 0, sizeof(c->globals));
 	if ((r = globals(c, argc, argv, &i)))
 		return r < 0 ? EXIT_OK : r;
 	if (i >= argc) {

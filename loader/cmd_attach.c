@@ -169,14 +169,15 @@ static const struct cli_opt opts[] = {
 	[O_MODE] = { "--mode", CLI_ENUM, "native|skb", "native: in the driver; skb: generic",
 		     .choices = modes, .def = "native" },
 	[O_OBJ] = { "--obj", CLI_STR, "FILE", "BPF object to load instead of the built-in one" },
+	/* no default here: 0 leaves the size to the pinned maps, or the object */
 	[O_FLOWS] = { "--flows", CLI_U32, "N",
 		      "IAP flow table entries, when the maps are first\n"
-		      "pinned (default " CLI_XSTR(PIAS_DEFAULT_FLOWS) ")",
+		      "pinned; default " CLI_XSTR(PIAS_DEFAULT_FLOWS),
 		      .min = TABLE_MIN, .max = TABLE_MAX },
 	[O_CONNS] = { "--conns", CLI_U32, "N",
-		      "JAP connections, each direction, when first pinned\n"
-		      "(default " CLI_XSTR(
-			      PIAS_DEFAULT_CONNS) "); docs/design.md says how to size a proxy",
+		      "JAP connections, each direction, when first pinned;\n"
+		      "default " CLI_XSTR(
+			      PIAS_DEFAULT_CONNS) ". docs/design.md says how to size a proxy",
 		      .min = TABLE_MIN, .max = TABLE_MAX },
 	[O_VERBOSE] = { "--verbose", CLI_FLAG,
 			.help = "print libbpf's and libxdp's messages as they come" },

@@ -270,12 +270,60 @@ static void test_bad_addresses(void **state)
 	done(&k);
 }
 
+static const struct cli_opt socket_opts[] = {
+	{ "--socket", CLI_STR, "SOCKET", "where to ask", .alias = "-s" },
+	CLI_OPT_END,
+};
+
+static const char *socket_seen;
+
+static int socket_ready(struct cli *c, const struct cli_val *g)
+{
+	(void)c;
+	socket_seen = g[0].seen ? g[0].s : "(none)";
+	return 0;
+}
+
+/* piasctl's shape: a short global option, and only before the command. */
+static void test_globals_before_command(void **state)
+{
+	static const struct cli_tool t = { .prog = "ctl",
+					   .about = "Asks.",
+					   .commands = commands,
+					   .globals = socket_opts,
+					   .ready = socket_ready };
+	char *ok[] = { "ctl", "-s", "/run/x", "bare", NULL },
+	     *eq[] = { "ctl", "--socket=/run/y", "bare", NULL },
+	     *late[] = { "ctl", "bare", "--socket", "/run/z", NULL },
+	     *empty[] = { "ctl", "-s", "", "bare", NULL };
+	struct cli c = { 0 };
+	char *err = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(cli_main(&c, &t, 4, ok), EXIT_OK);
+	assert_string_equal(socket_seen, "/run/x");
+	c = (struct cli){ 0 };
+	assert_int_equal(cli_main(&c, &t, 3, eq), EXIT_OK);
+	assert_string_equal(socket_seen, "/run/y");
+	c = (struct cli){ .err = open_memstream(&err, &n) };
+	assert_int_equal(cli_main(&c, &t, 4, late), EXIT_USAGE);
+	assert_int_equal(cli_main(&c, &t, 4, empty), EXIT_USAGE);
+	fclose(c.err);
+	assert_string_equal(err, "ctl bare: unknown option '--socket' (see ctl bare --help)\n"
+				 "ctl: --socket needs a value\n");
+	free(err);
+}
+
 int test_cli(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_help_generated), cmocka_unit_test(test_usage_generated),
-		cmocka_unit_test(test_values),	       cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_help_generated),
+		cmocka_unit_test(test_usage_generated),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_bad_addresses),
+		cmocka_unit_test(test_globals_before_command),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
