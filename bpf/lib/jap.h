@@ -642,6 +642,24 @@ static __always_inline void rev_touch(struct pias_conn_rev *rv, const struct pia
 }
 
 /*
+ * How a target met a new flow, at the first packet it sent back on it
+ * (ct: the flow's state before that packet): a RST before any SYN-ACK is
+ * a refusal, what its kernel answers when no server listens (a JAP opens
+ * TCP connections only with a SYN); anything else an answer. piasd's
+ * outlier detection reads the counts.
+ */
+static __always_inline void count_first_reply(struct pias_target_stats *ts, __u8 ct,
+					      const struct pias_pkt *p)
+{
+	if (!ts || (ct & PIAS_CT_REPLIED))
+		return;
+	if (p->flow.proto == IPPROTO_TCP && (p->tcp_flags & TCP_FLAG_RST))
+		ts->refused++;
+	else
+		ts->answered++;
+}
+
+/*
  * A target's reply to the NAT address. Returns a step: FORWARD once
  * translated back to the client, PASS if no connection knows it.
  */
@@ -671,9 +689,9 @@ static __always_inline int reverse_step(struct pias_ctx *c)
 	 * timeouts need no better, and the precise one costs 25-40 ns a
 	 * read on virtual machines */
 	now = bpf_ktime_get_coarse_ns();
-	rev_touch(rv, p, now);
-
 	ts = target_stats(rv->target_id);
+	count_first_reply(ts, rv->ct, p);
+	rev_touch(rv, p, now);
 	if (ts) {
 		ts->rev_packets++;
 		ts->rev_bytes += p->ip_len;
@@ -731,13 +749,13 @@ static __always_inline int target_reply_step(struct pias_ctx *c, const struct pi
 	if (tcp_clamp_syn(c))
 		stat_inc(c, PIAS_STAT_rev_mss_clamped);
 	now = bpf_ktime_get_coarse_ns();
+	ts = target_stats(conn->target_id);
+	count_first_reply(ts, conn->ct, p);
 	ct = pias_ct_target(conn->ct, p->flow.proto, p->tcp_flags);
 	if (ct != conn->ct)
 		conn->ct = ct;
 	if (now - conn->last_ns > PIAS_CT_TOUCH_NS)
 		conn->last_ns = now;
-
-	ts = target_stats(conn->target_id);
 	if (ts) {
 		ts->rev_packets++;
 		ts->rev_bytes += p->ip_len;

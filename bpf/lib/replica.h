@@ -17,6 +17,7 @@
 #include <pias/replica.h>
 
 #include "jap.h"
+#include "tc_icmp.h"
 
 #define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
@@ -310,9 +311,13 @@ static __always_inline int pias_replicate(struct __sk_buff *skb)
 	__u64 now = bpf_ktime_get_coarse_ns();
 	int rc;
 
-	/* not handed up by our XDP program: not ours */
-	if ((void *)(m + 1) > data || m->magic != PIAS_REPLICA_MAGIC || !cfg)
+	if (!cfg)
 		return TC_ACT_OK;
+	/* not handed up by our XDP program: perhaps a target's ICMP error */
+	if ((void *)(m + 1) > data || m->magic != PIAS_REPLICA_MAGIC) {
+		pias_tc_icmp(skb, cfg);
+		return TC_ACT_OK;
+	}
 	s.iap = m->iap_id;
 	rc = rep_parse(skb, &s);
 	if (!rc)

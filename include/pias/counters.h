@@ -50,7 +50,8 @@
 	X(echo_reply_up, "dataplane echo's answer passed up to piasd (kind 8)")                    \
 	X(events_sent, "events written to the ring buffer")                                        \
 	X(events_suppressed, "events not sent: rate limit")                                        \
-	X(events_lost, "events not sent: ring buffer full")
+	X(events_lost, "events not sent: ring buffer full")                                        \
+	X(rev_icmp_unreachable, "JAP: a target's ICMP port unreachable for a flow, counted, passed")
 
 /* Why packets were dropped. Every drop in the dataplane has a reason here. */
 #define PIAS_DROPS(X)                                                                              \
@@ -151,6 +152,15 @@ struct pias_target_stats {
 	__u64 new_flows;
 	__u64 last_reply_ns; /* CLOCK_MONOTONIC_COARSE ns of the last reply seen */
 	__u64 nat_no_port;   /* new flows dropped: no free NAT address and port */
+	/*
+	 * How the target met new flows (piasd's outlier detection, docs/design.md
+	 * "A target's health"): the first packet back on a flow was a real
+	 * reply (answered) or a RST to the client's SYN (refused); an ICMP port
+	 * unreachable came back for a flow (unreachable).
+	 */
+	__u64 answered;
+	__u64 refused;
+	__u64 unreachable;
 };
 
 #endif

@@ -693,6 +693,19 @@ int pr_run(struct progrun *pr, int ifindex, const void *in, size_t len, struct p
 	return res->err;
 }
 
+int pr_run_tc(struct progrun *pr, const void *in, size_t len, int *verdict)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int err;
+
+	opts.data_in = in;
+	opts.data_size_in = (uint32_t)len;
+	opts.repeat = 1;
+	err = bpf_prog_test_run_opts(bpf_program__fd(pr->skel->progs.pias_tc), &opts) ? -errno : 0;
+	*verdict = (int)opts.retval;
+	return err;
+}
+
 int pr_run_live(struct progrun *pr, int ifindex, const void *in, size_t len)
 {
 	struct xdp_md ctx;

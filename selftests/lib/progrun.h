@@ -140,6 +140,13 @@ int pr_run(struct progrun *pr, int ifindex, const void *in, size_t len, struct p
  * negative errno. Events are drained as after pr_run.
  */
 int pr_run_live(struct progrun *pr, int ifindex, const void *in, size_t len);
+
+/*
+ * The TC program (pias_tc) on frame in, as an skb arriving without our XDP
+ * program's metadata (what the stack gets of a packet XDP passed). Its
+ * verdict (TC_ACT_*) into *verdict; 0 or a negative errno.
+ */
+int pr_run_tc(struct progrun *pr, const void *in, size_t len, int *verdict);
 /* pias_tc at clsact ingress of ifindex (attach), or that hook gone (detach). */
 int pr_tc_attach(struct progrun *pr, int ifindex);
 void pr_tc_detach(int ifindex);

@@ -213,6 +213,107 @@ static void test_rev_fin_not_alive(void **state)
 	assert_int_equal(ts.last_reply_ns, 0);
 }
 
+/* The ICMP port unreachable target r's host sends for the datagram the JAP sent it. */
+static struct pkt_spec port_unreachable(const struct pkt_spec *r, struct pkt *quoted)
+{
+	struct pkt_spec q = *r, e = *r;
+	bool v4 = r->family == PIAS_AF_INET;
+
+	q.src = r->dst;
+	q.dst = r->src;
+	q.sport = r->dport;
+	q.dport = r->sport;
+	pkt_build_ip(quoted, &q);
+	e.proto = v4 ? PKT_PROTO_ICMP : PKT_PROTO_ICMPV6;
+	e.icmp_type = v4 ? 3 : 1;
+	e.icmp_code = v4 ? 3 : 4;
+	e.icmp_rest = 0;
+	e.sport = e.dport = 0;
+	e.payload = quoted->b;
+	e.payload_len = quoted->len;
+	return e;
+}
+
+/* pkt_spec s through the TC program, n times; each passes it on. */
+static void run_tc(const struct pkt_spec *s, int n)
+{
+	struct pkt in;
+	int verdict;
+
+	pkt_build(&in, s);
+	for (int i = 0; i < n; i++) {
+		assert_ok(pr_run_tc(&g_pr, in.b, in.len, &verdict));
+		assert_int_equal(verdict, 0 /* TC_ACT_OK */);
+	}
+}
+
+/* pkt_spec r through the program from the target's link; its verdict. */
+static void run_reply(uint32_t tid, const struct pkt_spec *r, int verdict)
+{
+	struct pkt in;
+	struct pr_result res;
+
+	pkt_build(&in, r);
+	RUN(target_link(tid), &in, &res);
+	assert_verdict(&res, verdict);
+}
+
+/*
+ * How a target met new flows, for piasd's outlier detection: the first
+ * packet back is an answer, or a RST to the SYN (refused); later packets
+ * change nothing. An ICMP port unreachable for a UDP flow counts as
+ * unreachable and goes to the stack; one for no flow only goes there.
+ */
+static void test_rev_first_reply_counted(void **state)
+{
+	const struct tcase *tc = *state;
+	uint32_t tid = target_id(tc->cf, 0);
+	struct pkt_spec c1 = jap_inner(tc, 44400), c2 = jap_inner(tc, 44401);
+	uint16_t p1 = open_conn(tc, &c1, tid), p2 = open_conn(tc, &c2, tid);
+	bool tcp = tc->proto == PKT_PROTO_TCP;
+	struct pias_target_stats ts;
+	struct pkt_spec r, u;
+	struct pkt quoted;
+
+	/* flow 1: a RST to the SYN (TCP) or an answer (UDP), then more of the same */
+	r = reply_of(&c1, tid, p1, tcp ? PKT_TCP_RST | PKT_TCP_ACK : 0);
+	run_reply(tid, &r, XDP_REDIRECT);
+	run_reply(tid, &r, XDP_REDIRECT);
+	assert_ok(pr_target_stats(&g_pr, tid, &ts));
+	assert_int_equal(ts.refused, tcp ? 1 : 0);
+	assert_int_equal(ts.answered, tcp ? 0 : 1);
+	/* flow 2: answered (a SYN-ACK), then data */
+	r = reply_of(&c2, tid, p2, tcp ? PKT_TCP_SYN | PKT_TCP_ACK : 0);
+	run_reply(tid, &r, XDP_REDIRECT);
+	if (tcp)
+		r.tcp_flags = PKT_TCP_ACK;
+	run_reply(tid, &r, XDP_REDIRECT);
+	assert_ok(pr_target_stats(&g_pr, tid, &ts));
+	assert_int_equal(ts.answered, tcp ? 1 : 2);
+	assert_int_equal(ts.unreachable, 0);
+	if (tcp)
+		return;
+	/* UDP: the target's host has no server on the port; XDP passes, TC counts */
+	u = port_unreachable(&r, &quoted);
+	assert_ok(pr_zero_counters(&g_pr));
+	run_reply(tid, &u, XDP_PASS);
+	assert_counters("rx_packets=1 pass_not_ours=1");
+	run_tc(&u, 1);
+	assert_ok(pr_target_stats(&g_pr, tid, &ts));
+	assert_int_equal(ts.unreachable, 1);
+	assert_counters("rx_packets=1 pass_not_ours=1 rev_icmp_unreachable=1");
+	/* one for a port no flow holds, and one not port unreachable: not counted */
+	r = reply_of(&c2, tid, p2 == NAT_MAX ? NAT_MIN : p2 + 1, 0);
+	u = port_unreachable(&r, &quoted);
+	run_tc(&u, 1);
+	r = reply_of(&c2, tid, p2, 0);
+	u = port_unreachable(&r, &quoted);
+	u.icmp_code = 1; /* host unreachable */
+	run_tc(&u, 1);
+	assert_ok(pr_target_stats(&g_pr, tid, &ts));
+	assert_int_equal(ts.unreachable, 1);
+}
+
 /* A reply arriving with TTL 1 cannot be forwarded. */
 static void test_rev_ttl_expired(void **state)
 {
@@ -235,10 +336,14 @@ static void test_rev_ttl_expired(void **state)
 int run_reverse_tests(void)
 {
 	const struct wtest tests[] = {
-		WTEST(test_rev_translate, W_ALL),	  WTEST(test_rev_tx, W_CLIENT),
-		WTEST(test_rev_unknown_passes, W_CLIENT), WTEST(test_rev_ack_not_clamped, W_ONCE),
-		WTEST(test_rev_ttl_expired, W_ONCE),	  WTEST(test_rev_rst_not_alive, W_ONCE),
+		WTEST(test_rev_translate, W_ALL),
+		WTEST(test_rev_tx, W_CLIENT),
+		WTEST(test_rev_unknown_passes, W_CLIENT),
+		WTEST(test_rev_ack_not_clamped, W_ONCE),
+		WTEST(test_rev_ttl_expired, W_ONCE),
+		WTEST(test_rev_rst_not_alive, W_ONCE),
 		WTEST(test_rev_fin_not_alive, W_ONCE),
+		WTEST(test_rev_first_reply_counted, W_CLIENT),
 	};
 
 	return run_world_group("reverse", tests, sizeof(tests) / sizeof(tests[0])) +
