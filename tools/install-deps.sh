@@ -13,6 +13,9 @@ pkgs=(
 	prometheus
 	debhelper dpkg-dev help2man lintian debootstrap
 	python3
+	# the Makefile's file lists (format-check, deb) come from git ls-files,
+	# and a bare Debian 12 has no git
+	git
 )
 
 if [ "$(id -u)" -ne 0 ]; then
