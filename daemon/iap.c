@@ -34,8 +34,11 @@ int pias_iap_init(struct pias_iap *i, const struct pias_iap_config *cfg, struct 
 void pias_iap_free(struct pias_iap *i)
 {
 	free(i->entries);
+	free(i->flushed);
 	i->entries = NULL;
+	i->flushed = NULL;
 	i->n = i->cap = 0;
+	i->nflushed = i->flushed_cap = 0;
 	i->npending = 0;
 }
 
@@ -217,6 +220,45 @@ static int install_set(struct pias_iap *i, const struct pias_ta *ta, struct pias
 	return 0;
 }
 
+/*
+ * Is this the answer of from_rap to a query outstanding at a flush? Then
+ * its record is used up (the RAP answers a query once) and the caller
+ * drops the answer. Records are searched oldest first: a RAP answers in
+ * the order it was asked.
+ */
+static bool flushed_answer(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u64 now)
+{
+	for (size_t k = 0; k < i->nflushed; k++) {
+		const struct pias_iap_flushed *r = &i->flushed[k];
+
+		if (r->rap_id != from_rap || memcmp(&r->ta, ta, sizeof(*ta)) ||
+		    age(now, r->sent_ns) >= i->cfg.query_retry_ns)
+			continue;
+		memmove(&i->flushed[k], &i->flushed[k + 1],
+			(i->nflushed - k - 1) * sizeof(i->flushed[0]));
+		i->nflushed--;
+		return true;
+	}
+	return false;
+}
+
+/* Forget the records of flushed queries that count as lost by now. */
+static void flushed_expire(struct pias_iap *i, __u64 now)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < i->nflushed; k++)
+		if (age(now, i->flushed[k].sent_ns) < i->cfg.query_retry_ns)
+			i->flushed[n++] = i->flushed[k];
+	i->nflushed = n;
+	if (!n) {
+		/* nothing awaited: the memory goes back until the next flush */
+		free(i->flushed);
+		i->flushed = NULL;
+		i->flushed_cap = 0;
+	}
+}
+
 static int check_answer(const struct pias_ta *ta, __u32 from_rap, __u64 lifetime_ns,
 			struct pias_err *e)
 {
@@ -255,6 +297,8 @@ int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_t
 	    (set->count > PIAS_GROUP_MAX_JAPS || set->japs[0].jap_id != jap_id))
 		return pias_err_set(e, -EINVAL, "iap: a set of %u JAPs not led by JAP %u",
 				    set->count, jap_id);
+	if (flushed_answer(i, from_rap, ta, now))
+		return 0; /* decided before the flush: the next miss asks again */
 	en = entry_find(i, ta);
 	if (en && en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && now < en->b.expires_ns &&
 	    gen_older(generation, en->b.generation))
@@ -272,6 +316,8 @@ int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *
 
 	if (err)
 		return err;
+	if (flushed_answer(i, from_rap, ta, now))
+		return 0; /* decided before the flush, as in pias_iap_binding_set */
 	/*
 	 * A refresh answered "no group" while a JAP still holds the binding:
 	 * the RAP is new to the TA (the ring changed and the JAPs' reports
@@ -417,6 +463,7 @@ int pias_iap_tick(struct pias_iap *i, __u64 now, pias_iap_rap_of_fn rap_of, void
 		else
 			entry_gc(i, en);
 	}
+	flushed_expire(i, now);
 	return 0;
 }
 
@@ -490,7 +537,7 @@ int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct 
 
 int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pias_err *e)
 {
-	size_t need = 0;
+	size_t need = 0, max = i->cfg.max_pending, add = i->npending, total, drop;
 	int err;
 
 	for (size_t k = 0; k < i->n; k++)
@@ -498,9 +545,41 @@ int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pia
 	err = room(acts, need, e);
 	if (err)
 		return err;
-	for (size_t k = 0; k < i->n; k++)
-		if (i->entries[k].bound)
-			push(acts, PIAS_IAP_BINDING_DEL, 0, &i->entries[k].ta, NULL);
+	/*
+	 * Room for a record of each outstanding query, max_pending records in
+	 * all (bounded memory whatever the flushes): beyond, the oldest go,
+	 * whose answers have most likely come or been lost already.
+	 */
+	if (add > max)
+		add = max;
+	total = i->nflushed + add > max ? max : i->nflushed + add;
+	if (total > i->flushed_cap) {
+		struct pias_iap_flushed *p = realloc(i->flushed, total * sizeof(*p));
+
+		if (!p)
+			return pias_err_set(e, -ENOMEM, "iap: no memory for %zu flushed queries",
+					    total);
+		i->flushed = p;
+		i->flushed_cap = total;
+	}
+	drop = i->nflushed + add - total;
+	if (drop) {
+		memmove(i->flushed, i->flushed + drop,
+			(i->nflushed - drop) * sizeof(i->flushed[0]));
+		i->nflushed -= drop;
+	}
+	for (size_t k = 0; k < i->n; k++) {
+		const struct pias_iap_entry *en = &i->entries[k];
+
+		if (en->bound)
+			push(acts, PIAS_IAP_BINDING_DEL, 0, &en->ta, NULL);
+		if (en->pending && add) {
+			i->flushed[i->nflushed++] = (struct pias_iap_flushed){
+				.ta = en->ta, .rap_id = en->rap_id, .sent_ns = en->sent_ns
+			};
+			add--;
+		}
+	}
 	i->n = 0;
 	i->npending = 0;
 	return 0;

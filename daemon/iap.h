@@ -26,6 +26,16 @@
  * miss). Negative bindings are not refreshed: they expire, and the next
  * packet asks again.
  *
+ * Flush: the operator's flush deletes every binding and forgets the
+ * outstanding queries, but not their answers: the next answer for the TA
+ * from the RAP asked, within query_retry_ns of the query, is dropped (a
+ * BINDING names no query). Otherwise a refresh in flight would install,
+ * after the flush, the binding the flush was to remove, and the next new
+ * flow would hit it instead of going to the RAP. A BINDING the RAP sends
+ * after relaying a client's packet answers no query and is taken: that
+ * flow needs the JAP it names. The records live apart from the entries,
+ * so a flushed cache shows empty.
+ *
  * Generations come from the RAP, per TA, and are compared as serial numbers
  * (wrap-around safe). A binding older than the installed, unexpired positive
  * binding is ignored; an invalidation older than the installed binding is
@@ -72,11 +82,21 @@ struct pias_iap_entry {
 	__u64 sent_ns;	       /* ... sent then */
 };
 
+/* A query outstanding at a flush: its answer is dropped (see Flush above). */
+struct pias_iap_flushed {
+	struct pias_ta ta;
+	__u32 rap_id;  /* the RAP asked */
+	__u64 sent_ns; /* when: forgotten query_retry_ns later, as a lost query */
+};
+
 struct pias_iap {
 	struct pias_iap_config cfg;
 	struct pias_iap_entry *entries; /* n used of cap; linear lookup */
 	size_t n, cap;
 	__u32 npending; /* entries with pending set */
+	/* queries outstanding at a flush, oldest first; max_pending at most */
+	struct pias_iap_flushed *flushed;
+	size_t nflushed, flushed_cap;
 };
 
 enum pias_iap_action_kind {
@@ -120,8 +140,9 @@ int pias_iap_miss(struct pias_iap *i, const struct pias_ta *ta, __u32 rap_id, __
  * RAP from_rap binds ta to jap_id: BINDING_SET(ta, {jap_id, generation,
  * now + lifetime_ns}) and the pending query is answered. A generation older
  * than the installed, unexpired positive binding's is ignored (returns 0,
- * no action). -EINVAL: bad TA family, from_rap, jap_id or lifetime 0;
- * -ENOSPC; -ENOMEM.
+ * no action), and so is the answer to a query outstanding at a flush (see
+ * Flush). -EINVAL: bad TA family, from_rap, jap_id or lifetime 0; -ENOSPC;
+ * -ENOMEM.
  */
 int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u32 jap_id,
 		     __u32 generation, __u64 lifetime_ns, __u64 now, struct pias_iap_actions *acts,
@@ -142,6 +163,7 @@ int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_t
  * now + lifetime_ns); the pending query is answered. Ignored (0, no
  * action, the query still outstanding) while an unexpired positive
  * binding is installed: only its JAP's INVALIDATE or its expiry ends it.
+ * The answer to a query outstanding at a flush is dropped, as above.
  * Errors as above.
  */
 int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta,
@@ -164,7 +186,8 @@ int pias_iap_jap_dead(struct pias_iap *i, __u32 jap_id, __u64 now, struct pias_i
 
 /*
  * Periodic (call more often than query_retry_ns and refresh_before_ns):
- * forgets lost queries; BINDING_DEL for bindings past expiry; SEND_QUERY
+ * forgets lost queries (those outstanding at a flush too); BINDING_DEL for
+ * bindings past expiry; SEND_QUERY
  * (rap_of(ctx, ta), ta) for positive bindings due for refresh, at most once
  * per query_retry_ns and within max_pending (the rest wait for a later tick;
  * rap_of returning 0 skips the TA). rap_of is called twice per due TA (count,
@@ -182,7 +205,11 @@ int pias_iap_tick(struct pias_iap *i, __u64 now, pias_iap_rap_of_fn rap_of, void
 int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct pias_binding *b,
 		     const struct pias_group *set, __u64 lifetime_ns, struct pias_err *e);
 
-/* The operator flushes the cache: BINDING_DEL for every binding; pending queries forgotten. */
+/*
+ * The operator flushes the cache: BINDING_DEL for every binding; pending
+ * queries forgotten (a miss asks again at once), their answers to be
+ * dropped (see Flush). -ENOMEM: no room to remember them; nothing changed.
+ */
 int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pias_err *e);
 
 /* The entry of ta, or NULL (read-only view, for status and tests). */

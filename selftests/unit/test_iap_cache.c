@@ -833,6 +833,151 @@ static void test_flush_enobufs(void **state)
 	assert_int_equal(f->i.npending, 0);
 }
 
+/* An answer from RAP 9 (rap_of's) */
+static int bind9(struct fx *f, const struct pias_ta *ta, __u32 jap, __u32 gen, __u64 now)
+{
+	return pias_iap_binding(&f->i, 9, ta, jap, gen, 10 * SEC, now, &f->acts, &f->e);
+}
+
+/*
+ * The flush of test_e2e_overlay's first-packet rounds: a refresh was in
+ * flight when the operator flushed, and its answer installed the binding
+ * again, so the next new flow hit it instead of going to a RAP. The answer
+ * to a query sent before the flush is dropped; the next answer from that
+ * RAP (the one a first packet's relay makes it send) is taken.
+ */
+static void test_flush_drops_answers_in_flight(void **state)
+{
+	struct fx *f = *state;
+	__u64 t = T0 + 8 * SEC + 1; /* ta's refresh goes out */
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(miss(f, &f->ta2, t), 0); /* a query alone, to RAP 7 */
+	assert_int_equal(tick(f, t), 0);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->pending);
+	assert_int_equal(f->i.npending, 2);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	/* the cache shows empty: what is awaited is not an entry */
+	assert_int_equal(f->i.n, 0);
+	assert_int_equal(f->i.npending, 0);
+	assert_int_equal(f->i.nflushed, 2);
+
+	/* The refresh's answer and the query's (negative): dropped. */
+	f->acts.n = 0;
+	assert_int_equal(bind9(f, &f->ta, 4, 2, t + 30 * MS), 0);
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta2, SEC, t + 40 * MS, &f->acts, &f->e),
+			 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_null(pias_iap_entry(&f->i, &f->ta));
+	assert_null(pias_iap_entry(&f->i, &f->ta2));
+	assert_int_equal(f->i.nflushed, 0);
+
+	/* The first packet after the flush went to RAP 9, which binds: taken. */
+	assert_int_equal(bind9(f, &f->ta, 5, 2, t + 300 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta);
+	assert_int_equal(f->acts.a[0].binding.jap_id, 5);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
+}
+
+/*
+ * Only the RAP asked, only once, only while the query is not lost: an
+ * answer from another RAP (the ring moved the TA) is taken; a late answer,
+ * query_retry_ns after the query, is taken as it is without a flush; the
+ * tick forgets the records then.
+ */
+static void test_flush_answer_other_rap_or_late(void **state)
+{
+	struct fx *f = *state;
+	__u64 t = T0 + 8 * SEC + 1;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(tick(f, t), 0); /* both refreshed: RAP 9 */
+	assert_int_equal(f->i.npending, 2);
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	f->acts.n = 0;
+
+	/* RAP 7 binds ta (a first packet relayed there): taken */
+	assert_int_equal(bind(f, &f->ta, 6, 9, 10 * SEC, t + 20 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta)->b.jap_id, 6);
+	/* RAP 9's answer to the refresh comes after: dropped, 6 stays */
+	f->acts.n = 0;
+	assert_int_equal(bind9(f, &f->ta, 4, 10, t + 30 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta)->b.jap_id, 6);
+	/* once answered, the record is gone: RAP 9's next word counts */
+	assert_int_equal(bind9(f, &f->ta, 4, 10, t + 40 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(pias_iap_entry(&f->i, &f->ta)->b.jap_id, 4);
+
+	/* ta2's answer after query_retry_ns: the query counts as lost, taken */
+	f->acts.n = 0;
+	assert_int_equal(f->i.nflushed, 1);
+	assert_int_equal(bind9(f, &f->ta2, 4, 2, t + PIAS_IAP_QUERY_RETRY_NS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_true(pias_iap_entry(&f->i, &f->ta2)->bound);
+	/* and the tick forgets the record, its memory with it */
+	assert_int_equal(tick(f, t + PIAS_IAP_QUERY_RETRY_NS), 0);
+	assert_int_equal(f->i.nflushed, 0);
+	assert_null(f->i.flushed);
+	assert_int_equal(f->i.flushed_cap, 0);
+}
+
+/* A query sent after the flush is answered after the one sent before it. */
+static void test_flush_then_query_again(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(miss(f, &f->ta, T0), 0);
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	/* a miss asks at once (the flushed query is forgotten as a query) */
+	f->acts.n = 0;
+	assert_int_equal(miss(f, &f->ta, T0 + 10 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	/* RAP 7 answers the first query, then the second */
+	f->acts.n = 0;
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0 + 20 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_true(pias_iap_entry(&f->i, &f->ta)->pending);
+	assert_int_equal(bind(f, &f->ta, 4, 2, 10 * SEC, T0 + 30 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.a[0].binding.jap_id, 4);
+	assert_int_equal(f->i.npending, 0);
+}
+
+/* setup_small (max_pending 2): max_pending records at most, the oldest go. */
+static void test_flush_records_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta t4 = ta4(4);
+
+	assert_int_equal(miss(f, &f->ta, T0), 0);
+	assert_int_equal(miss(f, &f->ta2, T0), 0);
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	assert_int_equal(f->i.nflushed, 2);
+	assert_int_equal(miss(f, &f->ta3, T0 + 10 * MS), 0);
+	assert_int_equal(miss(f, &t4, T0 + 10 * MS), 0);
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	assert_int_equal(f->i.nflushed, 2);
+	assert_true(f->i.flushed_cap <= 2);
+	/* ta's record went: its answer is taken; ta3's is dropped */
+	f->acts.n = 0;
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0 + 20 * MS), 0);
+	assert_int_equal(bind(f, &f->ta3, 3, 1, 10 * SEC, T0 + 20 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta);
+	assert_null(pias_iap_entry(&f->i, &f->ta3));
+	/* a flush with nothing outstanding adds nothing */
+	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
+	assert_int_equal(f->i.nflushed, 1);
+}
+
 /* A binding set: installed with its JAPs; any of them may invalidate it. */
 static void test_binding_set(void **state)
 {
@@ -899,6 +1044,12 @@ int test_iap_cache(void)
 		cmocka_unit_test_setup_teardown(test_restore_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_enobufs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_drops_answers_in_flight, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_flush_answer_other_rap_or_late, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_flush_then_query_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_records_bounded, setup_small, teardown),
 	};
 
 	return cmocka_run_group_tests_name("iap_cache", tests, NULL, NULL);
