@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "ini_file.h"
+#include "outlier.h"
 
 #define REQUIRED 0x1 /* must appear (address4/6 are checked together) */
 #define REPEAT	 0x2 /* may appear more than once, values accumulate */
@@ -33,7 +34,7 @@ struct key {
 
 static const char *const sections[] = { "node",	       "iap",	  "jap",       "rap",
 					"anycast",     "overlay", "dataplane", "keys",
-					"connections", "metrics", NULL };
+					"connections", "metrics", "outlier",   NULL };
 
 /* Reader and handler state. */
 struct load {
@@ -352,6 +353,12 @@ static const struct key keys[] = {
 	{ "jap", "affinity", 0, p_bool, 0, 0, OFF(affinity) },
 	{ "jap", "affinity_queries_per_s", 0, p_uint, 1, 1000000, OFF(affinity_queries_per_s) },
 	{ "metrics", "listen", 0, p_listen, 0, 0, 0 },
+	{ "outlier", "consecutive_failures", 0, p_uint, 0, 1000000, OFF(outlier_consecutive) },
+	{ "outlier", "no_reply_flows", 0, p_uint, 0, 1000000, OFF(outlier_no_reply_flows) },
+	{ "outlier", "no_reply_ms", 0, p_uint, 100, 3000, OFF(outlier_no_reply_ms) },
+	{ "outlier", "base_ejection_s", 0, p_uint, 1, 3600, OFF(outlier_base_ejection_s) },
+	{ "outlier", "max_ejection_s", 0, p_uint, 1, 86400, OFF(outlier_max_ejection_s) },
+	{ "outlier", "max_ejection_percent", 0, p_uint, 1, 100, OFF(outlier_max_percent) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -402,6 +409,12 @@ static void defaults(struct piasd_config *c)
 	c->shed_threshold_percent = PIASD_SHED_THRESHOLD_PCT_DEFAULT;
 	c->shed_hold_s = PIASD_SHED_HOLD_S_DEFAULT;
 	c->affinity = true;
+	c->outlier_consecutive = PIAS_OUTLIER_CONSECUTIVE;
+	c->outlier_no_reply_flows = PIAS_OUTLIER_NO_REPLY_FLOWS;
+	c->outlier_no_reply_ms = PIAS_OUTLIER_NO_REPLY_NS / 1000000;
+	c->outlier_base_ejection_s = PIAS_OUTLIER_BASE_EJECT_NS / 1000000000;
+	c->outlier_max_ejection_s = PIAS_OUTLIER_MAX_EJECT_NS / 1000000000;
+	c->outlier_max_percent = PIAS_OUTLIER_MAX_PERCENT;
 	c->affinity_queries_per_s = PIASD_AFFINITY_QUERIES_PER_S_DEFAULT;
 	c->ct = (struct pias_ct_timeouts){
 		.tcp_syn = PIAS_CT_TCP_SYN_S,

@@ -142,6 +142,20 @@ struct piasd_config {
 	/* CONN_QUERYs this JAP sends at most a second (after a burst of as many) */
 	unsigned int affinity_queries_per_s;
 
+	/*
+	 * [outlier]: passive outlier detection (daemon/outlier.h): refused or
+	 * unreachable flows in a row, or new flows with no reply within
+	 * no_reply_ms, take a target out of new flows for base_ejection_s x
+	 * its ejections (at most max_ejection_s), never more than
+	 * max_ejection_percent of a group's targets. 0 turns a rule off.
+	 */
+	unsigned int outlier_consecutive;
+	unsigned int outlier_no_reply_flows;
+	unsigned int outlier_no_reply_ms;
+	unsigned int outlier_base_ejection_s;
+	unsigned int outlier_max_ejection_s;
+	unsigned int outlier_max_percent;
+
 	/* [connections]: timeouts in seconds (include/pias/conntrack.h) */
 	struct pias_ct_timeouts ct;
 

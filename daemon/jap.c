@@ -123,6 +123,26 @@ static struct pias_jap_target *target_find(struct pias_jap_group *g, __u32 id)
 	return NULL;
 }
 
+/* Takes new flows: ACTIVE and not ejected by outlier detection. */
+static bool takes_new(const struct pias_jap_target *t)
+{
+	return t->t.state == PIAS_TARGET_ACTIVE && !t->ejected;
+}
+
+/*
+ * The target as the dataplane gets it: an ejected one is DRAINING there
+ * (its flows go on, it gets no new ones) while it stays ACTIVE here, so
+ * that its agent's refreshes keep it and its readmission needs no REGISTER.
+ */
+static struct pias_target dataplane_view(const struct pias_jap_target *t)
+{
+	struct pias_target v = t->t;
+
+	if (t->ejected && v.state == PIAS_TARGET_ACTIVE)
+		v.state = PIAS_TARGET_DRAINING;
+	return v;
+}
+
 static void target_remove(struct pias_jap_group *g, struct pias_jap_target *t)
 {
 	size_t i = (size_t)(t - g->targets);
@@ -196,7 +216,7 @@ static __u32 group_active(const struct pias_jap_group *g)
 	__u32 n = 0;
 
 	for (__u32 i = 0; i < g->count; i++)
-		n += g->targets[i].t.state == PIAS_TARGET_ACTIVE;
+		n += takes_new(&g->targets[i]);
 	return n;
 }
 
@@ -267,7 +287,7 @@ static __u16 group_scopes(const struct pias_jap_group *g, const struct pias_poli
 		union pias_addr a = g->targets[i].t.addr;
 		bool seen = false;
 
-		if (g->targets[i].t.state != PIAS_TARGET_ACTIVE)
+		if (!takes_new(&g->targets[i]))
 			continue;
 		for (__u32 w = 0; w < 4; w++) {
 			__u32 lo = 32 * w,
@@ -317,11 +337,15 @@ static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
 
 	for (__u32 i = 0; i < new->count; i++) {
 		struct pias_jap_target *nt = &new->targets[i], *ot = target_find(old, nt->id);
+		struct pias_target nv = dataplane_view(nt), ov;
 
-		if (ot && !memcmp(&ot->t, &nt->t, sizeof(ot->t)))
-			continue;
+		if (ot) {
+			ov = dataplane_view(ot);
+			if (!memcmp(&ov, &nv, sizeof(nv)))
+				continue;
+		}
 		out[n++] = (struct pias_jap_action){
-			.kind = PIAS_JAP_TARGET_SET, .id = nt->id, .ta = new->ta, .target = nt->t
+			.kind = PIAS_JAP_TARGET_SET, .id = nt->id, .ta = new->ta, .target = nv
 		};
 	}
 	group_set(old, &os);
@@ -570,6 +594,21 @@ int pias_jap_fail(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 
 	if (t->t.state == PIAS_TARGET_DOWN)
 		return 0;
 	t->t.state = PIAS_TARGET_DOWN;
+	return group_apply(j, slot, &new, now, acts, e);
+}
+
+int pias_jap_eject(struct pias_jap *j, const struct pias_ta *ta, __u32 id, bool out, __u64 now,
+		   struct pias_jap_actions *acts, struct pias_err *e)
+{
+	struct pias_jap_group *slot, new;
+	struct pias_jap_target *t;
+	int err = lookup(j, ta, id, &slot, &new, &t, e);
+
+	if (err)
+		return err;
+	if (t->ejected == out)
+		return 0;
+	t->ejected = out;
 	return group_apply(j, slot, &new, now, acts, e);
 }
 

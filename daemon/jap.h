@@ -101,6 +101,7 @@ struct pias_jap_target {
 	__u64 last_refresh_ns;
 	__u64 drain_start_ns;	   /* valid while DRAINING */
 	bool left;		   /* DRAINING by its own LEAVE (not restored so) */
+	bool ejected;		   /* outlier detection: no new flows (daemon/outlier.h) */
 	struct pias_policy policy; /* as its last REGISTER said */
 	__u32 policy_serial;
 };
@@ -220,6 +221,15 @@ int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u
  * makes it ACTIVE again: an agent whose health check passes again.
  */
 int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
+		   struct pias_jap_actions *acts, struct pias_err *e);
+
+/*
+ * Outlier detection takes target id out of new flows (out) or lets it back
+ * (daemon/outlier.h). It stays ACTIVE here, refreshes keep it alive, and
+ * the dataplane sees it DRAINING: its flows go on. Not counted in the
+ * group's reports while out. Idempotent. -ENOENT.
+ */
+int pias_jap_eject(struct pias_jap *j, const struct pias_ta *ta, __u32 id, bool out, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e);
 
 /*

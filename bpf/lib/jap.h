@@ -413,8 +413,8 @@ static __always_inline void conn_touch(struct pias_conn *conn, const struct pias
 
 /*
  * The connection's target for this packet, or 0 when it needs a new one:
- * a SYN reusing a finished connection's 5-tuple, a fresh SYN for a
- * draining target, or a target that went down (*moved: the flow moves,
+ * a SYN reusing a finished connection's 5-tuple, a fresh SYN or an
+ * unanswered UDP flow for a draining target, or a target that went down (*moved: the flow moves,
  * mid-stream or not). Those entries are forgotten here, their NAT port
  * freed.
  */
@@ -433,6 +433,13 @@ static __always_inline __u32 conn_target(struct pias_ctx *c, struct pias_conn *c
 		stat_inc(c, PIAS_STAT_jap_conn_expired);
 	} else if (t && t->state == PIAS_TARGET_DRAINING && fresh_syn) {
 		/* a draining target takes no new connection, retransmitted SYN or not */
+	} else if (t && t->state == PIAS_TARGET_DRAINING && p->flow.proto == IPPROTO_UDP &&
+		   !(conn->ct & PIAS_CT_REPLIED)) {
+		/*
+		 * nor a UDP flow it never answered: no exchange to keep, and an
+		 * ejected target (outlier detection) may be one that cannot
+		 * answer; a client reusing the 5-tuple would be stuck with it
+		 */
 	} else if (t && (t->state == PIAS_TARGET_ACTIVE || t->state == PIAS_TARGET_DRAINING) &&
 		   !(t->flags & PIAS_TARGET_F_TUNNEL) == !!conn->nat_port) {
 		conn_touch(conn, p, now);

@@ -198,6 +198,11 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 			unsigned long long no_port = d->conns.nat_no_port[t->id];
 			const char *mode = tunnel ? "tunnel" : "nat";
 
+			const struct pias_outlier *ol = piasd_outlier_of(d, t->id);
+			/* ejected by outlier detection: ACTIVE for the registry, out for new flows */
+			const char *state = t->ejected ? "ejected" : state_name(t->t.state);
+			unsigned long long ejections = ol ? (unsigned long long)ol->total : 0;
+
 			pias_endpoint_str(&t->t.addr, t->t.family, t->t.port, ep, sizeof(ep));
 			if (json)
 				evbuffer_add_printf(
@@ -207,17 +212,17 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 					"\"refreshed_ms_ago\":%llu,\"conns\":%ld,"
 					"\"nat_ports\":%llu,\"nat_no_port\":%llu,"
 					"\"dial_percent\":%u,\"share_percent\":%u,"
-					"\"policy\":\"%s\",\"policy_serial\":%u}",
-					first ? "" : ",", ta, t->id, ep, state_name(t->t.state),
-					mode, t->t.weight, ago, conns, cap, no_port, jg->dial / 10,
-					jg->share / 10, pol, t->policy_serial);
+					"\"policy\":\"%s\",\"policy_serial\":%u,\"ejections\":%llu}",
+					first ? "" : ",", ta, t->id, ep, state, mode, t->t.weight,
+					ago, conns, cap, no_port, jg->dial / 10, jg->share / 10,
+					pol, t->policy_serial, ejections);
 			else
 				evbuffer_add_printf(o,
 						    "%-36s %-6u %-28s %-9s %-6s %-6u %-16llu %-8ld "
 						    "%-11llu %-11llu %-5u %-5u %s\n",
-						    ta, t->id, ep, state_name(t->t.state), mode,
-						    t->t.weight, ago, conns, cap, no_port,
-						    jg->dial / 10, jg->share / 10, pol);
+						    ta, t->id, ep, state, mode, t->t.weight, ago,
+						    conns, cap, no_port, jg->dial / 10,
+						    jg->share / 10, pol);
 			first = false;
 		}
 	}

@@ -177,6 +177,8 @@ static int setup(struct piasd *d, struct pias_err *e)
 	if (!err)
 		err = piasd_conns_init(d, e);
 	if (!err)
+		err = piasd_outliers_init(d, e);
+	if (!err)
 		err = piasd_overlay_init(d, e);
 	if (!err)
 		err = piasd_restore(d, e);
@@ -233,6 +235,7 @@ static void teardown(struct piasd *d)
 	piasd_net_close(d);
 	piasd_overlay_free(d);
 	piasd_conns_free(d);
+	piasd_outliers_free(d);
 	piasd_proto_free(d);
 	if (d->base)
 		event_base_free(d->base);

@@ -133,6 +133,7 @@ struct target_row {
 	struct pias_target_stats s;
 	long conns;		/* -1: not known yet (before the first sweep) */
 	unsigned long long cap; /* NAT ports it may hold; 0 in tunnel mode */
+	__u64 ejections;	/* by outlier detection */
 };
 
 /* The counter families of pias_target_stats. */
@@ -153,6 +154,14 @@ static const struct {
 	{ "pias_target_nat_no_port_total",
 	  "a target's new flows dropped: no free NAT address and port",
 	  offsetof(struct pias_target_stats, nat_no_port) },
+	{ "pias_target_flows_answered_total", "new flows whose first packet back was an answer",
+	  offsetof(struct pias_target_stats, answered) },
+	{ "pias_target_flows_refused_total",
+	  "new flows a target refused (a RST before any SYN-ACK: no server listening)",
+	  offsetof(struct pias_target_stats, refused) },
+	{ "pias_target_flows_unreachable_total",
+	  "new flows a target's host answered with ICMP port unreachable",
+	  offsetof(struct pias_target_stats, unreachable) },
 };
 
 static void target_value(struct evbuffer *o, const char *name, const struct target_row *r, size_t n,
@@ -191,7 +200,10 @@ static void targets(struct piasd *d, struct evbuffer *o)
 			pias_endpoint_str(&t->t.addr, t->t.family, t->t.port, ep, sizeof(ep));
 			snprintf(r[n].labels, sizeof(r[n].labels), "ta=\"%s\",target=\"%s\"", ta,
 				 ep);
-			r[n].state = pias_target_state_name(t->t.state);
+			/* ejected by outlier detection: out of new flows, its own state */
+			r[n].state = t->ejected ? "ejected" : pias_target_state_name(t->t.state);
+			r[n].ejections =
+				piasd_outlier_of(d, t->id) ? piasd_outlier_of(d, t->id)->total : 0;
 			if (pias_target_stats_get(&d->maps, t->id, &r[n].s, &e))
 				memset(&r[n].s, 0, sizeof(r[n].s));
 			r[n].conns = piasd_conns_of(d, t->id, 0);
@@ -212,8 +224,13 @@ static void targets(struct piasd *d, struct evbuffer *o)
 	       "NAT ports a target may hold (0: tunnel mode, which takes none)");
 	for (size_t i = 0; i < n; i++)
 		evbuffer_add_printf(o, "pias_target_nat_ports{%s} %llu\n", r[i].labels, r[i].cap);
+	family(o, "pias_target_ejections_total", "counter",
+	       "times outlier detection took a target out of new flows");
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(o, "pias_target_ejections_total{%s} %llu\n", r[i].labels,
+				    (unsigned long long)r[i].ejections);
 	family(o, "pias_target_state", "gauge",
-	       "1 for a target's state (active, draining, down) at this JAP");
+	       "1 for a target's state (active, ejected, draining, down) at this JAP");
 	for (size_t i = 0; i < n; i++)
 		evbuffer_add_printf(o, "pias_target_state{%s,state=\"%s\"} 1\n", r[i].labels,
 				    r[i].state);

@@ -43,6 +43,7 @@
 #include "maps.h"
 #include "membership.h"
 #include "msg.h"
+#include "outlier.h"
 #include "rap_registry.h"
 #include "rate.h"
 #include "rate_table.h"
@@ -107,7 +108,8 @@
 	  "JAP: client scans left out by their rate (the queried flow only)")                      \
 	X(affinity_flows_pinned, "JAP: flows pinned at their client's new IAP")                    \
 	X(affinity_flows_installed, "IAP: flows pinned by the JAP holding them, written")          \
-	X(metrics_scrapes, "GET /metrics answered")
+	X(metrics_scrapes, "GET /metrics answered")                                                \
+	X(outlier_ejections, "JAP: targets taken out of new flows by outlier detection")
 
 enum piasd_counter {
 #define X(name, help) PIASD_C_##name,
@@ -140,6 +142,15 @@ struct piasd_conns {
 };
 
 struct evhttp;
+
+/* outliers.c: a target id's outlier state and the registration it is for. */
+struct piasd_outlier {
+	struct pias_outlier *o; /* NULL until the id's first tick */
+	struct pias_ta ta;
+	union pias_addr addr;
+	__u8 family;
+	__u16 port;
+};
 
 struct piasd {
 	const char *config_path;
@@ -177,6 +188,7 @@ struct piasd {
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
 	struct piasd_conns conns;
+	struct piasd_outlier *outliers; /* PIAS_MAX_TARGETS entries (outliers.c) */
 	/* liveness.c: proxies whose piasd is gone, while their dataplane answers */
 	struct pias_dplive dplive;
 	__u8 echo_secret[PIAS_ECHO_SECRET_LEN];
@@ -301,6 +313,16 @@ int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr
 int piasd_undrain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
 		  __u16 port, struct pias_err *e);
 int piasd_flush_bindings(struct piasd *d, struct pias_err *e);
+/* Outlier detection takes target id of ta out of new flows (out), or lets it back. */
+int piasd_target_eject(struct piasd *d, const struct pias_ta *ta, __u32 id, bool out,
+		       struct pias_err *e);
+
+/* outliers.c: passive outlier detection at this JAP (daemon/outlier.h) */
+int piasd_outliers_init(struct piasd *d, struct pias_err *e);
+void piasd_outliers_free(struct piasd *d);
+void piasd_outliers_tick(struct piasd *d, __u64 now);
+/* Target id's state, NULL if none yet. */
+const struct pias_outlier *piasd_outlier_of(const struct piasd *d, __u32 id);
 
 /* overlay.c */
 int piasd_overlay_init(struct piasd *d, struct pias_err *e);

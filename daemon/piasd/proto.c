@@ -359,6 +359,16 @@ int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct
 	return 0;
 }
 
+int piasd_target_eject(struct piasd *d, const struct pias_ta *ta, __u32 id, bool out,
+		       struct pias_err *e)
+{
+	int err = RUN(jap_acts, pias_jap_eject(&d->jap, ta, id, out, piasd_now(), &jap_acts, e));
+
+	if (!err)
+		jap_apply(d);
+	return err;
+}
+
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
 		__u16 port, struct pias_err *e)
 {
@@ -427,6 +437,7 @@ static void jap_tick(struct piasd *d, __u64 now)
 		return;
 	}
 	jap_apply(d);
+	piasd_outliers_tick(d, now);
 	if (now - d->last_rereport_ns >= PIAS_RAP_REPORT_PERIOD_NS)
 		piasd_proto_rereport(d);
 }

@@ -264,6 +264,49 @@ static void test_jap_draining_and_down(void **state)
 }
 
 /*
+ * A UDP flow a draining target never answered moves on its next datagram
+ * (an ejected target may be a dead one; a client reusing the 5-tuple would
+ * be stuck with it); one it answered stays.
+ */
+static void test_jap_draining_udp_unanswered(void **state)
+{
+	struct tcase tc = { PIAS_AF_INET, PIAS_AF_INET, PKT_PROTO_UDP };
+	uint32_t ids[] = { 10, 11 };
+	struct pkt_spec s1 = jap_inner(&tc, 43010), s2 = jap_inner(&tc, 43011);
+	struct pkt in1, in2;
+	struct pr_result res;
+	struct pias_flow f2 = pkt_spec_flow(&s2);
+	struct pias_conn conn;
+	uint32_t t1, t2;
+
+	(void)state;
+	jap_targets(&tc, ids, NULL, 2);
+	jap_tunnel(&in1, &tc, &s1, 0, 0);
+	jap_tunnel(&in2, &tc, &s2, 0, 0);
+	/* two flows on one target: the first unanswered, the second answered */
+	for (int i = 0; i < 64; i++) {
+		RUN(0, &in1, &res);
+		t1 = target_of_frame(&res);
+		RUN(0, &in2, &res);
+		t2 = target_of_frame(&res);
+		if (t1 == t2)
+			break;
+		s2 = jap_inner(&tc, (uint16_t)(43100 + i));
+		f2 = pkt_spec_flow(&s2);
+		jap_tunnel(&in2, &tc, &s2, 0, 0);
+	}
+	assert_int_equal(t1, t2);
+	assert_ok(pr_conn_get(&g_pr, &f2, &conn));
+	conn.ct |= PIAS_CT_REPLIED;
+	assert_ok(pr_conn_set(&g_pr, &f2, &conn));
+	assert_ok(pr_target_state(&g_pr, t1, PIAS_TARGET_DRAINING));
+	RUN(0, &in1, &res);
+	assert_int_equal(target_of_frame(&res), t1 == 10 ? 11 : 10);
+	RUN(0, &in2, &res);
+	assert_int_equal(target_of_frame(&res), t1);
+}
+
+/*
  * A fresh SYN with a draining connection's 5-tuple is a new connection (the
  * client recycled its source port): it goes to another target and the old
  * NAT port is freed. A segment with ACK is the old connection: it stays.
@@ -514,6 +557,7 @@ int run_jap_tests(void)
 		WTEST(test_jap_weighted_deterministic, W_CLIENT),
 		WTEST(test_jap_draining_and_down, W_ONCE),
 		WTEST(test_jap_draining_fresh_syn, W_ONCE),
+		WTEST(test_jap_draining_udp_unanswered, W_ONCE),
 		WTEST(test_jap_target_is_client, W_ONCE),
 		WTEST(test_jap_no_target_bounces, W_ALL),
 		WTEST(test_jap_no_target_set_bounces, W_ONCE),

@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 	failed += test_delay();
 	failed += test_sweep();
 	failed += test_health();
+	failed += test_outlier();
 	failed += test_cli();
 	return failed ? 1 : 0;
 }

@@ -365,6 +365,47 @@ static void fail_takes_down_then_back(void **state)
 	assert_int_equal(pias_jap_fail(&f->j, &f->ta, 9, T0 + 500 * MS, &f->acts, &f->e), -ENOENT);
 }
 
+/*
+ * Outlier detection ejects a target: the dataplane gets it DRAINING (in
+ * the set, for its flows), the report counts it out, refreshes keep it
+ * ejected and alive; back ACTIVE when let back. Idempotent both ways.
+ */
+static void eject_and_back(void **state)
+{
+	struct fx *f = *state;
+	int k;
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(reg(f, 2, T0), 2);
+	flush(f);
+	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 1, true, T0 + MS, &f->acts, &f->e), 0);
+	k = find(f, PIAS_JAP_TARGET_SET);
+	assert_true(k >= 0);
+	assert_int_equal(f->acts.a[k].id, 1);
+	assert_int_equal(f->acts.a[k].target.state, PIAS_TARGET_DRAINING);
+	assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 1);
+	assert_int_equal(find(f, PIAS_JAP_SET_SET), -1); /* still in the set */
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
+	flush(f);
+	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 1, true, T0 + 2 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	/* its agent refreshes: alive, still out; ticks do not take it DOWN */
+	for (__u64 t = T0 + 300 * MS; t < T0 + 3000 * MS; t += 300 * MS) {
+		assert_int_equal(reg(f, 1, t), 1);
+		assert_int_equal(reg(f, 2, t), 2);
+		assert_int_equal(tick(f, t), 0);
+	}
+	assert_int_equal(find(f, PIAS_JAP_TARGET_SET), -1);
+	flush(f);
+	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 1, false, T0 + 3000 * MS, &f->acts, &f->e),
+			 0);
+	k = find(f, PIAS_JAP_TARGET_SET);
+	assert_true(k >= 0);
+	assert_int_equal(f->acts.a[k].target.state, PIAS_TARGET_ACTIVE);
+	assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 2);
+	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 7, true, T0, &f->acts, &f->e), -ENOENT);
+}
+
 static void last_target_leaves_deletes_set(void **state)
 {
 	struct fx *f = *state;
@@ -1204,6 +1245,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(leave_drains_then_removes, setup, teardown),
 		cmocka_unit_test_setup_teardown(left_target_registers_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(fail_takes_down_then_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(eject_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(last_target_leaves_deletes_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(undrain_while_draining, setup, teardown),
 		cmocka_unit_test_setup_teardown(ta_full, setup, teardown),

@@ -40,6 +40,7 @@ int test_agent(void);
 int test_delay(void);
 int test_sweep(void);
 int test_health(void);
+int test_outlier(void);
 int test_cli(void);
 
 /* The error message contains want (messages must name what is wrong). */

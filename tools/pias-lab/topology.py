@@ -39,7 +39,7 @@ PIASD_OWN = {
     "anycast.registration_address", "anycast.announce_command", "overlay.seeds",
     "keys.overlay_key_file", "keys.group_key_file", "metrics.listen",
 }
-PIASD_SECTIONS = {"node", "anycast", "overlay", "jap", "rap", "iap", "connections", "dataplane",
+PIASD_SECTIONS = {"node", "anycast", "overlay", "jap", "rap", "iap", "connections", "dataplane", "outlier",
                   "keys", "metrics"}
 
 DEFAULTS = {
