@@ -82,6 +82,7 @@ help:
 	@echo "make bench-hop  CPU cost of a forwarding hop on veth: PIAS, the kernel, a minimal XDP proxy"
 	@echo "make deb      Debian packages (debian/) into $(BUILD)/deb/ (dpkg-buildpackage)"
 	@echo "make test-deb the packages installed and checked in a fresh Debian 12 chroot (root)"
+	@echo "make test-minbase  make deps && make test (T=NAME: only those) in a fresh Debian 12 chroot, clean clone of HEAD (root)"
 	@echo "make install  DESTDIR=DIR PREFIX=/usr: the installed layout the packages hold"
 	@echo "make demo     run the demo scenario and print what happened to each packet"
 	@echo "make vmlinux  regenerate vmlinux.h from the running kernel's BTF"
@@ -333,6 +334,12 @@ deb:
 # the packages installed in a fresh Debian 12 chroot (debootstrap; root)
 test-deb:
 	BUILD=$(BUILD) bash selftests/pkg/test_deb.sh
+
+# make deps && make test (T=NAME: make test T=NAME) in a fresh Debian 12
+# minbase chroot, on a clean clone of HEAD (root; tools/minbase-test.sh --help)
+.PHONY: test-minbase
+test-minbase:
+	BUILD=$(BUILD) bash tools/minbase-test.sh $(if $(T),--only '$(T)')
 
 clean:
 	rm -rf $(BUILD)

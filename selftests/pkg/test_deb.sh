@@ -11,8 +11,9 @@
 # bootstrap again); each run unpacks it into a fresh directory under $BUILD.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=selftests/pkg/chroot_lib.sh
+. selftests/pkg/chroot_lib.sh
 BUILD=${BUILD:-build}
-MIRROR=http://deb.debian.org/debian
 CACHE=$BUILD/bookworm-minbase.tar.gz
 T0=$(date +%s)
 
@@ -48,40 +49,16 @@ ok "lintian: no errors or warnings that debian/pias.lintian-overrides does not e
 WORK=$(mktemp -d "$(realpath "$BUILD")/test-deb.XXXXXX")
 ROOT=$WORK/root
 cleanup() {
-	local m
-	for m in dev sys proc; do
-		mountpoint -q "$ROOT/$m" 2>/dev/null && { umount "$ROOT/$m" || umount -l "$ROOT/$m"; }
-	done
-	# never remove a tree something is still mounted in (a bound /dev is the host's)
-	if grep -q " $ROOT/" /proc/mounts; then
-		echo "test_deb: left $WORK in place: still mounted under it" >&2
-		return
-	fi
-	rm -rf --one-file-system "$WORK"
+	chroot_umount "$ROOT" || true
+	chroot_remove "$WORK" "$ROOT" || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ ! -s "$CACHE" ]; then
-	echo "test_deb: debootstrap --variant=minbase bookworm (once; cached in $CACHE)"
-	nice -n 19 debootstrap --variant=minbase bookworm "$WORK/boot" "$MIRROR" \
-		>"$BUILD/test-deb-debootstrap.log" 2>&1 ||
-		fail "debootstrap failed: see $BUILD/test-deb-debootstrap.log"
-	tar -C "$WORK/boot" --numeric-owner -czf "$CACHE.tmp" . && mv "$CACHE.tmp" "$CACHE"
-	rm -rf --one-file-system "$WORK/boot"
-fi
-mkdir "$ROOT"
-tar -C "$ROOT" --numeric-owner -xzf "$CACHE" || fail "cannot unpack $CACHE (delete it to bootstrap again)"
-cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-# a chroot has no init: packages must not try to start services in it
-printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
-chmod 755 "$ROOT/usr/sbin/policy-rc.d"
-mount -t proc proc "$ROOT/proc"
-mount -t sysfs sysfs "$ROOT/sys"
-mount --bind /dev "$ROOT/dev"
+chroot_unpack "$CACHE" "$ROOT" "$BUILD/test-deb-debootstrap.log" || fail "no chroot (above)"
+chroot_mount "$ROOT" || fail "cannot mount /proc, /sys, /dev in $ROOT"
 
-in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-	DEBIAN_FRONTEND=noninteractive "$@"; }
+in_root() { chroot_run "$ROOT" "$@"; }
 
 mkdir "$ROOT/tmp/debs"
 cp "${debs[@]}" "$ROOT/tmp/debs/"
