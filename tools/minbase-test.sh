@@ -31,7 +31,7 @@ or interrupt, and the chroot is removed unless --keep.
   --log FILE    the whole run's output (default
                 $BUILD/minbase-test-DATE.log), outside the chroot
   --workdir DIR where the chroot's directory is made (default /var/tmp;
-                about 3 GB): not under $BUILD, whose *.d files the
+                about 2 GB): not under $BUILD, whose *.d files the
                 Makefile looks for, nor on a tmpfs
   -h, --help    this text
 
