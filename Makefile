@@ -344,4 +344,6 @@ test-minbase:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# dependency files only: not directories named *.d, nor whatever a test's
+# chroot under $(BUILD) holds (its mounts stay unwalked: -xdev, pruned)
+-include $(shell find $(BUILD) -xdev \( -name '*minbase*' -prune \) -o -name '*.d' -type f -print 2>/dev/null)
