@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-	clang llvm clang-format libclang-rt-14-dev make gcc pkg-config
+	clang llvm clang-format libclang-rt-14-dev make gcc build-essential pkg-config
 	libbpf-dev libxdp-dev libelf-dev zlib1g-dev libevent-dev libcmocka-dev
 	libinih-dev libsodium-dev libsystemd-dev systemd
 	bpftool xdp-tools iproute2 ethtool nftables
