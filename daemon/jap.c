@@ -504,6 +504,12 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 		t->t.port = ep->port;
 		t->t.family = ep->family;
 	}
+	/*
+	 * back from DOWN (dead, or failing its agent's check): what ejected it
+	 * is over, as Envoy lets a host back when its health check passes
+	 */
+	if (t->t.state == PIAS_TARGET_DOWN)
+		t->ejected = false;
 	t->t.state = PIAS_TARGET_ACTIVE;
 	t->left = false;
 	t->t.weight = weight;

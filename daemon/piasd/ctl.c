@@ -199,8 +199,11 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 			const char *mode = tunnel ? "tunnel" : "nat";
 
 			const struct pias_outlier *ol = piasd_outlier_of(d, t->id);
-			/* ejected by outlier detection: ACTIVE for the registry, out for new flows */
-			const char *state = t->ejected ? "ejected" : state_name(t->t.state);
+			/* ejected by outlier detection: ACTIVE for the registry, out for new
+			 * flows (one that went DOWN or drains since says so) */
+			const char *state = t->ejected && t->t.state == PIAS_TARGET_ACTIVE
+						    ? "ejected"
+						    : state_name(t->t.state);
 			unsigned long long ejections = ol ? (unsigned long long)ol->total : 0;
 
 			pias_endpoint_str(&t->t.addr, t->t.family, t->t.port, ep, sizeof(ep));

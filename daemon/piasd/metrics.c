@@ -201,7 +201,9 @@ static void targets(struct piasd *d, struct evbuffer *o)
 			snprintf(r[n].labels, sizeof(r[n].labels), "ta=\"%s\",target=\"%s\"", ta,
 				 ep);
 			/* ejected by outlier detection: out of new flows, its own state */
-			r[n].state = t->ejected ? "ejected" : pias_target_state_name(t->t.state);
+			r[n].state = t->ejected && t->t.state == PIAS_TARGET_ACTIVE
+					     ? "ejected"
+					     : pias_target_state_name(t->t.state);
 			r[n].ejections =
 				piasd_outlier_of(d, t->id) ? piasd_outlier_of(d, t->id)->total : 0;
 			if (pias_target_stats_get(&d->maps, t->id, &r[n].s, &e))

@@ -120,6 +120,8 @@ static void group_tick(struct piasd *d, const struct pias_outlier_config *c, siz
 						  .answered = s.answered,
 						  .refused = s.refused,
 						  .unreachable = s.unreachable };
+		if (o->ejected && !t->ejected)
+			pias_outlier_readmit(o, now); /* the registry let it back: it was DOWN */
 		if (pias_outlier_due(o, now)) {
 			readmit(d, g, t, o, now);
 			out--;

@@ -404,6 +404,17 @@ static void eject_and_back(void **state)
 	assert_int_equal(f->acts.a[k].target.state, PIAS_TARGET_ACTIVE);
 	assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 2);
 	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 7, true, T0, &f->acts, &f->e), -ENOENT);
+	/* ejected, then DOWN (dead), then registered again: back in, not ejected */
+	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 1, true, T0 + 3100 * MS, &f->acts, &f->e),
+			 0);
+	assert_int_equal(pias_jap_fail(&f->j, &f->ta, 1, T0 + 3200 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(reg(f, 1, T0 + 3300 * MS), 1);
+	assert_false(pias_jap_group(&f->j, &f->ta)->targets[0].ejected);
+	/* a refresh of an ACTIVE ejected target keeps it out */
+	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 1, true, T0 + 3400 * MS, &f->acts, &f->e),
+			 0);
+	assert_int_equal(reg(f, 1, T0 + 3500 * MS), 1);
+	assert_true(pias_jap_group(&f->j, &f->ta)->targets[0].ejected);
 }
 
 static void last_target_leaves_deletes_set(void **state)
