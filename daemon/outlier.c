@@ -60,11 +60,19 @@ enum pias_outlier_reason pias_outlier_observe(const struct pias_outlier_config *
 	answered = c->answered - l->answered;
 	failed = (c->refused - l->refused) + (c->unreachable - l->unreachable);
 	o->last = *c;
+	if (failed > 0xffff)
+		failed = 0xffff;
+	/*
+	 * a tick's answers are taken to come before its failures: a server
+	 * that dies answers its earlier flows first, and its host's ICMP
+	 * errors are rate limited (6, then one a second per destination, on
+	 * Linux), so a reset on every answer could let them trickle forever
+	 */
 	if (answered) {
-		o->failures = 0;
+		o->failures = (__u32)failed;
 		o->base_flows = c->new_flows;
 	} else {
-		o->failures += failed > 0xffff ? 0xffff : (__u32)failed;
+		o->failures += (__u32)failed;
 	}
 	o->samples[o->next % PIAS_OUTLIER_SAMPLES].ns = now;
 	o->samples[o->next % PIAS_OUTLIER_SAMPLES].flows = c->new_flows;

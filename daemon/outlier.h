@@ -17,8 +17,9 @@
  *     TCP server's kernel still answers SYNs, so only the agent's check
  *     sees that one). 0 flows: off, for a group that never answers.
  *
- * Totals come per tick, so "consecutive" is approximate: a tick with any
- * answer starts the count again, failures in it or not.
+ * Totals come per tick, so "consecutive" is approximate: a tick's answers
+ * are taken to come before its failures (the count starts again at the
+ * tick's failures).
  *
  * An ejected target is out of new flows (its flows go on) for base_eject_ns
  * times the number of its ejections (30 s, 60 s, ...), at most

@@ -54,10 +54,15 @@ static void failures_in_a_row(void **state)
 	assert_int_equal(tick(&f, "uu"), PIAS_OUTLIER_NONE);
 	/* the fifth in a row, refused and unreachable alike */
 	assert_int_equal(tick(&f, "u"), PIAS_OUTLIER_FAILURES);
-	/* a tick with an answer starts again, failures in it or not */
+	/* a tick's answers count as before its failures: the run starts at them */
 	fx_init(&f);
 	assert_int_equal(tick(&f, "rrrr"), PIAS_OUTLIER_NONE);
-	assert_int_equal(tick(&f, "rrrra"), PIAS_OUTLIER_NONE);
+	assert_int_equal(tick(&f, "rrra"), PIAS_OUTLIER_NONE);
+	assert_int_equal(tick(&f, "r"), PIAS_OUTLIER_NONE);
+	assert_int_equal(tick(&f, "r"), PIAS_OUTLIER_FAILURES);
+	fx_init(&f);
+	assert_int_equal(tick(&f, "rrrr"), PIAS_OUTLIER_NONE);
+	assert_int_equal(tick(&f, "a"), PIAS_OUTLIER_NONE);
 	assert_int_equal(tick(&f, "rrrr"), PIAS_OUTLIER_NONE);
 	/* off */
 	fx_init(&f);
