@@ -38,5 +38,6 @@ int main(int argc, char **argv)
 	failed += test_health();
 	failed += test_outlier();
 	failed += test_cli();
+	failed += test_ta_index();
 	return failed ? 1 : 0;
 }

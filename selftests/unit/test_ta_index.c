@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/* daemon/ta_index.c, timers.c: the registries' TA index and deadlines, against plain models. */
+#include "unit.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "ta_index.h"
+#include "timers.h"
+
+#define KEYS 3000
+
+static struct pias_ta key(unsigned int k)
+{
+	struct pias_ta ta = { .port = (__u16)(k % 7 + 1), .proto = 17, .family = PIAS_AF_INET };
+
+	ta.addr.v4 = 0xc0000200u + k / 7; /* 192.0.2.0/24 and on: only a key here */
+	return ta;
+}
+
+/* Random adds, finds and deletes agree with an array of who is in; handles stay dense. */
+static void index_matches_model(void **state)
+{
+	struct pias_ta_index x;
+	long model[KEYS];
+	size_t in = 0, peak = 0;
+
+	(void)state;
+	srand(7);
+	pias_ta_index_init(&x, KEYS, "test");
+	for (int k = 0; k < KEYS; k++)
+		model[k] = -1;
+	for (int step = 0; step < 200000; step++) {
+		unsigned int k = (unsigned int)rand() % KEYS;
+		struct pias_ta ta = key(k);
+
+		assert_int_equal(pias_ta_index_find(&x, &ta), model[k]);
+		if (model[k] < 0 && rand() % 3) {
+			model[k] = pias_ta_index_add(&x, &ta, NULL);
+			assert_true(model[k] >= 0);
+			assert_true(pias_ta_index_used(&x, (__u32)model[k]));
+			in++;
+		} else if (model[k] >= 0 && rand() % 2) {
+			pias_ta_index_del(&x, (__u32)model[k]);
+			model[k] = -1;
+			in--;
+		}
+		if (in > peak)
+			peak = in;
+		assert_int_equal(x.n, in);
+	}
+	/* a deleted handle is given out first: never more handles than the peak held */
+	assert_true(x.hwm <= peak);
+	assert_true(pias_ta_index_capacity(&x) >= x.hwm);
+	for (int k = 0; k < KEYS; k++) {
+		struct pias_ta ta = key((unsigned int)k);
+
+		assert_int_equal(pias_ta_index_find(&x, &ta), model[k]);
+		if (model[k] >= 0)
+			assert_memory_equal(pias_ta_index_ta(&x, (__u32)model[k]), &ta, sizeof(ta));
+	}
+	size_t seen = 0;
+
+	pias_ta_index_each(&x, h) seen++;
+	assert_int_equal(seen, in);
+	pias_ta_index_free(&x);
+}
+
+/* The limit is an error that names the owner; a reservation makes adds infallible. */
+static void index_limit(void **state)
+{
+	struct pias_ta_index x;
+	struct pias_err e;
+
+	(void)state;
+	pias_ta_index_init(&x, 2, "iap");
+	for (unsigned int k = 0; k < 2; k++) {
+		struct pias_ta ta = key(k);
+
+		assert_true(pias_ta_index_add(&x, &ta, NULL) >= 0);
+	}
+	struct pias_ta ta = key(2);
+
+	assert_int_equal(pias_ta_index_add(&x, &ta, &e), -ENOSPC);
+	assert_non_null(strstr(e.msg, "iap: 2 groups held"));
+	assert_int_equal(pias_ta_index_find(&x, &ta), -1);
+	pias_ta_index_del(&x, 0);
+	assert_int_equal(pias_ta_index_reserve(&x, 1, NULL), 0);
+	assert_int_equal(pias_ta_index_add(&x, &ta, NULL), 0); /* the handle deleted */
+	pias_ta_index_free(&x);
+}
+
+/* Random sets, moves, cancels and pops agree with an array of deadlines. */
+static void timers_match_model(void **state)
+{
+	enum {
+		REFS = 500
+	};
+	struct pias_timers t;
+	__u64 model[REFS], now = 0;
+
+	(void)state;
+	srand(11);
+	pias_timers_init(&t, "test");
+	for (int r = 0; r < REFS; r++)
+		model[r] = PIAS_TIMERS_NEVER;
+	for (int step = 0; step < 100000; step++) {
+		__u32 r = (__u32)rand() % REFS, got;
+
+		switch (rand() % 4) {
+		case 0:
+		case 1:
+			model[r] = now + (__u64)(rand() % 1000);
+			assert_int_equal(pias_timers_set(&t, r, model[r], NULL), 0);
+			break;
+		case 2:
+			pias_timers_cancel(&t, r);
+			model[r] = PIAS_TIMERS_NEVER;
+			break;
+		default:
+			now += (__u64)(rand() % 50);
+			while (pias_timers_pop(&t, now, &got)) {
+				/* the earliest of those due, and nothing earlier left */
+				assert_true(model[got] <= now);
+				for (int o = 0; o < REFS; o++)
+					assert_true(model[o] >= model[got]);
+				model[got] = PIAS_TIMERS_NEVER;
+			}
+			for (int o = 0; o < REFS; o++)
+				assert_true(model[o] > now);
+		}
+		assert_true(pias_timers_when(&t, r) == model[r]);
+	}
+	pias_timers_free(&t);
+}
+
+static void shared_helpers(void **state)
+{
+	struct pias_ta ta = key(1);
+	struct pias_err e;
+
+	(void)state;
+	assert_int_equal(pias_age(10, 3), 7);
+	assert_int_equal(pias_age(3, 10), 0);
+	assert_true(pias_serial_older(0xfffffff0u, 5)); /* across the wrap */
+	assert_false(pias_serial_older(5, 0xfffffff0u));
+	assert_int_equal(pias_registry_ta_check(&ta, "jap", NULL), 0);
+	ta.family = 5;
+	assert_int_equal(pias_registry_ta_check(&ta, "jap", &e), -EINVAL);
+	assert_string_equal(e.msg, "jap: TA family 5 is neither 4 nor 6");
+}
+
+int test_ta_index(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(index_matches_model),
+		cmocka_unit_test(index_limit),
+		cmocka_unit_test(timers_match_model),
+		cmocka_unit_test(shared_helpers),
+	};
+
+	return cmocka_run_group_tests_name("ta_index", tests, NULL, NULL);
+}
