@@ -791,8 +791,7 @@ static void rap_tick(__u64 now)
 	struct pias_err e;
 
 	/* rate-limit records in use (a bounded table: at most sets x ways) */
-	for (size_t i = 0; i < PIAS_RAP_SENT_SETS * PIAS_RAP_SENT_WAYS; i++)
-		pb_st.sent_sum += rap.sent[i].iap_id != 0;
+	pb_st.sent_sum += rap.nsent;
 	pb_st.sent_samples++;
 	if (GROW_RUN(rap_acts, pias_rap_tick(&rap, now, &rap_acts, &e)))
 		pb_fail("rap tick: %s", e.msg);

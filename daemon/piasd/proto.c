@@ -759,6 +759,8 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 		.report_expiry_ns = PIAS_RAP_REPORT_EXPIRY_NS,
 		.bind_interval_ns = PIAS_RAP_BIND_INTERVAL_NS,
 		.alpha = c->proximity_percent / 100.0,
+		/* each RAP of a large group draws its own samples */
+		.seed = (__u64)randombytes_random() << 32 | randombytes_random(),
 	};
 	int err;
 
