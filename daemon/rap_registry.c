@@ -64,7 +64,8 @@ static void reports_free(struct pias_rap_group *g)
 
 void pias_rap_free(struct pias_rap *r)
 {
-	pias_ta_index_each(&r->idx, h) reports_free(&r->groups[h]);
+	for (long h = pias_ta_index_next(&r->idx, -1); h >= 0; h = pias_ta_index_next(&r->idx, h))
+		reports_free(&r->groups[h]);
 	for (size_t j = 0; j < r->njaps; j++)
 		free(r->japs[j].h);
 	free(r->groups);

@@ -168,25 +168,25 @@ struct pias_rap_report {
 
 struct pias_rap_group {
 	struct pias_ta ta;
-	__u32 generation;		   /* of the published set; 0: never published */
-	struct pias_group g;		   /* as published (count 0: not in the table) */
-	__u16 shares[PIAS_GROUP_MAX_JAPS]; /* each published JAP's share, per mille */
-	__u32 omitted;			   /* eligible JAPs left out of g */
-	bool sampled;			   /* g is a sample (more eligible JAPs than fit) */
-	__u32 nreports, rcap;		   /* reports: nreports used of rcap, grown on demand */
-	struct pias_rap_report *reports;   /* in draw order */
-	/* the registry's own */
+	__u32 generation;		 /* of the published set; 0: never published */
+	__u32 nreports, rcap;		 /* reports: nreports used of rcap, grown on demand */
+	struct pias_rap_report *reports; /* in draw order */
+	/* the registry's own (first: what a query reads, on the TA's first cache lines) */
+	__u64 total;		   /* the sum of the reports' w ... */
+	__u32 neligible;	   /* ... and how many are above 0 */
+	__u32 sent_head;	   /* the rate limiter's records of this TA (index + 1) */
+	__u32 nsent;		   /* ... and how many */
 	struct pias_policy policy; /* of the highest serial among the live reports */
 	__u32 policy_at;	   /* the report it comes from; PIAS_RAP_NONE: no live one */
 	__u32 nlive;		   /* reports with count and share above 0 */
 	__u32 nfull;		   /* of those, with count >= policy.copies (replicate) */
 	bool full_only;		   /* replicate/k and nfull: only those are eligible */
-	__u32 neligible;	   /* reports with w above 0 ... */
-	__u64 total;		   /* ... and the sum of their w */
+	bool sampled;		   /* g is a sample (more eligible JAPs than fit) */
 	__u64 expire_at;	   /* no report expires before this */
 	__u64 redraw_at;	   /* sampled: when the sample is drawn again */
-	__u32 sent_head;	   /* the rate limiter's records of this TA (index + 1) */
-	__u32 nsent;		   /* ... and how many */
+	__u32 omitted;		   /* eligible JAPs left out of g */
+	struct pias_group g;	   /* as published (count 0: not in the table) */
+	__u16 shares[PIAS_GROUP_MAX_JAPS]; /* each published JAP's share, per mille */
 };
 
 #define PIAS_RAP_NONE (~0u)
@@ -356,12 +356,12 @@ static inline size_t pias_rap_ngroups(const struct pias_rap *r)
 	return r->idx.n;
 }
 
-/* The group held after prev (NULL: the first), or NULL: for iteration. */
+/*
+ * The group held after prev (NULL: the first), or NULL: to iterate, read
+ * only, with no call into the registry meanwhile:
+ *   for (g = pias_rap_next(r, NULL); g; g = pias_rap_next(r, g))
+ */
 const struct pias_rap_group *pias_rap_next(const struct pias_rap *r,
 					   const struct pias_rap_group *prev);
-
-/* Every group held, read-only; no call into the registry in the body. */
-#define pias_rap_each(r, g)                                                                        \
-	for (const struct pias_rap_group *g = pias_rap_next(r, NULL); g; g = pias_rap_next(r, g))
 
 #endif

@@ -89,8 +89,8 @@ static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
 	else
 		evbuffer_add_printf(o, "%-36s %-10s %-18s %s\n", "TA", "GENERATION", "POLICY",
 				    "JAPS (id:weight[@share])");
-	pias_rap_each(&d->rap, g)
-	{
+	for (const struct pias_rap_group *g = pias_rap_next(&d->rap, NULL); g;
+	     g = pias_rap_next(&d->rap, g)) {
 		pias_ta_str(&g->ta, ta, sizeof(ta));
 		if (json) {
 			evbuffer_add_printf(o,

@@ -381,6 +381,40 @@ static void test_push_all_or_nothing(void **state)
 	assert_int_equal(binding_to(f, 40)->group.count, 2);
 }
 
+/*
+ * The rate limiter's records are also the IAPs bound to a TA, a list per
+ * TA: one older than a binding's lifetime names an IAP no longer bound,
+ * so it is not told of new shares, and goes; a group that goes takes its
+ * records along.
+ */
+static void test_sent_records(void **state)
+{
+	struct fx *f = *state;
+
+	report_ex(f, 7, 4, 1000, 0, 0, 1, T0);
+	report_ex(f, 8, 4, 1000, 0, 0, 1, T0);
+	report(f, &f->ta2, 9, 1, 1, T0);
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 41, &f->ta, 8, NULL, NULL, T0 + 200 * SEC, &f->acts, &f->e),
+		0);
+	assert_int_equal(pias_rap_bound(&f->r, 42, &f->ta2, 9, NULL, NULL, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->r.nsent, 3);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->nsent, 2);
+	/* 7 dialled down 301 s on: 41 is told, 40's binding has lapsed */
+	f->acts.n = 0;
+	report_ex(f, 8, 4, 1000, 0, 0, 2, T0 + 301 * SEC);
+	report_ex(f, 7, 4, 500, 0, 0, 2, T0 + 301 * SEC);
+	assert_non_null(binding_to(f, 41));
+	assert_null(binding_to(f, 40));
+	assert_int_equal(f->r.nsent, 2);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->nsent, 1);
+	/* ta2's group goes with its JAP, and its record with it */
+	assert_int_equal(pias_rap_jap_dead(&f->r, 9, T0 + 301 * SEC, &f->acts, &f->e), 0);
+	assert_null(pias_rap_group(&f->r, &f->ta2));
+	assert_int_equal(f->r.nsent, 1);
+}
+
 static void test_report_zero_del(void **state)
 {
 	struct fx *f = *state;
@@ -1444,6 +1478,7 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_random_sets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replicate_full_japs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_all_or_nothing, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_sent_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scoped_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_seq, setup, teardown),
