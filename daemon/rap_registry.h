@@ -16,8 +16,9 @@
  *
  * Cost: a TA's group is found by a hash probe (daemon/ta_index.h), a JAP's
  * report in it by another (daemon/key_index.h), and JAPs are drawn from a
- * Fenwick tree of their weights, so a report, query or BOUND costs the
- * same with 10 groups or a million, and O(log n) in a group of n JAPs. A
+ * Fenwick tree of their weights, so a report, query or BOUND does the
+ * same work with 10 groups or a million (it only meets more cache misses
+ * as the state outgrows the caches), and O(log n) in a group of n JAPs. A
  * group's next deadline (its earliest report expiry, or its sample's
  * re-draw) is in a heap (daemon/timers.h), so a tick costs what is due,
  * not what is held. A JAP's death visits its own groups only.
