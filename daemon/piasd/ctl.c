@@ -55,8 +55,8 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 				    "\"announced\":%s}\n",
 				    d->cfg.node_id, d->withdrawn ? "true" : "false",
 				    (unsigned long long)up, alive, d->ring.nproxies, d->rap.ngroups,
-				    d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
-				    d->have_group_key ? "true" : "false",
+				    d->jap.ngroups, pias_iap_count(&d->iap), d->keys.n,
+				    d->keys.send_id, d->have_group_key ? "true" : "false",
 				    d->serving ? "true" : "false", d->announced ? "true" : "false");
 		return;
 	}
@@ -68,7 +68,8 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 			    "serving: %s; anycast prefixes %s\n",
 			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
 			    (unsigned long long)up, alive, d->ring.nproxies, d->rap_k,
-			    d->rap.ngroups, d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
+			    d->rap.ngroups, d->jap.ngroups, pias_iap_count(&d->iap), d->keys.n,
+			    d->keys.send_id,
 			    d->have_group_key ? "accepted" : "refused (no group key)",
 			    d->serving	  ? "yes"
 			    : d->isolated ? "no (cut off: every other proxy is dead to us)"
@@ -121,14 +122,15 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 {
 	__u64 now = piasd_now();
 	char ta[PIAS_ADDR_STRLEN + 16];
+	const char *sep = "";
 
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
 		evbuffer_add_printf(o, "%-36s %-8s %-10s %-10s %s\n", "TA", "JAP", "GENERATION",
 				    "EXPIRES_S", "STATE");
-	for (size_t i = 0; i < d->iap.n; i++) {
-		const struct pias_iap_entry *en = &d->iap.entries[i];
+	pias_iap_each(&d->iap, en)
+	{
 		bool neg = en->b.flags & PIAS_BINDING_F_NEGATIVE;
 		long long left = en->bound && en->b.expires_ns > now
 					 ? (long long)((en->b.expires_ns - now) / 1000000000ull)
@@ -141,8 +143,9 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 					    "%s{\"ta\":\"%s\",\"jap\":%u,\"generation\":%u,"
 					    "\"expires_s\":%lld,\"state\":\"%s\",\"pending\":%s,"
 					    "\"set\":[",
-					    i ? "," : "", ta, en->b.jap_id, en->b.generation, left,
-					    st, en->pending ? "true" : "false");
+					    sep, ta, en->b.jap_id, en->b.generation, left, st,
+					    en->pending ? "true" : "false");
+			sep = ",";
 			/* a binding set: the JAPs new flows draw from, and their shares */
 			for (__u32 k = 0; k < en->set.count; k++)
 				evbuffer_add_printf(o, "%s{\"jap\":%u,\"share\":%u}", k ? "," : "",
@@ -382,7 +385,7 @@ static int cmd_withdraw(struct piasd *d, char **a, struct evbuffer *o, struct pi
 
 static int cmd_flush_bindings(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
 {
-	size_t before = d->iap.n;
+	size_t before = pias_iap_count(&d->iap);
 	int err = piasd_flush_bindings(d, e);
 
 	(void)a;
