@@ -1012,6 +1012,111 @@ static void test_binding_set(void **state)
 	assert_int_equal(f->acts.n, 0);
 }
 
+/*
+ * setup_small (refresh_before 1 s, query_retry 200 ms, max_pending 2):
+ * refreshes go earliest due first; those beyond max_pending wait, and a
+ * tick with every slot taken does not even look at them (rap_of is not
+ * called); a slot freed by an answer or a lost query goes to the next.
+ */
+static void test_tick_earliest_refresh_first(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta t4 = ta4(4);
+
+	assert_int_equal(bind(f, &t4, 3, 1, 10 * SEC, T0 + 3 * MS), 0);
+	assert_int_equal(bind(f, &f->ta3, 3, 1, 10 * SEC, T0 + 2 * MS), 0);
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0 + 1 * MS), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9500 * MS), 0); /* all four due */
+	assert_int_equal(f->acts.n, 2);
+	assert_true(acts_have(f, PIAS_IAP_SEND_QUERY, &f->ta));
+	assert_true(acts_have(f, PIAS_IAP_SEND_QUERY, &f->ta2));
+	assert_int_equal(f->rap_calls, 2);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9600 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 2);
+	/* ta answered: ta3 next */
+	assert_int_equal(bind9(f, &f->ta, 3, 2, T0 + 9610 * MS), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9650 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta3);
+	/* ta2's query lost: its slot goes to the earlier of ta2 and t4, ta2 */
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9700 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta2);
+	assert_int_equal(f->i.npending, 2);
+	assert_false(pias_iap_entry(&f->i, &t4)->pending);
+}
+
+/* No RAP known for a refresh: asked again query_retry_ns later, not every tick. */
+static void test_tick_no_rap_retried_later(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	f->rap = 0;
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 1);
+	f->rap = 9;
+	assert_int_equal(tick(f, T0 + 8 * SEC + 100 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 1);
+	assert_int_equal(pias_iap_next_due(&f->i), T0 + 8 * SEC + 1 + PIAS_IAP_QUERY_RETRY_NS);
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1 + PIAS_IAP_QUERY_RETRY_NS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	assert_int_equal(f->rap_calls, 2);
+	/* rap_of NULL: no RAP known either */
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_tick(&f->i, T0 + 9 * SEC, NULL, NULL, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_false(pias_iap_entry(&f->i, &f->ta2)->pending);
+}
+
+/* A JAP's death finds what is bound to it, to a set with it, and no longer what moved away. */
+static void test_jap_dead_follows_bindings(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group set = { .count = 3, .japs = { { 4, 1 }, { 5, 1 }, { 4, 1 } } };
+
+	assert_int_equal(
+		pias_iap_binding_set(&f->i, 7, &f->ta, 4, &set, 1, 10 * SEC, T0, &f->acts, &f->e),
+		0);
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 4, 2, 10 * SEC, T0), 0); /* moved to JAP 4 */
+	assert_int_equal(bind(f, &f->ta3, 5, 1, 10 * SEC, T0), 0);
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta3, SEC, T0 + 11 * SEC, &f->acts, &f->e),
+			 0); /* ta3: expired, then negative */
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 3, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_iap_jap_dead(&f->i, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 4, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta2);
+	assert_true(pias_iap_entry(&f->i, &f->ta3)->bound);
+	/* ids no proxy can have: refused, and no JAP of that id holds anything */
+	assert_int_equal(bind(f, &f->ta, PIAS_MAX_PROXIES, 3, 10 * SEC, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "proxy id");
+	set.japs[1].jap_id = PIAS_MAX_PROXIES;
+	assert_int_equal(
+		pias_iap_binding_set(&f->i, 7, &f->ta, 4, &set, 3, 10 * SEC, T0, &f->acts, &f->e),
+		-EINVAL);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 0xffffffffu, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+}
+
 int test_iap_cache(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1049,6 +1154,10 @@ int test_iap_cache(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_flush_then_query_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_records_bounded, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_earliest_refresh_first, setup_small,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tick_no_rap_retried_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jap_dead_follows_bindings, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("iap_cache", tests, NULL, NULL);
