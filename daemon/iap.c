@@ -35,6 +35,7 @@ static void containers_init(struct pias_iap *i)
 
 static void containers_free(struct pias_iap *i)
 {
+	pias_ta_index_each(&i->tas, h) free(i->entries[h].set);
 	pias_ta_index_free(&i->tas);
 	pias_timers_free(&i->due);
 	pias_timers_free(&i->refresh);
@@ -85,6 +86,13 @@ const struct pias_iap_entry *pias_iap_entry(const struct pias_iap *i, const stru
 	return h < 0 ? NULL : &i->entries[h];
 }
 
+const struct pias_group *pias_iap_set(const struct pias_iap_entry *en)
+{
+	static const struct pias_group none;
+
+	return en->set ? en->set : &none;
+}
+
 const struct pias_iap_entry *pias_iap_next(const struct pias_iap *i,
 					   const struct pias_iap_entry *prev)
 {
@@ -121,7 +129,7 @@ static __u32 entry_new(struct pias_iap *i, const struct pias_ta *ta)
 {
 	__u32 h = (__u32)pias_ta_index_add(&i->tas, ta, NULL);
 
-	i->entries[h] = (struct pias_iap_entry){ .ta = *ta };
+	i->entries[h] = (struct pias_iap_entry){ .ta = *ta, .due_q = NEVER, .refresh_q = NEVER };
 	return h;
 }
 
@@ -155,30 +163,38 @@ static __u64 refresh_at(const struct pias_iap *i, const struct pias_iap_entry *e
 	return t > en->retry_at_ns ? t : en->retry_at_ns;
 }
 
-/* Queue ref at when if that is earlier than where it is (reserved with the entry). */
-static void queue_earlier(struct pias_timers *t, __u32 h, __u64 when)
+/*
+ * Queue h at when if that is earlier than where it is, *q (reserved with
+ * the entry). *q mirrors the heap, so that a deadline moving later, every
+ * answer's, costs no look into it.
+ */
+static void queue_earlier(struct pias_timers *t, __u32 h, __u64 when, __u64 *q)
 {
-	if (when < pias_timers_when(t, h))
+	if (when < *q) {
 		pias_timers_set(t, h, when, NULL);
+		*q = when;
+	}
 }
 
 static void schedule(struct pias_iap *i, __u32 h)
 {
-	const struct pias_iap_entry *en = &i->entries[h];
+	struct pias_iap_entry *en = &i->entries[h];
 
-	queue_earlier(&i->due, h, due_at(i, en));
-	queue_earlier(&i->refresh, h, refresh_at(i, en));
+	queue_earlier(&i->due, h, due_at(i, en), &en->due_q);
+	queue_earlier(&i->refresh, h, refresh_at(i, en), &en->refresh_q);
 }
 
 /* After a change that may have emptied entry h: drop it, or queue its next deadlines. */
 static void settle(struct pias_iap *i, __u32 h)
 {
-	const struct pias_iap_entry *en = &i->entries[h];
+	struct pias_iap_entry *en = &i->entries[h];
 
 	if (en->bound || en->pending) {
 		schedule(i, h);
 		return;
 	}
+	free(en->set);
+	en->set = NULL;
 	pias_timers_cancel(&i->due, h);
 	pias_timers_cancel(&i->refresh, h);
 	pias_multimap_clear(&i->japs, h);
@@ -205,7 +221,7 @@ static void push(struct pias_iap_actions *acts, enum pias_iap_action_kind kind, 
 	if (b)
 		a->binding = *b;
 	if (set)
-		a->set = *set;
+		a->set = *set; /* none: count 0 as initialised */
 }
 
 static void pending_clear(struct pias_iap *i, struct pias_iap_entry *en)
@@ -269,8 +285,8 @@ static bool bound_to(const struct pias_iap_entry *en, __u32 jap_id)
 		return false;
 	if (en->b.jap_id == jap_id)
 		return true;
-	for (__u32 k = 0; k < set_count(&en->set); k++)
-		if (en->set.japs[k].jap_id == jap_id)
+	for (__u32 k = 0; en->set && k < set_count(en->set); k++)
+		if (en->set->japs[k].jap_id == jap_id)
 			return true;
 	return false;
 }
@@ -284,15 +300,15 @@ static void links_set(struct pias_iap *i, __u32 h)
 	if (!en->bound || (en->b.flags & PIAS_BINDING_F_NEGATIVE))
 		return;
 	pias_multimap_add(&i->japs, en->b.jap_id, h);
-	for (__u32 k = 0; k < set_count(&en->set); k++)
-		pias_multimap_add(&i->japs, en->set.japs[k].jap_id, h);
+	for (__u32 k = 0; en->set && k < set_count(en->set); k++)
+		pias_multimap_add(&i->japs, en->set->japs[k].jap_id, h);
 }
 
 /* A binding to one JAP, the same as en's: its links stand (a refresh's answer). */
 static bool same_links(const struct pias_iap_entry *en, const struct pias_binding *b,
 		       const struct pias_group *set)
 {
-	return en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && !en->set.count &&
+	return en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && !en->set &&
 	       !(b->flags & PIAS_BINDING_F_NEGATIVE) && (!set || !set->count) &&
 	       en->b.jap_id == b->jap_id;
 }
@@ -326,23 +342,52 @@ int pias_iap_miss(struct pias_iap *i, const struct pias_ta *ta, __u32 rap_id, __
 	return 0;
 }
 
-/* Install b (and set) for ta, answering the pending query. */
-static int install(struct pias_iap *i, const struct pias_ta *ta, struct pias_binding *b,
+/* Memory for a set for entry h (-1: new) unless it has one: *mem, or -ENOMEM. */
+static int set_reserve(const struct pias_iap *i, long h, struct pias_group **mem,
+		       struct pias_err *e)
+{
+	*mem = NULL;
+	if (h >= 0 && i->entries[h].set)
+		return 0;
+	*mem = malloc(sizeof(**mem));
+	if (!*mem)
+		return pias_err_set(e, -ENOMEM, "iap: no memory for a binding set");
+	return 0;
+}
+
+/* en's set becomes set (NULL: none), in mem if it had none. */
+static void set_put(struct pias_iap_entry *en, const struct pias_group *set, struct pias_group *mem)
+{
+	if (!set) {
+		free(en->set);
+		en->set = NULL;
+		return;
+	}
+	if (!en->set)
+		en->set = mem;
+	*en->set = *set;
+}
+
+/* Install b (and set) for ta, entry h (-1: none yet), answering the pending query. */
+static int install(struct pias_iap *i, long h, const struct pias_ta *ta, struct pias_binding *b,
 		   const struct pias_group *set, __u64 lifetime_ns, __u64 now,
 		   struct pias_iap_actions *acts, struct pias_err *e)
 {
-	static const struct pias_group none;
+	struct pias_group *mem = NULL;
 	struct pias_iap_entry *en;
-	long h = entry_find(i, ta);
 	bool relink;
 	int err = 0;
 
+	if (set && !set->count)
+		set = NULL;
 	if (h < 0)
 		err = entry_reserve(i, e);
 	if (!err && !(b->flags & PIAS_BINDING_F_NEGATIVE))
 		err = links_reserve(i, b->jap_id, set, e);
 	if (!err)
 		err = room(acts, 1, e);
+	if (!err && set)
+		err = set_reserve(i, h, &mem, e);
 	if (err)
 		return err;
 	if (h < 0)
@@ -353,12 +398,12 @@ static int install(struct pias_iap *i, const struct pias_ta *ta, struct pias_bin
 	pending_clear(i, en);
 	en->bound = true;
 	en->b = *b;
-	en->set = set && set->count ? *set : none;
+	set_put(en, set, mem);
 	en->lifetime_ns = lifetime_ns;
 	en->retry_at_ns = 0;
 	if (relink)
 		links_set(i, (__u32)h);
-	push(acts, PIAS_IAP_BINDING_SET, 0, ta, b, &en->set);
+	push(acts, PIAS_IAP_BINDING_SET, 0, ta, b, en->set);
 	schedule(i, (__u32)h);
 	return 0;
 }
@@ -398,6 +443,7 @@ int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_t
 	struct pias_binding b = { .jap_id = jap_id, .generation = generation };
 	const struct pias_iap_entry *en;
 	int err = check_answer(ta, from_rap, lifetime_ns, e);
+	long h;
 
 	if (err)
 		return err;
@@ -412,11 +458,12 @@ int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_t
 		return err;
 	if (flushed_answer(i, from_rap, ta, now))
 		return 0; /* decided before the flush: the next miss asks again */
-	en = pias_iap_entry(i, ta);
+	h = entry_find(i, ta);
+	en = h < 0 ? NULL : &i->entries[h];
 	if (en && en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && now < en->b.expires_ns &&
 	    pias_serial_older(generation, en->b.generation))
 		return 0; /* a late answer, older than what is installed */
-	return install(i, ta, &b, set, lifetime_ns, now, acts, e);
+	return install(i, h, ta, &b, set, lifetime_ns, now, acts, e);
 }
 
 int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta,
@@ -426,6 +473,7 @@ int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *
 	struct pias_binding b = { .flags = PIAS_BINDING_F_NEGATIVE };
 	const struct pias_iap_entry *en;
 	int err = check_answer(ta, from_rap, lifetime_ns, e);
+	long h;
 
 	if (err)
 		return err;
@@ -441,11 +489,12 @@ int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *
 	 * partition healed). The query stays outstanding, so it is asked
 	 * again once query_retry_ns has passed.
 	 */
-	en = pias_iap_entry(i, ta);
+	h = entry_find(i, ta);
+	en = h < 0 ? NULL : &i->entries[h];
 	if (en && en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) &&
 	    (!en->b.expires_ns || now < en->b.expires_ns))
 		return 0;
-	return install(i, ta, &b, NULL, lifetime_ns, now, acts, e);
+	return install(i, h, ta, &b, NULL, lifetime_ns, now, acts, e);
 }
 
 /* Delete h's binding (the action is appended, room checked by the caller). */
@@ -454,6 +503,7 @@ static void unbind(struct pias_iap *i, __u32 h, struct pias_iap_actions *acts)
 	struct pias_iap_entry *en = &i->entries[h];
 
 	en->bound = false;
+	set_put(en, NULL, NULL);
 	pias_multimap_clear(&i->japs, h);
 	push(acts, PIAS_IAP_BINDING_DEL, 0, &en->ta, NULL, NULL);
 	settle(i, h);
@@ -522,14 +572,14 @@ static void tick_refresh(struct pias_iap *i, __u32 h, __u64 now, pias_iap_rap_of
 	__u32 rap;
 
 	if (refresh_at(i, en) > now) {
-		queue_earlier(&i->refresh, h, refresh_at(i, en)); /* answered since: later */
+		schedule(i, h); /* answered since: later */
 		return;
 	}
 	rap = rap_of ? rap_of(ctx, &en->ta) : 0;
 	if (!rap) {
 		/* no RAP known: try again once a query would have been lost */
 		en->retry_at_ns = sat_add(now, i->cfg.query_retry_ns);
-		queue_earlier(&i->refresh, h, refresh_at(i, en));
+		schedule(i, h);
 		return;
 	}
 	query_send(i, h, rap, now, acts);
@@ -555,11 +605,15 @@ int pias_iap_tick(struct pias_iap *i, __u64 now, pias_iap_rap_of_fn rap_of, void
 	if (err)
 		return err;
 	pias_iap_flushed_expire(&i->flushed, now, i->cfg.query_retry_ns);
-	while (pias_timers_pop(&i->due, now, &h))
+	while (pias_timers_pop(&i->due, now, &h)) {
+		i->entries[h].due_q = NEVER;
 		tick_due(i, h, now, acts);
+	}
 	/* the earliest due first; the rest wait, queued, for free slots */
-	while (i->npending < max && pias_timers_pop(&i->refresh, now, &h))
+	while (i->npending < max && pias_timers_pop(&i->refresh, now, &h)) {
+		i->entries[h].refresh_q = NEVER;
 		tick_refresh(i, h, now, rap_of, ctx, acts);
+	}
 	return 0;
 }
 
@@ -570,6 +624,7 @@ int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct 
 {
 	bool positive = !(b->flags & PIAS_BINDING_F_NEGATIVE);
 	bool with_set = b->flags & PIAS_BINDING_F_SET;
+	struct pias_group *mem = NULL;
 	struct pias_iap_entry *en;
 	int err = pias_registry_ta_check(ta, "iap", e);
 	__u32 h;
@@ -589,6 +644,8 @@ int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct 
 		err = entry_reserve(i, e);
 	if (!err && positive)
 		err = links_reserve(i, b->jap_id, with_set ? set : NULL, e);
+	if (!err && with_set)
+		err = set_reserve(i, -1, &mem, e);
 	if (err)
 		return err;
 	h = entry_new(i, ta);
@@ -596,8 +653,7 @@ int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct 
 	en->bound = true;
 	en->b = *b;
 	en->lifetime_ns = lifetime_ns;
-	if (with_set)
-		en->set = *set;
+	set_put(en, with_set ? set : NULL, mem);
 	links_set(i, h);
 	schedule(i, h);
 	return 0;

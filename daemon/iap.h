@@ -80,17 +80,21 @@ struct pias_iap_config {
 	__u32 max_pending;	 /* outstanding queries at most */
 };
 
-/* What the IAP knows of one TA; exists while bound or a query is pending. */
+/*
+ * What the IAP knows of one TA; exists while bound or a query is pending.
+ * Two cache lines: a binding set, rare, lives apart (pias_iap_set).
+ */
 struct pias_iap_entry {
 	struct pias_ta ta;
-	bool bound;	       /* b is installed in the map */
-	struct pias_binding b; /* jap_id, generation, expires_ns, flags */
-	struct pias_group set; /* a binding set's JAPs and shares (count 0: none) */
-	__u64 lifetime_ns;     /* b's lifetime when installed */
-	bool pending;	       /* a query is outstanding */
-	__u32 rap_id;	       /* ... to this RAP */
-	__u64 sent_ns;	       /* ... sent then */
-	__u64 retry_at_ns;     /* no refresh before (no RAP was known); 0: none */
+	bool bound;		/* b is installed in the map */
+	bool pending;		/* a query is outstanding */
+	struct pias_binding b;	/* jap_id, generation, expires_ns, flags */
+	struct pias_group *set; /* a binding set's JAPs and shares, or NULL */
+	__u64 lifetime_ns;	/* b's lifetime when installed */
+	__u32 rap_id;		/* the pending query's RAP */
+	__u64 sent_ns;		/* ... sent then */
+	__u64 retry_at_ns;	/* no refresh before (no RAP was known); 0: none */
+	__u64 due_q, refresh_q; /* where its deadlines are queued (PIAS_TIMERS_NEVER: not) */
 };
 
 /*
@@ -229,6 +233,9 @@ int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pia
 
 /* The entry of ta, or NULL (read-only view, for status and tests). */
 const struct pias_iap_entry *pias_iap_entry(const struct pias_iap *i, const struct pias_ta *ta);
+
+/* en's binding set (count 0: a binding to b.jap_id alone). */
+const struct pias_group *pias_iap_set(const struct pias_iap_entry *en);
 
 /* TAs cached: bound, or with a query outstanding. */
 static inline size_t pias_iap_count(const struct pias_iap *i)

@@ -136,6 +136,7 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 					 ? (long long)((en->b.expires_ns - now) / 1000000000ull)
 					 : 0;
 		const char *st = !en->bound ? "querying" : neg ? "negative" : "bound";
+		const struct pias_group *set = pias_iap_set(en);
 
 		pias_ta_str(&en->ta, ta, sizeof(ta));
 		if (json) {
@@ -147,17 +148,17 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 					    en->pending ? "true" : "false");
 			sep = ",";
 			/* a binding set: the JAPs new flows draw from, and their shares */
-			for (__u32 k = 0; k < en->set.count; k++)
+			for (__u32 k = 0; k < set->count; k++)
 				evbuffer_add_printf(o, "%s{\"jap\":%u,\"share\":%u}", k ? "," : "",
-						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+						    set->japs[k].jap_id, set->japs[k].weight);
 			evbuffer_add_printf(o, "]}");
 		} else {
 			evbuffer_add_printf(o, "%-36s %-8u %-10u %-10lld %s%s", ta, en->b.jap_id,
 					    en->b.generation, left, st,
 					    en->pending && en->bound ? " (refreshing)" : "");
-			for (__u32 k = 0; k < en->set.count; k++)
+			for (__u32 k = 0; k < set->count; k++)
 				evbuffer_add_printf(o, "%s%u:%u", k ? " " : " set ",
-						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+						    set->japs[k].jap_id, set->japs[k].weight);
 			evbuffer_add_printf(o, "\n");
 		}
 	}

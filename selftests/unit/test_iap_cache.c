@@ -714,8 +714,8 @@ static void test_restore_set(void **state)
 	assert_non_null(en);
 	assert_true(en->bound);
 	assert_int_equal(en->b.flags, PIAS_BINDING_F_SET);
-	assert_int_equal(en->set.count, 2);
-	assert_memory_equal(en->set.japs, set.japs, 2 * sizeof(set.japs[0]));
+	assert_int_equal(pias_iap_set(en)->count, 2);
+	assert_memory_equal(pias_iap_set(en)->japs, set.japs, 2 * sizeof(set.japs[0]));
 	/* refreshed before expiry, as any other */
 	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0);
 	assert_int_equal(f->acts.n, 1);

@@ -445,7 +445,7 @@ static void same_state(const struct pias_iap *i, const struct model *m)
 			assert_int_equal(en->b.generation, t->b.generation);
 			assert_int_equal(en->b.expires_ns, t->b.expires_ns);
 			assert_int_equal(en->b.flags, t->b.flags);
-			assert_int_equal(en->set.count, t->set.count);
+			assert_int_equal(pias_iap_set(en)->count, t->set.count);
 		}
 	}
 	assert_int_equal(pias_iap_count(i), n);
