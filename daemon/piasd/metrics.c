@@ -251,9 +251,8 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 				    pias_members_count_state(&d->members, s));
 	family(o, "pias_ring_proxies", "gauge", "proxies on the consistent hashing ring");
 	evbuffer_add_printf(o, "pias_ring_proxies %zu\n", d->ring.nproxies);
-	for (size_t i = 0; i < d->iap.n; i++) {
-		const struct pias_iap_entry *en = &d->iap.entries[i];
-
+	pias_iap_each(&d->iap, en)
+	{
 		if (!en->bound)
 			querying++;
 		else if (en->b.flags & PIAS_BINDING_F_NEGATIVE)
