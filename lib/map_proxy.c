@@ -8,7 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "maps.h"
-#include "rap.h"
+#include "ring.h"
 
 static int check_id(__u32 id, struct pias_err *e)
 {
@@ -154,20 +154,59 @@ int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int 
 {
 	struct pias_rap_slot *slots = calloc(PIAS_RAP_SLOTS, sizeof(*slots));
 	__u32 *keys = calloc(PIAS_RAP_SLOTS, sizeof(*keys));
+	struct pias_ring ring;
 	int err;
 
-	if (!slots || !keys) {
+	err = pias_ring_init(&ring, 0, e);
+	if (!err && (!slots || !keys))
 		err = pias_err_set(e, -ENOMEM, "out of memory");
-		goto out;
-	}
-	err = pias_rap_compute(ids, n, k, slots, e);
-	if (err)
-		goto out;
-	for (__u32 i = 0; i < PIAS_RAP_SLOTS; i++)
+	if (!err)
+		err = pias_ring_build(&ring, ids, n, e);
+	if (!err)
+		err = pias_ring_fill_table(&ring, k, slots, e);
+	for (__u32 i = 0; !err && i < PIAS_RAP_SLOTS; i++)
 		keys[i] = i;
-	err = pias_rap_slots_write(m, keys, slots, PIAS_RAP_SLOTS, e);
-out:
+	if (!err)
+		err = pias_rap_slots_write(m, keys, slots, PIAS_RAP_SLOTS, e);
+	pias_ring_free(&ring);
 	free(slots);
 	free(keys);
+	return err;
+}
+
+/*
+ * In batches; false if that fails for any reason (no batch lookup in this
+ * kernel, say), and the caller reads slot by slot.
+ */
+static bool read_batches(struct pias_maps *m, struct pias_rap_slot *table)
+{
+	__u32 *keys = malloc(PIAS_RAP_SLOTS * sizeof(*keys)), token = 0, done = 0;
+	bool ok = keys != NULL, end = false;
+
+	while (ok && !end) {
+		__u32 count = PIAS_RAP_SLOTS - done;
+
+		/* ENOENT: the last batch, count still says how many it held */
+		end = bpf_map_lookup_batch(m->fd[PIAS_M_RAP_TABLE], done ? &token : NULL, &token,
+					   keys + done, table + done, &count, NULL) != 0;
+		ok = !end || errno == ENOENT;
+		/* an array's batches come in key order: slot done + i is keys[done + i] */
+		for (__u32 i = 0; ok && i < count; i++)
+			ok = keys[done + i] == done + i;
+		done += count;
+		end = end || done == PIAS_RAP_SLOTS;
+	}
+	free(keys);
+	return ok && done == PIAS_RAP_SLOTS;
+}
+
+int pias_rap_table_read(struct pias_maps *m, struct pias_rap_slot *table, struct pias_err *e)
+{
+	int err = 0;
+
+	if (read_batches(m, table))
+		return 0;
+	for (__u32 s = 0; s < PIAS_RAP_SLOTS && !err; s++)
+		err = pias_map_lookup(m, PIAS_M_RAP_TABLE, &s, &table[s], e);
 	return err;
 }

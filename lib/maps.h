@@ -149,15 +149,18 @@ int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8
 int pias_proxy_get(struct pias_maps *m, __u32 id, struct pias_proxy *p, struct pias_err *e);
 int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e);
 
-/*
- * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas
- * (lib/rap.h), in one batch where the kernel supports it.
- */
 /* Write slots keys[i] = slots[i], i < n, in one batch where the kernel supports it. */
 int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
 			 size_t n, struct pias_err *e);
+/*
+ * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas,
+ * as piasd's ring does (lib/ring.h, default vnodes), in one batch where the
+ * kernel supports it.
+ */
 int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
 		  struct pias_err *e);
+/* The whole table into table[PIAS_RAP_SLOTS], in batches where the kernel supports them. */
+int pias_rap_table_read(struct pias_maps *m, struct pias_rap_slot *table, struct pias_err *e);
 
 /* --- IAP bindings and flows -------------------------------------------- */
 
