@@ -117,96 +117,31 @@ int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e)
 	return drop_addr_ref(m, &old, id, e);
 }
 
-/* n slots in one syscall; arrays support batches since Linux 5.6. */
-static int write_batch(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
-		       __u32 n)
-{
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
-	__u32 count = n;
-
-	if (!bpf_map_update_batch(m->fd[PIAS_M_RAP_TABLE], keys, slots, &count, &opts))
-		return count == n ? 0 : -EIO;
-	return -errno;
-}
-
 int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
 			 size_t n, struct pias_err *e)
 {
-	int err;
-
-	if (!n)
-		return 0;
-	err = write_batch(m, keys, slots, (__u32)n);
-	if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOSYS) {
-		/* No batch support: same result, one slot at a time. */
-		err = 0;
-		for (size_t i = 0; i < n && !err; i++)
-			err = pias_map_update(m, PIAS_M_RAP_TABLE, &keys[i], &slots[i], e);
-	} else if (err) {
-		err = pias_err_set(e, err, "writing %s failed: %s", pias_map_name(PIAS_M_RAP_TABLE),
-				   strerror(-err));
-	}
-	return err;
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] >= PIAS_RAP_SLOTS)
+			return pias_err_set(e, -EINVAL, "slot %u is out of range 0-%u", keys[i],
+					    PIAS_RAP_SLOTS - 1);
+	/* the table is mapped (pias_maps_open): plain stores, the packets see them at once */
+	for (size_t i = 0; i < n; i++)
+		m->rap[keys[i]] = slots[i];
+	return 0;
 }
 
 int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
 		  struct pias_err *e)
 {
-	struct pias_rap_slot *slots = calloc(PIAS_RAP_SLOTS, sizeof(*slots));
-	__u32 *keys = calloc(PIAS_RAP_SLOTS, sizeof(*keys));
 	struct pias_ring ring;
 	int err;
 
 	err = pias_ring_init(&ring, 0, e);
-	if (!err && (!slots || !keys))
-		err = pias_err_set(e, -ENOMEM, "out of memory");
 	if (!err)
 		err = pias_ring_build(&ring, ids, n, e);
+	/* into the live table: each slot is stored once, with its new value */
 	if (!err)
-		err = pias_ring_fill_table(&ring, k, slots, e);
-	for (__u32 i = 0; !err && i < PIAS_RAP_SLOTS; i++)
-		keys[i] = i;
-	if (!err)
-		err = pias_rap_slots_write(m, keys, slots, PIAS_RAP_SLOTS, e);
+		err = pias_ring_fill_table(&ring, k, m->rap, e);
 	pias_ring_free(&ring);
-	free(slots);
-	free(keys);
-	return err;
-}
-
-/*
- * In batches; false if that fails for any reason (no batch lookup in this
- * kernel, say), and the caller reads slot by slot.
- */
-static bool read_batches(struct pias_maps *m, struct pias_rap_slot *table)
-{
-	__u32 *keys = malloc(PIAS_RAP_SLOTS * sizeof(*keys)), token = 0, done = 0;
-	bool ok = keys != NULL, end = false;
-
-	while (ok && !end) {
-		__u32 count = PIAS_RAP_SLOTS - done;
-
-		/* ENOENT: the last batch, count still says how many it held */
-		end = bpf_map_lookup_batch(m->fd[PIAS_M_RAP_TABLE], done ? &token : NULL, &token,
-					   keys + done, table + done, &count, NULL) != 0;
-		ok = !end || errno == ENOENT;
-		/* an array's batches come in key order: slot done + i is keys[done + i] */
-		for (__u32 i = 0; ok && i < count; i++)
-			ok = keys[done + i] == done + i;
-		done += count;
-		end = end || done == PIAS_RAP_SLOTS;
-	}
-	free(keys);
-	return ok && done == PIAS_RAP_SLOTS;
-}
-
-int pias_rap_table_read(struct pias_maps *m, struct pias_rap_slot *table, struct pias_err *e)
-{
-	int err = 0;
-
-	if (read_batches(m, table))
-		return 0;
-	for (__u32 s = 0; s < PIAS_RAP_SLOTS && !err; s++)
-		err = pias_map_lookup(m, PIAS_M_RAP_TABLE, &s, &table[s], e);
 	return err;
 }

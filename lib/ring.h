@@ -84,7 +84,8 @@ __u32 pias_ring_slot_key(__u32 slot);
 /*
  * Fill table[PIAS_RAP_SLOTS]: slot s lists pias_ring_raps(slot key, k), then
  * zeros. An empty ring gives all-zero slots (no RAP: the IAP drops). One
- * sweep of the slots and points together: O(slots + points).
+ * sweep of the slots and points together: O(slots + points). Each slot is
+ * stored once, whole, so table may be the live (mapped) one.
  */
 int pias_ring_fill_table(const struct pias_ring *r, unsigned int k, struct pias_rap_slot *table,
 			 struct pias_err *e);

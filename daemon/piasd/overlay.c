@@ -3,8 +3,8 @@
  * Membership, the ring and the RAP table at the edge. Membership's PROXY_UP
  * and PROXY_DOWN write the proxy map and move proxies on and off the ring,
  * marking the RAP table slots that this may change (lib/ring.h); the next
- * tick recomputes only those and writes the ones that differ, in one
- * batch, and this JAP re-reports only the groups of those slots.
+ * tick recomputes only those and writes the ones that differ into the
+ * mapped table, and this JAP re-reports only the groups of those slots.
  *
  * Restart: until this proxy has the overlay's full view (or a few seconds
  * have passed without one), neither the RAP table nor other proxies'
@@ -63,10 +63,8 @@ static void ring_write(struct piasd *d)
 		return;
 	}
 	memset(moved, 0, sizeof(*moved));
-	for (size_t i = 0; i < n; i++) {
-		d->rap_table[changed_keys[i]] = changed_vals[i];
+	for (size_t i = 0; i < n; i++)
 		pias_slot_set_add(moved, changed_keys[i]);
-	}
 	memset(d->rap_dirty, 0, sizeof(*d->rap_dirty));
 	d->ring_dirty = false;
 	PIASD_INC(d, ring_rebuilds);
@@ -352,17 +350,15 @@ int piasd_overlay_init(struct piasd *d, struct pias_err *e)
 	changed_vals = calloc(PIAS_RAP_SLOTS, sizeof(*changed_vals));
 	changed_keys = calloc(PIAS_RAP_SLOTS, sizeof(*changed_keys));
 	moved = calloc(1, sizeof(*moved));
-	d->rap_table = calloc(PIAS_RAP_SLOTS, sizeof(*d->rap_table));
 	d->rap_dirty = calloc(1, sizeof(*d->rap_dirty));
-	if (!arena || !changed_vals || !changed_keys || !moved || !d->rap_table || !d->rap_dirty)
+	if (!arena || !changed_vals || !changed_keys || !moved || !d->rap_dirty)
 		return pias_err_set(e, -ENOMEM, "no memory for the RAP table");
 	d->rap_k = c->rap_replicas;
 	/*
-	 * The table as the dataplane has it: a restart compares every slot
+	 * The table is the dataplane's, mapped: a restart compares every slot
 	 * against it once the ring is ready, and writes only what differs.
 	 */
-	if (pias_rap_table_read(&d->maps, d->rap_table, e))
-		return -EIO;
+	d->rap_table = d->maps.rap;
 	pias_slot_set_add_range(d->rap_dirty, 0, PIAS_RAP_SLOTS);
 	err = pias_ring_init(&d->ring, 0, e);
 	if (!err)
@@ -394,10 +390,10 @@ void piasd_overlay_free(struct piasd *d)
 	free(changed_vals);
 	free(changed_keys);
 	free(moved);
-	free(d->rap_table);
 	free(d->rap_dirty);
+	d->rap_table = NULL; /* the map's: unmapped with the maps */
 	arena = NULL;
-	changed_vals = d->rap_table = NULL;
+	changed_vals = NULL;
 	changed_keys = NULL;
 	moved = NULL;
 	d->rap_dirty = NULL;

@@ -167,7 +167,7 @@ struct piasd {
 	/* protocol state */
 	struct pias_members members;
 	struct pias_ring ring;
-	struct pias_rap_slot *rap_table; /* as last written to the map */
+	struct pias_rap_slot *rap_table; /* the map's, mapped (maps.rap) */
 	unsigned int rap_k;
 	/* slots joins and leaves may have changed (all at start): recomputed by the next tick */
 	struct pias_slot_set *rap_dirty;

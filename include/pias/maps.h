@@ -150,7 +150,15 @@ struct pias_proxy_ref {
 	__u64 rx_tag[PIAS_TUN_RX_TAGS];
 };
 
-/* pias_rap_table: ARRAY of PIAS_RAP_SLOTS; slot = pias_ta_hash(ta) & (SLOTS-1). */
+/*
+ * pias_rap_table: ARRAY of PIAS_RAP_SLOTS; slot = pias_ta_hash(ta) & (SLOTS-1).
+ * Mapped (BPF_F_MMAPABLE): the daemon writes the slots a ring change moved
+ * with plain stores, no syscall per slot or batch (a small overlay changes
+ * most of the 2^20 slots at once: half a second as a bpf() batch, which
+ * stalled piasd's loop, against milliseconds). The kernel's own update copies a value without a
+ * lock too: a packet may read a slot half written, and then goes to its old
+ * or its new RAP.
+ */
 struct pias_rap_slot {
 	__u32 rap[PIAS_RAP_REPLICAS]; /* proxy ids in preference order, 0: end */
 };
@@ -345,7 +353,8 @@ struct pias_rate_limit {
 	X(PROXIES, pias_proxies, ARRAY, __u32, struct pias_proxy, PIAS_MAX_PROXIES, 0)             \
 	X(PROXY_ADDRS, pias_proxy_addr, HASH, struct pias_addr_key, struct pias_proxy_ref,         \
 	  PIAS_MAX_PROXIES, 0)                                                                     \
-	X(RAP_TABLE, pias_rap_table, ARRAY, __u32, struct pias_rap_slot, PIAS_RAP_SLOTS, 0)        \
+	X(RAP_TABLE, pias_rap_table, ARRAY, __u32, struct pias_rap_slot, PIAS_RAP_SLOTS,           \
+	  BPF_F_MMAPABLE)                                                                          \
 	X(BINDINGS, pias_bindings, HASH, struct pias_ta, struct pias_binding, PIAS_MAX_BINDINGS,   \
 	  0)                                                                                       \
 	/* shared, not per-CPU: a flow's packets do not always arrive on one CPU */                \
