@@ -193,15 +193,20 @@ static __u32 group_active_count(const struct pias_jap_group *g)
 	return n;
 }
 
-void piasd_proto_rereport(struct piasd *d)
+void piasd_proto_rereport(struct piasd *d, const struct pias_slot_set *moved)
 {
 	for (size_t i = 0; i < d->jap.ngroups; i++) {
-		struct pias_jap_report r = pias_jap_group_report(&d->jap.groups[i]);
+		struct pias_jap_report r;
 
+		if (!pias_ring_ta_moved(moved, &d->jap.groups[i].ta))
+			continue;
+		r = pias_jap_group_report(&d->jap.groups[i]);
 		r.count = group_active_count(&d->jap.groups[i]);
 		send_report(d, &d->jap.groups[i].ta, &r);
 	}
-	d->last_rereport_ns = piasd_now();
+	/* a partial re-report refreshes only some groups: the others' period runs on */
+	if (!moved)
+		d->last_rereport_ns = piasd_now();
 }
 
 static bool in_prefixes(const struct piasd *d, const struct pias_ta *ta)
@@ -439,7 +444,7 @@ static void jap_tick(struct piasd *d, __u64 now)
 	jap_apply(d);
 	piasd_outliers_tick(d, now);
 	if (now - d->last_rereport_ns >= PIAS_RAP_REPORT_PERIOD_NS)
-		piasd_proto_rereport(d);
+		piasd_proto_rereport(d, NULL);
 }
 
 /* --- RAP ----------------------------------------------------------------- */
