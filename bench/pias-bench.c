@@ -780,8 +780,8 @@ static int clear_map(struct env *env, enum pias_map_idx i)
 static int clear_scenario(struct env *env)
 {
 	static const enum pias_map_idx maps[] = {
-		PIAS_M_BINDINGS,    PIAS_M_FLOWS, PIAS_M_GROUPS,
-		PIAS_M_TARGET_SETS, PIAS_M_CONNS, PIAS_M_CONNS_REV,
+		PIAS_M_BINDINGS,    PIAS_M_FLOWS,	PIAS_M_GROUPS, PIAS_M_TARGET_SETS,
+		PIAS_M_TSET_CHUNKS, PIAS_M_TSET_SCOPES, PIAS_M_CONNS,  PIAS_M_CONNS_REV,
 	};
 	int err = 0;
 

@@ -117,36 +117,10 @@ int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e)
 	return drop_addr_ref(m, &old, id, e);
 }
 
-/* n slots in one syscall; arrays support batches since Linux 5.6. */
-static int write_batch(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
-		       __u32 n)
-{
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
-	__u32 count = n;
-
-	if (!bpf_map_update_batch(m->fd[PIAS_M_RAP_TABLE], keys, slots, &count, &opts))
-		return count == n ? 0 : -EIO;
-	return -errno;
-}
-
 int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
 			 size_t n, struct pias_err *e)
 {
-	int err;
-
-	if (!n)
-		return 0;
-	err = write_batch(m, keys, slots, (__u32)n);
-	if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOSYS) {
-		/* No batch support: same result, one slot at a time. */
-		err = 0;
-		for (size_t i = 0; i < n && !err; i++)
-			err = pias_map_update(m, PIAS_M_RAP_TABLE, &keys[i], &slots[i], e);
-	} else if (err) {
-		err = pias_err_set(e, err, "writing %s failed: %s", pias_map_name(PIAS_M_RAP_TABLE),
-				   strerror(-err));
-	}
-	return err;
+	return pias_map_update_many(m, PIAS_M_RAP_TABLE, keys, slots, n, e);
 }
 
 int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,

@@ -5,6 +5,7 @@
 
 #include <pias/hash.h>
 
+#include "maps.h"
 #include "rap.h"
 
 __u32 pias_rap_score(__u32 slot, __u32 id)
@@ -47,29 +48,6 @@ void pias_rap_slot_compute(__u32 slot, const __u32 *ids, size_t n, unsigned int 
 	}
 }
 
-static int check_ids(const __u32 *ids, size_t n, struct pias_err *e)
-{
-	/* One bit per possible id: 16 KiB, cheaper than sorting a copy. */
-	unsigned char *seen = calloc(PIAS_MAX_PROXIES / 8, 1);
-	int err = 0;
-
-	if (!seen)
-		return pias_err_set(e, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < n && !err; i++) {
-		__u32 id = ids[i];
-
-		if (id < 1 || id >= PIAS_MAX_PROXIES)
-			err = pias_err_set(e, -EINVAL, "proxy id %u is out of range 1-%u", id,
-					   PIAS_MAX_PROXIES - 1);
-		else if (seen[id / 8] & (1u << (id % 8)))
-			err = pias_err_set(e, -EINVAL, "proxy id %u is listed twice", id);
-		else
-			seen[id / 8] |= (unsigned char)(1u << (id % 8));
-	}
-	free(seen);
-	return err;
-}
-
 int pias_rap_compute(const __u32 *ids, size_t n, unsigned int k, struct pias_rap_slot *slots,
 		     struct pias_err *e)
 {
@@ -78,7 +56,7 @@ int pias_rap_compute(const __u32 *ids, size_t n, unsigned int k, struct pias_rap
 	if (k < 1 || k > PIAS_RAP_REPLICAS)
 		return pias_err_set(e, -EINVAL, "replicas %u is out of range 1-%u", k,
 				    PIAS_RAP_REPLICAS);
-	err = check_ids(ids, n, e);
+	err = pias_ids_check(ids, n, PIAS_MAX_PROXIES, "proxy", e);
 	if (err)
 		return err;
 	for (__u32 slot = 0; slot < PIAS_RAP_SLOTS; slot++)
