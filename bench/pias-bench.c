@@ -82,6 +82,14 @@
  */
 #define NEW_CONN_CAP 4096
 
+/*
+ * The large sets' targets: ids BIG_SET_BASE + 1.., each an address of
+ * TARGET_ADDR's 32 and a port of its own above TARGET_PORT (so that every
+ * target has its own NAT ports), weights 1-4.
+ */
+#define BIG_SET	     10000
+#define BIG_SET_BASE 100
+
 /* The tunnel-mode target (PIAS_TARGET_F_TUNNEL): every tunnel connection's. */
 #define TUN_TARGET_ID	(NTARGETS + 1)
 #define TUN_TARGET_ADDR "203.0.113.240"
@@ -172,6 +180,7 @@ struct scenario {
 	bool fresh_conns; /* empty the connection tables before each run */
 	bool churn;	  /* fill and empty the flow table before seeding */
 	bool own_groups;  /* each seeded connection in a group (TA) of its own */
+	__u32 set_size;	  /* SEED_TGTSETS: targets in the set (0: NEW_CONN_TARGETS) */
 };
 
 static const struct scenario scenarios[] = {
@@ -267,6 +276,40 @@ static const struct scenario scenarios[] = {
 	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
 	  .stat = PIAS_STAT_jap_new_conn,
 	  .fresh_conns = true },
+	/* the pick out of one large set: its cost against the set's size */
+	{ .name = "jap_new_conn_32",
+	  .what = "JAP: new flow, a set of 32 targets: pick, NAT port, record, NAT",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_JAP,
+	  .vary = { VK_FRESH },
+	  .seed = SEED_TGTSETS,
+	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
+	  .stat = PIAS_STAT_jap_new_conn,
+	  .small_only = true,
+	  .fresh_conns = true,
+	  .set_size = 32 },
+	{ .name = "jap_new_conn_1k",
+	  .what = "JAP: new flow, a set of 1,000 targets (2 chunks)",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_JAP,
+	  .vary = { VK_FRESH },
+	  .seed = SEED_TGTSETS,
+	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
+	  .stat = PIAS_STAT_jap_new_conn,
+	  .small_only = true,
+	  .fresh_conns = true,
+	  .set_size = 1000 },
+	{ .name = "jap_new_conn_10k",
+	  .what = "JAP: new flow, a set of 10,000 targets (20 chunks)",
+	  .prog = PROG_PIAS,
+	  .frame = FR_TUN_JAP,
+	  .vary = { VK_FRESH },
+	  .seed = SEED_TGTSETS,
+	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
+	  .stat = PIAS_STAT_jap_new_conn,
+	  .small_only = true,
+	  .fresh_conns = true,
+	  .set_size = BIG_SET },
 	{ .name = "reverse",
 	  .what = "JAP: target reply -> NAT back to the client",
 	  .prog = PROG_PIAS,
@@ -736,6 +779,17 @@ static int seed_static(struct env *env)
 		t.weight = 1;
 		err = check(pias_target_set(&env->m, id, &t, &e), &e, "target");
 	}
+	for (__u32 i = 0; i < BIG_SET && !err; i++) {
+		struct pias_target t;
+
+		memset(&t, 0, sizeof(t));
+		t.addr.v4 = htonl(a4_host(TARGET_ADDR) + i % NTARGETS);
+		t.port = (__u16)(TARGET_PORT + 1 + i / NTARGETS);
+		t.family = PIAS_AF_INET;
+		t.state = PIAS_TARGET_ACTIVE;
+		t.weight = 1 + i % 4;
+		err = check(pias_target_set(&env->m, BIG_SET_BASE + 1 + i, &t, &e), &e, "target");
+	}
 	if (!err) {
 		/* the tunnel-mode target: its port is unused, but must not be 0 */
 		struct pias_target t;
@@ -806,6 +860,27 @@ static unsigned int ta_count(const struct scenario *sc, unsigned int n)
 	return 1;
 }
 
+/* Group ta's set of the first n large-set targets, with their weights. */
+static int seed_big_set(struct env *env, const struct pias_ta *ta, __u32 n)
+{
+	__u32 *ids = calloc(n, sizeof(*ids)), *w = calloc(n, sizeof(*w));
+	struct pias_err e = { { 0 } };
+	int err;
+
+	if (!ids || !w) {
+		err = check(-ENOMEM, &e, "large set");
+	} else {
+		for (__u32 i = 0; i < n; i++) {
+			ids[i] = BIG_SET_BASE + 1 + i;
+			w[i] = 1 + i % 4;
+		}
+		err = check(pias_tset_write(&env->m, ta, ids, w, n, NULL, &e), &e, "large set");
+	}
+	free(ids);
+	free(w);
+	return err;
+}
+
 static int seed_scenario(struct env *env, const struct scenario *sc, unsigned int n)
 {
 	struct pkt_spec spec = client_spec(env);
@@ -828,6 +903,8 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 				    "binding");
 		else if (sc->seed == SEED_GROUPS)
 			err = check(pias_group_set(&env->m, &ta, &jap, 1, &e), &e, "group");
+		else if (sc->seed == SEED_TGTSETS && sc->set_size)
+			err = seed_big_set(env, &ta, sc->set_size);
 		else if (sc->seed == SEED_TGTSETS)
 			err = check(pias_tgtset_set(&env->m, &ta, set, NEW_CONN_TARGETS, &e), &e,
 				    "target set");

@@ -68,7 +68,7 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash, __u32 
 		hash = bpf_get_prandom_u32();
 	else if (kind == PIAS_POLICY_SCOPED)
 		scope = tset_scope(room, h);
-	id = pias_pick_target_in(h, scope, hash, (void *)h, tset_find, tset_take, &why);
+	id = pias_pick_target_in(h, scope, hash, (void *)h, tset_draw, tset_take, &why);
 	if (why & PIAS_PICK_F_NO_SCOPE)
 		return PICK_NO_SCOPE;
 	if (id && (why & PIAS_PICK_F_FALLBACK)) {

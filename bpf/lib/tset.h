@@ -45,6 +45,8 @@ struct tset_room {
 	struct pias_tset_scope_key scope;
 	union pias_addr client;
 	__u32 family;
+	__u32 pad;
+	__u64 at; /* a search's answer, passed through memory: see tset_forget */
 };
 
 struct {
@@ -91,60 +93,27 @@ static __always_inline const struct pias_tset_chunk *tset_chunk(struct tset_room
 }
 
 /*
- * The entry of set h (the room's) whose share of the running sums holds
- * r; ~0 if its chunk is gone.
+ * Entry j of chunk ch of set h (ch NULL: the header's inline entry j), c
+ * the chunk's number: its target's id if the target may take the room's
+ * client's flow (and, scoped, is in its prefix) and the entry has weight;
+ * else 0.
  */
-__noinline __u32 pias_tset_find(const struct pias_tset *h, __u32 r)
+static __always_inline __u32 tset_entry_takes(const struct tset_room *room,
+					      const struct pias_tset *h,
+					      const struct pias_tset_chunk *ch, __u32 c, __u64 j,
+					      __u32 scoped)
 {
-	struct tset_room *room = tset_room();
-	const struct pias_tset_chunk *ch;
-	__u32 n, c;
-
-	if (!h || !room)
-		return ~0u;
-	if (!h->nchunks) {
-		n = h->count < PIAS_TSET_INLINE ? h->count : PIAS_TSET_INLINE;
-		return pias_pick_search(h->cum, n, r, PIAS_PICK_TOP_INLINE);
-	}
-	n = h->nchunks < PIAS_TSET_INLINE ? h->nchunks : PIAS_TSET_INLINE;
-	c = pias_pick_search(h->cum, n, r, PIAS_PICK_TOP_INLINE);
-	ch = c < n ? tset_chunk(room, h, c) : NULL;
-	if (!ch)
-		return ~0u;
-	n = ch->n < PIAS_TSET_CHUNK ? ch->n : PIAS_TSET_CHUNK;
-	return c * PIAS_TSET_CHUNK + pias_pick_search(ch->cum, n, r, PIAS_PICK_TOP_CHUNK);
-}
-
-/*
- * Entry i of set h (the room's): its target's id if the target may take
- * the room's client's flow (and, scoped, is in its prefix) and the entry
- * has weight; else 0.
- */
-__noinline __u32 pias_tset_take(const struct pias_tset *h, __u32 i, __u32 scoped)
-{
-	struct tset_room *room = tset_room();
-	const struct pias_tset_chunk *ch;
 	struct pias_target *t;
-	__u32 id, prev, cum;
+	__u32 id, cum, prev;
 
-	if (!h || !room || i >= h->count)
-		return 0;
-	if (!h->nchunks) {
-		if (i >= PIAS_TSET_INLINE)
+	if (!ch) {
+		if (j >= PIAS_TSET_INLINE)
 			return 0;
-		id = h->ids[i];
-		cum = h->cum[i];
-		prev = i ? h->cum[(i - 1) & (PIAS_TSET_INLINE - 1)] : 0;
+		id = h->ids[j];
+		cum = h->cum[j];
+		prev = j ? h->cum[(j - 1) & (PIAS_TSET_INLINE - 1)] : 0;
 	} else {
-		__u32 c = i / PIAS_TSET_CHUNK;
-		__u64 j = i % PIAS_TSET_CHUNK;
-
-		/* the verifier does not follow a division: bounds it can see */
-		barrier_var(j);
-		if (c >= PIAS_TSET_INLINE || j >= PIAS_TSET_CHUNK)
-			return 0;
-		ch = tset_chunk(room, h, c);
-		if (!ch)
+		if (j >= PIAS_TSET_CHUNK)
 			return 0;
 		id = ch->ids[j];
 		cum = ch->cum[j];
@@ -161,10 +130,77 @@ __noinline __u32 pias_tset_take(const struct pias_tset *h, __u32 i, __u32 scoped
 	return id;
 }
 
-/* The pick's ways to a set's entries (include/pias/pick.h): ctx is the header. */
-static __u32 tset_find(void *ctx, __u32 r)
+/*
+ * x, as the verifier sees it: any number. A search's answer is one of a
+ * few hundred constants, one per way through its steps; going on with
+ * each to the target's lookup and checks would cost the verifier all of
+ * those ways times the checks' own. Through the room's memory (a volatile
+ * read: the compiler must not reuse the value it wrote) the ways are one.
+ */
+static __always_inline __u64 tset_forget(struct tset_room *room, __u32 x)
 {
-	return pias_tset_find(ctx, r);
+	room->at = x;
+	return *(volatile __u64 *)&room->at;
+}
+
+/*
+ * The entry of set h (the room's) whose share of the running sums holds
+ * r, and whether it takes the flow: PIAS_PICK_AT(index, id or 0); ~0 if
+ * its chunk is gone. One chunk lookup for both.
+ */
+__noinline __u32 pias_tset_draw(const struct pias_tset *h, __u32 r, __u32 scoped)
+{
+	struct tset_room *room = tset_room();
+	const struct pias_tset_chunk *ch;
+	__u64 c, j;
+	__u32 n;
+
+	if (!h || !room)
+		return ~0u;
+	if (!h->nchunks) {
+		n = h->count < PIAS_TSET_INLINE ? h->count : PIAS_TSET_INLINE;
+		j = tset_forget(room, pias_pick_search(h->cum, n, r, PIAS_PICK_TOP_INLINE));
+		return PIAS_PICK_AT(j, tset_entry_takes(room, h, NULL, 0, j, scoped));
+	}
+	n = h->nchunks < PIAS_TSET_INLINE ? h->nchunks : PIAS_TSET_INLINE;
+	c = tset_forget(room, pias_pick_search(h->cum, n, r, PIAS_PICK_TOP_INLINE));
+	ch = c < n ? tset_chunk(room, h, c) : NULL;
+	if (!ch)
+		return ~0u;
+	n = ch->n < PIAS_TSET_CHUNK ? ch->n : PIAS_TSET_CHUNK;
+	j = tset_forget(room, pias_pick_search(ch->cum, n, r, PIAS_PICK_TOP_CHUNK));
+	return PIAS_PICK_AT(c * PIAS_TSET_CHUNK + j,
+			    tset_entry_takes(room, h, ch, (__u32)c, j, scoped));
+}
+
+/* Entry i of set h (the room's): tset_entry_takes' answer; 0 if it is out of reach. */
+__noinline __u32 pias_tset_take(const struct pias_tset *h, __u32 i, __u32 scoped)
+{
+	struct tset_room *room = tset_room();
+	const struct pias_tset_chunk *ch = NULL;
+	__u32 c = 0;
+	__u64 j = i;
+
+	/* one 64-bit copy, checked and used alike (clang widens each copy of a u32 anew) */
+	barrier_var(j);
+	if (!h || !room || i >= h->count)
+		return 0;
+	if (h->nchunks) {
+		c = i / PIAS_TSET_CHUNK;
+		j = i % PIAS_TSET_CHUNK;
+		/* the verifier does not follow a division: bounds it can see */
+		barrier_var(j);
+		ch = c < PIAS_TSET_INLINE ? tset_chunk(room, h, c) : NULL;
+		if (!ch)
+			return 0;
+	}
+	return tset_entry_takes(room, h, ch, c, j, scoped);
+}
+
+/* The pick's ways to a set's entries (include/pias/pick.h): ctx is the header. */
+static __u32 tset_draw(void *ctx, __u32 r, __u32 scoped)
+{
+	return pias_tset_draw(ctx, r, scoped);
 }
 
 static __u32 tset_take(void *ctx, __u32 i, __u32 scoped)

@@ -80,13 +80,18 @@ static __always_inline __u32 pias_pick_draw(__u32 hash, __u32 k)
 }
 
 /*
- * How the caller reaches a set's entries. find: the entry whose share
- * holds running sum r (pias_pick_search over the set's sums); take: entry
- * i's target id if it may take the flow, else 0, and 0 for an entry of
- * weight 0 (scoped: the target also in the client's prefix).
+ * How the caller reaches a set's entries. draw: the entry whose share
+ * holds running sum r (pias_pick_search over the set's sums), as
+ * PIAS_PICK_AT(its index, its target's id if it may take the flow, else
+ * 0), or ~0 if the set changed under the pick; take: entry i's target id
+ * if it may take the flow, else 0, and 0 for an entry of weight 0. May
+ * take: the target is active, of the flow's family, not the client
+ * itself, and, scoped, in the client's prefix.
  */
-typedef __u32 (*pias_pick_find_fn)(void *ctx, __u32 r);
+typedef __u32 (*pias_pick_draw_fn)(void *ctx, __u32 r, __u32 scoped);
 typedef __u32 (*pias_pick_take_fn)(void *ctx, __u32 i, __u32 scoped);
+#define PIAS_PICK_AT(i, id) ((__u32)(i) << 16 | (id))
+PIAS_STATIC_ASSERT(PIAS_TSET_MAX <= 0xffff && PIAS_MAX_TARGETS <= 0x10000, "PIAS_PICK_AT");
 
 /*
  * A target among entries [lo, hi) of a set, whose running sums are cum_lo
@@ -96,21 +101,21 @@ typedef __u32 (*pias_pick_take_fn)(void *ctx, __u32 i, __u32 scoped);
  */
 static __always_inline __u32 pias_pick_in(__u32 lo, __u32 hi, __u32 cum_lo, __u32 cum_hi,
 					  __u32 hash, __u32 scoped, void *ctx,
-					  pias_pick_find_fn find, pias_pick_take_fn take)
+					  pias_pick_draw_fn draw, pias_pick_take_fn take)
 {
-	__u32 total, span, i = lo, id;
+	__u32 total, span, i = lo, at, id;
 
 	if (hi <= lo || cum_hi <= cum_lo)
 		return 0;
 	total = cum_hi - cum_lo;
 	span = hi - lo;
 	for (__u32 k = 0; k < PIAS_PICK_DRAWS; k++) {
-		i = find(ctx, cum_lo + pias_pick_draw(hash, k) % total);
+		at = draw(ctx, cum_lo + pias_pick_draw(hash, k) % total, scoped);
+		i = at >> 16;
 		if (i < lo || i >= hi)
 			return 0; /* the set changed under the pick */
-		id = take(ctx, i, scoped);
-		if (id)
-			return id;
+		if (at & 0xffff)
+			return at & 0xffff;
 	}
 	for (__u32 s = 1; s < PIAS_PICK_WALK && s < span; s++) {
 		__u32 j = i + s;
@@ -138,7 +143,7 @@ static __always_inline __u32 pias_pick_in(__u32 lo, __u32 hi, __u32 cum_lo, __u3
  */
 static __always_inline __u32 pias_pick_target_in(const struct pias_tset *h,
 						 const struct pias_tset_range *scope, __u32 hash,
-						 void *ctx, pias_pick_find_fn find,
+						 void *ctx, pias_pick_draw_fn draw,
 						 pias_pick_take_fn take, __u32 *why)
 {
 	__u32 id;
@@ -146,7 +151,7 @@ static __always_inline __u32 pias_pick_target_in(const struct pias_tset *h,
 	*why = 0;
 	if (h->policy.kind == PIAS_POLICY_SCOPED) {
 		id = scope ? pias_pick_in(scope->lo, scope->hi, scope->cum_lo, scope->cum_hi, hash,
-					  1, ctx, find, take)
+					  1, ctx, draw, take)
 			   : 0;
 		if (id)
 			return id;
@@ -156,7 +161,7 @@ static __always_inline __u32 pias_pick_target_in(const struct pias_tset *h,
 		}
 		*why = PIAS_PICK_F_FALLBACK;
 	}
-	return pias_pick_in(0, h->count, 0, h->total, hash, 0, ctx, find, take);
+	return pias_pick_in(0, h->count, 0, h->total, hash, 0, ctx, draw, take);
 }
 
 /*
@@ -220,7 +225,7 @@ static inline __u32 pias_pick_sums(const __u32 *weights, __u32 n, __u32 *cum)
  * pick order and their running sums, as pias_tset_read gives them, and
  * the caller's answer to whether target id may take the flow (active, the
  * flow's family, not the client; scoped: in the client's prefix). Passed
- * as ctx with pias_pick_flat_find and pias_pick_flat_take.
+ * as ctx with pias_pick_flat_draw and pias_pick_flat_take.
  */
 struct pias_pick_flat {
 	const __u32 *ids;
@@ -230,13 +235,6 @@ struct pias_pick_flat {
 	void *arg;
 };
 
-static inline __u32 pias_pick_flat_find(void *ctx, __u32 r)
-{
-	const struct pias_pick_flat *f = (const struct pias_pick_flat *)ctx;
-
-	return pias_pick_search(f->cum, f->count, r, PIAS_PICK_TOP_SET);
-}
-
 static inline __u32 pias_pick_flat_take(void *ctx, __u32 i, __u32 scoped)
 {
 	const struct pias_pick_flat *f = (const struct pias_pick_flat *)ctx;
@@ -244,6 +242,14 @@ static inline __u32 pias_pick_flat_take(void *ctx, __u32 i, __u32 scoped)
 	if (i >= f->count || f->cum[i] == (i ? f->cum[i - 1] : 0))
 		return 0;
 	return f->ok(f->arg, f->ids[i], scoped) ? f->ids[i] : 0;
+}
+
+static inline __u32 pias_pick_flat_draw(void *ctx, __u32 r, __u32 scoped)
+{
+	const struct pias_pick_flat *f = (const struct pias_pick_flat *)ctx;
+	__u32 i = pias_pick_search(f->cum, f->count, r, PIAS_PICK_TOP_SET);
+
+	return PIAS_PICK_AT(i, pias_pick_flat_take(ctx, i, scoped));
 }
 
 /*

@@ -138,7 +138,7 @@ static __u32 reference(const struct readback *rb, const struct pias_flow *f,
 	};
 	__u32 why;
 
-	return pias_pick_target_in(&rb->h, scope, pias_flow_hash(f), &flat, pias_pick_flat_find,
+	return pias_pick_target_in(&rb->h, scope, pias_flow_hash(f), &flat, pias_pick_flat_draw,
 				   pias_pick_flat_take, &why);
 }
 

@@ -72,7 +72,7 @@ static __u32 pick(struct fixture *f, __u32 hash)
 {
 	__u32 why;
 
-	return pias_pick_target_in(&f->h, NULL, hash, &f->flat, pias_pick_flat_find,
+	return pias_pick_target_in(&f->h, NULL, hash, &f->flat, pias_pick_flat_draw,
 				   pias_pick_flat_take, &why);
 }
 
@@ -273,7 +273,7 @@ static void scoped_keeps_to_the_prefix(void **state)
 		client.v4 |= pias_be32_to_cpu(77);
 		for (__u32 i = 0; i < 3000; i++) {
 			__u32 why, id = pias_pick_target_in(&h, &b.ranges[r], hash_of(i), &flat,
-							    pias_pick_flat_find,
+							    pias_pick_flat_draw,
 							    pias_pick_flat_take, &why);
 
 			assert_int_equal(id % 3, r);
@@ -283,13 +283,13 @@ static void scoped_keeps_to_the_prefix(void **state)
 	/* a client in none of them: any target (fallback), or none when strict */
 	client.v4 = pias_be32_to_cpu(0xcb007101u);
 	{
-		__u32 why, id = pias_pick_target_in(&h, NULL, 5, &flat, pias_pick_flat_find,
+		__u32 why, id = pias_pick_target_in(&h, NULL, 5, &flat, pias_pick_flat_draw,
 						    pias_pick_flat_take, &why);
 
 		assert_true(id >= 1 && id <= 300);
 		assert_int_equal(why, PIAS_PICK_F_FALLBACK);
 		h.policy.flags = PIAS_POLICY_F_STRICT;
-		id = pias_pick_target_in(&h, NULL, 5, &flat, pias_pick_flat_find,
+		id = pias_pick_target_in(&h, NULL, 5, &flat, pias_pick_flat_draw,
 					 pias_pick_flat_take, &why);
 		assert_int_equal(id, 0);
 		assert_int_equal(why, PIAS_PICK_F_NO_SCOPE);
