@@ -183,6 +183,15 @@ struct scenario {
 	__u32 set_size;	  /* SEED_TGTSETS: targets in the set (0: NEW_CONN_TARGETS) */
 };
 
+/* A new flow out of one set of n targets (pick, NAT port, record, NAT). */
+#define NEW_CONN_SET(nm, text, n)                                                                  \
+	{                                                                                          \
+		.name = nm, .what = text, .prog = PROG_PIAS, .frame = FR_TUN_JAP,                  \
+		.vary = { VK_FRESH }, .seed = SEED_TGTSETS, .out_delta = -PIAS_ENCAP_OVERHEAD_V4,  \
+		.stat = PIAS_STAT_jap_new_conn, .small_only = true, .fresh_conns = true,           \
+		.set_size = n                                                                      \
+	}
+
 static const struct scenario scenarios[] = {
 	/* the first three are the floors, in enum prog_id order */
 	{ .name = "reset_only",
@@ -277,39 +286,10 @@ static const struct scenario scenarios[] = {
 	  .stat = PIAS_STAT_jap_new_conn,
 	  .fresh_conns = true },
 	/* the pick out of one large set: its cost against the set's size */
-	{ .name = "jap_new_conn_32",
-	  .what = "JAP: new flow, a set of 32 targets: pick, NAT port, record, NAT",
-	  .prog = PROG_PIAS,
-	  .frame = FR_TUN_JAP,
-	  .vary = { VK_FRESH },
-	  .seed = SEED_TGTSETS,
-	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
-	  .stat = PIAS_STAT_jap_new_conn,
-	  .small_only = true,
-	  .fresh_conns = true,
-	  .set_size = 32 },
-	{ .name = "jap_new_conn_1k",
-	  .what = "JAP: new flow, a set of 1,000 targets (2 chunks)",
-	  .prog = PROG_PIAS,
-	  .frame = FR_TUN_JAP,
-	  .vary = { VK_FRESH },
-	  .seed = SEED_TGTSETS,
-	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
-	  .stat = PIAS_STAT_jap_new_conn,
-	  .small_only = true,
-	  .fresh_conns = true,
-	  .set_size = 1000 },
-	{ .name = "jap_new_conn_10k",
-	  .what = "JAP: new flow, a set of 10,000 targets (20 chunks)",
-	  .prog = PROG_PIAS,
-	  .frame = FR_TUN_JAP,
-	  .vary = { VK_FRESH },
-	  .seed = SEED_TGTSETS,
-	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
-	  .stat = PIAS_STAT_jap_new_conn,
-	  .small_only = true,
-	  .fresh_conns = true,
-	  .set_size = BIG_SET },
+	NEW_CONN_SET("jap_new_conn_32", "JAP: new flow, a set of 32 targets (inline)", 32),
+	NEW_CONN_SET("jap_new_conn_1k", "JAP: new flow, a set of 1,000 targets (2 chunks)", 1000),
+	NEW_CONN_SET("jap_new_conn_10k", "JAP: new flow, a set of 10,000 targets (20 chunks)",
+		     BIG_SET),
 	{ .name = "reverse",
 	  .what = "JAP: target reply -> NAT back to the client",
 	  .prog = PROG_PIAS,

@@ -23,6 +23,7 @@ static const struct cmd *const commands[] = {
 	&cmd_target_del,
 	&cmd_targets_set,
 	&cmd_targets_del,
+	&cmd_targets_show,
 	&cmd_stats,
 	&cmd_group_stats,
 	&cmd_target_stats,
