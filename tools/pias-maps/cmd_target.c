@@ -82,21 +82,17 @@ static const struct cli_opt set_set_opts[] = {
 /* "ID" or "FIRST-LAST" onto ids[*n]; the library checks for repeats. */
 static int add_ids(struct cli *c, const char *arg, __u32 *ids, size_t *n)
 {
-	char s[32], *dash;
-	__u32 first, last;
-	int r;
+	__u32 first, last = 0;
+	const struct cli_u32_part a = { "target id", 1, PIAS_MAX_TARGETS - 1, &first };
+	const struct cli_u32_part b = { "target id", 1, PIAS_MAX_TARGETS - 1, &last };
+	int r = cli_u32_pair(c, arg, '-', &a, &b);
 
-	if (strlen(arg) >= sizeof(s))
-		return cli_bad(c, "target ids '%s' are too long", arg);
-	strcpy(s, arg);
-	dash = strchr(s, '-');
-	if (dash)
-		*dash = '\0';
-	if ((r = cli_u32(c, "target id", s, 1, PIAS_MAX_TARGETS - 1, &first)))
+	if (r)
 		return r;
-	last = first;
-	if (dash && (r = cli_u32(c, "target id", dash + 1, first, PIAS_MAX_TARGETS - 1, &last)))
-		return r;
+	if (!last)
+		last = first;
+	if (last < first)
+		return cli_bad(c, "target ids %u-%u go backwards", first, last);
 	if (last - first + 1 > PIAS_TSET_MAX - *n)
 		return cli_bad(c, "more than %u targets given: a set holds at most that many",
 			       PIAS_TSET_MAX);
@@ -149,7 +145,8 @@ static void print_header(const struct pias_ta *ta, const struct pias_tset *h)
 /* Set ta's entries in pick order: id and weight (its share of the running sum). */
 static int show_one(struct cli *c, struct pias_maps *m, const struct pias_ta *ta)
 {
-	__u32 *ids = calloc(PIAS_TSET_MAX, sizeof(*ids)), *cum = calloc(PIAS_TSET_MAX, sizeof(*cum));
+	__u32 *ids = calloc(PIAS_TSET_MAX, sizeof(*ids)),
+	      *cum = calloc(PIAS_TSET_MAX, sizeof(*cum));
 	struct pias_tset h;
 	struct pias_err e;
 	int r = ids && cum ? pias_tset_read(m, ta, &h, ids, cum, PIAS_TSET_MAX, &e) : -ENOMEM;
