@@ -52,6 +52,9 @@ int pias_tset_build(const __u32 *ids, const __u32 *weights, const union pias_add
 	__u32 *w;
 
 	memset(out, 0, sizeof(*out));
+	if (n < 1 || n > PIAS_TSET_MAX)
+		return pias_err_set(e, -EINVAL, "a target set has 1-%u targets, not %zu",
+				    PIAS_TSET_MAX, n);
 	out->ids = calloc(n, sizeof(*out->ids));
 	out->cum = calloc(n, sizeof(*out->cum));
 	w = calloc(n, sizeof(*w));
@@ -65,15 +68,14 @@ int pias_tset_build(const __u32 *ids, const __u32 *weights, const union pias_add
 				    scoped && !addrs ? "a scoped set needs its targets' addresses"
 						     : "out of memory");
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (scoped) {
+	/* scoped: a prefix's targets together, in the order given among them */
+	if (scoped) {
+		for (size_t i = 0; i < n; i++) {
 			order[i].prefix = pias_prefix_of(&addrs[i], policy->scope_len);
 			order[i].at = (__u32)i;
 		}
-	}
-	/* scoped: a prefix's targets together, in the order given among them */
-	if (scoped)
 		qsort(order, n, sizeof(*order), by_prefix);
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t from = scoped ? order[i].at : i;
 
@@ -144,10 +146,14 @@ static __u32 nchunks_of(__u32 count)
 static int write_chunks(struct pias_maps *m, const struct pias_ta *ta, __u32 gen,
 			const struct pias_tset_built *b, struct pias_tset *h, struct pias_err *e)
 {
-	struct pias_tset_chunk_key *keys = calloc(h->nchunks, sizeof(*keys));
-	struct pias_tset_chunk *vals = calloc(h->nchunks, sizeof(*vals));
+	struct pias_tset_chunk_key *keys;
+	struct pias_tset_chunk *vals;
 	int err;
 
+	if (!h->nchunks)
+		return 0; /* all in the header */
+	keys = calloc(h->nchunks, sizeof(*keys));
+	vals = calloc(h->nchunks, sizeof(*vals));
 	if (!keys || !vals) {
 		free(keys);
 		free(vals);
