@@ -122,6 +122,7 @@ enum prog_id {
 	PROG_FLOOR_A,
 	PROG_FLOOR_B,
 	PROG_PIAS,
+	PROG_PICK,     /* bench_pick: the JAP's target pick alone */
 	PROG_TC_FLOOR, /* bench_tc_floor: TC_ACT_OK, nothing else */
 	PROG_TT_IN,    /* target.bpf.c: pias_tt_ingress */
 	PROG_TT_OUT,   /* target.bpf.c: pias_tt_egress */
@@ -189,6 +190,14 @@ struct scenario {
 		.name = nm, .what = text, .prog = PROG_PIAS, .frame = FR_TUN_JAP,                  \
 		.vary = { VK_FRESH }, .seed = SEED_TGTSETS, .out_delta = -PIAS_ENCAP_OVERHEAD_V4,  \
 		.stat = PIAS_STAT_jap_new_conn, .small_only = true, .fresh_conns = true,           \
+		.set_size = n                                                                      \
+	}
+
+/* The pick alone (bench_pick) for a client frame's flow, out of one set of n targets. */
+#define PICK_SET(nm, text, n)                                                                      \
+	{                                                                                          \
+		.name = nm, .what = text, .prog = PROG_PICK, .frame = FR_CLIENT,                   \
+		.vary = { VK_FRESH }, .seed = SEED_TGTSETS, .stat = -1, .small_only = true,        \
 		.set_size = n                                                                      \
 	}
 
@@ -290,6 +299,9 @@ static const struct scenario scenarios[] = {
 	NEW_CONN_SET("jap_new_conn_1k", "JAP: new flow, a set of 1,000 targets (2 chunks)", 1000),
 	NEW_CONN_SET("jap_new_conn_10k", "JAP: new flow, a set of 10,000 targets (20 chunks)",
 		     BIG_SET),
+	PICK_SET("jap_pick_32", "JAP: the target pick alone, a set of 32", 32),
+	PICK_SET("jap_pick_1k", "JAP: the target pick alone, a set of 1,000", 1000),
+	PICK_SET("jap_pick_10k", "JAP: the target pick alone, a set of 10,000", BIG_SET),
 	{ .name = "reverse",
 	  .what = "JAP: target reply -> NAT back to the client",
 	  .prog = PROG_PIAS,
@@ -674,6 +686,7 @@ static int load(struct env *env)
 	env->prog_fd[PROG_FLOOR_A] = bpf_program__fd(env->skel->progs.bench_floor_a);
 	env->prog_fd[PROG_FLOOR_B] = bpf_program__fd(env->skel->progs.bench_floor_b);
 	env->prog_fd[PROG_PIAS] = bpf_program__fd(env->skel->progs.bench_pias);
+	env->prog_fd[PROG_PICK] = bpf_program__fd(env->skel->progs.bench_pick);
 	env->prog_fd[PROG_TC_FLOOR] = bpf_program__fd(env->skel->progs.bench_tc_floor);
 	env->cfg_fd = bpf_map__fd(env->skel->maps.bench_cfg);
 	env->verdict_fd = bpf_map__fd(env->skel->maps.bench_verdicts);
