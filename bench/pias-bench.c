@@ -1414,7 +1414,7 @@ static void finish(struct result *r)
 		for (unsigned int k = 0; k < n; k++)
 			v[k] = r->ns[k] / r->vs[PROG_FLOOR_B][k];
 		r->xb = median(v, n);
-	} else if (r->sc->prog == PROG_PIAS) {
+	} else if (r->sc->prog == PROG_PIAS || r->sc->prog == PROG_PICK) {
 		for (unsigned int k = 0; k < n; k++)
 			v[k] = r->ns[k] - r->vs[PROG_RESET][k];
 		r->net = median(v, n);
