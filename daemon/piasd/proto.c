@@ -156,6 +156,8 @@ static void jap_apply(struct piasd *d)
 		switch (a->kind) {
 		case PIAS_JAP_TARGET_SET:
 			map_err(d, pias_target_set(&d->maps, a->id, &a->target, &e), &e);
+			/* the set holds the weights: a new one reaches it (no SET_SET says so) */
+			map_err(d, pias_tgtset_reweigh(&d->maps, &a->ta, &e), &e);
 			if (a->target.state == PIAS_TARGET_DOWN)
 				LOG_I("target %u is down: no refresh or reply for %u ms", a->id,
 				      d->cfg.target_timeout_ms);
