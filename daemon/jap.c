@@ -1,15 +1,67 @@
 // SPDX-License-Identifier: MIT
 /*
- * JAP registry. Every input works on a copy of the affected group; the
- * actions are the diff between the old and the new copy, and the copy is
- * committed only when all the actions fit. So nothing is half-applied.
+ * JAP registry. A call works in three steps, so that nothing is
+ * half-applied:
+ *
+ *   1. plan: find the targets it changes and make room for everything it
+ *      may add (groups, ids, index entries, deadlines); nothing changes;
+ *   2. try: change those targets in place (a target that goes is marked
+ *      UNUSED, a new one appended), each change with the target's old
+ *      copy; then look at each group touched (its set, policy, report) and
+ *      count the actions;
+ *   3. commit (everything fits: move targets in and out of the sets,
+ *      indexes and deadlines, and append the actions) or undo (put the old
+ *      copies back).
+ *
+ * Only the targets changed are looked at, and their groups' counters; a
+ * group is read whole only for what depends on all of it (its policy when
+ * the target holding it goes, a scoped group's prefixes, a budget).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <pias/hash.h>
+
 #include "jap.h"
+#include "registry.h"
+
+enum change_kind {
+	CH_REARM,  /* only the deadline moves (tick) */
+	CH_MODIFY, /* the target changed in place */
+	CH_ADD,	   /* a new target, appended to its group */
+	CH_REMOVE, /* the target goes (marked UNUSED until the commit) */
+};
+
+/* One target a call changes. */
+struct pias_jap_change {
+	__u32 id;
+	__u32 next; /* the next change of the same group + 1; 0: the last */
+	enum change_kind kind;
+	__u8 to;		    /* tick, planned: the state it goes to (UNUSED: removed) */
+	__u64 when;		    /* CH_REARM: its new deadline */
+	struct pias_jap_target old; /* as it was (zero for CH_ADD) */
+};
+
+/* One group a call touches, and what it comes to. */
+struct pias_jap_eval {
+	__u32 g;
+	__u32 first, last; /* its changes, in the order made: + 1 */
+	__u32 nchanges;
+	bool created; /* by this call: undone by deleting it */
+	__u16 dial_old;
+	/* the outcome */
+	__u32 active, up, count, holder;
+	bool set_changed, report;
+	struct pias_policy policy;
+	__u32 serial;
+	__u16 share;
+	__u32 peak;
+	__u64 peak_ns;
+	__u16 n_scopes;
+	union pias_addr scopes[PIAS_GROUP_SCOPES];
+};
 
 int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e)
 {
@@ -34,18 +86,46 @@ int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct 
 				    cfg->shed_threshold);
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
+	j->group_max = cfg->group_max_targets ? cfg->group_max_targets : PIAS_JAP_GROUP_MAX_TARGETS;
+	pias_ta_index_init(&j->index, PIAS_JAP_MAX_GROUPS, "jap");
+	pias_ref_index_init(&j->eps, "jap");
+	pias_ref_index_init(&j->drained_ix, "jap");
+	pias_timers_init(&j->deadlines, "jap");
+	pias_timers_init(&j->peaks, "jap");
 	j->ids_used[0] = 1; /* id 0 is never a target */
+	j->budget_cursor = -1;
 	return 0;
+}
+
+static void group_release(struct pias_jap_group *g)
+{
+	free(g->targets);
+	free(g->set);
+	memset(g, 0, sizeof(*g));
 }
 
 void pias_jap_free(struct pias_jap *j)
 {
+	pias_ta_index_each(&j->index, h) group_release(&j->groups[h]);
 	free(j->groups);
-	j->groups = NULL;
-	j->ngroups = j->cap = 0;
+	pias_ta_index_free(&j->index);
+	free(j->where);
+	pias_ref_index_free(&j->eps);
+	pias_timers_free(&j->deadlines);
+	pias_timers_free(&j->peaks);
+	free(j->draining);
 	free(j->drained);
-	j->drained = NULL;
-	j->ndrained = j->drained_cap = 0;
+	pias_ref_index_free(&j->drained_ix);
+	free(j->ch);
+	free(j->ev);
+	memset(j, 0, sizeof(*j));
+}
+
+/* --- ids ------------------------------------------------------------------- */
+
+static bool id_used(const struct pias_jap *j, __u32 id)
+{
+	return j->ids_used[id / 64] & (1ull << (id % 64));
 }
 
 static void id_mark(struct pias_jap *j, __u32 id, bool used)
@@ -56,21 +136,55 @@ static void id_mark(struct pias_jap *j, __u32 id, bool used)
 		j->ids_used[id / 64] &= ~(1ull << (id % 64));
 }
 
-/* The next free id from id_next on, round the id space; 0 if none. */
+/* The next free id from id_next on, round the id space, a word at a time; 0 if none. */
 static __u32 id_next_free(const struct pias_jap *j)
 {
-	for (__u32 n = 0; n < PIAS_MAX_TARGETS; n++) {
-		__u32 id = (j->id_next + n) % PIAS_MAX_TARGETS;
+	const __u32 words = PIAS_MAX_TARGETS / 64;
+	__u32 w0 = j->id_next / 64;
 
-		if (!(j->ids_used[id / 64] & (1ull << (id % 64))))
-			return id;
+	for (__u32 n = 0; n <= words; n++) {
+		__u32 w = (w0 + n) % words;
+		__u64 free_bits = ~j->ids_used[w];
+
+		/* the first word is searched from id_next on, and again, whole, at the end */
+		if (n == 0 && j->id_next % 64)
+			free_bits &= ~0ull << (j->id_next % 64);
+		if (free_bits)
+			return w * 64 + (__u32)__builtin_ctzll(free_bits);
 	}
 	return 0;
 }
 
-static bool ta_eq(const struct pias_ta *a, const struct pias_ta *b)
+/* --- lookups ---------------------------------------------------------------- */
+
+static struct pias_jap_target *target_at(const struct pias_jap *j, __u32 id)
 {
-	return !memcmp(a, b, sizeof(*a));
+	return &j->groups[j->where[id].g].targets[j->where[id].pos];
+}
+
+const struct pias_jap_target *pias_jap_target(const struct pias_jap *j, __u32 id)
+{
+	return id && id < PIAS_MAX_TARGETS && id_used(j, id) ? target_at(j, id) : NULL;
+}
+
+const struct pias_jap_group *pias_jap_group_of(const struct pias_jap *j, __u32 id)
+{
+	return pias_jap_target(j, id) ? &j->groups[j->where[id].g] : NULL;
+}
+
+const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta)
+{
+	long h = pias_ta_index_find(&j->index, ta);
+
+	return h >= 0 ? &j->groups[h] : NULL;
+}
+
+const struct pias_jap_group *pias_jap_next_group(const struct pias_jap *j,
+						 const struct pias_jap_group *g)
+{
+	long h = pias_ta_index_next(&j->index, g ? g - j->groups : -1);
+
+	return h >= 0 ? &j->groups[h] : NULL;
 }
 
 static bool ep_eq(const struct pias_target *t, const struct pias_jap_endpoint *ep)
@@ -82,26 +196,81 @@ static bool ep_eq(const struct pias_target *t, const struct pias_jap_endpoint *e
 	return !memcmp(t->addr.bytes, ep->addr.bytes, sizeof(t->addr.bytes));
 }
 
-static struct pias_jap_group *group_find(const struct pias_jap *j, const struct pias_ta *ta)
+/* An endpoint's hash, salted with its group (or TA): the same server may serve two. */
+static __u32 ep_hash(__u32 salt, const union pias_addr *a, __u16 port, __u8 family)
 {
-	for (size_t i = 0; i < j->ngroups; i++)
-		if (ta_eq(&j->groups[i].ta, ta))
-			return &j->groups[i];
-	return NULL;
+	__u32 h = pias_addr_mix(PIAS_HASH_SEED ^ salt, a);
+
+	return pias_final(pias_mix(h, ((__u32)port << 16) | family), 24);
+}
+
+static __u32 ep_hash_of(__u32 g, const struct pias_target *t)
+{
+	return ep_hash(g, &t->addr, t->port, t->family);
+}
+
+struct ep_key {
+	const struct pias_jap *j;
+	__u32 g;
+	const struct pias_jap_endpoint *ep;
+};
+
+static bool ep_match(const void *ctx, __u32 id)
+{
+	const struct ep_key *k = ctx;
+
+	return k->j->where[id].g == k->g && ep_eq(&target_at(k->j, id)->t, k->ep);
+}
+
+/* The id of ep in group h, or -1. */
+static long ep_find(const struct pias_jap *j, __u32 h, const struct pias_jap_endpoint *ep)
+{
+	struct ep_key k = { .j = j, .g = h, .ep = ep };
+
+	return pias_ref_index_find(&j->eps, ep_hash(h, &ep->addr, ep->port, ep->family), ep_match,
+				   &k);
+}
+
+int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
+		  const struct pias_jap_endpoint *ep)
+{
+	long h = pias_ta_index_find(&j->index, ta), id = h >= 0 ? ep_find(j, (__u32)h, ep) : -1;
+
+	return id > 0 ? (int)id : -ENOENT;
+}
+
+/* --- the operator's drained endpoints ---------------------------------------- */
+
+static __u32 drained_hash(const struct pias_ta *ta, const union pias_addr *a, __u16 port,
+			  __u8 family)
+{
+	return ep_hash(pias_ta_hash(ta), a, port, family);
+}
+
+struct drained_key {
+	const struct pias_jap *j;
+	const struct pias_ta *ta;
+	const struct pias_jap_endpoint *ep;
+};
+
+static bool drained_match(const void *ctx, __u32 i)
+{
+	const struct drained_key *k = ctx;
+	const struct pias_jap_drained *d = &k->j->drained[i];
+	struct pias_target t = { .addr = d->addr, .port = d->port, .family = d->family };
+
+	return pias_ta_eq(&d->ta, k->ta) && ep_eq(&t, k->ep);
 }
 
 /* The index of ep of ta in the drained list, or -1. */
 static long drained_find(const struct pias_jap *j, const struct pias_ta *ta,
 			 const struct pias_jap_endpoint *ep)
 {
-	for (size_t i = 0; i < j->ndrained; i++) {
-		const struct pias_jap_drained *d = &j->drained[i];
-		struct pias_target t = { .addr = d->addr, .port = d->port, .family = d->family };
+	struct drained_key k = { .j = j, .ta = ta, .ep = ep };
 
-		if (ta_eq(&d->ta, ta) && ep_eq(&t, ep))
-			return (long)i;
-	}
-	return -1;
+	return pias_ref_index_find(&j->drained_ix,
+				   drained_hash(ta, &ep->addr, ep->port, ep->family), drained_match,
+				   &k);
 }
 
 bool pias_jap_is_drained(const struct pias_jap *j, const struct pias_ta *ta,
@@ -110,23 +279,62 @@ bool pias_jap_is_drained(const struct pias_jap *j, const struct pias_ta *ta,
 	return drained_find(j, ta, ep) >= 0;
 }
 
-const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta)
+static __u32 drained_hash_at(const struct pias_jap *j, size_t i)
 {
-	return group_find(j, ta);
+	const struct pias_jap_drained *d = &j->drained[i];
+
+	return drained_hash(&d->ta, &d->addr, d->port, d->family);
 }
 
-static struct pias_jap_target *target_find(struct pias_jap_group *g, __u32 id)
+static int drained_add(struct pias_jap *j, const struct pias_ta *ta,
+		       const struct pias_jap_endpoint *ep, struct pias_err *e)
 {
-	for (__u32 i = 0; i < g->count; i++)
-		if (g->targets[i].id == id)
-			return &g->targets[i];
-	return NULL;
+	int err = pias_grow((void **)&j->drained, &j->drained_cap, sizeof(*j->drained),
+			    j->ndrained + 1, "jap", "drained endpoints", e);
+
+	if (!err)
+		err = pias_ref_index_reserve(&j->drained_ix, 1, e);
+	if (err)
+		return err;
+	j->drained[j->ndrained] = (struct pias_jap_drained){
+		.ta = *ta, .addr = ep->addr, .port = ep->port, .family = ep->family
+	};
+	pias_ref_index_put(&j->drained_ix, drained_hash_at(j, j->ndrained), (__u32)j->ndrained);
+	j->ndrained++;
+	return 0;
 }
+
+static void drained_del(struct pias_jap *j, size_t i)
+{
+	size_t last = j->ndrained - 1;
+
+	pias_ref_index_del(&j->drained_ix, drained_hash_at(j, i), (__u32)i);
+	if (i != last) {
+		/* the last one takes the hole: its index entry follows (room: one was freed) */
+		pias_ref_index_del(&j->drained_ix, drained_hash_at(j, last), (__u32)last);
+		j->drained[i] = j->drained[last];
+		pias_ref_index_put(&j->drained_ix, drained_hash_at(j, i), (__u32)i);
+	}
+	j->ndrained--;
+}
+
+/* --- a target's state ---------------------------------------------------------- */
 
 /* Takes new flows: ACTIVE and not ejected by outlier detection. */
 static bool takes_new(const struct pias_jap_target *t)
 {
 	return t->t.state == PIAS_TARGET_ACTIVE && !t->ejected;
+}
+
+static bool is_up(const struct pias_jap_target *t)
+{
+	return t->t.state == PIAS_TARGET_ACTIVE;
+}
+
+/* In the dataplane's set: the ids it may use for the group. */
+static bool in_set(const struct pias_jap_target *t)
+{
+	return t->t.state == PIAS_TARGET_ACTIVE || t->t.state == PIAS_TARGET_DRAINING;
 }
 
 /*
@@ -143,50 +351,105 @@ static struct pias_target dataplane_view(const struct pias_jap_target *t)
 	return v;
 }
 
-static void target_remove(struct pias_jap_group *g, struct pias_jap_target *t)
+__u64 pias_jap_refreshed_ns(const struct pias_jap *j, const struct pias_jap_target *t)
 {
-	size_t i = (size_t)(t - g->targets);
-
-	memmove(&g->targets[i], &g->targets[i + 1], (g->count - i - 1) * sizeof(*t));
-	g->count--;
+	/* pias_jap_hold counts every ACTIVE target as refreshed then */
+	return is_up(t) && j->held_ns > t->last_refresh_ns ? j->held_ns : t->last_refresh_ns;
 }
 
 /*
- * The group's policy: the highest serial among its ACTIVE targets (among
- * all of them when none is), the earliest registered among equals, so
- * that refreshes in any order never flip it.
+ * When t's state next needs a look: its refresh timeout, its expiry as a
+ * DOWN target, or the end of its drain. Refreshes move none of these: the
+ * deadline pops and is set again from the last refresh (timers.h).
  */
-static const struct pias_jap_target *policy_holder(const struct pias_jap_group *g)
+static __u64 deadline_of(const struct pias_jap *j, const struct pias_jap_target *t)
 {
-	const struct pias_jap_target *best = NULL;
-	bool any_active = false;
-
-	for (__u32 i = 0; i < g->count; i++)
-		any_active |= g->targets[i].t.state == PIAS_TARGET_ACTIVE;
-	for (__u32 i = 0; i < g->count; i++) {
-		const struct pias_jap_target *t = &g->targets[i];
-
-		if (any_active && t->t.state != PIAS_TARGET_ACTIVE)
-			continue;
-		if (!best || t->policy_serial > best->policy_serial)
-			best = t;
+	switch (t->t.state) {
+	case PIAS_TARGET_ACTIVE:
+		return t->last_refresh_ns + j->cfg.refresh_timeout_ns + 1;
+	case PIAS_TARGET_DOWN:
+		return t->last_refresh_ns + j->cfg.refresh_timeout_ns + j->cfg.down_expire_ns + 1;
+	default:
+		return t->drain_start_ns + j->cfg.drain_timeout_ns;
 	}
-	return best;
 }
 
-static struct pias_policy group_policy(const struct pias_jap_group *g)
+/* a is the group's policy rather than b: the higher serial, the earlier registered. */
+static bool holds_over(const struct pias_jap_target *a, const struct pias_jap_target *b)
 {
-	const struct pias_jap_target *t = policy_holder(g);
-
-	return t ? t->policy : (struct pias_policy){ 0 };
+	return a->policy_serial > b->policy_serial ||
+	       (a->policy_serial == b->policy_serial && a->seq < b->seq);
 }
 
-static __u32 group_policy_serial(const struct pias_jap_group *g)
+/* --- a call's scratch ------------------------------------------------------------ */
+
+static void scratch_begin(struct pias_jap *j)
 {
-	const struct pias_jap_target *t = policy_holder(g);
-
-	return t ? t->policy_serial : 0;
+	j->nch = j->nev = 0;
 }
+
+/* Room for more changes and groups touched, before anything changes. */
+static int scratch_reserve(struct pias_jap *j, size_t changes, size_t groups, struct pias_err *e)
+{
+	int err = pias_grow((void **)&j->ch, &j->ch_cap, sizeof(*j->ch), j->nch + changes, "jap",
+			    "changes", e);
+
+	return err ? err
+		   : pias_grow((void **)&j->ev, &j->ev_cap, sizeof(*j->ev), j->nev + groups, "jap",
+			       "groups touched", e);
+}
+
+/* Group h's entry in the scratch (room reserved), made on its first touch. */
+static struct pias_jap_eval *touch(struct pias_jap *j, __u32 h, bool created)
+{
+	struct pias_jap_group *g = &j->groups[h];
+	struct pias_jap_eval *ev;
+
+	if (g->eval)
+		return &j->ev[g->eval - 1];
+	ev = &j->ev[j->nev++];
+	*ev = (struct pias_jap_eval){ .g = h, .created = created, .dial_old = g->dial };
+	g->eval = (__u32)j->nev;
+	return ev;
+}
+
+/* Change i goes last in ev's list. */
+static void link_change(struct pias_jap *j, struct pias_jap_eval *ev, __u32 i)
+{
+	j->ch[i].next = 0;
+	if (ev->last)
+		j->ch[ev->last - 1].next = i + 1;
+	else
+		ev->first = i + 1;
+	ev->last = i + 1;
+	ev->nchanges++;
+}
+
+/* A change of target id of group h (room reserved), with its old copy taken now. */
+static struct pias_jap_change *change(struct pias_jap *j, __u32 h, __u32 id, enum change_kind kind,
+				      const struct pias_jap_target *old)
+{
+	struct pias_jap_eval *ev = touch(j, h, false);
+	struct pias_jap_change *c = &j->ch[j->nch++];
+
+	*c = (struct pias_jap_change){ .id = id, .kind = kind };
+	if (old)
+		c->old = *old;
+	link_change(j, ev, (__u32)j->nch - 1);
+	return c;
+}
+
+/* The target of change c as it is now (tried, not committed). */
+static struct pias_jap_target *changed(const struct pias_jap *j, const struct pias_jap_change *c)
+{
+	return target_at(j, c->id);
+}
+
+#define each_change(j, ev, c)                                                                      \
+	for (struct pias_jap_change *c = (ev)->first ? &(j)->ch[(ev)->first - 1] : NULL; c;        \
+	     c = c->next ? &(j)->ch[c->next - 1] : NULL)
+
+/* --- a group's policy, prefixes and share ------------------------------------------ */
 
 struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g)
 {
@@ -200,80 +463,83 @@ struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g)
 	return r;
 }
 
-/* The ids the dataplane may use for ta: ACTIVE and DRAINING, in order. */
-static void group_set(const struct pias_jap_group *g, struct pias_target_set *s)
+/*
+ * The group's policy holder, looked for afresh: the highest serial among
+ * its ACTIVE targets (among all of them when none is), the earliest
+ * registered among equals, so that refreshes in any order never flip it.
+ */
+static __u32 holder_scan(const struct pias_jap_group *g, bool any_up)
 {
-	memset(s, 0, sizeof(*s));
-	for (__u32 i = 0; i < g->count; i++)
-		if (g->targets[i].t.state == PIAS_TARGET_ACTIVE ||
-		    g->targets[i].t.state == PIAS_TARGET_DRAINING)
-			s->ids[s->count++] = g->targets[i].id;
-	s->policy = group_policy(g);
-}
-
-static __u32 group_active(const struct pias_jap_group *g)
-{
-	__u32 n = 0;
-
-	for (__u32 i = 0; i < g->count; i++)
-		n += takes_new(&g->targets[i]);
-	return n;
-}
-
-static __u64 age(__u64 now, __u64 then)
-{
-	return now > then ? now - then : 0;
-}
-
-/* Live connections of g's active targets, as the last complete count says. */
-static __u64 group_conns(const struct pias_jap *j, const struct pias_jap_group *g)
-{
-	__u64 n = 0;
+	const struct pias_jap_target *best = NULL;
 
 	for (__u32 i = 0; i < g->count; i++) {
-		long c;
+		const struct pias_jap_target *t = &g->targets[i];
 
-		if (g->targets[i].t.state != PIAS_TARGET_ACTIVE)
+		if (t->t.state == PIAS_TARGET_UNUSED || (any_up && !is_up(t)))
 			continue;
-		c = j->cfg.conns(j->cfg.conns_ctx, g->targets[i].id, 0);
-		n += c > 0 ? (__u64)c : 0;
+		if (!best || holds_over(t, best))
+			best = t;
 	}
-	return n;
+	return best ? best->id : 0;
 }
 
 /*
- * g's share of its RAPs' flows now (per mille, in steps): the dial, times
- * what it keeps of its peak when it has lost more than the threshold, times
- * budget / held when its targets hold more connections than their budget.
- * Moves g's peak.
+ * The holder after ev's changes. One change among ACTIVE targets is
+ * settled against the holder alone; the holder going, its serial going
+ * down, the first target coming up or the last going down need a scan.
  */
-static __u16 group_share(const struct pias_jap *j, struct pias_jap_group *g, __u32 active,
-			 __u64 now)
+static __u32 holder_after(const struct pias_jap *j, const struct pias_jap_group *g,
+			  struct pias_jap_eval *ev)
 {
-	double share = g->dial / (double)PIAS_JAP_SHARE_FULL;
-	__u32 q;
+	bool touched = false;
 
-	if (active >= g->peak || age(now, g->peak_ns) > j->cfg.shed_hold_ns) {
-		g->peak = active;
-		g->peak_ns = now;
-	}
-	if (j->cfg.shed_threshold > 0 && active < g->peak * (1.0 - j->cfg.shed_threshold))
-		share *= (double)active / g->peak;
-	if (j->cfg.conn_budget && j->cfg.conns && active) {
-		__u64 held = group_conns(j, g), budget = (__u64)j->cfg.conn_budget * active;
+	each_change(j, ev, c)
+	{
+		const struct pias_jap_target *t = changed(j, c);
 
-		if (held > budget)
-			share *= (double)budget / held;
+		touched |= c->kind != CH_MODIFY || is_up(t) != is_up(&c->old) ||
+			   t->policy_serial != c->old.policy_serial ||
+			   memcmp(&t->policy, &c->old.policy, sizeof(t->policy));
 	}
-	/* down to a step, so that a share wobbling about a step is not reported each tick */
-	q = (__u32)(share * PIAS_JAP_SHARE_FULL);
-	return (__u16)(q - q % PIAS_JAP_SHARE_STEP);
+	if (!touched)
+		return g->holder;
+	if (ev->nchanges == 1 && g->up && ev->up && g->holder) {
+		const struct pias_jap_change *c = &j->ch[ev->first - 1];
+		const struct pias_jap_target *t = changed(j, c);
+
+		if (c->id == g->holder) {
+			if (is_up(t) && t->policy_serial >= c->old.policy_serial)
+				return g->holder;
+		} else {
+			return is_up(t) && holds_over(t, target_at(j, g->holder)) ? c->id
+										  : g->holder;
+		}
+	}
+	return holder_scan(g, ev->up > 0);
+}
+
+/* a cut to the first len bits */
+static union pias_addr addr_prefix(union pias_addr a, __u8 len)
+{
+	for (__u32 w = 0; w < 4; w++) {
+		__u32 lo = 32 * w, bits = len > lo ? len - lo : 0;
+
+		a.v6[w] &= bits >= 32 ? ~0u : bits ? htonl(~0u << (32 - bits)) : 0;
+	}
+	return a;
+}
+
+static bool scope_in(const union pias_addr *s, __u16 n, const union pias_addr *a)
+{
+	for (__u16 k = 0; k < n; k++)
+		if (!memcmp(&s[k], a, sizeof(*a)))
+			return true;
+	return false;
 }
 
 /*
  * A scoped group's prefixes: its active targets' addresses cut to the
- * scope, each once, at most PIAS_GROUP_SCOPES (the first ones, in target
- * order). Returns how many, into out.
+ * scope, each once, at most PIAS_GROUP_SCOPES. Returns how many, into out.
  */
 static __u16 group_scopes(const struct pias_jap_group *g, const struct pias_policy *policy,
 			  union pias_addr out[PIAS_GROUP_SCOPES])
@@ -284,157 +550,481 @@ static __u16 group_scopes(const struct pias_jap_group *g, const struct pias_poli
 	if (policy->kind != PIAS_POLICY_SCOPED)
 		return 0;
 	for (__u32 i = 0; i < g->count && n < PIAS_GROUP_SCOPES; i++) {
-		union pias_addr a = g->targets[i].t.addr;
-		bool seen = false;
+		union pias_addr a;
 
 		if (!takes_new(&g->targets[i]))
 			continue;
-		for (__u32 w = 0; w < 4; w++) {
-			__u32 lo = 32 * w,
-			      bits = policy->scope_len > lo ? policy->scope_len - lo : 0;
-
-			a.v6[w] &= bits >= 32 ? ~0u : bits ? htonl(~0u << (32 - bits)) : 0;
-		}
-		for (__u16 k = 0; k < n && !seen; k++)
-			seen = !memcmp(&out[k], &a, sizeof(a));
-		if (!seen)
+		a = addr_prefix(g->targets[i].t.addr, policy->scope_len);
+		if (!scope_in(out, n, &a))
 			out[n++] = a;
 	}
 	return n;
 }
 
-static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g, __u32 active,
-		       __u16 share, const struct pias_policy *policy, __u32 serial, __u16 n_scopes,
-		       const union pias_addr *scopes)
+/* ev's prefixes: the last reported ones while the same (targets have no order to keep). */
+static void scopes_after(const struct pias_jap *j, const struct pias_jap_group *g,
+			 struct pias_jap_eval *ev, bool active_moved)
 {
-	double delta;
+	bool same_policy = !memcmp(&ev->policy, &g->policy, sizeof(ev->policy));
 
-	if (!g->reported_valid || (g->reported == 0) != (active == 0))
-		return true;
-	if (share != g->share || serial != g->policy_serial ||
-	    memcmp(policy, &g->policy, sizeof(*policy)) || n_scopes != g->n_scopes ||
-	    memcmp(scopes, g->scopes, sizeof(g->scopes)))
-		return true;
-	delta = active > g->reported ? active - g->reported : g->reported - active;
-	return delta > j->cfg.report_fraction * g->reported;
+	if (ev->policy.kind != PIAS_POLICY_SCOPED) {
+		ev->n_scopes = 0;
+		memset(ev->scopes, 0, sizeof(ev->scopes));
+		return;
+	}
+	ev->n_scopes = g->n_scopes;
+	memcpy(ev->scopes, g->scopes, sizeof(ev->scopes));
+	if (same_policy && !active_moved && !ev->created)
+		return;
+	{
+		union pias_addr s[PIAS_GROUP_SCOPES];
+		__u16 n = group_scopes(g, &ev->policy, s);
+		bool same = n == g->n_scopes;
+
+		for (__u16 k = 0; k < n && same; k++)
+			same = scope_in(g->scopes, g->n_scopes, &s[k]);
+		if (!same) {
+			ev->n_scopes = n;
+			memcpy(ev->scopes, s, sizeof(s));
+		}
+	}
+	(void)j;
 }
 
-/*
- * The actions that turn old into new (old->count == 0: the TA was absent;
- * new->count == 0: it goes), into out[PIAS_JAP_MAX_ACTIONS_PER_TA]; also
- * sets new's report state. Returns the number of actions. Order: targets
- * written, then the set, then targets deleted (no set refers to them any
- * more), then the report.
- */
-static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
-			 struct pias_jap_group *new, __u64 now, struct pias_jap_action *out)
+/* Live connections of g's ACTIVE targets, as the last complete count says. */
+static __u64 group_conns(const struct pias_jap *j, const struct pias_jap_group *g)
 {
-	struct pias_target_set os, ns;
-	__u32 active = group_active(new), serial = group_policy_serial(new);
-	__u16 share = group_share(j, new, active, now), n_scopes;
-	union pias_addr scopes[PIAS_GROUP_SCOPES];
-	size_t n = 0;
+	__u64 n = 0;
 
-	for (__u32 i = 0; i < new->count; i++) {
-		struct pias_jap_target *nt = &new->targets[i], *ot = target_find(old, nt->id);
-		struct pias_target nv = dataplane_view(nt), ov;
+	for (__u32 i = 0; i < g->count; i++) {
+		long c;
 
-		if (ot) {
-			ov = dataplane_view(ot);
-			if (!memcmp(&ov, &nv, sizeof(nv)))
-				continue;
-		}
-		out[n++] = (struct pias_jap_action){
-			.kind = PIAS_JAP_TARGET_SET, .id = nt->id, .ta = new->ta, .target = nv
-		};
-	}
-	group_set(old, &os);
-	group_set(new, &ns);
-	if (!new->count && old->count)
-		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_SET_DEL, .ta = old->ta };
-	else if (new->count && (!old->count || memcmp(&os, &ns, sizeof(os))))
-		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_SET_SET,
-						     .ta = new->ta,
-						     .set = ns };
-	for (__u32 i = 0; i < old->count; i++)
-		if (!target_find(new, old->targets[i].id))
-			out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_TARGET_DEL,
-							     .id = old->targets[i].id,
-							     .ta = old->ta };
-	n_scopes = group_scopes(new, &ns.policy, scopes);
-	if (report_due(j, new, active, share, &ns.policy, serial, n_scopes, scopes)) {
-		new->reported_valid = true;
-		new->reported = active;
-		new->share = share;
-		new->policy = ns.policy;
-		new->policy_serial = serial;
-		new->n_scopes = n_scopes;
-		memcpy(new->scopes, scopes, sizeof(new->scopes));
-		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_REPORT,
-						     .ta = new->ta,
-						     .report = pias_jap_group_report(new) };
+		if (!is_up(&g->targets[i]))
+			continue;
+		c = j->cfg.conns(j->cfg.conns_ctx, g->targets[i].id, 0);
+		n += c > 0 ? (__u64)c : 0;
 	}
 	return n;
 }
 
 /*
- * Replace group *slot (NULL: a new group, room reserved) with new: ids of
- * removed targets freed, new ids marked, an emptied group dropped.
+ * g's share of its RAPs' flows after ev (per mille, in steps): the dial,
+ * times what it keeps of its peak when it has lost more than the
+ * threshold, times budget / held when its targets hold more connections
+ * than their budget. The peak is the most active targets within
+ * shed_hold_ns: a group at its peak until now is at it now too, and a
+ * peak older than the hold gives way (a deadline comes back for it).
  */
-static void group_commit(struct pias_jap *j, struct pias_jap_group *slot,
-			 const struct pias_jap_group *new)
+static void share_after(const struct pias_jap *j, const struct pias_jap_group *g,
+			struct pias_jap_eval *ev, __u64 now)
 {
-	if (slot) {
-		for (__u32 i = 0; i < slot->count; i++)
-			id_mark(j, slot->targets[i].id, false);
-	} else {
-		slot = &j->groups[j->ngroups++];
+	double share = g->dial / (double)PIAS_JAP_SHARE_FULL;
+	__u32 q;
+
+	ev->peak = g->peak;
+	ev->peak_ns = g->active >= g->peak ? now : g->peak_ns;
+	if (ev->active >= ev->peak || pias_age(now, ev->peak_ns) > j->cfg.shed_hold_ns) {
+		ev->peak = ev->active;
+		ev->peak_ns = now;
 	}
-	for (__u32 i = 0; i < new->count; i++)
-		id_mark(j, new->targets[i].id, true);
-	if (new->count) {
-		*slot = *new;
+	if (j->cfg.shed_threshold > 0 && ev->active < ev->peak * (1.0 - j->cfg.shed_threshold))
+		share *= (double)ev->active / ev->peak;
+	if (j->cfg.conn_budget && j->cfg.conns && ev->active) {
+		__u64 held = group_conns(j, g), budget = (__u64)j->cfg.conn_budget * ev->active;
+
+		if (held > budget)
+			share *= (double)budget / held;
+	}
+	/* down to a step, so that a share wobbling about a step is not reported each tick */
+	q = (__u32)(share * PIAS_JAP_SHARE_FULL);
+	ev->share = (__u16)(q - q % PIAS_JAP_SHARE_STEP);
+}
+
+static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g,
+		       const struct pias_jap_eval *ev)
+{
+	double delta;
+
+	if (!g->reported_valid || (g->reported == 0) != (ev->active == 0))
+		return true;
+	if (ev->share != g->share || ev->serial != g->policy_serial ||
+	    memcmp(&ev->policy, &g->policy, sizeof(ev->policy)) || ev->n_scopes != g->n_scopes ||
+	    memcmp(ev->scopes, g->scopes, sizeof(g->scopes)))
+		return true;
+	delta = ev->active > g->reported ? ev->active - g->reported : g->reported - ev->active;
+	return delta > j->cfg.report_fraction * g->reported;
+}
+
+/*
+ * What group ev->g comes to with its changes tried: counters, set, policy,
+ * report. Returns the actions it will take.
+ */
+static size_t evaluate(const struct pias_jap *j, struct pias_jap_eval *ev, __u64 now)
+{
+	const struct pias_jap_group *g = &j->groups[ev->g];
+	bool set_moved = false, active_moved = false;
+	size_t n = 0;
+	long active = g->active, up = g->up;
+	__u32 removed = 0;
+
+	each_change(j, ev, c)
+	{
+		const struct pias_jap_target *t = changed(j, c);
+
+		active += takes_new(t) - takes_new(&c->old);
+		up += is_up(t) - is_up(&c->old);
+		set_moved |= in_set(t) != in_set(&c->old);
+		active_moved |= takes_new(t) != takes_new(&c->old);
+		if (c->kind == CH_REMOVE) {
+			removed++;
+			n++;
+		} else if (c->kind == CH_ADD) {
+			n++;
+		} else {
+			struct pias_target ov = dataplane_view(&c->old), nv = dataplane_view(t);
+
+			n += memcmp(&ov, &nv, sizeof(nv)) != 0;
+		}
+	}
+	ev->active = (__u32)active;
+	ev->up = (__u32)up;
+	ev->count = g->count - removed;
+	ev->holder = ev->count ? holder_after(j, g, ev) : 0;
+	if (ev->holder) {
+		const struct pias_jap_target *h = target_at(j, ev->holder);
+
+		ev->policy = h->policy;
+		ev->serial = h->policy_serial;
 	} else {
-		*slot = j->groups[j->ngroups - 1];
-		j->ngroups--;
+		ev->policy = (struct pias_policy){ 0 };
+		ev->serial = 0;
+	}
+	ev->set_changed = ev->created || !ev->count || set_moved ||
+			  memcmp(&ev->policy, &g->policy, sizeof(ev->policy));
+	n += ev->set_changed;
+	scopes_after(j, g, ev, active_moved);
+	share_after(j, g, ev, now);
+	ev->report = report_due(j, g, ev);
+	return n + ev->report;
+}
+
+/* --- commit and undo ---------------------------------------------------------------- */
+
+static void set_add(struct pias_jap_group *g, struct pias_jap_target *t)
+{
+	g->set[g->nset++] = t->id;
+	t->set_pos = g->nset;
+}
+
+static void set_del(struct pias_jap *j, struct pias_jap_group *g, struct pias_jap_target *t)
+{
+	__u32 i = t->set_pos - 1, last = g->set[--g->nset];
+
+	/* the last id takes the hole: the dataplane's order is any */
+	g->set[i] = last;
+	target_at(j, last)->set_pos = i + 1;
+	t->set_pos = 0;
+}
+
+static void draining_add(struct pias_jap *j, struct pias_jap_target *t)
+{
+	j->draining[j->ndraining++] = t->id;
+	t->drain_pos = (__u32)j->ndraining;
+}
+
+static void draining_del(struct pias_jap *j, struct pias_jap_target *t)
+{
+	__u32 i = t->drain_pos - 1, last = j->draining[--j->ndraining];
+
+	j->draining[i] = last;
+	target_at(j, last)->drain_pos = i + 1;
+	t->drain_pos = 0;
+}
+
+/* t (in its group, where[] set) enters the indexes, set, lists and deadlines. */
+static void target_link(struct pias_jap *j, __u32 h, struct pias_jap_target *t)
+{
+	pias_ref_index_put(&j->eps, ep_hash_of(h, &t->t), t->id);
+	id_mark(j, t->id, true);
+	j->ntargets++;
+	t->set_pos = t->drain_pos = 0;
+	if (in_set(t))
+		set_add(&j->groups[h], t);
+	if (t->t.state == PIAS_TARGET_DRAINING)
+		draining_add(j, t);
+	pias_timers_set(&j->deadlines, t->id, deadline_of(j, t), NULL);
+}
+
+/* t, removed as it was (old), leaves them all and its group's array. */
+static void target_unlink(struct pias_jap *j, __u32 h, const struct pias_jap_target *old)
+{
+	struct pias_jap_group *g = &j->groups[h];
+	__u32 pos = j->where[old->id].pos;
+	struct pias_jap_target *t = &g->targets[pos];
+
+	if (t->set_pos)
+		set_del(j, g, t);
+	if (t->drain_pos)
+		draining_del(j, t);
+	pias_ref_index_del(&j->eps, ep_hash_of(h, &old->t), old->id);
+	id_mark(j, old->id, false);
+	pias_timers_cancel(&j->deadlines, old->id);
+	j->ntargets--;
+	if (pos != --g->count) {
+		g->targets[pos] = g->targets[g->count];
+		j->where[g->targets[pos].id].pos = pos;
 	}
 }
 
-/* Diff slot (NULL: absent) against new; append and commit if it fits. */
-static int group_apply(struct pias_jap *j, struct pias_jap_group *slot, struct pias_jap_group *new,
-		       __u64 now, struct pias_jap_actions *acts, struct pias_err *e)
+/* Modified target t follows its new state into or out of the set, list and deadline. */
+static void target_relink(struct pias_jap *j, struct pias_jap_group *g, struct pias_jap_target *t,
+			  const struct pias_jap_target *old)
 {
-	struct pias_jap_action out[PIAS_JAP_MAX_ACTIONS_PER_TA];
-	struct pias_jap_group empty = { .ta = new->ta };
-	size_t n = group_diff(j, slot ? slot : &empty, new, now, out);
+	if (in_set(t) && !t->set_pos)
+		set_add(g, t);
+	else if (!in_set(t) && t->set_pos)
+		set_del(j, g, t);
+	if (t->t.state == PIAS_TARGET_DRAINING && !t->drain_pos)
+		draining_add(j, t);
+	else if (t->t.state != PIAS_TARGET_DRAINING && t->drain_pos)
+		draining_del(j, t);
+	if (t->t.state != old->t.state)
+		pias_timers_set(&j->deadlines, t->id, deadline_of(j, t), NULL);
+}
 
-	if (n > acts->cap - acts->n)
-		return pias_err_set(e, -ENOBUFS, "jap: %zu actions, room for %zu", n,
-				    acts->cap - acts->n);
-	/* n may be 0 while piasd's list is still unallocated (a NULL a) */
-	if (n)
-		memcpy(&acts->a[acts->n], out, n * sizeof(*out));
-	acts->n += n;
-	group_commit(j, slot, new);
+static void group_delete(struct pias_jap *j, __u32 h)
+{
+	pias_timers_cancel(&j->peaks, h);
+	group_release(&j->groups[h]);
+	pias_ta_index_del(&j->index, h);
+}
+
+static void append(struct pias_jap_actions *acts, struct pias_jap_action a)
+{
+	acts->a[acts->n++] = a;
+}
+
+/* The set action of g as it stands (committed), with policy. */
+static struct pias_jap_action set_action(const struct pias_jap_group *g,
+					 const struct pias_policy *policy)
+{
+	struct pias_jap_action a = { .kind = PIAS_JAP_SET_SET, .ta = g->ta, .members = g->nset };
+	__u32 n = g->nset < PIAS_SET_MAX_TARGETS ? g->nset : PIAS_SET_MAX_TARGETS;
+
+	a.set.count = (__u16)n;
+	memcpy(a.set.ids, g->set, n * sizeof(g->set[0]));
+	a.set.policy = *policy;
+	return a;
+}
+
+/*
+ * Commit ev and append its actions, in the order the maps need them:
+ * targets written, then the set, then targets deleted (no set refers to
+ * them any more), then the report.
+ */
+static void commit_group(struct pias_jap *j, struct pias_jap_eval *ev,
+			 struct pias_jap_actions *acts)
+{
+	struct pias_jap_group *g = &j->groups[ev->g];
+	struct pias_ta ta = g->ta;
+
+	g->eval = 0;
+	each_change(j, ev, c)
+	{
+		struct pias_jap_target *t = changed(j, c);
+		struct pias_target ov = dataplane_view(&c->old), nv = dataplane_view(t);
+
+		if (c->kind == CH_ADD || (c->kind == CH_MODIFY && memcmp(&ov, &nv, sizeof(nv))))
+			append(acts, (struct pias_jap_action){ .kind = PIAS_JAP_TARGET_SET,
+							       .id = c->id,
+							       .ta = ta,
+							       .target = nv });
+	}
+	each_change(j, ev, c)
+	{
+		if (c->kind == CH_ADD)
+			target_link(j, ev->g, changed(j, c));
+		else if (c->kind == CH_MODIFY)
+			target_relink(j, g, changed(j, c), &c->old);
+		else
+			target_unlink(j, ev->g, &c->old);
+	}
+	g->active = ev->active;
+	g->up = ev->up;
+	g->holder = ev->holder;
+	g->peak = ev->peak;
+	g->peak_ns = ev->peak_ns;
+	if (ev->set_changed)
+		append(acts,
+		       ev->count ? set_action(g, &ev->policy)
+				 : (struct pias_jap_action){ .kind = PIAS_JAP_SET_DEL, .ta = ta });
+	each_change(j, ev, c)
+	{
+		if (c->kind == CH_REMOVE)
+			append(acts, (struct pias_jap_action){
+					     .kind = PIAS_JAP_TARGET_DEL, .id = c->id, .ta = ta });
+	}
+	if (ev->report) {
+		g->reported_valid = true;
+		g->reported = ev->active;
+		g->share = ev->share;
+		g->policy = ev->policy;
+		g->policy_serial = ev->serial;
+		g->n_scopes = ev->n_scopes;
+		memcpy(g->scopes, ev->scopes, sizeof(g->scopes));
+		append(acts, (struct pias_jap_action){ .kind = PIAS_JAP_REPORT,
+						       .ta = ta,
+						       .report = pias_jap_group_report(g) });
+	}
+	if (!ev->count) {
+		group_delete(j, ev->g);
+		return;
+	}
+	/* a lost peak can lift the share when it lapses: look again then */
+	if (j->cfg.shed_threshold > 0 && g->active < g->peak)
+		pias_timers_set(&j->peaks, ev->g, g->peak_ns + j->cfg.shed_hold_ns + 1, NULL);
+	else
+		pias_timers_cancel(&j->peaks, ev->g);
+}
+
+/* Forget the groups touched (nothing tried yet). */
+static void untouch(struct pias_jap *j)
+{
+	for (size_t i = 0; i < j->nev; i++)
+		j->groups[j->ev[i].g].eval = 0;
+}
+
+/* Put back every change tried (in reverse), and delete the groups made for them. */
+static void undo(struct pias_jap *j)
+{
+	for (size_t i = j->nch; i-- > 0;) {
+		const struct pias_jap_change *c = &j->ch[i];
+		struct pias_jap_group *g = &j->groups[j->where[c->id].g];
+
+		if (c->kind == CH_ADD)
+			g->count--; /* the last appended */
+		else if (c->kind != CH_REARM)
+			*changed(j, c) = c->old;
+	}
+	for (size_t i = 0; i < j->nev; i++) {
+		struct pias_jap_eval *ev = &j->ev[i];
+
+		j->groups[ev->g].eval = 0;
+		j->groups[ev->g].dial = ev->dial_old;
+		if (ev->created)
+			group_delete(j, ev->g);
+	}
+}
+
+/*
+ * The end of every call: evaluate each group touched, then commit and
+ * append if the actions fit, or undo. what names the call in the error.
+ */
+static int finish(struct pias_jap *j, __u64 now, struct pias_jap_actions *acts, const char *what,
+		  struct pias_err *e)
+{
+	size_t need = 0;
+
+	for (size_t i = 0; i < j->nev; i++)
+		need += evaluate(j, &j->ev[i], now);
+	if (need > acts->cap - acts->n) {
+		undo(j);
+		return pias_err_set(e, -ENOBUFS, "jap: %s needs %zu actions, room for %zu", what,
+				    need, acts->cap - acts->n);
+	}
+	for (size_t i = 0; i < j->nch; i++)
+		if (j->ch[i].kind == CH_REARM)
+			pias_timers_set(&j->deadlines, j->ch[i].id, j->ch[i].when, NULL);
+	for (size_t i = 0; i < j->nev; i++)
+		commit_group(j, &j->ev[i], acts);
 	return 0;
 }
 
-static int check_ta(const struct pias_ta *ta, struct pias_err *e)
+/* --- the calls ------------------------------------------------------------------------ */
+
+/* g's arrays with room for need targets. */
+static int group_grow(struct pias_jap_group *g, __u32 need, struct pias_err *e)
 {
-	if (ta->family != PIAS_AF_INET && ta->family != PIAS_AF_INET6)
-		return pias_err_set(e, -EINVAL, "jap: TA family %u is neither 4 nor 6", ta->family);
+	size_t cap = g->cap, scap = g->set_cap;
+	int err = pias_grow((void **)&g->targets, &cap, sizeof(*g->targets), need, "jap", "targets",
+			    e);
+
+	g->cap = (__u32)cap;
+	if (!err)
+		err = pias_grow((void **)&g->set, &scap, sizeof(*g->set), need, "jap", "targets",
+				e);
+	g->set_cap = (__u32)scap;
+	return err;
+}
+
+/* Room for target id in the JAP's lists, indexes and deadlines, and for one more group. */
+static int reserve_target(struct pias_jap *j, __u32 id, bool new_group, struct pias_err *e)
+{
+	size_t wcap = j->where_cap, gcap = j->groups_cap;
+	int err = pias_grow((void **)&j->where, &wcap, sizeof(*j->where), (size_t)id + 1, "jap",
+			    "target ids", e);
+
+	j->where_cap = wcap;
+	if (!err && new_group)
+		err = pias_ta_index_reserve(&j->index, 1, e);
+	if (!err)
+		err = pias_grow((void **)&j->groups, &gcap, sizeof(*j->groups),
+				pias_ta_index_capacity(&j->index), "jap", "groups", e);
+	if (!err) {
+		memset(j->groups + j->groups_cap, 0, (gcap - j->groups_cap) * sizeof(*j->groups));
+		j->groups_cap = gcap;
+	}
+	if (!err)
+		err = pias_grow((void **)&j->draining, &j->draining_cap, sizeof(*j->draining),
+				j->ntargets + 1, "jap", "targets", e);
+	if (!err)
+		err = pias_ref_index_reserve(&j->eps, 1, e);
+	if (!err)
+		err = pias_timers_reserve(&j->deadlines, id, e);
+	/* every group may have its peak's deadline at once */
+	if (!err)
+		err = pias_timers_reserve_all(&j->peaks, (__u32)pias_ta_index_capacity(&j->index),
+					      e);
+	return err;
+}
+
+/*
+ * Target id, new, appended to ta's group *h (< 0: made now, and *created),
+ * blank but for its id and registration order; where[] finds it. Into *out;
+ * nothing changes on failure (-ENOSPC, -ENOMEM).
+ */
+static int target_new(struct pias_jap *j, const struct pias_ta *ta, long *h, __u32 id,
+		      bool *created, struct pias_jap_target **out, struct pias_err *e)
+{
+	struct pias_jap_group *g;
+	int err = reserve_target(j, id, *h < 0, e);
+
+	*created = false;
+	if (err)
+		return err;
+	if (*h < 0) {
+		*h = pias_ta_index_add(&j->index, ta, e);
+		j->groups[*h] = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
+		*created = true;
+	}
+	g = &j->groups[*h];
+	err = group_grow(g, g->count + 1, e);
+	if (err) {
+		if (*created)
+			group_delete(j, (__u32)*h);
+		return err;
+	}
+	*out = &g->targets[g->count];
+	**out = (struct pias_jap_target){ .id = id, .seq = ++j->next_seq };
+	j->where[id] = (struct pias_jap_where){ .g = (__u32)*h, .pos = g->count++ };
 	return 0;
 }
 
-int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
-		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
-		      struct pias_jap_actions *acts, struct pias_err *e)
+static int check_endpoint(const struct pias_ta *ta, const struct pias_jap_endpoint *ep,
+			  __u32 weight, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t = NULL;
 	const char *why;
-	bool fresh;
-	int err = check_ta(ta, e);
+	int err = pias_registry_ta_check(ta, "jap", e);
 
 	if (err)
 		return err;
@@ -456,54 +1046,22 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 				    "tunnel mode");
 	if ((ep->policy.flags & PIAS_POLICY_F_QUIC) && ta->proto != PIAS_PROTO_UDP)
 		return pias_err_set(e, -EINVAL, "jap: +quic is for UDP groups only");
-	slot = group_find(j, ta);
-	if (slot) {
-		new = *slot;
-		for (__u32 i = 0; i < new.count && !t; i++)
-			if (ep_eq(&new.targets[i].t, ep))
-				t = &new.targets[i];
-	} else {
-		if (j->ngroups == j->cap) {
-			size_t cap = j->cap ? 2 * j->cap : 16;
-			struct pias_jap_group *g = realloc(j->groups, cap * sizeof(*g));
+	return 0;
+}
 
-			if (!g)
-				return pias_err_set(e, -ENOMEM, "jap: no memory for %zu groups",
-						    cap);
-			j->groups = g;
-			j->cap = cap;
-		}
-		new = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
-	}
-	/*
-	 * A target that left and registers again (its health check passes
-	 * again) is back at once: the caller let the REGISTER through only if
-	 * its seq is above the LEAVE's, so no copy of an older one gets here.
-	 * One the operator drained stays out until undrained, and one restored
-	 * DRAINING after a restart until its flows end (its LEAVE's seq is
-	 * not known any more).
-	 */
-	if (t && t->t.state == PIAS_TARGET_DRAINING && !t->left)
-		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
-	if (drained_find(j, ta, ep) >= 0)
-		return pias_err_set(e, -EBUSY,
-				    "jap: the operator drained this endpoint (piasctl undrain)");
-	fresh = !t;
-	if (!t) {
-		__u32 id = id_next_free(j);
+/* What a REGISTER says of a known target: nothing new but the time? */
+static bool register_is_refresh(const struct pias_jap_target *t, const struct pias_jap_endpoint *ep,
+				__u32 weight)
+{
+	return t->t.state == PIAS_TARGET_ACTIVE && t->t.weight == weight &&
+	       t->t.flags == ep->flags && t->t.tag == ep->tag &&
+	       t->policy_serial == ep->policy_serial &&
+	       !memcmp(&t->policy, &ep->policy, sizeof(t->policy));
+}
 
-		if (new.count == PIAS_SET_MAX_TARGETS)
-			return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
-					    PIAS_SET_MAX_TARGETS);
-		if (!id)
-			return pias_err_set(e, -ENOSPC, "jap: all %d target ids in use",
-					    PIAS_MAX_TARGETS - 1);
-		t = &new.targets[new.count++];
-		*t = (struct pias_jap_target){ .id = id };
-		t->t.addr = ep->addr;
-		t->t.port = ep->port;
-		t->t.family = ep->family;
-	}
+static void register_into(struct pias_jap_target *t, const struct pias_jap_endpoint *ep,
+			  __u32 weight, __u64 now)
+{
 	/*
 	 * back from DOWN (dead, or failing its agent's check): what ejected it
 	 * is over, as Envoy lets a host back when its health check passes
@@ -518,113 +1076,186 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	t->policy = ep->policy;
 	t->policy_serial = ep->policy_serial;
 	t->last_refresh_ns = now;
-	err = group_apply(j, slot, &new, now, acts, e);
+}
+
+int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
+		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
+		      struct pias_jap_actions *acts, struct pias_err *e)
+{
+	long h, id = -1;
+	struct pias_jap_target *t = NULL;
+	bool created;
+	int err = check_endpoint(ta, ep, weight, e);
+
 	if (err)
 		return err;
-	if (fresh)
-		j->id_next = (t->id + 1) % PIAS_MAX_TARGETS;
-	return (int)t->id;
+	h = pias_ta_index_find(&j->index, ta);
+	if (h >= 0) {
+		id = ep_find(j, (__u32)h, ep);
+		t = id > 0 ? target_at(j, (__u32)id) : NULL;
+	}
+	/*
+	 * A target that left and registers again (its health check passes
+	 * again) is back at once: the caller let the REGISTER through only if
+	 * its seq is above the LEAVE's, so no copy of an older one gets here.
+	 * One the operator drained stays out until undrained, and one restored
+	 * DRAINING after a restart until its flows end (its LEAVE's seq is
+	 * not known any more).
+	 */
+	if (t && t->t.state == PIAS_TARGET_DRAINING && !t->left)
+		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
+	if (j->ndrained && drained_find(j, ta, ep) >= 0)
+		return pias_err_set(e, -EBUSY,
+				    "jap: the operator drained this endpoint (piasctl undrain)");
+	if (t && register_is_refresh(t, ep, weight)) {
+		t->last_refresh_ns = now; /* its deadline finds it when it pops */
+		return (int)t->id;
+	}
+	scratch_begin(j);
+	err = scratch_reserve(j, 1, 1, e);
+	if (err)
+		return err;
+	if (t) {
+		struct pias_jap_target old = *t;
+
+		register_into(t, ep, weight, now);
+		change(j, (__u32)h, t->id, CH_MODIFY, &old);
+		return finish(j, now, acts, "register", e) ?: (int)t->id;
+	}
+	if (h >= 0 && j->groups[h].count >= j->group_max)
+		return pias_err_set(e, -ENOSPC, "jap: TA has %u targets already", j->group_max);
+	id = id_next_free(j);
+	if (!id)
+		return pias_err_set(e, -ENOSPC, "jap: all %d target ids in use",
+				    PIAS_MAX_TARGETS - 1);
+	err = target_new(j, ta, &h, (__u32)id, &created, &t, e);
+	if (err)
+		return err;
+	if (created)
+		touch(j, (__u32)h, true);
+	t->t.addr = ep->addr;
+	t->t.port = ep->port;
+	t->t.family = ep->family;
+	register_into(t, ep, weight, now);
+	change(j, (__u32)h, (__u32)id, CH_ADD, NULL);
+	err = finish(j, now, acts, "register", e);
+	if (err)
+		return err;
+	j->id_next = (__u32)(id + 1) % PIAS_MAX_TARGETS;
+	return (int)id;
 }
 
-int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
-		  const struct pias_jap_endpoint *ep)
-{
-	const struct pias_jap_group *g = group_find(j, ta);
-
-	for (__u32 i = 0; g && i < g->count; i++)
-		if (ep_eq(&g->targets[i].t, ep))
-			return (int)g->targets[i].id;
-	return -ENOENT;
-}
-
-/* The group of ta copied to new and its target id in the copy, or -ENOENT. */
-static int lookup(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
-		  struct pias_jap_group **slot, struct pias_jap_group *new,
+/* Group handle and target of id in ta, or -ENOENT. */
+static int lookup(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u32 *h,
 		  struct pias_jap_target **t, struct pias_err *e)
 {
-	*slot = group_find(j, ta);
-	if (!*slot)
+	long x = pias_ta_index_find(&j->index, ta);
+
+	if (x < 0)
 		return pias_err_set(e, -ENOENT, "jap: no targets for this TA");
-	*new = **slot;
-	*t = target_find(new, id);
-	if (!*t)
+	if (!id || id >= PIAS_MAX_TARGETS || !id_used(j, id) || j->where[id].g != (__u32)x)
 		return pias_err_set(e, -ENOENT, "jap: no target %u in this TA", id);
+	*h = (__u32)x;
+	*t = target_at(j, id);
 	return 0;
+}
+
+/* One target changed in place from old (its copy): evaluate, commit or undo. */
+static int one_change(struct pias_jap *j, __u32 h, struct pias_jap_target *t,
+		      const struct pias_jap_target *old, enum change_kind kind, __u64 now,
+		      struct pias_jap_actions *acts, const char *what, struct pias_err *e)
+{
+	scratch_begin(j);
+	if (scratch_reserve(j, 1, 1, e)) {
+		*t = *old;
+		return -ENOMEM;
+	}
+	change(j, h, t->id, kind, old);
+	return finish(j, now, acts, what, e);
 }
 
 int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		     struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
+	if (t->t.state != PIAS_TARGET_DOWN) {
+		t->last_refresh_ns = now; /* nothing else changes: its deadline finds it */
+		return 0;
+	}
+	old = *t;
 	t->last_refresh_ns = now;
-	if (t->t.state == PIAS_TARGET_DOWN)
-		t->t.state = PIAS_TARGET_ACTIVE;
-	return group_apply(j, slot, &new, now, acts, e);
+	t->t.state = PIAS_TARGET_ACTIVE;
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "refresh", e);
 }
 
 int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
 	if (t->t.state == PIAS_TARGET_DRAINING)
 		return 0;
+	old = *t;
 	if (t->t.state == PIAS_TARGET_DOWN) {
-		target_remove(&new, t); /* its flows have moved already */
-	} else {
-		t->t.state = PIAS_TARGET_DRAINING;
-		t->drain_start_ns = now;
-		t->left = true;
+		t->t.state = PIAS_TARGET_UNUSED; /* its flows have moved already: it goes */
+		return one_change(j, h, t, &old, CH_REMOVE, now, acts, "leave", e);
 	}
-	return group_apply(j, slot, &new, now, acts, e);
+	t->t.state = PIAS_TARGET_DRAINING;
+	t->drain_start_ns = now;
+	t->left = true;
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "leave", e);
 }
 
 int pias_jap_fail(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		  struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
 	if (t->t.state == PIAS_TARGET_DOWN)
 		return 0;
+	old = *t;
+	t->last_refresh_ns = pias_jap_refreshed_ns(j, t); /* its expiry runs from there */
 	t->t.state = PIAS_TARGET_DOWN;
-	return group_apply(j, slot, &new, now, acts, e);
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "fail", e);
 }
 
 int pias_jap_eject(struct pias_jap *j, const struct pias_ta *ta, __u32 id, bool out, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
 	if (t->ejected == out)
 		return 0;
+	old = *t;
 	t->ejected = out;
-	return group_apply(j, slot, &new, now, acts, e);
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "eject", e);
 }
 
 int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
 	struct pias_jap_target *t;
 	struct pias_jap_endpoint ep;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	bool added = false;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
@@ -632,22 +1263,14 @@ int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 					 .port = t->t.port,
 					 .family = t->t.family };
 	if (drained_find(j, ta, &ep) < 0) {
-		if (j->ndrained == j->drained_cap) {
-			size_t cap = j->drained_cap ? 2 * j->drained_cap : 8;
-			struct pias_jap_drained *d = realloc(j->drained, cap * sizeof(*d));
-
-			if (!d)
-				return pias_err_set(e, -ENOMEM, "jap: out of memory");
-			j->drained = d;
-			j->drained_cap = cap;
-		}
-		j->drained[j->ndrained++] = (struct pias_jap_drained){
-			.ta = *ta, .addr = ep.addr, .port = ep.port, .family = ep.family
-		};
+		err = drained_add(j, ta, &ep, e);
+		if (err)
+			return err;
+		added = true;
 	}
 	err = pias_jap_leave(j, ta, id, now, acts, e);
-	if (err)
-		j->ndrained--; /* all or nothing: the list as it was */
+	if (err && added)
+		drained_del(j, j->ndrained - 1); /* all or nothing: the list as it was */
 	return err;
 }
 
@@ -655,167 +1278,256 @@ int pias_jap_undrain(struct pias_jap *j, const struct pias_ta *ta,
 		     const struct pias_jap_endpoint *ep, __u64 now, struct pias_jap_actions *acts,
 		     struct pias_err *e)
 {
-	long i = drained_find(j, ta, ep);
-	struct pias_jap_group *slot = group_find(j, ta), new;
-	struct pias_jap_target *t = NULL;
+	long i = drained_find(j, ta, ep), h = pias_ta_index_find(&j->index, ta);
+	long id = h >= 0 ? ep_find(j, (__u32)h, ep) : -1;
 
 	if (i < 0)
 		return pias_err_set(e, -ENOENT, "jap: that endpoint is not drained here");
-	if (slot) {
-		new = *slot;
-		for (__u32 k = 0; k < new.count && !t; k++)
-			if (ep_eq(&new.targets[k].t, ep))
-				t = &new.targets[k];
-	}
-	if (t && t->t.state == PIAS_TARGET_DRAINING) {
+	if (id > 0 && target_at(j, (__u32)id)->t.state == PIAS_TARGET_DRAINING) {
+		struct pias_jap_target *t = target_at(j, (__u32)id), old = *t;
 		int err;
 
 		t->t.state = PIAS_TARGET_ACTIVE;
 		t->last_refresh_ns = now;
-		err = group_apply(j, slot, &new, now, acts, e);
+		err = one_change(j, (__u32)h, t, &old, CH_MODIFY, now, acts, "undrain", e);
 		if (err)
 			return err;
 	}
-	j->drained[i] = j->drained[--j->ndrained];
+	drained_del(j, (size_t)i);
 	return 0;
 }
 
 int pias_jap_dial(struct pias_jap *j, const struct pias_ta *ta, __u32 permille, __u64 now,
 		  struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot = group_find(j, ta), new;
+	long h = pias_ta_index_find(&j->index, ta);
+	int err;
 
 	if (permille > PIAS_JAP_SHARE_FULL)
 		return pias_err_set(e, -EINVAL, "jap: a dial is 0-100%%, not %u.%u%%",
 				    permille / 10, permille % 10);
-	if (!slot)
+	if (h < 0)
 		return pias_err_set(e, -ENOENT, "jap: no targets for this TA here");
-	new = *slot;
-	new.dial = (__u16)permille;
-	return group_apply(j, slot, &new, now, acts, e);
-}
-
-/* The group after the tick's transitions. */
-static void group_tick(const struct pias_jap *j, struct pias_jap_group *g, __u64 now,
-		       pias_jap_last_reply_fn last_reply, void *ctx)
-{
-	for (__u32 i = 0; i < g->count;) {
-		struct pias_jap_target *t = &g->targets[i];
-		__u64 last = t->last_refresh_ns;
-		bool drop = false;
-
-		if (last_reply) {
-			__u64 r = last_reply(ctx, t->id);
-
-			if (r > last)
-				last = r;
-		}
-		switch (t->t.state) {
-		case PIAS_TARGET_DRAINING:
-			drop = age(now, t->drain_start_ns) >= j->cfg.drain_timeout_ns ||
-			       (j->cfg.conns &&
-				j->cfg.conns(j->cfg.conns_ctx, t->id, t->drain_start_ns) == 0);
-			break;
-		case PIAS_TARGET_ACTIVE:
-			if (age(now, last) > j->cfg.refresh_timeout_ns)
-				t->t.state = PIAS_TARGET_DOWN;
-			break;
-		default:
-			drop = age(now, last) > j->cfg.refresh_timeout_ns + j->cfg.down_expire_ns;
-			break;
-		}
-		if (drop)
-			target_remove(g, t);
-		else
-			i++;
-	}
+	scratch_begin(j);
+	err = scratch_reserve(j, 0, 1, e);
+	if (err)
+		return err;
+	touch(j, (__u32)h, false);
+	j->groups[h].dial = (__u16)permille;
+	return finish(j, now, acts, "dial", e);
 }
 
 void pias_jap_hold(struct pias_jap *j, __u64 now)
 {
-	for (size_t g = 0; g < j->ngroups; g++)
-		for (__u32 i = 0; i < j->groups[g].count; i++) {
-			struct pias_jap_target *t = &j->groups[g].targets[i];
+	if (now > j->held_ns)
+		j->held_ns = now;
+}
 
-			if (t->t.state == PIAS_TARGET_ACTIVE && t->last_refresh_ns < now)
-				t->last_refresh_ns = now;
-		}
+/* --- the tick ----------------------------------------------------------------------- */
+
+struct tick_ctx {
+	struct pias_jap *j;
+	__u64 now;
+	pias_jap_last_reply_fn last_reply;
+	void *ctx;
+	struct pias_err *e;
+};
+
+/* Plan a change of target id (applied later): the state it goes to, or a new deadline. */
+static int plan(struct pias_jap *j, __u32 id, enum change_kind kind, __u8 to, __u64 when,
+		struct pias_err *e)
+{
+	int err = scratch_reserve(j, 1, 0, e);
+
+	if (err)
+		return err;
+	j->ch[j->nch++] =
+		(struct pias_jap_change){ .id = id, .kind = kind, .to = to, .when = when };
+	return 0;
+}
+
+/* Target id's deadline is due: still alive (set it again), DOWN, or gone. */
+static int due_target(void *arg, __u32 id, __u64 when)
+{
+	struct tick_ctx *x = arg;
+	struct pias_jap *j = x->j;
+	const struct pias_jap_target *t = target_at(j, id);
+	__u64 alive = pias_jap_refreshed_ns(j, t), limit = j->cfg.refresh_timeout_ns;
+	__u8 next = PIAS_TARGET_DOWN;
+
+	(void)when;
+	if (t->t.state == PIAS_TARGET_DRAINING) {
+		if (pias_age(x->now, t->drain_start_ns) >= j->cfg.drain_timeout_ns)
+			return plan(j, id, CH_REMOVE, PIAS_TARGET_UNUSED, 0, x->e);
+		return plan(j, id, CH_REARM, 0, deadline_of(j, t), x->e);
+	}
+	if (t->t.state == PIAS_TARGET_DOWN) {
+		limit += j->cfg.down_expire_ns;
+		next = PIAS_TARGET_UNUSED;
+	}
+	/* the dataplane's last reply counts only when the refreshes do not do */
+	if (pias_age(x->now, alive) > limit && x->last_reply) {
+		__u64 r = x->last_reply(x->ctx, id);
+
+		alive = r > alive ? r : alive;
+	}
+	if (pias_age(x->now, alive) <= limit)
+		return plan(j, id, CH_REARM, 0, alive + limit + 1, x->e);
+	return plan(j, id, next == PIAS_TARGET_UNUSED ? CH_REMOVE : CH_MODIFY, next, 0, x->e);
+}
+
+/* A group whose shedding peak lapses: looked at again (no target changes). */
+static int due_peak(void *arg, __u32 h, __u64 when)
+{
+	struct tick_ctx *x = arg;
+	int err = scratch_reserve(x->j, 0, 1, x->e);
+
+	(void)when;
+	if (!err)
+		touch(x->j, h, false);
+	return err;
+}
+
+/* DRAINING targets whose connections have ended (their drain timeout not due yet). */
+static int poll_draining(struct tick_ctx *x)
+{
+	struct pias_jap *j = x->j;
+
+	if (!j->cfg.conns)
+		return 0;
+	for (size_t i = 0; i < j->ndraining; i++) {
+		__u32 id = j->draining[i];
+		const struct pias_jap_target *t = target_at(j, id);
+		int err;
+
+		if (pias_timers_when(&j->deadlines, id) <= x->now ||
+		    j->cfg.conns(j->cfg.conns_ctx, id, t->drain_start_ns) != 0)
+			continue;
+		err = plan(j, id, CH_REMOVE, PIAS_TARGET_UNUSED, 0, x->e);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* With a connection budget: the next 1/PIAS_JAP_BUDGET_TICKS of the groups, looked at again. */
+static int budget_pass(struct tick_ctx *x, long *cursor)
+{
+	struct pias_jap *j = x->j;
+	size_t n = (pias_jap_ngroups(j) + PIAS_JAP_BUDGET_TICKS - 1) / PIAS_JAP_BUDGET_TICKS;
+	int err;
+
+	*cursor = j->budget_cursor;
+	if (!j->cfg.conn_budget || !j->cfg.conns || !n)
+		return 0;
+	err = scratch_reserve(j, 0, n, x->e);
+	if (err)
+		return err;
+	while (n--) {
+		*cursor = pias_ta_index_next(&j->index, *cursor);
+		if (*cursor < 0)
+			*cursor = pias_ta_index_next(&j->index, -1);
+		touch(j, (__u32)*cursor, false);
+	}
+	return 0;
+}
+
+/* The planned changes made in place (each with its old copy), into their groups' lists. */
+static void try_planned(struct pias_jap *j)
+{
+	size_t n = j->nch;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pias_jap_change *c = &j->ch[i];
+		struct pias_jap_eval *ev;
+		struct pias_jap_target *t;
+
+		if (c->kind == CH_REARM)
+			continue;
+		t = target_at(j, c->id);
+		c->old = *t;
+		if (c->to == PIAS_TARGET_DOWN)
+			t->last_refresh_ns =
+				pias_jap_refreshed_ns(j, t); /* expiry runs from there */
+		t->t.state = c->to;
+		ev = touch(j, j->where[c->id].g, false);
+		link_change(j, ev, (__u32)i);
+	}
 }
 
 int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_reply, void *ctx,
 		  struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_action out[PIAS_JAP_MAX_ACTIONS_PER_TA];
-	size_t need = 0;
+	struct tick_ctx x = { .j = j, .now = now, .last_reply = last_reply, .ctx = ctx, .e = e };
+	long cursor;
+	int err;
 
-	/* Pass 1: count, so that all or nothing is applied. */
-	for (size_t i = 0; i < j->ngroups; i++) {
-		struct pias_jap_group new = j->groups[i];
-
-		group_tick(j, &new, now, last_reply, ctx);
-		need += group_diff(j, &j->groups[i], &new, now, out);
+	scratch_begin(j);
+	/* plan: nothing changes until everything is known */
+	err = pias_timers_each_due(&j->deadlines, now, due_target, &x);
+	if (!err)
+		err = poll_draining(&x);
+	if (!err)
+		err = scratch_reserve(j, 0, j->nch, e);
+	if (!err)
+		err = pias_timers_each_due(&j->peaks, now, due_peak, &x);
+	if (!err)
+		err = budget_pass(&x, &cursor);
+	if (err) {
+		untouch(j); /* nothing tried yet */
+		return err;
 	}
-	if (need > acts->cap - acts->n)
-		return pias_err_set(e, -ENOBUFS, "jap: tick needs %zu actions, room for %zu", need,
-				    acts->cap - acts->n);
-	/* Pass 2: apply; a dropped group is replaced by the last, so revisit i. */
-	for (size_t i = 0; i < j->ngroups;) {
-		struct pias_jap_group new = j->groups[i];
-		size_t before = j->ngroups;
-
-		group_tick(j, &new, now, last_reply, ctx);
-		group_apply(j, &j->groups[i], &new, now, acts, NULL);
-		if (j->ngroups == before)
-			i++;
-	}
-	return 0;
+	try_planned(j);
+	err = finish(j, now, acts, "tick", e);
+	if (!err)
+		j->budget_cursor = cursor;
+	return err;
 }
+
+/* --- restart ---------------------------------------------------------------------------- */
 
 int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
 		     const struct pias_target *t, const struct pias_policy *policy, __u64 now,
 		     struct pias_err *e)
 {
+	struct pias_jap_endpoint ep = { .addr = t->addr, .port = t->port, .family = t->family };
 	struct pias_jap_group *g;
 	struct pias_jap_target *nt;
-	int err = check_ta(ta, e);
+	bool created;
+	long h;
+	int err = pias_registry_ta_check(ta, "jap", e);
 
 	if (err)
 		return err;
 	if (!id || id >= PIAS_MAX_TARGETS)
 		return pias_err_set(e, -EINVAL, "jap: target id %u out of range", id);
-	if (j->ids_used[id / 64] & (1ull << (id % 64)))
+	if (id_used(j, id))
 		return pias_err_set(e, -EEXIST, "jap: target id %u restored twice", id);
 	if (t->family != ta->family || !t->weight || t->state < PIAS_TARGET_ACTIVE ||
 	    t->state > PIAS_TARGET_DOWN)
 		return pias_err_set(e, -EINVAL, "jap: target %u is not a valid entry", id);
-	g = group_find(j, ta);
-	if (!g) {
-		if (j->ngroups == j->cap) {
-			size_t cap = j->cap ? 2 * j->cap : 16;
-			struct pias_jap_group *ng = realloc(j->groups, cap * sizeof(*ng));
-
-			if (!ng)
-				return pias_err_set(e, -ENOMEM, "jap: no memory for %zu groups",
-						    cap);
-			j->groups = ng;
-			j->cap = cap;
-		}
-		g = &j->groups[j->ngroups++];
-		*g = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
-	}
-	if (g->count == PIAS_SET_MAX_TARGETS)
-		return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
-				    PIAS_SET_MAX_TARGETS);
-	nt = &g->targets[g->count++];
-	*nt = (struct pias_jap_target){ .id = id,
-					.t = *t,
-					.last_refresh_ns = now,
-					.drain_start_ns = now,
-					.policy = policy ? *policy : (struct pias_policy){ 0 } };
-	id_mark(j, id, true);
+	h = pias_ta_index_find(&j->index, ta);
+	if (h >= 0 && j->groups[h].count >= j->group_max)
+		return pias_err_set(e, -ENOSPC, "jap: TA has %u targets already", j->group_max);
+	if (h >= 0 && ep_find(j, (__u32)h, &ep) >= 0)
+		return pias_err_set(e, -EEXIST, "jap: target %u's endpoint is in the TA already",
+				    id);
+	err = target_new(j, ta, &h, id, &created, &nt, e);
+	if (err)
+		return err;
+	nt->t = *t;
+	nt->last_refresh_ns = nt->drain_start_ns = now;
+	nt->policy = policy ? *policy : (struct pias_policy){ 0 };
+	g = &j->groups[h];
+	target_link(j, (__u32)h, nt);
+	g->active += takes_new(nt);
+	/* all serials 0: the first up one holds, or the first of all while none is up */
+	if (!g->holder || (is_up(nt) && !g->up))
+		g->holder = id;
+	g->up += is_up(nt);
 	/* the RAPs heard of it before the restart; the daemon re-reports anyway */
 	g->reported_valid = true;
-	g->reported = group_active(g);
+	g->reported = g->active;
 	g->share = PIAS_JAP_SHARE_FULL;
 	g->peak = g->reported;
 	g->peak_ns = now;

@@ -364,7 +364,6 @@ static void run_codec(unsigned int n)
 static struct pias_jap jap;
 static struct pias_jap_actions jap_acts;
 static __u64 *target_seq; /* piasd's per-target last seq (replay) */
-static __u64 *last_reply; /* piasd's per-target snapshot for the tick */
 static __u64 jap_last_tick;
 static unsigned int jap_cursor; /* op index within the registry fill */
 
@@ -385,9 +384,7 @@ static int jap_reset(void)
 
 	if (!target_seq)
 		target_seq = calloc(PIAS_MAX_TARGETS, sizeof(*target_seq));
-	if (!last_reply)
-		last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*last_reply));
-	if (!target_seq || !last_reply)
+	if (!target_seq)
 		return -ENOMEM;
 	memset(target_seq, 0, PIAS_MAX_TARGETS * sizeof(*target_seq));
 	pias_jap_free(&jap);
@@ -429,20 +426,19 @@ static void jap_apply(void)
 	}
 }
 
+/* proto.c's last_reply_of without its map read (no reply seen) */
 static __u64 last_reply_of(void *ctx, __u32 id)
 {
 	(void)ctx;
-	return last_reply[id];
+	(void)id;
+	return 0;
 }
 
-/* proto.c's jap_tick without its map reads (each target's last reply: 0). */
+/* proto.c's jap_tick */
 static void jap_tick(__u64 now)
 {
 	struct pias_err e;
 
-	for (size_t g = 0; g < jap.ngroups; g++)
-		for (__u32 i = 0; i < jap.groups[g].count; i++)
-			last_reply[jap.groups[g].targets[i].id] = 0;
 	if (GROW_RUN(jap_acts, pias_jap_tick(&jap, now, last_reply_of, NULL, &jap_acts, &e)))
 		pb_fail("jap tick: %s", e.msg);
 	else
@@ -1107,7 +1103,6 @@ void pb_fini(void)
 	free(rap_acts.a);
 	free(iap_acts.a);
 	free(target_seq);
-	free(last_reply);
 	free(generation);
 	free(tas);
 	free(tokens);

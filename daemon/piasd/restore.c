@@ -97,9 +97,9 @@ int piasd_restore(struct piasd *d, struct pias_err *e)
 	each_key(d->maps.fd[PIAS_M_TARGET_SETS], &key, &next, sizeof(key), restore_targets, d);
 	each_key(d->maps.fd[PIAS_M_GROUPS], &key, &next, sizeof(key), restore_group, d);
 	each_key(d->maps.fd[PIAS_M_BINDINGS], &key, &next, sizeof(key), restore_binding, d);
-	if (d->jap.ngroups || d->rap.ngroups || d->iap.n)
+	if (pias_jap_ngroups(&d->jap) || d->rap.ngroups || d->iap.n)
 		LOG_I("restart: took over %zu groups with targets, %zu RAP groups, %zu bindings "
 		      "from the pinned maps",
-		      d->jap.ngroups, d->rap.ngroups, d->iap.n);
+		      pias_jap_ngroups(&d->jap), d->rap.ngroups, d->iap.n);
 	return 0;
 }
