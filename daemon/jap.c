@@ -63,9 +63,9 @@ struct pias_jap_eval {
 	union pias_addr scopes[PIAS_GROUP_SCOPES];
 };
 
-int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e)
+struct pias_jap_config pias_jap_default_config(void)
 {
-	struct pias_jap_config def = {
+	return (struct pias_jap_config){
 		.refresh_timeout_ns = PIAS_JAP_REFRESH_TIMEOUT_NS,
 		.drain_timeout_ns = PIAS_JAP_DRAIN_TIMEOUT_NS,
 		.down_expire_ns = PIAS_JAP_DOWN_EXPIRE_NS,
@@ -73,6 +73,11 @@ int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct 
 		.shed_threshold = PIAS_JAP_SHED_THRESHOLD,
 		.shed_hold_ns = PIAS_JAP_SHED_HOLD_NS,
 	};
+}
+
+int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e)
+{
+	struct pias_jap_config def = pias_jap_default_config();
 
 	if (!cfg)
 		cfg = &def;

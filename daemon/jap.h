@@ -265,7 +265,10 @@ struct pias_jap_actions {
 /* The dataplane's last reply time of target id (0: none); see pias_jap_tick. */
 typedef __u64 (*pias_jap_last_reply_fn)(void *ctx, __u32 id);
 
-/* cfg NULL: the defaults above. Zero timeouts or a negative fraction: -EINVAL. */
+/* The defaults above: no connection count, no budget, the group limit of the dataplane. */
+struct pias_jap_config pias_jap_default_config(void);
+
+/* cfg NULL: the defaults. Zero timeouts or a negative fraction: -EINVAL. */
 int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e);
 void pias_jap_free(struct pias_jap *j);
 
