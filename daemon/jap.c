@@ -947,13 +947,24 @@ static int finish(struct pias_jap *j, __u64 now, struct pias_jap_actions *acts, 
 
 /* --- the calls ------------------------------------------------------------------------ */
 
-/* g's arrays with room for need targets. */
+/*
+ * g's arrays with room for need targets. A new group's start with room
+ * for one and double from there: most groups are small, and 65,536 of
+ * them at pias_grow's first 16 would hold 100 MiB of empty entries.
+ */
 static int group_grow(struct pias_jap_group *g, __u32 need, struct pias_err *e)
 {
 	size_t cap = g->cap, scap = g->set_cap;
-	int err = pias_grow((void **)&g->targets, &cap, sizeof(*g->targets), need, "jap", "targets",
-			    e);
+	int err = 0;
 
+	if (!g->cap) {
+		g->targets = malloc(sizeof(*g->targets));
+		g->set = malloc(sizeof(*g->set));
+		if (!g->targets || !g->set)
+			return pias_err_set(e, -ENOMEM, "jap: no memory for a group");
+		cap = scap = 1;
+	}
+	err = pias_grow((void **)&g->targets, &cap, sizeof(*g->targets), need, "jap", "targets", e);
 	g->cap = (__u32)cap;
 	if (!err)
 		err = pias_grow((void **)&g->set, &scap, sizeof(*g->set), need, "jap", "targets",

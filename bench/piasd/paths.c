@@ -670,6 +670,42 @@ static void run_register_refresh(unsigned int n)
 		pb_fail("a refresh wrote maps");
 }
 
+/* ---- JAP registry alone: refreshes, the full registry ------------------ */
+
+/*
+ * pias_jap_find + pias_jap_register of the next registered target, as
+ * piasd_proto_target makes them, without the datagram around them: what
+ * the registry costs per refresh, and times the registry's size the work
+ * of a refresh round.
+ */
+static void run_jap_refresh(unsigned int n)
+{
+	struct pias_err e;
+
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int c = jap_cursor, i = c % par.tas, t = c / par.tas;
+		struct pias_jap_endpoint ep = { .addr.v4 = target_addr(i, t),
+						.port = TARGET_PORT,
+						.family = PIAS_AF_INET };
+		__u64 now = pb_vnow();
+		int id;
+
+		jap_cursor = jap_cursor + 1 == jap_round() ? 0 : jap_cursor + 1;
+		if (now - jap_last_tick >= TICK_NS) {
+			jap_last_tick = now;
+			jap_tick(now);
+		}
+		jap_acts.n = 0;
+		id = pias_jap_find(&jap, &tas[i], &ep);
+		if (id > 0 && pias_jap_register(&jap, &tas[i], &ep, 1, now, &jap_acts, &e) == id &&
+		    !jap_acts.n)
+			pb_st.ok++;
+		else
+			pb_fail("refresh of target %u of TA %u: %s", t, i,
+				id > 0 ? "refused or wrote maps" : "not found");
+	}
+}
+
 /* ---- JAP tick alone: the full registry, nothing due -------------------- */
 
 static __u64 tick_now;
@@ -1149,6 +1185,11 @@ const struct pb_row pb_rows[] = {
 	  .setup = jap_fill,
 	  .prep = prep_register_refresh,
 	  .run = run_register_refresh },
+	{ .name = "jap_refresh",
+	  .what = "JAP registry alone: pias_jap_find + pias_jap_register of a registered target",
+	  .kind = "diagnostic",
+	  .setup = jap_fill,
+	  .run = run_jap_refresh },
 	{ .name = "bound",
 	  .what = "RAP: dataplane BOUND event -> pias_rap_bound -> BINDING",
 	  .kind = "path",

@@ -22,7 +22,7 @@
 
 struct pb_params {
 	unsigned int tas;     /* groups (TAs) the JAP, RAP and IAP know */
-	unsigned int targets; /* targets per TA at the JAP, at most PIAS_SET_MAX_TARGETS */
+	unsigned int targets; /* targets per TA at the JAP, at most PIAS_JAP_GROUP_MAX_TARGETS */
 };
 
 /* Counted by the rows during one run; the runner zeroes them before each run. */

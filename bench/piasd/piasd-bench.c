@@ -33,13 +33,14 @@
 
 #include <pias/maps.h>
 
+#include "jap.h"
 #include "paths.h"
 
 #define MAX_RUNS	15
 #define CALIBRATE_NS	30e6 /* calibration: time enough ops for at least this long */
 #define DEFAULT_TIME_MS 300
 #define DEFAULT_TAS	1000
-#define DEFAULT_TARGETS PIAS_SET_MAX_TARGETS
+#define DEFAULT_TARGETS PIAS_JAP_GROUP_MAX_TARGETS
 #define MAX_TAS		65535 /* TA and target addresses are built from 16 bits of the index */
 
 struct opts {
@@ -417,7 +418,8 @@ static void usage(FILE *f)
 		"  --targets N   targets per TA at the JAP, 1..%d (default %d)\n"
 		"  --cpu N       pin to CPU N (default: the highest CPU allowed)\n"
 		"  --only LIST   only these rows (mac always runs: ratios are to it)\n",
-		MAX_RUNS, DEFAULT_TIME_MS, DEFAULT_TAS, PIAS_SET_MAX_TARGETS, DEFAULT_TARGETS);
+		MAX_RUNS, DEFAULT_TIME_MS, DEFAULT_TAS, PIAS_JAP_GROUP_MAX_TARGETS,
+		DEFAULT_TARGETS);
 }
 
 static bool parse_ulong(const char *s, unsigned long max, unsigned long *v)
@@ -470,7 +472,7 @@ int main(int argc, char **argv)
 		case 'c': {
 			unsigned long max = c == 'n'   ? MAX_RUNS
 					    : c == 'a' ? MAX_TAS
-					    : c == 'g' ? PIAS_SET_MAX_TARGETS
+					    : c == 'g' ? PIAS_JAP_GROUP_MAX_TARGETS
 					    : c == 'c' ? CPU_SETSIZE - 1
 					    : c == 't' ? 60000
 						       : 1ul << 32;
