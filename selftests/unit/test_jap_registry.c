@@ -1400,6 +1400,8 @@ struct digest {
 
 static void dg_put(struct digest *g, const void *p, size_t len)
 {
+	if (!len)
+		return; /* p may be NULL then: an array not allocated yet */
 	if (g->n + len > g->cap) {
 		g->cap = 2 * (g->n + len);
 		g->b = realloc(g->b, g->cap);
