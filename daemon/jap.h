@@ -188,7 +188,7 @@ struct pias_jap_where {
 	__u32 pos;
 };
 
-struct pias_jap_change; /* jap.c: a call's scratch */
+struct pias_jap_change; /* jap_change.h: a call's scratch */
 struct pias_jap_eval;
 
 struct pias_jap {
