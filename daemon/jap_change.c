@@ -99,7 +99,7 @@ void jap_link_change(struct pias_jap *j, struct pias_jap_eval *ev, __u32 i)
 
 /* A change of target id of group h (room reserved), with its old copy taken now. */
 struct pias_jap_change *jap_change(struct pias_jap *j, __u32 h, __u32 id, enum jap_change_kind kind,
-				      const struct pias_jap_target *old)
+				   const struct pias_jap_target *old)
 {
 	struct pias_jap_eval *ev = jap_touch(j, h, false);
 	struct pias_jap_change *c = &j->ch[j->nch++];
@@ -183,8 +183,9 @@ static __u32 holder_after(const struct pias_jap *j, const struct pias_jap_group 
 			if (jap_is_up(t) && t->policy_serial >= c->old.policy_serial)
 				return g->holder;
 		} else {
-			return jap_is_up(t) && holds_over(t, jap_target_at(j, g->holder)) ? c->id
-										  : g->holder;
+			return jap_is_up(t) && holds_over(t, jap_target_at(j, g->holder))
+				       ? c->id
+				       : g->holder;
 		}
 	}
 	return holder_scan(g, ev->up > 0);
@@ -593,7 +594,7 @@ static void undo(struct pias_jap *j)
  * append if the actions fit, or undo. what names the call in the error.
  */
 int jap_finish(struct pias_jap *j, __u64 now, struct pias_jap_actions *acts, const char *what,
-		  struct pias_err *e)
+	       struct pias_err *e)
 {
 	size_t need = 0;
 
@@ -611,4 +612,3 @@ int jap_finish(struct pias_jap *j, __u64 now, struct pias_jap_actions *acts, con
 		commit_group(j, &j->ev[i], acts);
 	return 0;
 }
-

@@ -123,8 +123,8 @@ struct pias_jap_eval *jap_touch(struct pias_jap *j, __u32 h, bool created);
 void jap_link_change(struct pias_jap *j, struct pias_jap_eval *ev, __u32 i);
 
 /* A change of target id of group h (room reserved), with its old copy (NULL: none). */
-struct pias_jap_change *jap_change(struct pias_jap *j, __u32 h, __u32 id,
-				   enum jap_change_kind kind, const struct pias_jap_target *old);
+struct pias_jap_change *jap_change(struct pias_jap *j, __u32 h, __u32 id, enum jap_change_kind kind,
+				   const struct pias_jap_target *old);
 
 /*
  * The end of every call: evaluate each group touched, then commit and
