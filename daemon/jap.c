@@ -780,11 +780,12 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
 	if (!err)
 		err = poll_draining(&x);
 	if (!err)
-		err = jap_scratch_reserve(j, 0, j->nch, e);
-	if (!err)
 		err = pias_timers_each_due(&j->peaks, now, due_peak, &x);
 	if (!err)
 		err = budget_pass(&x, &cursor);
+	/* each change planned may touch a group more: room for them after those touched */
+	if (!err)
+		err = jap_scratch_reserve(j, 0, j->nch, e);
 	if (err) {
 		jap_untouch(j); /* nothing tried yet */
 		return err;

@@ -1949,6 +1949,79 @@ static void tick_asks_only_due(void **state)
 	free(l.a);
 }
 
+/*
+ * One tick with many groups due for different reasons: 64 whose shedding
+ * peak lapses (reported at full share again) and 20 others whose only
+ * target times out (DOWN); every group is looked at once and each gets
+ * its actions. The live targets' deadlines are spread over the ticks, so
+ * that the call's scratch has been small until then (ASan: room for both
+ * kinds of group, not for the larger of the two).
+ */
+static void tick_many_groups_due(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_config cfg = pias_jap_default_config();
+	struct pias_jap_actions l = big_list(1024);
+	size_t reports = 0, downs = 0;
+
+	cfg.shed_hold_ns = 2000 * MS;
+	pias_jap_free(&f->j);
+	assert_int_equal(pias_jap_init(&f->j, &cfg, &f->e), 0);
+	/* 10 ms steps; a tick every 10 steps; the big one at step 280 (T0 + 2.8 s) */
+	for (__u32 st = 1; st <= 280; st++) {
+		__u64 now = T0 + st * 10 * MS;
+
+		l.n = 0;
+		if (st <= 64) /* group st - 1 joins: two targets, ids 2g + 1 and 2g + 2 */
+			for (__u32 k = 0; k < 2; k++) {
+				struct pias_ta ta = ta_n(st - 1);
+				struct pias_jap_endpoint ep = ep_n(st - 1, k);
+
+				assert_true(pias_jap_register(&f->j, &ta, &ep, 1, now, &l, &f->e) >
+					    0);
+			}
+		for (__u32 g = 0; g < 64 && st > 64; g++) /* the live one refreshes every 300 ms */
+			if ((st - g) % 30 == 0) {
+				struct pias_ta ta = ta_n(g);
+
+				assert_int_equal(
+					pias_jap_refresh(&f->j, &ta, 2 * g + 2, now, &l, &f->e), 0);
+			}
+		if (st == 70) /* the other fails in every group at once: peaks of 2 held 2 s */
+			for (__u32 g = 0; g < 64; g++) {
+				struct pias_ta ta = ta_n(g);
+
+				assert_int_equal(
+					pias_jap_fail(&f->j, &ta, 2 * g + 1, now, &l, &f->e), 0);
+			}
+		if (st == 180) /* 20 groups of one, never refreshed: due at the big tick */
+			for (__u32 g = 100; g < 120; g++) {
+				struct pias_ta ta = ta_n(g);
+				struct pias_jap_endpoint ep = ep_n(g, 0);
+
+				assert_true(pias_jap_register(&f->j, &ta, &ep, 1, now, &l, &f->e) >
+					    0);
+			}
+		if (st % 10)
+			continue;
+		l.n = 0;
+		assert_int_equal(pias_jap_tick(&f->j, now, reply_of, f, &l, &f->e), 0);
+		if (st < 280)
+			assert_int_equal(l.n, 0);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.a[i].kind == PIAS_JAP_REPORT && l.a[i].report.count == 1 &&
+		    l.a[i].report.share == PIAS_JAP_SHARE_FULL)
+			reports++;
+		downs += l.a[i].kind == PIAS_JAP_TARGET_SET &&
+			 l.a[i].target.state == PIAS_TARGET_DOWN;
+	}
+	assert_int_equal(reports, 64);
+	assert_int_equal(downs, 20);
+	check_registry(&f->j, NULL, NULL, 0);
+	free(l.a);
+}
+
 int test_jap_registry(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1995,6 +2068,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(hundred_thousand_live, setup, teardown),
 		cmocka_unit_test_setup_teardown(ten_thousand_in_a_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(tick_asks_only_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(tick_many_groups_due, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("jap_registry", tests, NULL, NULL);
