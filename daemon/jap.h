@@ -25,8 +25,8 @@
  * leaves is removed at once.
  *
  * Cost: groups are found by TA hash (ta_index.h), a target by its id or
- * its endpoint in O(1), so a message costs the same with ten groups or
- * 65,536. Each target has one deadline in a heap (timers.h): its refresh
+ * its endpoint (ref_index.h) in O(1), so a message does the same work with
+ * ten groups or 65,536. Each target has one deadline in a heap (timers.h): its refresh
  * timeout, DOWN expiry or drain timeout. A refresh only notes the time;
  * the deadline pops one timeout after it was set, is checked against the
  * last refresh (and only then the dataplane's last reply) and set again:
