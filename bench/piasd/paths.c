@@ -409,7 +409,6 @@ static void run_codec(unsigned int n)
 static struct pias_jap jap;
 static struct pias_jap_actions jap_acts;
 static __u64 *target_seq; /* piasd's per-target last seq (replay) */
-static __u64 *last_reply; /* piasd's per-target snapshot for the tick */
 static __u64 jap_last_tick;
 static unsigned int jap_cursor; /* op index within the registry fill */
 
@@ -430,9 +429,7 @@ static int jap_reset(void)
 
 	if (!target_seq)
 		target_seq = calloc(PIAS_MAX_TARGETS, sizeof(*target_seq));
-	if (!last_reply)
-		last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*last_reply));
-	if (!target_seq || !last_reply)
+	if (!target_seq)
 		return -ENOMEM;
 	memset(target_seq, 0, PIAS_MAX_TARGETS * sizeof(*target_seq));
 	pias_jap_free(&jap);
@@ -474,20 +471,19 @@ static void jap_apply(void)
 	}
 }
 
+/* proto.c's last_reply_of without its map read (no reply seen) */
 static __u64 last_reply_of(void *ctx, __u32 id)
 {
 	(void)ctx;
-	return last_reply[id];
+	(void)id;
+	return 0;
 }
 
-/* proto.c's jap_tick without its map reads (each target's last reply: 0). */
+/* proto.c's jap_tick */
 static void jap_tick(__u64 now)
 {
 	struct pias_err e;
 
-	for (size_t g = 0; g < jap.ngroups; g++)
-		for (__u32 i = 0; i < jap.groups[g].count; i++)
-			last_reply[jap.groups[g].targets[i].id] = 0;
 	if (GROW_RUN(jap_acts, pias_jap_tick(&jap, now, last_reply_of, NULL, &jap_acts, &e)))
 		pb_fail("jap tick: %s", e.msg);
 	else
@@ -731,6 +727,42 @@ static void run_register_refresh(unsigned int n)
 	/* a refresh of a live target changes nothing in the maps */
 	if (pb_st.map_writes != writes)
 		pb_fail("a refresh wrote maps");
+}
+
+/* ---- JAP registry alone: refreshes, the full registry ------------------ */
+
+/*
+ * pias_jap_find + pias_jap_register of the next registered target, as
+ * piasd_proto_target makes them, without the datagram around them: what
+ * the registry costs per refresh, and times the registry's size the work
+ * of a refresh round.
+ */
+static void run_jap_refresh(unsigned int n)
+{
+	struct pias_err e;
+
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int c = jap_cursor, i = c % par.tas, t = c / par.tas;
+		struct pias_jap_endpoint ep = { .addr.v4 = target_addr(i, t),
+						.port = TARGET_PORT,
+						.family = PIAS_AF_INET };
+		__u64 now = pb_vnow();
+		int id;
+
+		jap_cursor = jap_cursor + 1 == jap_round() ? 0 : jap_cursor + 1;
+		if (now - jap_last_tick >= TICK_NS) {
+			jap_last_tick = now;
+			jap_tick(now);
+		}
+		jap_acts.n = 0;
+		id = pias_jap_find(&jap, &tas[i], &ep);
+		if (id > 0 && pias_jap_register(&jap, &tas[i], &ep, 1, now, &jap_acts, &e) == id &&
+		    !jap_acts.n)
+			pb_st.ok++;
+		else
+			pb_fail("refresh of target %u of TA %u: %s", t, i,
+				id > 0 ? "refused or wrote maps" : "not found");
+	}
 }
 
 /* ---- JAP tick alone: the full registry, nothing due -------------------- */
@@ -1405,14 +1437,13 @@ void pb_fini(void)
 	rap_acts = (struct pias_rap_actions){ 0 };
 	iap_acts = answer_acts = (struct pias_iap_actions){ 0 };
 	free(target_seq);
-	free(last_reply);
 	free(generation);
 	free(tas);
 	free(tokens);
 	free(rap_table);
 	free(in);
 	free(events);
-	target_seq = last_reply = NULL;
+	target_seq = NULL;
 	generation = NULL;
 	tas = NULL;
 	tokens = NULL;
@@ -1466,6 +1497,11 @@ const struct pb_row pb_rows[] = {
 	  .setup = jap_fill,
 	  .prep = prep_register_refresh,
 	  .run = run_register_refresh },
+	{ .name = "jap_refresh",
+	  .what = "JAP registry alone: pias_jap_find + pias_jap_register of a registered target",
+	  .kind = "diagnostic",
+	  .setup = jap_fill,
+	  .run = run_jap_refresh },
 	{ .name = "bound",
 	  .what = "RAP: dataplane BOUND event -> pias_rap_bound -> BINDING",
 	  .kind = "path",

@@ -178,18 +178,16 @@ static void targets(struct piasd *d, struct evbuffer *o)
 	struct target_row *r;
 	struct pias_config dc;
 	struct pias_err e;
-	size_t n = 0, max = 0;
+	size_t n = 0, max = pias_jap_ntargets(&d->jap);
 	bool was_zero;
 
-	for (size_t g = 0; g < d->jap.ngroups; g++)
-		max += d->jap.groups[g].count;
 	r = calloc(max ? max : 1, sizeof(*r));
 	if (!r)
 		return;
 	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
 		memset(&dc, 0, sizeof(dc));
-	for (size_t g = 0; g < d->jap.ngroups; g++) {
-		const struct pias_jap_group *jg = &d->jap.groups[g];
+	pias_jap_each_group(&d->jap, jg)
+	{
 		char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
 
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
@@ -269,7 +267,7 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 	family(o, "pias_rap_groups", "gauge", "groups this proxy is a RAP for");
 	evbuffer_add_printf(o, "pias_rap_groups %zu\n", pias_rap_ngroups(&d->rap));
 	family(o, "pias_jap_groups", "gauge", "groups with targets registered here");
-	evbuffer_add_printf(o, "pias_jap_groups %zu\n", d->jap.ngroups);
+	evbuffer_add_printf(o, "pias_jap_groups %zu\n", pias_jap_ngroups(&d->jap));
 	family(o, "pias_serving", "gauge",
 	       "1 when this proxy serves (joined, announcing if it manages announcements)");
 	evbuffer_add_printf(o, "pias_serving %d\n", d->serving ? 1 : 0);

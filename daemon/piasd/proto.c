@@ -46,7 +46,6 @@ struct loop_msg {
 static struct loop_msg *loopback;
 static size_t loopback_n, loopback_cap;
 static struct pias_msg *loop_scratch; /* the one being handled */
-static __u64 *last_reply;	      /* per target id: snapshot for pias_jap_tick */
 
 static int grow(void **a, size_t *cap, size_t elem)
 {
@@ -186,25 +185,17 @@ static void jap_apply(struct piasd *d)
 	}
 }
 
-static __u32 group_active_count(const struct pias_jap_group *g)
-{
-	__u32 n = 0;
-
-	for (__u32 i = 0; i < g->count; i++)
-		n += g->targets[i].t.state == PIAS_TARGET_ACTIVE;
-	return n;
-}
-
 void piasd_proto_rereport(struct piasd *d, const struct pias_slot_set *moved)
 {
-	for (size_t i = 0; i < d->jap.ngroups; i++) {
+	pias_jap_each_group(&d->jap, g)
+	{
 		struct pias_jap_report r;
 
-		if (!pias_ring_ta_moved(moved, &d->jap.groups[i].ta))
+		if (!pias_ring_ta_moved(moved, &g->ta))
 			continue;
-		r = pias_jap_group_report(&d->jap.groups[i]);
-		r.count = group_active_count(&d->jap.groups[i]);
-		send_report(d, &d->jap.groups[i].ta, &r);
+		r = pias_jap_group_report(g);
+		r.count = g->up; /* ACTIVE targets, as they are now */
+		send_report(d, &g->ta, &r);
 	}
 	/* a partial re-report refreshes only some groups: the others' period runs on */
 	if (!moved)
@@ -401,10 +392,19 @@ int piasd_undrain(struct piasd *d, const struct pias_ta *ta, const union pias_ad
 	return err;
 }
 
+/*
+ * The dataplane's last reply from target id: asked by pias_jap_tick only
+ * about a target whose deadline is due and whose refreshes are late (it
+ * may be alive and answering while its agent is not), so a per-CPU entry
+ * is read only for those, not for every target every tick.
+ */
 static __u64 last_reply_of(void *ctx, __u32 id)
 {
-	(void)ctx;
-	return last_reply[id];
+	struct piasd *d = ctx;
+	struct pias_target_stats s;
+	struct pias_err e;
+
+	return pias_target_stats_get(&d->maps, id, &s, &e) ? 0 : s.last_reply_ns;
 }
 
 /* A draining target goes once the sweep finds its connections ended. */
@@ -421,23 +421,6 @@ static void jap_tick(struct piasd *d, __u64 now)
 	/* not reachable for registrations: its targets' silence means nothing */
 	if (!d->serving || (d->cfg.announce_command[0] && !d->announced))
 		pias_jap_hold(&d->jap, now);
-	/*
-	 * A snapshot: pias_jap_tick asks twice per target and needs one answer.
-	 * The reply time matters only for a target whose last refresh is
-	 * getting old (it may be alive and answering while its agent is
-	 * not); the others are alive anyway, so their per-CPU entry is not
-	 * read: no syscall per target per tick in normal operation.
-	 */
-	for (size_t g = 0; g < d->jap.ngroups; g++)
-		for (__u32 i = 0; i < d->jap.groups[g].count; i++) {
-			const struct pias_jap_target *t = &d->jap.groups[g].targets[i];
-			struct pias_target_stats s;
-
-			last_reply[t->id] = 0;
-			if (now - t->last_refresh_ns > d->jap.cfg.refresh_timeout_ns / 2 &&
-			    !pias_target_stats_get(&d->maps, t->id, &s, &e))
-				last_reply[t->id] = s.last_reply_ns;
-		}
 	err = RUN(jap_acts, pias_jap_tick(&d->jap, now, last_reply_of, d, &jap_acts, &e));
 	if (err) {
 		LOG_W("jap tick: %s", e.msg);
@@ -772,9 +755,8 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 	int err;
 
 	d->target_seq = calloc(PIAS_MAX_TARGETS, sizeof(*d->target_seq));
-	last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*last_reply));
 	loop_scratch = calloc(1, sizeof(*loop_scratch));
-	if (!d->target_seq || !last_reply || !loop_scratch)
+	if (!d->target_seq || !loop_scratch)
 		return pias_err_set(e, -ENOMEM, "no memory for the target tables");
 	err = pias_jap_init(&d->jap, &jc, e);
 	if (!err)
@@ -801,14 +783,12 @@ void piasd_proto_free(struct piasd *d)
 	pias_rap_free(&d->rap);
 	pias_iap_free(&d->iap);
 	free(d->target_seq);
-	free(last_reply);
 	free(jap_acts.a);
 	free(rap_acts.a);
 	free(iap_acts.a);
 	free(loopback);
 	free(loop_scratch);
 	d->target_seq = NULL;
-	last_reply = NULL;
 	loopback = NULL;
 	loop_scratch = NULL;
 	loopback_n = loopback_cap = 0;
