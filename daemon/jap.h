@@ -73,11 +73,11 @@
 #define PIAS_JAP_SHARE_STEP	    50		    /* shares move in 5% steps: no report storms */
 /*
  * Targets a group may have here: what the dataplane's target set holds
- * (include/pias/maps.h). The one place that says it: the registry itself
- * takes any number (cfg.group_max_targets, tested with 10,000), so once
- * the dataplane holds more, this line follows it.
+ * (PIAS_TSET_MAX, include/pias/maps.h: 16,000). The one place that says
+ * it: the registry itself takes any number (cfg.group_max_targets), so
+ * once the dataplane holds more, this line follows it.
  */
-#define PIAS_JAP_GROUP_MAX_TARGETS PIAS_SET_MAX_TARGETS
+#define PIAS_JAP_GROUP_MAX_TARGETS PIAS_TSET_MAX
 /* Groups a JAP serves: one target set each in the dataplane (pias_tgt_sets). */
 #define PIAS_JAP_MAX_GROUPS PIAS_MAX_GROUPS
 /* With a connection budget, each tick looks again at this fraction of the groups. */
@@ -108,9 +108,8 @@ struct pias_jap_config {
 	__u64 shed_hold_ns;
 	__u32 conn_budget;
 	/*
-	 * Targets per group (0: PIAS_JAP_GROUP_MAX_TARGETS). Above that only
-	 * where the dataplane is not written (tests): a set action then
-	 * carries the first PIAS_SET_MAX_TARGETS ids.
+	 * Targets per group (0: PIAS_JAP_GROUP_MAX_TARGETS). Tests set it
+	 * lower, or above the dataplane's limit where no map is written.
 	 */
 	__u32 group_max_targets;
 };
@@ -154,6 +153,7 @@ struct pias_jap_group {
 	__u32 count, cap;
 	__u32 *set; /* ids of its ACTIVE and DRAINING targets, as the dataplane has them */
 	__u32 nset, set_cap;
+	__u32 set_gen;		   /* of its last SET_SET: see pias_jap_set_read */
 	__u32 active;		   /* targets that take new flows: ACTIVE and not ejected */
 	__u32 up;		   /* targets ACTIVE, ejected or not */
 	__u32 holder;		   /* the target whose policy is the group's (0: none) */
@@ -210,7 +210,8 @@ struct pias_jap {
 	struct pias_ref_index drained_ix; /* (TA, endpoint) -> index in drained[] */
 	__u64 held_ns; /* pias_jap_hold: ACTIVE targets count as refreshed then */
 	__u64 next_seq;
-	long budget_cursor;		       /* the last group handle the budget pass looked at */
+	__u32 set_gens;	    /* the last SET_SET's generation: one counter for all groups */
+	long budget_cursor; /* the last group handle the budget pass looked at */
 	__u64 ids_used[PIAS_MAX_TARGETS / 64]; /* bit i: target id i in use; bit 0 always */
 	__u32 id_next;			       /* where the search for a free id starts */
 	/* a call's scratch: the targets it changes, the groups it touches */
@@ -223,7 +224,7 @@ struct pias_jap {
 enum pias_jap_action_kind {
 	PIAS_JAP_TARGET_SET = 1, /* write pias_targets[id] = target */
 	PIAS_JAP_TARGET_DEL,	 /* clear pias_targets[id] */
-	PIAS_JAP_SET_SET,	 /* write pias_tgt_sets[ta] = set (ACTIVE + DRAINING ids) */
+	PIAS_JAP_SET_SET,	 /* write pias_tgt_sets[ta]: pias_jap_set_read gives the set */
 	PIAS_JAP_SET_DEL,	 /* delete pias_tgt_sets[ta]: the TA has no targets here */
 	PIAS_JAP_REPORT, /* tell the TA's RAPs: count targets here (0: none), share, policy */
 };
@@ -239,18 +240,26 @@ struct pias_jap_report {
 	union pias_addr scopes[PIAS_GROUP_SCOPES];
 };
 
+/*
+ * What a SET_SET says of the set: how many targets and its policy. The
+ * targets themselves, up to PIAS_JAP_GROUP_MAX_TARGETS of them, stay in
+ * the registry, so that an action is a few dozen bytes however large the
+ * group: the caller reads them with pias_jap_set_read when it applies the
+ * action.
+ */
+struct pias_jap_set_ref {
+	__u32 count; /* targets in the set; 0: every target is down, no set */
+	__u32 gen;   /* which of the group's sets (pias_jap_set_read) */
+	struct pias_policy policy;
+};
+
 struct pias_jap_action {
 	enum pias_jap_action_kind kind;
 	__u32 id; /* TARGET_SET, TARGET_DEL */
-	/*
-	 * SET_SET: ids in the whole set; more than set.count only for a group
-	 * larger than the dataplane's set (cfg.group_max_targets raised)
-	 */
-	__u32 members;
 	struct pias_ta ta;
 	union {
 		struct pias_target target;     /* TARGET_SET */
-		struct pias_target_set set;    /* SET_SET */
+		struct pias_jap_set_ref set;   /* SET_SET */
 		struct pias_jap_report report; /* REPORT */
 	};
 };
@@ -388,6 +397,21 @@ int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
  */
 int pias_jap_dial(struct pias_jap *j, const struct pias_ta *ta, __u32 permille, __u64 now,
 		  struct pias_jap_actions *acts, struct pias_err *e);
+
+/*
+ * The set SET_SET action a names, as the dataplane is to hold it: its
+ * targets' ids and weights (the target's weight if it takes new flows, 0
+ * if it is DRAINING or ejected: in the set for its flows, never drawn for
+ * a new one), into ids and weights (room for cap >= a->set.count).
+ * Returns a->set.count. Read it when the action is applied: the registry
+ * keeps the set of the group's last SET_SET only, so an earlier SET_SET
+ * of a list that holds a later one for the same TA gets -ESTALE, and one
+ * whose group is gone -ENOENT: the later action writes the set (or
+ * deletes it), so the caller skips this one. A list applied after each
+ * call, as piasd's, never meets either. -ENOSPC: cap too small.
+ */
+long pias_jap_set_read(const struct pias_jap *j, const struct pias_jap_action *a, __u32 *ids,
+		       __u32 *weights, size_t cap);
 
 /* What g's reports say now (the periodic report repeats it). */
 struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g);

@@ -346,7 +346,9 @@ static size_t evaluate(const struct pias_jap *j, struct pias_jap_eval *ev, __u64
 
 		active += jap_takes_new(t) - jap_takes_new(&c->old);
 		up += jap_is_up(t) - jap_is_up(&c->old);
-		set_moved |= jap_in_set(t) != jap_in_set(&c->old);
+		/* the set holds the weights: a new weight, a drain or an ejection rewrites it */
+		set_moved |= jap_in_set(t) != jap_in_set(&c->old) ||
+			     jap_set_weight(t) != jap_set_weight(&c->old);
 		active_moved |= jap_takes_new(t) != jap_takes_new(&c->old);
 		if (c->kind == CH_REMOVE) {
 			removed++;
@@ -477,17 +479,36 @@ static void append(struct pias_jap_actions *acts, struct pias_jap_action a)
 	acts->a[acts->n++] = a;
 }
 
-/* The set action of g as it stands (committed), with policy. */
-static struct pias_jap_action set_action(const struct pias_jap_group *g,
+/* The set action of g as it stands (committed), with policy: a new generation of its set. */
+static struct pias_jap_action set_action(struct pias_jap *j, struct pias_jap_group *g,
 					 const struct pias_policy *policy)
 {
-	struct pias_jap_action a = { .kind = PIAS_JAP_SET_SET, .ta = g->ta, .members = g->nset };
-	__u32 n = g->nset < PIAS_SET_MAX_TARGETS ? g->nset : PIAS_SET_MAX_TARGETS;
+	g->set_gen = ++j->set_gens;
+	return (struct pias_jap_action){
+		.kind = PIAS_JAP_SET_SET,
+		.ta = g->ta,
+		.set = { .count = g->nset, .gen = g->set_gen, .policy = *policy },
+	};
+}
 
-	a.set.count = (__u16)n;
-	memcpy(a.set.ids, g->set, n * sizeof(g->set[0]));
-	a.set.policy = *policy;
-	return a;
+long pias_jap_set_read(const struct pias_jap *j, const struct pias_jap_action *a, __u32 *ids,
+		       __u32 *weights, size_t cap)
+{
+	const struct pias_jap_group *g = pias_jap_group(j, &a->ta);
+
+	if (a->kind != PIAS_JAP_SET_SET)
+		return -EINVAL;
+	if (!g)
+		return -ENOENT;
+	if (g->set_gen != a->set.gen)
+		return -ESTALE;
+	if (cap < g->nset)
+		return -ENOSPC;
+	for (__u32 i = 0; i < g->nset; i++) {
+		ids[i] = g->set[i];
+		weights[i] = jap_set_weight(jap_target_at(j, g->set[i]));
+	}
+	return g->nset;
 }
 
 /*
@@ -529,7 +550,7 @@ static void commit_group(struct pias_jap *j, struct pias_jap_eval *ev,
 	g->peak_ns = ev->peak_ns;
 	if (ev->set_changed)
 		append(acts,
-		       ev->count ? set_action(g, &ev->policy)
+		       ev->count ? set_action(j, g, &ev->policy)
 				 : (struct pias_jap_action){ .kind = PIAS_JAP_SET_DEL, .ta = ta });
 	each_change(j, ev, c)
 	{

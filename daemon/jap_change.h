@@ -96,6 +96,16 @@ static inline bool jap_in_set(const struct pias_jap_target *t)
 }
 
 /*
+ * t's weight in the dataplane's set: its own while it takes new flows, 0
+ * while it keeps only its old ones (DRAINING, ejected), so that no draw
+ * lands on it; 0 out of the set.
+ */
+static inline __u32 jap_set_weight(const struct pias_jap_target *t)
+{
+	return jap_takes_new(t) ? t->t.weight : 0;
+}
+
+/*
  * When t's state next needs a look: its refresh timeout, its expiry as a
  * DOWN target, or the end of its drain. Refreshes move none of these: the
  * deadline pops and is set again from the last refresh (timers.h).

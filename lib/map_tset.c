@@ -450,38 +450,3 @@ int pias_tgtset_set_policy(struct pias_maps *m, const struct pias_ta *ta, const 
 	free(w);
 	return err;
 }
-
-int pias_tgtset_reweigh(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)
-{
-	__u32 *ids = NULL, *cum = NULL, *w = NULL;
-	struct pias_tset h;
-	bool same = true;
-	int err;
-
-	if (bpf_map_lookup_elem(m->fd[PIAS_M_TARGET_SETS], ta, &h))
-		return 0; /* no set: nothing to follow */
-	ids = calloc(h.count ? h.count : 1, sizeof(*ids));
-	cum = calloc(h.count ? h.count : 1, sizeof(*cum));
-	w = calloc(h.count ? h.count : 1, sizeof(*w));
-	err = ids && cum && w ? pias_tset_read(m, ta, &h, ids, cum, h.count, e)
-			      : pias_err_set(e, -ENOMEM, "out of memory");
-	if (!err) {
-		__u32 *now = calloc(h.count ? h.count : 1, sizeof(*now));
-
-		/* the set's sums again from the targets' weights now: rewritten if they differ */
-		target_weights(m, ids, h.count, w);
-		if (!now) {
-			err = pias_err_set(e, -ENOMEM, "out of memory");
-		} else {
-			pias_pick_sums(w, h.count, now);
-			same = !memcmp(now, cum, h.count * sizeof(*now));
-			free(now);
-		}
-	}
-	if (!err && !same)
-		err = pias_tset_write(m, ta, ids, w, h.count, &h.policy, e);
-	free(ids);
-	free(cum);
-	free(w);
-	return err;
-}

@@ -287,21 +287,16 @@ int pias_tset_build(const __u32 *ids, const __u32 *weights, const union pias_add
 void pias_tset_built_free(struct pias_tset_built *b);
 
 /*
- * The set the JAP registry hands over (PIAS_JAP_SET_SET, at most
- * PIAS_SET_MAX_TARGETS ids) and the operator's `targets set`: each
- * target's weight is what pias_targets holds for it now.
+ * A set of ids alone, as the operator's `targets set` (pias-maps) and the
+ * BPF tests give it: each target's weight is what pias_targets holds for
+ * it now (one lookup each). piasd gives pias_tset_write the weights its
+ * registry holds (daemon/jap.h, pias_jap_set_read).
  */
 int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
 		    struct pias_err *e);
 /* The same with the group's selection policy (NULL: weighted). */
 int pias_tgtset_set_policy(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids,
 			   size_t n, const struct pias_policy *policy, struct pias_err *e);
-/*
- * Group ta's set again with its targets' weights from pias_targets, if
- * they changed since it was written (a target re-registered with another
- * weight, and the registry said nothing about the set). No set: nothing.
- */
-int pias_tgtset_reweigh(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 
 /* --- group slots (lib/map_slot.c) ----------------------------------------- */
 

@@ -204,10 +204,13 @@ static void ta_make(unsigned int i, struct pias_ta *ta)
 	ta->family = PIAS_AF_INET;
 }
 
-/* Target slot j of TA i: in 10.0.0.0/8, one address per target (i below 2^19). */
+/*
+ * Target slot j of TA i: in 10.0.0.0/8, one address per target of a TA
+ * (TAs may share addresses: the JAP tells endpoints apart per TA).
+ */
 static __be32 target_addr(unsigned int i, unsigned int j)
 {
-	return htonl(0x0a000000u | ((i * PIAS_SET_MAX_TARGETS + j + 1) & 0xffffffu));
+	return htonl(0x0a000000u | ((i * PIAS_JAP_GROUP_MAX_TARGETS + j + 1) & 0xffffffu));
 }
 
 /* Every proxy id on a plane of ~100 ms, for RTTs. */

@@ -145,6 +145,26 @@ static void tgtset_gone(struct piasd *d, const struct pias_ta *ta)
 		map_err(d, err, &e);
 }
 
+/*
+ * SET_SET: the set as the registry holds it, whole (ids and weights), in
+ * one pias_tset_write. A set the list replaces again later (never in
+ * piasd, which applies each call's list at once) is left to that action.
+ */
+static void tgtset_write(struct piasd *d, const struct pias_jap_action *a)
+{
+	__u32 *ids = calloc(a->set.count, sizeof(*ids)), *w = calloc(a->set.count, sizeof(*w));
+	struct pias_err e;
+	long n = ids && w ? pias_jap_set_read(&d->jap, a, ids, w, a->set.count) : -ENOMEM;
+
+	if (n > 0)
+		map_err(d, pias_tset_write(&d->maps, &a->ta, ids, w, (size_t)n, &a->set.policy, &e),
+			&e);
+	else if (n == -ENOMEM)
+		map_err(d, pias_err_set(&e, -ENOMEM, "target set: out of memory"), &e);
+	free(ids);
+	free(w);
+}
+
 static void jap_apply(struct piasd *d)
 {
 	struct pias_err e;
@@ -155,8 +175,6 @@ static void jap_apply(struct piasd *d)
 		switch (a->kind) {
 		case PIAS_JAP_TARGET_SET:
 			map_err(d, pias_target_set(&d->maps, a->id, &a->target, &e), &e);
-			/* the set holds the weights: a new one reaches it (no SET_SET says so) */
-			map_err(d, pias_tgtset_reweigh(&d->maps, &a->ta, &e), &e);
 			if (a->target.state == PIAS_TARGET_DOWN)
 				LOG_I("target %u is down: no refresh or reply for %u ms", a->id,
 				      d->cfg.target_timeout_ms);
@@ -170,10 +188,7 @@ static void jap_apply(struct piasd *d)
 				tgtset_gone(d, &a->ta);
 				break;
 			}
-			map_err(d,
-				pias_tgtset_set_policy(&d->maps, &a->ta, a->set.ids, a->set.count,
-						       &a->set.policy, &e),
-				&e);
+			tgtset_write(d, a);
 			break;
 		case PIAS_JAP_SET_DEL:
 			tgtset_gone(d, &a->ta);

@@ -24,14 +24,8 @@
 #define PIAS_RAP_SLOTS	    1048576 /* 2^20: consistent-hash table, power of two */
 #define PIAS_RAP_REPLICAS   4	    /* RAPs kept per slot, first live one used */
 #define PIAS_GROUP_MAX_JAPS 16	    /* JAPs a RAP keeps per group */
-/*
- * Targets the JAP registry keeps per group, and the size of its action's
- * set (struct pias_target_set below); the dataplane's own limit is
- * PIAS_TSET_MAX.
- */
-#define PIAS_SET_MAX_TARGETS 32
-#define PIAS_MAX_PREFIXES    1024
-#define PIAS_MAX_BINDINGS    262144
+#define PIAS_MAX_PREFIXES   1024
+#define PIAS_MAX_BINDINGS   262144
 /*
  * The flow table's and the connection tables' sizes are defaults, for a
  * small proxy: piasd-loader attach --flows N --conns N sets them when it
@@ -318,18 +312,6 @@ struct pias_tset_range {
 	__u32 hi;
 	__u32 cum_lo;
 	__u32 cum_hi;
-};
-
-/*
- * A set as the JAP registry hands it over (PIAS_JAP_SET_SET) and
- * pias_tgtset_set_policy takes it: ids only, weights from pias_targets.
- * Not a map value.
- */
-struct pias_target_set {
-	__u16 count;
-	__u16 slot;
-	struct pias_policy policy;
-	__u32 ids[PIAS_SET_MAX_TARGETS];
 };
 
 /* pias_targets: ARRAY indexed by target id (JAP). */

@@ -337,41 +337,12 @@ static void test_tset_big_scoped(void **state)
 	free(ids);
 }
 
-/* A target's new weight reaches its set (pias_tgtset_reweigh), and only a change rewrites it. */
-static void test_tset_reweigh(void **state)
-{
-	const struct tcase *tc = &g_tc;
-	uint32_t ids[] = { target_id(tc->cf, 0), target_id(tc->cf, 1) };
-	uint32_t weights[] = { 1, 3 };
-	struct pias_ta ta = make_ta(tc->cf, tc->proto);
-	struct pias_tset h;
-	struct pias_err e;
-	__u32 gen;
-
-	(void)state;
-	jap_targets(tc, ids, weights, 2);
-	assert_ok(pias_tset_read(&g_pr.maps, &ta, &h, NULL, NULL, 0, &e));
-	assert_int_equal(h.total, 4);
-	gen = h.gen;
-	assert_ok(pias_tgtset_reweigh(&g_pr.maps, &ta, &e));
-	assert_ok(pias_tset_read(&g_pr.maps, &ta, &h, NULL, NULL, 0, &e));
-	assert_int_equal(h.gen, gen);
-	assert_ok(pr_target(&g_pr, ids[0], target_addr(ids[0]), target_port(tc->proto),
-			    PIAS_TARGET_ACTIVE, 5));
-	assert_ok(pias_tgtset_reweigh(&g_pr.maps, &ta, &e));
-	assert_ok(pias_tset_read(&g_pr.maps, &ta, &h, NULL, NULL, 0, &e));
-	assert_int_equal(h.total, 8);
-	assert_int_equal(h.cum[0], 5);
-	assert_int_not_equal(h.gen, gen);
-}
-
 int run_tset_tests(void)
 {
 	const struct wtest tests[] = {
 		WTEST(test_tset_big_weighted, W_ONCE),
 		WTEST(test_tset_shrink, W_ONCE),
 		WTEST(test_tset_big_scoped, W_ONCE),
-		WTEST(test_tset_reweigh, W_ONCE),
 	};
 
 	return run_world_group("tset", tests, sizeof(tests) / sizeof(tests[0]));

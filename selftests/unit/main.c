@@ -18,6 +18,7 @@ int main(int argc, char **argv)
 	failed += test_ring();
 	failed += test_config_file();
 	failed += test_jap_registry();
+	failed += test_large_group();
 	failed += test_iap_cache();
 	failed += test_multimap();
 	failed += test_iap_scale();

@@ -93,6 +93,84 @@ static void flush(struct fx *f)
 	f->acts.n = 0;
 }
 
+/*
+ * Entry k of the set that SET_SET action i names, as the registry gives
+ * it (pias_jap_set_read): its id, and its weight into *w (may be NULL).
+ */
+static __u32 set_entry(const struct fx *f, size_t i, __u32 k, __u32 *w)
+{
+	const struct pias_jap_action *a = &f->acts.a[i];
+	__u32 *ids = calloc(a->set.count + 1, sizeof(*ids)), *ws = calloc(a->set.count + 1, 4);
+	__u32 id;
+
+	assert_non_null(ids);
+	assert_non_null(ws);
+	assert_int_equal(a->kind, PIAS_JAP_SET_SET);
+	assert_int_equal(pias_jap_set_read(&f->j, a, ids, ws, a->set.count), a->set.count);
+	assert_true(k < a->set.count);
+	id = ids[k];
+	if (w)
+		*w = ws[k];
+	free(ids);
+	free(ws);
+	return id;
+}
+
+static __u32 set_id(const struct fx *f, size_t i, __u32 k)
+{
+	return set_entry(f, i, k, NULL);
+}
+
+/* The weight of target id in the set that action i names (fails if it is not in it). */
+static __u32 set_weight(const struct fx *f, size_t i, __u32 id)
+{
+	for (__u32 k = 0; k < f->acts.a[i].set.count; k++) {
+		__u32 w;
+
+		if (set_entry(f, i, k, &w) == id)
+			return w;
+	}
+	fail_msg("target %u is not in the set", id);
+	return 0;
+}
+
+/*
+ * A SET_SET's set is read from the registry when applied: in a list that
+ * several calls share, an earlier SET_SET of a TA whose set a later call
+ * replaced is stale (the later one writes it), one whose group is gone
+ * finds none (a SET_DEL follows); the last one reads the set whole, ids
+ * and weights.
+ */
+static void set_read_in_a_shared_list(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_endpoint ep = ep4(2);
+	__u32 ids[4], w[4];
+
+	assert_int_equal(reg(f, 1, T0), 1);
+	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 3, T0, &f->acts, &f->e), 2);
+	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(f->acts.a[1].set.count, 1);
+	assert_int_equal(pias_jap_set_read(&f->j, &f->acts.a[1], ids, w, 4), -ESTALE);
+	assert_int_equal(f->acts.a[4].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(pias_jap_set_read(&f->j, &f->acts.a[4], ids, w, 1), -ENOSPC);
+	assert_int_equal(pias_jap_set_read(&f->j, &f->acts.a[4], ids, w, 4), 2);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(w[0], 1);
+	assert_int_equal(ids[1], 2);
+	assert_int_equal(w[1], 3);
+	assert_int_equal(pias_jap_set_read(&f->j, &f->acts.a[0], ids, w, 4), -EINVAL);
+	/* both fail, then leave (a DOWN target that leaves goes at once): the group goes */
+	for (__u32 id = 1; id <= 2; id++) {
+		flush(f);
+		assert_int_equal(pias_jap_fail(&f->j, &f->ta, id, T0, &f->acts, &f->e), 0);
+		assert_int_equal(pias_jap_leave(&f->j, &f->ta, id, T0, &f->acts, &f->e), 0);
+	}
+	assert_null(pias_jap_group(&f->j, &f->ta));
+	f->acts.a[0] = (struct pias_jap_action){ .kind = PIAS_JAP_SET_SET, .ta = f->ta };
+	assert_int_equal(pias_jap_set_read(&f->j, &f->acts.a[0], ids, w, 4), -ENOENT);
+}
+
 static void register_first(void **state)
 {
 	struct fx *f = *state;
@@ -109,7 +187,7 @@ static void register_first(void **state)
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
 	assert_memory_equal(&f->acts.a[1].ta, &f->ta, sizeof(f->ta));
 	assert_int_equal(f->acts.a[1].set.count, 1);
-	assert_int_equal(f->acts.a[1].set.ids[0], 1);
+	assert_int_equal(set_id(f, 1, 0), 1);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
 	assert_int_equal(f->acts.a[2].report.count, 1);
 	assert_int_equal(pias_jap_find(&f->j, &f->ta, &(struct pias_jap_endpoint){ 0 }), -ENOENT);
@@ -193,7 +271,7 @@ static void silent_target_goes_down(void **state)
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DOWN);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
 	assert_int_equal(f->acts.a[1].set.count, 1);
-	assert_int_equal(f->acts.a[1].set.ids[0], 2);
+	assert_int_equal(set_id(f, 1, 0), 2);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT); /* 2 -> 1 */
 	assert_int_equal(f->acts.a[2].report.count, 1);
 	/* the last one goes down: empty set, REPORT(0) */
@@ -273,11 +351,15 @@ static void leave_drains_then_removes(void **state)
 	assert_int_equal(reg(f, 2, T0), 2);
 	flush(f);
 	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, t1, &f->acts, &f->e), 0);
-	assert_int_equal(f->acts.n, 2); /* TARGET_SET(draining) + REPORT 2 -> 1 */
+	/* TARGET_SET(draining), its set (in it at weight 0: no new flow), REPORT 2 -> 1 */
+	assert_int_equal(f->acts.n, 3);
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
-	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].report.count, 1);
+	assert_int_equal(f->acts.a[1].set.count, 2);
+	assert_int_equal(set_weight(f, 1, 1), 0);
+	assert_int_equal(set_weight(f, 1, 2), 1);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].report.count, 1);
 	/* leave again: no-op */
 	flush(f);
 	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 1, t1, &f->acts, &f->e), 0);
@@ -297,7 +379,7 @@ static void leave_drains_then_removes(void **state)
 	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_SET);
 	assert_int_equal(f->acts.a[0].set.count, 1);
-	assert_int_equal(f->acts.a[0].set.ids[0], 2);
+	assert_int_equal(set_id(f, 0, 0), 2);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
 	assert_int_equal(f->acts.a[1].id, 1);
 	/* id 1 is free again, but ids go round: the next one is 3 */
@@ -384,7 +466,11 @@ static void eject_and_back(void **state)
 	assert_int_equal(f->acts.a[k].id, 1);
 	assert_int_equal(f->acts.a[k].target.state, PIAS_TARGET_DRAINING);
 	assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 1);
-	assert_int_equal(find(f, PIAS_JAP_SET_SET), -1); /* still in the set */
+	/* still in the set, for its flows, at weight 0 */
+	k = find(f, PIAS_JAP_SET_SET);
+	assert_true(k >= 0);
+	assert_int_equal(f->acts.a[k].set.count, 2);
+	assert_int_equal(set_weight(f, (size_t)k, 1), 0);
 	assert_int_equal(pias_jap_group(&f->j, &f->ta)->targets[0].t.state, PIAS_TARGET_ACTIVE);
 	flush(f);
 	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 1, true, T0 + 2 * MS, &f->acts, &f->e), 0);
@@ -402,6 +488,9 @@ static void eject_and_back(void **state)
 	k = find(f, PIAS_JAP_TARGET_SET);
 	assert_true(k >= 0);
 	assert_int_equal(f->acts.a[k].target.state, PIAS_TARGET_ACTIVE);
+	k = find(f, PIAS_JAP_SET_SET);
+	assert_true(k >= 0);
+	assert_int_equal(set_weight(f, (size_t)k, 1), 1);
 	assert_int_equal(f->acts.a[f->acts.n - 1].report.count, 2);
 	assert_int_equal(pias_jap_eject(&f->j, &f->ta, 7, true, T0, &f->acts, &f->e), -ENOENT);
 	/* ejected, then DOWN (dead), then registered again: back in, not ejected */
@@ -424,9 +513,10 @@ static void last_target_leaves_deletes_set(void **state)
 	assert_int_equal(reg(f, 1, T0), 1);
 	flush(f);
 	assert_int_equal(pias_jap_drain(&f->j, &f->ta, 1, T0, &f->acts, &f->e), 0);
-	assert_int_equal(f->acts.n, 2);
-	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].report.count, 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(set_weight(f, 1, 1), 0);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].report.count, 0);
 	flush(f);
 	assert_int_equal(tick(f, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
 	assert_int_equal(f->acts.n, 2);
@@ -486,12 +576,25 @@ static void undrain_while_draining(void **state)
 	assert_msg_has(f->e.msg, "not drained here");
 }
 
+/* A fixture whose groups hold at most SMALL_GROUP targets (cfg.group_max_targets). */
+#define SMALL_GROUP 32
+
+static void small_groups(struct fx *f)
+{
+	struct pias_jap_config cfg = pias_jap_default_config();
+
+	cfg.group_max_targets = SMALL_GROUP;
+	pias_jap_free(&f->j);
+	assert_int_equal(pias_jap_init(&f->j, &cfg, &f->e), 0);
+}
+
 static void ta_full(void **state)
 {
 	struct fx *f = *state;
 	struct pias_ta other = f->ta;
 
-	for (int n = 1; n <= PIAS_SET_MAX_TARGETS; n++) {
+	small_groups(f);
+	for (int n = 1; n <= SMALL_GROUP; n++) {
 		flush(f);
 		assert_int_equal(reg(f, (__u32)n, T0), n);
 	}
@@ -792,12 +895,13 @@ static void duplicate_is_refresh(void **state)
 	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 1);
 	assert_int_equal(tick(f, T0 + 1600 * MS), 0); /* alive thanks to the re-register */
 	assert_int_equal(f->acts.n, 0);
-	/* a new weight is written */
+	/* a new weight is written: the target's entry, and the set that holds the weights */
 	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 5, T0 + 1600 * MS, &f->acts, &f->e),
 			 1);
-	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
 	assert_int_equal(f->acts.a[0].target.weight, 5);
+	assert_int_equal(set_weight(f, 1, 1), 5);
 	/* IPv6: same address, other port: a different target */
 	{
 		struct pias_ta ta6 = { .family = PIAS_AF_INET6,
@@ -986,10 +1090,11 @@ static void restore_refreshed_stays_active(void **state)
 	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 2, now, &f->acts, &f->e), 5);
 	assert_int_equal(f->acts.n, 0);
 	assert_int_equal(pias_jap_register(&f->j, &f->ta, &ep, 4, now, &f->acts, &f->e), 5);
-	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
 	assert_int_equal(f->acts.a[0].id, 5);
 	assert_int_equal(f->acts.a[0].target.weight, 4);
+	assert_int_equal(set_weight(f, 1, 5), 4);
 	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 1);
 }
 
@@ -1066,7 +1171,7 @@ static void restore_down_target(void **state)
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_ACTIVE);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
 	assert_int_equal(f->acts.a[1].set.count, 1);
-	assert_int_equal(f->acts.a[1].set.ids[0], 5);
+	assert_int_equal(set_id(f, 1, 0), 5);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
 	assert_int_equal(f->acts.a[2].report.count, 1);
 	flush(f);
@@ -1092,21 +1197,23 @@ static void restore_leave_and_drain(void **state)
 	assert_int_equal(restore(f, &f->ta, 6, 2, PIAS_TARGET_ACTIVE, 1, T0), 0);
 	/* The RAPs heard of 2 before the restart: a leave reports 1. */
 	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 5, t1, &f->acts, &f->e), 0);
-	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.n, 3);
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
 	assert_int_equal(f->acts.a[0].id, 5);
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
-	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].report.count, 1);
+	assert_int_equal(set_weight(f, 1, 5), 0);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].report.count, 1);
 	flush(f);
 	assert_int_equal(pias_jap_leave(&f->j, &f->ta, 5, t1, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 0);
 	assert_int_equal(pias_jap_drain(&f->j, &f->ta, 6, t1, &f->acts, &f->e), 0);
-	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(f->acts.n, 3);
 	assert_int_equal(f->acts.a[0].id, 6);
 	assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DRAINING);
-	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_REPORT);
-	assert_int_equal(f->acts.a[1].report.count, 0);
+	assert_int_equal(set_weight(f, 1, 6), 0);
+	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
+	assert_int_equal(f->acts.a[2].report.count, 0);
 	flush(f);
 	assert_int_equal(tick(f, t1 + PIAS_JAP_DRAIN_TIMEOUT_NS - 1), 0);
 	assert_int_equal(f->acts.n, 0);
@@ -1134,8 +1241,8 @@ static void restore_then_register_new_id(void **state)
 	assert_int_equal(f->acts.a[0].id, 2);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
 	assert_int_equal(f->acts.a[1].set.count, 2);
-	assert_int_equal(f->acts.a[1].set.ids[0], 1);
-	assert_int_equal(f->acts.a[1].set.ids[1], 2);
+	assert_int_equal(set_id(f, 1, 0), 1);
+	assert_int_equal(set_id(f, 1, 1), 2);
 	assert_int_equal(f->acts.a[2].kind, PIAS_JAP_REPORT);
 	assert_int_equal(f->acts.a[2].report.count, 2);
 	/* ids are per JAP, not per TA: 3 is taken by the other TA */
@@ -1191,12 +1298,13 @@ static void restore_ta_full(void **state)
 {
 	struct fx *f = *state;
 
-	for (__u32 n = 1; n <= PIAS_SET_MAX_TARGETS; n++)
+	small_groups(f);
+	for (__u32 n = 1; n <= SMALL_GROUP; n++)
 		assert_int_equal(restore(f, &f->ta, 100 + n, n, PIAS_TARGET_ACTIVE, 1, T0), 0);
 	assert_int_equal(restore(f, &f->ta, 200, 99, PIAS_TARGET_ACTIVE, 1, T0), -ENOSPC);
 	assert_msg_has(f->e.msg, "32 targets");
 	assert_false(id_used(f, 200));
-	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, PIAS_SET_MAX_TARGETS);
+	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, SMALL_GROUP);
 	assert_int_equal(reg(f, 99, T0), -ENOSPC);
 	assert_int_equal(tick(f, T0), 0);
 	assert_int_equal(f->acts.n, 0);
@@ -1227,7 +1335,7 @@ static void restore_draining_removed(void **state)
 	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(f->acts.a[0].kind, PIAS_JAP_SET_SET);
 	assert_int_equal(f->acts.a[0].set.count, 1);
-	assert_int_equal(f->acts.a[0].set.ids[0], 6);
+	assert_int_equal(set_id(f, 0, 0), 6);
 	assert_int_equal(f->acts.a[1].kind, PIAS_JAP_TARGET_DEL);
 	assert_int_equal(f->acts.a[1].id, 5);
 	assert_false(id_used(f, 5));
@@ -1237,13 +1345,16 @@ static void restore_draining_removed(void **state)
 
 /* --- at scale: invariants, a model of the maps, 100,000 targets, a group of 10,000 --- */
 
+#define DP_SET_MAX 64 /* the model's groups are smaller */
+
 /* What the maps and the RAPs hold after the actions so far (the dataplane's side). */
 struct dp {
 	bool present[PIAS_MAX_TARGETS];
 	struct pias_target t[PIAS_MAX_TARGETS];
-	/* per TA of the model: its set, whether it has one, its last report */
-	struct pias_target_set set[8];
-	__u32 members[8];
+	/* per TA of the model: its set (ids and weights, as read), whether it has one, its last report */
+	__u32 set_ids[8][DP_SET_MAX];
+	__u32 set_w[8][DP_SET_MAX];
+	struct pias_jap_set_ref set[8];
 	bool has_set[8];
 	struct pias_jap_report report[8];
 	bool reported[8];
@@ -1260,7 +1371,7 @@ static int ta_slot(const struct pias_ta *tas, int n, const struct pias_ta *ta)
 }
 
 /* The actions, applied in order as piasd does. */
-static void dp_apply(struct dp *d, const struct pias_ta *tas, int ntas,
+static void dp_apply(struct dp *d, const struct pias_jap *j, const struct pias_ta *tas, int ntas,
 		     const struct pias_jap_actions *acts, size_t from)
 {
 	for (size_t i = from; i < acts->n; i++) {
@@ -1278,11 +1389,14 @@ static void dp_apply(struct dp *d, const struct pias_ta *tas, int ntas,
 			d->present[a->id] = false;
 			break;
 		case PIAS_JAP_SET_SET:
-			/* every id the set names is written already */
+			/* the set as the registry gives it now: every id it names written already */
+			assert_true(a->set.count <= DP_SET_MAX);
+			assert_int_equal(
+				pias_jap_set_read(j, a, d->set_ids[k], d->set_w[k], DP_SET_MAX),
+				a->set.count);
 			for (__u32 n = 0; n < a->set.count; n++)
-				assert_true(d->present[a->set.ids[n]]);
+				assert_true(d->present[d->set_ids[k][n]]);
 			d->set[k] = a->set;
-			d->members[k] = a->members;
 			d->has_set[k] = true;
 			break;
 		case PIAS_JAP_SET_DEL:
@@ -1371,11 +1485,17 @@ static void check_registry(const struct pias_jap *j, const struct dp *d, const s
 
 			seen_ta[k] = true;
 			assert_true(d->has_set[k]);
-			assert_int_equal(d->members[k], g->nset);
-			assert_int_equal(d->set[k].count, g->nset < PIAS_SET_MAX_TARGETS
-								  ? g->nset
-								  : PIAS_SET_MAX_TARGETS);
-			assert_memory_equal(d->set[k].ids, g->set, d->set[k].count * sizeof(__u32));
+			assert_int_equal(d->set[k].count, g->nset);
+			assert_memory_equal(d->set_ids[k], g->set, g->nset * sizeof(__u32));
+			/* each member's weight as it is now: its own if it takes new flows, else 0 */
+			for (__u32 n = 0; n < g->nset; n++) {
+				const struct pias_jap_target *t = pias_jap_target(j, g->set[n]);
+
+				assert_int_equal(d->set_w[k][n],
+						 t->t.state == PIAS_TARGET_ACTIVE && !t->ejected
+							 ? t->t.weight
+							 : 0);
+			}
 			assert_memory_equal(&d->set[k].policy, &g->policy, sizeof(g->policy));
 			assert_true(d->reported[k]);
 			assert_memory_equal(&d->report[k], &r, sizeof(r));
@@ -1574,7 +1694,7 @@ static void random_calls_keep_invariants(void **state)
 			if (err == -ENOBUFS)
 				continue;
 		}
-		dp_apply(d, tas, 3, acts, 0);
+		dp_apply(d, &f->j, tas, 3, acts, 0);
 		check_registry(&f->j, d, tas, 3);
 	}
 	/* the calls went every way: some failed, and the registry held all kinds */
@@ -1723,12 +1843,12 @@ static size_t set_sorted(const struct pias_jap_group *g, __u32 *out)
 }
 
 /*
- * One group of 10,000 targets (the per-group limit raised past the
- * dataplane's): it registers, refreshes with no action, loses 1,000 at
+ * One group of 10,000 targets (the per-group limit set to that): it registers, refreshes with no action, loses 1,000 at
  * one tick (the target holding the group's policy among them: the policy
  * falls back, reported), 3,000 leave and go when their connections end,
  * the 1,000 DOWN expire; each step writes exactly its targets, the set
- * when its members change, and the set always holds exactly the live ids.
+ * when its members or their weights change, and the set always holds
+ * exactly the live ids.
  */
 static void ten_thousand_in_a_group(void **state)
 {
@@ -1758,9 +1878,7 @@ static void ten_thousand_in_a_group(void **state)
 		assert_int_equal(pias_jap_register(&f->j, &ta, &ep, 1, T0, &l, &f->e), (int)k + 1);
 		assert_int_equal(l.a[0].kind, PIAS_JAP_TARGET_SET);
 		assert_int_equal(l.a[1].kind, PIAS_JAP_SET_SET);
-		assert_int_equal(l.a[1].members, k + 1);
-		assert_int_equal(l.a[1].set.count,
-				 k < PIAS_SET_MAX_TARGETS ? k + 1 : PIAS_SET_MAX_TARGETS);
+		assert_int_equal(l.a[1].set.count, k + 1);
 		assert_int_equal(l.a[1].set.policy.kind,
 				 k < 499 ? PIAS_POLICY_WEIGHTED : PIAS_POLICY_RANDOM);
 	}
@@ -1792,7 +1910,7 @@ static void ten_thousand_in_a_group(void **state)
 	for (size_t i = 0; i < 1000; i++)
 		assert_int_equal(l.a[i].target.state, PIAS_TARGET_DOWN);
 	assert_int_equal(l.a[1000].kind, PIAS_JAP_SET_SET);
-	assert_int_equal(l.a[1000].members, 9000);
+	assert_int_equal(l.a[1000].set.count, 9000);
 	assert_int_equal(l.a[1000].set.policy.kind, PIAS_POLICY_WEIGHTED);
 	assert_int_equal(l.a[1001].kind, PIAS_JAP_REPORT); /* the policy changed */
 	assert_int_equal(l.a[1001].report.count, 9000);
@@ -1801,15 +1919,33 @@ static void ten_thousand_in_a_group(void **state)
 	assert_int_equal(set_sorted(g, got), 9000);
 	for (__u32 i = 0; i < 9000; i++)
 		assert_int_equal(got[i], 1001 + i);
-	/* 3,000 leave: each writes its own entry; the set keeps them for their flows */
+	/*
+	 * 3,000 leave: each writes its own entry, and the set, which keeps it
+	 * for its flows at weight 0 (no new flow draws it)
+	 */
 	for (__u32 id = 1001; id <= 4000; id++) {
 		l.n = 0;
 		assert_int_equal(pias_jap_leave(&f->j, &ta, id, T0 + 1300 * MS, &l, &f->e), 0);
-		assert_true(l.n >= 1);
+		assert_true(l.n >= 2);
 		assert_int_equal(l.a[0].kind, PIAS_JAP_TARGET_SET);
 		assert_int_equal(l.a[0].target.state, PIAS_TARGET_DRAINING);
-		for (size_t i = 1; i < l.n; i++)
+		assert_int_equal(l.a[1].kind, PIAS_JAP_SET_SET);
+		assert_int_equal(l.a[1].set.count, 9000);
+		for (size_t i = 2; i < l.n; i++)
 			assert_int_equal(l.a[i].kind, PIAS_JAP_REPORT);
+	}
+	{
+		__u32 *w = calloc(9000, sizeof(*w));
+		size_t zero = 0;
+
+		assert_non_null(w);
+		assert_int_equal(pias_jap_set_read(&f->j, &l.a[1], got, w, 9000), 9000);
+		for (__u32 i = 0; i < 9000; i++) {
+			assert_int_equal(w[i], got[i] > 4000 ? 1 : 0);
+			zero += !w[i];
+		}
+		assert_int_equal(zero, 3000);
+		free(w);
 	}
 	/* their connections end: gone at the next tick, the set of 6,000 written once */
 	f->j.cfg.conns = no_conns;
@@ -1823,7 +1959,7 @@ static void ten_thousand_in_a_group(void **state)
 		if (l.a[i].kind == PIAS_JAP_SET_SET)
 			last_set = (int)i;
 	assert_int_equal(last_set, 0); /* the set first, then the entries it no longer names */
-	assert_int_equal(l.a[0].members, 6000);
+	assert_int_equal(l.a[0].set.count, 6000);
 	n = ids_of(&l, PIAS_JAP_TARGET_DEL, got);
 	assert_int_equal(n, 3000);
 	for (__u32 i = 0; i < n; i++)
@@ -2026,6 +2162,7 @@ int test_jap_registry(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(register_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(set_read_in_a_shared_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(tunnel_mode_flag, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_highest_serial, setup, teardown),
 		cmocka_unit_test_setup_teardown(policy_refused, setup, teardown),

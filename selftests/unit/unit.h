@@ -22,6 +22,7 @@ int test_events(void);
 int test_ring(void);
 int test_config_file(void);
 int test_jap_registry(void);
+int test_large_group(void);
 int test_iap_cache(void);
 int test_multimap(void);
 int test_iap_scale(void);
