@@ -54,7 +54,15 @@ struct loop {
 	size_t n, started, n_finished, registered;
 	bool all_registered_said;
 	int gave_up;	      /* registrations refused for good */
-	struct pias_msg *msg; /* scratch for encode/decode: large (VIEW pages) */
+	struct pias_msg *msg; /* a reply decoded: large (VIEW pages) */
+	/*
+	 * A message being sent, apart from msg: a reply for a TA goes to
+	 * every registration of it, and one that answers it with a send must
+	 * not overwrite the reply the others are still to read (a file of
+	 * hundreds of targets of one group did, and only the first one
+	 * registered).
+	 */
+	struct pias_msg *out;
 	struct event_base *base;
 	struct event *rd[2], *tick, *sigint, *sigterm, *deadline;
 	int fd[2];		/* IPv4, IPv6 */
@@ -105,8 +113,8 @@ static void send_one(struct loop *l, struct reg *g, const struct pias_agent_acti
 	struct pias_err e;
 	int fi = fam_index(g->o->reg.ss_family), n, fd = l->fd[fi];
 
-	pias_agent_msg(act, l->msg);
-	n = pias_msg_encode(l->msg, g->o->token, buf, sizeof(buf), &e);
+	pias_agent_msg(act, l->out);
+	n = pias_msg_encode(l->out, g->o->token, buf, sizeof(buf), &e);
 	if (n < 0) {
 		/* our own message does not encode: a bug, not weather */
 		log_line("cannot encode %s: %s", pias_msg_type_name(act->hdr.type), e.msg);
@@ -555,8 +563,9 @@ static int setup(struct loop *l)
 
 	l->regs = calloc(l->o->n, sizeof(*l->regs));
 	l->msg = calloc(1, sizeof(*l->msg));
+	l->out = calloc(1, sizeof(*l->out));
 	l->base = event_base_new();
-	if (!l->regs || !l->msg || !l->base)
+	if (!l->regs || !l->msg || !l->out || !l->base)
 		return cli_fail(l->c, "out of memory");
 	l->n = l->o->n;
 	for (size_t i = 0; i < l->n; i++) {
@@ -614,6 +623,7 @@ static void teardown(struct loop *l)
 			close(l->fd[i]);
 	free(l->regs);
 	free(l->msg);
+	free(l->out);
 	if (l->tt) {
 		struct pias_tt_stats st;
 		struct pias_err e;
