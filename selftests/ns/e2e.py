@@ -28,7 +28,12 @@
       has no QUIC server; unbound answers these as the queries they are.
   serve NAME PORT-RANGE ADDR...
       a DNS responder on every UDP port of the range and every ADDR: any
-      query gets one TXT record, NAME:PORT.
+      query gets one TXT record, NAME:PORT (NAME @: the ADDR it came to,
+      so that addresses on one responder stand in for many targets).
+  flows ADDR PORT --n N --sport P [--window W] [--timeout S]
+      N new UDP flows, from source ports P..P+N-1 (no 5-tuple repeats),
+      W (default 64) in flight at once; JSON: sent, answered, and the
+      answers by name.
   ports ADDR LO HI [--timeout S]
       one new flow to each port LO..HI (a window of 64 in flight); JSON
       {port: answer or null}.
@@ -516,7 +521,7 @@ def cmd_serve(args):
             s = socket.socket(family(a), socket.SOCK_DGRAM)
             s.bind((a, port))
             s.setblocking(False)
-            sel.register(s, selectors.EVENT_READ, port)
+            sel.register(s, selectors.EVENT_READ, (a, port))
     print(f"serving {name} on {len(addrs)} address(es), ports {lo}-{hi}", flush=True)
     while True:
         for key, _ in sel.select():
@@ -528,7 +533,8 @@ def cmd_serve(args):
                 continue
             qid = struct.unpack("!H", b[:2])[0]
             q = b[12:skip_name(b, 12) + 4]
-            txt = f"{name}:{key.data}".encode()
+            a, port = key.data
+            txt = f"{a if name == '@' else name}:{port}".encode()
             ans = (b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 0, len(txt) + 1)
                    + bytes([len(txt)]) + txt)
             key.fileobj.sendto(struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0) + q + ans, peer)
@@ -566,6 +572,47 @@ def cmd_ports(args):
                 s.close()
                 live.pop(port)
     print(json.dumps(out))
+    return 0
+
+
+def cmd_flows(args):
+    n = opt(args, "--n", 1000, int)
+    sport = opt(args, "--sport", 20000, int)
+    window = opt(args, "--window", 64, int)
+    timeout = opt(args, "--timeout", 1.0, float)
+    addr, port = args[0], int(args[1])
+    bind = "::" if family(addr) == socket.AF_INET6 else "0.0.0.0"
+    sel = selectors.DefaultSelector()
+    by, live, i, answered = {}, {}, 0, 0
+    while i < n or live:
+        while i < n and len(live) < window:
+            s = socket.socket(family(addr), socket.SOCK_DGRAM)
+            s.setblocking(False)
+            s.bind((bind, sport + i))
+            s.sendto(dns_query(i % 65536), (addr, port))
+            sel.register(s, selectors.EVENT_READ, i)
+            live[i] = (s, time.monotonic())
+            i += 1
+        for key, _ in sel.select(0.01):
+            k = key.data
+            try:
+                a = dns_answer(key.fileobj.recv(2048))
+            except OSError:
+                a = None
+            if a and a[0] == k % 65536 and a[1]:
+                name = a[1].rsplit(":", 1)[0]
+                by[name] = by.get(name, 0) + 1
+                answered += 1
+            sel.unregister(key.fileobj)
+            key.fileobj.close()
+            live.pop(k)
+        now = time.monotonic()
+        for k, (s, t) in list(live.items()):
+            if now - t > timeout:
+                sel.unregister(s)
+                s.close()
+                live.pop(k)
+    print(json.dumps({"sent": n, "answered": answered, "by": by}))
     return 0
 
 
@@ -672,7 +719,7 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     return {"query": cmd_query, "answers": cmd_answers, "probe": cmd_probe, "serve": cmd_serve, "ports": cmd_ports,
             "snap": cmd_snap, "tgtflows": cmd_tgtflows, "delta": cmd_delta, "outage": cmd_outage,
-            "downloads": cmd_downloads}[cmd](args)
+            "downloads": cmd_downloads, "flows": cmd_flows}[cmd](args)
 
 
 if __name__ == "__main__":
