@@ -214,9 +214,9 @@ echo "  ..   flows by JAP (its targets: got/binding share): $line"
 check_eq "flows reached every JAP" "$NJ" "$reached"
 check_eq "every target answered (that expects 5 flows or more), no one else" "0 0" "$missing $others"
 check_le "each JAP's share of the flows within 10% of its weight in the binding set ($worst_jap)" 100 \
-	"$(awk -v w="$worst_jap" 'BEGIN { print int(1000 * w) }')"
+	"$(awk -v w="$worst_jap" 'BEGIN { print (w == "" ? "none" : int(1000 * w)) }')"
 check_le "each target's flows within 5 sd of its weight's share of its JAP's ($worst_t sd)" 50 \
-	"$(awk -v w="$worst_t" 'BEGIN { print int(10 * w) }')"
+	"$(awk -v w="$worst_t" 'BEGIN { print (w == "" ? "none" : int(10 * w)) }')"
 
 # --- restart: piasd -9 on p1, its set taken back whole -----------------------
 tk=$(date +%s%N)
