@@ -31,10 +31,13 @@ static void counters(struct piasd *d, struct evbuffer *o)
 {
 	char name[96];
 
-	for (int i = 0; i < PIASD_C_COUNT; i++) {
-		snprintf(name, sizeof(name), "pias_piasd_%s_total", piasd_counter_names[i]);
-		family(o, name, "counter", piasd_counter_help[i]);
-		evbuffer_add_printf(o, "%s %llu\n", name, (unsigned long long)d->counters[i]);
+	for (int i = 0; i < PIASD_COUNTERS_ALL; i++) {
+		const char *n, *help;
+		__u64 v = piasd_counter(d, i, &n, &help);
+
+		snprintf(name, sizeof(name), "pias_piasd_%s_total", n);
+		family(o, name, "counter", help);
+		evbuffer_add_printf(o, "%s %llu\n", name, (unsigned long long)v);
 	}
 }
 
@@ -181,15 +184,15 @@ static void targets(struct piasd *d, struct evbuffer *o)
 	size_t n = 0, max = 0;
 	bool was_zero;
 
-	for (size_t g = 0; g < d->jap.ngroups; g++)
-		max += d->jap.groups[g].count;
+	for (size_t g = 0; g < d->node.jap.ngroups; g++)
+		max += d->node.jap.groups[g].count;
 	r = calloc(max ? max : 1, sizeof(*r));
 	if (!r)
 		return;
 	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
 		memset(&dc, 0, sizeof(dc));
-	for (size_t g = 0; g < d->jap.ngroups; g++) {
-		const struct pias_jap_group *jg = &d->jap.groups[g];
+	for (size_t g = 0; g < d->node.jap.ngroups; g++) {
+		const struct pias_jap_group *jg = &d->node.jap.groups[g];
 		char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
 
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
@@ -248,11 +251,11 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 	family(o, "pias_proxies", "gauge", "proxies this one knows, by membership state");
 	for (__u8 s = PIAS_MEMBER_ALIVE; s <= PIAS_MEMBER_LEFT; s++)
 		evbuffer_add_printf(o, "pias_proxies{state=\"%s\"} %u\n", pias_member_state_name(s),
-				    pias_members_count_state(&d->members, s));
+				    pias_members_count_state(&d->node.members, s));
 	family(o, "pias_ring_proxies", "gauge", "proxies on the consistent hashing ring");
-	evbuffer_add_printf(o, "pias_ring_proxies %zu\n", d->ring.nproxies);
-	for (size_t i = 0; i < d->iap.n; i++) {
-		const struct pias_iap_entry *en = &d->iap.entries[i];
+	evbuffer_add_printf(o, "pias_ring_proxies %zu\n", d->node.ring.nproxies);
+	for (size_t i = 0; i < d->node.iap.n; i++) {
+		const struct pias_iap_entry *en = &d->node.iap.entries[i];
 
 		if (!en->bound)
 			querying++;
@@ -268,9 +271,9 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 			    "pias_iap_bindings{state=\"querying\"} %zu\n",
 			    bound, negative, querying);
 	family(o, "pias_rap_groups", "gauge", "groups this proxy is a RAP for");
-	evbuffer_add_printf(o, "pias_rap_groups %zu\n", d->rap.ngroups);
+	evbuffer_add_printf(o, "pias_rap_groups %zu\n", d->node.rap.ngroups);
 	family(o, "pias_jap_groups", "gauge", "groups with targets registered here");
-	evbuffer_add_printf(o, "pias_jap_groups %zu\n", d->jap.ngroups);
+	evbuffer_add_printf(o, "pias_jap_groups %zu\n", d->node.jap.ngroups);
 	family(o, "pias_serving", "gauge",
 	       "1 when this proxy serves (joined, announcing if it manages announcements)");
 	evbuffer_add_printf(o, "pias_serving %d\n", d->serving ? 1 : 0);

@@ -89,7 +89,7 @@ static void readmit(struct piasd *d, const struct pias_jap_group *g,
 /* One group: readmissions first, then ejections within its allowance. */
 static void group_tick(struct piasd *d, const struct pias_outlier_config *c, size_t gi, __u64 now)
 {
-	const struct pias_jap_group *g = &d->jap.groups[gi];
+	const struct pias_jap_group *g = &d->node.jap.groups[gi];
 	unsigned int n = 0, out = 0, max;
 
 	for (__u32 i = 0; i < g->count; i++)
@@ -99,8 +99,8 @@ static void group_tick(struct piasd *d, const struct pias_outlier_config *c, siz
 		}
 	max = pias_outlier_max_out(c, n);
 	/* ejections change a target's flag in place: the array stays as it is */
-	for (__u32 i = 0; i < d->jap.groups[gi].count; i++) {
-		const struct pias_jap_target *t = &d->jap.groups[gi].targets[i];
+	for (__u32 i = 0; i < d->node.jap.groups[gi].count; i++) {
+		const struct pias_jap_target *t = &d->node.jap.groups[gi].targets[i];
 		struct pias_target_stats s;
 		struct pias_outlier_counts k;
 		struct pias_outlier *o;
@@ -141,7 +141,7 @@ void piasd_outliers_tick(struct piasd *d, __u64 now)
 
 	if (!c.consecutive && !c.no_reply_flows)
 		return;
-	for (size_t g = 0; g < d->jap.ngroups; g++)
+	for (size_t g = 0; g < d->node.jap.ngroups; g++)
 		group_tick(d, &c, g, now);
 }
 

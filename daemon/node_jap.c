@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The node's JAP: targets' registrations (admitted by the owner), the
+ * operator's dials and drains, outlier ejections and the liveness tick go
+ * to the JAP registry (jap.h); its actions become target and target-set
+ * writes and REPORTs to the group's RAPs. Also the JAP's side of
+ * invalidation: the dataplane's INVALIDATE events, rate-limited per (IAP,
+ * TA), become INVALIDATE messages.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_priv.h"
+
+static void send_report(struct pias_node *n, const struct pias_ta *ta,
+			const struct pias_jap_report *r)
+{
+	__u32 raps[PIAS_RAP_REPLICAS];
+	int k = pias_node_raps_of(n, ta, raps);
+	struct pias_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = PIAS_MSG_REPORT;
+	m.report.ta = *ta;
+	m.report.count = r->count;
+	m.report.share = r->share;
+	m.report.policy = r->policy;
+	m.report.policy_serial = r->policy_serial;
+	m.report.n_scopes = r->n_scopes;
+	memcpy(m.report.scopes, r->scopes, sizeof(m.report.scopes));
+	m.report.seq = ++n->report_seq;
+	for (int i = 0; i < k; i++) {
+		node_send(n, raps[i], &m);
+		NODE_INC(n, reports_sent);
+	}
+}
+
+/* No target set for ta: every target of the group is down, or the group went. */
+static void tgtset_del(struct pias_node *n, const struct pias_ta *ta)
+{
+	struct pias_err e;
+
+	if (n->io.tgtset_del)
+		node_write_done(n, n->io.tgtset_del(n->io.ctx, ta, &e), &e);
+}
+
+static void jap_apply(struct pias_node *n)
+{
+	const struct pias_node_io *io = &n->io;
+	struct pias_err e;
+
+	for (size_t i = 0; i < n->jap_acts.n; i++) {
+		const struct pias_jap_action *a = &n->jap_acts.a[i];
+
+		switch (a->kind) {
+		case PIAS_JAP_TARGET_SET:
+			if (io->target_put)
+				node_write_done(n, io->target_put(io->ctx, a->id, &a->target, &e),
+						&e);
+			if (a->target.state == PIAS_TARGET_DOWN)
+				NODE_LOG_I(n, "target %u is down: no refresh or reply for %llu ms",
+					   a->id,
+					   (unsigned long long)(n->jap.cfg.refresh_timeout_ns /
+								1000000));
+			break;
+		case PIAS_JAP_TARGET_DEL:
+			if (io->target_del)
+				node_write_done(n, io->target_del(io->ctx, a->id, &e), &e);
+			break;
+		case PIAS_JAP_SET_SET:
+			/* every target down: no set, which the dataplane treats alike */
+			if (!a->set.count)
+				tgtset_del(n, &a->ta);
+			else if (io->tgtset_put)
+				node_write_done(n, io->tgtset_put(io->ctx, &a->ta, &a->set, &e),
+						&e);
+			break;
+		case PIAS_JAP_SET_DEL:
+			tgtset_del(n, &a->ta);
+			break;
+		case PIAS_JAP_REPORT:
+			send_report(n, &a->ta, &a->report);
+			break;
+		}
+	}
+}
+
+/* A call of the registry with the node's action list, applied if it succeeded. */
+#define JAP_DO(n, call)                                                                            \
+	({                                                                                         \
+		int _r = NODE_RUN((n)->jap_acts, call);                                            \
+		if (_r >= 0)                                                                       \
+			jap_apply(n);                                                              \
+		_r;                                                                                \
+	})
+
+static __u32 group_active_count(const struct pias_jap_group *g)
+{
+	__u32 c = 0;
+
+	for (__u32 i = 0; i < g->count; i++)
+		c += g->targets[i].t.state == PIAS_TARGET_ACTIVE;
+	return c;
+}
+
+void node_rereport(struct pias_node *n, __u64 now)
+{
+	for (size_t i = 0; i < n->jap.ngroups; i++) {
+		struct pias_jap_report r = pias_jap_group_report(&n->jap.groups[i]);
+
+		r.count = group_active_count(&n->jap.groups[i]);
+		send_report(n, &n->jap.groups[i].ta, &r);
+	}
+	n->last_rereport_ns = now;
+}
+
+int node_jap_register(struct pias_node *n, const struct pias_ta *ta,
+		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
+		      struct pias_err *e)
+{
+	return JAP_DO(n, pias_jap_register(&n->jap, ta, ep, weight, now, &n->jap_acts, e));
+}
+
+int node_jap_leave(struct pias_node *n, const struct pias_ta *ta, __u32 id, bool down, __u64 now,
+		   struct pias_err *e)
+{
+	/* down: its health check fails; its flows move as from a dead one */
+	return down ? JAP_DO(n, pias_jap_fail(&n->jap, ta, id, now, &n->jap_acts, e))
+		    : JAP_DO(n, pias_jap_leave(&n->jap, ta, id, now, &n->jap_acts, e));
+}
+
+int node_jap_dial(struct pias_node *n, const struct pias_ta *ta, __u32 permille, __u64 now,
+		  struct pias_err *e)
+{
+	return JAP_DO(n, pias_jap_dial(&n->jap, ta, permille, now, &n->jap_acts, e));
+}
+
+int node_jap_drain(struct pias_node *n, const struct pias_ta *ta,
+		   const struct pias_jap_endpoint *ep, __u64 now, struct pias_err *e)
+{
+	int id = pias_jap_find(&n->jap, ta, ep);
+
+	if (id < 0)
+		return pias_err_set(e, -ENOENT, "no such target in that group here");
+	return JAP_DO(n, pias_jap_drain(&n->jap, ta, (__u32)id, now, &n->jap_acts, e));
+}
+
+int node_jap_undrain(struct pias_node *n, const struct pias_ta *ta,
+		     const struct pias_jap_endpoint *ep, __u64 now, struct pias_err *e)
+{
+	return JAP_DO(n, pias_jap_undrain(&n->jap, ta, ep, now, &n->jap_acts, e));
+}
+
+int node_jap_eject(struct pias_node *n, const struct pias_ta *ta, __u32 id, bool out, __u64 now,
+		   struct pias_err *e)
+{
+	return JAP_DO(n, pias_jap_eject(&n->jap, ta, id, out, now, &n->jap_acts, e));
+}
+
+void pias_node_jap_hold(struct pias_node *n, __u64 now)
+{
+	pias_jap_hold(&n->jap, now);
+}
+
+static __u64 last_reply_of(void *ctx, __u32 id)
+{
+	const struct pias_node *n = ctx;
+
+	return n->last_reply[id];
+}
+
+static long conns_of(void *ctx, __u32 id, __u64 since)
+{
+	const struct pias_node *n = ctx;
+
+	return n->io.conns(n->io.ctx, id, since);
+}
+
+/*
+ * A snapshot of the dataplane's last replies: pias_jap_tick asks twice per
+ * target and needs one answer. The reply time matters only for a target
+ * whose last refresh is getting old (it may be alive and answering while
+ * its agent is not); the others are alive anyway, so theirs is not read:
+ * no dataplane read per target per tick in normal operation.
+ */
+static int snapshot_replies(struct pias_node *n, __u64 now)
+{
+	if (!n->last_reply) {
+		n->last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*n->last_reply));
+		if (!n->last_reply)
+			return -ENOMEM;
+	}
+	for (size_t g = 0; g < n->jap.ngroups; g++)
+		for (__u32 i = 0; i < n->jap.groups[g].count; i++) {
+			const struct pias_jap_target *t = &n->jap.groups[g].targets[i];
+
+			n->last_reply[t->id] = 0;
+			if (n->io.last_reply &&
+			    now - t->last_refresh_ns > n->jap.cfg.refresh_timeout_ns / 2)
+				n->last_reply[t->id] = n->io.last_reply(n->io.ctx, t->id);
+		}
+	return 0;
+}
+
+void node_jap_tick(struct pias_node *n, __u64 now)
+{
+	struct pias_err e;
+
+	if (n->jap.ngroups && snapshot_replies(n, now)) {
+		NODE_LOG_W(n, "jap tick: no memory for the reply snapshot");
+		return;
+	}
+	if (JAP_DO(n, pias_jap_tick(&n->jap, now, last_reply_of, n, &n->jap_acts, &e)))
+		NODE_LOG_W(n, "jap tick: %s", e.msg);
+	if (now - n->last_rereport_ns >= n->cfg.report_period_ns)
+		node_rereport(n, now);
+}
+
+void node_inval_event(struct pias_node *n, const struct pias_event *ev, __u64 now)
+{
+	struct pias_msg m;
+
+	if (!pias_inval_limiter(&n->inval, ev->iap_id, &ev->ta, now)) {
+		NODE_INC(n, invalidations_limited);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = PIAS_MSG_INVALIDATE;
+	m.inval.ta = ev->ta;
+	node_send(n, ev->iap_id, &m);
+	NODE_INC(n, invalidations_sent);
+}
+
+int pias_node_restore_target(struct pias_node *n, const struct pias_ta *ta, __u32 id,
+			     const struct pias_target *t, const struct pias_policy *policy,
+			     __u64 now, struct pias_err *e)
+{
+	return pias_jap_restore(&n->jap, ta, id, t, policy, now, e);
+}
+
+int node_jap_init(struct pias_node *n, struct pias_err *e)
+{
+	static const struct pias_jap_config zero;
+	const struct pias_jap_config *jc = &n->cfg.jap;
+	int err = pias_jap_init(&n->jap, memcmp(jc, &zero, sizeof(*jc)) ? jc : NULL, e);
+
+	if (err)
+		return err;
+	/* a draining target goes once the dataplane's sweep finds its connections ended */
+	n->jap.cfg.conns = n->io.conns ? conns_of : NULL;
+	n->jap.cfg.conns_ctx = n;
+	/* report seqs start from the clock: after a restart they go on above the old ones */
+	n->report_seq = n->cfg.seq_base;
+	pias_inval_limiter_init(&n->inval, n->cfg.inval_interval_ns);
+	n->last_rereport_ns = n->started_ns;
+	return 0;
+}
+
+void node_jap_free(struct pias_node *n)
+{
+	pias_jap_free(&n->jap);
+	free(n->jap_acts.a);
+	free(n->last_reply);
+	n->jap_acts = (struct pias_jap_actions){ 0 };
+	n->last_reply = NULL;
+}
