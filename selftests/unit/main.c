@@ -39,5 +39,6 @@ int main(int argc, char **argv)
 	failed += test_outlier();
 	failed += test_cli();
 	failed += test_ta_index();
+	failed += test_node();
 	return failed ? 1 : 0;
 }
