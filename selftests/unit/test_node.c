@@ -479,6 +479,23 @@ static void test_lost_targets_invalidate(void **state)
 	world_free(w);
 }
 
+/* A TA that is no group: its RAP answers the IAP's first packet with a negative binding. */
+static void test_no_group_negative(void **state)
+{
+	struct world *w = world_new(3, 1, 10 * SEC);
+	struct pias_ta ta = ta_with_rap(w, A, B + 1);
+	struct pias_event ev = event(PIAS_EV_NO_GROUP, &ta);
+	struct pias_err e;
+
+	(void)state;
+	assert_int_equal(pias_node_dp_event(&w->nodes[B].n, &ev, w->now, &e), 0);
+	assert_int_equal(counter(w, B, PIAS_NODE_C_bindings_sent), 1);
+	deliver(w);
+	assert_int_equal(w->nodes[C].r.binding_puts, 1);
+	assert_true(w->nodes[C].r.binding.flags & PIAS_BINDING_F_NEGATIVE);
+	world_free(w);
+}
+
 /*
  * With k = 3 RAPs and 3 proxies every proxy is RAP of every group: the
  * JAP's REPORT to itself and its IAP's QUERY to itself go through the
@@ -576,6 +593,7 @@ int test_node(void)
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_register_report_bind_refresh),
 		cmocka_unit_test(test_lost_targets_invalidate),
+		cmocka_unit_test(test_no_group_negative),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_ring_change_rereports),
 		cmocka_unit_test(test_two_worlds),
