@@ -26,7 +26,7 @@ struct rec {
 	unsigned int sends, send_peers;
 	unsigned int target_puts, target_dels, tgtset_puts, tgtset_dels;
 	unsigned int group_puts, group_dels, binding_puts, binding_dels, slot_batches;
-	unsigned int proxy_ups, proxy_downs;
+	unsigned int proxy_ups, proxy_downs, lefts;
 	struct pias_binding binding; /* the last one put */
 	struct pias_group group;     /* the last one put */
 };
@@ -178,8 +178,11 @@ static void proxy_up(void *ctx, __u32 id, const struct pias_peer *at)
 
 static void proxy_down(void *ctx, __u32 id, const struct pias_peer *at, bool left)
 {
-	(void)id, (void)at, (void)left;
-	((struct wnode *)ctx)->r.proxy_downs++;
+	struct wnode *wn = ctx;
+
+	(void)id, (void)at;
+	wn->r.proxy_downs++;
+	wn->r.lefts += left;
 }
 
 /* xorshift64*: the same world every run */
@@ -497,6 +500,49 @@ static void test_no_group_negative(void **state)
 }
 
 /*
+ * JAP C withdraws and stops: the others hear it left, take it off their
+ * rings, and what their roles held of it goes: RAP B's group of C's
+ * target, IAP A's binding to C. (A withdrawn piasd that goes on running
+ * still re-reports its groups, after its own ring change and every
+ * period, and the RAPs take its reports: not what this test is about.)
+ */
+static void test_withdraw(void **state)
+{
+	struct world *w = world_new(3, 1, 10 * SEC);
+	struct pias_ta ta = ta_with_rap(w, C, B + 1);
+	struct pias_event ev = {
+		.type = PIAS_EV_BOUND, .iap_id = A + 1, .jap_id = C + 1, .ta = ta
+	};
+	const struct pias_rap_group *g;
+	struct pias_err e;
+
+	(void)state;
+	register_target(w, C, &ta, 1);
+	deliver(w);
+	assert_int_equal(pias_node_dp_event(&w->nodes[B].n, &ev, w->now, &e), 0);
+	deliver(w);
+	assert_int_equal(w->nodes[A].r.binding_puts, 1);
+	assert_int_equal(w->nodes[A].r.binding.jap_id, C + 1);
+
+	assert_int_equal(pias_node_leave(&w->nodes[C].n, w->now, &e), 0);
+	deliver(w);
+	pias_node_free(&w->nodes[C].n);
+	w->nodes[C].up = false;
+	run_for(w, 2 * SEC);
+	for (int i = A; i <= B; i++) {
+		assert_int_equal(w->nodes[i].r.proxy_downs, 1);
+		assert_int_equal(w->nodes[i].r.lefts, 1);
+		assert_int_equal(w->nodes[i].n.ring.nproxies, 2);
+	}
+	assert_int_equal(w->nodes[A].r.binding_dels, 1);
+	assert_null(pias_iap_entry(&w->nodes[A].n.iap, &ta));
+	assert_int_equal(w->nodes[B].r.group_dels, 1);
+	g = pias_rap_group(&w->nodes[B].n.rap, &ta);
+	assert_true(!g || !g->g.count);
+	world_free(w);
+}
+
+/*
  * With k = 3 RAPs and 3 proxies every proxy is RAP of every group: the
  * JAP's REPORT to itself and its IAP's QUERY to itself go through the
  * loopback queue, never through io.send.
@@ -594,6 +640,7 @@ int test_node(void)
 		cmocka_unit_test(test_register_report_bind_refresh),
 		cmocka_unit_test(test_lost_targets_invalidate),
 		cmocka_unit_test(test_no_group_negative),
+		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_ring_change_rereports),
 		cmocka_unit_test(test_two_worlds),
