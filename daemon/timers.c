@@ -128,3 +128,16 @@ bool pias_timers_pop(struct pias_timers *t, __u64 now, __u32 *ref)
 	remove_at(t, 0);
 	return true;
 }
+
+/* Those due in the subtree at i: a node not due has no descendant due. */
+static size_t due_from(const struct pias_timers *t, size_t i, __u64 now)
+{
+	if (i >= t->n || t->heap[i].when > now)
+		return 0;
+	return 1 + due_from(t, 2 * i + 1, now) + due_from(t, 2 * i + 2, now);
+}
+
+size_t pias_timers_due(const struct pias_timers *t, __u64 now)
+{
+	return due_from(t, 0, now);
+}

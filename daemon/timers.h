@@ -68,6 +68,13 @@ static inline __u64 pias_timers_next(const struct pias_timers *t)
 }
 
 /*
+ * How many refs are due at now (deadline at or before it), in time
+ * proportional to that number, not to the heap's size: so that a tick can
+ * make room for what it will pop before it pops anything.
+ */
+size_t pias_timers_due(const struct pias_timers *t, __u64 now);
+
+/*
  * The ref with the earliest deadline if that is at or before now, taken
  * off the heap, into *ref; false if none is due.
  */

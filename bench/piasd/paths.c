@@ -791,8 +791,7 @@ static void rap_tick(__u64 now)
 	struct pias_err e;
 
 	/* rate-limit records in use (a bounded table: at most sets x ways) */
-	for (size_t i = 0; i < PIAS_RAP_SENT_SETS * PIAS_RAP_SENT_WAYS; i++)
-		pb_st.sent_sum += rap.sent[i].iap_id != 0;
+	pb_st.sent_sum += rap.nsent;
 	pb_st.sent_samples++;
 	if (GROW_RUN(rap_acts, pias_rap_tick(&rap, now, &rap_acts, &e)))
 		pb_fail("rap tick: %s", e.msg);
@@ -903,6 +902,104 @@ static void run_rap_tick(unsigned int n)
 		rap_tick(tick_now);
 		pb_st.ok += pb_st.map_writes == w;
 	}
+}
+
+/* ---- RAP: REPORTs from the JAPs ------------------------------------------- */
+
+/* Op c: JAP k = (c / tas) % JAPS_PER_TA of TA c % tas re-reports its count. */
+static unsigned int prep_rap_report(unsigned int n)
+{
+	struct pias_msg m;
+
+	for (unsigned int k = 0; k < n; k++, rap_cursor++) {
+		unsigned int i = (unsigned int)(rap_cursor % par.tas);
+		unsigned int j = (unsigned int)((rap_cursor / par.tas) % JAPS_PER_TA);
+
+		memset(&m, 0, sizeof(m));
+		m.hdr.type = PIAS_MSG_REPORT;
+		m.report.ta = tas[i];
+		m.report.count = 8u >> j;
+		m.report.share = PIAS_RAP_SHARE_FULL;
+		m.report.seq = ++report_seq;
+		build_proxy(&m, jap_of(i, j), &in[k]);
+	}
+	return n;
+}
+
+/* handle_proxy, then recv_one for REPORT: pias_rap_report_ex, then its actions. */
+static void run_rap_report(unsigned int n)
+{
+	struct pias_err e;
+
+	for (unsigned int k = 0; k < n; k++) {
+		__u64 now;
+
+		if (!recv_proxy(&replay, &in[k]))
+			continue;
+		now = rap_now();
+		if (GROW_RUN(rap_acts,
+			     pias_rap_report_ex(
+				     &rap, &rx_msg.report.ta, rx_msg.hdr.sender_id,
+				     &(struct pias_rap_report_in){
+					     .count = rx_msg.report.count,
+					     .seq = rx_msg.report.seq,
+					     .share = rx_msg.report.share,
+					     .policy = rx_msg.report.policy,
+					     .policy_serial = rx_msg.report.policy_serial },
+				     rtt_of, NULL, now, &rap_acts, &e))) {
+			pb_fail("REPORT: %s", e.msg);
+			continue;
+		}
+		rap_apply();
+		pb_st.ok++;
+	}
+}
+
+/*
+ * One TA served by WIDE_JAPS JAPs (ids 2.., counts 1-4): each op is the
+ * next JAP's report, with a count that differs from its last one, so that
+ * every report changes the group's weights.
+ */
+#define WIDE_JAPS 10000
+
+static int setup_rap_wide(void)
+{
+	struct pias_err e;
+	__u64 now;
+
+	if (setup_rap())
+		return -1;
+	pias_rap_free(&rap);
+	if (pias_rap_init(&rap, NULL, &e))
+		goto fail;
+	now = pb_vnow();
+	for (__u32 j = 0; j < WIDE_JAPS; j++)
+		if (GROW_RUN(rap_acts, pias_rap_report(&rap, &tas[0], 2 + j, 1 + j % 4, 1, now,
+						       &rap_acts, &e)))
+			goto fail;
+	rap_cursor = 0;
+	return 0;
+fail:
+	fprintf(stderr, "piasd-bench: wide RAP setup: %s\n", e.msg);
+	return -1;
+}
+
+static unsigned int prep_rap_wide(unsigned int n)
+{
+	struct pias_msg m;
+
+	for (unsigned int k = 0; k < n; k++, rap_cursor++) {
+		__u32 j = (__u32)(rap_cursor % WIDE_JAPS);
+
+		memset(&m, 0, sizeof(m));
+		m.hdr.type = PIAS_MSG_REPORT;
+		m.report.ta = tas[0];
+		m.report.count = 1 + (j + 1 + (__u32)(rap_cursor / WIDE_JAPS) % 2) % 4;
+		m.report.share = PIAS_RAP_SHARE_FULL;
+		m.report.seq = ++report_seq;
+		build_proxy(&m, 2 + j, &in[k]);
+	}
+	return n;
 }
 
 /* ---- IAP: BINDING from the RAP -------------------------------------------- */
@@ -1166,6 +1263,18 @@ const struct pb_row pb_rows[] = {
 	  .setup = setup_bound,
 	  .prep = prep_query,
 	  .run = run_query },
+	{ .name = "rap_report",
+	  .what = "RAP: REPORT datagram (a JAP's refresh) -> pias_rap_report_ex",
+	  .kind = "path",
+	  .setup = setup_bound,
+	  .prep = prep_rap_report,
+	  .run = run_rap_report },
+	{ .name = "rap_report_wide",
+	  .what = "RAP: REPORT changing a count in a group of 10,000 JAPs",
+	  .kind = "path",
+	  .setup = setup_rap_wide,
+	  .prep = prep_rap_wide,
+	  .run = run_rap_report },
 	{ .name = "iap_binding",
 	  .what = "IAP: BINDING datagram -> pias_iap_binding (install)",
 	  .kind = "path",

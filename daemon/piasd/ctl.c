@@ -67,8 +67,8 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 				    "\"announced\":%s}\n",
 				    d->cfg.node_id, d->withdrawn ? "true" : "false",
 				    (unsigned long long)up, alive, d->node.ring.nproxies,
-				    d->node.rap.ngroups, d->node.jap.ngroups, d->node.iap.n,
-				    d->keys.n, d->keys.send_id,
+				    pias_rap_ngroups(&d->node.rap), d->node.jap.ngroups,
+				    d->node.iap.n, d->keys.n, d->keys.send_id,
 				    d->have_group_key ? "true" : "false",
 				    d->serving ? "true" : "false", d->announced ? "true" : "false");
 		return;
@@ -81,8 +81,8 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 			    "serving: %s; anycast prefixes %s\n",
 			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
 			    (unsigned long long)up, alive, d->node.ring.nproxies, d->node.cfg.rap_k,
-			    d->node.rap.ngroups, d->node.jap.ngroups, d->node.iap.n, d->keys.n,
-			    d->keys.send_id,
+			    pias_rap_ngroups(&d->node.rap), d->node.jap.ngroups, d->node.iap.n,
+			    d->keys.n, d->keys.send_id,
 			    d->have_group_key ? "accepted" : "refused (no group key)",
 			    d->serving	  ? "yes"
 			    : d->isolated ? "no (cut off: every other proxy is dead to us)"
@@ -95,22 +95,24 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
 {
 	char ta[PIAS_ADDR_STRLEN + 16], pol[PIAS_POLICY_STRLEN];
+	bool first = true;
 
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
 		evbuffer_add_printf(o, "%-36s %-10s %-18s %s\n", "TA", "GENERATION", "POLICY",
 				    "JAPS (id:weight[@share])");
-	for (size_t i = 0; i < d->node.rap.ngroups; i++) {
-		const struct pias_rap_group *g = &d->node.rap.groups[i];
-
+	for (const struct pias_rap_group *g = pias_rap_next(&d->node.rap, NULL); g;
+	     g = pias_rap_next(&d->node.rap, g)) {
 		pias_ta_str(&g->ta, ta, sizeof(ta));
 		if (json) {
 			evbuffer_add_printf(o,
 					    "%s{\"ta\":\"%s\",\"generation\":%u,\"policy\":\"%s\","
-					    "\"japs\":[",
-					    i ? "," : "", ta, g->generation,
-					    pias_policy_str(&g->g.policy, pol, sizeof(pol)));
+					    "\"omitted\":%u,\"japs\":[",
+					    first ? "" : ",", ta, g->generation,
+					    pias_policy_str(&g->g.policy, pol, sizeof(pol)),
+					    g->omitted);
+			first = false;
 			for (__u32 j = 0; j < g->g.count; j++)
 				evbuffer_add_printf(o, "%s{\"id\":%u,\"weight\":%u,\"share\":%u}",
 						    j ? "," : "", g->g.japs[j].jap_id,
@@ -125,6 +127,9 @@ static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
 			if (g->shares[j] < PIAS_RAP_SHARE_FULL)
 				evbuffer_add_printf(o, "@%u%%", g->shares[j] / 10);
 		}
+		/* a sample of a larger group (rap_registry.h): the JAPs left out this time */
+		if (g->omitted)
+			evbuffer_add_printf(o, " (+%u sampled out)", g->omitted);
 		evbuffer_add_printf(o, "%s\n", g->g.count ? "" : " (none)");
 	}
 	if (json)

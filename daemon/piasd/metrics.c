@@ -271,7 +271,7 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 			    "pias_iap_bindings{state=\"querying\"} %zu\n",
 			    bound, negative, querying);
 	family(o, "pias_rap_groups", "gauge", "groups this proxy is a RAP for");
-	evbuffer_add_printf(o, "pias_rap_groups %zu\n", d->node.rap.ngroups);
+	evbuffer_add_printf(o, "pias_rap_groups %zu\n", pias_rap_ngroups(&d->node.rap));
 	family(o, "pias_jap_groups", "gauge", "groups with targets registered here");
 	evbuffer_add_printf(o, "pias_jap_groups %zu\n", d->node.jap.ngroups);
 	family(o, "pias_serving", "gauge",

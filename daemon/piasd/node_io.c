@@ -71,6 +71,8 @@ static void node_config(const struct piasd_config *c, struct pias_node_config *n
 			.report_expiry_ns = PIAS_RAP_REPORT_EXPIRY_NS,
 			.bind_interval_ns = PIAS_RAP_BIND_INTERVAL_NS,
 			.alpha = c->proximity_percent / 100.0,
+			/* each RAP of a large group draws its own samples */
+			.seed = (__u64)randombytes_random() << 32 | randombytes_random(),
 		},
 		.members = {
 			.probe_interval_ns = (__u64)c->probe_interval_ms * 1000000ull,

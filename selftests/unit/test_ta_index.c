@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* daemon/ta_index.c, timers.c: the registries' TA index and deadlines, against plain models. */
+/*
+ * daemon/ta_index.c, key_index.c, timers.c: the registries' TA index, pair
+ * index and deadlines, against plain models.
+ */
 #include "unit.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "key_index.h"
 #include "registry.h"
 #include "ta_index.h"
 #include "timers.h"
@@ -136,6 +140,87 @@ static void timers_match_model(void **state)
 	pias_timers_free(&t);
 }
 
+/* Random adds, gets, updates and deletes of (handle, id) pairs agree with a table of who is in. */
+static void key_index_matches_model(void **state)
+{
+	enum {
+		A = 60,
+		B = 70
+	};
+	struct pias_key_index x;
+	long model[A][B];
+	size_t in = 0;
+
+	(void)state;
+	srand(5);
+	pias_key_index_init(&x, "test");
+	for (int a = 0; a < A; a++)
+		for (int b = 0; b < B; b++)
+			model[a][b] = -1;
+	for (int step = 0; step < 200000; step++) {
+		__u32 a = (__u32)rand() % A, b = (__u32)rand() % B * 1000;
+		__u64 k = pias_key_pair(a, b);
+		__u32 *v = pias_key_index_get(&x, k);
+
+		if (model[a][b / 1000] < 0) {
+			assert_null(v);
+		} else {
+			assert_non_null(v);
+			assert_int_equal(*v, model[a][b / 1000]);
+		}
+		switch (rand() % 3) {
+		case 0:
+			if (v)
+				break;
+			assert_int_equal(pias_key_index_add(&x, k, (__u32)step, NULL), 0);
+			model[a][b / 1000] = step;
+			in++;
+			break;
+		case 1:
+			if (v) {
+				*v = (__u32)step + 1; /* changed in place */
+				model[a][b / 1000] = step + 1;
+			}
+			break;
+		default:
+			pias_key_index_del(&x, k);
+			in -= model[a][b / 1000] >= 0;
+			model[a][b / 1000] = -1;
+		}
+		assert_int_equal(x.n, in);
+	}
+	/* a reservation makes the adds it covers infallible: the table does not move */
+	assert_int_equal(pias_key_index_reserve(&x, 1000, NULL), 0);
+	struct pias_key_slot *t = x.table;
+
+	for (__u32 i = 0; i < 1000; i++)
+		assert_int_equal(pias_key_index_add(&x, pias_key_pair(A + i, 0), i, NULL), 0);
+	assert_ptr_equal(x.table, t);
+	assert_int_equal(*pias_key_index_get(&x, pias_key_pair(A + 999, 0)), 999);
+	pias_key_index_free(&x);
+}
+
+/* pias_timers_due counts exactly the deadlines at or before now, whatever the heap's shape. */
+static void timers_due_count(void **state)
+{
+	struct pias_timers t;
+
+	(void)state;
+	srand(3);
+	pias_timers_init(&t, "test");
+	assert_int_equal(pias_timers_due(&t, 1000), 0);
+	for (__u32 r = 0; r < 3000; r++)
+		assert_int_equal(pias_timers_set(&t, r, (__u64)(rand() % 10000), NULL), 0);
+	for (__u64 now = 0; now < 11000; now += 250) {
+		size_t want = 0;
+
+		for (__u32 r = 0; r < 3000; r++)
+			want += pias_timers_when(&t, r) <= now;
+		assert_int_equal(pias_timers_due(&t, now), want);
+	}
+	pias_timers_free(&t);
+}
+
 static void shared_helpers(void **state)
 {
 	struct pias_ta ta = key(1);
@@ -155,10 +240,9 @@ static void shared_helpers(void **state)
 int test_ta_index(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(index_matches_model),
-		cmocka_unit_test(index_limit),
-		cmocka_unit_test(timers_match_model),
-		cmocka_unit_test(shared_helpers),
+		cmocka_unit_test(index_matches_model), cmocka_unit_test(index_limit),
+		cmocka_unit_test(timers_match_model),  cmocka_unit_test(key_index_matches_model),
+		cmocka_unit_test(timers_due_count),    cmocka_unit_test(shared_helpers),
 	};
 
 	return cmocka_run_group_tests_name("ta_index", tests, NULL, NULL);
