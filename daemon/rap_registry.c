@@ -1104,7 +1104,7 @@ static void expire(struct pias_rap *r, __u32 h, __u64 now)
 
 int pias_rap_tick(struct pias_rap *r, __u64 now, struct pias_rap_actions *acts, struct pias_err *e)
 {
-	int err = room(acts, pias_timers_due(&r->due, now), e);
+	int err = room(acts, pias_timers_due(&r->due, now, SIZE_MAX), e);
 	__u32 h;
 
 	if (err)

@@ -47,6 +47,13 @@ void pias_timers_free(struct pias_timers *t);
 /* Room to queue ref (and one more node): -ENOMEM. */
 int pias_timers_reserve(struct pias_timers *t, __u32 ref, struct pias_err *e);
 
+/*
+ * Room to queue every ref below nrefs at once (-ENOMEM): after it, no
+ * pias_timers_set() for them can fail, whatever else is queued, so a
+ * registry that keeps a deadline per handle reserves once per new handle.
+ */
+int pias_timers_reserve_all(struct pias_timers *t, size_t nrefs, struct pias_err *e);
+
 /* ref is due at when: queued, or moved if it was. Fails only without a reservation. */
 int pias_timers_set(struct pias_timers *t, __u32 ref, __u64 when, struct pias_err *e);
 
@@ -68,11 +75,11 @@ static inline __u64 pias_timers_next(const struct pias_timers *t)
 }
 
 /*
- * How many refs are due at now (deadline at or before it), in time
- * proportional to that number, not to the heap's size: so that a tick can
- * make room for what it will pop before it pops anything.
+ * How many deadlines are at or before now, counting at most max of them:
+ * costs what it counts (the heap is walked only below due nodes), so that
+ * a tick can size its action list before it pops anything.
  */
-size_t pias_timers_due(const struct pias_timers *t, __u64 now);
+size_t pias_timers_due(const struct pias_timers *t, __u64 now, size_t max);
 
 /*
  * The ref with the earliest deadline if that is at or before now, taken

@@ -68,7 +68,7 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 				    d->cfg.node_id, d->withdrawn ? "true" : "false",
 				    (unsigned long long)up, alive, d->node.ring.nproxies,
 				    pias_rap_ngroups(&d->node.rap), d->node.jap.ngroups,
-				    d->node.iap.n, d->keys.n, d->keys.send_id,
+				    pias_iap_count(&d->node.iap), d->keys.n, d->keys.send_id,
 				    d->have_group_key ? "true" : "false",
 				    d->serving ? "true" : "false", d->announced ? "true" : "false");
 		return;
@@ -81,8 +81,8 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 			    "serving: %s; anycast prefixes %s\n",
 			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
 			    (unsigned long long)up, alive, d->node.ring.nproxies, d->node.cfg.rap_k,
-			    pias_rap_ngroups(&d->node.rap), d->node.jap.ngroups, d->node.iap.n,
-			    d->keys.n, d->keys.send_id,
+			    pias_rap_ngroups(&d->node.rap), d->node.jap.ngroups,
+			    pias_iap_count(&d->node.iap), d->keys.n, d->keys.send_id,
 			    d->have_group_key ? "accepted" : "refused (no group key)",
 			    d->serving	  ? "yes"
 			    : d->isolated ? "no (cut off: every other proxy is dead to us)"
@@ -140,19 +140,21 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 {
 	__u64 now = piasd_now();
 	char ta[PIAS_ADDR_STRLEN + 16];
+	const char *sep = "";
 
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
 		evbuffer_add_printf(o, "%-36s %-8s %-10s %-10s %s\n", "TA", "JAP", "GENERATION",
 				    "EXPIRES_S", "STATE");
-	for (size_t i = 0; i < d->node.iap.n; i++) {
-		const struct pias_iap_entry *en = &d->node.iap.entries[i];
+	pias_iap_each(&d->node.iap, en)
+	{
 		bool neg = en->b.flags & PIAS_BINDING_F_NEGATIVE;
 		long long left = en->bound && en->b.expires_ns > now
 					 ? (long long)((en->b.expires_ns - now) / 1000000000ull)
 					 : 0;
 		const char *st = !en->bound ? "querying" : neg ? "negative" : "bound";
+		const struct pias_group *set = pias_iap_set(en);
 
 		pias_ta_str(&en->ta, ta, sizeof(ta));
 		if (json) {
@@ -160,20 +162,21 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 					    "%s{\"ta\":\"%s\",\"jap\":%u,\"generation\":%u,"
 					    "\"expires_s\":%lld,\"state\":\"%s\",\"pending\":%s,"
 					    "\"set\":[",
-					    i ? "," : "", ta, en->b.jap_id, en->b.generation, left,
-					    st, en->pending ? "true" : "false");
+					    sep, ta, en->b.jap_id, en->b.generation, left, st,
+					    en->pending ? "true" : "false");
+			sep = ",";
 			/* a binding set: the JAPs new flows draw from, and their shares */
-			for (__u32 k = 0; k < en->set.count; k++)
+			for (__u32 k = 0; k < set->count; k++)
 				evbuffer_add_printf(o, "%s{\"jap\":%u,\"share\":%u}", k ? "," : "",
-						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+						    set->japs[k].jap_id, set->japs[k].weight);
 			evbuffer_add_printf(o, "]}");
 		} else {
 			evbuffer_add_printf(o, "%-36s %-8u %-10u %-10lld %s%s", ta, en->b.jap_id,
 					    en->b.generation, left, st,
 					    en->pending && en->bound ? " (refreshing)" : "");
-			for (__u32 k = 0; k < en->set.count; k++)
+			for (__u32 k = 0; k < set->count; k++)
 				evbuffer_add_printf(o, "%s%u:%u", k ? " " : " set ",
-						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+						    set->japs[k].jap_id, set->japs[k].weight);
 			evbuffer_add_printf(o, "\n");
 		}
 	}
@@ -449,7 +452,7 @@ static int cmd_withdraw(struct piasd *d, char **a, struct evbuffer *o, struct pi
 
 static int cmd_flush_bindings(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
 {
-	size_t before = d->node.iap.n;
+	size_t before = pias_iap_count(&d->node.iap);
 	int err = piasd_flush_bindings(d, e);
 
 	(void)a;

@@ -254,9 +254,8 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 				    pias_members_count_state(&d->node.members, s));
 	family(o, "pias_ring_proxies", "gauge", "proxies on the consistent hashing ring");
 	evbuffer_add_printf(o, "pias_ring_proxies %zu\n", d->node.ring.nproxies);
-	for (size_t i = 0; i < d->node.iap.n; i++) {
-		const struct pias_iap_entry *en = &d->node.iap.entries[i];
-
+	pias_iap_each(&d->node.iap, en)
+	{
 		if (!en->bound)
 			querying++;
 		else if (en->b.flags & PIAS_BINDING_F_NEGATIVE)

@@ -20,6 +20,8 @@ int main(int argc, char **argv)
 	failed += test_config_file();
 	failed += test_jap_registry();
 	failed += test_iap_cache();
+	failed += test_multimap();
+	failed += test_iap_scale();
 	failed += test_rap_registry();
 	failed += test_msg();
 	failed += test_keys();

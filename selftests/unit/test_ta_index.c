@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,13 @@ static void timers_match_model(void **state)
 			break;
 		default:
 			now += (__u64)(rand() % 50);
+			/* what a tick is told it will pop, in full and capped */
+			size_t due = 0, cap = (size_t)(rand() % 8);
+
+			for (int o = 0; o < REFS; o++)
+				due += model[o] <= now;
+			assert_int_equal(pias_timers_due(&t, now, SIZE_MAX), due);
+			assert_int_equal(pias_timers_due(&t, now, cap), due < cap ? due : cap);
 			while (pias_timers_pop(&t, now, &got)) {
 				/* the earliest of those due, and nothing earlier left */
 				assert_true(model[got] <= now);
@@ -208,7 +216,7 @@ static void timers_due_count(void **state)
 	(void)state;
 	srand(3);
 	pias_timers_init(&t, "test");
-	assert_int_equal(pias_timers_due(&t, 1000), 0);
+	assert_int_equal(pias_timers_due(&t, 1000, SIZE_MAX), 0);
 	for (__u32 r = 0; r < 3000; r++)
 		assert_int_equal(pias_timers_set(&t, r, (__u64)(rand() % 10000), NULL), 0);
 	for (__u64 now = 0; now < 11000; now += 250) {
@@ -216,8 +224,43 @@ static void timers_due_count(void **state)
 
 		for (__u32 r = 0; r < 3000; r++)
 			want += pias_timers_when(&t, r) <= now;
-		assert_int_equal(pias_timers_due(&t, now), want);
+		assert_int_equal(pias_timers_due(&t, now, SIZE_MAX), want);
 	}
+	pias_timers_free(&t);
+}
+
+/* After reserve_all, every ref below it can be queued at once without allocating. */
+static void timers_reserve_all(void **state)
+{
+	enum {
+		REFS = 1000
+	};
+	struct pias_timers t;
+	__u64 now = 0;
+	__u32 got, last = 0;
+
+	(void)state;
+	pias_timers_init(&t, "test");
+	assert_int_equal(pias_timers_reserve_all(&t, REFS, NULL), 0);
+	assert_true(t.cap >= REFS && t.npos >= REFS);
+	struct pias_timer_node *heap = t.heap;
+	__u32 *pos = t.pos;
+
+	for (__u32 r = 0; r < REFS; r++)
+		assert_int_equal(pias_timers_set(&t, r, (r * 7919u) % REFS, NULL), 0);
+	assert_ptr_equal(t.heap, heap); /* nothing moved: no allocation */
+	assert_ptr_equal(t.pos, pos);
+	assert_int_equal(pias_timers_due(&t, REFS / 2 - 1, SIZE_MAX), REFS / 2);
+	/* popped in order of deadline */
+	for (size_t n = 0; pias_timers_pop(&t, REFS, &got); n++) {
+		__u64 when = (got * 7919u) % REFS;
+
+		assert_true(!n || when >= last);
+		last = (__u32)when;
+		now++;
+	}
+	assert_int_equal(now, REFS);
+	assert_int_equal(pias_timers_due(&t, PIAS_TIMERS_NEVER, SIZE_MAX), 0);
 	pias_timers_free(&t);
 }
 
@@ -242,7 +285,8 @@ int test_ta_index(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(index_matches_model), cmocka_unit_test(index_limit),
 		cmocka_unit_test(timers_match_model),  cmocka_unit_test(key_index_matches_model),
-		cmocka_unit_test(timers_due_count),    cmocka_unit_test(shared_helpers),
+		cmocka_unit_test(timers_due_count),    cmocka_unit_test(timers_reserve_all),
+		cmocka_unit_test(shared_helpers),
 	};
 
 	return cmocka_run_group_tests_name("ta_index", tests, NULL, NULL);

@@ -24,6 +24,8 @@ int test_ring(void);
 int test_config_file(void);
 int test_jap_registry(void);
 int test_iap_cache(void);
+int test_multimap(void);
+int test_iap_scale(void);
 int test_rap_registry(void);
 int test_msg(void);
 int test_keys(void);
