@@ -143,16 +143,24 @@ struct pias_node_io {
 };
 
 struct pias_node_config {
-	__u32 id;		    /* this proxy, 1..PIAS_MAX_PROXIES-1 */
-	struct pias_peer self;	    /* its overlay address and port */
-	__u32 incarnation;	    /* membership: above any used before (wall-clock seconds) */
-	__u64 seq_base;		    /* report seqs and generations start above it (wall-clock ns) */
-	unsigned int rap_k;	    /* RAPs per group, 1..PIAS_RAP_REPLICAS */
+	__u32 id;	       /* this proxy, 1..PIAS_MAX_PROXIES-1 */
+	struct pias_peer self; /* its overlay address and port */
+	__u32 incarnation;     /* membership: above any used before (wall-clock seconds) */
+	__u64 seq_base;	       /* report seqs and generations start above it (wall-clock ns) */
+	unsigned int rap_k;    /* RAPs per group, 1..PIAS_RAP_REPLICAS */
+	/*
+	 * The RAP table as written (PIAS_RAP_SLOTS slots): the owner's, which
+	 * io.rap_slots_put keeps (piasd: the dataplane's, mapped), compared
+	 * slot by slot at the first write (after a restart only what moved is
+	 * written); NULL: the node keeps its own, empty at first, and applies
+	 * what io.rap_slots_put took.
+	 */
+	struct pias_rap_slot *rap_table;
 	__u64 join_wait_ns;	    /* 0: PIAS_NODE_JOIN_WAIT_NS */
 	__u64 report_period_ns;	    /* every group re-reported; 0: PIAS_RAP_REPORT_PERIOD_NS */
 	__u64 inval_interval_ns;    /* per (IAP, TA); 0: PIAS_INVAL_INTERVAL_NS */
 	struct pias_jap_config jap; /* conns: the node's (io.conns) */
-	struct pias_rap_config rap; /* NULL-like (all zero): the registry's defaults */
+	struct pias_rap_config rap; /* all zero: the registry's defaults */
 	struct pias_iap_config iap; /* all zero: the cache's defaults */
 	struct pias_members_config members; /* rand: io.rand, else its own from .seed */
 };
@@ -179,9 +187,12 @@ struct pias_node {
 	/* overlay: who is alive, and which proxies are each group's RAPs */
 	struct pias_members members;
 	struct pias_ring ring;
-	struct pias_rap_slot *rap_table; /* as last written (PIAS_RAP_SLOTS) */
-	bool ring_ready;		 /* the overlay's view is in: the table is ours to write */
-	bool ring_dirty;		 /* the live set changed: rebuild at the next tick */
+	struct pias_rap_slot *rap_table; /* as last written (PIAS_RAP_SLOTS): cfg's or own */
+	bool own_table;			 /* rap_table is the node's */
+	/* slots joins and leaves may have changed (all at start): recomputed at the next tick */
+	struct pias_slot_set *rap_dirty;
+	bool ring_ready; /* the overlay's view is in: the table is ours to write */
+	bool ring_dirty; /* rap_dirty has slots */
 	__u64 started_ns;
 
 	/* roles */
@@ -277,9 +288,9 @@ int pias_node_leave(struct pias_node *n, __u64 now, struct pias_err *e);
 
 /*
  * Restart: what the dataplane's maps hold, taken over without writing it
- * back (daemon/piasd/restore.c). Call after init, before any input.
+ * back (daemon/piasd/restore.c). Call after init, before any input. (The
+ * RAP table is cfg.rap_table.)
  */
-void pias_node_restore_rap_table(struct pias_node *n, const struct pias_rap_slot *table);
 int pias_node_restore_target(struct pias_node *n, const struct pias_ta *ta, __u32 id,
 			     const struct pias_target *t, const struct pias_policy *policy,
 			     __u64 now, struct pias_err *e);

@@ -103,15 +103,20 @@ static __u32 group_active_count(const struct pias_jap_group *g)
 	return c;
 }
 
-void node_rereport(struct pias_node *n, __u64 now)
+void node_rereport(struct pias_node *n, __u64 now, const struct pias_slot_set *moved)
 {
 	for (size_t i = 0; i < n->jap.ngroups; i++) {
-		struct pias_jap_report r = pias_jap_group_report(&n->jap.groups[i]);
+		struct pias_jap_report r;
 
+		if (!pias_ring_ta_moved(moved, &n->jap.groups[i].ta))
+			continue;
+		r = pias_jap_group_report(&n->jap.groups[i]);
 		r.count = group_active_count(&n->jap.groups[i]);
 		send_report(n, &n->jap.groups[i].ta, &r);
 	}
-	n->last_rereport_ns = now;
+	/* a partial re-report refreshes only some groups: the others' period runs on */
+	if (!moved)
+		n->last_rereport_ns = now;
 }
 
 int node_jap_register(struct pias_node *n, const struct pias_ta *ta,
@@ -213,7 +218,7 @@ void node_jap_tick(struct pias_node *n, __u64 now)
 	if (JAP_DO(n, pias_jap_tick(&n->jap, now, last_reply_of, n, &n->jap_acts, &e)))
 		NODE_LOG_W(n, "jap tick: %s", e.msg);
 	if (now - n->last_rereport_ns >= n->cfg.report_period_ns)
-		node_rereport(n, now);
+		node_rereport(n, now, NULL);
 }
 
 void node_inval_event(struct pias_node *n, const struct pias_event *ev, __u64 now)

@@ -60,8 +60,13 @@ __u64 node_rtt(void *ctx, __u32 a, __u32 b);
 int node_jap_init(struct pias_node *n, struct pias_err *e);
 void node_jap_free(struct pias_node *n);
 void node_jap_tick(struct pias_node *n, __u64 now);
-/* Every group this JAP holds, to its RAPs as the table says now. */
-void node_rereport(struct pias_node *n, __u64 now);
+/*
+ * The groups this JAP holds in the slots of moved (the RAP table changed
+ * there: new RAPs learn them at once), or every group if moved is NULL
+ * (the periodic refresh, which alone restarts the period), to their RAPs
+ * as the table says now.
+ */
+void node_rereport(struct pias_node *n, __u64 now, const struct pias_slot_set *moved);
 void node_inval_event(struct pias_node *n, const struct pias_event *ev, __u64 now);
 int node_jap_register(struct pias_node *n, const struct pias_ta *ta,
 		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The node's overlay: membership's messages and timers (membership.h); its
- * PROXY_UP and PROXY_DOWN move proxies on and off the ring (ring.h), tell
- * the owner (its proxy table), and tell the RAP and IAP of a dead JAP; a
- * changed ring becomes the RAP table by writing only the slots that
- * differ, in one batch, after which this JAP re-reports its groups so
- * that their new RAPs learn them.
+ * PROXY_UP and PROXY_DOWN move proxies on and off the ring (lib/ring.h),
+ * marking the RAP table slots this may change, tell the owner (its proxy
+ * table), and tell the RAP and IAP of a dead JAP. The next tick recomputes
+ * only the marked slots, writes the ones that differ in one batch, and
+ * this JAP re-reports only the groups of those slots, so that their new
+ * RAPs learn them.
  *
  * Restart: until this proxy has the overlay's full view (or join_wait_ns
  * has passed without one), the RAP table is not rewritten, so a restarted
@@ -63,7 +64,7 @@ static int members_grow(struct pias_node_members_acts *l)
 		_err;                                                                              \
 	})
 
-/* The ring changed: the table is rebuilt at the next tick (once the view is in). */
+/* The ring changed: its marked slots are recomputed at the next tick (once the view is in). */
 static void ring_changed(struct pias_node *n, int err)
 {
 	if (!err)
@@ -76,7 +77,7 @@ static void proxy_up(struct pias_node *n, __u32 id, const struct pias_peer *at)
 
 	if (n->io.proxy_up)
 		n->io.proxy_up(n->io.ctx, id, at);
-	ring_changed(n, pias_ring_add(&n->ring, id, &e));
+	ring_changed(n, pias_ring_join(&n->ring, id, n->cfg.rap_k, n->rap_dirty, &e));
 }
 
 /* Membership gave up on proxy id's piasd (dead or left): off the ring; its bindings go. */
@@ -90,7 +91,7 @@ static void proxy_down(struct pias_node *n, __u32 id, __u64 now)
 		at = (struct pias_peer){ .addr = mb->addr, .family = mb->family, .port = mb->port };
 	if (n->io.proxy_down)
 		n->io.proxy_down(n->io.ctx, id, &at, mb && mb->state == PIAS_MEMBER_LEFT);
-	ring_changed(n, pias_ring_remove(&n->ring, id, &e));
+	ring_changed(n, pias_ring_leave(&n->ring, id, n->cfg.rap_k, n->rap_dirty, &e));
 	node_rap_jap_dead(n, id, now);
 	node_iap_jap_dead(n, id, now);
 }
@@ -126,46 +127,63 @@ int node_members_recv(struct pias_node *n, const struct pias_msg *m, const struc
 	return err;
 }
 
-/* The table from the ring; only the slots that differ are written, in one batch. */
+/* How many slots set holds. */
+static size_t slot_count(const struct pias_slot_set *set)
+{
+	size_t c = 0;
+
+	for (size_t w = 0; w < PIAS_SLOT_SET_WORDS; w++)
+		c += (size_t)__builtin_popcountll(set->w[w]);
+	return c;
+}
+
+/*
+ * The marked slots recomputed from the ring; those that differ written in
+ * one batch, then re-reported. On failure they stay marked: the next tick
+ * tries again.
+ */
 static void ring_write(struct pias_node *n, __u64 now)
 {
-	struct pias_rap_slot *table = malloc(PIAS_RAP_SLOTS * sizeof(*table));
-	struct pias_rap_slot *vals = malloc(PIAS_RAP_SLOTS * sizeof(*vals));
-	__u32 *slots = malloc(PIAS_RAP_SLOTS * sizeof(*slots));
+	size_t cap = slot_count(n->rap_dirty), k = 0;
+	__u32 *slots = malloc((cap ? cap : 1) * sizeof(*slots));
+	struct pias_rap_slot *vals = malloc((cap ? cap : 1) * sizeof(*vals));
+	struct pias_slot_set *moved = calloc(1, sizeof(*moved));
 	struct pias_err e;
-	size_t k = 0;
 	int err;
 
-	if (!table || !vals || !slots) {
+	if (!slots || !vals || !moved) {
 		NODE_LOG_W(n, "RAP table not rebuilt: no memory");
 		goto out;
 	}
-	if (pias_ring_fill_table(&n->ring, n->cfg.rap_k, table, &e) ||
-	    pias_ring_table_diff(n->rap_table, table, slots, &k)) {
+	if (pias_ring_refill(&n->ring, n->cfg.rap_k, n->rap_table, n->rap_dirty, slots, vals, &k,
+			     &e)) {
 		NODE_LOG_W(n, "RAP table not rebuilt: %s", e.msg);
 		goto out;
 	}
-	for (size_t i = 0; i < k; i++)
-		vals[i] = table[slots[i]];
 	err = k && n->io.rap_slots_put ? n->io.rap_slots_put(n->io.ctx, slots, vals, k, &e) : 0;
 	if (err) {
 		NODE_LOG_W(n, "RAP table: %s", e.msg);
-		goto out; /* still dirty: again at the next tick */
+		goto out;
 	}
-	memcpy(n->rap_table, table, PIAS_RAP_SLOTS * sizeof(*table));
+	for (size_t i = 0; i < k; i++) {
+		if (n->own_table)
+			n->rap_table[slots[i]] = vals[i];
+		pias_slot_set_add(moved, slots[i]);
+	}
+	memset(n->rap_dirty, 0, sizeof(*n->rap_dirty));
 	n->ring_dirty = false;
 	NODE_INC(n, ring_rebuilds);
 	NODE_ADD(n, rap_slots_written, k);
 	NODE_LOG_I(n, "ring: %zu proxies, %zu RAP slots changed", n->ring.nproxies, k);
-	/* groups may have new RAPs: tell them what this JAP holds */
+	/* groups there may have new RAPs: tell them what this JAP holds */
 	if (k) {
 		pias_rap_ring_changed(&n->rap, now);
-		node_rereport(n, now);
+		node_rereport(n, now, moved);
 	}
 out:
-	free(table);
-	free(vals);
 	free(slots);
+	free(vals);
+	free(moved);
 }
 
 void node_ring_tick(struct pias_node *n, __u64 now)
@@ -199,7 +217,7 @@ int pias_node_leave(struct pias_node *n, __u64 now, struct pias_err *e)
 
 	if (!err)
 		members_apply(n, &a, now);
-	ring_changed(n, pias_ring_remove(&n->ring, n->cfg.id, NULL));
+	ring_changed(n, pias_ring_leave(&n->ring, n->cfg.id, n->cfg.rap_k, n->rap_dirty, NULL));
 	return err;
 }
 
@@ -245,20 +263,20 @@ __u32 node_rap_of(void *ctx, const struct pias_ta *ta)
 	return pias_node_raps_of(ctx, ta, raps) > 0 ? raps[0] : 0;
 }
 
-void pias_node_restore_rap_table(struct pias_node *n, const struct pias_rap_slot *table)
-{
-	memcpy(n->rap_table, table, PIAS_RAP_SLOTS * sizeof(*table));
-}
-
 int node_ring_init(struct pias_node *n, const struct pias_peer *seeds, size_t nseeds, __u64 now,
 		   struct pias_err *e)
 {
 	struct pias_members_config mc = n->cfg.members;
 	int err;
 
-	n->rap_table = calloc(PIAS_RAP_SLOTS, sizeof(*n->rap_table));
-	if (!n->rap_table || members_grow(&n->mem_acts))
+	n->own_table = !n->cfg.rap_table;
+	n->rap_table =
+		n->own_table ? calloc(PIAS_RAP_SLOTS, sizeof(*n->rap_table)) : n->cfg.rap_table;
+	n->rap_dirty = calloc(1, sizeof(*n->rap_dirty));
+	if (!n->rap_table || !n->rap_dirty || members_grow(&n->mem_acts))
 		return pias_err_set(e, -ENOMEM, "no memory for the RAP table");
+	/* every slot compared with the table at the first write: a restart writes what moved */
+	pias_slot_set_add_range(n->rap_dirty, 0, PIAS_RAP_SLOTS);
 	if (n->io.rand) {
 		mc.rand = members_rand;
 		mc.rand_ctx = n;
@@ -278,9 +296,12 @@ void node_ring_free(struct pias_node *n)
 {
 	pias_members_free(&n->members);
 	pias_ring_free(&n->ring);
-	free(n->rap_table);
+	if (n->own_table)
+		free(n->rap_table);
+	free(n->rap_dirty);
 	free(n->mem_acts.a);
 	free(n->mem_acts.msgs);
 	n->rap_table = NULL;
+	n->rap_dirty = NULL;
 	n->mem_acts = (struct pias_node_members_acts){ 0 };
 }

@@ -6,7 +6,7 @@
  * the dataplane's BOUND and NO_GROUP events and the IAPs' explicit queries
  * with bindings (TA -> JAP, with a lifetime) or negative bindings.
  *
- * (lib/rap.h is the other RAP module: which proxies are a group's RAPs.)
+ * (lib/ring.h is the other RAP module: which proxies are a group's RAPs.)
  *
  * Pure state machine, in the style of daemon/jap.h: every input carries the
  * time (now, ns, CLOCK_MONOTONIC_COARSE); the output is a list of actions

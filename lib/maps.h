@@ -46,6 +46,8 @@ struct pias_maps {
 	__u32 slot_next;	   /* where the search for a free group slot goes on (map_slot.c) */
 	struct pias_count *counts; /* pias_grp_count, mapped: every CPU's stripe */
 	size_t counts_len;
+	struct pias_rap_slot *rap; /* pias_rap_table, mapped: PIAS_RAP_SLOTS slots */
+	size_t rap_len;
 	bool borrowed; /* fds are a loaded object's: close leaves them open */
 	char root[PATH_MAX];
 };
@@ -149,13 +151,13 @@ int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8
 int pias_proxy_get(struct pias_maps *m, __u32 id, struct pias_proxy *p, struct pias_err *e);
 int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e);
 
-/*
- * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas
- * (lib/rap.h), in one batch where the kernel supports it.
- */
-/* Write slots keys[i] = slots[i], i < n, in one batch where the kernel supports it. */
+/* Write slots keys[i] = slots[i], i < n, into the mapped table (m->rap): no syscall. */
 int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
 			 size_t n, struct pias_err *e);
+/*
+ * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas,
+ * as piasd's ring does (lib/ring.h, default vnodes).
+ */
 int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
 		  struct pias_err *e);
 

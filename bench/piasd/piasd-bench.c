@@ -197,6 +197,17 @@ static int calibrate(struct result *r, const struct opts *o)
 	return 0;
 }
 
+/* Row i of all: the paths' rows (pb_rows, "mac" first), then the ring's. */
+static const struct pb_row *row_at(unsigned int i)
+{
+	return i < pb_nrows ? &pb_rows[i] : &pb_ring_rows[i - pb_nrows];
+}
+
+static unsigned int nrows(void)
+{
+	return pb_nrows + pb_ring_nrows;
+}
+
 /* Every name in --only is a row's. */
 static bool only_ok(const char *only)
 {
@@ -204,8 +215,8 @@ static bool only_ok(const char *only)
 		size_t len = strcspn(p, ",");
 		bool found = false;
 
-		for (unsigned int i = 0; i < pb_nrows && !found; i++)
-			found = strlen(pb_rows[i].name) == len && !strncmp(p, pb_rows[i].name, len);
+		for (unsigned int i = 0; i < nrows() && !found; i++)
+			found = strlen(row_at(i)->name) == len && !strncmp(p, row_at(i)->name, len);
 		if (!found) {
 			fprintf(stderr, "piasd-bench: no row '%.*s'\n", (int)len, p);
 			return false;
@@ -264,14 +275,14 @@ static int run_rows(const struct opts *o, unsigned int si)
 	double ns;
 	int n = 0, err;
 
-	for (unsigned int i = 0; i < pb_nrows; i++) {
+	for (unsigned int i = 0; i < nrows(); i++) {
 		struct result *r = &results[si][n];
 
 		/* row 0, mac, runs at every size: the others pair with it */
-		if (!selected(o, &pb_rows[i]) || (si && i && pb_rows[i].scale == PB_SCALE_NONE))
+		if (!selected(o, row_at(i)) || (si && i && row_at(i)->scale == PB_SCALE_NONE))
 			continue;
 		n++;
-		*r = (struct result){ .row = &pb_rows[i], .vc = { .base = mono_ns() } };
+		*r = (struct result){ .row = row_at(i), .vc = { .base = mono_ns() } };
 		fprintf(stderr, "  %-17s ...\n", r->row->name);
 		cur_vc = &r->vc;
 		memset(&pb_st, 0, sizeof(pb_st));

@@ -247,8 +247,8 @@ static void register_one(const struct pb_dgram *d)
 		pb_fail("REGISTER: seq replayed");
 		return;
 	}
-	if (id <= 0 && pb_rx.hdr.seq <= pias_gone_seq(&gone, &r->ta, &ep.addr, ep.family, ep.port,
-						      now)) {
+	if (id <= 0 &&
+	    pb_rx.hdr.seq <= pias_gone_seq(&gone, &r->ta, &ep.addr, ep.family, ep.port, now)) {
 		pb_fail("REGISTER: gone");
 		return;
 	}

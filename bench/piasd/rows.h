@@ -74,6 +74,12 @@ struct pb_row {
 
 extern const struct pb_row pb_rows[];
 extern const unsigned int pb_nrows;
+/* ring_rows.c: the RAP table's rows, run after pb_rows. */
+extern const struct pb_row pb_ring_rows[];
+extern const unsigned int pb_ring_nrows;
+/* ring_rows.c: the RAP table's rows, run after pb_rows. */
+extern const struct pb_row pb_ring_rows[];
+extern const unsigned int pb_ring_nrows;
 
 /* Once, before any row: keys, TAs, the ring of proxies. */
 int pb_init(const struct pb_params *p);

@@ -39,9 +39,9 @@ unsigned int pb_nqueries;
 static __u8 overlay_key[PIAS_KEY_LEN];
 static struct pias_keyring keys;
 static struct pias_replay replay;
-static __u64 self_seq;			 /* this proxy's header seqs (net.c's next_seq) */
-static __u8 tx_buf[PIAS_MSG_VIEW_MAX];	 /* what piasd keeps for sending (net.c) */
-static struct pias_node *node;		 /* the row's */
+static __u64 self_seq;		       /* this proxy's header seqs (net.c's next_seq) */
+static __u8 tx_buf[PIAS_MSG_VIEW_MAX]; /* what piasd keeps for sending (net.c) */
+static struct pias_node *node;	       /* the row's */
 static __u64 last_tick;
 
 void pb_fail(const char *fmt, ...)
@@ -149,10 +149,9 @@ static struct pias_coord coord_of(__u32 id)
 {
 	__u32 h = id * 2654435761u;
 
-	return (struct pias_coord){ .x = (float)(h % 50000),
-				    .y = (float)((h >> 16) % 50000),
-				    .h = 500.0f,
-				    .err = 0.2f };
+	return (struct pias_coord){
+		.x = (float)(h % 50000), .y = (float)((h >> 16) % 50000), .h = 500.0f, .err = 0.2f
+	};
 }
 
 /* Proxy id's overlay address: 192.0.2.0/24 and up, port 7000. */

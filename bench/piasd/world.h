@@ -21,9 +21,9 @@
 #include "rows.h"
 
 #define PB_SELF_ID   1
-#define PB_NPROXIES  1000	 /* proxies on the ring: the RAPs, JAPs and IAPs of the TAs */
-#define PB_TICK_NS   50000000ull /* PIASD_TICK_MS */
-#define PB_DGRAM_MAX 160	 /* the largest datagram built here */
+#define PB_NPROXIES  1000	     /* proxies on the ring: the RAPs, JAPs and IAPs of the TAs */
+#define PB_TICK_NS   50000000ull     /* PIASD_TICK_MS */
+#define PB_DGRAM_MAX 160	     /* the largest datagram built here */
 #define PB_LIFE_NS   300000000000ull /* binding_ttl_s default, 300 s */
 
 struct pb_dgram {

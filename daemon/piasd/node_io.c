@@ -45,8 +45,9 @@ static int log_level(void)
 	return level;
 }
 
-static void node_config(const struct piasd_config *c, struct pias_node_config *nc)
+static void node_config(struct piasd *d, struct pias_node_config *nc)
 {
+	const struct piasd_config *c = &d->cfg;
 	const struct piasd_addr *own = c->addr4.family ? &c->addr4 : &c->addr6;
 
 	*nc = (struct pias_node_config){
@@ -56,6 +57,8 @@ static void node_config(const struct piasd_config *c, struct pias_node_config *n
 		/* seqs and generations from the clock: a restart goes on above the old ones */
 		.seq_base = piasd_realtime(),
 		.rap_k = c->rap_replicas,
+		/* the dataplane's, mapped: a restart compares against it and writes what moved */
+		.rap_table = d->maps.rap,
 		.jap = {
 			.refresh_timeout_ns = (__u64)c->target_timeout_ms * 1000000ull,
 			.drain_timeout_ns = (__u64)c->drain_timeout_s * 1000000000ull,
@@ -100,7 +103,7 @@ int piasd_node_init(struct piasd *d, struct pias_err *e)
 	int err;
 
 	piasd_dataplane_io(&io);
-	node_config(c, &nc);
+	node_config(d, &nc);
 	for (size_t i = 0; i < c->n_seeds; i++)
 		seeds[i] = (struct pias_peer){ .addr = c->seeds[i].addr,
 					       .family = c->seeds[i].family,

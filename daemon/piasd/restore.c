@@ -4,14 +4,13 @@
  * what the previous piasd decided. Take that over instead of starting empty:
  * targets registered here (they keep refreshing, or time out as usual),
  * groups this proxy is RAP for (until their JAPs report again), bindings
- * this IAP holds (refreshed before they expire), the RAP table as written
- * (so that the node's first rewrite changes only what moved). Nothing is
- * written back, so established flows see no change. The node's membership
+ * this IAP holds (refreshed before they expire); the RAP table is the
+ * node's as it is (node_io.c), so its first rewrite changes only what
+ * moved. Nothing is written back, so established flows see no change. The node's membership
  * starts afresh and rejoins through the seeds; the table is not rewritten
  * until it has (daemon/node_ring.c).
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
@@ -92,31 +91,12 @@ static int restore_binding(struct piasd *d, const void *key)
 	return 0;
 }
 
-/* The RAP table as the dataplane has it: the node's first rewrite compares against it. */
-static int restore_rap_table(struct piasd *d, struct pias_err *e)
-{
-	struct pias_rap_slot *t = calloc(PIAS_RAP_SLOTS, sizeof(*t));
-
-	if (!t)
-		return pias_err_set(e, -ENOMEM, "no memory for the RAP table");
-	for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++)
-		if (pias_map_lookup(&d->maps, PIAS_M_RAP_TABLE, &s, &t[s], e)) {
-			free(t);
-			return -EIO;
-		}
-	pias_node_restore_rap_table(&d->node, t);
-	free(t);
-	return 0;
-}
-
 int piasd_restore(struct piasd *d, struct pias_err *e)
 {
 	const struct pias_node *n = &d->node;
 	struct pias_ta key, next;
-	int err = restore_rap_table(d, e);
 
-	if (err)
-		return err;
+	(void)e;
 	each_key(d->maps.fd[PIAS_M_TARGET_SETS], &key, &next, sizeof(key), restore_targets, d);
 	each_key(d->maps.fd[PIAS_M_GROUPS], &key, &next, sizeof(key), restore_group, d);
 	each_key(d->maps.fd[PIAS_M_BINDINGS], &key, &next, sizeof(key), restore_binding, d);

@@ -18,12 +18,12 @@
 #define PIAS_PIN_ROOT_DEFAULT "/sys/fs/bpf/pias"
 
 /* Sizes. Proxy and target ids index arrays, so they are bounded by these. */
-#define PIAS_MAX_PROXIES     131072 /* proxy ids 1..131071 */
-#define PIAS_MAX_TARGETS     65536  /* target ids 1..65535, per JAP */
-#define PIAS_RAP_SLOTS	     65536  /* consistent-hash table, power of two */
-#define PIAS_RAP_REPLICAS    4	    /* RAPs kept per slot, first live one used */
-#define PIAS_GROUP_MAX_JAPS  16	    /* JAPs a RAP keeps per group */
-#define PIAS_SET_MAX_TARGETS 32	    /* targets a JAP keeps per group */
+#define PIAS_MAX_PROXIES     131072  /* proxy ids 1..131071 */
+#define PIAS_MAX_TARGETS     65536   /* target ids 1..65535, per JAP */
+#define PIAS_RAP_SLOTS	     1048576 /* 2^20: consistent-hash table, power of two */
+#define PIAS_RAP_REPLICAS    4	     /* RAPs kept per slot, first live one used */
+#define PIAS_GROUP_MAX_JAPS  16	     /* JAPs a RAP keeps per group */
+#define PIAS_SET_MAX_TARGETS 32	     /* targets a JAP keeps per group */
 #define PIAS_MAX_PREFIXES    1024
 #define PIAS_MAX_BINDINGS    262144
 /*
@@ -150,7 +150,15 @@ struct pias_proxy_ref {
 	__u64 rx_tag[PIAS_TUN_RX_TAGS];
 };
 
-/* pias_rap_table: ARRAY of PIAS_RAP_SLOTS; slot = pias_ta_hash(ta) & (SLOTS-1). */
+/*
+ * pias_rap_table: ARRAY of PIAS_RAP_SLOTS; slot = pias_ta_hash(ta) & (SLOTS-1).
+ * Mapped (BPF_F_MMAPABLE): the daemon writes the slots a ring change moved
+ * with plain stores, no syscall per slot or batch (a small overlay changes
+ * most of the 2^20 slots at once: half a second as a bpf() batch, which
+ * stalled piasd's loop, against milliseconds). The kernel's own update copies a value without a
+ * lock too: a packet may read a slot half written, and then goes to its old
+ * or its new RAP.
+ */
 struct pias_rap_slot {
 	__u32 rap[PIAS_RAP_REPLICAS]; /* proxy ids in preference order, 0: end */
 };
@@ -345,7 +353,8 @@ struct pias_rate_limit {
 	X(PROXIES, pias_proxies, ARRAY, __u32, struct pias_proxy, PIAS_MAX_PROXIES, 0)             \
 	X(PROXY_ADDRS, pias_proxy_addr, HASH, struct pias_addr_key, struct pias_proxy_ref,         \
 	  PIAS_MAX_PROXIES, 0)                                                                     \
-	X(RAP_TABLE, pias_rap_table, ARRAY, __u32, struct pias_rap_slot, PIAS_RAP_SLOTS, 0)        \
+	X(RAP_TABLE, pias_rap_table, ARRAY, __u32, struct pias_rap_slot, PIAS_RAP_SLOTS,           \
+	  BPF_F_MMAPABLE)                                                                          \
 	X(BINDINGS, pias_bindings, HASH, struct pias_ta, struct pias_binding, PIAS_MAX_BINDINGS,   \
 	  0)                                                                                       \
 	/* shared, not per-CPU: a flow's packets do not always arrive on one CPU */                \

@@ -11,7 +11,6 @@ int main(int argc, char **argv)
 		cmocka_set_test_filter(argv[1]);
 	failed += test_addr();
 	failed += test_policy();
-	failed += test_rap();
 	failed += test_counters();
 	failed += test_hash();
 	failed += test_config();

@@ -15,7 +15,6 @@
 /* Each returns the number of failed tests of its group. */
 int test_addr(void);
 int test_policy(void);
-int test_rap(void);
 int test_counters(void);
 int test_hash(void);
 int test_config(void);
