@@ -106,8 +106,12 @@ struct pias_node_io {
 	/* A membership message to an address (a seed has no id yet). */
 	void (*send_peer)(void *ctx, const struct pias_peer *to, struct pias_msg *m);
 
-	/* The JAP's target table and target sets (pias_targets, pias_tgt_sets). */
-	int (*target_put)(void *ctx, __u32 id, const struct pias_target *t, struct pias_err *e);
+	/*
+	 * The JAP's target table and target sets (pias_targets, pias_tgt_sets).
+	 * A target of group ta: its weight is in the group's set too.
+	 */
+	int (*target_put)(void *ctx, const struct pias_ta *ta, __u32 id,
+			  const struct pias_target *t, struct pias_err *e);
 	int (*target_del)(void *ctx, __u32 id, struct pias_err *e);
 	int (*tgtset_put)(void *ctx, const struct pias_ta *ta, const struct pias_target_set *s,
 			  struct pias_err *e);

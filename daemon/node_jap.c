@@ -55,8 +55,9 @@ static void jap_apply(struct pias_node *n)
 		switch (a->kind) {
 		case PIAS_JAP_TARGET_SET:
 			if (io->target_put)
-				node_write_done(n, io->target_put(io->ctx, a->id, &a->target, &e),
-						&e);
+				node_write_done(
+					n, io->target_put(io->ctx, &a->ta, a->id, &a->target, &e),
+					&e);
 			if (a->target.state == PIAS_TARGET_DOWN)
 				NODE_LOG_I(n, "target %u is down: no refresh or reply for %llu ms",
 					   a->id,

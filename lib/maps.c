@@ -224,6 +224,82 @@ int pias_map_delete(struct pias_maps *m, enum pias_map_idx i, const void *key, c
 			    strerror(errno));
 }
 
+int pias_ids_check(const __u32 *ids, size_t n, __u32 limit, const char *what, struct pias_err *e)
+{
+	/* one bit per possible id: cheaper than sorting a copy */
+	unsigned char *seen = calloc(limit / 8 + 1, 1);
+	int err = 0;
+
+	if (!seen)
+		return pias_err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && !err; i++) {
+		__u32 id = ids[i];
+
+		if (id < 1 || id >= limit)
+			err = pias_err_set(e, -EINVAL, "%s id %u is out of range 1-%u", what, id,
+					   limit - 1);
+		else if (seen[id / 8] & (1u << (id % 8)))
+			err = pias_err_set(e, -EINVAL, "%s id %u is listed twice", what, id);
+		else
+			seen[id / 8] |= (unsigned char)(1u << (id % 8));
+	}
+	free(seen);
+	return err;
+}
+
+static bool no_batches(int err)
+{
+	return err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOSYS;
+}
+
+int pias_map_update_many(struct pias_maps *m, enum pias_map_idx i, const void *keys,
+			 const void *vals, size_t n, struct pias_err *e)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY, .flags = 0);
+	size_t ksz = pias_map_descs[i].key_size, vsz = pias_map_descs[i].value_size;
+	__u32 count = (__u32)n;
+	int err;
+
+	if (!n)
+		return 0;
+	if (!bpf_map_update_batch(m->fd[i], keys, vals, &count, &opts))
+		return count == n ? 0
+				  : pias_err_set(e, -EIO, "writing %s: %u of %zu entries",
+						 pias_map_name(i), count, n);
+	err = -errno;
+	if (!no_batches(err))
+		return pias_map_update(m, i, (const char *)keys + count * ksz,
+				       (const char *)vals + count * vsz, e);
+	/* no batches here (before Linux 5.6): the same, one entry at a time */
+	for (size_t k = 0; k < n; k++) {
+		err = pias_map_update(m, i, (const char *)keys + k * ksz,
+				      (const char *)vals + k * vsz, e);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void pias_map_delete_many(struct pias_maps *m, enum pias_map_idx i, const void *keys, size_t n)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+	size_t ksz = pias_map_descs[i].key_size, at = 0;
+
+	while (at < n) {
+		__u32 count = (__u32)(n - at);
+
+		if (!bpf_map_delete_batch(m->fd[i], (const char *)keys + at * ksz, &count, &opts))
+			return;
+		if (no_batches(-errno)) {
+			for (; at < n; at++)
+				bpf_map_delete_elem(m->fd[i], (const char *)keys + at * ksz);
+			return;
+		}
+		/* a batch stops at a key that is not there: skip it, go on */
+		at += count + 1;
+	}
+}
+
 int pias_map_clear(struct pias_maps *m, enum pias_map_idx i, struct pias_err *e)
 {
 	size_t ksz = pias_map_descs[i].key_size, n = 0, cap = 0;

@@ -97,9 +97,10 @@ static int wrote(void)
 	return 0;
 }
 
-static int target_put(void *ctx, __u32 id, const struct pias_target *t, struct pias_err *e)
+static int target_put(void *ctx, const struct pias_ta *ta, __u32 id, const struct pias_target *t,
+		      struct pias_err *e)
 {
-	(void)ctx, (void)id, (void)t, (void)e;
+	(void)ctx, (void)ta, (void)id, (void)t, (void)e;
 	return wrote();
 }
 

@@ -35,11 +35,14 @@ static int deleted(void *ctx, int err, const struct pias_err *e)
 	return done(ctx, err == -ENOENT ? 0 : err, e);
 }
 
-static int target_put(void *ctx, __u32 id, const struct pias_target *t, struct pias_err *e)
+static int target_put(void *ctx, const struct pias_ta *ta, __u32 id, const struct pias_target *t,
+		      struct pias_err *e)
 {
 	struct piasd *d = ctx;
+	int err = done(d, pias_target_set(&d->maps, id, t, e), e);
 
-	return done(d, pias_target_set(&d->maps, id, t, e), e);
+	/* the set holds the weights: a new one reaches it (no SET_SET says so) */
+	return err ?: done(d, pias_tgtset_reweigh(&d->maps, ta, e), e);
 }
 
 static int target_del(void *ctx, __u32 id, struct pias_err *e)

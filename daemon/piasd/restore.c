@@ -6,11 +6,12 @@
  * groups this proxy is RAP for (until their JAPs report again), bindings
  * this IAP holds (refreshed before they expire); the RAP table is the
  * node's as it is (node_io.c), so its first rewrite changes only what
- * moved. Nothing is written back, so established flows see no change. The node's membership
- * starts afresh and rejoins through the seeds; the table is not rewritten
- * until it has (daemon/node_ring.c).
+ * moved. Nothing is written back, so established flows see no change.
+ * The node's membership starts afresh and rejoins through the seeds; the
+ * table is not rewritten until it has (daemon/node_ring.c).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
@@ -36,23 +37,31 @@ static int each_key(int fd, void *key, void *next, size_t klen,
 static int restore_targets(struct piasd *d, const void *key)
 {
 	const struct pias_ta *ta = key;
-	struct pias_target_set set;
+	struct pias_tset set;
 	struct pias_err e;
 	__u64 now = piasd_now();
+	__u32 *ids;
 
-	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGET_SETS], ta, &set))
+	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGET_SETS], ta, &set) || !set.count)
 		return 0;
-	for (__u32 i = 0; i < set.count && i < PIAS_SET_MAX_TARGETS; i++) {
+	ids = calloc(set.count, sizeof(*ids));
+	if (!ids || pias_tset_read(&d->maps, ta, &set, ids, NULL, set.count, &e)) {
+		LOG_W("restore: a target set not taken over: %s", ids ? e.msg : "out of memory");
+		free(ids);
+		return 0;
+	}
+	for (__u32 i = 0; i < set.count; i++) {
 		struct pias_target t;
 
-		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &set.ids[i], &t) ||
-		    pias_node_restore_target(&d->node, ta, set.ids[i], &t, &set.policy, now, &e))
-			LOG_W("restore: target %u not taken over: %s", set.ids[i],
+		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &ids[i], &t) ||
+		    pias_node_restore_target(&d->node, ta, ids[i], &t, &set.policy, now, &e))
+			LOG_W("restore: target %u not taken over: %s", ids[i],
 			      t.state ? e.msg : "empty entry");
 		else
 			/* its next REGISTER must be newer than anything before the restart */
-			d->target_seq[set.ids[i]].seq = piasd_realtime() - PIAS_REPLAY_FRESH_NS;
+			d->target_seq[ids[i]].seq = piasd_realtime() - PIAS_REPLAY_FRESH_NS;
 	}
+	free(ids);
 	return 0;
 }
 

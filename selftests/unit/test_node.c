@@ -97,9 +97,10 @@ static void io_send_peer(void *ctx, const struct pias_peer *to, struct pias_msg 
 			enqueue(wn->w, i, wn->idx, m);
 }
 
-static int target_put(void *ctx, __u32 id, const struct pias_target *t, struct pias_err *e)
+static int target_put(void *ctx, const struct pias_ta *ta, __u32 id, const struct pias_target *t,
+		      struct pias_err *e)
 {
-	(void)id, (void)t, (void)e;
+	(void)ta, (void)id, (void)t, (void)e;
 	((struct wnode *)ctx)->r.target_puts++;
 	return 0;
 }
