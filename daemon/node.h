@@ -135,7 +135,10 @@ struct pias_node_io {
 	void (*proxy_up)(void *ctx, __u32 id, const struct pias_peer *at);
 	void (*proxy_down)(void *ctx, __u32 id, const struct pias_peer *at, bool left);
 
-	/* The dataplane's last reply time of target id (0: none). */
+	/*
+	 * The dataplane's last reply time of target id (0: none), read now:
+	 * asked only about a target whose refreshes are late, at a tick.
+	 */
 	__u64 (*last_reply)(void *ctx, __u32 id);
 	/* Target id's live connections in a complete count begun at or after since; -1: none yet. */
 	long (*conns)(void *ctx, __u32 id, __u64 since);
@@ -206,7 +209,6 @@ struct pias_node {
 	struct pias_inval_limiter inval;
 	__u64 report_seq;	/* JAP: REPORT seq */
 	__u64 last_rereport_ns; /* JAP: every group re-reported then */
-	__u64 *last_reply;	/* JAP tick's snapshot per target id (allocated on use) */
 
 	/* action lists */
 	struct pias_jap_actions jap_acts;

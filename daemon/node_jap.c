@@ -95,25 +95,17 @@ static void jap_apply(struct pias_node *n)
 		_r;                                                                                \
 	})
 
-static __u32 group_active_count(const struct pias_jap_group *g)
-{
-	__u32 c = 0;
-
-	for (__u32 i = 0; i < g->count; i++)
-		c += g->targets[i].t.state == PIAS_TARGET_ACTIVE;
-	return c;
-}
-
 void node_rereport(struct pias_node *n, __u64 now, const struct pias_slot_set *moved)
 {
-	for (size_t i = 0; i < n->jap.ngroups; i++) {
+	pias_jap_each_group(&n->jap, g)
+	{
 		struct pias_jap_report r;
 
-		if (!pias_ring_ta_moved(moved, &n->jap.groups[i].ta))
+		if (!pias_ring_ta_moved(moved, &g->ta))
 			continue;
-		r = pias_jap_group_report(&n->jap.groups[i]);
-		r.count = group_active_count(&n->jap.groups[i]);
-		send_report(n, &n->jap.groups[i].ta, &r);
+		r = pias_jap_group_report(g);
+		r.count = g->up; /* ACTIVE targets, as they are now */
+		send_report(n, &g->ta, &r);
 	}
 	/* a partial re-report refreshes only some groups: the others' period runs on */
 	if (!moved)
@@ -168,11 +160,17 @@ void pias_node_jap_hold(struct pias_node *n, __u64 now)
 	pias_jap_hold(&n->jap, now);
 }
 
+/*
+ * The dataplane's last reply from target id: pias_jap_tick asks it only
+ * about a target whose deadline is due and whose refreshes are late (it
+ * may be alive and answering while its agent is not), once, so the owner
+ * reads its dataplane for those only, not for every target every tick.
+ */
 static __u64 last_reply_of(void *ctx, __u32 id)
 {
 	const struct pias_node *n = ctx;
 
-	return n->last_reply[id];
+	return n->io.last_reply ? n->io.last_reply(n->io.ctx, id) : 0;
 }
 
 static long conns_of(void *ctx, __u32 id, __u64 since)
@@ -182,40 +180,10 @@ static long conns_of(void *ctx, __u32 id, __u64 since)
 	return n->io.conns(n->io.ctx, id, since);
 }
 
-/*
- * A snapshot of the dataplane's last replies: pias_jap_tick asks twice per
- * target and needs one answer. The reply time matters only for a target
- * whose last refresh is getting old (it may be alive and answering while
- * its agent is not); the others are alive anyway, so theirs is not read:
- * no dataplane read per target per tick in normal operation.
- */
-static int snapshot_replies(struct pias_node *n, __u64 now)
-{
-	if (!n->last_reply) {
-		n->last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*n->last_reply));
-		if (!n->last_reply)
-			return -ENOMEM;
-	}
-	for (size_t g = 0; g < n->jap.ngroups; g++)
-		for (__u32 i = 0; i < n->jap.groups[g].count; i++) {
-			const struct pias_jap_target *t = &n->jap.groups[g].targets[i];
-
-			n->last_reply[t->id] = 0;
-			if (n->io.last_reply &&
-			    now - t->last_refresh_ns > n->jap.cfg.refresh_timeout_ns / 2)
-				n->last_reply[t->id] = n->io.last_reply(n->io.ctx, t->id);
-		}
-	return 0;
-}
-
 void node_jap_tick(struct pias_node *n, __u64 now)
 {
 	struct pias_err e;
 
-	if (n->jap.ngroups && snapshot_replies(n, now)) {
-		NODE_LOG_W(n, "jap tick: no memory for the reply snapshot");
-		return;
-	}
 	if (JAP_DO(n, pias_jap_tick(&n->jap, now, last_reply_of, n, &n->jap_acts, &e)))
 		NODE_LOG_W(n, "jap tick: %s", e.msg);
 	if (now - n->last_rereport_ns >= n->cfg.report_period_ns)
@@ -266,7 +234,5 @@ void node_jap_free(struct pias_node *n)
 {
 	pias_jap_free(&n->jap);
 	free(n->jap_acts.a);
-	free(n->last_reply);
 	n->jap_acts = (struct pias_jap_actions){ 0 };
-	n->last_reply = NULL;
 }

@@ -166,3 +166,24 @@ bool pias_timers_pop(struct pias_timers *t, __u64 now, __u32 *ref)
 	remove_at(t, 0);
 	return true;
 }
+
+static int each_due(const struct pias_timers *t, size_t i, __u64 now, pias_timers_due_fn fn,
+		    void *ctx)
+{
+	int err;
+
+	/* a node not due has no child due: the walk goes as deep as the heap, log n */
+	if (i >= t->n || t->heap[i].when > now)
+		return 0;
+	err = fn(ctx, t->heap[i].ref, t->heap[i].when);
+	if (!err)
+		err = each_due(t, 2 * i + 1, now, fn, ctx);
+	if (!err)
+		err = each_due(t, 2 * i + 2, now, fn, ctx);
+	return err;
+}
+
+int pias_timers_each_due(const struct pias_timers *t, __u64 now, pias_timers_due_fn fn, void *ctx)
+{
+	return each_due(t, 0, now, fn, ctx);
+}

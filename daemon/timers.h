@@ -13,7 +13,8 @@
  * refresh.
  *
  * All-or-nothing: pias_timers_reserve() makes room for ref, after which
- * pias_timers_set() for it cannot fail.
+ * pias_timers_set() for it cannot fail; pias_timers_reserve_all() for every
+ * ref below a bound at once (a call that may queue many).
  */
 #ifndef PIAS_DAEMON_TIMERS_H
 #define PIAS_DAEMON_TIMERS_H
@@ -86,5 +87,15 @@ size_t pias_timers_due(const struct pias_timers *t, __u64 now, size_t max);
  * off the heap, into *ref; false if none is due.
  */
 bool pias_timers_pop(struct pias_timers *t, __u64 now, __u32 *ref);
+
+/*
+ * Each ref due at or before now, with its deadline, left queued: a
+ * registry that must know all it will do before it does any of it (all or
+ * nothing) looks first and sets or cancels after. The due nodes are a
+ * subtree at the top of the heap, so this costs O(due), in no particular
+ * order. A non-zero return of fn stops the walk and is returned.
+ */
+typedef int (*pias_timers_due_fn)(void *ctx, __u32 ref, __u64 when);
+int pias_timers_each_due(const struct pias_timers *t, __u64 now, pias_timers_due_fn fn, void *ctx);
 
 #endif

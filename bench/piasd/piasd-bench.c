@@ -43,6 +43,7 @@
 
 #include <pias/maps.h>
 
+#include "jap.h"
 #include "rows.h"
 
 #define MAX_RUNS	     15
@@ -51,7 +52,7 @@
 #define MAX_SIZES	     8
 #define MAX_ROWS	     32
 #define DEFAULT_SIZES	     "1000,10000,65000"
-#define DEFAULT_TARGETS	     1 /* the JAP's 65,535 target ids hold 65,000 groups of one */
+#define DEFAULT_TARGETS	     1 /* one target a group: 65,000 groups fit the JAP's ids */
 #define DEFAULT_FILL_LIMIT_S 30
 #define MAX_TAS		     PIAS_MAX_BINDINGS /* target addresses are unique below 2^19 TAs */
 
@@ -575,8 +576,9 @@ static void usage(FILE *f)
 		"                (default %d)\n"
 		"  --cpu N       pin to CPU N (default: the highest CPU allowed)\n"
 		"  --only LIST   only these rows (mac always runs: ratios are to it)\n",
-		MAX_RUNS, DEFAULT_TIME_MS, DEFAULT_SIZES, MAX_SIZES, MAX_TAS, PIAS_SET_MAX_TARGETS,
-		DEFAULT_TARGETS, PIAS_MAX_TARGETS - 1, DEFAULT_FILL_LIMIT_S);
+		MAX_RUNS, DEFAULT_TIME_MS, DEFAULT_SIZES, MAX_SIZES, MAX_TAS,
+		PIAS_JAP_GROUP_MAX_TARGETS, DEFAULT_TARGETS, PIAS_MAX_TARGETS - 1,
+		DEFAULT_FILL_LIMIT_S);
 }
 
 static bool parse_ulong(const char *s, unsigned long max, unsigned long *v)
@@ -658,7 +660,7 @@ int main(int argc, char **argv)
 		case 'f':
 		case 'c': {
 			unsigned long max = c == 'n'   ? MAX_RUNS
-					    : c == 'g' ? PIAS_SET_MAX_TARGETS
+					    : c == 'g' ? PIAS_JAP_GROUP_MAX_TARGETS
 					    : c == 'f' ? 3600
 					    : c == 'c' ? CPU_SETSIZE - 1
 					    : c == 't' ? 60000

@@ -22,8 +22,8 @@
 #define PB_BATCH 4096
 
 struct pb_params {
-	unsigned int tas;	   /* groups (TAs) the JAP, RAP and IAP know */
-	unsigned int targets;	   /* targets per TA at the JAP, at most PIAS_SET_MAX_TARGETS */
+	unsigned int tas;     /* groups (TAs) the JAP, RAP and IAP know */
+	unsigned int targets; /* targets per TA at the JAP, at most PIAS_JAP_GROUP_MAX_TARGETS */
 	unsigned int fill_limit_s; /* a registry not filled by then: its rows are skipped */
 };
 

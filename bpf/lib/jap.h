@@ -34,7 +34,7 @@
 
 /*
  * The target for a new flow by the group's policy (include/pias/policy.h):
- * its id | the group's counter slot << 16 (a result, not an out argument:
+ * its id | the group's counter slot << 32 (a result, not an out argument:
  * the JAP's chain of calls has no stack to spare), 0 if no target is
  * eligible, PICK_NO_SCOPE, PICK_REPLICATE, or PICK_MIDSTREAM (lead: a UDP
  * datagram's first payload byte | LEAD_PRESENT, else 0). The pick itself
@@ -44,7 +44,7 @@
  * prefix, else (not strict) among all, weighted. A global subprogram,
  * verified once.
  */
-__noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash, __u32 lead)
+__noinline __u64 pias_pick_target(const struct pias_flow *flow, __u32 hash, __u32 lead)
 {
 	const struct pias_tset_range *scope = NULL;
 	struct tset_room *room = tset_room();
@@ -77,7 +77,7 @@ __noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash, __u32 
 		if (st)
 			st->jap_scope_fallback++;
 	}
-	return id ? id | (__u32)h->slot << 16 : 0;
+	return id ? id | (__u64)h->slot << 32 : 0;
 }
 
 /*
@@ -474,17 +474,18 @@ static __always_inline int jap_step(struct pias_ctx *c)
 				   ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
 				   : 0;
 
-		tid = pias_pick_target(&p->flow, hash, moved ? 0 : udp_lead(c, p));
-		if (tid == PICK_MIDSTREAM) {
+		__u64 pick = pias_pick_target(&p->flow, hash, moved ? 0 : udp_lead(c, p));
+
+		if (pick == PICK_MIDSTREAM) {
 			pias_emit_conn_miss(&p->flow, p->iap_id);
 			return step_drop(c, PIAS_DROP_jap_no_conn);
 		}
-		if (tid == PICK_NO_SCOPE)
+		if (pick == PICK_NO_SCOPE)
 			return step_drop(c, PIAS_DROP_jap_no_scope);
-		if (tid == PICK_REPLICATE)
+		if (pick == PICK_REPLICATE)
 			return jap_replicate_up(c);
-		slot = tid >> 16;
-		tid &= 0xffff;
+		slot = (__u32)(pick >> 32);
+		tid = (__u32)pick;
 		t = target_of(tid);
 		if (!tid || !t)
 			return jap_bounce(c);

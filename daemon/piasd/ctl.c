@@ -67,7 +67,7 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 				    "\"announced\":%s}\n",
 				    d->cfg.node_id, d->withdrawn ? "true" : "false",
 				    (unsigned long long)up, alive, d->node.ring.nproxies,
-				    pias_rap_ngroups(&d->node.rap), d->node.jap.ngroups,
+				    pias_rap_ngroups(&d->node.rap), pias_jap_ngroups(&d->node.jap),
 				    pias_iap_count(&d->node.iap), d->keys.n, d->keys.send_id,
 				    d->have_group_key ? "true" : "false",
 				    d->serving ? "true" : "false", d->announced ? "true" : "false");
@@ -81,7 +81,7 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 			    "serving: %s; anycast prefixes %s\n",
 			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
 			    (unsigned long long)up, alive, d->node.ring.nproxies, d->node.cfg.rap_k,
-			    pias_rap_ngroups(&d->node.rap), d->node.jap.ngroups,
+			    pias_rap_ngroups(&d->node.rap), pias_jap_ngroups(&d->node.jap),
 			    pias_iap_count(&d->node.iap), d->keys.n, d->keys.send_id,
 			    d->have_group_key ? "accepted" : "refused (no group key)",
 			    d->serving	  ? "yes"
@@ -203,15 +203,15 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 				    "TA", "ID", "ENDPOINT", "STATE", "MODE", "WEIGHT",
 				    "REFRESHED_MS_AGO", "CONNS", "NAT_PORTS", "NAT_NO_PORT", "DIAL",
 				    "SHARE", "POLICY");
-	for (size_t g = 0; g < d->node.jap.ngroups; g++) {
-		const struct pias_jap_group *jg = &d->node.jap.groups[g];
-
+	pias_jap_each_group(&d->node.jap, jg)
+	{
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
 		/* the group's policy as it stands: the highest serial among its targets */
 		pias_policy_str(&jg->policy, pol, sizeof(pol));
 		for (__u32 i = 0; i < jg->count; i++) {
 			const struct pias_jap_target *t = &jg->targets[i];
-			unsigned long long ago = (now - t->last_refresh_ns) / 1000000ull;
+			unsigned long long ago =
+				(now - pias_jap_refreshed_ns(&d->node.jap, t)) / 1000000ull;
 			/* connections = NAT ports held; -1 until the first sweep is through */
 			long conns = piasd_conns_of(d, t->id, 0);
 			bool tunnel = t->t.flags & PIAS_TARGET_F_TUNNEL;

@@ -181,18 +181,16 @@ static void targets(struct piasd *d, struct evbuffer *o)
 	struct target_row *r;
 	struct pias_config dc;
 	struct pias_err e;
-	size_t n = 0, max = 0;
+	size_t n = 0, max = pias_jap_ntargets(&d->node.jap);
 	bool was_zero;
 
-	for (size_t g = 0; g < d->node.jap.ngroups; g++)
-		max += d->node.jap.groups[g].count;
 	r = calloc(max ? max : 1, sizeof(*r));
 	if (!r)
 		return;
 	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
 		memset(&dc, 0, sizeof(dc));
-	for (size_t g = 0; g < d->node.jap.ngroups; g++) {
-		const struct pias_jap_group *jg = &d->node.jap.groups[g];
+	pias_jap_each_group(&d->node.jap, jg)
+	{
 		char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
 
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
@@ -272,7 +270,7 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 	family(o, "pias_rap_groups", "gauge", "groups this proxy is a RAP for");
 	evbuffer_add_printf(o, "pias_rap_groups %zu\n", pias_rap_ngroups(&d->node.rap));
 	family(o, "pias_jap_groups", "gauge", "groups with targets registered here");
-	evbuffer_add_printf(o, "pias_jap_groups %zu\n", d->node.jap.ngroups);
+	evbuffer_add_printf(o, "pias_jap_groups %zu\n", pias_jap_ngroups(&d->node.jap));
 	family(o, "pias_serving", "gauge",
 	       "1 when this proxy serves (joined, announcing if it manages announcements)");
 	evbuffer_add_printf(o, "pias_serving %d\n", d->serving ? 1 : 0);

@@ -109,9 +109,10 @@ int piasd_restore(struct piasd *d, struct pias_err *e)
 	each_key(d->maps.fd[PIAS_M_TARGET_SETS], &key, &next, sizeof(key), restore_targets, d);
 	each_key(d->maps.fd[PIAS_M_GROUPS], &key, &next, sizeof(key), restore_group, d);
 	each_key(d->maps.fd[PIAS_M_BINDINGS], &key, &next, sizeof(key), restore_binding, d);
-	if (n->jap.ngroups || pias_rap_ngroups(&n->rap) || pias_iap_count(&n->iap))
+	if (pias_jap_ngroups(&n->jap) || pias_rap_ngroups(&n->rap) || pias_iap_count(&n->iap))
 		LOG_I("restart: took over %zu groups with targets, %zu RAP groups, %zu bindings "
 		      "from the pinned maps",
-		      n->jap.ngroups, pias_rap_ngroups(&n->rap), pias_iap_count(&n->iap));
+		      pias_jap_ngroups(&n->jap), pias_rap_ngroups(&n->rap),
+		      pias_iap_count(&n->iap));
 	return 0;
 }

@@ -18,8 +18,9 @@
 #define PIAS_PIN_ROOT_DEFAULT "/sys/fs/bpf/pias"
 
 /* Sizes. Proxy and target ids index arrays, so they are bounded by these. */
-#define PIAS_MAX_PROXIES    131072  /* proxy ids 1..131071 */
-#define PIAS_MAX_TARGETS    65536   /* target ids 1..65535, per JAP */
+#define PIAS_MAX_PROXIES 131072 /* proxy ids 1..131071 */
+#define PIAS_MAX_TARGETS                                                                           \
+	131072 /* target ids 1..131071, per JAP: 100,000 live and ids to go round */
 #define PIAS_RAP_SLOTS	    1048576 /* 2^20: consistent-hash table, power of two */
 #define PIAS_RAP_REPLICAS   4	    /* RAPs kept per slot, first live one used */
 #define PIAS_GROUP_MAX_JAPS 16	    /* JAPs a RAP keeps per group */

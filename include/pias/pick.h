@@ -90,8 +90,13 @@ static __always_inline __u32 pias_pick_draw(__u32 hash, __u32 k)
  */
 typedef __u32 (*pias_pick_draw_fn)(void *ctx, __u32 r, __u32 scoped);
 typedef __u32 (*pias_pick_take_fn)(void *ctx, __u32 i, __u32 scoped);
-#define PIAS_PICK_AT(i, id) ((__u32)(i) << 16 | (id))
-PIAS_STATIC_ASSERT(PIAS_TSET_MAX <= 0xffff && PIAS_MAX_TARGETS <= 0x10000, "PIAS_PICK_AT");
+#define PIAS_PICK_ID_BITS   17
+#define PIAS_PICK_ID_MASK   ((1u << PIAS_PICK_ID_BITS) - 1)
+#define PIAS_PICK_AT(i, id) ((__u32)(i) << PIAS_PICK_ID_BITS | (id))
+/* the index in 14 bits, so that ~0 names no index of a set */
+PIAS_STATIC_ASSERT(PIAS_TSET_MAX < 1u << (31 - PIAS_PICK_ID_BITS) &&
+			   PIAS_MAX_TARGETS <= 1u << PIAS_PICK_ID_BITS,
+		   "PIAS_PICK_AT");
 
 /*
  * A target among entries [lo, hi) of a set, whose running sums are cum_lo
@@ -111,11 +116,11 @@ static __always_inline __u32 pias_pick_in(__u32 lo, __u32 hi, __u32 cum_lo, __u3
 	span = hi - lo;
 	for (__u32 k = 0; k < PIAS_PICK_DRAWS; k++) {
 		at = draw(ctx, cum_lo + pias_pick_draw(hash, k) % total, scoped);
-		i = at >> 16;
+		i = at >> PIAS_PICK_ID_BITS;
 		if (i < lo || i >= hi)
 			return 0; /* the set changed under the pick */
-		if (at & 0xffff)
-			return at & 0xffff;
+		if (at & PIAS_PICK_ID_MASK)
+			return at & PIAS_PICK_ID_MASK;
 	}
 	for (__u32 s = 1; s < PIAS_PICK_WALK && s < span; s++) {
 		__u32 j = i + s;

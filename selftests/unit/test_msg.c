@@ -713,9 +713,9 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_REGISTER, 2, b + 62, 5, "REGISTER: policy: replicate takes 2-4 copies");
 	/* REG_ACK ids. */
 	patch_bad(PIAS_MSG_REG_ACK, 0, b + 23, 0, "REG_ACK: jap_id 0 is not a proxy id");
-	/* target_id 0 is allowed (a LEAVE of an unknown target); 65536 up is not */
-	patch_bad(PIAS_MSG_REG_ACK, 0, b + 25, 1,
-		  "REG_ACK: target_id 65537 is not a target id 0-65535");
+	/* target_id 0 is allowed (a LEAVE of an unknown target); 131072 up is not */
+	patch_bad(PIAS_MSG_REG_ACK, 0, b + 25, 2,
+		  "REG_ACK: target_id 131073 is not a target id 0-131071");
 	/* REG_ACK's tunnel endpoint: family, reserved byte, port, address. */
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 5, "REG_ACK: tunnel family 5 is not 4 (IPv4) or 6");
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 41, 1, "REG_ACK: reserved byte is not zero");

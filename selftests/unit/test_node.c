@@ -628,8 +628,8 @@ static void test_two_worlds(void **state)
 	register_target(w1, A, &ta, 1);
 	deliver(w1);
 	deliver(w2);
-	assert_int_equal(w1->nodes[A].n.jap.ngroups, 1);
-	assert_int_equal(w2->nodes[A].n.jap.ngroups, 0);
+	assert_int_equal(pias_jap_ngroups(&w1->nodes[A].n.jap), 1);
+	assert_int_equal(pias_jap_ngroups(&w2->nodes[A].n.jap), 0);
 	assert_int_equal(w2->nodes[A].n.ring.nproxies, 2);
 	assert_int_equal(counter(w2, A, PIAS_NODE_C_reports_sent), 0);
 	world_free(w1);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "key_index.h"
+#include "ref_index.h"
 #include "registry.h"
 #include "ta_index.h"
 #include "timers.h"
@@ -264,6 +265,145 @@ static void timers_reserve_all(void **state)
 	pias_timers_free(&t);
 }
 
+struct ref_model {
+	unsigned int key[2000]; /* per ref: its key, or ~0u: not in */
+};
+
+/* Keys 0..k: hash k % 97, so that many refs share a hash and the probe must ask. */
+static __u32 ref_hash(unsigned int key)
+{
+	return key % 97 * 0x9e3779b1u;
+}
+
+struct ref_want {
+	const struct ref_model *m;
+	unsigned int key;
+};
+
+static bool ref_match(const void *ctx, __u32 ref)
+{
+	const struct ref_want *w = ctx;
+
+	return w->m->key[ref] == w->key;
+}
+
+/* Random puts, finds and deletes of refs with colliding hashes agree with a model. */
+static void refs_match_model(void **state)
+{
+	enum {
+		REFS = 2000,
+		RKEYS = 5000
+	};
+	static struct ref_model m;
+	struct pias_ref_index x;
+	long where[RKEYS];
+	__u32 free_refs[REFS];
+	size_t nfree = REFS, in = 0;
+
+	(void)state;
+	srand(13);
+	pias_ref_index_init(&x, "test");
+	for (unsigned int r = 0; r < REFS; r++) {
+		m.key[r] = ~0u;
+		free_refs[r] = REFS - 1 - r;
+	}
+	for (int k = 0; k < RKEYS; k++)
+		where[k] = -1;
+	for (int step = 0; step < 200000; step++) {
+		unsigned int k = (unsigned int)rand() % RKEYS;
+		struct ref_want w = { .m = &m, .key = k };
+
+		assert_int_equal(pias_ref_index_find(&x, ref_hash(k), ref_match, &w), where[k]);
+		if (where[k] < 0 && nfree && rand() % 2) {
+			__u32 r = free_refs[--nfree];
+
+			assert_int_equal(pias_ref_index_reserve(&x, 1, NULL), 0);
+			pias_ref_index_put(&x, ref_hash(k), r);
+			m.key[r] = k;
+			where[k] = r;
+			in++;
+		} else if (where[k] >= 0 && rand() % 2) {
+			pias_ref_index_del(&x, ref_hash(k), (__u32)where[k]);
+			m.key[where[k]] = ~0u;
+			free_refs[nfree++] = (__u32)where[k];
+			where[k] = -1;
+			in--;
+		}
+		assert_int_equal(x.n, in);
+		/* at most half full */
+		assert_true(!x.table || 2 * x.n <= x.mask + 1);
+	}
+	for (unsigned int k = 0; k < RKEYS; k++) {
+		struct ref_want w = { .m = &m, .key = k };
+
+		assert_int_equal(pias_ref_index_find(&x, ref_hash(k), ref_match, &w), where[k]);
+	}
+	pias_ref_index_free(&x);
+}
+
+struct due_seen {
+	__u64 model[300];
+	bool seen[300];
+	size_t n;
+};
+
+static int note_due(void *ctx, __u32 ref, __u64 when)
+{
+	struct due_seen *d = ctx;
+
+	assert_false(d->seen[ref]);
+	assert_true(d->model[ref] == when);
+	d->seen[ref] = true;
+	d->n++;
+	return d->n == 5 ? 7 : 0; /* the fifth stops the walk */
+}
+
+/*
+ * The walk over what is due sees each due ref once, with its deadline, and
+ * nothing else; it leaves the heap as it was; a non-zero answer stops it.
+ * reserve_all makes room to queue every ref below its bound at once.
+ */
+static void timers_each_due(void **state)
+{
+	enum {
+		REFS = 300
+	};
+	static struct due_seen d;
+	struct pias_timers t;
+
+	(void)state;
+	srand(17);
+	pias_timers_init(&t, "test");
+	assert_int_equal(pias_timers_reserve_all(&t, REFS, NULL), 0);
+	assert_true(t.cap >= REFS && t.npos >= REFS);
+	for (int round = 0; round < 200; round++) {
+		__u64 now = (__u64)(rand() % 1000);
+		size_t due = 0, n = t.n;
+
+		for (int k = 0; k < 20; k++) {
+			__u32 r = (__u32)rand() % REFS;
+
+			d.model[r] = (__u64)(rand() % 1000);
+			pias_timers_set(&t, r, d.model[r], NULL);
+		}
+		n = t.n;
+		memset(d.seen, 0, sizeof(d.seen));
+		d.n = 0;
+		for (__u32 r = 0; r < REFS; r++)
+			due += pias_timers_queued(&t, r) && d.model[r] <= now;
+		/* stopped at the fifth, or all of them */
+		assert_int_equal(pias_timers_each_due(&t, now, note_due, &d), due >= 5 ? 7 : 0);
+		assert_int_equal(d.n, due >= 5 ? 5 : due);
+		for (__u32 r = 0; r < REFS; r++)
+			assert_true(!d.seen[r] || (pias_timers_queued(&t, r) && d.model[r] <= now));
+		assert_int_equal(t.n, n);
+		for (__u32 r = 0; r < REFS; r++)
+			if (pias_timers_queued(&t, r))
+				assert_true(pias_timers_when(&t, r) == d.model[r]);
+	}
+	pias_timers_free(&t);
+}
+
 static void shared_helpers(void **state)
 {
 	struct pias_ta ta = key(1);
@@ -286,6 +426,7 @@ int test_ta_index(void)
 		cmocka_unit_test(index_matches_model), cmocka_unit_test(index_limit),
 		cmocka_unit_test(timers_match_model),  cmocka_unit_test(key_index_matches_model),
 		cmocka_unit_test(timers_due_count),    cmocka_unit_test(timers_reserve_all),
+		cmocka_unit_test(refs_match_model),    cmocka_unit_test(timers_each_due),
 		cmocka_unit_test(shared_helpers),
 	};
 
