@@ -29,6 +29,8 @@ struct rec {
 	unsigned int proxy_ups, proxy_downs, lefts;
 	struct pias_binding binding; /* the last one put */
 	struct pias_group group;     /* the last one put */
+	struct pias_ta target_ta;    /* the group of the last target put */
+	__u32 target_id;	     /* and its id */
 };
 
 struct world;
@@ -54,6 +56,11 @@ struct world {
 	__u64 now;
 	__u64 rng;
 	__u64 report_period_ns;
+	__u64 jap_timeout_ns; /* targets' refresh timeout; 0: the test's length (600 s) */
+	/* the dataplane's last reply of each target id (io.last_reply), and who asked */
+	__u64 reply_ns[64];
+	unsigned int reply_asks;
+	__u32 reply_asked; /* the last id asked about */
 };
 
 static struct pias_peer addr_of(int idx)
@@ -100,8 +107,12 @@ static void io_send_peer(void *ctx, const struct pias_peer *to, struct pias_msg 
 static int target_put(void *ctx, const struct pias_ta *ta, __u32 id, const struct pias_target *t,
 		      struct pias_err *e)
 {
-	(void)ta, (void)id, (void)t, (void)e;
-	((struct wnode *)ctx)->r.target_puts++;
+	struct rec *r = &((struct wnode *)ctx)->r;
+
+	(void)t, (void)e;
+	r->target_puts++;
+	r->target_ta = *ta;
+	r->target_id = id;
 	return 0;
 }
 
@@ -197,6 +208,16 @@ static __u32 io_rand(void *ctx)
 	return (__u32)((w->rng * 2685821657736338717ull) >> 32);
 }
 
+static __u64 io_last_reply(void *ctx, __u32 id)
+{
+	struct world *w = ((struct wnode *)ctx)->w;
+
+	assert_true(id < sizeof(w->reply_ns) / sizeof(w->reply_ns[0]));
+	w->reply_asks++;
+	w->reply_asked = id;
+	return w->reply_ns[id];
+}
+
 /* Proxy idx starts now, joining through proxy 0 (unless it is proxy 0). */
 static void node_start(struct world *w, int idx, unsigned int rap_k)
 {
@@ -210,7 +231,7 @@ static void node_start(struct world *w, int idx, unsigned int rap_k)
 		.rap_k = rap_k,
 		.report_period_ns = w->report_period_ns,
 		/* targets stay alive without refreshes for the test's length */
-		.jap = { .refresh_timeout_ns = 600 * SEC,
+		.jap = { .refresh_timeout_ns = w->jap_timeout_ns ? w->jap_timeout_ns : 600 * SEC,
 			 .drain_timeout_ns = 30 * SEC,
 			 .down_expire_ns = 30 * SEC,
 			 .report_fraction = 0.25 },
@@ -235,6 +256,7 @@ static void node_start(struct world *w, int idx, unsigned int rap_k)
 		.proxy_up = proxy_up,
 		.proxy_down = proxy_down,
 		.rand = io_rand,
+		.last_reply = io_last_reply,
 	};
 	struct pias_err e;
 
@@ -407,6 +429,9 @@ static int serve_and_bind(struct world *w, const struct pias_ta *ta)
 	int id = register_target(w, A, ta, 1);
 
 	assert_int_equal(w->nodes[A].r.target_puts, 1);
+	/* named with its group, whose set holds its weight (dataplane.c reweighs it) */
+	assert_memory_equal(&w->nodes[A].r.target_ta, ta, sizeof(*ta));
+	assert_int_equal(w->nodes[A].r.target_id, id);
 	assert_int_equal(w->nodes[A].r.tgtset_puts, 1);
 	assert_int_equal(counter(w, A, PIAS_NODE_C_reports_sent), 1);
 	deliver(w);
@@ -618,6 +643,52 @@ static void test_ring_change_rereports(void **state)
 	world_free(w);
 }
 
+/*
+ * A target whose agent stops refreshing but which still answers flows
+ * (the dataplane's last reply, io.last_reply) stays ACTIVE; the node asks
+ * the dataplane only about it, and only once its refreshes are late; when
+ * its replies stop too, it goes DOWN.
+ */
+static void test_last_reply_keeps_alive(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	struct pias_ta ta = ta_n(1);
+	const struct pias_jap_target *t;
+	int id;
+
+	(void)state;
+	assert_non_null(w);
+	w->now = 1 * SEC;
+	w->rng = 1;
+	w->report_period_ns = 10 * SEC;
+	w->jap_timeout_ns = 1 * SEC;
+	node_start(w, A, 1);
+	run_until_settled(w);
+	id = register_target(w, A, &ta, 1);
+	run_for(w, 500 * MS);
+	assert_int_equal(w->reply_asks, 0); /* refreshed within the timeout: not asked */
+
+	/* no refresh from its agent from here on; the dataplane sees replies */
+	for (int k = 0; k < 40; k++) {
+		w->reply_ns[id] = w->now;
+		run_for(w, 100 * MS);
+	}
+	t = pias_jap_target(&w->nodes[A].n.jap, (__u32)id);
+	assert_non_null(t);
+	assert_int_equal(t->t.state, PIAS_TARGET_ACTIVE);
+	assert_true(w->reply_asks >= 1);
+	assert_int_equal(w->reply_asked, id);
+	assert_int_equal(w->nodes[A].r.target_puts, 1); /* its registration alone */
+
+	/* the replies stop: DOWN within a timeout and a tick */
+	run_for(w, 1 * SEC + TICK);
+	t = pias_jap_target(&w->nodes[A].n.jap, (__u32)id);
+	assert_non_null(t);
+	assert_int_equal(t->t.state, PIAS_TARGET_DOWN);
+	assert_int_equal(w->nodes[A].r.target_puts, 2);
+	world_free(w);
+}
+
 /* Nodes are independent: no state is shared between two worlds run side by side. */
 static void test_two_worlds(void **state)
 {
@@ -646,6 +717,7 @@ int test_node(void)
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_ring_change_rereports),
+		cmocka_unit_test(test_last_reply_keeps_alive),
 		cmocka_unit_test(test_two_worlds),
 	};
 
