@@ -187,6 +187,8 @@ static int calibrate(struct result *r, const struct opts *o)
 	/* two significant digits: op counts that read well in the table */
 	mag = pow(10, floor(log10(n > 100 ? n : 100)) - 1);
 	n = (unsigned long)(ceil(n / mag) * mag);
+	/* an op longer than the run (ring_full at --quick): one op a run, not none */
+	n = n ? n : 1;
 	if (r->row->round) {
 		unsigned long round = r->row->round();
 
