@@ -17,7 +17,7 @@
 #     connections of p2 and p3 and the flow entries of p1 fall back to
 #     their baseline within the timeouts (2 s after a DNS answer, 65 s
 #     nginx's TIME_WAIT, 60 s the IAP's closed flows, and the lab's short
-#     10 s for an IAP's UDP flow and 15 s for a stream, where the defaults
+#     5 s for an IAP's UDP flow and for a stream, where the defaults
 #     are 30 s and 120 s: waiting those out would add two minutes to CI
 #     and prove nothing more, the unit tests check the defaults).
 # ab runs first: its connections' 65 s of TIME_WAIT end during the DNS load.
@@ -150,13 +150,13 @@ wait_back() {
 # TIME_WAIT (65 s) and a sweep pass
 wait_back p3 pias_conns "$base_p3" "$ab_end" 75 "ab ended (TIME_WAIT: 65 s)"
 wait_back p3 pias_conns_rev "$base_p3" "$ab_end" 75 "ab ended"
-# a reused 5-tuple that went on past 2 s is a stream (the lab's 15 s), at
+# a reused 5-tuple that went on past 2 s is a stream (the lab's 5 s), at
 # the JAP and at the IAP (which never sees replies; its other UDP flows:
-# 10 s). ab's flows at the IAP (60 s) ended before: the DNS load took more
+# 5 s too). ab's flows at the IAP (60 s) ended before: the DNS load took more
 # than 60 s after ab
-wait_back p2 pias_conns "$base_p2" "$dns_end" 25 "the DNS load ended (streams: 15 s)"
-wait_back p2 pias_conns_rev "$base_p2" "$dns_end" 25 "the DNS load ended"
-wait_back p1 pias_flows "$base_p1" "$dns_end" 25 "the DNS load ended"
+wait_back p2 pias_conns "$base_p2" "$dns_end" 15 "the DNS load ended (streams: 5 s)"
+wait_back p2 pias_conns_rev "$base_p2" "$dns_end" 15 "the DNS load ended"
+wait_back p1 pias_flows "$base_p1" "$dns_end" 15 "the DNS load ended"
 check_eq "the sweep's view agrees: t1 and t2 hold no connection" "0 0" "$(live udp p2 53) $(live tcp p3 80)"
 snap "$TMP/c4" p1 p2 p3
 delta "$TMP/c2" "$TMP/c4"
