@@ -69,6 +69,7 @@
 	X(reg_bad_token, "target messages refused: MAC did not verify with the group's token")     \
 	X(reg_refused, "target registrations refused otherwise (stale, full, invalid, draining)")  \
 	X(reports_sent, "JAP: target-count reports sent to RAPs")                                  \
+	X(report_msgs_sent, "JAP: messages those went in (a REPORTS packs several for one RAP)")   \
 	X(reports_rcvd, "RAP: target-count reports received")                                      \
 	X(bindings_sent, "RAP: bindings sent to IAPs (negative ones included)")                    \
 	X(queries_sent, "IAP: binding queries sent to RAPs")                                       \
@@ -98,6 +99,10 @@
 	X(dp_only_ended, "of those, proxies whose dataplane stopped answering too (down)")         \
 	X(reg_group_limited, "REGISTERs of new targets refused: their group is beyond its size")   \
 	X(reg_after_leave, "REGISTERs refused: not newer than the LEAVE of that registration")     \
+	X(reg_batches, "REG_BATCHes taken: refreshes of several targets in one message")           \
+	X(reg_batch_refreshed, "targets refreshed by a REG_BATCH entry")                           \
+	X(reg_batch_refused,                                                                       \
+	  "REG_BATCH entries refused (unknown, stale, not active): the agent sends REGISTER")      \
 	X(affinity_queries_sent,                                                                   \
 	  "JAP: CONN_QUERYs sent for segments of connections held elsewhere")                      \
 	X(affinity_queries_limited,                                                                \
@@ -184,7 +189,8 @@ struct piasd {
 	struct pias_rate_table reg_groups;  /* per group beyond its size: new targets */
 	struct pias_gone gone;	/* registrations that left: no replay to bring them back */
 	__u64 report_seq;	/* JAP: REPORT seq (starts at realtime ns) */
-	__u64 last_rereport_ns; /* JAP: periodic re-report of every group */
+	__u64 last_rereport_ns; /* JAP: when the period of re-reporting every group began */
+	size_t rereport_cursor; /* JAP: groups re-reported in that period so far */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
 	struct piasd_conns conns;
@@ -285,6 +291,9 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
  */
 void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
 		       __u32 code, const char *text, bool proven);
+/* Any answer m to a target at to, MACed with the token of ta. */
+void piasd_target_reply(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
+			const struct pias_ta *ta);
 /* REG_COOKIE for a verified, fresh REGISTER from a target we do not know. */
 void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req);
 /* May from start a registration of a target we do not know? (counted if not) */
@@ -300,11 +309,19 @@ void piasd_proto_free(struct piasd *d);
 void piasd_proto_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 /* A target message that passed its token check; reply via the registration socket. */
 void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
+/*
+ * A REG_BATCH for this JAP, fresh, whose MAC verified with its first
+ * entry's token: each entry's own tag is checked here; one REG_BATCH_ACK.
+ */
+void piasd_proto_batch(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 void piasd_proto_tick(struct piasd *d, __u64 now);
 int piasd_proto_dp_event(const struct pias_event *ev, void *arg);
 /* Membership says jap_id is dead (or left): drop what refers to it. */
 void piasd_proto_proxy_down(struct piasd *d, __u32 id);
-/* The RAP table changed: JAPs re-report so that new RAPs learn their groups. */
+/*
+ * The RAP table changed: JAPs re-report so that new RAPs learn their
+ * groups, at once, packed per RAP (the periodic refresh goes on apart).
+ */
 void piasd_proto_rereport(struct piasd *d);
 /* The operator dials this JAP's share of ta's flows (per mille); reported at once. */
 int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e);

@@ -110,25 +110,105 @@ static void send_to(struct piasd *d, __u32 id, struct pias_msg *m)
 
 /* --- JAP ----------------------------------------------------------------- */
 
+/*
+ * Reports for other proxies wait in a pack and go out per RAP, as many as
+ * fit in a REPORTS (one alone goes as a REPORT), when the pack is flushed:
+ * at the end of every action list applied (so a report caused by a change
+ * still goes at once, and the changes of one tick go together), after each
+ * slice of the periodic refresh, and whenever PACK_FLUSH wait. Reports to
+ * this proxy's own RAP go through the loopback queue, one REPORT each.
+ */
+#define PACK_FLUSH 4096
+
+struct pending_report {
+	__u32 rap;
+	__u32 order; /* keeps a RAP's reports in the order they were made */
+	struct pias_msg_report r;
+};
+
+static struct pending_report *pack;
+static size_t pack_n, pack_cap;
+static struct pias_msg *pack_msg; /* the REPORTS being filled */
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const struct pending_report *x = a, *y = b;
+
+	if (x->rap != y->rap)
+		return x->rap < y->rap ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void pack_send(struct piasd *d, __u32 rap)
+{
+	struct pias_msg *m = pack_msg;
+
+	if (!m->reports.n)
+		return;
+	if (m->reports.n == 1) {
+		struct pias_msg_report r = m->reports.r[0];
+
+		m->hdr.type = PIAS_MSG_REPORT;
+		m->report = r;
+	}
+	piasd_send_proxy(d, rap, m);
+	PIASD_INC(d, report_msgs_sent);
+	memset(&m->hdr, 0, sizeof(m->hdr));
+	m->hdr.type = PIAS_MSG_REPORTS;
+	m->reports.n = 0;
+}
+
+static void pack_flush(struct piasd *d)
+{
+	if (!pack_n)
+		return;
+	qsort(pack, pack_n, sizeof(*pack), pending_cmp);
+	for (size_t i = 0; i < pack_n; i++) {
+		if (i && pack[i].rap != pack[i - 1].rap)
+			pack_send(d, pack[i - 1].rap);
+		if (!pias_msg_reports_add(&pack_msg->reports, &pack[i].r)) {
+			pack_send(d, pack[i].rap);
+			pias_msg_reports_add(&pack_msg->reports, &pack[i].r);
+		}
+	}
+	pack_send(d, pack[pack_n - 1].rap);
+	pack_n = 0;
+}
+
 static void send_report(struct piasd *d, const struct pias_ta *ta, const struct pias_jap_report *r)
 {
 	__u32 raps[PIAS_RAP_REPLICAS];
 	int n = piasd_raps_of(d, ta, raps);
-	struct pias_msg m;
+	struct pias_msg_report rep = {
+		.ta = *ta,
+		.count = r->count,
+		.seq = ++d->report_seq,
+		.share = r->share,
+		.policy = r->policy,
+		.policy_serial = r->policy_serial,
+		.n_scopes = r->n_scopes,
+	};
 
-	memset(&m, 0, sizeof(m));
-	m.hdr.type = PIAS_MSG_REPORT;
-	m.report.ta = *ta;
-	m.report.count = r->count;
-	m.report.share = r->share;
-	m.report.policy = r->policy;
-	m.report.policy_serial = r->policy_serial;
-	m.report.n_scopes = r->n_scopes;
-	memcpy(m.report.scopes, r->scopes, sizeof(m.report.scopes));
-	m.report.seq = ++d->report_seq;
+	memcpy(rep.scopes, r->scopes, sizeof(rep.scopes));
 	for (int i = 0; i < n; i++) {
-		send_to(d, raps[i], &m);
 		PIASD_INC(d, reports_sent);
+		if (raps[i] == d->cfg.node_id) {
+			struct pias_msg m = { .hdr.type = PIAS_MSG_REPORT, .report = rep };
+
+			send_to(d, raps[i], &m);
+			continue;
+		}
+		if (pack_n == pack_cap && grow((void **)&pack, &pack_cap, sizeof(*pack))) {
+			LOG_W("no memory for a report to proxy %u: sent alone", raps[i]);
+			pack_msg->reports.n = 1;
+			pack_msg->reports.r[0] = rep;
+			pack_send(d, raps[i]);
+			continue;
+		}
+		pack[pack_n] =
+			(struct pending_report){ .rap = raps[i], .order = (__u32)pack_n, .r = rep };
+		if (++pack_n >= PACK_FLUSH)
+			pack_flush(d);
 	}
 }
 
@@ -182,6 +262,7 @@ static void jap_apply(struct piasd *d)
 			break;
 		}
 	}
+	pack_flush(d);
 }
 
 static __u32 group_active_count(const struct pias_jap_group *g)
@@ -193,15 +274,51 @@ static __u32 group_active_count(const struct pias_jap_group *g)
 	return n;
 }
 
+/* What group g says to its RAPs now, said again. */
+static void report_group(struct piasd *d, const struct pias_jap_group *g)
+{
+	struct pias_jap_report r = pias_jap_group_report(g);
+
+	r.count = group_active_count(g);
+	send_report(d, &g->ta, &r);
+}
+
+/* Report the groups from - to-1 of this JAP (those there are) again. */
+static void report_groups(struct piasd *d, size_t from, size_t to)
+{
+	for (size_t i = from; i < to && i < d->jap.ngroups; i++)
+		report_group(d, &d->jap.groups[i]);
+	pack_flush(d);
+}
+
 void piasd_proto_rereport(struct piasd *d)
 {
-	for (size_t i = 0; i < d->jap.ngroups; i++) {
-		struct pias_jap_report r = pias_jap_group_report(&d->jap.groups[i]);
+	report_groups(d, 0, d->jap.ngroups);
+}
 
-		r.count = group_active_count(&d->jap.groups[i]);
-		send_report(d, &d->jap.groups[i].ta, &r);
+/*
+ * Every group is reported again once each PIAS_RAP_REPORT_PERIOD_NS, spread
+ * over the period: a cursor goes through the groups, each tick as far as
+ * the time into the period says, so that many groups make a steady trickle
+ * of REPORTS (packed per RAP each tick), not a burst every period. A group
+ * that moves in the list while the cursor passes (another one removed) may
+ * miss one period's turn; a RAP keeps a report for three.
+ */
+static void rereport_due(struct piasd *d, __u64 now)
+{
+	__u64 into = now - d->last_rereport_ns;
+	size_t n = d->jap.ngroups;
+	size_t upto = into >= PIAS_RAP_REPORT_PERIOD_NS
+			      ? n
+			      : (size_t)((__u64)n * into / PIAS_RAP_REPORT_PERIOD_NS);
+
+	if (upto > d->rereport_cursor)
+		report_groups(d, d->rereport_cursor, upto);
+	d->rereport_cursor = upto;
+	if (into >= PIAS_RAP_REPORT_PERIOD_NS) {
+		d->last_rereport_ns = now;
+		d->rereport_cursor = 0;
 	}
-	d->last_rereport_ns = piasd_now();
 }
 
 static bool in_prefixes(const struct piasd *d, const struct pias_ta *ta)
@@ -347,6 +464,108 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms, tunnel ? &ep.tag : NULL);
 }
 
+/* Target id of ta as this JAP holds it, or NULL. */
+static const struct pias_jap_target *jap_target_of(struct piasd *d, const struct pias_ta *ta,
+						   __u32 id)
+{
+	const struct pias_jap_group *g = pias_jap_group(&d->jap, ta);
+
+	for (__u32 i = 0; g && i < g->count; i++)
+		if (g->targets[i].id == id)
+			return &g->targets[i];
+	return NULL;
+}
+
+/* The registration of target t of ta as its last REGISTER made it (what a batch tag covers). */
+static void held_registration(const struct pias_ta *ta, const struct pias_jap_target *t,
+			      struct pias_msg_register *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ta = *ta;
+	r->family = t->t.family;
+	r->flags = t->t.flags & PIAS_TARGET_F_TUNNEL ? PIAS_MSG_REG_F_TUNNEL : 0;
+	r->addr = t->t.addr;
+	r->port = t->t.port;
+	r->weight = t->t.weight;
+	r->policy = t->policy;
+	r->policy_serial = t->policy_serial;
+}
+
+/*
+ * Tags that do not verify in one batch before the rest is not checked: an
+ * agent's own batch has none (its registrations are as it made them), so
+ * a batch that has them costs about as much as a REGISTER.
+ */
+#define BATCH_BAD_MAX 2
+
+/*
+ * One entry of a REG_BATCH whose seq is seq: refreshed (OK) only if this
+ * JAP holds the target for its TA, its tag verifies with token and the
+ * registration as held here, the seq is above the target's last, and the
+ * target is ACTIVE. Any other state (DOWN, DRAINING) is the business of a
+ * REGISTER, which the agent sends for anything but OK.
+ */
+static __u8 batch_entry(struct piasd *d, __u64 seq, const struct pias_msg_batch_entry *be,
+			const __u8 token[PIAS_KEY_LEN], unsigned int *bad, __u64 now)
+{
+	const struct pias_jap_target *t = jap_target_of(d, &be->ta, be->target_id);
+	struct pias_msg_register held;
+	__u8 tag[PIAS_MSG_TAG_LEN];
+	struct pias_err e;
+
+	if (!t || *bad >= BATCH_BAD_MAX)
+		return PIAS_BATCH_UNKNOWN;
+	held_registration(&be->ta, t, &held);
+	pias_msg_batch_tag(token, seq, d->cfg.node_id, be->target_id, &held, tag);
+	if (!pias_msg_tag_eq(tag, be->tag)) {
+		(*bad)++;
+		return PIAS_BATCH_UNKNOWN;
+	}
+	if (seq <= d->target_seq[be->target_id].seq)
+		return PIAS_BATCH_STALE;
+	if (t->t.state != PIAS_TARGET_ACTIVE || !in_prefixes(d, &be->ta))
+		return PIAS_BATCH_REFUSED;
+	if (RUN(jap_acts, pias_jap_refresh(&d->jap, &be->ta, be->target_id, now, &jap_acts, &e))) {
+		LOG_W("batch refresh of target %u: %s", be->target_id, e.msg);
+		return PIAS_BATCH_REFUSED;
+	}
+	jap_apply(d);
+	d->target_seq[be->target_id].seq = seq;
+	return PIAS_BATCH_OK;
+}
+
+void piasd_proto_batch(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from)
+{
+	static struct pias_msg ack; /* the answer: large, not on the stack */
+	const struct pias_msg_reg_batch *b = &m->batch;
+	__u64 now = piasd_now();
+	unsigned int bad = 0;
+
+	memset(&ack, 0, sizeof(ack));
+	ack.hdr.type = PIAS_MSG_REG_BATCH_ACK;
+	ack.batch_ack.echo_seq = m->hdr.seq;
+	ack.batch_ack.refresh_ms = d->cfg.target_timeout_ms;
+	ack.batch_ack.n = b->n;
+	PIASD_INC(d, reg_batches);
+	for (__u32 i = 0; i < b->n; i++) {
+		struct pias_msg_batch_answer *a = &ack.batch_ack.e[i];
+		__u8 token[PIAS_KEY_LEN];
+
+		pias_token_derive(d->group_key, &b->e[i].ta, token);
+		a->status = batch_entry(d, m->hdr.seq, &b->e[i], token, &bad, now);
+		if (a->status == PIAS_BATCH_OK)
+			PIASD_INC(d, reg_batch_refreshed);
+		else
+			PIASD_INC(d, reg_batch_refused);
+		pias_msg_batch_ack_tag(token, m->hdr.seq, d->cfg.node_id, ack.batch_ack.refresh_ms,
+				       &b->e[i].ta, b->e[i].target_id, a->status, a->tag);
+		sodium_memzero(token, sizeof(token));
+	}
+	if (bad)
+		LOG_D("REG_BATCH of %u entries: %u tags did not verify", b->n, bad);
+	piasd_target_reply(d, from, &ack, &b->e[0].ta);
+}
+
 int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e)
 {
 	int err = RUN(jap_acts, pias_jap_dial(&d->jap, ta, permille, piasd_now(), &jap_acts, e));
@@ -438,8 +657,7 @@ static void jap_tick(struct piasd *d, __u64 now)
 	}
 	jap_apply(d);
 	piasd_outliers_tick(d, now);
-	if (now - d->last_rereport_ns >= PIAS_RAP_REPORT_PERIOD_NS)
-		piasd_proto_rereport(d);
+	rereport_due(d, now);
 }
 
 /* --- RAP ----------------------------------------------------------------- */
@@ -494,6 +712,28 @@ static void rap_apply(struct piasd *d)
 static __u64 rtt_of(void *ctx, __u32 iap, __u32 jap)
 {
 	return piasd_rtt_ns(ctx, iap, jap);
+}
+
+/* A JAP's report, alone (REPORT) or one of several (REPORTS). */
+static int rap_report(struct piasd *d, __u32 from, const struct pias_msg_report *r, __u64 now,
+		      struct pias_err *e)
+{
+	int err;
+
+	PIASD_INC(d, reports_rcvd);
+	err = RUN(rap_acts, pias_rap_report_ex(
+				    &d->rap, &r->ta, from,
+				    &(struct pias_rap_report_in){ .count = r->count,
+								  .seq = r->seq,
+								  .share = r->share,
+								  .policy = r->policy,
+								  .policy_serial = r->policy_serial,
+								  .n_scopes = r->n_scopes,
+								  .scopes = &r->scopes[0] },
+				    rtt_of, d, now, &rap_acts, e));
+	if (!err)
+		rap_apply(d);
+	return err;
 }
 
 /* --- IAP ----------------------------------------------------------------- */
@@ -566,20 +806,13 @@ static void recv_one(struct piasd *d, const struct pias_msg *m)
 
 	switch (m->hdr.type) {
 	case PIAS_MSG_REPORT:
-		PIASD_INC(d, reports_rcvd);
-		err = RUN(rap_acts,
-			  pias_rap_report_ex(&d->rap, &m->report.ta, from,
-					     &(struct pias_rap_report_in){
-						     .count = m->report.count,
-						     .seq = m->report.seq,
-						     .share = m->report.share,
-						     .policy = m->report.policy,
-						     .policy_serial = m->report.policy_serial,
-						     .n_scopes = m->report.n_scopes,
-						     .scopes = &m->report.scopes[0] },
-					     rtt_of, d, now, &rap_acts, &e));
-		if (!err)
-			rap_apply(d);
+		err = rap_report(d, from, &m->report, now, &e);
+		break;
+	case PIAS_MSG_REPORTS:
+		/* each entry as a REPORT of its own; a stale one does not stop the rest */
+		for (__u32 i = 0; i < m->reports.n; i++)
+			if (rap_report(d, from, &m->reports.r[i], now, &e))
+				LOG_D("REPORTS from proxy %u, entry %u: %s", from, i, e.msg);
 		break;
 	case PIAS_MSG_QUERY:
 		err = RUN(rap_acts, pias_rap_query(&d->rap, from, &m->query.ta, rtt_of, d,
@@ -765,8 +998,10 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 	d->target_seq = calloc(PIAS_MAX_TARGETS, sizeof(*d->target_seq));
 	last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*last_reply));
 	loop_scratch = calloc(1, sizeof(*loop_scratch));
-	if (!d->target_seq || !last_reply || !loop_scratch)
+	pack_msg = calloc(1, sizeof(*pack_msg));
+	if (!d->target_seq || !last_reply || !loop_scratch || !pack_msg)
 		return pias_err_set(e, -ENOMEM, "no memory for the target tables");
+	pack_msg->hdr.type = PIAS_MSG_REPORTS;
 	err = pias_jap_init(&d->jap, &jc, e);
 	if (!err)
 		err = pias_rap_init(&d->rap, &rc, e);
@@ -783,6 +1018,7 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 	pias_inval_limiter_init(&d->inval, PIAS_INVAL_INTERVAL_NS);
 	piasd_affinity_init(d);
 	d->last_rereport_ns = piasd_now();
+	d->rereport_cursor = 0;
 	return 0;
 }
 
@@ -798,6 +1034,11 @@ void piasd_proto_free(struct piasd *d)
 	free(iap_acts.a);
 	free(loopback);
 	free(loop_scratch);
+	free(pack);
+	free(pack_msg);
+	pack = NULL;
+	pack_msg = NULL;
+	pack_n = pack_cap = 0;
 	d->target_seq = NULL;
 	last_reply = NULL;
 	loopback = NULL;
