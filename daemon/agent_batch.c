@@ -116,12 +116,10 @@ static struct pias_agent_batch *find(struct pias_agent_batcher *b, __u64 seq, __
 	return NULL;
 }
 
-const struct pias_agent_batch *pias_agent_batch_answers(struct pias_agent_batcher *b,
-							struct pias_agent *const *agents,
-							pias_agent_token_fn token_of, void *ctx,
-							const struct pias_msg *m, const void *buf,
-							size_t len, __u64 now,
-							__u8 status[PIAS_MSG_BATCH_MAX])
+const struct pias_agent_batch *
+pias_agent_batch_answers(struct pias_agent_batcher *b, struct pias_agent *const *agents,
+			 pias_agent_token_fn token_of, void *ctx, const struct pias_msg *m,
+			 const void *buf, size_t len, __u64 now, __u8 status[PIAS_MSG_BATCH_MAX])
 {
 	const struct pias_msg_reg_batch_ack *ack = &m->batch_ack;
 	struct pias_agent_batch *bt;

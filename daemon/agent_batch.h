@@ -76,11 +76,9 @@ void pias_agent_batch_msg(const struct pias_agent_batch *bt, struct pias_agent *
  * (ignored). Returns the batch, or NULL: the whole answer is ignored. A
  * second answer to the same batch finds it again; its agents ignore it.
  */
-const struct pias_agent_batch *pias_agent_batch_answers(struct pias_agent_batcher *b,
-							struct pias_agent *const *agents,
-							pias_agent_token_fn token_of, void *ctx,
-							const struct pias_msg *m, const void *buf,
-							size_t len, __u64 now,
-							__u8 status[PIAS_MSG_BATCH_MAX]);
+const struct pias_agent_batch *
+pias_agent_batch_answers(struct pias_agent_batcher *b, struct pias_agent *const *agents,
+			 pias_agent_token_fn token_of, void *ctx, const struct pias_msg *m,
+			 const void *buf, size_t len, __u64 now, __u8 status[PIAS_MSG_BATCH_MAX]);
 
 #endif

@@ -298,9 +298,11 @@ void piasd_proto_rereport(struct piasd *d)
 
 /*
  * Every group is reported again once each PIAS_RAP_REPORT_PERIOD_NS, spread
- * over the period: a cursor goes through the groups, each tick as far as
- * the time into the period says, so that many groups make a steady trickle
- * of REPORTS (packed per RAP each tick), not a burst every period. A group
+ * over the period: a cursor goes through the groups, as far as the time
+ * into the period says, so that many groups make a steady trickle of
+ * REPORTS (packed per RAP), not a burst every period. A slice waits until
+ * it holds PIAS_MSG_REPORTS_MAX groups (or the period ends), so that a RAP
+ * of them all gets full REPORTS from a JAP of a few groups too. A group
  * that moves in the list while the cursor passes (another one removed) may
  * miss one period's turn; a RAP keeps a report for three.
  */
@@ -312,6 +314,8 @@ static void rereport_due(struct piasd *d, __u64 now)
 			      ? n
 			      : (size_t)((__u64)n * into / PIAS_RAP_REPORT_PERIOD_NS);
 
+	if (into < PIAS_RAP_REPORT_PERIOD_NS && upto < d->rereport_cursor + PIAS_MSG_REPORTS_MAX)
+		return;
 	if (upto > d->rereport_cursor)
 		report_groups(d, d->rereport_cursor, upto);
 	d->rereport_cursor = upto;

@@ -40,7 +40,8 @@
 #define RECV_BURST     64	     /* datagrams per read callback, then let timers run */
 #define SILENT_WARN_NS 5000000000ull /* say so when nobody answered this long */
 #define NS	       1000000000ull
-#define START_PER_TICK 100 /* registrations started per tick: 2,000/s */
+#define START_PER_TICK 100	 /* registrations started per tick: 2,000/s */
+#define RCVBUF	       (4 << 20) /* bytes: about 6,000 small datagrams */
 
 /* One registration: its agent and what the loop keeps for it. */
 struct reg {
@@ -571,9 +572,19 @@ static int open_socket(struct loop *l, sa_family_t f)
 {
 	const struct agent_opts *o = l->o;
 	int fd = socket(f, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rcvbuf = RCVBUF;
 
 	if (fd < 0)
 		return cli_fail(l->c, "socket: %s", strerror(errno));
+	/*
+	 * Answers come in bursts: once refreshes go in batches, they fall into
+	 * step, and so do the REGISTERs of registrations that fall back (a JAP
+	 * late or gone): a thousand REG_ACKs at once, where the default 208 KiB
+	 * holds about 300 and the rest would be lost, and lost again. Past
+	 * rmem_max only root may go (FORCE).
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (o->src_len && bind(fd, (const struct sockaddr *)&o->src, o->src_len)) {
 		int err = errno;
 
