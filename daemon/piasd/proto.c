@@ -497,8 +497,10 @@ static void held_registration(const struct pias_ta *ta, const struct pias_jap_ta
 
 /*
  * Tags that do not verify in one batch before the rest is not checked: an
- * agent's own batch has none (its registrations are as it made them), so
- * a batch that has them costs about as much as a REGISTER.
+ * agent's own batch has none (its registrations are as it made them), and
+ * a batch made of forged entries (by a holder of its first entry's token)
+ * costs the JAP no more per entry than a REGISTER: the token each entry's
+ * answer is tagged with, and a lookup.
  */
 #define BATCH_BAD_MAX 2
 
