@@ -75,7 +75,7 @@ help:
 	@echo "make test     run all tests (unit, BPF_PROG_TEST_RUN, namespaces; root); T=NAME: only those"
 	@echo "make test-asan  unit and BPF_PROG_TEST_RUN tests built with ASan and UBSan (root)"
 	@echo "make soak     the default lab under load and faults for SOAK_MINUTES (10)"
-	@echo "make fuzz     each libFuzzer harness for FUZZ_TIME s (default 20; clang)"
+	@echo "make fuzz     each libFuzzer harness for FUZZ_TIME s (default 10; clang)"
 	@echo "make bench    dataplane ns/packet against two floors, control plane ns/message against a MAC (JSON in $(BUILD)/)"
 	@echo "make bench-compare BASE=REV [ROUNDS=N]  the hit paths against git revision REV's, side by side"
 	@echo "make bench-nat  new flows/s one JAP sustains to one target against the NAT formula (a lab)"
@@ -212,9 +212,9 @@ test-asan:
 	@if ls $(BUILD)-asan/san.* >/dev/null 2>&1; then cat $(BUILD)-asan/san.*; \
 		echo "test-asan: sanitizer reports above ($(BUILD)-asan/san.*)"; exit 1; fi
 
-# each harness for FUZZ_TIME seconds (CI: 20) from the corpus in fuzz/corpus
+# each harness for FUZZ_TIME seconds (CI: 10) from the corpus in fuzz/corpus
 FUZZERS := msg config keyring reg_file addr ctl_line
-FUZZ_TIME ?= 20
+FUZZ_TIME ?= 10
 FUZZ_SAN := -fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 fuzz:

@@ -82,6 +82,14 @@
  */
 #define NEW_CONN_CAP 4096
 
+/*
+ * The large sets' targets: ids BIG_SET_BASE + 1.., each an address of
+ * TARGET_ADDR's 32 and a port of its own above TARGET_PORT (so that every
+ * target has its own NAT ports), weights 1-4.
+ */
+#define BIG_SET	     10000
+#define BIG_SET_BASE 100
+
 /* The tunnel-mode target (PIAS_TARGET_F_TUNNEL): every tunnel connection's. */
 #define TUN_TARGET_ID	(NTARGETS + 1)
 #define TUN_TARGET_ADDR "203.0.113.240"
@@ -114,6 +122,7 @@ enum prog_id {
 	PROG_FLOOR_A,
 	PROG_FLOOR_B,
 	PROG_PIAS,
+	PROG_PICK,     /* bench_pick: the JAP's target pick alone */
 	PROG_TC_FLOOR, /* bench_tc_floor: TC_ACT_OK, nothing else */
 	PROG_TT_IN,    /* target.bpf.c: pias_tt_ingress */
 	PROG_TT_OUT,   /* target.bpf.c: pias_tt_egress */
@@ -172,7 +181,25 @@ struct scenario {
 	bool fresh_conns; /* empty the connection tables before each run */
 	bool churn;	  /* fill and empty the flow table before seeding */
 	bool own_groups;  /* each seeded connection in a group (TA) of its own */
+	__u32 set_size;	  /* SEED_TGTSETS: targets in the set (0: NEW_CONN_TARGETS) */
 };
+
+/* A new flow out of one set of n targets (pick, NAT port, record, NAT). */
+#define NEW_CONN_SET(nm, text, n)                                                                  \
+	{                                                                                          \
+		.name = nm, .what = text, .prog = PROG_PIAS, .frame = FR_TUN_JAP,                  \
+		.vary = { VK_FRESH }, .seed = SEED_TGTSETS, .out_delta = -PIAS_ENCAP_OVERHEAD_V4,  \
+		.stat = PIAS_STAT_jap_new_conn, .small_only = true, .fresh_conns = true,           \
+		.set_size = n                                                                      \
+	}
+
+/* The pick alone (bench_pick) for a client frame's flow, out of one set of n targets. */
+#define PICK_SET(nm, text, n)                                                                      \
+	{                                                                                          \
+		.name = nm, .what = text, .prog = PROG_PICK, .frame = FR_CLIENT,                   \
+		.vary = { VK_FRESH }, .seed = SEED_TGTSETS, .stat = -1, .small_only = true,        \
+		.set_size = n                                                                      \
+	}
 
 static const struct scenario scenarios[] = {
 	/* the first three are the floors, in enum prog_id order */
@@ -267,6 +294,14 @@ static const struct scenario scenarios[] = {
 	  .out_delta = -PIAS_ENCAP_OVERHEAD_V4,
 	  .stat = PIAS_STAT_jap_new_conn,
 	  .fresh_conns = true },
+	/* the pick out of one large set: its cost against the set's size */
+	NEW_CONN_SET("jap_new_conn_32", "JAP: new flow, a set of 32 targets (inline)", 32),
+	NEW_CONN_SET("jap_new_conn_1k", "JAP: new flow, a set of 1,000 targets (2 chunks)", 1000),
+	NEW_CONN_SET("jap_new_conn_10k", "JAP: new flow, a set of 10,000 targets (20 chunks)",
+		     BIG_SET),
+	PICK_SET("jap_pick_32", "JAP: the target pick alone, a set of 32", 32),
+	PICK_SET("jap_pick_1k", "JAP: the target pick alone, a set of 1,000", 1000),
+	PICK_SET("jap_pick_10k", "JAP: the target pick alone, a set of 10,000", BIG_SET),
 	{ .name = "reverse",
 	  .what = "JAP: target reply -> NAT back to the client",
 	  .prog = PROG_PIAS,
@@ -651,6 +686,7 @@ static int load(struct env *env)
 	env->prog_fd[PROG_FLOOR_A] = bpf_program__fd(env->skel->progs.bench_floor_a);
 	env->prog_fd[PROG_FLOOR_B] = bpf_program__fd(env->skel->progs.bench_floor_b);
 	env->prog_fd[PROG_PIAS] = bpf_program__fd(env->skel->progs.bench_pias);
+	env->prog_fd[PROG_PICK] = bpf_program__fd(env->skel->progs.bench_pick);
 	env->prog_fd[PROG_TC_FLOOR] = bpf_program__fd(env->skel->progs.bench_tc_floor);
 	env->cfg_fd = bpf_map__fd(env->skel->maps.bench_cfg);
 	env->verdict_fd = bpf_map__fd(env->skel->maps.bench_verdicts);
@@ -736,6 +772,17 @@ static int seed_static(struct env *env)
 		t.weight = 1;
 		err = check(pias_target_set(&env->m, id, &t, &e), &e, "target");
 	}
+	for (__u32 i = 0; i < BIG_SET && !err; i++) {
+		struct pias_target t;
+
+		memset(&t, 0, sizeof(t));
+		t.addr.v4 = htonl(a4_host(TARGET_ADDR) + i % NTARGETS);
+		t.port = (__u16)(TARGET_PORT + 1 + i / NTARGETS);
+		t.family = PIAS_AF_INET;
+		t.state = PIAS_TARGET_ACTIVE;
+		t.weight = 1 + i % 4;
+		err = check(pias_target_set(&env->m, BIG_SET_BASE + 1 + i, &t, &e), &e, "target");
+	}
 	if (!err) {
 		/* the tunnel-mode target: its port is unused, but must not be 0 */
 		struct pias_target t;
@@ -780,8 +827,8 @@ static int clear_map(struct env *env, enum pias_map_idx i)
 static int clear_scenario(struct env *env)
 {
 	static const enum pias_map_idx maps[] = {
-		PIAS_M_BINDINGS,    PIAS_M_FLOWS, PIAS_M_GROUPS,
-		PIAS_M_TARGET_SETS, PIAS_M_CONNS, PIAS_M_CONNS_REV,
+		PIAS_M_BINDINGS,    PIAS_M_FLOWS,	PIAS_M_GROUPS, PIAS_M_TARGET_SETS,
+		PIAS_M_TSET_CHUNKS, PIAS_M_TSET_SCOPES, PIAS_M_CONNS,  PIAS_M_CONNS_REV,
 	};
 	int err = 0;
 
@@ -806,6 +853,27 @@ static unsigned int ta_count(const struct scenario *sc, unsigned int n)
 	return 1;
 }
 
+/* Group ta's set of the first n large-set targets, with their weights. */
+static int seed_big_set(struct env *env, const struct pias_ta *ta, __u32 n)
+{
+	__u32 *ids = calloc(n, sizeof(*ids)), *w = calloc(n, sizeof(*w));
+	struct pias_err e = { { 0 } };
+	int err;
+
+	if (!ids || !w) {
+		err = check(-ENOMEM, &e, "large set");
+	} else {
+		for (__u32 i = 0; i < n; i++) {
+			ids[i] = BIG_SET_BASE + 1 + i;
+			w[i] = 1 + i % 4;
+		}
+		err = check(pias_tset_write(&env->m, ta, ids, w, n, NULL, &e), &e, "large set");
+	}
+	free(ids);
+	free(w);
+	return err;
+}
+
 static int seed_scenario(struct env *env, const struct scenario *sc, unsigned int n)
 {
 	struct pkt_spec spec = client_spec(env);
@@ -828,6 +896,8 @@ static int seed_scenario(struct env *env, const struct scenario *sc, unsigned in
 				    "binding");
 		else if (sc->seed == SEED_GROUPS)
 			err = check(pias_group_set(&env->m, &ta, &jap, 1, &e), &e, "group");
+		else if (sc->seed == SEED_TGTSETS && sc->set_size)
+			err = seed_big_set(env, &ta, sc->set_size);
 		else if (sc->seed == SEED_TGTSETS)
 			err = check(pias_tgtset_set(&env->m, &ta, set, NEW_CONN_TARGETS, &e), &e,
 				    "target set");
@@ -1344,7 +1414,7 @@ static void finish(struct result *r)
 		for (unsigned int k = 0; k < n; k++)
 			v[k] = r->ns[k] / r->vs[PROG_FLOOR_B][k];
 		r->xb = median(v, n);
-	} else if (r->sc->prog == PROG_PIAS) {
+	} else if (r->sc->prog == PROG_PIAS || r->sc->prog == PROG_PICK) {
 		for (unsigned int k = 0; k < n; k++)
 			v[k] = r->ns[k] - r->vs[PROG_RESET][k];
 		r->net = median(v, n);

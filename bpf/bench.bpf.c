@@ -233,10 +233,26 @@ static __always_inline int path_floor_b(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
+/*
+ * The JAP's target pick alone (pias_pick_target), for a client frame's
+ * flow as if it had come tunnelled: its cost against the set's size,
+ * without the NAT port search and connection entries of a new flow.
+ */
+static __always_inline int path_pick(struct xdp_md *ctx)
+{
+	struct pias_pkt pkt = {};
+	struct pias_ctx c = { .xdp = ctx, .pkt = &pkt };
+
+	if (floor_parse(&c, &pkt))
+		return XDP_DROP;
+	return pias_pick_target(&pkt.flow, pias_flow_hash(&pkt.flow), 0) ? XDP_TX : XDP_DROP;
+}
+
 BENCH_PROG(bench_reset_only, path_nothing)
 BENCH_PROG(bench_floor_a, path_floor_a)
 BENCH_PROG(bench_floor_b, path_floor_b)
 BENCH_PROG(bench_pias, path_pias)
+BENCH_PROG(bench_pick, path_pick)
 
 /*
  * The floor of the tunnel-mode target's rows (bpf/target.bpf.c, TC): those

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "ini_file.h"
+#include "jap.h"
 #include "outlier.h"
 
 #define REQUIRED 0x1 /* must appear (address4/6 are checked together) */
@@ -344,7 +345,7 @@ static const struct key keys[] = {
 	{ "anycast", "source_registrations_burst", 0, p_uint, 1, 10000000, OFF(source_regs_burst) },
 	{ "overlay", "dataplane_echo_ms", 0, p_uint, 10, 60000, OFF(dataplane_echo_ms) },
 	{ "overlay", "dataplane_timeout_ms", 0, p_uint, 0, 600000, OFF(dataplane_timeout_ms) },
-	{ "jap", "group_size", 0, p_uint, 1, PIAS_SET_MAX_TARGETS, OFF(group_size) },
+	{ "jap", "group_size", 0, p_uint, 1, PIAS_JAP_GROUP_MAX_TARGETS, OFF(group_size) },
 	{ "jap", "group_joins_per_s", 0, p_uint, 1, 1000000, OFF(group_joins_per_s) },
 	{ "jap", "group_joins_burst", 0, p_uint, 1, 10000000, OFF(group_joins_burst) },
 	{ "jap", "shed_threshold_percent", 0, p_uint, 0, 99, OFF(shed_threshold_percent) },

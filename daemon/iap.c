@@ -3,14 +3,46 @@
  * IAP binding cache and the JAP's invalidation rate limiter. Every input
  * checks its arguments, reserves memory and checks the room for its actions
  * before it changes anything, so nothing is half-applied.
+ *
+ * An entry's handle (its TA's in i->tas) indexes i->entries, its two
+ * deadlines and its JAP links. Deadlines are lazy: a change that moves one
+ * earlier queues it there; one that moves it later leaves it, and the tick
+ * that pops it finds nothing due yet and queues it again at its real time.
+ * An answer to a refresh moves both later, so it costs no heap work.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <pias/hash.h>
 
 #include "iap.h"
+#include "registry.h"
+
+#define NEVER PIAS_TIMERS_NEVER
+
+/* Every container empty (cfg, npending and flushed records aside). */
+static void containers_init(struct pias_iap *i)
+{
+	pias_ta_index_init(&i->tas, PIAS_MAX_BINDINGS, "iap");
+	pias_timers_init(&i->due, "iap");
+	pias_timers_init(&i->refresh, "iap");
+	pias_multimap_init(&i->japs, PIAS_MAX_PROXIES, "iap");
+	i->entries = NULL;
+	i->ecap = 0;
+}
+
+static void containers_free(struct pias_iap *i)
+{
+	pias_ta_index_each(&i->tas, h) free(i->entries[h].set);
+	pias_ta_index_free(&i->tas);
+	pias_timers_free(&i->due);
+	pias_timers_free(&i->refresh);
+	pias_multimap_free(&i->japs);
+	free(i->entries);
+	containers_init(i);
+}
 
 int pias_iap_init(struct pias_iap *i, const struct pias_iap_config *cfg, struct pias_err *e)
 {
@@ -28,98 +60,148 @@ int pias_iap_init(struct pias_iap *i, const struct pias_iap_config *cfg, struct 
 		return pias_err_set(e, -EINVAL, "iap: max pending queries must be positive");
 	memset(i, 0, sizeof(*i));
 	i->cfg = *cfg;
+	containers_init(i);
+	pias_iap_flushed_init(&i->flushed, cfg->max_pending);
 	return 0;
 }
 
 void pias_iap_free(struct pias_iap *i)
 {
-	free(i->entries);
-	free(i->flushed);
-	i->entries = NULL;
-	i->flushed = NULL;
-	i->n = i->cap = 0;
-	i->nflushed = i->flushed_cap = 0;
+	containers_free(i);
+	pias_iap_flushed_free(&i->flushed);
 	i->npending = 0;
 }
 
-static __u64 age(__u64 now, __u64 then)
-{
-	return now > then ? now - then : 0;
-}
+/* ---- entries ------------------------------------------------------------------ */
 
-/* a is older than b, as serial numbers (RFC 1982 style). */
-static bool gen_older(__u32 a, __u32 b)
+static long entry_find(const struct pias_iap *i, const struct pias_ta *ta)
 {
-	return (__s32)(a - b) < 0;
-}
-
-static struct pias_iap_entry *entry_find(const struct pias_iap *i, const struct pias_ta *ta)
-{
-	for (size_t k = 0; k < i->n; k++)
-		if (!memcmp(&i->entries[k].ta, ta, sizeof(*ta)))
-			return &i->entries[k];
-	return NULL;
+	return pias_ta_index_find(&i->tas, ta);
 }
 
 const struct pias_iap_entry *pias_iap_entry(const struct pias_iap *i, const struct pias_ta *ta)
 {
-	return entry_find(i, ta);
+	long h = entry_find(i, ta);
+
+	return h < 0 ? NULL : &i->entries[h];
 }
 
-static int check_ta(const struct pias_ta *ta, struct pias_err *e)
+const struct pias_group *pias_iap_set(const struct pias_iap_entry *en)
 {
-	if (ta->family != PIAS_AF_INET && ta->family != PIAS_AF_INET6)
-		return pias_err_set(e, -EINVAL, "iap: TA family %u is neither 4 nor 6", ta->family);
-	return 0;
+	static const struct pias_group none;
+
+	return en->set ? en->set : &none;
 }
 
-/* Room for one more entry (nothing else changes). */
+const struct pias_iap_entry *pias_iap_next(const struct pias_iap *i,
+					   const struct pias_iap_entry *prev)
+{
+	long h = pias_ta_index_next(&i->tas, prev ? prev - i->entries : -1);
+
+	return h < 0 ? NULL : &i->entries[h];
+}
+
+__u64 pias_iap_next_due(const struct pias_iap *i)
+{
+	__u64 a = pias_timers_next(&i->due), b = pias_timers_next(&i->refresh);
+
+	return a < b ? a : b;
+}
+
+/* Room for one more entry with its deadlines (nothing else changes). */
 static int entry_reserve(struct pias_iap *i, struct pias_err *e)
 {
-	struct pias_iap_entry *p;
-	size_t cap;
+	int err = pias_ta_index_reserve(&i->tas, 1, e);
+	size_t need = pias_ta_index_capacity(&i->tas);
 
-	if (i->n < i->cap)
-		return 0;
-	if (i->n >= PIAS_MAX_BINDINGS)
-		return pias_err_set(e, -ENOSPC, "iap: %d TAs cached already", PIAS_MAX_BINDINGS);
-	cap = i->cap ? 2 * i->cap : 64;
-	p = realloc(i->entries, cap * sizeof(*p));
-	if (!p)
-		return pias_err_set(e, -ENOMEM, "iap: no memory for %zu TAs", cap);
-	i->entries = p;
-	i->cap = cap;
-	return 0;
+	if (!err)
+		err = pias_grow((void **)&i->entries, &i->ecap, sizeof(*i->entries), need, "iap",
+				"TAs", e);
+	if (!err)
+		err = pias_timers_reserve_all(&i->due, need, e);
+	if (!err)
+		err = pias_timers_reserve_all(&i->refresh, need, e);
+	return err;
 }
 
-/* The entry of ta, created if absent; entry_reserve() must have succeeded. */
-static struct pias_iap_entry *entry_get(struct pias_iap *i, const struct pias_ta *ta)
+/* A new entry for ta (reserved), neither bound nor pending. */
+static __u32 entry_new(struct pias_iap *i, const struct pias_ta *ta)
 {
-	struct pias_iap_entry *en = entry_find(i, ta);
+	__u32 h = (__u32)pias_ta_index_add(&i->tas, ta, NULL);
 
-	if (!en) {
-		en = &i->entries[i->n++];
-		*en = (struct pias_iap_entry){ .ta = *ta };
+	i->entries[h] = (struct pias_iap_entry){ .ta = *ta, .due_q = NEVER, .refresh_q = NEVER };
+	return h;
+}
+
+/* ---- deadlines ------------------------------------------------------------------ */
+
+static __u64 sat_add(__u64 a, __u64 b)
+{
+	return b > NEVER - a ? NEVER : a + b;
+}
+
+/* When en's query counts as lost or its binding expires, whichever is first. */
+static __u64 due_at(const struct pias_iap *i, const struct pias_iap_entry *en)
+{
+	__u64 t = en->pending ? sat_add(en->sent_ns, i->cfg.query_retry_ns) : NEVER;
+
+	if (en->bound && en->b.expires_ns && en->b.expires_ns < t)
+		t = en->b.expires_ns;
+	return t;
+}
+
+/* When en's binding is to be refreshed: less than refresh_before is left. */
+static __u64 refresh_at(const struct pias_iap *i, const struct pias_iap_entry *en)
+{
+	__u64 before, t;
+
+	if (!en->bound || (en->b.flags & PIAS_BINDING_F_NEGATIVE) || !en->b.expires_ns ||
+	    en->pending)
+		return NEVER;
+	before = i->cfg.refresh_before_ns ? i->cfg.refresh_before_ns : en->lifetime_ns / 5;
+	t = en->b.expires_ns > before ? en->b.expires_ns - before + 1 : 0;
+	return t > en->retry_at_ns ? t : en->retry_at_ns;
+}
+
+/*
+ * Queue h at when if that is earlier than where it is, *q (reserved with
+ * the entry). *q mirrors the heap, so that a deadline moving later, every
+ * answer's, costs no look into it.
+ */
+static void queue_earlier(struct pias_timers *t, __u32 h, __u64 when, __u64 *q)
+{
+	if (when < *q) {
+		pias_timers_set(t, h, when, NULL);
+		*q = when;
 	}
-	return en;
 }
 
-/* Drop en if it holds nothing any more (the last entry takes its place). */
-static void entry_gc(struct pias_iap *i, struct pias_iap_entry *en)
+static void schedule(struct pias_iap *i, __u32 h)
 {
-	if (en->bound || en->pending)
+	struct pias_iap_entry *en = &i->entries[h];
+
+	queue_earlier(&i->due, h, due_at(i, en), &en->due_q);
+	queue_earlier(&i->refresh, h, refresh_at(i, en), &en->refresh_q);
+}
+
+/* After a change that may have emptied entry h: drop it, or queue its next deadlines. */
+static void settle(struct pias_iap *i, __u32 h)
+{
+	struct pias_iap_entry *en = &i->entries[h];
+
+	if (en->bound || en->pending) {
+		schedule(i, h);
 		return;
-	*en = i->entries[i->n - 1];
-	i->n--;
+	}
+	free(en->set);
+	en->set = NULL;
+	pias_timers_cancel(&i->due, h);
+	pias_timers_cancel(&i->refresh, h);
+	pias_multimap_clear(&i->japs, h);
+	pias_ta_index_del(&i->tas, h);
 }
 
-static void pending_clear(struct pias_iap *i, struct pias_iap_entry *en)
-{
-	if (en->pending) {
-		en->pending = false;
-		i->npending--;
-	}
-}
+/* ---- actions -------------------------------------------------------------------- */
 
 static int room(const struct pias_iap_actions *acts, size_t need, struct pias_err *e)
 {
@@ -130,139 +212,206 @@ static int room(const struct pias_iap_actions *acts, size_t need, struct pias_er
 }
 
 static void push(struct pias_iap_actions *acts, enum pias_iap_action_kind kind, __u32 rap_id,
-		 const struct pias_ta *ta, const struct pias_binding *b)
+		 const struct pias_ta *ta, const struct pias_binding *b,
+		 const struct pias_group *set)
 {
 	struct pias_iap_action *a = &acts->a[acts->n++];
 
 	*a = (struct pias_iap_action){ .kind = kind, .rap_id = rap_id, .ta = *ta };
 	if (b)
 		a->binding = *b;
+	if (set)
+		a->set = *set; /* none: count 0 as initialised */
 }
 
-/* The set of the binding just pushed (the last action). */
-static void push_set(struct pias_iap_actions *acts, const struct pias_group *set)
+static void pending_clear(struct pias_iap *i, struct pias_iap_entry *en)
 {
-	acts->a[acts->n - 1].set = *set;
+	if (en->pending) {
+		en->pending = false;
+		i->npending--;
+	}
 }
 
-static void query_send(struct pias_iap *i, struct pias_iap_entry *en, __u32 rap_id, __u64 now,
+static void query_send(struct pias_iap *i, __u32 h, __u32 rap_id, __u64 now,
 		       struct pias_iap_actions *acts)
 {
+	struct pias_iap_entry *en = &i->entries[h];
+
 	if (!en->pending)
 		i->npending++;
 	en->pending = true;
 	en->rap_id = rap_id;
 	en->sent_ns = now;
-	push(acts, PIAS_IAP_SEND_QUERY, rap_id, &en->ta, NULL);
+	push(acts, PIAS_IAP_SEND_QUERY, rap_id, &en->ta, NULL, NULL);
+	schedule(i, h);
 }
+
+/* ---- JAP links: which entries a dead JAP's death unbinds -------------------------- */
+
+static __u32 set_count(const struct pias_group *set)
+{
+	return set->count < PIAS_GROUP_MAX_JAPS ? set->count : PIAS_GROUP_MAX_JAPS;
+}
+
+/* jap_id and set's JAPs are proxy ids: the JAP index is sized by them. */
+static int check_japs(__u32 jap_id, const struct pias_group *set, struct pias_err *e)
+{
+	__u32 bad = jap_id >= PIAS_MAX_PROXIES ? jap_id : 0;
+
+	for (__u32 k = 0; set && !bad && k < set_count(set); k++)
+		if (set->japs[k].jap_id >= PIAS_MAX_PROXIES)
+			bad = set->japs[k].jap_id;
+	if (bad)
+		return pias_err_set(e, -EINVAL, "iap: JAP id %u is no proxy id (below %u)", bad,
+				    PIAS_MAX_PROXIES);
+	return 0;
+}
+
+/* Room to link a positive binding to jap_id and set's JAPs. */
+static int links_reserve(struct pias_iap *i, __u32 jap_id, const struct pias_group *set,
+			 struct pias_err *e)
+{
+	__u32 max = jap_id, n = set ? set_count(set) : 0;
+
+	for (__u32 k = 0; k < n; k++)
+		max = set->japs[k].jap_id > max ? set->japs[k].jap_id : max;
+	return pias_multimap_reserve(&i->japs, i->ecap, max, 1 + n, e);
+}
+
+/* Is en's binding to jap_id, or to a set that holds it? */
+static bool bound_to(const struct pias_iap_entry *en, __u32 jap_id)
+{
+	if (!en->bound || (en->b.flags & PIAS_BINDING_F_NEGATIVE))
+		return false;
+	if (en->b.jap_id == jap_id)
+		return true;
+	for (__u32 k = 0; en->set && k < set_count(en->set); k++)
+		if (en->set->japs[k].jap_id == jap_id)
+			return true;
+	return false;
+}
+
+/* Link h under every JAP its binding names (none for a negative one). */
+static void links_set(struct pias_iap *i, __u32 h)
+{
+	const struct pias_iap_entry *en = &i->entries[h];
+
+	pias_multimap_clear(&i->japs, h);
+	if (!en->bound || (en->b.flags & PIAS_BINDING_F_NEGATIVE))
+		return;
+	pias_multimap_add(&i->japs, en->b.jap_id, h);
+	for (__u32 k = 0; en->set && k < set_count(en->set); k++)
+		pias_multimap_add(&i->japs, en->set->japs[k].jap_id, h);
+}
+
+/* A binding to one JAP, the same as en's: its links stand (a refresh's answer). */
+static bool same_links(const struct pias_iap_entry *en, const struct pias_binding *b,
+		       const struct pias_group *set)
+{
+	return en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && !en->set &&
+	       !(b->flags & PIAS_BINDING_F_NEGATIVE) && (!set || !set->count) &&
+	       en->b.jap_id == b->jap_id;
+}
+
+/* ---- inputs --------------------------------------------------------------------- */
 
 int pias_iap_miss(struct pias_iap *i, const struct pias_ta *ta, __u32 rap_id, __u64 now,
 		  struct pias_iap_actions *acts, struct pias_err *e)
 {
-	struct pias_iap_entry *en;
-	int err = check_ta(ta, e);
+	const struct pias_iap_entry *en;
+	int err = pias_registry_ta_check(ta, "iap", e);
+	long h;
 
 	if (err)
 		return err;
 	if (!rap_id)
 		return pias_err_set(e, -EINVAL, "iap: miss without a RAP (id 0)");
-	en = entry_find(i, ta);
-	if (en && en->pending && age(now, en->sent_ns) < i->cfg.query_retry_ns)
+	h = entry_find(i, ta);
+	en = h < 0 ? NULL : &i->entries[h];
+	if (en && en->pending && pias_age(now, en->sent_ns) < i->cfg.query_retry_ns)
 		return 0; /* the outstanding query will answer */
 	if (!(en && en->pending) && i->npending >= i->cfg.max_pending)
 		return pias_err_set(e, -EAGAIN, "iap: %u queries outstanding already", i->npending);
-	if (!en) {
-		err = entry_reserve(i, e);
-		if (err)
-			return err;
-	}
-	err = room(acts, 1, e);
-	if (err)
-		return err;
-	query_send(i, entry_get(i, ta), rap_id, now, acts);
-	return 0;
-}
-
-/* Install b for ta, answering the pending query. */
-static int install_set(struct pias_iap *i, const struct pias_ta *ta, struct pias_binding *b,
-		       const struct pias_group *set, __u64 lifetime_ns, __u64 now,
-		       struct pias_iap_actions *acts, struct pias_err *e);
-
-static int install(struct pias_iap *i, const struct pias_ta *ta, struct pias_binding *b,
-		   __u64 lifetime_ns, __u64 now, struct pias_iap_actions *acts, struct pias_err *e)
-{
-	return install_set(i, ta, b, NULL, lifetime_ns, now, acts, e);
-}
-
-static int install_set(struct pias_iap *i, const struct pias_ta *ta, struct pias_binding *b,
-		       const struct pias_group *set, __u64 lifetime_ns, __u64 now,
-		       struct pias_iap_actions *acts, struct pias_err *e)
-{
-	static const struct pias_group none;
-	struct pias_iap_entry *en = entry_find(i, ta);
-	int err = 0;
-
-	if (!en)
+	if (h < 0)
 		err = entry_reserve(i, e);
 	if (!err)
 		err = room(acts, 1, e);
 	if (err)
 		return err;
-	b->expires_ns = lifetime_ns > ~0ull - now ? ~0ull : now + lifetime_ns;
-	en = entry_get(i, ta);
-	pending_clear(i, en);
-	en->bound = true;
-	en->b = *b;
-	en->set = set ? *set : none;
-	en->lifetime_ns = lifetime_ns;
-	push(acts, PIAS_IAP_BINDING_SET, 0, ta, b);
-	push_set(acts, &en->set);
+	query_send(i, h < 0 ? entry_new(i, ta) : (__u32)h, rap_id, now, acts);
 	return 0;
 }
 
-/*
- * Is this the answer of from_rap to a query outstanding at a flush? Then
- * its record is used up (the RAP answers a query once) and the caller
- * drops the answer. Records are searched oldest first: a RAP answers in
- * the order it was asked.
- */
-static bool flushed_answer(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u64 now)
+/* Memory for a set for entry h (-1: new) unless it has one: *mem, or -ENOMEM. */
+static int set_reserve(const struct pias_iap *i, long h, struct pias_group **mem,
+		       struct pias_err *e)
 {
-	for (size_t k = 0; k < i->nflushed; k++) {
-		const struct pias_iap_flushed *r = &i->flushed[k];
-
-		if (r->rap_id != from_rap || memcmp(&r->ta, ta, sizeof(*ta)) ||
-		    age(now, r->sent_ns) >= i->cfg.query_retry_ns)
-			continue;
-		memmove(&i->flushed[k], &i->flushed[k + 1],
-			(i->nflushed - k - 1) * sizeof(i->flushed[0]));
-		i->nflushed--;
-		return true;
-	}
-	return false;
+	*mem = NULL;
+	if (h >= 0 && i->entries[h].set)
+		return 0;
+	*mem = malloc(sizeof(**mem));
+	if (!*mem)
+		return pias_err_set(e, -ENOMEM, "iap: no memory for a binding set");
+	return 0;
 }
 
-/* Forget the records of flushed queries that count as lost by now. */
-static void flushed_expire(struct pias_iap *i, __u64 now)
+/* en's set becomes set (NULL: none), in mem if it had none. */
+static void set_put(struct pias_iap_entry *en, const struct pias_group *set, struct pias_group *mem)
 {
-	size_t n = 0;
-
-	for (size_t k = 0; k < i->nflushed; k++)
-		if (age(now, i->flushed[k].sent_ns) < i->cfg.query_retry_ns)
-			i->flushed[n++] = i->flushed[k];
-	i->nflushed = n;
-	if (!n) {
-		/* nothing awaited: the memory goes back until the next flush */
-		free(i->flushed);
-		i->flushed = NULL;
-		i->flushed_cap = 0;
+	if (!set) {
+		free(en->set);
+		en->set = NULL;
+		return;
 	}
+	if (!en->set)
+		en->set = mem;
+	*en->set = *set;
+}
+
+/* Install b (and set) for ta, entry h (-1: none yet), answering the pending query. */
+static int install(struct pias_iap *i, long h, const struct pias_ta *ta, struct pias_binding *b,
+		   const struct pias_group *set, __u64 lifetime_ns, __u64 now,
+		   struct pias_iap_actions *acts, struct pias_err *e)
+{
+	struct pias_group *mem = NULL;
+	struct pias_iap_entry *en;
+	bool relink;
+	int err = 0;
+
+	if (set && !set->count)
+		set = NULL;
+	if (h < 0)
+		err = entry_reserve(i, e);
+	if (!err && !(b->flags & PIAS_BINDING_F_NEGATIVE))
+		err = links_reserve(i, b->jap_id, set, e);
+	if (!err)
+		err = room(acts, 1, e);
+	if (!err && set)
+		err = set_reserve(i, h, &mem, e);
+	if (err)
+		return err;
+	if (h < 0)
+		h = entry_new(i, ta);
+	en = &i->entries[h];
+	relink = !same_links(en, b, set);
+	b->expires_ns = sat_add(now, lifetime_ns);
+	pending_clear(i, en);
+	en->bound = true;
+	en->b = *b;
+	set_put(en, set, mem);
+	en->lifetime_ns = lifetime_ns;
+	en->retry_at_ns = 0;
+	if (relink)
+		links_set(i, (__u32)h);
+	push(acts, PIAS_IAP_BINDING_SET, 0, ta, b, en->set);
+	schedule(i, (__u32)h);
+	return 0;
 }
 
 static int check_answer(const struct pias_ta *ta, __u32 from_rap, __u64 lifetime_ns,
 			struct pias_err *e)
 {
-	int err = check_ta(ta, e);
+	int err = pias_registry_ta_check(ta, "iap", e);
 
 	if (err)
 		return err;
@@ -271,6 +420,12 @@ static int check_answer(const struct pias_ta *ta, __u32 from_rap, __u64 lifetime
 	if (!lifetime_ns)
 		return pias_err_set(e, -EINVAL, "iap: binding lifetime 0");
 	return 0;
+}
+
+/* Is this the answer to a query outstanding at a flush? Then it is dropped (iap_flushed.h). */
+static bool flushed_answer(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u64 now)
+{
+	return pias_iap_flushed_take(&i->flushed, ta, from_rap, now, i->cfg.query_retry_ns);
 }
 
 int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u32 jap_id,
@@ -288,6 +443,7 @@ int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_t
 	struct pias_binding b = { .jap_id = jap_id, .generation = generation };
 	const struct pias_iap_entry *en;
 	int err = check_answer(ta, from_rap, lifetime_ns, e);
+	long h;
 
 	if (err)
 		return err;
@@ -297,13 +453,17 @@ int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_t
 	    (set->count > PIAS_GROUP_MAX_JAPS || set->japs[0].jap_id != jap_id))
 		return pias_err_set(e, -EINVAL, "iap: a set of %u JAPs not led by JAP %u",
 				    set->count, jap_id);
+	err = check_japs(jap_id, set, e);
+	if (err)
+		return err;
 	if (flushed_answer(i, from_rap, ta, now))
 		return 0; /* decided before the flush: the next miss asks again */
-	en = entry_find(i, ta);
+	h = entry_find(i, ta);
+	en = h < 0 ? NULL : &i->entries[h];
 	if (en && en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) && now < en->b.expires_ns &&
-	    gen_older(generation, en->b.generation))
+	    pias_serial_older(generation, en->b.generation))
 		return 0; /* a late answer, older than what is installed */
-	return install_set(i, ta, &b, set, lifetime_ns, now, acts, e);
+	return install(i, h, ta, &b, set, lifetime_ns, now, acts, e);
 }
 
 int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta,
@@ -313,6 +473,7 @@ int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *
 	struct pias_binding b = { .flags = PIAS_BINDING_F_NEGATIVE };
 	const struct pias_iap_entry *en;
 	int err = check_answer(ta, from_rap, lifetime_ns, e);
+	long h;
 
 	if (err)
 		return err;
@@ -328,144 +489,233 @@ int pias_iap_negative(struct pias_iap *i, __u32 from_rap, const struct pias_ta *
 	 * partition healed). The query stays outstanding, so it is asked
 	 * again once query_retry_ns has passed.
 	 */
-	en = entry_find(i, ta);
+	h = entry_find(i, ta);
+	en = h < 0 ? NULL : &i->entries[h];
 	if (en && en->bound && !(en->b.flags & PIAS_BINDING_F_NEGATIVE) &&
 	    (!en->b.expires_ns || now < en->b.expires_ns))
 		return 0;
-	return install(i, ta, &b, lifetime_ns, now, acts, e);
+	return install(i, h, ta, &b, NULL, lifetime_ns, now, acts, e);
 }
 
-/* Delete en's binding (the action is appended, room checked by the caller). */
-static void unbind(struct pias_iap *i, struct pias_iap_entry *en, struct pias_iap_actions *acts)
+/* Delete h's binding (the action is appended, room checked by the caller). */
+static void unbind(struct pias_iap *i, __u32 h, struct pias_iap_actions *acts)
 {
+	struct pias_iap_entry *en = &i->entries[h];
+
 	en->bound = false;
-	push(acts, PIAS_IAP_BINDING_DEL, 0, &en->ta, NULL);
-	entry_gc(i, en);
-}
-
-/* Is en's binding to jap_id, or to a set that holds it? */
-static bool bound_to(const struct pias_iap_entry *en, __u32 jap_id)
-{
-	if (!en->bound || (en->b.flags & PIAS_BINDING_F_NEGATIVE))
-		return false;
-	if (en->b.jap_id == jap_id)
-		return true;
-	for (__u32 k = 0; k < en->set.count && k < PIAS_GROUP_MAX_JAPS; k++)
-		if (en->set.japs[k].jap_id == jap_id)
-			return true;
-	return false;
+	set_put(en, NULL, NULL);
+	pias_multimap_clear(&i->japs, h);
+	push(acts, PIAS_IAP_BINDING_DEL, 0, &en->ta, NULL, NULL);
+	settle(i, h);
 }
 
 int pias_iap_invalidate(struct pias_iap *i, __u32 from_jap, const struct pias_ta *ta,
 			__u32 generation, __u64 now, struct pias_iap_actions *acts,
 			struct pias_err *e)
 {
-	struct pias_iap_entry *en;
-	int err = check_ta(ta, e);
+	const struct pias_iap_entry *en;
+	int err = pias_registry_ta_check(ta, "iap", e);
+	long h;
 
 	(void)now;
 	if (err)
 		return err;
-	en = entry_find(i, ta);
-	if (!en || !bound_to(en, from_jap) || gen_older(generation, en->b.generation))
+	h = entry_find(i, ta);
+	en = h < 0 ? NULL : &i->entries[h];
+	if (!en || !bound_to(en, from_jap) || pias_serial_older(generation, en->b.generation))
 		return 0; /* not ours to drop, or about an older binding */
 	err = room(acts, 1, e);
 	if (err)
 		return err;
-	unbind(i, en, acts);
+	unbind(i, (__u32)h, acts);
 	return 0;
 }
 
 int pias_iap_jap_dead(struct pias_iap *i, __u32 jap_id, __u64 now, struct pias_iap_actions *acts,
 		      struct pias_err *e)
 {
-	size_t need = 0;
+	long h;
 	int err;
 
 	(void)now;
 	if (!jap_id)
 		return pias_err_set(e, -EINVAL, "iap: JAP id 0");
-	for (size_t k = 0; k < i->n; k++)
-		need += bound_to(&i->entries[k], jap_id);
-	err = room(acts, need, e);
+	err = room(acts, pias_multimap_count(&i->japs, jap_id), e);
 	if (err)
 		return err;
-	/* Backwards: entry_gc() moves the last (already visited) entry into k. */
-	for (size_t k = i->n; k-- > 0;)
-		if (bound_to(&i->entries[k], jap_id))
-			unbind(i, &i->entries[k], acts);
+	/* each unbind unlinks the entry from every JAP: the next one comes first */
+	while ((h = pias_multimap_first(&i->japs, jap_id)) >= 0)
+		unbind(i, (__u32)h, acts);
 	return 0;
 }
 
-struct tick_plan {
-	bool forget; /* the pending query is lost */
-	bool del;    /* the binding is past expiry */
-	__u32 rap;   /* refresh: query this RAP (0: no) */
-};
+/* ---- the tick ------------------------------------------------------------------- */
 
-/* What the tick does to en; *npending simulates the count of outstanding queries. */
-static void tick_plan(const struct pias_iap *i, const struct pias_iap_entry *en, __u64 now,
-		      pias_iap_rap_of_fn rap_of, void *ctx, __u32 *npending, struct tick_plan *p)
+/* h's first deadline popped: forget its lost query, delete its expired binding. */
+static void tick_due(struct pias_iap *i, __u32 h, __u64 now, struct pias_iap_actions *acts)
 {
-	bool pending = en->pending;
-	__u64 before;
+	struct pias_iap_entry *en = &i->entries[h];
 
-	*p = (struct tick_plan){ 0 };
-	if (pending && age(now, en->sent_ns) >= i->cfg.query_retry_ns) {
-		p->forget = true;
-		pending = false;
-		(*npending)--;
-	}
-	if (!en->bound)
+	if (en->pending && pias_age(now, en->sent_ns) >= i->cfg.query_retry_ns)
+		pending_clear(i, en);
+	if (en->bound && en->b.expires_ns && now >= en->b.expires_ns)
+		unbind(i, h, acts); /* settles h too */
+	else
+		settle(i, h); /* a refresh is due once the query is lost */
+}
+
+/* h's refresh point popped: ask its RAP, unless the point has moved on. */
+static void tick_refresh(struct pias_iap *i, __u32 h, __u64 now, pias_iap_rap_of_fn rap_of,
+			 void *ctx, struct pias_iap_actions *acts)
+{
+	struct pias_iap_entry *en = &i->entries[h];
+	__u32 rap;
+
+	if (refresh_at(i, en) > now) {
+		schedule(i, h); /* answered since: later */
 		return;
-	if (en->b.expires_ns && now >= en->b.expires_ns) {
-		p->del = true;
+	}
+	rap = rap_of ? rap_of(ctx, &en->ta) : 0;
+	if (!rap) {
+		/* no RAP known: try again once a query would have been lost */
+		en->retry_at_ns = sat_add(now, i->cfg.query_retry_ns);
+		schedule(i, h);
 		return;
 	}
-	if (en->b.flags & PIAS_BINDING_F_NEGATIVE || pending || *npending >= i->cfg.max_pending)
-		return;
-	before = i->cfg.refresh_before_ns ? i->cfg.refresh_before_ns : en->lifetime_ns / 5;
-	if (en->b.expires_ns && en->b.expires_ns - now < before && rap_of) {
-		p->rap = rap_of(ctx, &en->ta);
-		if (p->rap)
-			(*npending)++;
-	}
+	query_send(i, h, rap, now, acts);
 }
 
 int pias_iap_tick(struct pias_iap *i, __u64 now, pias_iap_rap_of_fn rap_of, void *ctx,
 		  struct pias_iap_actions *acts, struct pias_err *e)
 {
-	struct tick_plan p;
-	__u32 sim = i->npending;
-	size_t need = 0;
+	size_t max = i->cfg.max_pending, ndue, queries;
+	__u32 h;
 	int err;
 
-	/* Pass 1: count, so that all or nothing is applied. Same order as pass 2. */
-	for (size_t k = i->n; k-- > 0;) {
-		tick_plan(i, &i->entries[k], now, rap_of, ctx, &sim, &p);
-		need += p.del + !!p.rap;
-	}
-	err = room(acts, need, e);
+	/*
+	 * Room first, for all or nothing: each due entry does one thing at
+	 * most (its deletion, or a query once its lost one is forgotten), and
+	 * the refreshes that may go are those the free query slots allow,
+	 * with the slots the lost queries free.
+	 */
+	ndue = pias_timers_due(&i->due, now, SIZE_MAX);
+	queries = (i->npending < max ? max - i->npending : 0) + ndue;
+	queries = pias_timers_due(&i->refresh, now, queries < max ? queries : max);
+	err = room(acts, ndue + queries, e);
 	if (err)
 		return err;
-	/* Pass 2: apply, backwards (entry_gc() moves the last entry into k). */
-	sim = i->npending;
-	for (size_t k = i->n; k-- > 0;) {
-		struct pias_iap_entry *en = &i->entries[k];
-
-		tick_plan(i, en, now, rap_of, ctx, &sim, &p);
-		if (p.forget)
-			pending_clear(i, en);
-		if (p.rap)
-			query_send(i, en, p.rap, now, acts);
-		if (p.del)
-			unbind(i, en, acts); /* also drops the entry if nothing is left */
-		else
-			entry_gc(i, en);
+	pias_iap_flushed_expire(&i->flushed, now, i->cfg.query_retry_ns);
+	while (pias_timers_pop(&i->due, now, &h)) {
+		i->entries[h].due_q = NEVER;
+		tick_due(i, h, now, acts);
 	}
-	flushed_expire(i, now);
+	/* the earliest due first; the rest wait, queued, for free slots */
+	while (i->npending < max && pias_timers_pop(&i->refresh, now, &h)) {
+		i->entries[h].refresh_q = NEVER;
+		tick_refresh(i, h, now, rap_of, ctx, acts);
+	}
 	return 0;
 }
+
+/* ---- restart, flush ------------------------------------------------------------ */
+
+int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct pias_binding *b,
+		     const struct pias_group *set, __u64 lifetime_ns, struct pias_err *e)
+{
+	bool positive = !(b->flags & PIAS_BINDING_F_NEGATIVE);
+	bool with_set = b->flags & PIAS_BINDING_F_SET;
+	struct pias_group *mem = NULL;
+	struct pias_iap_entry *en;
+	int err = pias_registry_ta_check(ta, "iap", e);
+	__u32 h;
+
+	if (!err && (b->flags & ~(PIAS_BINDING_F_NEGATIVE | PIAS_BINDING_F_SET)))
+		err = pias_err_set(e, -EINVAL, "iap: binding flags %#x are not restorable",
+				   b->flags);
+	if (!err && with_set && (!set || !set->count))
+		err = pias_err_set(e, -EINVAL, "iap: a binding to a set, without its set");
+	if (!err && !lifetime_ns)
+		err = pias_err_set(e, -EINVAL, "iap: lifetime 0");
+	if (!err && positive)
+		err = check_japs(b->jap_id, with_set ? set : NULL, e);
+	if (!err && entry_find(i, ta) >= 0)
+		err = pias_err_set(e, -EEXIST, "iap: TA restored twice");
+	if (!err)
+		err = entry_reserve(i, e);
+	if (!err && positive)
+		err = links_reserve(i, b->jap_id, with_set ? set : NULL, e);
+	if (!err && with_set)
+		err = set_reserve(i, -1, &mem, e);
+	if (err)
+		return err;
+	h = entry_new(i, ta);
+	en = &i->entries[h];
+	en->bound = true;
+	en->b = *b;
+	en->lifetime_ns = lifetime_ns;
+	set_put(en, with_set ? set : NULL, mem);
+	links_set(i, h);
+	schedule(i, h);
+	return 0;
+}
+
+struct flushed_query {
+	struct pias_ta ta;
+	__u32 rap_id;
+	__u64 sent_ns;
+};
+
+static int sent_order(const void *a, const void *b)
+{
+	__u64 x = ((const struct flushed_query *)a)->sent_ns;
+	__u64 y = ((const struct flushed_query *)b)->sent_ns;
+
+	return x < y ? -1 : x > y;
+}
+
+int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pias_err *e)
+{
+	struct flushed_query *q = NULL;
+	size_t need = 0, nq = 0;
+	int err;
+
+	pias_iap_each(i, en)
+	{
+		need += en->bound;
+	}
+	err = room(acts, need, e);
+	if (!err && i->npending) {
+		/* the records go in the order the queries went (iap_flushed.h) */
+		q = malloc(i->npending * sizeof(*q));
+		if (!q)
+			return pias_err_set(e, -ENOMEM, "iap: no memory for %u flushed queries",
+					    i->npending);
+		err = pias_iap_flushed_reserve(&i->flushed, i->npending, e);
+	}
+	if (err) {
+		free(q);
+		return err;
+	}
+	pias_iap_each(i, en)
+	{
+		if (en->bound)
+			push(acts, PIAS_IAP_BINDING_DEL, 0, &en->ta, NULL, NULL);
+		if (en->pending)
+			q[nq++] = (struct flushed_query){ .ta = en->ta,
+							  .rap_id = en->rap_id,
+							  .sent_ns = en->sent_ns };
+	}
+	if (nq)
+		qsort(q, nq, sizeof(*q), sent_order);
+	for (size_t k = 0; k < nq; k++)
+		pias_iap_flushed_add(&i->flushed, &q[k].ta, q[k].rap_id, q[k].sent_ns);
+	free(q);
+	containers_free(i); /* an empty cache, its memory back */
+	i->npending = 0;
+	return 0;
+}
+
+/* ---- the JAP's invalidation limiter ------------------------------------------------ */
 
 void pias_inval_limiter_init(struct pias_inval_limiter *l, __u64 interval_ns)
 {
@@ -482,8 +732,8 @@ bool pias_inval_limiter(struct pias_inval_limiter *l, __u32 iap_id, const struct
 	for (int w = 0; w < PIAS_INVAL_LIMITER_WAYS; w++) {
 		struct pias_inval_slot *s = &set[w];
 
-		if (s->used && s->iap_id == iap_id && !memcmp(&s->ta, ta, sizeof(*ta))) {
-			if (age(now, s->last_ns) < l->interval_ns)
+		if (s->used && s->iap_id == iap_id && pias_ta_eq(&s->ta, ta)) {
+			if (pias_age(now, s->last_ns) < l->interval_ns)
 				return false;
 			s->last_ns = now;
 			return true;
@@ -494,7 +744,7 @@ bool pias_inval_limiter(struct pias_inval_limiter *l, __u32 iap_id, const struct
 		if (!set[w].used)
 			victim = &set[w];
 	for (int w = 0; w < PIAS_INVAL_LIMITER_WAYS && !victim; w++)
-		if (age(now, set[w].last_ns) >= l->interval_ns)
+		if (pias_age(now, set[w].last_ns) >= l->interval_ns)
 			victim = &set[w];
 	if (!victim) {
 		victim = &set[0];
@@ -505,82 +755,4 @@ bool pias_inval_limiter(struct pias_inval_limiter *l, __u32 iap_id, const struct
 	*victim =
 		(struct pias_inval_slot){ .ta = *ta, .iap_id = iap_id, .used = 1, .last_ns = now };
 	return true;
-}
-
-int pias_iap_restore(struct pias_iap *i, const struct pias_ta *ta, const struct pias_binding *b,
-		     const struct pias_group *set, __u64 lifetime_ns, struct pias_err *e)
-{
-	struct pias_iap_entry *en;
-	int err = check_ta(ta, e);
-
-	if (!err && (b->flags & ~(PIAS_BINDING_F_NEGATIVE | PIAS_BINDING_F_SET)))
-		err = pias_err_set(e, -EINVAL, "iap: binding flags %#x are not restorable",
-				   b->flags);
-	if (!err && (b->flags & PIAS_BINDING_F_SET) && (!set || !set->count))
-		err = pias_err_set(e, -EINVAL, "iap: a binding to a set, without its set");
-	if (!err && !lifetime_ns)
-		err = pias_err_set(e, -EINVAL, "iap: lifetime 0");
-	if (!err && entry_find(i, ta))
-		err = pias_err_set(e, -EEXIST, "iap: TA restored twice");
-	if (!err)
-		err = entry_reserve(i, e);
-	if (err)
-		return err;
-	en = entry_get(i, ta);
-	en->bound = true;
-	en->b = *b;
-	en->lifetime_ns = lifetime_ns;
-	if (b->flags & PIAS_BINDING_F_SET)
-		en->set = *set;
-	return 0;
-}
-
-int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pias_err *e)
-{
-	size_t need = 0, max = i->cfg.max_pending, add = i->npending, total, drop;
-	int err;
-
-	for (size_t k = 0; k < i->n; k++)
-		need += i->entries[k].bound;
-	err = room(acts, need, e);
-	if (err)
-		return err;
-	/*
-	 * Room for a record of each outstanding query, max_pending records in
-	 * all (bounded memory whatever the flushes): beyond, the oldest go,
-	 * whose answers have most likely come or been lost already.
-	 */
-	if (add > max)
-		add = max;
-	total = i->nflushed + add > max ? max : i->nflushed + add;
-	if (total > i->flushed_cap) {
-		struct pias_iap_flushed *p = realloc(i->flushed, total * sizeof(*p));
-
-		if (!p)
-			return pias_err_set(e, -ENOMEM, "iap: no memory for %zu flushed queries",
-					    total);
-		i->flushed = p;
-		i->flushed_cap = total;
-	}
-	drop = i->nflushed + add - total;
-	if (drop) {
-		memmove(i->flushed, i->flushed + drop,
-			(i->nflushed - drop) * sizeof(i->flushed[0]));
-		i->nflushed -= drop;
-	}
-	for (size_t k = 0; k < i->n; k++) {
-		const struct pias_iap_entry *en = &i->entries[k];
-
-		if (en->bound)
-			push(acts, PIAS_IAP_BINDING_DEL, 0, &en->ta, NULL);
-		if (en->pending && add) {
-			i->flushed[i->nflushed++] = (struct pias_iap_flushed){
-				.ta = en->ta, .rap_id = en->rap_id, .sent_ns = en->sent_ns
-			};
-			add--;
-		}
-	}
-	i->n = 0;
-	i->npending = 0;
-	return 0;
 }

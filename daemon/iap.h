@@ -21,10 +21,9 @@
  *
  * Refresh: pias_iap_tick() queries the TA's RAP again for a positive binding
  * whose remaining life is below refresh_before_ns (0: a fifth of the
- * lifetime it was installed with), at most once per query_retry_ns, and
- * deletes a binding past its expiry (the dataplane already treats it as a
- * miss). Negative bindings are not refreshed: they expire, and the next
- * packet asks again.
+ * lifetime it was installed with), and deletes a binding past its expiry
+ * (the dataplane already treats it as a miss). Negative bindings are not
+ * refreshed: they expire, and the next packet asks again.
  *
  * Flush: the operator's flush deletes every binding and forgets the
  * outstanding queries, but not their answers: the next answer for the TA
@@ -33,8 +32,8 @@
  * after the flush, the binding the flush was to remove, and the next new
  * flow would hit it instead of going to the RAP. A BINDING the RAP sends
  * after relaying a client's packet answers no query and is taken: that
- * flow needs the JAP it names. The records live apart from the entries,
- * so a flushed cache shows empty.
+ * flow needs the JAP it names. The records live apart from the entries
+ * (iap_flushed.h), so a flushed cache shows empty.
  *
  * Generations come from the RAP, per TA, and are compared as serial numbers
  * (wrap-around safe). A binding older than the installed, unexpired positive
@@ -46,8 +45,15 @@
  * list has no room) changes nothing and appends nothing. Actions are
  * appended: several calls may share a list until the caller flushes it.
  *
- * Lookup is a linear scan of the cached TAs (like the JAP registry): fine
- * for thousands of TAs; an index is needed before PIAS_MAX_BINDINGS.
+ * Cost (issue 13): entries are keyed by the shared TA index (ta_index.h),
+ * so a message costs a hash probe and O(log n) deadline work, however many
+ * TAs are cached. Each entry has two deadlines (timers.h): the first of its
+ * lost query and its expiry, and its refresh point; a tick pops only those
+ * due, so with nothing due it costs the same with ten TAs or 65,536.
+ * Refreshes wait in their own heap, in the order they came due, while
+ * max_pending queries are outstanding, at no cost per tick. The TAs bound
+ * to each JAP are indexed (multimap.h), so pias_iap_jap_dead() costs the
+ * bindings it drops. Flush is a pass over every entry (an operator's act).
  *
  * Failing calls return a negative errno and fill e (may be NULL).
  */
@@ -60,6 +66,10 @@
 #include <pias/maps.h>
 
 #include "err.h"
+#include "iap_flushed.h"
+#include "multimap.h"
+#include "ta_index.h"
+#include "timers.h"
 
 #define PIAS_IAP_QUERY_RETRY_NS 500000000ull /* 500 ms */
 #define PIAS_IAP_MAX_PENDING	4096
@@ -70,33 +80,37 @@ struct pias_iap_config {
 	__u32 max_pending;	 /* outstanding queries at most */
 };
 
-/* What the IAP knows of one TA; exists while bound or a query is pending. */
+/*
+ * What the IAP knows of one TA; exists while bound or a query is pending.
+ * Two cache lines: a binding set, rare, lives apart (pias_iap_set).
+ */
 struct pias_iap_entry {
 	struct pias_ta ta;
-	bool bound;	       /* b is installed in the map */
-	struct pias_binding b; /* jap_id, generation, expires_ns, flags */
-	struct pias_group set; /* a binding set's JAPs and shares (count 0: none) */
-	__u64 lifetime_ns;     /* b's lifetime when installed */
-	bool pending;	       /* a query is outstanding */
-	__u32 rap_id;	       /* ... to this RAP */
-	__u64 sent_ns;	       /* ... sent then */
+	bool bound;		/* b is installed in the map */
+	bool pending;		/* a query is outstanding */
+	struct pias_binding b;	/* jap_id, generation, expires_ns, flags */
+	struct pias_group *set; /* a binding set's JAPs and shares, or NULL */
+	__u64 lifetime_ns;	/* b's lifetime when installed */
+	__u32 rap_id;		/* the pending query's RAP */
+	__u64 sent_ns;		/* ... sent then */
+	__u64 retry_at_ns;	/* no refresh before (no RAP was known); 0: none */
+	__u64 due_q, refresh_q; /* where its deadlines are queued (PIAS_TIMERS_NEVER: not) */
 };
 
-/* A query outstanding at a flush: its answer is dropped (see Flush above). */
-struct pias_iap_flushed {
-	struct pias_ta ta;
-	__u32 rap_id;  /* the RAP asked */
-	__u64 sent_ns; /* when: forgotten query_retry_ns later, as a lost query */
-};
-
+/*
+ * The cache. Read it through the functions below (pias_iap_count,
+ * pias_iap_each, pias_iap_entry): the layout is the module's own.
+ */
 struct pias_iap {
 	struct pias_iap_config cfg;
-	struct pias_iap_entry *entries; /* n used of cap; linear lookup */
-	size_t n, cap;
-	__u32 npending; /* entries with pending set */
-	/* queries outstanding at a flush, oldest first; max_pending at most */
-	struct pias_iap_flushed *flushed;
-	size_t nflushed, flushed_cap;
+	struct pias_ta_index tas;	/* TA -> handle */
+	struct pias_iap_entry *entries; /* per handle; capacity of tas */
+	size_t ecap;
+	struct pias_timers due;	    /* per handle: lost query or expiry, the first */
+	struct pias_timers refresh; /* per handle: refresh point */
+	struct pias_multimap japs;  /* JAP id -> handles bound to it */
+	__u32 npending;		    /* entries with pending set */
+	struct pias_iap_flushed flushed;
 };
 
 enum pias_iap_action_kind {
@@ -141,8 +155,8 @@ int pias_iap_miss(struct pias_iap *i, const struct pias_ta *ta, __u32 rap_id, __
  * now + lifetime_ns}) and the pending query is answered. A generation older
  * than the installed, unexpired positive binding's is ignored (returns 0,
  * no action), and so is the answer to a query outstanding at a flush (see
- * Flush). -EINVAL: bad TA family, from_rap, jap_id or lifetime 0; -ENOSPC;
- * -ENOMEM.
+ * Flush). -EINVAL: bad TA family, from_rap or lifetime 0, jap_id 0 or not
+ * below PIAS_MAX_PROXIES; -ENOSPC; -ENOMEM.
  */
 int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u32 jap_id,
 		     __u32 generation, __u64 lifetime_ns, __u64 now, struct pias_iap_actions *acts,
@@ -153,6 +167,7 @@ int pias_iap_binding(struct pias_iap *i, __u32 from_rap, const struct pias_ta *t
  * binding names set->japs[0] and new flows draw from the set. An
  * INVALIDATE from any JAP of the set drops it, as one from its JAP drops a
  * binding (the JAP lost its targets: what the IAP draws from is stale).
+ * -EINVAL also for a set JAP id not below PIAS_MAX_PROXIES.
  */
 int pias_iap_binding_set(struct pias_iap *i, __u32 from_rap, const struct pias_ta *ta, __u32 jap_id,
 			 const struct pias_group *set, __u32 generation, __u64 lifetime_ns,
@@ -180,18 +195,22 @@ int pias_iap_invalidate(struct pias_iap *i, __u32 from_jap, const struct pias_ta
 			__u32 generation, __u64 now, struct pias_iap_actions *acts,
 			struct pias_err *e);
 
-/* Membership declares jap_id dead: BINDING_DEL for every TA bound to it. */
+/* Membership declares jap_id dead: BINDING_DEL for every TA bound to it (or to a set with it). */
 int pias_iap_jap_dead(struct pias_iap *i, __u32 jap_id, __u64 now, struct pias_iap_actions *acts,
 		      struct pias_err *e);
 
 /*
  * Periodic (call more often than query_retry_ns and refresh_before_ns):
  * forgets lost queries (those outstanding at a flush too); BINDING_DEL for
- * bindings past expiry; SEND_QUERY
- * (rap_of(ctx, ta), ta) for positive bindings due for refresh, at most once
- * per query_retry_ns and within max_pending (the rest wait for a later tick;
- * rap_of returning 0 skips the TA). rap_of is called twice per due TA (count,
- * then apply) and must return the same value both times.
+ * bindings past expiry; SEND_QUERY(rap_of(ctx, ta), ta) for positive
+ * bindings due for refresh, the earliest due first, while fewer than
+ * max_pending queries are outstanding (the rest wait for a later tick).
+ * rap_of is called once per refresh sent; returning 0 (no RAP known)
+ * skips the TA until query_retry_ns later, as does rap_of NULL.
+ *
+ * The list must have room for what the tick may do (each due entry one
+ * action, queries at most max_pending): -ENOBUFS otherwise, before
+ * anything changes, even when fewer would have been appended.
  */
 int pias_iap_tick(struct pias_iap *i, __u64 now, pias_iap_rap_of_fn rap_of, void *ctx,
 		  struct pias_iap_actions *acts, struct pias_err *e);
@@ -214,6 +233,32 @@ int pias_iap_flush(struct pias_iap *i, struct pias_iap_actions *acts, struct pia
 
 /* The entry of ta, or NULL (read-only view, for status and tests). */
 const struct pias_iap_entry *pias_iap_entry(const struct pias_iap *i, const struct pias_ta *ta);
+
+/* en's binding set (count 0: a binding to b.jap_id alone). */
+const struct pias_group *pias_iap_set(const struct pias_iap_entry *en);
+
+/* TAs cached: bound, or with a query outstanding. */
+static inline size_t pias_iap_count(const struct pias_iap *i)
+{
+	return i->tas.n;
+}
+
+/* Queries outstanding at a flush whose answers are still to be dropped. */
+static inline size_t pias_iap_flushed_queries(const struct pias_iap *i)
+{
+	return pias_iap_flushed_count(&i->flushed);
+}
+
+/* The earliest deadline of the tick (PIAS_TIMERS_NEVER: none): when it next has work. */
+__u64 pias_iap_next_due(const struct pias_iap *i);
+
+/* The entry after prev (NULL: the first), or NULL: for iteration, in no set order. */
+const struct pias_iap_entry *pias_iap_next(const struct pias_iap *i,
+					   const struct pias_iap_entry *prev);
+
+#define pias_iap_each(i, en)                                                                       \
+	for (const struct pias_iap_entry *en = pias_iap_next(i, NULL); en;                         \
+	     en = pias_iap_next(i, en))
 
 /*
  * The JAP's invalidation rate limiter: allows at most one invalidation per

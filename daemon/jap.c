@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * JAP registry. Every input works on a copy of the affected group; the
- * actions are the diff between the old and the new copy, and the copy is
- * committed only when all the actions fit. So nothing is half-applied.
+ * JAP registry: its calls (jap.h). Each finds what it changes in O(1),
+ * tries the change in place and lets jap_change.c evaluate, commit or
+ * undo it.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jap.h"
+#include <pias/hash.h>
 
-int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e)
+#include "jap_change.h"
+#include "registry.h"
+
+struct pias_jap_config pias_jap_default_config(void)
 {
-	struct pias_jap_config def = {
+	return (struct pias_jap_config){
 		.refresh_timeout_ns = PIAS_JAP_REFRESH_TIMEOUT_NS,
 		.drain_timeout_ns = PIAS_JAP_DRAIN_TIMEOUT_NS,
 		.down_expire_ns = PIAS_JAP_DOWN_EXPIRE_NS,
@@ -21,6 +23,11 @@ int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct 
 		.shed_threshold = PIAS_JAP_SHED_THRESHOLD,
 		.shed_hold_ns = PIAS_JAP_SHED_HOLD_NS,
 	};
+}
+
+int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e)
+{
+	struct pias_jap_config def = pias_jap_default_config();
 
 	if (!cfg)
 		cfg = &def;
@@ -34,43 +41,90 @@ int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct 
 				    cfg->shed_threshold);
 	memset(j, 0, sizeof(*j));
 	j->cfg = *cfg;
+	j->group_max = cfg->group_max_targets ? cfg->group_max_targets : PIAS_JAP_GROUP_MAX_TARGETS;
+	pias_ta_index_init(&j->index, PIAS_JAP_MAX_GROUPS, "jap");
+	pias_ref_index_init(&j->eps, "jap");
+	pias_ref_index_init(&j->drained_ix, "jap");
+	pias_timers_init(&j->deadlines, "jap");
+	pias_timers_init(&j->peaks, "jap");
 	j->ids_used[0] = 1; /* id 0 is never a target */
+	j->budget_cursor = -1;
 	return 0;
 }
 
 void pias_jap_free(struct pias_jap *j)
 {
+	pias_ta_index_each(&j->index, h) jap_group_release(&j->groups[h]);
 	free(j->groups);
-	j->groups = NULL;
-	j->ngroups = j->cap = 0;
+	pias_ta_index_free(&j->index);
+	free(j->where);
+	pias_ref_index_free(&j->eps);
+	pias_timers_free(&j->deadlines);
+	pias_timers_free(&j->peaks);
+	free(j->draining);
 	free(j->drained);
-	j->drained = NULL;
-	j->ndrained = j->drained_cap = 0;
+	pias_ref_index_free(&j->drained_ix);
+	free(j->ch);
+	free(j->ev);
+	memset(j, 0, sizeof(*j));
 }
 
-static void id_mark(struct pias_jap *j, __u32 id, bool used)
-{
-	if (used)
-		j->ids_used[id / 64] |= 1ull << (id % 64);
-	else
-		j->ids_used[id / 64] &= ~(1ull << (id % 64));
-}
+/* --- ids ------------------------------------------------------------------- */
 
-/* The next free id from id_next on, round the id space; 0 if none. */
+/* The next free id from id_next on, round the id space, a word at a time; 0 if none. */
 static __u32 id_next_free(const struct pias_jap *j)
 {
-	for (__u32 n = 0; n < PIAS_MAX_TARGETS; n++) {
-		__u32 id = (j->id_next + n) % PIAS_MAX_TARGETS;
+	const __u32 words = PIAS_MAX_TARGETS / 64;
+	__u32 w0 = j->id_next / 64;
 
-		if (!(j->ids_used[id / 64] & (1ull << (id % 64))))
-			return id;
+	for (__u32 n = 0; n <= words; n++) {
+		__u32 w = (w0 + n) % words;
+		__u64 free_bits = ~j->ids_used[w];
+
+		/* the first word is searched from id_next on, and again, whole, at the end */
+		if (n == 0 && j->id_next % 64)
+			free_bits &= ~0ull << (j->id_next % 64);
+		if (free_bits)
+			return w * 64 + (__u32)__builtin_ctzll(free_bits);
 	}
 	return 0;
 }
 
-static bool ta_eq(const struct pias_ta *a, const struct pias_ta *b)
+/* --- lookups ---------------------------------------------------------------- */
+
+const struct pias_jap_target *pias_jap_target(const struct pias_jap *j, __u32 id)
 {
-	return !memcmp(a, b, sizeof(*a));
+	return id && id < PIAS_MAX_TARGETS && jap_id_used(j, id) ? jap_target_at(j, id) : NULL;
+}
+
+const struct pias_jap_group *pias_jap_group_of(const struct pias_jap *j, __u32 id)
+{
+	return pias_jap_target(j, id) ? &j->groups[j->where[id].g] : NULL;
+}
+
+const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta)
+{
+	long h = pias_ta_index_find(&j->index, ta);
+
+	return h >= 0 ? &j->groups[h] : NULL;
+}
+
+long pias_jap_group_place(const struct pias_jap *j, const struct pias_jap_group *g)
+{
+	return g - j->groups; /* its handle */
+}
+
+const struct pias_jap_group *pias_jap_group_after(const struct pias_jap *j, long at)
+{
+	long h = pias_ta_index_next(&j->index, at);
+
+	return h >= 0 ? &j->groups[h] : NULL;
+}
+
+const struct pias_jap_group *pias_jap_next_group(const struct pias_jap *j,
+						 const struct pias_jap_group *g)
+{
+	return pias_jap_group_after(j, g ? pias_jap_group_place(j, g) : -1);
 }
 
 static bool ep_eq(const struct pias_target *t, const struct pias_jap_endpoint *ep)
@@ -82,26 +136,68 @@ static bool ep_eq(const struct pias_target *t, const struct pias_jap_endpoint *e
 	return !memcmp(t->addr.bytes, ep->addr.bytes, sizeof(t->addr.bytes));
 }
 
-static struct pias_jap_group *group_find(const struct pias_jap *j, const struct pias_ta *ta)
+struct ep_key {
+	const struct pias_jap *j;
+	__u32 g;
+	const struct pias_jap_endpoint *ep;
+};
+
+static bool ep_match(const void *ctx, __u32 id)
 {
-	for (size_t i = 0; i < j->ngroups; i++)
-		if (ta_eq(&j->groups[i].ta, ta))
-			return &j->groups[i];
-	return NULL;
+	const struct ep_key *k = ctx;
+
+	return k->j->where[id].g == k->g && ep_eq(&jap_target_at(k->j, id)->t, k->ep);
+}
+
+/* The id of ep in group h, or -1. */
+static long ep_find(const struct pias_jap *j, __u32 h, const struct pias_jap_endpoint *ep)
+{
+	struct ep_key k = { .j = j, .g = h, .ep = ep };
+
+	return pias_ref_index_find(&j->eps, jap_ep_hash(h, &ep->addr, ep->port, ep->family),
+				   ep_match, &k);
+}
+
+int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
+		  const struct pias_jap_endpoint *ep)
+{
+	long h = pias_ta_index_find(&j->index, ta), id = h >= 0 ? ep_find(j, (__u32)h, ep) : -1;
+
+	return id > 0 ? (int)id : -ENOENT;
+}
+
+/* --- the operator's drained endpoints ---------------------------------------- */
+
+static __u32 drained_hash(const struct pias_ta *ta, const union pias_addr *a, __u16 port,
+			  __u8 family)
+{
+	return jap_ep_hash(pias_ta_hash(ta), a, port, family);
+}
+
+struct drained_key {
+	const struct pias_jap *j;
+	const struct pias_ta *ta;
+	const struct pias_jap_endpoint *ep;
+};
+
+static bool drained_match(const void *ctx, __u32 i)
+{
+	const struct drained_key *k = ctx;
+	const struct pias_jap_drained *d = &k->j->drained[i];
+	struct pias_target t = { .addr = d->addr, .port = d->port, .family = d->family };
+
+	return pias_ta_eq(&d->ta, k->ta) && ep_eq(&t, k->ep);
 }
 
 /* The index of ep of ta in the drained list, or -1. */
 static long drained_find(const struct pias_jap *j, const struct pias_ta *ta,
 			 const struct pias_jap_endpoint *ep)
 {
-	for (size_t i = 0; i < j->ndrained; i++) {
-		const struct pias_jap_drained *d = &j->drained[i];
-		struct pias_target t = { .addr = d->addr, .port = d->port, .family = d->family };
+	struct drained_key k = { .j = j, .ta = ta, .ep = ep };
 
-		if (ta_eq(&d->ta, ta) && ep_eq(&t, ep))
-			return (long)i;
-	}
-	return -1;
+	return pias_ref_index_find(&j->drained_ix,
+				   drained_hash(ta, &ep->addr, ep->port, ep->family), drained_match,
+				   &k);
 }
 
 bool pias_jap_is_drained(const struct pias_jap *j, const struct pias_ta *ta,
@@ -110,331 +206,147 @@ bool pias_jap_is_drained(const struct pias_jap *j, const struct pias_ta *ta,
 	return drained_find(j, ta, ep) >= 0;
 }
 
-const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta)
+static __u32 drained_hash_at(const struct pias_jap *j, size_t i)
 {
-	return group_find(j, ta);
+	const struct pias_jap_drained *d = &j->drained[i];
+
+	return drained_hash(&d->ta, &d->addr, d->port, d->family);
 }
 
-static struct pias_jap_target *target_find(struct pias_jap_group *g, __u32 id)
+static int drained_add(struct pias_jap *j, const struct pias_ta *ta,
+		       const struct pias_jap_endpoint *ep, struct pias_err *e)
 {
-	for (__u32 i = 0; i < g->count; i++)
-		if (g->targets[i].id == id)
-			return &g->targets[i];
-	return NULL;
-}
+	int err = pias_grow((void **)&j->drained, &j->drained_cap, sizeof(*j->drained),
+			    j->ndrained + 1, "jap", "drained endpoints", e);
 
-/* Takes new flows: ACTIVE and not ejected by outlier detection. */
-static bool takes_new(const struct pias_jap_target *t)
-{
-	return t->t.state == PIAS_TARGET_ACTIVE && !t->ejected;
-}
-
-/*
- * The target as the dataplane gets it: an ejected one is DRAINING there
- * (its flows go on, it gets no new ones) while it stays ACTIVE here, so
- * that its agent's refreshes keep it and its readmission needs no REGISTER.
- */
-static struct pias_target dataplane_view(const struct pias_jap_target *t)
-{
-	struct pias_target v = t->t;
-
-	if (t->ejected && v.state == PIAS_TARGET_ACTIVE)
-		v.state = PIAS_TARGET_DRAINING;
-	return v;
-}
-
-static void target_remove(struct pias_jap_group *g, struct pias_jap_target *t)
-{
-	size_t i = (size_t)(t - g->targets);
-
-	memmove(&g->targets[i], &g->targets[i + 1], (g->count - i - 1) * sizeof(*t));
-	g->count--;
-}
-
-/*
- * The group's policy: the highest serial among its ACTIVE targets (among
- * all of them when none is), the earliest registered among equals, so
- * that refreshes in any order never flip it.
- */
-static const struct pias_jap_target *policy_holder(const struct pias_jap_group *g)
-{
-	const struct pias_jap_target *best = NULL;
-	bool any_active = false;
-
-	for (__u32 i = 0; i < g->count; i++)
-		any_active |= g->targets[i].t.state == PIAS_TARGET_ACTIVE;
-	for (__u32 i = 0; i < g->count; i++) {
-		const struct pias_jap_target *t = &g->targets[i];
-
-		if (any_active && t->t.state != PIAS_TARGET_ACTIVE)
-			continue;
-		if (!best || t->policy_serial > best->policy_serial)
-			best = t;
-	}
-	return best;
-}
-
-static struct pias_policy group_policy(const struct pias_jap_group *g)
-{
-	const struct pias_jap_target *t = policy_holder(g);
-
-	return t ? t->policy : (struct pias_policy){ 0 };
-}
-
-static __u32 group_policy_serial(const struct pias_jap_group *g)
-{
-	const struct pias_jap_target *t = policy_holder(g);
-
-	return t ? t->policy_serial : 0;
-}
-
-struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g)
-{
-	struct pias_jap_report r = { .count = g->reported,
-				     .share = g->share,
-				     .policy = g->policy,
-				     .policy_serial = g->policy_serial,
-				     .n_scopes = g->n_scopes };
-
-	memcpy(r.scopes, g->scopes, sizeof(r.scopes));
-	return r;
-}
-
-/* The ids the dataplane may use for ta: ACTIVE and DRAINING, in order. */
-static void group_set(const struct pias_jap_group *g, struct pias_target_set *s)
-{
-	memset(s, 0, sizeof(*s));
-	for (__u32 i = 0; i < g->count; i++)
-		if (g->targets[i].t.state == PIAS_TARGET_ACTIVE ||
-		    g->targets[i].t.state == PIAS_TARGET_DRAINING)
-			s->ids[s->count++] = g->targets[i].id;
-	s->policy = group_policy(g);
-}
-
-static __u32 group_active(const struct pias_jap_group *g)
-{
-	__u32 n = 0;
-
-	for (__u32 i = 0; i < g->count; i++)
-		n += takes_new(&g->targets[i]);
-	return n;
-}
-
-static __u64 age(__u64 now, __u64 then)
-{
-	return now > then ? now - then : 0;
-}
-
-/* Live connections of g's active targets, as the last complete count says. */
-static __u64 group_conns(const struct pias_jap *j, const struct pias_jap_group *g)
-{
-	__u64 n = 0;
-
-	for (__u32 i = 0; i < g->count; i++) {
-		long c;
-
-		if (g->targets[i].t.state != PIAS_TARGET_ACTIVE)
-			continue;
-		c = j->cfg.conns(j->cfg.conns_ctx, g->targets[i].id, 0);
-		n += c > 0 ? (__u64)c : 0;
-	}
-	return n;
-}
-
-/*
- * g's share of its RAPs' flows now (per mille, in steps): the dial, times
- * what it keeps of its peak when it has lost more than the threshold, times
- * budget / held when its targets hold more connections than their budget.
- * Moves g's peak.
- */
-static __u16 group_share(const struct pias_jap *j, struct pias_jap_group *g, __u32 active,
-			 __u64 now)
-{
-	double share = g->dial / (double)PIAS_JAP_SHARE_FULL;
-	__u32 q;
-
-	if (active >= g->peak || age(now, g->peak_ns) > j->cfg.shed_hold_ns) {
-		g->peak = active;
-		g->peak_ns = now;
-	}
-	if (j->cfg.shed_threshold > 0 && active < g->peak * (1.0 - j->cfg.shed_threshold))
-		share *= (double)active / g->peak;
-	if (j->cfg.conn_budget && j->cfg.conns && active) {
-		__u64 held = group_conns(j, g), budget = (__u64)j->cfg.conn_budget * active;
-
-		if (held > budget)
-			share *= (double)budget / held;
-	}
-	/* down to a step, so that a share wobbling about a step is not reported each tick */
-	q = (__u32)(share * PIAS_JAP_SHARE_FULL);
-	return (__u16)(q - q % PIAS_JAP_SHARE_STEP);
-}
-
-/*
- * A scoped group's prefixes: its active targets' addresses cut to the
- * scope, each once, at most PIAS_GROUP_SCOPES (the first ones, in target
- * order). Returns how many, into out.
- */
-static __u16 group_scopes(const struct pias_jap_group *g, const struct pias_policy *policy,
-			  union pias_addr out[PIAS_GROUP_SCOPES])
-{
-	__u16 n = 0;
-
-	memset(out, 0, PIAS_GROUP_SCOPES * sizeof(out[0]));
-	if (policy->kind != PIAS_POLICY_SCOPED)
-		return 0;
-	for (__u32 i = 0; i < g->count && n < PIAS_GROUP_SCOPES; i++) {
-		union pias_addr a = g->targets[i].t.addr;
-		bool seen = false;
-
-		if (!takes_new(&g->targets[i]))
-			continue;
-		for (__u32 w = 0; w < 4; w++) {
-			__u32 lo = 32 * w,
-			      bits = policy->scope_len > lo ? policy->scope_len - lo : 0;
-
-			a.v6[w] &= bits >= 32 ? ~0u : bits ? htonl(~0u << (32 - bits)) : 0;
-		}
-		for (__u16 k = 0; k < n && !seen; k++)
-			seen = !memcmp(&out[k], &a, sizeof(a));
-		if (!seen)
-			out[n++] = a;
-	}
-	return n;
-}
-
-static bool report_due(const struct pias_jap *j, const struct pias_jap_group *g, __u32 active,
-		       __u16 share, const struct pias_policy *policy, __u32 serial, __u16 n_scopes,
-		       const union pias_addr *scopes)
-{
-	double delta;
-
-	if (!g->reported_valid || (g->reported == 0) != (active == 0))
-		return true;
-	if (share != g->share || serial != g->policy_serial ||
-	    memcmp(policy, &g->policy, sizeof(*policy)) || n_scopes != g->n_scopes ||
-	    memcmp(scopes, g->scopes, sizeof(g->scopes)))
-		return true;
-	delta = active > g->reported ? active - g->reported : g->reported - active;
-	return delta > j->cfg.report_fraction * g->reported;
-}
-
-/*
- * The actions that turn old into new (old->count == 0: the TA was absent;
- * new->count == 0: it goes), into out[PIAS_JAP_MAX_ACTIONS_PER_TA]; also
- * sets new's report state. Returns the number of actions. Order: targets
- * written, then the set, then targets deleted (no set refers to them any
- * more), then the report.
- */
-static size_t group_diff(const struct pias_jap *j, struct pias_jap_group *old,
-			 struct pias_jap_group *new, __u64 now, struct pias_jap_action *out)
-{
-	struct pias_target_set os, ns;
-	__u32 active = group_active(new), serial = group_policy_serial(new);
-	__u16 share = group_share(j, new, active, now), n_scopes;
-	union pias_addr scopes[PIAS_GROUP_SCOPES];
-	size_t n = 0;
-
-	for (__u32 i = 0; i < new->count; i++) {
-		struct pias_jap_target *nt = &new->targets[i], *ot = target_find(old, nt->id);
-		struct pias_target nv = dataplane_view(nt), ov;
-
-		if (ot) {
-			ov = dataplane_view(ot);
-			if (!memcmp(&ov, &nv, sizeof(nv)))
-				continue;
-		}
-		out[n++] = (struct pias_jap_action){
-			.kind = PIAS_JAP_TARGET_SET, .id = nt->id, .ta = new->ta, .target = nv
-		};
-	}
-	group_set(old, &os);
-	group_set(new, &ns);
-	if (!new->count && old->count)
-		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_SET_DEL, .ta = old->ta };
-	else if (new->count && (!old->count || memcmp(&os, &ns, sizeof(os))))
-		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_SET_SET,
-						     .ta = new->ta,
-						     .set = ns };
-	for (__u32 i = 0; i < old->count; i++)
-		if (!target_find(new, old->targets[i].id))
-			out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_TARGET_DEL,
-							     .id = old->targets[i].id,
-							     .ta = old->ta };
-	n_scopes = group_scopes(new, &ns.policy, scopes);
-	if (report_due(j, new, active, share, &ns.policy, serial, n_scopes, scopes)) {
-		new->reported_valid = true;
-		new->reported = active;
-		new->share = share;
-		new->policy = ns.policy;
-		new->policy_serial = serial;
-		new->n_scopes = n_scopes;
-		memcpy(new->scopes, scopes, sizeof(new->scopes));
-		out[n++] = (struct pias_jap_action){ .kind = PIAS_JAP_REPORT,
-						     .ta = new->ta,
-						     .report = pias_jap_group_report(new) };
-	}
-	return n;
-}
-
-/*
- * Replace group *slot (NULL: a new group, room reserved) with new: ids of
- * removed targets freed, new ids marked, an emptied group dropped.
- */
-static void group_commit(struct pias_jap *j, struct pias_jap_group *slot,
-			 const struct pias_jap_group *new)
-{
-	if (slot) {
-		for (__u32 i = 0; i < slot->count; i++)
-			id_mark(j, slot->targets[i].id, false);
-	} else {
-		slot = &j->groups[j->ngroups++];
-	}
-	for (__u32 i = 0; i < new->count; i++)
-		id_mark(j, new->targets[i].id, true);
-	if (new->count) {
-		*slot = *new;
-	} else {
-		*slot = j->groups[j->ngroups - 1];
-		j->ngroups--;
-	}
-}
-
-/* Diff slot (NULL: absent) against new; append and commit if it fits. */
-static int group_apply(struct pias_jap *j, struct pias_jap_group *slot, struct pias_jap_group *new,
-		       __u64 now, struct pias_jap_actions *acts, struct pias_err *e)
-{
-	struct pias_jap_action out[PIAS_JAP_MAX_ACTIONS_PER_TA];
-	struct pias_jap_group empty = { .ta = new->ta };
-	size_t n = group_diff(j, slot ? slot : &empty, new, now, out);
-
-	if (n > acts->cap - acts->n)
-		return pias_err_set(e, -ENOBUFS, "jap: %zu actions, room for %zu", n,
-				    acts->cap - acts->n);
-	/* n may be 0 while piasd's list is still unallocated (a NULL a) */
-	if (n)
-		memcpy(&acts->a[acts->n], out, n * sizeof(*out));
-	acts->n += n;
-	group_commit(j, slot, new);
+	if (!err)
+		err = pias_ref_index_reserve(&j->drained_ix, 1, e);
+	if (err)
+		return err;
+	j->drained[j->ndrained] = (struct pias_jap_drained){
+		.ta = *ta, .addr = ep->addr, .port = ep->port, .family = ep->family
+	};
+	pias_ref_index_put(&j->drained_ix, drained_hash_at(j, j->ndrained), (__u32)j->ndrained);
+	j->ndrained++;
 	return 0;
 }
 
-static int check_ta(const struct pias_ta *ta, struct pias_err *e)
+static void drained_del(struct pias_jap *j, size_t i)
 {
-	if (ta->family != PIAS_AF_INET && ta->family != PIAS_AF_INET6)
-		return pias_err_set(e, -EINVAL, "jap: TA family %u is neither 4 nor 6", ta->family);
+	size_t last = j->ndrained - 1;
+
+	pias_ref_index_del(&j->drained_ix, drained_hash_at(j, i), (__u32)i);
+	if (i != last) {
+		/* the last one takes the hole: its index entry follows (room: one was freed) */
+		pias_ref_index_del(&j->drained_ix, drained_hash_at(j, last), (__u32)last);
+		j->drained[i] = j->drained[last];
+		pias_ref_index_put(&j->drained_ix, drained_hash_at(j, i), (__u32)i);
+	}
+	j->ndrained--;
+}
+
+__u64 pias_jap_refreshed_ns(const struct pias_jap *j, const struct pias_jap_target *t)
+{
+	/* pias_jap_hold counts every ACTIVE target as refreshed then */
+	return jap_is_up(t) && j->held_ns > t->last_refresh_ns ? j->held_ns : t->last_refresh_ns;
+}
+
+/* --- the calls ------------------------------------------------------------------------ */
+
+/*
+ * g's arrays with room for need targets. A new group's start with room
+ * for one and double from there: most groups are small, and 65,536 of
+ * them at pias_grow's first 16 would hold 100 MiB of empty entries.
+ */
+static int group_grow(struct pias_jap_group *g, __u32 need, struct pias_err *e)
+{
+	size_t cap = g->cap, scap = g->set_cap;
+	int err = 0;
+
+	if (!g->cap) {
+		g->targets = malloc(sizeof(*g->targets));
+		g->set = malloc(sizeof(*g->set));
+		if (!g->targets || !g->set)
+			return pias_err_set(e, -ENOMEM, "jap: no memory for a group");
+		cap = scap = 1;
+	}
+	err = pias_grow((void **)&g->targets, &cap, sizeof(*g->targets), need, "jap", "targets", e);
+	g->cap = (__u32)cap;
+	if (!err)
+		err = pias_grow((void **)&g->set, &scap, sizeof(*g->set), need, "jap", "targets",
+				e);
+	g->set_cap = (__u32)scap;
+	return err;
+}
+
+/* Room for target id in the JAP's lists, indexes and deadlines, and for one more group. */
+static int reserve_target(struct pias_jap *j, __u32 id, bool new_group, struct pias_err *e)
+{
+	size_t wcap = j->where_cap, gcap = j->groups_cap;
+	int err = pias_grow((void **)&j->where, &wcap, sizeof(*j->where), (size_t)id + 1, "jap",
+			    "target ids", e);
+
+	j->where_cap = wcap;
+	if (!err && new_group)
+		err = pias_ta_index_reserve(&j->index, 1, e);
+	if (!err)
+		err = pias_grow((void **)&j->groups, &gcap, sizeof(*j->groups),
+				pias_ta_index_capacity(&j->index), "jap", "groups", e);
+	if (!err) {
+		memset(j->groups + j->groups_cap, 0, (gcap - j->groups_cap) * sizeof(*j->groups));
+		j->groups_cap = gcap;
+	}
+	if (!err)
+		err = pias_grow((void **)&j->draining, &j->draining_cap, sizeof(*j->draining),
+				j->ntargets + 1, "jap", "targets", e);
+	if (!err)
+		err = pias_ref_index_reserve(&j->eps, 1, e);
+	if (!err)
+		err = pias_timers_reserve(&j->deadlines, id, e);
+	/* every group may have its peak's deadline at once */
+	if (!err)
+		err = pias_timers_reserve_all(&j->peaks, (__u32)pias_ta_index_capacity(&j->index),
+					      e);
+	return err;
+}
+
+/*
+ * Target id, new, appended to ta's group *h (< 0: made now, and *created),
+ * blank but for its id and registration order; where[] finds it. Into *out;
+ * nothing changes on failure (-ENOSPC, -ENOMEM).
+ */
+static int target_new(struct pias_jap *j, const struct pias_ta *ta, long *h, __u32 id,
+		      bool *created, struct pias_jap_target **out, struct pias_err *e)
+{
+	struct pias_jap_group *g;
+	int err = reserve_target(j, id, *h < 0, e);
+
+	*created = false;
+	if (err)
+		return err;
+	if (*h < 0) {
+		*h = pias_ta_index_add(&j->index, ta, e);
+		j->groups[*h] = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
+		*created = true;
+	}
+	g = &j->groups[*h];
+	err = group_grow(g, g->count + 1, e);
+	if (err) {
+		if (*created)
+			jap_group_delete(j, (__u32)*h);
+		return err;
+	}
+	*out = &g->targets[g->count];
+	**out = (struct pias_jap_target){ .id = id, .seq = ++j->next_seq };
+	j->where[id] = (struct pias_jap_where){ .g = (__u32)*h, .pos = g->count++ };
 	return 0;
 }
 
-int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
-		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
-		      struct pias_jap_actions *acts, struct pias_err *e)
+static int check_endpoint(const struct pias_ta *ta, const struct pias_jap_endpoint *ep,
+			  __u32 weight, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t = NULL;
 	const char *why;
-	bool fresh;
-	int err = check_ta(ta, e);
+	int err = pias_registry_ta_check(ta, "jap", e);
 
 	if (err)
 		return err;
@@ -456,54 +368,22 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 				    "tunnel mode");
 	if ((ep->policy.flags & PIAS_POLICY_F_QUIC) && ta->proto != PIAS_PROTO_UDP)
 		return pias_err_set(e, -EINVAL, "jap: +quic is for UDP groups only");
-	slot = group_find(j, ta);
-	if (slot) {
-		new = *slot;
-		for (__u32 i = 0; i < new.count && !t; i++)
-			if (ep_eq(&new.targets[i].t, ep))
-				t = &new.targets[i];
-	} else {
-		if (j->ngroups == j->cap) {
-			size_t cap = j->cap ? 2 * j->cap : 16;
-			struct pias_jap_group *g = realloc(j->groups, cap * sizeof(*g));
+	return 0;
+}
 
-			if (!g)
-				return pias_err_set(e, -ENOMEM, "jap: no memory for %zu groups",
-						    cap);
-			j->groups = g;
-			j->cap = cap;
-		}
-		new = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
-	}
-	/*
-	 * A target that left and registers again (its health check passes
-	 * again) is back at once: the caller let the REGISTER through only if
-	 * its seq is above the LEAVE's, so no copy of an older one gets here.
-	 * One the operator drained stays out until undrained, and one restored
-	 * DRAINING after a restart until its flows end (its LEAVE's seq is
-	 * not known any more).
-	 */
-	if (t && t->t.state == PIAS_TARGET_DRAINING && !t->left)
-		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
-	if (drained_find(j, ta, ep) >= 0)
-		return pias_err_set(e, -EBUSY,
-				    "jap: the operator drained this endpoint (piasctl undrain)");
-	fresh = !t;
-	if (!t) {
-		__u32 id = id_next_free(j);
+/* What a REGISTER says of a known target: nothing new but the time? */
+static bool register_is_refresh(const struct pias_jap_target *t, const struct pias_jap_endpoint *ep,
+				__u32 weight)
+{
+	return t->t.state == PIAS_TARGET_ACTIVE && t->t.weight == weight &&
+	       t->t.flags == ep->flags && t->t.tag == ep->tag &&
+	       t->policy_serial == ep->policy_serial &&
+	       !memcmp(&t->policy, &ep->policy, sizeof(t->policy));
+}
 
-		if (new.count == PIAS_SET_MAX_TARGETS)
-			return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
-					    PIAS_SET_MAX_TARGETS);
-		if (!id)
-			return pias_err_set(e, -ENOSPC, "jap: all %d target ids in use",
-					    PIAS_MAX_TARGETS - 1);
-		t = &new.targets[new.count++];
-		*t = (struct pias_jap_target){ .id = id };
-		t->t.addr = ep->addr;
-		t->t.port = ep->port;
-		t->t.family = ep->family;
-	}
+static void register_into(struct pias_jap_target *t, const struct pias_jap_endpoint *ep,
+			  __u32 weight, __u64 now)
+{
 	/*
 	 * back from DOWN (dead, or failing its agent's check): what ejected it
 	 * is over, as Envoy lets a host back when its health check passes
@@ -518,113 +398,186 @@ int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 	t->policy = ep->policy;
 	t->policy_serial = ep->policy_serial;
 	t->last_refresh_ns = now;
-	err = group_apply(j, slot, &new, now, acts, e);
+}
+
+int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
+		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
+		      struct pias_jap_actions *acts, struct pias_err *e)
+{
+	long h, id = -1;
+	struct pias_jap_target *t = NULL;
+	bool created;
+	int err = check_endpoint(ta, ep, weight, e);
+
 	if (err)
 		return err;
-	if (fresh)
-		j->id_next = (t->id + 1) % PIAS_MAX_TARGETS;
-	return (int)t->id;
+	h = pias_ta_index_find(&j->index, ta);
+	if (h >= 0) {
+		id = ep_find(j, (__u32)h, ep);
+		t = id > 0 ? jap_target_at(j, (__u32)id) : NULL;
+	}
+	/*
+	 * A target that left and registers again (its health check passes
+	 * again) is back at once: the caller let the REGISTER through only if
+	 * its seq is above the LEAVE's, so no copy of an older one gets here.
+	 * One the operator drained stays out until undrained, and one restored
+	 * DRAINING after a restart until its flows end (its LEAVE's seq is
+	 * not known any more).
+	 */
+	if (t && t->t.state == PIAS_TARGET_DRAINING && !t->left)
+		return pias_err_set(e, -EBUSY, "jap: target %u is draining", t->id);
+	if (j->ndrained && drained_find(j, ta, ep) >= 0)
+		return pias_err_set(e, -EBUSY,
+				    "jap: the operator drained this endpoint (piasctl undrain)");
+	if (t && register_is_refresh(t, ep, weight)) {
+		t->last_refresh_ns = now; /* its deadline finds it when it pops */
+		return (int)t->id;
+	}
+	jap_scratch_begin(j);
+	err = jap_scratch_reserve(j, 1, 1, e);
+	if (err)
+		return err;
+	if (t) {
+		struct pias_jap_target old = *t;
+
+		register_into(t, ep, weight, now);
+		jap_change(j, (__u32)h, t->id, CH_MODIFY, &old);
+		return jap_finish(j, now, acts, "register", e) ?: (int)t->id;
+	}
+	if (h >= 0 && j->groups[h].count >= j->group_max)
+		return pias_err_set(e, -ENOSPC, "jap: TA has %u targets already", j->group_max);
+	id = id_next_free(j);
+	if (!id)
+		return pias_err_set(e, -ENOSPC, "jap: all %d target ids in use",
+				    PIAS_MAX_TARGETS - 1);
+	err = target_new(j, ta, &h, (__u32)id, &created, &t, e);
+	if (err)
+		return err;
+	if (created)
+		jap_touch(j, (__u32)h, true);
+	t->t.addr = ep->addr;
+	t->t.port = ep->port;
+	t->t.family = ep->family;
+	register_into(t, ep, weight, now);
+	jap_change(j, (__u32)h, (__u32)id, CH_ADD, NULL);
+	err = jap_finish(j, now, acts, "register", e);
+	if (err)
+		return err;
+	j->id_next = (__u32)(id + 1) % PIAS_MAX_TARGETS;
+	return (int)id;
 }
 
-int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
-		  const struct pias_jap_endpoint *ep)
-{
-	const struct pias_jap_group *g = group_find(j, ta);
-
-	for (__u32 i = 0; g && i < g->count; i++)
-		if (ep_eq(&g->targets[i].t, ep))
-			return (int)g->targets[i].id;
-	return -ENOENT;
-}
-
-/* The group of ta copied to new and its target id in the copy, or -ENOENT. */
-static int lookup(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
-		  struct pias_jap_group **slot, struct pias_jap_group *new,
+/* Group handle and target of id in ta, or -ENOENT. */
+static int lookup(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u32 *h,
 		  struct pias_jap_target **t, struct pias_err *e)
 {
-	*slot = group_find(j, ta);
-	if (!*slot)
+	long x = pias_ta_index_find(&j->index, ta);
+
+	if (x < 0)
 		return pias_err_set(e, -ENOENT, "jap: no targets for this TA");
-	*new = **slot;
-	*t = target_find(new, id);
-	if (!*t)
+	if (!id || id >= PIAS_MAX_TARGETS || !jap_id_used(j, id) || j->where[id].g != (__u32)x)
 		return pias_err_set(e, -ENOENT, "jap: no target %u in this TA", id);
+	*h = (__u32)x;
+	*t = jap_target_at(j, id);
 	return 0;
+}
+
+/* One target changed in place from old (its copy): evaluate, commit or undo. */
+static int one_change(struct pias_jap *j, __u32 h, struct pias_jap_target *t,
+		      const struct pias_jap_target *old, enum jap_change_kind kind, __u64 now,
+		      struct pias_jap_actions *acts, const char *what, struct pias_err *e)
+{
+	jap_scratch_begin(j);
+	if (jap_scratch_reserve(j, 1, 1, e)) {
+		*t = *old;
+		return -ENOMEM;
+	}
+	jap_change(j, h, t->id, kind, old);
+	return jap_finish(j, now, acts, what, e);
 }
 
 int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		     struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
+	if (t->t.state != PIAS_TARGET_DOWN) {
+		t->last_refresh_ns = now; /* nothing else changes: its deadline finds it */
+		return 0;
+	}
+	old = *t;
 	t->last_refresh_ns = now;
-	if (t->t.state == PIAS_TARGET_DOWN)
-		t->t.state = PIAS_TARGET_ACTIVE;
-	return group_apply(j, slot, &new, now, acts, e);
+	t->t.state = PIAS_TARGET_ACTIVE;
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "refresh", e);
 }
 
 int pias_jap_leave(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
 	if (t->t.state == PIAS_TARGET_DRAINING)
 		return 0;
+	old = *t;
 	if (t->t.state == PIAS_TARGET_DOWN) {
-		target_remove(&new, t); /* its flows have moved already */
-	} else {
-		t->t.state = PIAS_TARGET_DRAINING;
-		t->drain_start_ns = now;
-		t->left = true;
+		t->t.state = PIAS_TARGET_UNUSED; /* its flows have moved already: it goes */
+		return one_change(j, h, t, &old, CH_REMOVE, now, acts, "leave", e);
 	}
-	return group_apply(j, slot, &new, now, acts, e);
+	t->t.state = PIAS_TARGET_DRAINING;
+	t->drain_start_ns = now;
+	t->left = true;
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "leave", e);
 }
 
 int pias_jap_fail(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		  struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
 	if (t->t.state == PIAS_TARGET_DOWN)
 		return 0;
+	old = *t;
+	t->last_refresh_ns = pias_jap_refreshed_ns(j, t); /* its expiry runs from there */
 	t->t.state = PIAS_TARGET_DOWN;
-	return group_apply(j, slot, &new, now, acts, e);
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "fail", e);
 }
 
 int pias_jap_eject(struct pias_jap *j, const struct pias_ta *ta, __u32 id, bool out, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
-	struct pias_jap_target *t;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	struct pias_jap_target *t, old;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
 	if (t->ejected == out)
 		return 0;
+	old = *t;
 	t->ejected = out;
-	return group_apply(j, slot, &new, now, acts, e);
+	return one_change(j, h, t, &old, CH_MODIFY, now, acts, "eject", e);
 }
 
 int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		   struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot, new;
 	struct pias_jap_target *t;
 	struct pias_jap_endpoint ep;
-	int err = lookup(j, ta, id, &slot, &new, &t, e);
+	bool added = false;
+	__u32 h;
+	int err = lookup(j, ta, id, &h, &t, e);
 
 	if (err)
 		return err;
@@ -632,22 +585,14 @@ int pias_jap_drain(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64
 					 .port = t->t.port,
 					 .family = t->t.family };
 	if (drained_find(j, ta, &ep) < 0) {
-		if (j->ndrained == j->drained_cap) {
-			size_t cap = j->drained_cap ? 2 * j->drained_cap : 8;
-			struct pias_jap_drained *d = realloc(j->drained, cap * sizeof(*d));
-
-			if (!d)
-				return pias_err_set(e, -ENOMEM, "jap: out of memory");
-			j->drained = d;
-			j->drained_cap = cap;
-		}
-		j->drained[j->ndrained++] = (struct pias_jap_drained){
-			.ta = *ta, .addr = ep.addr, .port = ep.port, .family = ep.family
-		};
+		err = drained_add(j, ta, &ep, e);
+		if (err)
+			return err;
+		added = true;
 	}
 	err = pias_jap_leave(j, ta, id, now, acts, e);
-	if (err)
-		j->ndrained--; /* all or nothing: the list as it was */
+	if (err && added)
+		drained_del(j, j->ndrained - 1); /* all or nothing: the list as it was */
 	return err;
 }
 
@@ -655,167 +600,257 @@ int pias_jap_undrain(struct pias_jap *j, const struct pias_ta *ta,
 		     const struct pias_jap_endpoint *ep, __u64 now, struct pias_jap_actions *acts,
 		     struct pias_err *e)
 {
-	long i = drained_find(j, ta, ep);
-	struct pias_jap_group *slot = group_find(j, ta), new;
-	struct pias_jap_target *t = NULL;
+	long i = drained_find(j, ta, ep), h = pias_ta_index_find(&j->index, ta);
+	long id = h >= 0 ? ep_find(j, (__u32)h, ep) : -1;
 
 	if (i < 0)
 		return pias_err_set(e, -ENOENT, "jap: that endpoint is not drained here");
-	if (slot) {
-		new = *slot;
-		for (__u32 k = 0; k < new.count && !t; k++)
-			if (ep_eq(&new.targets[k].t, ep))
-				t = &new.targets[k];
-	}
-	if (t && t->t.state == PIAS_TARGET_DRAINING) {
+	if (id > 0 && jap_target_at(j, (__u32)id)->t.state == PIAS_TARGET_DRAINING) {
+		struct pias_jap_target *t = jap_target_at(j, (__u32)id), old = *t;
 		int err;
 
 		t->t.state = PIAS_TARGET_ACTIVE;
 		t->last_refresh_ns = now;
-		err = group_apply(j, slot, &new, now, acts, e);
+		err = one_change(j, (__u32)h, t, &old, CH_MODIFY, now, acts, "undrain", e);
 		if (err)
 			return err;
 	}
-	j->drained[i] = j->drained[--j->ndrained];
+	drained_del(j, (size_t)i);
 	return 0;
 }
 
 int pias_jap_dial(struct pias_jap *j, const struct pias_ta *ta, __u32 permille, __u64 now,
 		  struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_group *slot = group_find(j, ta), new;
+	long h = pias_ta_index_find(&j->index, ta);
+	int err;
 
 	if (permille > PIAS_JAP_SHARE_FULL)
 		return pias_err_set(e, -EINVAL, "jap: a dial is 0-100%%, not %u.%u%%",
 				    permille / 10, permille % 10);
-	if (!slot)
+	if (h < 0)
 		return pias_err_set(e, -ENOENT, "jap: no targets for this TA here");
-	new = *slot;
-	new.dial = (__u16)permille;
-	return group_apply(j, slot, &new, now, acts, e);
-}
-
-/* The group after the tick's transitions. */
-static void group_tick(const struct pias_jap *j, struct pias_jap_group *g, __u64 now,
-		       pias_jap_last_reply_fn last_reply, void *ctx)
-{
-	for (__u32 i = 0; i < g->count;) {
-		struct pias_jap_target *t = &g->targets[i];
-		__u64 last = t->last_refresh_ns;
-		bool drop = false;
-
-		if (last_reply) {
-			__u64 r = last_reply(ctx, t->id);
-
-			if (r > last)
-				last = r;
-		}
-		switch (t->t.state) {
-		case PIAS_TARGET_DRAINING:
-			drop = age(now, t->drain_start_ns) >= j->cfg.drain_timeout_ns ||
-			       (j->cfg.conns &&
-				j->cfg.conns(j->cfg.conns_ctx, t->id, t->drain_start_ns) == 0);
-			break;
-		case PIAS_TARGET_ACTIVE:
-			if (age(now, last) > j->cfg.refresh_timeout_ns)
-				t->t.state = PIAS_TARGET_DOWN;
-			break;
-		default:
-			drop = age(now, last) > j->cfg.refresh_timeout_ns + j->cfg.down_expire_ns;
-			break;
-		}
-		if (drop)
-			target_remove(g, t);
-		else
-			i++;
-	}
+	jap_scratch_begin(j);
+	err = jap_scratch_reserve(j, 0, 1, e);
+	if (err)
+		return err;
+	jap_touch(j, (__u32)h, false);
+	j->groups[h].dial = (__u16)permille;
+	return jap_finish(j, now, acts, "dial", e);
 }
 
 void pias_jap_hold(struct pias_jap *j, __u64 now)
 {
-	for (size_t g = 0; g < j->ngroups; g++)
-		for (__u32 i = 0; i < j->groups[g].count; i++) {
-			struct pias_jap_target *t = &j->groups[g].targets[i];
+	if (now > j->held_ns)
+		j->held_ns = now;
+}
 
-			if (t->t.state == PIAS_TARGET_ACTIVE && t->last_refresh_ns < now)
-				t->last_refresh_ns = now;
-		}
+/* --- the tick ----------------------------------------------------------------------- */
+
+struct tick_ctx {
+	struct pias_jap *j;
+	__u64 now;
+	pias_jap_last_reply_fn last_reply;
+	void *ctx;
+	struct pias_err *e;
+};
+
+/* Plan a change of target id (applied later): the state it goes to, or a new deadline. */
+static int plan(struct pias_jap *j, __u32 id, enum jap_change_kind kind, __u8 to, __u64 when,
+		struct pias_err *e)
+{
+	int err = jap_scratch_reserve(j, 1, 0, e);
+
+	if (err)
+		return err;
+	j->ch[j->nch++] =
+		(struct pias_jap_change){ .id = id, .kind = kind, .to = to, .when = when };
+	return 0;
+}
+
+/* Target id's deadline is due: still alive (set it again), DOWN, or gone. */
+static int due_target(void *arg, __u32 id, __u64 when)
+{
+	struct tick_ctx *x = arg;
+	struct pias_jap *j = x->j;
+	const struct pias_jap_target *t = jap_target_at(j, id);
+	__u64 alive = pias_jap_refreshed_ns(j, t), limit = j->cfg.refresh_timeout_ns;
+	__u8 next = PIAS_TARGET_DOWN;
+
+	(void)when;
+	if (t->t.state == PIAS_TARGET_DRAINING) {
+		if (pias_age(x->now, t->drain_start_ns) >= j->cfg.drain_timeout_ns)
+			return plan(j, id, CH_REMOVE, PIAS_TARGET_UNUSED, 0, x->e);
+		return plan(j, id, CH_REARM, 0, jap_deadline(j, t), x->e);
+	}
+	if (t->t.state == PIAS_TARGET_DOWN) {
+		limit += j->cfg.down_expire_ns;
+		next = PIAS_TARGET_UNUSED;
+	}
+	/* the dataplane's last reply counts only when the refreshes do not do */
+	if (pias_age(x->now, alive) > limit && x->last_reply) {
+		__u64 r = x->last_reply(x->ctx, id);
+
+		alive = r > alive ? r : alive;
+	}
+	if (pias_age(x->now, alive) <= limit)
+		return plan(j, id, CH_REARM, 0, alive + limit + 1, x->e);
+	return plan(j, id, next == PIAS_TARGET_UNUSED ? CH_REMOVE : CH_MODIFY, next, 0, x->e);
+}
+
+/* A group whose shedding peak lapses: looked at again (no target changes). */
+static int due_peak(void *arg, __u32 h, __u64 when)
+{
+	struct tick_ctx *x = arg;
+	int err = jap_scratch_reserve(x->j, 0, 1, x->e);
+
+	(void)when;
+	if (!err)
+		jap_touch(x->j, h, false);
+	return err;
+}
+
+/* DRAINING targets whose connections have ended (their drain timeout not due yet). */
+static int poll_draining(struct tick_ctx *x)
+{
+	struct pias_jap *j = x->j;
+
+	if (!j->cfg.conns)
+		return 0;
+	for (size_t i = 0; i < j->ndraining; i++) {
+		__u32 id = j->draining[i];
+		const struct pias_jap_target *t = jap_target_at(j, id);
+		int err;
+
+		if (pias_timers_when(&j->deadlines, id) <= x->now ||
+		    j->cfg.conns(j->cfg.conns_ctx, id, t->drain_start_ns) != 0)
+			continue;
+		err = plan(j, id, CH_REMOVE, PIAS_TARGET_UNUSED, 0, x->e);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* With a connection budget: the next 1/PIAS_JAP_BUDGET_TICKS of the groups, looked at again. */
+static int budget_pass(struct tick_ctx *x, long *cursor)
+{
+	struct pias_jap *j = x->j;
+	size_t n = (pias_jap_ngroups(j) + PIAS_JAP_BUDGET_TICKS - 1) / PIAS_JAP_BUDGET_TICKS;
+	int err;
+
+	*cursor = j->budget_cursor;
+	if (!j->cfg.conn_budget || !j->cfg.conns || !n)
+		return 0;
+	err = jap_scratch_reserve(j, 0, n, x->e);
+	if (err)
+		return err;
+	while (n--) {
+		*cursor = pias_ta_index_next(&j->index, *cursor);
+		if (*cursor < 0)
+			*cursor = pias_ta_index_next(&j->index, -1);
+		jap_touch(j, (__u32)*cursor, false);
+	}
+	return 0;
+}
+
+/* The planned changes made in place (each with its old copy), into their groups' lists. */
+static void try_planned(struct pias_jap *j)
+{
+	size_t n = j->nch;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pias_jap_change *c = &j->ch[i];
+		struct pias_jap_eval *ev;
+		struct pias_jap_target *t;
+
+		if (c->kind == CH_REARM)
+			continue;
+		t = jap_target_at(j, c->id);
+		c->old = *t;
+		if (c->to == PIAS_TARGET_DOWN)
+			t->last_refresh_ns =
+				pias_jap_refreshed_ns(j, t); /* expiry runs from there */
+		t->t.state = c->to;
+		ev = jap_touch(j, j->where[c->id].g, false);
+		jap_link_change(j, ev, (__u32)i);
+	}
 }
 
 int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_reply, void *ctx,
 		  struct pias_jap_actions *acts, struct pias_err *e)
 {
-	struct pias_jap_action out[PIAS_JAP_MAX_ACTIONS_PER_TA];
-	size_t need = 0;
+	struct tick_ctx x = { .j = j, .now = now, .last_reply = last_reply, .ctx = ctx, .e = e };
+	long cursor;
+	int err;
 
-	/* Pass 1: count, so that all or nothing is applied. */
-	for (size_t i = 0; i < j->ngroups; i++) {
-		struct pias_jap_group new = j->groups[i];
-
-		group_tick(j, &new, now, last_reply, ctx);
-		need += group_diff(j, &j->groups[i], &new, now, out);
+	jap_scratch_begin(j);
+	/* plan: nothing changes until everything is known */
+	err = pias_timers_each_due(&j->deadlines, now, due_target, &x);
+	if (!err)
+		err = poll_draining(&x);
+	if (!err)
+		err = pias_timers_each_due(&j->peaks, now, due_peak, &x);
+	if (!err)
+		err = budget_pass(&x, &cursor);
+	/* each change planned may touch a group more: room for them after those touched */
+	if (!err)
+		err = jap_scratch_reserve(j, 0, j->nch, e);
+	if (err) {
+		jap_untouch(j); /* nothing tried yet */
+		return err;
 	}
-	if (need > acts->cap - acts->n)
-		return pias_err_set(e, -ENOBUFS, "jap: tick needs %zu actions, room for %zu", need,
-				    acts->cap - acts->n);
-	/* Pass 2: apply; a dropped group is replaced by the last, so revisit i. */
-	for (size_t i = 0; i < j->ngroups;) {
-		struct pias_jap_group new = j->groups[i];
-		size_t before = j->ngroups;
-
-		group_tick(j, &new, now, last_reply, ctx);
-		group_apply(j, &j->groups[i], &new, now, acts, NULL);
-		if (j->ngroups == before)
-			i++;
-	}
-	return 0;
+	try_planned(j);
+	err = jap_finish(j, now, acts, "tick", e);
+	if (!err)
+		j->budget_cursor = cursor;
+	return err;
 }
+
+/* --- restart ---------------------------------------------------------------------------- */
 
 int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
 		     const struct pias_target *t, const struct pias_policy *policy, __u64 now,
 		     struct pias_err *e)
 {
+	struct pias_jap_endpoint ep = { .addr = t->addr, .port = t->port, .family = t->family };
 	struct pias_jap_group *g;
 	struct pias_jap_target *nt;
-	int err = check_ta(ta, e);
+	bool created;
+	long h;
+	int err = pias_registry_ta_check(ta, "jap", e);
 
 	if (err)
 		return err;
 	if (!id || id >= PIAS_MAX_TARGETS)
 		return pias_err_set(e, -EINVAL, "jap: target id %u out of range", id);
-	if (j->ids_used[id / 64] & (1ull << (id % 64)))
+	if (jap_id_used(j, id))
 		return pias_err_set(e, -EEXIST, "jap: target id %u restored twice", id);
 	if (t->family != ta->family || !t->weight || t->state < PIAS_TARGET_ACTIVE ||
 	    t->state > PIAS_TARGET_DOWN)
 		return pias_err_set(e, -EINVAL, "jap: target %u is not a valid entry", id);
-	g = group_find(j, ta);
-	if (!g) {
-		if (j->ngroups == j->cap) {
-			size_t cap = j->cap ? 2 * j->cap : 16;
-			struct pias_jap_group *ng = realloc(j->groups, cap * sizeof(*ng));
-
-			if (!ng)
-				return pias_err_set(e, -ENOMEM, "jap: no memory for %zu groups",
-						    cap);
-			j->groups = ng;
-			j->cap = cap;
-		}
-		g = &j->groups[j->ngroups++];
-		*g = (struct pias_jap_group){ .ta = *ta, .dial = PIAS_JAP_SHARE_FULL };
-	}
-	if (g->count == PIAS_SET_MAX_TARGETS)
-		return pias_err_set(e, -ENOSPC, "jap: TA has %d targets already",
-				    PIAS_SET_MAX_TARGETS);
-	nt = &g->targets[g->count++];
-	*nt = (struct pias_jap_target){ .id = id,
-					.t = *t,
-					.last_refresh_ns = now,
-					.drain_start_ns = now,
-					.policy = policy ? *policy : (struct pias_policy){ 0 } };
-	id_mark(j, id, true);
+	h = pias_ta_index_find(&j->index, ta);
+	if (h >= 0 && j->groups[h].count >= j->group_max)
+		return pias_err_set(e, -ENOSPC, "jap: TA has %u targets already", j->group_max);
+	if (h >= 0 && ep_find(j, (__u32)h, &ep) >= 0)
+		return pias_err_set(e, -EEXIST, "jap: target %u's endpoint is in the TA already",
+				    id);
+	err = target_new(j, ta, &h, id, &created, &nt, e);
+	if (err)
+		return err;
+	nt->t = *t;
+	nt->last_refresh_ns = nt->drain_start_ns = now;
+	nt->policy = policy ? *policy : (struct pias_policy){ 0 };
+	g = &j->groups[h];
+	jap_target_link(j, (__u32)h, nt);
+	g->active += jap_takes_new(nt);
+	/* all serials 0: the first up one holds, or the first of all while none is up */
+	if (!g->holder || (jap_is_up(nt) && !g->up))
+		g->holder = id;
+	g->up += jap_is_up(nt);
 	/* the RAPs heard of it before the restart; the daemon re-reports anyway */
 	g->reported_valid = true;
-	g->reported = group_active(g);
+	g->reported = g->active;
 	g->share = PIAS_JAP_SHARE_FULL;
 	g->peak = g->reported;
 	g->peak_ns = now;

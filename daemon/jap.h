@@ -15,7 +15,7 @@
  * the dataplane) is at most refresh_timeout_ns old. pias_jap_tick() marks
  * it DOWN once that age exceeds the timeout, so a dead target is DOWN at
  * most refresh_timeout_ns + one tick interval after its last sign of life
- * (900 ms + 100 ms ticks: within 1 s, plus the coarse clock's few ms).
+ * (900 ms + 50 ms ticks: within 1 s, plus the coarse clock's few ms).
  * A DOWN target comes back ACTIVE when it refreshes or re-registers (a
  * reply alone does not revive it); one that stays silent for a further
  * down_expire_ns is removed. A target that leaves, or that the operator
@@ -23,6 +23,18 @@
  * once its connections have ended (cfg.conns says how many are left), or
  * drain_timeout_ns after the drain began at the latest. A DOWN target that
  * leaves is removed at once.
+ *
+ * Cost: groups are found by TA hash (ta_index.h), a target by its id or
+ * its endpoint (ref_index.h) in O(1), so a message does the same work with
+ * ten groups or 65,536. Each target has one deadline in a heap (timers.h): its refresh
+ * timeout, DOWN expiry or drain timeout. A refresh only notes the time;
+ * the deadline pops one timeout after it was set, is checked against the
+ * last refresh (and only then the dataplane's last reply) and set again:
+ * one heap operation per target per timeout period, none per refresh. So
+ * a tick costs what is due, not what is held. A change to one target
+ * writes that target, and the group's set and report only when they
+ * change; what needs the whole group (its policy when its holder goes,
+ * its prefixes, its connection budget) is one pass over it.
  *
  * Target ids go round: a removed target's id is given out again only after
  * every other free id, so that a connection entry of the old target still
@@ -32,6 +44,9 @@
  * of their actions, or (on any error, including -ENOBUFS when the action
  * list has no room) changes nothing and appends nothing. Actions are
  * appended: several calls may share a list until the caller flushes it.
+ * A call first works out everything it will do (changing the targets
+ * concerned in place, each with its old copy kept), counts its actions,
+ * and then commits, or puts the old copies back.
  *
  * Failing calls return a negative errno and fill e (may be NULL).
  */
@@ -44,6 +59,9 @@
 #include <pias/maps.h>
 
 #include "err.h"
+#include "ref_index.h"
+#include "ta_index.h"
+#include "timers.h"
 
 #define PIAS_JAP_REFRESH_TIMEOUT_NS 900000000ull   /* 900 ms */
 #define PIAS_JAP_DRAIN_TIMEOUT_NS   30000000000ull /* 30 s */
@@ -53,7 +71,17 @@
 #define PIAS_JAP_SHED_HOLD_NS	    300000000000ull /* 300 s: then the smaller size is the norm */
 #define PIAS_JAP_SHARE_FULL	    1000	    /* per mille (PIAS_SHARE_FULL on the wire) */
 #define PIAS_JAP_SHARE_STEP	    50		    /* shares move in 5% steps: no report storms */
-#define PIAS_JAP_MAX_ACTIONS_PER_TA (2 * PIAS_SET_MAX_TARGETS + 2)
+/*
+ * Targets a group may have here: what the dataplane's target set holds
+ * (include/pias/maps.h). The one place that says it: the registry itself
+ * takes any number (cfg.group_max_targets, tested with 10,000), so once
+ * the dataplane holds more, this line follows it.
+ */
+#define PIAS_JAP_GROUP_MAX_TARGETS PIAS_SET_MAX_TARGETS
+/* Groups a JAP serves: one target set each in the dataplane (pias_tgt_sets). */
+#define PIAS_JAP_MAX_GROUPS PIAS_MAX_GROUPS
+/* With a connection budget, each tick looks again at this fraction of the groups. */
+#define PIAS_JAP_BUDGET_TICKS 20
 
 /*
  * Live connections of target id counted since 'since' (a complete count
@@ -79,6 +107,12 @@ struct pias_jap_config {
 	double shed_threshold;
 	__u64 shed_hold_ns;
 	__u32 conn_budget;
+	/*
+	 * Targets per group (0: PIAS_JAP_GROUP_MAX_TARGETS). Above that only
+	 * where the dataplane is not written (tests): a set action then
+	 * carries the first PIAS_SET_MAX_TARGETS ids.
+	 */
+	__u32 group_max_targets;
 };
 
 /* Where a target is reached (its unicast address and port, host order). */
@@ -98,29 +132,42 @@ struct pias_jap_endpoint {
 struct pias_jap_target {
 	__u32 id; /* 1..PIAS_MAX_TARGETS-1, index of pias_targets */
 	struct pias_target t;
-	__u64 last_refresh_ns;
-	__u64 drain_start_ns;	   /* valid while DRAINING */
-	bool left;		   /* DRAINING by its own LEAVE (not restored so) */
-	bool ejected;		   /* outlier detection: no new flows (daemon/outlier.h) */
+	__u64 last_refresh_ns; /* see pias_jap_refreshed_ns() */
+	__u64 drain_start_ns;  /* valid while DRAINING */
+	__u64 seq;	       /* registration order: the earlier wins a tie of policy serials */
+	bool left;	       /* DRAINING by its own LEAVE (not restored so) */
+	bool ejected;	       /* outlier detection: no new flows (daemon/outlier.h) */
 	struct pias_policy policy; /* as its last REGISTER said */
 	__u32 policy_serial;
+	__u32 set_pos;	 /* internal: 1 + its index in its group's set[]; 0: not in it */
+	__u32 drain_pos; /* internal: 1 + its index in the JAP's draining[]; 0: not DRAINING */
 };
 
-/* One group served here; exists while it has at least one target. */
+/*
+ * One group served here; exists while it has at least one target. Its
+ * targets are in no particular order (a removed one's place takes the
+ * last): read them as targets[0..count).
+ */
 struct pias_jap_group {
 	struct pias_ta ta;
-	__u32 count; /* used entries of targets[] */
-	struct pias_jap_target targets[PIAS_SET_MAX_TARGETS];
+	struct pias_jap_target *targets; /* count used of cap */
+	__u32 count, cap;
+	__u32 *set; /* ids of its ACTIVE and DRAINING targets, as the dataplane has them */
+	__u32 nset, set_cap;
+	__u32 active;		   /* targets that take new flows: ACTIVE and not ejected */
+	__u32 up;		   /* targets ACTIVE, ejected or not */
+	__u32 holder;		   /* the target whose policy is the group's (0: none) */
 	bool reported_valid;	   /* a REPORT went out for this TA */
 	__u32 reported;		   /* the last reported count */
 	__u16 dial;		   /* the operator's share of the flows, per mille */
 	__u16 share;		   /* the last reported share: dial x shedding */
 	__u32 peak;		   /* most active targets within shed_hold_ns */
 	__u64 peak_ns;		   /* when the group last had peak targets */
-	struct pias_policy policy; /* the last reported policy */
+	struct pias_policy policy; /* the last reported policy: the set's */
 	__u32 policy_serial;
 	__u16 n_scopes; /* the last reported prefixes */
 	union pias_addr scopes[PIAS_GROUP_SCOPES];
+	__u32 eval; /* internal: 1 + its entry in the call's scratch, 0: untouched */
 };
 
 /*
@@ -135,14 +182,42 @@ struct pias_jap_drained {
 	__u8 family;
 };
 
+/* Where target id is: its group's handle and its index in targets[]. */
+struct pias_jap_where {
+	__u32 g;
+	__u32 pos;
+};
+
+struct pias_jap_change; /* jap_change.h: a call's scratch */
+struct pias_jap_eval;
+
 struct pias_jap {
 	struct pias_jap_config cfg;
-	struct pias_jap_group *groups; /* ngroups used of cap; linear lookup */
-	size_t ngroups, cap;
+	__u32 group_max;	       /* cfg.group_max_targets, or its default */
+	struct pias_ta_index index;    /* groups by TA: a handle indexes groups[] */
+	struct pias_jap_group *groups; /* per handle (groups_cap entries) */
+	size_t groups_cap;
+	size_t ntargets;
+	struct pias_jap_where *where; /* per target id in use (where_cap entries) */
+	size_t where_cap;
+	struct pias_ref_index eps;    /* (group, endpoint) -> target id */
+	struct pias_timers deadlines; /* per target id: refresh timeout, DOWN expiry, drain end */
+	struct pias_timers peaks;     /* per group handle: when its shedding peak lapses */
+	__u32 *draining;	      /* ids of the DRAINING targets: polled (cfg.conns) */
+	size_t ndraining, draining_cap;
 	struct pias_jap_drained *drained; /* ndrained used of drained_cap */
 	size_t ndrained, drained_cap;
+	struct pias_ref_index drained_ix; /* (TA, endpoint) -> index in drained[] */
+	__u64 held_ns; /* pias_jap_hold: ACTIVE targets count as refreshed then */
+	__u64 next_seq;
+	long budget_cursor;		       /* the last group handle the budget pass looked at */
 	__u64 ids_used[PIAS_MAX_TARGETS / 64]; /* bit i: target id i in use; bit 0 always */
 	__u32 id_next;			       /* where the search for a free id starts */
+	/* a call's scratch: the targets it changes, the groups it touches */
+	struct pias_jap_change *ch;
+	size_t nch, ch_cap;
+	struct pias_jap_eval *ev;
+	size_t nev, ev_cap;
 };
 
 enum pias_jap_action_kind {
@@ -167,6 +242,11 @@ struct pias_jap_report {
 struct pias_jap_action {
 	enum pias_jap_action_kind kind;
 	__u32 id; /* TARGET_SET, TARGET_DEL */
+	/*
+	 * SET_SET: ids in the whole set; more than set.count only for a group
+	 * larger than the dataplane's set (cfg.group_max_targets raised)
+	 */
+	__u32 members;
 	struct pias_ta ta;
 	union {
 		struct pias_target target;     /* TARGET_SET */
@@ -185,7 +265,10 @@ struct pias_jap_actions {
 /* The dataplane's last reply time of target id (0: none); see pias_jap_tick. */
 typedef __u64 (*pias_jap_last_reply_fn)(void *ctx, __u32 id);
 
-/* cfg NULL: the defaults above. Zero timeouts or a negative fraction: -EINVAL. */
+/* The defaults above: no connection count, no budget, the group limit of the dataplane. */
+struct pias_jap_config pias_jap_default_config(void);
+
+/* cfg NULL: the defaults. Zero timeouts or a negative fraction: -EINVAL. */
 int pias_jap_init(struct pias_jap *j, const struct pias_jap_config *cfg, struct pias_err *e);
 void pias_jap_free(struct pias_jap *j);
 
@@ -195,10 +278,9 @@ void pias_jap_free(struct pias_jap *j);
  * DOWN -> ACTIVE). The group's policy, in its target set, is that of the
  * live target with the highest policy serial (the earliest registered
  * among equals). -EINVAL: bad family, weight or policy (replicate for a
- * TCP group); -ENOSPC: PIAS_SET_MAX_TARGETS
- * targets in the TA, or no free id; -EBUSY: the endpoint is draining, or
- * drained by the operator;
- * -ENOMEM.
+ * TCP group); -ENOSPC: the group's limit of targets (cfg.group_max_targets)
+ * reached, PIAS_JAP_MAX_GROUPS groups held, or no free id; -EBUSY: the
+ * endpoint is draining, or drained by the operator; -ENOMEM.
  */
 int pias_jap_register(struct pias_jap *j, const struct pias_ta *ta,
 		      const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,
@@ -211,6 +293,7 @@ int pias_jap_find(const struct pias_jap *j, const struct pias_ta *ta,
 /*
  * Target id of ta refreshes: alive until now + refresh_timeout; DOWN ->
  * ACTIVE. A DRAINING target stays DRAINING. -ENOENT: unknown TA or id.
+ * O(1) and no actions unless it was DOWN.
  */
 int pias_jap_refresh(struct pias_jap *j, const struct pias_ta *ta, __u32 id, __u64 now,
 		     struct pias_jap_actions *acts, struct pias_err *e);
@@ -267,19 +350,22 @@ bool pias_jap_is_drained(const struct pias_jap *j, const struct pias_ta *ta,
  * serving: restarted and not yet announcing, withdrawn, cut off): its
  * targets' refreshes go elsewhere, so their silence means nothing. Every
  * ACTIVE target counts as refreshed now; the timeout runs again from the
- * first tick that does not hold.
+ * first tick that does not hold. O(1): a time noted, read when a target's
+ * deadline pops.
  */
 void pias_jap_hold(struct pias_jap *j, __u64 now);
 
 /*
  * Periodic liveness check (call every tick interval). last_reply (may be
  * NULL) gives the dataplane's last reply time of a target, same clock as
- * now. ACTIVE -> DOWN when max(last refresh, last reply) is more than
- * refresh_timeout_ns before now; DOWN removed after a further
- * down_expire_ns; DRAINING removed when cfg.conns finds none left, or
- * drain_timeout_ns after it began.
- * last_reply is called twice per target (count, then apply) and must
- * return the same value both times: read a snapshot, not the live map.
+ * now; it is asked, once, only about a target whose deadline is due and
+ * whose last refresh is too old. ACTIVE -> DOWN when max(last refresh,
+ * last reply) is more than refresh_timeout_ns before now; DOWN removed
+ * after a further down_expire_ns; DRAINING removed when cfg.conns finds
+ * none left (asked of the DRAINING targets only), or drain_timeout_ns
+ * after it began. A group whose shedding peak lapses is looked at again;
+ * with a connection budget, 1/PIAS_JAP_BUDGET_TICKS of the groups are, in
+ * turn. Costs what is due: microseconds when nothing is.
  */
 int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_reply, void *ctx,
 		  struct pias_jap_actions *acts, struct pias_err *e);
@@ -289,7 +375,8 @@ int pias_jap_tick(struct pias_jap *j, __u64 now, pias_jap_last_reply_fn last_rep
  * its state and its group's policy (serial 0: the next REGISTER says the
  * real one), alive from now (a live target refreshes, a dead one times
  * out as usual). No actions: the maps hold it already. -EEXIST: id
- * restored before; -EINVAL: not a valid entry; -ENOSPC, -ENOMEM.
+ * restored before, or its endpoint is in ta under another id; -EINVAL:
+ * not a valid entry; -ENOSPC, -ENOMEM.
  */
 int pias_jap_restore(struct pias_jap *j, const struct pias_ta *ta, __u32 id,
 		     const struct pias_target *t, const struct pias_policy *policy, __u64 now,
@@ -305,7 +392,44 @@ int pias_jap_dial(struct pias_jap *j, const struct pias_ta *ta, __u32 permille, 
 /* What g's reports say now (the periodic report repeats it). */
 struct pias_jap_report pias_jap_group_report(const struct pias_jap_group *g);
 
-/* The group of ta, or NULL (read-only view, for status and tests). */
+/* The group of ta, or NULL (read-only view, valid until the next call that changes j). */
 const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const struct pias_ta *ta);
+
+/* Groups held, targets registered. */
+static inline size_t pias_jap_ngroups(const struct pias_jap *j)
+{
+	return j->index.n;
+}
+
+static inline size_t pias_jap_ntargets(const struct pias_jap *j)
+{
+	return j->ntargets;
+}
+
+/* The group after g (NULL: the first), or NULL: see pias_jap_each_group. */
+const struct pias_jap_group *pias_jap_next_group(const struct pias_jap *j,
+						 const struct pias_jap_group *g);
+
+/*
+ * A walk of the groups that stops and goes on later (piasd's re-report,
+ * spread over its period): g's place in pias_jap_each_group's order, which
+ * it keeps while it is held, whatever other groups come and go; and the
+ * first group after place at (-1: the first of all), or NULL. A place
+ * whose group is gone still finds the groups after it.
+ */
+long pias_jap_group_place(const struct pias_jap *j, const struct pias_jap_group *g);
+const struct pias_jap_group *pias_jap_group_after(const struct pias_jap *j, long at);
+
+/* Every group held, in no particular order; its targets are g->targets[0..g->count). */
+#define pias_jap_each_group(j, g)                                                                  \
+	for (const struct pias_jap_group *g = pias_jap_next_group(j, NULL); g;                     \
+	     g = pias_jap_next_group(j, g))
+
+/* Target id, or NULL if it is not in use; and its group. */
+const struct pias_jap_target *pias_jap_target(const struct pias_jap *j, __u32 id);
+const struct pias_jap_group *pias_jap_group_of(const struct pias_jap *j, __u32 id);
+
+/* t's last sign of life from its agent: its last refresh, or the last hold if later. */
+__u64 pias_jap_refreshed_ns(const struct pias_jap *j, const struct pias_jap_target *t);
 
 #endif

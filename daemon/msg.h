@@ -323,7 +323,7 @@ struct pias_msg_reg_cookie {
 
 struct pias_msg_batch_entry {
 	struct pias_ta ta;
-	__u32 target_id; /* at jap_id, from its REG_ACK: 1-65535 */
+	__u32 target_id; /* at jap_id, from its REG_ACK: 1..PIAS_MAX_TARGETS-1 */
 	__u8 tag[PIAS_MSG_TAG_LEN];
 };
 

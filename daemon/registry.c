@@ -15,7 +15,13 @@ int pias_registry_ta_check(const struct pias_ta *ta, const char *who, struct pia
 int pias_grow(void **a, size_t *cap, size_t elem, size_t need, const char *who, const char *what,
 	      struct pias_err *e)
 {
-	size_t ncap = *cap ? *cap : 16;
+	return pias_grow_from(a, cap, elem, need, 16, who, what, e);
+}
+
+int pias_grow_from(void **a, size_t *cap, size_t elem, size_t need, size_t first, const char *who,
+		   const char *what, struct pias_err *e)
+{
+	size_t ncap = *cap ? *cap : first;
 	void *p;
 
 	if (need <= *cap)

@@ -43,4 +43,8 @@ int pias_registry_ta_check(const struct pias_ta *ta, const char *who, struct pia
 int pias_grow(void **a, size_t *cap, size_t elem, size_t need, const char *who, const char *what,
 	      struct pias_err *e);
 
+/* The same, doubling from at least first (arrays that are mostly small). */
+int pias_grow_from(void **a, size_t *cap, size_t elem, size_t need, size_t first, const char *who,
+		   const char *what, struct pias_err *e);
+
 #endif

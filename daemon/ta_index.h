@@ -11,9 +11,9 @@
  * so the caller's arrays stay as large as the most groups held at once.
  * pias_ta_index_capacity() says how many entries they must have.
  *
- * Open addressing with linear probing and backward-shift deletion (no
- * tombstones, so probes stay short however much the groups churn); the
- * table is at most half full. All-or-nothing: pias_ta_index_reserve() makes
+ * The probe is ref_index.h's (open addressing with linear probing and
+ * backward-shift deletion: no tombstones, so probes stay short however
+ * much the groups churn; at most half full), over handles. All-or-nothing: pias_ta_index_reserve() makes
  * room, after which as many adds cannot fail, so that a registry can make
  * room before it commits a change.
  */
@@ -26,25 +26,20 @@
 #include <pias/addr.h>
 
 #include "err.h"
-
-struct pias_ta_index_slot {
-	__u32 hash;
-	__u32 ref; /* handle + 1; 0: empty */
-};
+#include "ref_index.h"
 
 struct pias_ta_index {
-	const char *who;		  /* names the owner in errors */
-	size_t limit;			  /* handles at most */
-	struct pias_ta_index_slot *table; /* mask + 1 slots, or NULL */
-	size_t mask;
-	struct pias_ta *keys; /* per handle: its TA */
-	__u32 *hashes;	      /* per handle: its hash */
-	bool *used;	      /* per handle */
-	size_t kcap;	      /* entries of keys, hashes, used */
-	size_t hwm;	      /* handles 0..hwm-1 have been given out */
-	__u32 *free;	      /* deleted handles, the last deleted last */
-	size_t nfree;	      /* (room: kcap entries) */
-	size_t n;	      /* handles in use */
+	const char *who;	  /* names the owner in errors */
+	size_t limit;		  /* handles at most */
+	struct pias_ref_index ix; /* handles by their TA's hash */
+	struct pias_ta *keys;	  /* per handle: its TA */
+	__u32 *hashes;		  /* per handle: its hash */
+	bool *used;		  /* per handle */
+	size_t kcap;		  /* entries of keys, hashes, used */
+	size_t hwm;		  /* handles 0..hwm-1 have been given out */
+	__u32 *free;		  /* deleted handles, the last deleted last */
+	size_t nfree;		  /* (room: kcap entries) */
+	size_t n;		  /* handles in use */
 };
 
 /* An empty index of at most limit TAs; who names its owner in errors. */

@@ -18,21 +18,41 @@ void pias_timers_free(struct pias_timers *t)
 	pias_timers_init(t, t->who);
 }
 
-int pias_timers_reserve(struct pias_timers *t, __u32 ref, struct pias_err *e)
+/* pos covers refs below nrefs (new ones not queued). */
+static int pos_grow(struct pias_timers *t, size_t nrefs, struct pias_err *e)
 {
 	size_t npos = t->npos;
 	int err;
 
-	if (ref >= t->npos) {
-		err = pias_grow((void **)&t->pos, &npos, sizeof(*t->pos), (size_t)ref + 1, t->who,
-				"deadlines", e);
-		if (err)
-			return err;
-		memset(t->pos + t->npos, 0, (npos - t->npos) * sizeof(*t->pos));
-		t->npos = npos;
-	}
+	if (nrefs <= t->npos)
+		return 0;
+	err = pias_grow((void **)&t->pos, &npos, sizeof(*t->pos), nrefs, t->who, "deadlines", e);
+	if (err)
+		return err;
+	memset(t->pos + t->npos, 0, (npos - t->npos) * sizeof(*t->pos));
+	t->npos = npos;
+	return 0;
+}
+
+int pias_timers_reserve(struct pias_timers *t, __u32 ref, struct pias_err *e)
+{
+	int err = pos_grow(t, (size_t)ref + 1, e);
+
+	if (err)
+		return err;
 	return pias_grow((void **)&t->heap, &t->cap, sizeof(*t->heap), t->n + 1, t->who,
 			 "deadlines", e);
+}
+
+int pias_timers_reserve_all(struct pias_timers *t, size_t nrefs, struct pias_err *e)
+{
+	int err = pos_grow(t, nrefs, e);
+
+	if (err)
+		return err;
+	/* each ref is queued at most once: nrefs nodes hold them all */
+	return pias_grow((void **)&t->heap, &t->cap, sizeof(*t->heap), nrefs, t->who, "deadlines",
+			 e);
 }
 
 static void place(struct pias_timers *t, size_t i, struct pias_timer_node nd)
@@ -120,6 +140,24 @@ __u64 pias_timers_when(const struct pias_timers *t, __u32 ref)
 	return pias_timers_queued(t, ref) ? t->heap[t->pos[ref] - 1].when : PIAS_TIMERS_NEVER;
 }
 
+/* Due nodes in the subtree of i, at most max: a node later than now hides its subtree. */
+static size_t due_below(const struct pias_timers *t, size_t i, __u64 now, size_t max)
+{
+	size_t n;
+
+	if (!max || i >= t->n || t->heap[i].when > now)
+		return 0;
+	n = 1;
+	n += due_below(t, 2 * i + 1, now, max - n);
+	n += due_below(t, 2 * i + 2, now, max - n);
+	return n;
+}
+
+size_t pias_timers_due(const struct pias_timers *t, __u64 now, size_t max)
+{
+	return due_below(t, 0, now, max);
+}
+
 bool pias_timers_pop(struct pias_timers *t, __u64 now, __u32 *ref)
 {
 	if (!t->n || t->heap[0].when > now)
@@ -127,4 +165,25 @@ bool pias_timers_pop(struct pias_timers *t, __u64 now, __u32 *ref)
 	*ref = t->heap[0].ref;
 	remove_at(t, 0);
 	return true;
+}
+
+static int each_due(const struct pias_timers *t, size_t i, __u64 now, pias_timers_due_fn fn,
+		    void *ctx)
+{
+	int err;
+
+	/* a node not due has no child due: the walk goes as deep as the heap, log n */
+	if (i >= t->n || t->heap[i].when > now)
+		return 0;
+	err = fn(ctx, t->heap[i].ref, t->heap[i].when);
+	if (!err)
+		err = each_due(t, 2 * i + 1, now, fn, ctx);
+	if (!err)
+		err = each_due(t, 2 * i + 2, now, fn, ctx);
+	return err;
+}
+
+int pias_timers_each_due(const struct pias_timers *t, __u64 now, pias_timers_due_fn fn, void *ctx)
+{
+	return each_due(t, 0, now, fn, ctx);
 }

@@ -13,7 +13,8 @@
  * refresh.
  *
  * All-or-nothing: pias_timers_reserve() makes room for ref, after which
- * pias_timers_set() for it cannot fail.
+ * pias_timers_set() for it cannot fail; pias_timers_reserve_all() for every
+ * ref below a bound at once (a call that may queue many).
  */
 #ifndef PIAS_DAEMON_TIMERS_H
 #define PIAS_DAEMON_TIMERS_H
@@ -47,6 +48,13 @@ void pias_timers_free(struct pias_timers *t);
 /* Room to queue ref (and one more node): -ENOMEM. */
 int pias_timers_reserve(struct pias_timers *t, __u32 ref, struct pias_err *e);
 
+/*
+ * Room to queue every ref below nrefs at once (-ENOMEM): after it, no
+ * pias_timers_set() for them can fail, whatever else is queued, so a
+ * registry that keeps a deadline per handle reserves once per new handle.
+ */
+int pias_timers_reserve_all(struct pias_timers *t, size_t nrefs, struct pias_err *e);
+
 /* ref is due at when: queued, or moved if it was. Fails only without a reservation. */
 int pias_timers_set(struct pias_timers *t, __u32 ref, __u64 when, struct pias_err *e);
 
@@ -68,9 +76,26 @@ static inline __u64 pias_timers_next(const struct pias_timers *t)
 }
 
 /*
+ * How many deadlines are at or before now, counting at most max of them:
+ * costs what it counts (the heap is walked only below due nodes), so that
+ * a tick can size its action list before it pops anything.
+ */
+size_t pias_timers_due(const struct pias_timers *t, __u64 now, size_t max);
+
+/*
  * The ref with the earliest deadline if that is at or before now, taken
  * off the heap, into *ref; false if none is due.
  */
 bool pias_timers_pop(struct pias_timers *t, __u64 now, __u32 *ref);
+
+/*
+ * Each ref due at or before now, with its deadline, left queued: a
+ * registry that must know all it will do before it does any of it (all or
+ * nothing) looks first and sets or cancels after. The due nodes are a
+ * subtree at the top of the heap, so this costs O(due), in no particular
+ * order. A non-zero return of fn stops the walk and is returned.
+ */
+typedef int (*pias_timers_due_fn)(void *ctx, __u32 ref, __u64 when);
+int pias_timers_each_due(const struct pias_timers *t, __u64 now, pias_timers_due_fn fn, void *ctx);
 
 #endif

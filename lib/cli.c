@@ -79,6 +79,23 @@ int cli_u32(struct cli *c, const char *what, const char *s, __u32 min, __u32 max
 	return 0;
 }
 
+int cli_u32_pair(struct cli *c, const char *arg, char sep, const struct cli_u32_part *first,
+		 const struct cli_u32_part *second)
+{
+	char s[32], *cut;
+	int r;
+
+	if (strlen(arg) >= sizeof(s))
+		return cli_bad(c, "'%s' is too long", arg);
+	strcpy(s, arg);
+	cut = strchr(s, sep);
+	if (cut)
+		*cut = '\0';
+	if ((r = cli_u32(c, first->what, s, first->min, first->max, first->out)))
+		return r;
+	return cut ? cli_u32(c, second->what, cut + 1, second->min, second->max, second->out) : 0;
+}
+
 const struct cli_opt cli_opts_ta[] = {
 	{ "TA", CLI_TA, .help = "the group, like udp:203.0.113.10:53" },
 	CLI_OPT_END,

@@ -163,6 +163,20 @@ FILE *cli_errf(const struct cli *c);
 /* Decimal number in [min, max]; what names it in the message. */
 int cli_u32(struct cli *c, const char *what, const char *s, __u32 min, __u32 max, __u32 *out);
 
+/* One number of cli_u32_pair: what it is, its range, where it goes. */
+struct cli_u32_part {
+	const char *what;
+	__u32 min, max;
+	__u32 *out;
+};
+
+/*
+ * "A" or "A<sep>B" (JAP_ID:WEIGHT, FIRST-LAST): A into first->out, B if
+ * given into second->out (left as it is if not).
+ */
+int cli_u32_pair(struct cli *c, const char *arg, char sep, const struct cli_u32_part *first,
+		 const struct cli_u32_part *second);
+
 /*
  * The whole of a "COMMAND TA" subcommand that removes what TA maps to:
  * opens the maps, calls del with the command's one positional (CLI_TA).

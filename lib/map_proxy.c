@@ -8,7 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "maps.h"
-#include "rap.h"
+#include "ring.h"
 
 static int check_id(__u32 id, struct pias_err *e)
 {
@@ -117,57 +117,31 @@ int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e)
 	return drop_addr_ref(m, &old, id, e);
 }
 
-/* n slots in one syscall; arrays support batches since Linux 5.6. */
-static int write_batch(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
-		       __u32 n)
-{
-	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
-	__u32 count = n;
-
-	if (!bpf_map_update_batch(m->fd[PIAS_M_RAP_TABLE], keys, slots, &count, &opts))
-		return count == n ? 0 : -EIO;
-	return -errno;
-}
-
 int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
 			 size_t n, struct pias_err *e)
 {
-	int err;
-
-	if (!n)
-		return 0;
-	err = write_batch(m, keys, slots, (__u32)n);
-	if (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOSYS) {
-		/* No batch support: same result, one slot at a time. */
-		err = 0;
-		for (size_t i = 0; i < n && !err; i++)
-			err = pias_map_update(m, PIAS_M_RAP_TABLE, &keys[i], &slots[i], e);
-	} else if (err) {
-		err = pias_err_set(e, err, "writing %s failed: %s", pias_map_name(PIAS_M_RAP_TABLE),
-				   strerror(-err));
-	}
-	return err;
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] >= PIAS_RAP_SLOTS)
+			return pias_err_set(e, -EINVAL, "slot %u is out of range 0-%u", keys[i],
+					    PIAS_RAP_SLOTS - 1);
+	/* the table is mapped (pias_maps_open): plain stores, the packets see them at once */
+	for (size_t i = 0; i < n; i++)
+		m->rap[keys[i]] = slots[i];
+	return 0;
 }
 
 int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
 		  struct pias_err *e)
 {
-	struct pias_rap_slot *slots = calloc(PIAS_RAP_SLOTS, sizeof(*slots));
-	__u32 *keys = calloc(PIAS_RAP_SLOTS, sizeof(*keys));
+	struct pias_ring ring;
 	int err;
 
-	if (!slots || !keys) {
-		err = pias_err_set(e, -ENOMEM, "out of memory");
-		goto out;
-	}
-	err = pias_rap_compute(ids, n, k, slots, e);
-	if (err)
-		goto out;
-	for (__u32 i = 0; i < PIAS_RAP_SLOTS; i++)
-		keys[i] = i;
-	err = pias_rap_slots_write(m, keys, slots, PIAS_RAP_SLOTS, e);
-out:
-	free(slots);
-	free(keys);
+	err = pias_ring_init(&ring, 0, e);
+	if (!err)
+		err = pias_ring_build(&ring, ids, n, e);
+	/* into the live table: each slot is stored once, with its new value */
+	if (!err)
+		err = pias_ring_fill_table(&ring, k, m->rap, e);
+	pias_ring_free(&ring);
 	return err;
 }

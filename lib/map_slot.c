@@ -85,7 +85,7 @@ void pias_group_slot_release(struct pias_maps *m, const struct pias_ta *ta)
 	union {
 		struct pias_binding b;
 		struct pias_group g;
-		struct pias_target_set s;
+		struct pias_tset s;
 	} v;
 	__u32 slot = pias_group_slot_of(m, ta);
 

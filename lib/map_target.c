@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* JAP state: targets by id, and each group's set of target ids. */
+/* JAP state: targets by id (their groups' sets: map_tset.c). */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -88,58 +88,4 @@ int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e)
 				    pias_map_name(PIAS_M_TARGETS));
 	/* An array entry cannot be deleted: UNUSED (all zero) is its empty state. */
 	return pias_map_update(m, PIAS_M_TARGETS, &id, &zero, e);
-}
-
-int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
-		    struct pias_err *e)
-{
-	return pias_tgtset_set_policy(m, ta, ids, n, NULL, e);
-}
-
-int pias_tgtset_set_policy(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids,
-			   size_t n, const struct pias_policy *policy, struct pias_err *e)
-{
-	struct pias_target_set s;
-	int err = pias_ta_check(ta, e);
-	const char *why;
-
-	if (err)
-		return err;
-	why = policy ? pias_policy_invalid(policy, ta->family) : NULL;
-	if (why)
-		return pias_err_set(e, -EINVAL, "policy: %s", why);
-	if (n < 1 || n > PIAS_SET_MAX_TARGETS)
-		return pias_err_set(
-			e, -EINVAL,
-			"a target set has 1-%u targets, not %zu (to remove one: targets del)",
-			PIAS_SET_MAX_TARGETS, n);
-	memset(&s, 0, sizeof(s));
-	for (size_t i = 0; i < n; i++) {
-		err = check_id(ids[i], e);
-		if (err)
-			return err;
-		for (size_t j = 0; j < i; j++)
-			if (ids[j] == ids[i])
-				return pias_err_set(e, -EINVAL, "target id %u is listed twice",
-						    ids[i]);
-		s.ids[i] = ids[i];
-	}
-	s.count = (__u16)n;
-	if (policy)
-		s.policy = *policy;
-	s.slot = pias_group_slot_take(m, ta);
-	return pias_map_update(m, PIAS_M_TARGET_SETS, ta, &s, e);
-}
-
-int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e)
-{
-	char what[PIAS_ADDR_STRLEN + 24] = "target set of ";
-
-	int err;
-
-	pias_ta_str(ta, what + strlen(what), sizeof(what) - strlen(what));
-	err = pias_map_delete(m, PIAS_M_TARGET_SETS, ta, what, e);
-	if (!err)
-		pias_group_slot_release(m, ta);
-	return err;
 }

@@ -56,25 +56,42 @@ static int check_geometry(int fd, enum pias_map_idx i, int ncpus, const char *ro
 	return 0;
 }
 
-/*
- * The group counts, every CPU's stripe, mapped into this process: a reader
- * sums a group over CPUs, and a new slot is zeroed, without a syscall per
- * CPU and role.
- */
-static int map_counts(struct pias_maps *m, struct pias_err *e)
+/* An array map with BPF_F_MMAPABLE, mapped into this process: *len bytes at *out. */
+static int map_array(struct pias_maps *m, enum pias_map_idx i, void **out, size_t *len,
+		     struct pias_err *e)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	size_t len =
-		(size_t)pias_map_entries(PIAS_M_GROUP_COUNTS, m->ncpus) * sizeof(struct pias_count);
+	size_t n = (size_t)pias_map_entries(i, m->ncpus) * pias_map_descs[i].value_size;
 	void *p;
 
-	len = (len + (size_t)page - 1) / (size_t)page * (size_t)page;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd[PIAS_M_GROUP_COUNTS], 0);
+	n = (n + (size_t)page - 1) / (size_t)page * (size_t)page;
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd[i], 0);
 	if (p == MAP_FAILED)
 		return pias_err_set(e, -errno, "%s/%s: cannot map it: %s", m->root,
-				    pias_map_name(PIAS_M_GROUP_COUNTS), strerror(errno));
-	m->counts = p;
-	m->counts_len = len;
+				    pias_map_name(i), strerror(errno));
+	*out = p;
+	*len = n;
+	return 0;
+}
+
+/*
+ * The maps piasd and the tools use without a syscall per entry: the group
+ * counts, every CPU's stripe (a reader sums a group over CPUs, a new slot
+ * is zeroed), and the RAP table (a ring change writes its slots).
+ */
+static int map_arrays(struct pias_maps *m, struct pias_err *e)
+{
+	void *counts, *rap;
+	int err;
+
+	err = map_array(m, PIAS_M_GROUP_COUNTS, &counts, &m->counts_len, e);
+	if (err)
+		return err;
+	m->counts = counts;
+	err = map_array(m, PIAS_M_RAP_TABLE, &rap, &m->rap_len, e);
+	if (err)
+		return err;
+	m->rap = rap;
 	return 0;
 }
 
@@ -101,7 +118,7 @@ int pias_maps_open(struct pias_maps *m, const char *root, struct pias_err *e)
 			err = check_geometry(m->fd[i], (enum pias_map_idx)i, ncpus, root, e);
 	}
 	if (!err)
-		err = map_counts(m, e);
+		err = map_arrays(m, e);
 	if (err)
 		pias_maps_close(m);
 	return err;
@@ -111,7 +128,10 @@ void pias_maps_close(struct pias_maps *m)
 {
 	if (m->counts)
 		munmap(m->counts, m->counts_len);
+	if (m->rap)
+		munmap(m->rap, m->rap_len);
 	m->counts = NULL;
+	m->rap = NULL;
 	for (int i = 0; i < PIAS_M_COUNT; i++) {
 		if (m->fd[i] >= 0 && !m->borrowed)
 			close(m->fd[i]);
@@ -158,7 +178,7 @@ int pias_maps_from_object(struct pias_maps *m, struct bpf_object *obj, const cha
 			return err;
 		}
 	}
-	err = map_counts(m, e);
+	err = map_arrays(m, e);
 	if (err)
 		pias_maps_close(m);
 	return err;
@@ -202,6 +222,82 @@ int pias_map_delete(struct pias_maps *m, enum pias_map_idx i, const void *key, c
 		return pias_err_set(e, -ENOENT, "%s is not in %s", what, pias_map_name(i));
 	return pias_err_set(e, -errno, "deleting %s from %s failed: %s", what, pias_map_name(i),
 			    strerror(errno));
+}
+
+int pias_ids_check(const __u32 *ids, size_t n, __u32 limit, const char *what, struct pias_err *e)
+{
+	/* one bit per possible id: cheaper than sorting a copy */
+	unsigned char *seen = calloc(limit / 8 + 1, 1);
+	int err = 0;
+
+	if (!seen)
+		return pias_err_set(e, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && !err; i++) {
+		__u32 id = ids[i];
+
+		if (id < 1 || id >= limit)
+			err = pias_err_set(e, -EINVAL, "%s id %u is out of range 1-%u", what, id,
+					   limit - 1);
+		else if (seen[id / 8] & (1u << (id % 8)))
+			err = pias_err_set(e, -EINVAL, "%s id %u is listed twice", what, id);
+		else
+			seen[id / 8] |= (unsigned char)(1u << (id % 8));
+	}
+	free(seen);
+	return err;
+}
+
+static bool no_batches(int err)
+{
+	return err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOSYS;
+}
+
+int pias_map_update_many(struct pias_maps *m, enum pias_map_idx i, const void *keys,
+			 const void *vals, size_t n, struct pias_err *e)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY, .flags = 0);
+	size_t ksz = pias_map_descs[i].key_size, vsz = pias_map_descs[i].value_size;
+	__u32 count = (__u32)n;
+	int err;
+
+	if (!n)
+		return 0;
+	if (!bpf_map_update_batch(m->fd[i], keys, vals, &count, &opts))
+		return count == n ? 0
+				  : pias_err_set(e, -EIO, "writing %s: %u of %zu entries",
+						 pias_map_name(i), count, n);
+	err = -errno;
+	if (!no_batches(err))
+		return pias_map_update(m, i, (const char *)keys + count * ksz,
+				       (const char *)vals + count * vsz, e);
+	/* no batches here (before Linux 5.6): the same, one entry at a time */
+	for (size_t k = 0; k < n; k++) {
+		err = pias_map_update(m, i, (const char *)keys + k * ksz,
+				      (const char *)vals + k * vsz, e);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void pias_map_delete_many(struct pias_maps *m, enum pias_map_idx i, const void *keys, size_t n)
+{
+	DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+	size_t ksz = pias_map_descs[i].key_size, at = 0;
+
+	while (at < n) {
+		__u32 count = (__u32)(n - at);
+
+		if (!bpf_map_delete_batch(m->fd[i], (const char *)keys + at * ksz, &count, &opts))
+			return;
+		if (no_batches(-errno)) {
+			for (; at < n; at++)
+				bpf_map_delete_elem(m->fd[i], (const char *)keys + at * ksz);
+			return;
+		}
+		/* a batch stops at a key that is not there: skip it, go on */
+		at += count + 1;
+	}
 }
 
 int pias_map_clear(struct pias_maps *m, enum pias_map_idx i, struct pias_err *e)

@@ -46,6 +46,8 @@ struct pias_maps {
 	__u32 slot_next;	   /* where the search for a free group slot goes on (map_slot.c) */
 	struct pias_count *counts; /* pias_grp_count, mapped: every CPU's stripe */
 	size_t counts_len;
+	struct pias_rap_slot *rap; /* pias_rap_table, mapped: PIAS_RAP_SLOTS slots */
+	size_t rap_len;
 	bool borrowed; /* fds are a loaded object's: close leaves them open */
 	char root[PATH_MAX];
 };
@@ -88,8 +90,20 @@ int pias_map_lookup(struct pias_maps *m, enum pias_map_idx i, const void *key, v
 /* Delete key; what names the entry in the "not found" message. */
 int pias_map_delete(struct pias_maps *m, enum pias_map_idx i, const void *key, const char *what,
 		    struct pias_err *e);
+/*
+ * Write n entries (keys and vals: arrays of the map's key and value
+ * sizes) in one batch where the kernel has them (Linux 5.6), else one by
+ * one; stops at the first failure.
+ */
+int pias_map_update_many(struct pias_maps *m, enum pias_map_idx i, const void *keys,
+			 const void *vals, size_t n, struct pias_err *e);
+/* Delete n keys, batched where the kernel can; keys that are not there are no error. */
+void pias_map_delete_many(struct pias_maps *m, enum pias_map_idx i, const void *keys, size_t n);
 /* Delete every entry of a hash map (not for arrays). */
 int pias_map_clear(struct pias_maps *m, enum pias_map_idx i, struct pias_err *e);
+
+/* ids[0..n) each in 1..limit - 1 and none twice; what names them ("proxy"). */
+int pias_ids_check(const __u32 *ids, size_t n, __u32 limit, const char *what, struct pias_err *e);
 
 /* CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(). */
 __u64 pias_now_ns(void);
@@ -149,13 +163,13 @@ int pias_proxy_set(struct pias_maps *m, __u32 id, const union pias_addr *a, __u8
 int pias_proxy_get(struct pias_maps *m, __u32 id, struct pias_proxy *p, struct pias_err *e);
 int pias_proxy_del(struct pias_maps *m, __u32 id, struct pias_err *e);
 
-/*
- * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas
- * (lib/rap.h), in one batch where the kernel supports it.
- */
-/* Write slots keys[i] = slots[i], i < n, in one batch where the kernel supports it. */
+/* Write slots keys[i] = slots[i], i < n, into the mapped table (m->rap): no syscall. */
 int pias_rap_slots_write(struct pias_maps *m, const __u32 *keys, const struct pias_rap_slot *slots,
 			 size_t n, struct pias_err *e);
+/*
+ * Fill all PIAS_RAP_SLOTS slots from the live proxy ids with k replicas,
+ * as piasd's ring does (lib/ring.h, default vnodes).
+ */
 int pias_rap_fill(struct pias_maps *m, const __u32 *ids, size_t n, unsigned int k,
 		  struct pias_err *e);
 
@@ -224,12 +238,70 @@ int pias_target_state_parse(const char *s, __u8 *state, struct pias_err *e);
 /* t->family must match the address; state ACTIVE, DRAINING or DOWN. */
 int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t, struct pias_err *e);
 int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e);
+
+/* --- JAP target sets (lib/map_tset.c) ---------------------------------- */
+
+/*
+ * Group ta's target set, whole: n targets (1..PIAS_TSET_MAX), ids[i] with
+ * weight weights[i] (0: in the set, for its flows and for readers, but
+ * never drawn for a new flow), under policy (NULL: weighted), in place of
+ * the set ta had, if any. A scoped set is put in its targets' address
+ * order (they must be in pias_targets: the addresses are read there).
+ * Chunks and scope ranges are written in batches under a new generation,
+ * then the header flips to it, then the old generation goes: a reader
+ * never sees half a set (the file's comment says how).
+ */
+int pias_tset_write(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids,
+		    const __u32 *weights, size_t n, const struct pias_policy *policy,
+		    struct pias_err *e);
+/*
+ * Group ta's set as the dataplane picks from it: the header into hdr, and
+ * the first cap entries in pick order with their running sums into ids
+ * and cum (any of the three NULL: not wanted). -ENOENT: no set;
+ * -EAGAIN: it was replaced while read.
+ */
+int pias_tset_read(struct pias_maps *m, const struct pias_ta *ta, struct pias_tset *hdr, __u32 *ids,
+		   __u32 *cum, size_t cap, struct pias_err *e);
+int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+
+/*
+ * A set as the dataplane will hold it, computed and not written: its n
+ * entries in pick order (a scoped set ordered by prefix: addrs[i], the
+ * address of ids[i], is needed then and only then) with their running
+ * sums (include/pias/pick.h, pias_pick_sums), and a scoped set's prefixes
+ * with their ranges of entries. What pias_tset_write writes; a simulator
+ * can pick from it with include/pias/pick.h.
+ */
+struct pias_tset_built {
+	__u32 *ids;
+	__u32 *cum;
+	__u32 n;
+	__u32 total;
+	union pias_addr *prefixes; /* scoped: nranges of them, in order */
+	struct pias_tset_range *ranges;
+	__u32 nranges;
+};
+int pias_tset_build(const __u32 *ids, const __u32 *weights, const union pias_addr *addrs, size_t n,
+		    const struct pias_policy *policy, struct pias_tset_built *out,
+		    struct pias_err *e);
+void pias_tset_built_free(struct pias_tset_built *b);
+
+/*
+ * The set the JAP registry hands over (PIAS_JAP_SET_SET, at most
+ * PIAS_SET_MAX_TARGETS ids) and the operator's `targets set`: each
+ * target's weight is what pias_targets holds for it now.
+ */
 int pias_tgtset_set(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids, size_t n,
 		    struct pias_err *e);
 /* The same with the group's selection policy (NULL: weighted). */
 int pias_tgtset_set_policy(struct pias_maps *m, const struct pias_ta *ta, const __u32 *ids,
 			   size_t n, const struct pias_policy *policy, struct pias_err *e);
-int pias_tgtset_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+/*
+ * Group ta's set again with its targets' weights from pias_targets, if
+ * they changed since it was written (a target re-registered with another
+ * weight, and the registry said nothing about the set). No set: nothing.
+ */
+int pias_tgtset_reweigh(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 
 /* --- group slots (lib/map_slot.c) ----------------------------------------- */
 

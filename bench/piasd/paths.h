@@ -22,8 +22,22 @@
 
 struct pb_params {
 	unsigned int tas;     /* groups (TAs) the JAP, RAP and IAP know */
-	unsigned int targets; /* targets per TA at the JAP, at most PIAS_SET_MAX_TARGETS */
+	unsigned int targets; /* targets per TA at the JAP, at most PIAS_JAP_GROUP_MAX_TARGETS */
+	unsigned int fill_limit_s; /* a registry not filled by then: its rows are skipped */
 };
+
+/*
+ * How a row's cost may grow with the groups held (issue 13's goals), when
+ * piasd-bench runs it at several sizes (--tas 1000,10000,65000).
+ */
+enum pb_scale {
+	PB_SCALE_NONE, /* independent of the groups: run at the first size only */
+	PB_SCALE_FLAT, /* per message: at most PB_FLAT_GOAL x its cost at the first size */
+	PB_SCALE_IDLE, /* a tick with nothing due: under PB_IDLE_GOAL_NS at every size */
+};
+
+#define PB_FLAT_GOAL	1.5
+#define PB_IDLE_GOAL_NS 10000.0
 
 /* Counted by the rows during one run; the runner zeroes them before each run. */
 struct pb_stats {
@@ -41,8 +55,14 @@ extern struct pb_stats pb_st;
 struct pb_row {
 	const char *name;
 	const char *what;
-	const char *kind;	 /* "baseline", "path", "diagnostic", "tick" or "io" */
-	int (*setup)(void);	 /* once before the row's runs; untimed */
+	const char *kind; /* "baseline", "path", "diagnostic", "tick" or "io" */
+	enum pb_scale scale;
+	/*
+	 * Once before the row's runs; untimed. 0, or 1: skipped (pb_st.fail
+	 * says why: the size is beyond a limit, or filling took too long), or
+	 * negative: failed.
+	 */
+	int (*setup)(void);
 	void (*begin_run)(void); /* before every run; untimed; may be NULL */
 	/* Inputs for up to n (<= PB_BATCH) ops; returns how many it made (>= 1). */
 	unsigned int (*prep)(unsigned int n);
@@ -53,6 +73,9 @@ struct pb_row {
 
 extern const struct pb_row pb_rows[];
 extern const unsigned int pb_nrows;
+/* ring_rows.c: the RAP table's rows, run after pb_rows. */
+extern const struct pb_row pb_ring_rows[];
+extern const unsigned int pb_ring_nrows;
 
 /* Once, before any row: keys, TAs, the ring of proxies. */
 int pb_init(const struct pb_params *p);

@@ -13,9 +13,18 @@
  * slows both sides of a pair alike). Times are CLOCK_MONOTONIC around the
  * ops only (inputs are prepared outside the clock, see paths.h).
  *
+ * Sizes (issue 13): --tas takes a list of group counts, and every row whose
+ * cost may depend on them runs at each; a last table gives each row's cost
+ * per size, its x mac relative to the first size's (the machine's speed
+ * drifts between sizes; the paired mac runs drift with it), and whether it
+ * meets the goal: a message at most PB_FLAT_GOAL x its cost at the first
+ * size, a tick with nothing due under PB_IDLE_GOAL_NS.
+ *
  * No root needed: no BPF maps, no namespaces. Exit status 0 unless a row
  * failed (an op did not do what the row expects: e.g. a binding suppressed,
- * a registration refused, a MAC that did not verify).
+ * a registration refused, a MAC that did not verify); rows skipped at a
+ * size (beyond a limit, or a registry too slow to fill) and goals not met
+ * are reported, not failures.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,14 +42,18 @@
 
 #include <pias/maps.h>
 
+#include "jap.h"
 #include "paths.h"
 
-#define MAX_RUNS	15
-#define CALIBRATE_NS	30e6 /* calibration: time enough ops for at least this long */
-#define DEFAULT_TIME_MS 300
-#define DEFAULT_TAS	1000
-#define DEFAULT_TARGETS PIAS_SET_MAX_TARGETS
-#define MAX_TAS		65535 /* TA and target addresses are built from 16 bits of the index */
+#define MAX_RUNS	     15
+#define CALIBRATE_NS	     30e6 /* calibration: time enough ops for at least this long */
+#define DEFAULT_TIME_MS	     300
+#define MAX_SIZES	     8
+#define MAX_ROWS	     32
+#define DEFAULT_SIZES	     "1000,10000,65000"
+#define DEFAULT_TARGETS	     1 /* one target a group: 65,000 groups fit the JAP's ids */
+#define DEFAULT_FILL_LIMIT_S 30
+#define MAX_TAS		     PIAS_MAX_BINDINGS /* target addresses are unique below 2^19 TAs */
 
 struct opts {
 	const char *json;
@@ -49,6 +62,8 @@ struct opts {
 	unsigned int time_ms;
 	int cpu;
 	const char *only;
+	unsigned int sizes[MAX_SIZES]; /* --tas: groups, one run of the rows each */
+	unsigned int nsizes;
 	struct pb_params p;
 };
 
@@ -68,11 +83,13 @@ struct result {
 	double mac_ns[MAX_RUNS]; /* the paired "mac" run's ns per op */
 	double med, best, worst, x_mac;
 	double map_writes, msgs, sent_avg; /* per op; sent_avg: per tick sample */
-	bool ok;
+	bool ok, skipped;
 	char fail[300];
 };
 
-static struct result results[32];
+/* Per size (o->sizes), the rows run, "mac" first. */
+static struct result results[MAX_SIZES][MAX_ROWS];
+static int nresults[MAX_SIZES];
 static struct vclock *cur_vc;
 
 static __u64 mono_ns(void)
@@ -180,6 +197,17 @@ static int calibrate(struct result *r, const struct opts *o)
 	return 0;
 }
 
+/* Row i of all: the paths' rows (pb_rows, "mac" first), then the ring's. */
+static const struct pb_row *row_at(unsigned int i)
+{
+	return i < pb_nrows ? &pb_rows[i] : &pb_ring_rows[i - pb_nrows];
+}
+
+static unsigned int nrows(void)
+{
+	return pb_nrows + pb_ring_nrows;
+}
+
 /* Every name in --only is a row's. */
 static bool only_ok(const char *only)
 {
@@ -187,8 +215,8 @@ static bool only_ok(const char *only)
 		size_t len = strcspn(p, ",");
 		bool found = false;
 
-		for (unsigned int i = 0; i < pb_nrows && !found; i++)
-			found = strlen(pb_rows[i].name) == len && !strncmp(p, pb_rows[i].name, len);
+		for (unsigned int i = 0; i < nrows() && !found; i++)
+			found = strlen(row_at(i)->name) == len && !strncmp(p, row_at(i)->name, len);
 		if (!found) {
 			fprintf(stderr, "piasd-bench: no row '%.*s'\n", (int)len, p);
 			return false;
@@ -240,23 +268,34 @@ static void finish(struct result *r, const struct result *mac)
 	r->ok = true;
 }
 
-static int run_rows(const struct opts *o, int *nres)
+/* The rows at size si (o->sizes[si]); rows that do not depend on it at the first only. */
+static int run_rows(const struct opts *o, unsigned int si)
 {
-	struct result *mac = &results[0];
+	struct result *mac = &results[si][0];
 	double ns;
-	int n = 0;
+	int n = 0, err;
 
-	for (unsigned int i = 0; i < pb_nrows; i++) {
-		struct result *r = &results[n];
+	for (unsigned int i = 0; i < nrows(); i++) {
+		struct result *r = &results[si][n];
 
-		if (!selected(o, &pb_rows[i]))
+		/* row 0, mac, runs at every size: the others pair with it */
+		if (!selected(o, row_at(i)) || (si && i && row_at(i)->scale == PB_SCALE_NONE))
 			continue;
 		n++;
-		*r = (struct result){ .row = &pb_rows[i], .vc = { .base = mono_ns() } };
+		*r = (struct result){ .row = row_at(i), .vc = { .base = mono_ns() } };
 		fprintf(stderr, "  %-17s ...\n", r->row->name);
 		cur_vc = &r->vc;
-		if (r->row->setup()) {
-			snprintf(r->fail, sizeof(r->fail), "setup failed");
+		memset(&pb_st, 0, sizeof(pb_st));
+		err = r->row->setup();
+		if (err > 0) {
+			r->skipped = true;
+			snprintf(r->fail, sizeof(r->fail), "%s", pb_st.fail);
+			fprintf(stderr, "piasd-bench: %s skipped: %s\n", r->row->name, r->fail);
+			continue;
+		}
+		if (err) {
+			snprintf(r->fail, sizeof(r->fail), "setup failed%s%.250s",
+				 pb_st.fail[0] ? ": " : "", pb_st.fail);
 			fail_row(r);
 			if (r == mac)
 				return -1;
@@ -285,17 +324,22 @@ static int run_rows(const struct opts *o, int *nres)
 		else
 			fail_row(r);
 	}
-	*nres = n;
+	nresults[si] = n;
 	return 0;
 }
 
-static void print_table(const struct opts *o, int n)
+static void print_table(const struct opts *o, unsigned int si)
 {
-	printf("\n%-17s %9s %9s %10s %7s %7s %7s\n", "op", "ns/op", "best", "ops/s", "x mac",
+	printf("\n%u TAs x %u targets:\n", o->sizes[si], o->p.targets);
+	printf("%-17s %9s %9s %10s %7s %7s %7s\n", "op", "ns/op", "best", "ops/s", "x mac",
 	       "maps/op", "msgs/op");
-	for (int i = 0; i < n; i++) {
-		const struct result *r = &results[i];
+	for (int i = 0; i < nresults[si]; i++) {
+		const struct result *r = &results[si][i];
 
+		if (r->skipped) {
+			printf("%-17s skipped: %s\n", r->row->name, r->fail);
+			continue;
+		}
 		if (!r->ok) {
 			printf("%-17s FAILED: %s\n", r->row->name, r->fail);
 			continue;
@@ -303,14 +347,105 @@ static void print_table(const struct opts *o, int n)
 		printf("%-17s %9.0f %9.0f %10.0f %7.2f %7.2f %7.2f\n", r->row->name, r->med,
 		       r->best, 1e9 / r->med, r->x_mac, r->map_writes, r->msgs);
 	}
+}
+
+static void print_notes(const struct opts *o)
+{
 	printf("\nns/op: median of %u runs (best: the fastest run), CLOCK_MONOTONIC around the\n"
-	       "ops only, one core, %u TAs x %u targets at the JAP; ops/s = 1e9 / median.\n"
+	       "ops only, one core, %u targets per TA at the JAP; ops/s = 1e9 / median.\n"
 	       "x mac: median over runs of this run / the \"mac\" run just before it.\n"
 	       "maps/op: BPF map writes piasd would add (not made here); msgs/op: datagrams\n"
 	       "encoded and MACed (not sent). *_tick rows: per tick (piasd ticks every 50 ms).\n"
 	       "udp_loopback: the socket calls piasd adds per request and answer, for\n"
 	       "comparison.\n",
-	       o->runs, o->p.tas, o->p.targets);
+	       o->runs, o->p.targets);
+}
+
+/* Row name's result at size si, if it ran to the end. */
+static const struct result *result_of(unsigned int si, const char *name)
+{
+	for (int i = 0; i < nresults[si]; i++)
+		if (!strcmp(results[si][i].row->name, name))
+			return results[si][i].ok ? &results[si][i] : NULL;
+	return NULL;
+}
+
+/* ns as "850 ns", "12.3 us", "4.56 ms" in w columns. */
+static void print_ns(double ns, int w)
+{
+	char b[32];
+
+	if (ns < 1e3)
+		snprintf(b, sizeof(b), "%.0f ns", ns);
+	else if (ns < 1e6)
+		snprintf(b, sizeof(b), "%.*f us", ns < 1e4 ? 2 : ns < 1e5 ? 1 : 0, ns / 1e3);
+	else
+		snprintf(b, sizeof(b), "%.*f ms", ns < 1e7 ? 2 : ns < 1e8 ? 1 : 0, ns / 1e6);
+	printf(" %*s", w, b);
+}
+
+/* This row's cost at size si over its cost at the first size, both as x mac (0: unknown). */
+static double x_first(unsigned int si, const char *name)
+{
+	const struct result *a = result_of(0, name), *b = result_of(si, name);
+
+	return a && b ? b->x_mac / a->x_mac : 0;
+}
+
+/* The last table: the rows that depend on the groups, per size, against their goals. */
+static void print_sizes(const struct opts *o)
+{
+	unsigned int met = 0, rows = 0;
+
+	printf("\nPer size (groups held; %u targets per TA):\n%-17s", o->p.targets, "op");
+	for (unsigned int si = 0; si < o->nsizes; si++)
+		printf(" %10u", o->sizes[si]);
+	printf("  |");
+	for (unsigned int si = 1; si < o->nsizes; si++)
+		printf(" %7u", o->sizes[si]);
+	printf("  | goal\n");
+	for (unsigned int i = 0; i < pb_nrows; i++) {
+		const struct pb_row *row = &pb_rows[i];
+		bool all = true, ok = true;
+
+		if (row->scale == PB_SCALE_NONE || !selected(o, row))
+			continue;
+		rows++;
+		printf("%-17s", row->name);
+		for (unsigned int si = 0; si < o->nsizes; si++) {
+			const struct result *r = result_of(si, row->name);
+
+			if (r)
+				print_ns(r->med, 10);
+			else
+				printf(" %10s", "-");
+			all &= r != NULL;
+			if (r && row->scale == PB_SCALE_IDLE)
+				ok &= r->med < PB_IDLE_GOAL_NS;
+		}
+		printf("  |");
+		for (unsigned int si = 1; si < o->nsizes; si++) {
+			double x = x_first(si, row->name);
+
+			if (x > 0)
+				printf(" %7.2f", x);
+			else
+				printf(" %7s", "-");
+			if (x > 0 && row->scale == PB_SCALE_FLAT)
+				ok &= x <= PB_FLAT_GOAL;
+		}
+		if (row->scale == PB_SCALE_FLAT)
+			printf("  | <= %.1fx", PB_FLAT_GOAL);
+		else
+			printf("  | < %.0f us", PB_IDLE_GOAL_NS / 1e3);
+		printf(": %s\n", !all ? "incomplete" : ok ? "met" : "NOT MET");
+		met += all && ok;
+	}
+	printf("\nEach cost: the median ns per op (per tick for *_tick rows); then each size's\n"
+	       "x mac over the first size's. Goals (issue 13): a message at most %.1fx its\n"
+	       "cost at %u groups, in the same run; a tick with nothing due under %.0f us.\n"
+	       "%u of %u rows meet their goal at every size.\n",
+	       PB_FLAT_GOAL, o->sizes[0], PB_IDLE_GOAL_NS / 1e3, met, rows);
 }
 
 static void json_str(FILE *f, const char *s)
@@ -324,10 +459,47 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static int write_json(const struct opts *o, int n, int cpu)
+/* One result, after its "op" key. */
+static void json_result(FILE *f, const struct result *r, unsigned int si, unsigned int tas)
+{
+	double x = x_first(si, r->row->name);
+
+	json_str(f, r->row->name);
+	fprintf(f, ", \"tas\": %u, \"kind\": ", tas);
+	json_str(f, r->row->kind);
+	fprintf(f, ", \"what\": ");
+	json_str(f, r->row->what);
+	fprintf(f, ", \"ok\": %s", r->ok ? "true" : "false");
+	if (!r->ok) {
+		fprintf(f, ", \"%s\": ", r->skipped ? "skipped" : "error");
+		json_str(f, r->fail);
+		fprintf(f, "}");
+		return;
+	}
+	fprintf(f,
+		", \"ns_per_op\": %.1f, \"best_ns\": %.1f, \"worst_ns\": %.1f,"
+		" \"ops_per_s\": %.0f, \"x_mac\": %.3f, \"ops_per_run\": %lu, \"runs\": %u,"
+		" \"map_writes_per_op\": %.3f, \"msgs_per_op\": %.3f",
+		r->med, r->best, r->worst, 1e9 / r->med, r->x_mac, r->ops, r->nruns, r->map_writes,
+		r->msgs);
+	if (si && x > 0)
+		fprintf(f, ", \"x_first\": %.3f", x);
+	if (r->sent_avg >= 0)
+		fprintf(f, ", \"rate_limit_records_at_tick\": %.0f", r->sent_avg);
+	fprintf(f, ", \"runs_ns\": [");
+	for (unsigned int k = 0; k < r->nruns; k++)
+		fprintf(f, "%s%.1f", k ? ", " : "", r->ns[k]);
+	fprintf(f, "], \"paired_mac_ns\": [");
+	for (unsigned int k = 0; r->row != pb_rows && k < r->nruns; k++)
+		fprintf(f, "%s%.1f", k ? ", " : "", r->mac_ns[k]);
+	fprintf(f, "]}");
+}
+
+static int write_json(const struct opts *o, int cpu)
 {
 	FILE *f = fopen(o->json, "w");
 	struct utsname u;
+	const char *sep = "";
 
 	if (!f) {
 		fprintf(stderr, "piasd-bench: cannot write %s: %s\n", o->json, strerror(errno));
@@ -336,44 +508,24 @@ static int write_json(const struct opts *o, int n, int cpu)
 	uname(&u);
 	fprintf(f, "{\n  \"tool\": \"piasd-bench\",\n  \"kernel\": ");
 	json_str(f, u.release);
+	fprintf(f, ",\n  \"cpu\": %d,\n  \"runs\": %u,\n  \"sizes\": [", cpu, o->runs);
+	for (unsigned int si = 0; si < o->nsizes; si++)
+		fprintf(f, "%s%u", si ? ", " : "", o->sizes[si]);
 	fprintf(f,
-		",\n  \"cpu\": %d,\n  \"runs\": %u,\n  \"tas\": %u,\n  \"targets_per_ta\": %u,\n"
+		"],\n  \"targets_per_ta\": %u,\n"
 		"  \"unit\": \"ns per op, CLOCK_MONOTONIC, one core\",\n"
-		"  \"statistic\": \"median; x_mac is the median of per-run pairs\",\n"
+		"  \"statistic\": \"median; x_mac is the median of per-run pairs; x_first: x_mac over"
+		" the first size's\",\n"
 		"  \"results\": [",
-		cpu, o->runs, o->p.tas, o->p.targets);
-	for (int i = 0; i < n; i++) {
-		const struct result *r = &results[i];
+		o->p.targets);
+	for (unsigned int si = 0; si < o->nsizes; si++)
+		for (int i = 0; i < nresults[si]; i++) {
+			const struct result *r = &results[si][i];
 
-		fprintf(f, "%s\n    {\"op\": ", i ? "," : "");
-		json_str(f, r->row->name);
-		fprintf(f, ", \"kind\": ");
-		json_str(f, r->row->kind);
-		fprintf(f, ", \"what\": ");
-		json_str(f, r->row->what);
-		fprintf(f, ", \"ok\": %s", r->ok ? "true" : "false");
-		if (!r->ok) {
-			fprintf(f, ", \"error\": ");
-			json_str(f, r->fail);
-			fprintf(f, "}");
-			continue;
+			fprintf(f, "%s\n    {\"op\": ", sep);
+			sep = ",";
+			json_result(f, r, si, o->sizes[si]);
 		}
-		fprintf(f,
-			", \"ns_per_op\": %.1f, \"best_ns\": %.1f, \"worst_ns\": %.1f,"
-			" \"ops_per_s\": %.0f, \"x_mac\": %.3f, \"ops_per_run\": %lu, \"runs\": %u,"
-			" \"map_writes_per_op\": %.3f, \"msgs_per_op\": %.3f",
-			r->med, r->best, r->worst, 1e9 / r->med, r->x_mac, r->ops, r->nruns,
-			r->map_writes, r->msgs);
-		if (r->sent_avg >= 0)
-			fprintf(f, ", \"rate_limit_records_at_tick\": %.0f", r->sent_avg);
-		fprintf(f, ", \"runs_ns\": [");
-		for (unsigned int k = 0; k < r->nruns; k++)
-			fprintf(f, "%s%.1f", k ? ", " : "", r->ns[k]);
-		fprintf(f, "], \"paired_mac_ns\": [");
-		for (unsigned int k = 0; r->row != pb_rows && k < r->nruns; k++)
-			fprintf(f, "%s%.1f", k ? ", " : "", r->mac_ns[k]);
-		fprintf(f, "]}");
-	}
 	fprintf(f, "\n  ]\n}\n");
 	if (fclose(f)) {
 		fprintf(stderr, "piasd-bench: writing %s failed\n", o->json);
@@ -406,18 +558,26 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: piasd-bench [--json PATH] [--ops N] [--runs N] [--time MS] [--quick]\n"
-		"                   [--tas N] [--targets N] [--cpu N] [--only NAME[,NAME...]]\n"
+		"                   [--tas N[,N...]] [--targets N] [--fill-limit S] [--cpu N]\n"
+		"                   [--only NAME[,NAME...]]\n"
 		"ns per message of piasd's JAP, RAP and IAP paths, next to an HMAC verify.\n"
 		"  --json PATH   write the results there too (default build/bench-piasd.json)\n"
 		"  --ops N       ops per run for every row (default: enough for --time)\n"
 		"  --runs N      runs per row, the median is reported (default 5, at most %d)\n"
 		"  --time MS     target length of a run when --ops is not given (default %d)\n"
 		"  --quick       --runs 3 --time 100\n"
-		"  --tas N       groups known to the JAP, RAP and IAP (default %d)\n"
-		"  --targets N   targets per TA at the JAP, 1..%d (default %d)\n"
+		"  --tas LIST    groups known to the JAP, RAP and IAP: every row that depends\n"
+		"                on them runs at each size, then a table compares the sizes\n"
+		"                (default %s; at most %d sizes, each up to %d)\n"
+		"  --targets N   targets per TA at the JAP, 1..%d (default %d); sizes of more\n"
+		"                targets than the JAP's %d ids skip the JAP rows\n"
+		"  --fill-limit S  a registry not filled in S s skips its rows at that size\n"
+		"                (default %d)\n"
 		"  --cpu N       pin to CPU N (default: the highest CPU allowed)\n"
 		"  --only LIST   only these rows (mac always runs: ratios are to it)\n",
-		MAX_RUNS, DEFAULT_TIME_MS, DEFAULT_TAS, PIAS_SET_MAX_TARGETS, DEFAULT_TARGETS);
+		MAX_RUNS, DEFAULT_TIME_MS, DEFAULT_SIZES, MAX_SIZES, MAX_TAS,
+		PIAS_JAP_GROUP_MAX_TARGETS, DEFAULT_TARGETS, PIAS_MAX_TARGETS - 1,
+		DEFAULT_FILL_LIMIT_S);
 }
 
 static bool parse_ulong(const char *s, unsigned long max, unsigned long *v)
@@ -433,6 +593,24 @@ static bool parse_ulong(const char *s, unsigned long max, unsigned long *v)
 	return true;
 }
 
+/* "N[,N...]" into o->sizes. */
+static bool parse_sizes(const char *arg, struct opts *o)
+{
+	char buf[256], *save = NULL;
+	unsigned long v;
+
+	if (strlen(arg) >= sizeof(buf))
+		return false;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	o->nsizes = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (o->nsizes == MAX_SIZES || !parse_ulong(t, MAX_TAS, &v))
+			return false;
+		o->sizes[o->nsizes++] = (unsigned int)v;
+	}
+	return o->nsizes > 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -443,6 +621,7 @@ int main(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "tas", required_argument, NULL, 'a' },
 		{ "targets", required_argument, NULL, 'g' },
+		{ "fill-limit", required_argument, NULL, 'f' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "only", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -452,25 +631,36 @@ int main(int argc, char **argv)
 			  .runs = 5,
 			  .time_ms = DEFAULT_TIME_MS,
 			  .cpu = -1,
-			  .p = { DEFAULT_TAS, DEFAULT_TARGETS } };
+			  .p = { .targets = DEFAULT_TARGETS,
+				 .fill_limit_s = DEFAULT_FILL_LIMIT_S } };
 	unsigned long v;
-	int c, cpu, n = 0;
+	int c, cpu;
 	bool failed = false;
+	__u64 t0 = mono_ns();
 
+	parse_sizes(DEFAULT_SIZES, &o);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o.json = optarg;
 			break;
+		case 'a':
+			if (!parse_sizes(optarg, &o)) {
+				fprintf(stderr,
+					"piasd-bench: bad sizes '%s' (at most %d of 1..%d, commas)\n",
+					optarg, MAX_SIZES, MAX_TAS);
+				return 2;
+			}
+			break;
 		case 'o':
 		case 'n':
 		case 't':
-		case 'a':
 		case 'g':
+		case 'f':
 		case 'c': {
 			unsigned long max = c == 'n'   ? MAX_RUNS
-					    : c == 'a' ? MAX_TAS
-					    : c == 'g' ? PIAS_SET_MAX_TARGETS
+					    : c == 'g' ? PIAS_JAP_GROUP_MAX_TARGETS
+					    : c == 'f' ? 3600
 					    : c == 'c' ? CPU_SETSIZE - 1
 					    : c == 't' ? 60000
 						       : 1ul << 32;
@@ -488,8 +678,8 @@ int main(int argc, char **argv)
 				o.runs = (unsigned int)v;
 			else if (c == 't')
 				o.time_ms = (unsigned int)v;
-			else if (c == 'a')
-				o.p.tas = (unsigned int)v;
+			else if (c == 'f')
+				o.p.fill_limit_s = (unsigned int)v;
 			else if (c == 'g')
 				o.p.targets = (unsigned int)v;
 			else
@@ -515,11 +705,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((unsigned long)o.p.tas * o.p.targets >= PIAS_MAX_TARGETS) {
-		fprintf(stderr, "piasd-bench: %u TAs x %u targets: more than %d target ids\n",
-			o.p.tas, o.p.targets, PIAS_MAX_TARGETS - 1);
-		return 2;
-	}
 	if (!only_ok(o.only))
 		return 2;
 	if (strcmp(pb_rows[0].name, "mac")) {
@@ -531,22 +716,37 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cpu = pin_cpu(o.cpu);
-	if (cpu < 0 || pb_init(&o.p))
+	if (cpu < 0)
 		return 2;
-	printf("piasd-bench: %u runs per row, %s, CPU %d, %u TAs x %u targets\n", o.runs,
-	       o.ops ? "fixed ops per run" : "ops per run for ~time per run", cpu, o.p.tas,
-	       o.p.targets);
+	printf("piasd-bench: %u runs per row, %s, CPU %d, %u targets per TA\n", o.runs,
+	       o.ops ? "fixed ops per run" : "ops per run for ~time per run", cpu, o.p.targets);
 	if (o.time_ms && !o.ops)
 		printf("(about %u ms per run)\n", o.time_ms);
-	if (run_rows(&o, &n))
-		failed = true;
-	print_table(&o, n);
-	for (int i = 0; i < n; i++)
-		failed |= !results[i].ok;
-	if (write_json(&o, n, cpu))
+	for (unsigned int si = 0; si < o.nsizes; si++) {
+		int err;
+
+		o.p.tas = o.sizes[si];
+		fprintf(stderr, "%u TAs:\n", o.p.tas);
+		if (pb_init(&o.p))
+			return 2;
+		err = run_rows(&o, si);
+		pb_fini();
+		print_table(&o, si);
+		fflush(stdout);
+		for (int i = 0; i < nresults[si]; i++)
+			failed |= !results[si][i].ok && !results[si][i].skipped;
+		if (err) {
+			failed = true; /* mac failed: nothing to pair with */
+			break;
+		}
+	}
+	print_notes(&o);
+	if (o.nsizes > 1)
+		print_sizes(&o);
+	if (write_json(&o, cpu))
 		failed = true;
 	else
 		printf("results: %s\n", o.json);
-	pb_fini();
+	printf("took %.0f s\n", (double)(mono_ns() - t0) / 1e9);
 	return failed ? 1 : 0;
 }

@@ -13,8 +13,8 @@
 
 #include "events.h"
 #include "nat.h"
-#include "scope.h"
 #include "steps.h"
+#include "tset.h"
 
 /*
  * NAT address and port candidates tried per new connection. With a share u
@@ -22,75 +22,6 @@
  * 1e-10 at half full, 1e-3 at 80%.
  */
 #define NAT_TRIES 32
-
-static __always_inline struct pias_target *target_of(__u32 id)
-{
-	if (!id || id >= PIAS_MAX_TARGETS)
-		return NULL;
-	return bpf_map_lookup_elem(&pias_targets, &id);
-}
-
-/* May this target get a new flow from this client? */
-static __always_inline int target_eligible(const struct pias_flow *f, const struct pias_target *t)
-{
-	return t && t->state == PIAS_TARGET_ACTIVE && t->weight && t->family == f->family &&
-	       /* a target that is also a client never gets its own packets */
-	       !addr_eq(&t->addr, &f->saddr);
-}
-
-/* State of the walk over a group's targets (bpf_loop). */
-struct target_walk {
-	const struct pias_target_set *set;
-	const struct pias_flow *flow;
-	__u64 total; /* pass 0: sum of the candidates' weights */
-	__u64 r;     /* pass 1: remaining offset into the weights */
-	__u32 chosen;
-	__u16 pass;
-	__u8 scoped;	/* only targets in the client's prefix are candidates */
-	__u8 scope_len; /* its length in bits */
-};
-
-/* Does target t share the walk's prefix with the client? Masks are made
- * as it goes, not kept in the walk: the JAP's chain of calls has no stack
- * for them. */
-static __always_inline int target_in_scope(const struct target_walk *w, const struct pias_target *t)
-{
-	return addr_in_prefix(&t->addr, &w->flow->saddr, w->scope_len);
-}
-
-/*
- * One target per call. A bpf_loop callback rather than a loop: the verifier
- * checks it once, where an unrolled walk with a growing sum never prunes.
- * Both sums of pass 0 come from one walk, so that the policies cost the
- * verifier no more walks than the weighted pick alone.
- */
-static long target_walk_one(__u64 i, void *arg)
-{
-	struct target_walk *w = arg;
-	const struct pias_target_set *set = w->set;
-	struct pias_target *t;
-	__u32 id, weight;
-
-	if (i >= PIAS_SET_MAX_TARGETS || i >= set->count)
-		return 1;
-	id = set->ids[i];
-	t = target_of(id);
-	if (!target_eligible(w->flow, t))
-		return 0;
-	weight = t->weight;
-	if (w->scoped && !target_in_scope(w, t))
-		return 0;
-	if (w->pass == 0) {
-		w->total += weight;
-		return 0;
-	}
-	if (w->r < weight) {
-		w->chosen = id;
-		return 1;
-	}
-	w->r -= weight;
-	return 0;
-}
 
 /* scoped strict: no target in the client's prefix (no target id, slot all ones) */
 #define PICK_NO_SCOPE 0xffff0000u
@@ -103,58 +34,50 @@ static long target_walk_one(__u64 i, void *arg)
 
 /*
  * The target for a new flow by the group's policy (include/pias/policy.h):
- * its id | the group's counter slot << 16 (a result, not an out argument:
+ * its id | the group's counter slot << 32 (a result, not an out argument:
  * the JAP's chain of calls has no stack to spare), 0 if no target is
  * eligible, PICK_NO_SCOPE, PICK_REPLICATE, or PICK_MIDSTREAM (lead: a UDP
- * datagram's first payload byte | LEAD_PRESENT, else 0). weighted: the flow hash
- * into the weights, so the same flow picks the same target; random: a
- * fresh draw, every target alike; scoped: among the targets in the
- * client's prefix, else (not strict) among all, weighted. A global
- * subprogram, verified once.
+ * datagram's first payload byte | LEAD_PRESENT, else 0). The pick itself
+ * is include/pias/pick.h's, over the set's maps (tset.h): weighted, the
+ * flow hash into the targets' weights, so the same flow picks the same
+ * target; random, a fresh draw; scoped, among the targets in the client's
+ * prefix, else (not strict) among all, weighted. A global subprogram,
+ * verified once.
  */
-__noinline int pias_pick_target(const struct pias_flow *flow, __u32 hash, __u32 lead)
+__noinline __u64 pias_pick_target(const struct pias_flow *flow, __u32 hash, __u32 lead)
 {
-	struct target_walk w = {};
-	struct pias_ta ta;
+	const struct pias_tset_range *scope = NULL;
+	struct tset_room *room = tset_room();
+	const struct pias_tset *h;
+	__u32 id, why;
 	__u8 kind, flags;
 
-	if (!flow)
+	if (!flow || !room)
 		return 0;
-	ta = pias_flow_ta(flow);
-	w.set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
-	if (!w.set)
+	h = tset_open(room, flow);
+	if (!h)
 		return 0;
-	w.flow = flow;
-	kind = w.set->policy.kind;
-	flags = w.set->policy.flags;
+	kind = h->policy.kind;
+	flags = h->policy.flags;
 	if (kind == PIAS_POLICY_REPLICATE)
 		return PICK_REPLICATE;
 	/* QUIC's short header: the header form bit (0x80) clear */
 	if ((flags & PIAS_POLICY_F_QUIC) && (lead & (LEAD_PRESENT | 0x80)) == LEAD_PRESENT)
 		return PICK_MIDSTREAM;
-	if (kind == PIAS_POLICY_RANDOM) {
+	if (kind == PIAS_POLICY_RANDOM)
 		hash = bpf_get_prandom_u32();
-	} else if (kind == PIAS_POLICY_SCOPED) {
-		w.scope_len = w.set->policy.scope_len;
-		w.scoped = 1;
-	}
-	bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
-	if (w.scoped && !w.total) {
+	else if (kind == PIAS_POLICY_SCOPED)
+		scope = tset_scope(room, h);
+	id = pias_pick_target_in(h, scope, hash, (void *)h, tset_draw, tset_take, &why);
+	if (why & PIAS_PICK_F_NO_SCOPE)
+		return PICK_NO_SCOPE;
+	if (id && (why & PIAS_PICK_F_FALLBACK)) {
 		struct pias_stats *st = stats_here();
 
-		if (flags & PIAS_POLICY_F_STRICT)
-			return PICK_NO_SCOPE;
-		w.scoped = 0; /* any eligible target */
-		bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
-		if (st && w.total)
+		if (st)
 			st->jap_scope_fallback++;
 	}
-	if (!w.total)
-		return 0;
-	w.r = hash % w.total;
-	w.pass = 1;
-	bpf_loop(PIAS_SET_MAX_TARGETS, target_walk_one, &w, 0);
-	return w.chosen ? w.chosen | (__u32)w.set->slot << 16 : 0;
+	return id ? id | (__u64)h->slot << 32 : 0;
 }
 
 /*
@@ -551,17 +474,18 @@ static __always_inline int jap_step(struct pias_ctx *c)
 				   ? pias_ct_client_tcp(PIAS_CT_SYN, p->tcp_flags)
 				   : 0;
 
-		tid = pias_pick_target(&p->flow, hash, moved ? 0 : udp_lead(c, p));
-		if (tid == PICK_MIDSTREAM) {
+		__u64 pick = pias_pick_target(&p->flow, hash, moved ? 0 : udp_lead(c, p));
+
+		if (pick == PICK_MIDSTREAM) {
 			pias_emit_conn_miss(&p->flow, p->iap_id);
 			return step_drop(c, PIAS_DROP_jap_no_conn);
 		}
-		if (tid == PICK_NO_SCOPE)
+		if (pick == PICK_NO_SCOPE)
 			return step_drop(c, PIAS_DROP_jap_no_scope);
-		if (tid == PICK_REPLICATE)
+		if (pick == PICK_REPLICATE)
 			return jap_replicate_up(c);
-		slot = tid >> 16;
-		tid &= 0xffff;
+		slot = (__u32)(pick >> 32);
+		tid = (__u32)pick;
 		t = target_of(tid);
 		if (!tid || !t)
 			return jap_bounce(c);

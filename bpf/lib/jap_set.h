@@ -9,7 +9,7 @@
 #define PIAS_BPF_JAP_SET_H
 
 #include "context.h"
-#include "scope.h"
+#include <pias/pick.h>
 
 enum {
 	PIAS_SET_RAP = 0,
@@ -24,40 +24,28 @@ static __always_inline int rap_jap_ok(const struct pias_group_jap *j, __u32 excl
 	return j->weight && j->jap_id != excl && proxy_up(j->jap_id);
 }
 
-/* State of the weighted walk over a group's JAPs (bpf_loop). */
-struct jap_walk {
+/* Which of a group's JAPs may take a new flow (bpf_loop). */
+struct jap_usable {
 	const struct pias_group *g;
-	__u64 weighted; /* pass 1: JAPs with weight, usable or not */
-	__u64 total;	/* pass 1: sum of usable weights */
-	__u64 r;	/* pass 2: remaining offset into the weights */
 	__u32 excl;
-	__u32 chosen;
-	__u32 pass;
-	__u32 japs; /* the candidates: bit i for japs[i] (scoped: those of the client's prefix) */
+	__u32 weighted; /* JAPs with weight, usable or not */
+	__u32 usable;	/* bit i: japs[i] is up, has weight and is not excluded */
+	__u32 pad;
 };
 
 /* One JAP per call; a bpf_loop callback so the verifier checks it once. */
-static long jap_walk_one(__u64 i, void *arg)
+static long jap_usable_one(__u64 i, void *arg)
 {
-	struct jap_walk *w = arg;
+	struct jap_usable *u = arg;
 	const struct pias_group_jap *j;
 
-	if (i >= PIAS_GROUP_MAX_JAPS || i >= w->g->count)
+	if (i >= PIAS_GROUP_MAX_JAPS || i >= u->g->count)
 		return 1;
-	j = &w->g->japs[i];
-	if (w->pass == 0 && j->weight)
-		w->weighted++;
-	if (!(w->japs & (1u << i)) || !rap_jap_ok(j, w->excl))
-		return 0;
-	if (w->pass == 0) {
-		w->total += j->weight;
-		return 0;
-	}
-	if (w->r < j->weight) {
-		w->chosen = j->jap_id;
-		return 1;
-	}
-	w->r -= j->weight;
+	j = &u->g->japs[i];
+	if (j->weight)
+		u->weighted++;
+	if (rap_jap_ok(j, u->excl))
+		u->usable |= 1u << i;
 	return 0;
 }
 
@@ -77,7 +65,7 @@ static long scope_scan_one(__u64 i, void *arg)
 	if (i >= PIAS_GROUP_SCOPES || i >= s->g->nscopes)
 		return 1;
 	sc = &s->g->scopes[i];
-	if (!addr_in_prefix(s->client, &sc->prefix, s->g->policy.scope_len))
+	if (!pias_prefix_match(s->client, &sc->prefix, s->g->policy.scope_len))
 		return 0;
 	s->japs = sc->japs;
 	return 1;
@@ -88,43 +76,43 @@ static long scope_scan_one(__u64 i, void *arg)
  * the IAP's binding set (PIAS_SET_IAP): its id, 0 if no JAP is left (down
  * or excluded), PICK_NO_GROUP (unknown, or no JAP with weight > 0), or
  * PICK_SET_NO_SCOPE. Weighted by the flow's hash, so a flow's packets
- * agree; random draws afresh; scoped, among the JAPs with a target in the
- * client's prefix (none: any, or none when strict). A global subprogram,
- * verified once.
+ * agree (pias_pick_jap_in, include/pias/pick.h); random draws afresh;
+ * scoped, among the JAPs with a target in the client's prefix (none: any,
+ * or none when strict). A global subprogram, verified once.
  */
 __noinline int pias_pick_jap(const struct pias_ta *ta, __u32 hash, __u32 excl, __u32 which,
 			     const union pias_addr *client)
 {
-	struct jap_walk w = { .japs = ~0u };
+	struct jap_usable u = {};
+	__u32 japs = ~0u;
+	int i;
 
 	if (!ta || !client)
 		return 0;
-	w.g = bpf_map_lookup_elem(
+	u.g = bpf_map_lookup_elem(
 		which == PIAS_SET_IAP ? (void *)&pias_bind_sets : (void *)&pias_groups, ta);
-	if (!w.g || !w.g->count)
+	if (!u.g || !u.g->count)
 		return PICK_NO_GROUP;
 	/* random: a fresh draw per flow, not the flow's hash */
-	if (w.g->policy.kind == PIAS_POLICY_RANDOM)
+	if (u.g->policy.kind == PIAS_POLICY_RANDOM)
 		hash = bpf_get_prandom_u32();
-	if (w.g->policy.kind == PIAS_POLICY_SCOPED && w.g->nscopes) {
-		struct scope_scan sc = { .g = w.g, .client = client };
+	if (u.g->policy.kind == PIAS_POLICY_SCOPED && u.g->nscopes) {
+		struct scope_scan sc = { .g = u.g, .client = client };
 
 		bpf_loop(PIAS_GROUP_SCOPES, scope_scan_one, &sc, 0);
 		if (sc.japs)
-			w.japs = sc.japs;
-		else if (w.g->policy.flags & PIAS_POLICY_F_STRICT)
+			japs = sc.japs;
+		else if (u.g->policy.flags & PIAS_POLICY_F_STRICT)
 			return PICK_SET_NO_SCOPE;
 	}
-	w.excl = excl;
-	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
-	if (!w.weighted)
+	u.excl = excl;
+	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_usable_one, &u, 0);
+	if (!u.weighted)
 		return PICK_NO_GROUP; /* no JAP reports a target: no group here */
-	if (!w.total)
+	i = pias_pick_jap_in(u.g, hash, u.usable & japs);
+	if (i < 0 || i >= PIAS_GROUP_MAX_JAPS)
 		return 0;
-	w.r = hash % w.total;
-	w.pass = 1;
-	bpf_loop(PIAS_GROUP_MAX_JAPS, jap_walk_one, &w, 0);
-	return w.chosen;
+	return u.g->japs[i].jap_id;
 }
 
 #endif

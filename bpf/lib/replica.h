@@ -93,44 +93,47 @@ static __always_inline int rep_parse(struct __sk_buff *skb, struct replica_state
 }
 
 /*
- * Up to the policy's k eligible targets (as a new flow's would be: active,
- * the client's family, not the client itself; NAT mode, since a
- * tunnel-mode target's copy would need a wrapping of its own), from a
- * place in the set that the flow's hash chooses, so that one flow's
- * copies go to the same targets while they live.
+ * Entry i of set h (the room's) as a copy's target: pias_tset_take's, in
+ * NAT mode only (a tunnel-mode target's copy would need a wrapping of its
+ * own). A global subprogram, so that the walk over entries costs the
+ * verifier a call each.
  */
-static __always_inline int rep_pick(struct replica_state *s)
+__noinline __u32 pias_rep_take(const struct pias_tset *h, __u32 i)
 {
-	struct pias_ta ta = pias_flow_ta(&s->flow);
-	struct pias_target_set *set = bpf_map_lookup_elem(&pias_tgt_sets, &ta);
-	__u32 count, start, k;
+	__u32 id = pias_tset_take(h, i, 0);
+	struct pias_target *t = target_of(id);
 
-	if (!set || set->policy.kind != PIAS_POLICY_REPLICATE)
-		return PIAS_DROP_replica_no_target;
-	count = set->count;
-	if (!count || count > PIAS_SET_MAX_TARGETS)
-		return PIAS_DROP_replica_no_target;
-	k = set->policy.copies;
-	s->slot = set->slot;
-	start = pias_flow_hash(&s->flow) % count;
-	for (__u32 j = 0; j < PIAS_SET_MAX_TARGETS; j++) {
-		__u32 at = start + j, id;
-		struct pias_target *t;
+	return t && !(t->flags & PIAS_TARGET_F_TUNNEL) ? id : 0;
+}
 
-		if (j >= count || s->n >= k || s->n >= PIAS_REPLICATE_MAX)
-			break;
-		if (at >= count)
-			at -= count;
-		if (at >= PIAS_SET_MAX_TARGETS)
-			break;
-		id = set->ids[at];
-		t = target_of(id);
-		if (!target_eligible(&s->flow, t) || (t->flags & PIAS_TARGET_F_TUNNEL))
-			continue;
-		s->ids[s->n & (PIAS_REPLICATE_MAX - 1)] = id;
-		s->n++;
-	}
-	return s->n ? 0 : PIAS_DROP_replica_no_target;
+static __u32 rep_take(void *ctx, __u32 i, __u32 scoped)
+{
+	(void)scoped;
+	return pias_rep_take(ctx, i);
+}
+
+/*
+ * Up to the policy's k eligible targets (as a new flow's would be: active,
+ * the client's family, not the client itself; NAT mode), from a place in
+ * the set that the flow's hash chooses, so that one flow's copies go to
+ * the same targets while they live (pias_pick_replicas, include/pias/pick.h).
+ * 0, or 1 for none. A global subprogram: its walk is verified once, apart
+ * from the program's other state.
+ */
+__noinline int pias_rep_pick(struct replica_state *s)
+{
+	struct tset_room *room = tset_room();
+	const struct pias_tset *h;
+
+	if (!s || !room)
+		return 1;
+	h = tset_open(room, &s->flow);
+	if (!h || h->policy.kind != PIAS_POLICY_REPLICATE)
+		return 1;
+	s->slot = h->slot;
+	s->n = pias_pick_replicas(h->count, pias_flow_hash(&s->flow), h->policy.copies, (void *)h,
+				  rep_take, s->ids);
+	return !s->n;
 }
 
 /* TTL or hop limit down by one, once for all copies (XDP checked it is above 1). */
@@ -320,8 +323,9 @@ static __always_inline int pias_replicate(struct __sk_buff *skb)
 	}
 	s.iap = m->iap_id;
 	rc = rep_parse(skb, &s);
+	/* its answer mapped to the constant: the verifier must see the index bounded */
 	if (!rc)
-		rc = rep_pick(&s);
+		rc = pias_rep_pick(&s) ? PIAS_DROP_replica_no_target : 0;
 	if (rc)
 		return rep_drop(rc);
 	if (rep_dec_ttl(skb, s.flow.family))

@@ -255,9 +255,10 @@ static void nat_check(struct piasd *d, __u64 now)
 	    pias_config_get(&d->maps, &dc, &was_zero, &e))
 		return;
 	cs->nat_checked_ns = now;
-	for (size_t g = 0; g < d->jap.ngroups; g++)
-		for (__u32 i = 0; i < d->jap.groups[g].count; i++) {
-			const struct pias_jap_target *t = &d->jap.groups[g].targets[i];
+	pias_jap_each_group(&d->jap, g)
+	{
+		for (__u32 i = 0; i < g->count; i++) {
+			const struct pias_jap_target *t = &g->targets[i];
 			__u64 cap = pias_nat_capacity(&dc, t->t.family);
 			long used = pias_sweep_target_conns(&cs->sweep, t->id, 0);
 			struct pias_target_stats st;
@@ -286,6 +287,7 @@ static void nat_check(struct piasd *d, __u64 now)
 				      used, (unsigned long long)cap);
 			cs->nat_no_port[t->id] = st.nat_no_port;
 		}
+	}
 }
 
 void piasd_conns_tick(struct piasd *d, __u64 now)

@@ -54,8 +54,9 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 				    "\"send_key\":%u,\"registrations\":%s,\"serving\":%s,"
 				    "\"announced\":%s}\n",
 				    d->cfg.node_id, d->withdrawn ? "true" : "false",
-				    (unsigned long long)up, alive, d->ring.nproxies, d->rap.ngroups,
-				    d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
+				    (unsigned long long)up, alive, d->ring.nproxies,
+				    pias_rap_ngroups(&d->rap), pias_jap_ngroups(&d->jap),
+				    pias_iap_count(&d->iap), d->keys.n, d->keys.send_id,
 				    d->have_group_key ? "true" : "false",
 				    d->serving ? "true" : "false", d->announced ? "true" : "false");
 		return;
@@ -68,7 +69,8 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 			    "serving: %s; anycast prefixes %s\n",
 			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
 			    (unsigned long long)up, alive, d->ring.nproxies, d->rap_k,
-			    d->rap.ngroups, d->jap.ngroups, d->iap.n, d->keys.n, d->keys.send_id,
+			    pias_rap_ngroups(&d->rap), pias_jap_ngroups(&d->jap),
+			    pias_iap_count(&d->iap), d->keys.n, d->keys.send_id,
 			    d->have_group_key ? "accepted" : "refused (no group key)",
 			    d->serving	  ? "yes"
 			    : d->isolated ? "no (cut off: every other proxy is dead to us)"
@@ -81,22 +83,24 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
 {
 	char ta[PIAS_ADDR_STRLEN + 16], pol[PIAS_POLICY_STRLEN];
+	bool first = true;
 
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
 		evbuffer_add_printf(o, "%-36s %-10s %-18s %s\n", "TA", "GENERATION", "POLICY",
 				    "JAPS (id:weight[@share])");
-	for (size_t i = 0; i < d->rap.ngroups; i++) {
-		const struct pias_rap_group *g = &d->rap.groups[i];
-
+	for (const struct pias_rap_group *g = pias_rap_next(&d->rap, NULL); g;
+	     g = pias_rap_next(&d->rap, g)) {
 		pias_ta_str(&g->ta, ta, sizeof(ta));
 		if (json) {
 			evbuffer_add_printf(o,
 					    "%s{\"ta\":\"%s\",\"generation\":%u,\"policy\":\"%s\","
-					    "\"japs\":[",
-					    i ? "," : "", ta, g->generation,
-					    pias_policy_str(&g->g.policy, pol, sizeof(pol)));
+					    "\"omitted\":%u,\"japs\":[",
+					    first ? "" : ",", ta, g->generation,
+					    pias_policy_str(&g->g.policy, pol, sizeof(pol)),
+					    g->omitted);
+			first = false;
 			for (__u32 j = 0; j < g->g.count; j++)
 				evbuffer_add_printf(o, "%s{\"id\":%u,\"weight\":%u,\"share\":%u}",
 						    j ? "," : "", g->g.japs[j].jap_id,
@@ -111,6 +115,9 @@ static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
 			if (g->shares[j] < PIAS_RAP_SHARE_FULL)
 				evbuffer_add_printf(o, "@%u%%", g->shares[j] / 10);
 		}
+		/* a sample of a larger group (rap_registry.h): the JAPs left out this time */
+		if (g->omitted)
+			evbuffer_add_printf(o, " (+%u sampled out)", g->omitted);
 		evbuffer_add_printf(o, "%s\n", g->g.count ? "" : " (none)");
 	}
 	if (json)
@@ -121,19 +128,21 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 {
 	__u64 now = piasd_now();
 	char ta[PIAS_ADDR_STRLEN + 16];
+	const char *sep = "";
 
 	if (json)
 		evbuffer_add_printf(o, "[");
 	else
 		evbuffer_add_printf(o, "%-36s %-8s %-10s %-10s %s\n", "TA", "JAP", "GENERATION",
 				    "EXPIRES_S", "STATE");
-	for (size_t i = 0; i < d->iap.n; i++) {
-		const struct pias_iap_entry *en = &d->iap.entries[i];
+	pias_iap_each(&d->iap, en)
+	{
 		bool neg = en->b.flags & PIAS_BINDING_F_NEGATIVE;
 		long long left = en->bound && en->b.expires_ns > now
 					 ? (long long)((en->b.expires_ns - now) / 1000000000ull)
 					 : 0;
 		const char *st = !en->bound ? "querying" : neg ? "negative" : "bound";
+		const struct pias_group *set = pias_iap_set(en);
 
 		pias_ta_str(&en->ta, ta, sizeof(ta));
 		if (json) {
@@ -141,20 +150,21 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 					    "%s{\"ta\":\"%s\",\"jap\":%u,\"generation\":%u,"
 					    "\"expires_s\":%lld,\"state\":\"%s\",\"pending\":%s,"
 					    "\"set\":[",
-					    i ? "," : "", ta, en->b.jap_id, en->b.generation, left,
-					    st, en->pending ? "true" : "false");
+					    sep, ta, en->b.jap_id, en->b.generation, left, st,
+					    en->pending ? "true" : "false");
+			sep = ",";
 			/* a binding set: the JAPs new flows draw from, and their shares */
-			for (__u32 k = 0; k < en->set.count; k++)
+			for (__u32 k = 0; k < set->count; k++)
 				evbuffer_add_printf(o, "%s{\"jap\":%u,\"share\":%u}", k ? "," : "",
-						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+						    set->japs[k].jap_id, set->japs[k].weight);
 			evbuffer_add_printf(o, "]}");
 		} else {
 			evbuffer_add_printf(o, "%-36s %-8u %-10u %-10lld %s%s", ta, en->b.jap_id,
 					    en->b.generation, left, st,
 					    en->pending && en->bound ? " (refreshing)" : "");
-			for (__u32 k = 0; k < en->set.count; k++)
+			for (__u32 k = 0; k < set->count; k++)
 				evbuffer_add_printf(o, "%s%u:%u", k ? " " : " set ",
-						    en->set.japs[k].jap_id, en->set.japs[k].weight);
+						    set->japs[k].jap_id, set->japs[k].weight);
 			evbuffer_add_printf(o, "\n");
 		}
 	}
@@ -181,15 +191,15 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 				    "TA", "ID", "ENDPOINT", "STATE", "MODE", "WEIGHT",
 				    "REFRESHED_MS_AGO", "CONNS", "NAT_PORTS", "NAT_NO_PORT", "DIAL",
 				    "SHARE", "POLICY");
-	for (size_t g = 0; g < d->jap.ngroups; g++) {
-		const struct pias_jap_group *jg = &d->jap.groups[g];
-
+	pias_jap_each_group(&d->jap, jg)
+	{
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
 		/* the group's policy as it stands: the highest serial among its targets */
 		pias_policy_str(&jg->policy, pol, sizeof(pol));
 		for (__u32 i = 0; i < jg->count; i++) {
 			const struct pias_jap_target *t = &jg->targets[i];
-			unsigned long long ago = (now - t->last_refresh_ns) / 1000000ull;
+			unsigned long long ago =
+				(now - pias_jap_refreshed_ns(&d->jap, t)) / 1000000ull;
 			/* connections = NAT ports held; -1 until the first sweep is through */
 			long conns = piasd_conns_of(d, t->id, 0);
 			bool tunnel = t->t.flags & PIAS_TARGET_F_TUNNEL;
@@ -382,7 +392,7 @@ static int cmd_withdraw(struct piasd *d, char **a, struct evbuffer *o, struct pi
 
 static int cmd_flush_bindings(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
 {
-	size_t before = d->iap.n;
+	size_t before = pias_iap_count(&d->iap);
 	int err = piasd_flush_bindings(d, e);
 
 	(void)a;

@@ -178,18 +178,16 @@ static void targets(struct piasd *d, struct evbuffer *o)
 	struct target_row *r;
 	struct pias_config dc;
 	struct pias_err e;
-	size_t n = 0, max = 0;
+	size_t n = 0, max = pias_jap_ntargets(&d->jap);
 	bool was_zero;
 
-	for (size_t g = 0; g < d->jap.ngroups; g++)
-		max += d->jap.groups[g].count;
 	r = calloc(max ? max : 1, sizeof(*r));
 	if (!r)
 		return;
 	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
 		memset(&dc, 0, sizeof(dc));
-	for (size_t g = 0; g < d->jap.ngroups; g++) {
-		const struct pias_jap_group *jg = &d->jap.groups[g];
+	pias_jap_each_group(&d->jap, jg)
+	{
 		char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
 
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
@@ -251,9 +249,8 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 				    pias_members_count_state(&d->members, s));
 	family(o, "pias_ring_proxies", "gauge", "proxies on the consistent hashing ring");
 	evbuffer_add_printf(o, "pias_ring_proxies %zu\n", d->ring.nproxies);
-	for (size_t i = 0; i < d->iap.n; i++) {
-		const struct pias_iap_entry *en = &d->iap.entries[i];
-
+	pias_iap_each(&d->iap, en)
+	{
 		if (!en->bound)
 			querying++;
 		else if (en->b.flags & PIAS_BINDING_F_NEGATIVE)
@@ -268,9 +265,9 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 			    "pias_iap_bindings{state=\"querying\"} %zu\n",
 			    bound, negative, querying);
 	family(o, "pias_rap_groups", "gauge", "groups this proxy is a RAP for");
-	evbuffer_add_printf(o, "pias_rap_groups %zu\n", d->rap.ngroups);
+	evbuffer_add_printf(o, "pias_rap_groups %zu\n", pias_rap_ngroups(&d->rap));
 	family(o, "pias_jap_groups", "gauge", "groups with targets registered here");
-	evbuffer_add_printf(o, "pias_jap_groups %zu\n", d->jap.ngroups);
+	evbuffer_add_printf(o, "pias_jap_groups %zu\n", pias_jap_ngroups(&d->jap));
 	family(o, "pias_serving", "gauge",
 	       "1 when this proxy serves (joined, announcing if it manages announcements)");
 	evbuffer_add_printf(o, "pias_serving %d\n", d->serving ? 1 : 0);

@@ -87,20 +87,15 @@ static void readmit(struct piasd *d, const struct pias_jap_group *g,
 }
 
 /* One group: readmissions first, then ejections within its allowance. */
-static void group_tick(struct piasd *d, const struct pias_outlier_config *c, size_t gi, __u64 now)
+static void group_tick(struct piasd *d, const struct pias_outlier_config *c,
+		       const struct pias_jap_group *g, __u64 now)
 {
-	const struct pias_jap_group *g = &d->jap.groups[gi];
-	unsigned int n = 0, out = 0, max;
+	/* ACTIVE targets, and those of them ejected */
+	unsigned int out = g->up - g->active, max = pias_outlier_max_out(c, g->up);
 
-	for (__u32 i = 0; i < g->count; i++)
-		if (g->targets[i].t.state == PIAS_TARGET_ACTIVE) {
-			n++;
-			out += g->targets[i].ejected;
-		}
-	max = pias_outlier_max_out(c, n);
 	/* ejections change a target's flag in place: the array stays as it is */
-	for (__u32 i = 0; i < d->jap.groups[gi].count; i++) {
-		const struct pias_jap_target *t = &d->jap.groups[gi].targets[i];
+	for (__u32 i = 0; i < g->count; i++) {
+		const struct pias_jap_target *t = &g->targets[i];
 		struct pias_target_stats s;
 		struct pias_outlier_counts k;
 		struct pias_outlier *o;
@@ -141,8 +136,7 @@ void piasd_outliers_tick(struct piasd *d, __u64 now)
 
 	if (!c.consecutive && !c.no_reply_flows)
 		return;
-	for (size_t g = 0; g < d->jap.ngroups; g++)
-		group_tick(d, &c, g, now);
+	pias_jap_each_group(&d->jap, g) group_tick(d, &c, g, now);
 }
 
 const struct pias_outlier *piasd_outlier_of(const struct piasd *d, __u32 id)

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Membership, the ring and the RAP table at the edge. Membership's PROXY_UP
- * and PROXY_DOWN write the proxy map and move proxies on and off the ring;
- * a changed ring is turned into the RAP table by writing only the slots
- * that differ, in one batch.
+ * and PROXY_DOWN write the proxy map and move proxies on and off the ring,
+ * marking the RAP table slots that this may change (lib/ring.h); the next
+ * tick recomputes only those and writes the ones that differ into the
+ * mapped table, and this JAP re-reports only the groups of those slots.
  *
  * Restart: until this proxy has the overlay's full view (or a few seconds
  * have passed without one), neither the RAP table nor other proxies'
@@ -26,7 +27,8 @@
 static struct pias_members_action actions[ACTIONS_CAP];
 static struct pias_msg *arena;
 static __u32 *changed_keys;
-static struct pias_rap_slot *new_table, *changed_vals;
+static struct pias_rap_slot *changed_vals;
+static struct pias_slot_set *moved;
 static bool ring_ready;
 
 static __u32 rand_u32(void *ctx)
@@ -48,28 +50,30 @@ static void ring_write(struct piasd *d)
 	size_t n = 0;
 	int err;
 
-	if (pias_ring_fill_table(&d->ring, d->rap_k, new_table, &e) ||
-	    pias_ring_table_diff(d->rap_table, new_table, changed_keys, &n)) {
+	if (pias_ring_refill(&d->ring, d->rap_k, d->rap_table, d->rap_dirty, changed_keys,
+			     changed_vals, &n, &e)) {
 		LOG_W("RAP table not rebuilt: %s", e.msg);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		changed_vals[i] = new_table[changed_keys[i]];
+	/* on failure the slots stay dirty: the next tick tries again */
 	err = pias_rap_slots_write(&d->maps, changed_keys, changed_vals, n, &e);
 	if (err) {
 		PIASD_INC(d, map_errors);
 		LOG_W("RAP table: %s", e.msg);
 		return;
 	}
-	memcpy(d->rap_table, new_table, PIAS_RAP_SLOTS * sizeof(*new_table));
+	memset(moved, 0, sizeof(*moved));
+	for (size_t i = 0; i < n; i++)
+		pias_slot_set_add(moved, changed_keys[i]);
+	memset(d->rap_dirty, 0, sizeof(*d->rap_dirty));
 	d->ring_dirty = false;
 	PIASD_INC(d, ring_rebuilds);
 	d->counters[PIASD_C_rap_slots_written] += n;
 	LOG_I("ring: %zu proxies, %zu RAP slots changed", d->ring.nproxies, n);
-	/* groups may have new RAPs: tell them what this JAP holds */
+	/* groups there may have new RAPs: tell them what this JAP holds */
 	if (n) {
 		pias_rap_ring_changed(&d->rap, piasd_now());
-		piasd_proto_rereport(d);
+		piasd_proto_rereport(d, moved);
 	}
 }
 
@@ -115,7 +119,7 @@ static void proxy_up(struct piasd *d, __u32 id, const struct pias_peer *p)
 		LOG_W("proxy %u: %s", id, e.msg);
 	}
 	pias_dplive_forget(&d->dplive, id);
-	if (!pias_ring_add(&d->ring, id, &e))
+	if (!pias_ring_join(&d->ring, id, d->rap_k, d->rap_dirty, &e))
 		d->ring_dirty = true;
 	LOG_I("proxy %u up at %s", id, pias_addr_str(&p->addr, p->family, s, sizeof(s)));
 }
@@ -139,7 +143,7 @@ static void proxy_down(struct piasd *d, __u32 id)
 	}
 	if (watched)
 		PIASD_INC(d, dp_only);
-	if (!pias_ring_remove(&d->ring, id, &e))
+	if (!pias_ring_leave(&d->ring, id, d->rap_k, d->rap_dirty, &e))
 		d->ring_dirty = true;
 	LOG_I("proxy %u down (%s)%s", id, mb && mb->state == PIAS_MEMBER_LEFT ? "left" : "dead",
 	      watched ? ": its flows stay while its dataplane answers echoes" : "");
@@ -251,7 +255,7 @@ void piasd_overlay_leave(struct piasd *d)
 		LOG_W("leave: %s", e.msg);
 	else
 		apply(d, &a);
-	if (!pias_ring_remove(&d->ring, d->cfg.node_id, &e))
+	if (!pias_ring_leave(&d->ring, d->cfg.node_id, d->rap_k, d->rap_dirty, &e))
 		d->ring_dirty = true;
 	LOG_I("withdrawn: left the overlay; registrations refused");
 }
@@ -343,17 +347,19 @@ int piasd_overlay_init(struct piasd *d, struct pias_err *e)
 	if (err)
 		return err;
 	arena = calloc(ARENA_CAP, sizeof(*arena));
-	new_table = calloc(PIAS_RAP_SLOTS, sizeof(*new_table));
 	changed_vals = calloc(PIAS_RAP_SLOTS, sizeof(*changed_vals));
 	changed_keys = calloc(PIAS_RAP_SLOTS, sizeof(*changed_keys));
-	d->rap_table = calloc(PIAS_RAP_SLOTS, sizeof(*d->rap_table));
-	if (!arena || !new_table || !changed_vals || !changed_keys || !d->rap_table)
+	moved = calloc(1, sizeof(*moved));
+	d->rap_dirty = calloc(1, sizeof(*d->rap_dirty));
+	if (!arena || !changed_vals || !changed_keys || !moved || !d->rap_dirty)
 		return pias_err_set(e, -ENOMEM, "no memory for the RAP table");
 	d->rap_k = c->rap_replicas;
-	/* the table as the dataplane has it: a restart compares against it */
-	for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++)
-		if (pias_map_lookup(&d->maps, PIAS_M_RAP_TABLE, &s, &d->rap_table[s], e))
-			return -EIO;
+	/*
+	 * The table is the dataplane's, mapped: a restart compares every slot
+	 * against it once the ring is ready, and writes only what differs.
+	 */
+	d->rap_table = d->maps.rap;
+	pias_slot_set_add_range(d->rap_dirty, 0, PIAS_RAP_SLOTS);
 	err = pias_ring_init(&d->ring, 0, e);
 	if (!err)
 		err = pias_ring_add(&d->ring, c->node_id, e);
@@ -381,11 +387,14 @@ void piasd_overlay_free(struct piasd *d)
 	pias_ring_free(&d->ring);
 	pias_replay_free(&d->replay);
 	free(arena);
-	free(new_table);
 	free(changed_vals);
 	free(changed_keys);
-	free(d->rap_table);
+	free(moved);
+	free(d->rap_dirty);
+	d->rap_table = NULL; /* the map's: unmapped with the maps */
 	arena = NULL;
-	new_table = changed_vals = d->rap_table = NULL;
+	changed_vals = NULL;
 	changed_keys = NULL;
+	moved = NULL;
+	d->rap_dirty = NULL;
 }

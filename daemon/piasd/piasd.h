@@ -172,9 +172,11 @@ struct piasd {
 	/* protocol state */
 	struct pias_members members;
 	struct pias_ring ring;
-	struct pias_rap_slot *rap_table; /* as last written to the map */
+	struct pias_rap_slot *rap_table; /* the map's, mapped (maps.rap) */
 	unsigned int rap_k;
-	bool ring_dirty; /* the live set changed: rebuild before the next tick ends */
+	/* slots joins and leaves may have changed (all at start): recomputed by the next tick */
+	struct pias_slot_set *rap_dirty;
+	bool ring_dirty; /* rap_dirty has slots */
 	struct pias_jap jap;
 	struct pias_rap rap;
 	struct pias_iap iap;
@@ -190,7 +192,8 @@ struct piasd {
 	struct pias_gone gone;	/* registrations that left: no replay to bring them back */
 	__u64 report_seq;	/* JAP: REPORT seq (starts at realtime ns) */
 	__u64 last_rereport_ns; /* JAP: when the period of re-reporting every group began */
-	size_t rereport_cursor; /* JAP: groups re-reported in that period so far */
+	size_t rereport_done;	/* JAP: groups re-reported in that period so far */
+	long rereport_at;	/* JAP: the last one's place (pias_jap_group_place), -1: none */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
 	struct piasd_conns conns;
@@ -319,10 +322,12 @@ int piasd_proto_dp_event(const struct pias_event *ev, void *arg);
 /* Membership says jap_id is dead (or left): drop what refers to it. */
 void piasd_proto_proxy_down(struct piasd *d, __u32 id);
 /*
- * The RAP table changed: JAPs re-report so that new RAPs learn their
- * groups, at once, packed per RAP (the periodic refresh goes on apart).
+ * Re-report the groups this JAP holds in the slots of moved (the RAP table
+ * changed there: new RAPs learn them at once), or every group if moved is
+ * NULL (which restarts the period of the periodic refresh, otherwise spread
+ * over it tick by tick); packed per RAP, as every report.
  */
-void piasd_proto_rereport(struct piasd *d);
+void piasd_proto_rereport(struct piasd *d, const struct pias_slot_set *moved);
 /* The operator dials this JAP's share of ta's flows (per mille); reported at once. */
 int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e);
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "piasd.h"
+#include "registry.h"
 
 #define LOOPBACK_MAX (1u << 20) /* messages to self per input: only a runaway gets there */
 
@@ -46,7 +47,6 @@ struct loop_msg {
 static struct loop_msg *loopback;
 static size_t loopback_n, loopback_cap;
 static struct pias_msg *loop_scratch; /* the one being handled */
-static __u64 *last_reply;	      /* per target id: snapshot for pias_jap_tick */
 
 static int grow(void **a, size_t *cap, size_t elem)
 {
@@ -236,6 +236,8 @@ static void jap_apply(struct piasd *d)
 		switch (a->kind) {
 		case PIAS_JAP_TARGET_SET:
 			map_err(d, pias_target_set(&d->maps, a->id, &a->target, &e), &e);
+			/* the set holds the weights: a new one reaches it (no SET_SET says so) */
+			map_err(d, pias_tgtset_reweigh(&d->maps, &a->ta, &e), &e);
 			if (a->target.state == PIAS_TARGET_DOWN)
 				LOG_I("target %u is down: no refresh or reply for %u ms", a->id,
 				      d->cfg.target_timeout_ms);
@@ -265,63 +267,66 @@ static void jap_apply(struct piasd *d)
 	pack_flush(d);
 }
 
-static __u32 group_active_count(const struct pias_jap_group *g)
-{
-	__u32 n = 0;
-
-	for (__u32 i = 0; i < g->count; i++)
-		n += g->targets[i].t.state == PIAS_TARGET_ACTIVE;
-	return n;
-}
-
-/* What group g says to its RAPs now, said again. */
+/*
+ * What group g says to its RAPs now, said again: the one re-report path,
+ * for the groups a ring change moved and for the periodic refresh. It goes
+ * in the pack with the others; the caller flushes it.
+ */
 static void report_group(struct piasd *d, const struct pias_jap_group *g)
 {
 	struct pias_jap_report r = pias_jap_group_report(g);
 
-	r.count = group_active_count(g);
+	r.count = g->up; /* ACTIVE targets, as they are now */
 	send_report(d, &g->ta, &r);
 }
 
-/* Report the groups from - to-1 of this JAP (those there are) again. */
-static void report_groups(struct piasd *d, size_t from, size_t to)
+void piasd_proto_rereport(struct piasd *d, const struct pias_slot_set *moved)
 {
-	for (size_t i = from; i < to && i < d->jap.ngroups; i++)
-		report_group(d, &d->jap.groups[i]);
+	pias_jap_each_group(&d->jap, g)
+	{
+		if (pias_ring_ta_moved(moved, &g->ta))
+			report_group(d, g);
+	}
 	pack_flush(d);
-}
-
-void piasd_proto_rereport(struct piasd *d)
-{
-	report_groups(d, 0, d->jap.ngroups);
+	/* a partial re-report refreshes only some groups: the others' period runs on */
+	if (!moved) {
+		d->last_rereport_ns = piasd_now();
+		d->rereport_done = 0;
+		d->rereport_at = -1;
+	}
 }
 
 /*
  * Every group is reported again once each PIAS_RAP_REPORT_PERIOD_NS, spread
- * over the period: a cursor goes through the groups, as far as the time
- * into the period says, so that many groups make a steady trickle of
- * REPORTS (packed per RAP), not a burst every period. A slice waits until
- * it holds PIAS_MSG_REPORTS_MAX groups (or the period ends), so that a RAP
- * of them all gets full REPORTS from a JAP of a few groups too. A group
- * that moves in the list while the cursor passes (another one removed) may
- * miss one period's turn; a RAP keeps a report for three.
+ * over the period: a walk goes through the groups (pias_jap_group_after,
+ * in an order each group keeps while it is held), as far as the time into
+ * the period says, so that many groups make a steady trickle of REPORTS
+ * (packed per RAP), not a burst every period. A slice waits until it holds
+ * PIAS_MSG_REPORTS_MAX groups (or the period ends), so that a RAP of them
+ * all gets full REPORTS from a JAP of a few groups too. The period's end
+ * takes the rest of the walk: each group held through a period is reported
+ * once in it (one added behind the walk reported itself when it came).
  */
 static void rereport_due(struct piasd *d, __u64 now)
 {
 	__u64 into = now - d->last_rereport_ns;
-	size_t n = d->jap.ngroups;
-	size_t upto = into >= PIAS_RAP_REPORT_PERIOD_NS
-			      ? n
-			      : (size_t)((__u64)n * into / PIAS_RAP_REPORT_PERIOD_NS);
+	bool end = into >= PIAS_RAP_REPORT_PERIOD_NS;
+	size_t upto = (size_t)((__u64)pias_jap_ngroups(&d->jap) * into / PIAS_RAP_REPORT_PERIOD_NS);
+	const struct pias_jap_group *g;
 
-	if (into < PIAS_RAP_REPORT_PERIOD_NS && upto < d->rereport_cursor + PIAS_MSG_REPORTS_MAX)
+	if (!end && upto < d->rereport_done + PIAS_MSG_REPORTS_MAX)
 		return;
-	if (upto > d->rereport_cursor)
-		report_groups(d, d->rereport_cursor, upto);
-	d->rereport_cursor = upto;
-	if (into >= PIAS_RAP_REPORT_PERIOD_NS) {
+	for (g = pias_jap_group_after(&d->jap, d->rereport_at);
+	     g && (end || d->rereport_done < upto); g = pias_jap_next_group(&d->jap, g)) {
+		report_group(d, g);
+		d->rereport_at = pias_jap_group_place(&d->jap, g);
+		d->rereport_done++;
+	}
+	pack_flush(d);
+	if (end) {
 		d->last_rereport_ns = now;
-		d->rereport_cursor = 0;
+		d->rereport_done = 0;
+		d->rereport_at = -1;
 	}
 }
 
@@ -468,16 +473,13 @@ void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct 
 	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms, tunnel ? &ep.tag : NULL);
 }
 
-/* Target id of ta as this JAP holds it, or NULL. */
-static const struct pias_jap_target *jap_target_of(struct piasd *d, const struct pias_ta *ta,
+/* Target id of ta as this JAP holds it, or NULL (an id held for another TA too). */
+static const struct pias_jap_target *jap_target_of(const struct piasd *d, const struct pias_ta *ta,
 						   __u32 id)
 {
-	const struct pias_jap_group *g = pias_jap_group(&d->jap, ta);
+	const struct pias_jap_group *g = pias_jap_group_of(&d->jap, id);
 
-	for (__u32 i = 0; g && i < g->count; i++)
-		if (g->targets[i].id == id)
-			return &g->targets[i];
-	return NULL;
+	return g && pias_ta_eq(&g->ta, ta) ? pias_jap_target(&d->jap, id) : NULL;
 }
 
 /* The registration of target t of ta as its last REGISTER made it (what a batch tag covers). */
@@ -619,10 +621,19 @@ int piasd_undrain(struct piasd *d, const struct pias_ta *ta, const union pias_ad
 	return err;
 }
 
+/*
+ * The dataplane's last reply from target id: asked by pias_jap_tick only
+ * about a target whose deadline is due and whose refreshes are late (it
+ * may be alive and answering while its agent is not), so a per-CPU entry
+ * is read only for those, not for every target every tick.
+ */
 static __u64 last_reply_of(void *ctx, __u32 id)
 {
-	(void)ctx;
-	return last_reply[id];
+	struct piasd *d = ctx;
+	struct pias_target_stats s;
+	struct pias_err e;
+
+	return pias_target_stats_get(&d->maps, id, &s, &e) ? 0 : s.last_reply_ns;
 }
 
 /* A draining target goes once the sweep finds its connections ended. */
@@ -639,23 +650,6 @@ static void jap_tick(struct piasd *d, __u64 now)
 	/* not reachable for registrations: its targets' silence means nothing */
 	if (!d->serving || (d->cfg.announce_command[0] && !d->announced))
 		pias_jap_hold(&d->jap, now);
-	/*
-	 * A snapshot: pias_jap_tick asks twice per target and needs one answer.
-	 * The reply time matters only for a target whose last refresh is
-	 * getting old (it may be alive and answering while its agent is
-	 * not); the others are alive anyway, so their per-CPU entry is not
-	 * read: no syscall per target per tick in normal operation.
-	 */
-	for (size_t g = 0; g < d->jap.ngroups; g++)
-		for (__u32 i = 0; i < d->jap.groups[g].count; i++) {
-			const struct pias_jap_target *t = &d->jap.groups[g].targets[i];
-			struct pias_target_stats s;
-
-			last_reply[t->id] = 0;
-			if (now - t->last_refresh_ns > d->jap.cfg.refresh_timeout_ns / 2 &&
-			    !pias_target_stats_get(&d->maps, t->id, &s, &e))
-				last_reply[t->id] = s.last_reply_ns;
-		}
 	err = RUN(jap_acts, pias_jap_tick(&d->jap, now, last_reply_of, d, &jap_acts, &e));
 	if (err) {
 		LOG_W("jap tick: %s", e.msg);
@@ -998,14 +992,15 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 		.report_expiry_ns = PIAS_RAP_REPORT_EXPIRY_NS,
 		.bind_interval_ns = PIAS_RAP_BIND_INTERVAL_NS,
 		.alpha = c->proximity_percent / 100.0,
+		/* each RAP of a large group draws its own samples */
+		.seed = (__u64)randombytes_random() << 32 | randombytes_random(),
 	};
 	int err;
 
 	d->target_seq = calloc(PIAS_MAX_TARGETS, sizeof(*d->target_seq));
-	last_reply = calloc(PIAS_MAX_TARGETS, sizeof(*last_reply));
 	loop_scratch = calloc(1, sizeof(*loop_scratch));
 	pack_msg = calloc(1, sizeof(*pack_msg));
-	if (!d->target_seq || !last_reply || !loop_scratch || !pack_msg)
+	if (!d->target_seq || !loop_scratch || !pack_msg)
 		return pias_err_set(e, -ENOMEM, "no memory for the target tables");
 	pack_msg->hdr.type = PIAS_MSG_REPORTS;
 	err = pias_jap_init(&d->jap, &jc, e);
@@ -1024,7 +1019,8 @@ int piasd_proto_init(struct piasd *d, struct pias_err *e)
 	pias_inval_limiter_init(&d->inval, PIAS_INVAL_INTERVAL_NS);
 	piasd_affinity_init(d);
 	d->last_rereport_ns = piasd_now();
-	d->rereport_cursor = 0;
+	d->rereport_done = 0;
+	d->rereport_at = -1;
 	return 0;
 }
 
@@ -1034,7 +1030,6 @@ void piasd_proto_free(struct piasd *d)
 	pias_rap_free(&d->rap);
 	pias_iap_free(&d->iap);
 	free(d->target_seq);
-	free(last_reply);
 	free(jap_acts.a);
 	free(rap_acts.a);
 	free(iap_acts.a);
@@ -1046,7 +1041,6 @@ void piasd_proto_free(struct piasd *d)
 	pack_msg = NULL;
 	pack_n = pack_cap = 0;
 	d->target_seq = NULL;
-	last_reply = NULL;
 	loopback = NULL;
 	loop_scratch = NULL;
 	loopback_n = loopback_cap = 0;

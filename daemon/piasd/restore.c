@@ -9,6 +9,7 @@
  * in the map (overlay.c) and is corrected by the peers.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
@@ -34,23 +35,31 @@ static int each_key(int fd, void *key, void *next, size_t klen,
 static int restore_targets(struct piasd *d, const void *key)
 {
 	const struct pias_ta *ta = key;
-	struct pias_target_set set;
+	struct pias_tset set;
 	struct pias_err e;
 	__u64 now = piasd_now();
+	__u32 *ids;
 
-	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGET_SETS], ta, &set))
+	if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGET_SETS], ta, &set) || !set.count)
 		return 0;
-	for (__u32 i = 0; i < set.count && i < PIAS_SET_MAX_TARGETS; i++) {
+	ids = calloc(set.count, sizeof(*ids));
+	if (!ids || pias_tset_read(&d->maps, ta, &set, ids, NULL, set.count, &e)) {
+		LOG_W("restore: a target set not taken over: %s", ids ? e.msg : "out of memory");
+		free(ids);
+		return 0;
+	}
+	for (__u32 i = 0; i < set.count; i++) {
 		struct pias_target t;
 
-		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &set.ids[i], &t) ||
-		    pias_jap_restore(&d->jap, ta, set.ids[i], &t, &set.policy, now, &e))
-			LOG_W("restore: target %u not taken over: %s", set.ids[i],
+		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &ids[i], &t) ||
+		    pias_jap_restore(&d->jap, ta, ids[i], &t, &set.policy, now, &e))
+			LOG_W("restore: target %u not taken over: %s", ids[i],
 			      t.state ? e.msg : "empty entry");
 		else
 			/* its next REGISTER must be newer than anything before the restart */
-			d->target_seq[set.ids[i]].seq = piasd_realtime() - PIAS_REPLAY_FRESH_NS;
+			d->target_seq[ids[i]].seq = piasd_realtime() - PIAS_REPLAY_FRESH_NS;
 	}
+	free(ids);
 	return 0;
 }
 
@@ -97,9 +106,10 @@ int piasd_restore(struct piasd *d, struct pias_err *e)
 	each_key(d->maps.fd[PIAS_M_TARGET_SETS], &key, &next, sizeof(key), restore_targets, d);
 	each_key(d->maps.fd[PIAS_M_GROUPS], &key, &next, sizeof(key), restore_group, d);
 	each_key(d->maps.fd[PIAS_M_BINDINGS], &key, &next, sizeof(key), restore_binding, d);
-	if (d->jap.ngroups || d->rap.ngroups || d->iap.n)
+	if (pias_jap_ngroups(&d->jap) || pias_rap_ngroups(&d->rap) || pias_iap_count(&d->iap))
 		LOG_I("restart: took over %zu groups with targets, %zu RAP groups, %zu bindings "
 		      "from the pinned maps",
-		      d->jap.ngroups, d->rap.ngroups, d->iap.n);
+		      pias_jap_ngroups(&d->jap), pias_rap_ngroups(&d->rap),
+		      pias_iap_count(&d->iap));
 	return 0;
 }

@@ -18,12 +18,18 @@
 #define PIAS_PIN_ROOT_DEFAULT "/sys/fs/bpf/pias"
 
 /* Sizes. Proxy and target ids index arrays, so they are bounded by these. */
-#define PIAS_MAX_PROXIES     131072 /* proxy ids 1..131071 */
-#define PIAS_MAX_TARGETS     65536  /* target ids 1..65535, per JAP */
-#define PIAS_RAP_SLOTS	     65536  /* consistent-hash table, power of two */
-#define PIAS_RAP_REPLICAS    4	    /* RAPs kept per slot, first live one used */
-#define PIAS_GROUP_MAX_JAPS  16	    /* JAPs a RAP keeps per group */
-#define PIAS_SET_MAX_TARGETS 32	    /* targets a JAP keeps per group */
+#define PIAS_MAX_PROXIES 131072 /* proxy ids 1..131071 */
+#define PIAS_MAX_TARGETS                                                                           \
+	131072 /* target ids 1..131071, per JAP: 100,000 live and ids to go round */
+#define PIAS_RAP_SLOTS	    1048576 /* 2^20: consistent-hash table, power of two */
+#define PIAS_RAP_REPLICAS   4	    /* RAPs kept per slot, first live one used */
+#define PIAS_GROUP_MAX_JAPS 16	    /* JAPs a RAP keeps per group */
+/*
+ * Targets the JAP registry keeps per group, and the size of its action's
+ * set (struct pias_target_set below); the dataplane's own limit is
+ * PIAS_TSET_MAX.
+ */
+#define PIAS_SET_MAX_TARGETS 32
 #define PIAS_MAX_PREFIXES    1024
 #define PIAS_MAX_BINDINGS    262144
 /*
@@ -150,7 +156,15 @@ struct pias_proxy_ref {
 	__u64 rx_tag[PIAS_TUN_RX_TAGS];
 };
 
-/* pias_rap_table: ARRAY of PIAS_RAP_SLOTS; slot = pias_ta_hash(ta) & (SLOTS-1). */
+/*
+ * pias_rap_table: ARRAY of PIAS_RAP_SLOTS; slot = pias_ta_hash(ta) & (SLOTS-1).
+ * Mapped (BPF_F_MMAPABLE): the daemon writes the slots a ring change moved
+ * with plain stores, no syscall per slot or batch (a small overlay changes
+ * most of the 2^20 slots at once: half a second as a bpf() batch, which
+ * stalled piasd's loop, against milliseconds). The kernel's own update copies a value without a
+ * lock too: a packet may read a slot half written, and then goes to its old
+ * or its new RAP.
+ */
 struct pias_rap_slot {
 	__u32 rap[PIAS_RAP_REPLICAS]; /* proxy ids in preference order, 0: end */
 };
@@ -225,11 +239,96 @@ struct pias_group {
  * one JAP and need no entry here.
  */
 
-/* pias_tgt_sets: HASH pias_ta -> target ids and how to pick among them (JAP). */
+/*
+ * A JAP's target sets (docs/design.md, "A JAP's target sets"): each
+ * group's targets in pick order with the running sum of their weights,
+ * so that a new flow's target is a binary search, O(log n), not a walk.
+ *
+ * pias_tgt_sets: HASH pias_ta -> header. A set of at most
+ * PIAS_TSET_INLINE targets is all in its header (one lookup); a larger one
+ * is cut into chunks of PIAS_TSET_CHUNK entries in pias_tgt_chunks, and the
+ * header holds each chunk's last running sum, which the search goes down
+ * first. Chunks and scope ranges are keyed by the header's generation: a
+ * writer puts the new ones under a new generation, then replaces the
+ * header (the flip), then deletes the old ones, so that a header only ever
+ * names complete chunks (lib/map_tset.c).
+ */
+#define PIAS_TSET_INLINE 32
+/*
+ * 500: a chunk's hash element (value, key, the kernel's element header
+ * and allocator link) then fits a 4 KiB allocation; 512 would take 8 KiB.
+ */
+#define PIAS_TSET_CHUNK 500
+#define PIAS_TSET_MAX	(PIAS_TSET_INLINE * PIAS_TSET_CHUNK) /* 16,000 targets per set */
+/*
+ * Chunks held at once, at most: a JAP's 65,535 target ids in sets of 33
+ * (the smallest that has a chunk) take 1,986, a set being rewritten 32
+ * more.
+ */
+#define PIAS_TSET_CHUNKS 4096
+/* Scope ranges held at once: one per target, twice (a set rewritten). */
+#define PIAS_TSET_SCOPES (2 * PIAS_MAX_TARGETS)
+
+struct pias_tset {
+	__u32 count;		   /* targets, 1..PIAS_TSET_MAX */
+	__u16 slot;		   /* the group's counters */
+	__u16 nchunks;		   /* 0: inline (count <= PIAS_TSET_INLINE) */
+	struct pias_policy policy; /* the group owner's (policy.h) */
+	__u32 gen;		   /* generation of the chunks and scope ranges it names */
+	__u32 total;		   /* the weights' sum: the last running sum */
+	__u32 pad;
+	/*
+	 * Inline: the targets and their running sums (cum[i]: the weights of
+	 * ids[0..i]). Chunked: ids unused (0), cum[c] the running sum at the
+	 * end of chunk c.
+	 */
+	__u32 ids[PIAS_TSET_INLINE];
+	__u32 cum[PIAS_TSET_INLINE];
+};
+
+/* pias_tgt_chunks: HASH (TA, generation, chunk number) -> PIAS_TSET_CHUNK entries. */
+struct pias_tset_chunk_key {
+	struct pias_ta ta;
+	__u32 gen;
+	__u32 chunk;
+};
+
+struct pias_tset_chunk {
+	__u32 gen; /* its key's again: a chunk whose element was reused says so */
+	__u32 n;   /* entries used: PIAS_TSET_CHUNK but in the last chunk */
+	__u32 ids[PIAS_TSET_CHUNK];
+	__u32 cum[PIAS_TSET_CHUNK]; /* running sums over the whole set */
+};
+
+/*
+ * pias_tgt_scopes: HASH (TA, generation, prefix) -> range (scoped sets).
+ * A scoped set's targets are in address order, so that those of one
+ * prefix (policy.scope_len bits) are one run of entries: the client's
+ * prefix finds its run with one lookup.
+ */
+struct pias_tset_scope_key {
+	struct pias_ta ta;
+	__u32 gen;
+	union pias_addr prefix; /* host bits zero */
+};
+
+/* Entries [lo, hi) of a set, and the running sums before lo and at hi - 1. */
+struct pias_tset_range {
+	__u32 lo;
+	__u32 hi;
+	__u32 cum_lo;
+	__u32 cum_hi;
+};
+
+/*
+ * A set as the JAP registry hands it over (PIAS_JAP_SET_SET) and
+ * pias_tgtset_set_policy takes it: ids only, weights from pias_targets.
+ * Not a map value.
+ */
 struct pias_target_set {
 	__u16 count;
-	__u16 slot;		   /* the group's counters */
-	struct pias_policy policy; /* the group owner's (policy.h) */
+	__u16 slot;
+	struct pias_policy policy;
 	__u32 ids[PIAS_SET_MAX_TARGETS];
 };
 
@@ -345,7 +444,8 @@ struct pias_rate_limit {
 	X(PROXIES, pias_proxies, ARRAY, __u32, struct pias_proxy, PIAS_MAX_PROXIES, 0)             \
 	X(PROXY_ADDRS, pias_proxy_addr, HASH, struct pias_addr_key, struct pias_proxy_ref,         \
 	  PIAS_MAX_PROXIES, 0)                                                                     \
-	X(RAP_TABLE, pias_rap_table, ARRAY, __u32, struct pias_rap_slot, PIAS_RAP_SLOTS, 0)        \
+	X(RAP_TABLE, pias_rap_table, ARRAY, __u32, struct pias_rap_slot, PIAS_RAP_SLOTS,           \
+	  BPF_F_MMAPABLE)                                                                          \
 	X(BINDINGS, pias_bindings, HASH, struct pias_ta, struct pias_binding, PIAS_MAX_BINDINGS,   \
 	  0)                                                                                       \
 	/* shared, not per-CPU: a flow's packets do not always arrive on one CPU */                \
@@ -355,8 +455,13 @@ struct pias_rate_limit {
 	  BPF_F_NO_PREALLOC)                                                                       \
 	X(BIND_SETS, pias_bind_sets, HASH, struct pias_ta, struct pias_group, PIAS_MAX_BINDINGS,   \
 	  BPF_F_NO_PREALLOC)                                                                       \
-	X(TARGET_SETS, pias_tgt_sets, HASH, struct pias_ta, struct pias_target_set,                \
-	  PIAS_MAX_GROUPS, 0)                                                                      \
+	/* not preallocated: 64k headers of 280 bytes, held whether or not groups exist */         \
+	X(TARGET_SETS, pias_tgt_sets, HASH, struct pias_ta, struct pias_tset, PIAS_MAX_GROUPS,     \
+	  BPF_F_NO_PREALLOC)                                                                       \
+	X(TSET_CHUNKS, pias_tgt_chunks, HASH, struct pias_tset_chunk_key, struct pias_tset_chunk,  \
+	  PIAS_TSET_CHUNKS, BPF_F_NO_PREALLOC)                                                     \
+	X(TSET_SCOPES, pias_tgt_scopes, HASH, struct pias_tset_scope_key, struct pias_tset_range,  \
+	  PIAS_TSET_SCOPES, BPF_F_NO_PREALLOC)                                                     \
 	X(TARGETS, pias_targets, ARRAY, __u32, struct pias_target, PIAS_MAX_TARGETS, 0)            \
 	X(CONNS, pias_conns, LRU_HASH, struct pias_flow, struct pias_conn, PIAS_DEFAULT_CONNS, 0)  \
 	X(CONNS_REV, pias_conns_rev, LRU_HASH, struct pias_flow, struct pias_conn_rev,             \

@@ -72,6 +72,41 @@ static inline const char *pias_policy_invalid(const struct pias_policy *p, __u8 
 	}
 }
 
+/* Word i (0-3) of the mask of a prefix of len bits, in network order. */
+static inline __be32 pias_prefix_mask(__u32 len, __u32 i)
+{
+	__u32 lo = 32 * i, bits = len > lo ? len - lo : 0;
+
+	if (bits > 32)
+		bits = 32;
+	/* the top bits of the low word: 0 bits shifts all of them out; the
+	 * byte swap goes either way */
+	return pias_be32_to_cpu((__u32)(0xffffffff00000000ull >> bits));
+}
+
+/*
+ * Do a and b agree in their first len bits? (An IPv4 address's last three
+ * words are zero on both sides.) The scoped policy's test of a target or a
+ * group's prefix against a client, in BPF and user space.
+ */
+static inline int pias_prefix_match(const union pias_addr *a, const union pias_addr *b, __u32 len)
+{
+	for (__u32 i = 0; i < 4; i++)
+		if ((a->v6[i] ^ b->v6[i]) & pias_prefix_mask(len, i))
+			return 0;
+	return 1;
+}
+
+/* a's first len bits, the rest zero: the prefix a scoped set is keyed by. */
+static inline union pias_addr pias_prefix_of(const union pias_addr *a, __u32 len)
+{
+	union pias_addr p;
+
+	for (__u32 i = 0; i < 4; i++)
+		p.v6[i] = a->v6[i] & pias_prefix_mask(len, i);
+	return p;
+}
+
 /*
  * Is words[4] a prefix of len bits with its host bits zero (family 4: in
  * the first word, the others zero)? The form a scoped group's prefixes

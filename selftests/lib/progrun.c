@@ -231,10 +231,10 @@ int pr_reset(struct progrun *pr)
 {
 	struct pias *s = pr->skel;
 	struct bpf_map *hashes[] = {
-		s->maps.pias_prefix4,  s->maps.pias_prefix6, s->maps.pias_proxy_addr,
-		s->maps.pias_bindings, s->maps.pias_flows,   s->maps.pias_groups,
-		s->maps.pias_tgt_sets, s->maps.pias_conns,   s->maps.pias_conns_rev,
-		s->maps.pias_ev_limit,
+		s->maps.pias_prefix4,  s->maps.pias_prefix6,	s->maps.pias_proxy_addr,
+		s->maps.pias_bindings, s->maps.pias_flows,	s->maps.pias_groups,
+		s->maps.pias_tgt_sets, s->maps.pias_conns,	s->maps.pias_conns_rev,
+		s->maps.pias_ev_limit, s->maps.pias_tgt_chunks, s->maps.pias_tgt_scopes,
 	};
 	int rc = clear_slots(pr);
 
@@ -494,7 +494,7 @@ int pr_target_state(struct progrun *pr, uint32_t id, uint8_t state)
 
 int pr_target_set(struct progrun *pr, const struct pias_ta *ta, const uint32_t *ids, int n)
 {
-	struct pias_target_set set;
+	struct pias_tset set;
 	struct pias_err e;
 
 	if (n > 0)

@@ -594,16 +594,20 @@ def cmd_snap(args):
 
 
 def cmd_tgtflows(args):
-    """{target id: new flows (or args[1])} of a JAP, from pias_tgt_stats."""
+    """{target id: new flows (or args[1])} of a JAP, from pias_tgt_stats.
+
+    Read by pias-maps, which skips the ids that count nothing: a bpftool
+    dump of all 131,072 ids (PIAS_MAX_TARGETS) is 80 MB of JSON, and took
+    a busy lab machine past a test's 30 s expiry of DOWN targets.
+    """
     field = args[1] if len(args) > 1 else "new_flows"
-    r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", f"{args[0]}/pias_tgt_stats"],
+    maps = os.path.join(os.environ.get("BUILD", "build"), "pias-maps")
+    r = subprocess.run([maps, "--pin-root", args[0], "target-stats", "--json"],
                        capture_output=True, text=True, check=True)
     out = {}
-    for e in json.loads(r.stdout):
-        f = e["formatted"]
-        n = sum(v["value"][field] for v in f["values"])
-        if n:
-            out[str(f["key"])] = n
+    for t in json.loads(r.stdout):
+        if t[field]:
+            out[str(t["id"])] = t[field]
     print(json.dumps(out))
     return 0
 

@@ -228,8 +228,12 @@ if command -v dnsperf >/dev/null; then
 	check_ge "  at least 5,000 datagrams (20 x 256 fresh sockets) handed up" 5000 "$up"
 	check_eq "  three copies each, every copy's answer translated back, no NAT port lacking" \
 		"$((3 * up)) $((3 * up)) 0" "$copies $(dv p1 rev_translated) $(dsum nat_no_port)"
-	# ended: every copy's connection gone within its 2 s and the sweep
-	conns_back() { [ "$(entries "${PINS}p1" pias_conns)" -le $((c0 + 10)) ]; }
+	# ended: every copy's connection gone within its 2 s and the sweep. A
+	# fresh socket that lands on the 5-tuple of a flow still live makes it
+	# a stream (traffic both ways past 2 s: 120 s); runs left 0-9 such,
+	# once 12 with 8,000 connections live at the end of the load, so the
+	# slack is 24, three hundredths of a percent of the copies
+	conns_back() { [ "$(entries "${PINS}p1" pias_conns)" -le $((c0 + 24)) ]; }
 	if wait_for 20 conns_back; then
 		ok "  p1's connections back to $(entries "${PINS}p1" pias_conns) (from $c1; $c0 before)"
 	else

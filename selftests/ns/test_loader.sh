@@ -49,14 +49,15 @@ print(sorted(i["dev"] for i in s["interfaces"] if i["ours"]), s["maps_pinned"] =
 check_eq "status lists both, all maps pinned" "['v0', 'v1'] True" "$ids"
 m0=$(in_ns a ip -j -d link show v0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
 m1=$(in_ns a ip -j -d link show v1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
-# shared_maps PROG_ID: the program's maps but its private scratch room (per
-# program by design: nothing in it outlives a packet)
+# shared_maps PROG_ID: the program's maps but its private scratch rooms (the
+# NAT search's and the target pick's; per program by design: nothing in
+# them outlives a packet)
 shared_maps() {
 	bpftool -j map show >"$TMP_MAPS"
 	bpftool -j prog show id "$1" | python3 -c '
 import json, sys
 names = {m["id"]: m.get("name", "") for m in json.load(open(sys.argv[1]))}
-print(sorted(i for i in json.load(sys.stdin)["map_ids"] if names.get(i) != "pias_nat_scratc"))' "$TMP_MAPS"
+print(sorted(i for i in json.load(sys.stdin)["map_ids"] if names.get(i) not in ("pias_nat_scratc", "pias_tset_room")))' "$TMP_MAPS"
 }
 TMP_MAPS=$(mktemp)
 maps0=$(shared_maps "$m0")

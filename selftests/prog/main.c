@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 	failed += run_rap_tests();
 	failed += run_jap_tests();
 	failed += run_policy_tests();
+	failed += run_tset_tests();
 	failed += run_jap_tunnel_tests();
 	failed += run_reverse_tests();
 	failed += run_slot_tests();

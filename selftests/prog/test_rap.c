@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * RAP (docs/protocol.md 3.2): tunnel kinds 1 and 4. Relays to a JAP picked
- * by weight and flow hash, never to the excluded JAP of a bounced packet;
- * BOUND and NO_GROUP events.
+ * by weight and flow hash, never to the excluded JAP of a bounced packet
+ * (exactly the JAP include/pias/pick.h computes); BOUND and NO_GROUP
+ * events.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include <pias/hash.h>
+#include <pias/pick.h>
 
 #include "world.h"
 
@@ -26,36 +27,29 @@ static struct pkt_spec inner_of(const struct tcase *tc, uint16_t sport)
 	return s;
 }
 
-/* The JAP the protocol prescribes: flow hash modulo the live weights, in order. */
+/*
+ * The JAP include/pias/pick.h picks (pias_pick_jap_in, what the program
+ * must pick too): by the flow's hash among the JAPs with weight that are
+ * up (not in down) and not excluded.
+ */
 static uint32_t expected_jap(const struct pkt_spec *s, const struct pias_group_jap *japs, int n,
 			     uint32_t excl, const uint32_t *down, int ndown)
 {
 	struct pias_flow f = pkt_spec_flow(s);
-	uint64_t total = 0, r = 0;
+	struct pias_group g = { .count = (__u32)n };
+	__u32 usable = 0;
+	int at;
 
-	for (int pass = 0; pass < 2; pass++) {
-		if (pass) {
-			if (!total)
-				return 0;
-			r = pias_flow_hash(&f) % total;
-		}
-		for (int i = 0; i < n; i++) {
-			int skip = !japs[i].weight || japs[i].jap_id == excl;
+	for (int i = 0; i < n; i++) {
+		int skip = !japs[i].weight || japs[i].jap_id == excl;
 
-			for (int d = 0; d < ndown; d++)
-				skip |= japs[i].jap_id == down[d];
-			if (skip)
-				continue;
-			if (!pass) {
-				total += japs[i].weight;
-			} else if (r < japs[i].weight) {
-				return japs[i].jap_id;
-			} else {
-				r -= japs[i].weight;
-			}
-		}
+		for (int d = 0; d < ndown; d++)
+			skip |= japs[i].jap_id == down[d];
+		g.japs[i] = japs[i];
+		usable |= skip ? 0 : 1u << i;
 	}
-	return 0;
+	at = pias_pick_jap_in(&g, pias_flow_hash(&f), usable);
+	return at < 0 ? 0 : japs[at].jap_id;
 }
 
 static void test_rap_relay(void **state)

@@ -177,5 +177,6 @@ int run_echo_tests(void);
 int run_malformed_tests(void);
 int run_target_tests(void);   /* bpf/target.bpf.c, not pias_xdp */
 int run_xdp_fuzz_tests(void); /* mutations of forwarded frames */
+int run_tset_tests(void);
 
 #endif

@@ -11,7 +11,6 @@ int main(int argc, char **argv)
 		cmocka_set_test_filter(argv[1]);
 	failed += test_addr();
 	failed += test_policy();
-	failed += test_rap();
 	failed += test_counters();
 	failed += test_hash();
 	failed += test_config();
@@ -20,6 +19,8 @@ int main(int argc, char **argv)
 	failed += test_config_file();
 	failed += test_jap_registry();
 	failed += test_iap_cache();
+	failed += test_multimap();
+	failed += test_iap_scale();
 	failed += test_rap_registry();
 	failed += test_msg();
 	failed += test_keys();
@@ -39,5 +40,6 @@ int main(int argc, char **argv)
 	failed += test_outlier();
 	failed += test_cli();
 	failed += test_ta_index();
+	failed += test_pick();
 	return failed ? 1 : 0;
 }

@@ -247,7 +247,7 @@ static void test_invalidate(void **state)
 	assert_int_equal(f->acts.n, 1);
 	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
 	assert_null(pias_iap_entry(&f->i, &f->ta));
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 
 	/* A newer generation also drops it. */
 	assert_int_equal(bind(f, &f->ta, 3, 5, 10 * SEC, T0), 0);
@@ -280,7 +280,7 @@ static void test_jap_dead(void **state)
 	assert_null(pias_iap_entry(&f->i, &f->ta));
 	assert_null(pias_iap_entry(&f->i, &f->ta3));
 	assert_int_equal(pias_iap_entry(&f->i, &f->ta2)->b.jap_id, 4);
-	assert_int_equal(f->i.n, 2);
+	assert_int_equal(pias_iap_count(&f->i), 2);
 
 	/* Again: nothing left bound to it. */
 	f->acts.n = 0;
@@ -361,7 +361,7 @@ static void test_tick_negative_not_refreshed(void **state)
 	assert_int_equal(tick(f, T0 + 1 * SEC), 0);
 	assert_int_equal(f->acts.n, 1);
 	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 }
 
 /* setup_small: refresh_before 1 s, query_retry 200 ms, max_pending 2. */
@@ -383,13 +383,13 @@ static void test_config_refresh_and_max_pending(void **state)
 	assert_msg_has(f->e.msg, "outstanding");
 	assert_int_equal(tick(f, T0 + 9 * SEC + 1), 0);
 	assert_int_equal(f->acts.n, 0);
-	assert_int_equal(f->i.n, 3);
+	assert_int_equal(pias_iap_count(&f->i), 3);
 
 	/* 200 ms later, those are lost: forgotten, and the refresh goes out. */
 	assert_int_equal(tick(f, T0 + 9 * SEC + 200 * MS), 0);
 	assert_int_equal(f->acts.n, 1);
 	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
-	assert_int_equal(f->i.n, 1);
+	assert_int_equal(pias_iap_count(&f->i), 1);
 	assert_int_equal(f->i.npending, 1);
 }
 
@@ -405,7 +405,7 @@ static void test_enobufs_applies_nothing(void **state)
 	assert_int_equal(f->i.npending, 0);
 	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), -ENOBUFS);
 	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta, SEC, T0, &f->acts, &f->e), -ENOBUFS);
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 
 	f->acts.cap = 64;
 	assert_int_equal(miss(f, &f->ta, T0), 0);
@@ -433,7 +433,7 @@ static void test_enobufs_applies_nothing(void **state)
 	assert_false(pias_iap_entry(&f->i, &f->ta2)->pending);
 	assert_true(pias_iap_entry(&f->i, &f->ta3)->pending);
 	assert_int_equal(f->i.npending, 1);
-	assert_int_equal(f->i.n, 3);
+	assert_int_equal(pias_iap_count(&f->i), 3);
 }
 
 static void test_bad_arguments(void **state)
@@ -458,7 +458,7 @@ static void test_bad_arguments(void **state)
 	assert_msg_has(f->e.msg, "lifetime");
 	assert_int_equal(pias_iap_jap_dead(&f->i, 0, T0, &f->acts, &f->e), -EINVAL);
 	assert_int_equal(f->acts.n, 0);
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 }
 
 static void test_inval_limiter(void **state)
@@ -526,7 +526,7 @@ static void test_restore_takes_over(void **state)
 	assert_memory_equal(&en->b, &want, sizeof(want));
 	assert_int_equal(en->lifetime_ns, 10 * SEC);
 	assert_false(en->pending);
-	assert_int_equal(f->i.n, 1);
+	assert_int_equal(pias_iap_count(&f->i), 1);
 	assert_int_equal(f->i.npending, 0);
 	/* Far from expiry: the tick has nothing to do. */
 	assert_int_equal(tick(f, T0), 0);
@@ -540,7 +540,7 @@ static void test_restore_takes_over(void **state)
 	assert_int_equal(f->acts.n, 1);
 	assert_act(f, 0, PIAS_IAP_BINDING_SET, &f->ta);
 	assert_int_equal(f->acts.a[0].binding.jap_id, 4);
-	assert_int_equal(f->i.n, 1);
+	assert_int_equal(pias_iap_count(&f->i), 1);
 }
 
 /* Default refresh_before: a fifth of lifetime_ns (10 s here), i.e. 2 s before expiry. */
@@ -578,7 +578,7 @@ static void test_restore_refreshed_and_expires(void **state)
 	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta2);
 	assert_null(pias_iap_entry(&f->i, &f->ta2));
 	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
-	assert_int_equal(f->i.n, 1);
+	assert_int_equal(pias_iap_count(&f->i), 1);
 	assert_int_equal(f->i.npending, 0);
 }
 
@@ -611,7 +611,7 @@ static void test_restore_no_expiry(void **state)
 	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta, 5, T0, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 1);
 	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 }
 
 static void test_restore_negative(void **state)
@@ -644,7 +644,7 @@ static void test_restore_negative(void **state)
 	assert_int_equal(f->acts.n, 1);
 	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
 	assert_null(pias_iap_entry(&f->i, &f->ta));
-	assert_int_equal(f->i.n, 1);
+	assert_int_equal(pias_iap_count(&f->i), 1);
 }
 
 static void test_restore_invalidated(void **state)
@@ -666,7 +666,7 @@ static void test_restore_invalidated(void **state)
 	assert_int_equal(pias_iap_invalidate(&f->i, 3, &f->ta2, 6, T0, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 2);
 	assert_act(f, 1, PIAS_IAP_BINDING_DEL, &f->ta2);
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 	/* The next packet misses and asks again. */
 	f->acts.n = 0;
 	assert_int_equal(miss(f, &f->ta, T0), 0);
@@ -692,7 +692,7 @@ static void test_restore_jap_dead(void **state)
 	assert_null(pias_iap_entry(&f->i, &f->ta3));
 	assert_int_equal(pias_iap_entry(&f->i, &f->ta2)->b.jap_id, 4);
 	assert_true(pias_iap_entry(&f->i, &t4)->bound);
-	assert_int_equal(f->i.n, 2);
+	assert_int_equal(pias_iap_count(&f->i), 2);
 }
 
 /* A binding to a set, found after a restart, is taken over with its set. */
@@ -714,8 +714,8 @@ static void test_restore_set(void **state)
 	assert_non_null(en);
 	assert_true(en->bound);
 	assert_int_equal(en->b.flags, PIAS_BINDING_F_SET);
-	assert_int_equal(en->set.count, 2);
-	assert_memory_equal(en->set.japs, set.japs, 2 * sizeof(set.japs[0]));
+	assert_int_equal(pias_iap_set(en)->count, 2);
+	assert_memory_equal(pias_iap_set(en)->japs, set.japs, 2 * sizeof(set.japs[0]));
 	/* refreshed before expiry, as any other */
 	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0);
 	assert_int_equal(f->acts.n, 1);
@@ -743,7 +743,7 @@ static void test_restore_bad(void **state)
 	assert_msg_has(f->e.msg, "lifetime");
 	assert_int_equal(restore(f, &bad, 3, 1, T0 + SEC, 0, 10 * SEC), -EINVAL);
 	assert_msg_has(f->e.msg, "family");
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 	/* Twice: -EEXIST, the first one kept. */
 	assert_int_equal(restore(f, &f->ta, 3, 1, T0 + SEC, 0, 10 * SEC), 0);
 	before = *pias_iap_entry(&f->i, &f->ta);
@@ -756,7 +756,7 @@ static void test_restore_bad(void **state)
 	assert_int_equal(miss(f, &f->ta2, T0), 0);
 	assert_int_equal(restore(f, &f->ta2, 3, 1, T0 + SEC, 0, 10 * SEC), -EEXIST);
 	assert_false(pias_iap_entry(&f->i, &f->ta2)->bound);
-	assert_int_equal(f->i.n, 2);
+	assert_int_equal(pias_iap_count(&f->i), 2);
 	assert_int_equal(f->acts.n, 1); /* the miss's query only */
 }
 
@@ -787,7 +787,7 @@ static void test_flush(void **state)
 	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &f->ta3));
 	assert_true(acts_have(f, PIAS_IAP_BINDING_DEL, &t5));
 	assert_false(acts_have(f, PIAS_IAP_BINDING_DEL, &t4)); /* never bound */
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 	assert_int_equal(f->i.npending, 0);
 	assert_null(pias_iap_entry(&f->i, &f->ta));
 	assert_null(pias_iap_entry(&f->i, &t4));
@@ -819,7 +819,7 @@ static void test_flush_enobufs(void **state)
 	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), -ENOBUFS);
 	assert_msg_has(f->e.msg, "room");
 	assert_int_equal(f->acts.n, 2);
-	assert_int_equal(f->i.n, 3);
+	assert_int_equal(pias_iap_count(&f->i), 3);
 	assert_int_equal(f->i.npending, 1);
 	assert_true(pias_iap_entry(&f->i, &f->ta)->bound);
 	assert_true(pias_iap_entry(&f->i, &f->ta2)->bound);
@@ -829,7 +829,7 @@ static void test_flush_enobufs(void **state)
 	assert_int_equal(f->acts.n, 4);
 	assert_act(f, 2, PIAS_IAP_BINDING_DEL, &f->ta);
 	assert_act(f, 3, PIAS_IAP_BINDING_DEL, &f->ta2);
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 	assert_int_equal(f->i.npending, 0);
 }
 
@@ -861,9 +861,9 @@ static void test_flush_drops_answers_in_flight(void **state)
 	assert_int_equal(f->acts.n, 1);
 	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
 	/* the cache shows empty: what is awaited is not an entry */
-	assert_int_equal(f->i.n, 0);
+	assert_int_equal(pias_iap_count(&f->i), 0);
 	assert_int_equal(f->i.npending, 0);
-	assert_int_equal(f->i.nflushed, 2);
+	assert_int_equal(pias_iap_flushed_queries(&f->i), 2);
 
 	/* The refresh's answer and the query's (negative): dropped. */
 	f->acts.n = 0;
@@ -873,7 +873,7 @@ static void test_flush_drops_answers_in_flight(void **state)
 	assert_int_equal(f->acts.n, 0);
 	assert_null(pias_iap_entry(&f->i, &f->ta));
 	assert_null(pias_iap_entry(&f->i, &f->ta2));
-	assert_int_equal(f->i.nflushed, 0);
+	assert_int_equal(pias_iap_flushed_queries(&f->i), 0);
 
 	/* The first packet after the flush went to RAP 9, which binds: taken. */
 	assert_int_equal(bind9(f, &f->ta, 5, 2, t + 300 * MS), 0);
@@ -917,15 +917,14 @@ static void test_flush_answer_other_rap_or_late(void **state)
 
 	/* ta2's answer after query_retry_ns: the query counts as lost, taken */
 	f->acts.n = 0;
-	assert_int_equal(f->i.nflushed, 1);
+	assert_int_equal(pias_iap_flushed_queries(&f->i), 1);
 	assert_int_equal(bind9(f, &f->ta2, 4, 2, t + PIAS_IAP_QUERY_RETRY_NS), 0);
 	assert_int_equal(f->acts.n, 1);
 	assert_true(pias_iap_entry(&f->i, &f->ta2)->bound);
 	/* and the tick forgets the record, its memory with it */
 	assert_int_equal(tick(f, t + PIAS_IAP_QUERY_RETRY_NS), 0);
-	assert_int_equal(f->i.nflushed, 0);
-	assert_null(f->i.flushed);
-	assert_int_equal(f->i.flushed_cap, 0);
+	assert_int_equal(pias_iap_flushed_queries(&f->i), 0);
+	assert_null(f->i.flushed.ring);
 }
 
 /* A query sent after the flush is answered after the one sent before it. */
@@ -960,12 +959,12 @@ static void test_flush_records_bounded(void **state)
 	assert_int_equal(miss(f, &f->ta, T0), 0);
 	assert_int_equal(miss(f, &f->ta2, T0), 0);
 	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
-	assert_int_equal(f->i.nflushed, 2);
+	assert_int_equal(pias_iap_flushed_queries(&f->i), 2);
 	assert_int_equal(miss(f, &f->ta3, T0 + 10 * MS), 0);
 	assert_int_equal(miss(f, &t4, T0 + 10 * MS), 0);
 	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
-	assert_int_equal(f->i.nflushed, 2);
-	assert_true(f->i.flushed_cap <= 2);
+	assert_int_equal(pias_iap_flushed_queries(&f->i), 2);
+	assert_int_equal(f->i.flushed.max, 2);
 	/* ta's record went: its answer is taken; ta3's is dropped */
 	f->acts.n = 0;
 	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0 + 20 * MS), 0);
@@ -975,7 +974,7 @@ static void test_flush_records_bounded(void **state)
 	assert_null(pias_iap_entry(&f->i, &f->ta3));
 	/* a flush with nothing outstanding adds nothing */
 	assert_int_equal(pias_iap_flush(&f->i, &f->acts, &f->e), 0);
-	assert_int_equal(f->i.nflushed, 1);
+	assert_int_equal(pias_iap_flushed_queries(&f->i), 1);
 }
 
 /* A binding set: installed with its JAPs; any of them may invalidate it. */
@@ -1010,6 +1009,111 @@ static void test_binding_set(void **state)
 	assert_int_equal(f->acts.a[0].set.count, 0);
 	f->acts.n = 0;
 	assert_int_equal(pias_iap_invalidate(&f->i, 5, &f->ta, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+}
+
+/*
+ * setup_small (refresh_before 1 s, query_retry 200 ms, max_pending 2):
+ * refreshes go earliest due first; those beyond max_pending wait, and a
+ * tick with every slot taken does not even look at them (rap_of is not
+ * called); a slot freed by an answer or a lost query goes to the next.
+ */
+static void test_tick_earliest_refresh_first(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta t4 = ta4(4);
+
+	assert_int_equal(bind(f, &t4, 3, 1, 10 * SEC, T0 + 3 * MS), 0);
+	assert_int_equal(bind(f, &f->ta3, 3, 1, 10 * SEC, T0 + 2 * MS), 0);
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0 + 1 * MS), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9500 * MS), 0); /* all four due */
+	assert_int_equal(f->acts.n, 2);
+	assert_true(acts_have(f, PIAS_IAP_SEND_QUERY, &f->ta));
+	assert_true(acts_have(f, PIAS_IAP_SEND_QUERY, &f->ta2));
+	assert_int_equal(f->rap_calls, 2);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9600 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 2);
+	/* ta answered: ta3 next */
+	assert_int_equal(bind9(f, &f->ta, 3, 2, T0 + 9610 * MS), 0);
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9650 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta3);
+	/* ta2's query lost: its slot goes to the earlier of ta2 and t4, ta2 */
+	f->acts.n = 0;
+	assert_int_equal(tick(f, T0 + 9700 * MS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta2);
+	assert_int_equal(f->i.npending, 2);
+	assert_false(pias_iap_entry(&f->i, &t4)->pending);
+}
+
+/* No RAP known for a refresh: asked again query_retry_ns later, not every tick. */
+static void test_tick_no_rap_retried_later(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(bind(f, &f->ta, 3, 1, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	f->rap = 0;
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 1);
+	f->rap = 9;
+	assert_int_equal(tick(f, T0 + 8 * SEC + 100 * MS), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(f->rap_calls, 1);
+	assert_int_equal(pias_iap_next_due(&f->i), T0 + 8 * SEC + 1 + PIAS_IAP_QUERY_RETRY_NS);
+	assert_int_equal(tick(f, T0 + 8 * SEC + 1 + PIAS_IAP_QUERY_RETRY_NS), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_SEND_QUERY, &f->ta);
+	assert_int_equal(f->rap_calls, 2);
+	/* rap_of NULL: no RAP known either */
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0), 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_tick(&f->i, T0 + 9 * SEC, NULL, NULL, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_false(pias_iap_entry(&f->i, &f->ta2)->pending);
+}
+
+/* A JAP's death finds what is bound to it, to a set with it, and no longer what moved away. */
+static void test_jap_dead_follows_bindings(void **state)
+{
+	struct fx *f = *state;
+	struct pias_group set = { .count = 3, .japs = { { 4, 1 }, { 5, 1 }, { 4, 1 } } };
+
+	assert_int_equal(
+		pias_iap_binding_set(&f->i, 7, &f->ta, 4, &set, 1, 10 * SEC, T0, &f->acts, &f->e),
+		0);
+	assert_int_equal(bind(f, &f->ta2, 3, 1, 10 * SEC, T0), 0);
+	assert_int_equal(bind(f, &f->ta2, 4, 2, 10 * SEC, T0), 0); /* moved to JAP 4 */
+	assert_int_equal(bind(f, &f->ta3, 5, 1, 10 * SEC, T0), 0);
+	assert_int_equal(pias_iap_negative(&f->i, 7, &f->ta3, SEC, T0 + 11 * SEC, &f->acts, &f->e),
+			 0); /* ta3: expired, then negative */
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 3, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0);
+	assert_int_equal(pias_iap_jap_dead(&f->i, 5, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 4, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_act(f, 0, PIAS_IAP_BINDING_DEL, &f->ta2);
+	assert_true(pias_iap_entry(&f->i, &f->ta3)->bound);
+	/* ids no proxy can have: refused, and no JAP of that id holds anything */
+	assert_int_equal(bind(f, &f->ta, PIAS_MAX_PROXIES, 3, 10 * SEC, T0), -EINVAL);
+	assert_msg_has(f->e.msg, "proxy id");
+	set.japs[1].jap_id = PIAS_MAX_PROXIES;
+	assert_int_equal(
+		pias_iap_binding_set(&f->i, 7, &f->ta, 4, &set, 3, 10 * SEC, T0, &f->acts, &f->e),
+		-EINVAL);
+	f->acts.n = 0;
+	assert_int_equal(pias_iap_jap_dead(&f->i, 0xffffffffu, T0, &f->acts, &f->e), 0);
 	assert_int_equal(f->acts.n, 0);
 }
 
@@ -1050,6 +1154,10 @@ int test_iap_cache(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_flush_then_query_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_records_bounded, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_tick_earliest_refresh_first, setup_small,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tick_no_rap_retried_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jap_dead_follows_bindings, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("iap_cache", tests, NULL, NULL);

@@ -880,12 +880,94 @@ static void many_groups_tick(void **state)
 		assert_int_equal(pias_jap_drain(&f->j, &ta, g * 2 + 2, T0, &f->acts, &f->e), 0);
 		flush(f);
 	}
-	assert_int_equal(f->j.ngroups, 40);
+	assert_int_equal(pias_jap_ngroups(&f->j), 40);
 	assert_int_equal(tick(f, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 0);
 	assert_int_equal(count_kind(f, PIAS_JAP_SET_DEL), 40);
 	assert_int_equal(count_kind(f, PIAS_JAP_TARGET_DEL), 80);
-	assert_int_equal(f->j.ngroups, 0);
+	assert_int_equal(pias_jap_ngroups(&f->j), 0);
 	assert_int_equal(reg(f, 1, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 81);
+}
+
+/* A group of one target at ta with port 1000 + p; its target id. */
+static int walk_add(struct fx *f, __u32 p)
+{
+	struct pias_ta ta = f->ta;
+	struct pias_jap_endpoint ep = ep4(1);
+	int id;
+
+	ta.port = (__u16)(1000 + p);
+	id = pias_jap_register(&f->j, &ta, &ep, 1, T0, &f->acts, &f->e);
+	assert_true(id > 0);
+	flush(f);
+	return id;
+}
+
+/* Group p goes: its one target fails, and a DOWN target that leaves is removed. */
+static void walk_del(struct fx *f, __u32 p, __u32 id)
+{
+	struct pias_ta ta = f->ta;
+
+	ta.port = (__u16)(1000 + p);
+	assert_int_equal(pias_jap_fail(&f->j, &ta, id, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_jap_leave(&f->j, &ta, id, T0, &f->acts, &f->e), 0);
+	assert_null(pias_jap_group(&f->j, &ta));
+	flush(f);
+}
+
+/*
+ * A walk of the groups that stops and goes on later (pias_jap_group_place,
+ * pias_jap_group_after: piasd's re-report spread over its period), with a
+ * group removed and another added between its steps, behind it and ahead
+ * of it (a new group takes a removed one's handle): each group held
+ * throughout is met exactly once, none twice, none once it is gone.
+ */
+static void walk_resumes_across_changes(void **state)
+{
+	enum {
+		N = 300,
+		STEP = 7
+	};
+	struct fx *f = *state;
+	static int met[3 * N], id[3 * N];
+	static bool through[3 * N], gone[3 * N];
+	__u32 added = N, steps = 0;
+	long at = -1;
+
+	memset(met, 0, sizeof(met));
+	for (__u32 p = 0; p < N; p++) {
+		id[p] = walk_add(f, p);
+		through[p] = true;
+		gone[p] = false;
+	}
+	for (const struct pias_jap_group *g; (g = pias_jap_group_after(&f->j, at)); steps++) {
+		__u32 victim = (steps * 37 + 11) % added;
+
+		for (int k = 0; g && k < STEP; k++, g = pias_jap_next_group(&f->j, g)) {
+			__u32 p = g->ta.port - 1000u;
+
+			assert_false(gone[p]);
+			met[p]++;
+			at = pias_jap_group_place(&f->j, g);
+			assert_ptr_equal(pias_jap_group_after(&f->j, at - 1), g);
+		}
+		if (!gone[victim]) {
+			walk_del(f, victim, (__u32)id[victim]);
+			gone[victim] = true;
+			through[victim] = false;
+		}
+		if (added < 3 * N) {
+			id[added] = walk_add(f, added);
+			gone[added] = through[added] = false;
+			added++;
+		}
+	}
+	assert_true(steps > N / STEP); /* it went on after groups ahead of it changed */
+	for (__u32 p = 0; p < added; p++) {
+		if (through[p])
+			assert_int_equal(met[p], 1);
+		else
+			assert_true(met[p] <= 1);
+	}
 }
 
 static void bad_config(void **state)
@@ -1157,7 +1239,7 @@ static void restore_duplicate_eexist(void **state)
 	assert_int_equal(restore(f, &other, 5, 2, PIAS_TARGET_ACTIVE, 1, T0), -EEXIST);
 	assert_int_equal(pias_jap_group(&f->j, &f->ta)->count, 1);
 	assert_null(pias_jap_group(&f->j, &other));
-	assert_int_equal(f->j.ngroups, 1);
+	assert_int_equal(pias_jap_ngroups(&f->j), 1);
 }
 
 static void restore_invalid(void **state)
@@ -1181,7 +1263,7 @@ static void restore_invalid(void **state)
 	assert_int_equal(restore(f, &bad, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), -EINVAL);
 	assert_msg_has(f->e.msg, "family");
 	/* Nothing was taken: no group, no id; a valid entry still goes in. */
-	assert_int_equal(f->j.ngroups, 0);
+	assert_int_equal(pias_jap_ngroups(&f->j), 0);
 	assert_int_equal(f->j.ids_used[0], 1);
 	assert_int_equal(restore(f, &f->ta, 5, 1, PIAS_TARGET_ACTIVE, 1, T0), 0);
 	assert_int_equal(restore(f, &f->ta, PIAS_MAX_TARGETS - 1, 2, PIAS_TARGET_ACTIVE, 1, T0), 0);
@@ -1235,6 +1317,793 @@ static void restore_draining_removed(void **state)
 	assert_int_equal(reg(f, 1, r + PIAS_JAP_DRAIN_TIMEOUT_NS), 1);
 }
 
+/* --- at scale: invariants, a model of the maps, 100,000 targets, a group of 10,000 --- */
+
+/* What the maps and the RAPs hold after the actions so far (the dataplane's side). */
+struct dp {
+	bool present[PIAS_MAX_TARGETS];
+	struct pias_target t[PIAS_MAX_TARGETS];
+	/* per TA of the model: its set, whether it has one, its last report */
+	struct pias_target_set set[8];
+	__u32 members[8];
+	bool has_set[8];
+	struct pias_jap_report report[8];
+	bool reported[8];
+	__u32 max_id; /* the highest id written so far */
+};
+
+static int ta_slot(const struct pias_ta *tas, int n, const struct pias_ta *ta)
+{
+	for (int i = 0; i < n; i++)
+		if (!memcmp(&tas[i], ta, sizeof(*ta)))
+			return i;
+	fail_msg("an action for a TA the test does not know");
+	return -1;
+}
+
+/* The actions, applied in order as piasd does. */
+static void dp_apply(struct dp *d, const struct pias_ta *tas, int ntas,
+		     const struct pias_jap_actions *acts, size_t from)
+{
+	for (size_t i = from; i < acts->n; i++) {
+		const struct pias_jap_action *a = &acts->a[i];
+		int k = ta_slot(tas, ntas, &a->ta);
+
+		switch (a->kind) {
+		case PIAS_JAP_TARGET_SET:
+			d->max_id = a->id > d->max_id ? a->id : d->max_id;
+			d->present[a->id] = true;
+			d->t[a->id] = a->target;
+			break;
+		case PIAS_JAP_TARGET_DEL:
+			assert_true(d->present[a->id]);
+			d->present[a->id] = false;
+			break;
+		case PIAS_JAP_SET_SET:
+			/* every id the set names is written already */
+			for (__u32 n = 0; n < a->set.count; n++)
+				assert_true(d->present[a->set.ids[n]]);
+			d->set[k] = a->set;
+			d->members[k] = a->members;
+			d->has_set[k] = true;
+			break;
+		case PIAS_JAP_SET_DEL:
+			d->has_set[k] = false;
+			break;
+		case PIAS_JAP_REPORT:
+			d->report[k] = a->report;
+			d->reported[k] = true;
+			break;
+		}
+	}
+}
+
+/* The group's policy as the registry's rule says: found by a scan here. */
+static const struct pias_jap_target *holder_of(const struct pias_jap_group *g)
+{
+	const struct pias_jap_target *best = NULL;
+	bool any_up = g->up > 0;
+
+	for (__u32 i = 0; i < g->count; i++) {
+		const struct pias_jap_target *t = &g->targets[i];
+
+		if (any_up && t->t.state != PIAS_TARGET_ACTIVE)
+			continue;
+		if (!best || t->policy_serial > best->policy_serial ||
+		    (t->policy_serial == best->policy_serial && t->seq < best->seq))
+			best = t;
+	}
+	return best;
+}
+
+/*
+ * The registry is consistent with itself and with what its actions told
+ * the maps: counters, the set and its positions, the policy holder, the
+ * endpoint index, ids and deadlines; each target's map entry, each set
+ * and report as last written.
+ */
+static void check_registry(const struct pias_jap *j, const struct dp *d, const struct pias_ta *tas,
+			   int ntas)
+{
+	size_t total = 0, draining = 0;
+	bool seen_ta[8] = { false };
+
+	pias_jap_each_group(j, g)
+	{
+		__u32 active = 0, up = 0, nset = 0;
+
+		assert_true(g->count > 0);
+		for (__u32 i = 0; i < g->count; i++) {
+			const struct pias_jap_target *t = &g->targets[i];
+			struct pias_jap_endpoint ep = { .addr = t->t.addr,
+							.port = t->t.port,
+							.family = t->t.family };
+			struct pias_target view = t->t;
+			bool in = t->t.state == PIAS_TARGET_ACTIVE ||
+				  t->t.state == PIAS_TARGET_DRAINING;
+
+			active += t->t.state == PIAS_TARGET_ACTIVE && !t->ejected;
+			up += t->t.state == PIAS_TARGET_ACTIVE;
+			nset += in;
+			draining += t->t.state == PIAS_TARGET_DRAINING;
+			assert_true(in == (t->set_pos != 0));
+			if (in)
+				assert_int_equal(g->set[t->set_pos - 1], t->id);
+			assert_true((t->t.state == PIAS_TARGET_DRAINING) == (t->drain_pos != 0));
+			assert_ptr_equal(pias_jap_target(j, t->id), t);
+			assert_ptr_equal(pias_jap_group_of(j, t->id), g);
+			assert_int_equal(pias_jap_find(j, &g->ta, &ep), (int)t->id);
+			assert_true(pias_timers_queued(&j->deadlines, t->id));
+			if (d) {
+				if (t->ejected && view.state == PIAS_TARGET_ACTIVE)
+					view.state = PIAS_TARGET_DRAINING;
+				assert_true(d->present[t->id]);
+				assert_memory_equal(&d->t[t->id], &view, sizeof(view));
+			}
+		}
+		assert_int_equal(g->active, active);
+		assert_int_equal(g->up, up);
+		assert_int_equal(g->nset, nset);
+		assert_int_equal(g->holder, holder_of(g)->id);
+		assert_memory_equal(&g->policy, &holder_of(g)->policy, sizeof(g->policy));
+		total += g->count;
+		if (d) {
+			int k = ta_slot(tas, ntas, &g->ta);
+			struct pias_jap_report r = pias_jap_group_report(g);
+
+			seen_ta[k] = true;
+			assert_true(d->has_set[k]);
+			assert_int_equal(d->members[k], g->nset);
+			assert_int_equal(d->set[k].count, g->nset < PIAS_SET_MAX_TARGETS
+								  ? g->nset
+								  : PIAS_SET_MAX_TARGETS);
+			assert_memory_equal(d->set[k].ids, g->set, d->set[k].count * sizeof(__u32));
+			assert_memory_equal(&d->set[k].policy, &g->policy, sizeof(g->policy));
+			assert_true(d->reported[k]);
+			assert_memory_equal(&d->report[k], &r, sizeof(r));
+		}
+	}
+	assert_int_equal(pias_jap_ntargets(j), total);
+	assert_int_equal(j->ndraining, draining);
+	if (!d)
+		return;
+	for (int k = 0; k < ntas; k++)
+		if (!seen_ta[k])
+			assert_false(d->has_set[k]);
+	for (__u32 id = 1; id <= d->max_id; id++)
+		assert_true(d->present[id] == (pias_jap_target(j, id) != NULL));
+}
+
+/* Bytes that say all the registry holds: equal before and after a call that failed. */
+struct digest {
+	unsigned char *b;
+	size_t n, cap;
+};
+
+static void dg_put(struct digest *g, const void *p, size_t len)
+{
+	if (!len)
+		return; /* p may be NULL then: an array not allocated yet */
+	if (g->n + len > g->cap) {
+		g->cap = 2 * (g->n + len);
+		g->b = realloc(g->b, g->cap);
+		assert_non_null(g->b);
+	}
+	memcpy(g->b + g->n, p, len);
+	g->n += len;
+}
+
+#define DG(g, v) dg_put(g, &(v), sizeof(v))
+
+static void digest_of(const struct pias_jap *j, struct digest *dg)
+{
+	dg->n = 0;
+	pias_jap_each_group(j, g)
+	{
+		dg_put(dg, &g->ta, sizeof(g->ta));
+		DG(dg, g->count);
+		DG(dg, g->active);
+		DG(dg, g->up);
+		DG(dg, g->nset);
+		DG(dg, g->holder);
+		DG(dg, g->reported_valid);
+		DG(dg, g->reported);
+		DG(dg, g->dial);
+		DG(dg, g->share);
+		DG(dg, g->peak);
+		DG(dg, g->peak_ns);
+		DG(dg, g->policy);
+		DG(dg, g->policy_serial);
+		DG(dg, g->n_scopes);
+		dg_put(dg, g->scopes, sizeof(g->scopes));
+		dg_put(dg, g->set, g->nset * sizeof(g->set[0]));
+		for (__u32 i = 0; i < g->count; i++) {
+			const struct pias_jap_target *t = &g->targets[i];
+			__u64 when = pias_timers_when(&j->deadlines, t->id);
+
+			DG(dg, t->id);
+			DG(dg, t->t);
+			DG(dg, t->last_refresh_ns);
+			DG(dg, t->drain_start_ns);
+			DG(dg, t->seq);
+			DG(dg, t->left);
+			DG(dg, t->ejected);
+			DG(dg, t->policy);
+			DG(dg, t->policy_serial);
+			DG(dg, t->set_pos);
+			DG(dg, t->drain_pos);
+			DG(dg, when);
+		}
+	}
+	dg_put(dg, j->ids_used, sizeof(j->ids_used));
+	DG(dg, j->id_next);
+	DG(dg, j->ntargets);
+	DG(dg, j->ndrained);
+	dg_put(dg, j->draining, j->ndraining * sizeof(j->draining[0]));
+}
+
+static __u64 rand_reply_now;
+
+/* Now and then a reply a little while ago. */
+static __u64 rand_reply(void *ctx, __u32 id)
+{
+	(void)ctx;
+	return (id * 7 + rand_reply_now / 100000000) % 3 ? 0 : rand_reply_now - 200 * MS;
+}
+
+/* Connections left on a draining target: none for a third of them at a time. */
+static long rand_conns(void *ctx, __u32 id, __u64 since)
+{
+	(void)ctx;
+	(void)since;
+	return (id + rand_reply_now / 1000000000) % 3 ? 5 : 0;
+}
+
+/*
+ * Random registrations, refreshes, leaves, failures, ejections, drains,
+ * dials, holds and ticks on three small groups: after every call the
+ * registry agrees with itself and with the maps its actions wrote (the
+ * diff is right), and a call that failed (a list with too little room,
+ * a full group) changed nothing and appended nothing.
+ */
+static void random_calls_keep_invariants(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_config cfg = {
+		.refresh_timeout_ns = PIAS_JAP_REFRESH_TIMEOUT_NS,
+		.drain_timeout_ns = 5000 * MS,
+		.down_expire_ns = 3000 * MS,
+		.report_fraction = 0.25,
+		.shed_threshold = 0.25,
+		.shed_hold_ns = 2000 * MS,
+		.conns = rand_conns,
+		.conn_budget = 4,
+		.group_max_targets = 8,
+	};
+	struct pias_ta tas[3];
+	struct dp *d = calloc(1, sizeof(*d));
+	struct digest before = { 0 }, after = { 0 };
+	__u64 now = T0;
+	int failed = 0;
+
+	assert_non_null(d);
+	pias_jap_free(&f->j);
+	assert_int_equal(pias_jap_init(&f->j, &cfg, &f->e), 0);
+	for (int k = 0; k < 3; k++) {
+		tas[k] = f->ta;
+		tas[k].port = (__u16)(80 + k);
+	}
+	srand(23);
+	for (int step = 0; step < 30000; step++) {
+		int k = rand() % 3, op = rand() % 12, err = 0;
+		struct pias_jap_endpoint ep = ep4((__u32)(rand() % 12));
+		int id = pias_jap_find(&f->j, &tas[k], &ep);
+		__u32 uid = id > 0 ? (__u32)id : (__u32)(rand() % 40);
+		struct pias_jap_actions *acts = &f->acts;
+		struct pias_jap_actions small = { .a = f->buf, .cap = (size_t)(rand() % 3) };
+
+		now += (__u64)(rand() % 120) * MS;
+		rand_reply_now = now;
+		ep.policy.kind = rand() % 4 ? PIAS_POLICY_WEIGHTED : PIAS_POLICY_SCOPED;
+		ep.policy.scope_len = ep.policy.kind == PIAS_POLICY_SCOPED ? 24 : 0;
+		ep.policy_serial = (__u32)(rand() % 3);
+		if (rand() % 5 == 0)
+			acts = &small;
+		flush(f);
+		digest_of(&f->j, &before);
+		switch (op) {
+		case 0:
+		case 1:
+		case 2:
+			err = pias_jap_register(&f->j, &tas[k], &ep, 1 + (__u32)(rand() % 2), now,
+						acts, &f->e);
+			break;
+		case 3:
+		case 4:
+			err = pias_jap_refresh(&f->j, &tas[k], uid, now, acts, &f->e);
+			break;
+		case 5:
+			err = pias_jap_leave(&f->j, &tas[k], uid, now, acts, &f->e);
+			break;
+		case 6:
+			err = pias_jap_fail(&f->j, &tas[k], uid, now, acts, &f->e);
+			break;
+		case 7:
+			err = pias_jap_eject(&f->j, &tas[k], uid, rand() % 2, now, acts, &f->e);
+			break;
+		case 8:
+			err = rand() % 2 ? pias_jap_drain(&f->j, &tas[k], uid, now, acts, &f->e)
+					 : pias_jap_undrain(&f->j, &tas[k], &ep, now, acts, &f->e);
+			break;
+		case 9:
+			err = pias_jap_dial(&f->j, &tas[k], (__u32)(rand() % 21) * 50, now, acts,
+					    &f->e);
+			break;
+		case 10:
+			if (rand() % 4 == 0)
+				pias_jap_hold(&f->j, now);
+			/* fall through */
+		default:
+			err = pias_jap_tick(&f->j, now, rand_reply, NULL, acts, &f->e);
+			break;
+		}
+		if (err < 0) {
+			failed++;
+			digest_of(&f->j, &after);
+			assert_int_equal(acts->n, 0);
+			assert_int_equal(before.n, after.n);
+			assert_memory_equal(before.b, after.b, before.n);
+			if (err == -ENOBUFS)
+				continue;
+		}
+		dp_apply(d, tas, 3, acts, 0);
+		check_registry(&f->j, d, tas, 3);
+	}
+	/* the calls went every way: some failed, and the registry held all kinds */
+	assert_true(failed > 1000);
+	free(before.b);
+	free(after.b);
+	free(d);
+}
+
+/* A list with room for n actions (the fixture's has 256). */
+static struct pias_jap_actions big_list(size_t n)
+{
+	struct pias_jap_actions l = { .a = calloc(n, sizeof(struct pias_jap_action)), .cap = n };
+
+	assert_non_null(l.a);
+	return l;
+}
+
+/* TA g of many: 10.g.g.g:80 TCP. */
+static struct pias_ta ta_n(__u32 g)
+{
+	struct pias_ta ta = { .port = 80, .proto = PIAS_PROTO_TCP, .family = PIAS_AF_INET };
+
+	ta.addr.v4 = htonl(0x0a000000u + g);
+	return ta;
+}
+
+/* Target k of group g: 192.168.g.g:(8000 + k) (an endpoint per group and k). */
+static struct pias_jap_endpoint ep_n(__u32 g, __u32 k)
+{
+	struct pias_jap_endpoint ep = { .family = PIAS_AF_INET, .port = (__u16)(8000 + k) };
+
+	ep.addr.v4 = htonl(0xc0a80000u + g);
+	return ep;
+}
+
+enum {
+	LIVE_GROUPS = 20000,
+	LIVE_PER_GROUP = 5,
+	LIVE = LIVE_GROUPS * LIVE_PER_GROUP,
+	TICK = 50, /* ms, piasd's */
+	ROUND = 6, /* ticks: an agent refreshes every 300 ms */
+};
+
+/*
+ * A JAP with 100,000 live registrations over 20,000 groups, each refreshed
+ * every 300 ms in rounds while ticks run every 50 ms: every one stays
+ * ACTIVE through 11 timeout periods, no refresh and no tick writes
+ * anything; then one target stops refreshing and goes DOWN within the
+ * timeout plus one tick, and nothing else moves.
+ */
+static void hundred_thousand_live(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_actions l = big_list(16);
+	__u32 *ids = calloc(LIVE, sizeof(*ids)), quiet = 12345; /* the one that stops */
+	__u64 now = T0, stop = 0;
+	size_t up = 0;
+
+	assert_non_null(ids);
+	for (__u32 i = 0; i < LIVE; i++) {
+		struct pias_ta ta = ta_n(i / LIVE_PER_GROUP);
+		struct pias_jap_endpoint ep = ep_n(i / LIVE_PER_GROUP, i % LIVE_PER_GROUP);
+		int id = pias_jap_register(&f->j, &ta, &ep, 1, now, &l, &f->e);
+
+		assert_true(id > 0);
+		ids[i] = (__u32)id;
+		l.n = 0;
+	}
+	assert_int_equal(pias_jap_ngroups(&f->j), LIVE_GROUPS);
+	assert_int_equal(pias_jap_ntargets(&f->j), LIVE);
+	for (int t = 1; t <= 200; t++) { /* 10 s */
+		now = T0 + (__u64)t * TICK * MS;
+		for (__u32 i = (__u32)t % ROUND; i < LIVE; i += ROUND) {
+			struct pias_ta ta = ta_n(i / LIVE_PER_GROUP);
+
+			if (i == quiet && t > 100)
+				continue;
+			if (i == quiet)
+				stop = now;
+			assert_int_equal(pias_jap_refresh(&f->j, &ta, ids[i], now, &l, &f->e), 0);
+		}
+		assert_int_equal(l.n, 0);
+		assert_int_equal(tick(f, now), 0);
+		if (now <= stop + PIAS_JAP_REFRESH_TIMEOUT_NS || t <= 100) {
+			assert_int_equal(f->acts.n, 0);
+			continue;
+		}
+		/* past the timeout: DOWN at this first tick, and nothing else */
+		assert_true(now <= stop + PIAS_JAP_REFRESH_TIMEOUT_NS + TICK * MS);
+		assert_int_equal(f->acts.n, 2);
+		assert_int_equal(f->acts.a[0].kind, PIAS_JAP_TARGET_SET);
+		assert_int_equal(f->acts.a[0].id, ids[quiet]);
+		assert_int_equal(f->acts.a[0].target.state, PIAS_TARGET_DOWN);
+		assert_int_equal(f->acts.a[1].kind, PIAS_JAP_SET_SET);
+		assert_int_equal(f->acts.a[1].set.count, LIVE_PER_GROUP - 1);
+		flush(f);
+		stop = ~0ull / 2; /* once */
+	}
+	assert_true(stop > now);
+	pias_jap_each_group(&f->j, g) up += g->up;
+	assert_int_equal(up, LIVE - 1);
+	assert_int_equal(pias_jap_target(&f->j, ids[quiet])->t.state, PIAS_TARGET_DOWN);
+	check_registry(&f->j, NULL, NULL, 0);
+	free(ids);
+	free(l.a);
+}
+
+static long no_conns(void *ctx, __u32 id, __u64 since)
+{
+	(void)ctx;
+	(void)id;
+	(void)since;
+	return 0;
+}
+
+enum {
+	BIG = 10000,
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The actions of kind k, their ids sorted, into out; how many. */
+static size_t ids_of(const struct pias_jap_actions *l, enum pias_jap_action_kind k, __u32 *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->a[i].kind == k)
+			out[n++] = l->a[i].id;
+	qsort(out, n, sizeof(*out), cmp_u32);
+	return n;
+}
+
+/* The ids in g's set, sorted. */
+static size_t set_sorted(const struct pias_jap_group *g, __u32 *out)
+{
+	memcpy(out, g->set, g->nset * sizeof(*out));
+	qsort(out, g->nset, sizeof(*out), cmp_u32);
+	return g->nset;
+}
+
+/*
+ * One group of 10,000 targets (the per-group limit raised past the
+ * dataplane's): it registers, refreshes with no action, loses 1,000 at
+ * one tick (the target holding the group's policy among them: the policy
+ * falls back, reported), 3,000 leave and go when their connections end,
+ * the 1,000 DOWN expire; each step writes exactly its targets, the set
+ * when its members change, and the set always holds exactly the live ids.
+ */
+static void ten_thousand_in_a_group(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_config cfg = pias_jap_default_config();
+	struct pias_jap_actions l = big_list(BIG + 16);
+	__u32 *got = calloc(BIG, sizeof(*got)), *want = calloc(BIG, sizeof(*want));
+	const struct pias_jap_group *g;
+	struct pias_ta ta = ta_n(7);
+	int last_set;
+	size_t n;
+
+	assert_non_null(got);
+	assert_non_null(want);
+	cfg.group_max_targets = BIG;
+	pias_jap_free(&f->j);
+	assert_int_equal(pias_jap_init(&f->j, &cfg, &f->e), 0);
+	/* ids 1..10000; id 500 says a policy at serial 1: the group's */
+	for (__u32 k = 0; k < BIG; k++) {
+		struct pias_jap_endpoint ep = ep_n(7, k);
+
+		if (k == 499) {
+			ep.policy = (struct pias_policy){ .kind = PIAS_POLICY_RANDOM };
+			ep.policy_serial = 1;
+		}
+		l.n = 0;
+		assert_int_equal(pias_jap_register(&f->j, &ta, &ep, 1, T0, &l, &f->e), (int)k + 1);
+		assert_int_equal(l.a[0].kind, PIAS_JAP_TARGET_SET);
+		assert_int_equal(l.a[1].kind, PIAS_JAP_SET_SET);
+		assert_int_equal(l.a[1].members, k + 1);
+		assert_int_equal(l.a[1].set.count,
+				 k < PIAS_SET_MAX_TARGETS ? k + 1 : PIAS_SET_MAX_TARGETS);
+		assert_int_equal(l.a[1].set.policy.kind,
+				 k < 499 ? PIAS_POLICY_WEIGHTED : PIAS_POLICY_RANDOM);
+	}
+	/* one more: the limit raised is still a limit */
+	{
+		struct pias_jap_endpoint ep = ep_n(7, BIG);
+
+		assert_int_equal(pias_jap_register(&f->j, &ta, &ep, 1, T0, &l, &f->e), -ENOSPC);
+	}
+	g = pias_jap_group(&f->j, &ta);
+	assert_int_equal(g->count, BIG);
+	assert_int_equal(g->active, BIG);
+	assert_int_equal(g->holder, 500);
+	/* every one refreshes: nothing to write; ids 1..1000 stop after this */
+	l.n = 0;
+	for (__u32 id = 1; id <= BIG; id++)
+		assert_int_equal(pias_jap_refresh(&f->j, &ta, id, T0 + 300 * MS, &l, &f->e), 0);
+	for (__u32 id = 1001; id <= BIG; id++)
+		assert_int_equal(pias_jap_refresh(&f->j, &ta, id, T0 + 900 * MS, &l, &f->e), 0);
+	assert_int_equal(tick(f, T0 + 1200 * MS), 0);
+	assert_int_equal(l.n + f->acts.n, 0);
+	/* 1,000 DOWN at one tick: their entries, the set of 9,000, the policy falls back */
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 1250 * MS, reply_of, f, &l, &f->e), 0);
+	assert_int_equal(l.n, 1000 + 2);
+	n = ids_of(&l, PIAS_JAP_TARGET_SET, got);
+	assert_int_equal(n, 1000);
+	for (__u32 i = 0; i < n; i++)
+		assert_int_equal(got[i], i + 1);
+	for (size_t i = 0; i < 1000; i++)
+		assert_int_equal(l.a[i].target.state, PIAS_TARGET_DOWN);
+	assert_int_equal(l.a[1000].kind, PIAS_JAP_SET_SET);
+	assert_int_equal(l.a[1000].members, 9000);
+	assert_int_equal(l.a[1000].set.policy.kind, PIAS_POLICY_WEIGHTED);
+	assert_int_equal(l.a[1001].kind, PIAS_JAP_REPORT); /* the policy changed */
+	assert_int_equal(l.a[1001].report.count, 9000);
+	g = pias_jap_group(&f->j, &ta);
+	assert_int_equal(g->holder, 1001); /* serial 0, the earliest live */
+	assert_int_equal(set_sorted(g, got), 9000);
+	for (__u32 i = 0; i < 9000; i++)
+		assert_int_equal(got[i], 1001 + i);
+	/* 3,000 leave: each writes its own entry; the set keeps them for their flows */
+	for (__u32 id = 1001; id <= 4000; id++) {
+		l.n = 0;
+		assert_int_equal(pias_jap_leave(&f->j, &ta, id, T0 + 1300 * MS, &l, &f->e), 0);
+		assert_true(l.n >= 1);
+		assert_int_equal(l.a[0].kind, PIAS_JAP_TARGET_SET);
+		assert_int_equal(l.a[0].target.state, PIAS_TARGET_DRAINING);
+		for (size_t i = 1; i < l.n; i++)
+			assert_int_equal(l.a[i].kind, PIAS_JAP_REPORT);
+	}
+	/* their connections end: gone at the next tick, the set of 6,000 written once */
+	f->j.cfg.conns = no_conns;
+	for (__u32 id = 4001; id <= BIG; id++)
+		assert_int_equal(pias_jap_refresh(&f->j, &ta, id, T0 + 1400 * MS, &l, &f->e), 0);
+	l.n = 0;
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 1400 * MS, reply_of, f, &l, &f->e), 0);
+	assert_int_equal(l.n, 3000 + 1);
+	last_set = -1;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.a[i].kind == PIAS_JAP_SET_SET)
+			last_set = (int)i;
+	assert_int_equal(last_set, 0); /* the set first, then the entries it no longer names */
+	assert_int_equal(l.a[0].members, 6000);
+	n = ids_of(&l, PIAS_JAP_TARGET_DEL, got);
+	assert_int_equal(n, 3000);
+	for (__u32 i = 0; i < n; i++)
+		assert_int_equal(got[i], 1001 + i);
+	g = pias_jap_group(&f->j, &ta);
+	assert_int_equal(set_sorted(g, got), 6000);
+	for (__u32 i = 0; i < 6000; i++)
+		assert_int_equal(got[i], 4001 + i);
+	/* the 1,000 DOWN expire (the others refreshed): their entries go, the set stays */
+	for (__u32 id = 4001; id <= BIG; id++)
+		assert_int_equal(pias_jap_refresh(&f->j, &ta, id,
+						  T0 + 300 * MS + PIAS_JAP_REFRESH_TIMEOUT_NS +
+							  PIAS_JAP_DOWN_EXPIRE_NS,
+						  &l, &f->e),
+				 0);
+	l.n = 0;
+	assert_int_equal(pias_jap_tick(&f->j,
+				       T0 + 300 * MS + PIAS_JAP_REFRESH_TIMEOUT_NS +
+					       PIAS_JAP_DOWN_EXPIRE_NS + 1,
+				       reply_of, f, &l, &f->e),
+			 0);
+	assert_int_equal(l.n, 1000);
+	n = ids_of(&l, PIAS_JAP_TARGET_DEL, want);
+	assert_int_equal(n, 1000);
+	for (__u32 i = 0; i < n; i++)
+		assert_int_equal(want[i], i + 1);
+	for (__u32 k = 0; k < 4000; k++) {
+		struct pias_jap_endpoint ep = ep_n(7, k);
+
+		assert_int_equal(pias_jap_find(&f->j, &ta, &ep), -ENOENT);
+	}
+	for (__u32 k = 4000; k < BIG; k++) {
+		struct pias_jap_endpoint ep = ep_n(7, k);
+
+		assert_int_equal(pias_jap_find(&f->j, &ta, &ep), (int)k + 1);
+	}
+	g = pias_jap_group(&f->j, &ta);
+	assert_int_equal(g->count, 6000);
+	assert_int_equal(pias_jap_ntargets(&f->j), 6000);
+	check_registry(&f->j, NULL, NULL, 0);
+	free(got);
+	free(want);
+	free(l.a);
+}
+
+static unsigned int replies_asked, conns_asked;
+
+static __u64 count_reply(void *ctx, __u32 id)
+{
+	(void)ctx;
+	(void)id;
+	replies_asked++;
+	return 0;
+}
+
+static long count_conns(void *ctx, __u32 id, __u64 since)
+{
+	(void)ctx;
+	(void)id;
+	(void)since;
+	conns_asked++;
+	return 3;
+}
+
+/*
+ * A tick asks the dataplane only about what is due: the last reply of a
+ * target whose deadline popped with its refreshes too old (none of those
+ * refreshed in time), and the connections of DRAINING targets only.
+ */
+static void tick_asks_only_due(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_actions l = big_list(64);
+
+	f->j.cfg.conns = count_conns;
+	for (__u32 i = 0; i < 1000; i++) {
+		struct pias_ta ta = ta_n(i / 10);
+		struct pias_jap_endpoint ep = ep_n(i / 10, i % 10);
+
+		l.n = 0;
+		assert_int_equal(pias_jap_register(&f->j, &ta, &ep, 1, T0, &l, &f->e), (int)i + 1);
+	}
+	for (__u32 i = 0; i < 1000; i++) {
+		struct pias_ta ta = ta_n(i / 10);
+
+		assert_int_equal(pias_jap_refresh(&f->j, &ta, i + 1, T0 + 500 * MS, &l, &f->e), 0);
+	}
+	/* 10 leave (ids 1..10, group 0) */
+	for (__u32 id = 1; id <= 10; id++) {
+		struct pias_ta ta = ta_n(0);
+
+		assert_int_equal(pias_jap_leave(&f->j, &ta, id, T0 + 500 * MS, &l, &f->e), 0);
+	}
+	replies_asked = conns_asked = 0;
+	l.n = 0;
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 600 * MS, count_reply, f, &l, &f->e), 0);
+	assert_int_equal(replies_asked, 0);
+	assert_int_equal(conns_asked, 10);
+	/* the first deadlines pop: refreshed in time, set again without asking */
+	for (__u32 i = 10; i < 1000; i++) {
+		struct pias_ta ta = ta_n(i / 10);
+
+		if (i < 993)
+			assert_int_equal(
+				pias_jap_refresh(&f->j, &ta, i + 1, T0 + 1000 * MS, &l, &f->e), 0);
+	}
+	replies_asked = conns_asked = 0;
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 1000 * MS, count_reply, f, &l, &f->e), 0);
+	assert_int_equal(replies_asked, 0);
+	assert_int_equal(conns_asked, 10);
+	assert_int_equal(l.n, 0);
+	/* 7 refreshed last at T0 + 500 ms: asked once each, then DOWN */
+	replies_asked = conns_asked = 0;
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 1450 * MS, count_reply, f, &l, &f->e), 0);
+	assert_int_equal(replies_asked, 7);
+	assert_int_equal(ids_of(&l, PIAS_JAP_TARGET_SET, (__u32[16]){ 0 }), 7);
+	/* nothing due: nothing asked, nothing written */
+	replies_asked = conns_asked = 0;
+	l.n = 0;
+	f->j.cfg.conns = NULL;
+	assert_int_equal(pias_jap_tick(&f->j, T0 + 1500 * MS, count_reply, f, &l, &f->e), 0);
+	assert_int_equal(replies_asked + conns_asked + l.n, 0);
+	free(l.a);
+}
+
+/*
+ * One tick with many groups due for different reasons: 64 whose shedding
+ * peak lapses (reported at full share again) and 20 others whose only
+ * target times out (DOWN); every group is looked at once and each gets
+ * its actions. The live targets' deadlines are spread over the ticks, so
+ * that the call's scratch has been small until then (ASan: room for both
+ * kinds of group, not for the larger of the two).
+ */
+static void tick_many_groups_due(void **state)
+{
+	struct fx *f = *state;
+	struct pias_jap_config cfg = pias_jap_default_config();
+	struct pias_jap_actions l = big_list(1024);
+	size_t reports = 0, downs = 0;
+
+	cfg.shed_hold_ns = 2000 * MS;
+	pias_jap_free(&f->j);
+	assert_int_equal(pias_jap_init(&f->j, &cfg, &f->e), 0);
+	/* 10 ms steps; a tick every 10 steps; the big one at step 280 (T0 + 2.8 s) */
+	for (__u32 st = 1; st <= 280; st++) {
+		__u64 now = T0 + st * 10 * MS;
+
+		l.n = 0;
+		if (st <= 64) /* group st - 1 joins: two targets, ids 2g + 1 and 2g + 2 */
+			for (__u32 k = 0; k < 2; k++) {
+				struct pias_ta ta = ta_n(st - 1);
+				struct pias_jap_endpoint ep = ep_n(st - 1, k);
+
+				assert_true(pias_jap_register(&f->j, &ta, &ep, 1, now, &l, &f->e) >
+					    0);
+			}
+		for (__u32 g = 0; g < 64 && st > 64; g++) /* the live one refreshes every 300 ms */
+			if ((st - g) % 30 == 0) {
+				struct pias_ta ta = ta_n(g);
+
+				assert_int_equal(
+					pias_jap_refresh(&f->j, &ta, 2 * g + 2, now, &l, &f->e), 0);
+			}
+		if (st == 70) /* the other fails in every group at once: peaks of 2 held 2 s */
+			for (__u32 g = 0; g < 64; g++) {
+				struct pias_ta ta = ta_n(g);
+
+				assert_int_equal(
+					pias_jap_fail(&f->j, &ta, 2 * g + 1, now, &l, &f->e), 0);
+			}
+		if (st == 180) /* 20 groups of one, never refreshed: due at the big tick */
+			for (__u32 g = 100; g < 120; g++) {
+				struct pias_ta ta = ta_n(g);
+				struct pias_jap_endpoint ep = ep_n(g, 0);
+
+				assert_true(pias_jap_register(&f->j, &ta, &ep, 1, now, &l, &f->e) >
+					    0);
+			}
+		if (st % 10)
+			continue;
+		l.n = 0;
+		assert_int_equal(pias_jap_tick(&f->j, now, reply_of, f, &l, &f->e), 0);
+		if (st < 280)
+			assert_int_equal(l.n, 0);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.a[i].kind == PIAS_JAP_REPORT && l.a[i].report.count == 1 &&
+		    l.a[i].report.share == PIAS_JAP_SHARE_FULL)
+			reports++;
+		downs += l.a[i].kind == PIAS_JAP_TARGET_SET &&
+			 l.a[i].target.state == PIAS_TARGET_DOWN;
+	}
+	assert_int_equal(reports, 64);
+	assert_int_equal(downs, 20);
+	check_registry(&f->j, NULL, NULL, 0);
+	free(l.a);
+}
+
 int test_jap_registry(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1265,6 +2134,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(unknown_enoent, setup, teardown),
 		cmocka_unit_test_setup_teardown(enobufs_applies_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_groups_tick, setup, teardown),
+		cmocka_unit_test_setup_teardown(walk_resumes_across_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_takes_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_refreshed_stays_active, setup, teardown),
@@ -1277,6 +2147,11 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(restore_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_ta_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_draining_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(random_calls_keep_invariants, setup, teardown),
+		cmocka_unit_test_setup_teardown(hundred_thousand_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(ten_thousand_in_a_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(tick_asks_only_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(tick_many_groups_due, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("jap_registry", tests, NULL, NULL);

@@ -704,7 +704,7 @@ static void test_bad_batches(void)
 	patch_bad(PIAS_MSG_REG_BATCH, 0, b + 7, 1, "REG_BATCH: reserved 16 bits are not zero");
 	patch_bad(PIAS_MSG_REG_BATCH, 2, e2 + 3, 0, "REG_BATCH[2]: ta.port is 0");
 	patch_bad(PIAS_MSG_REG_BATCH, 2, e2 + 20 + 3, 0, "REG_BATCH[2]: target_id 0 is not");
-	patch_bad(PIAS_MSG_REG_BATCH, 2, e2 + 20 + 1, 1, "REG_BATCH[2]: target_id 65539 is not");
+	patch_bad(PIAS_MSG_REG_BATCH, 2, e2 + 20 + 1, 2, "REG_BATCH[2]: target_id 131075 is not");
 
 	patch_bad(PIAS_MSG_REG_BATCH_ACK, 0, b + 13, 0, "REG_BATCH_ACK: n 0 is not 1-33");
 	patch_bad(PIAS_MSG_REG_BATCH_ACK, 0, b + 13, 2,
@@ -836,9 +836,9 @@ static void test_bad_fields(void **state)
 	patch_bad(PIAS_MSG_REGISTER, 2, b + 62, 5, "REGISTER: policy: replicate takes 2-4 copies");
 	/* REG_ACK ids. */
 	patch_bad(PIAS_MSG_REG_ACK, 0, b + 23, 0, "REG_ACK: jap_id 0 is not a proxy id");
-	/* target_id 0 is allowed (a LEAVE of an unknown target); 65536 up is not */
-	patch_bad(PIAS_MSG_REG_ACK, 0, b + 25, 1,
-		  "REG_ACK: target_id 65537 is not a target id 0-65535");
+	/* target_id 0 is allowed (a LEAVE of an unknown target); 131072 up is not */
+	patch_bad(PIAS_MSG_REG_ACK, 0, b + 25, 2,
+		  "REG_ACK: target_id 131073 is not a target id 0-131071");
 	/* REG_ACK's tunnel endpoint: family, reserved byte, port, address. */
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 40, 5, "REG_ACK: tunnel family 5 is not 4 (IPv4) or 6");
 	patch_bad(PIAS_MSG_REG_ACK, 1, b + 41, 1, "REG_ACK: reserved byte is not zero");
@@ -932,7 +932,7 @@ static void test_encode_rejects(void **state)
 	REJECT(-EMSGSIZE, "REPORTS: does not fit");
 	build(m, PIAS_MSG_REG_BATCH, 2);
 	m->batch.e[4].target_id = PIAS_MAX_TARGETS;
-	REJECT(-EINVAL, "REG_BATCH[4]: target_id 65536 is not a target id 1-65535");
+	REJECT(-EINVAL, "REG_BATCH[4]: target_id 131072 is not a target id 1-131071");
 	build(m, PIAS_MSG_REG_BATCH, 2);
 	m->batch.n = PIAS_MSG_BATCH_MAX + 1;
 	REJECT(-EINVAL, "REG_BATCH: n 34 is not 1-33");

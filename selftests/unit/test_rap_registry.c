@@ -381,6 +381,40 @@ static void test_push_all_or_nothing(void **state)
 	assert_int_equal(binding_to(f, 40)->group.count, 2);
 }
 
+/*
+ * The rate limiter's records are also the IAPs bound to a TA, a list per
+ * TA: one older than a binding's lifetime names an IAP no longer bound,
+ * so it is not told of new shares, and goes; a group that goes takes its
+ * records along.
+ */
+static void test_sent_records(void **state)
+{
+	struct fx *f = *state;
+
+	report_ex(f, 7, 4, 1000, 0, 0, 1, T0);
+	report_ex(f, 8, 4, 1000, 0, 0, 1, T0);
+	report(f, &f->ta2, 9, 1, 1, T0);
+	assert_int_equal(pias_rap_bound(&f->r, 40, &f->ta, 7, NULL, NULL, T0, &f->acts, &f->e), 0);
+	assert_int_equal(
+		pias_rap_bound(&f->r, 41, &f->ta, 8, NULL, NULL, T0 + 200 * SEC, &f->acts, &f->e),
+		0);
+	assert_int_equal(pias_rap_bound(&f->r, 42, &f->ta2, 9, NULL, NULL, T0, &f->acts, &f->e), 0);
+	assert_int_equal(f->r.nsent, 3);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->nsent, 2);
+	/* 7 dialled down 301 s on: 41 is told, 40's binding has lapsed */
+	f->acts.n = 0;
+	report_ex(f, 8, 4, 1000, 0, 0, 2, T0 + 301 * SEC);
+	report_ex(f, 7, 4, 500, 0, 0, 2, T0 + 301 * SEC);
+	assert_non_null(binding_to(f, 41));
+	assert_null(binding_to(f, 40));
+	assert_int_equal(f->r.nsent, 2);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->nsent, 1);
+	/* ta2's group goes with its JAP, and its record with it */
+	assert_int_equal(pias_rap_jap_dead(&f->r, 9, T0 + 301 * SEC, &f->acts, &f->e), 0);
+	assert_null(pias_rap_group(&f->r, &f->ta2));
+	assert_int_equal(f->r.nsent, 1);
+}
+
 static void test_report_zero_del(void **state)
 {
 	struct fx *f = *state;
@@ -626,12 +660,12 @@ static void test_query_proportions(void **state)
 	/* alpha 0 (default): RTTs are ignored. */
 	shares(f, fake_rtt, s);
 	check_share(s[2], 0.3);
-	/* Deterministic in rnd: the ends of the distribution, in table order (3, 2, 1). */
+	/* Deterministic in rnd: the ends of the distribution, in report order (1, 2, 3). */
 	f->acts.n = 0;
 	pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0, T0, &f->acts, &f->e);
-	assert_int_equal(last(f)->jap_id, 3);
-	pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0xffffffffu, T0, &f->acts, &f->e);
 	assert_int_equal(last(f)->jap_id, 1);
+	pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, 0xffffffffu, T0, &f->acts, &f->e);
+	assert_int_equal(last(f)->jap_id, 3);
 }
 
 static void test_alpha1_nearest(void **state)
@@ -811,36 +845,327 @@ static void test_enobufs(void **state)
 	assert_int_equal(f->acts.n, 2);
 }
 
+/* The index of jap_id in a GROUP_SET's group, or -1. */
+static int group_index_of(const struct pias_rap_action *a, __u32 jap_id)
+{
+	for (__u32 i = 0; i < a->group.count; i++)
+		if (a->group.japs[i].jap_id == jap_id)
+			return (int)i;
+	return -1;
+}
+
+/* A GROUP_SET of a sample: at most 16 JAPs, the rest counted, weights whole 16ths of the total. */
+static void check_sample(const struct pias_rap_action *a, __u32 njaps, __u64 total)
+{
+	__u32 unit = (__u32)(total / PIAS_GROUP_MAX_JAPS), sum = 0;
+
+	assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
+	assert_in_range(a->group.count, 1, PIAS_GROUP_MAX_JAPS);
+	assert_int_equal(a->omitted, njaps - a->group.count);
+	for (__u32 k = 0; k < a->group.count; k++) {
+		assert_int_equal(a->group.japs[k].weight % unit, 0);
+		sum += a->group.japs[k].weight / unit;
+		if (k)
+			assert_true(a->group.japs[k].weight <= a->group.japs[k - 1].weight);
+	}
+	assert_int_equal(sum, PIAS_GROUP_MAX_JAPS);
+}
+
+/*
+ * 17 JAPs, weights 1..17: more than a group holds, so the RAP publishes a
+ * weighted sample (each 16th of the total weight one point), drawn again
+ * every report period; over the draws each JAP's share of the published
+ * weight is its share of the total. Queries draw from all 17.
+ */
 static void test_17th_jap(void **state)
 {
 	struct fx *f = *state;
-	const struct pias_rap_action *a;
+	double got[18] = { 0 };
+	bool hit[18] = { false };
+	const int draws = 3000;
+	__u64 seq = 1, now = T0;
 
 	for (__u32 id = 1; id <= PIAS_GROUP_MAX_JAPS + 1; id++)
-		report(f, &f->ta, id, id, 1, T0);
-	a = last(f);
-	assert_int_equal(a->kind, PIAS_RAP_GROUP_SET);
-	assert_int_equal(a->group.count, PIAS_GROUP_MAX_JAPS);
-	assert_int_equal(a->omitted, 1);
-	assert_int_equal(a->group.japs[0].jap_id, 17);
-	assert_int_equal(a->group.japs[15].jap_id, 2); /* the smallest, 1, is left out */
-	/* Queries never pick the omitted JAP. */
-	for (__u64 rnd = 0; rnd <= 0xffffffffu; rnd += 0x01000000u) {
+		report(f, &f->ta, id, id, seq, now);
+	check_sample(last(f), 17, 153);
+	/* JAP 17 has more than a 16th of the total: always in */
+	assert_true(group_index_of(last(f), 17) >= 0);
+	for (__u64 rnd = 0; rnd <= 0xffffffffu; rnd += 0x00100000u) {
 		f->acts.n = 0;
-		pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, (__u32)rnd, T0, &f->acts, &f->e);
-		assert_int_not_equal(last(f)->jap_id, 1);
+		pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, (__u32)rnd, now, &f->acts, &f->e);
+		hit[last(f)->jap_id] = true;
 	}
-	/* The largest leaves: the omitted one moves in. */
-	report(f, &f->ta, 17, 0, 2, T0);
-	a = last(f);
-	assert_int_equal(a->group.count, PIAS_GROUP_MAX_JAPS);
-	assert_int_equal(a->omitted, 0);
-	assert_int_equal(a->group.japs[15].jap_id, 1);
-	/* The report table itself is bounded. */
-	for (__u32 id = 100; id < 100 + PIAS_RAP_MAX_REPORTS - 17; id++)
-		report(f, &f->ta, id, 1, 1, T0);
-	assert_int_equal(pias_rap_report(&f->r, &f->ta, 999, 1, 1, T0, &f->acts, &f->e), -ENOSPC);
-	assert_msg_has(f->e.msg, "JAPs already");
+	for (__u32 id = 1; id <= 17; id++)
+		assert_true(hit[id]);
+	/* the sample over time: a re-draw each report period (the JAPs re-report meanwhile) */
+	for (int d = 0; d < draws; d++) {
+		const struct pias_group *g = &pias_rap_group(&f->r, &f->ta)->g;
+		__u32 sum = 0;
+
+		for (__u32 k = 0; k < g->count; k++)
+			sum += g->japs[k].weight;
+		for (__u32 k = 0; k < g->count; k++)
+			got[g->japs[k].jap_id] += (double)g->japs[k].weight / sum / draws;
+		now += PIAS_RAP_REPORT_PERIOD_NS;
+		if (d % 2) {
+			seq++;
+			for (__u32 id = 1; id <= 17; id++)
+				report(f, &f->ta, id, id, seq, now);
+		}
+		f->acts.n = 0;
+		assert_int_equal(pias_rap_tick(&f->r, now, &f->acts, &f->e), 0);
+		assert_true(f->acts.n <= 1);
+	}
+	for (__u32 id = 1; id <= 17; id++)
+		if (got[id] < id / 153.0 - 0.003 || got[id] > id / 153.0 + 0.003)
+			fail_msg("JAP %u: %.4f of the published weight, want %.4f", id, got[id],
+				 id / 153.0);
+	/* a sampled JAP leaves: drawn again at once; the largest leaves: all 16 fit again */
+	f->acts.n = 0;
+	report(f, &f->ta, 17, 0, ++seq, now);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->omitted, 0);
+	assert_int_equal(last(f)->group.count, 16);
+	assert_int_equal(last(f)->group.japs[0].jap_id, 16);
+	assert_int_equal(last(f)->group.japs[0].weight, 16);
+	assert_int_equal(last(f)->group.japs[15].jap_id, 1);
+	assert_false(pias_rap_group(&f->r, &f->ta)->sampled);
+}
+
+/* --- large groups ------------------------------------------------------------------ */
+
+/*
+ * nq queries (rnd from a xorshift) for a group of JAPs 1..njaps of weights
+ * w (0: not in it): none goes to a JAP of weight 0, every other is hit,
+ * and the counts fit the weights (chi-square below limit).
+ */
+static void check_draws(struct fx *f, __u32 njaps, const __u32 *w, unsigned int nq, double limit)
+{
+	unsigned int *n = calloc(njaps + 1, sizeof(*n));
+	double total = 0, chi2 = 0;
+	__u32 seed = 88172645u;
+
+	assert_non_null(n);
+	for (__u32 j = 0; j < njaps; j++)
+		total += w[j];
+	for (unsigned int q = 0; q < nq; q++) {
+		f->acts.n = 0;
+		assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, xorshift(&seed), T0,
+						&f->acts, &f->e),
+				 0);
+		assert_int_equal(f->acts.n, 1);
+		assert_int_equal(last(f)->kind, PIAS_RAP_SEND_BINDING);
+		assert_in_range(last(f)->jap_id, 1, njaps);
+		n[last(f)->jap_id]++;
+	}
+	for (__u32 j = 1; j <= njaps; j++) {
+		double want = nq * (w[j - 1] / total);
+
+		if (!w[j - 1]) {
+			assert_int_equal(n[j], 0);
+			continue;
+		}
+		assert_true(n[j] > 0);
+		chi2 += (n[j] - want) * (n[j] - want) / want;
+	}
+	free(n);
+	if (chi2 > limit)
+		fail_msg("chi-square %.1f over %u JAPs, limit %.0f", chi2, njaps, limit);
+}
+
+/* JAP j (1..n) reports w[j - 1] targets with seq. */
+static void report_all(struct fx *f, __u32 n, const __u32 *w, __u64 seq)
+{
+	for (__u32 j = 1; j <= n; j++) {
+		f->acts.n = 0;
+		report(f, &f->ta, j, w[j - 1], seq, T0);
+	}
+}
+
+/*
+ * 10,000 targets over 100 JAPs (1, 3, 5, ... 199 each): the group table
+ * holds a sample, but queries draw from all 100 by weight; so they do
+ * after JAPs leave (count 0) and die (their reports go, others move).
+ */
+static void test_large_group_100(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_group *g;
+	__u32 w[100];
+
+	for (__u32 j = 0; j < 100; j++)
+		w[j] = 2 * j + 1;
+	report_all(f, 100, w, 1);
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_int_equal(g->nreports, 100);
+	assert_true(g->sampled);
+	assert_int_equal(g->omitted, 100 - g->g.count);
+	assert_int_equal(g->total, 10000);
+	/* 99 degrees of freedom: 200 is beyond p = 1e-6 */
+	check_draws(f, 100, w, 200000, 200);
+	/* every third JAP leaves, every seventh dies */
+	for (__u32 j = 3; j <= 100; j += 3) {
+		f->acts.n = 0;
+		report(f, &f->ta, j, 0, 2, T0);
+		w[j - 1] = 0;
+	}
+	for (__u32 j = 7; j <= 100; j += 7) {
+		f->acts.n = 0;
+		assert_int_equal(pias_rap_jap_dead(&f->r, j, T0, &f->acts, &f->e), 0);
+		w[j - 1] = 0;
+	}
+	check_draws(f, 100, w, 200000, 200);
+	g = pias_rap_group(&f->r, &f->ta);
+	for (__u32 k = 0; k < g->g.count; k++)
+		assert_true(w[g->g.japs[k].jap_id - 1] > 0);
+}
+
+/* 10,000 targets over 1,000 JAPs (5..15 each): queries in proportion to weight. */
+static void test_large_group_1000(void **state)
+{
+	struct fx *f = *state;
+	__u32 w[1000];
+
+	for (__u32 j = 0; j < 1000; j++)
+		w[j] = 5 + j % 11;
+	w[999] += 5; /* 10,000 in all */
+	report_all(f, 1000, w, 1);
+	assert_int_equal(pias_rap_group(&f->r, &f->ta)->total, 10000);
+	/* 999 degrees of freedom: 1,300 is beyond p = 1e-6 */
+	check_draws(f, 1000, w, 400000, 1300);
+}
+
+/*
+ * A random group of 20 JAPs: an IAP bound to a JAP left out of the sample
+ * gets a set led by it, with the published ones after it, and the
+ * prefixes of a scoped one numbered in the set's order.
+ */
+static void test_large_group_sets(void **state)
+{
+	struct fx *f = *state;
+	const struct pias_rap_group *g;
+	const struct pias_rap_action *a = NULL;
+	union pias_addr pfx[20] = { 0 };
+	__u32 seed = 1;
+
+	for (__u32 j = 1; j <= 20; j++) {
+		struct pias_rap_report_in in = {
+			.count = j,
+			.seq = 1,
+			.share = PIAS_RAP_SHARE_FULL,
+			.policy = { .kind = PIAS_POLICY_SCOPED, .scope_len = 24 },
+			.n_scopes = 1,
+			.scopes = &pfx[j - 1],
+		};
+
+		pfx[j - 1].v4 = htonl(0xc6336400u + (j % 4) * 256); /* 198.51.100-103.0/24 */
+		f->acts.n = 0;
+		assert_int_equal(
+			pias_rap_report_ex(&f->r, &f->ta, j, &in, NULL, NULL, T0, &f->acts, &f->e),
+			0);
+	}
+	g = pias_rap_group(&f->r, &f->ta);
+	assert_true(g->sampled);
+	/* a query whose JAP is not published */
+	for (int q = 0; q < 10000 && !a; q++) {
+		f->acts.n = 0;
+		assert_int_equal(pias_rap_query(&f->r, 40, &f->ta, NULL, NULL, xorshift(&seed), T0,
+						&f->acts, &f->e),
+				 0);
+		a = binding_to(f, 40);
+		for (__u32 k = 0; k < g->g.count && a; k++)
+			if (g->g.japs[k].jap_id == a->jap_id)
+				a = NULL;
+	}
+	assert_non_null(a);
+	assert_int_equal(a->group.japs[0].jap_id, a->jap_id);
+	assert_int_equal(a->group.count,
+			 g->g.count < PIAS_GROUP_MAX_JAPS ? g->g.count + 1 : PIAS_GROUP_MAX_JAPS);
+	/* the chosen JAP's prefix lists it (bit 0) */
+	assert_true(japs_of(&a->group, ntohl(pfx[a->jap_id - 1].v4)) & 1u);
+	for (__u32 k = 1; k < a->group.count; k++) {
+		__u32 jap = a->group.japs[k].jap_id;
+
+		assert_true(japs_of(&a->group, ntohl(pfx[jap - 1].v4)) & (1u << k));
+	}
+}
+
+/* Reports expire at their own deadline; a refresh moves nothing in the heap but keeps its report. */
+static void test_expiry_deadlines(void **state)
+{
+	struct fx *f = *state;
+	struct pias_ta ta[3];
+
+	for (int k = 0; k < 3; k++) {
+		ta[k] = f->ta;
+		ta[k].port = (__u16)(1000 + k);
+		report(f, &ta[k], 7, 1, 1, T0 + (__u64)k * 5 * SEC);
+	}
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 30 * SEC, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 0); /* exactly the expiry: still fresh */
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 30 * SEC + 1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_DEL);
+	assert_memory_equal(&last(f)->ta, &ta[0], sizeof(ta[0]));
+	assert_null(pias_rap_group(&f->r, &ta[0]));
+	/* ta[2] refreshed: its deadline stays at T0 + 40 s, popped then and set again */
+	report(f, &ta[2], 7, 1, 2, T0 + 20 * SEC);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 35 * SEC + 1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_memory_equal(&last(f)->ta, &ta[1], sizeof(ta[1]));
+	assert_int_equal(pias_timers_next(&f->r.due), T0 + 40 * SEC + 1);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 40 * SEC + 1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 2);
+	assert_int_equal(pias_timers_next(&f->r.due), T0 + 50 * SEC + 1);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 50 * SEC + 1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 3);
+	assert_int_equal(pias_rap_ngroups(&f->r), 0);
+	assert_int_equal(pias_timers_next(&f->r.due), PIAS_TIMERS_NEVER);
+	/* a count-0 report alone (a remembered seq) goes the same way */
+	report(f, &ta[0], 8, 0, 1, T0 + 60 * SEC);
+	assert_int_equal(pias_rap_ngroups(&f->r), 1);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 90 * SEC + 1, &f->acts, &f->e), 0);
+	assert_int_equal(pias_rap_ngroups(&f->r), 0);
+	assert_int_equal(f->acts.n, 3);
+}
+
+/*
+ * 65,536 groups and nothing due: a tick visits nothing, so it needs no room
+ * for actions and emits none; past the first deadline it visits that
+ * group alone.
+ */
+static void test_idle_tick_65536(void **state)
+{
+	struct fx *f = *state;
+	struct pias_rap_actions none = { .a = f->buf, .cap = 0 };
+
+	for (__u32 i = 0; i < 65536; i++) {
+		struct pias_ta ta = f->ta;
+
+		ta.addr.v4 = 0x0a000000u + i;
+		f->acts.n = 0;
+		report(f, &ta, 7 + i % 5, 1, 1, T0 + i);
+	}
+	assert_int_equal(pias_rap_ngroups(&f->r), 65536);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + SEC, &none, &f->e), 0);
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 30 * SEC, &none, &f->e), 0);
+	assert_int_equal(none.n, 0);
+	f->acts.n = 0;
+	assert_int_equal(pias_rap_tick(&f->r, T0 + 30 * SEC + 1, &f->acts, &f->e), 0);
+	assert_int_equal(f->acts.n, 1);
+	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_DEL);
+	assert_int_equal(last(f)->ta.addr.v4, 0x0a000000u);
+	assert_int_equal(pias_rap_ngroups(&f->r), 65535);
+	/* JAP 8's death (groups 1, 6, 11, ...) needs room for its own groups only */
+	struct pias_rap_actions some = { .a = calloc(13107, sizeof(struct pias_rap_action)),
+					 .cap = 13107 };
+
+	assert_non_null(some.a);
+	assert_int_equal(pias_rap_jap_dead(&f->r, 8, T0 + 31 * SEC, &some, &f->e), 0);
+	assert_int_equal(some.n, 13107);
+	assert_int_equal(pias_rap_ngroups(&f->r), 65535 - some.n);
+	free(some.a);
 }
 
 static void test_init_config(void **state)
@@ -866,15 +1191,6 @@ static void test_init_config(void **state)
 }
 
 /* --- restart: pias_rap_restore ------------------------------------------------- */
-
-/* The index of jap_id in a GROUP_SET's group, or -1. */
-static int group_index_of(const struct pias_rap_action *a, __u32 jap_id)
-{
-	for (__u32 i = 0; i < a->group.count; i++)
-		if (a->group.japs[i].jap_id == jap_id)
-			return (int)i;
-	return -1;
-}
 
 /* A group as the RAP publishes it: n JAPs ids[i] with weights w[i], largest first. */
 static struct pias_group mkgroup(__u32 n, const __u32 *ids, const __u32 *w)
@@ -1086,21 +1402,27 @@ static void test_restore_jap_dead(void **state)
 	assert_null(pias_rap_group(&f->r, &f->ta2));
 }
 
-/* 16 JAPs restored; a 17th, smaller, reports: kept out, counted as omitted. */
+/* 16 JAPs restored; a 17th reports: the group becomes a sample; it leaves: the 16 as restored. */
 static void test_restore_full_group(void **state)
 {
 	struct fx *f = *state;
 	struct pias_group g = { .count = PIAS_GROUP_MAX_JAPS };
+	__u64 total = 1;
 
-	for (__u32 i = 0; i < PIAS_GROUP_MAX_JAPS; i++)
+	for (__u32 i = 0; i < PIAS_GROUP_MAX_JAPS; i++) {
 		g.japs[i] = (struct pias_group_jap){ .jap_id = 100 + i,
 						     .weight = 2 * PIAS_GROUP_MAX_JAPS - i };
+		total += g.japs[i].weight;
+	}
 	assert_int_equal(pias_rap_restore(&f->r, &f->ta, &g, T0, &f->e), 0);
 	assert_int_equal(pias_rap_group(&f->r, &f->ta)->nreports, PIAS_GROUP_MAX_JAPS);
 	report(f, &f->ta, 7, 1, 1, T0);
 	assert_int_equal(f->acts.n, 1);
+	check_sample(last(f), 17, total);
+	report(f, &f->ta, 7, 0, 2, T0);
+	assert_int_equal(f->acts.n, 2);
 	assert_int_equal(last(f)->kind, PIAS_RAP_GROUP_SET);
-	assert_int_equal(last(f)->omitted, 1);
+	assert_int_equal(last(f)->omitted, 0);
 	assert_memory_equal(&last(f)->group, &g, sizeof(g));
 }
 
@@ -1130,7 +1452,7 @@ static void test_restore_bad(void **state)
 	bad.family = 5;
 	assert_int_equal(restore78(f, &bad, T0), -EINVAL);
 	assert_msg_has(f->e.msg, "family");
-	assert_int_equal(f->r.ngroups, 0);
+	assert_int_equal(pias_rap_ngroups(&f->r), 0);
 	assert_int_equal(f->r.next_generation, 0);
 	/* Twice: -EEXIST, the first one kept. */
 	assert_int_equal(restore78(f, &f->ta, T0), 0);
@@ -1143,7 +1465,7 @@ static void test_restore_bad(void **state)
 	report(f, &f->ta2, 9, 4, 1, T0);
 	assert_int_equal(restore78(f, &f->ta2, T0), -EEXIST);
 	assert_int_equal(pias_rap_group(&f->r, &f->ta2)->g.japs[0].jap_id, 9);
-	assert_int_equal(f->r.ngroups, 2);
+	assert_int_equal(pias_rap_ngroups(&f->r), 2);
 	assert_int_equal(f->acts.n, 1); /* the report's GROUP_SET only */
 }
 
@@ -1156,6 +1478,7 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_random_sets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replicate_full_japs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_all_or_nothing, setup_alpha1, teardown),
+		cmocka_unit_test_setup_teardown(test_sent_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scoped_prefixes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reports_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_seq, setup, teardown),
@@ -1174,6 +1497,11 @@ int test_rap_registry(void)
 		cmocka_unit_test_setup_teardown(test_report_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enobufs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_17th_jap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_group_100, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_group_1000, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_group_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_deadlines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_tick_65536, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_takes_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_report_replaces, setup, teardown),

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* daemon/ring: consistent hashing of groups to RAPs and the table it fills. */
+/* lib/ring: consistent hashing of groups to RAPs, the table it fills and its updates. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,11 @@
 #include "unit.h"
 
 #define K 3 /* the default RAPs per group */
+/*
+ * Slots moved by one join or leave, times k/N (or 1/N for first RAPs).
+ * Measured worst over 100 proxies: 1.11 (sets), 1.22 (first RAP).
+ */
+#define MOVE_BOUND 1.6
 
 /* splitmix64: a seeded PRNG, so every run draws the same groups and ids. */
 static __u64 rnd_next(__u64 *s)
@@ -87,6 +92,26 @@ static bool member(__u32 id, const __u32 *ids, size_t n)
 static bool slot_has(const struct pias_rap_slot *s, __u32 id)
 {
 	return member(id, s->rap, PIAS_RAP_REPLICAS);
+}
+
+/* memcmp first: cmocka's byte-by-byte compare takes 30 ms over 16 MiB. */
+static void assert_tables_equal(const struct pias_rap_slot *a, const struct pias_rap_slot *b)
+{
+	if (!memcmp(a, b, PIAS_RAP_SLOTS * sizeof(*a)))
+		return;
+	for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++)
+		if (memcmp(&a[s], &b[s], sizeof(a[s])))
+			fail_msg("slot %u: %u %u %u %u, not %u %u %u %u", s, a[s].rap[0],
+				 a[s].rap[1], a[s].rap[2], a[s].rap[3], b[s].rap[0], b[s].rap[1],
+				 b[s].rap[2], b[s].rap[3]);
+}
+
+static struct pias_slot_set *slot_set(void)
+{
+	struct pias_slot_set *set = calloc(1, sizeof(*set));
+
+	assert_non_null(set);
+	return set;
 }
 
 static struct pias_ring ring_of(const __u32 *ids, size_t n)
@@ -195,6 +220,8 @@ static void bad_input(void **state)
 	struct pias_err e;
 	__u32 out[PIAS_RAP_REPLICAS];
 	struct pias_ta ta = { .family = PIAS_AF_INET };
+	struct pias_slot_set *set = slot_set();
+	__u32 changed[1];
 	size_t n;
 
 	(void)state;
@@ -233,10 +260,30 @@ static void bad_input(void **state)
 	/* None of the above changed the ring. */
 	assert_int_equal(r.nproxies, 3);
 	assert_int_equal(pias_ring_fill_table(&r, K, t2, NULL), 0);
-	assert_memory_equal(t, t2, PIAS_RAP_SLOTS * sizeof(*t));
+	assert_tables_equal(t, t2);
 
-	assert_int_equal(pias_ring_table_diff(t, NULL, out, &n), -EINVAL);
 	assert_int_equal(pias_ring_raps_of_ta(NULL, &ta, t2), -EINVAL);
+
+	/* Incremental updates: bad k, no set, ids not (or already) on the ring. */
+	assert_int_equal(pias_ring_join(&r, 4, 0, set, &e), -EINVAL);
+	assert_msg_has(e.msg, "replicas 0");
+	assert_int_equal(pias_ring_join(&r, 4, K, NULL, &e), -EINVAL);
+	assert_int_equal(pias_ring_join(&r, 2, K, set, &e), -EEXIST);
+	assert_int_equal(pias_ring_leave(&r, 4, K, set, &e), -ENOENT);
+	assert_msg_has(e.msg, "proxy id 4 is not on the ring");
+	assert_int_equal(pias_ring_leave(&r, 0, K, set, &e), -EINVAL);
+	assert_int_equal(pias_ring_leave(&r, 2, PIAS_RAP_REPLICAS + 1, set, &e), -EINVAL);
+	assert_int_equal(pias_ring_mark(&r, 4, K, set), -ENOENT);
+	assert_int_equal(pias_ring_mark(&r, 2, 0, set), -EINVAL);
+	assert_int_equal(pias_ring_mark(NULL, 2, K, set), -EINVAL);
+	r.alloc = no_memory;
+	assert_int_equal(pias_ring_join(&r, 4, K, set, &e), -ENOMEM);
+	r.alloc = malloc;
+	for (size_t w = 0; w < PIAS_SLOT_SET_WORDS; w++)
+		assert_int_equal(set->w[w], 0);
+	assert_int_equal(pias_ring_refill(&r, K, t, set, NULL, t2, &n, &e), -EINVAL);
+	assert_int_equal(pias_ring_refill(&r, 0, t, set, changed, t2, &n, &e), -EINVAL);
+	assert_int_equal(r.nproxies, 3);
 	pias_ring_free(&r);
 	pias_ring_free(&r); /* twice is harmless */
 
@@ -244,6 +291,7 @@ static void bad_input(void **state)
 	assert_msg_has(e.msg, "vnodes");
 	assert_int_equal(pias_ring_init(NULL, 0, &e), -EINVAL);
 	pias_ring_free(&r);
+	free(set);
 	free(t);
 	free(t2);
 }
@@ -262,7 +310,7 @@ static void deterministic(void **state)
 		shuffle(ids, n, seed);
 		assert_int_equal(pias_ring_build(&r, ids, n, NULL), 0);
 		assert_int_equal(pias_ring_fill_table(&r, K, t2, NULL), 0);
-		assert_memory_equal(t, t2, PIAS_RAP_SLOTS * sizeof(*t));
+		assert_tables_equal(t, t2);
 	}
 	assert_int_equal(pias_ring_init(&r2, 0, NULL), 0);
 	for (size_t i = 0; i < n; i++)
@@ -270,7 +318,7 @@ static void deterministic(void **state)
 	assert_int_equal(r2.npoints, r.npoints);
 	assert_memory_equal(r2.points, r.points, r.npoints * sizeof(*r.points));
 	assert_int_equal(pias_ring_fill_table(&r2, K, t2, NULL), 0);
-	assert_memory_equal(t, t2, PIAS_RAP_SLOTS * sizeof(*t));
+	assert_tables_equal(t, t2);
 
 	/* Removing = rebuilding without. */
 	assert_int_equal(pias_ring_remove(&r2, ids[17], NULL), 0);
@@ -310,69 +358,322 @@ static void raps_of_ta(void **state)
 	free(t);
 }
 
+/* Scratch for pias_ring_refill: room for every slot. */
+struct refill {
+	__u32 *changed;
+	struct pias_rap_slot *vals;
+	size_t n;
+};
+
+static struct refill refill_new(void)
+{
+	struct refill f = { .changed = malloc(PIAS_RAP_SLOTS * sizeof(*f.changed)),
+			    .vals = malloc(PIAS_RAP_SLOTS * sizeof(*f.vals)) };
+
+	assert_non_null(f.changed);
+	assert_non_null(f.vals);
+	return f;
+}
+
+static void refill_free(struct refill *f)
+{
+	free(f->changed);
+	free(f->vals);
+}
+
+/* Recompute dirty's slots into f, write them to t (as piasd writes the map), empty dirty. */
+static void refill_apply(const struct pias_ring *r, unsigned int k, struct pias_rap_slot *t,
+			 struct pias_slot_set *dirty, struct refill *f)
+{
+	assert_int_equal(pias_ring_refill(r, k, t, dirty, f->changed, f->vals, &f->n, NULL), 0);
+	for (size_t i = 0; i < f->n; i++) {
+		assert_true(pias_slot_set_has(dirty, f->changed[i]));
+		if (i)
+			assert_true(f->changed[i - 1] < f->changed[i]);
+		t[f->changed[i]] = f->vals[i];
+	}
+	memset(dirty, 0, sizeof(*dirty));
+}
+
+static size_t set_count(const struct pias_slot_set *set)
+{
+	size_t n = 0;
+
+	for (size_t w = 0; w < PIAS_SLOT_SET_WORDS; w++)
+		n += (size_t)__builtin_popcountll(set->w[w]);
+	return n;
+}
+
 /*
- * Groups per proxy as first RAP, for 1e6 random TAs: max/mean. Also the
- * proxies that are first RAP of no slot at all.
+ * Random joins and leaves, one, two or three between two refills (piasd writes
+ * the table once per tick, after all of a tick's membership changes): the
+ * incrementally updated table equals a full fill every time. With one
+ * change every slot marked changes (a join puts the proxy into exactly
+ * those, a leave takes it out): the marks are not a loose superset.
  */
-static double balance(size_t n, size_t *idle)
+static void random_ops(size_t n0, size_t pool, unsigned int k, size_t ops, __u64 seed)
+{
+	__u32 *ids = random_ids(pool, seed);
+	unsigned char *on = calloc(pool, 1);
+	struct pias_rap_slot *t = table(), *full = table();
+	struct pias_slot_set *dirty = slot_set();
+	struct refill f = refill_new();
+	struct pias_ring r = ring_of(ids, n0);
+	size_t done = 0, marked = 0, single = 0, batches = 0;
+
+	assert_non_null(on);
+	memset(on, 1, n0);
+	assert_int_equal(pias_ring_fill_table(&r, k, t, NULL), 0);
+	while (done < ops) {
+		size_t batch = 1 + batches++ % 3;
+
+		for (size_t b = 0; b < batch && done < ops; b++, done++) {
+			size_t x = rnd_next(&seed) % pool;
+
+			if (on[x])
+				assert_int_equal(pias_ring_leave(&r, ids[x], k, dirty, NULL), 0);
+			else
+				assert_int_equal(pias_ring_join(&r, ids[x], k, dirty, NULL), 0);
+			on[x] = !on[x];
+		}
+		marked = set_count(dirty);
+		refill_apply(&r, k, t, dirty, &f);
+		assert_int_equal(pias_ring_fill_table(&r, k, full, NULL), 0);
+		assert_tables_equal(t, full);
+		if (batch == 1) {
+			assert_int_equal(f.n, marked);
+			single++;
+		}
+	}
+	assert_true(single > 0);
+	pias_ring_free(&r);
+	refill_free(&f);
+	free(dirty);
+	free(full);
+	free(t);
+	free(on);
+	free(ids);
+}
+
+/* 200 joins and leaves on a ring of about 1,000 proxies. */
+static void incremental_equals_full(void **state)
+{
+	(void)state;
+	random_ops(1000, 1200, K, 200, 11);
+}
+
+/*
+ * Rings of 0 to 5 proxies and every k, k above the proxy count included
+ * (then every slot lists every proxy, and each change touches them all).
+ */
+static void incremental_small_rings(void **state)
+{
+	(void)state;
+	for (unsigned int k = 1; k <= PIAS_RAP_REPLICAS; k++)
+		random_ops(k % 2 ? 0 : 3, 5, k, 24, 20 + k);
+}
+
+/*
+ * One proxy joins a ring of 1,000: the slots that moved are exactly the
+ * slots whose RAPs differ between full fills before and after, and a JAP
+ * holding 10,000 groups re-reports only the groups in them, about k/1001
+ * of its groups instead of all.
+ */
+static void rereport_only_moved(void **state)
+{
+	const size_t n = 1000, groups = 10000;
+	__u32 *ids = random_ids(n + 1, 8);
+	struct pias_rap_slot *before = table(), *t = table(), *after = table();
+	struct pias_slot_set *dirty = slot_set(), *moved = slot_set();
+	struct refill f = refill_new();
+	struct pias_ring r = ring_of(ids, n);
+	size_t really = 0, rereported = 0, unmoved_same = 0;
+	__u64 seed = 9;
+
+	(void)state;
+	assert_int_equal(pias_ring_fill_table(&r, K, before, NULL), 0);
+	memcpy(t, before, PIAS_RAP_SLOTS * sizeof(*t));
+	assert_int_equal(pias_ring_join(&r, ids[n], K, dirty, NULL), 0);
+	refill_apply(&r, K, t, dirty, &f);
+	for (size_t i = 0; i < f.n; i++)
+		pias_slot_set_add(moved, f.changed[i]);
+	assert_int_equal(pias_ring_fill_table(&r, K, after, NULL), 0);
+	assert_tables_equal(t, after);
+	for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++) {
+		bool differ = memcmp(&before[s], &after[s], sizeof(before[s])) != 0;
+
+		assert_int_equal(pias_slot_set_has(moved, s), differ);
+		really += differ;
+	}
+	assert_int_equal(really, f.n);
+	for (size_t g = 0; g < groups; g++) {
+		struct pias_ta ta = random_ta(&seed);
+		__u32 slot = pias_rap_slot_of(&ta);
+		bool again = pias_ring_ta_moved(moved, &ta);
+
+		/* re-reported exactly when its RAPs changed, and then the newcomer is one */
+		assert_int_equal(again,
+				 memcmp(&before[slot], &after[slot], sizeof(after[slot])) != 0);
+		if (again)
+			assert_true(slot_has(&after[slot], ids[n]));
+		else
+			unmoved_same++;
+		assert_true(pias_ring_ta_moved(NULL, &ta)); /* the periodic refresh: all */
+		rereported += again;
+	}
+	print_message("ring join 1 to %zu: %zu of %u slots moved (k/(N+1) %.4f: %.4f); a JAP with "
+		      "%zu groups re-reports %zu of them\n",
+		      n, f.n, PIAS_RAP_SLOTS, (double)K / (n + 1), (double)f.n / PIAS_RAP_SLOTS,
+		      groups, rereported);
+	assert_int_equal(rereported + unmoved_same, groups);
+	assert_true(rereported > 0);
+	assert_true(rereported <= MOVE_BOUND * K * groups / (n + 1));
+	pias_ring_free(&r);
+	refill_free(&f);
+	free(dirty);
+	free(moved);
+	free(before);
+	free(t);
+	free(after);
+	free(ids);
+}
+
+struct balance {
+	double first; /* max/mean groups per proxy as first RAP */
+	double all;   /* max/mean groups per proxy as any of its k RAPs */
+	size_t idle;  /* proxies first RAP of no group */
+};
+
+/*
+ * 1e6 random TAs through their slots to their RAPs, n proxies. Timed on
+ * the way (printed, not asserted; piasd-bench has rows for it): building
+ * the ring and filling the table, as at start-up, then one proxy leaving
+ * and joining again, as incremental updates.
+ */
+static struct balance balance(size_t n)
 {
 	const unsigned int groups = 1000000;
 	__u32 *ids = random_ids(n, 100 + n);
 	struct pias_rap_slot *t = table();
-	struct pias_ring r = ring_of(ids, n);
-	unsigned int *count = calloc(PIAS_MAX_PROXIES, sizeof(*count));
-	unsigned int max = 0;
+	struct pias_slot_set *dirty = slot_set();
+	struct refill f = refill_new();
+	unsigned int *first = calloc(PIAS_MAX_PROXIES, sizeof(*first)),
+		     *all = calloc(PIAS_MAX_PROXIES, sizeof(*all));
+	unsigned int max_first = 0, max_all = 0;
+	struct balance b = { 0 };
+	struct pias_ring r;
+	double t0, t1, t2, t3;
+	size_t left;
 	__u64 seed = 42;
 
-	assert_non_null(count);
+	assert_non_null(first);
+	assert_non_null(all);
+	assert_int_equal(pias_ring_init(&r, 0, NULL), 0);
+	t0 = now();
+	assert_int_equal(pias_ring_build(&r, ids, n, NULL), 0);
+	t1 = now();
 	assert_int_equal(pias_ring_fill_table(&r, K, t, NULL), 0);
+	t2 = now();
+	assert_int_equal(pias_ring_leave(&r, ids[0], K, dirty, NULL), 0);
+	refill_apply(&r, K, t, dirty, &f);
+	left = f.n;
+	t3 = now();
+	assert_int_equal(pias_ring_join(&r, ids[0], K, dirty, NULL), 0);
+	refill_apply(&r, K, t, dirty, &f);
+	assert_int_equal(f.n, left);
+	print_message("ring: %zu proxies x %u vnodes: build %.3f s, fill table %.3f s, %.0f MiB; "
+		      "one leaves: %zu slots in %.1f ms, joins: %.1f ms\n",
+		      n, PIAS_RING_VNODES, t1 - t0, t2 - t1,
+		      r.npoints * sizeof(*r.points) / 1048576.0, left, (t3 - t2) * 1e3,
+		      (now() - t3) * 1e3);
 	for (unsigned int g = 0; g < groups; g++) {
 		struct pias_ta ta = random_ta(&seed);
+		const struct pias_rap_slot *s = &t[pias_rap_slot_of(&ta)];
 
-		count[t[pias_rap_slot_of(&ta)].rap[0]]++;
+		first[s->rap[0]]++;
+		for (unsigned int i = 0; i < K; i++)
+			all[s->rap[i]]++;
 	}
-	*idle = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (count[ids[i]] > max)
-			max = count[ids[i]];
-		if (!count[ids[i]])
-			(*idle)++;
+		if (first[ids[i]] > max_first)
+			max_first = first[ids[i]];
+		if (all[ids[i]] > max_all)
+			max_all = all[ids[i]];
+		b.idle += !first[ids[i]];
 	}
-	assert_int_equal(count[0], 0);
+	assert_int_equal(first[0], 0);
+	assert_int_equal(all[0], 0);
+	b.first = max_first / ((double)groups / n);
+	b.all = max_all / ((double)groups * K / n);
 	pias_ring_free(&r);
-	free(count);
+	refill_free(&f);
+	free(dirty);
+	free(first);
+	free(all);
 	free(ids);
 	free(t);
-	return max / ((double)groups / n);
+	return b;
 }
 
 /*
- * The spread comes from the arcs: with V points per proxy a proxy's share
- * has a relative deviation of about 1/sqrt(V) (8% at V = 160), plus the
- * slot quantization (655 slots per proxy at N = 100: 4%). The max of 100
- * such shares sits near +2.5 deviations, 1.2-1.25. Measured: 1.18 for the
- * seed here; 1.21 mean and 1.28 worst over 30 other seeds. The bound leaves
- * room for another seed. (10 proxies: 1.11 mean, 1.19 worst; 1000: 1.38
- * mean, 1.49 worst, where 65 slots per proxy make quantization dominate.)
+ * Groups per proxy, max/mean, 1e6 random groups: as first RAP (where IAPs
+ * send a group's first packets; the issue's figures count this way) and as
+ * any of the k (the groups whose reports a RAP keeps). Three sources of
+ * spread add up: the groups themselves (1e6 over N proxies is Poisson:
+ * with perfect hashing of each group the first-RAP max/mean is 1.38 at
+ * 1e4 proxies, 2.7 at 1e5), the slots (2^20 of them: each proxy's are a
+ * binomial draw, 10.5 first-RAP slots at 1e5, which the table size alone
+ * decides) and the arcs (1/sqrt(160) per proxy). Measured for these seeds
+ * and, in brackets, over 8-10 other id sets (docs/design.md, "Ring and
+ * RAP table"):
+ *
+ *   proxies  first RAP           all k
+ *   1e3      1.28                1.16
+ *   1e4      1.67 (1.54-1.74)    1.32 (1.28-1.37)
+ *   1e5      3.60 (3.3-3.9)      2.17 (2.13-2.33)
+ *
+ * The first-RAP bound at 1e4 cannot be 1.3: perfect hashing gives 1.38.
+ * At 1e5 the bound is the issue's 3.6, met here with no room to spare: it
+ * is the median over other id sets. A change to the hashes or seeds may
+ * land above it with the table as balanced as before; judge it by the
+ * spread over several id sets, not this one figure.
  */
-#define BALANCE_BOUND_100 1.40
+#define BALANCE_BOUND_100 1.40 /* first RAP, 100 proxies (measured 1.18) */
+#define BALANCE_FIRST_1E4 1.80
+#define BALANCE_ALL_1E4	  1.40
+#define BALANCE_FIRST_1E5 3.60
+#define BALANCE_ALL_1E5	  2.50
 
 static void balance_first_rap(void **state)
 {
-	static const size_t sizes[] = { 10, 100, 1000 };
-	size_t idle;
+	static const size_t sizes[] = { 100, 1000, 10000, 100000 };
+	/* make test-asan: 100,000 proxies take minutes there, and add no check */
+	size_t nsizes = getenv("PIAS_TEST_SANITIZERS") ? 3 : 4;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		double b = balance(sizes[i], &idle);
+	for (size_t i = 0; i < nsizes; i++) {
+		size_t n = sizes[i];
+		struct balance b = balance(n);
 
-		print_message("ring balance: %zu proxies, %u vnodes, 1e6 groups: max/mean %.3f "
-			      "(%zu proxies first RAP of nothing)\n",
-			      sizes[i], PIAS_RING_VNODES, b, idle);
-		if (sizes[i] == 100)
-			assert_true(b <= BALANCE_BOUND_100);
-		assert_int_equal(idle, 0);
+		print_message("ring balance: %zu proxies, 1e6 groups: max/mean %.3f as first RAP, "
+			      "%.3f as any of %d (%zu proxies first RAP of nothing)\n",
+			      n, b.first, b.all, K, b.idle);
+		if (n == 100)
+			assert_true(b.first <= BALANCE_BOUND_100);
+		if (n == 10000) {
+			assert_true(b.first <= BALANCE_FIRST_1E4);
+			assert_true(b.all <= BALANCE_ALL_1E4);
+		}
+		if (n == 100000) {
+			assert_true(b.first <= BALANCE_FIRST_1E5);
+			assert_true(b.all <= BALANCE_ALL_1E5);
+		}
+		if (n <= 10000)
+			assert_int_equal(b.idle, 0);
 	}
+	if (nsizes < 4)
+		print_message("ring balance: 100,000 proxies left to the plain build "
+			      "(PIAS_TEST_SANITIZERS)\n");
 }
 
 /*
@@ -380,28 +681,22 @@ static void balance_first_rap(void **state)
  * without it plus the next proxy clockwise, so first RAPs move only where
  * it was first. Those slots are its share, k/N of the table on average.
  */
-/* Times k/N (or 1/N). Measured worst over the 100 proxies: 1.11 (sets), 1.22 (first RAP). */
-#define MOVE_BOUND 1.6
-
 static void remove_one_moves_its_share(void **state)
 {
-	const size_t n = 100;
+	const size_t n = 100, tries = 25;
 	__u32 *ids = random_ids(n, 5);
 	struct pias_rap_slot *t = table(), *t2 = table();
 	struct pias_ring r = ring_of(ids, n);
-	__u32 *changed = malloc(PIAS_RAP_SLOTS * sizeof(*changed));
 	double worst_any = 0, worst_first = 0, sum_any = 0;
 
 	(void)state;
-	assert_non_null(changed);
 	assert_int_equal(pias_ring_fill_table(&r, K, t, NULL), 0);
-	for (size_t x = 0; x < n; x++) {
+	for (size_t x = 0; x < tries; x++) {
 		__u32 gone = ids[x];
-		size_t nchanged, first = 0, listed = 0;
+		size_t first = 0, listed = 0;
 
 		assert_int_equal(pias_ring_remove(&r, gone, NULL), 0);
 		assert_int_equal(pias_ring_fill_table(&r, K, t2, NULL), 0);
-		assert_int_equal(pias_ring_table_diff(t, t2, changed, &nchanged), 0);
 		for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++) {
 			const __u32 *o = t[s].rap, *w = t2[s].rap;
 
@@ -417,9 +712,6 @@ static void remove_one_moves_its_share(void **state)
 				if (o[i] != gone)
 					assert_int_equal(w[j++], o[i]);
 		}
-		assert_int_equal(nchanged, listed);
-		for (size_t i = 1; i < nchanged; i++)
-			assert_true(changed[i - 1] < changed[i]);
 		sum_any += (double)listed / PIAS_RAP_SLOTS;
 		if ((double)listed / PIAS_RAP_SLOTS > worst_any)
 			worst_any = (double)listed / PIAS_RAP_SLOTS;
@@ -427,13 +719,12 @@ static void remove_one_moves_its_share(void **state)
 			worst_first = (double)first / PIAS_RAP_SLOTS;
 		assert_int_equal(pias_ring_add(&r, gone, NULL), 0);
 	}
-	print_message("ring remove 1 of %zu: replica sets changed mean %.4f worst %.4f (k/N %.4f); "
-		      "first RAP moved worst %.4f (1/N %.4f)\n",
-		      n, sum_any / n, worst_any, (double)K / n, worst_first, 1.0 / n);
+	print_message("ring remove 1 of %zu (%zu tries): replica sets changed mean %.4f worst %.4f "
+		      "(k/N %.4f); first RAP moved worst %.4f (1/N %.4f)\n",
+		      n, tries, sum_any / tries, worst_any, (double)K / n, worst_first, 1.0 / n);
 	assert_true(worst_any <= MOVE_BOUND * K / n);
 	assert_true(worst_first <= MOVE_BOUND / n);
 	pias_ring_free(&r);
-	free(changed);
 	free(ids);
 	free(t);
 	free(t2);
@@ -446,19 +737,16 @@ static void add_one_takes_its_share(void **state)
 	__u32 *ids = random_ids(n + tries, 6);
 	struct pias_rap_slot *t = table(), *t2 = table();
 	struct pias_ring r = ring_of(ids, n);
-	__u32 *changed = malloc(PIAS_RAP_SLOTS * sizeof(*changed));
 	double worst_any = 0, worst_first = 0, sum_first = 0;
 
 	(void)state;
-	assert_non_null(changed);
 	assert_int_equal(pias_ring_fill_table(&r, K, t, NULL), 0);
 	for (size_t x = n; x < n + tries; x++) {
 		__u32 added = ids[x];
-		size_t nchanged, first = 0, listed = 0;
+		size_t first = 0, listed = 0;
 
 		assert_int_equal(pias_ring_add(&r, added, NULL), 0);
 		assert_int_equal(pias_ring_fill_table(&r, K, t2, NULL), 0);
-		assert_int_equal(pias_ring_table_diff(t, t2, changed, &nchanged), 0);
 		for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++) {
 			if (!slot_has(&t2[s], added)) {
 				assert_memory_equal(t[s].rap, t2[s].rap, sizeof(t[s].rap));
@@ -470,7 +758,6 @@ static void add_one_takes_its_share(void **state)
 			else
 				assert_int_equal(t2[s].rap[0], t[s].rap[0]);
 		}
-		assert_int_equal(nchanged, listed);
 		sum_first += (double)first / PIAS_RAP_SLOTS;
 		if ((double)listed / PIAS_RAP_SLOTS > worst_any)
 			worst_any = (double)listed / PIAS_RAP_SLOTS;
@@ -484,67 +771,9 @@ static void add_one_takes_its_share(void **state)
 	assert_true(worst_first <= MOVE_BOUND / (n + 1));
 	assert_true(worst_any <= MOVE_BOUND * K / (n + 1));
 	pias_ring_free(&r);
-	free(changed);
 	free(ids);
 	free(t);
 	free(t2);
-}
-
-/*
- * Build and fill times at the paper's scales (printed, not asserted). With
- * PIAS_RAP_SLOTS = 65536 and 1e5 proxies there are fewer slots than proxies
- * times k: many proxies are first RAP of no slot, some are RAP of none at
- * all. The table, not the ring, then limits balance: PIAS_RAP_SLOTS would
- * have to grow (to 2^20, say) for 1e5 proxies to share the groups evenly.
- */
-static void build_time(void **state)
-{
-	static const size_t sizes[] = { 10000, 100000 };
-	struct pias_rap_slot *t = table();
-	/* make test-asan: 100,000 proxies take minutes there, and add no check */
-	size_t nsizes = getenv("PIAS_TEST_SANITIZERS") ? 1 : 2;
-
-	(void)state;
-	if (nsizes == 1)
-		print_message(
-			"ring build: 100,000 proxies left to the plain build (PIAS_TEST_SANITIZERS: "
-			"minutes under sanitizers)\n");
-	for (size_t i = 0; i < nsizes; i++) {
-		size_t n = sizes[i], no_first = 0, no_slot = 0;
-		__u32 *ids = random_ids(n, 7);
-		unsigned char *first = calloc(PIAS_MAX_PROXIES, 1),
-			      *any = calloc(PIAS_MAX_PROXIES, 1);
-		struct pias_ring r;
-		double t0, t1, t2;
-
-		assert_non_null(first);
-		assert_non_null(any);
-		assert_int_equal(pias_ring_init(&r, 0, NULL), 0);
-		t0 = now();
-		assert_int_equal(pias_ring_build(&r, ids, n, NULL), 0);
-		t1 = now();
-		assert_int_equal(pias_ring_fill_table(&r, K, t, NULL), 0);
-		t2 = now();
-		for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++) {
-			first[t[s].rap[0]] = 1;
-			for (unsigned int j = 0; j < K; j++)
-				any[t[s].rap[j]] = 1;
-		}
-		for (size_t j = 0; j < n; j++) {
-			no_first += !first[ids[j]];
-			no_slot += !any[ids[j]];
-		}
-		print_message(
-			"ring build: %zu proxies x %u vnodes: build %.3f s, fill table %.3f s, "
-			"%.0f MiB; %zu proxies first RAP of no slot, %zu in no slot\n",
-			n, PIAS_RING_VNODES, t1 - t0, t2 - t1,
-			r.npoints * sizeof(*r.points) / 1048576.0, no_first, no_slot);
-		pias_ring_free(&r);
-		free(first);
-		free(any);
-		free(ids);
-	}
-	free(t);
 }
 
 int test_ring(void)
@@ -555,10 +784,12 @@ int test_ring(void)
 		cmocka_unit_test(bad_input),
 		cmocka_unit_test(deterministic),
 		cmocka_unit_test(raps_of_ta),
+		cmocka_unit_test(incremental_equals_full),
+		cmocka_unit_test(incremental_small_rings),
+		cmocka_unit_test(rereport_only_moved),
 		cmocka_unit_test(balance_first_rap),
 		cmocka_unit_test(remove_one_moves_its_share),
 		cmocka_unit_test(add_one_takes_its_share),
-		cmocka_unit_test(build_time),
 	};
 
 	return cmocka_run_group_tests_name("ring", tests, NULL, NULL);

@@ -15,7 +15,6 @@
 /* Each returns the number of failed tests of its group. */
 int test_addr(void);
 int test_policy(void);
-int test_rap(void);
 int test_counters(void);
 int test_hash(void);
 int test_config(void);
@@ -24,6 +23,8 @@ int test_ring(void);
 int test_config_file(void);
 int test_jap_registry(void);
 int test_iap_cache(void);
+int test_multimap(void);
+int test_iap_scale(void);
 int test_rap_registry(void);
 int test_msg(void);
 int test_keys(void);
@@ -43,6 +44,7 @@ int test_health(void);
 int test_outlier(void);
 int test_cli(void);
 int test_ta_index(void);
+int test_pick(void);
 
 /* The error message contains want (messages must name what is wrong). */
 #define assert_msg_has(msg, want)                                                                  \

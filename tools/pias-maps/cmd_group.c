@@ -7,21 +7,11 @@
 /* "JAP_ID:WEIGHT"; a bare JAP_ID means weight 1. */
 static int parse_jap(struct cli *c, const char *arg, struct pias_group_jap *j)
 {
-	char s[32], *colon;
-	int r;
+	const struct cli_u32_part id = { "JAP id", 1, PIAS_MAX_PROXIES - 1, &j->jap_id };
+	const struct cli_u32_part weight = { "weight", 0, UINT32_MAX, &j->weight };
 
-	if (strlen(arg) >= sizeof(s))
-		return cli_bad(c, "JAP_ID:WEIGHT '%s' is too long", arg);
-	strcpy(s, arg);
-	colon = strchr(s, ':');
-	if (colon)
-		*colon = '\0';
-	if ((r = cli_u32(c, "JAP id", s, 1, PIAS_MAX_PROXIES - 1, &j->jap_id)))
-		return r;
 	j->weight = 1;
-	if (colon && (r = cli_u32(c, "weight", colon + 1, 0, UINT32_MAX, &j->weight)))
-		return r;
-	return 0;
+	return cli_u32_pair(c, arg, ':', &id, &weight);
 }
 
 enum {

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* proxy set|del and rap fill: the overlay's members and the RAP table. */
+/* proxy set|del and rap fill: the overlay's members and the RAP table (lib/ring.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "commands.h"
+#include "ring.h"
 
 /*
  * --key HEX[,HEX...]: the overlay keys (64 hex digits each), the first the
@@ -119,8 +120,8 @@ enum {
 static const struct cli_opt fill_opts[] = {
 	[P_IDS] = { "ID", CLI_U32, .min = 1, .max = PIAS_MAX_PROXIES - 1, .what = "proxy id",
 		    .flags = CLI_REPEAT },
-	[O_REPLICAS] = { "--replicas", CLI_U32, "K", "ids per slot, best first", .min = 1,
-			 .max = PIAS_RAP_REPLICAS, .def = CLI_XSTR(PIAS_RAP_REPLICAS) },
+	[O_REPLICAS] = { "--replicas", CLI_U32, "K", "ids per slot, first RAP first", .min = 1,
+			 .max = PIAS_RAP_REPLICAS, .def = CLI_XSTR(PIAS_RING_DEFAULT_K) },
 	CLI_OPT_END,
 };
 
@@ -167,10 +168,11 @@ const struct cmd cmd_proxy_del = {
 const struct cmd cmd_rap_fill = {
 	.name = "rap fill",
 	.opts = fill_opts,
-	.summary = "fill the RAP table from the live proxy ids, K per slot (default 4)",
-	.help = "Every slot of pias_rap_table gets the K ids with the highest rendezvous\n"
-		"score for that slot, best first: proxies that fill it from the same ids\n"
-		"agree on each group's RAP, and removing one of N ids moves only about\n"
-		"1/N of the slots' first choice.\n",
+	.summary = "fill the RAP table from the live proxy ids, K per slot (default 3)",
+	.help = "Every slot of pias_rap_table gets the first K distinct ids clockwise from\n"
+		"its key on piasd's consistent-hashing ring (the same code, 160 points per\n"
+		"id): with the ids and K (rap_replicas) piasd has, this is the table piasd\n"
+		"writes, and every proxy agrees on each group's RAPs. Removing one of N ids\n"
+		"changes only the slots that listed it, about K/N of them.\n",
 	.run = run_rap_fill,
 };

@@ -91,11 +91,16 @@ static int print_target(__u32 id, const struct pias_target_stats *s, void *arg)
 
 	printf(x->json ? "%s{\"id\":%u,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 			 ",\"rev_packets\":%" PRIu64 ",\"rev_bytes\":%" PRIu64
-			 ",\"new_flows\":%" PRIu64 ",\"last_reply_ns\":%" PRIu64 "}"
+			 ",\"new_flows\":%" PRIu64 ",\"last_reply_ns\":%" PRIu64
+			 ",\"nat_no_port\":%" PRIu64 ",\"answered\":%" PRIu64
+			 ",\"refused\":%" PRIu64 ",\"unreachable\":%" PRIu64 "}"
 		       : "%starget %u packets=%" PRIu64 " bytes=%" PRIu64 " rev_packets=%" PRIu64
-			 " rev_bytes=%" PRIu64 " new_flows=%" PRIu64 " last_reply_ns=%" PRIu64 "\n",
+			 " rev_bytes=%" PRIu64 " new_flows=%" PRIu64 " last_reply_ns=%" PRIu64
+			 " nat_no_port=%" PRIu64 " answered=%" PRIu64 " refused=%" PRIu64
+			 " unreachable=%" PRIu64 "\n",
 	       x->json && x->n ? "," : "", id, U64(s->packets), U64(s->bytes), U64(s->rev_packets),
-	       U64(s->rev_bytes), U64(s->new_flows), U64(s->last_reply_ns));
+	       U64(s->rev_bytes), U64(s->new_flows), U64(s->last_reply_ns), U64(s->nat_no_port),
+	       U64(s->answered), U64(s->refused), U64(s->unreachable));
 	x->n++;
 	return 0;
 }

@@ -12,7 +12,8 @@ extern const struct cmd cmd_rap_fill;
 extern const struct cmd cmd_binding_set, cmd_binding_negative, cmd_binding_del;
 extern const struct cmd cmd_flows_clear;
 extern const struct cmd cmd_group_set, cmd_group_del;
-extern const struct cmd cmd_target_set, cmd_target_del, cmd_targets_set, cmd_targets_del;
+extern const struct cmd cmd_target_set, cmd_target_del, cmd_targets_set, cmd_targets_del,
+	cmd_targets_show;
 extern const struct cmd cmd_stats, cmd_group_stats, cmd_target_stats;
 extern const struct cmd cmd_events;
 

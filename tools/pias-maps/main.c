@@ -7,27 +7,17 @@
 #include "commands.h"
 
 static const struct cmd *const commands[] = {
-	&cmd_config,
-	&cmd_prefix_add,
-	&cmd_prefix_del,
-	&cmd_proxy_set,
-	&cmd_proxy_del,
-	&cmd_rap_fill,
-	&cmd_binding_set,
-	&cmd_binding_negative,
-	&cmd_binding_del,
-	&cmd_flows_clear,
-	&cmd_group_set,
-	&cmd_group_del,
-	&cmd_target_set,
-	&cmd_target_del,
-	&cmd_targets_set,
-	&cmd_targets_del,
-	&cmd_stats,
-	&cmd_group_stats,
-	&cmd_target_stats,
-	&cmd_events,
-	NULL,
+	&cmd_config,	   &cmd_prefix_add,
+	&cmd_prefix_del,   &cmd_proxy_set,
+	&cmd_proxy_del,	   &cmd_rap_fill,
+	&cmd_binding_set,  &cmd_binding_negative,
+	&cmd_binding_del,  &cmd_flows_clear,
+	&cmd_group_set,	   &cmd_group_del,
+	&cmd_target_set,   &cmd_target_del,
+	&cmd_targets_set,  &cmd_targets_del,
+	&cmd_targets_show, &cmd_stats,
+	&cmd_group_stats,  &cmd_target_stats,
+	&cmd_events,	   NULL,
 };
 
 static const struct cli_tool tool = {
