@@ -143,7 +143,7 @@ int piasd_send_proxy(struct piasd *d, __u32 id, struct pias_msg *m)
 {
 	struct pias_peer to;
 
-	if (piasd_proxy_peer(d, id, &to)) {
+	if (pias_node_peer(&d->node, id, &to)) {
 		PIASD_INC(d, tx_no_route);
 		LOG_D("no address for proxy %u: %s not sent", id, pias_msg_type_name(m->hdr.type));
 		return -ENOENT;
@@ -329,7 +329,7 @@ static void outside_nack(struct piasd *d, const struct pias_peer *to, const stru
 /*
  * REG_BATCH: refreshes of targets this JAP holds. The whole is MACed with
  * the first entry's token, so that a batch from nobody's token costs one
- * MAC; piasd_proto_batch checks each entry's own tag. Refused without an
+ * MAC; piasd_target_batch checks each entry's own tag. Refused without an
  * answer (counted): the agent sends REGISTERs for a batch not answered.
  */
 static void handle_batch(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
@@ -357,7 +357,7 @@ static void handle_batch(struct piasd *d, const __u8 *buf, size_t n, const struc
 		outside_log(d, PIASD_LOG_DEBUG, "REG_BATCH from %s dropped: seq not fresh", src);
 		return;
 	}
-	piasd_proto_batch(d, m, from);
+	piasd_target_batch(d, m, from);
 }
 
 /* REGISTER/LEAVE on the registration socket: the group's token is the key. */
@@ -406,7 +406,7 @@ static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const stru
 			     "stale: seq is not within 30 s of the proxy's clock");
 		return;
 	}
-	piasd_proto_target(d, m, from);
+	piasd_target_msg(d, m, from);
 }
 
 /* A proxy datagram: key, MAC, sender, replay, body; then the right machine. */
@@ -455,15 +455,14 @@ static void handle_proxy(struct piasd *d, const __u8 *buf, size_t n, const struc
 		return;
 	}
 	switch (m->hdr.type) {
-	case PIAS_MSG_PING:
-	case PIAS_MSG_ACK:
-	case PIAS_MSG_PING_REQ:
-	case PIAS_MSG_VIEW_REQ:
-	case PIAS_MSG_VIEW:
-		piasd_overlay_recv(d, m, from);
+	case PIAS_MSG_CONN_QUERY:
+		piasd_affinity_query(d, &m->cq, m->hdr.sender_id);
+		break;
+	case PIAS_MSG_FLOW_PIN:
+		piasd_affinity_pin(d, &m->pin, m->hdr.sender_id);
 		break;
 	default:
-		piasd_proto_recv(d, m, from);
+		piasd_node_recv(d, m, from);
 	}
 }
 
@@ -509,29 +508,6 @@ static int watch(struct piasd *d, int fd, struct event **ev, struct pias_err *e)
 	if (!*ev || event_add(*ev, NULL))
 		return pias_err_set(e, -ENOMEM, "libevent: cannot watch a socket");
 	return 0;
-}
-
-/* A source address may start registrations of new targets (rate_table.h)? */
-bool piasd_reg_source_ok(struct piasd *d, const struct pias_peer *from)
-{
-	struct pias_rate_key k = pias_rate_key_addr(&from->addr, from->family);
-
-	if (pias_rate_table_take(&d->reg_sources, &k, piasd_now()))
-		return true;
-	PIASD_INC(d, reg_source_limited);
-	return false;
-}
-
-bool piasd_reg_group_ok(struct piasd *d, const struct pias_ta *ta)
-{
-	const struct pias_jap_group *g = pias_jap_group(&d->jap, ta);
-	struct pias_rate_key k = pias_rate_key_ta(ta);
-
-	if (!g || g->count < d->cfg.group_size ||
-	    pias_rate_table_take(&d->reg_groups, &k, piasd_now()))
-		return true;
-	PIASD_INC(d, reg_group_limited);
-	return false;
 }
 
 int piasd_net_open(struct piasd *d, struct pias_err *e)
@@ -606,6 +582,6 @@ int piasd_keys_reload(struct piasd *d, struct pias_err *e)
 		return err;
 	d->keys = kr;
 	LOG_I("key ring reloaded: %zu keys, sending with key %u", kr.n, kr.send_id);
-	piasd_overlay_rekey(d);
+	piasd_proxies_rekey(d);
 	return 0;
 }
