@@ -840,7 +840,9 @@ struct fleet {
 	struct pias_agent_actions acts;
 	/* what went out */
 	size_t batches, entries, registers, lost;
-	bool deaf; /* the JAP answers batches but no REGISTER */
+	bool deaf;	/* the JAP answers batches but no REGISTER */
+	__u32 jap;	/* the JAP anycast leads to (JAP at first): it drops batches for another */
+	size_t dropped; /* batches it dropped so */
 	__u64 last_batch_seq;
 	struct pias_msg m, reg_ack;
 	__u8 dgram[PIAS_MSG_MAX];
@@ -870,7 +872,7 @@ static void fleet_acts(struct fleet *fl, size_t i, __u64 now, bool ack)
 			memset(m, 0, sizeof(*m));
 			m->hdr.type = PIAS_MSG_REG_ACK;
 			m->ack = (struct pias_msg_reg_ack){ .ta = fl->a[i].tgt.ta,
-							    .jap_id = JAP,
+							    .jap_id = fl->jap,
 							    .target_id = (__u32)i + 1,
 							    .refresh_ms = 900,
 							    .echo_seq = act->hdr.seq };
@@ -892,6 +894,7 @@ static struct fleet *fleet_new(size_t n, __u64 stagger)
 	assert_non_null(fl);
 	assert_true(n <= FLEET_MAX);
 	fl->n = n;
+	fl->jap = JAP;
 	fl->acts = (struct pias_agent_actions){ .a = fl->buf, .cap = 4 };
 	pias_agent_batcher_init(&fl->b, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -921,7 +924,8 @@ static struct fleet *fleet_new(size_t n, __u64 stagger)
  * The fake JAP: the datagram decodes, its MAC verifies with the first
  * entry's token, every entry's tag with the registration as made; the
  * answer (status of entry i: status_of(i), 0: all OK) comes back encoded.
- * Returns the answer's length, or 0 to answer nothing.
+ * Returns the answer's length, or 0 to answer nothing: a batch for another
+ * JAP than fl->jap is dropped unanswered, as piasd's net.c drops it.
  */
 static int fleet_jap(struct fleet *fl, const struct pias_agent_batch *bt,
 		     __u8 (*status_of)(size_t i))
@@ -935,13 +939,16 @@ static int fleet_jap(struct fleet *fl, const struct pias_agent_batch *bt,
 	assert_true(len > 0);
 	assert_int_equal(pias_msg_decode(fl->dgram, (size_t)len, m, &fl->e), 0);
 	assert_true(pias_msg_mac_ok(fl->dgram, (size_t)len, fl->token[bt->idx[0]]));
-	assert_int_equal(m->batch.jap_id, JAP);
 	assert_int_equal(m->batch.n, bt->n);
 	seq = m->hdr.seq;
 	assert_true(seq > fl->last_batch_seq);
 	fl->last_batch_seq = seq;
 	fl->batches++;
 	fl->entries += bt->n;
+	if (m->batch.jap_id != fl->jap) {
+		fl->dropped++;
+		return 0;
+	}
 	for (__u32 k = 0; k < m->batch.n; k++) {
 		size_t i = m->batch.e[k].target_id - 1;
 		struct pias_msg_register held = { .ta = fl->a[i].tgt.ta,
@@ -953,7 +960,7 @@ static int fleet_jap(struct fleet *fl, const struct pias_agent_batch *bt,
 		__u8 tag[PIAS_MSG_TAG_LEN];
 
 		assert_memory_equal(&m->batch.e[k].ta, &held.ta, sizeof(held.ta));
-		pias_msg_batch_tag(fl->token[i], seq, JAP, (__u32)i + 1, &held, tag);
+		pias_msg_batch_tag(fl->token[i], seq, fl->jap, (__u32)i + 1, &held, tag);
 		assert_true(pias_msg_tag_eq(tag, m->batch.e[k].tag));
 	}
 	/* the answer */
@@ -971,8 +978,8 @@ static int fleet_jap(struct fleet *fl, const struct pias_agent_batch *bt,
 			__u8 st = status_of ? status_of(i) : PIAS_BATCH_OK;
 
 			m->batch_ack.e[k].status = st;
-			pias_msg_batch_ack_tag(fl->token[i], seq, JAP, 900, &req.e[k].ta, i + 1, st,
-					       m->batch_ack.e[k].tag);
+			pias_msg_batch_ack_tag(fl->token[i], seq, fl->jap, 900, &req.e[k].ta, i + 1,
+					       st, m->batch_ack.e[k].tag);
 		}
 		len = pias_msg_encode(m, fl->token[req.e[0].target_id - 1], fl->dgram,
 				      sizeof(fl->dgram), &fl->e);
@@ -1017,7 +1024,7 @@ static void fleet_tick(struct fleet *fl, __u64 now, bool answer, __u8 (*status_o
 	for (size_t j = 0; j < k; j++) {
 		int len = fleet_jap(fl, bs[j], status_of);
 
-		if (answer)
+		if (answer && len)
 			fleet_answer(fl, len, now + MS);
 	}
 }
@@ -1146,6 +1153,56 @@ static void test_batch_unanswered(void **state)
 	for (; now <= T0 + 12 * SEC; now += 50 * MS)
 		fleet_tick(fl, now, true, NULL);
 	assert_true(fl->batches >= 4);
+	free(fl);
+}
+
+/*
+ * Registrations move between JAPs (the partition of the JAP they were
+ * with, or its heal): anycast leads to JAP 3 now, which drops the batch
+ * for JAP 2 without an answer. Each agent of it sends a REGISTER at its
+ * next refresh, which JAP 3 acknowledges: every registration moves, none
+ * is lost or left behind, and after the hold-off batches go to JAP 3 and
+ * are answered. Then back to JAP 2 (the heal), the same way.
+ */
+static void test_batch_jap_moved(void **state)
+{
+	struct fleet *fl = fleet_new(10, 0);
+	__u64 now = T0, back;
+
+	(void)state;
+	for (now += 50 * MS; now <= T0 + SEC; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	for (__u32 to = 3, round = 1; round <= 2; to = JAP, round++) {
+		fleet_reset_counts(fl);
+		fl->dropped = 0;
+		fl->jap = to;
+		back = now;
+		for (; now <= back + 700 * MS; now += 50 * MS)
+			fleet_tick(fl, now, true, NULL);
+		/*
+		 * one batch for the old JAP dropped; REGISTERs from each (one
+		 * a refresh interval), acknowledged by the new
+		 */
+		assert_int_equal(fl->dropped, 1);
+		assert_true(fl->registers >= 10 && fl->registers <= 20);
+		assert_int_equal(fl->lost, 0);
+		for (size_t i = 0; i < fl->n; i++) {
+			assert_int_equal(fl->a[i].state, PIAS_AGENT_REGISTERED);
+			assert_int_equal(fl->a[i].jap_id, to);
+			assert_int_equal(fl->a[i].stats.batch_unanswered, round);
+		}
+		/* REGISTERs through the hold-off, then batches to the new JAP, answered */
+		for (; now <= back + 12 * SEC; now += 50 * MS)
+			fleet_tick(fl, now, true, NULL);
+		assert_int_equal(fl->lost, 0);
+		assert_int_equal(fl->dropped, 1);
+		assert_true(fl->batches >= 4);
+		for (size_t i = 0; i < fl->n; i++) {
+			assert_int_equal(fl->a[i].state, PIAS_AGENT_REGISTERED);
+			assert_int_equal(fl->a[i].jap_id, to);
+			assert_int_equal(pias_agent_batch_wait(&fl->a[i], now + 300 * MS), 0);
+		}
+	}
 	free(fl);
 }
 
@@ -1301,6 +1358,7 @@ int test_agent(void)
 		cmocka_unit_test(test_batch_fleet_falls_into_step),
 		cmocka_unit_test(test_batch_refused_entry),
 		cmocka_unit_test(test_batch_unanswered),
+		cmocka_unit_test(test_batch_jap_moved),
 		cmocka_unit_test(test_batch_jap_gone),
 		cmocka_unit_test(test_batch_forged_answers),
 		cmocka_unit_test_setup_teardown(test_batch_only_registered, setup, teardown),
