@@ -28,7 +28,9 @@ const char *const pias_node_counter_help[PIAS_NODE_C_COUNT] = {
  * A message to ourselves: the kinds node_send() queues. Its body is the
  * first sizeof(body) bytes of struct pias_msg's union, which starts at the
  * same place for every kind, so one copy each way serves them all (a whole
- * struct pias_msg is 11 KB: a VIEW page).
+ * struct pias_msg is 11 KB: a VIEW page). A REPORTS (5 KB) is queued as
+ * the REPORTs it holds, which the RAP takes one by one anyway: no entry
+ * grows to its size.
  */
 struct pias_node_loop_msg {
 	struct pias_msg_hdr hdr;
@@ -39,6 +41,8 @@ struct pias_node_loop_msg {
 		struct pias_msg_invalidate inval;
 	} body;
 };
+
+#define LOOP_BODY sizeof(((struct pias_node_loop_msg *)0)->body)
 
 int node_grow(void **a, size_t *cap, size_t elem)
 {
@@ -78,13 +82,33 @@ void node_write_done(struct pias_node *n, int err, const struct pias_err *e)
 
 static bool loopback_kind(__u8 type)
 {
-	return type == PIAS_MSG_REPORT || type == PIAS_MSG_QUERY || type == PIAS_MSG_BINDING ||
-	       type == PIAS_MSG_INVALIDATE;
+	return type == PIAS_MSG_REPORT || type == PIAS_MSG_REPORTS || type == PIAS_MSG_QUERY ||
+	       type == PIAS_MSG_BINDING || type == PIAS_MSG_INVALIDATE;
+}
+
+/* One message to self: header hdr, body the len bytes at body (at most the queue's body). */
+static void loop_push(struct pias_node *n, const struct pias_msg_hdr *hdr, const void *body,
+		      size_t len)
+{
+	struct pias_node_loop_msg *q;
+
+	if (n->loop_n == n->loop_cap &&
+	    (n->loop_cap >= LOOPBACK_MAX ||
+	     node_grow((void **)&n->loop, &n->loop_cap, sizeof(*n->loop)))) {
+		NODE_INC(n, loopback_dropped);
+		NODE_LOG_W(n, "loopback queue full: %s to self dropped",
+			   pias_msg_type_name(hdr->type));
+		return;
+	}
+	q = &n->loop[n->loop_n++];
+	q->hdr = *hdr;
+	memcpy(&q->body, body, len);
+	NODE_INC(n, loopback_msgs);
 }
 
 void node_send(struct pias_node *n, __u32 to, struct pias_msg *m)
 {
-	struct pias_node_loop_msg *q;
+	struct pias_msg_hdr one;
 
 	m->hdr.sender_id = n->cfg.id;
 	if (to != n->cfg.id) {
@@ -98,25 +122,22 @@ void node_send(struct pias_node *n, __u32 to, struct pias_msg *m)
 			   pias_msg_type_name(m->hdr.type));
 		return;
 	}
-	if (n->loop_n == n->loop_cap &&
-	    (n->loop_cap >= LOOPBACK_MAX ||
-	     node_grow((void **)&n->loop, &n->loop_cap, sizeof(*n->loop)))) {
-		NODE_INC(n, loopback_dropped);
-		NODE_LOG_W(n, "loopback queue full: %s to self dropped",
-			   pias_msg_type_name(m->hdr.type));
+	if (m->hdr.type != PIAS_MSG_REPORTS) {
+		loop_push(n, &m->hdr, &m->report, LOOP_BODY);
 		return;
 	}
-	q = &n->loop[n->loop_n++];
-	q->hdr = m->hdr;
-	memcpy(&q->body, &m->report, sizeof(q->body));
-	NODE_INC(n, loopback_msgs);
+	one = m->hdr;
+	one.type = PIAS_MSG_REPORT;
+	for (__u32 i = 0; i < m->reports.n; i++)
+		loop_push(n, &one, &m->reports.r[i], sizeof(m->reports.r[i]));
 }
 
-/* A REPORT, QUERY, BINDING or INVALIDATE from proxy m->hdr.sender_id. */
+/* A REPORT(S), QUERY, BINDING or INVALIDATE from proxy m->hdr.sender_id. */
 static int recv_role(struct pias_node *n, const struct pias_msg *m, __u64 now, struct pias_err *e)
 {
 	switch (m->hdr.type) {
 	case PIAS_MSG_REPORT:
+	case PIAS_MSG_REPORTS:
 	case PIAS_MSG_QUERY:
 		return node_rap_recv(n, m, now, e);
 	case PIAS_MSG_BINDING:

@@ -26,7 +26,8 @@
  * drained at the end of the input that queued them, so that no machine is
  * re-entered while its action list is being applied. The queue grows as
  * needed: a JAP re-reporting every group after a ring change queues a
- * REPORT to itself for each group it is RAP of too.
+ * REPORT to itself for each group it is RAP of too (a REPORTS to itself
+ * is queued as the REPORTs it holds: the queue's entries stay small).
  *
  * Errors: inputs return 0 or a negative errno and fill e (may be NULL).
  * An input that fails changes nothing (the machines are all-or-nothing);
@@ -66,6 +67,7 @@ enum {
  */
 #define PIAS_NODE_COUNTERS(X)                                                                      \
 	X(reports_sent, "JAP: target-count reports sent to RAPs")                                  \
+	X(report_msgs_sent, "JAP: messages those went in (a REPORTS packs several for one RAP)")   \
 	X(reports_rcvd, "RAP: target-count reports received")                                      \
 	X(bindings_sent, "RAP: bindings sent to IAPs (negative ones included)")                    \
 	X(queries_sent, "IAP: binding queries sent to RAPs")                                       \
@@ -101,7 +103,10 @@ extern const char *const pias_node_counter_help[PIAS_NODE_C_COUNT];
  */
 struct pias_node_io {
 	void *ctx;
-	/* A message for proxy id `to` (never this node): REPORT, QUERY, BINDING, INVALIDATE. */
+	/*
+	 * A message for proxy id `to` (never this node): REPORT or REPORTS,
+	 * QUERY, BINDING, INVALIDATE.
+	 */
 	void (*send)(void *ctx, __u32 to, struct pias_msg *m);
 	/* A membership message to an address (a seed has no id yet). */
 	void (*send_peer)(void *ctx, const struct pias_peer *to, struct pias_msg *m);
@@ -174,6 +179,8 @@ struct pias_node_config {
 
 /* A message to self: the kinds that go there (see node.c). */
 struct pias_node_loop_msg;
+/* A report waiting to go to its RAP in a REPORTS (see node_jap.c). */
+struct pias_node_pending_report;
 
 /* Action lists, grown when a call needs more room. */
 struct pias_node_members_acts {
@@ -208,7 +215,13 @@ struct pias_node {
 	struct pias_iap iap;
 	struct pias_inval_limiter inval;
 	__u64 report_seq;	/* JAP: REPORT seq */
-	__u64 last_rereport_ns; /* JAP: every group re-reported then */
+	__u64 last_rereport_ns; /* JAP: the period of re-reporting every group began then */
+	size_t rereport_done;	/* JAP: groups re-reported in that period so far */
+	long rereport_at;	/* JAP: the last one's place (pias_jap_group_place); -1: none */
+	/* JAP: reports waiting to go out per RAP, packed, and the REPORTS being filled */
+	struct pias_node_pending_report *pack;
+	size_t pack_n, pack_cap;
+	struct pias_msg *pack_msg;
 
 	/* action lists */
 	struct pias_jap_actions jap_acts;
@@ -241,8 +254,10 @@ void pias_node_free(struct pias_node *n);
 /*
  * A decoded, authenticated message from another proxy (from: where it came
  * from; membership replies there): membership's PING, ACK, PING_REQ,
- * VIEW_REQ, VIEW; REPORT, QUERY, BINDING, INVALIDATE. -EPROTO: a type not
- * the node's (the owner handles it, or drops it).
+ * VIEW_REQ, VIEW; REPORT, REPORTS, QUERY, BINDING, INVALIDATE. -EPROTO: a
+ * type not the node's (the owner handles it, or drops it). A REPORTS is
+ * taken entry by entry, each as a REPORT: one refused does not stop the
+ * others (the first refusal is returned).
  */
 int pias_node_recv(struct pias_node *n, const struct pias_msg *m, const struct pias_peer *from,
 		   __u64 now, struct pias_err *e);
@@ -257,7 +272,7 @@ int pias_node_dp_event(struct pias_node *n, const struct pias_event *ev, __u64 n
 /*
  * Every tick (piasd: 50 ms; it bounds every timer's lateness): membership
  * when due, the RAP table, target liveness, report expiry, binding
- * refresh, the periodic re-report.
+ * refresh, the periodic re-report (spread over its period: node_jap.c).
  */
 void pias_node_tick(struct pias_node *n, __u64 now);
 
@@ -271,7 +286,10 @@ void pias_node_jap_hold(struct pias_node *n, __u64 now);
 /*
  * A target's REGISTER or LEAVE, admitted by the owner (authentication,
  * replay, cookies, rates are the edge's): pias_jap_register's id, or
- * -errno; a leave with down: its health check fails (pias_jap_fail).
+ * -errno; a leave with down: its health check fails (pias_jap_fail). A
+ * REG_BATCH's entry is a REGISTER of the registration as held (the edge
+ * checks the entry and builds the endpoint from pias_jap_target): for an
+ * ACTIVE target nothing but the time changes, no action.
  */
 int pias_node_register(struct pias_node *n, const struct pias_ta *ta,
 		       const struct pias_jap_endpoint *ep, __u32 weight, __u64 now,

@@ -3,35 +3,113 @@
  * The node's JAP: targets' registrations (admitted by the owner), the
  * operator's dials and drains, outlier ejections and the liveness tick go
  * to the JAP registry (jap.h); its actions become target and target-set
- * writes and REPORTs to the group's RAPs. Also the JAP's side of
+ * writes and REPORTs to the group's RAPs, packed per RAP in REPORTS, and
+ * the periodic re-report of every group, spread over its period. Also the JAP's side of
  * invalidation: the dataplane's INVALIDATE events, rate-limited per (IAP,
  * TA), become INVALIDATE messages.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "node_priv.h"
+
+/*
+ * Reports wait in the node's pack and go out per RAP, as many as fit in a
+ * REPORTS (one alone goes as a REPORT), when the pack is flushed: at the
+ * end of every action list applied (so a report a change causes still goes
+ * at once, and the changes of one input go together), after each slice of
+ * the periodic re-report and after a ring change's, and whenever
+ * PACK_FLUSH wait. The one path for every report, to this node's own RAP
+ * too (node_send queues a REPORTS to self as its REPORTs).
+ */
+#define PACK_FLUSH 4096
+
+struct pias_node_pending_report {
+	__u32 rap;
+	__u32 order; /* keeps a RAP's reports in the order they were made (their seqs) */
+	struct pias_msg_report r;
+};
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const struct pias_node_pending_report *x = a, *y = b;
+
+	if (x->rap != y->rap)
+		return x->rap < y->rap ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The REPORTS being filled to rap, sent (as a REPORT if it holds one), and emptied. */
+static void pack_send(struct pias_node *n, __u32 rap)
+{
+	struct pias_msg *m = n->pack_msg;
+
+	if (!m->reports.n)
+		return;
+	if (m->reports.n == 1) {
+		struct pias_msg_report r = m->reports.r[0];
+
+		m->hdr.type = PIAS_MSG_REPORT;
+		m->report = r;
+	}
+	node_send(n, rap, m);
+	NODE_INC(n, report_msgs_sent);
+	memset(&m->hdr, 0, sizeof(m->hdr));
+	m->hdr.type = PIAS_MSG_REPORTS;
+	m->reports.n = 0;
+}
+
+static void pack_flush(struct pias_node *n)
+{
+	struct pias_node_pending_report *p = n->pack;
+
+	if (!n->pack_n)
+		return;
+	qsort(p, n->pack_n, sizeof(*p), pending_cmp);
+	for (size_t i = 0; i < n->pack_n; i++) {
+		if (i && p[i].rap != p[i - 1].rap)
+			pack_send(n, p[i - 1].rap);
+		if (!pias_msg_reports_add(&n->pack_msg->reports, &p[i].r)) {
+			pack_send(n, p[i].rap);
+			pias_msg_reports_add(&n->pack_msg->reports, &p[i].r);
+		}
+	}
+	pack_send(n, p[n->pack_n - 1].rap);
+	n->pack_n = 0;
+}
 
 static void send_report(struct pias_node *n, const struct pias_ta *ta,
 			const struct pias_jap_report *r)
 {
 	__u32 raps[PIAS_RAP_REPLICAS];
 	int k = pias_node_raps_of(n, ta, raps);
-	struct pias_msg m;
+	struct pias_msg_report rep = {
+		.ta = *ta,
+		.count = r->count,
+		.seq = ++n->report_seq,
+		.share = r->share,
+		.policy = r->policy,
+		.policy_serial = r->policy_serial,
+		.n_scopes = r->n_scopes,
+	};
 
-	memset(&m, 0, sizeof(m));
-	m.hdr.type = PIAS_MSG_REPORT;
-	m.report.ta = *ta;
-	m.report.count = r->count;
-	m.report.share = r->share;
-	m.report.policy = r->policy;
-	m.report.policy_serial = r->policy_serial;
-	m.report.n_scopes = r->n_scopes;
-	memcpy(m.report.scopes, r->scopes, sizeof(m.report.scopes));
-	m.report.seq = ++n->report_seq;
+	memcpy(rep.scopes, r->scopes, sizeof(rep.scopes));
 	for (int i = 0; i < k; i++) {
-		node_send(n, raps[i], &m);
 		NODE_INC(n, reports_sent);
+		if (n->pack_n == n->pack_cap &&
+		    node_grow((void **)&n->pack, &n->pack_cap, sizeof(*n->pack))) {
+			NODE_LOG_W(n, "no memory for a report to proxy %u: sent alone", raps[i]);
+			n->pack_msg->reports.n = 1;
+			n->pack_msg->reports.r[0] = rep;
+			pack_send(n, raps[i]);
+			continue;
+		}
+		n->pack[n->pack_n] = (struct pias_node_pending_report){ .rap = raps[i],
+									.order = (__u32)n->pack_n,
+									.r = rep };
+		if (++n->pack_n >= PACK_FLUSH)
+			pack_flush(n);
 	}
 }
 
@@ -84,6 +162,7 @@ static void jap_apply(struct pias_node *n)
 			break;
 		}
 	}
+	pack_flush(n);
 }
 
 /* A call of the registry with the node's action list, applied if it succeeded. */
@@ -95,21 +174,70 @@ static void jap_apply(struct pias_node *n)
 		_r;                                                                                \
 	})
 
+/*
+ * What group g says to its RAPs now, said again: the one re-report path,
+ * for the groups a ring change moved and for the periodic refresh. It goes
+ * in the pack with the others; the caller flushes it.
+ */
+static void report_group(struct pias_node *n, const struct pias_jap_group *g)
+{
+	struct pias_jap_report r = pias_jap_group_report(g);
+
+	r.count = g->up; /* ACTIVE targets, as they are now */
+	send_report(n, &g->ta, &r);
+}
+
+/* A new period of the periodic re-report begins at now: the walk starts again. */
+static void rereport_restart(struct pias_node *n, __u64 now)
+{
+	n->last_rereport_ns = now;
+	n->rereport_done = 0;
+	n->rereport_at = -1;
+}
+
 void node_rereport(struct pias_node *n, __u64 now, const struct pias_slot_set *moved)
 {
 	pias_jap_each_group(&n->jap, g)
 	{
-		struct pias_jap_report r;
-
-		if (!pias_ring_ta_moved(moved, &g->ta))
-			continue;
-		r = pias_jap_group_report(g);
-		r.count = g->up; /* ACTIVE targets, as they are now */
-		send_report(n, &g->ta, &r);
+		if (pias_ring_ta_moved(moved, &g->ta))
+			report_group(n, g);
 	}
+	pack_flush(n);
 	/* a partial re-report refreshes only some groups: the others' period runs on */
 	if (!moved)
-		n->last_rereport_ns = now;
+		rereport_restart(n, now);
+}
+
+/*
+ * Every group is reported again once each report period, spread over the
+ * period: a walk goes through the groups (pias_jap_group_after, in an
+ * order each group keeps while it is held), as far as the time into the
+ * period says, so that many groups make a steady trickle of REPORTS
+ * (packed per RAP), not a burst every period. A slice waits until it holds
+ * PIAS_MSG_REPORTS_MAX groups (or the period ends), so that a RAP of them
+ * all gets full REPORTS from a JAP of a few groups too. The period's end
+ * takes the rest of the walk: each group held through a period is reported
+ * once in it (one added behind the walk reported itself when it came).
+ */
+static void rereport_due(struct pias_node *n, __u64 now)
+{
+	__u64 period = n->cfg.report_period_ns, into = now - n->last_rereport_ns;
+	bool end = into >= period;
+	size_t upto = end ? SIZE_MAX
+			  : (size_t)((unsigned __int128)pias_jap_ngroups(&n->jap) * into / period);
+	const struct pias_jap_group *g;
+
+	if (!end && upto < n->rereport_done + PIAS_MSG_REPORTS_MAX)
+		return;
+	for (g = pias_jap_group_after(&n->jap, n->rereport_at); g && n->rereport_done < upto;
+	     g = pias_jap_next_group(&n->jap, g)) {
+		report_group(n, g);
+		n->rereport_at = pias_jap_group_place(&n->jap, g);
+		n->rereport_done++;
+	}
+	pack_flush(n);
+	if (end)
+		rereport_restart(n, now);
 }
 
 int node_jap_register(struct pias_node *n, const struct pias_ta *ta,
@@ -186,8 +314,7 @@ void node_jap_tick(struct pias_node *n, __u64 now)
 
 	if (JAP_DO(n, pias_jap_tick(&n->jap, now, last_reply_of, n, &n->jap_acts, &e)))
 		NODE_LOG_W(n, "jap tick: %s", e.msg);
-	if (now - n->last_rereport_ns >= n->cfg.report_period_ns)
-		node_rereport(n, now, NULL);
+	rereport_due(n, now);
 }
 
 void node_inval_event(struct pias_node *n, const struct pias_event *ev, __u64 now)
@@ -226,7 +353,11 @@ int node_jap_init(struct pias_node *n, struct pias_err *e)
 	/* report seqs start from the clock: after a restart they go on above the old ones */
 	n->report_seq = n->cfg.seq_base;
 	pias_inval_limiter_init(&n->inval, n->cfg.inval_interval_ns);
-	n->last_rereport_ns = n->started_ns;
+	rereport_restart(n, n->started_ns);
+	n->pack_msg = calloc(1, sizeof(*n->pack_msg));
+	if (!n->pack_msg)
+		return pias_err_set(e, -ENOMEM, "no memory for the reports' pack");
+	n->pack_msg->hdr.type = PIAS_MSG_REPORTS;
 	return 0;
 }
 
@@ -235,4 +366,9 @@ void node_jap_free(struct pias_node *n)
 	pias_jap_free(&n->jap);
 	free(n->jap_acts.a);
 	n->jap_acts = (struct pias_jap_actions){ 0 };
+	free(n->pack);
+	free(n->pack_msg);
+	n->pack = NULL;
+	n->pack_msg = NULL;
+	n->pack_n = n->pack_cap = 0;
 }

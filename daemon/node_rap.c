@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The node's RAP: JAPs' REPORTs, IAPs' QUERYs and the dataplane's BOUND and
+ * The node's RAP: JAPs' REPORTs (alone or packed in REPORTS), IAPs' QUERYs and the dataplane's BOUND and
  * NO_GROUP events go to the RAP registry (rap_registry.h); its actions
  * become group writes and BINDINGs to IAPs.
  */
@@ -74,24 +74,54 @@ static __u32 rand_u32(const struct pias_node *n)
 	return n->io.rand ? n->io.rand(n->io.ctx) : 0;
 }
 
+/* A JAP's report, alone (REPORT) or one of several (REPORTS). */
+static int rap_report(struct pias_node *n, __u32 from, const struct pias_msg_report *r, __u64 now,
+		      struct pias_err *e)
+{
+	NODE_INC(n, reports_rcvd);
+	return RAP_DO(n, pias_rap_report_ex(
+				 &n->rap, &r->ta, from,
+				 &(struct pias_rap_report_in){ .count = r->count,
+							       .seq = r->seq,
+							       .share = r->share,
+							       .policy = r->policy,
+							       .policy_serial = r->policy_serial,
+							       .n_scopes = r->n_scopes,
+							       .scopes = &r->scopes[0] },
+				 node_rtt, n, now, &n->rap_acts, e));
+}
+
+/* Each entry as a REPORT of its own: a stale one does not stop the rest. */
+static int rap_reports(struct pias_node *n, __u32 from, const struct pias_msg_reports *rs,
+		       __u64 now, struct pias_err *e)
+{
+	struct pias_err one;
+	int first = 0;
+
+	for (__u32 i = 0; i < rs->n; i++) {
+		int err = rap_report(n, from, &rs->r[i], now, &one);
+
+		if (err && !first) {
+			first = err;
+			pias_err_set(e, err, "entry %u: %s", i, one.msg);
+		}
+	}
+	return first;
+}
+
 int node_rap_recv(struct pias_node *n, const struct pias_msg *m, __u64 now, struct pias_err *e)
 {
 	__u32 from = m->hdr.sender_id;
 
-	if (m->hdr.type == PIAS_MSG_QUERY)
+	switch (m->hdr.type) {
+	case PIAS_MSG_QUERY:
 		return RAP_DO(n, pias_rap_query(&n->rap, from, &m->query.ta, node_rtt, n,
 						rand_u32(n), now, &n->rap_acts, e));
-	NODE_INC(n, reports_rcvd);
-	return RAP_DO(n, pias_rap_report_ex(&n->rap, &m->report.ta, from,
-					    &(struct pias_rap_report_in){
-						    .count = m->report.count,
-						    .seq = m->report.seq,
-						    .share = m->report.share,
-						    .policy = m->report.policy,
-						    .policy_serial = m->report.policy_serial,
-						    .n_scopes = m->report.n_scopes,
-						    .scopes = &m->report.scopes[0] },
-					    node_rtt, n, now, &n->rap_acts, e));
+	case PIAS_MSG_REPORTS:
+		return rap_reports(n, from, &m->reports, now, e);
+	default:
+		return rap_report(n, from, &m->report, now, e);
+	}
 }
 
 int node_rap_event(struct pias_node *n, const struct pias_event *ev, __u64 now, struct pias_err *e)

@@ -167,7 +167,7 @@ static void token_of(struct piasd *d, const struct pias_ta *ta, __u8 token[PIAS_
 }
 
 /* A reply to a target: MACed with the group's token, from the anycast address. */
-static void send_target(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
+void piasd_target_reply(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
 			const struct pias_ta *ta)
 {
 	static const __u8 zero[PIAS_KEY_LEN];
@@ -213,7 +213,7 @@ void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct
 	m.nack.echo_seq = req->hdr.seq;
 	if (proven)
 		snprintf(m.nack.text, sizeof(m.nack.text), "%s", text);
-	send_target(d, to, &m, &req->reg.ta);
+	piasd_target_reply(d, to, &m, &req->reg.ta);
 }
 
 /*
@@ -233,7 +233,7 @@ void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const stru
 	m.cookie.jap_id = d->cfg.node_id;
 	pias_cookie_make(&d->cookies, &req->reg, to, m.cookie.cookie);
 	PIASD_INC(d, reg_cookies_sent);
-	send_target(d, to, &m, &req->reg.ta);
+	piasd_target_reply(d, to, &m, &req->reg.ta);
 }
 
 void piasd_cookie_tick(struct piasd *d, __u64 now)
@@ -267,7 +267,7 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
 		m.ack.tun_port = d->cfg.tunnel_port;
 		m.ack.tun_tag = *tun_tag;
 	}
-	send_target(d, to, &m, &req->reg.ta);
+	piasd_target_reply(d, to, &m, &req->reg.ta);
 }
 
 /*
@@ -326,6 +326,40 @@ static void outside_nack(struct piasd *d, const struct pias_peer *to, const stru
 	piasd_target_nack(d, to, req, code, text, false);
 }
 
+/*
+ * REG_BATCH: refreshes of targets this JAP holds. The whole is MACed with
+ * the first entry's token, so that a batch from nobody's token costs one
+ * MAC; piasd_target_batch checks each entry's own tag. Refused without an
+ * answer (counted): the agent sends REGISTERs for a batch not answered.
+ */
+static void handle_batch(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
+			 const struct pias_msg *m)
+{
+	__u8 token[PIAS_KEY_LEN];
+	char src[PIAS_ADDR_STRLEN + 8];
+
+	pias_endpoint_str(&from->addr, from->family, from->port, src, sizeof(src));
+	if (!d->have_group_key || d->withdrawn || m->batch.jap_id != d->cfg.node_id) {
+		PIASD_INC(d, reg_refused);
+		outside_log(d, PIASD_LOG_DEBUG, "REG_BATCH from %s for JAP %u dropped: %s", src,
+			    m->batch.jap_id,
+			    m->batch.jap_id != d->cfg.node_id ? "not this JAP" : "not serving");
+		return;
+	}
+	token_of(d, &m->batch.e[0].ta, token);
+	if (!pias_msg_mac_ok(buf, n, token)) {
+		PIASD_INC(d, reg_bad_token);
+		outside_log(d, PIASD_LOG_INFO, "refused REG_BATCH from %s: bad token", src);
+		return;
+	}
+	if (!pias_fresh_timestamp(m->hdr.seq, piasd_realtime(), PIAS_REPLAY_FRESH_NS)) {
+		PIASD_INC(d, reg_refused);
+		outside_log(d, PIASD_LOG_DEBUG, "REG_BATCH from %s dropped: seq not fresh", src);
+		return;
+	}
+	piasd_target_batch(d, m, from);
+}
+
 /* REGISTER/LEAVE on the registration socket: the group's token is the key. */
 static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
 			  struct pias_msg *m)
@@ -337,6 +371,10 @@ static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const stru
 	if (pias_msg_decode(buf, n, m, &e)) {
 		PIASD_INC(d, rx_malformed);
 		outside_log(d, PIASD_LOG_DEBUG, "malformed target message: %s", e.msg);
+		return;
+	}
+	if (m->hdr.type == PIAS_MSG_REG_BATCH) {
+		handle_batch(d, buf, n, from, m);
 		return;
 	}
 	if (m->hdr.type != PIAS_MSG_REGISTER && m->hdr.type != PIAS_MSG_LEAVE) {

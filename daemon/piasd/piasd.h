@@ -106,6 +106,10 @@
 	X(dp_only_ended, "of those, proxies whose dataplane stopped answering too (down)")         \
 	X(reg_group_limited, "REGISTERs of new targets refused: their group is beyond its size")   \
 	X(reg_after_leave, "REGISTERs refused: not newer than the LEAVE of that registration")     \
+	X(reg_batches, "REG_BATCHes taken: refreshes of several targets in one message")           \
+	X(reg_batch_refreshed, "targets refreshed by a REG_BATCH entry")                           \
+	X(reg_batch_refused,                                                                       \
+	  "REG_BATCH entries refused (unknown, stale, not active): the agent sends REGISTER")      \
 	X(affinity_queries_sent,                                                                   \
 	  "JAP: CONN_QUERYs sent for segments of connections held elsewhere")                      \
 	X(affinity_queries_limited,                                                                \
@@ -294,6 +298,9 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
  */
 void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
 		       __u32 code, const char *text, bool proven);
+/* Any answer m to a target at to, MACed with the token of ta. */
+void piasd_target_reply(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
+			const struct pias_ta *ta);
 /* REG_COOKIE for a verified, fresh REGISTER from a target we do not know. */
 void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req);
 /* Every tick: a new cookie secret once a period has passed. */
@@ -304,12 +311,17 @@ int piasd_register_init(struct piasd *d, struct pias_err *e);
 void piasd_register_free(struct piasd *d);
 /* A target message that passed its token check; replies via the registration socket. */
 void piasd_target_msg(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
+/*
+ * A REG_BATCH for this JAP, fresh, whose MAC verified with its first
+ * entry's token: each entry's own tag is checked here; one REG_BATCH_ACK.
+ */
+void piasd_target_batch(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 
 /* node_io.c */
 int piasd_node_init(struct piasd *d, struct pias_err *e);
 void piasd_node_free(struct piasd *d);
 void piasd_node_tick(struct piasd *d, __u64 now);
-/* A verified proxy message for the node (membership, REPORT, QUERY, BINDING, INVALIDATE). */
+/* A verified proxy message for the node (membership, REPORT(S), QUERY, BINDING, INVALIDATE). */
 void piasd_node_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 /* The operator dials this JAP's share of ta's flows (per mille); reported at once. */
 int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e);

@@ -4,14 +4,19 @@
  * freshness: admitted here (each target's seq, a LEAVE's registrations
  * gone for good, the cookie that proves a new target's address, the rates
  * per source address and per full group, the overlay's prefixes, tunnel
- * mode's addresses), then handed to the node's JAP, and answered. All of
- * it is about outsiders, which the node knows nothing of.
+ * mode's addresses), then handed to the node's JAP, and answered. A
+ * REG_BATCH's entries likewise, each a REGISTER of what the JAP holds.
+ * All of it is about outsiders, which the node knows nothing of.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
 
 #include "piasd.h"
+#include "registry.h"
 
 /* A source address may start registrations of new targets (rate_table.h)? */
 static bool reg_source_ok(struct piasd *d, const struct pias_peer *from)
@@ -175,6 +180,125 @@ void piasd_target_msg(struct piasd *d, const struct pias_msg *m, const struct pi
 	d->target_seq[id].seq = m->hdr.seq;
 	PIASD_INC(d, reg_accepted);
 	piasd_target_ack(d, from, m, (__u32)id, d->cfg.target_timeout_ms, tunnel ? &ep.tag : NULL);
+}
+
+/* Target id of ta as this JAP holds it, or NULL (an id held for another TA too). */
+static const struct pias_jap_target *jap_target_of(const struct piasd *d, const struct pias_ta *ta,
+						   __u32 id)
+{
+	const struct pias_jap_group *g = pias_jap_group_of(&d->node.jap, id);
+
+	return g && pias_ta_eq(&g->ta, ta) ? pias_jap_target(&d->node.jap, id) : NULL;
+}
+
+/* The registration of target t of ta as its last REGISTER made it (what a batch tag covers). */
+static void held_registration(const struct pias_ta *ta, const struct pias_jap_target *t,
+			      struct pias_msg_register *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ta = *ta;
+	r->family = t->t.family;
+	r->flags = t->t.flags & PIAS_TARGET_F_TUNNEL ? PIAS_MSG_REG_F_TUNNEL : 0;
+	r->addr = t->t.addr;
+	r->port = t->t.port;
+	r->weight = t->t.weight;
+	r->policy = t->policy;
+	r->policy_serial = t->policy_serial;
+}
+
+/* The endpoint of target t as held: registered again, nothing but the time changes. */
+static struct pias_jap_endpoint held_endpoint(const struct pias_jap_target *t)
+{
+	return (struct pias_jap_endpoint){ .addr = t->t.addr,
+					   .port = t->t.port,
+					   .family = t->t.family,
+					   .flags = t->t.flags,
+					   .tag = t->t.tag,
+					   .policy = t->policy,
+					   .policy_serial = t->policy_serial };
+}
+
+/*
+ * Tags that do not verify in one batch before the rest is not checked: an
+ * agent's own batch has none (its registrations are as it made them), and
+ * a batch made of forged entries (by a holder of its first entry's token)
+ * costs the JAP no more per entry than a REGISTER: the token each entry's
+ * answer is tagged with, and a lookup.
+ */
+#define BATCH_BAD_MAX 2
+
+/*
+ * One entry of a REG_BATCH whose seq is seq: refreshed (OK) only if this
+ * JAP holds the target for its TA, its tag verifies with token and the
+ * registration as held here, the seq is above the target's last, and the
+ * target is ACTIVE; then it is the node's REGISTER of the registration as
+ * held, which for an ACTIVE target only notes the time. Any other state
+ * (DOWN, DRAINING) is the business of a REGISTER, which the agent sends
+ * for anything but OK.
+ */
+static __u8 batch_entry(struct piasd *d, __u64 seq, const struct pias_msg_batch_entry *be,
+			const __u8 token[PIAS_KEY_LEN], unsigned int *bad, __u64 now)
+{
+	const struct pias_jap_target *t = jap_target_of(d, &be->ta, be->target_id);
+	struct pias_jap_endpoint ep;
+	struct pias_msg_register held;
+	__u8 tag[PIAS_MSG_TAG_LEN];
+	struct pias_err e;
+	int id;
+
+	if (!t || *bad >= BATCH_BAD_MAX)
+		return PIAS_BATCH_UNKNOWN;
+	held_registration(&be->ta, t, &held);
+	pias_msg_batch_tag(token, seq, d->cfg.node_id, be->target_id, &held, tag);
+	if (!pias_msg_tag_eq(tag, be->tag)) {
+		(*bad)++;
+		return PIAS_BATCH_UNKNOWN;
+	}
+	if (seq <= d->target_seq[be->target_id].seq)
+		return PIAS_BATCH_STALE;
+	if (t->t.state != PIAS_TARGET_ACTIVE || !in_prefixes(d, &be->ta))
+		return PIAS_BATCH_REFUSED;
+	ep = held_endpoint(t);
+	id = pias_node_register(&d->node, &be->ta, &ep, t->t.weight, now, &e);
+	if (id != (int)be->target_id) {
+		LOG_W("batch refresh of target %u: %s", be->target_id,
+		      id < 0 ? e.msg : "registered under another id");
+		return PIAS_BATCH_REFUSED;
+	}
+	d->target_seq[be->target_id].seq = seq;
+	return PIAS_BATCH_OK;
+}
+
+void piasd_target_batch(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from)
+{
+	static struct pias_msg ack; /* the answer: large, not on the stack */
+	const struct pias_msg_reg_batch *b = &m->batch;
+	__u64 now = piasd_now();
+	unsigned int bad = 0;
+
+	memset(&ack, 0, sizeof(ack));
+	ack.hdr.type = PIAS_MSG_REG_BATCH_ACK;
+	ack.batch_ack.echo_seq = m->hdr.seq;
+	ack.batch_ack.refresh_ms = d->cfg.target_timeout_ms;
+	ack.batch_ack.n = b->n;
+	PIASD_INC(d, reg_batches);
+	for (__u32 i = 0; i < b->n; i++) {
+		struct pias_msg_batch_answer *a = &ack.batch_ack.e[i];
+		__u8 token[PIAS_KEY_LEN];
+
+		pias_token_derive(d->group_key, &b->e[i].ta, token);
+		a->status = batch_entry(d, m->hdr.seq, &b->e[i], token, &bad, now);
+		if (a->status == PIAS_BATCH_OK)
+			PIASD_INC(d, reg_batch_refreshed);
+		else
+			PIASD_INC(d, reg_batch_refused);
+		pias_msg_batch_ack_tag(token, m->hdr.seq, d->cfg.node_id, ack.batch_ack.refresh_ms,
+				       &b->e[i].ta, b->e[i].target_id, a->status, a->tag);
+		sodium_memzero(token, sizeof(token));
+	}
+	if (bad)
+		LOG_D("REG_BATCH of %u entries: %u tags did not verify", b->n, bad);
+	piasd_target_reply(d, from, &ack, &b->e[0].ta);
 }
 
 int piasd_register_init(struct piasd *d, struct pias_err *e)

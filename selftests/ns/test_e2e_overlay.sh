@@ -402,7 +402,15 @@ echo "-- targets stayed registered all along"
 status
 active_regs() { for p in p1 p3 p4; do ctl $p show targets --json | js "sum(1 for t in d if t['state'] == 'active')"; done | awk '{ s += $1 } END { print s }'; }
 twelve() { [ "$(active_regs)" = 12 ]; }
-wait_for 10 twelve
+if ! wait_for 10 twelve; then
+	# for whoever reads the FAIL: where each registration stands, and what its agent last said
+	for p in p1 p3 p4; do
+		echo "  ..   $p: $(ctl $p show targets --json | js "' '.join(f\"{t['ta']}>{t['endpoint']}={t['state']}({t['refreshed_ms_ago']}ms)\" for t in d)")"
+	done
+	for t in t1 t2 t3 t4; do
+		grep -hE "JAP changed|lost|registered|refused|NACK" "$STATE/$t/agent.log" 2>/dev/null | tail -4 | sed "s/^/  ..   $t: /"
+	done
+fi
 check_eq "12 active registrations on the live proxies p1 p3 p4, $(($(date +%s) - E2E_START)) s after up" 12 "$(active_regs)"
 check_eq "no agent was refused as stale" 0 "$(cat "$STATE"/t*/agent.log | grep -c stale)"
 

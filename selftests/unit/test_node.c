@@ -27,6 +27,9 @@ struct rec {
 	unsigned int target_puts, target_dels, tgtset_puts, tgtset_dels;
 	unsigned int group_puts, group_dels, binding_puts, binding_dels, slot_batches;
 	unsigned int proxy_ups, proxy_downs, lefts;
+	/* io.send's REPORTs and REPORTS: datagrams, the reports in them, the last one's RAP */
+	unsigned int report_dgrams, reports_out;
+	__u32 report_to;
 	struct pias_binding binding; /* the last one put */
 	struct pias_group group;     /* the last one put */
 	struct pias_ta target_ta;    /* the group of the last target put */
@@ -90,6 +93,11 @@ static void io_send(void *ctx, __u32 to, struct pias_msg *m)
 
 	wn->r.sends++;
 	assert_int_not_equal(to, wn->idx + 1); /* to self goes through the loopback queue */
+	if (m->hdr.type == PIAS_MSG_REPORT || m->hdr.type == PIAS_MSG_REPORTS) {
+		wn->r.report_dgrams++;
+		wn->r.reports_out += m->hdr.type == PIAS_MSG_REPORT ? 1 : m->reports.n;
+		wn->r.report_to = to;
+	}
 	if (to >= 1 && to <= MAX_NODES)
 		enqueue(wn->w, (int)to - 1, wn->idx, m);
 }
@@ -347,6 +355,15 @@ static struct pias_ta ta_n(unsigned int k)
 	return ta;
 }
 
+/* TA k of many (k < 65,000): 250 addresses, a port each 250 */
+static struct pias_ta ta_many(unsigned int k)
+{
+	struct pias_ta ta = ta_n(1 + k % 250);
+
+	ta.port = (__u16)(1000 + k / 250);
+	return ta;
+}
+
 /* The first TA (from 1 up) whose RAP at node idx is proxy rap. */
 static struct pias_ta ta_with_rap(const struct world *w, int idx, __u32 rap)
 {
@@ -600,31 +617,43 @@ static void test_loopback(void **state)
 	world_free(w);
 }
 
+/* ngroups groups, a target each, registered at JAP A, their reports delivered. */
+static void register_many(struct world *w, unsigned int ngroups)
+{
+	for (unsigned int k = 0; k < ngroups; k++) {
+		struct pias_ta ta = ta_many(k);
+
+		register_target(w, A, &ta, 1);
+		if (k % 256 == 255)
+			deliver(w);
+	}
+	deliver(w);
+}
+
 /*
- * A fourth proxy joins: the ring changes, every node rewrites the slots
- * that moved, and JAP A re-reports the groups of those slots, and only
- * those, so that each group whose RAP is now the newcomer is known there
- * at once (not at the periodic re-report, an hour away).
+ * A fourth proxy joins a JAP of 1,000 groups: the ring changes, every node
+ * rewrites the slots that moved, and JAP A re-reports the groups of those
+ * slots, and only those, so that each group whose RAP is now the newcomer
+ * is known there at once (not at the periodic re-report, an hour away);
+ * and they go packed, 30 to a REPORTS, all in the datagrams A sends.
  */
 static void test_ring_change_rereports(void **state)
 {
 	struct world *w = world_new(3, 1, 3600 * SEC);
 	__u64 reports, rebuilds = counter(w, A, PIAS_NODE_C_ring_rebuilds);
-	unsigned int moved = 0;
+	unsigned int moved = 0, dgrams, out;
+	const unsigned int ngroups = 1000;
 
 	(void)state;
-	for (unsigned int k = 1; k <= 64; k++) {
-		struct pias_ta ta = ta_n(k);
-
-		register_target(w, A, &ta, 1);
-	}
-	deliver(w);
+	register_many(w, ngroups);
 	reports = counter(w, A, PIAS_NODE_C_reports_sent);
+	dgrams = w->nodes[A].r.report_dgrams;
+	out = w->nodes[A].r.reports_out;
 	node_start(w, 3, 1);
 	run_until_settled(w);
 	assert_true(counter(w, A, PIAS_NODE_C_ring_rebuilds) > rebuilds);
-	for (unsigned int k = 1; k <= 64; k++) {
-		struct pias_ta ta = ta_n(k);
+	for (unsigned int k = 0; k < ngroups; k++) {
+		struct pias_ta ta = ta_many(k);
 		__u32 raps[PIAS_RAP_REPLICAS];
 		const struct pias_rap_group *g;
 
@@ -637,9 +666,72 @@ static void test_ring_change_rereports(void **state)
 		assert_int_equal(g->g.count, 1);
 		assert_int_equal(g->g.japs[0].jap_id, A + 1);
 	}
-	assert_true(moved > 0 && moved < 64);
+	assert_true(moved > 0 && moved < ngroups / 2);
 	/* only those: the groups whose slots did not move are not re-reported */
 	assert_int_equal(counter(w, A, PIAS_NODE_C_reports_sent) - reports, moved);
+	/* through io.send, to the newcomer, in as few datagrams as hold them */
+	assert_int_equal(w->nodes[A].r.reports_out - out, moved);
+	assert_int_equal(w->nodes[A].r.report_dgrams - dgrams,
+			 (moved + PIAS_MSG_REPORTS_MAX - 1) / PIAS_MSG_REPORTS_MAX);
+	assert_int_equal(w->nodes[A].r.report_to, 4);
+	world_free(w);
+}
+
+/*
+ * The periodic re-report of a JAP of 1,000 groups, over one period: every
+ * group once, to its RAP (A itself for some: through the loopback queue),
+ * packed per RAP, and spread over the period in slices of about a
+ * REPORTS' worth, not in one burst.
+ */
+static void test_periodic_rereport_spread_packed(void **state)
+{
+	const __u64 period = 10 * SEC;
+	struct world *w = world_new(3, 1, period);
+	const unsigned int ngroups = 1000;
+	const struct rec *r = &w->nodes[A].r;
+	unsigned int dgrams, out, busy = 0, most = 0;
+	__u64 began, reports, loops, msgs;
+
+	(void)state;
+	register_many(w, ngroups);
+	/* from the start of a period to its end */
+	began = w->nodes[A].n.last_rereport_ns;
+	while (w->nodes[A].n.last_rereport_ns == began)
+		run_for(w, TICK);
+	began = w->nodes[A].n.last_rereport_ns;
+	reports = counter(w, A, PIAS_NODE_C_reports_sent);
+	msgs = counter(w, A, PIAS_NODE_C_report_msgs_sent);
+	loops = counter(w, A, PIAS_NODE_C_loopback_msgs);
+	dgrams = r->report_dgrams;
+	out = r->reports_out;
+	for (__u64 t = 0; t < period; t += TICK) {
+		__u64 before = counter(w, A, PIAS_NODE_C_reports_sent), now;
+
+		run_for(w, TICK);
+		now = counter(w, A, PIAS_NODE_C_reports_sent) - before;
+		busy += now > 0;
+		most = now > most ? (unsigned int)now : most;
+	}
+	assert_int_equal(w->nodes[A].n.last_rereport_ns, began + period);
+	/* every group once: in the datagrams, and to A's own RAP through the loopback queue */
+	assert_int_equal(counter(w, A, PIAS_NODE_C_reports_sent) - reports, ngroups);
+	assert_int_equal(r->reports_out - out + counter(w, A, PIAS_NODE_C_loopback_msgs) - loops,
+			 ngroups);
+	assert_true(r->reports_out - out > ngroups / 2); /* two RAPs of three are others */
+	/*
+	 * packed: a slice of at least 30 groups (the last excepted) makes a
+	 * message per RAP, and one more per 30 groups
+	 */
+	assert_true(counter(w, A, PIAS_NODE_C_report_msgs_sent) - msgs <=
+		    4 * ngroups / PIAS_MSG_REPORTS_MAX + 3);
+	assert_true(r->report_dgrams - dgrams <= 3 * ngroups / PIAS_MSG_REPORTS_MAX + 2);
+	/* spread: a REPORTS' worth or two a tick, in many ticks of the period */
+	assert_true(most <= 2 * PIAS_MSG_REPORTS_MAX);
+	assert_true(busy >= ngroups / (2 * PIAS_MSG_REPORTS_MAX));
+	/* the RAPs took them all */
+	assert_true(counter(w, B, PIAS_NODE_C_reports_rcvd) +
+			    counter(w, C, PIAS_NODE_C_reports_rcvd) >=
+		    r->reports_out - out);
 	world_free(w);
 }
 
@@ -717,6 +809,7 @@ int test_node(void)
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_ring_change_rereports),
+		cmocka_unit_test(test_periodic_rereport_spread_packed),
 		cmocka_unit_test(test_last_reply_keeps_alive),
 		cmocka_unit_test(test_two_worlds),
 	};
