@@ -80,6 +80,14 @@ void node_write_done(struct pias_node *n, int err, const struct pias_err *e)
 		NODE_LOG_W(n, "map write: %s", e->msg);
 }
 
+void node_flush(struct pias_node *n)
+{
+	struct pias_err e;
+
+	if (n->io.flush)
+		node_write_done(n, n->io.flush(n->io.ctx, &e), &e);
+}
+
 static bool loopback_kind(__u8 type)
 {
 	return type == PIAS_MSG_REPORT || type == PIAS_MSG_REPORTS || type == PIAS_MSG_QUERY ||

@@ -129,6 +129,16 @@ struct pias_node_io {
 	int (*binding_put)(void *ctx, const struct pias_ta *ta, const struct pias_binding *b,
 			   const struct pias_group *set, struct pias_err *e);
 	int (*binding_del)(void *ctx, const struct pias_ta *ta, struct pias_err *e);
+	/*
+	 * The end of an action list's writes: an owner that queues the writes
+	 * above, to make them in batches, makes what it queued now (NULL:
+	 * writes are made when asked). The node applies a JAP list in four
+	 * passes (targets written, sets, targets deleted, reports), so that a
+	 * tick that takes many targets down asks for their writes in a row.
+	 * An owner that queues must make what it queued before a message goes
+	 * out and before a reading, so that both see the writes before them.
+	 */
+	int (*flush)(void *ctx, struct pias_err *e);
 	/* RAP table slots[i] = vals[i], n of them, in one batch. */
 	int (*rap_slots_put)(void *ctx, const __u32 *slots, const struct pias_rap_slot *vals,
 			     size_t n, struct pias_err *e);

@@ -57,6 +57,7 @@ static void iap_apply(struct pias_node *n)
 			break;
 		}
 	}
+	node_flush(n);
 }
 
 /* A call of the cache with the node's action list, applied if it succeeded. */

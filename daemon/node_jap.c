@@ -122,47 +122,72 @@ static void tgtset_del(struct pias_node *n, const struct pias_ta *ta)
 		node_write_done(n, n->io.tgtset_del(n->io.ctx, ta, &e), &e);
 }
 
-static void jap_apply(struct pias_node *n)
+/*
+ * The pass an action belongs to. The registry lists a group's actions in
+ * the order the maps need them (targets written, the set, targets
+ * deleted, the report); the node keeps that order across groups too, so
+ * that the writes of one kind come in a row and an owner can batch them.
+ * Each target and each set appears once in a list, so no write of one is
+ * moved past another of it.
+ */
+static int jap_pass(const struct pias_jap_action *a)
+{
+	switch (a->kind) {
+	case PIAS_JAP_TARGET_SET:
+		return 0;
+	case PIAS_JAP_SET_SET:
+	case PIAS_JAP_SET_DEL:
+		return 1;
+	case PIAS_JAP_TARGET_DEL:
+		return 2;
+	case PIAS_JAP_REPORT:
+		break;
+	}
+	return 3;
+}
+
+static void jap_apply_one(struct pias_node *n, const struct pias_jap_action *a)
 {
 	const struct pias_node_io *io = &n->io;
 	struct pias_err e;
 
-	for (size_t i = 0; i < n->jap_acts.n; i++) {
-		const struct pias_jap_action *a = &n->jap_acts.a[i];
-
-		switch (a->kind) {
-		case PIAS_JAP_TARGET_SET:
-			if (io->target_put)
-				node_write_done(
-					n, io->target_put(io->ctx, &a->ta, a->id, &a->target, &e),
+	switch (a->kind) {
+	case PIAS_JAP_TARGET_SET:
+		if (io->target_put)
+			node_write_done(n, io->target_put(io->ctx, &a->ta, a->id, &a->target, &e),
 					&e);
-			if (a->target.state == PIAS_TARGET_DOWN)
-				NODE_LOG_I(n, "target %u is down: no refresh or reply for %llu ms",
-					   a->id,
-					   (unsigned long long)(n->jap.cfg.refresh_timeout_ns /
-								1000000));
-			break;
-		case PIAS_JAP_TARGET_DEL:
-			if (io->target_del)
-				node_write_done(n, io->target_del(io->ctx, a->id, &e), &e);
-			break;
-		case PIAS_JAP_SET_SET:
-			/* every target down: no set, which the dataplane treats alike */
-			if (!a->set.count)
-				tgtset_del(n, &a->ta);
-			else if (io->tgtset_put)
-				node_write_done(n, io->tgtset_put(io->ctx, &a->ta, &a->set, &e),
-						&e);
-			break;
-		case PIAS_JAP_SET_DEL:
+		if (a->target.state == PIAS_TARGET_DOWN)
+			NODE_LOG_I(n, "target %u is down: no refresh or reply for %llu ms", a->id,
+				   (unsigned long long)(n->jap.cfg.refresh_timeout_ns / 1000000));
+		break;
+	case PIAS_JAP_TARGET_DEL:
+		if (io->target_del)
+			node_write_done(n, io->target_del(io->ctx, a->id, &e), &e);
+		break;
+	case PIAS_JAP_SET_SET:
+		/* every target down: no set, which the dataplane treats alike */
+		if (!a->set.count)
 			tgtset_del(n, &a->ta);
-			break;
-		case PIAS_JAP_REPORT:
-			send_report(n, &a->ta, &a->report);
-			break;
-		}
+		else if (io->tgtset_put)
+			node_write_done(n, io->tgtset_put(io->ctx, &a->ta, &a->set, &e), &e);
+		break;
+	case PIAS_JAP_SET_DEL:
+		tgtset_del(n, &a->ta);
+		break;
+	case PIAS_JAP_REPORT:
+		send_report(n, &a->ta, &a->report);
+		break;
 	}
 	pack_flush(n);
+}
+
+static void jap_apply(struct pias_node *n)
+{
+	for (int pass = 0; pass < 4; pass++)
+		for (size_t i = 0; i < n->jap_acts.n; i++)
+			if (jap_pass(&n->jap_acts.a[i]) == pass)
+				jap_apply_one(n, &n->jap_acts.a[i]);
+	node_flush(n);
 }
 
 /* A call of the registry with the node's action list, applied if it succeeded. */

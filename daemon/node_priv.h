@@ -40,6 +40,8 @@ bool node_log_on(const struct pias_node *n, int level);
 
 /* A write's result: logged if it failed (the owner counts map errors). */
 void node_write_done(struct pias_node *n, int err, const struct pias_err *e);
+/* The owner's queued writes made (io.flush), at the end of an action list. */
+void node_flush(struct pias_node *n);
 
 /* To proxy id: through io.send, or through the loopback queue if it is this node. */
 void node_send(struct pias_node *n, __u32 to, struct pias_msg *m);

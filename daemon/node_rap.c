@@ -58,6 +58,7 @@ static void rap_apply(struct pias_node *n)
 			break;
 		}
 	}
+	node_flush(n);
 }
 
 /* A call of the registry with the node's action list, applied if it succeeded. */

@@ -35,21 +35,36 @@ static int deleted(void *ctx, int err, const struct pias_err *e)
 	return done(ctx, err == -ENOENT ? 0 : err, e);
 }
 
+/* What is queued made before a write that is not queued (map_queue.c). */
+static int flushed(struct piasd *d, struct pias_err *e)
+{
+	return piasd_map_queue_flush(d, e);
+}
+
+static int flush(void *ctx, struct pias_err *e)
+{
+	return flushed(ctx, e);
+}
+
 static int target_put(void *ctx, const struct pias_ta *ta, __u32 id, const struct pias_target *t,
 		      struct pias_err *e)
 {
 	struct piasd *d = ctx;
-	int err = done(d, pias_target_set(&d->maps, id, t, e), e);
 
 	/* the set holds the weights: a new one reaches it (no SET_SET says so) */
-	return err ?: done(d, pias_tgtset_reweigh(&d->maps, ta, e), e);
+	if (t->state == PIAS_TARGET_ACTIVE) {
+		int err = flushed(d, e) ?: done(d, pias_target_set(&d->maps, id, t, e), e);
+
+		return err ?: done(d, pias_tgtset_reweigh(&d->maps, ta, e), e);
+	}
+	return done(d, piasd_queue_target(d, id, t, e), e);
 }
 
 static int target_del(void *ctx, __u32 id, struct pias_err *e)
 {
 	struct piasd *d = ctx;
 
-	return deleted(d, pias_target_del(&d->maps, id, e), e);
+	return done(d, piasd_queue_target(d, id, NULL, e), e);
 }
 
 static int tgtset_put(void *ctx, const struct pias_ta *ta, const struct pias_target_set *s,
@@ -57,14 +72,18 @@ static int tgtset_put(void *ctx, const struct pias_ta *ta, const struct pias_tar
 {
 	struct piasd *d = ctx;
 
-	return done(d, pias_tgtset_set_policy(&d->maps, ta, s->ids, s->count, &s->policy, e), e);
+	return flushed(d, e)
+		       ?: done(d,
+			       pias_tgtset_set_policy(&d->maps, ta, s->ids, s->count, &s->policy,
+						      e),
+			       e);
 }
 
 static int tgtset_del(void *ctx, const struct pias_ta *ta, struct pias_err *e)
 {
 	struct piasd *d = ctx;
 
-	return deleted(d, pias_tgtset_del(&d->maps, ta, e), e);
+	return flushed(d, e) ?: deleted(d, pias_tgtset_del(&d->maps, ta, e), e);
 }
 
 static int group_put(void *ctx, const struct pias_ta *ta, const struct pias_group *g,
@@ -72,14 +91,14 @@ static int group_put(void *ctx, const struct pias_ta *ta, const struct pias_grou
 {
 	struct piasd *d = ctx;
 
-	return done(d, pias_group_put(&d->maps, ta, g, e), e);
+	return done(d, piasd_queue_group(d, ta, g, e), e);
 }
 
 static int group_del(void *ctx, const struct pias_ta *ta, struct pias_err *e)
 {
 	struct piasd *d = ctx;
 
-	return deleted(d, pias_group_del(&d->maps, ta, e), e);
+	return done(d, piasd_queue_group(d, ta, NULL, e), e);
 }
 
 static int binding_put(void *ctx, const struct pias_ta *ta, const struct pias_binding *b,
@@ -87,14 +106,14 @@ static int binding_put(void *ctx, const struct pias_ta *ta, const struct pias_bi
 {
 	struct piasd *d = ctx;
 
-	return done(d, pias_binding_put(&d->maps, ta, b, set, e), e);
+	return done(d, piasd_queue_binding(d, ta, b, set, e), e);
 }
 
 static int binding_del(void *ctx, const struct pias_ta *ta, struct pias_err *e)
 {
 	struct piasd *d = ctx;
 
-	return deleted(d, pias_binding_del(&d->maps, ta, e), e);
+	return done(d, piasd_queue_binding(d, ta, NULL, NULL, e), e);
 }
 
 static int rap_slots_put(void *ctx, const __u32 *slots, const struct pias_rap_slot *vals, size_t n,
@@ -102,7 +121,7 @@ static int rap_slots_put(void *ctx, const __u32 *slots, const struct pias_rap_sl
 {
 	struct piasd *d = ctx;
 
-	return done(d, pias_rap_slots_write(&d->maps, slots, vals, n, e), e);
+	return flushed(d, e) ?: done(d, pias_rap_slots_write(&d->maps, slots, vals, n, e), e);
 }
 
 /* The dataplane's last reply of target id: its per-CPU stats entry, read now. */
@@ -112,12 +131,16 @@ static __u64 last_reply(void *ctx, __u32 id)
 	struct pias_target_stats s;
 	struct pias_err e;
 
+	piasd_map_queue_flush(d, &e);
 	return pias_target_stats_get(&d->maps, id, &s, &e) ? 0 : s.last_reply_ns;
 }
 
 /* A draining target goes once the sweep finds its connections ended. */
 static long conns(void *ctx, __u32 id, __u64 since)
 {
+	struct pias_err e;
+
+	piasd_map_queue_flush(ctx, &e);
 	return piasd_conns_of(ctx, id, since);
 }
 
@@ -132,6 +155,7 @@ void piasd_dataplane_io(struct pias_node_io *io)
 	io->binding_put = binding_put;
 	io->binding_del = binding_del;
 	io->rap_slots_put = rap_slots_put;
+	io->flush = flush;
 	io->last_reply = last_reply;
 	io->conns = conns;
 }

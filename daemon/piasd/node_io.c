@@ -13,13 +13,20 @@
 
 #include "piasd.h"
 
+/* A message goes after the writes before it (node.h: io.flush). */
 static void send_id(void *ctx, __u32 to, struct pias_msg *m)
 {
+	struct pias_err e;
+
+	piasd_map_queue_flush(ctx, &e);
 	piasd_send_proxy(ctx, to, m);
 }
 
 static void send_peer(void *ctx, const struct pias_peer *to, struct pias_msg *m)
 {
+	struct pias_err e;
+
+	piasd_map_queue_flush(ctx, &e);
 	piasd_send(ctx, to, m);
 }
 
@@ -119,6 +126,10 @@ int piasd_node_init(struct piasd *d, struct pias_err *e)
 
 void piasd_node_free(struct piasd *d)
 {
+	struct pias_err e;
+
+	piasd_map_queue_flush(d, &e);
+	piasd_map_queue_free(&d->map_queue);
 	pias_node_free(&d->node);
 	pias_replay_free(&d->replay);
 }

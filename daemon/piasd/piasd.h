@@ -17,6 +17,7 @@
  *               prefixes), then handed to the node's JAP
  *   dataplane.c the node's map writes and readings through bpf(); the
  *               dataplane's events to the node; the proxy table
+ *   map_queue.c the node's writes of one kind in a row, made in batches
  *   restore.c   state rebuilt from the pinned maps after a restart
  *   liveness.c  proxies membership gave up on: their dataplane echoed
  *   conns.c     the connection sweep; targets' connections and NAT ports
@@ -88,6 +89,8 @@
 	X(reg_refused, "target registrations refused otherwise (stale, full, invalid, draining)")  \
 	X(dp_events, "dataplane events read from the ring buffer")                                 \
 	X(map_errors, "map writes that failed")                                                    \
+	X(map_batches, "batched map writes made (runs of one kind of the node's writes)")          \
+	X(map_batched_writes, "map entries written or deleted in those batches")                   \
 	X(conns_ended, "JAP: ended connections the sweep deleted (both directions)")               \
 	X(flows_ended, "IAP: ended flow entries the sweep deleted")                                \
 	X(nat_leftovers_ended, "JAP: reverse entries left without a connection, deleted")          \
@@ -161,12 +164,33 @@ struct piasd_outlier {
 	__u16 port;
 };
 
+/* map_queue.c: the node's writes of one kind in a row, batched */
+enum piasd_mq_kind {
+	PIASD_MQ_TARGET_PUT,
+	PIASD_MQ_TARGET_DEL,
+	PIASD_MQ_GROUP_PUT,
+	PIASD_MQ_GROUP_DEL,
+	PIASD_MQ_BINDING_PUT,
+	PIASD_MQ_BINDING_DEL,
+};
+
+struct piasd_map_queue {
+	enum piasd_mq_kind kind;
+	size_t n;
+	__u32 *ids;		       /* targets */
+	struct pias_target *targets;   /* TARGET_PUT */
+	struct pias_ta *tas;	       /* groups, bindings */
+	struct pias_group *groups;     /* GROUP_PUT; BINDING_PUT: each one's set */
+	struct pias_binding *bindings; /* BINDING_PUT */
+};
+
 struct piasd {
 	const char *config_path;
 	struct piasd_config cfg;
 	bool check_only;
 
 	struct pias_maps maps;
+	struct piasd_map_queue map_queue; /* empty between the node's inputs */
 	struct pias_keyring keys;
 	__u8 group_key[PIAS_KEY_LEN];
 	bool have_group_key;
@@ -218,7 +242,8 @@ struct piasd {
 	__u64 started_ns;
 };
 
-#define PIASD_INC(d, name) ((d)->counters[PIASD_C_##name]++)
+#define PIASD_INC(d, name)    ((d)->counters[PIASD_C_##name]++)
+#define PIASD_ADD(d, name, k) ((d)->counters[PIASD_C_##name] += (k))
 
 /* piasd's counters, then the node's: 0 .. PIASD_COUNTERS_ALL - 1 (ctl.c). */
 #define PIASD_COUNTERS_ALL (PIASD_C_COUNT + PIAS_NODE_C_COUNT)
@@ -335,6 +360,18 @@ int piasd_target_eject(struct piasd *d, const struct pias_ta *ta, __u32 id, bool
 		       struct pias_err *e);
 /* The operator withdraws this proxy: it leaves the overlay; registrations are refused. */
 void piasd_withdraw(struct piasd *d);
+
+/*
+ * map_queue.c: queue a write (t, g or b NULL: a delete); what was queued
+ * of another kind is made first. flush: make what is queued.
+ */
+int piasd_queue_target(struct piasd *d, __u32 id, const struct pias_target *t, struct pias_err *e);
+int piasd_queue_group(struct piasd *d, const struct pias_ta *ta, const struct pias_group *g,
+		      struct pias_err *e);
+int piasd_queue_binding(struct piasd *d, const struct pias_ta *ta, const struct pias_binding *b,
+			const struct pias_group *set, struct pias_err *e);
+int piasd_map_queue_flush(struct piasd *d, struct pias_err *e);
+void piasd_map_queue_free(struct piasd_map_queue *q);
 
 /* dataplane.c */
 /* The node's map writes and readings (io.target_put ... io.last_reply), into io. */

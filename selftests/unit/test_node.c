@@ -34,7 +34,16 @@ struct rec {
 	struct pias_group group;     /* the last one put */
 	struct pias_ta target_ta;    /* the group of the last target put */
 	__u32 target_id;	     /* and its id */
+	/* the JAP's writes in order: P target put, S/s set put/del, D target del, F flush */
+	char ops[1024];
+	size_t nops;
 };
+
+static void rec_op(struct rec *r, char op)
+{
+	if (r->nops < sizeof(r->ops) - 1)
+		r->ops[r->nops++] = op;
+}
 
 struct world;
 
@@ -61,7 +70,7 @@ struct world {
 	__u64 report_period_ns;
 	__u64 jap_timeout_ns; /* targets' refresh timeout; 0: the test's length (600 s) */
 	/* the dataplane's last reply of each target id (io.last_reply), and who asked */
-	__u64 reply_ns[64];
+	__u64 reply_ns[256];
 	unsigned int reply_asks;
 	__u32 reply_asked; /* the last id asked about */
 };
@@ -119,6 +128,7 @@ static int target_put(void *ctx, const struct pias_ta *ta, __u32 id, const struc
 
 	(void)t, (void)e;
 	r->target_puts++;
+	rec_op(r, 'P');
 	r->target_ta = *ta;
 	r->target_id = id;
 	return 0;
@@ -128,6 +138,7 @@ static int target_del(void *ctx, __u32 id, struct pias_err *e)
 {
 	(void)id, (void)e;
 	((struct wnode *)ctx)->r.target_dels++;
+	rec_op(&((struct wnode *)ctx)->r, 'D');
 	return 0;
 }
 
@@ -136,6 +147,7 @@ static int tgtset_put(void *ctx, const struct pias_ta *ta, const struct pias_tar
 {
 	(void)ta, (void)s, (void)e;
 	((struct wnode *)ctx)->r.tgtset_puts++;
+	rec_op(&((struct wnode *)ctx)->r, 'S');
 	return 0;
 }
 
@@ -143,6 +155,7 @@ static int tgtset_del(void *ctx, const struct pias_ta *ta, struct pias_err *e)
 {
 	(void)ta, (void)e;
 	((struct wnode *)ctx)->r.tgtset_dels++;
+	rec_op(&((struct wnode *)ctx)->r, 's');
 	return 0;
 }
 
@@ -227,6 +240,13 @@ static __u64 io_last_reply(void *ctx, __u32 id)
 }
 
 /* Proxy idx starts now, joining through proxy 0 (unless it is proxy 0). */
+static int io_flush(void *ctx, struct pias_err *e)
+{
+	(void)e;
+	rec_op(&((struct wnode *)ctx)->r, 'F');
+	return 0;
+}
+
 static void node_start(struct world *w, int idx, unsigned int rap_k)
 {
 	struct wnode *wn = &w->nodes[idx];
@@ -265,6 +285,7 @@ static void node_start(struct world *w, int idx, unsigned int rap_k)
 		.proxy_down = proxy_down,
 		.rand = io_rand,
 		.last_reply = io_last_reply,
+		.flush = io_flush,
 	};
 	struct pias_err e;
 
@@ -781,6 +802,54 @@ static void test_last_reply_keeps_alive(void **state)
 	world_free(w);
 }
 
+/*
+ * A tick that takes many targets down asks for their writes in a row, so
+ * that the owner can make them in one batch: every target write of the
+ * tick, then every set's, then io.flush (point 6 of issue 13). Before,
+ * the node wrote each group's targets and set in turn.
+ */
+static void test_lost_targets_in_a_row(void **state)
+{
+	enum {
+		GROUPS = 50,
+		PER = 2
+	};
+	struct world *w = calloc(1, sizeof(*w));
+	struct rec *r;
+	size_t at;
+
+	(void)state;
+	assert_non_null(w);
+	w->now = 1 * SEC;
+	w->rng = 1;
+	w->report_period_ns = 10 * SEC;
+	w->jap_timeout_ns = 1 * SEC;
+	node_start(w, A, 1);
+	run_until_settled(w);
+	for (unsigned int g = 1; g <= GROUPS; g++) {
+		struct pias_ta ta = ta_n(g);
+
+		for (unsigned int j = 0; j < PER; j++)
+			register_target(w, A, &ta, j);
+	}
+	r = &w->nodes[A].r;
+	assert_int_equal(r->target_puts, GROUPS * PER);
+	r->nops = 0;
+	memset(r->ops, 0, sizeof(r->ops));
+	/* no refresh and no reply: every target is late at the same tick */
+	run_for(w, 1 * SEC + 2 * TICK);
+	assert_int_equal(r->target_puts, 2 * GROUPS * PER);
+	for (at = 0; r->ops[at] == 'F';)
+		at++; /* the ticks' ends before it, with nothing to write */
+	for (size_t first = at; at < first + GROUPS * PER; at++)
+		if (r->ops[at] != 'P')
+			fail_msg("write %zu of the tick is '%c' in %s", at, r->ops[at], r->ops);
+	for (size_t first = at; at < first + GROUPS; at++)
+		assert_int_equal(r->ops[at], 's'); /* each group's set goes: no target up */
+	assert_int_equal(r->ops[at], 'F');
+	world_free(w);
+}
+
 /* Nodes are independent: no state is shared between two worlds run side by side. */
 static void test_two_worlds(void **state)
 {
@@ -811,6 +880,7 @@ int test_node(void)
 		cmocka_unit_test(test_ring_change_rereports),
 		cmocka_unit_test(test_periodic_rereport_spread_packed),
 		cmocka_unit_test(test_last_reply_keeps_alive),
+		cmocka_unit_test(test_lost_targets_in_a_row),
 		cmocka_unit_test(test_two_worlds),
 	};
 
