@@ -178,7 +178,6 @@ static void jap_apply_one(struct pias_node *n, const struct pias_jap_action *a)
 		send_report(n, &a->ta, &a->report);
 		break;
 	}
-	pack_flush(n);
 }
 
 static void jap_apply(struct pias_node *n)
@@ -187,7 +186,9 @@ static void jap_apply(struct pias_node *n)
 		for (size_t i = 0; i < n->jap_acts.n; i++)
 			if (jap_pass(&n->jap_acts.a[i]) == pass)
 				jap_apply_one(n, &n->jap_acts.a[i]);
+	/* the writes made, then the reports that follow them go out packed */
 	node_flush(n);
+	pack_flush(n);
 }
 
 /* A call of the registry with the node's action list, applied if it succeeded. */
