@@ -836,8 +836,14 @@ static void test_lost_targets_in_a_row(void **state)
 	assert_int_equal(r->target_puts, GROUPS * PER);
 	r->nops = 0;
 	memset(r->ops, 0, sizeof(r->ops));
+	__u64 reports = counter(w, A, PIAS_NODE_C_reports_sent),
+	      msgs = counter(w, A, PIAS_NODE_C_report_msgs_sent);
+
 	/* no refresh and no reply: every target is late at the same tick */
 	run_for(w, 1 * SEC + 2 * TICK);
+	/* each group's report of its loss, packed: 30 to a message */
+	assert_int_equal(counter(w, A, PIAS_NODE_C_reports_sent) - reports, GROUPS);
+	assert_int_equal(counter(w, A, PIAS_NODE_C_report_msgs_sent) - msgs, (GROUPS + 29) / 30);
 	assert_int_equal(r->target_puts, 2 * GROUPS * PER);
 	for (at = 0; r->ops[at] == 'F';)
 		at++; /* the ticks' ends before it, with nothing to write */
