@@ -170,7 +170,10 @@ $(BUILD)/fuzz/fuzz_reg_file: $(BUILD)/fuzz/fuzz_reg_file.o $(BUILD)/fuzz/fuzz_ut
 T ?=
 test check: all
 ifeq ($(T),)
-	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan fuzz test-deb test-ns
+	@# test-asan ran the namespace tests ASAN_NS_TESTS with the sanitizer
+	@# build: the same scripts and checks, so test-ns does not run them again
+	$(MAKE) --no-print-directory format-check test-unit test-prog test-asan fuzz test-deb
+	$(MAKE) --no-print-directory test-ns NS_SKIP='$(ASAN_NS_TESTS)'
 else
 	$(MAKE) --no-print-directory test-unit test-prog test-ns
 endif
@@ -181,34 +184,33 @@ test-unit: $(BUILD)/selftests/test_unit
 test-prog: $(BUILD)/selftests/test_prog
 	$(BUILD)/selftests/test_prog '$(T)' 2>&1
 
+# NS_SKIP: namespace tests (names, no .sh) not to run, said so in the output
+NS_SKIP ?=
 test-ns: all
-	BUILD=$(BUILD) bash selftests/ns/run.sh '$(T)'
+	BUILD=$(BUILD) NS_SKIP='$(NS_SKIP)' bash selftests/ns/run.sh '$(T)'
 
 # The unit and BPF_PROG_TEST_RUN tests and the tools built with AddressSanitizer
 # (LeakSanitizer included) and UBSan, in $(BUILD)-asan; the tests run, and
-# stop at the first report; then piasd and piasctl run test_piasd.sh and
-# test_metrics.sh so built.
+# stop at the first report; then piasd and piasctl run the namespace tests
+# ASAN_NS_TESTS so built: test_piasd (restarts, kill -9, bad input),
+# test_metrics (the HTTP endpoint, which parses what anyone on its address
+# sends), test_agent_check (the agent's health checks, which run servers'
+# answers through evhttp and evdns). A report stops the binary, so the test
+# fails, and is kept in $(BUILD)-asan.
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_NS_TESTS := test_piasd test_metrics test_agent_check
 test-asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)-asan SAN="$(ASAN)" \
 		$(BUILD)-asan/selftests/test_unit $(BUILD)-asan/selftests/test_prog \
 		$(BUILD)-asan/piasd $(BUILD)-asan/piasctl $(BUILD)-asan/piasd-loader $(BUILD)-asan/pias-maps
 	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_unit 2>&1
 	PIAS_TEST_SANITIZERS=1 $(BUILD)-asan/selftests/test_prog 2>&1
-	@# the daemon and piasctl too, in test_piasd.sh (restarts, kill -9, bad input);
-	@# a report stops the binary, so the test fails, and is kept in $(BUILD)-asan
 	rm -f $(BUILD)-asan/san.*
-	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
+	for t in $(ASAN_NS_TESTS); do \
+		PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
 		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
-		BUILD=$(BUILD)-asan bash selftests/ns/test_piasd.sh
-	@# and its HTTP endpoint, which parses what anyone on its address sends
-	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
-		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
-		BUILD=$(BUILD)-asan bash selftests/ns/test_metrics.sh
-	@# and the agent's health checks, which run servers' answers through evhttp and evdns
-	PIASD_START_S=30 ASAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san \
-		UBSAN_OPTIONS=log_path=$(CURDIR)/$(BUILD)-asan/san:print_stacktrace=1 \
-		BUILD=$(BUILD)-asan bash selftests/ns/test_agent_check.sh
+		BUILD=$(BUILD)-asan bash selftests/ns/$$t.sh || exit 1; \
+	done
 	@if ls $(BUILD)-asan/san.* >/dev/null 2>&1; then cat $(BUILD)-asan/san.*; \
 		echo "test-asan: sanitizer reports above ($(BUILD)-asan/san.*)"; exit 1; fi
 

@@ -36,6 +36,7 @@
 #include "bench.skel.h"
 #include "target.skel.h"
 #include "counters.h"
+#include "map_writes.h"
 #include "maps.h"
 #include <pias/target.h>
 #include "../selftests/lib/netns.h"
@@ -43,6 +44,7 @@
 
 /* ---- the plan (addresses from the namespace in selftests/lib/netns.h) ---- */
 
+#define MAP_WRITES  10000 /* entries of each kind in the map-write rows */
 #define SELF_ID	    1
 #define JAP_ID	    2
 #define RAP_ID	    3
@@ -1723,6 +1725,8 @@ static void usage(FILE *f)
 		"  --only LIST   only these scenarios (the floors and reset_only always run,\n"
 		"                tc_floor with any target_* row)\n"
 		"  --set 1|64k   only this working set (default both)\n"
+		"Then piasd's map writes: 10,000 targets, groups and bindings written one\n"
+		"bpf() call each, and in batches (lib/maps.h *_many), ns per entry.\n"
 		"Needs root: it creates a network namespace and loads BPF programs.\n");
 }
 
@@ -1845,6 +1849,8 @@ int main(int argc, char **argv)
 		failed = true;
 	else
 		printf("results: %s\n", o.json);
+	if (bench_map_writes(&env.m, MAP_WRITES, o.runs))
+		failed = true;
 	ring_buffer__free(env.rb);
 	pias_maps_close(&env.m);
 	bench__destroy(env.skel);

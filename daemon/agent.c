@@ -48,6 +48,7 @@ int pias_agent_init(struct pias_agent *a, const struct pias_agent_target *tgt,
 	c.ack_window_ns = dflt(c.ack_window_ns, PIAS_AGENT_ACK_WINDOW_NS);
 	c.leave_tries = dflt(c.leave_tries, PIAS_AGENT_LEAVE_TRIES);
 	c.leave_retry_ns = dflt(c.leave_retry_ns, PIAS_AGENT_LEAVE_RETRY_NS);
+	c.batch_holdoff_ns = dflt(c.batch_holdoff_ns, PIAS_AGENT_BATCH_HOLDOFF_NS);
 	if (c.refresh_min_ns > c.refresh_max_ns)
 		return pias_err_set(e, -EINVAL, "agent: refresh minimum above maximum");
 	if (c.retry_initial_ns > c.retry_max_ns)
@@ -89,36 +90,73 @@ static int room(const struct pias_agent_actions *acts, size_t need, struct pias_
 	return 0;
 }
 
-static void send_msg(struct pias_agent *a, __u8 type, __u64 now, struct pias_agent_actions *acts)
+void pias_agent_reg(const struct pias_agent *a, struct pias_msg_register *r)
 {
-	struct pias_agent_action *act = &acts->a[acts->n++];
+	memset(r, 0, sizeof(*r));
+	r->ta = a->tgt.ta;
+	r->family = a->tgt.family;
+	r->flags = a->tgt.flags;
+	r->addr = a->tgt.addr;
+	r->port = a->tgt.port;
+	r->weight = a->tgt.weight;
+	r->policy = a->tgt.policy;
+	r->policy_serial = a->tgt.policy_serial;
+	memcpy(r->cookie, a->cookie, sizeof(a->cookie));
+}
+
+/* A message of type went out with seq at now: remembered for its answers. */
+static void remember(struct pias_agent *a, __u8 type, __u64 seq, __u64 now)
+{
 	unsigned int slot = a->recent_next++ % PIAS_AGENT_RECENT;
 
-	*act = (struct pias_agent_action){ .kind = PIAS_AGENT_SEND };
-	act->hdr.type = type;
-	act->hdr.seq = a->next_seq++;
-	act->reg.ta = a->tgt.ta;
-	act->reg.family = a->tgt.family;
-	act->reg.flags = a->tgt.flags;
-	if (type == PIAS_MSG_LEAVE && a->leave_down)
-		act->reg.flags |= PIAS_MSG_REG_F_DOWN;
-	act->reg.addr = a->tgt.addr;
-	act->reg.port = a->tgt.port;
-	act->reg.weight = a->tgt.weight;
-	act->reg.policy = a->tgt.policy;
-	act->reg.policy_serial = a->tgt.policy_serial;
-	memcpy(act->reg.cookie, a->cookie, sizeof(a->cookie));
-	a->recent[slot].seq = act->hdr.seq;
+	a->recent[slot].seq = seq;
 	a->recent[slot].sent_ns = now;
 	a->recent[slot].type = type;
 	a->recent[slot].nacked = false;
 	a->recent[slot].acked = false;
 	a->recent[slot].cookied = false;
 	a->last_send_ns = now;
+}
+
+static void send_msg(struct pias_agent *a, __u8 type, __u64 now, struct pias_agent_actions *acts)
+{
+	struct pias_agent_action *act = &acts->a[acts->n++];
+
+	*act = (struct pias_agent_action){ .kind = PIAS_AGENT_SEND };
+	act->hdr.type = type;
+	act->hdr.seq = a->next_seq++;
+	pias_agent_reg(a, &act->reg);
+	if (type == PIAS_MSG_LEAVE && a->leave_down)
+		act->reg.flags |= PIAS_MSG_REG_F_DOWN;
+	remember(a, type, act->hdr.seq, now);
 	if (type == PIAS_MSG_REGISTER)
 		a->stats.registers++;
 	else
 		a->stats.leaves++;
+}
+
+/* May a's refreshes go in batches now? */
+static bool batching(const struct pias_agent *a, __u64 now)
+{
+	return a->cfg.batch && a->state == PIAS_AGENT_REGISTERED && a->target_id &&
+	       !a->batch_refused && now >= a->batch_after_ns;
+}
+
+/*
+ * REGISTERED and a refresh due: batched, the caller's batch takes it
+ * (nothing to do here), unless the last batch went unanswered: then a
+ * REGISTER, and REGISTERs for a while.
+ */
+static void refresh(struct pias_agent *a, __u64 now, struct pias_agent_actions *acts)
+{
+	if (batching(a, now) && !(a->batch_seq && !a->batch_answered))
+		return;
+	if (batching(a, now)) {
+		a->stats.batch_unanswered++;
+		a->batch_after_ns = now + a->cfg.batch_holdoff_ns;
+	}
+	a->batch_seq = 0;
+	send_msg(a, PIAS_MSG_REGISTER, now, acts);
 }
 
 static struct pias_agent_action *event(struct pias_agent *a, enum pias_agent_event ev,
@@ -186,7 +224,7 @@ int pias_agent_tick(struct pias_agent *a, __u64 now, struct pias_agent_actions *
 			send_msg(a, PIAS_MSG_REGISTER, now, acts);
 			a->backoff_ns = a->cfg.retry_initial_ns;
 		} else if (age(now, a->last_send_ns) >= a->interval_ns) {
-			send_msg(a, PIAS_MSG_REGISTER, now, acts);
+			refresh(a, now, acts);
 		}
 		break;
 	case PIAS_AGENT_LEAVING:
@@ -318,6 +356,7 @@ static int recv_ack(struct pias_agent *a, const struct pias_msg_reg_ack *ack, in
 	}
 	a->ever_registered = true;
 	a->state = PIAS_AGENT_REGISTERED;
+	a->batch_refused = false; /* a REGISTER went through: batches may take over again */
 	return 0;
 }
 
@@ -406,6 +445,57 @@ int pias_agent_recv(struct pias_agent *a, const struct pias_msg *m, __u64 now,
 	if (m->hdr.type == PIAS_MSG_REG_COOKIE)
 		return recv_cookie(a, &m->cookie, slot, now, acts);
 	return recv_nack(a, &m->nack, slot, acts);
+}
+
+__u64 pias_agent_batch_wait(const struct pias_agent *a, __u64 now)
+{
+	__u64 since = age(now, a->last_send_ns);
+
+	if (!batching(a, now) || (a->batch_seq && !a->batch_answered))
+		return PIAS_AGENT_NOT_BATCHED;
+	return since >= a->interval_ns ? 0 : a->interval_ns - since;
+}
+
+void pias_agent_batch_sent(struct pias_agent *a, __u64 seq, __u64 now)
+{
+	remember(a, PIAS_MSG_REG_BATCH, seq, now);
+	if (seq >= a->next_seq)
+		a->next_seq = seq + 1;
+	a->batch_seq = seq;
+	a->batch_answered = false;
+	a->stats.batched++;
+}
+
+int pias_agent_batch_answer(struct pias_agent *a, __u64 echo_seq, __u8 status, __u32 refresh_ms,
+			    __u64 now, struct pias_agent_actions *acts, struct pias_err *e)
+{
+	int slot, err = room(acts, 1, e);
+
+	if (err)
+		return err;
+	slot = recent_find(a, echo_seq, now);
+	if (a->state != PIAS_AGENT_REGISTERED || slot < 0 ||
+	    a->recent[slot].type != PIAS_MSG_REG_BATCH || a->recent[slot].acked ||
+	    a->recent[slot].nacked || echo_seq <= a->last_ack_seq)
+		return ignore(a);
+	if (echo_seq == a->batch_seq)
+		a->batch_answered = true;
+	if (status != PIAS_BATCH_OK) {
+		/* the JAP does not take it as it stands: a REGISTER sorts it out */
+		a->recent[slot].nacked = true;
+		a->stats.batch_refused++;
+		a->batch_refused = true;
+		send_msg(a, PIAS_MSG_REGISTER, now, acts);
+		return 0;
+	}
+	a->recent[slot].acked = true;
+	a->stats.batch_ok++;
+	a->last_ack_seq = echo_seq;
+	if (a->recent[slot].sent_ns > a->confirmed_ns)
+		a->confirmed_ns = a->recent[slot].sent_ns;
+	a->refresh_ms = refresh_ms;
+	a->interval_ns = interval_of(a, refresh_ms);
+	return 0;
 }
 
 void pias_agent_msg(const struct pias_agent_action *act, struct pias_msg *m)

@@ -63,6 +63,20 @@
  * acknowledged or leave_tries went out and leave_retry_ns passed since the
  * last; then event LEFT (acked or not) and DONE.
  *
+ * Batch refresh (cfg.batch; docs/protocol.md 6.4.18): an agent whose
+ * registration stands (REGISTERED, with the target id of its JAP's last
+ * REG_ACK) does not send its refreshes itself: when one is due, the caller
+ * puts it in a REG_BATCH with the other registrations of the same JAP
+ * (daemon/agent_batch.h), and tells the agent (pias_agent_batch_sent); the
+ * JAP's answer for its entry comes back (pias_agent_batch_answer). OK
+ * confirms the registration as a REG_ACK does. Anything else (unknown,
+ * stale, refused) makes it send a REGISTER at once, and it refreshes with
+ * REGISTERs until that is acknowledged: a first registration, a change,
+ * a new JAP, a refusal all go through REGISTER and its cookie round. A
+ * batch not answered by the time the next refresh is due (lost, or a JAP
+ * that does not know REG_BATCH) makes it send a REGISTER then, and no
+ * batch for batch_holdoff_ns.
+ *
  * Sequence numbers: the agent numbers its messages (hdr.seq) from seq0, one
  * up per message; seq0 should be CLOCK_REALTIME in ns (msg.h), so that a
  * restarted agent goes on above what it sent before.
@@ -78,26 +92,28 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <pias/addr.h>
 
 #include "err.h"
 #include "msg.h"
 
-#define PIAS_AGENT_REFRESH_MIN_NS 50000000ull	 /* 50 ms: the CLI's tick */
-#define PIAS_AGENT_REFRESH_MAX_NS 30000000000ull /* 30 s */
-#define PIAS_AGENT_LOST_PERIODS	  3
-#define PIAS_AGENT_LOST_MIN_NS	  300000000ull	/* 300 ms */
-#define PIAS_AGENT_RETRY_INIT_NS  200000000ull	/* 200 ms */
-#define PIAS_AGENT_RETRY_MAX_NS	  1000000000ull /* 1 s */
-#define PIAS_AGENT_ACK_WINDOW_NS  5000000000ull /* 5 s */
-#define PIAS_AGENT_LEAVE_TRIES	  3
-#define PIAS_AGENT_LEAVE_RETRY_NS 200000000ull /* 200 ms */
-#define PIAS_AGENT_REFRESH_MS	  900	       /* assumed until the first ACK says */
+#define PIAS_AGENT_REFRESH_MIN_NS   50000000ull	   /* 50 ms: the CLI's tick */
+#define PIAS_AGENT_REFRESH_MAX_NS   30000000000ull /* 30 s */
+#define PIAS_AGENT_LOST_PERIODS	    3
+#define PIAS_AGENT_LOST_MIN_NS	    300000000ull  /* 300 ms */
+#define PIAS_AGENT_RETRY_INIT_NS    200000000ull  /* 200 ms */
+#define PIAS_AGENT_RETRY_MAX_NS	    1000000000ull /* 1 s */
+#define PIAS_AGENT_ACK_WINDOW_NS    5000000000ull /* 5 s */
+#define PIAS_AGENT_LEAVE_TRIES	    3
+#define PIAS_AGENT_LEAVE_RETRY_NS   200000000ull   /* 200 ms */
+#define PIAS_AGENT_REFRESH_MS	    900		   /* assumed until the first ACK says */
+#define PIAS_AGENT_BATCH_HOLDOFF_NS 10000000000ull /* 10 s of REGISTERs after a batch unanswered */
 
-#define PIAS_AGENT_RECENT	  32 /* sent messages remembered for ACK matching */
-#define PIAS_AGENT_MAX_ACTIONS	  2  /* appended by one call at most */
-#define PIAS_AGENT_ERR_LEN	  256
+#define PIAS_AGENT_RECENT	    32 /* sent messages remembered for ACK matching */
+#define PIAS_AGENT_MAX_ACTIONS	    2  /* appended by one call at most */
+#define PIAS_AGENT_ERR_LEN	    256
 
 /* Timing; a zero field takes the default above. */
 struct pias_agent_config {
@@ -110,6 +126,8 @@ struct pias_agent_config {
 	__u64 ack_window_ns;	/* ACKs of messages older than this are stale */
 	__u32 leave_tries;
 	__u64 leave_retry_ns;
+	bool batch;		/* refreshes go in REG_BATCHes (see above); false: REGISTERs */
+	__u64 batch_holdoff_ns; /* after a batch went unanswered */
 };
 
 /* What is registered: the group, where the target is reached, its weight. */
@@ -177,12 +195,16 @@ struct pias_agent_actions {
 };
 
 struct pias_agent_stats {
-	__u64 registers; /* REGISTERs sent */
-	__u64 leaves;	 /* LEAVEs sent */
-	__u64 acks;	 /* accepted */
-	__u64 nacks;	 /* matched (advisory or fatal) */
-	__u64 cookies;	 /* REG_COOKIEs taken (each answered with a REGISTER) */
-	__u64 ignored;	 /* ACKs/NACKs not matching, stale, or for another TA */
+	__u64 registers;	/* REGISTERs sent */
+	__u64 leaves;		/* LEAVEs sent */
+	__u64 acks;		/* accepted */
+	__u64 nacks;		/* matched (advisory or fatal) */
+	__u64 cookies;		/* REG_COOKIEs taken (each answered with a REGISTER) */
+	__u64 ignored;		/* ACKs/NACKs not matching, stale, or for another TA */
+	__u64 batched;		/* refreshes sent in REG_BATCHes */
+	__u64 batch_ok;		/* of those, answered OK */
+	__u64 batch_refused;	/* answered otherwise (a REGISTER followed) */
+	__u64 batch_unanswered; /* not answered before the next refresh (a REGISTER followed) */
 };
 
 struct pias_agent {
@@ -214,6 +236,10 @@ struct pias_agent {
 	__u32 leave_sent;		  /* LEAVEs sent since leave() */
 	bool leave_down;		  /* the LEAVEs carry DOWN (pias_agent_fail) */
 	__u8 cookie[PIAS_MSG_COOKIE_LEN]; /* the last REG_COOKIE taken: sent in every message */
+	__u64 batch_seq;		  /* the last REG_BATCH it went in; 0: none pending */
+	bool batch_answered;		  /* that batch answered its entry */
+	bool batch_refused;		  /* answered other than OK: REGISTERs until a REG_ACK */
+	__u64 batch_after_ns;		  /* a batch unanswered: no batch before then */
 	int err;			  /* DONE after giving up: negative errno */
 	char errmsg[PIAS_AGENT_ERR_LEN];
 	struct pias_agent_stats stats;
@@ -273,6 +299,35 @@ int pias_agent_fail(struct pias_agent *a, __u64 now, struct pias_agent_actions *
 		    struct pias_err *e);
 
 void pias_agent_msg(const struct pias_agent_action *act, struct pias_msg *m);
+
+/* The registration as a's REGISTERs make it (what a REG_BATCH entry's tag covers). */
+void pias_agent_reg(const struct pias_agent *a, struct pias_msg_register *r);
+
+#define PIAS_AGENT_NOT_BATCHED UINT64_MAX
+
+/*
+ * How long until a's refresh is due to go in a batch (0: due now), or
+ * PIAS_AGENT_NOT_BATCHED: it may not (not cfg.batch, not REGISTERED, a
+ * refusal since the last REG_ACK, holding off, or its last batch not
+ * answered yet).
+ */
+__u64 pias_agent_batch_wait(const struct pias_agent *a, __u64 now);
+
+/*
+ * a's refresh went in the REG_BATCH of header.seq seq (above every seq a
+ * sent before) to its JAP at now.
+ */
+void pias_agent_batch_sent(struct pias_agent *a, __u64 seq, __u64 now);
+
+/*
+ * The JAP's answer (status, enum pias_batch_status; refresh_ms as in a
+ * REG_ACK) to a's entry in the batch of echo_seq, its tag checked by the
+ * caller (daemon/agent_batch.h). Taken only while REGISTERED, for a batch
+ * a went in within the ACK window, once, and newer than the last answer
+ * accepted; else counted in stats.ignored. Anything but OK: SEND REGISTER.
+ */
+int pias_agent_batch_answer(struct pias_agent *a, __u64 echo_seq, __u8 status, __u32 refresh_ms,
+			    __u64 now, struct pias_agent_actions *acts, struct pias_err *e);
 
 static inline bool pias_agent_done(const struct pias_agent *a)
 {

@@ -109,12 +109,22 @@ const struct pias_jap_group *pias_jap_group(const struct pias_jap *j, const stru
 	return h >= 0 ? &j->groups[h] : NULL;
 }
 
+long pias_jap_group_place(const struct pias_jap *j, const struct pias_jap_group *g)
+{
+	return g - j->groups; /* its handle */
+}
+
+const struct pias_jap_group *pias_jap_group_after(const struct pias_jap *j, long at)
+{
+	long h = pias_ta_index_next(&j->index, at);
+
+	return h >= 0 ? &j->groups[h] : NULL;
+}
+
 const struct pias_jap_group *pias_jap_next_group(const struct pias_jap *j,
 						 const struct pias_jap_group *g)
 {
-	long h = pias_ta_index_next(&j->index, g ? g - j->groups : -1);
-
-	return h >= 0 ? &j->groups[h] : NULL;
+	return pias_jap_group_after(j, g ? pias_jap_group_place(j, g) : -1);
 }
 
 static bool ep_eq(const struct pias_target *t, const struct pias_jap_endpoint *ep)

@@ -434,6 +434,16 @@ static inline size_t pias_jap_ntargets(const struct pias_jap *j)
 const struct pias_jap_group *pias_jap_next_group(const struct pias_jap *j,
 						 const struct pias_jap_group *g);
 
+/*
+ * A walk of the groups that stops and goes on later (piasd's re-report,
+ * spread over its period): g's place in pias_jap_each_group's order, which
+ * it keeps while it is held, whatever other groups come and go; and the
+ * first group after place at (-1: the first of all), or NULL. A place
+ * whose group is gone still finds the groups after it.
+ */
+long pias_jap_group_place(const struct pias_jap *j, const struct pias_jap_group *g);
+const struct pias_jap_group *pias_jap_group_after(const struct pias_jap *j, long at);
+
 /* Every group held, in no particular order; its targets are g->targets[0..g->count). */
 #define pias_jap_each_group(j, g)                                                                  \
 	for (const struct pias_jap_group *g = pias_jap_next_group(j, NULL); g;                     \

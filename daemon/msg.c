@@ -41,11 +41,16 @@
 #define REGISTER_LEN	      (PIAS_MSG_TA_LEN + 1 + 1 + 2 + 16 + 4 + PIAS_MSG_COOKIE_LEN + 4 + 4)
 #define REG_ACK_LEN	      (PIAS_MSG_TA_LEN + 4 + 4 + 4 + 8)
 #define REG_ACK_TUN_LEN                                                                            \
-	(REG_ACK_LEN + 1 + 1 + 2 + 16 + 8)	 /* tunnel mode: the JAP's endpoint, tag */
-#define REG_NACK_LEN   (PIAS_MSG_TA_LEN + 4 + 8) /* then 0-95 bytes of text */
-#define REG_COOKIE_LEN (PIAS_MSG_TA_LEN + 8 + 4 + PIAS_MSG_COOKIE_LEN)
-#define VIEW_RAW_MAX   (PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
-#define OVERHEAD       (PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
+	(REG_ACK_LEN + 1 + 1 + 2 + 16 + 8)	       /* tunnel mode: the JAP's endpoint, tag */
+#define REG_NACK_LEN	     (PIAS_MSG_TA_LEN + 4 + 8) /* then 0-95 bytes of text */
+#define REG_COOKIE_LEN	     (PIAS_MSG_TA_LEN + 8 + 4 + PIAS_MSG_COOKIE_LEN)
+#define VIEW_RAW_MAX	     (PIAS_MSG_VIEW_PAGE * MEMBER_LEN)
+#define OVERHEAD	     (PIAS_MSG_HDR_LEN + PIAS_MSG_MAC_LEN)
+#define REPORTS_LEN	     (2 + 2) /* n, reserved; then the REPORTs, each as in a REPORT */
+#define BATCH_ENTRY_LEN	     (PIAS_MSG_TA_LEN + 4 + PIAS_MSG_TAG_LEN)
+#define REG_BATCH_LEN(n)     (4 + 2 + 2 + BATCH_ENTRY_LEN * (n)) /* jap_id, n, reserved */
+#define BATCH_ANSWER_LEN     (1 + 3 + PIAS_MSG_TAG_LEN)		 /* status, reserved, tag */
+#define REG_BATCH_ACK_LEN(n) (8 + 4 + 2 + 2 + BATCH_ANSWER_LEN * (n))
 
 _Static_assert(PIAS_MSG_HDR_LEN == 1 + 1 + 2 + 4 + 4 + 4 + 8, "header: reserved u32 before seq");
 _Static_assert(MEMBER_LEN == 44, "member record is 44 bytes on the wire");
@@ -56,6 +61,16 @@ _Static_assert(PROBE_LEN + PIAS_MSG_MAX_UPDATES * MEMBER_LEN + OVERHEAD <= PIAS_
 	       "a PING with every update fits PIAS_MSG_MAX");
 _Static_assert(FLOW_PIN_LEN(PIAS_MSG_PIN_MAX) + OVERHEAD <= PIAS_MSG_MAX,
 	       "a full FLOW_PIN fits PIAS_MSG_MAX");
+_Static_assert(REPORTS_LEN + PIAS_MSG_REPORTS_MAX * REPORT_LEN + OVERHEAD <= PIAS_MSG_MAX &&
+		       REPORTS_LEN + (PIAS_MSG_REPORTS_MAX + 1) * REPORT_LEN + OVERHEAD >
+			       PIAS_MSG_MAX,
+	       "PIAS_MSG_REPORTS_MAX unscoped REPORTs fill a REPORTS");
+_Static_assert(REG_BATCH_LEN(PIAS_MSG_BATCH_MAX) + OVERHEAD <= PIAS_MSG_MAX &&
+		       REG_BATCH_LEN(PIAS_MSG_BATCH_MAX + 1) + OVERHEAD > PIAS_MSG_MAX,
+	       "PIAS_MSG_BATCH_MAX entries fill a REG_BATCH");
+/* per entry too (BATCH_ANSWER_LEN <= BATCH_ENTRY_LEN): so for every n */
+_Static_assert(REG_BATCH_ACK_LEN(1) <= REG_BATCH_LEN(1) && BATCH_ANSWER_LEN <= BATCH_ENTRY_LEN,
+	       "a REG_BATCH_ACK is no larger than the REG_BATCH it answers");
 _Static_assert(VIEW_LEN + VIEW_RAW_MAX + VIEW_RAW_MAX / 100 + 64 + OVERHEAD <= PIAS_MSG_VIEW_MAX,
 	       "a full VIEW page fits PIAS_MSG_VIEW_MAX even if it does not compress");
 
@@ -111,6 +126,12 @@ const char *pias_msg_type_name(__u8 type)
 		return "REG_NACK";
 	case PIAS_MSG_REG_COOKIE:
 		return "REG_COOKIE";
+	case PIAS_MSG_REPORTS:
+		return "REPORTS";
+	case PIAS_MSG_REG_BATCH:
+		return "REG_BATCH";
+	case PIAS_MSG_REG_BATCH_ACK:
+		return "REG_BATCH_ACK";
 	}
 	return "unknown";
 }
@@ -535,6 +556,59 @@ static int check_header(const struct pias_msg_hdr *h, int code, struct pias_err 
 	return check_proxy_id(h->sender_id, false, t, "header.sender_id", code, e);
 }
 
+static int check_report(const struct pias_msg_report *rp, const char *t, int code,
+			struct pias_err *e)
+{
+	const char *why;
+	int err = check_ta(&rp->ta, t, code, e);
+
+	if (err)
+		return err;
+	if (rp->share > PIAS_SHARE_FULL)
+		return pias_err_set(e, code, "%s: share %u is over %u per mille", t, rp->share,
+				    PIAS_SHARE_FULL);
+	why = pias_policy_invalid(&rp->policy, rp->ta.family);
+	if (why)
+		return pias_err_set(e, code, "%s: policy: %s", t, why);
+	return check_scopes(&rp->policy, rp->ta.family, rp->scopes, NULL, rp->n_scopes, 0, t, code,
+			    e);
+}
+
+static int check_batch(const struct pias_msg_reg_batch *b, const char *t, int code,
+		       struct pias_err *e)
+{
+	int err = check_proxy_id(b->jap_id, false, t, "jap_id", code, e);
+
+	if (err)
+		return err;
+	if (b->n < 1 || b->n > PIAS_MSG_BATCH_MAX)
+		return pias_err_set(e, code, "%s: n %u is not 1-%d", t, b->n, PIAS_MSG_BATCH_MAX);
+	for (__u32 i = 0; i < b->n; i++) {
+		char te[32];
+
+		snprintf(te, sizeof(te), "%s[%u]", t, i);
+		err = check_ta(&b->e[i].ta, te, code, e);
+		if (err)
+			return err;
+		if (!b->e[i].target_id || b->e[i].target_id >= PIAS_MAX_TARGETS)
+			return pias_err_set(e, code, "%s: target_id %u is not a target id 1-%u", te,
+					    b->e[i].target_id, PIAS_MAX_TARGETS - 1);
+	}
+	return 0;
+}
+
+static int check_batch_ack(const struct pias_msg_reg_batch_ack *a, const char *t, int code,
+			   struct pias_err *e)
+{
+	if (a->n < 1 || a->n > PIAS_MSG_BATCH_MAX)
+		return pias_err_set(e, code, "%s: n %u is not 1-%d", t, a->n, PIAS_MSG_BATCH_MAX);
+	for (__u32 i = 0; i < a->n; i++)
+		if (a->e[i].status < PIAS_BATCH_OK || a->e[i].status > PIAS_BATCH_REFUSED)
+			return pias_err_set(e, code, "%s[%u]: status %u is not 1-%d", t, i,
+					    a->e[i].status, PIAS_BATCH_REFUSED);
+	return 0;
+}
+
 /* Everything a decoded message must satisfy; the encoder refuses the same. */
 static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 {
@@ -575,22 +649,25 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 					    v->offset, v->n, v->total);
 		return check_members(v->members, v->n, t, "members", code, e);
 	}
-	case PIAS_MSG_REPORT: {
-		const struct pias_msg_report *rp = &m->report;
-		const char *why;
+	case PIAS_MSG_REPORT:
+		return check_report(&m->report, t, code, e);
+	case PIAS_MSG_REPORTS:
+		if (m->reports.n < 1 || m->reports.n > PIAS_MSG_REPORTS_MAX)
+			return pias_err_set(e, code, "%s: n %u is not 1-%d", t, m->reports.n,
+					    PIAS_MSG_REPORTS_MAX);
+		for (__u32 i = 0; i < m->reports.n; i++) {
+			char te[32];
 
-		err = check_ta(&rp->ta, t, code, e);
-		if (err)
-			return err;
-		if (rp->share > PIAS_SHARE_FULL)
-			return pias_err_set(e, code, "%s: share %u is over %u per mille", t,
-					    rp->share, PIAS_SHARE_FULL);
-		why = pias_policy_invalid(&rp->policy, rp->ta.family);
-		if (why)
-			return pias_err_set(e, code, "%s: policy: %s", t, why);
-		return check_scopes(&rp->policy, rp->ta.family, rp->scopes, NULL, rp->n_scopes, 0,
-				    t, code, e);
-	}
+			snprintf(te, sizeof(te), "%s[%u]", t, i);
+			err = check_report(&m->reports.r[i], te, code, e);
+			if (err)
+				return err;
+		}
+		return 0;
+	case PIAS_MSG_REG_BATCH:
+		return check_batch(&m->batch, t, code, e);
+	case PIAS_MSG_REG_BATCH_ACK:
+		return check_batch_ack(&m->batch_ack, t, code, e);
 	case PIAS_MSG_QUERY:
 		return check_ta(&m->query.ta, t, code, e);
 	case PIAS_MSG_BINDING: {
@@ -713,6 +790,19 @@ static int check_body(const struct pias_msg *m, int code, struct pias_err *e)
 	return pias_err_set(e, code, "header.type %u is unknown", m->hdr.type);
 }
 
+static void put_report(struct wr *w, const struct pias_msg_report *r)
+{
+	put_ta(w, &r->ta);
+	put32(w, r->count);
+	put64(w, r->seq);
+	put16(w, r->share);
+	put16(w, r->n_scopes);
+	put_policy(w, &r->policy);
+	put32(w, r->policy_serial);
+	for (__u32 i = 0; i < r->n_scopes; i++)
+		put_addr(w, &r->scopes[i], r->ta.family);
+}
+
 static int encode_view(struct wr *w, const struct pias_msg_view *v)
 {
 	__u8 raw[VIEW_RAW_MAX];
@@ -762,15 +852,34 @@ static int encode_body(struct wr *w, const struct pias_msg *m)
 	case PIAS_MSG_VIEW:
 		return encode_view(w, &m->view);
 	case PIAS_MSG_REPORT:
-		put_ta(w, &m->report.ta);
-		put32(w, m->report.count);
-		put64(w, m->report.seq);
-		put16(w, m->report.share);
-		put16(w, m->report.n_scopes);
-		put_policy(w, &m->report.policy);
-		put32(w, m->report.policy_serial);
-		for (__u32 i = 0; i < m->report.n_scopes; i++)
-			put_addr(w, &m->report.scopes[i], m->report.ta.family);
+		put_report(w, &m->report);
+		break;
+	case PIAS_MSG_REPORTS:
+		put16(w, (__u16)m->reports.n);
+		put16(w, 0);
+		for (i = 0; i < m->reports.n; i++)
+			put_report(w, &m->reports.r[i]);
+		break;
+	case PIAS_MSG_REG_BATCH:
+		put32(w, m->batch.jap_id);
+		put16(w, (__u16)m->batch.n);
+		put16(w, 0);
+		for (i = 0; i < m->batch.n; i++) {
+			put_ta(w, &m->batch.e[i].ta);
+			put32(w, m->batch.e[i].target_id);
+			put_bytes(w, m->batch.e[i].tag, PIAS_MSG_TAG_LEN);
+		}
+		break;
+	case PIAS_MSG_REG_BATCH_ACK:
+		put64(w, m->batch_ack.echo_seq);
+		put32(w, m->batch_ack.refresh_ms);
+		put16(w, (__u16)m->batch_ack.n);
+		put16(w, 0);
+		for (i = 0; i < m->batch_ack.n; i++) {
+			put8(w, m->batch_ack.e[i].status);
+			put_zero(w, 3);
+			put_bytes(w, m->batch_ack.e[i].tag, PIAS_MSG_TAG_LEN);
+		}
 		break;
 	case PIAS_MSG_QUERY:
 		put_ta(w, &m->query.ta);
@@ -1080,6 +1189,52 @@ static int decode_view(struct rd *r, struct pias_msg_view *v, const char *t, str
 	return 0;
 }
 
+/*
+ * A count (16 bits) of 1-max entries and 16 reserved bits: how every list
+ * starts. A list of entries of item bytes each must then fill the body
+ * exactly, after head bytes (item 0: entries of their own lengths).
+ */
+static int get_count(struct rd *r, __u32 *n, __u32 max, size_t head, size_t item, const char *t,
+		     struct pias_err *e)
+{
+	*n = get16(r);
+	if (get16(r))
+		return pias_err_set(e, -EBADMSG, "%s: reserved 16 bits are not zero", t);
+	if (*n < 1 || *n > max)
+		return pias_err_set(e, -EBADMSG, "%s: n %u is not 1-%u", t, *n, max);
+	return item ? expect_len(r->len, head + item * *n, t, e) : 0;
+}
+
+/*
+ * A REPORT's fields from where r is: the fixed part, then as many prefixes
+ * as it says (a REPORT's body, or one entry of a REPORTS).
+ */
+static int get_report(struct rd *r, struct pias_msg_report *rp, const char *t, struct pias_err *e)
+{
+	size_t need;
+
+	if (r->len - r->off < REPORT_LEN)
+		return pias_err_set(e, -EBADMSG, "%s: body of %zu bytes, expected at least %zu", t,
+				    r->len, r->off + REPORT_LEN);
+	get_ta(r, &rp->ta);
+	rp->count = get32(r);
+	rp->seq = get64(r);
+	rp->share = get16(r);
+	rp->n_scopes = get16(r);
+	if (rp->n_scopes > PIAS_GROUP_SCOPES)
+		return pias_err_set(e, -EBADMSG, "%s: %u prefixes, at most %u", t, rp->n_scopes,
+				    PIAS_GROUP_SCOPES);
+	need = 4 + 4 + (size_t)SCOPE_LEN * rp->n_scopes; /* policy, serial, prefixes */
+	if (r->len - r->off < need)
+		return pias_err_set(e, -EBADMSG, "%s: body of %zu bytes, expected %zu", t, r->len,
+				    r->off + need);
+	get_policy(r, &rp->policy);
+	rp->policy_serial = get32(r);
+	for (__u32 i = 0; i < rp->n_scopes; i++)
+		get_bytes(r, rp->scopes[i].bytes, 16);
+	return 0;
+}
+
 static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct pias_err *e)
 {
 	__u8 reserved[3];
@@ -1122,23 +1277,59 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 	case PIAS_MSG_VIEW:
 		return decode_view(r, &m->view, t, e);
 	case PIAS_MSG_REPORT:
-		if (r->len < REPORT_LEN)
-			return expect_len(r->len, REPORT_LEN, t, e);
-		get_ta(r, &m->report.ta);
-		m->report.count = get32(r);
-		m->report.seq = get64(r);
-		m->report.share = get16(r);
-		m->report.n_scopes = get16(r);
-		if (m->report.n_scopes > PIAS_GROUP_SCOPES)
-			return pias_err_set(e, -EBADMSG, "%s: %u prefixes, at most %u", t,
-					    m->report.n_scopes, PIAS_GROUP_SCOPES);
-		err = expect_len(r->len, REPORT_LEN + SCOPE_LEN * m->report.n_scopes, t, e);
+		err = get_report(r, &m->report, t, e);
+		if (!err && r->off != r->len)
+			err = expect_len(r->len, r->off, t, e);
+		return err;
+	case PIAS_MSG_REPORTS:
+		if (r->len < REPORTS_LEN + REPORT_LEN)
+			return pias_err_set(e, -EBADMSG,
+					    "%s: body of %zu bytes, expected at least %d", t,
+					    r->len, REPORTS_LEN + REPORT_LEN);
+		err = get_count(r, &m->reports.n, PIAS_MSG_REPORTS_MAX, REPORTS_LEN, 0, t, e);
 		if (err)
 			return err;
-		get_policy(r, &m->report.policy);
-		m->report.policy_serial = get32(r);
-		for (__u32 i = 0; i < m->report.n_scopes; i++)
-			get_bytes(r, m->report.scopes[i].bytes, 16);
+		/* each entry's length follows from its own count of prefixes */
+		for (i = 0; i < m->reports.n; i++) {
+			char te[32];
+
+			snprintf(te, sizeof(te), "%s[%u]", t, i);
+			err = get_report(r, &m->reports.r[i], te, e);
+			if (err)
+				return err;
+		}
+		return 0;
+	case PIAS_MSG_REG_BATCH:
+		if (r->len < REG_BATCH_LEN(1))
+			return expect_len(r->len, REG_BATCH_LEN(1), t, e);
+		m->batch.jap_id = get32(r);
+		err = get_count(r, &m->batch.n, PIAS_MSG_BATCH_MAX, REG_BATCH_LEN(0),
+				BATCH_ENTRY_LEN, t, e);
+		if (err)
+			return err;
+		for (i = 0; i < m->batch.n; i++) {
+			get_ta(r, &m->batch.e[i].ta);
+			m->batch.e[i].target_id = get32(r);
+			get_bytes(r, m->batch.e[i].tag, PIAS_MSG_TAG_LEN);
+		}
+		return 0;
+	case PIAS_MSG_REG_BATCH_ACK:
+		if (r->len < REG_BATCH_ACK_LEN(1))
+			return expect_len(r->len, REG_BATCH_ACK_LEN(1), t, e);
+		m->batch_ack.echo_seq = get64(r);
+		m->batch_ack.refresh_ms = get32(r);
+		err = get_count(r, &m->batch_ack.n, PIAS_MSG_BATCH_MAX, REG_BATCH_ACK_LEN(0),
+				BATCH_ANSWER_LEN, t, e);
+		if (err)
+			return err;
+		for (i = 0; i < m->batch_ack.n; i++) {
+			m->batch_ack.e[i].status = get8(r);
+			get_bytes(r, reserved, sizeof(reserved));
+			if (!all_zero(reserved, sizeof(reserved)))
+				return pias_err_set(e, -EBADMSG,
+						    "%s[%u]: reserved bytes are not zero", t, i);
+			get_bytes(r, m->batch_ack.e[i].tag, PIAS_MSG_TAG_LEN);
+		}
 		return 0;
 	case PIAS_MSG_QUERY:
 		err = expect_len(r->len, QUERY_LEN, t, e);
@@ -1202,13 +1393,8 @@ static int decode_body(struct rd *r, struct pias_msg *m, const char *t, struct p
 		if (r->len < FLOW_PIN_LEN(0))
 			return expect_len(r->len, FLOW_PIN_LEN(1), t, e);
 		get_ta(r, &m->pin.ta);
-		m->pin.n = get16(r);
-		if (get16(r))
-			return pias_err_set(e, -EBADMSG, "%s: reserved 16 bits are not zero", t);
-		if (m->pin.n < 1 || m->pin.n > PIAS_MSG_PIN_MAX)
-			return pias_err_set(e, -EBADMSG, "%s: n %u is not 1-%d", t, m->pin.n,
-					    PIAS_MSG_PIN_MAX);
-		err = expect_len(r->len, FLOW_PIN_LEN(m->pin.n), t, e);
+		err = get_count(r, &m->pin.n, PIAS_MSG_PIN_MAX, FLOW_PIN_LEN(0),
+				FLOW_PIN_LEN(1) - FLOW_PIN_LEN(0), t, e);
 		if (err)
 			return err;
 		for (i = 0; i < m->pin.n; i++) {
@@ -1316,4 +1502,87 @@ int pias_msg_decode(const void *buf, size_t len, struct pias_msg *m, struct pias
 	if (!err)
 		err = check_body(m, -EBADMSG, e);
 	return err;
+}
+
+static size_t report_len(const struct pias_msg_report *r)
+{
+	return REPORT_LEN + (size_t)SCOPE_LEN * r->n_scopes;
+}
+
+bool pias_msg_reports_add(struct pias_msg_reports *rs, const struct pias_msg_report *r)
+{
+	size_t used = OVERHEAD + REPORTS_LEN + report_len(r);
+
+	if (rs->n >= PIAS_MSG_REPORTS_MAX)
+		return false;
+	for (__u32 i = 0; i < rs->n; i++)
+		used += report_len(&rs->r[i]);
+	if (used > PIAS_MSG_MAX)
+		return false;
+	rs->r[rs->n++] = *r;
+	return true;
+}
+
+/*
+ * Tags under a group token. Their inputs begin with a label, never with
+ * the version byte 1 that begins every datagram, so no tag is ever a
+ * datagram's MAC under the same token, nor one kind of tag the other.
+ */
+#define BATCH_LABEL	"PIAS batch v1"
+#define BATCH_ACK_LABEL "PIAS batch ack v1"
+#define TAG_INPUT_MAX	(sizeof(BATCH_ACK_LABEL) + 8 + 4 + 4 + REGISTER_LEN + 4 + 1)
+
+static void tag_of(const __u8 token[PIAS_KEY_LEN], const struct wr *w, __u8 tag[PIAS_MSG_TAG_LEN])
+{
+	__u8 full[crypto_auth_BYTES];
+
+	sodium_ready();
+	crypto_auth(full, w->p, w->off, token);
+	memcpy(tag, full, PIAS_MSG_TAG_LEN);
+}
+
+void pias_msg_batch_tag(const __u8 token[PIAS_KEY_LEN], __u64 seq, __u32 jap_id, __u32 target_id,
+			const struct pias_msg_register *reg, __u8 tag[PIAS_MSG_TAG_LEN])
+{
+	__u8 in[TAG_INPUT_MAX];
+	struct wr w = { .p = in, .cap = sizeof(in) };
+	bool tunnel = reg->flags & PIAS_MSG_REG_F_TUNNEL;
+
+	put_bytes(&w, BATCH_LABEL, strlen(BATCH_LABEL));
+	put64(&w, seq);
+	put32(&w, jap_id);
+	put32(&w, target_id);
+	put_ta(&w, &reg->ta);
+	put8(&w, reg->family);
+	put8(&w, tunnel ? PIAS_MSG_REG_F_TUNNEL : 0);
+	/* a tunnel-mode target is reached at the TA's port, whatever the field says */
+	put16(&w, tunnel ? reg->ta.port : reg->port);
+	put_addr(&w, &reg->addr, reg->family);
+	put32(&w, reg->weight);
+	put_policy(&w, &reg->policy);
+	put32(&w, reg->policy_serial);
+	tag_of(token, &w, tag);
+}
+
+void pias_msg_batch_ack_tag(const __u8 token[PIAS_KEY_LEN], __u64 echo_seq, __u32 jap_id,
+			    __u32 refresh_ms, const struct pias_ta *ta, __u32 target_id,
+			    __u8 status, __u8 tag[PIAS_MSG_TAG_LEN])
+{
+	__u8 in[TAG_INPUT_MAX];
+	struct wr w = { .p = in, .cap = sizeof(in) };
+
+	put_bytes(&w, BATCH_ACK_LABEL, strlen(BATCH_ACK_LABEL));
+	put64(&w, echo_seq);
+	put32(&w, jap_id);
+	put32(&w, refresh_ms);
+	put_ta(&w, ta);
+	put32(&w, target_id);
+	put8(&w, status);
+	tag_of(token, &w, tag);
+}
+
+bool pias_msg_tag_eq(const __u8 a[PIAS_MSG_TAG_LEN], const __u8 b[PIAS_MSG_TAG_LEN])
+{
+	sodium_ready();
+	return crypto_verify_16(a, b) == 0;
 }

@@ -62,18 +62,21 @@ enum pias_msg_type {
 	/* affinity across IAPs (docs/design.md "Choosing a target") */
 	PIAS_MSG_CONN_QUERY = 20, /* JAP -> RAP -> JAPs: who holds this client's connection? */
 	PIAS_MSG_FLOW_PIN = 21,	  /* JAP -> IAP: send these flows of ta to me */
+	PIAS_MSG_REPORTS = 22,	  /* JAP -> RAP: several REPORTs in one message */
 	/* targets (target agent <-> JAP, keyed by the group token) */
 	PIAS_MSG_REGISTER = 32, /* join or refresh */
 	PIAS_MSG_LEAVE = 33,
 	PIAS_MSG_REG_ACK = 34,
 	PIAS_MSG_REG_NACK = 35,	  /* unauthenticated: advisory only */
 	PIAS_MSG_REG_COOKIE = 36, /* JAP -> target: prove your address, send again */
+	PIAS_MSG_REG_BATCH = 37,  /* refresh several registered targets at once */
+	PIAS_MSG_REG_BATCH_ACK = 38,
 };
 
 /* Is type one that targets send or receive (group-token MAC, sender 0)? */
 static inline bool pias_msg_is_target(__u8 type)
 {
-	return type >= PIAS_MSG_REGISTER && type <= PIAS_MSG_REG_COOKIE;
+	return type >= PIAS_MSG_REGISTER && type <= PIAS_MSG_REG_BATCH_ACK;
 }
 
 struct pias_msg_hdr {
@@ -146,6 +149,23 @@ struct pias_msg_report {
 	__u16 n_scopes;
 	union pias_addr scopes[PIAS_GROUP_SCOPES];
 };
+
+/*
+ * REPORTS: what a JAP tells one RAP about several groups, each entry a
+ * REPORT of its own (its own seq), so that the periodic refresh of many
+ * groups costs a message per RAP and PIAS_MSG_REPORTS_MAX groups, not a
+ * message per group. The RAP takes each entry exactly as a REPORT.
+ * pias_msg_reports_add() says what fits.
+ */
+#define PIAS_MSG_REPORTS_MAX 30 /* unscoped REPORTs in PIAS_MSG_MAX; scoped ones take more room */
+
+struct pias_msg_reports {
+	__u32 n; /* 1-PIAS_MSG_REPORTS_MAX */
+	struct pias_msg_report r[PIAS_MSG_REPORTS_MAX];
+};
+
+/* Append r to rs if it fits a datagram (count and bytes); false: rs is full. */
+bool pias_msg_reports_add(struct pias_msg_reports *rs, const struct pias_msg_report *r);
 
 struct pias_msg_query {
 	struct pias_ta ta;
@@ -282,22 +302,100 @@ struct pias_msg_reg_cookie {
 	__u8 cookie[PIAS_MSG_COOKIE_LEN];
 };
 
+/*
+ * REG_BATCH: an agent refreshes several targets it registered with one JAP
+ * in one message (docs/protocol.md 6.4.18). Only targets the JAP knows
+ * (their target ids are from its REG_ACKs): a first registration, a change
+ * or any trouble goes as a REGISTER, with its cookie round.
+ *
+ * Each entry proves knowledge of its own group's token with a tag
+ * (pias_msg_batch_tag) over the batch's seq, the JAP's id, the target id
+ * and the registration as the agent made it (endpoint, weight, policy),
+ * which the JAP recomputes from what it holds: an entry cut out and put in
+ * another batch, sent to another JAP, or naming a target id that now
+ * belongs to another registration does not verify. header.seq is every
+ * entry's seq (the per-target replay rule of a REGISTER applies). The
+ * datagram's own MAC is keyed with the token of the first entry's TA, so a
+ * batch from someone holding no token costs the JAP one MAC.
+ */
+#define PIAS_MSG_TAG_LEN   16 /* HMAC-SHA-512-256 truncated to 128 bits */
+#define PIAS_MSG_BATCH_MAX 33 /* entries per REG_BATCH: fits PIAS_MSG_MAX */
+
+struct pias_msg_batch_entry {
+	struct pias_ta ta;
+	__u32 target_id; /* at jap_id, from its REG_ACK: 1..PIAS_MAX_TARGETS-1 */
+	__u8 tag[PIAS_MSG_TAG_LEN];
+};
+
+struct pias_msg_reg_batch {
+	__u32 jap_id; /* the JAP it is for: another one ignores it */
+	__u32 n;      /* 1-PIAS_MSG_BATCH_MAX */
+	struct pias_msg_batch_entry e[PIAS_MSG_BATCH_MAX];
+};
+
+/* What a JAP did with a REG_BATCH entry. */
+enum pias_batch_status {
+	PIAS_BATCH_OK = 1,	/* refreshed */
+	PIAS_BATCH_UNKNOWN = 2, /* no such registration here (or its tag did not verify) */
+	PIAS_BATCH_STALE = 3,	/* seq not above the target's last */
+	PIAS_BATCH_REFUSED = 4, /* draining, or not in an anycast prefix: REGISTER says why */
+};
+
+struct pias_msg_batch_answer {
+	__u8 status; /* enum pias_batch_status */
+	__u8 tag[PIAS_MSG_TAG_LEN];
+};
+
+/*
+ * REG_BATCH_ACK: the JAP's answer, one per batch, an entry per entry in
+ * the same order, each with a tag (pias_msg_batch_ack_tag) under its
+ * group's token; MACed, like the batch, with the first entry's token.
+ * Never larger than the REG_BATCH it answers.
+ */
+struct pias_msg_reg_batch_ack {
+	__u64 echo_seq;	  /* header.seq of the REG_BATCH */
+	__u32 refresh_ms; /* refresh at least this often (as REG_ACK) */
+	__u32 n;	  /* the batch's n */
+	struct pias_msg_batch_answer e[PIAS_MSG_BATCH_MAX];
+};
+
+/*
+ * The tag of a REG_BATCH entry: HMAC-SHA-512-256 keyed with token (of
+ * reg->ta) over "PIAS batch v1", seq, jap_id, target_id and reg's ta,
+ * family, TUNNEL flag, port (tunnel mode: the TA's), addr, weight, policy
+ * and policy_serial (not its cookie), truncated to PIAS_MSG_TAG_LEN.
+ */
+void pias_msg_batch_tag(const __u8 token[PIAS_KEY_LEN], __u64 seq, __u32 jap_id, __u32 target_id,
+			const struct pias_msg_register *reg, __u8 tag[PIAS_MSG_TAG_LEN]);
+
+/* The tag of a REG_BATCH_ACK entry: as above over "PIAS batch ack v1",
+ * echo_seq, jap_id, refresh_ms, ta, target_id and status. */
+void pias_msg_batch_ack_tag(const __u8 token[PIAS_KEY_LEN], __u64 echo_seq, __u32 jap_id,
+			    __u32 refresh_ms, const struct pias_ta *ta, __u32 target_id,
+			    __u8 status, __u8 tag[PIAS_MSG_TAG_LEN]);
+
+/* Do two tags agree? Constant time. */
+bool pias_msg_tag_eq(const __u8 a[PIAS_MSG_TAG_LEN], const __u8 b[PIAS_MSG_TAG_LEN]);
+
 struct pias_msg {
 	struct pias_msg_hdr hdr;
 	union {
-		struct pias_msg_probe probe;	   /* PING, ACK, PING_REQ */
-		struct pias_msg_view_req view_req; /* VIEW_REQ */
-		struct pias_msg_view view;	   /* VIEW */
-		struct pias_msg_report report;	   /* REPORT */
-		struct pias_msg_query query;	   /* QUERY */
-		struct pias_msg_binding binding;   /* BINDING */
-		struct pias_msg_invalidate inval;  /* INVALIDATE */
-		struct pias_msg_conn_query cq;	   /* CONN_QUERY */
-		struct pias_msg_flow_pin pin;	   /* FLOW_PIN */
-		struct pias_msg_register reg;	   /* REGISTER, LEAVE */
-		struct pias_msg_reg_ack ack;	   /* REG_ACK */
-		struct pias_msg_reg_nack nack;	   /* REG_NACK */
-		struct pias_msg_reg_cookie cookie; /* REG_COOKIE */
+		struct pias_msg_probe probe;		 /* PING, ACK, PING_REQ */
+		struct pias_msg_view_req view_req;	 /* VIEW_REQ */
+		struct pias_msg_view view;		 /* VIEW */
+		struct pias_msg_report report;		 /* REPORT */
+		struct pias_msg_reports reports;	 /* REPORTS */
+		struct pias_msg_query query;		 /* QUERY */
+		struct pias_msg_binding binding;	 /* BINDING */
+		struct pias_msg_invalidate inval;	 /* INVALIDATE */
+		struct pias_msg_conn_query cq;		 /* CONN_QUERY */
+		struct pias_msg_flow_pin pin;		 /* FLOW_PIN */
+		struct pias_msg_register reg;		 /* REGISTER, LEAVE */
+		struct pias_msg_reg_ack ack;		 /* REG_ACK */
+		struct pias_msg_reg_nack nack;		 /* REG_NACK */
+		struct pias_msg_reg_cookie cookie;	 /* REG_COOKIE */
+		struct pias_msg_reg_batch batch;	 /* REG_BATCH */
+		struct pias_msg_reg_batch_ack batch_ack; /* REG_BATCH_ACK */
 	};
 };
 
@@ -326,7 +424,8 @@ bool pias_msg_mac_ok(const void *buf, size_t len, const __u8 key[PIAS_KEY_LEN]);
 /*
  * Decode header and body into m (the MAC is not checked here: call
  * pias_msg_mac_ok first for proxy messages; for target messages, after
- * decoding, with the token of m->reg.ta). -EBADMSG with a message naming
+ * decoding, with the token of m->reg.ta, or for REG_BATCH and
+ * REG_BATCH_ACK of the batch's first entry's TA). -EBADMSG with a message naming
  * the field for anything malformed: wrong version, unknown type, lengths
  * that disagree, counts over their limits, bad families, a VIEW page that
  * does not inflate to exactly its members.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* IAP state: bindings (TA -> JAP) and the per-flow table behind them. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,6 +42,50 @@ int pias_binding_put(struct pias_maps *m, const struct pias_ta *ta, const struct
 	/* a set no binding points at any more: its memory back (none: fine) */
 	if (!err && !(v.flags & PIAS_BINDING_F_SET))
 		bpf_map_delete_elem(m->fd[PIAS_M_BIND_SETS], ta);
+	return err;
+}
+
+int pias_bindings_put_many(struct pias_maps *m, const struct pias_ta *tas,
+			   const struct pias_binding *b, const struct pias_group *sets, size_t n,
+			   struct pias_err *e)
+{
+	struct pias_binding *v = n ? malloc(n * sizeof(*v)) : NULL;
+	struct pias_group *g = n ? malloc(n * sizeof(*g)) : NULL;
+	struct pias_ta *set_tas = n ? malloc(n * sizeof(*set_tas)) : NULL,
+		       *bare_tas = n ? malloc(n * sizeof(*bare_tas)) : NULL;
+	size_t nsets = 0, nbare = 0;
+	int err = 0;
+
+	if (n && !(v && g && set_tas && bare_tas))
+		err = pias_err_set(e, -ENOMEM, "writing %zu bindings: out of memory", n);
+	for (size_t i = 0; i < n && !err; i++) {
+		v[i] = b[i];
+		v[i].flags &= ~PIAS_BINDING_F_SET;
+		err = pias_ta_check(&tas[i], e);
+		if (err || !sets || !sets[i].count) {
+			bare_tas[nbare++] = tas[i];
+			continue;
+		}
+		g[nsets] = sets[i];
+		set_tas[nsets] = tas[i];
+		err = pias_group_check(&g[nsets++], tas[i].family, e);
+		v[i].flags |= PIAS_BINDING_F_SET;
+	}
+	for (size_t i = 0; i < nsets && !err; i++)
+		g[i].slot = pias_group_slot_take(m, &set_tas[i]);
+	for (size_t i = 0; i < n && !err; i++)
+		v[i].slot = pias_group_slot_take(m, &tas[i]);
+	/* the sets before the bindings that point at them, as pias_binding_put */
+	if (!err)
+		err = pias_map_update_many(m, PIAS_M_BIND_SETS, set_tas, g, nsets, e);
+	if (!err)
+		err = pias_map_update_many(m, PIAS_M_BINDINGS, tas, v, n, e);
+	if (!err)
+		pias_map_delete_many(m, PIAS_M_BIND_SETS, bare_tas, nbare);
+	free(v);
+	free(g);
+	free(set_tas);
+	free(bare_tas);
 	return err;
 }
 
@@ -120,6 +165,14 @@ int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_
 		pias_group_slot_release(m, ta);
 	}
 	return err;
+}
+
+void pias_bindings_del_many(struct pias_maps *m, const struct pias_ta *tas, size_t n)
+{
+	pias_map_delete_many(m, PIAS_M_BINDINGS, tas, n);
+	pias_map_delete_many(m, PIAS_M_BIND_SETS, tas, n);
+	for (size_t i = 0; i < n; i++)
+		pias_group_slot_release(m, &tas[i]);
 }
 
 int pias_flows_clear(struct pias_maps *m, struct pias_err *e)

@@ -2,6 +2,7 @@
 /* RAP state: each group's JAPs with their approximate target counts, and
  * its policy. pias_group_fill also checks an IAP's binding set. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "maps.h"
@@ -72,6 +73,29 @@ int pias_group_put(struct pias_maps *m, const struct pias_ta *ta, const struct p
 	return pias_map_update(m, PIAS_M_GROUPS, ta, &v, e);
 }
 
+int pias_groups_put_many(struct pias_maps *m, const struct pias_ta *tas, const struct pias_group *g,
+			 size_t n, struct pias_err *e)
+{
+	struct pias_group *v = n ? malloc(n * sizeof(*v)) : NULL;
+	int err = 0;
+
+	if (n && !v)
+		return pias_err_set(e, -ENOMEM, "writing %zu groups: out of memory", n);
+	for (size_t i = 0; i < n && !err; i++) {
+		v[i] = g[i];
+		err = pias_ta_check(&tas[i], e);
+		if (!err)
+			err = pias_group_check(&v[i], tas[i].family, e);
+	}
+	/* slots only once all are checked: a bad group takes none */
+	for (size_t i = 0; i < n && !err; i++)
+		v[i].slot = pias_group_slot_take(m, &tas[i]);
+	if (!err)
+		err = pias_map_update_many(m, PIAS_M_GROUPS, tas, v, n, e);
+	free(v);
+	return err;
+}
+
 int pias_group_set(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group_jap *japs,
 		   size_t n, struct pias_err *e)
 {
@@ -101,4 +125,11 @@ int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_er
 	if (!err)
 		pias_group_slot_release(m, ta);
 	return err;
+}
+
+void pias_groups_del_many(struct pias_maps *m, const struct pias_ta *tas, size_t n)
+{
+	pias_map_delete_many(m, PIAS_M_GROUPS, tas, n);
+	for (size_t i = 0; i < n; i++)
+		pias_group_slot_release(m, &tas[i]);
 }

@@ -267,11 +267,12 @@ int pias_map_update_many(struct pias_maps *m, enum pias_map_idx i, const void *k
 				  : pias_err_set(e, -EIO, "writing %s: %u of %zu entries",
 						 pias_map_name(i), count, n);
 	err = -errno;
-	if (!no_batches(err))
-		return pias_map_update(m, i, (const char *)keys + count * ksz,
-				       (const char *)vals + count * vsz, e);
-	/* no batches here (before Linux 5.6): the same, one entry at a time */
-	for (size_t k = 0; k < n; k++) {
+	/*
+	 * The batch stopped at entry count (or the kernel has no batches,
+	 * before Linux 5.6, and wrote none): the rest one at a time, so that
+	 * the failure names its entry and what follows it is not lost.
+	 */
+	for (size_t k = no_batches(err) ? 0 : count; k < n; k++) {
 		err = pias_map_update(m, i, (const char *)keys + k * ksz,
 				      (const char *)vals + k * vsz, e);
 		if (err)

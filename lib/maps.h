@@ -200,6 +200,15 @@ int pias_binding_set_negative(struct pias_maps *m, const struct pias_ta *ta, __u
 int pias_binding_set_local(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 int pias_binding_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
 /*
+ * n bindings at once, as pias_binding_put each (sets NULL: none has a
+ * set), in a few batched writes: every one is checked before any is
+ * written. The deletes likewise; a TA with no binding is no error.
+ */
+int pias_bindings_put_many(struct pias_maps *m, const struct pias_ta *tas,
+			   const struct pias_binding *b, const struct pias_group *sets, size_t n,
+			   struct pias_err *e);
+void pias_bindings_del_many(struct pias_maps *m, const struct pias_ta *tas, size_t n);
+/*
  * The client's flow f (as the dataplane keys it) goes to jap_id whatever
  * the binding says: affinity across IAPs, the JAP that holds its
  * connection pins it here. ct: the connection's state there (PIAS_CT_*).
@@ -230,6 +239,10 @@ int pias_group_check(const struct pias_group *g, __u8 family, struct pias_err *e
 int pias_group_put(struct pias_maps *m, const struct pias_ta *ta, const struct pias_group *g,
 		   struct pias_err *e);
 int pias_group_del(struct pias_maps *m, const struct pias_ta *ta, struct pias_err *e);
+/* n groups at once, as pias_group_put / _del each, batched (all checked first). */
+int pias_groups_put_many(struct pias_maps *m, const struct pias_ta *tas, const struct pias_group *g,
+			 size_t n, struct pias_err *e);
+void pias_groups_del_many(struct pias_maps *m, const struct pias_ta *tas, size_t n);
 
 /* --- JAP targets and target sets ----------------------------------------- */
 
@@ -238,6 +251,14 @@ int pias_target_state_parse(const char *s, __u8 *state, struct pias_err *e);
 /* t->family must match the address; state ACTIVE, DRAINING or DOWN. */
 int pias_target_set(struct pias_maps *m, __u32 id, const struct pias_target *t, struct pias_err *e);
 int pias_target_del(struct pias_maps *m, __u32 id, struct pias_err *e);
+/*
+ * n targets at once, in one batched write (a JAP losing its targets, a
+ * restart): each checked as pias_target_set before any is written. The
+ * deletes likewise; an id already unused is no error.
+ */
+int pias_targets_set_many(struct pias_maps *m, const __u32 *ids, const struct pias_target *t,
+			  size_t n, struct pias_err *e);
+int pias_targets_del_many(struct pias_maps *m, const __u32 *ids, size_t n, struct pias_err *e);
 
 /* --- JAP target sets (lib/map_tset.c) ---------------------------------- */
 

@@ -5,13 +5,14 @@
  * per second one RAP hands out, each next to the floor every authenticated
  * message pays (one HMAC verify, row "mac") measured side by side in the
  * same run. docs/bench.md, section "Control plane", says what each row
- * includes and leaves out; paths.c rebuilds the paths.
+ * includes and leaves out; rows.c runs them through the node piasd runs
+ * (daemon/node.h).
  *
  * Each row: a warm-up run, then --runs runs of N ops; every run of a row
  * other than "mac" is paired with a run of "mac" just before it, and the
  * ratio is the median over those pairs (a busy spell on a shared machine
  * slows both sides of a pair alike). Times are CLOCK_MONOTONIC around the
- * ops only (inputs are prepared outside the clock, see paths.h).
+ * ops only (inputs are prepared outside the clock, see rows.h).
  *
  * Sizes (issue 13): --tas takes a list of group counts, and every row whose
  * cost may depend on them runs at each; a last table gives each row's cost
@@ -43,7 +44,7 @@
 #include <pias/maps.h>
 
 #include "jap.h"
-#include "paths.h"
+#include "rows.h"
 
 #define MAX_RUNS	     15
 #define CALIBRATE_NS	     30e6 /* calibration: time enough ops for at least this long */
@@ -186,6 +187,8 @@ static int calibrate(struct result *r, const struct opts *o)
 	/* two significant digits: op counts that read well in the table */
 	mag = pow(10, floor(log10(n > 100 ? n : 100)) - 1);
 	n = (unsigned long)(ceil(n / mag) * mag);
+	/* an op longer than the run (ring_full at --quick): one op a run, not none */
+	n = n ? n : 1;
 	if (r->row->round) {
 		unsigned long round = r->row->round();
 

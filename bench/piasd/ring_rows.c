@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * piasd-bench's ring rows: the RAP table (2^20 slots) at 1e4 proxies, as
- * overlay.c keeps it. Recomputed whole, as at start-up (and, before the
- * incremental updates, after every join or leave); or for one proxy
- * joining or leaving, where only the slots it is in are recomputed. No map
- * is written: maps/op counts the slots piasd would write.
+ * the node keeps it (daemon/node_ring.c). Recomputed whole, as at
+ * start-up (and, before the incremental updates, after every join or
+ * leave); or for one proxy joining or leaving, where only the slots it is
+ * in are recomputed. No map is written: maps/op counts the slots piasd
+ * would write.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "paths.h"
+#include "rows.h"
 #include "ring.h"
 
 #define RING_PROXIES 10000
@@ -53,7 +54,7 @@ static int ring_setup(void)
 	return 0;
 }
 
-/* What overlay.c's ring_write does once the slots are marked, the map write aside. */
+/* What the node's ring_write does once the slots are marked, the map write aside. */
 static size_t refill_apply(void)
 {
 	struct pias_err e;

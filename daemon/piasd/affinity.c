@@ -165,7 +165,7 @@ void piasd_affinity_query(struct piasd *d, const struct pias_msg_conn_query *q, 
 	/* a JAP asks for itself only: nobody makes us spray queries in its name */
 	if (from != q->asker_id)
 		return;
-	g = pias_rap_group(&d->rap, &q->ta);
+	g = pias_rap_group(&d->node.rap, &q->ta);
 	if (!g)
 		return;
 	memset(&m, 0, sizeof(m));
@@ -193,7 +193,7 @@ void piasd_affinity_miss(struct piasd *d, const struct pias_event *ev)
 
 	if (!d->cfg.affinity || !ev->client_port)
 		return;
-	if (piasd_raps_of(d, &ev->ta, raps) < 1)
+	if (pias_node_raps_of(&d->node, &ev->ta, raps) < 1)
 		return;
 	if (!pias_rate_take(&d->affinity_queries, piasd_now(), NULL)) {
 		PIASD_INC(d, affinity_queries_limited);

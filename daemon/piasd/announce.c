@@ -46,8 +46,8 @@ static bool dataplane_attached(const struct piasd *d)
  */
 static bool cut_off(const struct piasd *d)
 {
-	return pias_members_alive(&d->members) <= 1 &&
-	       pias_members_count_state(&d->members, PIAS_MEMBER_DEAD) > 0;
+	return pias_members_alive(&d->node.members) <= 1 &&
+	       pias_members_count_state(&d->node.members, PIAS_MEMBER_DEAD) > 0;
 }
 
 static pid_t run_hook_cfg(const struct piasd_config *cfg, const char *verb)
@@ -117,7 +117,7 @@ void piasd_announce_tick(struct piasd *d, __u64 now)
 		LOG_I(isolated ? "cut off: every other proxy is dead to us; not serving"
 			       : "in touch with other proxies again");
 	d->isolated = isolated;
-	want = piasd_overlay_ready(d) && !d->withdrawn && dataplane_attached(d) && !isolated;
+	want = pias_node_ready(&d->node) && !d->withdrawn && dataplane_attached(d) && !isolated;
 	d->serving = want;
 	if (!d->cfg.announce_command[0] || (d->announce_known && want == d->announced))
 		return;

@@ -255,7 +255,7 @@ static void nat_check(struct piasd *d, __u64 now)
 	    pias_config_get(&d->maps, &dc, &was_zero, &e))
 		return;
 	cs->nat_checked_ns = now;
-	pias_jap_each_group(&d->jap, g)
+	pias_jap_each_group(&d->node.jap, g)
 	{
 		for (__u32 i = 0; i < g->count; i++) {
 			const struct pias_jap_target *t = &g->targets[i];

@@ -24,17 +24,29 @@
 #include "piasd.h"
 #include "policy.h"
 
-const char *const piasd_counter_names[PIASD_C_COUNT] = {
+static const char *const piasd_counter_names[PIASD_C_COUNT] = {
 #define X(name, help) #name,
 	PIASD_COUNTERS(X)
 #undef X
 };
 
-const char *const piasd_counter_help[PIASD_C_COUNT] = {
+static const char *const piasd_counter_help[PIASD_C_COUNT] = {
 #define X(name, help) help,
 	PIASD_COUNTERS(X)
 #undef X
 };
+
+__u64 piasd_counter(const struct piasd *d, int i, const char **name, const char **help)
+{
+	bool ours = i < PIASD_C_COUNT;
+	int k = ours ? i : i - PIASD_C_COUNT;
+
+	if (name)
+		*name = ours ? piasd_counter_names[k] : pias_node_counter_names[k];
+	if (help)
+		*help = ours ? piasd_counter_help[k] : pias_node_counter_help[k];
+	return ours ? d->counters[k] : d->node.counters[k];
+}
 
 static const char *state_name(__u8 s)
 {
@@ -44,7 +56,7 @@ static const char *state_name(__u8 s)
 static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 {
 	__u64 up = (piasd_now() - d->started_ns) / 1000000000ull;
-	size_t alive = pias_members_alive(&d->members);
+	size_t alive = pias_members_alive(&d->node.members);
 
 	if (json) {
 		evbuffer_add_printf(o,
@@ -54,9 +66,9 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 				    "\"send_key\":%u,\"registrations\":%s,\"serving\":%s,"
 				    "\"announced\":%s}\n",
 				    d->cfg.node_id, d->withdrawn ? "true" : "false",
-				    (unsigned long long)up, alive, d->ring.nproxies,
-				    pias_rap_ngroups(&d->rap), pias_jap_ngroups(&d->jap),
-				    pias_iap_count(&d->iap), d->keys.n, d->keys.send_id,
+				    (unsigned long long)up, alive, d->node.ring.nproxies,
+				    pias_rap_ngroups(&d->node.rap), pias_jap_ngroups(&d->node.jap),
+				    pias_iap_count(&d->node.iap), d->keys.n, d->keys.send_id,
 				    d->have_group_key ? "true" : "false",
 				    d->serving ? "true" : "false", d->announced ? "true" : "false");
 		return;
@@ -68,9 +80,9 @@ static void show_status(struct piasd *d, struct evbuffer *o, bool json)
 			    "keys: %zu in the ring, sending with %u; registrations %s\n"
 			    "serving: %s; anycast prefixes %s\n",
 			    d->cfg.node_id, d->withdrawn ? " (withdrawn)" : "",
-			    (unsigned long long)up, alive, d->ring.nproxies, d->rap_k,
-			    pias_rap_ngroups(&d->rap), pias_jap_ngroups(&d->jap),
-			    pias_iap_count(&d->iap), d->keys.n, d->keys.send_id,
+			    (unsigned long long)up, alive, d->node.ring.nproxies, d->node.cfg.rap_k,
+			    pias_rap_ngroups(&d->node.rap), pias_jap_ngroups(&d->node.jap),
+			    pias_iap_count(&d->node.iap), d->keys.n, d->keys.send_id,
 			    d->have_group_key ? "accepted" : "refused (no group key)",
 			    d->serving	  ? "yes"
 			    : d->isolated ? "no (cut off: every other proxy is dead to us)"
@@ -90,8 +102,8 @@ static void show_groups(struct piasd *d, struct evbuffer *o, bool json)
 	else
 		evbuffer_add_printf(o, "%-36s %-10s %-18s %s\n", "TA", "GENERATION", "POLICY",
 				    "JAPS (id:weight[@share])");
-	for (const struct pias_rap_group *g = pias_rap_next(&d->rap, NULL); g;
-	     g = pias_rap_next(&d->rap, g)) {
+	for (const struct pias_rap_group *g = pias_rap_next(&d->node.rap, NULL); g;
+	     g = pias_rap_next(&d->node.rap, g)) {
 		pias_ta_str(&g->ta, ta, sizeof(ta));
 		if (json) {
 			evbuffer_add_printf(o,
@@ -135,7 +147,7 @@ static void show_bindings(struct piasd *d, struct evbuffer *o, bool json)
 	else
 		evbuffer_add_printf(o, "%-36s %-8s %-10s %-10s %s\n", "TA", "JAP", "GENERATION",
 				    "EXPIRES_S", "STATE");
-	pias_iap_each(&d->iap, en)
+	pias_iap_each(&d->node.iap, en)
 	{
 		bool neg = en->b.flags & PIAS_BINDING_F_NEGATIVE;
 		long long left = en->bound && en->b.expires_ns > now
@@ -191,7 +203,7 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 				    "TA", "ID", "ENDPOINT", "STATE", "MODE", "WEIGHT",
 				    "REFRESHED_MS_AGO", "CONNS", "NAT_PORTS", "NAT_NO_PORT", "DIAL",
 				    "SHARE", "POLICY");
-	pias_jap_each_group(&d->jap, jg)
+	pias_jap_each_group(&d->node.jap, jg)
 	{
 		pias_ta_str(&jg->ta, ta, sizeof(ta));
 		/* the group's policy as it stands: the highest serial among its targets */
@@ -199,7 +211,7 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 		for (__u32 i = 0; i < jg->count; i++) {
 			const struct pias_jap_target *t = &jg->targets[i];
 			unsigned long long ago =
-				(now - pias_jap_refreshed_ns(&d->jap, t)) / 1000000ull;
+				(now - pias_jap_refreshed_ns(&d->node.jap, t)) / 1000000ull;
 			/* connections = NAT ports held; -1 until the first sweep is through */
 			long conns = piasd_conns_of(d, t->id, 0);
 			bool tunnel = t->t.flags & PIAS_TARGET_F_TUNNEL;
@@ -243,6 +255,47 @@ static void show_targets(struct piasd *d, struct evbuffer *o, bool json)
 		evbuffer_add_printf(o, "]\n");
 }
 
+static void show_proxies(struct piasd *d, struct evbuffer *o, bool json)
+{
+	const struct pias_members *ms = &d->node.members;
+	char a[PIAS_ADDR_STRLEN];
+	bool first = true;
+
+	if (json)
+		evbuffer_add_printf(o, "[");
+	else
+		evbuffer_add_printf(o, "%-8s %-8s %-12s %-26s %-10s %s\n", "ID", "STATE",
+				    "INCARNATION", "ADDRESS", "RTT_MS", "COORD(x,y,h ms)");
+	for (const struct pias_member *mb = pias_members_next(ms, 0); mb;
+	     mb = pias_members_next(ms, mb->id)) {
+		double rtt = pias_members_rtt_ns(ms, d->cfg.node_id, mb->id) / 1e6;
+
+		pias_endpoint_str(&mb->addr, mb->family, mb->port, a, sizeof(a));
+		if (json)
+			evbuffer_add_printf(
+				o,
+				"%s{\"id\":%u,\"state\":\"%s\",\"incarnation\":%u,"
+				"\"address\":\"%s\",\"self\":%s,\"rtt_ms\":%.3f,"
+				"\"coord\":[%.3f,%.3f,%.3f],\"dataplane_only\":%s}",
+				first ? "" : ",", mb->id, pias_member_state_name(mb->state),
+				mb->incarnation, a, mb->id == d->cfg.node_id ? "true" : "false",
+				rtt, mb->coord.x / 1e3, mb->coord.y / 1e3, mb->coord.h / 1e3,
+				pias_dplive_watched(&d->dplive, mb->id) ? "true" : "false");
+		else
+			evbuffer_add_printf(o, "%-8u %-8s %-12u %-26s %-10.3f %.2f,%.2f,%.2f%s\n",
+					    mb->id, pias_member_state_name(mb->state),
+					    mb->incarnation, a, rtt, mb->coord.x / 1e3,
+					    mb->coord.y / 1e3, mb->coord.h / 1e3,
+					    mb->id == d->cfg.node_id ? " (self)"
+					    : pias_dplive_watched(&d->dplive, mb->id)
+						    ? " (dataplane only: its flows stay)"
+						    : "");
+		first = false;
+	}
+	if (json)
+		evbuffer_add_printf(o, "]\n");
+}
+
 static void show_ring(struct piasd *d, struct evbuffer *o, bool json)
 {
 	static __u32 primary[PIAS_MAX_PROXIES];
@@ -250,17 +303,17 @@ static void show_ring(struct piasd *d, struct evbuffer *o, bool json)
 
 	memset(primary, 0, sizeof(primary));
 	for (__u32 s = 0; s < PIAS_RAP_SLOTS; s++)
-		if (d->rap_table[s].rap[0])
-			primary[d->rap_table[s].rap[0]]++;
+		if (d->node.rap_table[s].rap[0])
+			primary[d->node.rap_table[s].rap[0]]++;
 	if (json)
 		evbuffer_add_printf(o, "{\"k\":%u,\"vnodes\":%u,\"slots\":%u,\"proxies\":[",
-				    d->rap_k, d->ring.vnodes, PIAS_RAP_SLOTS);
+				    d->node.cfg.rap_k, d->node.ring.vnodes, PIAS_RAP_SLOTS);
 	else
 		evbuffer_add_printf(o,
 				    "%zu proxies on the ring, %u points each, k=%u RAPs per group\n"
 				    "%-8s %-14s %s\n",
-				    d->ring.nproxies, d->ring.vnodes, d->rap_k, "PROXY",
-				    "PRIMARY_SLOTS", "SHARE");
+				    d->node.ring.nproxies, d->node.ring.vnodes, d->node.cfg.rap_k,
+				    "PROXY", "PRIMARY_SLOTS", "SHARE");
 	for (__u32 id = 1; id < PIAS_MAX_PROXIES; id++) {
 		if (!primary[id])
 			continue;
@@ -288,10 +341,13 @@ static void show_counters(struct piasd *d, struct evbuffer *o, bool json)
 
 	if (json) {
 		evbuffer_add_printf(o, "{\"piasd\":{");
-		for (int i = 0; i < PIASD_C_COUNT; i++)
-			evbuffer_add_printf(o, "%s\"%s\":%llu", i ? "," : "",
-					    piasd_counter_names[i],
-					    (unsigned long long)d->counters[i]);
+		for (int i = 0; i < PIASD_COUNTERS_ALL; i++) {
+			const char *name;
+			__u64 v = piasd_counter(d, i, &name, NULL);
+
+			evbuffer_add_printf(o, "%s\"%s\":%llu", i ? "," : "", name,
+					    (unsigned long long)v);
+		}
 		evbuffer_add_printf(o, "}");
 		if (dp) {
 			pias_counters_print_json_members(f, &st, &dr);
@@ -301,10 +357,14 @@ static void show_counters(struct piasd *d, struct evbuffer *o, bool json)
 		evbuffer_add_printf(o, "}\n");
 	} else {
 		evbuffer_add_printf(o, "piasd:\n");
-		for (int i = 0; i < PIASD_C_COUNT; i++)
-			if (d->counters[i])
-				evbuffer_add_printf(o, "  %-24s %llu\n", piasd_counter_names[i],
-						    (unsigned long long)d->counters[i]);
+		for (int i = 0; i < PIASD_COUNTERS_ALL; i++) {
+			const char *name;
+			__u64 v = piasd_counter(d, i, &name, NULL);
+
+			if (v)
+				evbuffer_add_printf(o, "  %-24s %llu\n", name,
+						    (unsigned long long)v);
+		}
 		if (dp) {
 			pias_counters_print(f, &st, &dr, false);
 			fflush(f);
@@ -325,8 +385,8 @@ typedef void (*show_fn)(struct piasd *d, struct evbuffer *o, bool json);
 /* The names are ctl_proto.h's, which piasctl checks with; the functions in their order. */
 static const char *const show_names[] = { PIAS_CTL_SHOW_SUBJECTS };
 static const show_fn show_fns[] = {
-	piasd_overlay_show, show_ring,	   show_groups, show_bindings,
-	show_targets,	    show_counters, show_status,
+	show_proxies, show_ring,     show_groups, show_bindings,
+	show_targets, show_counters, show_status,
 };
 _Static_assert(NELEMS(show_names) == NELEMS(show_fns), "a function for every show subject");
 
@@ -384,7 +444,7 @@ static int cmd_withdraw(struct piasd *d, char **a, struct evbuffer *o, struct pi
 	(void)a;
 	(void)e;
 	if (!d->withdrawn)
-		piasd_overlay_leave(d);
+		piasd_withdraw(d);
 	evbuffer_add_printf(o, "proxy %u withdrawn: left the overlay, registrations refused\n",
 			    d->cfg.node_id);
 	return 0;
@@ -392,7 +452,7 @@ static int cmd_withdraw(struct piasd *d, char **a, struct evbuffer *o, struct pi
 
 static int cmd_flush_bindings(struct piasd *d, char **a, struct evbuffer *o, struct pias_err *e)
 {
-	size_t before = pias_iap_count(&d->iap);
+	size_t before = pias_iap_count(&d->node.iap);
 	int err = piasd_flush_bindings(d, e);
 
 	(void)a;

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The dataplane echo's I/O (daemon/echo.h, docs/protocol.md section 1,
- * "Echo"): a request to a proxy whose piasd membership gave up on, sent
- * from our tunnel port; its XDP program answers, ours passes the answer up
- * to the socket here, which checks it and tells the watch list
- * (daemon/dplive.h). What the answers decide is overlay.c's.
+ * Other proxies in the dataplane's proxy table, as the node's membership
+ * sees them (its io.proxy_up and io.proxy_down), and the dataplane echo's
+ * I/O (daemon/echo.h, docs/protocol.md section 1, "Echo"): a proxy whose
+ * piasd membership gave up on is watched (daemon/dplive.h) and echoed
+ * from our tunnel port; its XDP program answers, ours passes the answer
+ * up to the socket here, which checks it and tells the watch list. While
+ * it answers, the proxy is DP_ONLY: the flows pinned to it go on there,
+ * nothing new goes there.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,7 +42,7 @@ static void on_answer(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		/* the XDP program checked the tag already; a second look costs nothing here */
-		mb = pias_members_get(&d->members, peer);
+		mb = pias_members_get(&d->node.members, peer);
 		pias_keyring_tun_tags(&d->keys, d->cfg.node_id, peer, &t);
 		for (__u32 k = 0; k < t.n_rx; k++)
 			ours |= t.rx[k] == tag;
@@ -53,7 +57,7 @@ static void on_answer(evutil_socket_t fd, short what, void *arg)
 
 void piasd_echo_send(struct piasd *d, __u32 id)
 {
-	const struct pias_member *mb = pias_members_get(&d->members, id);
+	const struct pias_member *mb = pias_members_get(&d->node.members, id);
 	struct pias_peer to;
 	struct sockaddr_storage ss;
 	struct pias_tun_tags t;
@@ -76,12 +80,72 @@ void piasd_echo_send(struct piasd *d, __u32 id)
 		PIASD_INC(d, dp_echoes_sent);
 }
 
+void piasd_proxy_up(void *ctx, __u32 id, const struct pias_peer *at)
+{
+	struct piasd *d = ctx;
+	char s[PIAS_ADDR_STRLEN];
+
+	piasd_proxy_write(d, id, &at->addr, at->family, PIAS_PROXY_UP);
+	pias_dplive_forget(&d->dplive, id);
+	LOG_I("proxy %u up at %s", id, pias_addr_str(&at->addr, at->family, s, sizeof(s)));
+}
+
+void piasd_proxy_down(void *ctx, __u32 id, const struct pias_peer *at, bool left)
+{
+	struct piasd *d = ctx;
+	bool watched = at->family && pias_dplive_watch(&d->dplive, id, piasd_now());
+
+	/* DOWN keeps the address known: late tunnel packets from it still parse */
+	if (at->family)
+		piasd_proxy_write(d, id, &at->addr, at->family,
+				  watched ? PIAS_PROXY_DP_ONLY : PIAS_PROXY_DOWN);
+	if (watched)
+		PIASD_INC(d, dp_only);
+	LOG_I("proxy %u down (%s)%s", id, left ? "left" : "dead",
+	      watched ? ": its flows stay while its dataplane answers echoes" : "");
+}
+
+void piasd_liveness_tick(struct piasd *d, __u64 now)
+{
+	static struct pias_dplive_actions acts;
+
+	while (pias_dplive_tick(&d->dplive, now, &acts) == -ENOBUFS) {
+		size_t cap = acts.cap ? 2 * acts.cap : 16;
+		struct pias_dplive_action *a = realloc(acts.a, cap * sizeof(*a));
+
+		if (!a)
+			return;
+		acts.a = a;
+		acts.cap = cap;
+	}
+	for (size_t i = 0; i < acts.n; i++) {
+		__u32 id = acts.a[i].id;
+		const struct pias_member *mb = pias_members_get(&d->node.members, id);
+
+		if (acts.a[i].kind == PIAS_DPLIVE_ECHO) {
+			piasd_echo_send(d, id);
+			continue;
+		}
+		PIASD_INC(d, dp_only_ended);
+		LOG_I("proxy %u: its dataplane stopped answering too: down, its flows move", id);
+		if (mb)
+			piasd_proxy_write(d, id, &mb->addr, mb->family, PIAS_PROXY_DOWN);
+	}
+}
+
 int piasd_liveness_open(struct piasd *d, struct pias_err *e)
 {
 	const struct piasd_config *c = &d->cfg;
 	const struct piasd_addr *own[2] = { &c->addr4, &c->addr6 };
+	struct pias_dplive_config dc = {
+		.echo_interval_ns = (__u64)c->dataplane_echo_ms * 1000000ull,
+		.timeout_ns = (__u64)c->dataplane_timeout_ms * 1000000ull,
+	};
 	struct pias_err why;
+	int err = pias_dplive_init(&d->dplive, &dc, e);
 
+	if (err)
+		return err;
 	randombytes_buf(d->echo_secret, sizeof(d->echo_secret));
 	for (int i = 0; i < 2; i++) {
 		if (!own[i]->family)
@@ -107,6 +171,7 @@ int piasd_liveness_open(struct piasd *d, struct pias_err *e)
 
 void piasd_liveness_close(struct piasd *d)
 {
+	pias_dplive_free(&d->dplive);
 	for (int i = 0; i < 2; i++) {
 		if (d->ev_tun[i])
 			event_free(d->ev_tun[i]);

@@ -136,9 +136,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	piasd_overlay_tick(d, now);
+	piasd_node_tick(d, now);
+	piasd_liveness_tick(d, now);
 	piasd_cookie_tick(d, now);
-	piasd_proto_tick(d, now);
+	piasd_outliers_tick(d, now);
 	piasd_conns_tick(d, now);
 	piasd_announce_tick(d, now);
 }
@@ -173,13 +174,13 @@ static int setup(struct piasd *d, struct pias_err *e)
 	if (!err)
 		err = write_anycast(d, e);
 	if (!err)
-		err = piasd_proto_init(d, e);
+		err = piasd_node_init(d, e);
+	if (!err)
+		err = piasd_register_init(d, e);
 	if (!err)
 		err = piasd_conns_init(d, e);
 	if (!err)
 		err = piasd_outliers_init(d, e);
-	if (!err)
-		err = piasd_overlay_init(d, e);
 	if (!err)
 		err = piasd_restore(d, e);
 	if (err)
@@ -200,7 +201,7 @@ static int setup(struct piasd *d, struct pias_err *e)
 		err = piasd_notify_open(d, e);
 	if (err)
 		return err;
-	d->dp_events = pias_event_reader_new(d->maps.fd[PIAS_M_EVENTS], piasd_proto_dp_event, d, e);
+	d->dp_events = pias_event_reader_new(d->maps.fd[PIAS_M_EVENTS], piasd_dp_event, d, e);
 	if (!d->dp_events)
 		return -EIO;
 	d->ev_dp = event_new(d->base, pias_event_reader_fd(d->dp_events), EV_READ | EV_PERSIST,
@@ -233,10 +234,10 @@ static void teardown(struct piasd *d)
 	piasd_ctl_close(d);
 	piasd_liveness_close(d);
 	piasd_net_close(d);
-	piasd_overlay_free(d);
 	piasd_conns_free(d);
 	piasd_outliers_free(d);
-	piasd_proto_free(d);
+	piasd_register_free(d);
+	piasd_node_free(d);
 	if (d->base)
 		event_base_free(d->base);
 	pias_maps_close(&d->maps);

@@ -31,10 +31,13 @@ static void counters(struct piasd *d, struct evbuffer *o)
 {
 	char name[96];
 
-	for (int i = 0; i < PIASD_C_COUNT; i++) {
-		snprintf(name, sizeof(name), "pias_piasd_%s_total", piasd_counter_names[i]);
-		family(o, name, "counter", piasd_counter_help[i]);
-		evbuffer_add_printf(o, "%s %llu\n", name, (unsigned long long)d->counters[i]);
+	for (int i = 0; i < PIASD_COUNTERS_ALL; i++) {
+		const char *n, *help;
+		__u64 v = piasd_counter(d, i, &n, &help);
+
+		snprintf(name, sizeof(name), "pias_piasd_%s_total", n);
+		family(o, name, "counter", help);
+		evbuffer_add_printf(o, "%s %llu\n", name, (unsigned long long)v);
 	}
 }
 
@@ -178,7 +181,7 @@ static void targets(struct piasd *d, struct evbuffer *o)
 	struct target_row *r;
 	struct pias_config dc;
 	struct pias_err e;
-	size_t n = 0, max = pias_jap_ntargets(&d->jap);
+	size_t n = 0, max = pias_jap_ntargets(&d->node.jap);
 	bool was_zero;
 
 	r = calloc(max ? max : 1, sizeof(*r));
@@ -186,7 +189,7 @@ static void targets(struct piasd *d, struct evbuffer *o)
 		return;
 	if (pias_config_get(&d->maps, &dc, &was_zero, &e))
 		memset(&dc, 0, sizeof(dc));
-	pias_jap_each_group(&d->jap, jg)
+	pias_jap_each_group(&d->node.jap, jg)
 	{
 		char ta[PIAS_ADDR_STRLEN + 16], ep[PIAS_ADDR_STRLEN + 8];
 
@@ -246,10 +249,10 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 	family(o, "pias_proxies", "gauge", "proxies this one knows, by membership state");
 	for (__u8 s = PIAS_MEMBER_ALIVE; s <= PIAS_MEMBER_LEFT; s++)
 		evbuffer_add_printf(o, "pias_proxies{state=\"%s\"} %u\n", pias_member_state_name(s),
-				    pias_members_count_state(&d->members, s));
+				    pias_members_count_state(&d->node.members, s));
 	family(o, "pias_ring_proxies", "gauge", "proxies on the consistent hashing ring");
-	evbuffer_add_printf(o, "pias_ring_proxies %zu\n", d->ring.nproxies);
-	pias_iap_each(&d->iap, en)
+	evbuffer_add_printf(o, "pias_ring_proxies %zu\n", d->node.ring.nproxies);
+	pias_iap_each(&d->node.iap, en)
 	{
 		if (!en->bound)
 			querying++;
@@ -265,9 +268,9 @@ static void overlay(struct piasd *d, struct evbuffer *o)
 			    "pias_iap_bindings{state=\"querying\"} %zu\n",
 			    bound, negative, querying);
 	family(o, "pias_rap_groups", "gauge", "groups this proxy is a RAP for");
-	evbuffer_add_printf(o, "pias_rap_groups %zu\n", pias_rap_ngroups(&d->rap));
+	evbuffer_add_printf(o, "pias_rap_groups %zu\n", pias_rap_ngroups(&d->node.rap));
 	family(o, "pias_jap_groups", "gauge", "groups with targets registered here");
-	evbuffer_add_printf(o, "pias_jap_groups %zu\n", pias_jap_ngroups(&d->jap));
+	evbuffer_add_printf(o, "pias_jap_groups %zu\n", pias_jap_ngroups(&d->node.jap));
 	family(o, "pias_serving", "gauge",
 	       "1 when this proxy serves (joined, announcing if it manages announcements)");
 	evbuffer_add_printf(o, "pias_serving %d\n", d->serving ? 1 : 0);

@@ -143,7 +143,7 @@ int piasd_send_proxy(struct piasd *d, __u32 id, struct pias_msg *m)
 {
 	struct pias_peer to;
 
-	if (piasd_proxy_peer(d, id, &to)) {
+	if (pias_node_peer(&d->node, id, &to)) {
 		PIASD_INC(d, tx_no_route);
 		LOG_D("no address for proxy %u: %s not sent", id, pias_msg_type_name(m->hdr.type));
 		return -ENOENT;
@@ -167,7 +167,7 @@ static void token_of(struct piasd *d, const struct pias_ta *ta, __u8 token[PIAS_
 }
 
 /* A reply to a target: MACed with the group's token, from the anycast address. */
-static void send_target(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
+void piasd_target_reply(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
 			const struct pias_ta *ta)
 {
 	static const __u8 zero[PIAS_KEY_LEN];
@@ -213,7 +213,7 @@ void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct
 	m.nack.echo_seq = req->hdr.seq;
 	if (proven)
 		snprintf(m.nack.text, sizeof(m.nack.text), "%s", text);
-	send_target(d, to, &m, &req->reg.ta);
+	piasd_target_reply(d, to, &m, &req->reg.ta);
 }
 
 /*
@@ -233,7 +233,7 @@ void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const stru
 	m.cookie.jap_id = d->cfg.node_id;
 	pias_cookie_make(&d->cookies, &req->reg, to, m.cookie.cookie);
 	PIASD_INC(d, reg_cookies_sent);
-	send_target(d, to, &m, &req->reg.ta);
+	piasd_target_reply(d, to, &m, &req->reg.ta);
 }
 
 void piasd_cookie_tick(struct piasd *d, __u64 now)
@@ -267,7 +267,7 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
 		m.ack.tun_port = d->cfg.tunnel_port;
 		m.ack.tun_tag = *tun_tag;
 	}
-	send_target(d, to, &m, &req->reg.ta);
+	piasd_target_reply(d, to, &m, &req->reg.ta);
 }
 
 /*
@@ -326,6 +326,40 @@ static void outside_nack(struct piasd *d, const struct pias_peer *to, const stru
 	piasd_target_nack(d, to, req, code, text, false);
 }
 
+/*
+ * REG_BATCH: refreshes of targets this JAP holds. The whole is MACed with
+ * the first entry's token, so that a batch from nobody's token costs one
+ * MAC; piasd_target_batch checks each entry's own tag. Refused without an
+ * answer (counted): the agent sends REGISTERs for a batch not answered.
+ */
+static void handle_batch(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
+			 const struct pias_msg *m)
+{
+	__u8 token[PIAS_KEY_LEN];
+	char src[PIAS_ADDR_STRLEN + 8];
+
+	pias_endpoint_str(&from->addr, from->family, from->port, src, sizeof(src));
+	if (!d->have_group_key || d->withdrawn || m->batch.jap_id != d->cfg.node_id) {
+		PIASD_INC(d, reg_refused);
+		outside_log(d, PIASD_LOG_DEBUG, "REG_BATCH from %s for JAP %u dropped: %s", src,
+			    m->batch.jap_id,
+			    m->batch.jap_id != d->cfg.node_id ? "not this JAP" : "not serving");
+		return;
+	}
+	token_of(d, &m->batch.e[0].ta, token);
+	if (!pias_msg_mac_ok(buf, n, token)) {
+		PIASD_INC(d, reg_bad_token);
+		outside_log(d, PIASD_LOG_INFO, "refused REG_BATCH from %s: bad token", src);
+		return;
+	}
+	if (!pias_fresh_timestamp(m->hdr.seq, piasd_realtime(), PIAS_REPLAY_FRESH_NS)) {
+		PIASD_INC(d, reg_refused);
+		outside_log(d, PIASD_LOG_DEBUG, "REG_BATCH from %s dropped: seq not fresh", src);
+		return;
+	}
+	piasd_target_batch(d, m, from);
+}
+
 /* REGISTER/LEAVE on the registration socket: the group's token is the key. */
 static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const struct pias_peer *from,
 			  struct pias_msg *m)
@@ -337,6 +371,10 @@ static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const stru
 	if (pias_msg_decode(buf, n, m, &e)) {
 		PIASD_INC(d, rx_malformed);
 		outside_log(d, PIASD_LOG_DEBUG, "malformed target message: %s", e.msg);
+		return;
+	}
+	if (m->hdr.type == PIAS_MSG_REG_BATCH) {
+		handle_batch(d, buf, n, from, m);
 		return;
 	}
 	if (m->hdr.type != PIAS_MSG_REGISTER && m->hdr.type != PIAS_MSG_LEAVE) {
@@ -368,7 +406,7 @@ static void handle_target(struct piasd *d, const __u8 *buf, size_t n, const stru
 			     "stale: seq is not within 30 s of the proxy's clock");
 		return;
 	}
-	piasd_proto_target(d, m, from);
+	piasd_target_msg(d, m, from);
 }
 
 /* A proxy datagram: key, MAC, sender, replay, body; then the right machine. */
@@ -417,15 +455,14 @@ static void handle_proxy(struct piasd *d, const __u8 *buf, size_t n, const struc
 		return;
 	}
 	switch (m->hdr.type) {
-	case PIAS_MSG_PING:
-	case PIAS_MSG_ACK:
-	case PIAS_MSG_PING_REQ:
-	case PIAS_MSG_VIEW_REQ:
-	case PIAS_MSG_VIEW:
-		piasd_overlay_recv(d, m, from);
+	case PIAS_MSG_CONN_QUERY:
+		piasd_affinity_query(d, &m->cq, m->hdr.sender_id);
+		break;
+	case PIAS_MSG_FLOW_PIN:
+		piasd_affinity_pin(d, &m->pin, m->hdr.sender_id);
 		break;
 	default:
-		piasd_proto_recv(d, m, from);
+		piasd_node_recv(d, m, from);
 	}
 }
 
@@ -471,29 +508,6 @@ static int watch(struct piasd *d, int fd, struct event **ev, struct pias_err *e)
 	if (!*ev || event_add(*ev, NULL))
 		return pias_err_set(e, -ENOMEM, "libevent: cannot watch a socket");
 	return 0;
-}
-
-/* A source address may start registrations of new targets (rate_table.h)? */
-bool piasd_reg_source_ok(struct piasd *d, const struct pias_peer *from)
-{
-	struct pias_rate_key k = pias_rate_key_addr(&from->addr, from->family);
-
-	if (pias_rate_table_take(&d->reg_sources, &k, piasd_now()))
-		return true;
-	PIASD_INC(d, reg_source_limited);
-	return false;
-}
-
-bool piasd_reg_group_ok(struct piasd *d, const struct pias_ta *ta)
-{
-	const struct pias_jap_group *g = pias_jap_group(&d->jap, ta);
-	struct pias_rate_key k = pias_rate_key_ta(ta);
-
-	if (!g || g->count < d->cfg.group_size ||
-	    pias_rate_table_take(&d->reg_groups, &k, piasd_now()))
-		return true;
-	PIASD_INC(d, reg_group_limited);
-	return false;
 }
 
 int piasd_net_open(struct piasd *d, struct pias_err *e)
@@ -568,6 +582,6 @@ int piasd_keys_reload(struct piasd *d, struct pias_err *e)
 		return err;
 	d->keys = kr;
 	LOG_I("key ring reloaded: %zu keys, sending with key %u", kr.n, kr.send_id);
-	piasd_overlay_rekey(d);
+	piasd_proxies_rekey(d);
 	return 0;
 }

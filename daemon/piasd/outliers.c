@@ -136,7 +136,7 @@ void piasd_outliers_tick(struct piasd *d, __u64 now)
 
 	if (!c.consecutive && !c.no_reply_flows)
 		return;
-	pias_jap_each_group(&d->jap, g) group_tick(d, &c, g, now);
+	pias_jap_each_group(&d->node.jap, g) group_tick(d, &c, g, now);
 }
 
 const struct pias_outlier *piasd_outlier_of(const struct piasd *d, __u32 id)

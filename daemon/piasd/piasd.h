@@ -1,22 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * piasd: the daemon around the protocol state machines of daemon/ (the *.c files). This
- * directory is the I/O edge: sockets, timers, the dataplane's maps and its
- * event ring, the control socket. All protocol decisions are made by the
- * state machines; the files here turn their actions into map writes and
- * datagrams, and datagrams and events into their inputs.
+ * piasd: the daemon around one proxy's node (daemon/node.h), which owns the
+ * protocol state machines of daemon/. This directory is the I/O edge:
+ * sockets, timers, the dataplane's maps and its event ring, the control
+ * socket, the clock. All protocol decisions are made by the node and its
+ * machines; the files here give it datagrams, events, ticks and commands,
+ * and carry out the writes and messages it asks for.
  *
- *   main.c     options, start-up, the event loop, shutdown
- *   net.c      overlay and registration sockets, encode/MAC/send, receive/verify
- *   proto.c    messages and dataplane events into the JAP/RAP/IAP machines;
- *              their actions into maps and messages
- *   overlay.c  membership, the ring and the RAP table
- *   restore.c  state rebuilt from the pinned maps after a restart
- *   conns.c    the connection sweep; targets' connections and NAT ports
- *   affinity.c connection affinity across IAPs (CONN_QUERY, FLOW_PIN)
- *   announce.c the anycast announcement, made only while this proxy can serve
- *   ctl.c      the control socket (piasctl)
- *   log.c      logging
+ *   main.c      options, start-up, the event loop, shutdown
+ *   node_io.c   the node (daemon/node.h: one proxy's protocol machines and
+ *               their glue): its config from piasd.conf, its io table, and
+ *               the inputs piasd gives it (ticks, the operator's commands)
+ *   net.c       overlay and registration sockets, encode/MAC/send,
+ *               receive/verify; verified messages to the node or affinity.c
+ *   register.c  targets' REGISTER/LEAVE admitted (replay, cookies, rates,
+ *               prefixes), then handed to the node's JAP
+ *   dataplane.c the node's map writes and readings through bpf(); the
+ *               dataplane's events to the node; the proxy table
+ *   map_queue.c the node's writes of one kind in a row, made in batches
+ *   restore.c   state rebuilt from the pinned maps after a restart
+ *   liveness.c  proxies membership gave up on: their dataplane echoed
+ *   conns.c     the connection sweep; targets' connections and NAT ports
+ *   affinity.c  connection affinity across IAPs (CONN_QUERY, FLOW_PIN)
+ *   outliers.c  passive outlier detection: ejections through the node
+ *   announce.c  the anycast announcement, made only while this proxy can serve
+ *   ctl.c       the control socket (piasctl)
+ *   metrics.c   Prometheus /metrics
+ *   notify.c    systemd readiness and watchdog
+ *   log.c       logging
+ *
+ * Calls go one way: these files call the node (daemon/node.h), the node
+ * calls its machines and then the io functions piasd gave it, which never
+ * call the node's inputs back.
  */
 #ifndef PIAS_PIASD_H
 #define PIAS_PIASD_H
@@ -43,6 +58,7 @@
 #include "maps.h"
 #include "membership.h"
 #include "msg.h"
+#include "node.h"
 #include "outlier.h"
 #include "rap_registry.h"
 #include "rate.h"
@@ -53,7 +69,10 @@
 
 #define PIASD_TICK_MS 50 /* state machine ticks; bounds every timer's lateness */
 
-/* Daemon counters: name, help. `piasctl show counters` prints them. */
+/*
+ * Daemon counters: name, help. `piasctl show counters` prints them, then
+ * the node's (PIAS_NODE_COUNTERS, daemon/node.h); /metrics as well.
+ */
 #define PIASD_COUNTERS(X)                                                                          \
 	X(rx_datagrams, "datagrams received on the overlay and registration sockets")              \
 	X(rx_malformed, "datagrams that did not decode (dropped)")                                 \
@@ -68,18 +87,10 @@
 	X(reg_accepted, "target REGISTER/LEAVE accepted")                                          \
 	X(reg_bad_token, "target messages refused: MAC did not verify with the group's token")     \
 	X(reg_refused, "target registrations refused otherwise (stale, full, invalid, draining)")  \
-	X(reports_sent, "JAP: target-count reports sent to RAPs")                                  \
-	X(reports_rcvd, "RAP: target-count reports received")                                      \
-	X(bindings_sent, "RAP: bindings sent to IAPs (negative ones included)")                    \
-	X(queries_sent, "IAP: binding queries sent to RAPs")                                       \
-	X(bindings_installed, "IAP: bindings written to the map")                                  \
-	X(invalidations_sent, "JAP: invalidations sent to IAPs")                                   \
-	X(invalidations_limited, "JAP: invalidations suppressed by the rate limit")                \
-	X(invalidations_rcvd, "IAP: invalidations received")                                       \
 	X(dp_events, "dataplane events read from the ring buffer")                                 \
 	X(map_errors, "map writes that failed")                                                    \
-	X(ring_rebuilds, "RAP table rewrites after the live proxy set changed")                    \
-	X(rap_slots_written, "RAP table slots written")                                            \
+	X(map_batches, "batched map writes made (runs of one kind of the node's writes)")          \
+	X(map_batched_writes, "map entries written or deleted in those batches")                   \
 	X(conns_ended, "JAP: ended connections the sweep deleted (both directions)")               \
 	X(flows_ended, "IAP: ended flow entries the sweep deleted")                                \
 	X(nat_leftovers_ended, "JAP: reverse entries left without a connection, deleted")          \
@@ -98,6 +109,10 @@
 	X(dp_only_ended, "of those, proxies whose dataplane stopped answering too (down)")         \
 	X(reg_group_limited, "REGISTERs of new targets refused: their group is beyond its size")   \
 	X(reg_after_leave, "REGISTERs refused: not newer than the LEAVE of that registration")     \
+	X(reg_batches, "REG_BATCHes taken: refreshes of several targets in one message")           \
+	X(reg_batch_refreshed, "targets refreshed by a REG_BATCH entry")                           \
+	X(reg_batch_refused,                                                                       \
+	  "REG_BATCH entries refused (unknown, stale, not active): the agent sends REGISTER")      \
 	X(affinity_queries_sent,                                                                   \
 	  "JAP: CONN_QUERYs sent for segments of connections held elsewhere")                      \
 	X(affinity_queries_limited,                                                                \
@@ -117,9 +132,6 @@ enum piasd_counter {
 #undef X
 	PIASD_C_COUNT
 };
-
-extern const char *const piasd_counter_names[PIASD_C_COUNT];
-extern const char *const piasd_counter_help[PIASD_C_COUNT];
 
 /* A target-message sender's last seq, per target id (replay, see net.c). */
 struct piasd_target_seq {
@@ -152,30 +164,41 @@ struct piasd_outlier {
 	__u16 port;
 };
 
+/* map_queue.c: the node's writes of one kind in a row, batched */
+enum piasd_mq_kind {
+	PIASD_MQ_TARGET_PUT,
+	PIASD_MQ_TARGET_DEL,
+	PIASD_MQ_GROUP_PUT,
+	PIASD_MQ_GROUP_DEL,
+	PIASD_MQ_BINDING_PUT,
+	PIASD_MQ_BINDING_DEL,
+};
+
+struct piasd_map_queue {
+	enum piasd_mq_kind kind;
+	size_t n;
+	__u32 *ids;		       /* targets */
+	struct pias_target *targets;   /* TARGET_PUT */
+	struct pias_ta *tas;	       /* groups, bindings */
+	struct pias_group *groups;     /* GROUP_PUT; BINDING_PUT: each one's set */
+	struct pias_binding *bindings; /* BINDING_PUT */
+};
+
 struct piasd {
 	const char *config_path;
 	struct piasd_config cfg;
 	bool check_only;
 
 	struct pias_maps maps;
+	struct piasd_map_queue map_queue; /* empty between the node's inputs */
 	struct pias_keyring keys;
 	__u8 group_key[PIAS_KEY_LEN];
 	bool have_group_key;
 	struct pias_replay replay;
 	__u64 next_seq; /* header seq: CLOCK_REALTIME ns at start, +1 per datagram */
 
-	/* protocol state */
-	struct pias_members members;
-	struct pias_ring ring;
-	struct pias_rap_slot *rap_table; /* the map's, mapped (maps.rap) */
-	unsigned int rap_k;
-	/* slots joins and leaves may have changed (all at start): recomputed by the next tick */
-	struct pias_slot_set *rap_dirty;
-	bool ring_dirty; /* rap_dirty has slots */
-	struct pias_jap jap;
-	struct pias_rap rap;
-	struct pias_iap iap;
-	struct pias_inval_limiter inval;
+	/* the protocol: membership, ring, RAP table, JAP, RAP, IAP (node_io.c) */
+	struct pias_node node;
 	/* affinity.c: queries this JAP sends, scans of its connection table */
 	struct pias_rate affinity_queries, affinity_scans;
 	/* net.c: what outsiders can make us do, per second (log lines, refusals) */
@@ -184,9 +207,7 @@ struct piasd {
 	struct pias_rate_table peer_rates;  /* per proxy: verified messages */
 	struct pias_rate_table reg_sources; /* per source address: registrations of new targets */
 	struct pias_rate_table reg_groups;  /* per group beyond its size: new targets */
-	struct pias_gone gone;	/* registrations that left: no replay to bring them back */
-	__u64 report_seq;	/* JAP: REPORT seq (starts at realtime ns) */
-	__u64 last_rereport_ns; /* JAP: periodic re-report of every group */
+	struct pias_gone gone; /* registrations that left: no replay to bring them back */
 	struct piasd_target_seq *target_seq; /* PIAS_MAX_TARGETS entries */
 	bool withdrawn;			     /* the operator withdrew this proxy */
 	struct piasd_conns conns;
@@ -221,7 +242,13 @@ struct piasd {
 	__u64 started_ns;
 };
 
-#define PIASD_INC(d, name) ((d)->counters[PIASD_C_##name]++)
+#define PIASD_INC(d, name)    ((d)->counters[PIASD_C_##name]++)
+#define PIASD_ADD(d, name, k) ((d)->counters[PIASD_C_##name] += (k))
+
+/* piasd's counters, then the node's: 0 .. PIASD_COUNTERS_ALL - 1 (ctl.c). */
+#define PIASD_COUNTERS_ALL (PIASD_C_COUNT + PIAS_NODE_C_COUNT)
+/* Counter i's value; its name and help into *name, *help (each may be NULL). */
+__u64 piasd_counter(const struct piasd *d, int i, const char **name, const char **help);
 
 /* log.c */
 enum {
@@ -261,6 +288,15 @@ __u64 piasd_realtime(void);
 int piasd_liveness_open(struct piasd *d, struct pias_err *e);
 void piasd_liveness_close(struct piasd *d);
 void piasd_echo_send(struct piasd *d, __u32 id);
+/*
+ * The node's verdicts on another proxy (its io.proxy_up, io.proxy_down):
+ * the proxy table written; a proxy whose piasd is gone is watched while
+ * its dataplane answers (DP_ONLY: its pinned flows go on).
+ */
+void piasd_proxy_up(void *ctx, __u32 id, const struct pias_peer *at);
+void piasd_proxy_down(void *ctx, __u32 id, const struct pias_peer *at, bool left);
+/* Every tick: echoes due, and watched proxies whose dataplane went quiet too. */
+void piasd_liveness_tick(struct piasd *d, __u64 now);
 
 /* net.c */
 socklen_t piasd_sockaddr(const struct pias_peer *p, struct sockaddr_storage *ss);
@@ -287,31 +323,31 @@ void piasd_target_ack(struct piasd *d, const struct pias_peer *to, const struct 
  */
 void piasd_target_nack(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req,
 		       __u32 code, const char *text, bool proven);
+/* Any answer m to a target at to, MACed with the token of ta. */
+void piasd_target_reply(struct piasd *d, const struct pias_peer *to, struct pias_msg *m,
+			const struct pias_ta *ta);
 /* REG_COOKIE for a verified, fresh REGISTER from a target we do not know. */
 void piasd_target_cookie(struct piasd *d, const struct pias_peer *to, const struct pias_msg *req);
-/* May from start a registration of a target we do not know? (counted if not) */
-bool piasd_reg_source_ok(struct piasd *d, const struct pias_peer *from);
-/* A group beyond its size ([jap] group_size) may take one more new target now? */
-bool piasd_reg_group_ok(struct piasd *d, const struct pias_ta *ta);
 /* Every tick: a new cookie secret once a period has passed. */
 void piasd_cookie_tick(struct piasd *d, __u64 now);
 
-/* proto.c */
-int piasd_proto_init(struct piasd *d, struct pias_err *e);
-void piasd_proto_free(struct piasd *d);
-void piasd_proto_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
-/* A target message that passed its token check; reply via the registration socket. */
-void piasd_proto_target(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
-void piasd_proto_tick(struct piasd *d, __u64 now);
-int piasd_proto_dp_event(const struct pias_event *ev, void *arg);
-/* Membership says jap_id is dead (or left): drop what refers to it. */
-void piasd_proto_proxy_down(struct piasd *d, __u32 id);
+/* register.c */
+int piasd_register_init(struct piasd *d, struct pias_err *e);
+void piasd_register_free(struct piasd *d);
+/* A target message that passed its token check; replies via the registration socket. */
+void piasd_target_msg(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 /*
- * Re-report the groups this JAP holds in the slots of moved (the RAP table
- * changed there: new RAPs learn them at once), or every group if moved is
- * NULL (the periodic refresh, which alone restarts the period).
+ * A REG_BATCH for this JAP, fresh, whose MAC verified with its first
+ * entry's token: each entry's own tag is checked here; one REG_BATCH_ACK.
  */
-void piasd_proto_rereport(struct piasd *d, const struct pias_slot_set *moved);
+void piasd_target_batch(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
+
+/* node_io.c */
+int piasd_node_init(struct piasd *d, struct pias_err *e);
+void piasd_node_free(struct piasd *d);
+void piasd_node_tick(struct piasd *d, __u64 now);
+/* A verified proxy message for the node (membership, REPORT(S), QUERY, BINDING, INVALIDATE). */
+void piasd_node_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
 /* The operator dials this JAP's share of ta's flows (per mille); reported at once. */
 int piasd_dial(struct piasd *d, const struct pias_ta *ta, __u32 permille, struct pias_err *e);
 int piasd_drain(struct piasd *d, const struct pias_ta *ta, const union pias_addr *a, __u8 family,
@@ -322,6 +358,33 @@ int piasd_flush_bindings(struct piasd *d, struct pias_err *e);
 /* Outlier detection takes target id of ta out of new flows (out), or lets it back. */
 int piasd_target_eject(struct piasd *d, const struct pias_ta *ta, __u32 id, bool out,
 		       struct pias_err *e);
+/* The operator withdraws this proxy: it leaves the overlay; registrations are refused. */
+void piasd_withdraw(struct piasd *d);
+
+/*
+ * map_queue.c: queue a write (t, g or b NULL: a delete); what was queued
+ * of another kind is made first. flush: make what is queued.
+ */
+int piasd_queue_target(struct piasd *d, __u32 id, const struct pias_target *t, struct pias_err *e);
+int piasd_queue_group(struct piasd *d, const struct pias_ta *ta, const struct pias_group *g,
+		      struct pias_err *e);
+int piasd_queue_binding(struct piasd *d, const struct pias_ta *ta, const struct pias_binding *b,
+			const struct pias_group *set, struct pias_err *e);
+int piasd_map_queue_flush(struct piasd *d, struct pias_err *e);
+void piasd_map_queue_free(struct piasd_map_queue *q);
+
+/* dataplane.c */
+/* The node's map writes and readings (io.target_put ... io.last_reply), into io. */
+void piasd_dataplane_io(struct pias_node_io *io);
+/* The dataplane's event reader: each event to the node or to affinity.c. */
+int piasd_dp_event(const struct pias_event *ev, void *arg);
+/* A map write's result: counted (map_errors) and logged if it failed; returns err. */
+int piasd_map_done(struct piasd *d, int err, const struct pias_err *e);
+/* Proxy id's entry in the proxy table, with our pair's tunnel tags under d->keys. */
+int piasd_proxy_write(struct piasd *d, __u32 id, const union pias_addr *a, __u8 family,
+		      enum pias_proxy_state state);
+/* After a key ring reload: every known proxy's tunnel tags under the new ring. */
+void piasd_proxies_rekey(struct piasd *d);
 
 /* outliers.c: passive outlier detection at this JAP (daemon/outlier.h) */
 int piasd_outliers_init(struct piasd *d, struct pias_err *e);
@@ -329,24 +392,6 @@ void piasd_outliers_free(struct piasd *d);
 void piasd_outliers_tick(struct piasd *d, __u64 now);
 /* Target id's state, NULL if none yet. */
 const struct pias_outlier *piasd_outlier_of(const struct piasd *d, __u32 id);
-
-/* overlay.c */
-int piasd_overlay_init(struct piasd *d, struct pias_err *e);
-void piasd_overlay_free(struct piasd *d);
-/* After a key ring reload: every known proxy's tunnel tags under the new ring. */
-void piasd_overlay_rekey(struct piasd *d);
-void piasd_overlay_recv(struct piasd *d, const struct pias_msg *m, const struct pias_peer *from);
-void piasd_overlay_tick(struct piasd *d, __u64 now);
-void piasd_overlay_leave(struct piasd *d);
-/* The overlay's view is in (or the wait for it is over): ring and table are ours. */
-bool piasd_overlay_ready(const struct piasd *d);
-int piasd_proxy_peer(struct piasd *d, __u32 id, struct pias_peer *out);
-__u64 piasd_rtt_ns(struct piasd *d, __u32 a, __u32 b);
-struct evbuffer;
-/* `show proxies` (ctl.c). */
-void piasd_overlay_show(struct piasd *d, struct evbuffer *o, bool json);
-/* The RAPs of ta as the dataplane sees them; returns how many. */
-int piasd_raps_of(struct piasd *d, const struct pias_ta *ta, __u32 out[PIAS_RAP_REPLICAS]);
 
 /* announce.c */
 void piasd_announce_tick(struct piasd *d, __u64 now);

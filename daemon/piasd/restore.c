@@ -4,9 +4,11 @@
  * what the previous piasd decided. Take that over instead of starting empty:
  * targets registered here (they keep refreshing, or time out as usual),
  * groups this proxy is RAP for (until their JAPs report again), bindings
- * this IAP holds (refreshed before they expire). Nothing is written back,
- * so established flows see no change. Membership starts from the proxies
- * in the map (overlay.c) and is corrected by the peers.
+ * this IAP holds (refreshed before they expire); the RAP table is the
+ * node's as it is (node_io.c), so its first rewrite changes only what
+ * moved. Nothing is written back, so established flows see no change.
+ * The node's membership starts afresh and rejoins through the seeds; the
+ * table is not rewritten until it has (daemon/node_ring.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -52,7 +54,7 @@ static int restore_targets(struct piasd *d, const void *key)
 		struct pias_target t;
 
 		if (bpf_map_lookup_elem(d->maps.fd[PIAS_M_TARGETS], &ids[i], &t) ||
-		    pias_jap_restore(&d->jap, ta, ids[i], &t, &set.policy, now, &e))
+		    pias_node_restore_target(&d->node, ta, ids[i], &t, &set.policy, now, &e))
 			LOG_W("restore: target %u not taken over: %s", ids[i],
 			      t.state ? e.msg : "empty entry");
 		else
@@ -70,7 +72,7 @@ static int restore_group(struct piasd *d, const void *key)
 	struct pias_err e;
 
 	if (!bpf_map_lookup_elem(d->maps.fd[PIAS_M_GROUPS], ta, &g) &&
-	    pias_rap_restore(&d->rap, ta, &g, piasd_now(), &e))
+	    pias_node_restore_group(&d->node, ta, &g, piasd_now(), &e))
 		LOG_W("restore: group not taken over: %s", e.msg);
 	return 0;
 }
@@ -92,24 +94,25 @@ static int restore_binding(struct piasd *d, const void *key)
 		LOG_W("restore: a binding to a set without its set: not taken over");
 		return 0;
 	}
-	if (pias_iap_restore(&d->iap, ta, &b, (b.flags & PIAS_BINDING_F_SET) ? &set : NULL, ttl,
-			     &e))
+	if (pias_node_restore_binding(&d->node, ta, &b,
+				      (b.flags & PIAS_BINDING_F_SET) ? &set : NULL, ttl, &e))
 		LOG_W("restore: binding not taken over: %s", e.msg);
 	return 0;
 }
 
 int piasd_restore(struct piasd *d, struct pias_err *e)
 {
+	const struct pias_node *n = &d->node;
 	struct pias_ta key, next;
 
 	(void)e;
 	each_key(d->maps.fd[PIAS_M_TARGET_SETS], &key, &next, sizeof(key), restore_targets, d);
 	each_key(d->maps.fd[PIAS_M_GROUPS], &key, &next, sizeof(key), restore_group, d);
 	each_key(d->maps.fd[PIAS_M_BINDINGS], &key, &next, sizeof(key), restore_binding, d);
-	if (pias_jap_ngroups(&d->jap) || pias_rap_ngroups(&d->rap) || pias_iap_count(&d->iap))
+	if (pias_jap_ngroups(&n->jap) || pias_rap_ngroups(&n->rap) || pias_iap_count(&n->iap))
 		LOG_I("restart: took over %zu groups with targets, %zu RAP groups, %zu bindings "
 		      "from the pinned maps",
-		      pias_jap_ngroups(&d->jap), pias_rap_ngroups(&d->rap),
-		      pias_iap_count(&d->iap));
+		      pias_jap_ngroups(&n->jap), pias_rap_ngroups(&n->rap),
+		      pias_iap_count(&n->iap));
 	return 0;
 }

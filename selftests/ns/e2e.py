@@ -9,11 +9,12 @@
       choice, which may repeat an earlier flow's) unless --same; prints
       one JSON line: answered count, who answered each (the target's
       name), each RTT. --quic: DNS ids in QUIC's header forms (below).
-  answers ADDR PORT [--n N] [--wait S]
+  answers ADDR PORT [--n N] [--wait S] [--window W]
       N queries, each from a fresh socket, each followed by WAIT seconds
-      (default 1) of listening for every answer that comes (a replicated
-      group answers once per copy); JSON: per query, the names that
-      answered, in the order they came.
+      (default 1) of listening on it for every answer that comes (a
+      replicated group answers once per copy); W queries in flight at
+      once (default 1: one after the other); JSON: per query, the names
+      that answered, in the order they came.
   probe ADDR PORT --duration S [--interval S] [--timeout S] [--tcp]
         [--same [--want NAME] [--quic]] [--first-to FILE]
       a request every INTERVAL (default 10 ms), each a new flow unless
@@ -694,23 +695,35 @@ def cmd_outage(args):
 def cmd_answers(args):
     n = opt(args, "--n", 1, int)
     wait = opt(args, "--wait", 1.0, float)
+    window = max(1, opt(args, "--window", 1, int))
     addr, port = args[0], int(args[1])
-    out = []
-    for _ in range(n):
-        names = []
-        with socket.socket(family(addr), socket.SOCK_DGRAM) as s:
+    sel = selectors.DefaultSelector()
+    out = [[] for _ in range(n)]
+    todo, live = list(range(n)), {}  # live: query index -> (socket, id, deadline)
+    while todo or live:
+        while todo and len(live) < window:
+            i = todo.pop(0)
+            s = socket.socket(family(addr), socket.SOCK_DGRAM)
+            s.setblocking(False)
             qid = random.randrange(65536)
             s.sendto(dns_query(qid), (addr, port))
-            deadline = time.monotonic() + wait
-            while (left := deadline - time.monotonic()) > 0:
-                s.settimeout(left)
-                try:
-                    a = dns_answer(s.recv(2048))
-                except (socket.timeout, OSError):
-                    break
-                if a and a[0] == qid:
-                    names.append(a[1])
-        out.append(names)
+            sel.register(s, selectors.EVENT_READ, i)
+            live[i] = (s, qid, time.monotonic() + wait)
+        left = min(d for _, _, d in live.values()) - time.monotonic()
+        for key, _ in sel.select(max(left, 0)):
+            i = key.data
+            try:
+                a = dns_answer(key.fileobj.recv(2048))
+            except OSError:
+                continue
+            if a and a[0] == live[i][1]:
+                out[i].append(a[1])
+        now = time.monotonic()
+        for i, (s, _, d) in list(live.items()):
+            if now >= d:
+                sel.unregister(s)
+                s.close()
+                live.pop(i)
     print(json.dumps({"answers": out}))
     return 0
 

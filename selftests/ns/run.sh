@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every namespace test (selftests/ns/test_*.sh), or with an argument
 # only those whose name (test_piasd, no .sh) matches it as a glob; each
-# cleans up after itself. Exit status: number of failed tests (0: all passed).
+# cleans up after itself. NS_SKIP: names not to run (make test: those that
+# make test-asan ran with the sanitizer build). Exit status: number of
+# failed tests (0: all passed).
 cd "$(dirname "$0")/../.." || exit 1
 export BUILD=${BUILD:-build}
 failed=0
@@ -10,6 +12,10 @@ for t in selftests/ns/test_*.sh; do
 	name=$(basename "$t" .sh)
 	# shellcheck disable=SC2053 # a glob on purpose
 	[ -n "$only" ] && [[ $name != $only ]] && continue
+	if [[ " ${NS_SKIP:-} " == *" $name "* ]]; then
+		echo "=== $t: not run (NS_SKIP: make test runs it in test-asan)"
+		continue
+	fi
 	echo "=== $t"
 	start=$(date +%s)
 	timeout 600 bash "$t"

@@ -197,20 +197,31 @@ for iap in p1 p2 p4; do
 	done
 done
 echo "  ..   bindings made right after up that named the nearest JAP: $early of 12 (coordinates not settled yet)"
+# The first packets of all 12 TAs go out first, the waits for the refresh
+# after: each binding has its own provisional 2 s, so waiting them out one
+# after the other would only add up the 2 s
+declare -A T0 FIRSTB
 for cl in cl1 cl2 cl3; do
 	iap=${IAP[$cl]}
 	ctl "$iap" flush bindings >/dev/null
 	for k in dns4 dns6 web4 web6; do
-		t0=$(date +%s%N)
+		T0[$iap.$k]=$(date +%s%N)
 		request $cl $k 1 >/dev/null
 		wait_for 3 has_binding "$iap" "${TA[$k]}"
-		first=${NAME[$(bound "$iap" "${TA[$k]}")]:-none}
-		# the first binding follows the first flow's JAP (the RAP's dataplane
-		# picks by load); not the nearest, it is provisional (2 s) and the
-		# IAP's refresh asks the RAP, which answers by proximity
-		near() { [ "${NAME[$(bound "$1" "$2")]:-none}" = "$3" ]; }
-		wait_for 5 near "$iap" "${TA[$k]}" "${NEAR[$iap.$k]}"
-		check_eq "$iap ${TA[$k]}: bound to the nearest JAP of${JAPS[${k%?}]} $(ms_since "$t0") ms after a first packet (first binding: $first)" \
+		FIRSTB[$iap.$k]=${NAME[$(bound "$iap" "${TA[$k]}")]:-none}
+	done
+done
+# the first binding follows the first flow's JAP (the RAP's dataplane
+# picks by load); not the nearest, it is provisional (2 s) and the IAP's
+# refresh asks the RAP, which answers by proximity
+near() { [ "${NAME[$(bound "$1" "$2")]:-none}" = "$3" ]; }
+for cl in cl1 cl2 cl3; do
+	iap=${IAP[$cl]}
+	for k in dns4 dns6 web4 web6; do
+		# within 8 s of the first packet (3 s for the first binding, 5 s more)
+		left=$(((8000000000 - ($(date +%s%N) - ${T0[$iap.$k]})) / 1000000000))
+		wait_for $((left > 1 ? left : 1)) near "$iap" "${TA[$k]}" "${NEAR[$iap.$k]}"
+		check_eq "$iap ${TA[$k]}: bound to the nearest JAP of${JAPS[${k%?}]} within $(ms_since "${T0[$iap.$k]}") ms of a first packet (first binding: ${FIRSTB[$iap.$k]})" \
 			"${NEAR[$iap.$k]}" "${NAME[$(bound "$iap" "${TA[$k]}")]:-none}"
 	done
 done
@@ -391,7 +402,15 @@ echo "-- targets stayed registered all along"
 status
 active_regs() { for p in p1 p3 p4; do ctl $p show targets --json | js "sum(1 for t in d if t['state'] == 'active')"; done | awk '{ s += $1 } END { print s }'; }
 twelve() { [ "$(active_regs)" = 12 ]; }
-wait_for 10 twelve
+if ! wait_for 10 twelve; then
+	# for whoever reads the FAIL: where each registration stands, and what its agent last said
+	for p in p1 p3 p4; do
+		echo "  ..   $p: $(ctl $p show targets --json | js "' '.join(f\"{t['ta']}>{t['endpoint']}={t['state']}({t['refreshed_ms_ago']}ms)\" for t in d)")"
+	done
+	for t in t1 t2 t3 t4; do
+		grep -hE "JAP changed|lost|registered|refused|NACK" "$STATE/$t/agent.log" 2>/dev/null | tail -4 | sed "s/^/  ..   $t: /"
+	done
+fi
 check_eq "12 active registrations on the live proxies p1 p3 p4, $(($(date +%s) - E2E_START)) s after up" 12 "$(active_regs)"
 check_eq "no agent was refused as stale" 0 "$(cat "$STATE"/t*/agent.log | grep -c stale)"
 

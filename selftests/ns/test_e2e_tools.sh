@@ -22,6 +22,10 @@ check_eq "query --same: one flow" 5 "$("$E2E_PY" "$E2E" query 127.0.0.1 "$port" 
 check_eq "ports: 10 answered, 2 not (no responder)" "10 2" \
 	"$("$E2E_PY" "$E2E" ports 127.0.0.1 "$port" $((port + 11)) --timeout 0.3 |
 		js "sum(1 for v in d.values() if v), sum(1 for v in d.values() if not v)" | tr -d '(),')"
+check_eq "answers: 5 queries, one after the other, each answered once" 5 \
+	"$("$E2E_PY" "$E2E" answers 127.0.0.1 "$port" --n 5 --wait 0.2 | js "sum(1 for a in d['answers'] if a == ['lo:$port'])")"
+check_eq "answers --window 20: 20 queries at once (IPv6), each answered once" 20 \
+	"$("$E2E_PY" "$E2E" answers ::1 "$port" --n 20 --wait 0.3 --window 20 | js "sum(1 for a in d['answers'] if a == ['lo:$port'])")"
 "$E2E_PY" "$E2E" probe 127.0.0.1 "$port" --duration 0.5 >"$TMP/p.json"
 check_eq "probe: every 10 ms for 0.5 s (50 +- 1), all answered" "True 0" \
 	"$("$E2E_PY" "$E2E" outage "$TMP/p.json" 0 | js "49 <= d['probes'] <= 51, d['failed']" | tr -d '(),')"

@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 	failed += run_jap_tunnel_tests();
 	failed += run_reverse_tests();
 	failed += run_slot_tests();
+	failed += run_map_many_tests();
 	failed += run_nh_cache_tests();
 	failed += run_anycast_tests();
 	failed += run_conntrack_tests();

@@ -8,7 +8,8 @@
  * a simulator compute the dataplane's choices; the flows land in
  * proportion to the weights; a flow asked again lands on the same target;
  * a set shrunk to 10 never picks a removed target and leaves no chunk
- * behind; a scoped set of thousands keeps each client to its prefix.
+ * behind; a scoped set of thousands keeps each client to its prefix;
+ * target ids above 16 bits reach their connections whole.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,12 +338,69 @@ static void test_tset_big_scoped(void **state)
 	free(ids);
 }
 
+/*
+ * Target ids above 16 bits (PIAS_MAX_TARGETS is 2^17): each flow's
+ * connection names the id that was drawn, whole, and its group's counter
+ * slot, the two packed in one word by the pick (a 16-bit id would send
+ * target 65,537's flows to target 1).
+ */
+static void test_tset_high_ids(void **state)
+{
+	enum {
+		N = 6,
+		HFLOWS = 600
+	};
+	const __u32 ids[N] = { 1, 65535, 65536, 65537, 100000, PIAS_MAX_TARGETS - 1 };
+	const struct tcase *tc = &g_tc;
+	struct pias_ta ta = make_ta(tc->cf, tc->proto);
+	__u32 hits[N] = { 0 }, sum = 0;
+	struct pias_tset h;
+	struct pias_err e;
+
+	(void)state;
+	for (int k = 0; k < N; k++)
+		assert_ok(pr_target(&g_pr, ids[k], target_addr(target_id(tc->cf, k % 2)),
+				    target_port(tc->proto), PIAS_TARGET_ACTIVE, 1));
+	write_set(&ta, ids, N, NULL);
+	assert_ok(pias_tset_read(&g_pr.maps, &ta, &h, NULL, NULL, 0, &e));
+	assert_int_not_equal(h.slot, 0);
+	for (__u32 i = 0; i < HFLOWS; i++) {
+		struct pkt_spec s = flow_spec(tc, i);
+		struct pias_flow f = pkt_spec_flow(&s);
+		struct pias_conn c;
+		int k;
+
+		send_new(tc, &s);
+		assert_ok(pr_conn_get(&g_pr, &f, &c));
+		for (k = 0; k < N && ids[k] != c.target_id; k++)
+			;
+		if (k == N)
+			fail_msg("flow %u went to target %u, which is not in the set", i,
+				 c.target_id);
+		assert_int_equal(c.slot, h.slot);
+		hits[k]++;
+	}
+	for (int k = 0; k < N; k++)
+		sum += weight_of(ids[k]);
+	for (int k = 0; k < N; k++) {
+		double p = (double)weight_of(ids[k]) / sum, mean = HFLOWS * p, off = hits[k] - mean;
+
+		fprintf(stderr, "  target %6u, weight %2u: %3u flows, %5.1f expected\n", ids[k],
+			weight_of(ids[k]), hits[k], mean);
+		/* in proportion to its weight, within 5 standard deviations */
+		assert_true(off * off < 25 * HFLOWS * p * (1 - p));
+	}
+	for (int k = 0; k < N; k++)
+		bpf_map_delete_elem(g_pr.maps.fd[PIAS_M_TARGETS], &ids[k]);
+}
+
 int run_tset_tests(void)
 {
 	const struct wtest tests[] = {
 		WTEST(test_tset_big_weighted, W_ONCE),
 		WTEST(test_tset_shrink, W_ONCE),
 		WTEST(test_tset_big_scoped, W_ONCE),
+		WTEST(test_tset_high_ids, W_ONCE),
 	};
 
 	return run_world_group("tset", tests, sizeof(tests) / sizeof(tests[0]));

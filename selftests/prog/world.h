@@ -168,6 +168,7 @@ int run_policy_tests(void);
 int run_jap_tunnel_tests(void);
 int run_reverse_tests(void);
 int run_slot_tests(void);
+int run_map_many_tests(void);
 int run_nh_cache_tests(void);
 int run_anycast_tests(void);
 int run_conntrack_tests(void);

@@ -41,6 +41,7 @@ int main(int argc, char **argv)
 	failed += test_outlier();
 	failed += test_cli();
 	failed += test_ta_index();
+	failed += test_node();
 	failed += test_pick();
 	return failed ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agent_batch.h"
 #include "unit.h"
 
 #define MS   1000000ull
@@ -820,6 +821,507 @@ static void test_no_room(void **state)
 	assert_int_equal(f->a.next_seq, SEQ0 + 1);
 }
 
+/*
+ * Batch refresh: a fleet of agents, one process's registrations, all with
+ * JAP 2 (target ids 1..n), each with its own TA and token, and a fake JAP
+ * that checks each REG_BATCH entry's tag against the registration as it
+ * was made and answers through the real codec.
+ */
+#define FLEET_MAX 200
+#define JAP	  2
+
+struct fleet {
+	struct pias_agent a[FLEET_MAX];
+	struct pias_agent *ap[FLEET_MAX];
+	__u8 token[FLEET_MAX][PIAS_KEY_LEN];
+	size_t n;
+	struct pias_agent_batcher b;
+	struct pias_agent_action buf[4];
+	struct pias_agent_actions acts;
+	/* what went out */
+	size_t batches, entries, registers, lost;
+	bool deaf;	/* the JAP answers batches but no REGISTER */
+	__u32 jap;	/* the JAP anycast leads to (JAP at first): it drops batches for another */
+	size_t dropped; /* batches it dropped so */
+	__u64 last_batch_seq;
+	struct pias_msg m, reg_ack;
+	__u8 dgram[PIAS_MSG_MAX];
+	struct pias_err e;
+};
+
+static const __u8 *fleet_token(void *ctx, size_t i)
+{
+	return ((struct fleet *)ctx)->token[i];
+}
+
+/* Apply one agent's actions: count REGISTERs (answered at once if ack) and LOSTs. */
+static void fleet_acts(struct fleet *fl, size_t i, __u64 now, bool ack)
+{
+	for (size_t k = 0; k < fl->acts.n; k++) {
+		const struct pias_agent_action *act = &fl->buf[k];
+
+		if (act->kind == PIAS_AGENT_EVENT) {
+			fl->lost += act->event == PIAS_AGENT_EV_LOST;
+			continue;
+		}
+		assert_int_equal(act->hdr.type, PIAS_MSG_REGISTER);
+		fl->registers++;
+		if (ack && !fl->deaf) {
+			struct pias_msg *m = &fl->reg_ack; /* not fl->m: an answer may be in it */
+
+			memset(m, 0, sizeof(*m));
+			m->hdr.type = PIAS_MSG_REG_ACK;
+			m->ack = (struct pias_msg_reg_ack){ .ta = fl->a[i].tgt.ta,
+							    .jap_id = fl->jap,
+							    .target_id = (__u32)i + 1,
+							    .refresh_ms = 900,
+							    .echo_seq = act->hdr.seq };
+			fl->acts.n = 0;
+			assert_int_equal(pias_agent_recv(&fl->a[i], m, now, &fl->acts, &fl->e), 0);
+			fleet_acts(fl, i, now, false);
+			return;
+		}
+	}
+	fl->acts.n = 0;
+}
+
+/* n agents started at start + stagger * i and registered with JAP 2 at once. */
+static struct fleet *fleet_new(size_t n, __u64 stagger)
+{
+	struct fleet *fl = calloc(1, sizeof(*fl));
+	struct pias_agent_config c = { .batch = true };
+
+	assert_non_null(fl);
+	assert_true(n <= FLEET_MAX);
+	fl->n = n;
+	fl->jap = JAP;
+	fl->acts = (struct pias_agent_actions){ .a = fl->buf, .cap = 4 };
+	pias_agent_batcher_init(&fl->b, 0);
+	for (size_t i = 0; i < n; i++) {
+		struct pias_agent_target t = {
+			.ta = { .family = PIAS_AF_INET, .proto = PIAS_PROTO_UDP, .port = 1000 + i },
+			.family = PIAS_AF_INET,
+			.port = 53,
+			.weight = 1 + i % 3,
+			.policy_serial = (__u32)i,
+		};
+
+		t.ta.addr.v4 = __builtin_bswap32(0xcb007101);
+		t.addr.v4 = __builtin_bswap32(0xc6336400 + (__u32)i);
+		memset(fl->token[i], (int)i + 1, PIAS_KEY_LEN);
+		assert_int_equal(pias_agent_init(&fl->a[i], &t, &c, SEQ0 + i * 1000, &fl->e), 0);
+		fl->ap[i] = &fl->a[i];
+		assert_int_equal(pias_agent_start(&fl->a[i], T0 + stagger * i, &fl->acts, &fl->e),
+				 0);
+		fleet_acts(fl, i, T0 + stagger * i, true);
+		assert_int_equal(fl->a[i].state, PIAS_AGENT_REGISTERED);
+	}
+	fl->registers = 0;
+	return fl;
+}
+
+/*
+ * The fake JAP: the datagram decodes, its MAC verifies with the first
+ * entry's token, every entry's tag with the registration as made; the
+ * answer (status of entry i: status_of(i), 0: all OK) comes back encoded.
+ * Returns the answer's length, or 0 to answer nothing: a batch for another
+ * JAP than fl->jap is dropped unanswered, as piasd's net.c drops it.
+ */
+static int fleet_jap(struct fleet *fl, const struct pias_agent_batch *bt,
+		     __u8 (*status_of)(size_t i))
+{
+	struct pias_msg *m = &fl->m;
+	__u64 seq;
+	int len;
+
+	pias_agent_batch_msg(bt, fl->ap, fleet_token, fl, m);
+	len = pias_msg_encode(m, fl->token[bt->idx[0]], fl->dgram, sizeof(fl->dgram), &fl->e);
+	assert_true(len > 0);
+	assert_int_equal(pias_msg_decode(fl->dgram, (size_t)len, m, &fl->e), 0);
+	assert_true(pias_msg_mac_ok(fl->dgram, (size_t)len, fl->token[bt->idx[0]]));
+	assert_int_equal(m->batch.n, bt->n);
+	seq = m->hdr.seq;
+	assert_true(seq > fl->last_batch_seq);
+	fl->last_batch_seq = seq;
+	fl->batches++;
+	fl->entries += bt->n;
+	if (m->batch.jap_id != fl->jap) {
+		fl->dropped++;
+		return 0;
+	}
+	for (__u32 k = 0; k < m->batch.n; k++) {
+		size_t i = m->batch.e[k].target_id - 1;
+		struct pias_msg_register held = { .ta = fl->a[i].tgt.ta,
+						  .family = PIAS_AF_INET,
+						  .addr = fl->a[i].tgt.addr,
+						  .port = 53,
+						  .weight = 1 + i % 3,
+						  .policy_serial = (__u32)i };
+		__u8 tag[PIAS_MSG_TAG_LEN];
+
+		assert_memory_equal(&m->batch.e[k].ta, &held.ta, sizeof(held.ta));
+		pias_msg_batch_tag(fl->token[i], seq, fl->jap, (__u32)i + 1, &held, tag);
+		assert_true(pias_msg_tag_eq(tag, m->batch.e[k].tag));
+	}
+	/* the answer */
+	{
+		struct pias_msg_reg_batch req = m->batch;
+
+		memset(m, 0, sizeof(*m));
+		m->hdr.type = PIAS_MSG_REG_BATCH_ACK;
+		m->hdr.seq = seq + 7;
+		m->batch_ack.echo_seq = seq;
+		m->batch_ack.refresh_ms = 900;
+		m->batch_ack.n = req.n;
+		for (__u32 k = 0; k < req.n; k++) {
+			size_t i = req.e[k].target_id - 1;
+			__u8 st = status_of ? status_of(i) : PIAS_BATCH_OK;
+
+			m->batch_ack.e[k].status = st;
+			pias_msg_batch_ack_tag(fl->token[i], seq, fl->jap, 900, &req.e[k].ta, i + 1,
+					       st, m->batch_ack.e[k].tag);
+		}
+		len = pias_msg_encode(m, fl->token[req.e[0].target_id - 1], fl->dgram,
+				      sizeof(fl->dgram), &fl->e);
+		assert_true(len > 0);
+		assert_int_equal(pias_msg_decode(fl->dgram, (size_t)len, m, &fl->e), 0);
+	}
+	return len;
+}
+
+/* The answer in fl->m / fl->dgram goes to the agents, as the agent loop does it. */
+static void fleet_answer(struct fleet *fl, int len, __u64 now)
+{
+	__u8 status[PIAS_MSG_BATCH_MAX];
+	const struct pias_agent_batch *bt = pias_agent_batch_answers(
+		&fl->b, fl->ap, fleet_token, fl, &fl->m, fl->dgram, (size_t)len, now, status);
+
+	assert_non_null(bt);
+	for (__u32 k = 0; k < bt->n; k++) {
+		assert_int_not_equal(status[k], 0);
+		assert_int_equal(pias_agent_batch_answer(
+					 &fl->a[bt->idx[k]], fl->m.batch_ack.echo_seq, status[k],
+					 fl->m.batch_ack.refresh_ms, now, &fl->acts, &fl->e),
+				 0);
+		fleet_acts(fl, bt->idx[k], now, true);
+	}
+}
+
+/*
+ * One 50 ms tick of the agent loop: every agent, then the batches. The JAP
+ * answers every REGISTER and batch, or (answer false) none.
+ */
+static void fleet_tick(struct fleet *fl, __u64 now, bool answer, __u8 (*status_of)(size_t i))
+{
+	const struct pias_agent_batch *bs[PIAS_AGENT_BATCH_PLAN];
+	size_t k;
+
+	for (size_t i = 0; i < fl->n; i++) {
+		assert_int_equal(pias_agent_tick(&fl->a[i], now, &fl->acts, &fl->e), 0);
+		fleet_acts(fl, i, now, answer);
+	}
+	k = pias_agent_batch_plan(&fl->b, fl->ap, fl->n, now, bs, PIAS_AGENT_BATCH_PLAN);
+	for (size_t j = 0; j < k; j++) {
+		int len = fleet_jap(fl, bs[j], status_of);
+
+		if (answer && len)
+			fleet_answer(fl, len, now + MS);
+	}
+}
+
+static void fleet_reset_counts(struct fleet *fl)
+{
+	fl->batches = fl->entries = fl->registers = fl->lost = 0;
+}
+
+/* 20 registrations, registered together: one REG_BATCH per refresh interval carries all. */
+static void test_batch_one_for_n(void **state)
+{
+	struct fleet *fl = fleet_new(20, 0);
+	__u64 now;
+
+	(void)state;
+	for (now = T0 + 50 * MS; now <= T0 + 10 * SEC; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	/* refresh_ms 900: every 300 ms, at T0 + 300 ms .. T0 + 9.9 s */
+	assert_int_equal(fl->batches, 33);
+	assert_int_equal(fl->entries, 33 * 20);
+	assert_int_equal(fl->registers, 0);
+	assert_int_equal(fl->lost, 0);
+	for (size_t i = 0; i < fl->n; i++) {
+		assert_int_equal(fl->a[i].state, PIAS_AGENT_REGISTERED);
+		assert_int_equal(fl->a[i].stats.batched, 33);
+		assert_int_equal(fl->a[i].stats.batch_ok, 33);
+		assert_int_equal(fl->a[i].stats.registers, 1); /* the first */
+	}
+	free(fl);
+}
+
+/*
+ * 200 registrations started 5 ms apart (a second of starts): each round
+ * takes the refreshes due within half an interval too, so that they fall
+ * into step, and then go in full batches, 7 datagrams an interval
+ * (ceil(200 / 33)) where 200 REGISTERs went before.
+ */
+static void test_batch_fleet_falls_into_step(void **state)
+{
+	struct fleet *fl = fleet_new(200, 5 * MS);
+	__u64 now, start = T0 + SEC;
+
+	(void)state;
+	for (now = start; now < start + 3 * SEC; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	fleet_reset_counts(fl);
+	for (; now < start + 3 * SEC + 30 * 300 * MS; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	/* 30 intervals: every registration refreshed once each, in 7 full batches */
+	assert_int_equal(fl->entries, 30 * 200);
+	assert_int_equal(fl->batches, 30 * 7);
+	assert_int_equal(fl->registers, 0);
+	assert_int_equal(fl->lost, 0);
+	free(fl);
+}
+
+static __u8 unknown_5(size_t i)
+{
+	return i == 5 ? PIAS_BATCH_UNKNOWN : PIAS_BATCH_OK;
+}
+
+/*
+ * An entry the JAP does not take (unknown, stale, refused): its agent sends
+ * a REGISTER at once, and REGISTERs until one is acknowledged; then it is
+ * batched again. The others are not disturbed.
+ */
+static void test_batch_refused_entry(void **state)
+{
+	struct fleet *fl = fleet_new(10, 0);
+	__u64 now = T0 + 300 * MS;
+
+	(void)state;
+	fleet_tick(fl, now, true, unknown_5);
+	assert_int_equal(fl->batches, 1);
+	assert_int_equal(fl->registers, 1); /* agent 5's, acknowledged at once */
+	assert_int_equal(fl->a[5].stats.batch_refused, 1);
+	assert_int_equal(fl->a[5].stats.registers, 2);
+	fleet_reset_counts(fl);
+	for (now += 50 * MS; now <= T0 + 3 * SEC; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	assert_int_equal(fl->registers, 0);
+	assert_int_equal(fl->lost, 0);
+	assert_true(fl->a[5].stats.batch_ok >= 8);
+	/* refused, and its REGISTER not acknowledged: REGISTERs go on until one is */
+	fl->deaf = true;
+	fleet_tick(fl, now = T0 + 3300 * MS, true, unknown_5); /* a round */
+	assert_int_equal(fl->a[5].stats.batch_refused, 2);
+	assert_int_equal(pias_agent_batch_wait(&fl->a[5], now), PIAS_AGENT_NOT_BATCHED);
+	fleet_reset_counts(fl);
+	for (now += 50 * MS; now <= T0 + 4300 * MS; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	/*
+	 * agent 5's REGISTERs only, never a batch again, until it is lost like
+	 * any registration whose JAP stops acknowledging; the others' rounds go on
+	 */
+	assert_int_equal(fl->registers, 3);
+	assert_int_equal(fl->lost, 1);
+	assert_int_equal(fl->a[5].stats.batched, fl->a[4].stats.batched - 3);
+	assert_int_equal(fl->entries, 3 * 9);
+	free(fl);
+}
+
+/*
+ * No answer (lost, or a JAP that does not know REG_BATCH): at the next
+ * refresh each agent sends a REGISTER instead, and REGISTERs for the
+ * hold-off (10 s); nothing is lost meanwhile. Then it tries a batch again.
+ */
+static void test_batch_unanswered(void **state)
+{
+	struct fleet *fl = fleet_new(10, 0);
+	__u64 now;
+
+	(void)state;
+	for (now = T0 + 50 * MS; now <= T0 + 300 * MS; now += 50 * MS)
+		fleet_tick(fl, now, false, NULL);
+	assert_int_equal(fl->batches, 1);
+	fleet_reset_counts(fl);
+	for (; now <= T0 + 300 * MS + 10 * SEC; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	assert_int_equal(fl->batches, 0);
+	assert_int_equal(fl->registers, 10 * 33); /* T0 + 600 ms .. T0 + 10.2 s */
+	assert_int_equal(fl->lost, 0);
+	for (size_t i = 0; i < fl->n; i++)
+		assert_int_equal(fl->a[i].stats.batch_unanswered, 1);
+	for (; now <= T0 + 12 * SEC; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	assert_true(fl->batches >= 4);
+	free(fl);
+}
+
+/*
+ * Registrations move between JAPs (the partition of the JAP they were
+ * with, or its heal): anycast leads to JAP 3 now, which drops the batch
+ * for JAP 2 without an answer. Each agent of it sends a REGISTER at its
+ * next refresh, which JAP 3 acknowledges: every registration moves, none
+ * is lost or left behind, and after the hold-off batches go to JAP 3 and
+ * are answered. Then back to JAP 2 (the heal), the same way.
+ */
+static void test_batch_jap_moved(void **state)
+{
+	struct fleet *fl = fleet_new(10, 0);
+	__u64 now = T0, back;
+
+	(void)state;
+	for (now += 50 * MS; now <= T0 + SEC; now += 50 * MS)
+		fleet_tick(fl, now, true, NULL);
+	for (__u32 to = 3, round = 1; round <= 2; to = JAP, round++) {
+		fleet_reset_counts(fl);
+		fl->dropped = 0;
+		fl->jap = to;
+		back = now;
+		for (; now <= back + 700 * MS; now += 50 * MS)
+			fleet_tick(fl, now, true, NULL);
+		/*
+		 * one batch for the old JAP dropped; REGISTERs from each (one
+		 * a refresh interval), acknowledged by the new
+		 */
+		assert_int_equal(fl->dropped, 1);
+		assert_true(fl->registers >= 10 && fl->registers <= 20);
+		assert_int_equal(fl->lost, 0);
+		for (size_t i = 0; i < fl->n; i++) {
+			assert_int_equal(fl->a[i].state, PIAS_AGENT_REGISTERED);
+			assert_int_equal(fl->a[i].jap_id, to);
+			assert_int_equal(fl->a[i].stats.batch_unanswered, round);
+		}
+		/* REGISTERs through the hold-off, then batches to the new JAP, answered */
+		for (; now <= back + 12 * SEC; now += 50 * MS)
+			fleet_tick(fl, now, true, NULL);
+		assert_int_equal(fl->lost, 0);
+		assert_int_equal(fl->dropped, 1);
+		assert_true(fl->batches >= 4);
+		for (size_t i = 0; i < fl->n; i++) {
+			assert_int_equal(fl->a[i].state, PIAS_AGENT_REGISTERED);
+			assert_int_equal(fl->a[i].jap_id, to);
+			assert_int_equal(pias_agent_batch_wait(&fl->a[i], now + 300 * MS), 0);
+		}
+	}
+	free(fl);
+}
+
+/* A JAP gone: neither batches nor REGISTERs are answered; the agents notice as before. */
+static void test_batch_jap_gone(void **state)
+{
+	struct fleet *fl = fleet_new(5, 0);
+	__u64 now;
+
+	(void)state;
+	for (now = T0 + 50 * MS; now <= T0 + 2 * SEC; now += 50 * MS)
+		fleet_tick(fl, now, false, NULL);
+	/* last confirmed: the REGISTERs at T0; lost 900 ms later, at the first tick after */
+	assert_int_equal(fl->lost, 5);
+	for (size_t i = 0; i < fl->n; i++)
+		assert_int_not_equal(fl->a[i].state, PIAS_AGENT_REGISTERED);
+	free(fl);
+}
+
+/*
+ * Answers that are not the JAP's: another batch's seq, another n, a MAC or
+ * a tag under the wrong token, a status changed after tagging. None
+ * confirms anything; a second copy of a good answer is ignored.
+ */
+static void test_batch_forged_answers(void **state)
+{
+	struct fleet *fl = fleet_new(3, 0);
+	const struct pias_agent_batch *bs[4];
+	__u8 status[PIAS_MSG_BATCH_MAX];
+	__u64 now = T0 + 300 * MS, confirmed = fl->a[1].confirmed_ns;
+	int len;
+
+	(void)state;
+	for (size_t i = 0; i < fl->n; i++)
+		assert_int_equal(pias_agent_tick(&fl->a[i], now, &fl->acts, &fl->e), 0);
+	assert_int_equal(pias_agent_batch_plan(&fl->b, fl->ap, fl->n, now, bs, 4), 1);
+	assert_int_equal(bs[0]->n, 3);
+	len = fleet_jap(fl, bs[0], NULL);
+	/* MAC under another token */
+	memset(fl->token[bs[0]->idx[0]], 0xee, PIAS_KEY_LEN);
+	assert_null(pias_agent_batch_answers(&fl->b, fl->ap, fleet_token, fl, &fl->m, fl->dgram,
+					     (size_t)len, now, status));
+	memset(fl->token[bs[0]->idx[0]], (int)bs[0]->idx[0] + 1, PIAS_KEY_LEN);
+	/* another seq, another n */
+	fl->m.batch_ack.echo_seq++;
+	assert_null(pias_agent_batch_answers(&fl->b, fl->ap, fleet_token, fl, &fl->m, fl->dgram,
+					     (size_t)len, now, status));
+	fl->m.batch_ack.echo_seq--;
+	fl->m.batch_ack.n = 2;
+	assert_null(pias_agent_batch_answers(&fl->b, fl->ap, fleet_token, fl, &fl->m, fl->dgram,
+					     (size_t)len, now, status));
+	fl->m.batch_ack.n = 3;
+	/* too late: past the ACK window */
+	assert_null(pias_agent_batch_answers(&fl->b, fl->ap, fleet_token, fl, &fl->m, fl->dgram,
+					     (size_t)len, now + PIAS_AGENT_ACK_WINDOW_NS + 1,
+					     status));
+	/* entry 1's status changed after the JAP tagged it: that entry alone is ignored */
+	fl->m.batch_ack.e[1].status = PIAS_BATCH_STALE;
+	assert_non_null(pias_agent_batch_answers(&fl->b, fl->ap, fleet_token, fl, &fl->m, fl->dgram,
+						 (size_t)len, now, status));
+	assert_int_equal(status[0], PIAS_BATCH_OK);
+	assert_int_equal(status[1], 0);
+	assert_int_equal(status[2], PIAS_BATCH_OK);
+	/* the good answer, twice: taken once */
+	fl->m.batch_ack.e[1].status = PIAS_BATCH_OK;
+	fleet_answer(fl, len, now + MS);
+	assert_true(fl->a[1].confirmed_ns > confirmed);
+	assert_int_equal(fl->a[1].stats.batch_ok, 1);
+	fleet_answer(fl, len, now + 2 * MS);
+	assert_int_equal(fl->a[1].stats.batch_ok, 1);
+	assert_int_equal(fl->a[1].stats.ignored, 1);
+	/* an answer for a batch it never went in */
+	assert_int_equal(pias_agent_batch_answer(&fl->a[1], 12345, PIAS_BATCH_OK, 900, now,
+						 &fl->acts, &fl->e),
+			 0);
+	assert_int_equal(fl->a[1].stats.ignored, 2);
+	assert_int_equal(fl->acts.n, 0);
+	free(fl);
+}
+
+/* Without cfg.batch, or before the first REG_ACK, an agent is never batched. */
+static void test_batch_only_registered(void **state)
+{
+	struct fx *f = *state;
+	struct pias_agent_config c = { .batch = true };
+	struct pias_msg *m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	assert_int_equal(pias_agent_batch_wait(&f->a, T0), PIAS_AGENT_NOT_BATCHED);
+	registered(f, 2, 5);
+	assert_int_equal(pias_agent_batch_wait(&f->a, T0 + SEC), PIAS_AGENT_NOT_BATCHED);
+	/* the same with cfg.batch: IDLE, REGISTERING, then REGISTERED */
+	assert_int_equal(pias_agent_init(&f->a, &f->tgt, &c, SEQ0, &f->e), 0);
+	assert_int_equal(pias_agent_batch_wait(&f->a, T0), PIAS_AGENT_NOT_BATCHED);
+	assert_int_equal(pias_agent_start(&f->a, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_agent_batch_wait(&f->a, T0 + SEC), PIAS_AGENT_NOT_BATCHED);
+	clear(f);
+	recv_ack(f, SEQ0, 2, 5, 900, T0 + MS);
+	assert_int_equal(f->a.state, PIAS_AGENT_REGISTERED);
+	assert_int_equal(pias_agent_batch_wait(&f->a, T0 + 100 * MS), 200 * MS);
+	assert_int_equal(pias_agent_batch_wait(&f->a, T0 + 300 * MS), 0);
+	/* and the tick leaves the refresh to the batch */
+	clear(f);
+	tick(f, T0 + 300 * MS);
+	assert_int_equal(f->acts.n, 0);
+	/* a REG_ACK answers REGISTERs only, not a batch's seq */
+	pias_agent_batch_sent(&f->a, SEQ0 + 100, T0 + 300 * MS);
+	assert_int_equal(pias_agent_batch_wait(&f->a, T0 + 700 * MS), PIAS_AGENT_NOT_BATCHED);
+	m->hdr.type = PIAS_MSG_REG_ACK;
+	m->ack = (struct pias_msg_reg_ack){ .ta = f->tgt.ta,
+					    .jap_id = 2,
+					    .target_id = 5,
+					    .refresh_ms = 900,
+					    .echo_seq = SEQ0 + 100 };
+	assert_int_equal(pias_agent_recv(&f->a, m, T0 + 301 * MS, &f->acts, &f->e), 0);
+	assert_int_equal(f->a.stats.ignored, 1);
+	free(m);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -852,6 +1354,14 @@ int test_agent(void)
 		cmocka_unit_test_setup_teardown(test_leave_unacked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_room, setup, teardown),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_batch_one_for_n),
+		cmocka_unit_test(test_batch_fleet_falls_into_step),
+		cmocka_unit_test(test_batch_refused_entry),
+		cmocka_unit_test(test_batch_unanswered),
+		cmocka_unit_test(test_batch_jap_moved),
+		cmocka_unit_test(test_batch_jap_gone),
+		cmocka_unit_test(test_batch_forged_answers),
+		cmocka_unit_test_setup_teardown(test_batch_only_registered, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);

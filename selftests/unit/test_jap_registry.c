@@ -992,6 +992,88 @@ static void many_groups_tick(void **state)
 	assert_int_equal(reg(f, 1, T0 + PIAS_JAP_DRAIN_TIMEOUT_NS), 81);
 }
 
+/* A group of one target at ta with port 1000 + p; its target id. */
+static int walk_add(struct fx *f, __u32 p)
+{
+	struct pias_ta ta = f->ta;
+	struct pias_jap_endpoint ep = ep4(1);
+	int id;
+
+	ta.port = (__u16)(1000 + p);
+	id = pias_jap_register(&f->j, &ta, &ep, 1, T0, &f->acts, &f->e);
+	assert_true(id > 0);
+	flush(f);
+	return id;
+}
+
+/* Group p goes: its one target fails, and a DOWN target that leaves is removed. */
+static void walk_del(struct fx *f, __u32 p, __u32 id)
+{
+	struct pias_ta ta = f->ta;
+
+	ta.port = (__u16)(1000 + p);
+	assert_int_equal(pias_jap_fail(&f->j, &ta, id, T0, &f->acts, &f->e), 0);
+	assert_int_equal(pias_jap_leave(&f->j, &ta, id, T0, &f->acts, &f->e), 0);
+	assert_null(pias_jap_group(&f->j, &ta));
+	flush(f);
+}
+
+/*
+ * A walk of the groups that stops and goes on later (pias_jap_group_place,
+ * pias_jap_group_after: piasd's re-report spread over its period), with a
+ * group removed and another added between its steps, behind it and ahead
+ * of it (a new group takes a removed one's handle): each group held
+ * throughout is met exactly once, none twice, none once it is gone.
+ */
+static void walk_resumes_across_changes(void **state)
+{
+	enum {
+		N = 300,
+		STEP = 7
+	};
+	struct fx *f = *state;
+	static int met[3 * N], id[3 * N];
+	static bool through[3 * N], gone[3 * N];
+	__u32 added = N, steps = 0;
+	long at = -1;
+
+	memset(met, 0, sizeof(met));
+	for (__u32 p = 0; p < N; p++) {
+		id[p] = walk_add(f, p);
+		through[p] = true;
+		gone[p] = false;
+	}
+	for (const struct pias_jap_group *g; (g = pias_jap_group_after(&f->j, at)); steps++) {
+		__u32 victim = (steps * 37 + 11) % added;
+
+		for (int k = 0; g && k < STEP; k++, g = pias_jap_next_group(&f->j, g)) {
+			__u32 p = g->ta.port - 1000u;
+
+			assert_false(gone[p]);
+			met[p]++;
+			at = pias_jap_group_place(&f->j, g);
+			assert_ptr_equal(pias_jap_group_after(&f->j, at - 1), g);
+		}
+		if (!gone[victim]) {
+			walk_del(f, victim, (__u32)id[victim]);
+			gone[victim] = true;
+			through[victim] = false;
+		}
+		if (added < 3 * N) {
+			id[added] = walk_add(f, added);
+			gone[added] = through[added] = false;
+			added++;
+		}
+	}
+	assert_true(steps > N / STEP); /* it went on after groups ahead of it changed */
+	for (__u32 p = 0; p < added; p++) {
+		if (through[p])
+			assert_int_equal(met[p], 1);
+		else
+			assert_true(met[p] <= 1);
+	}
+}
+
 static void bad_config(void **state)
 {
 	struct fx *f = *state;
@@ -2189,6 +2271,7 @@ int test_jap_registry(void)
 		cmocka_unit_test_setup_teardown(unknown_enoent, setup, teardown),
 		cmocka_unit_test_setup_teardown(enobufs_applies_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(many_groups_tick, setup, teardown),
+		cmocka_unit_test_setup_teardown(walk_resumes_across_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_takes_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(restore_refreshed_stays_active, setup, teardown),

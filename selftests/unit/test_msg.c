@@ -27,10 +27,11 @@ static const __u8 key2[PIAS_KEY_LEN] = { 1,  2,	 3,  4,	 5,  6,	 7,  8,	 9,  10,
 					 23, 24, 25, 26, 27, 28, 29, 30, 31, 33 };
 
 static const __u8 all_types[] = {
-	PIAS_MSG_PING,	     PIAS_MSG_ACK,	  PIAS_MSG_PING_REQ,   PIAS_MSG_VIEW_REQ,
-	PIAS_MSG_VIEW,	     PIAS_MSG_REPORT,	  PIAS_MSG_QUERY,      PIAS_MSG_BINDING,
-	PIAS_MSG_INVALIDATE, PIAS_MSG_REGISTER,	  PIAS_MSG_LEAVE,      PIAS_MSG_REG_ACK,
-	PIAS_MSG_REG_NACK,   PIAS_MSG_REG_COOKIE, PIAS_MSG_CONN_QUERY, PIAS_MSG_FLOW_PIN,
+	PIAS_MSG_PING,	     PIAS_MSG_ACK,	  PIAS_MSG_PING_REQ,	  PIAS_MSG_VIEW_REQ,
+	PIAS_MSG_VIEW,	     PIAS_MSG_REPORT,	  PIAS_MSG_QUERY,	  PIAS_MSG_BINDING,
+	PIAS_MSG_INVALIDATE, PIAS_MSG_REGISTER,	  PIAS_MSG_LEAVE,	  PIAS_MSG_REG_ACK,
+	PIAS_MSG_REG_NACK,   PIAS_MSG_REG_COOKIE, PIAS_MSG_CONN_QUERY,	  PIAS_MSG_FLOW_PIN,
+	PIAS_MSG_REPORTS,    PIAS_MSG_REG_BATCH,  PIAS_MSG_REG_BATCH_ACK,
 };
 #define N_TYPES	   (sizeof(all_types) / sizeof(all_types[0]))
 #define N_VARIANTS 3
@@ -93,6 +94,28 @@ static void set_member(struct pias_msg_member *mb, int variant, unsigned int i)
 	set_coord(&mb->coord, variant, i);
 }
 
+/* A REPORT's fields, alone or as an entry of a REPORTS; variants as build's. */
+static void set_report(struct pias_msg_report *r, int variant)
+{
+	memset(r, 0, sizeof(*r));
+	set_ta(&r->ta, variant);
+	r->count = variant == 1 ? UINT32_MAX : 0;
+	r->seq = variant == 1 ? UINT64_MAX : 0;
+	r->share = variant == 1 ? PIAS_SHARE_FULL : variant ? 250 : 0;
+	if (variant == 1) {
+		r->policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED,
+						  .scope_len = 128,
+						  .flags = PIAS_POLICY_F_STRICT };
+		/* every prefix a report may carry, full length */
+		r->n_scopes = PIAS_GROUP_SCOPES;
+		for (unsigned int i = 0; i < PIAS_GROUP_SCOPES; i++)
+			memset(r->scopes[i].bytes, 0xf0 + (int)i, 16);
+	} else if (variant) {
+		r->policy.kind = PIAS_POLICY_RANDOM;
+	}
+	r->policy_serial = variant == 1 ? UINT32_MAX : (__u32)variant;
+}
+
 /*
  * m of type with extreme values: variant 0 the smallest of everything,
  * 1 the largest, 2 a mix (IPv4, negative binding, half-full lists).
@@ -133,22 +156,43 @@ static void build(struct pias_msg *m, __u8 type, int variant)
 			set_member(&m->view.members[i], variant, i);
 		break;
 	case PIAS_MSG_REPORT:
-		set_ta(&m->report.ta, variant);
-		m->report.count = variant == 1 ? UINT32_MAX : 0;
-		m->report.seq = variant == 1 ? UINT64_MAX : 0;
-		m->report.share = variant == 1 ? PIAS_SHARE_FULL : variant ? 250 : 0;
-		if (variant == 1) {
-			m->report.policy = (struct pias_policy){ .kind = PIAS_POLICY_SCOPED,
-								 .scope_len = 128,
-								 .flags = PIAS_POLICY_F_STRICT };
-			/* every prefix a report may carry, full length */
-			m->report.n_scopes = PIAS_GROUP_SCOPES;
-			for (i = 0; i < PIAS_GROUP_SCOPES; i++)
-				memset(m->report.scopes[i].bytes, 0xf0 + (int)i, 16);
-		} else if (variant) {
-			m->report.policy.kind = PIAS_POLICY_RANDOM;
+		set_report(&m->report, variant);
+		break;
+	case PIAS_MSG_REPORTS:
+		/* 1: the most entries (unscoped, at their widest); 2: one of each kind */
+		n = variant == 1 ? PIAS_MSG_REPORTS_MAX : variant ? 3 : 1;
+		m->reports.n = n;
+		for (i = 0; i < n; i++) {
+			set_report(&m->reports.r[i], variant == 1 ? 1 : (int)i % N_VARIANTS);
+			if (variant == 1) {
+				m->reports.r[i].n_scopes = 0;
+				memset(m->reports.r[i].scopes, 0, sizeof(m->reports.r[i].scopes));
+				m->reports.r[i].policy = (struct pias_policy){ 0 };
+				m->reports.r[i].seq -= i;
+			}
 		}
-		m->report.policy_serial = variant == 1 ? UINT32_MAX : (__u32)variant;
+		break;
+	case PIAS_MSG_REG_BATCH:
+		n = variant == 1 ? PIAS_MSG_BATCH_MAX : variant ? 5 : 1;
+		m->batch.jap_id = variant == 1 ? PIAS_MAX_PROXIES - 1 : variant ? 7 : 1;
+		m->batch.n = n;
+		for (i = 0; i < n; i++) {
+			set_ta(&m->batch.e[i].ta, variant == 1 ? 1 : (int)i % N_VARIANTS);
+			m->batch.e[i].target_id = variant == 1 ? PIAS_MAX_TARGETS - 1 - i : i + 1;
+			memset(m->batch.e[i].tag, variant == 1 ? 0xff : (int)(0x10 * variant + i),
+			       PIAS_MSG_TAG_LEN);
+		}
+		break;
+	case PIAS_MSG_REG_BATCH_ACK:
+		n = variant == 1 ? PIAS_MSG_BATCH_MAX : variant ? 4 : 1;
+		m->batch_ack.echo_seq = variant == 1 ? UINT64_MAX : (__u64)variant;
+		m->batch_ack.refresh_ms = variant == 1 ? UINT32_MAX : 900 * (__u32)variant;
+		m->batch_ack.n = n;
+		for (i = 0; i < n; i++) {
+			m->batch_ack.e[i].status = PIAS_BATCH_OK + i % 4;
+			memset(m->batch_ack.e[i].tag,
+			       variant == 1 ? 0xff : (int)(0x20 * variant + i), PIAS_MSG_TAG_LEN);
+		}
 		break;
 	case PIAS_MSG_QUERY:
 		set_ta(&m->query.ta, variant);
@@ -396,6 +440,25 @@ static void test_wire_sizes(void **state)
 	assert_int_equal(datagram(PIAS_MSG_FLOW_PIN, 1, buf),
 			 HDR + 24 + 20 * PIAS_MSG_PIN_MAX + MAC);
 	assert_true(datagram(PIAS_MSG_FLOW_PIN, 1, buf) <= PIAS_MSG_MAX);
+	/* REPORTS: n and reserved, then REPORTs; the most unscoped ones fit PIAS_MSG_MAX */
+	assert_int_equal(datagram(PIAS_MSG_REPORTS, 0, buf), HDR + 4 + 44 + MAC);
+	assert_int_equal(datagram(PIAS_MSG_REPORTS, 1, buf),
+			 HDR + 4 + 44 * PIAS_MSG_REPORTS_MAX + MAC);
+	assert_true(datagram(PIAS_MSG_REPORTS, 1, buf) <= PIAS_MSG_MAX);
+	assert_int_equal(datagram(PIAS_MSG_REPORTS, 2, buf),
+			 HDR + 4 + 44 + (44 + 16 * PIAS_GROUP_SCOPES) + 44 + MAC);
+	/* REG_BATCH: jap_id, n, reserved; 40 bytes per entry (TA, target id, tag) */
+	assert_int_equal(datagram(PIAS_MSG_REG_BATCH, 0, buf), HDR + 8 + 40 + MAC);
+	assert_int_equal(datagram(PIAS_MSG_REG_BATCH, 1, buf),
+			 HDR + 8 + 40 * PIAS_MSG_BATCH_MAX + MAC);
+	assert_true(datagram(PIAS_MSG_REG_BATCH, 1, buf) <= PIAS_MSG_MAX);
+	/* its answer: echo_seq, refresh_ms, n, reserved; 20 bytes per entry; never larger */
+	assert_int_equal(datagram(PIAS_MSG_REG_BATCH_ACK, 0, buf), HDR + 16 + 20 + MAC);
+	assert_int_equal(datagram(PIAS_MSG_REG_BATCH_ACK, 1, buf),
+			 HDR + 16 + 20 * PIAS_MSG_BATCH_MAX + MAC);
+	for (int v = 0; v < 2; v++)
+		assert_true(datagram(PIAS_MSG_REG_BATCH_ACK, v, buf) <=
+			    datagram(PIAS_MSG_REG_BATCH, v, buf));
 	/* a NACK's text (at most 95 bytes) follows the fixed part */
 	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 1, buf), HDR + 32 + 95 + MAC);
 	assert_int_equal(datagram(PIAS_MSG_REG_NACK, 2, buf), HDR + 32 + 26 + MAC);
@@ -428,6 +491,13 @@ static void test_type_names(void **state)
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_REG_COOKIE), "REG_COOKIE");
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_CONN_QUERY), "CONN_QUERY");
 	assert_string_equal(pias_msg_type_name(PIAS_MSG_FLOW_PIN), "FLOW_PIN");
+	assert_string_equal(pias_msg_type_name(PIAS_MSG_REPORTS), "REPORTS");
+	assert_string_equal(pias_msg_type_name(PIAS_MSG_REG_BATCH), "REG_BATCH");
+	assert_string_equal(pias_msg_type_name(PIAS_MSG_REG_BATCH_ACK), "REG_BATCH_ACK");
+	assert_true(pias_msg_is_target(PIAS_MSG_REG_BATCH));
+	assert_true(pias_msg_is_target(PIAS_MSG_REG_BATCH_ACK));
+	assert_false(pias_msg_is_target(PIAS_MSG_REPORTS));
+	assert_false(pias_msg_is_target(PIAS_MSG_REG_BATCH_ACK + 1));
 	assert_string_equal(pias_msg_type_name(0), "unknown");
 	assert_string_equal(pias_msg_type_name(6), "unknown");
 	assert_string_equal(pias_msg_type_name(255), "unknown");
@@ -600,6 +670,59 @@ static void patch_bad(__u8 type, int variant, size_t off, __u8 val, const char *
 	assert_bad(buf, len, want);
 }
 
+/*
+ * REPORTS, REG_BATCH, REG_BATCH_ACK: counts, reserved bytes, lengths that
+ * disagree with the counts, and a bad field in an entry past the first,
+ * named by its index. Variant 2 of REPORTS: entries of 44, 172, 44 bytes.
+ */
+static void test_bad_batches(void)
+{
+	const size_t b = HDR;
+	const size_t r1 = b + 4 + 44, r2 = r1 + 44 + 16 * PIAS_GROUP_SCOPES; /* REPORTS entries */
+	const size_t e2 = b + 8 + 2 * 40;				     /* REG_BATCH entry 2 */
+	static __u8 buf[BUF_SIZE];
+	int len;
+
+	patch_bad(PIAS_MSG_REPORTS, 0, b + 1, 0, "REPORTS: n 0 is not 1-30");
+	patch_bad(PIAS_MSG_REPORTS, 0, b + 1, 31, "REPORTS: n 31 is not 1-30");
+	patch_bad(PIAS_MSG_REPORTS, 0, b + 3, 1, "REPORTS: reserved 16 bits are not zero");
+	patch_bad(PIAS_MSG_REPORTS, 2, r2 + 32, 0x04, "REPORTS[2]: share 1274 is over 1000");
+	patch_bad(PIAS_MSG_REPORTS, 2, r1 + 1, 1, "REPORTS[1]: ta.proto 1");
+	patch_bad(PIAS_MSG_REPORTS, 2, r2 + 35, 9, "REPORTS[2]: 9 prefixes, at most 8");
+	/* entry 2 claims a prefix it does not have: the body runs out */
+	patch_bad(PIAS_MSG_REPORTS, 2, r2 + 35, 1, "REPORTS[2]: body of 264 bytes, expected 280");
+	/* entry 1 claims fewer prefixes than it has: bytes left over */
+	patch_bad(PIAS_MSG_REPORTS, 2, r1 + 35, 7, "REPORTS: body of 264 bytes does not match");
+	patch_bad(PIAS_MSG_REPORTS, 2, b + 1, 2, "REPORTS: body of 264 bytes does not match");
+	patch_bad(PIAS_MSG_REPORTS, 2, b + 1, 4,
+		  "REPORTS[3]: body of 264 bytes, expected at least");
+
+	patch_bad(PIAS_MSG_REG_BATCH, 0, b + 3, 0, "REG_BATCH: jap_id 0 is not a proxy id");
+	patch_bad(PIAS_MSG_REG_BATCH, 0, b + 5, 0, "REG_BATCH: n 0 is not 1-33");
+	patch_bad(PIAS_MSG_REG_BATCH, 0, b + 5, 34, "REG_BATCH: n 34 is not 1-33");
+	patch_bad(PIAS_MSG_REG_BATCH, 0, b + 5, 2, "REG_BATCH: body of 48 bytes, expected 88");
+	patch_bad(PIAS_MSG_REG_BATCH, 0, b + 7, 1, "REG_BATCH: reserved 16 bits are not zero");
+	patch_bad(PIAS_MSG_REG_BATCH, 2, e2 + 3, 0, "REG_BATCH[2]: ta.port is 0");
+	patch_bad(PIAS_MSG_REG_BATCH, 2, e2 + 20 + 3, 0, "REG_BATCH[2]: target_id 0 is not");
+	patch_bad(PIAS_MSG_REG_BATCH, 2, e2 + 20 + 1, 2, "REG_BATCH[2]: target_id 131075 is not");
+
+	patch_bad(PIAS_MSG_REG_BATCH_ACK, 0, b + 13, 0, "REG_BATCH_ACK: n 0 is not 1-33");
+	patch_bad(PIAS_MSG_REG_BATCH_ACK, 0, b + 13, 2,
+		  "REG_BATCH_ACK: body of 36 bytes, expected 56");
+	patch_bad(PIAS_MSG_REG_BATCH_ACK, 0, b + 15, 1, "REG_BATCH_ACK: reserved 16 bits");
+	patch_bad(PIAS_MSG_REG_BATCH_ACK, 2, b + 16 + 40, 0,
+		  "REG_BATCH_ACK[2]: status 0 is not 1-4");
+	patch_bad(PIAS_MSG_REG_BATCH_ACK, 2, b + 16 + 40, 5,
+		  "REG_BATCH_ACK[2]: status 5 is not 1-4");
+	patch_bad(PIAS_MSG_REG_BATCH_ACK, 2, b + 16 + 40 + 2, 1,
+		  "REG_BATCH_ACK[2]: reserved bytes are not zero");
+	/* too short for one entry */
+	len = datagram(PIAS_MSG_REG_BATCH, 0, buf);
+	put_be16(buf + 2, 8);
+	assert_bad(buf, HDR + 8 + MAC, "REG_BATCH: body of 8 bytes, expected 48");
+	(void)len;
+}
+
 static void test_bad_fields(void **state)
 {
 	const size_t b = HDR, ta = HDR; /* body and TA offsets */
@@ -741,6 +864,7 @@ static void test_bad_fields(void **state)
 	/* REG_COOKIE: the asking JAP's id. */
 	patch_bad(PIAS_MSG_REG_COOKIE, 0, b + 20 + 8 + 3, 0,
 		  "REG_COOKIE: jap_id 0 is not a proxy id");
+	test_bad_batches();
 }
 
 static void test_encode_rejects(void **state)
@@ -795,6 +919,29 @@ static void test_encode_rejects(void **state)
 	build(m, PIAS_MSG_REPORT, 0);
 	m->hdr.key_id = 0;
 	REJECT(-EINVAL, "REPORT: header.key_id 0");
+	build(m, PIAS_MSG_REPORTS, 2);
+	m->reports.n = 0;
+	REJECT(-EINVAL, "REPORTS: n 0 is not 1-30");
+	build(m, PIAS_MSG_REPORTS, 2);
+	m->reports.r[1].share = PIAS_SHARE_FULL + 1;
+	REJECT(-EINVAL, "REPORTS[1]: share 1001");
+	/* 30 scoped ones are within the count, not the bytes */
+	build(m, PIAS_MSG_REPORTS, 1);
+	for (unsigned int i = 0; i < PIAS_MSG_REPORTS_MAX; i++)
+		set_report(&m->reports.r[i], 1);
+	REJECT(-EMSGSIZE, "REPORTS: does not fit");
+	build(m, PIAS_MSG_REG_BATCH, 2);
+	m->batch.e[4].target_id = PIAS_MAX_TARGETS;
+	REJECT(-EINVAL, "REG_BATCH[4]: target_id 131072 is not a target id 1-131071");
+	build(m, PIAS_MSG_REG_BATCH, 2);
+	m->batch.n = PIAS_MSG_BATCH_MAX + 1;
+	REJECT(-EINVAL, "REG_BATCH: n 34 is not 1-33");
+	build(m, PIAS_MSG_REG_BATCH, 2);
+	m->hdr.key_id = 1;
+	REJECT(-EINVAL, "REG_BATCH: header.key_id 1 is not 0 (target message)");
+	build(m, PIAS_MSG_REG_BATCH_ACK, 2);
+	m->batch_ack.e[3].status = 0;
+	REJECT(-EINVAL, "REG_BATCH_ACK[3]: status 0");
 	build(m, PIAS_MSG_REPORT, 0);
 	m->hdr.type = 99;
 	REJECT(-EINVAL, "header.type 99 is unknown");
@@ -1030,6 +1177,125 @@ static void test_view_incompressible(void **state)
 	free(d);
 }
 
+/* What fits a REPORTS: PIAS_MSG_REPORTS_MAX unscoped reports, fewer scoped ones, always encodable. */
+static void test_reports_add(void **state)
+{
+	struct pias_msg *m = new_msg();
+	static __u8 buf[BUF_SIZE];
+	struct pias_msg_report r;
+	int len, n;
+
+	(void)state;
+	for (int v = 0; v < N_VARIANTS; v++) {
+		build(m, PIAS_MSG_REPORTS, 0);
+		m->reports.n = 0;
+		set_report(&r, v);
+		for (n = 0; pias_msg_reports_add(&m->reports, &r); n++)
+			r.seq++;
+		/* a REPORT of a scoped group with 8 prefixes is 172 bytes: 7 fit */
+		assert_int_equal(n, v == 1 ? (PIAS_MSG_MAX - HDR - MAC - 4) / 172
+					   : PIAS_MSG_REPORTS_MAX);
+		assert_int_equal(m->reports.n, n);
+		len = encode_ok(m, buf);
+		assert_true(len <= PIAS_MSG_MAX);
+		/* full (by count): one more unscoped one does not fit either, nothing changed */
+		set_report(&r, 0);
+		assert_int_equal(pias_msg_reports_add(&m->reports, &r), v == 1);
+	}
+	/* mixed: stops at the byte limit, not the count */
+	build(m, PIAS_MSG_REPORTS, 0);
+	m->reports.n = 0;
+	for (n = 0;; n++) {
+		set_report(&r, n % 2);
+		if (!pias_msg_reports_add(&m->reports, &r))
+			break;
+	}
+	/* 4 + 7 * 44 + 6 * 172 = 1344: exactly PIAS_MSG_MAX with header and MAC */
+	assert_int_equal(n, 13);
+	assert_int_equal(encode_ok(m, buf), PIAS_MSG_MAX);
+	free(m);
+}
+
+/*
+ * A REG_BATCH entry's tag covers the batch's seq, the JAP, the target id
+ * and every field of the registration but its cookie; a tunnel-mode
+ * target's port field is not its own (the TA's is). An answer's tag covers
+ * its status. Both depend on the token.
+ */
+static void test_batch_tags(void **state)
+{
+	struct pias_msg_register reg = {}, r2;
+	__u8 t0[PIAS_MSG_TAG_LEN], t1[PIAS_MSG_TAG_LEN];
+
+	(void)state;
+	set_ta(&reg.ta, 2);
+	reg.family = PIAS_AF_INET;
+	reg.addr.bytes[0] = 198;
+	reg.port = 53;
+	reg.weight = 3;
+	reg.policy_serial = 9;
+	pias_msg_batch_tag(key1, 100, 2, 5, &reg, t0);
+	pias_msg_batch_tag(key1, 100, 2, 5, &reg, t1);
+	assert_true(pias_msg_tag_eq(t0, t1));
+#define DIFFERS(call)                                                                              \
+	do {                                                                                       \
+		call;                                                                              \
+		assert_false(pias_msg_tag_eq(t0, t1));                                             \
+	} while (0)
+	DIFFERS(pias_msg_batch_tag(key2, 100, 2, 5, &reg, t1));
+	DIFFERS(pias_msg_batch_tag(key1, 101, 2, 5, &reg, t1));
+	DIFFERS(pias_msg_batch_tag(key1, 100, 3, 5, &reg, t1));
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 6, &reg, t1));
+	r2 = reg;
+	r2.weight = 4;
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1));
+	r2 = reg;
+	r2.addr.bytes[3] = 1;
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1));
+	r2 = reg;
+	r2.port = 54;
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1));
+	r2 = reg;
+	r2.policy.kind = PIAS_POLICY_RANDOM;
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1));
+	r2 = reg;
+	r2.policy_serial = 10;
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1));
+	r2 = reg;
+	r2.ta.port++;
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1));
+	r2 = reg;
+	r2.flags = PIAS_MSG_REG_F_TUNNEL;
+	DIFFERS(pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1));
+	/* the cookie is not the registration; neither is DOWN (a LEAVE's) */
+	r2 = reg;
+	memset(r2.cookie, 0xab, sizeof(r2.cookie));
+	r2.flags = PIAS_MSG_REG_F_DOWN;
+	pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1);
+	assert_true(pias_msg_tag_eq(t0, t1));
+	/* tunnel mode: the port field is not used */
+	r2 = reg;
+	r2.flags = PIAS_MSG_REG_F_TUNNEL;
+	pias_msg_batch_tag(key1, 100, 2, 5, &r2, t0);
+	r2.port = 4242;
+	pias_msg_batch_tag(key1, 100, 2, 5, &r2, t1);
+	assert_true(pias_msg_tag_eq(t0, t1));
+
+	pias_msg_batch_ack_tag(key1, 100, 2, 900, &reg.ta, 5, PIAS_BATCH_OK, t0);
+	pias_msg_batch_ack_tag(key1, 100, 2, 900, &reg.ta, 5, PIAS_BATCH_OK, t1);
+	assert_true(pias_msg_tag_eq(t0, t1));
+	DIFFERS(pias_msg_batch_ack_tag(key1, 100, 2, 900, &reg.ta, 5, PIAS_BATCH_STALE, t1));
+	DIFFERS(pias_msg_batch_ack_tag(key1, 100, 2, 901, &reg.ta, 5, PIAS_BATCH_OK, t1));
+	DIFFERS(pias_msg_batch_ack_tag(key1, 101, 2, 900, &reg.ta, 5, PIAS_BATCH_OK, t1));
+	DIFFERS(pias_msg_batch_ack_tag(key1, 100, 1, 900, &reg.ta, 5, PIAS_BATCH_OK, t1));
+	DIFFERS(pias_msg_batch_ack_tag(key1, 100, 2, 900, &reg.ta, 4, PIAS_BATCH_OK, t1));
+	DIFFERS(pias_msg_batch_ack_tag(key2, 100, 2, 900, &reg.ta, 5, PIAS_BATCH_OK, t1));
+	/* an entry's tag is never its answer's */
+	pias_msg_batch_tag(key1, 100, 2, 5, &reg, t1);
+	assert_false(pias_msg_tag_eq(t0, t1));
+#undef DIFFERS
+}
+
 /*
  * Random mutations of valid datagrams and random bytes: decode either
  * fails with -EBADMSG or yields a message that re-encodes and decodes to
@@ -1094,6 +1360,7 @@ int test_msg(void)
 		cmocka_unit_test(test_bad_fields),	    cmocka_unit_test(test_encode_rejects),
 		cmocka_unit_test(test_view_zlib),	    cmocka_unit_test(test_view_bomb),
 		cmocka_unit_test(test_view_incompressible), cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_reports_add),	    cmocka_unit_test(test_batch_tags),
 	};
 
 	return cmocka_run_group_tests_name("msg", tests, NULL, NULL);

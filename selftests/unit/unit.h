@@ -45,6 +45,7 @@ int test_health(void);
 int test_outlier(void);
 int test_cli(void);
 int test_ta_index(void);
+int test_node(void);
 int test_pick(void);
 
 /* The error message contains want (messages must name what is wrong). */

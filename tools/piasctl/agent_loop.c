@@ -10,8 +10,11 @@
  * only to those whose token verifies an ACK's MAC.
  *
  * Many registrations start paced, START_PER_TICK a tick, so that a
- * thousand REGISTERs do not arrive at a JAP in one burst; their refreshes
- * stay spread out after that, since each follows its own ACKs.
+ * thousand REGISTERs do not arrive at a JAP in one burst. Once registered,
+ * `join` refreshes them in REG_BATCHes (daemon/agent_batch.h): each tick,
+ * the refreshes due go per JAP, up to 33 to a datagram, to the
+ * registration service of the batch's first registration (anycast took
+ * its REGISTER to that JAP). An answer's entries go to their agents.
  *
  * With --check, each endpoint has a checker (agent_health.h), and its
  * registrations are "held" while it is not UP: never started, or left
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "agent_batch.h"
 #include "agent_health.h"
 #include "piasctl.h"
 #include "tunnel_target.h"
@@ -36,7 +40,8 @@
 #define RECV_BURST     64	     /* datagrams per read callback, then let timers run */
 #define SILENT_WARN_NS 5000000000ull /* say so when nobody answered this long */
 #define NS	       1000000000ull
-#define START_PER_TICK 100 /* registrations started per tick: 2,000/s */
+#define START_PER_TICK 100	 /* registrations started per tick: 2,000/s */
+#define RCVBUF	       (4 << 20) /* bytes: about 6,000 small datagrams */
 
 /* One registration: its agent and what the loop keeps for it. */
 struct reg {
@@ -50,7 +55,9 @@ struct reg {
 struct loop {
 	struct cli *c;
 	const struct agent_opts *o;
-	struct reg *regs; /* sorted by TA */
+	struct reg *regs;	    /* sorted by TA */
+	struct pias_agent **agents; /* regs[i].agent, for the batcher */
+	struct pias_agent_batcher batcher;
 	size_t n, started, n_finished, registered;
 	bool all_registered_said;
 	int gave_up;	      /* registrations refused for good */
@@ -107,11 +114,14 @@ static int fam_index(sa_family_t f)
 	return f == AF_INET6;
 }
 
+static void send_to_service(struct loop *l, const struct reg *g, const void *buf, size_t n,
+			    __u8 type);
+
 static void send_one(struct loop *l, struct reg *g, const struct pias_agent_action *act)
 {
 	__u8 buf[PIAS_MSG_MAX];
 	struct pias_err e;
-	int fi = fam_index(g->o->reg.ss_family), n, fd = l->fd[fi];
+	int n;
 
 	pias_agent_msg(act, l->out);
 	n = pias_msg_encode(l->out, g->o->token, buf, sizeof(buf), &e);
@@ -121,17 +131,7 @@ static void send_one(struct loop *l, struct reg *g, const struct pias_agent_acti
 		finish(l, EXIT_RUNTIME);
 		return;
 	}
-	if (sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)&g->o->reg, g->o->reg_len) < 0) {
-		/* once per cause: a down route would otherwise log every refresh */
-		if (errno != l->last_send_errno[fi])
-			log_line("sending %s to %s: %s (retrying)",
-				 pias_msg_type_name(act->hdr.type), g->o->reg_str, strerror(errno));
-		l->last_send_errno[fi] = errno;
-		return;
-	}
-	if (l->last_send_errno[fi])
-		log_line("sending to %s works again", g->o->reg_str);
-	l->last_send_errno[fi] = 0;
+	send_to_service(l, g, buf, (size_t)n, act->hdr.type);
 }
 
 /* A registration is done (left, gave up, or ONCE and acknowledged). */
@@ -177,6 +177,62 @@ static int serve_tunnel(struct loop *l, struct reg *g, const struct pias_agent_a
 }
 
 static void rearm(struct loop *l, struct reg *g);
+
+/* How the agents run: `join` refreshes in batches. */
+static struct pias_agent_config agent_config(const struct loop *l)
+{
+	return (struct pias_agent_config){ .batch = l->o->mode == AGENT_FOREVER };
+}
+
+static const __u8 *token_of(void *ctx, size_t i)
+{
+	const struct loop *l = ctx;
+
+	return l->regs[i].o->token;
+}
+
+/* Datagram buf of n bytes to where g's messages go; a cause of failure said once. */
+static void send_to_service(struct loop *l, const struct reg *g, const void *buf, size_t n,
+			    __u8 type)
+{
+	int fi = fam_index(g->o->reg.ss_family);
+
+	if (sendto(l->fd[fi], buf, n, 0, (const struct sockaddr *)&g->o->reg, g->o->reg_len) < 0) {
+		/* once per cause: a down route would otherwise log every refresh */
+		if (errno != l->last_send_errno[fi])
+			log_line("sending %s to %s: %s (retrying)", pias_msg_type_name(type),
+				 g->o->reg_str, strerror(errno));
+		l->last_send_errno[fi] = errno;
+		return;
+	}
+	if (l->last_send_errno[fi])
+		log_line("sending to %s works again", g->o->reg_str);
+	l->last_send_errno[fi] = 0;
+}
+
+/* The refreshes due this tick, in batches per JAP. */
+static void send_batches(struct loop *l, __u64 now)
+{
+	const struct pias_agent_batch *bs[PIAS_AGENT_BATCH_PLAN];
+	size_t k =
+		pias_agent_batch_plan(&l->batcher, l->agents, l->n, now, bs, PIAS_AGENT_BATCH_PLAN);
+	__u8 buf[PIAS_MSG_MAX];
+	struct pias_err e;
+
+	for (size_t i = 0; i < k && !l->finished; i++) {
+		const struct reg *first = &l->regs[bs[i]->idx[0]];
+		int n;
+
+		pias_agent_batch_msg(bs[i], l->agents, token_of, l, l->msg);
+		n = pias_msg_encode(l->msg, first->o->token, buf, sizeof(buf), &e);
+		if (n < 0) {
+			log_line("cannot encode REG_BATCH: %s", e.msg);
+			finish(l, EXIT_RUNTIME);
+			return;
+		}
+		send_to_service(l, first, buf, (size_t)n, PIAS_MSG_REG_BATCH);
+	}
+}
 
 static void on_event(struct loop *l, struct reg *g, const struct pias_agent_action *act)
 {
@@ -250,8 +306,9 @@ static void apply(struct loop *l, struct reg *g, struct pias_agent_actions *acts
  */
 static void rearm(struct loop *l, struct reg *g)
 {
+	struct pias_agent_config cfg = agent_config(l);
 	struct pias_err e;
-	int r = pias_agent_init(&g->agent, &g->o->tgt, NULL, realtime_ns(), &e);
+	int r = pias_agent_init(&g->agent, &g->o->tgt, &cfg, realtime_ns(), &e);
 
 	if (r) {
 		log_line("%s", e.msg);
@@ -333,6 +390,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (l->regs[i].started && !l->regs[i].finished &&
 		    l->regs[i].agent.state != PIAS_AGENT_IDLE) /* held: nothing to tick */
 			AGENT_CALL(l, &l->regs[i], pias_agent_tick, now);
+	if (!l->finished)
+		send_batches(l, now);
 	count_registered(l);
 	if (!l->warned_silent && l->o->mode == AGENT_FOREVER && l->registered == 0 &&
 	    l->regs[0].agent.state == PIAS_AGENT_REGISTERING &&
@@ -369,9 +428,35 @@ static struct reg *find_ta(struct loop *l, const struct pias_ta *ta)
 	return lo < l->n && !ta_cmp(&l->regs[lo].o->tgt.ta, ta) ? &l->regs[lo] : NULL;
 }
 
+/* A REG_BATCH_ACK (decoded in l->msg): each entry whose tag verifies to its agent. */
+static void on_batch_answer(struct loop *l, const __u8 *buf, size_t len)
+{
+	const struct pias_msg_reg_batch_ack *ack = &l->msg->batch_ack;
+	__u8 status[PIAS_MSG_BATCH_MAX];
+	__u64 now = mono_ns();
+	const struct pias_agent_batch *bt = pias_agent_batch_answers(
+		&l->batcher, l->agents, token_of, l, l->msg, buf, len, now, status);
+
+	if (!bt) {
+		if (!l->bad_mac++)
+			log_line("dropped a REG_BATCH_ACK that answers no batch of ours "
+				 "or whose MAC does not verify");
+		return;
+	}
+	for (__u32 i = 0; i < bt->n && !l->finished; i++) {
+		struct reg *g = &l->regs[bt->idx[i]];
+
+		if (!status[i] || !g->started || g->finished)
+			continue;
+		AGENT_CALL(l, g, pias_agent_batch_answer, ack->echo_seq, status[i], ack->refresh_ms,
+			   now);
+	}
+}
+
 /*
  * One datagram: only REG_ACK and REG_COOKIE with the MAC of a token of
- * ours, or REG_NACK, for a TA we register, reach its agents.
+ * ours, or REG_NACK, for a TA we register, reach its agents; a
+ * REG_BATCH_ACK goes to the batcher, which knows whose entries it holds.
  */
 static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 {
@@ -387,7 +472,7 @@ static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 		return;
 	}
 	if (h.type != PIAS_MSG_REG_ACK && h.type != PIAS_MSG_REG_NACK &&
-	    h.type != PIAS_MSG_REG_COOKIE) {
+	    h.type != PIAS_MSG_REG_COOKIE && h.type != PIAS_MSG_REG_BATCH_ACK) {
 		if (!l->foreign++)
 			log_line("dropped a %s message: not for an agent",
 				 pias_msg_type_name(h.type));
@@ -396,6 +481,10 @@ static void on_datagram(struct loop *l, const __u8 *buf, size_t len)
 	if (pias_msg_decode(buf, len, l->msg, &e) < 0) {
 		if (!l->malformed++)
 			log_line("dropped a malformed reply: %s", e.msg);
+		return;
+	}
+	if (h.type == PIAS_MSG_REG_BATCH_ACK) {
+		on_batch_answer(l, buf, len);
 		return;
 	}
 	ta = h.type == PIAS_MSG_REG_ACK	     ? &l->msg->ack.ta
@@ -491,9 +580,19 @@ static int open_socket(struct loop *l, sa_family_t f)
 {
 	const struct agent_opts *o = l->o;
 	int fd = socket(f, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rcvbuf = RCVBUF;
 
 	if (fd < 0)
 		return cli_fail(l->c, "socket: %s", strerror(errno));
+	/*
+	 * Answers come in bursts: once refreshes go in batches, they fall into
+	 * step, and so do the REGISTERs of registrations that fall back (a JAP
+	 * late or gone): a thousand REG_ACKs at once, where the default 208 KiB
+	 * holds about 300 and the rest would be lost, and lost again. Past
+	 * rmem_max only root may go (FORCE).
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (o->src_len && bind(fd, (const struct sockaddr *)&o->src, o->src_len)) {
 		int err = errno;
 
@@ -561,20 +660,26 @@ static int setup(struct loop *l)
 	struct pias_err e;
 	int r;
 
+	struct pias_agent_config cfg = agent_config(l);
+
 	l->regs = calloc(l->o->n, sizeof(*l->regs));
+	l->agents = calloc(l->o->n, sizeof(*l->agents));
 	l->msg = calloc(1, sizeof(*l->msg));
 	l->out = calloc(1, sizeof(*l->out));
 	l->base = event_base_new();
-	if (!l->regs || !l->msg || !l->out || !l->base)
+	if (!l->regs || !l->agents || !l->msg || !l->out || !l->base)
 		return cli_fail(l->c, "out of memory");
 	l->n = l->o->n;
 	for (size_t i = 0; i < l->n; i++) {
 		l->regs[i].o = &l->o->regs[i];
-		r = pias_agent_init(&l->regs[i].agent, &l->o->regs[i].tgt, NULL, realtime_ns(), &e);
+		r = pias_agent_init(&l->regs[i].agent, &l->o->regs[i].tgt, &cfg, realtime_ns(), &e);
 		if (r)
 			return cli_err(l->c, r, &e);
 	}
 	qsort(l->regs, l->n, sizeof(*l->regs), reg_cmp);
+	for (size_t i = 0; i < l->n; i++)
+		l->agents[i] = &l->regs[i].agent;
+	pias_agent_batcher_init(&l->batcher, 0);
 	if (l->o->mode == AGENT_FOREVER && (r = setup_checks(l)))
 		return r;
 	if (l->o->tunnel && l->o->mode == AGENT_FOREVER) {
@@ -622,6 +727,7 @@ static void teardown(struct loop *l)
 		if (l->fd[i] >= 0)
 			close(l->fd[i]);
 	free(l->regs);
+	free(l->agents);
 	free(l->msg);
 	free(l->out);
 	if (l->tt) {

@@ -382,7 +382,8 @@ const struct cmd cmd_target_join = {
 	.help = "\n"
 		"Runs in the foreground and logs one line per event on stderr: registered,\n"
 		"JAP changed, registration lost. Refreshes every third of the period the\n"
-		"JAP asks for; a dead JAP is noticed in about a second, and the agent\n"
+		"JAP asks for, those of many registrations with one JAP in batches (up to\n"
+		"33 a datagram); a dead JAP is noticed in about a second, and the agent\n"
 		"registers again wherever anycast now leads. SIGINT or SIGTERM: leave, exit 0.\n"
 		"Exit 1 when the JAP refuses the first registration (bad token, invalid);\n"
 		"with --file, the others go on and the exit status at the end is 1.\n",

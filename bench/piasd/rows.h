@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What piasd-bench.c (the runner: timing, runs, table, JSON) and paths.c
- * (the rows: the control plane's receive paths rebuilt from the daemon's
- * own state machines and codec) share.
+ * What piasd-bench.c (the runner: timing, runs, table, JSON) and rows.c
+ * (the rows: the control plane's receive paths through the node piasd
+ * runs, daemon/node.h, with its I/O counted instead of made: world.h)
+ * share.
  *
  * A row is measured in batches: prep() builds the inputs of the next ops
  * outside the clock (datagrams as a peer or a target would send them, with
@@ -10,8 +11,8 @@
  * the input never counts, and the state machines see as many distinct
  * inputs as a real run would.
  */
-#ifndef PIAS_PIASD_BENCH_PATHS_H
-#define PIAS_PIASD_BENCH_PATHS_H
+#ifndef PIAS_PIASD_BENCH_ROWS_H
+#define PIAS_PIASD_BENCH_ROWS_H
 
 #include <stdbool.h>
 
@@ -76,13 +77,16 @@ extern const unsigned int pb_nrows;
 /* ring_rows.c: the RAP table's rows, run after pb_rows. */
 extern const struct pb_row pb_ring_rows[];
 extern const unsigned int pb_ring_nrows;
+/* ring_rows.c: the RAP table's rows, run after pb_rows. */
+extern const struct pb_row pb_ring_rows[];
+extern const unsigned int pb_ring_nrows;
 
 /* Once, before any row: keys, TAs, the ring of proxies. */
 int pb_init(const struct pb_params *p);
 void pb_fini(void);
 
 /*
- * The state machines' clock (what piasd_now() gives the daemon): it runs
+ * The node's clock (what piasd_now() gives the daemon): it runs
  * only while the current row's ops are being timed, so that their periodic
  * ticks, bindings' rate limits and target timeouts see the row's own pace,
  * not the time spent preparing inputs or measuring other rows.
