@@ -63,11 +63,11 @@ struct loop {
 	int gave_up;	      /* registrations refused for good */
 	struct pias_msg *msg; /* a reply decoded: large (VIEW pages) */
 	/*
-	 * A message being sent, apart from msg: a reply for a TA goes to
-	 * every registration of it, and one that answers it with a send must
-	 * not overwrite the reply the others are still to read (a file of
-	 * hundreds of targets of one group did, and only the first one
-	 * registered).
+	 * A message being sent (REGISTER, LEAVE, REG_BATCH), apart from msg:
+	 * a reply for a TA goes to every registration of it, and one that
+	 * answers it with a send must not overwrite the reply the others are
+	 * still to read (a file of hundreds of targets of one group did, and
+	 * only the first one registered).
 	 */
 	struct pias_msg *out;
 	struct event_base *base;
@@ -223,8 +223,8 @@ static void send_batches(struct loop *l, __u64 now)
 		const struct reg *first = &l->regs[bs[i]->idx[0]];
 		int n;
 
-		pias_agent_batch_msg(bs[i], l->agents, token_of, l, l->msg);
-		n = pias_msg_encode(l->msg, first->o->token, buf, sizeof(buf), &e);
+		pias_agent_batch_msg(bs[i], l->agents, token_of, l, l->out);
+		n = pias_msg_encode(l->out, first->o->token, buf, sizeof(buf), &e);
 		if (n < 0) {
 			log_line("cannot encode REG_BATCH: %s", e.msg);
 			finish(l, EXIT_RUNTIME);
